@@ -1,0 +1,42 @@
+"""The deployed Cloud Functions. Each decodes its trigger, calls one service, maps the outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from firebase_functions import firestore_fn, https_fn, options, scheduler_fn
+from firebase_functions.core import Change
+from flask import Request, Response
+
+from video_monitoring import entrypoints
+from video_monitoring.constants import REGION
+from video_monitoring.settings import source_collection
+
+options.set_global_options(region=REGION)
+UTC = ZoneInfo("UTC")
+GenerationChange = firestore_fn.Event[Change[Any]]  # before/after DocumentSnapshot | None
+
+
+@firestore_fn.on_document_written(document=source_collection() + "/{generationId}")
+def on_generation_written(event: GenerationChange) -> None:
+    """Record or update one generation's metrics and rollups."""
+    entrypoints.handle_generation_written(event)
+
+
+@scheduler_fn.on_schedule(schedule="*/5 * * * *", timezone=UTC)
+def aggregate_and_alert(event: scheduler_fn.ScheduledEvent) -> None:
+    """Compact rollups, compute windowed metrics, evaluate alert thresholds."""
+    entrypoints.run_aggregate_and_alert(event.schedule_time)
+
+
+@https_fn.on_request()
+def video_analytics_dashboard(request: Request) -> Response:
+    """The dashboard API."""
+    return entrypoints.handle_dashboard_request(request)
+
+
+@scheduler_fn.on_schedule(schedule="0 2 * * *", timezone=UTC)
+def export_to_bigquery(event: scheduler_fn.ScheduledEvent) -> None:
+    """Export the previous UTC day to BigQuery."""
+    entrypoints.run_export_to_bigquery(event.schedule_time)

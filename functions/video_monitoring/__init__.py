@@ -1,0 +1,1 @@
+"""Monitoring and analytics for the video generation platform."""

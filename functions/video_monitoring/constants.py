@@ -1,0 +1,32 @@
+"""Names defined once: collections, event types, statuses, region."""
+
+from __future__ import annotations
+
+from typing import Final
+
+REGION: Final = "us-central1"
+DEFAULT_SOURCE_COLLECTION: Final = "video_generations"
+
+# Collections the system owns (CONTRACT §3).
+METRICS: Final = "video_generation_metrics"
+ROLLUPS: Final = "generation_rollups"
+REJECTED: Final = "rejected_generations"
+EVENTS: Final = "analytics_events"
+SYSTEM_METRICS: Final = "system_performance_metrics"
+BUSINESS_METRICS: Final = "business_metrics"
+QUALITY_INSIGHTS: Final = "quality_insights"
+USER_BEHAVIOR_INSIGHTS: Final = "user_behavior_insights"
+ALERT_RULES: Final = "alert_rules"
+ALERT_INSTANCES: Final = "alert_instances"
+
+# Event types the monitor writes itself (source: "monitor").
+EVENT_SOURCE_MONITOR: Final = "monitor"
+EVENT_GENERATION_REQUESTED: Final = "generation_requested"
+EVENT_GENERATION_STARTED: Final = "generation_started"
+EVENT_GENERATION_COMPLETED: Final = "generation_completed"
+EVENT_GENERATION_FAILED: Final = "generation_failed"
+EVENT_GENERATION_CANCELLED: Final = "generation_cancelled"
+EVENT_PREMIUM_UPGRADE: Final = "premium_upgrade"
+
+ROLE_ANALYTICS: Final = "analytics"
+ROLE_ADMIN: Final = "admin"

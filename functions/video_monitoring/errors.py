@@ -1,0 +1,42 @@
+"""One error tree; the HTTP boundary maps it to status codes and a JSON body."""
+
+from __future__ import annotations
+
+
+class MonitoringError(Exception):
+    """Base of every error the system raises on purpose."""
+
+    code = "internal"
+    http_status = 500
+
+
+class InvalidArgument(MonitoringError):
+    """A request parameter is malformed or out of range."""
+
+    code = "invalid-argument"
+    http_status = 400
+
+
+class Unauthenticated(MonitoringError):
+    """No token, or a token that does not verify."""
+
+    code = "unauthenticated"
+    http_status = 401
+
+
+class PermissionDenied(MonitoringError):
+    """A verified caller without the role the action needs."""
+
+    code = "permission-denied"
+    http_status = 403
+
+
+class NotFound(MonitoringError):
+    """No such path or resource."""
+
+    code = "not-found"
+    http_status = 404
+
+
+class InvalidGeneration(MonitoringError):
+    """A generation document breaks CONTRACT §1; it is rejected, never retried."""

@@ -1,0 +1,226 @@
+"""Pure planning of one generation change: what to write so the rollups match the source document.
+
+Exactly-once effect under at-least-once, unordered delivery
+-----------------------------------------------------------
+An event is treated as a notification that `video_generations/{id}` may have changed, never as
+the data to apply. Handling it runs one Firestore transaction that reads the source document as
+it is now, the generation's metrics document (which stores the exact contribution the generation
+currently makes to the rollups) and its rejection record, then plans:
+
+* the contribution the source document implies now (none if it is missing or invalid);
+* the rollup increments `new - old` (nothing when they are equal);
+* the metrics document, lifecycle events and rejection record that go with it.
+
+The transaction commits the increments together with the new stored contribution, so the
+rollups always equal the sum of the stored contributions. Hence:
+
+* a duplicate event finds `new == old` and writes nothing;
+* a stale event (older state delivered after a newer one) still reads the newest document, so it
+  either changes nothing or applies a change that the newer event will find already applied;
+* an identical rewrite, a late `qualityScore`/`userRating` or a corrected value moves the
+  aggregates by exactly the difference;
+* a deleted source document subtracts the whole contribution; a later event finds nothing to do.
+
+Because the last write to a document is always followed by (at least) one delivery, and that
+delivery reads the final document, the aggregates converge to what the final documents imply.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from video_monitoring import constants as c
+from video_monitoring.models import GenerationDocument, describe_validation_error, parse_generation
+from video_monitoring.rollup import Contribution, RollupDelta, contribution, deltas
+
+_TERMINAL_EVENT = {
+    "completed": c.EVENT_GENERATION_COMPLETED,
+    "failed": c.EVENT_GENERATION_FAILED,
+    "cancelled": c.EVENT_GENERATION_CANCELLED,
+}
+_BOOKKEEPING = ("recordedAt", "updatedAt")
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """The generation document as the transaction read it (data None when it does not exist)."""
+
+    data: Mapping[str, Any] | None
+    update_time: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """What the system stored for this generation so far."""
+
+    metrics: Mapping[str, Any] | None
+    rejected: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Writes that bring the system's state in line with the source document."""
+
+    outcome: str
+    metrics: dict[str, Any] | None = None
+    delete_metrics: bool = False
+    rollup_deltas: list[RollupDelta] = field(default_factory=list)
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    rejected: dict[str, Any] | None = None
+    delete_rejected: bool = False
+    reason: str | None = None
+
+    @property
+    def writes(self) -> int:
+        """Documents this plan writes (rollup deltas hit one document each)."""
+        return (
+            int(self.metrics is not None)
+            + int(self.delete_metrics)
+            + len(self.rollup_deltas)
+            + len(self.events)
+            + int(self.rejected is not None)
+            + int(self.delete_rejected)
+        )
+
+
+def plan_change(
+    generation_id: str,
+    source: SourceState,
+    stored: StoredState,
+    now: dt.datetime,
+    shards: int,
+) -> Plan:
+    """Plan the writes for one generation; never raises for a bad document."""
+    old = _stored_contribution(stored.metrics)
+    if source.data is None:
+        return Plan(
+            outcome="removed" if old else "unchanged",
+            delete_metrics=stored.metrics is not None,
+            rollup_deltas=deltas(old, None),
+            delete_rejected=stored.rejected is not None,
+        )
+    try:
+        doc = parse_generation(dict(source.data))
+    except ValidationError as error:
+        reason = describe_validation_error(error)
+        rejected = None
+        if stored.rejected is None or stored.rejected.get("reason") != reason:
+            rejected = {
+                "generationId": generation_id,
+                "reason": reason,
+                "rejectedAt": now,
+                "sourceUpdateTime": source.update_time,
+                "fields": sorted(source.data.keys())[:100],
+            }
+        return Plan(
+            outcome="rejected",
+            delete_metrics=stored.metrics is not None,
+            rollup_deltas=deltas(old, None),
+            rejected=rejected,
+            reason=reason,
+        )
+    new = contribution(generation_id, doc, shards)
+    emitted = dict((stored.metrics or {}).get("emitted", {}))
+    events = _lifecycle_events(generation_id, doc, emitted)
+    body = metrics_document(generation_id, doc, new, emitted)
+    previous = {k: v for k, v in (stored.metrics or {}).items() if k not in _BOOKKEEPING}
+    metrics: dict[str, Any] | None = None
+    if body != previous:
+        recorded_at = (stored.metrics or {}).get("recordedAt", now)
+        metrics = {**body, "recordedAt": recorded_at, "updatedAt": now}
+    rollup = deltas(old, new)
+    outcome = "recorded" if stored.metrics is None else "updated" if metrics else "unchanged"
+    return Plan(
+        outcome=outcome,
+        metrics=metrics,
+        rollup_deltas=rollup,
+        events=events,
+        delete_rejected=stored.rejected is not None,
+    )
+
+
+def _stored_contribution(metrics: Mapping[str, Any] | None) -> Contribution | None:
+    if not metrics or not metrics.get("contribution"):
+        return None
+    return Contribution.from_doc(metrics["contribution"])
+
+
+def _lifecycle_events(
+    generation_id: str, doc: GenerationDocument, emitted: dict[str, str]
+) -> list[tuple[str, dict[str, Any]]]:
+    """The monitor's own events, each written once (ids are deterministic; `emitted` remembers)."""
+    wanted: list[tuple[str, str, dt.datetime]] = [
+        ("requested", c.EVENT_GENERATION_REQUESTED, doc.createdAt)
+    ]
+    if doc.startedAt is not None:
+        wanted.append(("started", c.EVENT_GENERATION_STARTED, doc.startedAt))
+    if doc.status in _TERMINAL_EVENT and doc.completedAt is not None:
+        wanted.append(("terminal", _TERMINAL_EVENT[doc.status], doc.completedAt))
+    events: list[tuple[str, dict[str, Any]]] = []
+    for kind, event_type, timestamp in wanted:
+        if emitted.get(kind) == event_type:
+            continue
+        emitted[kind] = event_type
+        properties: dict[str, Any] = {
+            "provider": doc.provider,
+            "userTier": doc.userTier,
+            "status": doc.status,
+        }
+        if doc.model:
+            properties["model"] = doc.model
+        if kind == "terminal" and doc.error is not None:
+            properties["errorCode"] = doc.error.code
+        events.append(
+            (
+                f"gen_{generation_id}_{kind}",
+                {
+                    "type": event_type,
+                    "userId": doc.userId,
+                    "timestamp": timestamp,
+                    "generationId": generation_id,
+                    "source": c.EVENT_SOURCE_MONITOR,
+                    "properties": properties,
+                },
+            )
+        )
+    return events
+
+
+def metrics_document(
+    generation_id: str,
+    doc: GenerationDocument,
+    contrib: Contribution,
+    emitted: Mapping[str, str],
+) -> dict[str, Any]:
+    """The stored `video_generation_metrics` document (without bookkeeping times)."""
+    return {
+        "generationId": generation_id,
+        "userId": doc.userId,
+        "provider": doc.provider,
+        "model": doc.model,
+        "status": doc.status,
+        "userTier": doc.userTier,
+        "createdAt": doc.createdAt,
+        "startedAt": doc.startedAt,
+        "completedAt": doc.completedAt,
+        "generationSeconds": doc.generation_seconds,
+        "queueSeconds": doc.queue_seconds,
+        "renderSeconds": doc.render_seconds,
+        "attempts": doc.attempts,
+        "fallbackFrom": doc.fallbackFrom,
+        "errorCode": doc.error.code if doc.error else None,
+        "errorRetryable": doc.error.retryable if doc.error else None,
+        "qualityScore": doc.qualityScore,
+        "userRating": doc.userRating,
+        "costUsd": doc.costUsd,
+        "outputSeconds": doc.outputSeconds,
+        "resolution": doc.resolution,
+        "features": list(doc.features),
+        "contribution": contrib.to_doc(),
+        "emitted": dict(emitted),
+    }

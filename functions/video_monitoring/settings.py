@@ -1,0 +1,51 @@
+"""Settings, read once from the environment on first use."""
+
+from __future__ import annotations
+
+import functools
+import os
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from video_monitoring.constants import DEFAULT_SOURCE_COLLECTION
+
+
+def _env_project() -> str | None:
+    return os.environ.get("GCLOUD_PROJECT") or os.environ.get("GOOGLE_CLOUD_PROJECT")
+
+
+class Settings(BaseSettings):
+    """Every setting of the system; environment variables of the same name (upper case) set them."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    source_collection: str = DEFAULT_SOURCE_COLLECTION
+    project_id: str = Field(
+        default_factory=lambda: (
+            os.environ.get("GCLOUD_PROJECT")
+            or os.environ.get("GOOGLE_CLOUD_PROJECT")
+            or "demo-cvplus"
+        )
+    )
+    # Hash shards per rollup bucket; see README "Capacity" for the arithmetic behind the default.
+    rollup_shards: int = Field(default=16, ge=1, le=256)
+    # Closed buckets older than this are folded into one compacted document per bucket.
+    compaction_grace_minutes: int = Field(default=10, ge=1)
+    max_window_days: int = Field(default=400, ge=1)
+    dashboard_base_url: str = (
+        "http://127.0.0.1:5001/demo-cvplus/us-central1/video_analytics_dashboard"
+    )
+    # Alerting defaults (full alerting is a later issue).
+    stuck_after_minutes: int = Field(default=30, ge=1)
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, read on first use."""
+    return Settings()
+
+
+def source_collection() -> str:
+    """The generation service's collection (read at import time by the trigger decorator)."""
+    return os.environ.get("SOURCE_COLLECTION", DEFAULT_SOURCE_COLLECTION)

@@ -1,0 +1,252 @@
+"""The Firestore adapter: the only module that turns models into documents and back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
+
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from video_monitoring import constants as c
+from video_monitoring.pipeline import Plan, SourceState, StoredState
+from video_monitoring.rollup import (
+    BucketRange,
+    Granularity,
+    RollupDelta,
+    bucket_key,
+    flatten,
+    nest,
+    step,
+)
+from video_monitoring.settings import get_settings
+
+Planner = Callable[[SourceState, StoredState], Plan]
+
+
+@dataclass(frozen=True)
+class RollupDoc:
+    """One rollup document as read: its bucket and its cells."""
+
+    granularity: str
+    start: dt.datetime
+    shard: int
+    cells: Mapping[str, Any]
+
+
+class MonitoringStore(Protocol):
+    """What the services need from storage; FirestoreStore and the unit tests' fake implement it."""
+
+    def reconcile(self, generation_id: str, planner: Planner) -> Plan:
+        """Read source, metrics and rejection in one transaction, plan, and commit the plan."""
+        ...
+
+    def rollups(self, ranges: Iterable[BucketRange]) -> list[RollupDoc]:
+        """Every rollup document (sharded or compacted) inside the ranges."""
+        ...
+
+    def upgrades(self, start: dt.datetime, end: dt.datetime) -> list[Mapping[str, Any]]:
+        """premium_upgrade events with timestamp in [start, end)."""
+        ...
+
+    def open_alerts(self) -> list[Mapping[str, Any]]:
+        """Alert instances that are firing or acknowledged."""
+        ...
+
+
+@functools.cache
+def firestore_client() -> firestore.Client:
+    """The process's Firestore client, created on first use (anonymous on the emulator)."""
+    return firestore.Client(project=get_settings().project_id)
+
+
+def rollup_doc_id(granularity: str, start: dt.datetime, shard: int | None) -> str:
+    """Deterministic id: granularity, bucket, shard (or `c` for the compacted document)."""
+    suffix = "c" if shard is None else f"{shard:03d}"
+    return f"{granularity}_{bucket_key(start)}_{suffix}"
+
+
+def rollup_increment(delta: RollupDelta) -> dict[str, Any]:
+    """A set-with-merge body that adds a delta to one cell of one shard document."""
+    increments: dict[str, Any] = {k: firestore.Increment(v) for k, v in delta.values.items()}
+    return {
+        "g": delta.granularity,
+        "start": delta.bucket_start,
+        "end": delta.bucket_start + step(delta.granularity),
+        "shard": delta.shard,
+        "sharded": True,
+        "cells": {delta.cell: nest(increments)},
+    }
+
+
+class FirestoreStore:
+    """MonitoringStore on Firestore."""
+
+    def __init__(self, client: firestore.Client | None = None) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> firestore.Client:
+        """The Firestore client (shared, created lazily)."""
+        if self._client is None:
+            self._client = firestore_client()
+        return self._client
+
+    def reconcile(self, generation_id: str, planner: Planner) -> Plan:
+        """See pipeline's module docstring for why this converges to the final documents."""
+        client = self.client
+        source_ref = client.collection(get_settings().source_collection).document(generation_id)
+        metrics_ref = client.collection(c.METRICS).document(generation_id)
+        rejected_ref = client.collection(c.REJECTED).document(generation_id)
+
+        @firestore.transactional
+        def run(transaction: firestore.Transaction) -> Plan:
+            snapshots = {
+                snap.reference.path: snap
+                for snap in transaction.get_all([source_ref, metrics_ref, rejected_ref])
+            }
+            source_snap = snapshots[source_ref.path]
+            metrics_snap = snapshots[metrics_ref.path]
+            rejected_snap = snapshots[rejected_ref.path]
+            source = SourceState(
+                data=source_snap.to_dict() if source_snap.exists else None,
+                update_time=source_snap.update_time if source_snap.exists else None,
+            )
+            stored = StoredState(
+                metrics=metrics_snap.to_dict() if metrics_snap.exists else None,
+                rejected=rejected_snap.to_dict() if rejected_snap.exists else None,
+            )
+            plan = planner(source, stored)
+            self._apply(transaction, plan, metrics_ref, rejected_ref)
+            return plan
+
+        result: Plan = run(client.transaction())
+        return result
+
+    def _apply(
+        self,
+        transaction: firestore.Transaction,
+        plan: Plan,
+        metrics_ref: firestore.DocumentReference,
+        rejected_ref: firestore.DocumentReference,
+    ) -> None:
+        rollups = self.client.collection(c.ROLLUPS)
+        for delta in plan.rollup_deltas:
+            ref = rollups.document(
+                rollup_doc_id(delta.granularity, delta.bucket_start, delta.shard)
+            )
+            transaction.set(ref, rollup_increment(delta), merge=True)
+        if plan.metrics is not None:
+            transaction.set(metrics_ref, plan.metrics)
+        if plan.delete_metrics:
+            transaction.delete(metrics_ref)
+        events = self.client.collection(c.EVENTS)
+        for event_id, body in plan.events:
+            transaction.set(events.document(event_id), body)
+        if plan.rejected is not None:
+            transaction.set(rejected_ref, plan.rejected)
+        if plan.delete_rejected:
+            transaction.delete(rejected_ref)
+
+    def rollups(self, ranges: Iterable[BucketRange]) -> list[RollupDoc]:
+        """One range query per granularity run, issued concurrently."""
+        ranges = list(ranges)
+        if not ranges:
+            return []
+        with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
+            parts = list(pool.map(lambda r: list(self._range(r)), ranges))
+        return [doc for part in parts for doc in part]
+
+    def _range(self, bucket_range: BucketRange) -> Iterator[RollupDoc]:
+        query = (
+            self.client.collection(c.ROLLUPS)
+            .where(filter=FieldFilter("g", "==", bucket_range.granularity))
+            .where(filter=FieldFilter("start", ">=", bucket_range.start))
+            .where(filter=FieldFilter("start", "<", bucket_range.end))
+        )
+        for snap in query.stream():
+            data = snap.to_dict() or {}
+            yield RollupDoc(
+                granularity=data.get("g", bucket_range.granularity),
+                start=data["start"],
+                shard=int(data.get("shard", -1)),
+                cells=data.get("cells", {}),
+            )
+
+    def compact(self, older_than: dt.datetime, limit_buckets: int = 500) -> int:
+        """Fold the shard documents of closed buckets into one compacted document per bucket.
+
+        Each bucket moves in one transaction (read shards and compacted doc, write the sum, delete
+        the shards), so readers always see every increment exactly once. An increment that lands
+        after the move recreates a shard document, which the next run folds in.
+        """
+        query = (
+            self.client.collection(c.ROLLUPS)
+            .where(filter=FieldFilter("sharded", "==", True))
+            .where(filter=FieldFilter("end", "<=", older_than))
+        )
+        buckets: dict[tuple[str, dt.datetime], list[firestore.DocumentReference]] = {}
+        for snap in query.stream():
+            data = snap.to_dict() or {}
+            key = (str(data["g"]), data["start"])
+            buckets.setdefault(key, []).append(snap.reference)
+            if len(buckets) > limit_buckets:
+                break
+        for (granularity, start), refs in buckets.items():
+            self._compact_bucket(granularity, start, refs)
+        return len(buckets)
+
+    def _compact_bucket(
+        self, granularity: str, start: dt.datetime, refs: list[firestore.DocumentReference]
+    ) -> None:
+        target = self.client.collection(c.ROLLUPS).document(rollup_doc_id(granularity, start, None))
+
+        @firestore.transactional
+        def run(transaction: firestore.Transaction) -> None:
+            snaps = list(transaction.get_all([target, *refs]))
+            cells: dict[str, dict[str, float]] = {}
+            for snap in snaps:
+                if not snap.exists:
+                    continue
+                for cell, nested in (snap.to_dict() or {}).get("cells", {}).items():
+                    acc = cells.setdefault(cell, {})
+                    for k, v in flatten(nested).items():
+                        acc[k] = acc.get(k, 0) + v
+            body = {
+                "g": granularity,
+                "start": start,
+                "end": start + step(cast(Granularity, granularity)),
+                "shard": -1,
+                "sharded": False,
+                "cells": {
+                    cell: nest({k: v for k, v in values.items() if v != 0})
+                    for cell, values in cells.items()
+                },
+            }
+            transaction.set(target, body)
+            for snap in snaps:
+                if snap.exists and snap.reference.path != target.path:
+                    transaction.delete(snap.reference)
+
+        run(self.client.transaction())
+
+    def upgrades(self, start: dt.datetime, end: dt.datetime) -> list[Mapping[str, Any]]:
+        """premium_upgrade events in the window."""
+        query = (
+            self.client.collection(c.EVENTS)
+            .where(filter=FieldFilter("type", "==", c.EVENT_PREMIUM_UPGRADE))
+            .where(filter=FieldFilter("timestamp", ">=", start))
+            .where(filter=FieldFilter("timestamp", "<", end))
+        )
+        return [snap.to_dict() or {} for snap in query.stream()]
+
+    def open_alerts(self) -> list[Mapping[str, Any]]:
+        """Firing or acknowledged alert instances."""
+        query = self.client.collection(c.ALERT_INSTANCES).where(
+            filter=FieldFilter("status", "in", ["firing", "acknowledged"])
+        )
+        return [snap.to_dict() or {} for snap in query.stream()]
