@@ -1,0 +1,48 @@
+"""What `firebase deploy` would read: firebase_functions' own discovery of functions/main.py."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+from firebase_functions.private import serving
+
+FUNCTIONS_DIR = pathlib.Path(__file__).resolve().parents[2] / "functions"
+
+
+@pytest.fixture(scope="module")
+def manifest() -> Iterator[dict[str, Any]]:
+    previous = os.getcwd()
+    os.chdir(FUNCTIONS_DIR)
+    try:
+        functions = serving.get_functions()  # type: ignore[no-untyped-call]
+        yield yaml.safe_load(serving.functions_as_yaml(functions))
+    finally:
+        os.chdir(previous)
+
+
+def test_exactly_the_contract_functions(manifest: dict[str, Any]) -> None:
+    assert set(manifest["endpoints"]) == {
+        "on_generation_written", "aggregate_and_alert", "video_analytics_dashboard",
+        "export_to_bigquery",
+    }  # fmt: skip
+    for endpoint in manifest["endpoints"].values():
+        assert endpoint["region"] == ["us-central1"]
+        assert endpoint["platform"] == "gcfv2"
+
+
+def test_triggers(manifest: dict[str, Any]) -> None:
+    endpoints = manifest["endpoints"]
+    trigger = endpoints["on_generation_written"]["eventTrigger"]
+    assert trigger["eventType"] == "google.cloud.firestore.document.v1.written"
+    assert trigger["eventFilterPathPatterns"] == {"document": "video_generations/{generationId}"}
+    assert trigger["eventFilters"] == {"database": "(default)", "namespace": "(default)"}
+    assert endpoints["aggregate_and_alert"]["scheduleTrigger"]["schedule"] == "*/5 * * * *"
+    assert endpoints["export_to_bigquery"]["scheduleTrigger"]["schedule"] == "0 2 * * *"
+    for name in ("aggregate_and_alert", "export_to_bigquery"):
+        assert endpoints[name]["scheduleTrigger"]["timeZone"] == "UTC"
+    assert "httpsTrigger" in endpoints["video_analytics_dashboard"]
