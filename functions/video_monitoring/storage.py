@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import functools
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +28,15 @@ from video_monitoring.rollup import (
 from video_monitoring.settings import get_settings
 
 Planner = Callable[[SourceState, StoredState], Plan]
+
+# Document reads and writes of generation changes in this process (benchmarks read them).
+OPERATIONS: collections.Counter[str] = collections.Counter()
+_OPERATIONS_LOCK = threading.Lock()
+
+
+def _count(**amounts: int) -> None:
+    with _OPERATIONS_LOCK:
+        OPERATIONS.update(amounts)
 
 
 @dataclass(frozen=True)
@@ -122,9 +133,11 @@ class FirestoreStore:
             )
             plan = planner(source, stored)
             self._apply(transaction, plan, metrics_ref, rejected_ref)
+            _count(attempts=1, reads=3)
             return plan
 
         result: Plan = run(client.transaction())
+        _count(changes=1, writes=result.writes)
         return result
 
     def _apply(

@@ -1,0 +1,1 @@
+"""The local stack: Firestore emulator, functions host, simulator and demo (not deployed)."""

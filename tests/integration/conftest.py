@@ -1,0 +1,57 @@
+"""One local stack for the whole integration session, on ports of its own."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from google.cloud import firestore
+
+from tests.integration.support import PROJECT, Stack
+from video_monitoring.local.stack import (
+    REPO_ROOT,
+    StackError,
+    check_java,
+    emulator_jar,
+    start_stack,
+)
+
+FIRESTORE_PORT = int(os.environ.get("TEST_FIRESTORE_PORT", 18080))
+FUNCTIONS_PORT = int(os.environ.get("TEST_FUNCTIONS_PORT", 15001))
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    try:
+        check_java()
+        emulator_jar()
+    except StackError as error:
+        if os.environ.get("CI"):
+            raise  # CI must run the integration suite, never skip it
+        pytest.skip(reason=f"local stack unavailable: {error}")
+    local = start_stack(
+        PROJECT,
+        FIRESTORE_PORT,
+        FUNCTIONS_PORT,
+        rules_path=REPO_ROOT / "firestore.rules",
+        run_schedules=False,
+        log_dir=REPO_ROOT / ".stack" / "tests",
+    )
+    try:
+        yield Stack(local, local.functions_base)
+    finally:
+        local.stop()
+
+
+@pytest.fixture(scope="session")
+def db(stack: Stack) -> Iterator[firestore.Client]:
+    previous = os.environ.get("FIRESTORE_EMULATOR_HOST")
+    os.environ["FIRESTORE_EMULATOR_HOST"] = stack.local.firestore_host
+    try:
+        yield firestore.Client(project=PROJECT)
+    finally:
+        if previous is None:
+            os.environ.pop("FIRESTORE_EMULATOR_HOST", None)
+        else:
+            os.environ["FIRESTORE_EMULATOR_HOST"] = previous

@@ -1,0 +1,120 @@
+"""Helpers for integration tests: a handle on the running local stack and bounded waits."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from video_monitoring.local.stack import LocalStack
+from video_monitoring.local.tokens import emulator_token
+
+PROJECT = "demo-cvplus"
+
+
+@dataclass
+class Stack:
+    """The running local stack, seen the way the generation service and an operator see it."""
+
+    local: LocalStack
+    functions_base: str
+
+    def url(self, function: str, path: str = "") -> str:
+        """HTTP URL of a function (Firebase emulator convention)."""
+        return f"{self.functions_base}/{PROJECT}/us-central1/{function}{path}"
+
+    def wipe(self) -> None:
+        """Delete every document, then wait for the delete events it fires to be handled."""
+        self.local.wipe()
+        self.settle()
+
+    def settle(self, quiet: float = 0.5, timeout: float = 60) -> None:
+        """Wait until no trigger delivery has arrived for `quiet` seconds."""
+        deadline = time.monotonic() + timeout
+        last = self.stats()["triggers"]
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            now = self.stats()["triggers"]
+            if now != last:
+                last, quiet_since = now, time.monotonic()
+            elif time.monotonic() - quiet_since >= quiet:
+                return
+        raise AssertionError(f"trigger deliveries still arriving after {timeout} s")
+
+    def stats(self) -> dict[str, Any]:
+        """The host's delivery counters."""
+        response = requests.get(f"{self.functions_base}/__/stats", timeout=10)
+        response.raise_for_status()
+        data: dict[str, Any] = response.json()
+        return data
+
+    def trigger_successes(self, name: str = "on_generation_written") -> int:
+        """Trigger deliveries the function handled without error."""
+        return int(self.stats()["triggers"].get(name, {}).get("ok", 0))
+
+    def trigger_failures(self, name: str = "on_generation_written") -> int:
+        """Trigger deliveries that ended in an error."""
+        return int(self.stats()["triggers"].get(name, {}).get("failed", 0))
+
+    def recorded(self, document_id: str) -> list[dict[str, Any]]:
+        """Raw trigger requests the host received for a document, oldest first."""
+        response = requests.get(
+            f"{self.functions_base}/__/recorded", params={"document": document_id}, timeout=10
+        )
+        response.raise_for_status()
+        events: list[dict[str, Any]] = response.json()
+        return events
+
+    def replay(self, event: dict[str, Any]) -> int:
+        """POST a recorded CloudEvent again, byte for byte, as a redelivery would."""
+        response = requests.post(
+            f"{self.functions_base}{event['path']}",
+            data=event["body"].encode(),
+            headers=event["headers"],
+            timeout=30,
+        )
+        return response.status_code
+
+    def run_schedule(self, function: str) -> int:
+        """Run a scheduled function now, as Cloud Scheduler would."""
+        response = requests.post(
+            self.url(function),
+            headers={
+                "X-CloudScheduler-JobName": function,
+                "X-CloudScheduler-ScheduleTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+            timeout=120,
+        )
+        return response.status_code
+
+
+def token(role: str | None = "analytics", uid: str = "tester") -> str:
+    """An emulator ID token."""
+    return emulator_token(uid, role, PROJECT)
+
+
+def summary(stack: Stack, params: dict[str, str]) -> dict[str, Any]:
+    """GET /summary as an analytics user."""
+    response = requests.get(
+        stack.url("video_analytics_dashboard", "/summary"),
+        params=params,
+        headers={"Authorization": f"Bearer {token()}"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Poll until the condition holds; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"condition still false after {timeout} s")
