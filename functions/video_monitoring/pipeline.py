@@ -3,16 +3,17 @@
 Exactly-once effect under at-least-once, unordered delivery
 -----------------------------------------------------------
 An event is treated as a notification that `video_generations/{id}` may have changed, never as
-the data to apply. Handling it runs one Firestore transaction that reads the source document as
-it is now, the generation's metrics document (which stores the exact contribution the generation
-currently makes to the rollups) and its rejection record, then plans:
+the data to apply. Handling it reads the source document as it is now, the generation's metrics
+document (which stores the exact contribution the generation currently makes to the rollups) and
+its rejection record, then plans:
 
 * the contribution the source document implies now (none if it is missing or invalid);
 * the rollup increments `new - old` (nothing when they are equal);
 * the metrics document, lifecycle events and rejection record that go with it.
 
-The transaction commits the increments together with the new stored contribution, so the
-rollups always equal the sum of the stored contributions. Hence:
+One atomic batch commits the increments together with the new stored contribution, on the
+precondition that the metrics document is unchanged since it was read (otherwise the handler
+reads again and replans), so the rollups always equal the sum of the stored contributions. Hence:
 
 * a duplicate event finds `new == old` and writes nothing;
 * a stale event (older state delivered after a newer one) still reads the newest document, so it

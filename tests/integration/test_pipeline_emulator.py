@@ -197,3 +197,31 @@ def test_random_lifecycles_match_an_independent_computation(
     assert status == 200
     assert summary(stack, WINDOW) == before_compaction
     assert len(list(db.collection("generation_rollups").stream())) < shards_before
+
+
+def test_concurrent_handlers_of_one_generation_stay_exact(
+    stack: Stack, db: firestore.Client
+) -> None:
+    """Redeliveries racing each other (several function instances) still count once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from video_monitoring.performance_monitor import PerformanceMonitor
+    from video_monitoring.storage import FirestoreStore
+
+    monitor = PerformanceMonitor(FirestoreStore(db), shards=4)
+    ref = db.collection("video_generations").document("race-1")
+    states = [lifecycle_doc(), completed_doc(), completed_doc(userRating=3), completed_doc()]
+    stack.settle()
+    for state in states:
+        ref.set(state)
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            outcomes = list(
+                pool.map(lambda _: monitor.record_generation_metrics("race-1").outcome, range(6))
+            )
+        assert set(outcomes) <= {"recorded", "updated", "unchanged"}
+    stack.settle()
+    result = summary(stack, WINDOW)
+    assert result["generations"]["total"] == 1
+    assert result["generations"]["completed"] == 1
+    assert result["satisfaction"]["rated"] == 0
+    assert result["costUsd"] == pytest.approx(0.5)

@@ -1,0 +1,23 @@
+"""Run every benchmark in bench/ and print their figures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SCRIPTS = ["percentile_error.py", "pipeline_bench.py"]
+
+
+def main() -> int:
+    """Run each script; the exit code is the worst of theirs."""
+    worst = 0
+    for script in SCRIPTS:
+        print(f"== {script}", flush=True)
+        worst = max(worst, subprocess.call([sys.executable, str(HERE / script), *sys.argv[1:]]))
+    return worst
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
