@@ -15,7 +15,7 @@ serve: $(STAMP)
 	cd functions && ../$(PY) -m video_monitoring.local.stack
 
 demo: $(STAMP)
-	cd functions && ../$(PY) -m video_monitoring.local.demo $(DEMO_ARGS)
+	cd functions && ../$(PY) -m video_monitoring.local.run_demo $(DEMO_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check functions tests bench

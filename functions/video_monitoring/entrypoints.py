@@ -56,8 +56,13 @@ def run_aggregate_and_alert(schedule_time: dt.datetime) -> None:
     """Compact closed rollup buckets and log breached performance thresholds."""
     settings = get_settings()
     now = schedule_time.astimezone(dt.UTC)
-    compacted = store().compact(now - dt.timedelta(minutes=settings.compaction_grace_minutes))
-    log.info("aggregate_and_alert %s: compacted %d buckets", now.isoformat(), compacted)
+    result = store().compact(now - dt.timedelta(minutes=settings.compaction_grace_minutes))
+    log.info(
+        "aggregate_and_alert %s: compacted %d buckets%s",
+        now.isoformat(),
+        result.buckets,
+        " (more remain for the next run)" if result.remaining else "",
+    )
 
 
 def handle_dashboard_request(request: FlaskRequest) -> FlaskResponse:

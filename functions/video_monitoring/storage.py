@@ -33,6 +33,16 @@ from video_monitoring.settings import get_settings
 
 Planner = Callable[[SourceState, StoredState], Plan]
 MAX_ATTEMPTS = 12
+COMPACTION_PAGE = 2000
+COMPACTION_WORKERS = 4
+
+
+@dataclass(frozen=True)
+class Compaction:
+    """What one compaction run did."""
+
+    buckets: int
+    remaining: bool
 
 
 class ConcurrencyError(RuntimeError):
@@ -225,28 +235,53 @@ class FirestoreStore:
                 cells=data.get("cells", {}),
             )
 
-    def compact(self, older_than: dt.datetime, limit_buckets: int = 500) -> int:
+    def compact(self, older_than: dt.datetime, budget_seconds: float = 240.0) -> Compaction:
         """Fold the shard documents of closed buckets into one compacted document per bucket.
 
-        Each bucket moves in one transaction (read shards and compacted doc, write the sum, delete
-        the shards), so readers always see every increment exactly once. An increment that lands
-        after the move recreates a shard document, which the next run folds in.
+        Days first, then hours, then minutes (in the order reads benefit), until nothing is left
+        or the time budget is spent; the next run goes on where this one stopped. Each bucket
+        moves in one transaction (read shards and compacted doc, write the sum, delete the
+        shards), so readers always see every increment exactly once. An increment that lands
+        after the move recreates a shard document, which a later run folds in.
         """
+        deadline = time.monotonic() + budget_seconds
+        compacted = 0
+        with ThreadPoolExecutor(max_workers=COMPACTION_WORKERS) as pool:
+            for granularity in ("day", "hour", "minute"):
+                while True:
+                    if time.monotonic() >= deadline:
+                        return Compaction(compacted, remaining=True)
+                    buckets = self._closed_shards(granularity, older_than)
+                    if not buckets:
+                        break
+                    starts = list(buckets)
+                    list(
+                        pool.map(
+                            self._compact_bucket,
+                            [granularity] * len(starts),
+                            starts,
+                            [buckets[s] for s in starts],
+                        )
+                    )
+                    compacted += len(buckets)
+        return Compaction(compacted, remaining=False)
+
+    def _closed_shards(
+        self, granularity: str, older_than: dt.datetime
+    ) -> dict[dt.datetime, list[firestore.DocumentReference]]:
         query = (
             self.client.collection(c.ROLLUPS)
             .where(filter=FieldFilter("sharded", "==", True))
+            .where(filter=FieldFilter("g", "==", granularity))
             .where(filter=FieldFilter("end", "<=", older_than))
+            .select(["start"])
+            .limit(COMPACTION_PAGE)
         )
-        buckets: dict[tuple[str, dt.datetime], list[firestore.DocumentReference]] = {}
+        buckets: dict[dt.datetime, list[firestore.DocumentReference]] = {}
         for snap in query.stream():
-            data = snap.to_dict() or {}
-            key = (str(data["g"]), data["start"])
-            buckets.setdefault(key, []).append(snap.reference)
-            if len(buckets) > limit_buckets:
-                break
-        for (granularity, start), refs in buckets.items():
-            self._compact_bucket(granularity, start, refs)
-        return len(buckets)
+            start = (snap.to_dict() or {})["start"]
+            buckets.setdefault(start, []).append(snap.reference)
+        return buckets
 
     def _compact_bucket(
         self, granularity: str, start: dt.datetime, refs: list[firestore.DocumentReference]
