@@ -18,6 +18,9 @@ QUALITY_INSIGHTS: Final = "quality_insights"
 USER_BEHAVIOR_INSIGHTS: Final = "user_behavior_insights"
 ALERT_RULES: Final = "alert_rules"
 ALERT_INSTANCES: Final = "alert_instances"
+# Evaluation memory per (rule, scope), and the notification outbox / log.
+ALERT_STATES: Final = "alert_states"
+ALERT_NOTIFICATIONS: Final = "alert_notifications"
 
 # Event types the monitor writes itself (source: "monitor").
 EVENT_SOURCE_MONITOR: Final = "monitor"

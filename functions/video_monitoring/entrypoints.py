@@ -10,9 +10,12 @@ from typing import Any
 from flask import Request as FlaskRequest
 from flask import Response as FlaskResponse
 
+from video_monitoring.alert_manager import AlertManager, RunReport
+from video_monitoring.alert_store import FirestoreAlertStore
 from video_monitoring.analytics_engine import AnalyticsEngine
 from video_monitoring.clock import utc_now
 from video_monitoring.dashboard import Dashboard, Request
+from video_monitoring.notifications import NotificationSettings, RetryPolicy, channels_from_settings
 from video_monitoring.performance_monitor import PerformanceMonitor
 from video_monitoring.settings import get_settings
 from video_monitoring.storage import FirestoreStore
@@ -30,6 +33,31 @@ def store() -> FirestoreStore:
 def monitor() -> PerformanceMonitor:
     """The process's performance monitor."""
     return PerformanceMonitor(store(), shards=get_settings().rollup_shards, clock=utc_now)
+
+
+@functools.cache
+def alert_store() -> FirestoreAlertStore:
+    """The process's alert store."""
+    return FirestoreAlertStore()
+
+
+@functools.cache
+def alert_manager() -> AlertManager:
+    """The process's alert manager, with the channels configured in settings."""
+    notify = NotificationSettings()
+    policy = RetryPolicy(
+        attempts=notify.notify_attempts,
+        base_delay_seconds=notify.notify_base_delay_seconds,
+        max_delay_seconds=notify.notify_max_delay_seconds,
+        timeout_seconds=notify.notify_timeout_seconds,
+    )
+    return AlertManager(
+        alert_store(),
+        channels_from_settings(notify),
+        policy,
+        get_settings().dashboard_base_url,
+        utc_now,
+    )
 
 
 @functools.cache
@@ -52,17 +80,41 @@ def handle_generation_written(event: Any) -> None:
     )
 
 
-def run_aggregate_and_alert(schedule_time: dt.datetime) -> None:
-    """Compact closed rollup buckets and log breached performance thresholds."""
+def run_aggregate_and_alert(schedule_time: dt.datetime) -> RunReport:
+    """One scheduled tick: compact closed buckets, write the windowed system metrics, evaluate
+    the alert rules, escalate, deliver notifications. Every step is idempotent per tick."""
     settings = get_settings()
     now = schedule_time.astimezone(dt.UTC)
     result = store().compact(now - dt.timedelta(minutes=settings.compaction_grace_minutes))
+    manager = alert_manager()
+    rules, _ = alert_store().load_rules()
+    anomaly_days = max((r.baseline_days for r in rules if r.kind == "anomaly"), default=0)
+    snapshot = monitor().snapshot(
+        now, lambda start, end: len(store().upgrades(start, end)), anomaly_days
+    )
+    backlog = store().backlog(now - dt.timedelta(minutes=settings.stuck_after_minutes))
+    written = alert_store().write_system_metrics(
+        monitor().system_metric_documents(snapshot, backlog)
+    )
+    report = manager.run(snapshot)
+    failed = [d for d in report.deliveries if not d.ok]
     log.info(
-        "aggregate_and_alert %s: compacted %d buckets%s",
+        "aggregate_and_alert %s: compacted %d buckets%s; %d system metric documents; "
+        "%d evaluations, %d changes, fired %s, resolved %s; %d notifications sent, %d failed",
         now.isoformat(),
         result.buckets,
         " (more remain for the next run)" if result.remaining else "",
+        written,
+        report.evaluations,
+        report.changes,
+        report.fired,
+        report.resolved,
+        len(report.deliveries) - len(failed),
+        len(failed),
     )
+    for problem in report.rule_problems:
+        log.error("alert rule skipped: %s", problem)
+    return report
 
 
 def handle_dashboard_request(request: FlaskRequest) -> FlaskResponse:

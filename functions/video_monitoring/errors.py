@@ -40,3 +40,11 @@ class NotFound(MonitoringError):
 
 class InvalidGeneration(MonitoringError):
     """A generation document breaks CONTRACT §1; it is rejected, never retried."""
+
+
+class Conflict(MonitoringError):
+    """The action does not apply to the resource's current state (e.g. acknowledging a resolved
+    alert)."""
+
+    code = "failed-precondition"
+    http_status = 409

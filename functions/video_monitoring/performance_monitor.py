@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from video_monitoring import sketch
-from video_monitoring.alert_manager import DEFAULT_RULES, AlertRule, Breach, check_thresholds
+from video_monitoring.alert_engine import judge
+from video_monitoring.alert_metrics import (
+    RULE_WINDOWS,
+    TIERS,
+    ScopeTotals,
+    Snapshot,
+    measure,
+    parse_scope,
+)
+from video_monitoring.alert_rules import DEFAULT_RULES, AlertRule
 from video_monitoring.clock import Clock, utc_now
 from video_monitoring.errors import InvalidArgument
 from video_monitoring.models import Window
 from video_monitoring.pipeline import Plan, SourceState, StoredState, plan_change
 from video_monitoring.rollup import (
     MICRO_USD,
-    MILLI,
     MS,
+    BucketRange,
     Granularity,
     Totals,
     cover,
@@ -30,6 +39,28 @@ from video_monitoring.storage import MonitoringStore, RollupDoc
 
 log = logging.getLogger(__name__)
 PERCENTILES = (0.5, 0.95, 0.99)
+PERFORMANCE_METRICS = frozenset(
+    {
+        "successRate", "failureRate", "retryRate", "fallbackRate", "avgGenerationSeconds",
+        "p95GenerationSeconds", "avgQueueSeconds", "avgQualityScore", "avgUserRating",
+        "costPerOutputSecondUsd", "throughputPerHour", "total",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Breach:
+    """A rule whose metric is past its threshold, with enough samples to judge."""
+
+    rule_id: str
+    metric: str
+    value: float
+    threshold: float
+    comparator: str
+    samples: int
+    severity: str
+
+
 MAX_TREND_POINTS = 2000
 
 
@@ -43,24 +74,6 @@ class SystemMetrics:
     def to_json(self) -> dict[str, Any]:
         """JSON form used by the dashboard and the scheduled run."""
         return system_metrics_json(self.totals, self.window)
-
-    def alert_inputs(self) -> tuple[dict[str, float | None], dict[str, int]]:
-        """Metric values and their sample sizes, as alert rules name them."""
-        t = self.totals
-        completed, failed = t.count("completed"), t.count("failed")
-        values: dict[str, float | None] = {
-            "avgGenerationSeconds": t.mean("gt", MS),
-            "successRate": _ratio(completed, completed + failed),
-            "avgQualityScore": t.mean("q", MILLI),
-            "avgUserRating": t.mean("r", MILLI),
-        }
-        samples = {
-            "avgGenerationSeconds": t.samples("gt"),
-            "successRate": completed + failed,
-            "avgQualityScore": t.samples("q"),
-            "avgUserRating": t.samples("r"),
-        }
-        return values, samples
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -181,10 +194,74 @@ class PerformanceMonitor:
     def check_performance_alerts(
         self, window: Window, rules: tuple[AlertRule, ...] = DEFAULT_RULES
     ) -> list[Breach]:
-        """Performance rules breached in the window (notifying is the alert manager's job)."""
-        values, samples = self.calculate_system_metrics(window).alert_inputs()
-        wanted = [r for r in rules if r.metric in values]
-        return check_thresholds(values, samples, wanted)
+        """Threshold rules on generation metrics breached in the window, judged as the alert
+        manager judges them (minimum samples, Wilson bound for rates); notifying is its job."""
+        scoped = ScopeTotals(window, self.totals(window))
+        breaches = []
+        for rule in rules:
+            if rule.kind != "threshold" or rule.metric not in PERFORMANCE_METRICS:
+                continue
+            judgement = judge(rule, measure(rule.metric, scoped), firing=False)
+            if judgement.condition == "breach" and judgement.value is not None:
+                breaches.append(
+                    Breach(
+                        rule.rule_id, rule.metric, judgement.value, rule.threshold,
+                        rule.comparator, judgement.samples, rule.severity,
+                    )
+                )  # fmt: skip
+        return breaches
+
+    def snapshot(
+        self,
+        tick: dt.datetime,
+        upgrades: Callable[[dt.datetime, dt.datetime], int],
+        anomaly_days: int = 0,
+    ) -> Snapshot:
+        """Cells of every rule window ending at the tick (minute-aligned), and for anomaly rules
+        the whole hours of the same hour on the previous `anomaly_days` days."""
+        end = floor_time(tick, "minute")
+        windows = {
+            name: Window(start=end - length, end=end) for name, length in RULE_WINDOWS.items()
+        }
+        cells = {name: self.cells(window) for name, window in windows.items()}
+        counts = {name: upgrades(w.start, w.end) for name, w in windows.items()}
+        hour_cells: dict[dt.datetime, list[tuple[str, Mapping[str, Any]]]] = {}
+        if anomaly_days:
+            last = floor_time(tick, "hour") - dt.timedelta(hours=1)
+            starts = [last - dt.timedelta(days=d) for d in range(anomaly_days + 1)]
+            ranges = [BucketRange("hour", s, s + dt.timedelta(hours=1)) for s in starts]
+            for doc in self._store.rollups(ranges):
+                hour_cells.setdefault(doc.start, []).extend(doc.cells.items())
+        return Snapshot(tick, cells, windows, counts, hour_cells)
+
+    def system_metric_documents(
+        self, snapshot: Snapshot, backlog: Mapping[str, tuple[int, int]]
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """`system_performance_metrics` documents of a tick: every window, overall and per
+        provider and tier, with deterministic ids (a rerun of the tick overwrites them)."""
+        tick_key = floor_time(snapshot.tick, "minute").strftime("%Y%m%dT%H%M")
+        scopes = ["overall", *(f"provider:{p}" for p in snapshot.providers())]
+        scopes += [f"tier:{t}" for t in TIERS]
+        docs = []
+        for name in RULE_WINDOWS:
+            for scope in scopes:
+                scoped = snapshot.scope_totals(name, scope)
+                provider, tier = parse_scope(scope)
+                queued_processing, stuck = backlog.get(scope, (0, 0))
+                body = system_metrics_json(scoped.totals, scoped.window)
+                body |= {
+                    "tick": snapshot.tick,
+                    "windowName": name,
+                    "scope": scope,
+                    "provider": provider,
+                    "tier": tier,
+                    "windowStart": scoped.window.start,
+                    "windowEnd": scoped.window.end,
+                    "backlog": queued_processing,
+                    "stuckJobs": stuck,
+                }
+                docs.append((f"{tick_key}__{name}__{scope.replace(':', '-')}", body))
+        return docs
 
 
 def cells_of(docs: list[RollupDoc]) -> list[tuple[str, Mapping[str, Any]]]:

@@ -88,6 +88,11 @@ class MonitoringStore(Protocol):
         """Alert instances that are firing or acknowledged."""
         ...
 
+    def backlog(self, stuck_before: dt.datetime) -> dict[str, tuple[int, int]]:
+        """Per scope ("overall", "provider:x", "tier:y"): generations queued or processing now,
+        and those processing since before `stuck_before`."""
+        ...
+
 
 @functools.cache
 def firestore_client() -> firestore.Client:
@@ -333,3 +338,27 @@ class FirestoreStore:
             filter=FieldFilter("status", "in", ["firing", "acknowledged"])
         )
         return [snap.to_dict() or {} for snap in query.stream()]
+
+    def backlog(self, stuck_before: dt.datetime) -> dict[str, tuple[int, int]]:
+        """Reads one document per job in flight (projected to four fields), whatever the history:
+        the backlog is small next to the history, and a large one is itself what to look at."""
+        query = (
+            self.client.collection(c.METRICS)
+            .where(filter=FieldFilter("status", "in", ["queued", "processing"]))
+            .select(["provider", "userTier", "status", "startedAt"])
+        )
+        return tally_backlog((snap.to_dict() or {} for snap in query.stream()), stuck_before)
+
+
+def tally_backlog(
+    docs: Iterable[Mapping[str, Any]], stuck_before: dt.datetime
+) -> dict[str, tuple[int, int]]:
+    """Backlog and stuck counts per scope from in-flight metrics documents."""
+    counts: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
+    for doc in docs:
+        started = doc.get("startedAt")
+        stuck = doc.get("status") == "processing" and started is not None and started < stuck_before
+        for scope in ("overall", f"provider:{doc.get('provider')}", f"tier:{doc.get('userTier')}"):
+            counts[scope][0] += 1
+            counts[scope][1] += int(stuck)
+    return {scope: (n, s) for scope, (n, s) in counts.items()}

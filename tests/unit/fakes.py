@@ -8,7 +8,7 @@ from typing import Any
 
 from video_monitoring.pipeline import Plan, SourceState, StoredState
 from video_monitoring.rollup import BucketRange, flatten, nest
-from video_monitoring.storage import Planner, RollupDoc, rollup_doc_id
+from video_monitoring.storage import Planner, RollupDoc, rollup_doc_id, tally_backlog
 
 
 class FakeStore:
@@ -76,6 +76,11 @@ class FakeStore:
     def open_alerts(self) -> list[Mapping[str, Any]]:
         """Firing or acknowledged alerts."""
         return [a for a in self.alerts if a.get("status") in ("firing", "acknowledged")]
+
+    def backlog(self, stuck_before: dt.datetime) -> dict[str, tuple[int, int]]:
+        """Same tally as the Firestore adapter, over the in-memory metrics."""
+        flying = [m for m in self.metrics.values() if m.get("status") in ("queued", "processing")]
+        return tally_backlog(flying, stuck_before)
 
 
 class FixedClock:

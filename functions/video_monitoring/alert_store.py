@@ -1,0 +1,321 @@
+"""Firestore adapter of the alerting service: rules, states, instances and the notification outbox.
+
+Every change to one (rule, scope) runs in one Firestore transaction that re-reads its state and
+open instance, recomputes the transition and writes state, instance and the notifications it
+owes together (the outbox). Delivery happens afterwards from the outbox: each message is claimed
+with a precondition on its document's update time, so two overlapping runs never send it twice,
+and a message whose channel failed stays due until it is delivered or its attempts run out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from google.api_core.exceptions import AlreadyExists, FailedPrecondition, NotFound
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+from pydantic import ValidationError
+
+from video_monitoring import constants as c
+from video_monitoring.alert_engine import AlertState, Instance, Outbound, Transition, state_key
+from video_monitoring.alert_rules import AlertRule
+from video_monitoring.storage import firestore_client
+
+log = logging.getLogger(__name__)
+Compute = Callable[[AlertState | None, Instance | None], Transition | None]
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """One message to one channel, as stored in `alert_notifications`."""
+
+    entry_id: str
+    data: Mapping[str, Any]
+
+
+def outbox_id(instance_id: str, seq: int, channel: str) -> str:
+    """Deterministic: a rerun that owes the same message writes the same document."""
+    return f"{instance_id}__{seq:03d}__{channel}"
+
+
+def delivery_key(data: Mapping[str, Any]) -> str:
+    """Key of a message's delivery record on its instance: channel and sequence number."""
+    return f"{data['channel']}_{int(data['seq']):03d}"
+
+
+def outbox_docs(
+    transition: Transition, rule: AlertRule | None, now: dt.datetime
+) -> list[tuple[str, dict[str, Any]]]:
+    """The outbox documents a transition owes, with everything a channel needs to speak."""
+    instance = transition.instance
+    docs: list[tuple[str, dict[str, Any]]] = []
+    if instance is None:
+        return docs
+    for out in transition.outbound:
+        for channel in out.channels:
+            docs.append((outbox_id(out.instance_id, out.seq, channel), _outbox_doc(
+                out, channel, instance, rule, now
+            )))  # fmt: skip
+    return docs
+
+
+def _outbox_doc(
+    out: Outbound, channel: str, instance: Instance, rule: AlertRule | None, now: dt.datetime
+) -> dict[str, Any]:
+    return {
+        "alertId": out.instance_id,
+        "seq": out.seq,
+        "event": out.event,
+        "level": out.level,
+        "channel": channel,
+        "ruleId": instance.rule_id,
+        "scope": instance.scope,
+        "severity": instance.severity,
+        "metric": instance.metric,
+        "value": instance.value,
+        "threshold": instance.threshold,
+        "comparator": instance.comparator,
+        "window": instance.window,
+        "description": rule.description if rule is not None else "",
+        "occurredAt": out.at,
+        "status": "pending",
+        "attempts": 0,
+        "runs": 0,
+        "lastError": None,
+        "createdAt": now,
+        "nextAttemptAt": now,
+        "sentAt": None,
+    }
+
+
+class AlertStore(Protocol):
+    """What the alert manager needs from storage."""
+
+    def seed_rules(self, rules: Iterable[AlertRule]) -> list[str]:
+        """Create the rules that do not exist yet; ids created."""
+        ...
+
+    def load_rules(self) -> tuple[list[AlertRule], list[str]]:
+        """Valid rules, and one message per stored rule that does not validate."""
+        ...
+
+    def get_rule(self, rule_id: str) -> AlertRule | None:
+        """One rule."""
+        ...
+
+    def put_rule(self, rule: AlertRule, by: str, now: dt.datetime) -> None:
+        """Create or replace a rule."""
+        ...
+
+    def load_states(self) -> dict[str, AlertState]:
+        """Every (rule, scope) state by state key."""
+        ...
+
+    def load_instances(self, open_only: bool) -> dict[str, Instance]:
+        """Alert instances by id."""
+        ...
+
+    def get_instance(self, instance_id: str) -> Instance | None:
+        """One instance."""
+        ...
+
+    def transact(
+        self, key: str, instance_id: str | None, rule: AlertRule | None, compute: Compute
+    ) -> Transition | None:
+        """Atomically: read state `key` and the instance (given, or the state's open one),
+        compute, write state, instance and outbox."""
+        ...
+
+    def due_notifications(self, now: dt.datetime, limit: int) -> list[OutboxEntry]:
+        """Outbox entries waiting for delivery whose next attempt is due."""
+        ...
+
+    def claim_notification(self, entry_id: str, now: dt.datetime, lease: dt.timedelta) -> bool:
+        """Take an entry for delivery; False when another run holds or finished it."""
+        ...
+
+    def finish_notification(self, entry: OutboxEntry, update: Mapping[str, Any]) -> None:
+        """Record a delivery outcome on the entry and on its alert instance."""
+        ...
+
+    def write_system_metrics(self, docs: Iterable[tuple[str, Mapping[str, Any]]]) -> int:
+        """Overwrite `system_performance_metrics` documents by id; count written."""
+        ...
+
+
+class FirestoreAlertStore:
+    """AlertStore on Firestore."""
+
+    def __init__(self, client: firestore.Client | None = None) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> firestore.Client:
+        """The Firestore client."""
+        if self._client is None:
+            self._client = firestore_client()
+        return self._client
+
+    def seed_rules(self, rules: Iterable[AlertRule]) -> list[str]:
+        """create() fails on an existing document, so edited rules are never overwritten."""
+        created = []
+        for rule in rules:
+            ref = self.client.collection(c.ALERT_RULES).document(rule.rule_id)
+            try:
+                ref.create({**rule.to_doc(), "seeded": True})
+                created.append(rule.rule_id)
+            except AlreadyExists:
+                continue
+        return created
+
+    def load_rules(self) -> tuple[list[AlertRule], list[str]]:
+        """Every rule; a stored rule that no longer validates is reported, not fatal."""
+        rules, problems = [], []
+        for snap in self.client.collection(c.ALERT_RULES).stream():
+            try:
+                rules.append(_rule_from(snap.to_dict() or {}, snap.id))
+            except ValidationError as error:
+                problems.append(f"{snap.id}: {error.errors()[0]['msg']}")
+        return rules, problems
+
+    def get_rule(self, rule_id: str) -> AlertRule | None:
+        """One rule, None when missing."""
+        snap = self.client.collection(c.ALERT_RULES).document(rule_id).get()
+        return _rule_from(snap.to_dict() or {}, snap.id) if snap.exists else None
+
+    def put_rule(self, rule: AlertRule, by: str, now: dt.datetime) -> None:
+        """Replace a rule, stamped with who changed it."""
+        self.client.collection(c.ALERT_RULES).document(rule.rule_id).set(
+            {**rule.to_doc(), "updatedBy": by, "updatedAt": now}
+        )
+
+    def load_states(self) -> dict[str, AlertState]:
+        """All states (one per rule and scope ever evaluated with a change)."""
+        return {
+            snap.id: AlertState.from_doc(snap.to_dict() or {})
+            for snap in self.client.collection(c.ALERT_STATES).stream()
+        }
+
+    def load_instances(self, open_only: bool) -> dict[str, Instance]:
+        """Instances, optionally only the open ones (indexed `open` flag)."""
+        query: Any = self.client.collection(c.ALERT_INSTANCES)
+        if open_only:
+            query = query.where(filter=FieldFilter("open", "==", True))
+        return {snap.id: Instance.from_doc(snap.to_dict() or {}) for snap in query.stream()}
+
+    def get_instance(self, instance_id: str) -> Instance | None:
+        """One instance."""
+        snap = self.client.collection(c.ALERT_INSTANCES).document(instance_id).get()
+        return Instance.from_doc(snap.to_dict() or {}) if snap.exists else None
+
+    def transact(
+        self, key: str, instance_id: str | None, rule: AlertRule | None, compute: Compute
+    ) -> Transition | None:
+        """One serialisable transaction per (rule, scope) change."""
+        db = self.client
+        state_ref = db.collection(c.ALERT_STATES).document(key)
+        outcome: list[Transition | None] = [None]
+
+        @firestore.transactional
+        def run(transaction: firestore.Transaction) -> None:
+            state_snap = state_ref.get(transaction=transaction)
+            state = AlertState.from_doc(state_snap.to_dict() or {}) if state_snap.exists else None
+            wanted = instance_id or (state.open_instance_id if state else None)
+            instance = None
+            if wanted:
+                snap = (
+                    db.collection(c.ALERT_INSTANCES).document(wanted).get(transaction=transaction)
+                )
+                instance = Instance.from_doc(snap.to_dict() or {}) if snap.exists else None
+            result = compute(state, instance)
+            outcome[0] = result
+            if result is None or not result.changed:
+                return
+            now = result.state.last_tick or dt.datetime.now(dt.UTC)
+            transaction.set(state_ref, result.state.to_doc())
+            if result.delete_instance_id:
+                transaction.delete(db.collection(c.ALERT_INSTANCES).document(
+                    result.delete_instance_id
+                ))  # fmt: skip
+            if result.instance is not None:
+                transaction.set(
+                    db.collection(c.ALERT_INSTANCES).document(result.instance.instance_id),
+                    result.instance.to_doc(),
+                )
+            for entry_id, doc in outbox_docs(result, rule, now):
+                transaction.set(db.collection(c.ALERT_NOTIFICATIONS).document(entry_id), doc)
+
+        run(db.transaction())
+        return outcome[0]
+
+    def due_notifications(self, now: dt.datetime, limit: int) -> list[OutboxEntry]:
+        """Pending or failed-and-retrying entries due now (index: status, nextAttemptAt)."""
+        query = (
+            self.client.collection(c.ALERT_NOTIFICATIONS)
+            .where(filter=FieldFilter("status", "in", ["pending", "retrying", "sending"]))
+            .where(filter=FieldFilter("nextAttemptAt", "<=", now))
+            .order_by("nextAttemptAt")
+            .limit(limit)
+        )
+        return [OutboxEntry(snap.id, snap.to_dict() or {}) for snap in query.stream()]
+
+    def claim_notification(self, entry_id: str, now: dt.datetime, lease: dt.timedelta) -> bool:
+        """Optimistic claim: move nextAttemptAt past the lease, only if nobody changed it since."""
+        ref = self.client.collection(c.ALERT_NOTIFICATIONS).document(entry_id)
+        snap = ref.get()
+        data = snap.to_dict() or {}
+        if not snap.exists or data.get("status") == "sent" or data["nextAttemptAt"] > now:
+            return False
+        try:
+            ref.update(
+                {"status": "sending", "nextAttemptAt": now + lease},
+                option=self.client.write_option(last_update_time=snap.update_time),
+            )
+        except (FailedPrecondition, NotFound):
+            return False
+        return True
+
+    def finish_notification(self, entry: OutboxEntry, update: Mapping[str, Any]) -> None:
+        """Entry and the instance's per-channel delivery record in one batch."""
+        ref = self.client.collection(c.ALERT_NOTIFICATIONS).document(entry.entry_id)
+        instance_ref = self.client.collection(c.ALERT_INSTANCES).document(entry.data["alertId"])
+        summary = {k: update[k] for k in ("status", "attempts", "lastError") if k in update}
+        batch = self.client.batch()
+        batch.update(ref, dict(update))
+        batch.update(instance_ref, {f"deliveries.{delivery_key(entry.data)}": summary})
+        try:
+            batch.commit()
+        except NotFound:  # the instance is gone (erased); keep the outbox record anyway
+            ref.update(dict(update))
+
+    def write_system_metrics(self, docs: Iterable[tuple[str, Mapping[str, Any]]]) -> int:
+        """Batched overwrites (deterministic ids make a rerun of a tick replace its documents)."""
+        written = 0
+        batch = self.client.batch()
+        for doc_id, doc in docs:
+            batch.set(self.client.collection(c.SYSTEM_METRICS).document(doc_id), dict(doc))
+            written += 1
+            if written % 400 == 0:
+                batch.commit()
+                batch = self.client.batch()
+        if written % 400:
+            batch.commit()
+        return written
+
+
+def _rule_from(doc: Mapping[str, Any], rule_id: str) -> AlertRule:
+    fields = {k: v for k, v in doc.items() if k in AlertRule.model_fields or k in _ALIASES}
+    fields["ruleId"] = rule_id
+    return AlertRule.model_validate(fields)
+
+
+_ALIASES = frozenset(str(f.alias) for f in AlertRule.model_fields.values() if f.alias is not None)
+
+
+def scope_state_key(rule_id: str, scope: str) -> str:
+    """Re-exported for callers that only know the store."""
+    return state_key(rule_id, scope)

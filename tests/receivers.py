@@ -1,0 +1,153 @@
+"""Real local receivers for notification tests: an HTTP server and an SMTP inbox on 127.0.0.1."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass(frozen=True)
+class Received:
+    """One HTTP request as the receiver saw it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class HttpReceiver:
+    """Records every POST; answers per `mode`: 'ok' (200 "ok"), 'created' (201 JSON), 'error'
+    (500), 'slow' (sleeps `slow_seconds` before answering 200)."""
+
+    def __init__(self, mode: str = "ok", slow_seconds: float = 2.0) -> None:
+        self.mode = mode
+        self.slow_seconds = slow_seconds
+        self.requests: list[Received] = []
+        self.answered: list[int] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                with receiver._lock:
+                    receiver.requests.append(
+                        Received("POST", self.path, dict(self.headers.items()), body)
+                    )
+                    mode = receiver.mode
+                if mode == "slow":
+                    time.sleep(receiver.slow_seconds)
+                status, payload = {
+                    "ok": (200, b"ok"),
+                    "slow": (200, b"ok"),
+                    "created": (201, b'{"sid": "SM1"}'),
+                    "error": (500, b"internal"),
+                }[mode]
+                with receiver._lock:
+                    receiver.answered.append(status)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except OSError:
+                    pass  # the client gave up (timeout test)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        """Base URL."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def delivered(self) -> list[Received]:
+        """Requests that were answered with a 2xx status."""
+        with self._lock:
+            return [r for r, s in zip(self.requests, self.answered, strict=False) if s < 300]
+
+    def stop(self) -> None:
+        """Shut the server down."""
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> HttpReceiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class _Inbox:
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 OK"
+
+
+class SmtpInbox:
+    """An aiosmtpd server on 127.0.0.1 that keeps every message."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.host = "127.0.0.1"
+        self._inbox = _Inbox()
+        self._controller = Controller(self._inbox, hostname=self.host, port=self.port)
+        self._controller.start()
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        """Messages received so far."""
+        return list(self._inbox.messages)
+
+    def stop(self) -> None:
+        """Stop the server."""
+        self._controller.stop()
+
+    def __enter__(self) -> SmtpInbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (connections to it are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def receivers() -> Iterator[tuple[SmtpInbox, HttpReceiver, HttpReceiver, HttpReceiver]]:
+    """Inbox, Slack, Twilio and webhook receivers, stopped when the generator closes."""
+    inbox, slack, sms, hook = SmtpInbox(), HttpReceiver(), HttpReceiver("created"), HttpReceiver()
+    try:
+        yield inbox, slack, sms, hook
+    finally:
+        for server in (inbox, slack, sms, hook):
+            server.stop()

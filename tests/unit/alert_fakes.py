@@ -1,0 +1,126 @@
+"""In-memory AlertStore and a recording channel, for the alert manager's unit tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from video_monitoring.alert_engine import AlertState, Instance, Transition
+from video_monitoring.alert_rules import AlertRule
+from video_monitoring.alert_store import Compute, OutboxEntry, delivery_key, outbox_docs
+from video_monitoring.notifications import DeliveryError, Notification
+
+
+class FakeAlertStore:
+    """Dicts instead of collections; `transact` applies atomically like the Firestore one."""
+
+    def __init__(self) -> None:
+        self.rules: dict[str, AlertRule] = {}
+        self.states: dict[str, AlertState] = {}
+        self.instances: dict[str, Instance] = {}
+        self.outbox: dict[str, dict[str, Any]] = {}
+        self.deliveries: dict[str, dict[str, Any]] = {}
+        self.system_metrics: dict[str, dict[str, Any]] = {}
+
+    def seed_rules(self, rules: Iterable[AlertRule]) -> list[str]:
+        """Create missing rules."""
+        created = []
+        for rule in rules:
+            if rule.rule_id not in self.rules:
+                self.rules[rule.rule_id] = rule
+                created.append(rule.rule_id)
+        return created
+
+    def load_rules(self) -> tuple[list[AlertRule], list[str]]:
+        """All rules."""
+        return list(self.rules.values()), []
+
+    def get_rule(self, rule_id: str) -> AlertRule | None:
+        """One rule."""
+        return self.rules.get(rule_id)
+
+    def put_rule(self, rule: AlertRule, by: str, now: dt.datetime) -> None:
+        """Replace."""
+        self.rules[rule.rule_id] = rule
+
+    def load_states(self) -> dict[str, AlertState]:
+        """All states."""
+        return dict(self.states)
+
+    def load_instances(self, open_only: bool) -> dict[str, Instance]:
+        """Instances."""
+        return {k: v for k, v in self.instances.items() if v.is_open or not open_only}
+
+    def get_instance(self, instance_id: str) -> Instance | None:
+        """One instance."""
+        return self.instances.get(instance_id)
+
+    def transact(
+        self, key: str, instance_id: str | None, rule: AlertRule | None, compute: Compute
+    ) -> Transition | None:
+        """Read, compute, write."""
+        state = self.states.get(key)
+        wanted = instance_id or (state.open_instance_id if state else None)
+        result = compute(state, self.instances.get(wanted or ""))
+        if result is None or not result.changed:
+            return result
+        self.states[key] = result.state
+        if result.delete_instance_id:
+            self.instances.pop(result.delete_instance_id, None)
+        if result.instance is not None:
+            self.instances[result.instance.instance_id] = result.instance
+        now = result.state.last_tick or dt.datetime.now(dt.UTC)
+        for entry_id, doc in outbox_docs(result, rule, now):
+            self.outbox[entry_id] = doc
+        return result
+
+    def due_notifications(self, now: dt.datetime, limit: int) -> list[OutboxEntry]:
+        """Entries not sent and due."""
+        due = [
+            OutboxEntry(k, dict(v))
+            for k, v in sorted(self.outbox.items(), key=lambda kv: kv[1]["nextAttemptAt"])
+            if v["status"] in ("pending", "retrying", "sending") and v["nextAttemptAt"] <= now
+        ]
+        return due[:limit]
+
+    def claim_notification(self, entry_id: str, now: dt.datetime, lease: dt.timedelta) -> bool:
+        """Claim unless sent or leased."""
+        doc = self.outbox[entry_id]
+        if doc["status"] == "sent" or doc["nextAttemptAt"] > now:
+            return False
+        doc.update(status="sending", nextAttemptAt=now + lease)
+        return True
+
+    def finish_notification(self, entry: OutboxEntry, update: Mapping[str, Any]) -> None:
+        """Record outcome."""
+        self.outbox[entry.entry_id].update(update)
+        self.deliveries[f"{entry.data['alertId']}/{delivery_key(entry.data)}"] = dict(update)
+
+    def write_system_metrics(self, docs: Iterable[tuple[str, Mapping[str, Any]]]) -> int:
+        """Overwrite by id."""
+        count = 0
+        for doc_id, doc in docs:
+            self.system_metrics[doc_id] = dict(doc)
+            count += 1
+        return count
+
+
+class RecordingChannel:
+    """A channel that records what it was asked to send, failing the first `fail` times."""
+
+    def __init__(self, name: str, fail: int = 0) -> None:
+        self.name = name
+        self.fail = fail
+        self.sent: list[Notification] = []
+
+    def send(self, notification: Notification) -> None:
+        """Record, or raise while failures remain."""
+        if self.fail > 0:
+            self.fail -= 1
+            raise DeliveryError(f"{self.name} refused")
+        self.sent.append(notification)
+
+    def events(self) -> list[tuple[str, str, str]]:
+        """(event, rule, scope) of every message received."""
+        return [(n.event, n.rule_id, n.scope) for n in self.sent]
