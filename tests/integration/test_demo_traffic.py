@@ -17,11 +17,17 @@ def test_summary_matches_the_simulators_tally(stack: Stack, db: firestore.Client
     tally = simulate(db, count=150, seed=3, progress=False, prefix="demo-test")
     wanted = tally.generations()
 
+    seen: list[dict[str, int]] = []
+
     def caught_up() -> bool:
         got = summary(stack, {"window": "24h"})["generations"]
+        seen.append(got)
         return all(got[k] == wanted[k] for k in COUNTS)
 
-    wait_until(caught_up, 90)
+    try:
+        wait_until(caught_up, 90)
+    except AssertionError:
+        raise AssertionError(f"summary {seen[-1]} never matched the tally {wanted}") from None
     result = summary(stack, {"window": "24h"})
     assert result["generations"]["successRate"] == pytest.approx(wanted["successRate"])
     assert result["quality"]["scored"] == len(tally.quality)

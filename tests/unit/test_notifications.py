@@ -14,9 +14,9 @@ from pydantic import SecretStr
 
 from tests.receivers import HttpReceiver, SmtpInbox, free_port
 from video_monitoring.notifications import (
-    Channel,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
+    Channel,
     EmailChannel,
     Notification,
     NotificationSettings,
