@@ -15,13 +15,19 @@ from video_monitoring.settings import source_collection
 
 options.set_global_options(region=REGION)
 UTC = ZoneInfo("UTC")
-GenerationChange = firestore_fn.Event[Change[Any]]  # before/after DocumentSnapshot | None
+DocumentChange = firestore_fn.Event[Change[Any]]  # before/after DocumentSnapshot | None
 
 
 @firestore_fn.on_document_written(document=source_collection() + "/{generationId}")
-def on_generation_written(event: GenerationChange) -> None:
+def on_generation_written(event: DocumentChange) -> None:
     """Record or update one generation's metrics and rollups."""
     entrypoints.handle_generation_written(event)
+
+
+@firestore_fn.on_document_written(document="analytics_events/{eventId}")
+def on_analytics_event_written(event: DocumentChange) -> None:
+    """Count one app event into the event rollups (business figures read from them)."""
+    entrypoints.handle_event_written(event)
 
 
 @scheduler_fn.on_schedule(schedule="*/5 * * * *", timezone=UTC)

@@ -1,22 +1,48 @@
-"""Analytics engine: the dashboard's cross-cutting figures. This slice serves the summary."""
+"""Analytics engine: app-event rollups and the dashboard's cross-cutting figures."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
+from video_monitoring.clock import Clock, utc_now
+from video_monitoring.events import plan_event_change
 from video_monitoring.models import Window
 from video_monitoring.performance_monitor import PerformanceMonitor, generation_time
+from video_monitoring.pipeline import Plan, SourceState, StoredState
 from video_monitoring.rollup import MICRO_USD, MILLI, merge_cells, statuses
-from video_monitoring.storage import MonitoringStore
+from video_monitoring.storage import EVENT_LEDGER, MonitoringStore
+
+log = logging.getLogger(__name__)
 
 
 class AnalyticsEngine:
     """Combines rollups, events and alerts into dashboard answers."""
 
-    def __init__(self, store: MonitoringStore, monitor: PerformanceMonitor) -> None:
+    def __init__(
+        self,
+        store: MonitoringStore,
+        monitor: PerformanceMonitor,
+        shards: int = 16,
+        clock: Clock = utc_now,
+    ) -> None:
         self._store = store
         self._monitor = monitor
+        self._shards = shards
+        self._clock = clock
+
+    def record_app_event(self, event_id: str) -> Plan:
+        """Bring one app event's contribution to the event rollups in line with its document."""
+        now = self._clock()
+
+        def planner(source: SourceState, stored: StoredState) -> Plan:
+            return plan_event_change(event_id, source, stored, now, self._shards)
+
+        plan = self._store.reconcile(event_id, planner, EVENT_LEDGER)
+        if plan.outcome == "rejected":
+            log.warning("analytics event %s rejected: %s", event_id, plan.reason)
+        return plan
 
     def get_analytics_summary(self, window: Window) -> dict[str, Any]:
         """CONTRACT §6 `/summary`; every figure is defined in the README."""
@@ -24,9 +50,8 @@ class AnalyticsEngine:
         totals = merge_cells(cells, provider=window.provider)
         counts = statuses(totals)
         completed, failed = counts["completed"], counts["failed"]
-        upgrades = self._store.upgrades(window.start, window.end)
+        upgrades, revenue = self._monitor.upgrades(window)
         free_generations = merge_cells(cells, provider=window.provider, tier="free").count()
-        revenue = sum(float(u.get("amountUsd") or 0) for u in upgrades)
         alerts = [
             a
             for a in self._store.open_alerts()
@@ -52,10 +77,8 @@ class AnalyticsEngine:
             "costUsd": totals.sum("cost", MICRO_USD),
             "business": {
                 "revenueUsd": round(revenue, 6),
-                "upgrades": len(upgrades),
-                "conversionRate": None
-                if free_generations == 0
-                else len(upgrades) / free_generations,
+                "upgrades": upgrades,
+                "conversionRate": None if free_generations == 0 else upgrades / free_generations,
             },
             "alerts": {
                 "active": len(alerts),

@@ -15,6 +15,7 @@ from video_monitoring.alert_store import FirestoreAlertStore
 from video_monitoring.analytics_engine import AnalyticsEngine
 from video_monitoring.clock import utc_now
 from video_monitoring.dashboard import Dashboard, Request
+from video_monitoring.events import is_monitor_event
 from video_monitoring.notifications import NotificationSettings, RetryPolicy, channels_from_settings
 from video_monitoring.performance_monitor import PerformanceMonitor
 from video_monitoring.settings import get_settings
@@ -61,10 +62,15 @@ def alert_manager() -> AlertManager:
 
 
 @functools.cache
+def analytics() -> AnalyticsEngine:
+    """The process's analytics engine."""
+    return AnalyticsEngine(store(), monitor(), get_settings().rollup_shards, utc_now)
+
+
+@functools.cache
 def dashboard() -> Dashboard:
     """The process's dashboard."""
-    engine = AnalyticsEngine(store(), monitor())
-    return Dashboard(engine, monitor(), utc_now, get_settings().max_window_days)
+    return Dashboard(analytics(), monitor(), utc_now, get_settings().max_window_days)
 
 
 def handle_generation_written(event: Any) -> None:
@@ -80,6 +86,25 @@ def handle_generation_written(event: Any) -> None:
     )
 
 
+def handle_event_written(event: Any) -> None:
+    """Count one app event into the event rollups; the monitor's own events are skipped from
+    the payload alone (no reads), bad documents are recorded, never raised."""
+    event_id = event.params["eventId"]
+    change = event.data
+    sides = [getattr(change, "before", None), getattr(change, "after", None)]
+    datas = [s.to_dict() if s is not None and s.exists else None for s in sides]
+    if all(d is None or is_monitor_event(d) for d in datas) and any(datas):
+        return
+    plan = analytics().record_app_event(event_id)
+    log.info(
+        "analytics event %s: %s (event %s, %d writes)",
+        event_id,
+        plan.outcome,
+        event.id,
+        plan.writes,
+    )
+
+
 def run_aggregate_and_alert(schedule_time: dt.datetime) -> RunReport:
     """One scheduled tick: compact closed buckets, write the windowed system metrics, evaluate
     the alert rules, escalate, deliver notifications. Every step is idempotent per tick."""
@@ -89,9 +114,7 @@ def run_aggregate_and_alert(schedule_time: dt.datetime) -> RunReport:
     manager = alert_manager()
     rules, _ = alert_store().load_rules()
     anomaly_days = max((r.baseline_days for r in rules if r.kind == "anomaly"), default=0)
-    snapshot = monitor().snapshot(
-        now, lambda start, end: len(store().upgrades(start, end)), anomaly_days
-    )
+    snapshot = monitor().snapshot(now, anomaly_days)
     backlog = store().backlog(now - dt.timedelta(minutes=settings.stuck_after_minutes))
     written = alert_store().write_system_metrics(
         monitor().system_metric_documents(snapshot, backlog)

@@ -23,6 +23,17 @@ def _finite(value: float | None, name: str) -> None:
         raise ValueError(f"{name} must be a finite number")
 
 
+def _plain_utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None or value.tzinfo is None:
+        return value
+    # Firestore's DatetimeWithNanoseconds misbehaves after arithmetic; keep plain UTC datetimes.
+    utc = value.astimezone(dt.UTC)
+    return dt.datetime(
+        utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond,
+        tzinfo=dt.UTC,
+    )  # fmt: skip
+
+
 class GenerationError(BaseModel):
     """The `error` map of a failed generation."""
 
@@ -59,14 +70,7 @@ class GenerationDocument(BaseModel):
     @field_validator("createdAt", "startedAt", "completedAt", mode="after")
     @classmethod
     def _plain(cls, value: dt.datetime | None) -> dt.datetime | None:
-        if value is None or value.tzinfo is None:
-            return value
-        # Firestore's DatetimeWithNanoseconds misbehaves after arithmetic; keep plain UTC datetimes.
-        utc = value.astimezone(dt.UTC)
-        return dt.datetime(
-            utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond,
-            tzinfo=dt.UTC,
-        )  # fmt: skip
+        return _plain_utc(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> GenerationDocument:
@@ -112,6 +116,38 @@ class GenerationDocument(BaseModel):
         if self.startedAt is None or self.completedAt is None:
             return None
         return (self.completedAt - self.startedAt).total_seconds()
+
+
+EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+
+
+class AppEvent(BaseModel):
+    """One app event of CONTRACT §2 (written by the web app or backend). Types outside the
+    contract's list are counted under their own name; `amountUsd` is required on upgrades."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    type: str = Field(pattern=EVENT_TYPE_PATTERN)
+    userId: str = Field(min_length=1, max_length=128)
+    timestamp: _Timestamp
+    sessionId: str | None = Field(default=None, max_length=256)
+    generationId: str | None = Field(default=None, max_length=1500)
+    amountUsd: float | None = Field(default=None, ge=0)
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("timestamp", mode="after")
+    @classmethod
+    def _plain(cls, value: dt.datetime) -> dt.datetime:
+        return _plain_utc(value) or value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AppEvent:
+        _finite(self.amountUsd, "amountUsd")
+        if self.timestamp.tzinfo is None:
+            raise ValueError("timestamp must carry a time zone (Firestore timestamps do)")
+        if self.type == "premium_upgrade" and self.amountUsd is None:
+            raise ValueError("amountUsd is required when type is premium_upgrade")
+        return self
 
 
 def describe_validation_error(error: ValidationError) -> str:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from video_monitoring import constants as c
 from video_monitoring import sketch
 from video_monitoring.alert_engine import judge
 from video_monitoring.alert_metrics import (
@@ -30,6 +31,7 @@ from video_monitoring.rollup import (
     Granularity,
     Totals,
     cover,
+    flatten,
     floor_time,
     merge_cells,
     statuses,
@@ -144,6 +146,19 @@ class PerformanceMonitor:
         number of buckets that tile it (times the shards of buckets not yet compacted)."""
         return cells_of(self._store.rollups(cover(window.start, window.end)))
 
+    def event_totals(self, window: Window) -> dict[str, Totals]:
+        """App-event counters inside the window, per event type (from the event rollups)."""
+        result: dict[str, Totals] = {}
+        docs = self._store.rollups(cover(window.start, window.end), c.EVENT_ROLLUPS)
+        for event_type, nested in cells_of(docs):
+            result.setdefault(event_type, Totals()).add(flatten(nested))
+        return result
+
+    def upgrades(self, window: Window) -> tuple[int, float]:
+        """premium_upgrade events in the window, and their revenue in USD."""
+        totals = self.event_totals(window).get(c.EVENT_PREMIUM_UPGRADE, Totals())
+        return totals.count(), totals.sum("rev", MICRO_USD)
+
     def totals(self, window: Window, tier: str | None = None) -> Totals:
         """Sum of every rollup cell inside the window (optionally one provider or tier)."""
         return merge_cells(self.cells(window), provider=window.provider, tier=tier)
@@ -214,7 +229,6 @@ class PerformanceMonitor:
     def snapshot(
         self,
         tick: dt.datetime,
-        upgrades: Callable[[dt.datetime, dt.datetime], int],
         anomaly_days: int = 0,
     ) -> Snapshot:
         """Cells of every rule window ending at the tick (minute-aligned), and for anomaly rules
@@ -224,7 +238,7 @@ class PerformanceMonitor:
             name: Window(start=end - length, end=end) for name, length in RULE_WINDOWS.items()
         }
         cells = {name: self.cells(window) for name, window in windows.items()}
-        counts = {name: upgrades(w.start, w.end) for name, w in windows.items()}
+        counts = {name: self.upgrades(w)[0] for name, w in windows.items()}
         hour_cells: dict[dt.datetime, list[tuple[str, Mapping[str, Any]]]] = {}
         if anomaly_days:
             last = floor_time(tick, "hour") - dt.timedelta(hours=1)

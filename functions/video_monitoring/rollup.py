@@ -156,7 +156,7 @@ def contribution(generation_id: str, doc: GenerationDocument, shards: int) -> Co
         if doc.fallbackFrom:
             values["fallback"] = 1
     if doc.status == "failed" and doc.error is not None:
-        values[f"err/{_safe_key(doc.error.code)}"] = 1
+        values[f"err/{safe_key(doc.error.code)}"] = 1
     return Contribution(
         created_at=doc.createdAt,
         cell=cell_key(doc.provider, doc.userTier),
@@ -165,7 +165,7 @@ def contribution(generation_id: str, doc: GenerationDocument, shards: int) -> Co
     )
 
 
-def _safe_key(code: str) -> str:
+def safe_key(code: str) -> str:
     # Error codes are free text from providers; keep them usable as one map key.
     cleaned = "".join(ch if ch.isalnum() or ch in "_-." else "_" for ch in code)
     return cleaned[:64] or "_"

@@ -60,6 +60,25 @@ def _count(**amounts: int) -> None:
 
 
 @dataclass(frozen=True)
+class Ledger:
+    """Collections of one reconciled stream: the source documents, the stored contribution per
+    source document, rejection records, and the rollups the contributions add up to."""
+
+    source: str
+    stored: str
+    rejected: str
+    rollups: str
+
+
+def generation_ledger() -> Ledger:
+    """Generations (the source collection is a setting, CONTRACT §1)."""
+    return Ledger(get_settings().source_collection, c.METRICS, c.REJECTED, c.ROLLUPS)
+
+
+EVENT_LEDGER = Ledger(c.EVENTS, c.EVENT_CONTRIBUTIONS, c.REJECTED_EVENTS, c.EVENT_ROLLUPS)
+
+
+@dataclass(frozen=True)
 class RollupDoc:
     """One rollup document as read: its bucket and its cells."""
 
@@ -72,16 +91,15 @@ class RollupDoc:
 class MonitoringStore(Protocol):
     """What the services need from storage; FirestoreStore and the unit tests' fake implement it."""
 
-    def reconcile(self, generation_id: str, planner: Planner) -> Plan:
-        """Read source, metrics and rejection in one transaction, plan, and commit the plan."""
+    def reconcile(self, doc_id: str, planner: Planner, ledger: Ledger | None = None) -> Plan:
+        """Read source, stored contribution and rejection, plan, and commit the plan atomically
+        (the generation ledger unless another is given)."""
         ...
 
-    def rollups(self, ranges: Iterable[BucketRange]) -> list[RollupDoc]:
+    def rollups(
+        self, ranges: Iterable[BucketRange], collection: str = c.ROLLUPS
+    ) -> list[RollupDoc]:
         """Every rollup document (sharded or compacted) inside the ranges."""
-        ...
-
-    def upgrades(self, start: dt.datetime, end: dt.datetime) -> list[Mapping[str, Any]]:
-        """premium_upgrade events with timestamp in [start, end)."""
         ...
 
     def open_alerts(self) -> list[Mapping[str, Any]]:
@@ -132,7 +150,7 @@ class FirestoreStore:
             self._client = firestore_client()
         return self._client
 
-    def reconcile(self, generation_id: str, planner: Planner) -> Plan:
+    def reconcile(self, doc_id: str, planner: Planner, ledger: Ledger | None = None) -> Plan:
         """Read, plan and commit with optimistic concurrency on the metrics document.
 
         The three reads go in one BatchGet; the plan commits as one atomic batch whose metrics
@@ -144,9 +162,10 @@ class FirestoreStore:
         Two round trips per change instead of a transaction's three.
         """
         client = self.client
-        source_ref = client.collection(get_settings().source_collection).document(generation_id)
-        metrics_ref = client.collection(c.METRICS).document(generation_id)
-        rejected_ref = client.collection(c.REJECTED).document(generation_id)
+        ledger = ledger or generation_ledger()
+        source_ref = client.collection(ledger.source).document(doc_id)
+        metrics_ref = client.collection(ledger.stored).document(doc_id)
+        rejected_ref = client.collection(ledger.rejected).document(doc_id)
         for attempt in range(MAX_ATTEMPTS):
             snapshots = {
                 snap.reference.path: snap
@@ -170,7 +189,7 @@ class FirestoreStore:
                 _count(changes=1)
                 return plan
             batch = client.batch()
-            self._apply(batch, plan, metrics_snap, rejected_ref)
+            self._apply(batch, plan, metrics_snap, rejected_ref, ledger.rollups)
             try:
                 batch.commit()
             except (FailedPrecondition, AlreadyExists, NotFound, Aborted):
@@ -179,7 +198,7 @@ class FirestoreStore:
             _count(changes=1, writes=plan.writes)
             return plan
         raise ConcurrencyError(
-            f"generation {generation_id}: metrics document kept changing for {MAX_ATTEMPTS} tries"
+            f"{ledger.source}/{doc_id}: stored contribution kept changing for {MAX_ATTEMPTS} tries"
         )
 
     def _apply(
@@ -188,8 +207,9 @@ class FirestoreStore:
         plan: Plan,
         metrics_snap: DocumentSnapshot[Any],
         rejected_ref: firestore.DocumentReference,
+        rollup_collection: str,
     ) -> None:
-        rollups = self.client.collection(c.ROLLUPS)
+        rollups = self.client.collection(rollup_collection)
         for delta in plan.rollup_deltas:
             ref = rollups.document(
                 rollup_doc_id(delta.granularity, delta.bucket_start, delta.shard)
@@ -215,18 +235,20 @@ class FirestoreStore:
         if plan.delete_rejected:
             batch.delete(rejected_ref)
 
-    def rollups(self, ranges: Iterable[BucketRange]) -> list[RollupDoc]:
+    def rollups(
+        self, ranges: Iterable[BucketRange], collection: str = c.ROLLUPS
+    ) -> list[RollupDoc]:
         """One range query per granularity run, issued concurrently."""
         ranges = list(ranges)
         if not ranges:
             return []
         with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
-            parts = list(pool.map(lambda r: list(self._range(r)), ranges))
+            parts = list(pool.map(lambda r: list(self._range(r, collection)), ranges))
         return [doc for part in parts for doc in part]
 
-    def _range(self, bucket_range: BucketRange) -> Iterator[RollupDoc]:
+    def _range(self, bucket_range: BucketRange, collection: str) -> Iterator[RollupDoc]:
         query = (
-            self.client.collection(c.ROLLUPS)
+            self.client.collection(collection)
             .where(filter=FieldFilter("g", "==", bucket_range.granularity))
             .where(filter=FieldFilter("start", ">=", bucket_range.start))
             .where(filter=FieldFilter("start", "<", bucket_range.end))
@@ -243,39 +265,40 @@ class FirestoreStore:
     def compact(self, older_than: dt.datetime, budget_seconds: float = 240.0) -> Compaction:
         """Fold the shard documents of closed buckets into one compacted document per bucket.
 
-        Days first, then hours, then minutes (in the order reads benefit), until nothing is left
-        or the time budget is spent; the next run goes on where this one stopped. Each bucket
-        moves in one transaction (read shards and compacted doc, write the sum, delete the
-        shards), so readers always see every increment exactly once. An increment that lands
-        after the move recreates a shard document, which a later run folds in.
+        Both rollup collections (generations, then events); in each, days first, then hours,
+        then minutes (in the order reads benefit), until nothing is left or the time budget is
+        spent; the next run goes on where this one stopped. Each bucket moves in one
+        transaction (read shards and compacted doc, write the sum, delete the shards), so
+        readers always see every increment exactly once. An increment that lands after the
+        move recreates a shard document, which a later run folds in.
         """
         deadline = time.monotonic() + budget_seconds
         compacted = 0
         with ThreadPoolExecutor(max_workers=COMPACTION_WORKERS) as pool:
-            for granularity in ("day", "hour", "minute"):
-                while True:
-                    if time.monotonic() >= deadline:
-                        return Compaction(compacted, remaining=True)
-                    buckets = self._closed_shards(granularity, older_than)
-                    if not buckets:
-                        break
-                    starts = list(buckets)
-                    list(
-                        pool.map(
-                            self._compact_bucket,
-                            [granularity] * len(starts),
-                            starts,
-                            [buckets[s] for s in starts],
+            for collection in (c.ROLLUPS, c.EVENT_ROLLUPS):
+                for granularity in ("day", "hour", "minute"):
+                    while True:
+                        if time.monotonic() >= deadline:
+                            return Compaction(compacted, remaining=True)
+                        buckets = self._closed_shards(collection, granularity, older_than)
+                        if not buckets:
+                            break
+                        list(
+                            pool.map(
+                                lambda item, g=granularity, col=collection: self._compact_bucket(
+                                    col, g, item[0], item[1]
+                                ),
+                                buckets.items(),
+                            )
                         )
-                    )
-                    compacted += len(buckets)
+                        compacted += len(buckets)
         return Compaction(compacted, remaining=False)
 
     def _closed_shards(
-        self, granularity: str, older_than: dt.datetime
+        self, collection: str, granularity: str, older_than: dt.datetime
     ) -> dict[dt.datetime, list[firestore.DocumentReference]]:
         query = (
-            self.client.collection(c.ROLLUPS)
+            self.client.collection(collection)
             .where(filter=FieldFilter("sharded", "==", True))
             .where(filter=FieldFilter("g", "==", granularity))
             .where(filter=FieldFilter("end", "<=", older_than))
@@ -289,9 +312,15 @@ class FirestoreStore:
         return buckets
 
     def _compact_bucket(
-        self, granularity: str, start: dt.datetime, refs: list[firestore.DocumentReference]
+        self,
+        collection: str,
+        granularity: str,
+        start: dt.datetime,
+        refs: list[firestore.DocumentReference],
     ) -> None:
-        target = self.client.collection(c.ROLLUPS).document(rollup_doc_id(granularity, start, None))
+        target = self.client.collection(collection).document(
+            rollup_doc_id(granularity, start, None)
+        )
 
         @firestore.transactional
         def run(transaction: firestore.Transaction) -> None:
@@ -321,16 +350,6 @@ class FirestoreStore:
                     transaction.delete(snap.reference)
 
         run(self.client.transaction())
-
-    def upgrades(self, start: dt.datetime, end: dt.datetime) -> list[Mapping[str, Any]]:
-        """premium_upgrade events in the window."""
-        query = (
-            self.client.collection(c.EVENTS)
-            .where(filter=FieldFilter("type", "==", c.EVENT_PREMIUM_UPGRADE))
-            .where(filter=FieldFilter("timestamp", ">=", start))
-            .where(filter=FieldFilter("timestamp", "<", end))
-        )
-        return [snap.to_dict() or {} for snap in query.stream()]
 
     def open_alerts(self) -> list[Mapping[str, Any]]:
         """Firing or acknowledged alert instances."""

@@ -20,14 +20,17 @@ def test_summary_matches_the_simulators_tally(stack: Stack, db: firestore.Client
     seen: list[dict[str, int]] = []
 
     def caught_up() -> bool:
-        got = summary(stack, {"window": "24h"})["generations"]
+        body = summary(stack, {"window": "24h"})
+        got = {**body["generations"], "upgrades": body["business"]["upgrades"]}
         seen.append(got)
-        return all(got[k] == wanted[k] for k in COUNTS)
+        return all(got[k] == wanted[k] for k in COUNTS) and got["upgrades"] == tally.upgrades
 
     try:
         wait_until(caught_up, 90)
     except AssertionError:
-        raise AssertionError(f"summary {seen[-1]} never matched the tally {wanted}") from None
+        raise AssertionError(
+            f"summary {seen[-1]} never matched the tally {wanted}, {tally.upgrades} upgrades"
+        ) from None
     result = summary(stack, {"window": "24h"})
     assert result["generations"]["successRate"] == pytest.approx(wanted["successRate"])
     assert result["quality"]["scored"] == len(tally.quality)

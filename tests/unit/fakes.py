@@ -6,9 +6,10 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from video_monitoring import constants as c
 from video_monitoring.pipeline import Plan, SourceState, StoredState
 from video_monitoring.rollup import BucketRange, flatten, nest
-from video_monitoring.storage import Planner, RollupDoc, rollup_doc_id, tally_backlog
+from video_monitoring.storage import Ledger, Planner, RollupDoc, rollup_doc_id, tally_backlog
 
 
 class FakeStore:
@@ -18,25 +19,33 @@ class FakeStore:
         self.source: dict[str, dict[str, Any]] = {}
         self.metrics: dict[str, dict[str, Any]] = {}
         self.rejected: dict[str, dict[str, Any]] = {}
+        # analytics_events: the monitor's own events and app events, as in Firestore.
         self.events: dict[str, dict[str, Any]] = {}
         self.rollup_docs: dict[str, dict[str, Any]] = {}
+        self.event_records: dict[str, dict[str, Any]] = {}
+        self.rejected_events: dict[str, dict[str, Any]] = {}
+        self.event_rollup_docs: dict[str, dict[str, Any]] = {}
         self.alerts: list[dict[str, Any]] = []
         self.reconciles = 0
 
-    def reconcile(self, generation_id: str, planner: Planner) -> Plan:
+    def _collections(self, ledger: Ledger | None) -> tuple[dict[str, Any], ...]:
+        if ledger is None or ledger.source != c.EVENTS:
+            return self.source, self.metrics, self.rejected, self.rollup_docs
+        return self.events, self.event_records, self.rejected_events, self.event_rollup_docs
+
+    def reconcile(self, doc_id: str, planner: Planner, ledger: Ledger | None = None) -> Plan:
         """Plan against the current dicts and apply the plan."""
         self.reconciles += 1
-        data = self.source.get(generation_id)
+        source, stored, rejected, rollups = self._collections(ledger)
+        data = source.get(doc_id)
         plan = planner(
             SourceState(data=dict(data) if data is not None else None),
-            StoredState(
-                metrics=self.metrics.get(generation_id), rejected=self.rejected.get(generation_id)
-            ),
+            StoredState(metrics=stored.get(doc_id), rejected=rejected.get(doc_id)),
         )
         for delta in plan.rollup_deltas:
-            doc_id = rollup_doc_id(delta.granularity, delta.bucket_start, delta.shard)
-            doc = self.rollup_docs.setdefault(
-                doc_id,
+            rollup_id = rollup_doc_id(delta.granularity, delta.bucket_start, delta.shard)
+            doc = rollups.setdefault(
+                rollup_id,
                 {"g": delta.granularity, "start": delta.bucket_start, "shard": delta.shard},
             )
             cells = doc.setdefault("cells", {})
@@ -45,33 +54,28 @@ class FakeStore:
                 flat[key] = flat.get(key, 0) + value
             cells[delta.cell] = nest(flat)
         if plan.metrics is not None:
-            self.metrics[generation_id] = plan.metrics
+            stored[doc_id] = plan.metrics
         if plan.delete_metrics:
-            self.metrics.pop(generation_id, None)
+            stored.pop(doc_id, None)
         for event_id, body in plan.events:
             self.events[event_id] = body
         if plan.rejected is not None:
-            self.rejected[generation_id] = plan.rejected
+            rejected[doc_id] = plan.rejected
         if plan.delete_rejected:
-            self.rejected.pop(generation_id, None)
+            rejected.pop(doc_id, None)
         return plan
 
-    def rollups(self, ranges: Iterable[BucketRange]) -> list[RollupDoc]:
+    def rollups(
+        self, ranges: Iterable[BucketRange], collection: str = c.ROLLUPS
+    ) -> list[RollupDoc]:
         """Documents whose granularity and start fall in one of the ranges."""
+        docs = self.event_rollup_docs if collection == c.EVENT_ROLLUPS else self.rollup_docs
         found: list[RollupDoc] = []
         for r in ranges:
-            for doc in self.rollup_docs.values():
+            for doc in docs.values():
                 if doc["g"] == r.granularity and r.start <= doc["start"] < r.end:
                     found.append(RollupDoc(doc["g"], doc["start"], doc["shard"], doc["cells"]))
         return found
-
-    def upgrades(self, start: dt.datetime, end: dt.datetime) -> list[Mapping[str, Any]]:
-        """premium_upgrade events in [start, end)."""
-        return [
-            e
-            for e in self.events.values()
-            if e.get("type") == "premium_upgrade" and start <= e["timestamp"] < end
-        ]
 
     def open_alerts(self) -> list[Mapping[str, Any]]:
         """Firing or acknowledged alerts."""

@@ -75,7 +75,7 @@ class World:
 
     def run_at(self, when: dt.datetime) -> RunReport:
         """The scheduled run for `when` (may repeat a tick)."""
-        snapshot = self.monitor.snapshot(when, lambda start, end: 0)
+        snapshot = self.monitor.snapshot(when)
         self.alerts.write_system_metrics(
             self.monitor.system_metric_documents(snapshot, self.store.backlog(when - STUCK))
         )

@@ -26,9 +26,10 @@ def manifest() -> Iterator[dict[str, Any]]:
 
 
 def test_exactly_the_contract_functions(manifest: dict[str, Any]) -> None:
+    # CONTRACT §4's four, plus the app-event counter this design adds (README, design).
     assert set(manifest["endpoints"]) == {
         "on_generation_written", "aggregate_and_alert", "video_analytics_dashboard",
-        "export_to_bigquery",
+        "export_to_bigquery", "on_analytics_event_written",
     }  # fmt: skip
     for endpoint in manifest["endpoints"].values():
         assert endpoint["region"] == ["us-central1"]
@@ -41,6 +42,9 @@ def test_triggers(manifest: dict[str, Any]) -> None:
     assert trigger["eventType"] == "google.cloud.firestore.document.v1.written"
     assert trigger["eventFilterPathPatterns"] == {"document": "video_generations/{generationId}"}
     assert trigger["eventFilters"] == {"database": "(default)", "namespace": "(default)"}
+    events = endpoints["on_analytics_event_written"]["eventTrigger"]
+    assert events["eventType"] == "google.cloud.firestore.document.v1.written"
+    assert events["eventFilterPathPatterns"] == {"document": "analytics_events/{eventId}"}
     assert endpoints["aggregate_and_alert"]["scheduleTrigger"]["schedule"] == "*/5 * * * *"
     assert endpoints["export_to_bigquery"]["scheduleTrigger"]["schedule"] == "0 2 * * *"
     for name in ("aggregate_and_alert", "export_to_bigquery"):

@@ -36,8 +36,9 @@ def wait_for_pipeline(url: str, token: str, tally: Tally, stall_seconds: float =
     last: dict[str, Any] = {}
     last_change = time.monotonic()
     while True:
-        counts = fetch_summary(url, token)["generations"]
-        if all(counts[k] == wanted[k] for k in COUNTS):
+        body = fetch_summary(url, token)
+        counts = {**body["generations"], "upgrades": body["business"]["upgrades"]}
+        if all(counts[k] == wanted[k] for k in COUNTS) and counts["upgrades"] == tally.upgrades:
             return True
         if counts != last:
             last, last_change = counts, time.monotonic()

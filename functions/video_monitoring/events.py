@@ -1,0 +1,110 @@
+"""Pure planning of one app-event change: exact event rollups under at-least-once delivery.
+
+App events (CONTRACT §2: sessions, views, shares, downloads, upgrades, features) are counted into
+`event_rollups`, bucketed like the generation rollups, so the business figures of any window are
+read from a number of documents bounded by the number of buckets, however many events exist.
+The mechanism is the generation pipeline's (see `pipeline`): each delivery re-reads the event
+document as it is now and the contribution stored for it in `event_contributions/{eventId}`,
+and commits the difference together with the new stored contribution on the precondition that
+the stored contribution did not change meanwhile. Duplicates therefore write nothing, a corrected
+amount moves the totals by the difference, a deleted event takes its contribution back, and a
+malformed event is recorded in `rejected_events` with its reason and counted once it is fixed.
+The monitor's own lifecycle events (`source: "monitor"`) carry no contribution.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from video_monitoring import constants as c
+from video_monitoring.models import AppEvent, describe_validation_error
+from video_monitoring.pipeline import Plan, SourceState, StoredState
+from video_monitoring.rollup import MICRO_USD, Contribution, deltas, fixed, safe_key, shard_of
+
+_BOOKKEEPING = ("recordedAt", "updatedAt")
+
+
+def is_monitor_event(data: Mapping[str, Any] | None) -> bool:
+    """Whether a document is one of the monitor's own lifecycle events."""
+    return data is not None and data.get("source") == c.EVENT_SOURCE_MONITOR
+
+
+def event_contribution(event_id: str, event: AppEvent, shards: int) -> Contribution:
+    """Counters one app event adds to its type's cell: one occurrence, revenue for upgrades,
+    the feature for `feature_used`."""
+    values: dict[str, int] = {"n": 1}
+    if event.amountUsd is not None:
+        values["rev/sum"] = fixed(event.amountUsd, MICRO_USD)
+        values["rev/n"] = 1
+    feature = event.properties.get("feature")
+    if event.type == "feature_used" and isinstance(feature, str) and feature:
+        values[f"feat/{safe_key(feature)}"] = 1
+    return Contribution(
+        created_at=event.timestamp,
+        cell=safe_key(event.type),
+        shard=shard_of(event_id, shards),
+        values=values,
+    )
+
+
+def plan_event_change(
+    event_id: str, source: SourceState, stored: StoredState, now: dt.datetime, shards: int
+) -> Plan:
+    """Plan the writes for one analytics event; never raises for a bad document."""
+    old = _stored(stored.metrics)
+    if source.data is None or is_monitor_event(source.data):
+        return Plan(
+            outcome="removed" if old else "ignored" if source.data is not None else "unchanged",
+            delete_metrics=stored.metrics is not None,
+            rollup_deltas=deltas(old, None),
+            delete_rejected=stored.rejected is not None,
+        )
+    try:
+        event = AppEvent.model_validate(dict(source.data))
+    except ValidationError as error:
+        reason = describe_validation_error(error)
+        rejected = None
+        if stored.rejected is None or stored.rejected.get("reason") != reason:
+            rejected = {
+                "eventId": event_id,
+                "reason": reason,
+                "rejectedAt": now,
+                "sourceUpdateTime": source.update_time,
+                "fields": sorted(source.data.keys())[:100],
+            }
+        return Plan(
+            outcome="rejected",
+            delete_metrics=stored.metrics is not None,
+            rollup_deltas=deltas(old, None),
+            rejected=rejected,
+            reason=reason,
+        )
+    new = event_contribution(event_id, event, shards)
+    body = {
+        "eventId": event_id,
+        "type": event.type,
+        "userId": event.userId,
+        "timestamp": event.timestamp,
+        "contribution": new.to_doc(),
+    }
+    previous = {k: v for k, v in (stored.metrics or {}).items() if k not in _BOOKKEEPING}
+    record: dict[str, Any] | None = None
+    if body != previous:
+        recorded_at = (stored.metrics or {}).get("recordedAt", now)
+        record = {**body, "recordedAt": recorded_at, "updatedAt": now}
+    return Plan(
+        outcome="recorded" if old is None else "updated" if record else "unchanged",
+        metrics=record,
+        rollup_deltas=deltas(old, new),
+        delete_rejected=stored.rejected is not None,
+    )
+
+
+def _stored(record: Mapping[str, Any] | None) -> Contribution | None:
+    if not record or not record.get("contribution"):
+        return None
+    return Contribution.from_doc(record["contribution"])

@@ -1,0 +1,145 @@
+"""Exactly-once counting of app events into the event rollups, against an independent oracle."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+import pytest
+
+from tests.unit.fakes import FakeStore, FixedClock
+from video_monitoring.analytics_engine import AnalyticsEngine
+from video_monitoring.events import is_monitor_event
+from video_monitoring.models import Window
+from video_monitoring.performance_monitor import PerformanceMonitor
+
+DAY = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
+WHOLE_DAY = Window(start=DAY, end=DAY + dt.timedelta(days=1))
+TYPES = ("session_start", "video_viewed", "video_shared", "premium_upgrade", "feature_used")
+
+
+@pytest.fixture
+def store() -> FakeStore:
+    return FakeStore()
+
+
+@pytest.fixture
+def engine(store: FakeStore) -> AnalyticsEngine:
+    clock = FixedClock(DAY + dt.timedelta(days=1))
+    return AnalyticsEngine(store, PerformanceMonitor(store, shards=4, clock=clock), 4, clock)
+
+
+def upgrade(amount: float, minute: int = 600, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "premium_upgrade",
+        "userId": "u1",
+        "timestamp": DAY + dt.timedelta(minutes=minute),
+        "amountUsd": amount,
+        **extra,
+    }
+
+
+def upgrades(engine: AnalyticsEngine, window: Window = WHOLE_DAY) -> tuple[int, float]:
+    summary = engine.get_analytics_summary(window)["business"]
+    return summary["upgrades"], summary["revenueUsd"]
+
+
+def test_duplicates_corrections_and_deletion(store: FakeStore, engine: AnalyticsEngine) -> None:
+    store.events["e1"] = upgrade(9.99)
+    assert engine.record_app_event("e1").outcome == "recorded"
+    assert engine.record_app_event("e1").writes == 0  # duplicate delivery
+    assert upgrades(engine) == (1, 9.99)
+    store.events["e1"] = upgrade(19.99)  # corrected amount
+    assert engine.record_app_event("e1").outcome == "updated"
+    assert upgrades(engine) == (1, 19.99)
+    store.events["e1"] = upgrade(19.99, minute=60 * 30)  # moved to the next day
+    engine.record_app_event("e1")
+    assert upgrades(engine) == (0, 0.0)
+    del store.events["e1"]
+    assert engine.record_app_event("e1").outcome == "removed"
+    assert engine.record_app_event("e1").writes == 0
+    assert upgrades(engine, Window(start=DAY, end=DAY + dt.timedelta(days=2))) == (0, 0.0)
+    assert store.event_records == {}
+
+
+def test_bad_event_is_rejected_with_reason_then_counted_when_fixed(
+    store: FakeStore, engine: AnalyticsEngine
+) -> None:
+    store.events["e1"] = {"type": "premium_upgrade", "userId": "u1", "timestamp": DAY}
+    plan = engine.record_app_event("e1")
+    assert plan.outcome == "rejected"
+    assert store.rejected_events["e1"]["reason"] == (
+        "document: amountUsd is required when type is premium_upgrade"
+    )
+    assert upgrades(engine) == (0, 0.0)
+    store.events["e2"] = {"type": "Bad Type!", "userId": "", "timestamp": "yesterday"}
+    engine.record_app_event("e2")
+    reason = store.rejected_events["e2"]["reason"]
+    for field in ("type", "userId", "timestamp"):
+        assert field in reason
+    store.events["e1"] = upgrade(5.0, minute=0)
+    assert engine.record_app_event("e1").outcome == "recorded"
+    assert "e1" not in store.rejected_events
+    assert upgrades(engine) == (1, 5.0)
+
+
+def test_monitor_events_are_not_counted(store: FakeStore, engine: AnalyticsEngine) -> None:
+    event = upgrade(3.0, source="monitor")
+    assert is_monitor_event(event)
+    store.events["m1"] = event
+    assert engine.record_app_event("m1").outcome == "ignored"
+    assert upgrades(engine) == (0, 0.0)
+    assert store.event_records == {}
+
+
+def test_random_event_histories_match_the_final_documents(
+    store: FakeStore, engine: AnalyticsEngine
+) -> None:
+    rng = random.Random(7)
+    ids = [f"e{i}" for i in range(150)]
+    for _ in range(1500):
+        event_id = rng.choice(ids)
+        action = rng.random()
+        if action < 0.55:
+            store.events[event_id] = {
+                "type": rng.choice(TYPES),
+                "userId": f"u{rng.randrange(20)}",
+                "timestamp": DAY + dt.timedelta(seconds=rng.uniform(-3600, 90000)),
+                "amountUsd": round(rng.uniform(1, 50), 2),
+                "properties": {"feature": rng.choice(("avatar", "4k"))},
+            }
+        elif action < 0.65:
+            store.events.pop(event_id, None)
+        elif action < 0.7:
+            store.events[event_id] = {"type": "premium_upgrade", "userId": "u"}  # malformed
+        # Deliveries lag, repeat and reorder: reconcile a random earlier-touched id, maybe twice.
+        for _ in range(rng.choice((0, 1, 1, 2))):
+            engine.record_app_event(rng.choice(ids))
+    for event_id in ids:  # the last write of each document is always delivered
+        engine.record_app_event(event_id)
+
+    window = Window(start=DAY + dt.timedelta(hours=3), end=DAY + dt.timedelta(hours=20, minutes=7))
+    final = [
+        e
+        for e in store.events.values()
+        if "timestamp" in e and window.start <= e["timestamp"] < window.end
+    ]
+    by_type = PerformanceMonitor(store, shards=4).event_totals(window)
+    for event_type in TYPES:
+        of_type = [e for e in final if e["type"] == event_type]
+        totals = by_type.get(event_type)
+        assert (totals.count() if totals else 0) == len(of_type)
+        if totals:
+            assert totals.sum("rev", 1_000_000) == pytest.approx(
+                sum(e["amountUsd"] for e in of_type), abs=1e-6
+            )
+    used = [e for e in final if e["type"] == "feature_used"]
+    assert by_type["feature_used"].by_prefix("feat/") == {
+        name: sum(1 for e in used if e["properties"]["feature"] == name)
+        for name in ("avatar", "4k")
+        if any(e["properties"]["feature"] == name for e in used)
+    }
+    assert set(store.rejected_events) == {
+        i for i, e in store.events.items() if "timestamp" not in e
+    }
