@@ -54,6 +54,32 @@ def scopes_for(rule: AlertRule, providers: Iterable[str], known: Iterable[str]) 
     return scopes
 
 
+@dataclass(frozen=True)
+class AlertQuery:
+    """Filters of GET /alerts: a window for the history, and optional scope, status, severity
+    and rule filters applied to both the open alerts and the history."""
+
+    start: dt.datetime
+    end: dt.datetime
+    provider: str | None = None
+    status: str | None = None  # an instance status, or "open"
+    severity: str | None = None
+    rule_id: str | None = None
+    limit: int = 100
+
+    def keeps(self, inst: Instance) -> bool:
+        """Whether an instance passes every filter."""
+        if self.provider is not None and inst.scope != f"provider:{self.provider}":
+            return False
+        if self.status == "open" and not inst.is_open:
+            return False
+        if self.status not in (None, "open") and inst.status != self.status:
+            return False
+        if self.severity is not None and inst.severity != self.severity:
+            return False
+        return self.rule_id is None or inst.rule_id == self.rule_id
+
+
 @dataclass
 class RunReport:
     """What one scheduled run did (logged, and returned to the local host and tests)."""
@@ -94,6 +120,13 @@ class AlertManager:
     def rules(self) -> tuple[list[AlertRule], list[str]]:
         """Stored rules and problems with stored rules."""
         return self._store.load_rules()
+
+    def rule(self, rule_id: str) -> AlertRule:
+        """One stored rule, or NotFound."""
+        rule = self._store.get_rule(rule_id)
+        if rule is None:
+            raise NotFound(f"ruleId: no alert rule {rule_id!r}")
+        return rule
 
     def update_rule(self, rule: AlertRule, by: str) -> AlertRule:
         """Replace a rule (validated by the caller's parse_rule)."""
@@ -276,6 +309,26 @@ class AlertManager:
         return {
             "active": [i.to_doc() for i in instances],
             "counts": {"bySeverity": by_severity, "byStatus": by_status},
+        }
+
+    def list_alerts(self, query: AlertQuery) -> dict[str, Any]:
+        """Open alerts now and the history of alerts opened in a window, both filtered."""
+        active = [i for i in self._store.load_instances(open_only=True).values() if query.keeps(i)]
+        rank = {"critical": 0, "warning": 1, "info": 2}
+        active.sort(key=lambda i: (rank.get(i.severity, 3), i.opened_at))
+        history = [
+            i for i in self._store.instances_opened(query.start, query.end) if query.keeps(i)
+        ]
+        counts: dict[str, dict[str, int]] = {"bySeverity": {}, "byStatus": {}}
+        for inst in active:
+            for key, value in (("bySeverity", inst.severity), ("byStatus", inst.status)):
+                counts[key][value] = counts[key].get(value, 0) + 1
+        return {
+            "active": [i.to_doc() for i in active],
+            "counts": counts,
+            "history": [i.to_doc() for i in history[: query.limit]],
+            "historyTotal": len(history),
+            "historyTruncated": len(history) > query.limit,
         }
 
     # -- delivery ----------------------------------------------------------------------------

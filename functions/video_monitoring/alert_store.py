@@ -123,6 +123,10 @@ class AlertStore(Protocol):
         """One instance."""
         ...
 
+    def instances_opened(self, start: dt.datetime, end: dt.datetime) -> list[Instance]:
+        """Instances opened in [start, end), newest first."""
+        ...
+
     def transact(
         self, key: str, instance_id: str | None, rule: AlertRule | None, compute: Compute
     ) -> Transition | None:
@@ -211,6 +215,16 @@ class FirestoreAlertStore:
         """One instance."""
         snap = self.client.collection(c.ALERT_INSTANCES).document(instance_id).get()
         return Instance.from_doc(snap.to_dict() or {}) if snap.exists else None
+
+    def instances_opened(self, start: dt.datetime, end: dt.datetime) -> list[Instance]:
+        """Instances opened in the window (single-field index on openedAt), newest first."""
+        query = (
+            self.client.collection(c.ALERT_INSTANCES)
+            .where(filter=FieldFilter("openedAt", ">=", start))
+            .where(filter=FieldFilter("openedAt", "<", end))
+            .order_by("openedAt", direction=firestore.Query.DESCENDING)
+        )
+        return [Instance.from_doc(snap.to_dict() or {}) for snap in query.stream()]
 
     def transact(
         self, key: str, instance_id: str | None, rule: AlertRule | None, compute: Compute

@@ -9,13 +9,18 @@ DEFAULT_SOURCE_COLLECTION: Final = "video_generations"
 
 # Collections the system owns (CONTRACT §3).
 METRICS: Final = "video_generation_metrics"
+# Rollups: one compacted document per closed bucket; increments land in shard documents of a
+# separate collection, which compaction drains (so it stays small whatever the history).
 ROLLUPS: Final = "generation_rollups"
+ROLLUP_SHARDS: Final = "generation_rollup_shards"
 REJECTED: Final = "rejected_generations"
 EVENTS: Final = "analytics_events"
 # App events counted exactly like generations: stored contribution, rejections, rollups.
 EVENT_CONTRIBUTIONS: Final = "event_contributions"
 REJECTED_EVENTS: Final = "rejected_events"
 EVENT_ROLLUPS: Final = "event_rollups"
+EVENT_ROLLUP_SHARDS: Final = "event_rollup_shards"
+SHARDS_OF: Final = {ROLLUPS: ROLLUP_SHARDS, EVENT_ROLLUPS: EVENT_ROLLUP_SHARDS}
 SYSTEM_METRICS: Final = "system_performance_metrics"
 BUSINESS_METRICS: Final = "business_metrics"
 QUALITY_INSIGHTS: Final = "quality_insights"

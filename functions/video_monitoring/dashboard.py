@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from video_monitoring import constants as c
+from video_monitoring.alert_manager import AlertManager, AlertQuery
+from video_monitoring.alert_rules import parse_rule
 from video_monitoring.analytics_engine import AnalyticsEngine
 from video_monitoring.auth import READ_ROLES, Caller, require, verify
 from video_monitoring.clock import Clock
@@ -19,6 +23,45 @@ from video_monitoring.windows import parse_window
 log = logging.getLogger(__name__)
 WINDOW_PARAMS = frozenset({"window", "from", "to", "provider"})
 GRANULARITIES = ("minute", "hour", "day")
+ALERT_FILTERS = frozenset({"status", "severity", "rule", "limit"})
+ALERT_STATUSES = ("all", "open", "pending", "firing", "acknowledged", "suppressed", "resolved")
+SEVERITIES = ("critical", "warning", "info")
+ALERT_ACTIONS = ("acknowledge", "resolve", "suppress")
+ADMIN_ROLES = frozenset({c.ROLE_ADMIN})
+RULE_ID = re.compile(r"^[a-z0-9_]{1,64}$")
+MAX_BODY_BYTES = 64 * 1024
+
+
+def _choice(params: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
+    value = params.get(name)
+    if value is not None and value not in allowed:
+        raise InvalidArgument(f"{name}: expected one of {', '.join(allowed)}; got {value!r}")
+    return value
+
+
+def _int_param(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = params.get(name)
+    if text is None:
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise InvalidArgument(f"{name}: expected an integer from {low} to {high}; got {text!r}")
+    return int(text)
+
+
+def _json_body(raw: bytes, optional: bool) -> dict[str, Any]:
+    if not raw.strip():
+        if optional:
+            return {}
+        raise InvalidArgument("body: expected a JSON object")
+    if len(raw) > MAX_BODY_BYTES:
+        raise InvalidArgument(f"body: at most {MAX_BODY_BYTES} bytes")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidArgument("body: not valid JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidArgument("body: expected a JSON object")
+    return data
 
 
 @dataclass(frozen=True)
@@ -29,6 +72,7 @@ class Request:
     path: str
     params: Mapping[str, str]
     authorization: str | None
+    body: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -55,7 +99,7 @@ def error_body(code: str, message: str) -> dict[str, Any]:
 
 
 class Dashboard:
-    """Serves the GET endpoints built so far."""
+    """Serves the dashboard API: reads for `analytics` and `admin`, actions for `admin`."""
 
     def __init__(
         self,
@@ -64,17 +108,29 @@ class Dashboard:
         clock: Clock,
         max_window_days: int,
         verifier: Callable[[str | None], Caller] = verify,
+        alerts: AlertManager | None = None,
     ) -> None:
         self._engine = engine
         self._monitor = monitor
         self._clock = clock
         self._max_days = max_window_days
         self._verify = verifier
+        self._alerts = alerts
         self._routes: dict[str, Callable[[Mapping[str, str]], Any]] = {
             "/summary": self._summary,
             "/performance": self._performance,
             "/trends": self._trends,
         }
+        if alerts is not None:
+            self._routes |= {"/alerts": self._alert_list, "/alert-rules": self._alert_rules}
+
+    def paths(self) -> set[str]:
+        """Every path served, templated paths in OpenAPI form."""
+        served = set(self._routes)
+        if self._alerts is not None:
+            served |= {f"/alerts/{{alertId}}/{action}" for action in ALERT_ACTIONS}
+            served.add("/alert-rules/{ruleId}")
+        return served
 
     def handle(self, request: Request) -> Response:
         """The single boundary: every error becomes a JSON error response."""
@@ -89,6 +145,11 @@ class Dashboard:
     def _dispatch(self, request: Request) -> Response:
         caller = self._verify(request.authorization)
         path = "/" + request.path.strip("/")
+        parts = path.strip("/").split("/")
+        if self._alerts is not None and len(parts) == 3 and parts[0] == "alerts":
+            return self._alert_action(request, caller, parts[1], parts[2])
+        if self._alerts is not None and len(parts) == 2 and parts[0] == "alert-rules":
+            return self._put_rule(request, caller, parts[1])
         handler = self._routes.get(path)
         if handler is None:
             raise NotFound(f"path: no endpoint {path}; see openapi.yaml for the API")
@@ -96,6 +157,83 @@ class Dashboard:
             raise NotFound(f"path: {path} answers GET only")
         require(caller, READ_ROLES)
         return Response(200, handler(request.params))
+
+    # -- alerts and rules ------------------------------------------------------------------
+
+    def _manager(self) -> AlertManager:
+        assert self._alerts is not None  # routes exist only with a manager
+        return self._alerts
+
+    def _alert_list(self, params: Mapping[str, str]) -> Any:
+        window = self._window(params, ALERT_FILTERS)
+        status = _choice(params, "status", ALERT_STATUSES)
+        severity = _choice(params, "severity", SEVERITIES)
+        rule_id = params.get("rule")
+        if rule_id is not None and not RULE_ID.match(rule_id):
+            raise InvalidArgument(f"rule: expected a rule id matching {RULE_ID.pattern}")
+        limit = _int_param(params, "limit", 100, 1, 1000)
+        query = AlertQuery(
+            start=window.start,
+            end=window.end,
+            provider=window.provider,
+            status=None if status in (None, "all") else status,
+            severity=severity,
+            rule_id=rule_id,
+            limit=limit,
+        )
+        return {"window": window.to_json(), **self._manager().list_alerts(query)}
+
+    def _alert_rules(self, params: Mapping[str, str]) -> Any:
+        if params:
+            raise InvalidArgument(f"{sorted(params)[0]}: /alert-rules takes no parameters")
+        rules, problems = self._manager().rules()
+        return {"rules": [r.to_doc() for r in rules], "problems": problems}
+
+    def _alert_action(
+        self, request: Request, caller: Caller, alert_id: str, action: str
+    ) -> Response:
+        if action not in ALERT_ACTIONS:
+            raise NotFound(f"path: no alert action {action!r}; expected one of {ALERT_ACTIONS}")
+        if request.method != "POST":
+            raise NotFound(f"path: /alerts/{{alertId}}/{action} answers POST only")
+        require(caller, ADMIN_ROLES)
+        body = _json_body(request.body, optional=action != "suppress")
+        allowed = {"note", "minutes"} if action == "suppress" else {"note"}
+        unknown = sorted(set(body) - allowed)
+        if unknown:
+            raise InvalidArgument(f"{unknown[0]}: unknown field; accepted: {sorted(allowed)}")
+        note = body.get("note", "")
+        if not isinstance(note, str) or len(note) > 2000:
+            raise InvalidArgument("note: expected a string of at most 2000 characters")
+        manager = self._manager()
+        who = caller.uid or "unknown"
+        if action == "acknowledge":
+            instance = manager.acknowledge_alert(alert_id, who, note)
+        elif action == "resolve":
+            instance = manager.resolve_alert(alert_id, who, note)
+        else:
+            minutes = body.get("minutes")
+            if not isinstance(minutes, int) or isinstance(minutes, bool):
+                raise InvalidArgument("minutes: expected an integer from 1 to 10080")
+            instance = manager.suppress_alert(alert_id, minutes, who, note)
+        log.info("alert %s: %s by %s", alert_id, action, who)
+        return Response(200, {"alert": instance.to_doc()})
+
+    def _put_rule(self, request: Request, caller: Caller, rule_id: str) -> Response:
+        if request.method == "GET":
+            require(caller, READ_ROLES)
+            rule = self._manager().rule(rule_id)
+            return Response(200, {"rule": rule.to_doc()})
+        if request.method != "PUT":
+            raise NotFound("path: /alert-rules/{ruleId} answers GET and PUT")
+        require(caller, ADMIN_ROLES)
+        body = _json_body(request.body, optional=False)
+        if "ruleId" in body and body["ruleId"] != rule_id:
+            raise InvalidArgument("ruleId: must equal the rule id in the path")
+        rule = parse_rule(body, rule_id)
+        updated = self._manager().update_rule(rule, caller.uid or "unknown")
+        log.info("alert rule %s replaced by %s", rule_id, caller.uid)
+        return Response(200, {"rule": updated.to_doc()})
 
     def _window(self, params: Mapping[str, str], extra: frozenset[str] = frozenset()) -> Any:
         unknown = sorted(set(params) - WINDOW_PARAMS - extra)

@@ -70,7 +70,9 @@ def analytics() -> AnalyticsEngine:
 @functools.cache
 def dashboard() -> Dashboard:
     """The process's dashboard."""
-    return Dashboard(analytics(), monitor(), utc_now, get_settings().max_window_days)
+    return Dashboard(
+        analytics(), monitor(), utc_now, get_settings().max_window_days, alerts=alert_manager()
+    )
 
 
 def handle_generation_written(event: Any) -> None:
@@ -148,6 +150,7 @@ def handle_dashboard_request(request: FlaskRequest) -> FlaskResponse:
             path=request.path,
             params={k: v for k, v in request.args.items()},
             authorization=request.headers.get("Authorization"),
+            body=request.get_data(cache=False)[: 64 * 1024 + 1],
         )
     )
     return FlaskResponse(response.text(), status=response.status, mimetype="application/json")

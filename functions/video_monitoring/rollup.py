@@ -239,6 +239,16 @@ class BucketRange:
     end: dt.datetime
 
 
+def bucket_starts(bucket_range: BucketRange) -> list[dt.datetime]:
+    """Starts of the whole buckets of a range's granularity that begin inside it."""
+    starts = []
+    current = ceil_time(bucket_range.start, bucket_range.granularity)
+    while current < bucket_range.end:
+        starts.append(current)
+        current += step(bucket_range.granularity)
+    return starts
+
+
 def cover(start: dt.datetime, end: dt.datetime, coarsest: Granularity = "day") -> list[BucketRange]:
     """Fewest buckets that tile [start, end): days in the middle, then hours, then minutes."""
     return _cover(start, end, GRANULARITIES[GRANULARITIES.index(coarsest) :])

@@ -8,7 +8,7 @@ import functools
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
@@ -25,6 +25,7 @@ from video_monitoring.rollup import (
     Granularity,
     RollupDelta,
     bucket_key,
+    bucket_starts,
     flatten,
     nest,
     step,
@@ -99,7 +100,8 @@ class MonitoringStore(Protocol):
     def rollups(
         self, ranges: Iterable[BucketRange], collection: str = c.ROLLUPS
     ) -> list[RollupDoc]:
-        """Every rollup document (sharded or compacted) inside the ranges."""
+        """Every rollup document (compacted, or a shard not compacted yet) of the buckets that
+        begin inside the ranges."""
         ...
 
     def open_alerts(self) -> list[Mapping[str, Any]]:
@@ -132,7 +134,6 @@ def rollup_increment(delta: RollupDelta) -> dict[str, Any]:
         "start": delta.bucket_start,
         "end": delta.bucket_start + step(delta.granularity),
         "shard": delta.shard,
-        "sharded": True,
         "cells": {delta.cell: nest(increments)},
     }
 
@@ -209,7 +210,7 @@ class FirestoreStore:
         rejected_ref: firestore.DocumentReference,
         rollup_collection: str,
     ) -> None:
-        rollups = self.client.collection(rollup_collection)
+        rollups = self.client.collection(c.SHARDS_OF[rollup_collection])
         for delta in plan.rollup_deltas:
             ref = rollups.document(
                 rollup_doc_id(delta.granularity, delta.bucket_start, delta.shard)
@@ -238,29 +239,41 @@ class FirestoreStore:
     def rollups(
         self, ranges: Iterable[BucketRange], collection: str = c.ROLLUPS
     ) -> list[RollupDoc]:
-        """One range query per granularity run, issued concurrently."""
-        ranges = list(ranges)
-        if not ranges:
+        """The compacted document of every bucket in the ranges, read by id, and the shard
+        documents of those buckets not compacted yet, from one range query on the (small) shard
+        collection; both in one read-only transaction, so a compaction that moves a bucket in
+        between cannot make a reader count it twice or not at all. Reads grow with the number of
+        buckets and of live shards, never with the history."""
+        buckets = {(r.granularity, start) for r in ranges for start in bucket_starts(r)}
+        if not buckets:
             return []
-        with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
-            parts = list(pool.map(lambda r: list(self._range(r, collection)), ranges))
-        return [doc for part in parts for doc in part]
-
-    def _range(self, bucket_range: BucketRange, collection: str) -> Iterator[RollupDoc]:
-        query = (
-            self.client.collection(collection)
-            .where(filter=FieldFilter("g", "==", bucket_range.granularity))
-            .where(filter=FieldFilter("start", ">=", bucket_range.start))
-            .where(filter=FieldFilter("start", "<", bucket_range.end))
+        compacted = self.client.collection(collection)
+        refs = [compacted.document(rollup_doc_id(g, start, None)) for g, start in sorted(buckets)]
+        live = (
+            self.client.collection(c.SHARDS_OF[collection])
+            .where(filter=FieldFilter("start", ">=", min(start for _, start in buckets)))
+            .where(filter=FieldFilter("start", "<=", max(start for _, start in buckets)))
         )
-        for snap in query.stream():
-            data = snap.to_dict() or {}
-            yield RollupDoc(
-                granularity=data.get("g", bucket_range.granularity),
-                start=data["start"],
-                shard=int(data.get("shard", -1)),
-                cells=data.get("cells", {}),
-            )
+        found: list[RollupDoc] = []
+
+        @firestore.transactional
+        def read(transaction: firestore.Transaction) -> None:
+            found.clear()
+            for snap in [*transaction.get_all(refs), *transaction.get(live)]:
+                data = snap.to_dict() if snap.exists else None
+                if data is None or (data.get("g"), data.get("start")) not in buckets:
+                    continue
+                found.append(
+                    RollupDoc(
+                        granularity=data["g"],
+                        start=data["start"],
+                        shard=int(data.get("shard", -1)),
+                        cells=data.get("cells", {}),
+                    )
+                )
+
+        read(self.client.transaction(read_only=True))
+        return found
 
     def compact(self, older_than: dt.datetime, budget_seconds: float = 240.0) -> Compaction:
         """Fold the shard documents of closed buckets into one compacted document per bucket.
@@ -280,7 +293,9 @@ class FirestoreStore:
                     while True:
                         if time.monotonic() >= deadline:
                             return Compaction(compacted, remaining=True)
-                        buckets = self._closed_shards(collection, granularity, older_than)
+                        buckets = self._closed_shards(
+                            c.SHARDS_OF[collection], granularity, older_than
+                        )
                         if not buckets:
                             break
                         list(
@@ -299,7 +314,6 @@ class FirestoreStore:
     ) -> dict[dt.datetime, list[firestore.DocumentReference]]:
         query = (
             self.client.collection(collection)
-            .where(filter=FieldFilter("sharded", "==", True))
             .where(filter=FieldFilter("g", "==", granularity))
             .where(filter=FieldFilter("end", "<=", older_than))
             .select(["start"])
@@ -338,7 +352,6 @@ class FirestoreStore:
                 "start": start,
                 "end": start + step(cast(Granularity, granularity)),
                 "shard": -1,
-                "sharded": False,
                 "cells": {
                     cell: nest({k: v for k, v in values.items() if v != 0})
                     for cell, values in cells.items()

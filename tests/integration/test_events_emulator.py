@@ -34,6 +34,15 @@ def upgrade(amount: Any, hour: int = 5) -> dict[str, Any]:
     }
 
 
+def event_rollups(db: firestore.Client) -> dict[str, Any]:
+    """Every event rollup document, compacted or shard, by collection and id."""
+    return {
+        f"{name}/{d.id}": d.to_dict()
+        for name in ("event_rollups", "event_rollup_shards")
+        for d in db.collection(name).stream()
+    }
+
+
 def business(stack: Stack) -> tuple[int, float]:
     body = summary(stack, WINDOW)["business"]
     return body["upgrades"], body["revenueUsd"]
@@ -47,11 +56,12 @@ def test_upgrades_count_once_under_redelivery_and_follow_corrections(
     events.document("up-2").set(upgrade(20.0, hour=7))
     wait_until(lambda: business(stack) == (2, 29.99))
     first = stack.recorded("up-1")[0]
-    rollups = {d.id: d.to_dict() for d in db.collection("event_rollups").stream()}
+    rollups = event_rollups(db)
+    assert rollups
     for _ in range(3):
         assert stack.replay(first) < 300
     assert business(stack) == (2, 29.99)
-    assert {d.id: d.to_dict() for d in db.collection("event_rollups").stream()} == rollups
+    assert event_rollups(db) == rollups
 
     events.document("up-1").set(upgrade(4.99))  # a corrected amount
     wait_until(lambda: business(stack) == (2, 24.99))
@@ -97,4 +107,4 @@ def test_the_monitors_own_events_are_not_counted(stack: Stack, db: firestore.Cli
     stack.settle()
     assert stack.trigger_successes("on_analytics_event_written") >= 3
     assert list(db.collection("event_contributions").stream()) == []
-    assert list(db.collection("event_rollups").stream()) == []
+    assert event_rollups(db) == {}

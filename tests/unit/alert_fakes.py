@@ -56,6 +56,11 @@ class FakeAlertStore:
         """One instance."""
         return self.instances.get(instance_id)
 
+    def instances_opened(self, start: dt.datetime, end: dt.datetime) -> list[Instance]:
+        """Opened in the window, newest first."""
+        found = [i for i in self.instances.values() if start <= i.opened_at < end]
+        return sorted(found, key=lambda i: i.opened_at, reverse=True)
+
     def transact(
         self, key: str, instance_id: str | None, rule: AlertRule | None, compute: Compute
     ) -> Transition | None:

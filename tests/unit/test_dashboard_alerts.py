@@ -1,0 +1,168 @@
+"""GET /alerts with filters, the admin actions on alerts, and reading and replacing rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+
+from tests.unit.test_alert_manager import World, degraded_world
+from tests.unit.test_dashboard import verifier
+from video_monitoring.analytics_engine import AnalyticsEngine
+from video_monitoring.dashboard import Dashboard, Request
+
+
+class Api:
+    """A dashboard over a degraded world whose pika alerts have fired."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.dashboard = Dashboard(
+            AnalyticsEngine(world.store, world.monitor),
+            world.monitor,
+            world.clock,
+            400,
+            verifier=verifier,
+            alerts=world.manager,
+        )
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        token: str | None = "tok-admin",
+        body: Any = None,
+        **params: str,
+    ) -> tuple[int, dict[str, Any]]:
+        raw = (
+            b""
+            if body is None
+            else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        )
+        header = None if token is None else f"Bearer {token}"
+        response = self.dashboard.handle(Request(method, path, params, header, raw))
+        return response.status, response.body
+
+    def instance(self, rule: str, scope: str) -> str:
+        return next(
+            i.instance_id
+            for i in self.world.alerts.instances.values()
+            if (i.rule_id, i.scope) == (rule, scope)
+        )
+
+
+@pytest.fixture
+def api() -> Api:
+    world = degraded_world()
+    world.tick()
+    world.tick()
+    return Api(world)
+
+
+def test_alerts_lists_active_and_history_with_filters(api: Api) -> None:
+    status, body = api.call("GET", "/alerts", "tok-analytics", window="1h")
+    assert status == 200
+    assert {(a["ruleId"], a["scope"]) for a in body["active"]} == {
+        ("low_success_rate", "provider:pika"),
+        ("slow_generation", "provider:pika"),
+        ("low_success_rate", "overall"),
+    }
+    assert body["counts"]["byStatus"] == {"firing": 3}
+    assert body["historyTotal"] == 3 and not body["historyTruncated"]
+    _, pika = api.call("GET", "/alerts", "tok-analytics", provider="pika", rule="slow_generation")
+    assert [(a["ruleId"], a["scope"]) for a in pika["active"]] == [
+        ("slow_generation", "provider:pika")
+    ]
+    _, limited = api.call("GET", "/alerts", "tok-analytics", limit="1")
+    assert len(limited["history"]) == 1 and limited["historyTruncated"]
+    _, none = api.call("GET", "/alerts", "tok-analytics", status="resolved")
+    assert none["active"] == [] and none["history"] == []
+    _, early = api.call(
+        "GET",
+        "/alerts",
+        "tok-analytics",
+        **{"from": "2026-11-01T00:00:00Z", "to": "2026-11-02T00:00:00Z"},
+    )
+    assert early["history"] == [] and len(early["active"]) == 3  # open alerts whatever the window
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"status": "burning"}, "status:"),
+        ({"severity": "high"}, "severity:"),
+        ({"limit": "0"}, "limit:"),
+        ({"limit": "ten"}, "limit:"),
+        ({"rule": "Bad Rule"}, "rule:"),
+        ({"colour": "red"}, "colour:"),
+    ],
+)
+def test_alert_filters_are_validated(api: Api, params: dict[str, str], named: str) -> None:
+    status, body = api.call("GET", "/alerts", "tok-analytics", **params)
+    assert status == 400
+    assert body["error"]["message"].startswith(named)
+
+
+def test_acknowledge_suppress_resolve_by_admin_only(api: Api) -> None:
+    alert_id = api.instance("slow_generation", "provider:pika")
+    path = f"/alerts/{alert_id}"
+    assert api.call("POST", f"{path}/acknowledge", None)[0] == 401
+    assert api.call("POST", f"{path}/acknowledge", "tok-analytics")[0] == 403
+    status, body = api.call("POST", f"{path}/acknowledge", body={"note": "on it"})
+    assert status == 200
+    assert body["alert"]["status"] == "acknowledged"
+    assert body["alert"]["acknowledgedBy"] == "tok-admin"
+    assert body["alert"]["history"][-1]["by"] == "tok-admin"
+    assert "on it" in body["alert"]["history"][-1]["detail"]
+
+    status, body = api.call("POST", f"{path}/suppress", body={"note": "x"})
+    assert (status, body["error"]["message"][:8]) == (400, "minutes:")
+    status, body = api.call("POST", f"{path}/suppress", body={"minutes": 99999})
+    assert (status, body["error"]["message"][:8]) == (400, "minutes:")
+    status, body = api.call("POST", f"{path}/suppress", body=b"{not json")
+    assert (status, body["error"]["message"][:5]) == (400, "body:")
+    status, body = api.call("POST", f"{path}/suppress", body={"minutes": 60, "colour": 1})
+    assert (status, body["error"]["message"][:7]) == (400, "colour:")
+    status, body = api.call("POST", f"{path}/suppress", body={"minutes": 60})
+    assert (status, body["alert"]["status"]) == (200, "suppressed")
+    assert body["alert"]["suppressedUntil"] == api.world.clock.now + dt.timedelta(minutes=60)
+
+    status, body = api.call("POST", f"{path}/resolve", body={"note": "provider fixed"})
+    assert (status, body["alert"]["status"]) == (200, "resolved")
+    assert body["alert"]["resolvedBy"] == "tok-admin"
+    status, body = api.call("POST", f"{path}/acknowledge")
+    assert (status, body["error"]["code"]) == (409, "failed-precondition")
+    _, listed = api.call("GET", "/alerts", "tok-analytics", status="resolved")
+    assert [a["alertId"] for a in listed["history"]] == [alert_id]
+    assert alert_id not in [a["alertId"] for a in listed["active"]]
+
+    assert api.call("POST", "/alerts/nope/acknowledge")[0] == 404
+    assert api.call("POST", f"{path}/explode")[0] == 404
+    assert api.call("GET", f"{path}/acknowledge")[0] == 404
+
+
+def test_rules_read_and_replace_validated(api: Api) -> None:
+    status, body = api.call("GET", "/alert-rules", "tok-analytics")
+    assert status == 200
+    rules = {r["ruleId"]: r for r in body["rules"]}
+    assert set(rules) >= {
+        "slow_generation", "low_success_rate", "quality_degradation", "low_satisfaction",
+        "conversion_drop",
+    }  # fmt: skip
+    rule = rules["slow_generation"]
+    changed = {k: v for k, v in rule.items() if k != "ruleId"} | {"threshold": 120.0}
+    assert api.call("PUT", "/alert-rules/slow_generation", "tok-analytics", body=changed)[0] == 403
+    status, body = api.call("PUT", "/alert-rules/slow_generation", body={**rule, "threshold": "x"})
+    assert (status, body["error"]["message"][:10]) == (400, "threshold:")
+    status, body = api.call("PUT", "/alert-rules/slow_generation", body={**rule, "window": "2d"})
+    assert (status, body["error"]["message"][:7]) == (400, "window:")
+    status, body = api.call("PUT", "/alert-rules/slow_generation", body={**rule, "ruleId": "other"})
+    assert (status, body["error"]["message"][:7]) == (400, "ruleId:")
+    assert api.call("PUT", "/alert-rules/no_such_rule", body=changed)[0] == 404
+    status, body = api.call("PUT", "/alert-rules/slow_generation", body=changed)
+    assert (status, body["rule"]["threshold"]) == (200, 120.0)
+    status, body = api.call("GET", "/alert-rules/slow_generation", "tok-analytics")
+    assert (status, body["rule"]["threshold"]) == (200, 120.0)
+    assert api.world.alerts.rules["slow_generation"].threshold == 120.0
