@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from video_monitoring import constants as c
 from video_monitoring.alert_engine import AlertState, Instance, Outbound, Transition, state_key
 from video_monitoring.alert_rules import AlertRule
-from video_monitoring.storage import firestore_client
+from video_monitoring.storage import counted, firestore_client
 
 log = logging.getLogger(__name__)
 Compute = Callable[[AlertState | None, Instance | None], Transition | None]
@@ -179,7 +179,7 @@ class FirestoreAlertStore:
     def load_rules(self) -> tuple[list[AlertRule], list[str]]:
         """Every rule; a stored rule that no longer validates is reported, not fatal."""
         rules, problems = [], []
-        for snap in self.client.collection(c.ALERT_RULES).stream():
+        for snap in counted("alert_reads", self.client.collection(c.ALERT_RULES).stream()):
             try:
                 rules.append(_rule_from(snap.to_dict() or {}, snap.id))
             except ValidationError as error:
@@ -201,7 +201,7 @@ class FirestoreAlertStore:
         """All states (one per rule and scope ever evaluated with a change)."""
         return {
             snap.id: AlertState.from_doc(snap.to_dict() or {})
-            for snap in self.client.collection(c.ALERT_STATES).stream()
+            for snap in counted("alert_reads", self.client.collection(c.ALERT_STATES).stream())
         }
 
     def load_instances(self, open_only: bool) -> dict[str, Instance]:
@@ -209,7 +209,10 @@ class FirestoreAlertStore:
         query: Any = self.client.collection(c.ALERT_INSTANCES)
         if open_only:
             query = query.where(filter=FieldFilter("open", "==", True))
-        return {snap.id: Instance.from_doc(snap.to_dict() or {}) for snap in query.stream()}
+        return {
+            snap.id: Instance.from_doc(snap.to_dict() or {})
+            for snap in counted("alert_reads", query.stream())
+        }
 
     def get_instance(self, instance_id: str) -> Instance | None:
         """One instance."""
@@ -275,7 +278,10 @@ class FirestoreAlertStore:
             .order_by("nextAttemptAt")
             .limit(limit)
         )
-        return [OutboxEntry(snap.id, snap.to_dict() or {}) for snap in query.stream()]
+        return [
+            OutboxEntry(snap.id, snap.to_dict() or {})
+            for snap in counted("alert_reads", query.stream())
+        ]
 
     def claim_notification(self, entry_id: str, now: dt.datetime, lease: dt.timedelta) -> bool:
         """Optimistic claim: move nextAttemptAt past the lease, only if nobody changed it since."""

@@ -31,7 +31,6 @@ from video_monitoring.rollup import (
     Granularity,
     Totals,
     cover,
-    flatten,
     floor_time,
     merge_cells,
     statuses,
@@ -150,8 +149,8 @@ class PerformanceMonitor:
         """App-event counters inside the window, per event type (from the event rollups)."""
         result: dict[str, Totals] = {}
         docs = self._store.rollups(cover(window.start, window.end), c.EVENT_ROLLUPS)
-        for event_type, nested in cells_of(docs):
-            result.setdefault(event_type, Totals()).add(flatten(nested))
+        for event_type, flat in cells_of(docs):
+            result.setdefault(event_type, Totals()).add(flat)
         return result
 
     def upgrades(self, window: Window) -> tuple[int, float]:
@@ -278,6 +277,6 @@ class PerformanceMonitor:
         return docs
 
 
-def cells_of(docs: list[RollupDoc]) -> list[tuple[str, Mapping[str, Any]]]:
-    """All cells of some rollup documents."""
-    return [(cell, nested) for doc in docs for cell, nested in doc.cells.items()]
+def cells_of(docs: list[RollupDoc]) -> list[tuple[str, Mapping[str, float]]]:
+    """All (flat) cells of some rollup documents."""
+    return [(cell, flat) for doc in docs for cell, flat in doc.cells.items()]

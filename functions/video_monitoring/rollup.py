@@ -328,13 +328,13 @@ def merge_cells(
     provider: str | None = None,
     tier: str | None = None,
 ) -> Totals:
-    """Sum the cells that match the filters."""
+    """Sum the (flat) cells that match the filters."""
     totals = Totals()
-    for key, nested in cells:
+    for key, flat in cells:
         cell_provider, cell_tier = split_cell(key)
         if provider is not None and cell_provider != provider:
             continue
         if tier is not None and cell_tier != tier:
             continue
-        totals.add(flatten(nested))
+        totals.add(flat)
     return totals

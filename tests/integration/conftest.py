@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 from google.cloud import firestore
 
 from tests.integration.support import PROJECT, Stack
-from tests.receivers import HttpReceiver, SmtpInbox
+from video_monitoring.local.receivers import Receivers
 from video_monitoring.local.stack import (
     REPO_ROOT,
     StackError,
@@ -24,46 +23,16 @@ FUNCTIONS_PORT = int(os.environ.get("TEST_FUNCTIONS_PORT", 15001))
 
 
 WEBHOOK_SECRET = "integration-webhook-secret"
-
-
-@dataclass
-class Receivers:
-    """The local servers the functions host's notification channels point at."""
-
-    inbox: SmtpInbox
-    slack: HttpReceiver
-    sms: HttpReceiver
-    webhook: HttpReceiver
-
-    def env(self) -> dict[str, str]:
-        """Channel settings for the functions host."""
-        return {
-            "SMTP_HOST": self.inbox.host,
-            "SMTP_PORT": str(self.inbox.port),
-            "ALERT_EMAIL_FROM": "monitor@example.com",
-            "ALERT_EMAIL_TO": "ops@example.com",
-            "SLACK_WEBHOOK_URL": self.slack.url + "/services/T0/B0/test",
-            "TWILIO_BASE_URL": self.sms.url,
-            "TWILIO_ACCOUNT_SID": "AC-test",
-            "TWILIO_AUTH_TOKEN": "twilio-test-token",
-            "TWILIO_FROM_NUMBER": "+15550000000",
-            "ALERT_SMS_TO": "+15551111111",
-            "ALERT_WEBHOOK_URL": self.webhook.url + "/alerts",
-            "ALERT_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            "NOTIFY_ATTEMPTS": "2",
-            "NOTIFY_BASE_DELAY_SECONDS": "0.05",
-            "NOTIFY_TIMEOUT_SECONDS": "1",
-        }
+TWILIO_TOKEN = "twilio-test-token"
 
 
 @pytest.fixture(scope="session")
 def receivers() -> Iterator[Receivers]:
-    servers = Receivers(SmtpInbox(), HttpReceiver(), HttpReceiver("created"), HttpReceiver())
+    servers = Receivers.start()
     try:
         yield servers
     finally:
-        for server in (servers.inbox, servers.slack, servers.sms, servers.webhook):
-            server.stop()
+        servers.stop()
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +51,7 @@ def stack(receivers: Receivers) -> Iterator[Stack]:
         rules_path=REPO_ROOT / "firestore.rules",
         run_schedules=False,
         log_dir=REPO_ROOT / ".stack" / "tests",
-        env=receivers.env(),
+        env=receivers.env(WEBHOOK_SECRET, TWILIO_TOKEN),
     )
     try:
         yield Stack(local, local.functions_base)

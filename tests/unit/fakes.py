@@ -74,7 +74,8 @@ class FakeStore:
         for r in ranges:
             for doc in docs.values():
                 if doc["g"] == r.granularity and r.start <= doc["start"] < r.end:
-                    found.append(RollupDoc(doc["g"], doc["start"], doc["shard"], doc["cells"]))
+                    flat = {cell: flatten(nested) for cell, nested in doc["cells"].items()}
+                    found.append(RollupDoc(doc["g"], doc["start"], doc["shard"], flat))
         return found
 
     def open_alerts(self) -> list[Mapping[str, Any]]:

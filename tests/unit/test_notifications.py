@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 import pytest
 from pydantic import SecretStr
 
-from tests.receivers import HttpReceiver, SmtpInbox, free_port
+from video_monitoring.local.receivers import HttpReceiver, SmtpInbox, free_port
 from video_monitoring.notifications import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,

@@ -60,3 +60,14 @@ def test_shard_is_stable_and_spread() -> None:
     assert shards == [rollup.shard_of(f"gen-{i}", 16) for i in range(1600)]
     counts = [shards.count(s) for s in range(16)]
     assert min(counts) > 60 and max(counts) < 140
+
+
+def test_compacted_blob_and_shard_maps_read_the_same() -> None:
+    from video_monitoring.storage import decode_cells, encode_cells, flat_cells
+
+    flat = {"runway|free": {"n": 3, "gt/b/512": 2, "err/timeout": 1}, "pika|premium": {"n": 1}}
+    blob = encode_cells(flat)
+    assert decode_cells(blob) == flat
+    assert flat_cells({"blob": blob}) == flat
+    nested = {cell: rollup.nest(values) for cell, values in flat.items()}
+    assert flat_cells({"cells": nested}) == flat

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
+import secrets
 import signal
 import sys
 import time
@@ -13,9 +15,11 @@ from typing import Any
 import requests
 from google.cloud import firestore
 
-from video_monitoring.local.stack import REPO_ROOT, StackError, start_stack
+from video_monitoring.local.receivers import Receivers
+from video_monitoring.local.stack import REPO_ROOT, LocalStack, StackError, start_stack
 from video_monitoring.local.tokens import emulator_token
 from video_monitoring.local.traffic import Tally, simulate
+from video_monitoring.notifications import verify_signature
 
 COUNTS = ("total", "completed", "failed", "cancelled", "inProgress")
 
@@ -96,6 +100,80 @@ def report(summary: dict[str, Any], tally: Tally) -> bool:
     return all_match
 
 
+def run_tick(stack: LocalStack, when: dt.datetime) -> None:
+    """Run aggregate_and_alert for one tick, as Cloud Scheduler would."""
+    response = requests.post(
+        stack.functions_url("aggregate_and_alert"),
+        headers={
+            "X-CloudScheduler-JobName": "aggregate_and_alert",
+            "X-CloudScheduler-ScheduleTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+        timeout=300,
+    )
+    response.raise_for_status()
+
+
+def run_alerting(stack: LocalStack, receivers: Receivers, secret: str, project: str) -> bool:
+    """Two scheduled ticks (the rules' pending period), then what each local receiver got and
+    the open alerts; True when the degraded provider fired both of its rules."""
+    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    print()
+    print("alerting: two aggregate_and_alert ticks (pending period of 2 evaluations)")
+    for when in (now - dt.timedelta(minutes=5), now):
+        run_tick(stack, when)
+    token = emulator_token("demo-operator", "analytics", project)
+    response = requests.get(
+        stack.functions_url("video_analytics_dashboard", "/alerts"),
+        headers={"Authorization": f"Bearer {token}"},
+        params={"status": "open"},
+        timeout=30,
+    )
+    response.raise_for_status()
+    active = response.json()["active"]
+    print(f"  open alerts ({len(active)}):")
+    for alert in active:
+        value = alert["value"]
+        print(
+            f"    {alert['severity']:8s} {alert['ruleId']:20s} {alert['scope']:18s} "
+            f"{alert['status']:9s} value {_fmt(value, 3)} vs {alert['comparator']} "
+            f"{alert['threshold']} over {alert['window']}"
+        )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not receivers.inbox.messages:
+        time.sleep(0.2)
+    mails = receivers.inbox.messages
+    print(f"  SMTP inbox ({receivers.inbox.host}:{receivers.inbox.port}): {len(mails)} messages")
+    for mail in mails:
+        print(f"    To {mail['To']}: {mail['Subject']}")
+    hooks = receivers.webhook.delivered()
+    print(f"  webhook receiver ({receivers.webhook.url}): {len(hooks)} requests")
+    for hook in hooks:
+        body = json.loads(hook.body)
+        headers = {k.lower(): v for k, v in hook.headers.items()}
+        signed = verify_signature(
+            secret,
+            headers.get("x-monitor-timestamp", ""),
+            hook.body,
+            headers.get("x-monitor-signature", ""),
+            now=time.time(),
+        )
+        print(
+            f"    {body.get('event')}: {body.get('ruleId')} {body.get('scope')} "
+            f"(HMAC signature {'valid' if signed else 'INVALID'})"
+        )
+    print(
+        f"  Slack receiver: {len(receivers.slack.delivered())} messages; "
+        f"SMS receiver: {len(receivers.sms.delivered())} messages"
+    )
+    fired = {(a["ruleId"], a["scope"]) for a in active if a["status"] == "firing"}
+    wanted = {("low_success_rate", "provider:pika"), ("slow_generation", "provider:pika")}
+    print(
+        "degraded provider pika fired low_success_rate and slow_generation: "
+        f"{'yes' if wanted <= fired else 'NO'}"
+    )
+    return wanted <= fired
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; stays up until Ctrl-C unless --exit."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -106,12 +184,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--functions-port", type=int, default=None)
     parser.add_argument("--exit", action="store_true", help="stop the stack after the summary")
     args = parser.parse_args(argv)
+    receivers = Receivers.start()
+    webhook_secret = secrets.token_hex(16)  # per run; never stored
     try:
         stack = start_stack(
             args.project, args.firestore_port, args.functions_port,
             rules_path=REPO_ROOT / "firestore.rules",
+            env=receivers.env(webhook_secret, secrets.token_hex(16)),
         )  # fmt: skip
     except StackError as error:
+        receivers.stop()
         print(f"cannot start the local stack: {error}", file=sys.stderr)
         return 1
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -142,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print("raw JSON:")
         print(json.dumps(summary, indent=2))
+        alerting_ok = run_alerting(stack, receivers, webhook_secret, args.project)
+        ok = ok and alerting_ok
         print()
         print(f"query it:  curl -H 'Authorization: Bearer {token}' '{url}?window=24h'")
         if args.exit:
@@ -154,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         stack.stop()
+        receivers.stop()
 
 
 if __name__ == "__main__":

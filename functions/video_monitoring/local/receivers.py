@@ -1,4 +1,5 @@
-"""Real local receivers for notification tests: an HTTP server and an SMTP inbox on 127.0.0.1."""
+"""Real local receivers for notifications (tests and the demo): HTTP servers and an SMTP inbox on
+127.0.0.1."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import email.policy
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -143,11 +143,42 @@ def free_port() -> int:
         return port
 
 
-def receivers() -> Iterator[tuple[SmtpInbox, HttpReceiver, HttpReceiver, HttpReceiver]]:
-    """Inbox, Slack, Twilio and webhook receivers, stopped when the generator closes."""
-    inbox, slack, sms, hook = SmtpInbox(), HttpReceiver(), HttpReceiver("created"), HttpReceiver()
-    try:
-        yield inbox, slack, sms, hook
-    finally:
-        for server in (inbox, slack, sms, hook):
+@dataclass
+class Receivers:
+    """The local servers the functions host's notification channels point at: an SMTP inbox,
+    Slack and webhook receivers, and a Twilio-shaped SMS receiver."""
+
+    inbox: SmtpInbox
+    slack: HttpReceiver
+    sms: HttpReceiver
+    webhook: HttpReceiver
+
+    @classmethod
+    def start(cls) -> Receivers:
+        """Start all four on free ports of 127.0.0.1."""
+        return cls(SmtpInbox(), HttpReceiver(), HttpReceiver("created"), HttpReceiver())
+
+    def env(self, webhook_secret: str, twilio_token: str) -> dict[str, str]:
+        """Channel settings for the functions host (secrets passed in, never stored)."""
+        return {
+            "SMTP_HOST": self.inbox.host,
+            "SMTP_PORT": str(self.inbox.port),
+            "ALERT_EMAIL_FROM": "monitor@example.com",
+            "ALERT_EMAIL_TO": "ops@example.com",
+            "SLACK_WEBHOOK_URL": self.slack.url + "/services/T0/B0/test",
+            "TWILIO_BASE_URL": self.sms.url,
+            "TWILIO_ACCOUNT_SID": "AC-test",
+            "TWILIO_AUTH_TOKEN": twilio_token,
+            "TWILIO_FROM_NUMBER": "+15550000000",
+            "ALERT_SMS_TO": "+15551111111",
+            "ALERT_WEBHOOK_URL": self.webhook.url + "/alerts",
+            "ALERT_WEBHOOK_SECRET": webhook_secret,
+            "NOTIFY_ATTEMPTS": "2",
+            "NOTIFY_BASE_DELAY_SECONDS": "0.05",
+            "NOTIFY_TIMEOUT_SECONDS": "1",
+        }
+
+    def stop(self) -> None:
+        """Stop every server."""
+        for server in (self.inbox, self.slack, self.sms, self.webhook):
             server.stop()
