@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from video_monitoring.clock import Clock, utc_now
@@ -46,18 +47,19 @@ class AnalyticsEngine:
 
     def get_analytics_summary(self, window: Window) -> dict[str, Any]:
         """CONTRACT §6 `/summary`; every figure is defined in the README."""
-        cells = self._monitor.cells(window)
+        # Three independent reads, issued together.
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            cells_future = pool.submit(self._monitor.cells, window)
+            upgrades_future = pool.submit(self._monitor.upgrades, window)
+            alerts_future = pool.submit(self._store.open_alerts)
+            cells = cells_future.result()
+            upgrades, revenue = upgrades_future.result()
+            open_alerts = alerts_future.result()
         totals = merge_cells(cells, provider=window.provider)
         counts = statuses(totals)
         completed, failed = counts["completed"], counts["failed"]
-        upgrades, revenue = self._monitor.upgrades(window)
         free_generations = merge_cells(cells, provider=window.provider, tier="free").count()
-        alerts = [
-            a
-            for a in self._store.open_alerts()
-            if window.provider is None
-            or a.get("scope", {}).get("provider") in (None, window.provider)
-        ]
+        alerts = [a for a in open_alerts if _in_scope(a, window.provider)]
         return {
             "window": window.to_json(),
             "provider": window.provider,
@@ -92,5 +94,6 @@ def _ratio(numerator: float, denominator: float) -> float | None:
 
 
 def _in_scope(alert: Mapping[str, Any], provider: str | None) -> bool:
-    scope = alert.get("scope") or {}
-    return provider is None or scope.get("provider") in (None, provider)
+    """Every alert without a provider filter; with one, the alerts scoped to that provider
+    (as GET /alerts?provider= filters)."""
+    return provider is None or alert.get("scope") == f"provider:{provider}"

@@ -166,3 +166,14 @@ def test_rules_read_and_replace_validated(api: Api) -> None:
     status, body = api.call("GET", "/alert-rules/slow_generation", "tok-analytics")
     assert (status, body["rule"]["threshold"]) == (200, 120.0)
     assert api.world.alerts.rules["slow_generation"].threshold == 120.0
+
+
+def test_summary_counts_open_alerts_per_provider_scope(api: Api) -> None:
+    # The summary reads alert_instances through the monitoring store; mirror them there.
+    api.world.store.alerts = [i.to_doc() for i in api.world.alerts.instances.values()]
+    _, everything = api.call("GET", "/summary", "tok-analytics", window="1h")
+    assert everything["alerts"]["active"] == 3
+    _, pika = api.call("GET", "/summary", "tok-analytics", window="1h", provider="pika")
+    assert pika["alerts"]["active"] == 2
+    _, runway = api.call("GET", "/summary", "tok-analytics", window="1h", provider="runway")
+    assert runway["alerts"]["active"] == 0
