@@ -39,15 +39,9 @@ def generation(provider: str, status: str, seconds: float, created: dt.datetime)
     return doc
 
 
-def open_instances(db: firestore.Client) -> set[tuple[str, str]]:
-    query = db.collection("alert_instances").where(filter=FieldFilter("open", "==", True))
-    docs = [snap.to_dict() or {} for snap in query.stream()]
-    return {(d["ruleId"], d["scope"]) for d in docs if d["status"] != "pending"}
-
-
-def test_degraded_provider_alerts_once_per_rule_and_scope_on_every_channel(
-    stack: Stack, db: firestore.Client, receivers: Receivers
-) -> None:
+def degraded_traffic(stack: Stack, db: firestore.Client) -> dt.datetime:
+    """A clean store, then 40 healthy runway and 40 slow, failing pika generations in the last
+    hour, all recorded; returns the minute they were written."""
     stack.wipe()
     now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
     batch = db.batch()
@@ -62,6 +56,24 @@ def test_degraded_provider_alerts_once_per_rule_and_scope_on_every_channel(
     metrics = db.collection("video_generation_metrics")
     wait_until(lambda: sum(1 for _ in metrics.select([]).stream()) == 80)
     stack.settle()
+    return now
+
+
+def outbox(db: firestore.Client, channel: str) -> list[dict[str, Any]]:
+    query = db.collection("alert_notifications").where(filter=FieldFilter("channel", "==", channel))
+    return [snap.to_dict() or {} for snap in query.stream()]
+
+
+def open_instances(db: firestore.Client) -> set[tuple[str, str]]:
+    query = db.collection("alert_instances").where(filter=FieldFilter("open", "==", True))
+    docs = [snap.to_dict() or {} for snap in query.stream()]
+    return {(d["ruleId"], d["scope"]) for d in docs if d["status"] != "pending"}
+
+
+def test_degraded_provider_alerts_once_per_rule_and_scope_on_every_channel(
+    stack: Stack, db: firestore.Client, receivers: Receivers
+) -> None:
+    now = degraded_traffic(stack, db)
 
     inbox, slack, sms, webhook = receivers.inbox, receivers.slack, receivers.sms, receivers.webhook
     before = (len(inbox.messages), len(slack.requests), len(sms.requests), len(webhook.requests))
@@ -117,3 +129,47 @@ def test_degraded_provider_alerts_once_per_rule_and_scope_on_every_channel(
     pika = db.collection("system_performance_metrics").document(f"{tick}__1h__provider-pika")
     body = pika.get().to_dict() or {}
     assert body["generations"]["total"] == 40 and body["successRate"] == 30 / 40
+
+
+def test_receivers_timing_out_or_refusing_connections_lose_no_alert(
+    stack: Stack, db: firestore.Client, receivers: Receivers
+) -> None:
+    now = degraded_traffic(stack, db)
+    slack, webhook, inbox = receivers.slack, receivers.webhook, receivers.inbox
+    mails_before, hooks_before = len(inbox.messages), len(webhook.delivered())
+    slack.mode, slack.slow_seconds = "slow", 3.0  # answers after the 1 s client timeout
+    webhook.pause()  # connection refused
+    try:
+        assert stack.run_schedule("aggregate_and_alert", now) == 200
+        started = time.monotonic()
+        assert stack.run_schedule("aggregate_and_alert", now + dt.timedelta(minutes=5)) == 200
+        assert time.monotonic() - started < 60  # a hanging receiver does not hang the run
+        assert open_instances(db) == EXPECTED
+        # Email is unaffected; Slack and the webhook are owed, retrying, nothing abandoned.
+        assert len(inbox.messages) == mails_before + 3
+        slack_owed = outbox(db, "slack")
+        assert len(slack_owed) == 3
+        assert all(e["status"] == "retrying" for e in slack_owed)
+        assert all("timed out" in (e["lastError"] or "").lower() for e in slack_owed)
+        hooks_owed = outbox(db, "webhook")
+        assert len(hooks_owed) == 2
+        assert all(e["status"] == "retrying" and e["lastError"] for e in hooks_owed)
+    finally:
+        slack.mode = "ok"
+        webhook.resume()
+    # Receivers are back: the next run delivers every owed message.
+    assert stack.run_schedule("aggregate_and_alert", now + dt.timedelta(minutes=7)) == 200
+    assert all(e["status"] == "sent" for e in outbox(db, "slack") + outbox(db, "webhook"))
+    new_hooks = webhook.delivered()[hooks_before:]
+    assert sorted(json.loads(r.body)["scope"] for r in new_hooks) == ["overall", "provider:pika"]
+    slack_alerts = {json.loads(r.body)["text"] for r in slack.delivered()}
+    assert len(slack_alerts) >= 3  # every alert reached Slack (a timed-out try may repeat one)
+    # The failures are recorded on the alerts.
+    instances = [snap.to_dict() or {} for snap in db.collection("alert_instances").stream()]
+    slack_outcomes = [
+        outcome
+        for inst in instances
+        for key, outcome in (inst.get("deliveries") or {}).items()
+        if key.startswith("slack")
+    ]
+    assert len(slack_outcomes) == 3 and all(o["status"] == "sent" for o in slack_outcomes)

@@ -28,7 +28,8 @@ class Received:
 
 class HttpReceiver:
     """Records every POST; answers per `mode`: 'ok' (200 "ok"), 'created' (201 JSON), 'error'
-    (500), 'slow' (sleeps `slow_seconds` before answering 200)."""
+    (500), 'slow' (sleeps `slow_seconds` before answering 200). `pause` makes it refuse
+    connections until `resume`."""
 
     def __init__(self, mode: str = "ok", slow_seconds: float = 2.0) -> None:
         self.mode = mode
@@ -68,10 +69,24 @@ class HttpReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._handler = Handler
+        self._port = 0
+        self._serve()
+
+    def _serve(self) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), self._handler)
         self._server.daemon_threads = True
+        self._port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
+
+    def pause(self) -> None:
+        """Close the listening socket: connections are refused until `resume`."""
+        self.stop()
+
+    def resume(self) -> None:
+        """Listen again on the same port."""
+        self._serve()
 
     @property
     def url(self) -> str:

@@ -1,0 +1,155 @@
+"""Cost of one scheduled `aggregate_and_alert` run on the local stack, by history size.
+
+Prints, for 1,000 and then 20,000 generations in the last day: the run's duration (p50 and max of
+several ticks, after a first run that compacts) and the Firestore documents it reads, by kind, with
+the ratio 20k / 1k (target <= 1.5 for both).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import requests
+from google.cloud import firestore
+
+from video_monitoring.local.stack import REPO_ROOT, LocalStack, start_stack
+from video_monitoring.local.tokens import emulator_token
+
+PROJECT = "demo-cvplus"
+PROVIDERS = ("runway", "pika", "heygen", "synthesia", "d-id")
+READ_KINDS = ("rollup_reads", "compaction_reads", "backlog_reads", "alert_reads")
+
+
+def counters(stack: LocalStack) -> dict[str, int]:
+    """The functions host's document-read counters."""
+    stats = requests.get(f"{stack.functions_base}/__/stats", timeout=10).json()
+    return {k: int(stats["store"].get(k, 0)) for k in READ_KINDS}
+
+
+def day_total(stack: LocalStack) -> int:
+    """Generations the 24 h summary counts now."""
+    token = emulator_token("bench", "analytics", PROJECT)
+    response = requests.get(
+        stack.functions_url("video_analytics_dashboard", "/summary"),
+        params={"window": "24h"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=60,
+    )
+    response.raise_for_status()
+    return int(response.json()["generations"]["total"])
+
+
+def load(stack: LocalStack, db: firestore.Client, count: int, total: int, now: dt.datetime) -> None:
+    """`count` finished generations between 22 h and 2 h ago, one write each, until the day's
+    summary counts `total`."""
+    rng = random.Random(count)
+    batch = db.batch()
+    for i in range(count):
+        created = now - dt.timedelta(minutes=rng.uniform(120, 22 * 60))
+        provider = rng.choice(PROVIDERS)
+        failed = rng.random() < (0.25 if provider == "pika" else 0.02)
+        doc: dict[str, Any] = {
+            "userId": f"user-{rng.randrange(1000)}",
+            "provider": provider,
+            "status": "failed" if failed else "completed",
+            "createdAt": created,
+            "startedAt": created + dt.timedelta(seconds=rng.uniform(1, 10)),
+            "userTier": rng.choice(("free", "premium")),
+            "costUsd": round(rng.uniform(0.05, 1.5), 4),
+        }
+        doc["completedAt"] = doc["startedAt"] + dt.timedelta(seconds=rng.lognormvariate(3.8, 0.5))
+        if failed:
+            doc["error"] = {"code": "provider_5xx", "message": "upstream", "retryable": True}
+        batch.set(db.collection("video_generations").document(f"b-{total}-{i}"), doc)
+        if i % 400 == 399:
+            batch.commit()
+            batch = db.batch()
+    batch.commit()
+    deadline = time.monotonic() + 1800
+    while day_total(stack) != total:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"pipeline did not reach {total} generations")
+        time.sleep(1)
+
+
+def tick(stack: LocalStack, when: dt.datetime) -> tuple[float, dict[str, int]]:
+    """One scheduled run: seconds, and documents read by kind."""
+    before = counters(stack)
+    started = time.perf_counter()
+    response = requests.post(
+        stack.functions_url("aggregate_and_alert"),
+        headers={
+            "X-CloudScheduler-JobName": "aggregate_and_alert",
+            "X-CloudScheduler-ScheduleTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+        timeout=600,
+    )
+    elapsed = time.perf_counter() - started
+    response.raise_for_status()
+    after = counters(stack)
+    return elapsed, {k: after[k] - before[k] for k in READ_KINDS}
+
+
+def measure(
+    stack: LocalStack, first: dt.datetime, runs: int
+) -> tuple[float, float, dict[str, int]]:
+    """A compacting run, then `runs` ticks 5 minutes apart: p50 and max seconds, reads per run."""
+    tick(stack, first)
+    times, reads = [], []
+    for i in range(1, runs + 1):
+        elapsed, read = tick(stack, first + dt.timedelta(minutes=5 * i))
+        times.append(elapsed)
+        reads.append(read)
+    per_run = {k: round(statistics.mean(r[k] for r in reads)) for k in READ_KINDS}
+    return statistics.median(times), max(times), per_run
+
+
+def main() -> int:
+    """Load 1k, measure; load up to 20k, measure; print both and the ratios."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--small", type=int, default=1000)
+    parser.add_argument("--large", type=int, default=20000)
+    parser.add_argument("--runs", type=int, default=4)
+    args = parser.parse_args()
+    stack = start_stack(
+        PROJECT, 18690, 15611, run_schedules=False, log_dir=REPO_ROOT / ".stack" / "bench"
+    )
+    try:
+        os.environ["FIRESTORE_EMULATOR_HOST"] = stack.firestore_host
+        db = firestore.Client(project=PROJECT)
+        now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+        print("aggregate_and_alert benchmark on the local stack (emulator + functions host)")
+        load(stack, db, args.small, args.small, now)
+        small = measure(stack, now, args.runs)
+        started = time.monotonic()
+        load(stack, db, args.large - args.small, args.large, now)
+        print(f"  (loaded {args.large - args.small} more in {time.monotonic() - started:.0f} s)")
+        large = measure(stack, now + dt.timedelta(minutes=5 * (args.runs + 1)), args.runs)
+        for label, (p50, worst, reads) in ((args.small, small), (args.large, large)):
+            print(
+                f"  {label:6d} generations in the day: run p50 {p50 * 1000:7.1f} ms  "
+                f"max {worst * 1000:7.1f} ms  reads/run {sum(reads.values()):5d} {reads}"
+            )
+        time_ratio = large[0] / small[0]
+        read_ratio = sum(large[2].values()) / max(sum(small[2].values()), 1)
+        for name, ratio in (("duration", time_ratio), ("reads", read_ratio)):
+            verdict = "OK" if ratio <= 1.5 else "OVER TARGET"
+            print(f"  ratio 20k/1k {name}: {ratio:.2f} (target <= 1.5): {verdict}")
+    finally:
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
