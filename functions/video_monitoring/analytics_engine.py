@@ -9,6 +9,7 @@ from typing import Any
 
 from video_monitoring.clock import Clock, utc_now
 from video_monitoring.events import plan_event_change
+from video_monitoring.insights import business_metrics, providers_comparison, quality_insights
 from video_monitoring.models import Window
 from video_monitoring.performance_monitor import PerformanceMonitor, generation_time
 from video_monitoring.pipeline import Plan, SourceState, StoredState
@@ -44,6 +45,21 @@ class AnalyticsEngine:
         if plan.outcome == "rejected":
             log.warning("analytics event %s rejected: %s", event_id, plan.reason)
         return plan
+
+    def generate_quality_insights(self, window: Window) -> dict[str, Any]:
+        """CONTRACT §6 `/quality` (definitions in the README)."""
+        return quality_insights(self._monitor.cells(window), window)
+
+    def compare_providers(self, window: Window) -> dict[str, Any]:
+        """CONTRACT §6 `/providers`: every provider side by side."""
+        return providers_comparison(self._monitor.cells(window), window)
+
+    def generate_business_metrics(self, window: Window) -> dict[str, Any]:
+        """CONTRACT §6 `/business` (definitions in the README)."""
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            cells = pool.submit(self._monitor.cells, window)
+            events = pool.submit(self._monitor.event_totals, window)
+            return business_metrics(cells.result(), events.result(), window)
 
     def get_analytics_summary(self, window: Window) -> dict[str, Any]:
         """CONTRACT §6 `/summary`; every figure is defined in the README."""

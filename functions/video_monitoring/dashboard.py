@@ -120,6 +120,9 @@ class Dashboard:
             "/summary": self._summary,
             "/performance": self._performance,
             "/trends": self._trends,
+            "/quality": lambda p: self._engine.generate_quality_insights(self._window(p)),
+            "/providers": lambda p: self._engine.compare_providers(self._window(p)),
+            "/business": lambda p: self._engine.generate_business_metrics(self._window(p)),
         }
         if alerts is not None:
             self._routes |= {"/alerts": self._alert_list, "/alert-rules": self._alert_rules}

@@ -157,6 +157,17 @@ def contribution(generation_id: str, doc: GenerationDocument, shards: int) -> Co
             values["fallback"] = 1
     if doc.status == "failed" and doc.error is not None:
         values[f"err/{safe_key(doc.error.code)}"] = 1
+    if doc.qualityScore is not None and doc.userRating is not None:
+        # Exact sums for the quality-satisfaction correlation, and mean rating per quality band.
+        q, r = fixed(doc.qualityScore, MILLI), fixed(doc.userRating, MILLI)
+        values |= {"qr/n": 1, "qr/q": q, "qr/r": r, "qr/qq": q * q, "qr/rr": r * r, "qr/qr": q * r}
+        band = min(int(doc.qualityScore), 9)
+        values[f"qb/{band}/n"] = 1
+        values[f"qb/{band}/r"] = r
+    for feature in sorted(set(doc.features)):
+        values[f"feat/{safe_key(feature)}"] = 1
+    if doc.features:
+        values["feat_any"] = 1
     return Contribution(
         created_at=doc.createdAt,
         cell=cell_key(doc.provider, doc.userTier),

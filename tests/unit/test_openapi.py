@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
+from typing import Any
 
+import pytest
 import yaml
+from jsonschema.exceptions import ValidationError
+from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
 from tests.unit.alert_fakes import FakeAlertStore
 from tests.unit.fakes import FakeStore, FixedClock
+from tests.unit.test_alert_manager import degraded_world
 from tests.unit.test_dashboard import NOW, verifier
 from video_monitoring.alert_manager import AlertManager
 from video_monitoring.analytics_engine import AnalyticsEngine
-from video_monitoring.dashboard import Dashboard
+from video_monitoring.dashboard import Dashboard, Request
 from video_monitoring.notifications import RetryPolicy
 from video_monitoring.performance_monitor import PerformanceMonitor
 
@@ -30,3 +36,67 @@ def test_documented_paths_are_the_served_routes() -> None:
     assert set(spec["paths"]) == dashboard.paths()
     summary = spec["components"]["schemas"]["Summary"]
     assert set(summary["required"]) >= {"window", "generations", "costUsd", "business", "alerts"}
+
+
+def _validator(spec: dict[str, Any], schema: dict[str, Any]) -> OAS30Validator:
+    # Refs in the file point at #/components; make the components part of the root document.
+    return OAS30Validator(
+        {**schema, "components": spec["components"]}, format_checker=oas30_format_checker
+    )
+
+
+def test_every_documented_response_validates_against_its_schema() -> None:
+    spec = yaml.safe_load(SPEC.read_text())
+    world = degraded_world()
+    world.tick()
+    world.tick()  # alerts open
+    world.store.alerts = [i.to_doc() for i in world.alerts.instances.values()]
+    world.store.events["up"] = {
+        "type": "premium_upgrade", "userId": "u", "timestamp": world.clock.now, "amountUsd": 9.99,
+    }  # fmt: skip
+    AnalyticsEngine(world.store, world.monitor).record_app_event("up")
+    dashboard = Dashboard(
+        AnalyticsEngine(world.store, world.monitor), world.monitor, world.clock, 400,
+        verifier=verifier, alerts=world.manager,
+    )  # fmt: skip
+    alert_id = next(iter(world.alerts.instances))
+    calls = {
+        ("/summary", "get"): ("GET", "/summary", b""),
+        ("/performance", "get"): ("GET", "/performance", b""),
+        ("/trends", "get"): ("GET", "/trends", b""),
+        ("/quality", "get"): ("GET", "/quality", b""),
+        ("/providers", "get"): ("GET", "/providers", b""),
+        ("/business", "get"): ("GET", "/business", b""),
+        ("/alerts", "get"): ("GET", "/alerts", b""),
+        ("/alert-rules", "get"): ("GET", "/alert-rules", b""),
+        ("/alert-rules/{ruleId}", "get"): ("GET", "/alert-rules/slow_generation", b""),
+        ("/alert-rules/{ruleId}", "put"): ("PUT", "/alert-rules/slow_generation", b"RULE"),
+        ("/alerts/{alertId}/acknowledge", "post"): ("POST", f"/alerts/{alert_id}/acknowledge", b""),
+        ("/alerts/{alertId}/suppress", "post"): (
+            "POST", f"/alerts/{alert_id}/suppress", b'{"minutes": 30}'
+        ),
+        ("/alerts/{alertId}/resolve", "post"): ("POST", f"/alerts/{alert_id}/resolve", b""),
+    }  # fmt: skip
+    documented = {
+        (path, method) for path, item in spec["paths"].items() for method in item
+        if method in ("get", "put", "post")
+    }  # fmt: skip
+    assert documented == set(calls)
+    error_schema = _validator(spec, {"$ref": "#/components/schemas/Error"})
+    with pytest.raises(ValidationError):  # the validator does reject what breaks a schema
+        _validator(spec, {"$ref": "#/components/schemas/Summary"}).validate({"window": 1})
+    for (path, method), (verb, url, body) in calls.items():
+        if body == b"RULE":
+            rule = world.alerts.rules["slow_generation"].to_doc()
+            body = json.dumps({k: v for k, v in rule.items() if k != "ruleId"}).encode()
+        params = {} if "alert" in url else {"window": "24h"}
+        response = dashboard.handle(Request(verb, url, params, "Bearer tok-admin", body))
+        assert response.status == 200, (path, response.body)
+        schema = spec["paths"][path][method]["responses"]["200"]["content"]["application/json"]
+        _validator(spec, schema["schema"]).validate(json.loads(response.text()))
+        bad = dashboard.handle(Request(verb, url, {"colour": "red"}, "Bearer tok-admin", body))
+        if bad.status != 200:
+            error_schema.validate(json.loads(bad.text()))
+    missing = dashboard.handle(Request("GET", "/nope", {}, "Bearer tok-admin"))
+    assert missing.status == 404
+    error_schema.validate(json.loads(missing.text()))
