@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from video_monitoring import forecast
 from video_monitoring.clock import Clock, utc_now
 from video_monitoring.events import plan_event_change
 from video_monitoring.insights import business_metrics, providers_comparison, quality_insights
 from video_monitoring.models import Window
 from video_monitoring.performance_monitor import PerformanceMonitor, generation_time
 from video_monitoring.pipeline import Plan, SourceState, StoredState
-from video_monitoring.rollup import MICRO_USD, MILLI, merge_cells, statuses
+from video_monitoring.rollup import MICRO_USD, MILLI, Granularity, merge_cells, statuses, step
 from video_monitoring.storage import EVENT_LEDGER, MonitoringStore
 
 log = logging.getLogger(__name__)
+
+# The series figures /trends can forecast, read from one trend point.
+TREND_METRICS: dict[str, Callable[[Mapping[str, Any]], float | None]] = {
+    "total": lambda p: p["total"],
+    "completed": lambda p: p["completed"],
+    "failed": lambda p: p["failed"],
+    "successRate": lambda p: p["successRate"],
+    "costUsd": lambda p: p["costUsd"],
+    "avgGenerationSeconds": lambda p: p["generationTimeSeconds"]["avg"],
+    "p95GenerationSeconds": lambda p: p["generationTimeSeconds"]["p95"],
+}
+METRIC_BOUNDS = {"successRate": (0.0, 1.0)}
 
 
 class AnalyticsEngine:
@@ -60,6 +75,63 @@ class AnalyticsEngine:
             cells = pool.submit(self._monitor.cells, window)
             events = pool.submit(self._monitor.event_totals, window)
             return business_metrics(cells.result(), events.result(), window)
+
+    def analyze_trends(
+        self, window: Window, granularity: Granularity, metric: str, horizon: int
+    ) -> dict[str, Any]:
+        """CONTRACT §6 `/trends`: one point per bucket, a Holt forecast of `metric` for the next
+        `horizon` buckets with a 95% prediction interval, and anomalous points. Only whole
+        buckets inside the window are fitted (a partial first or last bucket is not)."""
+        points = self._monitor.get_performance_trends(window, granularity)
+        size = step(granularity)
+        fitted: list[tuple[dt.datetime, float]] = []
+        for point in points:
+            point["complete"] = (
+                point["start"] >= window.start and point["start"] + size <= window.end
+            )
+            value = TREND_METRICS[metric](point)
+            if point["complete"] and value is not None:
+                fitted.append((point["start"], float(value)))
+        model = forecast.fit([v for _, v in fitted])
+        low, high = METRIC_BOUNDS.get(metric, (0.0, math.inf))
+        result: dict[str, Any] = {
+            "window": window.to_json(),
+            "granularity": granularity,
+            "metric": metric,
+            "series": points,
+            "forecast": None,
+            "anomalies": [],
+        }
+        if model is None:
+            result["forecastUnavailable"] = (
+                f"needs at least {forecast.MIN_POINTS} whole {granularity}s with a value"
+            )
+            return result
+        last = fitted[-1][0]
+        result["forecast"] = {
+            "method": "holt-linear",
+            "alpha": model.alpha,
+            "beta": model.beta,
+            "sigma": model.sigma,
+            "points": [
+                {
+                    "start": last + size * h,
+                    "value": min(max(value, low), high),
+                    "lower": min(max(lower, low), high),
+                    "upper": min(max(upper, low), high),
+                }
+                for h, (value, lower, upper) in enumerate(forecast.forecast(model, horizon), 1)
+            ],
+        }
+        result["anomalies"] = [
+            {
+                "start": fitted[i][0],
+                "value": fitted[i][1],
+                "expected": fitted[i][1] - model.errors[i - 2],
+            }
+            for i in forecast.anomalies(model)
+        ]
+        return result
 
     def get_analytics_summary(self, window: Window) -> dict[str, Any]:
         """CONTRACT §6 `/summary`; every figure is defined in the README."""

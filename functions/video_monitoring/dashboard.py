@@ -12,7 +12,7 @@ from typing import Any
 from video_monitoring import constants as c
 from video_monitoring.alert_manager import AlertManager, AlertQuery
 from video_monitoring.alert_rules import parse_rule
-from video_monitoring.analytics_engine import AnalyticsEngine
+from video_monitoring.analytics_engine import TREND_METRICS, AnalyticsEngine
 from video_monitoring.auth import READ_ROLES, Caller, require, verify
 from video_monitoring.clock import Clock
 from video_monitoring.errors import InvalidArgument, MonitoringError, NotFound
@@ -252,11 +252,8 @@ class Dashboard:
         return self._monitor.calculate_system_metrics(self._window(params)).to_json()
 
     def _trends(self, params: Mapping[str, str]) -> Any:
-        window = self._window(params, frozenset({"granularity"}))
-        granularity = params.get("granularity", "hour")
-        if granularity not in GRANULARITIES:
-            raise InvalidArgument(
-                f"granularity: expected one of {', '.join(GRANULARITIES)}; got {granularity!r}"
-            )
-        points = self._monitor.get_performance_trends(window, granularity)  # type: ignore[arg-type]
-        return {"window": window.to_json(), "granularity": granularity, "series": points}
+        window = self._window(params, frozenset({"granularity", "metric", "horizon"}))
+        granularity = _choice(params, "granularity", GRANULARITIES) or "hour"
+        metric = _choice(params, "metric", tuple(TREND_METRICS)) or "total"
+        horizon = _int_param(params, "horizon", 6, 0, 100)
+        return self._engine.analyze_trends(window, granularity, metric, horizon)  # type: ignore[arg-type]

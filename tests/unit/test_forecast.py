@@ -1,0 +1,81 @@
+"""Holt forecasts and anomaly flags, and /trends built on them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pytest
+
+from tests.unit.fakes import FakeStore, FixedClock
+from video_monitoring import forecast
+from video_monitoring.analytics_engine import AnalyticsEngine
+from video_monitoring.models import Window
+from video_monitoring.performance_monitor import PerformanceMonitor
+
+
+def test_a_straight_line_is_continued_exactly_with_no_spread() -> None:
+    model = forecast.fit([3.0 + 2 * i for i in range(10)])
+    assert model is not None
+    assert model.sigma == pytest.approx(0, abs=1e-9)
+    points = forecast.forecast(model, 3)
+    assert [round(v, 9) for v, _, _ in points] == [23.0, 25.0, 27.0]
+    assert all(hi - lo == pytest.approx(0, abs=1e-9) for _, lo, hi in points)
+    assert forecast.anomalies(model) == []
+
+
+def test_too_few_points_give_no_model() -> None:
+    assert forecast.fit([1.0, 2.0, 3.0]) is None
+
+
+def test_a_spike_is_flagged_and_the_interval_widens_with_the_horizon() -> None:
+    rng = random.Random(5)
+    values = [100 + 0.5 * i + rng.gauss(0, 2) for i in range(48)]
+    values[30] += 40
+    model = forecast.fit(values)
+    assert model is not None
+    assert 30 in forecast.anomalies(model)
+    assert len(forecast.anomalies(model)) <= 3
+    widths = [hi - lo for _, lo, hi in forecast.forecast(model, 5)]
+    assert widths == sorted(widths) and widths[0] > 0
+
+
+def test_prediction_interval_covers_about_95_percent() -> None:
+    rng = random.Random(9)
+    inside = 0
+    trials = 300
+    for _ in range(trials):
+        values = [50 + 1.0 * i + rng.gauss(0, 3) for i in range(41)]
+        model = forecast.fit(values[:40])
+        assert model is not None
+        _, lo, hi = forecast.forecast(model, 1)[0]
+        inside += lo <= values[40] <= hi
+    assert 0.88 <= inside / trials <= 0.995
+
+
+def test_trends_forecast_counts_from_whole_hours_only() -> None:
+    day = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
+    store = FakeStore()
+    clock = FixedClock(day + dt.timedelta(hours=12, minutes=30))
+    monitor = PerformanceMonitor(store, shards=2, clock=clock)
+    engine = AnalyticsEngine(store, monitor, 2, clock)
+    n = 0
+    for hour in range(13):
+        for _ in range(5 + 3 * hour if hour < 12 else 1):  # the 13th hour is only half over
+            n += 1
+            created = day + dt.timedelta(hours=hour, minutes=n % 30)
+            store.source[f"g{n}"] = {
+                "userId": "u", "provider": "runway", "status": "queued",
+                "createdAt": created, "userTier": "free",
+            }  # fmt: skip
+            monitor.record_generation_metrics(f"g{n}")
+    window = Window(start=day, end=day + dt.timedelta(hours=12, minutes=30))
+    result = engine.analyze_trends(window, "hour", "total", 3)
+    assert [p["total"] for p in result["series"]] == [5 + 3 * h for h in range(12)] + [1]
+    assert [p["complete"] for p in result["series"]] == [True] * 12 + [False]
+    predicted = [p["value"] for p in result["forecast"]["points"]]
+    assert predicted == pytest.approx([41, 44, 47], abs=1e-6)
+    assert result["forecast"]["points"][0]["start"] == day + dt.timedelta(hours=12)
+    assert result["anomalies"] == []
+    short = Window(start=day, end=day + dt.timedelta(hours=3))
+    assert engine.analyze_trends(short, "hour", "total", 3)["forecast"] is None
