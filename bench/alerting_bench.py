@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import requests
 from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
 
 from video_monitoring.local.stack import REPO_ROOT, LocalStack, start_stack
 from video_monitoring.local.tokens import emulator_token
@@ -29,12 +30,13 @@ from video_monitoring.local.tokens import emulator_token
 PROJECT = "demo-cvplus"
 PROVIDERS = ("runway", "pika", "heygen", "synthesia", "d-id")
 READ_KINDS = ("rollup_reads", "compaction_reads", "backlog_reads", "alert_reads")
+COUNTERS = (*READ_KINDS, "queries")
 
 
 def counters(stack: LocalStack) -> dict[str, int]:
     """The functions host's document-read counters."""
     stats = requests.get(f"{stack.functions_base}/__/stats", timeout=10).json()
-    return {k: int(stats["store"].get(k, 0)) for k in READ_KINDS}
+    return {k: int(stats["store"].get(k, 0)) for k in COUNTERS}
 
 
 def day_total(stack: LocalStack) -> int:
@@ -98,7 +100,19 @@ def tick(stack: LocalStack, when: dt.datetime) -> tuple[float, dict[str, int]]:
     elapsed = time.perf_counter() - started
     response.raise_for_status()
     after = counters(stack)
-    return elapsed, {k: after[k] - before[k] for k in READ_KINDS}
+    return elapsed, {k: after[k] - before[k] for k in COUNTERS}
+
+
+def empty_query_ms(db: firestore.Client, samples: int = 30) -> float:
+    """p50 of a query matching nothing: the emulator's floor per query, which grows with the
+    whole database (it scans; production Firestore pays per result)."""
+    query = db.collection("no_such_collection").where(filter=FieldFilter("x", "==", 1))
+    times = []
+    for _ in range(samples):
+        t0 = time.perf_counter()
+        list(query.stream())
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
 
 
 def measure(
@@ -111,7 +125,7 @@ def measure(
         elapsed, read = tick(stack, first + dt.timedelta(minutes=5 * i))
         times.append(elapsed)
         reads.append(read)
-    per_run = {k: round(statistics.mean(r[k] for r in reads)) for k in READ_KINDS}
+    per_run = {k: round(statistics.mean(r[k] for r in reads)) for k in COUNTERS}
     return statistics.median(times), max(times), per_run
 
 
@@ -132,14 +146,21 @@ def main() -> int:
         print("aggregate_and_alert benchmark on the local stack (emulator + functions host)")
         load(stack, db, args.small, args.small, now)
         small = measure(stack, now, args.runs)
+        small_floor = empty_query_ms(db)
         started = time.monotonic()
         load(stack, db, args.large - args.small, args.large, now)
         print(f"  (loaded {args.large - args.small} more in {time.monotonic() - started:.0f} s)")
         large = measure(stack, now + dt.timedelta(minutes=5 * (args.runs + 1)), args.runs)
-        for label, (p50, worst, reads) in ((args.small, small), (args.large, large)):
+        large_floor = empty_query_ms(db)
+        for label, (p50, worst, reads), floor in (
+            (args.small, small, small_floor),
+            (args.large, large, large_floor),
+        ):
+            queries = reads.pop("queries")
             print(
                 f"  {label:6d} generations in the day: run p50 {p50 * 1000:7.1f} ms  "
-                f"max {worst * 1000:7.1f} ms  reads/run {sum(reads.values()):5d} {reads}"
+                f"max {worst * 1000:7.1f} ms  reads/run {sum(reads.values()):5d} {reads}; "
+                f"{queries} queries/run; emulator empty-query floor {floor:.1f} ms"
             )
         time_ratio = large[0] / small[0]
         read_ratio = sum(large[2].values()) / max(sum(small[2].values()), 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,7 @@ from video_monitoring.analytics_engine import TREND_METRICS, AnalyticsEngine
 from video_monitoring.auth import READ_ROLES, Caller, require, verify
 from video_monitoring.clock import Clock
 from video_monitoring.errors import InvalidArgument, MonitoringError, NotFound
+from video_monitoring.export import DATASETS, FORMATS, ExportSource, encode, file_name, row_of
 from video_monitoring.models import rfc3339
 from video_monitoring.performance_monitor import PerformanceMonitor
 from video_monitoring.windows import parse_window
@@ -87,6 +88,16 @@ class Response:
         return json.dumps(self.body, default=_json_default, separators=(",", ":"))
 
 
+@dataclass(frozen=True)
+class StreamResponse:
+    """A file streamed in chunks (exports)."""
+
+    content_type: str
+    filename: str
+    chunks: Iterator[str]
+    status: int = 200
+
+
 def _json_default(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return rfc3339(value)
@@ -109,6 +120,8 @@ class Dashboard:
         max_window_days: int,
         verifier: Callable[[str | None], Caller] = verify,
         alerts: AlertManager | None = None,
+        exports: ExportSource | None = None,
+        export_max_rows: int = 100_000,
     ) -> None:
         self._engine = engine
         self._monitor = monitor
@@ -116,6 +129,8 @@ class Dashboard:
         self._max_days = max_window_days
         self._verify = verifier
         self._alerts = alerts
+        self._exports = exports
+        self._export_max_rows = export_max_rows
         self._routes: dict[str, Callable[[Mapping[str, str]], Any]] = {
             "/summary": self._summary,
             "/performance": self._performance,
@@ -126,6 +141,8 @@ class Dashboard:
         }
         if alerts is not None:
             self._routes |= {"/alerts": self._alert_list, "/alert-rules": self._alert_rules}
+        if exports is not None:
+            self._routes["/export"] = self._export
 
     def paths(self) -> set[str]:
         """Every path served, templated paths in OpenAPI form."""
@@ -135,7 +152,7 @@ class Dashboard:
             served.add("/alert-rules/{ruleId}")
         return served
 
-    def handle(self, request: Request) -> Response:
+    def handle(self, request: Request) -> Response | StreamResponse:
         """The single boundary: every error becomes a JSON error response."""
         try:
             return self._dispatch(request)
@@ -145,7 +162,7 @@ class Dashboard:
             log.exception("dashboard request failed: %s %s", request.method, request.path)
             return Response(500, error_body("internal", "internal error; see the function's logs"))
 
-    def _dispatch(self, request: Request) -> Response:
+    def _dispatch(self, request: Request) -> Response | StreamResponse:
         caller = self._verify(request.authorization)
         path = "/" + request.path.strip("/")
         parts = path.strip("/").split("/")
@@ -159,7 +176,28 @@ class Dashboard:
         if request.method != "GET":
             raise NotFound(f"path: {path} answers GET only")
         require(caller, READ_ROLES)
-        return Response(200, handler(request.params))
+        body = handler(request.params)
+        return body if isinstance(body, StreamResponse) else Response(200, body)
+
+    def _export(self, params: Mapping[str, str]) -> StreamResponse:
+        window = self._window(params, frozenset({"dataset", "format"}))
+        name = _choice(params, "dataset", tuple(DATASETS))
+        if name is None:
+            raise InvalidArgument(f"dataset: required; one of {', '.join(DATASETS)}")
+        fmt = _choice(params, "format", tuple(FORMATS)) or "csv"
+        dataset = DATASETS[name]
+        assert self._exports is not None  # the route exists only with a source
+        rows = self._exports.count(dataset, window)
+        if rows > self._export_max_rows:
+            raise InvalidArgument(
+                f"from: the window holds {rows} {name} rows, more than the export cap of "
+                f"{self._export_max_rows}; narrow the window (or split it)"
+            )
+        source = self._exports
+        chunks = encode(
+            dataset, fmt, (row_of(dataset, i, d) for i, d in source.rows(dataset, window))
+        )
+        return StreamResponse(FORMATS[fmt], file_name(dataset, fmt, window), chunks)
 
     # -- alerts and rules ------------------------------------------------------------------
 

@@ -14,12 +14,12 @@ from video_monitoring.alert_manager import AlertManager, RunReport
 from video_monitoring.alert_store import FirestoreAlertStore
 from video_monitoring.analytics_engine import AnalyticsEngine
 from video_monitoring.clock import utc_now
-from video_monitoring.dashboard import Dashboard, Request
+from video_monitoring.dashboard import Dashboard, Request, StreamResponse
 from video_monitoring.events import is_monitor_event
 from video_monitoring.notifications import NotificationSettings, RetryPolicy, channels_from_settings
 from video_monitoring.performance_monitor import PerformanceMonitor
 from video_monitoring.settings import get_settings
-from video_monitoring.storage import FirestoreStore
+from video_monitoring.storage import FirestoreExportSource, FirestoreStore
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,15 @@ def analytics() -> AnalyticsEngine:
 @functools.cache
 def dashboard() -> Dashboard:
     """The process's dashboard."""
+    settings = get_settings()
     return Dashboard(
-        analytics(), monitor(), utc_now, get_settings().max_window_days, alerts=alert_manager()
+        analytics(),
+        monitor(),
+        utc_now,
+        settings.max_window_days,
+        alerts=alert_manager(),
+        exports=FirestoreExportSource(),
+        export_max_rows=settings.export_max_rows,
     )
 
 
@@ -153,6 +160,13 @@ def handle_dashboard_request(request: FlaskRequest) -> FlaskResponse:
             body=request.get_data(cache=False)[: 64 * 1024 + 1],
         )
     )
+    if isinstance(response, StreamResponse):
+        return FlaskResponse(
+            response.chunks,
+            status=response.status,
+            mimetype=response.content_type,
+            headers={"Content-Disposition": f'attachment; filename="{response.filename}"'},
+        )
     return FlaskResponse(response.text(), status=response.status, mimetype="application/json")
 
 

@@ -30,6 +30,7 @@ from video_monitoring.rollup import (
     BucketRange,
     Granularity,
     Totals,
+    bucket_starts,
     cover,
     floor_time,
     merge_cells,
@@ -236,15 +237,26 @@ class PerformanceMonitor:
         windows = {
             name: Window(start=end - length, end=end) for name, length in RULE_WINDOWS.items()
         }
-        cells = {name: self.cells(window) for name, window in windows.items()}
-        counts = {name: self.upgrades(w)[0] for name, w in windows.items()}
-        hour_cells: dict[dt.datetime, list[tuple[str, Mapping[str, Any]]]] = {}
+        covers = {name: cover(w.start, w.end) for name, w in windows.items()}
+        hours: list[BucketRange] = []
         if anomaly_days:
             last = floor_time(tick, "hour") - dt.timedelta(hours=1)
             starts = [last - dt.timedelta(days=d) for d in range(anomaly_days + 1)]
-            ranges = [BucketRange("hour", s, s + dt.timedelta(hours=1)) for s in starts]
-            for doc in self._store.rollups(ranges):
-                hour_cells.setdefault(doc.start, []).extend(doc.cells.items())
+            hours = [BucketRange("hour", s, s + dt.timedelta(hours=1)) for s in starts]
+        # One read per rollup collection for every window at once (the windows overlap).
+        everything = [r for ranges in covers.values() for r in ranges] + hours
+        docs = self._store.rollups(everything)
+        event_docs = self._store.rollups([r for rs in covers.values() for r in rs], c.EVENT_ROLLUPS)
+        cells = {name: cells_of(docs_in(docs, ranges)) for name, ranges in covers.items()}
+        counts = {}
+        for name, ranges in covers.items():
+            upgrades = Totals()
+            for doc in docs_in(event_docs, ranges):
+                upgrades.add(doc.cells.get(c.EVENT_PREMIUM_UPGRADE, {}))
+            counts[name] = upgrades.count()
+        hour_cells: dict[dt.datetime, list[tuple[str, Mapping[str, Any]]]] = {}
+        for doc in docs_in(docs, hours):
+            hour_cells.setdefault(doc.start, []).extend(doc.cells.items())
         return Snapshot(tick, cells, windows, counts, hour_cells)
 
     def system_metric_documents(
@@ -275,6 +287,12 @@ class PerformanceMonitor:
                 }
                 docs.append((f"{tick_key}__{name}__{scope.replace(':', '-')}", body))
         return docs
+
+
+def docs_in(docs: list[RollupDoc], ranges: list[BucketRange]) -> list[RollupDoc]:
+    """The documents of the buckets that the ranges tile."""
+    wanted = {(r.granularity, start) for r in ranges for start in bucket_starts(r)}
+    return [doc for doc in docs if (doc.granularity, doc.start) in wanted]
 
 
 def cells_of(docs: list[RollupDoc]) -> list[tuple[str, Mapping[str, float]]]:

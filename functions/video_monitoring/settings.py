@@ -29,15 +29,17 @@ class Settings(BaseSettings):
         )
     )
     # Hash shards per rollup bucket; see README "Capacity" for the arithmetic behind the default.
-    rollup_shards: int = Field(default=16, ge=1, le=256)
+    rollup_shards: int = Field(default=16, ge=1, le=1024)
     # Closed buckets older than this are folded into one compacted document per bucket.
     compaction_grace_minutes: int = Field(default=10, ge=1)
     max_window_days: int = Field(default=400, ge=1)
     dashboard_base_url: str = (
         "http://127.0.0.1:5001/demo-cvplus/us-central1/video_analytics_dashboard"
     )
-    # Alerting defaults (full alerting is a later issue).
+    # Processing longer than this counts as stuck in the system metrics.
     stuck_after_minutes: int = Field(default=30, ge=1)
+    # Most rows one /export may return (a larger window gets a 400 naming the cap).
+    export_max_rows: int = Field(default=100_000, ge=1)
 
 
 @functools.cache

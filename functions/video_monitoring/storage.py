@@ -21,6 +21,8 @@ from google.cloud.firestore_v1 import DocumentSnapshot, WriteBatch
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from video_monitoring import constants as c
+from video_monitoring.export import Dataset
+from video_monitoring.models import Window
 from video_monitoring.pipeline import Plan, SourceState, StoredState
 from video_monitoring.rollup import (
     BucketRange,
@@ -36,6 +38,7 @@ from video_monitoring.settings import get_settings
 
 Planner = Callable[[SourceState, StoredState], Plan]
 MAX_ATTEMPTS = 12
+EXPORT_PAGE = 500
 COMPACTION_PAGE = 2000
 COMPACTION_WORKERS = 4
 
@@ -68,7 +71,7 @@ def counted(kind: str, snapshots: Iterable[Any]) -> Iterator[Any]:
     for snap in snapshots:
         n += 1
         yield snap
-    _count(**{kind: max(n, 1)})  # Firestore bills a query that returns nothing as one read
+    _count(**{kind: max(n, 1), "queries": 1})  # a query that returns nothing bills one read
 
 
 @dataclass(frozen=True)
@@ -323,9 +326,9 @@ class FirestoreStore:
     def compact(self, older_than: dt.datetime, budget_seconds: float = 240.0) -> Compaction:
         """Fold the shard documents of closed buckets into one compacted document per bucket.
 
-        Both rollup collections (generations, then events); in each, days first, then hours,
-        then minutes (in the order reads benefit), until nothing is left or the time budget is
-        spent; the next run goes on where this one stopped. Each bucket moves in one
+        Both rollup collections (generations, then events), a page of closed shards at a time
+        (one query per page, whatever the granularity), until nothing is left or the time
+        budget is spent; the next run goes on where this one stopped. Each bucket moves in one
         transaction (read shards and compacted doc, write the sum, delete the shards), so
         readers always see every increment exactly once. An increment that lands after the
         move recreates a shard document, which a later run folds in.
@@ -334,40 +337,38 @@ class FirestoreStore:
         compacted = 0
         with ThreadPoolExecutor(max_workers=COMPACTION_WORKERS) as pool:
             for collection in (c.ROLLUPS, c.EVENT_ROLLUPS):
-                for granularity in ("day", "hour", "minute"):
-                    while True:
-                        if time.monotonic() >= deadline:
-                            return Compaction(compacted, remaining=True)
-                        buckets = self._closed_shards(
-                            c.SHARDS_OF[collection], granularity, older_than
+                while True:
+                    if time.monotonic() >= deadline:
+                        return Compaction(compacted, remaining=True)
+                    buckets = self._closed_shards(c.SHARDS_OF[collection], older_than)
+                    if not buckets:
+                        break
+                    list(
+                        pool.map(
+                            lambda item, col=collection: self._compact_bucket(
+                                col, item[0][0], item[0][1], item[1]
+                            ),
+                            buckets.items(),
                         )
-                        if not buckets:
-                            break
-                        list(
-                            pool.map(
-                                lambda item, g=granularity, col=collection: self._compact_bucket(
-                                    col, g, item[0], item[1]
-                                ),
-                                buckets.items(),
-                            )
-                        )
-                        compacted += len(buckets)
+                    )
+                    compacted += len(buckets)
+                    if sum(len(refs) for refs in buckets.values()) < COMPACTION_PAGE:
+                        break  # that page held every closed shard
         return Compaction(compacted, remaining=False)
 
     def _closed_shards(
-        self, collection: str, granularity: str, older_than: dt.datetime
-    ) -> dict[dt.datetime, list[firestore.DocumentReference]]:
+        self, collection: str, older_than: dt.datetime
+    ) -> dict[tuple[str, dt.datetime], list[firestore.DocumentReference]]:
         query = (
             self.client.collection(collection)
-            .where(filter=FieldFilter("g", "==", granularity))
             .where(filter=FieldFilter("end", "<=", older_than))
-            .select(["start"])
+            .select(["g", "start"])
             .limit(COMPACTION_PAGE)
         )
-        buckets: dict[dt.datetime, list[firestore.DocumentReference]] = {}
+        buckets: dict[tuple[str, dt.datetime], list[firestore.DocumentReference]] = {}
         for snap in counted("compaction_reads", query.stream()):
-            start = (snap.to_dict() or {})["start"]
-            buckets.setdefault(start, []).append(snap.reference)
+            data = snap.to_dict() or {}
+            buckets.setdefault((data["g"], data["start"]), []).append(snap.reference)
         return buckets
 
     def _compact_bucket(
@@ -427,6 +428,50 @@ class FirestoreStore:
         )
         docs = (snap.to_dict() or {} for snap in counted("backlog_reads", query.stream()))
         return tally_backlog(docs, stuck_before)
+
+
+class FirestoreExportSource:
+    """ExportSource on Firestore: range queries on the dataset's time field, paged."""
+
+    def __init__(self, client: firestore.Client | None = None) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> firestore.Client:
+        """The Firestore client (shared, created lazily)."""
+        if self._client is None:
+            self._client = firestore_client()
+        return self._client
+
+    def _query(self, dataset: Dataset, window: Window) -> Any:
+        query = (
+            self.client.collection(dataset.collection)
+            .where(filter=FieldFilter(dataset.time_field, ">=", window.start))
+            .where(filter=FieldFilter(dataset.time_field, "<", window.end))
+        )
+        if window.provider is not None and dataset.provider_field is not None:
+            query = query.where(filter=FieldFilter(dataset.provider_field, "==", window.provider))
+        return query
+
+    def count(self, dataset: Dataset, window: Window) -> int:
+        """One aggregation query (billed per 1,000 index entries, not per row)."""
+        result = self._query(dataset, window).count(alias="n").get()
+        return int(result[0][0].value)
+
+    def rows(self, dataset: Dataset, window: Window) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """Pages of EXPORT_PAGE documents ordered by time then id, each page after the last."""
+        query = self._query(dataset, window).order_by(dataset.time_field).order_by("__name__")
+        last: DocumentSnapshot[Any] | None = None
+        while True:
+            page = query.limit(EXPORT_PAGE)
+            if last is not None:
+                page = page.start_after(last)
+            snaps = list(counted("export_reads", page.stream()))
+            for snap in snaps:
+                yield snap.id, snapshot_data(snap) or {}
+            if len(snaps) < EXPORT_PAGE:
+                return
+            last = snaps[-1]
 
 
 def tally_backlog(

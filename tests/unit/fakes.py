@@ -8,7 +8,7 @@ from typing import Any
 
 from video_monitoring import constants as c
 from video_monitoring.pipeline import Plan, SourceState, StoredState
-from video_monitoring.rollup import BucketRange, flatten, nest
+from video_monitoring.rollup import BucketRange, bucket_starts, flatten, nest
 from video_monitoring.storage import Ledger, Planner, RollupDoc, rollup_doc_id, tally_backlog
 
 
@@ -68,14 +68,14 @@ class FakeStore:
     def rollups(
         self, ranges: Iterable[BucketRange], collection: str = c.ROLLUPS
     ) -> list[RollupDoc]:
-        """Documents whose granularity and start fall in one of the ranges."""
+        """Each document whose bucket begins inside one of the ranges, once (like Firestore)."""
         docs = self.event_rollup_docs if collection == c.EVENT_ROLLUPS else self.rollup_docs
+        wanted = {(r.granularity, start) for r in ranges for start in bucket_starts(r)}
         found: list[RollupDoc] = []
-        for r in ranges:
-            for doc in docs.values():
-                if doc["g"] == r.granularity and r.start <= doc["start"] < r.end:
-                    flat = {cell: flatten(nested) for cell, nested in doc["cells"].items()}
-                    found.append(RollupDoc(doc["g"], doc["start"], doc["shard"], flat))
+        for doc in docs.values():
+            if (doc["g"], doc["start"]) in wanted:
+                flat = {cell: flatten(nested) for cell, nested in doc["cells"].items()}
+                found.append(RollupDoc(doc["g"], doc["start"], doc["shard"], flat))
         return found
 
     def open_alerts(self) -> list[Mapping[str, Any]]:

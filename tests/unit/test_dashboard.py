@@ -9,7 +9,7 @@ import pytest
 from tests.unit.fakes import FakeStore, FixedClock
 from video_monitoring.analytics_engine import AnalyticsEngine
 from video_monitoring.auth import Caller
-from video_monitoring.dashboard import Dashboard, Request
+from video_monitoring.dashboard import Dashboard, Request, Response, StreamResponse
 from video_monitoring.errors import Unauthenticated
 from video_monitoring.performance_monitor import PerformanceMonitor
 
@@ -32,9 +32,15 @@ def dashboard() -> Dashboard:
     return Dashboard(AnalyticsEngine(store, monitor), monitor, clock, 400, verifier=verifier)
 
 
+def json_response(response: Response | StreamResponse) -> Response:
+    """The response, which must be a JSON one (not a streamed file)."""
+    assert isinstance(response, Response), response
+    return response
+
+
 def call(dashboard: Dashboard, path: str, token: str | None, **params: str) -> tuple[int, dict]:  # type: ignore[type-arg]
     header = None if token is None else f"Bearer {token}"
-    response = dashboard.handle(Request("GET", path, params, header))
+    response = json_response(dashboard.handle(Request("GET", path, params, header)))
     return response.status, response.body
 
 

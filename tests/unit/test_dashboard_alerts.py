@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.unit.test_alert_manager import World, degraded_world
-from tests.unit.test_dashboard import verifier
+from tests.unit.test_dashboard import json_response, verifier
 from video_monitoring.analytics_engine import AnalyticsEngine
 from video_monitoring.dashboard import Dashboard, Request
 
@@ -42,7 +42,7 @@ class Api:
             else (body if isinstance(body, bytes) else json.dumps(body).encode())
         )
         header = None if token is None else f"Bearer {token}"
-        response = self.dashboard.handle(Request(method, path, params, header, raw))
+        response = json_response(self.dashboard.handle(Request(method, path, params, header, raw)))
         return response.status, response.body
 
     def instance(self, rule: str, scope: str) -> str:

@@ -14,10 +14,11 @@ from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from tests.unit.alert_fakes import FakeAlertStore
 from tests.unit.fakes import FakeStore, FixedClock
 from tests.unit.test_alert_manager import degraded_world
-from tests.unit.test_dashboard import NOW, verifier
+from tests.unit.test_dashboard import NOW, json_response, verifier
+from tests.unit.test_export import ListSource, generation
 from video_monitoring.alert_manager import AlertManager
 from video_monitoring.analytics_engine import AnalyticsEngine
-from video_monitoring.dashboard import Dashboard, Request
+from video_monitoring.dashboard import Dashboard, Request, StreamResponse
 from video_monitoring.notifications import RetryPolicy
 from video_monitoring.performance_monitor import PerformanceMonitor
 
@@ -31,8 +32,9 @@ def test_documented_paths_are_the_served_routes() -> None:
     monitor = PerformanceMonitor(store, shards=2, clock=clock)
     manager = AlertManager(FakeAlertStore(), {}, RetryPolicy(), "http://x", clock)
     dashboard = Dashboard(
-        AnalyticsEngine(store, monitor), monitor, clock, 400, verifier=verifier, alerts=manager
-    )
+        AnalyticsEngine(store, monitor), monitor, clock, 400, verifier=verifier, alerts=manager,
+        exports=ListSource({}),
+    )  # fmt: skip
     assert set(spec["paths"]) == dashboard.paths()
     summary = spec["components"]["schemas"]["Summary"]
     assert set(summary["required"]) >= {"window", "generations", "costUsd", "business", "alerts"}
@@ -58,6 +60,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
     dashboard = Dashboard(
         AnalyticsEngine(world.store, world.monitor), world.monitor, world.clock, 400,
         verifier=verifier, alerts=world.manager,
+        exports=ListSource({"video_generation_metrics": [generation(i) for i in range(3)]}),
     )  # fmt: skip
     alert_id = next(iter(world.alerts.instances))
     calls = {
@@ -76,6 +79,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
             "POST", f"/alerts/{alert_id}/suppress", b'{"minutes": 30}'
         ),
         ("/alerts/{alertId}/resolve", "post"): ("POST", f"/alerts/{alert_id}/resolve", b""),
+        ("/export", "get"): ("GET", "/export", b""),
     }  # fmt: skip
     documented = {
         (path, method) for path, item in spec["paths"].items() for method in item
@@ -90,13 +94,33 @@ def test_every_documented_response_validates_against_its_schema() -> None:
             rule = world.alerts.rules["slow_generation"].to_doc()
             body = json.dumps({k: v for k, v in rule.items() if k != "ruleId"}).encode()
         params = {} if "alert" in url else {"window": "24h"}
-        response = dashboard.handle(Request(verb, url, params, "Bearer tok-admin", body))
+        if url == "/export":
+            streamed = dashboard.handle(
+                Request(
+                    verb,
+                    url,
+                    {"dataset": "generations", "format": "json", "window": "7d"},
+                    "Bearer tok-admin",
+                )
+            )
+            assert isinstance(streamed, StreamResponse)
+            content = spec["paths"][path][method]["responses"]["200"]["content"]
+            assert set(content) == {"text/csv", "application/x-ndjson", "application/json"}
+            rows = json.loads("".join(streamed.chunks))
+            _validator(spec, content["application/json"]["schema"]).validate(rows)
+            assert len(rows) == 3
+            continue
+        response = json_response(
+            dashboard.handle(Request(verb, url, params, "Bearer tok-admin", body))
+        )
         assert response.status == 200, (path, response.body)
         schema = spec["paths"][path][method]["responses"]["200"]["content"]["application/json"]
         _validator(spec, schema["schema"]).validate(json.loads(response.text()))
-        bad = dashboard.handle(Request(verb, url, {"colour": "red"}, "Bearer tok-admin", body))
+        bad = json_response(
+            dashboard.handle(Request(verb, url, {"colour": "red"}, "Bearer tok-admin", body))
+        )
         if bad.status != 200:
             error_schema.validate(json.loads(bad.text()))
-    missing = dashboard.handle(Request("GET", "/nope", {}, "Bearer tok-admin"))
+    missing = json_response(dashboard.handle(Request("GET", "/nope", {}, "Bearer tok-admin")))
     assert missing.status == 404
     error_schema.validate(json.loads(missing.text()))

@@ -1,0 +1,159 @@
+"""/export: formats, formula neutralisation, row cap, file names, chunked streaming."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+
+from tests.unit.fakes import FakeStore, FixedClock
+from tests.unit.test_dashboard import json_response, verifier
+from video_monitoring.analytics_engine import AnalyticsEngine
+from video_monitoring.dashboard import Dashboard, Request, StreamResponse
+from video_monitoring.export import Dataset, safe_cell
+from video_monitoring.models import Window
+from video_monitoring.performance_monitor import PerformanceMonitor
+
+NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
+
+
+class ListSource:
+    """Rows per collection in memory, filtered like the Firestore source."""
+
+    def __init__(self, docs: dict[str, list[tuple[str, dict[str, Any]]]]) -> None:
+        self.docs = docs
+        self.pulled = 0
+
+    def _matching(self, dataset: Dataset, window: Window) -> list[tuple[str, dict[str, Any]]]:
+        found = [
+            (i, d)
+            for i, d in self.docs.get(dataset.collection, [])
+            if window.start <= d[dataset.time_field] < window.end
+            and (
+                window.provider is None
+                or dataset.provider_field is None
+                or d.get(dataset.provider_field) == window.provider
+            )
+        ]
+        return sorted(found, key=lambda item: (item[1][dataset.time_field], item[0]))
+
+    def count(self, dataset: Dataset, window: Window) -> int:
+        return len(self._matching(dataset, window))
+
+    def rows(self, dataset: Dataset, window: Window) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        for item in self._matching(dataset, window):
+            self.pulled += 1
+            yield item
+
+
+def generation(i: int, **extra: Any) -> tuple[str, dict[str, Any]]:
+    return f"g{i}", {
+        "generationId": f"g{i}",
+        "userId": f"u{i}",
+        "provider": "pika" if i % 2 else "runway",
+        "status": "completed",
+        "userTier": "free",
+        "createdAt": NOW - dt.timedelta(minutes=i + 1),
+        "costUsd": 0.25 * i,
+        "features": ["a", "b"],
+        **extra,
+    }
+
+
+def dashboard(source: ListSource, cap: int = 1000) -> Dashboard:
+    store = FakeStore()
+    clock = FixedClock(NOW)
+    monitor = PerformanceMonitor(store, shards=2, clock=clock)
+    return Dashboard(
+        AnalyticsEngine(store, monitor), monitor, clock, 400, verifier=verifier,
+        exports=source, export_max_rows=cap,
+    )  # fmt: skip
+
+
+def export(board: Dashboard, **params: str) -> StreamResponse:
+    response = board.handle(Request("GET", "/export", params, "Bearer tok-analytics"))
+    assert isinstance(response, StreamResponse), getattr(response, "body", response)
+    return response
+
+
+def test_csv_has_every_row_and_inert_formulas() -> None:
+    docs = [generation(i) for i in range(5)]
+    docs.append(generation(9, userId='=HYPERLINK("http://x")', model="+1", resolution="-2"))
+    source = ListSource({"video_generation_metrics": docs})
+    response = export(dashboard(source), dataset="generations", format="csv", window="24h")
+    assert response.content_type == "text/csv"
+    assert response.filename == "generations_20261123T1200Z_20261124T1200Z.csv"
+    rows = list(csv.DictReader(io.StringIO("".join(response.chunks))))
+    assert [r["generationId"] for r in rows] == ["g9", "g4", "g3", "g2", "g1", "g0"]  # oldest first
+    assert rows[0]["userId"] == '\'=HYPERLINK("http://x")'
+    assert (rows[0]["model"], rows[0]["resolution"]) == ("'+1", "'-2")
+    assert rows[1]["costUsd"] == "1.0" and rows[1]["features"] == '["a","b"]'
+    assert rows[1]["createdAt"] == "2026-11-24T11:55:00Z"
+    assert rows[1]["startedAt"] == ""
+
+
+def test_ndjson_and_json_carry_the_same_rows_and_provider_filters() -> None:
+    source = ListSource({"video_generation_metrics": [generation(i) for i in range(6)]})
+    board = dashboard(source)
+    nd = export(board, dataset="generations", format="ndjson", provider="pika")
+    lines = [json.loads(line) for line in "".join(nd.chunks).splitlines()]
+    assert [r["generationId"] for r in lines] == ["g5", "g3", "g1"]
+    assert nd.filename.endswith("_pika.ndjson")
+    whole = json.loads("".join(export(board, dataset="generations", format="json").chunks))
+    assert len(whole) == 6 and whole[0]["costUsd"] == 1.25
+
+
+def test_rows_are_pulled_as_the_file_is_written() -> None:
+    source = ListSource({"video_generation_metrics": [generation(i) for i in range(3000)]})
+    board = dashboard(source, cap=5000)
+    response = export(board, dataset="generations", format="csv", window="7d")
+    first = next(response.chunks)
+    assert source.pulled < 3000 and first.startswith("generationId,")
+    rest = "".join(response.chunks)
+    assert source.pulled == 3000
+    assert len(list(csv.reader(io.StringIO(first + rest)))) == 3001
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"format": "csv"}, "dataset:"),
+        ({"dataset": "users"}, "dataset:"),
+        ({"dataset": "events", "format": "xml"}, "format:"),
+        ({"dataset": "events", "colour": "red"}, "colour:"),
+    ],
+)
+def test_bad_parameters_are_named(params: dict[str, str], named: str) -> None:
+    board = dashboard(ListSource({}))
+    response = json_response(
+        board.handle(Request("GET", "/export", params, "Bearer tok-analytics"))
+    )
+    assert response.status == 400
+    assert response.body["error"]["message"].startswith(named)
+
+
+def test_the_row_cap_is_a_clear_400() -> None:
+    source = ListSource({"video_generation_metrics": [generation(i) for i in range(11)]})
+    board = dashboard(source, cap=10)
+    response = json_response(
+        board.handle(Request("GET", "/export", {"dataset": "generations"}, "Bearer tok-analytics"))
+    )
+    assert response.status == 400
+    assert "11 generations rows" in response.body["error"]["message"]
+    assert "cap of 10" in response.body["error"]["message"]
+    assert source.pulled == 0
+
+
+def test_safe_cell() -> None:
+    assert safe_cell(-1.5) == "-1.5"  # numbers stay numbers
+    assert safe_cell("-1.5") == "'-1.5"  # text that a spreadsheet would evaluate does not
+    assert safe_cell("\tcmd") == "'\tcmd"
+    assert safe_cell("@SUM(A1)") == "'@SUM(A1)"
+    assert safe_cell("plain") == "plain"
+    assert safe_cell(None) == "" and safe_cell(True) == "true"
+    assert safe_cell({"a": 1}) == '{"a":1}'
