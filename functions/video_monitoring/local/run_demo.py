@@ -144,7 +144,7 @@ def run_alerting(stack: LocalStack, receivers: Receivers, secret: str, project: 
     mails = receivers.inbox.messages
     print(f"  SMTP inbox ({receivers.inbox.host}:{receivers.inbox.port}): {len(mails)} messages")
     for mail in mails:
-        print(f"    To {mail['To']}: {mail['Subject']}")
+        print(f"    To {mail['To']}: {' '.join(str(mail['Subject']).split())}")
     hooks = receivers.webhook.delivered()
     print(f"  webhook receiver ({receivers.webhook.url}): {len(hooks)} requests")
     for hook in hooks:

@@ -153,7 +153,7 @@ def lifecycle(rng: random.Random, now: dt.datetime, index: int) -> list[dict[str
     states.append(dict(doc))
     if rng.random() < 0.4:  # a late user rating
         doc["userRating"] = rng.choice(
-            (5, 5, 4, 4, 4, 3, 2) if profile.name != "pika" else (4, 3, 2)
+            (5, 5, 5, 4, 4, 4, 3) if profile.name != "pika" else (4, 3, 3, 2)
         )
         states.append(dict(doc))
     return states
