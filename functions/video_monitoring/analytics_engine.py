@@ -32,6 +32,26 @@ TREND_METRICS: dict[str, Callable[[Mapping[str, Any]], float | None]] = {
     "p95GenerationSeconds": lambda p: p["generationTimeSeconds"]["p95"],
 }
 METRIC_BOUNDS = {"successRate": (0.0, 1.0)}
+# Buckets that ended less than this before the window's end are shown but not fitted.
+SETTLE = dt.timedelta(minutes=15)
+
+
+def fill_gaps(
+    points: list[tuple[dt.datetime, float | None]],
+) -> list[tuple[dt.datetime, float]]:
+    """Drop leading and trailing buckets without a value; interpolate inner ones linearly, so
+    the fitted series stays evenly spaced."""
+    known = [i for i, (_, value) in enumerate(points) if value is not None]
+    result: list[tuple[dt.datetime, float]] = []
+    for left, right in zip(known, [*known[1:], known[-1]] if known else [], strict=True):
+        start, value = points[left]
+        right_value = points[right][1]
+        assert value is not None and right_value is not None
+        result.append((start, value))
+        for k in range(left + 1, right):
+            share = (k - left) / (right - left)
+            result.append((points[k][0], value + share * (right_value - value)))
+    return result
 
 
 class AnalyticsEngine:
@@ -43,18 +63,20 @@ class AnalyticsEngine:
         monitor: PerformanceMonitor,
         shards: int = 16,
         clock: Clock = utc_now,
+        tracked_features: frozenset[str] | None = None,
     ) -> None:
         self._store = store
         self._monitor = monitor
         self._shards = shards
         self._clock = clock
+        self._features = tracked_features
 
     def record_app_event(self, event_id: str) -> Plan:
         """Bring one app event's contribution to the event rollups in line with its document."""
         now = self._clock()
 
         def planner(source: SourceState, stored: StoredState) -> Plan:
-            return plan_event_change(event_id, source, stored, now, self._shards)
+            return plan_event_change(event_id, source, stored, now, self._shards, self._features)
 
         plan = self._store.reconcile(event_id, planner, EVENT_LEDGER)
         if plan.outcome == "rejected":
@@ -84,14 +106,19 @@ class AnalyticsEngine:
         buckets inside the window are fitted (a partial first or last bucket is not)."""
         points = self._monitor.get_performance_trends(window, granularity)
         size = step(granularity)
-        fitted: list[tuple[dt.datetime, float]] = []
+        settled_before = window.end - SETTLE
+        eligible: list[tuple[dt.datetime, float | None]] = []
         for point in points:
             point["complete"] = (
                 point["start"] >= window.start and point["start"] + size <= window.end
             )
-            value = TREND_METRICS[metric](point)
-            if point["complete"] and value is not None:
-                fitted.append((point["start"], float(value)))
+            # The newest buckets still have generations running; they would bias the fit.
+            point["fitted"] = point["complete"] and point["start"] + size <= settled_before
+            if point["fitted"]:
+                value = TREND_METRICS[metric](point)
+                eligible.append((point["start"], None if value is None else float(value)))
+        fitted = fill_gaps(eligible)
+        observed = {start for start, value in eligible if value is not None}
         model = forecast.fit([v for _, v in fitted])
         low, high = METRIC_BOUNDS.get(metric, (0.0, math.inf))
         result: dict[str, Any] = {
@@ -130,6 +157,7 @@ class AnalyticsEngine:
                 "expected": fitted[i][1] - model.errors[i - 2],
             }
             for i in forecast.anomalies(model)
+            if fitted[i][0] in observed  # an interpolated gap is not an observation
         ]
         return result
 

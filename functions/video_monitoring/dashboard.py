@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
@@ -30,6 +31,7 @@ SEVERITIES = ("critical", "warning", "info")
 ALERT_ACTIONS = ("acknowledge", "resolve", "suppress")
 ADMIN_ROLES = frozenset({c.ROLE_ADMIN})
 RULE_ID = re.compile(r"^[a-z0-9_]{1,64}$")
+ALERT_ID = re.compile(r"^(?!__)[A-Za-z0-9_.:|-]{1,500}$")
 MAX_BODY_BYTES = 64 * 1024
 
 
@@ -44,7 +46,7 @@ def _int_param(params: Mapping[str, str], name: str, default: int, low: int, hig
     text = params.get(name)
     if text is None:
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
+    if not re.fullmatch(r"[0-9]{1,9}", text) or not low <= int(text) <= high:
         raise InvalidArgument(f"{name}: expected an integer from {low} to {high}; got {text!r}")
     return int(text)
 
@@ -193,9 +195,14 @@ class Dashboard:
                 f"from: the window holds {rows} {name} rows, more than the export cap of "
                 f"{self._export_max_rows}; narrow the window (or split it)"
             )
-        source = self._exports
+        # The first page is read before the response starts, so a failing query is an error
+        # response rather than a 200 with a cut file.
+        rows_read = self._exports.rows(dataset, window)
+        first = list(itertools.islice(rows_read, 1))
         chunks = encode(
-            dataset, fmt, (row_of(dataset, i, d) for i, d in source.rows(dataset, window))
+            dataset,
+            fmt,
+            (row_of(dataset, i, d) for i, d in itertools.chain(first, rows_read)),
         )
         return StreamResponse(FORMATS[fmt], file_name(dataset, fmt, window), chunks)
 
@@ -233,6 +240,8 @@ class Dashboard:
     def _alert_action(
         self, request: Request, caller: Caller, alert_id: str, action: str
     ) -> Response:
+        if not ALERT_ID.match(alert_id):
+            raise NotFound(f"alertId: no alert {alert_id!r}")
         if action not in ALERT_ACTIONS:
             raise NotFound(f"path: no alert action {action!r}; expected one of {ALERT_ACTIONS}")
         if request.method != "POST":
@@ -261,6 +270,8 @@ class Dashboard:
         return Response(200, {"alert": instance.to_doc()})
 
     def _put_rule(self, request: Request, caller: Caller, rule_id: str) -> Response:
+        if not RULE_ID.match(rule_id):
+            raise NotFound(f"ruleId: no alert rule {rule_id!r} (ids match {RULE_ID.pattern})")
         if request.method == "GET":
             require(caller, READ_ROLES)
             rule = self._manager().rule(rule_id)

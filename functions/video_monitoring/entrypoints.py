@@ -5,10 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Request as FlaskRequest
 from flask import Response as FlaskResponse
+from google.api_core.exceptions import DeadlineExceeded, InternalServerError, ServiceUnavailable
 
 from video_monitoring.alert_manager import AlertManager, RunReport
 from video_monitoring.alert_store import FirestoreAlertStore
@@ -19,7 +22,7 @@ from video_monitoring.events import is_monitor_event
 from video_monitoring.notifications import NotificationSettings, RetryPolicy, channels_from_settings
 from video_monitoring.performance_monitor import PerformanceMonitor
 from video_monitoring.settings import get_settings
-from video_monitoring.storage import FirestoreExportSource, FirestoreStore
+from video_monitoring.storage import ConcurrencyError, FirestoreExportSource, FirestoreStore
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +36,10 @@ def store() -> FirestoreStore:
 @functools.cache
 def monitor() -> PerformanceMonitor:
     """The process's performance monitor."""
-    return PerformanceMonitor(store(), shards=get_settings().rollup_shards, clock=utc_now)
+    settings = get_settings()
+    return PerformanceMonitor(
+        store(), settings.rollup_shards, utc_now, frozenset(settings.tracked_features)
+    )
 
 
 @functools.cache
@@ -64,7 +70,10 @@ def alert_manager() -> AlertManager:
 @functools.cache
 def analytics() -> AnalyticsEngine:
     """The process's analytics engine."""
-    return AnalyticsEngine(store(), monitor(), get_settings().rollup_shards, utc_now)
+    settings = get_settings()
+    return AnalyticsEngine(
+        store(), monitor(), settings.rollup_shards, utc_now, frozenset(settings.tracked_features)
+    )
 
 
 @functools.cache
@@ -82,10 +91,36 @@ def dashboard() -> Dashboard:
     )
 
 
+T = TypeVar("T")
+TRANSIENT = (ServiceUnavailable, DeadlineExceeded, InternalServerError, ConcurrencyError)
+
+
+def with_transient_retries(
+    action: Callable[[], T],
+    budget_seconds: float = 50.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run a reconcile, retrying transient failures with backoff for up to `budget_seconds`.
+
+    The Python SDK does not expose `retry` for Firestore triggers, so a delivery whose handler
+    raises is not delivered again; the handler itself rides out what a retry would have."""
+    deadline = time.monotonic() + budget_seconds
+    delay = 0.2
+    while True:
+        try:
+            return action()
+        except TRANSIENT as error:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("transient failure, retrying in %.1f s: %s", delay, type(error).__name__)
+            sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
 def handle_generation_written(event: Any) -> None:
     """Reconcile the generation the event names; bad documents are recorded, never raised."""
     generation_id = event.params["generationId"]
-    plan = monitor().record_generation_metrics(generation_id)
+    plan = with_transient_retries(lambda: monitor().record_generation_metrics(generation_id))
     log.info(
         "generation %s: %s (event %s, %d writes)",
         generation_id,
@@ -104,7 +139,7 @@ def handle_event_written(event: Any) -> None:
     datas = [s.to_dict() if s is not None and s.exists else None for s in sides]
     if all(d is None or is_monitor_event(d) for d in datas) and any(datas):
         return
-    plan = analytics().record_app_event(event_id)
+    plan = with_transient_retries(lambda: analytics().record_app_event(event_id))
     log.info(
         "analytics event %s: %s (event %s, %d writes)",
         event_id,

@@ -23,7 +23,15 @@ from pydantic import ValidationError
 from video_monitoring import constants as c
 from video_monitoring.models import AppEvent, describe_validation_error
 from video_monitoring.pipeline import Plan, SourceState, StoredState
-from video_monitoring.rollup import MICRO_USD, Contribution, deltas, fixed, safe_key, shard_of
+from video_monitoring.rollup import (
+    MICRO_USD,
+    Contribution,
+    deltas,
+    feature_key,
+    fixed,
+    safe_key,
+    shard_of,
+)
 
 _BOOKKEEPING = ("recordedAt", "updatedAt")
 
@@ -33,7 +41,9 @@ def is_monitor_event(data: Mapping[str, Any] | None) -> bool:
     return data is not None and data.get("source") == c.EVENT_SOURCE_MONITOR
 
 
-def event_contribution(event_id: str, event: AppEvent, shards: int) -> Contribution:
+def event_contribution(
+    event_id: str, event: AppEvent, shards: int, tracked_features: frozenset[str] | None = None
+) -> Contribution:
     """Counters one app event adds to its type's cell: one occurrence, revenue for upgrades,
     the feature for `feature_used`."""
     values: dict[str, int] = {"n": 1}
@@ -42,7 +52,7 @@ def event_contribution(event_id: str, event: AppEvent, shards: int) -> Contribut
         values["rev/n"] = 1
     feature = event.properties.get("feature")
     if event.type == "feature_used" and isinstance(feature, str) and feature:
-        values[f"feat/{safe_key(feature)}"] = 1
+        values[f"feat/{feature_key(feature, tracked_features)}"] = 1
     return Contribution(
         created_at=event.timestamp,
         cell=safe_key(event.type),
@@ -52,7 +62,12 @@ def event_contribution(event_id: str, event: AppEvent, shards: int) -> Contribut
 
 
 def plan_event_change(
-    event_id: str, source: SourceState, stored: StoredState, now: dt.datetime, shards: int
+    event_id: str,
+    source: SourceState,
+    stored: StoredState,
+    now: dt.datetime,
+    shards: int,
+    tracked_features: frozenset[str] | None = None,
 ) -> Plan:
     """Plan the writes for one analytics event; never raises for a bad document."""
     old = _stored(stored.metrics)
@@ -83,7 +98,7 @@ def plan_event_change(
             rejected=rejected,
             reason=reason,
         )
-    new = event_contribution(event_id, event, shards)
+    new = event_contribution(event_id, event, shards, tracked_features)
     body = {
         "eventId": event_id,
         "type": event.type,

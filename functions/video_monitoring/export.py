@@ -8,10 +8,12 @@ string starting with `=`, `+`, `-`, `@`, tab or carriage return) are prefixed wi
 
 from __future__ import annotations
 
+import base64
 import csv
 import datetime as dt
 import io
 import json
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -78,14 +80,26 @@ class ExportSource(Protocol):
 
 
 def plain(value: Any) -> Any:
-    """A JSON-ready value: times as RFC 3339, maps and lists recursively."""
+    """A JSON-ready value for anything Firestore can hold: times as RFC 3339, geo points as
+    {lat, lng}, references as their path, bytes as base64, non-finite numbers as null; maps and
+    lists recursively. Raw app events can hold any of these."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
     if isinstance(value, dt.datetime):
         return rfc3339(value)
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
-    return value
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if hasattr(value, "latitude") and hasattr(value, "longitude"):
+        return {"lat": value.latitude, "lng": value.longitude}
+    if hasattr(value, "path"):
+        return str(value.path)
+    return str(value)
 
 
 def row_of(dataset: Dataset, doc_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -105,7 +119,11 @@ def safe_cell(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value) if isinstance(value, float) else str(value)
-    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    text = (
+        value
+        if isinstance(value, str)
+        else json.dumps(value, separators=(",", ":"), allow_nan=False)
+    )
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
@@ -124,11 +142,11 @@ def encode(dataset: Dataset, fmt: str, rows: Iterable[dict[str, Any]]) -> Iterat
         yield buffer.getvalue()
     elif fmt == "ndjson":
         for row in rows:
-            yield json.dumps(row, separators=(",", ":")) + "\n"
+            yield json.dumps(row, separators=(",", ":"), allow_nan=False) + "\n"
     else:
         yield "["
         for i, row in enumerate(rows):
-            yield ("," if i else "") + json.dumps(row, separators=(",", ":"))
+            yield ("," if i else "") + json.dumps(row, separators=(",", ":"), allow_nan=False)
         yield "]"
 
 

@@ -121,17 +121,24 @@ def system_metrics_json(totals: Totals, window: Window) -> dict[str, Any]:
 class PerformanceMonitor:
     """Records generations into metrics and rollups; answers windowed performance questions."""
 
-    def __init__(self, store: MonitoringStore, shards: int, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        store: MonitoringStore,
+        shards: int,
+        clock: Clock = utc_now,
+        tracked_features: frozenset[str] | None = None,
+    ) -> None:
         self._store = store
         self._shards = shards
         self._clock = clock
+        self._features = tracked_features
 
     def record_generation_metrics(self, generation_id: str) -> Plan:
         """Bring one generation's metrics and rollup contribution in line with its document."""
         now = self._clock()
 
         def planner(source: SourceState, stored: StoredState) -> Plan:
-            return plan_change(generation_id, source, stored, now, self._shards)
+            return plan_change(generation_id, source, stored, now, self._shards, self._features)
 
         plan = self._store.reconcile(generation_id, planner)
         if plan.outcome == "rejected":

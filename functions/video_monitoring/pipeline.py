@@ -95,6 +95,7 @@ def plan_change(
     stored: StoredState,
     now: dt.datetime,
     shards: int,
+    tracked_features: frozenset[str] | None = None,
 ) -> Plan:
     """Plan the writes for one generation; never raises for a bad document."""
     old = _stored_contribution(stored.metrics)
@@ -125,7 +126,7 @@ def plan_change(
             rejected=rejected,
             reason=reason,
         )
-    new = contribution(generation_id, doc, shards)
+    new = contribution(generation_id, doc, shards, tracked_features)
     emitted = dict((stored.metrics or {}).get("emitted", {}))
     events = _lifecycle_events(generation_id, doc, emitted)
     body = metrics_document(generation_id, doc, new, emitted)

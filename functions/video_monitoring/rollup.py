@@ -127,7 +127,18 @@ class Contribution:
         )
 
 
-def contribution(generation_id: str, doc: GenerationDocument, shards: int) -> Contribution:
+def feature_key(name: str, tracked: frozenset[str] | None) -> str:
+    """A feature's counter name: itself when tracked (or when every feature is), else `other`,
+    so free-form names cannot grow rollup documents without bound."""
+    return safe_key(name) if tracked is None or name in tracked else "other"
+
+
+def contribution(
+    generation_id: str,
+    doc: GenerationDocument,
+    shards: int,
+    tracked_features: frozenset[str] | None = None,
+) -> Contribution:
     """The counters a generation in its current state adds to its cell."""
     values: Values = {"n": 1, f"s/{doc.status}": 1}
 
@@ -164,8 +175,8 @@ def contribution(generation_id: str, doc: GenerationDocument, shards: int) -> Co
         band = min(int(doc.qualityScore), 9)
         values[f"qb/{band}/n"] = 1
         values[f"qb/{band}/r"] = r
-    for feature in sorted(set(doc.features)):
-        values[f"feat/{safe_key(feature)}"] = 1
+    for key in sorted({feature_key(f, tracked_features) for f in doc.features}):
+        values[f"feat/{key}"] = 1
     if doc.features:
         values["feat_any"] = 1
     return Contribution(

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     )
     # Processing longer than this counts as stuck in the system metrics.
     stuck_after_minutes: int = Field(default=30, ge=1)
+    # Feature names counted one by one in the rollups; any other name counts as "other".
+    tracked_features: list[str] = Field(
+        default_factory=lambda: ["custom_avatar", "voice_clone", "hd_export", "brand_kit"]
+    )
     # Most rows one /export may return (a larger window gets a 400 naming the cap).
     export_max_rows: int = Field(default=100_000, ge=1)
 

@@ -6,6 +6,7 @@ import collections
 import datetime as dt
 import functools
 import json
+import logging
 import random
 import threading
 import time
@@ -54,6 +55,8 @@ class Compaction:
 class ConcurrencyError(RuntimeError):
     """A generation's metrics document kept changing under the reconcile (raised for a retry)."""
 
+
+log = logging.getLogger(__name__)
 
 # Document reads and writes of generation changes in this process (benchmarks read them).
 OPERATIONS: collections.Counter[str] = collections.Counter()
@@ -343,15 +346,17 @@ class FirestoreStore:
                     buckets = self._closed_shards(c.SHARDS_OF[collection], older_than)
                     if not buckets:
                         break
-                    list(
+                    done = list(
                         pool.map(
-                            lambda item, col=collection: self._compact_bucket(
+                            lambda item, col=collection: self._try_compact(
                                 col, item[0][0], item[0][1], item[1]
                             ),
                             buckets.items(),
                         )
                     )
-                    compacted += len(buckets)
+                    compacted += sum(done)
+                    if not any(done):
+                        break  # no progress on this page: leave it for the next run
                     if sum(len(refs) for refs in buckets.values()) < COMPACTION_PAGE:
                         break  # that page held every closed shard
         return Compaction(compacted, remaining=False)
@@ -370,6 +375,22 @@ class FirestoreStore:
             data = snap.to_dict() or {}
             buckets.setdefault((data["g"], data["start"]), []).append(snap.reference)
         return buckets
+
+    def _try_compact(
+        self,
+        collection: str,
+        granularity: str,
+        start: dt.datetime,
+        refs: list[firestore.DocumentReference],
+    ) -> bool:
+        """Compact one bucket; a failure is logged and left for the next run, so one bad
+        bucket never stops the scheduled run (its shards stay readable meanwhile)."""
+        try:
+            self._compact_bucket(collection, granularity, start, refs)
+        except Exception:
+            log.exception("compaction of %s %s %s failed", collection, granularity, start)
+            return False
+        return True
 
     def _compact_bucket(
         self,

@@ -177,3 +177,13 @@ def test_summary_counts_open_alerts_per_provider_scope(api: Api) -> None:
     assert pika["alerts"]["active"] == 2
     _, runway = api.call("GET", "/summary", "tok-analytics", window="1h", provider="runway")
     assert runway["alerts"]["active"] == 0
+
+
+def test_odd_numbers_and_ids_are_client_errors(api: Api) -> None:
+    status, body = api.call("GET", "/alerts", "tok-analytics", limit="²")
+    assert (status, body["error"]["message"][:6]) == (400, "limit:")
+    status, body = api.call("GET", "/trends", "tok-analytics", horizon="9" * 5000)
+    assert (status, body["error"]["message"][:8]) == (400, "horizon:")
+    assert api.call("POST", "/alerts/__x__/acknowledge")[0] == 404
+    assert api.call("GET", "/alert-rules/__x__", "tok-analytics")[0] == 404
+    assert api.call("PUT", "/alert-rules/Bad Id", body={"metric": "successRate"})[0] == 404

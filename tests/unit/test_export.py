@@ -157,3 +157,41 @@ def test_safe_cell() -> None:
     assert safe_cell("plain") == "plain"
     assert safe_cell(None) == "" and safe_cell(True) == "true"
     assert safe_cell({"a": 1}) == '{"a":1}'
+
+
+def test_every_firestore_value_exports_as_valid_json() -> None:
+    from google.cloud.firestore_v1 import GeoPoint
+
+    from video_monitoring.export import DATASETS, encode, row_of
+
+    class Ref:
+        path = "users/u1"
+
+    event = {
+        "type": "video_viewed", "userId": "u1", "timestamp": NOW,
+        "amountUsd": float("nan"),
+        "properties": {"where": GeoPoint(1.5, 2.5), "who": Ref(), "raw": b"\x00\x01", "n": [1.0]},
+    }  # fmt: skip
+    row = row_of(DATASETS["events"], "e1", event)
+    assert row["amountUsd"] is None
+    assert row["properties"] == {
+        "where": {"lat": 1.5, "lng": 2.5}, "who": "users/u1", "raw": "AAE=", "n": [1.0],
+    }  # fmt: skip
+    for fmt in ("csv", "ndjson", "json"):
+        text = "".join(encode(DATASETS["events"], fmt, [row]))
+        assert "NaN" not in text
+    json.loads("".join(encode(DATASETS["events"], "json", [row])))
+
+
+def test_a_failing_first_page_is_an_error_response_not_a_cut_file() -> None:
+    class Broken(ListSource):
+        def rows(self, dataset: Dataset, window: Window) -> Iterator[tuple[str, Mapping[str, Any]]]:
+            raise RuntimeError("firestore unavailable")
+            yield  # pragma: no cover
+
+    board = dashboard(Broken({}))
+    response = board.handle(
+        Request("GET", "/export", {"dataset": "events"}, "Bearer tok-analytics")
+    )
+    assert not isinstance(response, StreamResponse)
+    assert response.status == 500 and response.body["error"]["code"] == "internal"

@@ -79,3 +79,22 @@ def test_trends_forecast_counts_from_whole_hours_only() -> None:
     assert result["anomalies"] == []
     short = Window(start=day, end=day + dt.timedelta(hours=3))
     assert engine.analyze_trends(short, "hour", "total", 3)["forecast"] is None
+
+
+def test_gaps_are_interpolated_and_edges_trimmed() -> None:
+    from video_monitoring.analytics_engine import fill_gaps
+
+    t = [dt.datetime(2026, 11, 23, h, tzinfo=dt.UTC) for h in range(6)]
+    points = [(t[0], None), (t[1], 1.0), (t[2], None), (t[3], None), (t[4], 4.0), (t[5], None)]
+    assert fill_gaps(points) == [(t[1], 1.0), (t[2], 2.0), (t[3], 3.0), (t[4], 4.0)]
+    assert fill_gaps([(t[0], None)]) == []
+
+
+def test_buckets_ending_in_the_last_15_minutes_are_not_fitted() -> None:
+    day = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
+    store = FakeStore()
+    clock = FixedClock(day + dt.timedelta(hours=1))
+    engine = AnalyticsEngine(store, PerformanceMonitor(store, shards=2, clock=clock), 2, clock)
+    window = Window(start=day, end=day + dt.timedelta(minutes=40))
+    series = engine.analyze_trends(window, "minute", "total", 1)["series"]
+    assert [p["fitted"] for p in series] == [True] * 25 + [False] * 15

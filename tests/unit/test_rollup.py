@@ -71,3 +71,24 @@ def test_compacted_blob_and_shard_maps_read_the_same() -> None:
     assert flat_cells({"blob": blob}) == flat
     nested = {cell: rollup.nest(values) for cell, values in flat.items()}
     assert flat_cells({"cells": nested}) == flat
+
+
+def test_untracked_feature_names_fold_into_other() -> None:
+    import datetime as dt
+
+    from video_monitoring.models import parse_generation
+
+    created = dt.datetime(2026, 11, 24, tzinfo=dt.UTC)
+    doc = parse_generation(
+        {
+            "userId": "u", "provider": "runway", "status": "queued", "createdAt": created,
+            "userTier": "premium", "features": ["custom_avatar", "x1", "x2"],
+        }
+    )  # fmt: skip
+    tracked = frozenset({"custom_avatar"})
+    values = rollup.contribution("g", doc, 4, tracked).values
+    assert {k: v for k, v in values.items() if k.startswith("feat")} == {
+        "feat/custom_avatar": 1, "feat/other": 1, "feat_any": 1,
+    }  # fmt: skip
+    everything = rollup.contribution("g", doc, 4).values
+    assert {"feat/x1", "feat/x2"} <= set(everything)

@@ -1,0 +1,45 @@
+"""Transient failures in a trigger handler are ridden out (the SDK does not redeliver)."""
+
+from __future__ import annotations
+
+import pytest
+from google.api_core.exceptions import NotFound, ServiceUnavailable
+
+from video_monitoring.entrypoints import with_transient_retries
+
+
+def unavailable() -> ServiceUnavailable:
+    return ServiceUnavailable("down")  # type: ignore[no-untyped-call]
+
+
+def test_transient_failures_are_retried_with_backoff() -> None:
+    failures = [unavailable(), unavailable()]
+    slept: list[float] = []
+
+    def action() -> str:
+        if failures:
+            raise failures.pop()
+        return "done"
+
+    assert with_transient_retries(action, sleep=slept.append) == "done"
+    assert slept == [0.2, 0.4]
+
+
+def test_gives_up_after_the_budget_and_never_retries_other_errors() -> None:
+    calls = [0]
+
+    def down() -> None:
+        calls[0] += 1
+        raise unavailable()
+
+    with pytest.raises(ServiceUnavailable):
+        with_transient_retries(down, budget_seconds=0.0, sleep=lambda _: None)
+    assert calls[0] == 1
+
+    def missing() -> None:
+        calls[0] += 1
+        raise NotFound("gone")  # type: ignore[no-untyped-call]
+
+    with pytest.raises(NotFound):
+        with_transient_retries(missing, sleep=lambda _: None)
+    assert calls[0] == 2
