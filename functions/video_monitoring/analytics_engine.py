@@ -9,14 +9,23 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from video_monitoring import forecast
+from video_monitoring import constants as c
+from video_monitoring import forecast, user_insights
 from video_monitoring.clock import Clock, utc_now
 from video_monitoring.events import plan_event_change
 from video_monitoring.insights import business_metrics, providers_comparison, quality_insights
 from video_monitoring.models import Window
 from video_monitoring.performance_monitor import PerformanceMonitor, generation_time
 from video_monitoring.pipeline import Plan, SourceState, StoredState
-from video_monitoring.rollup import MICRO_USD, MILLI, Granularity, merge_cells, statuses, step
+from video_monitoring.rollup import (
+    MICRO_USD,
+    MILLI,
+    Granularity,
+    floor_time,
+    merge_cells,
+    statuses,
+    step,
+)
 from video_monitoring.storage import EVENT_LEDGER, MonitoringStore
 
 log = logging.getLogger(__name__)
@@ -32,6 +41,14 @@ TREND_METRICS: dict[str, Callable[[Mapping[str, Any]], float | None]] = {
     "p95GenerationSeconds": lambda p: p["generationTimeSeconds"]["p95"],
 }
 METRIC_BOUNDS = {"successRate": (0.0, 1.0)}
+# A day's user snapshot is taken this long after the day ends (late events settle first).
+SNAPSHOT_SETTLE = dt.timedelta(hours=1)
+DAY_KEYS = frozenset(
+    {
+        "activeUsers", "generations", "generationsPerActiveUser", "sessions",
+        "sessionsPerActiveUser", "engagement", "upgraders", "segments",
+    }
+)  # fmt: skip
 # Buckets that ended less than this before the window's end are shown but not fitted.
 SETTLE = dt.timedelta(minutes=15)
 
@@ -160,6 +177,60 @@ class AnalyticsEngine:
             if fitted[i][0] in observed  # an interpolated gap is not an observation
         ]
         return result
+
+    def snapshot_user_behavior(
+        self, now: dt.datetime, settle: dt.timedelta = SNAPSHOT_SETTLE
+    ) -> bool:
+        """Store `user_behavior_insights/{day}` for the last UTC day that closed at least
+        `settle` ago, once (True when written). Reads the 31 days of user activity ending then."""
+        day = floor_time(now - settle, "day") - dt.timedelta(days=1)
+        if self._store.daily_snapshots(c.USER_BEHAVIOR_INSIGHTS, [day]):
+            return False
+        activity = self._store.user_days(day - dt.timedelta(days=30), day + dt.timedelta(days=1))
+        body = user_insights.snapshot(list(activity), day)
+        self._store.put_daily_snapshot(c.USER_BEHAVIOR_INSIGHTS, day, {**body, "computedAt": now})
+        return True
+
+    def generate_user_behavior_insights(self, window: Window) -> dict[str, Any]:
+        """CONTRACT §6 `/user-insights`: per UTC day the window touches, activity, engagement and
+        segments (from the daily snapshot, or computed now for days without one: today and any
+        day the scheduled run has not reached); retention and churn risk of the latest
+        snapshot day."""
+        first = floor_time(window.start, "day")
+        days = []
+        while first < window.end:
+            days.append(first)
+            first += dt.timedelta(days=1)
+        stored = self._store.daily_snapshots(c.USER_BEHAVIOR_INSIGHTS, days)
+        missing = [d for d in days if d not in stored]
+        live: dict[dt.datetime, list[Any]] = {}
+        if missing:
+            for activity in self._store.user_days(missing[0], missing[-1] + dt.timedelta(days=1)):
+                live.setdefault(activity.day, []).append(activity)
+        series = []
+        for day in days:
+            if day in stored:
+                figures = {k: v for k, v in stored[day].items() if k in DAY_KEYS}
+                series.append({"day": day, "source": "snapshot", **figures})
+            else:
+                figures = user_insights.day_figures(live.get(day, []))
+                series.append({"day": day, "source": "live", **figures})
+        latest = max(stored) if stored else None
+        user_days = sum(p["activeUsers"] for p in series)
+        return {
+            "window": window.to_json(),
+            "days": series,
+            "totals": {
+                "activeUserDays": user_days,
+                "averageDailyActiveUsers": user_days / len(series) if series else None,
+                "generations": sum(p["generations"] for p in series),
+                "sessions": sum(p["sessions"] for p in series),
+            },
+            "latestSnapshotDay": latest,
+            "retention7": stored[latest]["retention7"] if latest else None,
+            "retention30": stored[latest]["retention30"] if latest else None,
+            "churnRisk": stored[latest]["churnRisk"] if latest else None,
+        }
 
     def get_analytics_summary(self, window: Window) -> dict[str, Any]:
         """CONTRACT §6 `/summary`; every figure is defined in the README."""

@@ -22,6 +22,8 @@ EVENT_ROLLUPS: Final = "event_rollups"
 EVENT_ROLLUP_SHARDS: Final = "event_rollup_shards"
 SHARDS_OF: Final = {ROLLUPS: ROLLUP_SHARDS, EVENT_ROLLUPS: EVENT_ROLLUP_SHARDS}
 SYSTEM_METRICS: Final = "system_performance_metrics"
+# Per user and UTC day: activity counters, kept exactly like the rollups (user insights).
+USER_DAYS: Final = "user_days"
 BUSINESS_METRICS: Final = "business_metrics"
 QUALITY_INSIGHTS: Final = "quality_insights"
 USER_BEHAVIOR_INSIGHTS: Final = "user_behavior_insights"

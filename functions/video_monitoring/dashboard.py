@@ -140,6 +140,7 @@ class Dashboard:
             "/quality": lambda p: self._engine.generate_quality_insights(self._window(p)),
             "/providers": lambda p: self._engine.compare_providers(self._window(p)),
             "/business": lambda p: self._engine.generate_business_metrics(self._window(p)),
+            "/user-insights": self._user_insights,
         }
         if alerts is not None:
             self._routes |= {"/alerts": self._alert_list, "/alert-rules": self._alert_rules}
@@ -180,6 +181,11 @@ class Dashboard:
         require(caller, READ_ROLES)
         body = handler(request.params)
         return body if isinstance(body, StreamResponse) else Response(200, body)
+
+    def _user_insights(self, params: Mapping[str, str]) -> Any:
+        if "provider" in params:
+            raise InvalidArgument("provider: user insights are per user and day, not per provider")
+        return self._engine.generate_user_behavior_insights(self._window(params))
 
     def _export(self, params: Mapping[str, str]) -> StreamResponse:
         window = self._window(params, frozenset({"dataset", "format"}))

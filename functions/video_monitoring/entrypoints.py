@@ -164,6 +164,8 @@ def run_aggregate_and_alert(schedule_time: dt.datetime) -> RunReport:
         monitor().system_metric_documents(snapshot, backlog)
     )
     report = manager.run(snapshot)
+    if analytics().snapshot_user_behavior(now):
+        log.info("stored the user behaviour snapshot of the previous day")
     failed = [d for d in report.deliveries if not d.ok]
     log.info(
         "aggregate_and_alert %s: compacted %d buckets%s; %d system metric documents; "

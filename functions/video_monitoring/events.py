@@ -26,11 +26,14 @@ from video_monitoring.pipeline import Plan, SourceState, StoredState
 from video_monitoring.rollup import (
     MICRO_USD,
     Contribution,
+    UserDay,
     deltas,
     feature_key,
     fixed,
     safe_key,
     shard_of,
+    user_day,
+    user_day_deltas,
 )
 
 _BOOKKEEPING = ("recordedAt", "updatedAt")
@@ -71,11 +74,13 @@ def plan_event_change(
 ) -> Plan:
     """Plan the writes for one analytics event; never raises for a bad document."""
     old = _stored(stored.metrics)
+    old_day = UserDay.from_doc((stored.metrics or {}).get("userDay"))
     if source.data is None or is_monitor_event(source.data):
         return Plan(
             outcome="removed" if old else "ignored" if source.data is not None else "unchanged",
             delete_metrics=stored.metrics is not None,
             rollup_deltas=deltas(old, None),
+            user_deltas=user_day_deltas(old_day, None),
             delete_rejected=stored.rejected is not None,
         )
     try:
@@ -95,16 +100,22 @@ def plan_event_change(
             outcome="rejected",
             delete_metrics=stored.metrics is not None,
             rollup_deltas=deltas(old, None),
+            user_deltas=user_day_deltas(old_day, None),
             rejected=rejected,
             reason=reason,
         )
     new = event_contribution(event_id, event, shards, tracked_features)
+    day_values = {f"ev/{safe_key(event.type)}": 1}
+    if event.amountUsd is not None:
+        day_values["rev"] = fixed(event.amountUsd, MICRO_USD)
+    new_day = user_day(event.userId, event.timestamp, day_values)
     body = {
         "eventId": event_id,
         "type": event.type,
         "userId": event.userId,
         "timestamp": event.timestamp,
         "contribution": new.to_doc(),
+        "userDay": new_day.to_doc(),
     }
     previous = {k: v for k, v in (stored.metrics or {}).items() if k not in _BOOKKEEPING}
     record: dict[str, Any] | None = None
@@ -115,6 +126,7 @@ def plan_event_change(
         outcome="recorded" if old is None else "updated" if record else "unchanged",
         metrics=record,
         rollup_deltas=deltas(old, new),
+        user_deltas=user_day_deltas(old_day, new_day),
         delete_rejected=stored.rejected is not None,
     )
 

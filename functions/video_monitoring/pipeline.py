@@ -37,7 +37,15 @@ from pydantic import ValidationError
 
 from video_monitoring import constants as c
 from video_monitoring.models import GenerationDocument, describe_validation_error, parse_generation
-from video_monitoring.rollup import Contribution, RollupDelta, contribution, deltas
+from video_monitoring.rollup import (
+    Contribution,
+    RollupDelta,
+    UserDay,
+    contribution,
+    deltas,
+    user_day,
+    user_day_deltas,
+)
 
 _TERMINAL_EVENT = {
     "completed": c.EVENT_GENERATION_COMPLETED,
@@ -71,6 +79,7 @@ class Plan:
     metrics: dict[str, Any] | None = None
     delete_metrics: bool = False
     rollup_deltas: list[RollupDelta] = field(default_factory=list)
+    user_deltas: list[UserDay] = field(default_factory=list)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     rejected: dict[str, Any] | None = None
     delete_rejected: bool = False
@@ -83,6 +92,7 @@ class Plan:
             int(self.metrics is not None)
             + int(self.delete_metrics)
             + len(self.rollup_deltas)
+            + len(self.user_deltas)
             + len(self.events)
             + int(self.rejected is not None)
             + int(self.delete_rejected)
@@ -99,11 +109,13 @@ def plan_change(
 ) -> Plan:
     """Plan the writes for one generation; never raises for a bad document."""
     old = _stored_contribution(stored.metrics)
+    old_day = UserDay.from_doc((stored.metrics or {}).get("userDay"))
     if source.data is None:
         return Plan(
             outcome="removed" if old else "unchanged",
             delete_metrics=stored.metrics is not None,
             rollup_deltas=deltas(old, None),
+            user_deltas=user_day_deltas(old_day, None),
             delete_rejected=stored.rejected is not None,
         )
     try:
@@ -123,13 +135,16 @@ def plan_change(
             outcome="rejected",
             delete_metrics=stored.metrics is not None,
             rollup_deltas=deltas(old, None),
+            user_deltas=user_day_deltas(old_day, None),
             rejected=rejected,
             reason=reason,
         )
     new = contribution(generation_id, doc, shards, tracked_features)
+    new_day = generation_user_day(doc)
     emitted = dict((stored.metrics or {}).get("emitted", {}))
     events = _lifecycle_events(generation_id, doc, emitted)
     body = metrics_document(generation_id, doc, new, emitted)
+    body["userDay"] = new_day.to_doc()
     previous = {k: v for k, v in (stored.metrics or {}).items() if k not in _BOOKKEEPING}
     metrics: dict[str, Any] | None = None
     if body != previous:
@@ -141,9 +156,19 @@ def plan_change(
         outcome=outcome,
         metrics=metrics,
         rollup_deltas=rollup,
+        user_deltas=user_day_deltas(old_day, new_day),
         events=events,
         delete_rejected=stored.rejected is not None,
     )
+
+
+def generation_user_day(doc: GenerationDocument) -> UserDay:
+    """A generation's part of its user's day: one generation, its status, premium or not."""
+    # Flat keys that nest without collisions ("gen" cannot be a leaf and a map at once).
+    values = {"gen/n": 1, f"gen/s/{doc.status}": 1}
+    if doc.userTier == "premium":
+        values["gen/premium"] = 1
+    return user_day(doc.userId, doc.createdAt, values)
 
 
 def _stored_contribution(metrics: Mapping[str, Any] | None) -> Contribution | None:

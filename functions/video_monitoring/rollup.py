@@ -228,6 +228,49 @@ def deltas(old: Contribution | None, new: Contribution | None) -> list[RollupDel
     return result
 
 
+@dataclass(frozen=True)
+class UserDay:
+    """What one generation or app event adds to its user's activity on one UTC day."""
+
+    day: dt.datetime
+    user_id: str
+    values: Mapping[str, int]
+
+    def to_doc(self) -> dict[str, Any]:
+        """Stored form, kept beside the contribution."""
+        return {"day": self.day, "userId": self.user_id, "values": dict(self.values)}
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any] | None) -> UserDay | None:
+        """Inverse of to_doc (None for records written before user days existed)."""
+        if not doc:
+            return None
+        values = {k: int(v) for k, v in doc["values"].items()}
+        return cls(day=doc["day"], user_id=str(doc["userId"]), values=values)
+
+
+def user_day(user_id: str, at: dt.datetime, values: Mapping[str, int]) -> UserDay:
+    """A user's activity counters on the UTC day of `at`."""
+    return UserDay(floor_time(at, "day"), user_id, dict(values))
+
+
+def user_day_deltas(old: UserDay | None, new: UserDay | None) -> list[UserDay]:
+    """Increments that turn the user-day documents from containing `old` into `new`."""
+    if old is not None and new is not None and (old.day, old.user_id) == (new.day, new.user_id):
+        diff = {
+            k: new.values.get(k, 0) - old.values.get(k, 0)
+            for k in set(old.values) | set(new.values)
+        }
+        diff = {k: v for k, v in diff.items() if v != 0}
+        return [UserDay(new.day, new.user_id, diff)] if diff else []
+    result = []
+    if old is not None:
+        result.append(UserDay(old.day, old.user_id, {k: -v for k, v in old.values.items()}))
+    if new is not None:
+        result.append(new)
+    return result
+
+
 def nest(values: Mapping[str, Any]) -> dict[str, Any]:
     """Flat paths to the nested maps Firestore stores."""
     root: dict[str, Any] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import functools
+import hashlib
 import json
 import logging
 import random
@@ -29,6 +30,7 @@ from video_monitoring.rollup import (
     BucketRange,
     Granularity,
     RollupDelta,
+    UserDay,
     bucket_key,
     bucket_starts,
     flatten,
@@ -97,6 +99,15 @@ EVENT_LEDGER = Ledger(c.EVENTS, c.EVENT_CONTRIBUTIONS, c.REJECTED_EVENTS, c.EVEN
 
 
 @dataclass(frozen=True)
+class UserActivity:
+    """One user's activity counters on one UTC day (from `user_days`)."""
+
+    day: dt.datetime
+    user_id: str
+    counters: Mapping[str, float]
+
+
+@dataclass(frozen=True)
 class RollupDoc:
     """One rollup document as read: its bucket and its cells."""
 
@@ -123,6 +134,20 @@ class MonitoringStore(Protocol):
 
     def open_alerts(self) -> list[Mapping[str, Any]]:
         """Alert instances that are firing or acknowledged."""
+        ...
+
+    def user_days(self, start: dt.datetime, end: dt.datetime) -> list[UserActivity]:
+        """Every user's activity on each UTC day starting in [start, end)."""
+        ...
+
+    def daily_snapshots(self, collection: str, days: list[dt.datetime]) -> dict[dt.datetime, Any]:
+        """Stored daily snapshots (`{YYYYMMDD}` ids) by day; days without one are absent."""
+        ...
+
+    def put_daily_snapshot(
+        self, collection: str, day: dt.datetime, body: Mapping[str, Any]
+    ) -> None:
+        """Store (or replace) one day's snapshot."""
         ...
 
     def backlog(self, stuck_before: dt.datetime) -> dict[str, tuple[int, int]]:
@@ -165,6 +190,18 @@ def snapshot_data(snap: DocumentSnapshot[Any]) -> dict[str, Any] | None:
         return None
     data = getattr(snap, "_data", None)
     return data if isinstance(data, dict) else snap.to_dict()
+
+
+def user_day_id(day: dt.datetime, user_id: str) -> str:
+    """`{YYYYMMDD}__{hash of the user id}` (user ids may hold characters ids cannot)."""
+    digest = hashlib.sha256(user_id.encode()).hexdigest()[:32]
+    return f"{day:%Y%m%d}__{digest}"
+
+
+def user_day_increment(day: UserDay) -> dict[str, Any]:
+    """A set-with-merge body adding a user's activity on one day."""
+    increments = {k: firestore.Increment(v) for k, v in day.values.items()}
+    return {"day": day.day, "userId": day.user_id, "c": nest(increments)}
 
 
 def rollup_doc_id(granularity: str, start: dt.datetime, shard: int | None) -> str:
@@ -263,6 +300,13 @@ class FirestoreStore:
                 rollup_doc_id(delta.granularity, delta.bucket_start, delta.shard)
             )
             batch.set(ref, rollup_increment(delta), merge=True)
+        days = self.client.collection(c.USER_DAYS)
+        for day in plan.user_deltas:
+            batch.set(
+                days.document(user_day_id(day.day, day.user_id)),
+                user_day_increment(day),
+                merge=True,
+            )
         metrics_ref = metrics_snap.reference
         if metrics_snap.exists:
             unchanged = self.client.write_option(last_update_time=metrics_snap.update_time)
@@ -431,6 +475,36 @@ class FirestoreStore:
                     transaction.delete(snap.reference)
 
         run(self.client.transaction())
+
+    def user_days(self, start: dt.datetime, end: dt.datetime) -> list[UserActivity]:
+        """One range query on `day` (single-field index); one document per active user-day."""
+        query = (
+            self.client.collection(c.USER_DAYS)
+            .where(filter=FieldFilter("day", ">=", start))
+            .where(filter=FieldFilter("day", "<", end))
+        )
+        found = []
+        for snap in counted("user_reads", query.stream()):
+            data = snapshot_data(snap) or {}
+            found.append(UserActivity(data["day"], str(data["userId"]), flatten(data.get("c", {}))))
+        return found
+
+    def daily_snapshots(self, collection: str, days: list[dt.datetime]) -> dict[dt.datetime, Any]:
+        """Snapshots read by id, one BatchGet."""
+        refs = [self.client.collection(collection).document(f"{d:%Y%m%d}") for d in days]
+        by_id = {f"{d:%Y%m%d}": d for d in days}
+        found: dict[dt.datetime, Any] = {}
+        for snap in counted("snapshot_reads", self.client.get_all(refs)):
+            data = snapshot_data(snap)
+            if data is not None:
+                found[by_id[snap.id]] = data
+        return found
+
+    def put_daily_snapshot(
+        self, collection: str, day: dt.datetime, body: Mapping[str, Any]
+    ) -> None:
+        """Overwrite the day's document (a recomputation replaces it)."""
+        self.client.collection(collection).document(f"{day:%Y%m%d}").set(dict(body))
 
     def open_alerts(self) -> list[Mapping[str, Any]]:
         """Firing or acknowledged alert instances."""

@@ -99,3 +99,17 @@ def test_quality_and_business_from_the_rollups(stack: Stack, loaded: list[dict[s
     premium = sum(1 for d in loaded if d["userTier"] == "premium")
     assert business["generations"]["premium"] == premium
     assert get(stack, "/business", role="nobody", **WINDOW).status_code == 403
+
+
+def test_user_insights_from_user_days(stack: Stack, loaded: list[dict[str, Any]]) -> None:
+    response = get(stack, "/user-insights", **WINDOW)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [d["source"] for d in body["days"]] == ["live"]
+    day = body["days"][0]
+    assert day["activeUsers"] == len({d["userId"] for d in loaded})
+    assert day["generations"] == COUNT
+    premium = {d["userId"] for d in loaded if d["userTier"] == "premium"}
+    assert day["segments"]["premium"]["users"] == len(premium)
+    bad = get(stack, "/user-insights", provider="pika", **WINDOW)
+    assert bad.status_code == 400 and bad.json()["error"]["message"].startswith("provider:")

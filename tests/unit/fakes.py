@@ -9,7 +9,15 @@ from typing import Any
 from video_monitoring import constants as c
 from video_monitoring.pipeline import Plan, SourceState, StoredState
 from video_monitoring.rollup import BucketRange, bucket_starts, flatten, nest
-from video_monitoring.storage import Ledger, Planner, RollupDoc, rollup_doc_id, tally_backlog
+from video_monitoring.storage import (
+    Ledger,
+    Planner,
+    RollupDoc,
+    UserActivity,
+    rollup_doc_id,
+    tally_backlog,
+    user_day_id,
+)
 
 
 class FakeStore:
@@ -26,6 +34,8 @@ class FakeStore:
         self.rejected_events: dict[str, dict[str, Any]] = {}
         self.event_rollup_docs: dict[str, dict[str, Any]] = {}
         self.alerts: list[dict[str, Any]] = []
+        self.user_day_docs: dict[str, dict[str, Any]] = {}
+        self.snapshots: dict[tuple[str, dt.datetime], dict[str, Any]] = {}
         self.reconciles = 0
 
     def _collections(self, ledger: Ledger | None) -> tuple[dict[str, Any], ...]:
@@ -53,6 +63,15 @@ class FakeStore:
             for key, value in delta.values.items():
                 flat[key] = flat.get(key, 0) + value
             cells[delta.cell] = nest(flat)
+        for day in plan.user_deltas:
+            entry = self.user_day_docs.setdefault(
+                user_day_id(day.day, day.user_id),
+                {"day": day.day, "userId": day.user_id, "c": {}},
+            )
+            counters = flatten(entry["c"])
+            for key, value in day.values.items():
+                counters[key] = counters.get(key, 0) + value
+            entry["c"] = nest(counters)  # nested maps, as Firestore stores them
         if plan.metrics is not None:
             stored[doc_id] = plan.metrics
         if plan.delete_metrics:
@@ -77,6 +96,26 @@ class FakeStore:
                 flat = {cell: flatten(nested) for cell, nested in doc["cells"].items()}
                 found.append(RollupDoc(doc["g"], doc["start"], doc["shard"], flat))
         return found
+
+    def user_days(self, start: dt.datetime, end: dt.datetime) -> list[UserActivity]:
+        """User-day documents whose day is in [start, end)."""
+        return [
+            UserActivity(d["day"], d["userId"], flatten(d["c"]))
+            for d in self.user_day_docs.values()
+            if start <= d["day"] < end
+        ]
+
+    def daily_snapshots(self, collection: str, days: list[dt.datetime]) -> dict[dt.datetime, Any]:
+        """Stored snapshots of the days."""
+        return {
+            d: self.snapshots[(collection, d)] for d in days if (collection, d) in self.snapshots
+        }
+
+    def put_daily_snapshot(
+        self, collection: str, day: dt.datetime, body: Mapping[str, Any]
+    ) -> None:
+        """Store one day's snapshot."""
+        self.snapshots[(collection, day)] = dict(body)
 
     def open_alerts(self) -> list[Mapping[str, Any]]:
         """Firing or acknowledged alerts."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import pathlib
 from typing import Any
@@ -63,6 +64,8 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         exports=ListSource({"video_generation_metrics": [generation(i) for i in range(3)]}),
     )  # fmt: skip
     alert_id = next(iter(world.alerts.instances))
+    engine = AnalyticsEngine(world.store, world.monitor)
+    assert engine.snapshot_user_behavior(world.clock.now + dt.timedelta(days=1, hours=2))
     calls = {
         ("/summary", "get"): ("GET", "/summary", b""),
         ("/performance", "get"): ("GET", "/performance", b""),
@@ -80,6 +83,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         ),
         ("/alerts/{alertId}/resolve", "post"): ("POST", f"/alerts/{alert_id}/resolve", b""),
         ("/export", "get"): ("GET", "/export", b""),
+        ("/user-insights", "get"): ("GET", "/user-insights", b""),
     }  # fmt: skip
     documented = {
         (path, method) for path, item in spec["paths"].items() for method in item

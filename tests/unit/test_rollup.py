@@ -92,3 +92,19 @@ def test_untracked_feature_names_fold_into_other() -> None:
     }  # fmt: skip
     everything = rollup.contribution("g", doc, 4).values
     assert {"feat/x1", "feat/x2"} <= set(everything)
+
+
+def test_user_day_counters_nest_for_firestore() -> None:
+    import datetime as dt
+
+    from video_monitoring.models import parse_generation
+    from video_monitoring.pipeline import generation_user_day
+
+    doc = parse_generation(
+        {
+            "userId": "u", "provider": "runway", "status": "queued", "userTier": "premium",
+            "createdAt": dt.datetime(2026, 11, 24, 5, tzinfo=dt.UTC),
+        }
+    )  # fmt: skip
+    values = dict(generation_user_day(doc).values)
+    assert rollup.flatten(rollup.nest(values)) == values  # no key is both a leaf and a map

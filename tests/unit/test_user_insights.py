@@ -1,0 +1,126 @@
+"""User behaviour: per-user-day activity kept exactly, daily snapshots, /user-insights, all
+against figures computed independently from the final documents."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+import pytest
+
+from tests.unit.fakes import FakeStore, FixedClock
+from video_monitoring.analytics_engine import AnalyticsEngine
+from video_monitoring.models import Window
+from video_monitoring.performance_monitor import PerformanceMonitor
+
+START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+DAYS = 45
+DAY = dt.timedelta(days=1)
+
+
+def build() -> tuple[FakeStore, AnalyticsEngine]:
+    rng = random.Random(21)
+    store = FakeStore()
+    clock = FixedClock(START + DAYS * DAY)
+    monitor = PerformanceMonitor(store, shards=2, clock=clock)
+    engine = AnalyticsEngine(store, monitor, 2, clock)
+    for i in range(1500):
+        user = f"u{rng.randrange(60)}"
+        created = START + dt.timedelta(seconds=rng.uniform(0, DAYS * 86400))
+        gid = f"g{i}"
+        store.source[gid] = {
+            "userId": user, "provider": "runway", "status": "queued", "createdAt": created,
+            "userTier": "premium" if user < "u2" else "free",
+        }  # fmt: skip
+        monitor.record_generation_metrics(gid)
+        if rng.random() < 0.1:
+            del store.source[gid]  # deleted: its activity must leave the user's day
+            monitor.record_generation_metrics(gid)
+        elif rng.random() < 0.1:  # moved to another day (a corrected createdAt)
+            store.source[gid]["createdAt"] = created + 2 * DAY
+            monitor.record_generation_metrics(gid)
+            monitor.record_generation_metrics(gid)  # duplicate delivery
+    for i in range(800):
+        kind = rng.choice(("session_start", "video_viewed", "video_shared", "premium_upgrade"))
+        event: dict[str, Any] = {
+            "type": kind, "userId": f"u{rng.randrange(80)}",
+            "timestamp": START + dt.timedelta(seconds=rng.uniform(0, DAYS * 86400)),
+        }  # fmt: skip
+        if kind == "premium_upgrade":
+            event["amountUsd"] = 9.99
+        store.events[f"e{i}"] = event
+        engine.record_app_event(f"e{i}")
+    return store, engine
+
+
+@pytest.fixture(scope="module")
+def world() -> tuple[FakeStore, AnalyticsEngine]:
+    return build()
+
+
+def activity(store: FakeStore) -> dict[dt.datetime, dict[str, dict[str, int]]]:
+    """Independently from the final documents: per day, per user, what they did."""
+    days: dict[dt.datetime, dict[str, dict[str, int]]] = {}
+
+    def add(user: str, at: dt.datetime, key: str) -> None:
+        day = at.replace(hour=0, minute=0, second=0, microsecond=0)
+        counts = days.setdefault(day, {}).setdefault(user, {})
+        counts[key] = counts.get(key, 0) + 1
+
+    for doc in store.source.values():
+        add(doc["userId"], doc["createdAt"], "gen")
+        if doc["userTier"] == "premium":
+            add(doc["userId"], doc["createdAt"], "premium")
+    for event in store.events.values():
+        if event.get("source") != "monitor":
+            add(event["userId"], event["timestamp"], event["type"])
+    return days
+
+
+def test_daily_figures_segments_retention_and_churn(world: Any) -> None:
+    store, engine = world
+    day = START + 40 * DAY
+    engine.snapshot_user_behavior(day + DAY + dt.timedelta(hours=2))
+    assert ("user_behavior_insights", day) in store.snapshots
+    assert not engine.snapshot_user_behavior(day + DAY + dt.timedelta(hours=3))  # once
+    snap = store.snapshots[("user_behavior_insights", day)]
+    truth = activity(store)
+    users = truth.get(day, {})
+    assert snap["activeUsers"] == len(users)
+    assert snap["generations"] == sum(u.get("gen", 0) for u in users.values())
+    assert snap["sessions"] == sum(u.get("session_start", 0) for u in users.values())
+    premium = {u for u, c in users.items() if c.get("premium") or c.get("premium_upgrade")}
+    assert snap["segments"]["premium"]["users"] == len(premium)
+    assert snap["segments"]["free"]["users"] == len(users) - len(premium)
+    assert snap["engagement"]["views"] == sum(u.get("video_viewed", 0) for u in users.values())
+
+    def active(d: dt.datetime) -> set[str]:
+        return set(truth.get(d, {}))
+
+    for span, key in ((7, "retention7"), (30, "retention30")):
+        cohort = active(day - span * DAY)
+        later = set().union(*(active(day - span * DAY + k * DAY) for k in range(1, span + 1)))
+        assert snap[key]["cohort"] == len(cohort)
+        assert snap[key]["retained"] == len(cohort & later)
+    recent = set().union(*(active(day - k * DAY) for k in range(7)))
+    month = set().union(*(active(day - k * DAY) for k in range(30)))
+    assert snap["churnRisk"]["users"] == len(month - recent)
+    assert snap["churnRisk"]["activeIn30Days"] == len(month)
+
+
+def test_user_insights_mixes_snapshots_and_live_days_consistently(world: Any) -> None:
+    store, engine = world
+    engine.snapshot_user_behavior(START + 41 * DAY + dt.timedelta(hours=2))  # day 40 only
+    window = Window(start=START + 38 * DAY, end=START + 42 * DAY)
+    result = engine.generate_user_behavior_insights(window)
+    truth = activity(store)
+    assert [p["day"] for p in result["days"]] == [START + k * DAY for k in range(38, 42)]
+    assert [p["source"] for p in result["days"]] == ["live", "live", "snapshot", "live"]
+    for point in result["days"]:
+        assert point["activeUsers"] == len(truth.get(point["day"], {}))
+    assert result["latestSnapshotDay"] == START + 40 * DAY
+    assert result["retention7"]["cohortDay"] == START + 33 * DAY
+    assert result["totals"]["activeUserDays"] == sum(
+        len(truth.get(START + k * DAY, {})) for k in range(38, 42)
+    )
