@@ -181,14 +181,25 @@ class AnalyticsEngine:
     def snapshot_user_behavior(
         self, now: dt.datetime, settle: dt.timedelta = SNAPSHOT_SETTLE
     ) -> bool:
-        """Store `user_behavior_insights/{day}` for the last UTC day that closed at least
-        `settle` ago, once (True when written). Reads the 31 days of user activity ending then."""
+        """Store the daily snapshots of the last UTC day that closed at least `settle` ago, once
+        (True when written): `business_metrics/{day}` and `quality_insights/{day}` (the day's
+        figures as /business and /quality give them) and `user_behavior_insights/{day}` (from
+        the 31 days of user activity ending that day). The user snapshot is written last, so
+        its presence means the day is done."""
         day = floor_time(now - settle, "day") - dt.timedelta(days=1)
         if self._store.daily_snapshots(c.USER_BEHAVIOR_INSIGHTS, [day]):
             return False
+        whole_day = Window(start=day, end=day + dt.timedelta(days=1))
+        stamp = {"day": day, "computedAt": now}
+        self._store.put_daily_snapshot(
+            c.BUSINESS_METRICS, day, {**self.generate_business_metrics(whole_day), **stamp}
+        )
+        self._store.put_daily_snapshot(
+            c.QUALITY_INSIGHTS, day, {**self.generate_quality_insights(whole_day), **stamp}
+        )
         activity = self._store.user_days(day - dt.timedelta(days=30), day + dt.timedelta(days=1))
         body = user_insights.snapshot(list(activity), day)
-        self._store.put_daily_snapshot(c.USER_BEHAVIOR_INSIGHTS, day, {**body, "computedAt": now})
+        self._store.put_daily_snapshot(c.USER_BEHAVIOR_INSIGHTS, day, {**body, **stamp})
         return True
 
     def generate_user_behavior_insights(self, window: Window) -> dict[str, Any]:

@@ -165,7 +165,7 @@ def run_aggregate_and_alert(schedule_time: dt.datetime) -> RunReport:
     )
     report = manager.run(snapshot)
     if analytics().snapshot_user_behavior(now):
-        log.info("stored the user behaviour snapshot of the previous day")
+        log.info("stored the daily business, quality and user behaviour snapshots")
     failed = [d for d in report.deliveries if not d.ok]
     log.info(
         "aggregate_and_alert %s: compacted %d buckets%s; %d system metric documents; "

@@ -124,3 +124,21 @@ def test_user_insights_mixes_snapshots_and_live_days_consistently(world: Any) ->
     assert result["totals"]["activeUserDays"] == sum(
         len(truth.get(START + k * DAY, {})) for k in range(38, 42)
     )
+
+
+def test_daily_business_and_quality_snapshots_match_the_endpoints(world: Any) -> None:
+    store, engine = world
+    day = START + 30 * DAY
+    assert engine.snapshot_user_behavior(day + DAY + dt.timedelta(hours=1, minutes=5))
+    whole_day = Window(start=day, end=day + DAY)
+    business = store.snapshots[("business_metrics", day)]
+    assert business["upgrades"] == engine.generate_business_metrics(whole_day)["upgrades"]
+    assert business["upgrades"] == sum(
+        1 for e in store.events.values()
+        if e["type"] == "premium_upgrade" and day <= e["timestamp"] < day + DAY
+    )  # fmt: skip
+    quality = store.snapshots[("quality_insights", day)]
+    assert quality["providers"][0]["generations"] == sum(
+        1 for d in store.source.values() if day <= d["createdAt"] < day + DAY
+    )
+    assert quality["day"] == day and "computedAt" in quality
