@@ -113,7 +113,20 @@ class AnalyticsEngine:
         with ThreadPoolExecutor(max_workers=2) as pool:
             cells = pool.submit(self._monitor.cells, window)
             events = pool.submit(self._monitor.event_totals, window)
-            return business_metrics(cells.result(), events.result(), window)
+            result = business_metrics(cells.result(), events.result(), window)
+        days = []
+        day = floor_time(window.start, "day")
+        while day < window.end:
+            days.append(day)
+            day += dt.timedelta(days=1)
+        stored = self._store.daily_snapshots(c.USER_BEHAVIOR_INSIGHTS, days)
+        latest = max(stored) if stored else None
+        result["retention"] = {
+            "snapshotDay": latest,
+            "days7": stored[latest]["retention7"] if latest else None,
+            "days30": stored[latest]["retention30"] if latest else None,
+        }
+        return result
 
     def analyze_trends(
         self, window: Window, granularity: Granularity, metric: str, horizon: int

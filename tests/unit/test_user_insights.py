@@ -142,3 +142,6 @@ def test_daily_business_and_quality_snapshots_match_the_endpoints(world: Any) ->
         1 for d in store.source.values() if day <= d["createdAt"] < day + DAY
     )
     assert quality["day"] == day and "computedAt" in quality
+    retention = engine.generate_business_metrics(whole_day)["retention"]
+    assert retention["snapshotDay"] == day
+    assert retention["days7"] == store.snapshots[("user_behavior_insights", day)]["retention7"]
