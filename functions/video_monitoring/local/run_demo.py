@@ -116,10 +116,12 @@ def run_tick(stack: LocalStack, when: dt.datetime) -> None:
 def run_alerting(stack: LocalStack, receivers: Receivers, secret: str, project: str) -> bool:
     """Two scheduled ticks (the rules' pending period), then what each local receiver got and
     the open alerts; True when the degraded provider fired both of its rules."""
-    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    # Ticks after any the stack's own scheduler may have run meanwhile (an evaluation only
+    # counts for a tick later than the last one evaluated).
+    first = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
     print()
     print("alerting: two aggregate_and_alert ticks (pending period of 2 evaluations)")
-    for when in (now - dt.timedelta(minutes=5), now):
+    for when in (first, first + dt.timedelta(minutes=1)):
         run_tick(stack, when)
     token = emulator_token("demo-operator", "analytics", project)
     response = requests.get(
@@ -197,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot start the local stack: {error}", file=sys.stderr)
         return 1
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Ctrl-C stops the stack even when started from a shell that ignores SIGINT in the background.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         print(
             f"local stack ready: firestore {stack.firestore_host}, functions {stack.functions_base}"
