@@ -1,0 +1,149 @@
+"""firestore.rules through the emulator's REST API with unsigned ID tokens: every collection
+against anonymous, owner, another user, analytics and admin, for read and for write."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from google.cloud import firestore
+
+from tests.integration.support import PROJECT, Stack, token
+
+pytestmark = pytest.mark.integration
+STAFF_READ = (
+    "system_performance_metrics", "business_metrics", "quality_insights",
+    "user_behavior_insights", "alert_rules", "alert_instances", "alert_states",
+    "alert_notifications", "rejected_generations", "rejected_events", "generation_rollups",
+    "generation_rollup_shards", "event_rollups", "event_rollup_shards", "user_days",
+)  # fmt: skip
+NOBODY_READS = ("video_generations", "event_contributions")
+PRINCIPALS = {
+    "anonymous": None,
+    "owner": ("alice", None),
+    "other": ("bob", None),
+    "analytics": ("ann", "analytics"),
+    "admin": ("adam", "admin"),
+}
+
+
+class Rest:
+    """The emulator's REST API as a client with a given ID token."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.base = f"http://{stack.local.firestore_host}/v1/projects/{PROJECT}/databases/(default)"
+
+    def _headers(self, who: str) -> dict[str, str]:
+        principal = PRINCIPALS[who]
+        if principal is None:
+            return {}
+        uid, role = principal
+        return {"Authorization": f"Bearer {token(role, uid)}"}
+
+    def read(self, who: str, path: str) -> int:
+        response = requests.get(
+            f"{self.base}/documents/{path}", headers=self._headers(who), timeout=10
+        )
+        return response.status_code
+
+    def create(
+        self, who: str, path: str, fields: dict[str, Any], server_time: str | None = None
+    ) -> int:
+        write: dict[str, Any] = {
+            "update": {
+                "name": f"projects/{PROJECT}/databases/(default)/documents/{path}",
+                "fields": fields,
+            },
+            "currentDocument": {"exists": False},
+        }
+        if server_time:
+            write["updateTransforms"] = [
+                {"fieldPath": server_time, "setToServerValue": "REQUEST_TIME"}
+            ]
+        response = requests.post(
+            f"{self.base}/documents:commit", json={"writes": [write]},
+            headers=self._headers(who), timeout=10,
+        )  # fmt: skip
+        return response.status_code
+
+    def delete(self, who: str, path: str) -> int:
+        response = requests.delete(
+            f"{self.base}/documents/{path}", headers=self._headers(who), timeout=10
+        )
+        return response.status_code
+
+
+def s(value: str) -> dict[str, str]:
+    return {"stringValue": value}
+
+
+def event_fields(user: str, kind: str = "video_viewed", **extra: Any) -> dict[str, Any]:
+    return {"type": s(kind), "userId": s(user), **extra}
+
+
+@pytest.fixture(scope="module")
+def rest(stack: Stack, db: firestore.Client) -> Iterator[Rest]:
+    stack.wipe()
+    now = dt.datetime.now(dt.UTC)
+    for name in (*STAFF_READ, *NOBODY_READS):
+        db.collection(name).document("doc1").set({"userId": "alice", "at": now})
+    db.collection("video_generation_metrics").document("mine").set({"userId": "alice", "at": now})
+    db.collection("analytics_events").document("ev1").set(
+        {"type": "video_viewed", "userId": "alice", "timestamp": now}
+    )
+    yield Rest(stack)
+    stack.wipe()
+
+
+@pytest.mark.parametrize("who", list(PRINCIPALS))
+def test_reads(rest: Rest, who: str) -> None:
+    staff = who in ("analytics", "admin")
+    for name in STAFF_READ:
+        assert (rest.read(who, f"{name}/doc1") == 200) == staff, (who, name)
+    for name in NOBODY_READS:
+        assert rest.read(who, f"{name}/doc1") == 403, (who, name)
+    assert (rest.read(who, "analytics_events/ev1") == 200) == staff
+    # Generation metrics: the owner reads their own, staff read all, nobody else.
+    assert (rest.read(who, "video_generation_metrics/mine") == 200) == (staff or who == "owner")
+
+
+@pytest.mark.parametrize("who", list(PRINCIPALS))
+def test_no_client_writes_outside_its_own_events(rest: Rest, who: str) -> None:
+    fields = {"userId": s("alice"), "note": s("x")}
+    for name in (*STAFF_READ, *NOBODY_READS, "video_generation_metrics"):
+        assert rest.create(who, f"{name}/new-{who}", fields) == 403, (who, name)
+        assert rest.delete(who, f"{name}/doc1") == 403, (who, name)
+
+
+@pytest.mark.parametrize("who", list(PRINCIPALS))
+def test_app_events_only_own_checked_and_server_timed(rest: Rest, who: str) -> None:
+    principal = PRINCIPALS[who]
+    uid = principal[0] if principal else "nobody"
+    own = rest.create(who, f"analytics_events/ok-{who}", event_fields(uid), server_time="timestamp")
+    assert own == (403 if who == "anonymous" else 200)
+    if who == "anonymous":
+        return
+    path = f"analytics_events/bad-{who}"
+    forged = [
+        ("someone else's", event_fields("mallory"), "timestamp"),
+        (
+            "client clock",
+            event_fields(uid, timestamp={"timestampValue": "2026-01-01T00:00:00Z"}),
+            None,
+        ),
+        ("monitor event", event_fields(uid, source=s("monitor")), "timestamp"),
+        (
+            "revenue",
+            event_fields(uid, "premium_upgrade", amountUsd={"doubleValue": 9.99}),
+            "timestamp",
+        ),
+        ("lifecycle", event_fields(uid, "generation_completed"), "timestamp"),
+        ("bad type", event_fields(uid, "Video Viewed"), "timestamp"),
+        ("unknown field", event_fields(uid, extra=s("x")), "timestamp"),
+    ]
+    for label, fields, server_time in forged:
+        assert rest.create(who, path, fields, server_time=server_time) == 403, (who, label)
+    assert rest.delete(who, f"analytics_events/ok-{who}") == 403  # no rewriting history
