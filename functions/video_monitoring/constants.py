@@ -29,6 +29,9 @@ QUALITY_INSIGHTS: Final = "quality_insights"
 USER_BEHAVIOR_INSIGHTS: Final = "user_behavior_insights"
 ALERT_RULES: Final = "alert_rules"
 ALERT_INSTANCES: Final = "alert_instances"
+# Who did what on the dashboard (admin actions, exports), and per-user export rate buckets.
+AUDIT_LOG: Final = "audit_log"
+RATE_LIMITS: Final = "rate_limits"
 # Evaluation memory per (rule, scope), and the notification outbox / log.
 ALERT_STATES: Final = "alert_states"
 ALERT_NOTIFICATIONS: Final = "alert_notifications"

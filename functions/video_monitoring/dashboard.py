@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
@@ -11,14 +12,29 @@ from dataclasses import dataclass
 from typing import Any
 
 from video_monitoring import constants as c
+from video_monitoring.access import AuditEntry, AuditLog, RateLimiter
 from video_monitoring.alert_manager import AlertManager, AlertQuery
 from video_monitoring.alert_rules import parse_rule
 from video_monitoring.analytics_engine import TREND_METRICS, AnalyticsEngine
 from video_monitoring.auth import READ_ROLES, Caller, require, verify
 from video_monitoring.clock import Clock
-from video_monitoring.errors import InvalidArgument, MonitoringError, NotFound
-from video_monitoring.export import DATASETS, FORMATS, ExportSource, encode, file_name, row_of
-from video_monitoring.models import rfc3339
+from video_monitoring.errors import (
+    InvalidArgument,
+    MonitoringError,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+)
+from video_monitoring.export import (
+    DATASETS,
+    FORMATS,
+    Dataset,
+    ExportSource,
+    encode,
+    file_name,
+    row_of,
+)
+from video_monitoring.models import Window, rfc3339
 from video_monitoring.performance_monitor import PerformanceMonitor
 from video_monitoring.windows import parse_window
 
@@ -124,6 +140,9 @@ class Dashboard:
         alerts: AlertManager | None = None,
         exports: ExportSource | None = None,
         export_max_rows: int = 100_000,
+        audit: AuditLog | None = None,
+        export_limiter: RateLimiter | None = None,
+        export_rate_per_hour: int = 30,
     ) -> None:
         self._engine = engine
         self._monitor = monitor
@@ -133,6 +152,9 @@ class Dashboard:
         self._alerts = alerts
         self._exports = exports
         self._export_max_rows = export_max_rows
+        self._audit_log = audit
+        self._limiter = export_limiter
+        self._export_rate = export_rate_per_hour
         self._routes: dict[str, Callable[[Mapping[str, str]], Any]] = {
             "/summary": self._summary,
             "/performance": self._performance,
@@ -145,7 +167,7 @@ class Dashboard:
         if alerts is not None:
             self._routes |= {"/alerts": self._alert_list, "/alert-rules": self._alert_rules}
         if exports is not None:
-            self._routes["/export"] = self._export
+            self._routes["/export"] = lambda p: None  # served by _export (needs the caller)
 
     def paths(self) -> set[str]:
         """Every path served, templated paths in OpenAPI form."""
@@ -173,6 +195,9 @@ class Dashboard:
             return self._alert_action(request, caller, parts[1], parts[2])
         if self._alerts is not None and len(parts) == 2 and parts[0] == "alert-rules":
             return self._put_rule(request, caller, parts[1])
+        if path == "/export" and self._exports is not None and request.method == "GET":
+            require(caller, READ_ROLES)
+            return self._export(request.params, caller)
         handler = self._routes.get(path)
         if handler is None:
             raise NotFound(f"path: no endpoint {path}; see openapi.yaml for the API")
@@ -187,15 +212,35 @@ class Dashboard:
             raise InvalidArgument("provider: user insights are per user and day, not per provider")
         return self._engine.generate_user_behavior_insights(self._window(params))
 
-    def _export(self, params: Mapping[str, str]) -> StreamResponse:
+    def _export(self, params: Mapping[str, str], caller: Caller) -> StreamResponse:
         window = self._window(params, frozenset({"dataset", "format"}))
         name = _choice(params, "dataset", tuple(DATASETS))
         if name is None:
             raise InvalidArgument(f"dataset: required; one of {', '.join(DATASETS)}")
         fmt = _choice(params, "format", tuple(FORMATS)) or "csv"
-        dataset = DATASETS[name]
+        with self._audited(caller, "export", name) as details:
+            details.update({"format": fmt, **window.to_json(), "provider": window.provider})
+            return self._export_file(DATASETS[name], fmt, window, caller, details)
+
+    def _export_file(
+        self,
+        dataset: Dataset,
+        fmt: str,
+        window: Window,
+        caller: Caller,
+        details: dict[str, Any],
+    ) -> StreamResponse:
+        if self._limiter is not None:
+            wait = self._limiter.take(f"export__{caller.uid or 'unknown'}", self._clock())
+            if wait is not None:
+                raise RateLimited(
+                    f"export: at most {self._export_rate} exports per hour per user; "
+                    f"retry in {wait:.0f} s"
+                )
         assert self._exports is not None  # the route exists only with a source
+        name = dataset.name
         rows = self._exports.count(dataset, window)
+        details["rows"] = rows
         if rows > self._export_max_rows:
             raise InvalidArgument(
                 f"from: the window holds {rows} {name} rows, more than the export cap of "
@@ -252,8 +297,21 @@ class Dashboard:
             raise NotFound(f"path: no alert action {action!r}; expected one of {ALERT_ACTIONS}")
         if request.method != "POST":
             raise NotFound(f"path: /alerts/{{alertId}}/{action} answers POST only")
-        require(caller, ADMIN_ROLES)
+        with self._audited(caller, action, alert_id) as details:
+            require(caller, ADMIN_ROLES)
+            response = self._act_on_alert(request, caller, alert_id, action, details)
+        return response
+
+    def _act_on_alert(
+        self,
+        request: Request,
+        caller: Caller,
+        alert_id: str,
+        action: str,
+        details: dict[str, Any],
+    ) -> Response:
         body = _json_body(request.body, optional=action != "suppress")
+        details.update({k: body[k] for k in ("note", "minutes") if k in body})
         allowed = {"note", "minutes"} if action == "suppress" else {"note"}
         unknown = sorted(set(body) - allowed)
         if unknown:
@@ -284,14 +342,43 @@ class Dashboard:
             return Response(200, {"rule": rule.to_doc()})
         if request.method != "PUT":
             raise NotFound("path: /alert-rules/{ruleId} answers GET and PUT")
-        require(caller, ADMIN_ROLES)
-        body = _json_body(request.body, optional=False)
-        if "ruleId" in body and body["ruleId"] != rule_id:
-            raise InvalidArgument("ruleId: must equal the rule id in the path")
-        rule = parse_rule(body, rule_id)
-        updated = self._manager().update_rule(rule, caller.uid or "unknown")
+        with self._audited(caller, "rule.update", rule_id) as details:
+            require(caller, ADMIN_ROLES)
+            body = _json_body(request.body, optional=False)
+            if "ruleId" in body and body["ruleId"] != rule_id:
+                raise InvalidArgument("ruleId: must equal the rule id in the path")
+            rule = parse_rule(body, rule_id)
+            details["before"] = self._manager().rule(rule_id).to_doc()
+            updated = self._manager().update_rule(rule, caller.uid or "unknown")
+            details["after"] = updated.to_doc()
         log.info("alert rule %s replaced by %s", rule_id, caller.uid)
         return Response(200, {"rule": updated.to_doc()})
+
+    @contextlib.contextmanager
+    def _audited(self, caller: Caller, action: str, target: str) -> Iterator[dict[str, Any]]:
+        """Record the action with its outcome, whatever happens (refusals included)."""
+        details: dict[str, Any] = {}
+        outcome = "ok"
+        try:
+            yield details
+        except PermissionDenied:
+            outcome = "denied"
+            raise
+        except RateLimited:
+            outcome = "rate-limited"
+            raise
+        except MonitoringError as error:
+            outcome = "failed"
+            details["error"] = error.code
+            raise
+        finally:
+            if self._audit_log is not None:
+                self._audit_log.record(
+                    AuditEntry(
+                        self._clock(), caller.uid or "unknown", caller.role, action, target,
+                        outcome, details,
+                    )
+                )  # fmt: skip
 
     def _window(self, params: Mapping[str, str], extra: frozenset[str] = frozenset()) -> Any:
         unknown = sorted(set(params) - WINDOW_PARAMS - extra)

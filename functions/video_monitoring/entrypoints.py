@@ -22,7 +22,13 @@ from video_monitoring.events import is_monitor_event
 from video_monitoring.notifications import NotificationSettings, RetryPolicy, channels_from_settings
 from video_monitoring.performance_monitor import PerformanceMonitor
 from video_monitoring.settings import get_settings
-from video_monitoring.storage import ConcurrencyError, FirestoreExportSource, FirestoreStore
+from video_monitoring.storage import (
+    ConcurrencyError,
+    FirestoreAuditLog,
+    FirestoreExportSource,
+    FirestoreRateLimiter,
+    FirestoreStore,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +94,9 @@ def dashboard() -> Dashboard:
         alerts=alert_manager(),
         exports=FirestoreExportSource(),
         export_max_rows=settings.export_max_rows,
+        audit=FirestoreAuditLog(),
+        export_limiter=FirestoreRateLimiter(settings.export_rate_per_hour, dt.timedelta(hours=1)),
+        export_rate_per_hour=settings.export_rate_per_hour,
     )
 
 

@@ -42,6 +42,13 @@ class InvalidGeneration(MonitoringError):
     """A generation document breaks CONTRACT §1; it is rejected, never retried."""
 
 
+class RateLimited(MonitoringError):
+    """Too many requests of one kind from one user; the message says when to retry."""
+
+    code = "resource-exhausted"
+    http_status = 429
+
+
 class Conflict(MonitoringError):
     """The action does not apply to the resource's current state (e.g. acknowledging a resolved
     alert)."""

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     tracked_features: list[str] = Field(
         default_factory=lambda: ["custom_avatar", "voice_clone", "hd_export", "brand_kit"]
     )
+    # Exports per user per hour (a token bucket: bursts up to this, refilled evenly).
+    export_rate_per_hour: int = Field(default=30, ge=1)
     # Most rows one /export may return (a larger window gets a 400 naming the cap).
     export_max_rows: int = Field(default=100_000, ge=1)
 

@@ -23,6 +23,7 @@ from google.cloud.firestore_v1 import DocumentSnapshot, WriteBatch
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from video_monitoring import constants as c
+from video_monitoring.access import AuditEntry, Bucket, take_token
 from video_monitoring.export import Dataset
 from video_monitoring.models import Window
 from video_monitoring.pipeline import Plan, SourceState, StoredState
@@ -567,6 +568,54 @@ class FirestoreExportSource:
             if len(snaps) < EXPORT_PAGE:
                 return
             last = snaps[-1]
+
+
+class FirestoreAuditLog:
+    """AuditLog on Firestore: one document per entry (auto id), written synchronously so an
+    action is never served without its record."""
+
+    def __init__(self, client: firestore.Client | None = None) -> None:
+        self._client = client
+
+    def record(self, entry: AuditEntry) -> None:
+        """Append one entry."""
+        client = self._client or firestore_client()
+        client.collection(c.AUDIT_LOG).add(entry.to_doc())
+
+
+class FirestoreRateLimiter:
+    """RateLimiter on Firestore: one bucket document per key, updated in a transaction, so
+    concurrent function instances share the limit."""
+
+    def __init__(
+        self, capacity: int, period: dt.timedelta, client: firestore.Client | None = None
+    ) -> None:
+        self._capacity = capacity
+        self._period = period
+        self._client = client
+
+    def take(self, key: str, now: dt.datetime) -> float | None:
+        """None when allowed, else seconds until a token is free."""
+        client = self._client or firestore_client()
+        ref = client.collection(c.RATE_LIMITS).document(key)
+        outcome: list[float | None] = [None]
+
+        @firestore.transactional
+        def run(transaction: firestore.Transaction) -> None:
+            snap = ref.get(transaction=transaction)
+            data = snap.to_dict() if snap.exists else None
+            bucket = Bucket(float(data["tokens"]), data["updated"]) if data else None
+            bucket, wait = take_token(bucket, now, self._capacity, self._period)
+            transaction.set(ref, {"tokens": bucket.tokens, "updated": bucket.updated})
+            outcome[0] = wait
+
+        try:
+            run(client.transaction(max_attempts=20))
+        except (ValueError, Aborted):
+            # The bucket stayed contended through every attempt: refuse (fail closed) and ask
+            # for a retry shortly, rather than let a burst through unmetered.
+            return 1.0
+        return outcome[0]
 
 
 def tally_backlog(

@@ -113,3 +113,38 @@ def test_user_insights_from_user_days(stack: Stack, loaded: list[dict[str, Any]]
     assert day["segments"]["premium"]["users"] == len(premium)
     bad = get(stack, "/user-insights", provider="pika", **WINDOW)
     assert bad.status_code == 400 and bad.json()["error"]["message"].startswith("provider:")
+
+
+def test_admin_actions_leave_an_audit_trail(stack: Stack, db: firestore.Client) -> None:
+    assert stack.run_schedule("aggregate_and_alert") == 200  # seeds the default rules
+    url = stack.url("video_analytics_dashboard", "/alert-rules/slow_generation")
+    rule = get(stack, "/alert-rules/slow_generation").json()["rule"]
+    body = {k: v for k, v in rule.items() if k != "ruleId"} | {"threshold": 100.0}
+    for role, status in (("analytics", 403), ("admin", 200)):
+        response = requests.put(
+            url, json=body, headers={"Authorization": f"Bearer {token(role)}"}, timeout=30
+        )
+        assert response.status_code == status, response.text
+    entries = [
+        d.to_dict() or {}
+        for d in db.collection("audit_log").stream()
+        if (d.to_dict() or {}).get("action") == "rule.update"
+    ]
+    outcomes = sorted((e["role"], e["outcome"]) for e in entries)
+    assert outcomes == [("admin", "ok"), ("analytics", "denied")]
+    done = next(e for e in entries if e["outcome"] == "ok")
+    assert done["details"]["before"]["threshold"] == 90.0
+    assert done["details"]["after"]["threshold"] == 100.0
+
+
+def test_export_rate_limit_holds_across_concurrent_instances(db: firestore.Client) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from video_monitoring.storage import FirestoreRateLimiter
+
+    limiter = FirestoreRateLimiter(3, dt.timedelta(hours=1), client=db)
+    now = dt.datetime.now(dt.UTC)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        waits = list(pool.map(lambda _: limiter.take("export__racer", now), range(6)))
+    assert sum(1 for w in waits if w is None) == 3  # transactions: no lost update
+    assert all(w is not None and w > 0 for w in waits if w is not None)

@@ -1,0 +1,127 @@
+"""Audit of admin actions and exports; per-user export rate limits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from tests.unit.fakes import FixedClock
+from tests.unit.test_alert_manager import degraded_world
+from tests.unit.test_dashboard import json_response, verifier
+from tests.unit.test_export import ListSource, generation
+from video_monitoring.access import AuditEntry, Bucket, take_token
+from video_monitoring.analytics_engine import AnalyticsEngine
+from video_monitoring.dashboard import Dashboard, Request, StreamResponse
+
+HOUR = dt.timedelta(hours=1)
+T0 = dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)
+
+
+class ListAudit:
+    def __init__(self) -> None:
+        self.entries: list[AuditEntry] = []
+
+    def record(self, entry: AuditEntry) -> None:
+        self.entries.append(entry)
+
+
+class MemoryLimiter:
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.buckets: dict[str, Bucket] = {}
+
+    def take(self, key: str, now: dt.datetime) -> float | None:
+        bucket, wait = take_token(self.buckets.get(key), now, self.capacity, HOUR)
+        self.buckets[key] = bucket
+        return wait
+
+
+def test_token_bucket_refills_evenly() -> None:
+    bucket, wait = take_token(None, T0, 2, HOUR)
+    assert wait is None and bucket.tokens == 1
+    bucket, wait = take_token(bucket, T0, 2, HOUR)
+    assert wait is None and bucket.tokens == 0
+    bucket, wait = take_token(bucket, T0 + dt.timedelta(minutes=10), 2, HOUR)
+    assert wait == 1200  # one token per 30 minutes; a third of one has come back
+    bucket, wait = take_token(bucket, T0 + dt.timedelta(minutes=30), 2, HOUR)
+    assert wait is None
+    refilled, _ = take_token(bucket, T0 + 10 * HOUR, 2, HOUR)
+    assert refilled.tokens == 1  # never more than the capacity
+
+
+@pytest.fixture
+def setup() -> tuple[Dashboard, ListAudit, str, FixedClock]:
+    world = degraded_world()
+    world.tick()
+    world.tick()
+    audit = ListAudit()
+    board = Dashboard(
+        AnalyticsEngine(world.store, world.monitor), world.monitor, world.clock, 400,
+        verifier=verifier, alerts=world.manager,
+        exports=ListSource({"video_generation_metrics": [generation(i) for i in range(3)]}),
+        audit=audit, export_limiter=MemoryLimiter(2), export_rate_per_hour=2,
+    )  # fmt: skip
+    return board, audit, next(iter(world.alerts.instances)), world.clock
+
+
+def call(
+    board: Dashboard, method: str, path: str, who: str, body: object = None, **params: str
+) -> int:
+    raw = b"" if body is None else json.dumps(body).encode()
+    response = board.handle(Request(method, path, params, f"Bearer {who}", raw))
+    return response.status
+
+
+def test_admin_actions_are_audited_with_refusals(setup: tuple) -> None:  # type: ignore[type-arg]
+    board, audit, alert_id, _ = setup
+    assert call(board, "POST", f"/alerts/{alert_id}/acknowledge", "tok-analytics") == 403
+    assert (
+        call(board, "POST", f"/alerts/{alert_id}/acknowledge", "tok-admin", {"note": "mine"}) == 200
+    )
+    assert call(board, "POST", f"/alerts/{alert_id}/acknowledge", "tok-admin") == 409
+    assert [(e.uid, e.action, e.target, e.outcome) for e in audit.entries] == [
+        ("tok-analytics", "acknowledge", alert_id, "denied"),
+        ("tok-admin", "acknowledge", alert_id, "ok"),
+        ("tok-admin", "acknowledge", alert_id, "failed"),
+    ]
+    assert audit.entries[1].details == {"note": "mine"}
+    assert audit.entries[1].role == "admin"
+
+
+def test_rule_changes_record_before_and_after(setup: tuple) -> None:  # type: ignore[type-arg]
+    board, audit, _, _ = setup
+    rule = json_response(
+        board.handle(Request("GET", "/alert-rules/slow_generation", {}, "Bearer tok-admin"))
+    ).body["rule"]
+    changed = {k: v for k, v in rule.items() if k != "ruleId"} | {"threshold": 120.0}
+    assert call(board, "PUT", "/alert-rules/slow_generation", "tok-admin", changed) == 200
+    entry = audit.entries[-1]
+    assert (entry.action, entry.outcome) == ("rule.update", "ok")
+    assert entry.details["before"]["threshold"] == 90.0
+    assert entry.details["after"]["threshold"] == 120.0
+
+
+def test_exports_are_audited_and_rate_limited_per_user(setup: tuple) -> None:  # type: ignore[type-arg]
+    board, audit, _, clock = setup
+    params = {"dataset": "generations", "format": "json", "window": "7d"}
+    for _ in range(2):
+        response = board.handle(Request("GET", "/export", params, "Bearer tok-analytics"))
+        assert isinstance(response, StreamResponse)
+    limited = json_response(board.handle(Request("GET", "/export", params, "Bearer tok-analytics")))
+    assert limited.status == 429
+    assert limited.body["error"]["code"] == "resource-exhausted"
+    assert "2 exports per hour" in limited.body["error"]["message"]
+    assert "retry in 1800 s" in limited.body["error"]["message"]
+    other = board.handle(Request("GET", "/export", params, "Bearer tok-admin"))
+    assert isinstance(other, StreamResponse)  # the limit is per user
+    outcomes = [(e.uid, e.action, e.outcome) for e in audit.entries]
+    assert outcomes == [
+        ("tok-analytics", "export", "ok"), ("tok-analytics", "export", "ok"),
+        ("tok-analytics", "export", "rate-limited"), ("tok-admin", "export", "ok"),
+    ]  # fmt: skip
+    assert audit.entries[0].details["rows"] == 3 and audit.entries[0].details["format"] == "json"
+    clock.advance(minutes=30)
+    again = board.handle(Request("GET", "/export", params, "Bearer tok-analytics"))
+    assert isinstance(again, StreamResponse)
