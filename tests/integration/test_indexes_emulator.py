@@ -1,0 +1,146 @@
+"""Every query the code runs is served by an index production has: single-field indexes (automatic)
+or a composite index declared in firestore.indexes.json. The emulator does not enforce indexes,
+so the queries are recorded as the code really builds them (running each code path against the
+emulator) and checked against Firestore's index rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from google.cloud import firestore
+from google.cloud.firestore_v1.aggregation import AggregationQuery
+from google.cloud.firestore_v1.query import Query
+from google.cloud.firestore_v1.types import StructuredQuery
+
+from tests.integration.support import Stack
+from video_monitoring.alert_store import FirestoreAlertStore
+from video_monitoring.export import DATASETS
+from video_monitoring.local.stack import REPO_ROOT
+from video_monitoring.models import Window
+from video_monitoring.rollup import cover
+from video_monitoring.storage import FirestoreExportSource, FirestoreStore
+
+pytestmark = pytest.mark.integration
+EQUALITY = {"EQUAL", "IN", "ARRAY_CONTAINS", "ARRAY_CONTAINS_ANY"}
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What an index must serve: the collection, filters (field, operator) and orders."""
+
+    collection: str
+    filters: tuple[tuple[str, str], ...]
+    orders: tuple[tuple[str, str], ...]
+
+
+def shape_of(query: Query) -> Shape:
+    pb = query._to_protobuf()
+    filters: list[tuple[str, str]] = []
+
+    def walk(node: Any) -> None:
+        if "composite_filter" in node:
+            for child in node.composite_filter.filters:
+                walk(child)
+        elif "field_filter" in node:
+            f = node.field_filter
+            filters.append((f.field.field_path, StructuredQuery.FieldFilter.Operator(f.op).name))
+        elif "unary_filter" in node:
+            filters.append((node.unary_filter.field.field_path, "EQUAL"))
+
+    if "where" in pb:
+        walk(pb.where)
+    orders = tuple(
+        (o.field.field_path, StructuredQuery.Direction(o.direction).name)
+        for o in pb.order_by
+        if o.field.field_path != "__name__"
+    )
+    return Shape(pb.from_[0].collection_id, tuple(filters), orders)
+
+
+@pytest.fixture
+def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Shape]]:
+    shapes: list[Shape] = []
+    stream, get = Query.stream, AggregationQuery.get
+
+    def recording_stream(self: Query, *args: Any, **kwargs: Any) -> Any:
+        shapes.append(shape_of(self))
+        return stream(self, *args, **kwargs)
+
+    def recording_get(self: AggregationQuery, *args: Any, **kwargs: Any) -> Any:
+        shapes.append(shape_of(self._nested_query))
+        return get(self, *args, **kwargs)
+
+    monkeypatch.setattr(Query, "stream", recording_stream)
+    monkeypatch.setattr(AggregationQuery, "get", recording_get)
+    yield shapes
+
+
+def needs_composite(shape: Shape) -> bool:
+    fields = {f for f, _ in shape.filters} | {f for f, _ in shape.orders}
+    ranged = {f for f, op in shape.filters if op not in EQUALITY}
+    if len(fields) <= 1:
+        return False
+    return bool(ranged or shape.orders)  # equality only: served by merging single-field indexes
+
+
+def covered(shape: Shape, indexes: list[dict[str, Any]]) -> bool:
+    equal = {f for f, op in shape.filters if op in EQUALITY}
+    ranged = [f for f, op in shape.filters if op not in EQUALITY]
+    tail = [f for f, _ in shape.orders] or ranged[:1]
+    for index in indexes:
+        if index["collectionGroup"] != shape.collection:
+            continue
+        fields = [f["fieldPath"] for f in index["fields"]]
+        head, rest = fields[: len(equal)], fields[len(equal) :]
+        if set(head) == equal and rest[: len(tail)] == tail:
+            return True
+    return False
+
+
+def test_every_query_is_served_by_an_index(
+    stack: Stack, db: firestore.Client, recorded: list[Shape]
+) -> None:
+    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    window = Window(start=now - dt.timedelta(days=30), end=now)
+    store, alerts, exports = FirestoreStore(db), FirestoreAlertStore(db), FirestoreExportSource(db)
+    store.rollups(cover(window.start, window.end))
+    store.rollups(cover(window.start, window.end), "event_rollups")
+    store.compact(now)
+    store.backlog(now)
+    store.open_alerts()
+    store.user_days(window.start, window.end)
+    alerts.load_rules()
+    alerts.load_states()
+    alerts.load_instances(open_only=True)
+    alerts.load_instances(open_only=False)
+    alerts.instances_opened(window.start, window.end)
+    alerts.due_notifications(now, 50)
+    for dataset in DATASETS.values():
+        for provider in (None, "pika"):
+            scoped = Window(start=window.start, end=window.end, provider=provider)
+            exports.count(dataset, scoped)
+            list(exports.rows(dataset, scoped))
+
+    spec = json.loads((REPO_ROOT / "firestore.indexes.json").read_text())
+    exempt = {
+        (o["collectionGroup"], o["fieldPath"]) for o in spec.get("fieldOverrides", [])
+        if not o.get("indexes")
+    }  # fmt: skip
+    shapes = set(recorded)
+    assert len(shapes) >= 15  # every code path above ran a query
+    assert any(needs_composite(s) for s in shapes)  # and the check is not vacuous
+    for shape in shapes:
+        for field, _ in (*shape.filters, *shape.orders):
+            assert (shape.collection, field) not in exempt, shape
+        if needs_composite(shape):
+            assert covered(shape, spec["indexes"]), f"no composite index serves {shape}"
+    # Nothing declared that no query needs.
+    used = [
+        i for i in spec["indexes"] if any(covered(s, [i]) for s in shapes if needs_composite(s))
+    ]
+    assert len(used) == len(spec["indexes"])
