@@ -16,6 +16,7 @@ from google.api_core.exceptions import DeadlineExceeded, InternalServerError, Se
 from video_monitoring.alert_manager import AlertManager, RunReport
 from video_monitoring.alert_store import FirestoreAlertStore
 from video_monitoring.analytics_engine import AnalyticsEngine
+from video_monitoring.auth import cors_headers
 from video_monitoring.clock import utc_now
 from video_monitoring.dashboard import Dashboard, Request, StreamResponse
 from video_monitoring.events import is_monitor_event
@@ -196,7 +197,16 @@ def run_aggregate_and_alert(schedule_time: dt.datetime) -> RunReport:
 
 
 def handle_dashboard_request(request: FlaskRequest) -> FlaskResponse:
-    """Adapt the Flask request to the dashboard and back."""
+    """Adapt the Flask request to the dashboard and back (with CORS for listed origins)."""
+    cors = cors_headers(request.headers.get("Origin"), get_settings().cors_origins)
+    if request.method == "OPTIONS":  # a browser's preflight: no credentials, no body
+        return FlaskResponse(status=204, headers=cors)
+    flask_response = _dashboard_response(request)
+    flask_response.headers.update(cors)
+    return flask_response
+
+
+def _dashboard_response(request: FlaskRequest) -> FlaskResponse:
     response = dashboard().handle(
         Request(
             method=request.method,

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     tracked_features: list[str] = Field(
         default_factory=lambda: ["custom_avatar", "voice_clone", "hd_export", "brand_kit"]
     )
+    # Web app origins allowed to call the dashboard from a browser (JSON list; none by default).
+    cors_origins: list[str] = Field(default_factory=list)
     # Exports per user per hour (a token bucket: bursts up to this, refilled evenly).
     export_rate_per_hour: int = Field(default=30, ge=1)
     # Most rows one /export may return (a larger window gets a 400 naming the cap).

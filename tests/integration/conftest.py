@@ -24,6 +24,7 @@ FUNCTIONS_PORT = int(os.environ.get("TEST_FUNCTIONS_PORT", 15001))
 
 WEBHOOK_SECRET = "integration-webhook-secret"
 TWILIO_TOKEN = "twilio-test-token"
+WEB_APP = "https://app.example"
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +52,7 @@ def stack(receivers: Receivers) -> Iterator[Stack]:
         rules_path=REPO_ROOT / "firestore.rules",
         run_schedules=False,
         log_dir=REPO_ROOT / ".stack" / "tests",
-        env=receivers.env(WEBHOOK_SECRET, TWILIO_TOKEN),
+        env={**receivers.env(WEBHOOK_SECRET, TWILIO_TOKEN), "CORS_ORIGINS": f'["{WEB_APP}"]'},
     )
     try:
         yield Stack(local, local.functions_base)

@@ -148,3 +148,25 @@ def test_export_rate_limit_holds_across_concurrent_instances(db: firestore.Clien
         waits = list(pool.map(lambda _: limiter.take("export__racer", now), range(6)))
     assert sum(1 for w in waits if w is None) == 3  # transactions: no lost update
     assert all(w is not None and w > 0 for w in waits if w is not None)
+
+
+def test_cors_for_the_listed_web_app_only(stack: Stack) -> None:
+    from tests.integration.conftest import WEB_APP
+
+    url = stack.url("video_analytics_dashboard", "/summary")
+    preflight = requests.options(
+        url,
+        headers={"Origin": WEB_APP, "Access-Control-Request-Method": "GET",
+                 "Access-Control-Request-Headers": "authorization"},
+        timeout=10,
+    )  # fmt: skip
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == WEB_APP
+    assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+    auth = {"Authorization": f"Bearer {token()}"}
+    allowed = requests.get(url, headers={**auth, "Origin": WEB_APP}, timeout=30)
+    assert allowed.status_code == 200
+    assert allowed.headers["Access-Control-Allow-Origin"] == WEB_APP
+    other = requests.get(url, headers={**auth, "Origin": "https://evil.example"}, timeout=30)
+    assert "Access-Control-Allow-Origin" not in other.headers
+    assert other.headers["Vary"] == "Origin"
