@@ -7,7 +7,10 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["percentile_error.py", "pipeline_bench.py", "alerting_bench.py", "dashboard_bench.py"]
+SCRIPTS = [
+    "percentile_error.py", "pipeline_bench.py", "alerting_bench.py", "dashboard_bench.py",
+    "export_memory.py",
+]  # fmt: skip
 
 
 def main() -> int:

@@ -112,7 +112,7 @@ class StreamResponse:
 
     content_type: str
     filename: str
-    chunks: Iterator[str]
+    chunks: Iterator[bytes]
     status: int = 200
 
 
@@ -254,6 +254,7 @@ class Dashboard:
             dataset,
             fmt,
             (row_of(dataset, i, d) for i, d in itertools.chain(first, rows_read)),
+            window,
         )
         return StreamResponse(FORMATS[fmt], file_name(dataset, fmt, window), chunks)
 

@@ -14,14 +14,24 @@ import datetime as dt
 import io
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
+from xml.sax.saxutils import escape
 
 from video_monitoring import constants as c
 from video_monitoring.models import Window, rfc3339
 
-FORMATS = {"csv": "text/csv", "ndjson": "application/x-ndjson", "json": "application/json"}
+FORMATS = {
+    "csv": "text/csv",
+    "ndjson": "application/x-ndjson",
+    "json": "application/json",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
+CHUNK = 64 * 1024
+PDF_MAX_ROWS = 2000  # a PDF is a report to read; the full data goes to csv or xlsx
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PAGE = 500
 
@@ -35,6 +45,8 @@ class Dataset:
     time_field: str
     columns: tuple[str, ...]
     provider_field: str | None = None
+    pdf_columns: tuple[str, ...] = ()  # the columns a printed page has room for
+    tally: str | None = None  # the column whose values the PDF's totals count
 
 
 DATASETS: dict[str, Dataset] = {
@@ -45,17 +57,25 @@ DATASETS: dict[str, Dataset] = {
          "attempts", "fallbackFrom", "errorCode", "errorRetryable", "qualityScore", "userRating",
          "costUsd", "outputSeconds", "resolution", "features"),
         provider_field="provider",
+        pdf_columns=("createdAt", "provider", "status", "userTier", "generationSeconds",
+                     "qualityScore", "userRating", "costUsd"),
+        tally="status",
     ),
     "events": Dataset(
         "events", c.EVENTS, "timestamp",
         ("eventId", "type", "userId", "timestamp", "sessionId", "generationId", "amountUsd",
          "source", "properties"),
+        pdf_columns=("timestamp", "type", "userId", "generationId", "amountUsd", "source"),
+        tally="type",
     ),
     "alerts": Dataset(
         "alerts", c.ALERT_INSTANCES, "openedAt",
         ("alertId", "ruleId", "scope", "status", "severity", "metric", "comparator", "threshold",
          "window", "value", "samples", "openedAt", "firedAt", "acknowledgedAt", "acknowledgedBy",
          "resolvedAt", "resolvedBy", "resolution", "level"),
+        pdf_columns=("openedAt", "ruleId", "scope", "severity", "status", "value", "threshold",
+                     "resolvedAt"),
+        tally="status",
     ),
     "system": Dataset(
         "system", c.SYSTEM_METRICS, "tick",
@@ -63,6 +83,9 @@ DATASETS: dict[str, Dataset] = {
          "generationTimeSeconds", "queueSeconds", "renderSeconds", "errors", "retryRate",
          "fallbackRate", "avgAttempts", "costUsd", "costPerOutputSecondUsd", "throughputPerHour",
          "backlog", "stuckJobs"),
+        pdf_columns=("tick", "windowName", "scope", "successRate", "costUsd", "backlog",
+                     "stuckJobs"),
+        tally="windowName",
     ),
 }  # fmt: skip
 
@@ -124,11 +147,28 @@ def safe_cell(value: Any) -> str:
         if isinstance(value, str)
         else json.dumps(value, separators=(",", ":"), allow_nan=False)
     )
+    return inert(text)
+
+
+def inert(text: str) -> str:
+    """Text a spreadsheet would evaluate, made inert with a leading apostrophe."""
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def encode(dataset: Dataset, fmt: str, rows: Iterable[dict[str, Any]]) -> Iterator[str]:
-    """The file, chunk by chunk."""
+def encode(
+    dataset: Dataset, fmt: str, rows: Iterable[dict[str, Any]], window: Window | None = None
+) -> Iterator[bytes]:
+    """The file, chunk by chunk, as bytes (text formats in UTF-8)."""
+    if fmt == "xlsx":
+        yield from _xlsx(dataset, rows)
+    elif fmt == "pdf":
+        yield from _pdf(dataset, rows, window)
+    else:
+        for text in _text(dataset, fmt, rows):
+            yield text.encode()
+
+
+def _text(dataset: Dataset, fmt: str, rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
@@ -148,6 +188,112 @@ def encode(dataset: Dataset, fmt: str, rows: Iterable[dict[str, Any]]) -> Iterat
         for i, row in enumerate(rows):
             yield ("," if i else "") + json.dumps(row, separators=(",", ":"), allow_nan=False)
         yield "]"
+
+
+def _spooled(write: Callable[[IO[bytes]], None]) -> Iterator[bytes]:
+    """Write a file to a temporary file, then hand it out in chunks (and remove it)."""
+    with tempfile.TemporaryFile() as spool:
+        write(spool)
+        spool.seek(0)
+        while chunk := spool.read(CHUNK):
+            yield chunk
+
+
+def xlsx_cell(value: Any) -> Any:
+    """A worksheet value: numbers and booleans as such, everything else inert text."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    return inert(text)
+
+
+def _xlsx(dataset: Dataset, rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    def write(spool: IO[bytes]) -> None:
+        book = Workbook(write_only=True)  # rows go to a temporary file as they come
+        sheet = book.create_sheet(dataset.name)
+        sheet.append(list(dataset.columns))
+        for row in rows:
+            cells = []
+            for column in dataset.columns:
+                cell = WriteOnlyCell(sheet, value=xlsx_cell(row[column]))
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"  # a string, never a formula
+                cells.append(cell)
+            sheet.append(cells)
+        book.save(spool)
+
+    return _spooled(write)
+
+
+def _pdf(
+    dataset: Dataset, rows: Iterable[dict[str, Any]], window: Window | None
+) -> Iterator[bytes]:
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4, landscape
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    def write(spool: IO[bytes]) -> None:
+        columns = dataset.pdf_columns or dataset.columns[:8]
+        table: list[list[str]] = [list(columns)]
+        counts: dict[str, int] = {}
+        total = 0
+        for row in rows:  # every row is counted; the first PDF_MAX_ROWS are printed
+            total += 1
+            if dataset.tally:
+                key = str(row.get(dataset.tally))
+                counts[key] = counts.get(key, 0) + 1
+            if total <= PDF_MAX_ROWS:
+                table.append([_pdf_text(row.get(c)) for c in columns])
+        styles = getSampleStyleSheet()
+        story: list[Any] = [Paragraph(f"Export: {dataset.name}", styles["Title"])]
+        if window is not None:
+            scope = f" — provider {window.provider}" if window.provider else ""
+            story.append(
+                Paragraph(
+                    f"Window {rfc3339(window.start)} to {rfc3339(window.end)}{scope}",
+                    styles["Normal"],
+                )
+            )
+        summary = f"{total} rows"
+        if counts:
+            summary += " — " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+        story.append(Paragraph(escape(summary), styles["Normal"]))
+        if total > PDF_MAX_ROWS:
+            story.append(
+                Paragraph(
+                    f"The table shows the first {PDF_MAX_ROWS} of {total} rows; "
+                    "export csv or xlsx for all of them.",
+                    styles["Italic"],
+                )
+            )
+        story.append(Spacer(1, 8))
+        grid = Table(table, repeatRows=1)
+        grid.setStyle(
+            TableStyle(
+                [
+                    ("FONTSIZE", (0, 0), (-1, -1), 7),
+                    ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
+                    ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+                ]
+            )
+        )
+        story.append(grid)
+        SimpleDocTemplate(spool, pagesize=landscape(A4), title=f"{dataset.name} export").build(
+            story
+        )
+
+    return _spooled(write)
+
+
+def _pdf_text(value: Any) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def file_name(dataset: Dataset, fmt: str, window: Window) -> str:

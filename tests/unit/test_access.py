@@ -125,3 +125,48 @@ def test_exports_are_audited_and_rate_limited_per_user(setup: tuple) -> None:  #
     clock.advance(minutes=30)
     again = board.handle(Request("GET", "/export", params, "Bearer tok-analytics"))
     assert isinstance(again, StreamResponse)
+
+
+GETS = (
+    "/summary", "/performance", "/trends", "/quality", "/providers", "/business", "/alerts",
+    "/alert-rules", "/alert-rules/slow_generation", "/user-insights", "/export",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("path", GETS)
+def test_every_read_endpoint_checks_token_and_role(setup: tuple, path: str) -> None:  # type: ignore[type-arg]
+    board = setup[0]
+    params = {"dataset": "alerts", "window": "7d"} if path == "/export" else {}
+
+    def status(header: str | None) -> int:
+        response = board.handle(Request("GET", path, params, header))
+        return int(response.status)
+
+    assert status(None) == 401
+    assert status("Bearer forged") == 401
+    assert status("Basic dXNlcjpwYXNz") == 401
+    assert status("Bearer tok-user") == 403  # signed in, no role
+    assert status("Bearer tok-analytics") == 200
+    assert status("Bearer tok-admin") == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/alerts/{alert}/acknowledge", None),
+        ("POST", "/alerts/{alert}/resolve", None),
+        ("POST", "/alerts/{alert}/suppress", {"minutes": 5}),
+        ("PUT", "/alert-rules/slow_generation", {"metric": "avgGenerationSeconds"}),
+    ],
+)
+def test_admin_actions_refuse_everyone_else(
+    setup: tuple,  # type: ignore[type-arg]
+    method: str,
+    path: str,
+    body: object,
+) -> None:
+    board, _, alert_id, _ = setup
+    url = path.format(alert=alert_id)
+    assert call(board, method, url, "nobody", body) == 401
+    assert call(board, method, url, "tok-user", body) == 403
+    assert call(board, method, url, "tok-analytics", body) == 403

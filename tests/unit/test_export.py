@@ -88,7 +88,7 @@ def test_csv_has_every_row_and_inert_formulas() -> None:
     response = export(dashboard(source), dataset="generations", format="csv", window="24h")
     assert response.content_type == "text/csv"
     assert response.filename == "generations_20261123T1200Z_20261124T1200Z.csv"
-    rows = list(csv.DictReader(io.StringIO("".join(response.chunks))))
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.chunks).decode())))
     assert [r["generationId"] for r in rows] == ["g9", "g4", "g3", "g2", "g1", "g0"]  # oldest first
     assert rows[0]["userId"] == '\'=HYPERLINK("http://x")'
     assert (rows[0]["model"], rows[0]["resolution"]) == ("'+1", "'-2")
@@ -101,10 +101,12 @@ def test_ndjson_and_json_carry_the_same_rows_and_provider_filters() -> None:
     source = ListSource({"video_generation_metrics": [generation(i) for i in range(6)]})
     board = dashboard(source)
     nd = export(board, dataset="generations", format="ndjson", provider="pika")
-    lines = [json.loads(line) for line in "".join(nd.chunks).splitlines()]
+    lines = [json.loads(line) for line in b"".join(nd.chunks).decode().splitlines()]
     assert [r["generationId"] for r in lines] == ["g5", "g3", "g1"]
     assert nd.filename.endswith("_pika.ndjson")
-    whole = json.loads("".join(export(board, dataset="generations", format="json").chunks))
+    whole = json.loads(
+        b"".join(export(board, dataset="generations", format="json").chunks).decode()
+    )
     assert len(whole) == 6 and whole[0]["costUsd"] == 1.25
 
 
@@ -112,9 +114,9 @@ def test_rows_are_pulled_as_the_file_is_written() -> None:
     source = ListSource({"video_generation_metrics": [generation(i) for i in range(3000)]})
     board = dashboard(source, cap=5000)
     response = export(board, dataset="generations", format="csv", window="7d")
-    first = next(response.chunks)
+    first = next(response.chunks).decode()
     assert source.pulled < 3000 and first.startswith("generationId,")
-    rest = "".join(response.chunks)
+    rest = b"".join(response.chunks).decode()
     assert source.pulled == 3000
     assert len(list(csv.reader(io.StringIO(first + rest)))) == 3001
 
@@ -178,9 +180,9 @@ def test_every_firestore_value_exports_as_valid_json() -> None:
         "where": {"lat": 1.5, "lng": 2.5}, "who": "users/u1", "raw": "AAE=", "n": [1.0],
     }  # fmt: skip
     for fmt in ("csv", "ndjson", "json"):
-        text = "".join(encode(DATASETS["events"], fmt, [row]))
+        text = b"".join(encode(DATASETS["events"], fmt, [row])).decode()
         assert "NaN" not in text
-    json.loads("".join(encode(DATASETS["events"], "json", [row])))
+    json.loads(b"".join(encode(DATASETS["events"], "json", [row])).decode())
 
 
 def test_a_failing_first_page_is_an_error_response_not_a_cut_file() -> None:
@@ -195,3 +197,56 @@ def test_a_failing_first_page_is_an_error_response_not_a_cut_file() -> None:
     )
     assert not isinstance(response, StreamResponse)
     assert response.status == 500 and response.body["error"]["code"] == "internal"
+
+
+def test_xlsx_rows_are_values_and_formulas_are_inert_text() -> None:
+    from openpyxl import load_workbook
+
+    docs = [generation(i) for i in range(4)]
+    docs.append(generation(7, userId="=1+2", model="@SUM(A1)", resolution="plain"))
+    board = dashboard(ListSource({"video_generation_metrics": docs}))
+    response = export(board, dataset="generations", format="xlsx", window="24h")
+    assert response.filename.endswith(".xlsx")
+    assert response.content_type.endswith("spreadsheetml.sheet")
+    book = load_workbook(io.BytesIO(b"".join(response.chunks)), read_only=True)
+    rows = list(book["generations"].iter_rows())
+    header = [c.value for c in rows[0]]
+    assert header[:3] == ["generationId", "userId", "provider"]
+    first = {h: c for h, c in zip(header, rows[1], strict=True)}
+    assert first["userId"].value == "'=1+2" and first["userId"].data_type == "s"
+    assert first["model"].value == "'@SUM(A1)" and first["resolution"].value == "plain"
+    second = {h: c.value for h, c in zip(header, rows[2], strict=True)}
+    assert second["costUsd"] == 0.75 and second["features"] == '["a","b"]'
+    assert len(rows) == 6
+
+
+def pdf_text(data: bytes) -> str:
+    """The text drawn on a reportlab PDF's pages (content streams are deflated)."""
+    import base64
+    import re
+    import zlib
+
+    texts = []
+    for stream in re.findall(rb"stream\r?\n(.*?)endstream", data, re.S):
+        raw = stream.strip()
+        if raw.endswith(b"~>"):  # ASCII85 around the deflated bytes
+            raw = base64.a85decode(raw.removeprefix(b"<~").removesuffix(b"~>"))
+        try:
+            texts.append(zlib.decompress(raw).decode("latin-1"))
+        except zlib.error:
+            texts.append(raw.decode("latin-1"))
+    return "".join(texts)
+
+
+def test_pdf_is_a_readable_report_with_window_totals_and_a_bounded_table() -> None:
+    docs = [generation(i, status="failed" if i % 5 == 0 else "completed") for i in range(2500)]
+    board = dashboard(ListSource({"video_generation_metrics": docs}), cap=5000)
+    response = export(board, dataset="generations", format="pdf", window="7d")
+    data = b"".join(response.chunks)
+    assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
+    assert response.filename == "generations_20261117T1200Z_20261124T1200Z.pdf"
+    text = pdf_text(data)
+    assert "Export: generations" in text
+    assert "2026-11-17T12:00:00Z" in text and "2026-11-24T12:00:00Z" in text
+    assert "2500 rows" in text and "completed: 2000" in text and "failed: 500" in text
+    assert "first 2000 of 2500 rows" in text
