@@ -81,6 +81,16 @@ def test_export_streams_every_row_across_pages(stack: Stack, loaded: list[dict[s
     assert len(lines) == sum(1 for d in loaded if d["provider"] == "pika")
     assert {line["provider"] for line in lines} == {"pika"}
 
+    xlsx = get(stack, "/export", dataset="generations", format="xlsx", **WINDOW)
+    assert xlsx.status_code == 200 and xlsx.headers["Content-Disposition"].endswith('.xlsx"')
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(xlsx.content), read_only=True)["generations"]
+    cells = list(sheet.iter_rows(values_only=True))
+    assert len(cells) == COUNT + 1 and cells[1][1] == "'=cmd|0"
+    pdf = get(stack, "/export", dataset="alerts", format="pdf", **WINDOW)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+
     bad = get(stack, "/export", dataset="users", **WINDOW)
     assert bad.status_code == 400 and bad.json()["error"]["message"].startswith("dataset:")
 
