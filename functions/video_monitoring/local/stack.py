@@ -225,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot start the local stack: {error}", file=sys.stderr)
         return 1
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    # Ctrl-C stops the stack even when started from a shell that ignores SIGINT in the background.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     print(
         f"ready: firestore {stack.firestore_host}, functions "
         f"{stack.functions_base}/{stack.project}/us-central1/ (logs in .stack/; Ctrl-C stops)",
