@@ -217,3 +217,26 @@ def test_business_metrics(world: Any) -> None:
     assert got["sessions"] == sum(1 for e in events if e["type"] == "session_start")
     used = [e["properties"]["feature"] for e in events if e["type"] == "feature_used"]
     assert got["featureUsedEvents"] == {f: used.count(f) for f in set(used)}
+
+
+def test_performance_figures(world: Any) -> None:
+    engine, docs, _ = world
+    got = engine._monitor.calculate_system_metrics(WINDOW).to_json()
+    completed = [d for d in docs if d["status"] == "completed"]
+    finished = [d for d in docs if d["status"] in ("completed", "failed")]
+    queue = [(d["startedAt"] - d["createdAt"]).total_seconds() for d in docs]
+    render = [(d["completedAt"] - d["startedAt"]).total_seconds() for d in completed]
+    assert got["queueSeconds"] == {"avg": pytest.approx(statistics.fmean(queue), abs=1e-3),
+                                   "samples": len(queue)}  # fmt: skip
+    assert got["renderSeconds"]["avg"] == pytest.approx(statistics.fmean(render), abs=1e-3)
+    assert got["throughputPerHour"] == pytest.approx(len(completed) / 24)
+    assert got["avgAttempts"] == pytest.approx(statistics.fmean(d["attempts"] for d in finished))
+    assert got["successRate"] == pytest.approx(len(completed) / len(finished))
+    assert got["costUsd"] == pytest.approx(sum(d["costUsd"] for d in docs))
+    output = sum(d["outputSeconds"] for d in completed if "outputSeconds" in d)
+    assert got["costPerOutputSecondUsd"] == pytest.approx(sum(d["costUsd"] for d in docs) / output)
+    codes: dict[str, int] = {}
+    for d in docs:
+        if d["status"] == "failed":
+            codes[d["error"]["code"]] = codes.get(d["error"]["code"], 0) + 1
+    assert got["errors"] == codes
