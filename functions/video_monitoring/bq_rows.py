@@ -1,0 +1,179 @@
+"""Rows of the BigQuery export (CONTRACT §8), one model per table: the single source of the
+tables' schemas and of the rows written to them. Pure: no BigQuery client here.
+
+Each model lists the exported columns with their types; `bq_schema` derives the table schema
+from the annotations (STRING, INTEGER, FLOAT, BOOLEAN, TIMESTAMP, REPEATED STRING; maps are
+exported as JSON text), and `export_row` turns a Firestore document into a JSON-ready row.
+`userId` can be pseudonymised with a keyed HMAC (the key comes from settings or Secret Manager).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import types
+import typing
+from typing import Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict
+
+from video_monitoring.models import rfc3339
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class GenerationMetricsRow(_Row):
+    """`generation_metrics`: one row per generation created that day, keyed by generationId."""
+
+    generationId: str
+    userId: str
+    provider: str
+    model: str | None = None
+    status: str
+    userTier: str
+    createdAt: dt.datetime
+    startedAt: dt.datetime | None = None
+    completedAt: dt.datetime | None = None
+    generationSeconds: float | None = None
+    queueSeconds: float | None = None
+    renderSeconds: float | None = None
+    attempts: int | None = None
+    fallbackFrom: str | None = None
+    errorCode: str | None = None
+    errorRetryable: bool | None = None
+    qualityScore: float | None = None
+    userRating: float | None = None
+    costUsd: float | None = None
+    outputSeconds: float | None = None
+    resolution: str | None = None
+    features: list[str] = []
+
+
+class AnalyticsEventRow(_Row):
+    """`analytics_events`: app events and the monitor's own, by `timestamp`."""
+
+    eventId: str
+    type: str
+    userId: str
+    timestamp: dt.datetime
+    sessionId: str | None = None
+    generationId: str | None = None
+    amountUsd: float | None = None
+    source: str | None = None
+    properties: dict[str, Any] | None = None
+
+
+class AlertInstanceRow(_Row):
+    """`alert_instances`, by `openedAt`."""
+
+    alertId: str
+    ruleId: str
+    scope: str
+    status: str
+    severity: str
+    metric: str
+    value: float | None = None
+    threshold: float
+    window: str
+    openedAt: dt.datetime
+    firedAt: dt.datetime | None = None
+    acknowledgedAt: dt.datetime | None = None
+    acknowledgedBy: str | None = None
+    resolvedAt: dt.datetime | None = None
+    resolvedBy: str | None = None
+    resolution: str | None = None
+    level: int | None = None
+
+
+class SystemMetricsRow(_Row):
+    """`system_performance_metrics`, by `tick`; `metricsId` is the document id
+    (`{tick}__{window}__{scope}`)."""
+
+    metricsId: str
+    tick: dt.datetime
+    windowName: str
+    scope: str
+    windowStart: dt.datetime
+    windowEnd: dt.datetime
+    generations: dict[str, Any] | None = None
+    successRate: float | None = None
+    generationTimeSeconds: dict[str, Any] | None = None
+    errors: dict[str, Any] | None = None
+    retryRate: float | None = None
+    fallbackRate: float | None = None
+    costUsd: float | None = None
+    costPerOutputSecondUsd: float | None = None
+    throughputPerHour: float | None = None
+    backlog: int | None = None
+    stuckJobs: int | None = None
+
+
+# Table -> (row model, Firestore collection, the day's time field, the id column).
+TABLES: dict[str, tuple[type[_Row], str, str, str]] = {
+    "generation_metrics": (
+        GenerationMetricsRow, "video_generation_metrics", "createdAt", "generationId",
+    ),
+    "analytics_events": (AnalyticsEventRow, "analytics_events", "timestamp", "eventId"),
+    "alert_instances": (AlertInstanceRow, "alert_instances", "openedAt", "alertId"),
+    "system_performance_metrics": (
+        SystemMetricsRow, "system_performance_metrics", "tick", "metricsId",
+    ),
+}  # fmt: skip
+
+_SCALARS = {
+    str: "STRING",
+    int: "INTEGER",
+    float: "FLOAT",
+    bool: "BOOLEAN",
+    dt.datetime: "TIMESTAMP",
+}
+
+
+def _column(name: str, annotation: Any) -> dict[str, str]:
+    mode = "REQUIRED"
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        annotation, mode = args[0], "NULLABLE"
+        origin = get_origin(annotation)
+    if origin is list:
+        (item,) = get_args(annotation)
+        return {"name": name, "type": _SCALARS[item], "mode": "REPEATED"}
+    if origin is dict:
+        return {"name": name, "type": "STRING", "mode": mode}  # JSON text
+    return {"name": name, "type": _SCALARS[annotation], "mode": mode}
+
+
+def bq_schema(model: type[_Row]) -> list[dict[str, str]]:
+    """The BigQuery schema (name, type, mode) of a row model, in field order."""
+    hints = typing.get_type_hints(model)
+    return [_column(name, hints[name]) for name in model.model_fields]
+
+
+def pseudonym(user_id: str, key: bytes) -> str:
+    """A stable pseudonym: HMAC-SHA256 of the user id under the key (hex). Without the key the
+    pseudonym cannot be linked back to the user id or across keys."""
+    return hmac.new(key, user_id.encode(), hashlib.sha256).hexdigest()
+
+
+def export_row(
+    table: str, doc_id: str, data: dict[str, Any], pseudonym_key: bytes | None = None
+) -> dict[str, Any]:
+    """A JSON-ready row of the table from a Firestore document (id column filled from the
+    document id when absent); raises pydantic's ValidationError for a document that does not
+    fit the table."""
+    model, _, _, id_column = TABLES[table]
+    fields = {id_column: doc_id, **data}
+    row = model.model_validate(fields).model_dump()
+    if pseudonym_key is not None and row.get("userId") is not None:
+        row["userId"] = pseudonym(row["userId"], pseudonym_key)
+    for name, value in row.items():
+        if isinstance(value, dt.datetime):
+            row[name] = rfc3339(value)
+        elif isinstance(value, dict):
+            row[name] = json.dumps(value, separators=(",", ":"), default=str, sort_keys=True)
+    return row
