@@ -21,12 +21,20 @@ from typing import Any
 from pydantic import ValidationError
 
 from video_monitoring import constants as c
-from video_monitoring.models import AppEvent, describe_validation_error
-from video_monitoring.pipeline import Plan, SourceState, StoredState
+from video_monitoring.models import AppEvent
+from video_monitoring.pipeline import (
+    Plan,
+    SourceState,
+    StoredState,
+    changed_record,
+    rejection,
+    stored_contribution,
+    stored_user_day,
+    withdrawal,
+)
 from video_monitoring.rollup import (
     MICRO_USD,
     Contribution,
-    UserDay,
     deltas,
     feature_key,
     fixed,
@@ -35,8 +43,6 @@ from video_monitoring.rollup import (
     user_day,
     user_day_deltas,
 )
-
-_BOOKKEEPING = ("recordedAt", "updatedAt")
 
 
 def is_monitor_event(data: Mapping[str, Any] | None) -> bool:
@@ -73,37 +79,14 @@ def plan_event_change(
     tracked_features: frozenset[str] | None = None,
 ) -> Plan:
     """Plan the writes for one analytics event; never raises for a bad document."""
-    old = _stored(stored.metrics)
-    old_day = UserDay.from_doc((stored.metrics or {}).get("userDay"))
+    old = stored_contribution(stored.metrics)
     if source.data is None or is_monitor_event(source.data):
-        return Plan(
-            outcome="removed" if old else "ignored" if source.data is not None else "unchanged",
-            delete_metrics=stored.metrics is not None,
-            rollup_deltas=deltas(old, None),
-            user_deltas=user_day_deltas(old_day, None),
-            delete_rejected=stored.rejected is not None,
-        )
+        outcome = "removed" if old else "ignored" if source.data is not None else "unchanged"
+        return withdrawal(outcome, stored)
     try:
         event = AppEvent.model_validate(dict(source.data))
     except ValidationError as error:
-        reason = describe_validation_error(error)
-        rejected = None
-        if stored.rejected is None or stored.rejected.get("reason") != reason:
-            rejected = {
-                "eventId": event_id,
-                "reason": reason,
-                "rejectedAt": now,
-                "sourceUpdateTime": source.update_time,
-                "fields": sorted(source.data.keys())[:100],
-            }
-        return Plan(
-            outcome="rejected",
-            delete_metrics=stored.metrics is not None,
-            rollup_deltas=deltas(old, None),
-            user_deltas=user_day_deltas(old_day, None),
-            rejected=rejected,
-            reason=reason,
-        )
+        return rejection("eventId", event_id, source, stored, error, now)
     new = event_contribution(event_id, event, shards, tracked_features)
     day_values = {f"ev/{safe_key(event.type)}": 1}
     if event.amountUsd is not None:
@@ -117,21 +100,11 @@ def plan_event_change(
         "contribution": new.to_doc(),
         "userDay": new_day.to_doc(),
     }
-    previous = {k: v for k, v in (stored.metrics or {}).items() if k not in _BOOKKEEPING}
-    record: dict[str, Any] | None = None
-    if body != previous:
-        recorded_at = (stored.metrics or {}).get("recordedAt", now)
-        record = {**body, "recordedAt": recorded_at, "updatedAt": now}
+    record = changed_record(body, stored, now)
     return Plan(
         outcome="recorded" if old is None else "updated" if record else "unchanged",
         metrics=record,
         rollup_deltas=deltas(old, new),
-        user_deltas=user_day_deltas(old_day, new_day),
+        user_deltas=user_day_deltas(stored_user_day(stored), new_day),
         delete_rejected=stored.rejected is not None,
     )
-
-
-def _stored(record: Mapping[str, Any] | None) -> Contribution | None:
-    if not record or not record.get("contribution"):
-        return None
-    return Contribution.from_doc(record["contribution"])

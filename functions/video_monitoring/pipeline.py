@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -108,55 +108,27 @@ def plan_change(
     tracked_features: frozenset[str] | None = None,
 ) -> Plan:
     """Plan the writes for one generation; never raises for a bad document."""
-    old = _stored_contribution(stored.metrics)
-    old_day = UserDay.from_doc((stored.metrics or {}).get("userDay"))
+    old = stored_contribution(stored.metrics)
     if source.data is None:
-        return Plan(
-            outcome="removed" if old else "unchanged",
-            delete_metrics=stored.metrics is not None,
-            rollup_deltas=deltas(old, None),
-            user_deltas=user_day_deltas(old_day, None),
-            delete_rejected=stored.rejected is not None,
-        )
+        return withdrawal("removed" if old else "unchanged", stored)
     try:
         doc = parse_generation(dict(source.data))
     except ValidationError as error:
-        reason = describe_validation_error(error)
-        rejected = None
-        if stored.rejected is None or stored.rejected.get("reason") != reason:
-            rejected = {
-                "generationId": generation_id,
-                "reason": reason,
-                "rejectedAt": now,
-                "sourceUpdateTime": source.update_time,
-                "fields": sorted(source.data.keys())[:100],
-            }
-        return Plan(
-            outcome="rejected",
-            delete_metrics=stored.metrics is not None,
-            rollup_deltas=deltas(old, None),
-            user_deltas=user_day_deltas(old_day, None),
-            rejected=rejected,
-            reason=reason,
-        )
+        return rejection("generationId", generation_id, source, stored, error, now)
     new = contribution(generation_id, doc, shards, tracked_features)
     new_day = generation_user_day(doc)
     emitted = dict((stored.metrics or {}).get("emitted", {}))
     events = _lifecycle_events(generation_id, doc, emitted)
     body = metrics_document(generation_id, doc, new, emitted)
     body["userDay"] = new_day.to_doc()
-    previous = {k: v for k, v in (stored.metrics or {}).items() if k not in _BOOKKEEPING}
-    metrics: dict[str, Any] | None = None
-    if body != previous:
-        recorded_at = (stored.metrics or {}).get("recordedAt", now)
-        metrics = {**body, "recordedAt": recorded_at, "updatedAt": now}
+    metrics = changed_record(body, stored, now)
     rollup = deltas(old, new)
     outcome = "recorded" if stored.metrics is None else "updated" if metrics else "unchanged"
     return Plan(
         outcome=outcome,
         metrics=metrics,
         rollup_deltas=rollup,
-        user_deltas=user_day_deltas(old_day, new_day),
+        user_deltas=user_day_deltas(stored_user_day(stored), new_day),
         events=events,
         delete_rejected=stored.rejected is not None,
     )
@@ -171,10 +143,63 @@ def generation_user_day(doc: GenerationDocument) -> UserDay:
     return user_day(doc.userId, doc.createdAt, values)
 
 
-def _stored_contribution(metrics: Mapping[str, Any] | None) -> Contribution | None:
-    if not metrics or not metrics.get("contribution"):
+def stored_contribution(record: Mapping[str, Any] | None) -> Contribution | None:
+    """The contribution a stored record (metrics document or event record) says is counted."""
+    if not record or not record.get("contribution"):
         return None
-    return Contribution.from_doc(metrics["contribution"])
+    return Contribution.from_doc(record["contribution"])
+
+
+def stored_user_day(stored: StoredState) -> UserDay | None:
+    """The user-day activity the stored record says is counted."""
+    return UserDay.from_doc((stored.metrics or {}).get("userDay"))
+
+
+def withdrawal(outcome: str, stored: StoredState) -> Plan:
+    """Take back everything the stored record counts, and delete it and any rejection."""
+    return Plan(
+        outcome=outcome,
+        delete_metrics=stored.metrics is not None,
+        rollup_deltas=deltas(stored_contribution(stored.metrics), None),
+        user_deltas=user_day_deltas(stored_user_day(stored), None),
+        delete_rejected=stored.rejected is not None,
+    )
+
+
+def rejection(
+    id_field: str,
+    doc_id: str,
+    source: SourceState,
+    stored: StoredState,
+    error: ValidationError,
+    now: dt.datetime,
+) -> Plan:
+    """Take back what was counted and record why the document is rejected (the record is
+    rewritten only when the reason changes)."""
+    assert source.data is not None
+    reason = describe_validation_error(error)
+    rejected = None
+    if stored.rejected is None or stored.rejected.get("reason") != reason:
+        rejected = {
+            id_field: doc_id,
+            "reason": reason,
+            "rejectedAt": now,
+            "sourceUpdateTime": source.update_time,
+            "fields": sorted(source.data.keys())[:100],
+        }
+    withdrawn = withdrawal("rejected", stored)
+    return replace(withdrawn, delete_rejected=False, rejected=rejected, reason=reason)
+
+
+def changed_record(
+    body: dict[str, Any], stored: StoredState, now: dt.datetime
+) -> dict[str, Any] | None:
+    """The stored record to write (body plus bookkeeping times), or None when unchanged."""
+    previous = {k: v for k, v in (stored.metrics or {}).items() if k not in _BOOKKEEPING}
+    if body == previous:
+        return None
+    recorded_at = (stored.metrics or {}).get("recordedAt", now)
+    return {**body, "recordedAt": recorded_at, "updatedAt": now}
 
 
 def _lifecycle_events(
