@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from video_monitoring import constants as c
 from video_monitoring.alert_engine import AlertState, Instance, Outbound, Transition, state_key
 from video_monitoring.alert_rules import AlertRule
-from video_monitoring.storage import counted, firestore_client
+from video_monitoring.storage import FirestoreAdapter, counted
 
 log = logging.getLogger(__name__)
 Compute = Callable[[AlertState | None, Instance | None], Transition | None]
@@ -151,18 +151,8 @@ class AlertStore(Protocol):
         ...
 
 
-class FirestoreAlertStore:
+class FirestoreAlertStore(FirestoreAdapter):
     """AlertStore on Firestore."""
-
-    def __init__(self, client: firestore.Client | None = None) -> None:
-        self._client = client
-
-    @property
-    def client(self) -> firestore.Client:
-        """The Firestore client."""
-        if self._client is None:
-            self._client = firestore_client()
-        return self._client
 
     def seed_rules(self, rules: Iterable[AlertRule]) -> list[str]:
         """create() fails on an existing document, so edited rules are never overwritten."""

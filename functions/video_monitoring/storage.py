@@ -223,8 +223,9 @@ def rollup_increment(delta: RollupDelta) -> dict[str, Any]:
     }
 
 
-class FirestoreStore:
-    """MonitoringStore on Firestore."""
+class FirestoreAdapter:
+    """Base of the Firestore adapters: a given client, or the process's shared one on first use
+    (so importing a module never opens a connection)."""
 
     def __init__(self, client: firestore.Client | None = None) -> None:
         self._client = client
@@ -235,6 +236,10 @@ class FirestoreStore:
         if self._client is None:
             self._client = firestore_client()
         return self._client
+
+
+class FirestoreStore(FirestoreAdapter):
+    """MonitoringStore on Firestore."""
 
     def reconcile(self, doc_id: str, planner: Planner, ledger: Ledger | None = None) -> Plan:
         """Read, plan and commit with optimistic concurrency on the metrics document.
@@ -526,18 +531,8 @@ class FirestoreStore:
         return tally_backlog(docs, stuck_before)
 
 
-class FirestoreExportSource:
+class FirestoreExportSource(FirestoreAdapter):
     """ExportSource on Firestore: range queries on the dataset's time field, paged."""
-
-    def __init__(self, client: firestore.Client | None = None) -> None:
-        self._client = client
-
-    @property
-    def client(self) -> firestore.Client:
-        """The Firestore client (shared, created lazily)."""
-        if self._client is None:
-            self._client = firestore_client()
-        return self._client
 
     def _query(self, dataset: Dataset, window: Window) -> Any:
         query = (
@@ -570,33 +565,29 @@ class FirestoreExportSource:
             last = snaps[-1]
 
 
-class FirestoreAuditLog:
+class FirestoreAuditLog(FirestoreAdapter):
     """AuditLog on Firestore: one document per entry (auto id), written synchronously so an
     action is never served without its record."""
 
-    def __init__(self, client: firestore.Client | None = None) -> None:
-        self._client = client
-
     def record(self, entry: AuditEntry) -> None:
         """Append one entry."""
-        client = self._client or firestore_client()
-        client.collection(c.AUDIT_LOG).add(entry.to_doc())
+        self.client.collection(c.AUDIT_LOG).add(entry.to_doc())
 
 
-class FirestoreRateLimiter:
+class FirestoreRateLimiter(FirestoreAdapter):
     """RateLimiter on Firestore: one bucket document per key, updated in a transaction, so
     concurrent function instances share the limit."""
 
     def __init__(
         self, capacity: int, period: dt.timedelta, client: firestore.Client | None = None
     ) -> None:
+        super().__init__(client)
         self._capacity = capacity
         self._period = period
-        self._client = client
 
     def take(self, key: str, now: dt.datetime) -> float | None:
         """None when allowed, else seconds until a token is free."""
-        client = self._client or firestore_client()
+        client = self.client
         ref = client.collection(c.RATE_LIMITS).document(key)
         outcome: list[float | None] = [None]
 
