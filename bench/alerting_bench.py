@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import requests
 from google.cloud import firestore
-from google.cloud.firestore_v1.base_query import FieldFilter
 
+from benchlib import empty_query_ms, store_counters
 from video_monitoring.local.stack import REPO_ROOT, LocalStack, start_stack
 from video_monitoring.local.tokens import emulator_token
 
@@ -31,12 +31,6 @@ PROJECT = "demo-cvplus"
 PROVIDERS = ("runway", "pika", "heygen", "synthesia", "d-id")
 READ_KINDS = ("rollup_reads", "compaction_reads", "backlog_reads", "alert_reads")
 COUNTERS = (*READ_KINDS, "queries")
-
-
-def counters(stack: LocalStack) -> dict[str, int]:
-    """The functions host's document-read counters."""
-    stats = requests.get(f"{stack.functions_base}/__/stats", timeout=10).json()
-    return {k: int(stats["store"].get(k, 0)) for k in COUNTERS}
 
 
 def day_total(stack: LocalStack) -> int:
@@ -87,32 +81,13 @@ def load(stack: LocalStack, db: firestore.Client, count: int, total: int, now: d
 
 def tick(stack: LocalStack, when: dt.datetime) -> tuple[float, dict[str, int]]:
     """One scheduled run: seconds, and documents read by kind."""
-    before = counters(stack)
+    before = store_counters(stack, COUNTERS)
     started = time.perf_counter()
-    response = requests.post(
-        stack.functions_url("aggregate_and_alert"),
-        headers={
-            "X-CloudScheduler-JobName": "aggregate_and_alert",
-            "X-CloudScheduler-ScheduleTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        },
-        timeout=600,
-    )
+    response = stack.run_schedule("aggregate_and_alert", when)
     elapsed = time.perf_counter() - started
     response.raise_for_status()
-    after = counters(stack)
+    after = store_counters(stack, COUNTERS)
     return elapsed, {k: after[k] - before[k] for k in COUNTERS}
-
-
-def empty_query_ms(db: firestore.Client, samples: int = 30) -> float:
-    """p50 of a query matching nothing: the emulator's floor per query, which grows with the
-    whole database (it scans; production Firestore pays per result)."""
-    query = db.collection("no_such_collection").where(filter=FieldFilter("x", "==", 1))
-    times = []
-    for _ in range(samples):
-        t0 = time.perf_counter()
-        list(query.stream())
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
 
 
 def measure(

@@ -12,7 +12,6 @@ import argparse
 import datetime as dt
 import os
 import random
-import statistics
 import sys
 import threading
 import time
@@ -24,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import requests
 from google.cloud import firestore
-from google.cloud.firestore_v1.base_query import FieldFilter
 
+from benchlib import dashboard_reads, empty_query_ms, percentile
 from video_monitoring.local.stack import REPO_ROOT, LocalStack, start_stack
 from video_monitoring.local.tokens import emulator_token
 
@@ -44,11 +43,6 @@ ENDPOINTS: tuple[tuple[str, dict[str, str] | None], ...] = (
 EXPORT: tuple[str, dict[str, str] | None] = ("/export", {"dataset": "alerts", "format": "json"})
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 class Client:
     """An analytics user of the dashboard."""
 
@@ -61,21 +55,6 @@ class Client:
     def get(self, path: str, params: dict[str, str] | None) -> requests.Response:
         query = None if params is None else {"window": "30d", **params}
         return self.session.get(self.base + path, params=query, timeout=60)
-
-
-def reads(stack: LocalStack) -> int:
-    store = requests.get(f"{stack.functions_base}/__/stats", timeout=10).json()["store"]
-    return int(store.get("rollup_reads", 0)) + int(store.get("alert_reads", 0))
-
-
-def empty_query_ms(db: firestore.Client) -> float:
-    query = db.collection("no_such_collection").where(filter=FieldFilter("x", "==", 1))
-    times = []
-    for _ in range(30):
-        t0 = time.perf_counter()
-        list(query.stream())
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
 
 
 def load(stack: LocalStack, db: firestore.Client, count: int, total: int) -> None:
@@ -119,15 +98,7 @@ def load(stack: LocalStack, db: firestore.Client, count: int, total: int) -> Non
             raise SystemExit(f"pipeline did not reach {total} generations")
         time.sleep(1)
     time.sleep(3)  # the upgrade events' deliveries
-    response = requests.post(
-        stack.functions_url("aggregate_and_alert"),
-        headers={
-            "X-CloudScheduler-JobName": "aggregate_and_alert",
-            "X-CloudScheduler-ScheduleTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        },
-        timeout=600,
-    )
-    response.raise_for_status()
+    stack.run_schedule("aggregate_and_alert", now).raise_for_status()
 
 
 def latencies(stack: LocalStack, samples: int) -> dict[str, tuple[float, float, float]]:
@@ -137,13 +108,13 @@ def latencies(stack: LocalStack, samples: int) -> dict[str, tuple[float, float, 
     for path, params in (*ENDPOINTS, EXPORT):
         for _ in range(3):
             client.get(path, params).raise_for_status()
-        before = reads(stack)
+        before = dashboard_reads(stack)
         times = []
         for _ in range(samples):
             t0 = time.perf_counter()
             client.get(path, params).raise_for_status()
             times.append(time.perf_counter() - t0)
-        per_request = (reads(stack) - before) / samples
+        per_request = (dashboard_reads(stack) - before) / samples
         result[path] = (percentile(times, 0.5) * 1000, percentile(times, 0.99) * 1000, per_request)
     return result
 

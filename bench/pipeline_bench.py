@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import requests
 from google.cloud import firestore
-from google.cloud.firestore_v1.base_query import FieldFilter
 
+from benchlib import dashboard_reads, empty_query_ms, percentile
 from video_monitoring.local.stack import REPO_ROOT, LocalStack, start_stack
 from video_monitoring.local.tokens import emulator_token
 
@@ -33,21 +33,9 @@ PROJECT = "demo-cvplus"
 PROVIDERS = ("runway", "pika", "heygen", "synthesia", "d-id")
 
 
-def percentile(values: list[float], q: float) -> float:
-    """Exact order statistic at rank floor(q * (n - 1))."""
-    ordered = sorted(values)
-    return ordered[int(q * (len(ordered) - 1))]
-
-
-def stats(stack: LocalStack) -> dict[str, Any]:
-    """The host's delivery and store counters."""
-    data: dict[str, Any] = requests.get(f"{stack.functions_base}/__/stats", timeout=10).json()
-    return data
-
-
 def delivered(stack: LocalStack) -> int:
     """Successful deliveries to on_generation_written so far."""
-    return int(stats(stack)["triggers"].get("on_generation_written", {}).get("ok", 0))
+    return int(stack.stats()["triggers"].get("on_generation_written", {}).get("ok", 0))
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, poll: float = 0.002) -> float:
@@ -88,7 +76,7 @@ def throughput(stack: LocalStack, db: firestore.Client, count: int) -> None:
     rng = random.Random(1)
     now = dt.datetime.now(dt.UTC)
     base_ok = delivered(stack)
-    base_ops = dict(stats(stack)["store"])
+    base_ops = dict(stack.stats()["store"])
 
     def lifecycle(i: int) -> None:
         local = random.Random(i)
@@ -103,7 +91,7 @@ def throughput(stack: LocalStack, db: firestore.Client, count: int) -> None:
         list(pool.map(lifecycle, range(count)))
     wait_for(lambda: delivered(stack) - base_ok >= 3 * count, 1800, poll=0.2)
     elapsed = time.monotonic() - start
-    ops = stats(stack)["store"]
+    ops = stack.stats()["store"]
     changes = ops.get("changes", 0) - base_ops.get("changes", 0)
     reads = ops.get("reads", 0) - base_ops.get("reads", 0)
     writes = ops.get("writes", 0) - base_ops.get("writes", 0)
@@ -188,32 +176,7 @@ def history(
     batch.commit()
     # Wait on the outcome, not on delivery counts (deletes from the previous wipe also arrive).
     wait_for(lambda: summary_total(stack) == expected_total, 1800, poll=0.5)
-    headers = {
-        "X-CloudScheduler-JobName": "aggregate_and_alert",
-        "X-CloudScheduler-ScheduleTime": now.isoformat().replace("+00:00", "Z"),
-    }
-    response = requests.post(
-        stack.functions_url("aggregate_and_alert"), headers=headers, timeout=600
-    )
-    response.raise_for_status()
-
-
-def empty_query_ms(db: firestore.Client, samples: int = 30) -> float:
-    """p50 of a query that matches nothing: the emulator's own floor, which grows with the
-    database because the emulator scans (production Firestore pays per result)."""
-    query = db.collection("no_such_collection").where(filter=FieldFilter("x", "==", 1))
-    times = []
-    for _ in range(samples):
-        t0 = time.perf_counter()
-        list(query.stream())
-        times.append(time.perf_counter() - t0)
-    return percentile(times, 0.5) * 1000
-
-
-def reads(stack: LocalStack) -> int:
-    """Documents the functions host has read on the dashboard's path so far."""
-    store = stats(stack)["store"]
-    return int(store.get("rollup_reads", 0)) + int(store.get("alert_reads", 0))
+    stack.run_schedule("aggregate_and_alert", now).raise_for_status()
 
 
 def summary_latency(stack: LocalStack, requests_count: int) -> tuple[float, float, int]:
@@ -266,14 +229,14 @@ def main() -> int:
         stack.wipe()
         time.sleep(2)
         history(stack, db, args.small, seed=10, expected_total=args.small)
-        before = reads(stack)
+        before = dashboard_reads(stack)
         small = summary_latency(stack, args.summary_requests)
-        small_reads = (reads(stack) - before) / (args.summary_requests + 3)
+        small_reads = (dashboard_reads(stack) - before) / (args.summary_requests + 3)
         small_docs, small_floor = rollup_documents(db), empty_query_ms(db)
         history(stack, db, args.large - args.small, seed=11, expected_total=args.large)
-        before = reads(stack)
+        before = dashboard_reads(stack)
         large = summary_latency(stack, args.summary_requests)
-        large_reads = (reads(stack) - before) / (args.summary_requests + 3)
+        large_reads = (dashboard_reads(stack) - before) / (args.summary_requests + 3)
         large_docs, large_floor = rollup_documents(db), empty_query_ms(db)
         print(f"/summary?window=30d ({args.summary_requests} requests each, after compaction):")
         print(

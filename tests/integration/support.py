@@ -53,10 +53,7 @@ class Stack:
 
     def stats(self) -> dict[str, Any]:
         """The host's delivery counters."""
-        response = requests.get(f"{self.functions_base}/__/stats", timeout=10)
-        response.raise_for_status()
-        data: dict[str, Any] = response.json()
-        return data
+        return self.local.stats()
 
     def trigger_successes(self, name: str = "on_generation_written") -> int:
         """Trigger deliveries the function handled without error."""
@@ -87,16 +84,7 @@ class Stack:
 
     def run_schedule(self, function: str, at: dt.datetime | None = None) -> int:
         """Run a scheduled function as Cloud Scheduler would for the tick `at` (default now)."""
-        when = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-        response = requests.post(
-            self.url(function),
-            headers={
-                "X-CloudScheduler-JobName": function,
-                "X-CloudScheduler-ScheduleTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            },
-            timeout=120,
-        )
-        return response.status_code
+        return self.local.run_schedule(function, at, timeout=120).status_code
 
 
 def token(role: str | None = "analytics", uid: str = "tester") -> str:

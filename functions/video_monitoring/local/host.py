@@ -268,6 +268,14 @@ def _respond(
     return [data]
 
 
+def scheduler_headers(function: str, when: dt.datetime) -> dict[str, str]:
+    """The headers Cloud Scheduler sends when it runs a scheduled function for `when`."""
+    return {
+        "X-CloudScheduler-JobName": function,
+        "X-CloudScheduler-ScheduleTime": when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
 class Scheduler(threading.Thread):
     """Runs each scheduled function at the minutes its cron expression names."""
 
@@ -302,12 +310,8 @@ class Scheduler(threading.Thread):
         import requests
 
         url = f"{self._base}/{self._project}/{REGION}/{name}"
-        headers = {
-            "X-CloudScheduler-JobName": name,
-            "X-CloudScheduler-ScheduleTime": minute.isoformat().replace("+00:00", "Z"),
-        }
         try:
-            response = requests.post(url, headers=headers, timeout=600)
+            response = requests.post(url, headers=scheduler_headers(name, minute), timeout=600)
             log.info("scheduled %s at %s: %s", name, minute.isoformat(), response.status_code)
         except requests.RequestException as error:
             log.error("scheduled %s at %s failed: %s", name, minute.isoformat(), error)

@@ -100,19 +100,6 @@ def report(summary: dict[str, Any], tally: Tally) -> bool:
     return all_match
 
 
-def run_tick(stack: LocalStack, when: dt.datetime) -> None:
-    """Run aggregate_and_alert for one tick, as Cloud Scheduler would."""
-    response = requests.post(
-        stack.functions_url("aggregate_and_alert"),
-        headers={
-            "X-CloudScheduler-JobName": "aggregate_and_alert",
-            "X-CloudScheduler-ScheduleTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        },
-        timeout=300,
-    )
-    response.raise_for_status()
-
-
 def run_alerting(stack: LocalStack, receivers: Receivers, secret: str, project: str) -> bool:
     """Two scheduled ticks (the rules' pending period), then what each local receiver got and
     the open alerts; True when the degraded provider fired both of its rules."""
@@ -122,7 +109,7 @@ def run_alerting(stack: LocalStack, receivers: Receivers, secret: str, project: 
     print()
     print("alerting: two aggregate_and_alert ticks (pending period of 2 evaluations)")
     for when in (first, first + dt.timedelta(minutes=1)):
-        run_tick(stack, when)
+        stack.run_schedule("aggregate_and_alert", when, timeout=300).raise_for_status()
     token = emulator_token("demo-operator", "analytics", project)
     response = requests.get(
         stack.functions_url("video_analytics_dashboard", "/alerts"),

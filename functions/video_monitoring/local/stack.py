@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import shutil
 import signal
@@ -15,7 +16,7 @@ from typing import IO, Any
 
 import requests
 
-from video_monitoring.local.host import FUNCTIONS_DIR
+from video_monitoring.local.host import FUNCTIONS_DIR, scheduler_headers
 
 REPO_ROOT = FUNCTIONS_DIR.parent
 EMULATOR_MAIN = "com.google.cloud.datastore.emulator.firestore.CloudFirestore"
@@ -112,6 +113,23 @@ class LocalStack:
     def emulator_url(self, path: str) -> str:
         """URL on the Firestore emulator."""
         return f"http://{self.firestore_host}{path}"
+
+    def run_schedule(
+        self, function: str, when: dt.datetime | None = None, timeout: float = 600
+    ) -> requests.Response:
+        """Run a scheduled function for the tick `when` (default now), as Cloud Scheduler does."""
+        return requests.post(
+            self.functions_url(function),
+            headers=scheduler_headers(function, when or dt.datetime.now(dt.UTC)),
+            timeout=timeout,
+        )
+
+    def stats(self) -> dict[str, Any]:
+        """The functions host's counters: trigger deliveries and store operations."""
+        response = requests.get(f"{self.functions_base}/__/stats", timeout=10)
+        response.raise_for_status()
+        data: dict[str, Any] = response.json()
+        return data
 
     def wipe(self) -> None:
         """Delete every document (the emulator fires delete events for them)."""
