@@ -87,6 +87,13 @@ class Stack:
         return self.local.run_schedule(function, at, timeout=120).status_code
 
 
+def whole_day(days_ago: int) -> tuple[dt.datetime, dict[str, str]]:
+    """The UTC day `days_ago` days before today, and its window parameters (from, to)."""
+    today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = today - dt.timedelta(days=days_ago)
+    return day, {"from": day.isoformat(), "to": (day + dt.timedelta(days=1)).isoformat()}
+
+
 def token(role: str | None = "analytics", uid: str = "tester") -> str:
     """An emulator ID token."""
     return emulator_token(uid, role, PROJECT)

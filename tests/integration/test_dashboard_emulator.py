@@ -12,13 +12,10 @@ import pytest
 import requests
 from google.cloud import firestore
 
-from tests.integration.support import Stack, token, wait_until
+from tests.integration.support import Stack, token, wait_until, whole_day
 
 pytestmark = pytest.mark.integration
-DAY = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0) - dt.timedelta(
-    days=1
-)
-WINDOW = {"from": DAY.isoformat(), "to": (DAY + dt.timedelta(days=1)).isoformat()}
+DAY, WINDOW = whole_day(1)
 COUNT = 620  # more than one export page (500)
 
 

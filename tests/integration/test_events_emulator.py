@@ -10,13 +10,10 @@ import pytest
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from tests.integration.support import Stack, summary, wait_until
+from tests.integration.support import Stack, summary, wait_until, whole_day
 
 pytestmark = pytest.mark.integration
-DAY = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0) - dt.timedelta(
-    days=2
-)
-WINDOW = {"from": DAY.isoformat(), "to": (DAY + dt.timedelta(days=1)).isoformat()}
+DAY, WINDOW = whole_day(2)
 
 
 @pytest.fixture(autouse=True)

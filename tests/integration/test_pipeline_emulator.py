@@ -10,15 +10,12 @@ from typing import Any
 import pytest
 from google.cloud import firestore
 
-from tests.integration.support import Stack, summary, wait_until
+from tests.integration.support import Stack, summary, wait_until, whole_day
 from tests.lifecycles import expected, mean, random_lifecycle
 from video_monitoring import sketch
 
 pytestmark = pytest.mark.integration
-DAY = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0) - dt.timedelta(
-    days=2
-)
-WINDOW = {"from": DAY.isoformat(), "to": (DAY + dt.timedelta(days=1)).isoformat()}
+DAY, WINDOW = whole_day(2)
 
 
 @pytest.fixture(autouse=True)
