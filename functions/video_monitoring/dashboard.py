@@ -166,12 +166,14 @@ class Dashboard:
         }
         if alerts is not None:
             self._routes |= {"/alerts": self._alert_list, "/alert-rules": self._alert_rules}
+        # GET endpoints that also need to know the caller (audit, per-user limits).
+        self._caller_routes: dict[str, Callable[[Mapping[str, str], Caller], Any]] = {}
         if exports is not None:
-            self._routes["/export"] = lambda p: None  # served by _export (needs the caller)
+            self._caller_routes["/export"] = self._export
 
     def paths(self) -> set[str]:
         """Every path served, templated paths in OpenAPI form."""
-        served = set(self._routes)
+        served = set(self._routes) | set(self._caller_routes)
         if self._alerts is not None:
             served |= {f"/alerts/{{alertId}}/{action}" for action in ALERT_ACTIONS}
             served.add("/alert-rules/{ruleId}")
@@ -195,16 +197,15 @@ class Dashboard:
             return self._alert_action(request, caller, parts[1], parts[2])
         if self._alerts is not None and len(parts) == 2 and parts[0] == "alert-rules":
             return self._put_rule(request, caller, parts[1])
-        if path == "/export" and self._exports is not None and request.method == "GET":
-            require(caller, READ_ROLES)
-            return self._export(request.params, caller)
-        handler = self._routes.get(path)
-        if handler is None:
+        if path not in self._routes and path not in self._caller_routes:
             raise NotFound(f"path: no endpoint {path}; see openapi.yaml for the API")
         if request.method != "GET":
             raise NotFound(f"path: {path} answers GET only")
         require(caller, READ_ROLES)
-        body = handler(request.params)
+        if path in self._caller_routes:
+            body = self._caller_routes[path](request.params, caller)
+        else:
+            body = self._routes[path](request.params)
         return body if isinstance(body, StreamResponse) else Response(200, body)
 
     def _user_insights(self, params: Mapping[str, str]) -> Any:
