@@ -3,6 +3,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The BigQuery API emulator in a virtualenv of its own (its pins must not leak into ours).
+BQ_VENV := .venv-bq
+BQ_STAMP := $(BQ_VENV)/.installed
 
 .PHONY: serve demo test lint unit integration bench clean
 
@@ -10,6 +13,11 @@ $(STAMP): requirements.txt functions/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $(STAMP)
+
+$(BQ_STAMP): requirements-bqemulator.txt
+	test -x $(BQ_VENV)/bin/python || $(PYTHON) -m venv $(BQ_VENV)
+	$(BQ_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-bqemulator.txt
+	touch $(BQ_STAMP)
 
 serve: $(STAMP)
 	cd functions && ../$(PY) -m video_monitoring.local.stack
@@ -25,14 +33,14 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q
 
-integration: $(STAMP)
+integration: $(STAMP) $(BQ_STAMP)
 	$(PY) -m pytest tests/integration tests/e2e -q
 
-test: lint
+test: lint $(BQ_STAMP)
 	$(PY) -m pytest tests -q -rs
 
-bench: $(STAMP)
+bench: $(STAMP) $(BQ_STAMP)
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .stack .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(BQ_VENV) .stack .mypy_cache .ruff_cache .pytest_cache

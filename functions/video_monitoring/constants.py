@@ -35,6 +35,10 @@ RATE_LIMITS: Final = "rate_limits"
 # Evaluation memory per (rule, scope), and the notification outbox / log.
 ALERT_STATES: Final = "alert_states"
 ALERT_NOTIFICATIONS: Final = "alert_notifications"
+# One record per exported day (the last run's outcome and row counts per table).
+EXPORT_RUNS: Final = "bigquery_export_runs"
+# Users who opted out of analytics: `{userId}` documents, written by the user or the backend.
+ANALYTICS_OPT_OUTS: Final = "analytics_opt_outs"
 
 # Event types the monitor writes itself (source: "monitor").
 EVENT_SOURCE_MONITOR: Final = "monitor"

@@ -17,6 +17,7 @@ from video_monitoring.alert_manager import AlertManager, RunReport
 from video_monitoring.alert_store import FirestoreAlertStore
 from video_monitoring.analytics_engine import AnalyticsEngine
 from video_monitoring.auth import cors_headers
+from video_monitoring.bigquery_export import BigQuerySettings, DayRun, export_day, scheduled_day
 from video_monitoring.clock import utc_now
 from video_monitoring.dashboard import Dashboard, Request, StreamResponse
 from video_monitoring.events import is_monitor_event
@@ -26,10 +27,13 @@ from video_monitoring.settings import get_settings
 from video_monitoring.storage import (
     ConcurrencyError,
     FirestoreAuditLog,
+    FirestoreDaySource,
     FirestoreExportSource,
     FirestoreRateLimiter,
+    FirestoreRunLog,
     FirestoreStore,
 )
+from video_monitoring.warehouse import BigQueryWarehouse, bigquery_client
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +230,47 @@ def _dashboard_response(request: FlaskRequest) -> FlaskResponse:
     return FlaskResponse(response.text(), status=response.status, mimetype="application/json")
 
 
-def run_export_to_bigquery(schedule_time: dt.datetime) -> None:
-    """Not built yet (BigQuery export issue); logs and returns so the schedule stays healthy."""
-    log.warning("export_to_bigquery is not implemented yet (schedule %s)", schedule_time)
+@functools.cache
+def bigquery_settings() -> BigQuerySettings:
+    """The export's settings (read once)."""
+    return BigQuerySettings()
+
+
+@functools.cache
+def warehouse() -> BigQueryWarehouse:
+    """The process's BigQuery warehouse (client created on first use)."""
+    settings = bigquery_settings()
+    return BigQueryWarehouse(
+        bigquery_client(settings), settings.bigquery_dataset, settings.bigquery_location
+    )
+
+
+def export_one_day(day: dt.date, trigger: str) -> DayRun:
+    """Export one UTC day to BigQuery, replacing it there; raises when it fails (recorded)."""
+    settings = bigquery_settings()
+    run = export_day(
+        FirestoreDaySource(),
+        warehouse(),
+        day,
+        trigger=trigger,
+        now=utc_now,
+        runs=FirestoreRunLog(),
+        pseudonym_key=settings.key(),
+        load_rows=settings.export_load_rows,
+    )
+    log.info(
+        "export_to_bigquery %s (%s): %s",
+        day.isoformat(),
+        trigger,
+        ", ".join(
+            f"{table} {counts.rows} rows"
+            + (f" ({counts.skipped} skipped)" if counts.skipped else "")
+            for table, counts in run.tables.items()
+        ),
+    )
+    return run
+
+
+def run_export_to_bigquery(schedule_time: dt.datetime) -> DayRun:
+    """The nightly export: the UTC day before the schedule time."""
+    return export_one_day(scheduled_day(schedule_time), "schedule")

@@ -24,6 +24,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from video_monitoring import constants as c
 from video_monitoring.access import AuditEntry, Bucket, take_token
+from video_monitoring.bigquery_export import DayRun
 from video_monitoring.export import Dataset
 from video_monitoring.models import Window
 from video_monitoring.pipeline import Plan, SourceState, StoredState
@@ -563,6 +564,32 @@ class FirestoreExportSource(FirestoreAdapter):
             if len(snaps) < EXPORT_PAGE:
                 return
             last = snaps[-1]
+
+
+class FirestoreDaySource(FirestoreAdapter):
+    """DaySource on Firestore for the BigQuery export: the export's paged range reads."""
+
+    def documents(
+        self, collection: str, time_field: str, start: dt.datetime, end: dt.datetime
+    ) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """(id, fields) in [start, end) on the time field, oldest first, page by page."""
+        dataset = Dataset(collection, collection, time_field, ())
+        return FirestoreExportSource(self.client).rows(dataset, Window(start=start, end=end))
+
+    def opted_out_users(self) -> frozenset[str]:
+        """Ids of the `analytics_opt_outs` documents (ids only: no fields are read)."""
+        refs = self.client.collection(c.ANALYTICS_OPT_OUTS).list_documents()
+        return frozenset(ref.id for ref in refs)
+
+
+class FirestoreRunLog(FirestoreAdapter):
+    """RunLog on Firestore: `bigquery_export_runs/{day}` holds the day's latest run."""
+
+    def record(self, run: DayRun) -> None:
+        """Write the run's current state."""
+        doc = run.to_doc()
+        ref = self.client.collection(c.EXPORT_RUNS).document(doc["day"])
+        ref.set({**doc, "updatedAt": firestore.SERVER_TIMESTAMP})
 
 
 class FirestoreAuditLog(FirestoreAdapter):

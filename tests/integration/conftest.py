@@ -9,6 +9,7 @@ import pytest
 from google.cloud import firestore
 
 from tests.integration.support import PROJECT, Stack
+from video_monitoring.local.bigquery_emulator import BigQueryEmulator, start_bigquery_emulator
 from video_monitoring.local.receivers import Receivers
 from video_monitoring.local.stack import (
     REPO_ROOT,
@@ -20,6 +21,8 @@ from video_monitoring.local.stack import (
 
 FIRESTORE_PORT = int(os.environ.get("TEST_FIRESTORE_PORT", 18080))
 FUNCTIONS_PORT = int(os.environ.get("TEST_FUNCTIONS_PORT", 15001))
+BIGQUERY_PORT = int(os.environ.get("TEST_BIGQUERY_PORT", 19050))
+BIGQUERY_GRPC_PORT = int(os.environ.get("TEST_BIGQUERY_GRPC_PORT", 19060))
 
 
 WEBHOOK_SECRET = "integration-webhook-secret"
@@ -37,7 +40,25 @@ def receivers() -> Iterator[Receivers]:
 
 
 @pytest.fixture(scope="session")
-def stack(receivers: Receivers) -> Iterator[Stack]:
+def bigquery_emulator() -> Iterator[BigQueryEmulator | None]:
+    """The BigQuery API emulator, or None where it is not installed (never in CI)."""
+    try:
+        emulator = start_bigquery_emulator(
+            PROJECT, BIGQUERY_PORT, BIGQUERY_GRPC_PORT, REPO_ROOT / ".stack" / "tests" / "bigquery"
+        )
+    except StackError:
+        if os.environ.get("CI"):
+            raise
+        yield None
+        return
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(receivers: Receivers, bigquery_emulator: BigQueryEmulator | None) -> Iterator[Stack]:
     try:
         check_java()
         emulator_jar()
@@ -52,7 +73,11 @@ def stack(receivers: Receivers) -> Iterator[Stack]:
         rules_path=REPO_ROOT / "firestore.rules",
         run_schedules=False,
         log_dir=REPO_ROOT / ".stack" / "tests",
-        env={**receivers.env(WEBHOOK_SECRET, TWILIO_TOKEN), "CORS_ORIGINS": f'["{WEB_APP}"]'},
+        env={
+            **receivers.env(WEBHOOK_SECRET, TWILIO_TOKEN),
+            "CORS_ORIGINS": f'["{WEB_APP}"]',
+            **bigquery_env(bigquery_emulator),
+        },
     )
     try:
         yield Stack(local, local.functions_base)
@@ -71,3 +96,10 @@ def db(stack: Stack) -> Iterator[firestore.Client]:
             os.environ.pop("FIRESTORE_EMULATOR_HOST", None)
         else:
             os.environ["FIRESTORE_EMULATOR_HOST"] = previous
+
+
+def bigquery_env(emulator: BigQueryEmulator | None) -> dict[str, str]:
+    """Point the functions (host and in-process) at the emulator, when there is one."""
+    if emulator is None:
+        return {}
+    return {"BIGQUERY_API_ENDPOINT": emulator.endpoint, "BIGQUERY_PROJECT": PROJECT}

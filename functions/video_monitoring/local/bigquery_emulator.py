@@ -1,0 +1,93 @@
+"""The BigQuery API emulator (`bqemulator`, DuckDB-backed) for the export's tests and the
+local stack. It lives in its own virtualenv (`.venv-bq`, `make .venv-bq/.installed`) because its
+pins must not leak into the functions'; it starts offline once the `spatial` extension shipped
+by `duckdb-extension-spatial` sits where DuckDB looks for it, under a HOME the caller owns
+(EMULATOR-NOTES).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from video_monitoring.local.stack import REPO_ROOT, StackError, _stop, _wait
+
+BQ_VENV = Path(os.environ.get("BQ_EMULATOR_VENV", REPO_ROOT / ".venv-bq"))
+DUCKDB_VERSION = "v1.5.5"
+INSTALL_HINT = "run `make .venv-bq/.installed` (installs requirements-bqemulator.txt)"
+
+
+@dataclass
+class BigQueryEmulator:
+    """A running emulator; stop() ends it by PID."""
+
+    process: subprocess.Popen[bytes]
+    rest_port: int
+    project: str
+
+    @property
+    def endpoint(self) -> str:
+        """The REST endpoint for BIGQUERY_API_ENDPOINT / client_options."""
+        return f"http://127.0.0.1:{self.rest_port}"
+
+    def stop(self) -> None:
+        """Stop the emulator process."""
+        _stop(self.process)
+
+
+def executable() -> Path:
+    """The `bqemulator` script, or StackError naming how to install it."""
+    path = BQ_VENV / "bin" / "bqemulator"
+    if not path.is_file():
+        raise StackError(f"BigQuery emulator not found at {path}: {INSTALL_HINT}")
+    return path
+
+
+def _prepare_home(home: Path) -> None:
+    """Put the spatial extension where DuckDB looks, so the server never downloads it."""
+    shipped = list(
+        BQ_VENV.glob(
+            f"lib/python3*/site-packages/duckdb_extension_spatial/extensions/{DUCKDB_VERSION}/spatial.duckdb_extension"
+        )
+    )
+    if not shipped:
+        raise StackError(f"duckdb-extension-spatial {DUCKDB_VERSION} missing: {INSTALL_HINT}")
+    target = home / ".duckdb" / "extensions" / DUCKDB_VERSION / "linux_amd64"
+    target.mkdir(parents=True, exist_ok=True)
+    if not (target / shipped[0].name).is_file():
+        shutil.copy2(shipped[0], target / shipped[0].name)
+
+
+def start_bigquery_emulator(
+    project: str, rest_port: int, grpc_port: int, work_dir: Path, timeout: float = 60
+) -> BigQueryEmulator:
+    """Start the emulator in memory on 127.0.0.1 and wait until it answers."""
+    binary = executable()
+    home = work_dir / "home"
+    _prepare_home(home)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    log = (work_dir / "bqemulator.log").open("wb")
+    process = subprocess.Popen(
+        [
+            str(binary), "start",
+            "--rest-host", "127.0.0.1", "--rest-port", str(rest_port),
+            "--grpc-host", "127.0.0.1", "--grpc-port", str(grpc_port),
+            "--project", project, "--ephemeral", "--log-level", "warning",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "HOME": str(home)},
+    )  # fmt: skip
+    log.close()  # the child holds its own descriptor
+    emulator = BigQueryEmulator(process, rest_port, project)
+    try:
+        _wait(
+            f"{emulator.endpoint}/bigquery/v2/projects/{project}/datasets", None, timeout, process
+        )
+    except BaseException:
+        emulator.stop()
+        raise
+    return emulator

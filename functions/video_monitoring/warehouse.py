@@ -1,0 +1,132 @@
+"""The BigQuery side of the export, on the real `google-cloud-bigquery` client.
+
+Tables are created on first use from the row models (`bq_rows`), partitioned by day on the
+table's time field. Staging tables are per table and day, expire after a day by themselves (so
+a crashed run leaves nothing behind for long), and are loaded with newline-delimited JSON
+through the resumable upload (the only upload the emulator accepts: EMULATOR-NOTES).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import bigquery
+
+from video_monitoring.bigquery_export import (
+    BigQuerySettings,
+    dataset_path,
+    replace_statements,
+    transaction_script,
+)
+from video_monitoring.bq_rows import TABLES, bq_schema
+from video_monitoring.settings import get_settings
+
+log = logging.getLogger(__name__)
+STAGING_PREFIX = "_staging_"
+STAGING_LIFETIME = dt.timedelta(days=1)
+# Transient API errors are retried for up to two minutes per call, then the run fails (and is
+# recorded as failed) instead of hanging until the function's timeout.
+RETRY = bigquery.DEFAULT_RETRY.with_deadline(120)
+JOB_TIMEOUT = 600.0
+# Columns analysts filter on most, per table (BigQuery clusters storage by them).
+CLUSTERING: dict[str, list[str]] = {
+    "generation_metrics": ["provider", "status"],
+    "analytics_events": ["type"],
+    "alert_instances": ["ruleId"],
+    "system_performance_metrics": ["scope"],
+}
+
+
+def bigquery_client(settings: BigQuerySettings) -> bigquery.Client:
+    """The client: default credentials in production, anonymous against an emulator."""
+    project = settings.bigquery_project or get_settings().project_id
+    if settings.bigquery_api_endpoint:
+        return bigquery.Client(
+            project=project,
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            client_options=ClientOptions(api_endpoint=settings.bigquery_api_endpoint),
+        )
+    return bigquery.Client(project=project, location=settings.bigquery_location)
+
+
+def schema_fields(table: str) -> list[bigquery.SchemaField]:
+    """The table's BigQuery schema, derived from its row model."""
+    model = TABLES[table][0]
+    return [
+        bigquery.SchemaField(column["name"], column["type"], mode=column["mode"])
+        for column in bq_schema(model)
+    ]
+
+
+class BigQueryWarehouse:
+    """Warehouse on BigQuery: one dataset, the CONTRACT §8 tables, per-day staging tables."""
+
+    def __init__(self, client: bigquery.Client, dataset: str, location: str = "US") -> None:
+        self.client = client
+        self.dataset = dataset_path(client.project, dataset)
+        self.location = location
+
+    def ensure_tables(self) -> None:
+        """Create the dataset and any missing table (a handful of calls, once per day run, so a
+        dataset deleted by hand comes back on the next run)."""
+        dataset = bigquery.Dataset(self.dataset)
+        dataset.location = self.location
+        self.client.create_dataset(dataset, exists_ok=True, retry=RETRY)
+        for table, (_, _, time_field, _) in TABLES.items():
+            spec = bigquery.Table(f"{self.dataset}.{table}", schema=schema_fields(table))
+            spec.time_partitioning = bigquery.TimePartitioning(
+                type_=bigquery.TimePartitioningType.DAY, field=time_field
+            )
+            spec.clustering_fields = CLUSTERING.get(table)
+            spec.description = f"Exported daily from Firestore `{TABLES[table][1]}`."
+            self.client.create_table(spec, exists_ok=True, retry=RETRY)
+
+    def new_staging(self, table: str, day: dt.date) -> str:
+        """A fresh staging table `_staging_{table}_{YYYYMMDD}` that expires in a day."""
+        name = f"{STAGING_PREFIX}{table}_{day:%Y%m%d}"
+        self.client.delete_table(f"{self.dataset}.{name}", not_found_ok=True, retry=RETRY)
+        spec = bigquery.Table(f"{self.dataset}.{name}", schema=schema_fields(table))
+        spec.expires = dt.datetime.now(dt.UTC) + STAGING_LIFETIME
+        self.client.create_table(spec, retry=RETRY)
+        return name
+
+    def load(self, staging: str, table: str, ndjson: bytes) -> None:
+        """Append rows to a staging table with one load job (waits for it)."""
+        config = bigquery.LoadJobConfig(
+            source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
+            write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
+            schema=schema_fields(table),
+        )
+        job = self.client.load_table_from_file(
+            io.BytesIO(ndjson), f"{self.dataset}.{staging}", job_config=config
+        )
+        job.result(retry=RETRY, timeout=JOB_TIMEOUT)
+
+    def replace_day(self, day: dt.date, staged: Mapping[str, str]) -> None:
+        """Delete the day from every table and insert the staged rows, in one transaction."""
+        self.run_script(replace_statements(self.dataset, day, staged))
+
+    def run_script(self, statements: list[str]) -> None:
+        """Run statements as one transaction and wait for it."""
+        job = self.client.query(transaction_script(statements), retry=RETRY)
+        job.result(retry=RETRY, timeout=JOB_TIMEOUT)
+
+    def drop(self, staging: str) -> None:
+        """Delete a staging table (absent is fine)."""
+        self.client.delete_table(f"{self.dataset}.{staging}", not_found_ok=True, retry=RETRY)
+
+    def query(self, sql: str, **params: Any) -> list[dict[str, Any]]:
+        """Rows of a read-only query with named scalar parameters (tests, trends, erasure)."""
+        config = bigquery.QueryJobConfig(query_parameters=[_param(k, v) for k, v in params.items()])
+        return [dict(row.items()) for row in self.client.query(sql, job_config=config).result()]
+
+
+def _param(name: str, value: Any) -> bigquery.ScalarQueryParameter:
+    kinds = {bool: "BOOL", int: "INT64", float: "FLOAT64", str: "STRING", dt.datetime: "TIMESTAMP"}
+    return bigquery.ScalarQueryParameter(name, kinds[type(value)], value)

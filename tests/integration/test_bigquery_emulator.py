@@ -1,0 +1,388 @@
+"""The BigQuery export against a real BigQuery API emulator, driven by google-cloud-bigquery:
+tables and schemas, row counts and values, reruns, interrupted runs, backfill from the command
+line, pseudonymised ids and opted-out users. Expected rows come from the Firestore documents,
+read here with the plain client."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from tests.integration.conftest import bigquery_env
+from tests.integration.support import PROJECT, Stack, whole_day
+from video_monitoring.bigquery_export import (
+    BigQuerySettings,
+    DayRun,
+    export_day,
+    replace_statements,
+)
+from video_monitoring.bq_rows import TABLES, bq_schema
+from video_monitoring.local.bigquery_emulator import BigQueryEmulator
+from video_monitoring.local.host import FUNCTIONS_DIR
+from video_monitoring.storage import FirestoreDaySource, FirestoreRunLog
+from video_monitoring.warehouse import STAGING_PREFIX, BigQueryWarehouse, bigquery_client
+
+pytestmark = pytest.mark.integration
+DAY, _ = whole_day(3)
+PREV = DAY - dt.timedelta(days=1)
+NEXT = DAY + dt.timedelta(days=1)
+SOURCE = "video_generations"
+
+
+@pytest.fixture
+def bq(bigquery_emulator: BigQueryEmulator | None, stack: Stack) -> Iterator[BigQueryWarehouse]:
+    """A warehouse on the emulator with an empty dataset, and an empty Firestore."""
+    if bigquery_emulator is None:
+        pytest.skip("BigQuery emulator not installed (make .venv-bq/.installed)")
+    client = bigquery_client(
+        BigQuerySettings(bigquery_api_endpoint=bigquery_emulator.endpoint, bigquery_project=PROJECT)
+    )
+    client.delete_dataset(f"{PROJECT}.video_monitoring", delete_contents=True, not_found_ok=True)
+    stack.wipe()
+    yield BigQueryWarehouse(client, "video_monitoring")
+
+
+def generation(
+    user: str, created: dt.datetime, status: str = "completed", **extra: Any
+) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "userId": user,
+        "provider": "runway" if user.endswith(("a", "c")) else "pika",
+        "status": status,
+        "createdAt": created,
+        "userTier": "premium" if user.endswith("b") else "free",
+    }
+    if status in ("completed", "failed"):
+        doc["startedAt"] = created + dt.timedelta(seconds=3)
+        doc["completedAt"] = created + dt.timedelta(seconds=63)
+    if status == "completed":
+        doc.update(costUsd=0.25, qualityScore=8.5, outputSeconds=10, features=["hd_export"])
+    if status == "failed":
+        doc["error"] = {"code": "timeout", "message": "x", "retryable": True}
+    return {**doc, **extra}
+
+
+def write_day(db: firestore.Client, day: dt.datetime, prefix: str, n: int) -> None:
+    """n generations spread over the day, users a/b/c in turn, every fourth one failed."""
+    batch = db.batch()
+    for i in range(n):
+        created = day + dt.timedelta(seconds=1 + i * (86_398 // max(n, 1)))
+        status = "failed" if i % 4 == 3 else "completed"
+        user = f"user-{'abc'[i % 3]}"
+        batch.set(
+            db.collection(SOURCE).document(f"{prefix}-{i:03d}"), generation(user, created, status)
+        )
+    batch.commit()
+
+
+def in_day(
+    db: firestore.Client, collection: str, field: str, day: dt.datetime
+) -> dict[str, dict[str, Any]]:
+    """Firestore documents of a collection whose time field falls in the UTC day."""
+    query = (
+        db.collection(collection)
+        .where(filter=FieldFilter(field, ">=", day))
+        .where(filter=FieldFilter(field, "<", day + dt.timedelta(days=1)))
+    )
+    return {snap.id: snap.to_dict() or {} for snap in query.stream()}
+
+
+def bq_day(bq: BigQueryWarehouse, table: str, day: dt.datetime) -> dict[str, dict[str, Any]]:
+    """BigQuery rows of a table in the UTC day, by id column."""
+    _, _, field, id_column = TABLES[table]
+    rows = bq.query(
+        f"SELECT * FROM `{bq.dataset}.{table}` WHERE `{field}` >= @start AND `{field}` < @end",
+        start=day,
+        end=day + dt.timedelta(days=1),
+    )
+    by_id = {row[id_column]: row for row in rows}
+    assert len(by_id) == len(rows), f"duplicate ids in {table}"
+    return by_id
+
+
+def export(day: dt.datetime, stack: Stack) -> None:
+    """The nightly run for `day`, as Cloud Scheduler triggers it the morning after."""
+    assert stack.run_schedule("export_to_bigquery", day + dt.timedelta(days=1, hours=2)) == 200
+
+
+def run_record(db: firestore.Client, day: dt.datetime) -> dict[str, Any]:
+    snap = db.collection("bigquery_export_runs").document(day.date().isoformat()).get()
+    assert snap.exists
+    return snap.to_dict() or {}
+
+
+def export_in_process(
+    db: firestore.Client, bq: BigQueryWarehouse, day: dt.datetime, **options: Any
+) -> DayRun:
+    return export_day(
+        FirestoreDaySource(db),
+        options.pop("warehouse", bq),
+        day.date(),
+        trigger="test",
+        now=lambda: dt.datetime.now(dt.UTC),
+        runs=FirestoreRunLog(db),
+        **options,
+    )
+
+
+def test_nightly_export_writes_every_table_of_the_day_exactly(
+    stack: Stack, db: firestore.Client, bq: BigQueryWarehouse
+) -> None:
+    write_day(db, DAY, "d", 12)
+    write_day(db, PREV, "p", 3)
+    edges = db.collection(SOURCE)
+    edges.document("edge-last").set(generation("user-a", NEXT - dt.timedelta(milliseconds=1)))
+    edges.document("edge-next").set(generation("user-a", NEXT))
+    events = db.collection("analytics_events")
+    events.document("app-1").set(
+        {"type": "video_shared", "userId": "user-a", "timestamp": DAY + dt.timedelta(hours=5),
+         "properties": {"channel": "email", "count": 2}}
+    )  # fmt: skip
+    events.document("app-2").set(
+        {"type": "premium_upgrade", "userId": "user-b", "timestamp": DAY + dt.timedelta(hours=6),
+         "amountUsd": 9.99}
+    )  # fmt: skip
+    events.document("app-bad").set(
+        {"type": "video_viewed", "timestamp": DAY + dt.timedelta(hours=7)}
+    )
+    stack.settle()
+    assert stack.run_schedule("aggregate_and_alert", DAY + dt.timedelta(hours=12)) == 200
+
+    export(DAY, stack)
+
+    for table, (model, _, field, _) in TABLES.items():
+        described = bq.client.get_table(f"{bq.dataset}.{table}")
+        assert [(f.name, f.field_type, f.mode) for f in described.schema] == [
+            (c["name"], c["type"], c["mode"]) for c in bq_schema(model)
+        ]
+        assert described.time_partitioning.field == field
+    generations = bq_day(bq, "generation_metrics", DAY)
+    assert sorted(generations) == sorted([f"d-{i:03d}" for i in range(12)] + ["edge-last"])
+    metrics = in_day(db, "video_generation_metrics", "createdAt", DAY)
+    assert sorted(metrics) == sorted(generations)
+    for generation_id, doc in metrics.items():
+        row = generations[generation_id]
+        for column in (
+            "userId",
+            "provider",
+            "status",
+            "userTier",
+            "createdAt",
+            "completedAt",
+            "generationSeconds",
+            "costUsd",
+            "qualityScore",
+            "errorCode",
+            "attempts",
+        ):
+            assert row[column] == doc.get(column), (generation_id, column)  # fmt: skip
+        assert row["features"] == doc["features"]
+    assert generations["d-003"]["status"] == "failed"
+    assert generations["d-003"]["errorCode"] == "timeout"
+    assert generations["d-000"]["generationSeconds"] == 63.0
+
+    expected_events = in_day(db, "analytics_events", "timestamp", DAY)
+    exported_events = bq_day(bq, "analytics_events", DAY)
+    assert sorted(exported_events) == sorted(set(expected_events) - {"app-bad"})
+    assert exported_events["app-2"]["amountUsd"] == 9.99
+    assert exported_events["app-1"]["properties"] == '{"channel":"email","count":2}'
+    system = bq_day(bq, "system_performance_metrics", DAY)
+    assert system and sorted(system) == sorted(
+        in_day(db, "system_performance_metrics", "tick", DAY)
+    )
+    alerts = bq_day(bq, "alert_instances", DAY)
+    assert sorted(alerts) == sorted(in_day(db, "alert_instances", "openedAt", DAY))
+
+    record = run_record(db, DAY)
+    assert record["status"] == "succeeded"
+    assert record["trigger"] == "schedule"
+    assert record["tables"]["generation_metrics"]["rows"] == 13
+    assert record["tables"]["analytics_events"]["rows"] == len(exported_events)
+    assert record["tables"]["analytics_events"]["skipped"] == 1
+    assert "userId" in next(iter(record["tables"]["analytics_events"]["skipReasons"]))
+    assert record["tables"]["system_performance_metrics"]["rows"] == len(system)
+    assert not any(t.table_id.startswith(STAGING_PREFIX) for t in bq.client.list_tables(bq.dataset))
+
+
+def test_rerun_replaces_the_day_exactly_and_leaves_other_days(
+    stack: Stack, db: firestore.Client, bq: BigQueryWarehouse
+) -> None:
+    write_day(db, PREV, "p", 4)
+    write_day(db, DAY, "d", 8)
+    stack.settle()
+    export(PREV, stack)
+    export(DAY, stack)
+    before_prev = bq_day(bq, "generation_metrics", PREV)
+    assert len(before_prev) == 4 and len(bq_day(bq, "generation_metrics", DAY)) == 8
+
+    source = db.collection(SOURCE)
+    source.document("d-000").delete()
+    source.document("d-001").update({"status": "cancelled"})
+    source.document("d-new").set(generation("user-b", DAY + dt.timedelta(hours=20)))
+    stack.settle()
+    export(DAY, stack)
+    export(DAY, stack)
+
+    rows = bq_day(bq, "generation_metrics", DAY)
+    metrics = in_day(db, "video_generation_metrics", "createdAt", DAY)
+    assert (
+        sorted(rows) == sorted(metrics) == sorted([f"d-{i:03d}" for i in range(1, 8)] + ["d-new"])
+    )
+    assert rows["d-001"]["status"] == "cancelled"
+    assert bq_day(bq, "generation_metrics", PREV) == before_prev
+    events = bq_day(bq, "analytics_events", DAY)
+    assert sorted(events) == sorted(in_day(db, "analytics_events", "timestamp", DAY))
+
+
+class FailingWarehouse:
+    """The real warehouse, failing at one chosen step (a crash at that point)."""
+
+    def __init__(self, real: BigQueryWarehouse, fail_at: str) -> None:
+        self.real, self.fail_at, self.loads = real, fail_at, 0
+
+    def ensure_tables(self) -> None:
+        self.real.ensure_tables()
+
+    def new_staging(self, table: str, day: dt.date) -> str:
+        return self.real.new_staging(table, day)
+
+    def load(self, staging: str, table: str, ndjson: bytes) -> None:
+        self.loads += 1
+        if self.fail_at == "second load" and self.loads == 2:
+            raise ConnectionError("connection reset during load")
+        self.real.load(staging, table, ndjson)
+
+    def replace_day(self, day: dt.date, staged: Mapping[str, str]) -> None:
+        statements = replace_statements(self.real.dataset, day, staged)
+        if self.fail_at == "inside the transaction":
+            # After generation_metrics was deleted and re-inserted, before the other tables.
+            statements.insert(2, "SELECT ERROR('interrupted')")
+        self.real.run_script(statements)
+
+    def drop(self, staging: str) -> None:
+        self.real.drop(staging)
+
+
+@pytest.mark.parametrize("fail_at", ["second load", "inside the transaction"])
+def test_an_interrupted_run_leaves_the_day_fully_old_and_a_rerun_makes_it_new(
+    stack: Stack, db: firestore.Client, bq: BigQueryWarehouse, fail_at: str
+) -> None:
+    write_day(db, DAY, "d", 6)
+    stack.settle()
+    export_in_process(db, bq, DAY)
+    old = {table: bq_day(bq, table, DAY) for table in TABLES}
+    source = db.collection(SOURCE)
+    source.document("d-000").delete()
+    for i in range(6, 10):
+        source.document(f"d-{i:03d}").set(generation("user-a", DAY + dt.timedelta(hours=i)))
+    stack.settle()
+
+    with pytest.raises(Exception, match=r"interrupted|connection reset"):
+        export_in_process(db, bq, DAY, warehouse=FailingWarehouse(bq, fail_at), load_rows=3)
+
+    assert {table: bq_day(bq, table, DAY) for table in TABLES} == old
+    record = run_record(db, DAY)
+    assert record["status"] == "failed"
+    assert "interrupted" in record["error"] or "connection reset" in record["error"]
+    assert not any(t.table_id.startswith(STAGING_PREFIX) for t in bq.client.list_tables(bq.dataset))
+
+    export_in_process(db, bq, DAY, load_rows=3)
+    rows = bq_day(bq, "generation_metrics", DAY)
+    assert sorted(rows) == sorted(f"d-{i:03d}" for i in range(1, 10))
+    assert sorted(bq_day(bq, "analytics_events", DAY)) == sorted(
+        in_day(db, "analytics_events", "timestamp", DAY)
+    )
+    assert run_record(db, DAY)["status"] == "succeeded"
+
+
+def test_backfill_from_the_command_line(
+    stack: Stack,
+    db: firestore.Client,
+    bq: BigQueryWarehouse,
+    bigquery_emulator: BigQueryEmulator,
+) -> None:
+    first = DAY - dt.timedelta(days=2)
+    for offset, n in enumerate((2, 0, 5)):
+        write_day(db, first + dt.timedelta(days=offset), f"b{offset}", n)
+    stack.settle()
+    env = {
+        **os.environ,
+        **bigquery_env(bigquery_emulator),
+        "FIRESTORE_EMULATOR_HOST": stack.local.firestore_host,
+        "GCLOUD_PROJECT": PROJECT,
+    }
+    command = [sys.executable, "-m", "video_monitoring", "export"]
+    args = ["--from", first.date().isoformat(), "--to", DAY.date().isoformat()]
+    done = subprocess.run(
+        command + args, cwd=FUNCTIONS_DIR, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split()[:2] == ["day", "status"]
+    assert [line.split()[:3] for line in lines[1:4]] == [
+        [(first + dt.timedelta(days=i)).date().isoformat(), "succeeded", str(n)]
+        for i, n in enumerate((2, 0, 5))
+    ]
+    assert lines[-1] == "3 of 3 days exported"
+    assert "export" in done.stderr  # the progress bar
+    for offset, n in enumerate((2, 0, 5)):
+        day = first + dt.timedelta(days=offset)
+        assert len(bq_day(bq, "generation_metrics", day)) == n
+        assert run_record(db, day)["trigger"] == "cli"
+
+    wrong = subprocess.run(
+        [*command, "--from", DAY.date().isoformat(), "--to", first.date().isoformat()],
+        cwd=FUNCTIONS_DIR, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert wrong.returncode == 2
+    assert "--to must not be before --from" in wrong.stderr
+    not_a_day = subprocess.run(
+        [*command, "--from", "2026-13-01", "--to", "2026-12-01"],
+        cwd=FUNCTIONS_DIR, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert not_a_day.returncode == 2
+    assert "'2026-13-01' is not a date (YYYY-MM-DD)" in not_a_day.stderr
+
+
+def test_pseudonymised_ids_are_stable_and_opted_out_users_are_left_out(
+    stack: Stack, db: firestore.Client, bq: BigQueryWarehouse
+) -> None:
+    write_day(db, DAY, "d", 9)  # users a, b, c in turn
+    db.collection("analytics_opt_outs").document("user-c").set({"at": DAY})
+    stack.settle()
+    key = BigQuerySettings(export_pseudonymize_users=True, pseudonym_key="k-one").key()
+    run = export_in_process(db, bq, DAY, pseudonym_key=key)
+
+    def expected(user: str, secret: bytes) -> str:
+        return hmac.new(secret, user.encode(), hashlib.sha256).hexdigest()
+
+    assert run.tables["generation_metrics"].opted_out == 3
+    assert run.tables["analytics_events"].opted_out > 0
+    first = {
+        table: {row["userId"] for row in bq_day(bq, table, DAY).values()}
+        for table in ("generation_metrics", "analytics_events")
+    }
+    for users in first.values():
+        assert users == {expected("user-a", b"k-one"), expected("user-b", b"k-one")}
+    all_text = repr(bq.query(f"SELECT * FROM `{bq.dataset}.generation_metrics`")) + repr(
+        bq.query(f"SELECT * FROM `{bq.dataset}.analytics_events`")
+    )
+    assert "user-a" not in all_text and "user-b" not in all_text and "user-c" not in all_text
+
+    export_in_process(db, bq, DAY, pseudonym_key=key)
+    again = {row["userId"] for row in bq_day(bq, "generation_metrics", DAY).values()}
+    assert again == first["generation_metrics"]  # stable across runs
+    export_in_process(db, bq, DAY, pseudonym_key=b"k-two")
+    other = {row["userId"] for row in bq_day(bq, "generation_metrics", DAY).values()}
+    assert other.isdisjoint(first["generation_metrics"])  # unlinkable across keys
+    assert run_record(db, DAY)["tables"]["generation_metrics"]["optedOut"] == 3

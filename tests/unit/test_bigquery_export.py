@@ -1,0 +1,218 @@
+"""The export's day logic with small fakes: chunked loads, skips with reasons, opted-out users,
+failure recording, the replacement statements, settings, and the command line's checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+
+from video_monitoring import cli
+from video_monitoring.bigquery_export import (
+    BigQuerySettings,
+    DayRun,
+    ExportConfigError,
+    TableCounts,
+    dataset_path,
+    day_bounds,
+    export_day,
+    replace_statements,
+    scheduled_day,
+    transaction_script,
+)
+from video_monitoring.bq_rows import TABLES, pseudonym
+
+DAY = dt.date(2026, 11, 20)
+START = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
+
+
+def generation(i: int, user: str = "u1") -> tuple[str, dict[str, Any]]:
+    return f"g{i}", {
+        "userId": user,
+        "provider": "runway",
+        "status": "completed",
+        "userTier": "free",
+        "createdAt": START + dt.timedelta(minutes=i),
+        "costUsd": 0.5,
+        "features": ["hd_export"],
+    }
+
+
+class FakeSource:
+    def __init__(self, docs: dict[str, list[tuple[str, dict[str, Any]]]], opted: set[str]):
+        self.docs, self.opted = docs, opted
+        self.asked: list[tuple[str, str, dt.datetime, dt.datetime]] = []
+
+    def documents(
+        self, collection: str, time_field: str, start: dt.datetime, end: dt.datetime
+    ) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        self.asked.append((collection, time_field, start, end))
+        return iter(self.docs.get(collection, []))
+
+    def opted_out_users(self) -> frozenset[str]:
+        return frozenset(self.opted)
+
+
+class FakeWarehouse:
+    def __init__(self, fail_on_replace: bool = False) -> None:
+        self.loads: list[tuple[str, list[dict[str, Any]]]] = []
+        self.replaced: list[tuple[dt.date, dict[str, str]]] = []
+        self.dropped: list[str] = []
+        self.fail_on_replace = fail_on_replace
+
+    def ensure_tables(self) -> None:
+        pass
+
+    def new_staging(self, table: str, day: dt.date) -> str:
+        return f"stage_{table}"
+
+    def load(self, staging: str, table: str, ndjson: bytes) -> None:
+        rows = [json.loads(line) for line in io.BytesIO(ndjson)]
+        self.loads.append((staging, rows))
+
+    def replace_day(self, day: dt.date, staged: Mapping[str, str]) -> None:
+        if self.fail_on_replace:
+            raise RuntimeError("transaction aborted")
+        self.replaced.append((day, dict(staged)))
+
+    def drop(self, staging: str) -> None:
+        self.dropped.append(staging)
+
+
+class Runs:
+    def __init__(self) -> None:
+        self.states: list[dict[str, Any]] = []
+
+    def record(self, run: DayRun) -> None:
+        self.states.append(run.to_doc())
+
+
+def run_export(source: FakeSource, warehouse: FakeWarehouse, **options: Any) -> tuple[DayRun, Runs]:
+    runs = Runs()
+    run = export_day(
+        source, warehouse, DAY, trigger="test", now=lambda: START, runs=runs, **options
+    )
+    return run, runs
+
+
+def test_rows_are_loaded_in_chunks_and_the_day_replaced_once() -> None:
+    source = FakeSource({"video_generation_metrics": [generation(i) for i in range(7)]}, set())
+    warehouse = FakeWarehouse()
+    run, runs = run_export(source, warehouse, load_rows=3)
+    sizes = [len(rows) for staging, rows in warehouse.loads]
+    assert sizes == [3, 3, 1]
+    assert [row["generationId"] for _, rows in warehouse.loads for row in rows] == [
+        f"g{i}" for i in range(7)
+    ]
+    assert warehouse.loads[0][1][0]["createdAt"] == "2026-11-20T00:00:00Z"
+    assert warehouse.replaced == [(DAY, {t: f"stage_{t}" for t in TABLES})]
+    assert sorted(warehouse.dropped) == sorted(f"stage_{t}" for t in TABLES)
+    assert run.tables["generation_metrics"].rows == 7
+    assert [s["status"] for s in runs.states] == ["running", "succeeded"]
+    assert runs.states[-1]["rows"] == 7
+    end = START + dt.timedelta(days=1)
+    assert ("video_generation_metrics", "createdAt", START, end) in source.asked
+    assert ("system_performance_metrics", "tick", START, end) in source.asked
+
+
+def test_bad_documents_are_skipped_with_their_reason_and_opted_out_users_left_out() -> None:
+    bad = ("g-bad", {**generation(1)[1], "status": 5})
+    nan = ("g-nan", {**generation(2)[1], "costUsd": float("nan")})
+    docs = [generation(0), bad, nan, generation(3, user="quiet")]
+    events = [("e1", {"type": "video_viewed", "userId": "quiet", "timestamp": START})]
+    source = FakeSource({"video_generation_metrics": docs, "analytics_events": events}, {"quiet"})
+    warehouse = FakeWarehouse()
+    run, runs = run_export(source, warehouse)
+    counts = run.tables["generation_metrics"]
+    assert (counts.rows, counts.skipped, counts.opted_out) == (1, 2, 1)
+    assert any("status" in reason for reason in counts.reasons)
+    assert counts.reasons["a number is not finite (NaN or infinity)"] == 1
+    assert run.tables["analytics_events"].opted_out == 1
+    assert runs.states[-1]["tables"]["generation_metrics"]["skipped"] == 2
+    assert [row["generationId"] for _, rows in warehouse.loads for row in rows] == ["g0"]
+
+
+def test_distinct_skip_reasons_are_capped() -> None:
+    counts = TableCounts()
+    for i in range(30):
+        counts.skip(f"reason {i}")
+    assert counts.skipped == 30
+    assert len(counts.reasons) == 21
+    assert counts.reasons["other reasons"] == 10
+
+
+def test_user_ids_are_pseudonymised_with_the_key() -> None:
+    source = FakeSource({"video_generation_metrics": [generation(0, user="alice")]}, set())
+    warehouse = FakeWarehouse()
+    run_export(source, warehouse, pseudonym_key=b"secret")
+    (row,) = warehouse.loads[0][1]
+    assert row["userId"] == pseudonym("alice", b"secret") != "alice"
+
+
+def test_a_failed_replace_is_recorded_and_raised_and_staging_is_dropped() -> None:
+    source = FakeSource({"video_generation_metrics": [generation(0)]}, set())
+    warehouse = FakeWarehouse(fail_on_replace=True)
+    runs = Runs()
+    with pytest.raises(RuntimeError, match="transaction aborted"):
+        export_day(source, warehouse, DAY, trigger="t", now=lambda: START, runs=runs)
+    assert runs.states[-1]["status"] == "failed"
+    assert runs.states[-1]["error"] == "RuntimeError: transaction aborted"
+    assert len(warehouse.dropped) == len(TABLES)
+
+
+def test_replacement_statements_name_every_column_and_the_day() -> None:
+    statements = replace_statements("p.d", DAY, {"generation_metrics": "stage_g"})
+    assert statements[0] == (
+        "DELETE FROM `p.d.generation_metrics` WHERE `createdAt` >= "
+        "TIMESTAMP '2026-11-20T00:00:00Z' AND `createdAt` < TIMESTAMP '2026-11-21T00:00:00Z'"
+    )
+    assert statements[1].startswith("INSERT INTO `p.d.generation_metrics` (`generationId`, ")
+    assert statements[1].endswith("FROM `p.d.stage_g`")
+    assert "`features`" in statements[1]
+    script = transaction_script(statements)
+    assert script.startswith("BEGIN TRANSACTION;\nDELETE")
+    assert script.endswith(";\nCOMMIT TRANSACTION;")
+
+
+def test_days_and_settings() -> None:
+    assert scheduled_day(dt.datetime(2026, 11, 21, 2, 0, tzinfo=dt.UTC)) == DAY
+    assert scheduled_day(dt.datetime(2026, 11, 21, 0, 30)) == DAY  # naive means UTC
+    assert day_bounds(DAY) == (START, START + dt.timedelta(days=1))
+    assert BigQuerySettings(export_pseudonymize_users=False, pseudonym_key="k").key() is None
+    assert BigQuerySettings(export_pseudonymize_users=True, pseudonym_key="k").key() == b"k"
+    with pytest.raises(ExportConfigError, match="PSEUDONYM_KEY is not set"):
+        BigQuerySettings(export_pseudonymize_users=True).key()
+    assert "k-secret" not in repr(BigQuerySettings(pseudonym_key="k-secret"))
+    assert dataset_path("demo-cvplus", "video_monitoring") == "demo-cvplus.video_monitoring"
+    with pytest.raises(ExportConfigError, match="BIGQUERY_DATASET"):
+        dataset_path("demo-cvplus", "x`; DROP")
+    with pytest.raises(ExportConfigError, match="BIGQUERY_PROJECT"):
+        dataset_path("Bad Project", "d")
+
+
+def test_command_line_checks_its_days(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv, message in (
+        (["export", "--from", "2026-11-02", "--to", "2026-11-01"], "--to must not be before"),
+        (["export", "--from", "2026-11-31", "--to", "2026-12-01"], "is not a date (YYYY-MM-DD)"),
+        (["export", "--from", "2000-01-01", "--to", "2026-12-01"], "at most 3660 days"),
+        (["export", "--to", "2026-12-01"], "the following arguments are required: --from"),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(argv)
+        assert exit_info.value.code == 2
+        assert message in capsys.readouterr().err
+
+
+def test_summary_table_shows_rows_per_table_per_day() -> None:
+    run = DayRun(day=DAY, trigger="cli", started_at=START, status="succeeded")
+    for table in TABLES:
+        run.tables[table] = TableCounts(rows=4)
+    run.tables["analytics_events"].skipped = 2
+    lines = cli.summary_table([run]).splitlines()
+    assert lines[0].split() == ["day", "status", *TABLES]
+    assert lines[1].split()[:3] == ["2026-11-20", "succeeded", "4"]
+    assert "4 (2 skipped)" in lines[1]
