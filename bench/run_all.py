@@ -9,7 +9,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SCRIPTS = [
     "percentile_error.py", "pipeline_bench.py", "alerting_bench.py", "dashboard_bench.py",
-    "export_memory.py",
+    "export_memory.py", "bigquery_export_bench.py",
 ]  # fmt: skip
 
 

@@ -23,7 +23,7 @@ import io
 import json
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -139,9 +139,15 @@ class DaySource(Protocol):
     """Where the day's documents come from (Firestore, or a list in unit tests)."""
 
     def documents(
-        self, collection: str, time_field: str, start: dt.datetime, end: dt.datetime
+        self,
+        collection: str,
+        time_field: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        fields: Iterable[str] = (),
     ) -> Iterator[tuple[str, Mapping[str, Any]]]:
-        """(document id, fields) with the time field in [start, end), read page by page."""
+        """(document id, fields) with the time field in [start, end), read page by page;
+        `fields` (when given) are the only fields needed."""
         ...
 
     def opted_out_users(self) -> frozenset[str]:
@@ -201,10 +207,10 @@ def export_day(
         warehouse.ensure_tables()
         opted_out = source.opted_out_users()
         start, end = day_bounds(day)
-        for table, (_, collection, time_field, _) in TABLES.items():
+        for table, (model, collection, time_field, _) in TABLES.items():
             staging = warehouse.new_staging(table, day)
             staged[table] = staging
-            docs = source.documents(collection, time_field, start, end)
+            docs = source.documents(collection, time_field, start, end, list(model.model_fields))
             run.tables[table] = _stage(
                 warehouse, table, staging, docs, opted_out, pseudonym_key, load_rows
             )

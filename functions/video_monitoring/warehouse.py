@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import logging
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from google.api_core.client_options import ClientOptions
@@ -34,6 +35,7 @@ STAGING_LIFETIME = dt.timedelta(days=1)
 # recorded as failed) instead of hanging until the function's timeout.
 RETRY = bigquery.DEFAULT_RETRY.with_deadline(120)
 JOB_TIMEOUT = 600.0
+MAX_UPLOADS_IN_FLIGHT = 2
 # Columns analysts filter on most, per table (BigQuery clusters storage by them).
 CLUSTERING: dict[str, list[str]] = {
     "generation_metrics": ["provider", "status"],
@@ -71,6 +73,9 @@ class BigQueryWarehouse:
         self.client = client
         self.dataset = dataset_path(client.project, dataset)
         self.location = location
+        self._uploader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bq-upload")
+        self._uploads: list[Future[bigquery.LoadJob]] = []
+        self._finished_jobs: list[bigquery.LoadJob] = []
 
     def ensure_tables(self) -> None:
         """Create the dataset and any missing table (a handful of calls, once per day run, so a
@@ -97,19 +102,30 @@ class BigQueryWarehouse:
         return name
 
     def load(self, staging: str, table: str, ndjson: bytes) -> None:
-        """Append rows to a staging table with one load job (waits for it)."""
+        """Upload rows to a staging table and start its load job, in the background: the next
+        chunk is built while this one travels. At most MAX_UPLOADS_IN_FLIGHT chunks are held
+        (memory stays flat whatever the day's size); replace_day waits for every load."""
+        while len(self._uploads) >= MAX_UPLOADS_IN_FLIGHT:
+            self._finished_jobs.append(self._uploads.pop(0).result())
+        self._uploads.append(self._uploader.submit(self._upload, staging, table, ndjson))
+
+    def _upload(self, staging: str, table: str, ndjson: bytes) -> bigquery.LoadJob:
         config = bigquery.LoadJobConfig(
             source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
             write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
             schema=schema_fields(table),
         )
-        job = self.client.load_table_from_file(
+        return self.client.load_table_from_file(
             io.BytesIO(ndjson), f"{self.dataset}.{staging}", job_config=config
         )
-        job.result(retry=RETRY, timeout=JOB_TIMEOUT)
 
     def replace_day(self, day: dt.date, staged: Mapping[str, str]) -> None:
-        """Delete the day from every table and insert the staged rows, in one transaction."""
+        """Wait for every upload and load, then delete the day from every table and insert the
+        staged rows, in one transaction."""
+        jobs = self._finished_jobs + self._settle_uploads()
+        self._finished_jobs = []
+        for job in jobs:
+            job.result(retry=RETRY, timeout=JOB_TIMEOUT)  # raises if a load failed
         self.run_script(replace_statements(self.dataset, day, staged))
 
     def run_script(self, statements: list[str]) -> None:
@@ -118,8 +134,26 @@ class BigQueryWarehouse:
         job.result(retry=RETRY, timeout=JOB_TIMEOUT)
 
     def drop(self, staging: str) -> None:
-        """Delete a staging table (absent is fine)."""
+        """Delete a staging table (absent is fine) once no upload to it is in flight, and forget
+        its loads (a failed run's loads must not be waited for by the next run)."""
+        self._finished_jobs += self._settle_uploads(raise_errors=False)
+        self._finished_jobs = [
+            job for job in self._finished_jobs if job.destination.table_id != staging
+        ]
         self.client.delete_table(f"{self.dataset}.{staging}", not_found_ok=True, retry=RETRY)
+
+    def _settle_uploads(self, raise_errors: bool = True) -> list[bigquery.LoadJob]:
+        """Wait for the uploads in flight; their load jobs (a failed upload raises, or is
+        dropped when `raise_errors` is off)."""
+        uploads, self._uploads = self._uploads, []
+        jobs = []
+        for upload in uploads:
+            error = upload.exception()
+            if error is None:
+                jobs.append(upload.result())
+            elif raise_errors:
+                raise error
+        return jobs
 
     def query(self, sql: str, **params: Any) -> list[dict[str, Any]]:
         """Rows of a read-only query with named scalar parameters (tests, trends, erasure)."""

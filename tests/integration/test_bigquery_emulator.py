@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
+from google.api_core.exceptions import ServiceUnavailable
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
@@ -197,9 +198,12 @@ def test_nightly_export_writes_every_table_of_the_day_exactly(
     assert exported_events["app-2"]["amountUsd"] == 9.99
     assert exported_events["app-1"]["properties"] == '{"channel":"email","count":2}'
     system = bq_day(bq, "system_performance_metrics", DAY)
-    assert system and sorted(system) == sorted(
-        in_day(db, "system_performance_metrics", "tick", DAY)
-    )
+    stored_system = in_day(db, "system_performance_metrics", "tick", DAY)
+    assert system
+    assert sorted(system) == sorted(stored_system)
+    for metrics_id, doc in stored_system.items():
+        for column in ("windowName", "scope", "tick", "windowStart", "successRate", "backlog"):
+            assert system[metrics_id][column] == doc.get(column), (metrics_id, column)
     alerts = bq_day(bq, "alert_instances", DAY)
     assert sorted(alerts) == sorted(in_day(db, "alert_instances", "openedAt", DAY))
 
@@ -386,3 +390,70 @@ def test_pseudonymised_ids_are_stable_and_opted_out_users_are_left_out(
     other = {row["userId"] for row in bq_day(bq, "generation_metrics", DAY).values()}
     assert other.isdisjoint(first["generation_metrics"])  # unlinkable across keys
     assert run_record(db, DAY)["tables"]["generation_metrics"]["optedOut"] == 3
+
+
+def test_pages_resume_after_the_last_time_and_id_even_among_equal_times(
+    stack: Stack, db: firestore.Client, bq: BigQueryWarehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("video_monitoring.storage.DAY_PAGE", 3)
+    monkeypatch.setattr("video_monitoring.storage.DAY_READERS", 1)  # one ordered stream
+    same = DAY + dt.timedelta(hours=9)
+    batch = db.batch()
+    for i in range(11):
+        created = same if 2 <= i <= 7 else DAY + dt.timedelta(hours=i)
+        batch.set(db.collection(SOURCE).document(f"t-{i:02d}"), generation("user-a", created))
+    batch.commit()
+    stack.settle()
+    source = FirestoreDaySource(db)
+    start, end = DAY, NEXT
+    read = list(source.documents("video_generation_metrics", "createdAt", start, end, ["userId"]))
+    assert [doc_id for doc_id, _ in read] == sorted(
+        (f"t-{i:02d}" for i in range(11)),
+        key=lambda d: (same if 2 <= int(d[2:]) <= 7 else DAY + dt.timedelta(hours=int(d[2:])), d),
+    )
+    assert set(read[0][1]) == {"userId", "createdAt"}  # only the asked fields travel
+    monkeypatch.setattr("video_monitoring.storage.DAY_READERS", 3)  # slices, merged
+    run = export_in_process(db, bq, DAY, load_rows=4)
+    assert run.tables["generation_metrics"].rows == 11
+    assert sorted(bq_day(bq, "generation_metrics", DAY)) == [f"t-{i:02d}" for i in range(11)]
+
+
+def test_a_broken_read_stream_resumes_after_the_last_document(
+    stack: Stack, db: firestore.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("video_monitoring.storage.DAY_PAGE", 4)
+    monkeypatch.setattr("video_monitoring.storage.DAY_READERS", 1)
+    monkeypatch.setattr("video_monitoring.storage.time.sleep", lambda seconds: None)
+    stack.wipe()
+    batch = db.batch()
+    for i in range(10):
+        created = DAY + dt.timedelta(minutes=i)
+        batch.set(db.collection(SOURCE).document(f"r-{i:02d}"), generation("user-a", created))
+    batch.commit()
+    stack.settle()
+    real = FirestoreDaySource._raw_stream
+    streams = []
+
+    def flaky(self: FirestoreDaySource, query: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+        streams.append(query)
+        for n, item in enumerate(real(self, query)):
+            if len(streams) in (2, 3) and n == 1:  # the second and third streams break
+                raise ServiceUnavailable("stream reset")  # type: ignore[no-untyped-call]
+            yield item
+
+    monkeypatch.setattr(FirestoreDaySource, "_raw_stream", flaky)
+    source = FirestoreDaySource(db)
+    read = [doc_id for doc_id, _ in source.documents(
+        "video_generation_metrics", "createdAt", DAY, NEXT, ["userId"]
+    )]  # fmt: skip
+    assert read == [f"r-{i:02d}" for i in range(10)]
+    # r00-r03; r04 then broken; r05 then broken; r06-r09; an empty page ends it.
+    assert len(streams) == 5
+
+    def always_broken(self: FirestoreDaySource, query: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+        raise ServiceUnavailable("down")  # type: ignore[no-untyped-call]
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(FirestoreDaySource, "_raw_stream", always_broken)
+    with pytest.raises(ServiceUnavailable):
+        list(source.documents("video_generation_metrics", "createdAt", DAY, NEXT, ["userId"]))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -48,9 +48,15 @@ class FakeSource:
         self.asked: list[tuple[str, str, dt.datetime, dt.datetime]] = []
 
     def documents(
-        self, collection: str, time_field: str, start: dt.datetime, end: dt.datetime
+        self,
+        collection: str,
+        time_field: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        fields: Iterable[str] = (),
     ) -> Iterator[tuple[str, Mapping[str, Any]]]:
         self.asked.append((collection, time_field, start, end))
+        assert time_field in fields
         return iter(self.docs.get(collection, []))
 
     def opted_out_users(self) -> frozenset[str]:
