@@ -23,6 +23,8 @@ from pydantic import ValidationError
 from video_monitoring import constants as c
 from video_monitoring.alert_engine import AlertState, Instance, Outbound, Transition, state_key
 from video_monitoring.alert_rules import AlertRule
+from video_monitoring.retention import EXPIRE_FIELD
+from video_monitoring.settings import get_settings
 from video_monitoring.storage import FirestoreAdapter, counted
 
 log = logging.getLogger(__name__)
@@ -306,8 +308,10 @@ class FirestoreAlertStore(FirestoreAdapter):
         """Batched overwrites (deterministic ids make a rerun of a tick replace its documents)."""
         written = 0
         batch = self.client.batch()
+        retention = get_settings().retention()
         for doc_id, doc in docs:
-            batch.set(self.client.collection(c.SYSTEM_METRICS).document(doc_id), dict(doc))
+            body = {**doc, EXPIRE_FIELD: retention.raw_until(doc["tick"])}
+            batch.set(self.client.collection(c.SYSTEM_METRICS).document(doc_id), body)
             written += 1
             if written % 400 == 0:
                 batch.commit()

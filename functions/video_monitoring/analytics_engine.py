@@ -17,6 +17,7 @@ from video_monitoring.insights import business_metrics, providers_comparison, qu
 from video_monitoring.models import Window
 from video_monitoring.performance_monitor import PerformanceMonitor, generation_time
 from video_monitoring.pipeline import Plan, SourceState, StoredState
+from video_monitoring.retention import DEFAULT_RETENTION, Retention
 from video_monitoring.rollup import (
     MICRO_USD,
     MILLI,
@@ -81,19 +82,23 @@ class AnalyticsEngine:
         shards: int = 16,
         clock: Clock = utc_now,
         tracked_features: frozenset[str] | None = None,
+        retention: Retention = DEFAULT_RETENTION,
     ) -> None:
         self._store = store
         self._monitor = monitor
         self._shards = shards
         self._clock = clock
         self._features = tracked_features
+        self._retention = retention
 
     def record_app_event(self, event_id: str) -> Plan:
         """Bring one app event's contribution to the event rollups in line with its document."""
         now = self._clock()
 
         def planner(source: SourceState, stored: StoredState) -> Plan:
-            return plan_event_change(event_id, source, stored, now, self._shards, self._features)
+            return plan_event_change(
+                event_id, source, stored, now, self._shards, self._features, self._retention
+            )
 
         plan = self._store.reconcile(event_id, planner, EVENT_LEDGER)
         if plan.outcome == "rejected":

@@ -23,6 +23,7 @@ from video_monitoring.dashboard import Dashboard, Request, StreamResponse
 from video_monitoring.events import is_monitor_event
 from video_monitoring.notifications import NotificationSettings, RetryPolicy, channels_from_settings
 from video_monitoring.performance_monitor import PerformanceMonitor
+from video_monitoring.retention import EXPIRE_FIELD
 from video_monitoring.settings import get_settings
 from video_monitoring.storage import (
     ConcurrencyError,
@@ -49,7 +50,11 @@ def monitor() -> PerformanceMonitor:
     """The process's performance monitor."""
     settings = get_settings()
     return PerformanceMonitor(
-        store(), settings.rollup_shards, utc_now, frozenset(settings.tracked_features)
+        store(),
+        settings.rollup_shards,
+        utc_now,
+        frozenset(settings.tracked_features),
+        settings.retention(),
     )
 
 
@@ -83,7 +88,12 @@ def analytics() -> AnalyticsEngine:
     """The process's analytics engine."""
     settings = get_settings()
     return AnalyticsEngine(
-        store(), monitor(), settings.rollup_shards, utc_now, frozenset(settings.tracked_features)
+        store(),
+        monitor(),
+        settings.rollup_shards,
+        utc_now,
+        frozenset(settings.tracked_features),
+        settings.retention(),
     )
 
 
@@ -144,6 +154,19 @@ def handle_generation_written(event: Any) -> None:
     )
 
 
+def lacks_expiry(data: dict[str, Any] | None) -> bool:
+    """Whether an app event document lacks its expiry."""
+    return data is not None and not is_monitor_event(data) and EXPIRE_FIELD not in data
+
+
+def event_expiry(data: dict[str, Any] | None, now: dt.datetime) -> dt.datetime:
+    """When an app event expires: the raw retention after its timestamp (or after now, for a
+    document whose timestamp is not one)."""
+    timestamp = (data or {}).get("timestamp")
+    at = timestamp if isinstance(timestamp, dt.datetime) and timestamp.tzinfo else now
+    return get_settings().retention().raw_until(at)
+
+
 def handle_event_written(event: Any) -> None:
     """Count one app event into the event rollups; the monitor's own events are skipped from
     the payload alone (no reads), bad documents are recorded, never raised."""
@@ -154,6 +177,13 @@ def handle_event_written(event: Any) -> None:
     if all(d is None or is_monitor_event(d) for d in datas) and any(datas):
         return
     plan = with_transient_retries(lambda: analytics().record_app_event(event_id))
+    after = sides[1]
+    if after is not None and after.exists and lacks_expiry(datas[1]):
+        # Client events carry no expiry of their own: give them one, unless a newer write came.
+        stamp = event_expiry(datas[1], utc_now())
+        with_transient_retries(
+            lambda: store().stamp_expiry(after.reference, stamp, after.update_time)
+        )
     log.info(
         "analytics event %s: %s (event %s, %d writes)",
         event_id,

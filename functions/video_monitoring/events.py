@@ -27,11 +27,13 @@ from video_monitoring.pipeline import (
     SourceState,
     StoredState,
     changed_record,
+    expiry,
     rejection,
     stored_contribution,
     stored_user_day,
     withdrawal,
 )
+from video_monitoring.retention import DEFAULT_RETENTION, EXPIRE_FIELD, Retention
 from video_monitoring.rollup import (
     MICRO_USD,
     Contribution,
@@ -77,16 +79,22 @@ def plan_event_change(
     now: dt.datetime,
     shards: int,
     tracked_features: frozenset[str] | None = None,
+    retention: Retention = DEFAULT_RETENTION,
 ) -> Plan:
-    """Plan the writes for one analytics event; never raises for a bad document."""
+    """Plan the writes for one analytics event; never raises for a bad document. An event
+    deleted after the raw retention (Firestore TTL) stays counted."""
     old = stored_contribution(stored.metrics)
+    if source.data is None and old is not None and retention.raw_expired(old.created_at, now):
+        return expiry(stored)
     if source.data is None or is_monitor_event(source.data):
         outcome = "removed" if old else "ignored" if source.data is not None else "unchanged"
         return withdrawal(outcome, stored)
     try:
         event = AppEvent.model_validate(dict(source.data))
     except ValidationError as error:
-        return rejection("eventId", event_id, source, stored, error, now)
+        return rejection("eventId", event_id, source, stored, error, now, retention)
+    if stored.metrics is None and retention.raw_expired(event.timestamp, now):
+        return expiry(stored)
     new = event_contribution(event_id, event, shards, tracked_features)
     day_values = {f"ev/{safe_key(event.type)}": 1}
     if event.amountUsd is not None:
@@ -99,6 +107,7 @@ def plan_event_change(
         "timestamp": event.timestamp,
         "contribution": new.to_doc(),
         "userDay": new_day.to_doc(),
+        EXPIRE_FIELD: retention.raw_until(event.timestamp),
     }
     record = changed_record(body, stored, now)
     return Plan(

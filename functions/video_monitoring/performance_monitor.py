@@ -24,6 +24,7 @@ from video_monitoring.clock import Clock, utc_now
 from video_monitoring.errors import InvalidArgument
 from video_monitoring.models import Window
 from video_monitoring.pipeline import Plan, SourceState, StoredState, plan_change
+from video_monitoring.retention import DEFAULT_RETENTION, Retention
 from video_monitoring.rollup import (
     MICRO_USD,
     MS,
@@ -127,18 +128,22 @@ class PerformanceMonitor:
         shards: int,
         clock: Clock = utc_now,
         tracked_features: frozenset[str] | None = None,
+        retention: Retention = DEFAULT_RETENTION,
     ) -> None:
         self._store = store
         self._shards = shards
         self._clock = clock
         self._features = tracked_features
+        self._retention = retention
 
     def record_generation_metrics(self, generation_id: str) -> Plan:
         """Bring one generation's metrics and rollup contribution in line with its document."""
         now = self._clock()
 
         def planner(source: SourceState, stored: StoredState) -> Plan:
-            return plan_change(generation_id, source, stored, now, self._shards, self._features)
+            return plan_change(
+                generation_id, source, stored, now, self._shards, self._features, self._retention
+            )
 
         plan = self._store.reconcile(generation_id, planner)
         if plan.outcome == "rejected":

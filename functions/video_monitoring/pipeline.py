@@ -37,6 +37,7 @@ from pydantic import ValidationError
 
 from video_monitoring import constants as c
 from video_monitoring.models import GenerationDocument, describe_validation_error, parse_generation
+from video_monitoring.retention import DEFAULT_RETENTION, EXPIRE_FIELD, Retention
 from video_monitoring.rollup import (
     Contribution,
     RollupDelta,
@@ -106,20 +107,26 @@ def plan_change(
     now: dt.datetime,
     shards: int,
     tracked_features: frozenset[str] | None = None,
+    retention: Retention = DEFAULT_RETENTION,
 ) -> Plan:
     """Plan the writes for one generation; never raises for a bad document."""
     old = stored_contribution(stored.metrics)
     if source.data is None:
+        if old is not None and retention.raw_expired(old.created_at, now):
+            return expiry(stored)
         return withdrawal("removed" if old else "unchanged", stored)
     try:
         doc = parse_generation(dict(source.data))
     except ValidationError as error:
-        return rejection("generationId", generation_id, source, stored, error, now)
+        return rejection("generationId", generation_id, source, stored, error, now, retention)
+    if stored.metrics is None and retention.raw_expired(doc.createdAt, now):
+        return expiry(stored)
     new = contribution(generation_id, doc, shards, tracked_features)
     new_day = generation_user_day(doc)
     emitted = dict((stored.metrics or {}).get("emitted", {}))
-    events = _lifecycle_events(generation_id, doc, emitted)
+    events = _lifecycle_events(generation_id, doc, emitted, retention)
     body = metrics_document(generation_id, doc, new, emitted)
+    body[EXPIRE_FIELD] = retention.raw_until(doc.createdAt)
     body["userDay"] = new_day.to_doc()
     metrics = changed_record(body, stored, now)
     rollup = deltas(old, new)
@@ -166,6 +173,16 @@ def withdrawal(outcome: str, stored: StoredState) -> Plan:
     )
 
 
+def expiry(stored: StoredState) -> Plan:
+    """A source older than the raw retention: its stored record goes (or stays gone), and what
+    it contributed stays counted (expiry never changes a figure)."""
+    return Plan(
+        outcome="expired",
+        delete_metrics=stored.metrics is not None,
+        delete_rejected=stored.rejected is not None,
+    )
+
+
 def rejection(
     id_field: str,
     doc_id: str,
@@ -173,6 +190,7 @@ def rejection(
     stored: StoredState,
     error: ValidationError,
     now: dt.datetime,
+    retention: Retention = DEFAULT_RETENTION,
 ) -> Plan:
     """Take back what was counted and record why the document is rejected (the record is
     rewritten only when the reason changes)."""
@@ -186,6 +204,7 @@ def rejection(
             "rejectedAt": now,
             "sourceUpdateTime": source.update_time,
             "fields": sorted(source.data.keys())[:100],
+            EXPIRE_FIELD: retention.raw_until(now),
         }
     withdrawn = withdrawal("rejected", stored)
     return replace(withdrawn, delete_rejected=False, rejected=rejected, reason=reason)
@@ -203,7 +222,7 @@ def changed_record(
 
 
 def _lifecycle_events(
-    generation_id: str, doc: GenerationDocument, emitted: dict[str, str]
+    generation_id: str, doc: GenerationDocument, emitted: dict[str, str], retention: Retention
 ) -> list[tuple[str, dict[str, Any]]]:
     """The monitor's own events, each written once (ids are deterministic; `emitted` remembers)."""
     wanted: list[tuple[str, str, dt.datetime]] = [
@@ -237,6 +256,7 @@ def _lifecycle_events(
                     "generationId": generation_id,
                     "source": c.EVENT_SOURCE_MONITOR,
                     "properties": properties,
+                    EXPIRE_FIELD: retention.raw_until(timestamp),
                 },
             )
         )

@@ -9,6 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from video_monitoring.constants import DEFAULT_SOURCE_COLLECTION
+from video_monitoring.retention import Retention
 
 
 def _env_project() -> str | None:
@@ -48,6 +49,13 @@ class Settings(BaseSettings):
     export_rate_per_hour: int = Field(default=30, ge=1)
     # Most rows one /export may return (a larger window gets a 400 naming the cap).
     export_max_rows: int = Field(default=100_000, ge=1)
+    # Firestore TTL (retention.py): raw per-item records, and the aggregates kept longer.
+    raw_retention_days: int = Field(default=90, ge=1)
+    rollup_retention_days: int = Field(default=760, ge=1)
+
+    def retention(self) -> Retention:
+        """The retention durations (raises unless aggregates are kept at least as long as raw)."""
+        return Retention(self.raw_retention_days, self.rollup_retention_days)
 
 
 @functools.cache

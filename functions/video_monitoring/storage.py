@@ -38,6 +38,7 @@ from video_monitoring.bigquery_export import DayRun
 from video_monitoring.export import Dataset
 from video_monitoring.models import Window
 from video_monitoring.pipeline import Plan, SourceState, StoredState
+from video_monitoring.retention import EXPIRE_FIELD
 from video_monitoring.rollup import (
     BucketRange,
     Granularity,
@@ -221,7 +222,17 @@ def user_day_id(day: dt.datetime, user_id: str) -> str:
 def user_day_increment(day: UserDay) -> dict[str, Any]:
     """A set-with-merge body adding a user's activity on one day."""
     increments = {k: firestore.Increment(v) for k, v in day.values.items()}
-    return {"day": day.day, "userId": day.user_id, "c": nest(increments)}
+    return {
+        "day": day.day,
+        "userId": day.user_id,
+        "c": nest(increments),
+        EXPIRE_FIELD: aggregate_expiry(day.day),
+    }
+
+
+def aggregate_expiry(start: dt.datetime) -> dt.datetime:
+    """When an aggregate of a period starting at `start` expires (retention.py)."""
+    return get_settings().retention().aggregate_until(start)
 
 
 def rollup_doc_id(granularity: str, start: dt.datetime, shard: int | None) -> str:
@@ -239,6 +250,7 @@ def rollup_increment(delta: RollupDelta) -> dict[str, Any]:
         "end": delta.bucket_start + step(delta.granularity),
         "shard": delta.shard,
         "cells": {delta.cell: nest(increments)},
+        EXPIRE_FIELD: aggregate_expiry(delta.bucket_start),
     }
 
 
@@ -493,6 +505,7 @@ class FirestoreStore(FirestoreAdapter):
                 "end": start + step(cast(Granularity, granularity)),
                 "shard": -1,
                 "blob": encode_cells({cell: values for cell, values in kept.items() if values}),
+                EXPIRE_FIELD: aggregate_expiry(start),
             }
             transaction.set(target, body)
             for snap in snaps:
@@ -525,11 +538,24 @@ class FirestoreStore(FirestoreAdapter):
                 found[by_id[snap.id]] = data
         return found
 
+    def stamp_expiry(
+        self, ref: firestore.DocumentReference, expire_at: dt.datetime, seen: dt.datetime
+    ) -> bool:
+        """Set a document's expiry unless it changed since `seen` (its newer write's own
+        trigger stamps it then); False when it had changed or is gone."""
+        unchanged = self.client.write_option(last_update_time=seen)
+        try:
+            ref.update({EXPIRE_FIELD: expire_at}, option=unchanged)
+        except (FailedPrecondition, NotFound):
+            return False
+        return True
+
     def put_daily_snapshot(
         self, collection: str, day: dt.datetime, body: Mapping[str, Any]
     ) -> None:
         """Overwrite the day's document (a recomputation replaces it)."""
-        self.client.collection(collection).document(f"{day:%Y%m%d}").set(dict(body))
+        doc = {**body, EXPIRE_FIELD: aggregate_expiry(day)}
+        self.client.collection(collection).document(f"{day:%Y%m%d}").set(doc)
 
     def open_alerts(self) -> list[Mapping[str, Any]]:
         """Firing or acknowledged alert instances."""

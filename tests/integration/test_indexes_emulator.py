@@ -19,11 +19,12 @@ from google.cloud.firestore_v1.types import StructuredQuery
 
 from tests.integration.support import Stack
 from video_monitoring.alert_store import FirestoreAlertStore
+from video_monitoring.bq_rows import TABLES
 from video_monitoring.export import DATASETS
 from video_monitoring.local.stack import REPO_ROOT
 from video_monitoring.models import Window
 from video_monitoring.rollup import cover
-from video_monitoring.storage import FirestoreExportSource, FirestoreStore
+from video_monitoring.storage import FirestoreDaySource, FirestoreExportSource, FirestoreStore
 
 pytestmark = pytest.mark.integration
 EQUALITY = {"EQUAL", "IN", "ARRAY_CONTAINS", "ARRAY_CONTAINS_ANY"}
@@ -75,8 +76,15 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Shape]]:
         shapes.append(shape_of(self._nested_query))
         return get(self, *args, **kwargs)
 
+    raw_stream = FirestoreDaySource._raw_stream
+
+    def recording_raw_stream(self: FirestoreDaySource, query: Query) -> Any:
+        shapes.append(shape_of(query))
+        return raw_stream(self, query)
+
     monkeypatch.setattr(Query, "stream", recording_stream)
     monkeypatch.setattr(AggregationQuery, "get", recording_get)
+    monkeypatch.setattr(FirestoreDaySource, "_raw_stream", recording_raw_stream)
     yield shapes
 
 
@@ -125,6 +133,10 @@ def test_every_query_is_served_by_an_index(
             scoped = Window(start=window.start, end=window.end, provider=provider)
             exports.count(dataset, scoped)
             list(exports.rows(dataset, scoped))
+    day_source = FirestoreDaySource(db)
+    for model, collection, time_field, _ in TABLES.values():
+        fields = list(model.model_fields)
+        list(day_source.documents(collection, time_field, window.start, window.end, fields))
 
     spec = json.loads((REPO_ROOT / "firestore.indexes.json").read_text())
     exempt = {
