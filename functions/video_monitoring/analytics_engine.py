@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -27,7 +27,7 @@ from video_monitoring.rollup import (
     statuses,
     step,
 )
-from video_monitoring.storage import EVENT_LEDGER, MonitoringStore
+from video_monitoring.storage import EVENT_LEDGER, MonitoringStore, UserActivity
 
 log = logging.getLogger(__name__)
 
@@ -215,10 +215,17 @@ class AnalyticsEngine:
         self._store.put_daily_snapshot(
             c.QUALITY_INSIGHTS, day, {**self.generate_quality_insights(whole_day), **stamp}
         )
-        activity = self._store.user_days(day - dt.timedelta(days=30), day + dt.timedelta(days=1))
-        body = user_insights.snapshot(list(activity), day)
+        activity = self._consenting(
+            self._store.user_days(day - dt.timedelta(days=30), day + dt.timedelta(days=1))
+        )
+        body = user_insights.snapshot(activity, day)
         self._store.put_daily_snapshot(c.USER_BEHAVIOR_INSIGHTS, day, {**body, **stamp})
         return True
+
+    def _consenting(self, activity: Iterable[UserActivity]) -> list[UserActivity]:
+        """User activity without the users who opted out of analytics."""
+        opted_out = self._store.opted_out_users()
+        return [a for a in activity if a.user_id not in opted_out]
 
     def generate_user_behavior_insights(self, window: Window) -> dict[str, Any]:
         """CONTRACT §6 `/user-insights`: per UTC day the window touches, activity, engagement and
@@ -234,7 +241,8 @@ class AnalyticsEngine:
         missing = [d for d in days if d not in stored]
         live: dict[dt.datetime, list[Any]] = {}
         if missing:
-            for activity in self._store.user_days(missing[0], missing[-1] + dt.timedelta(days=1)):
+            days_read = self._store.user_days(missing[0], missing[-1] + dt.timedelta(days=1))
+            for activity in self._consenting(days_read):
                 live.setdefault(activity.day, []).append(activity)
         series = []
         for day in days:

@@ -48,6 +48,8 @@ class BigQuerySettings(BaseSettings):
     bigquery_dataset: str = "video_monitoring"
     bigquery_location: str = "US"
     bigquery_api_endpoint: str | None = None  # an emulator; unset in production
+    # Off where no BigQuery exists (the local stack without its emulator): erasure skips it.
+    bigquery_enabled: bool = True
     export_load_rows: int = Field(default=10_000, ge=1, le=1_000_000)
     export_pseudonymize_users: bool = False
     pseudonym_key: SecretStr | None = None

@@ -18,6 +18,7 @@ from video_monitoring.alert_rules import parse_rule
 from video_monitoring.analytics_engine import TREND_METRICS, AnalyticsEngine
 from video_monitoring.auth import READ_ROLES, Caller, require, verify
 from video_monitoring.clock import Clock
+from video_monitoring.erasure import ErasureReport, check_user_id, subject
 from video_monitoring.errors import (
     InvalidArgument,
     MonitoringError,
@@ -143,6 +144,7 @@ class Dashboard:
         audit: AuditLog | None = None,
         export_limiter: RateLimiter | None = None,
         export_rate_per_hour: int = 30,
+        eraser: Callable[[str], ErasureReport] | None = None,
     ) -> None:
         self._engine = engine
         self._monitor = monitor
@@ -155,6 +157,7 @@ class Dashboard:
         self._audit_log = audit
         self._limiter = export_limiter
         self._export_rate = export_rate_per_hour
+        self._eraser = eraser
         self._routes: dict[str, Callable[[Mapping[str, str]], Any]] = {
             "/summary": self._summary,
             "/performance": self._performance,
@@ -177,6 +180,8 @@ class Dashboard:
         if self._alerts is not None:
             served |= {f"/alerts/{{alertId}}/{action}" for action in ALERT_ACTIONS}
             served.add("/alert-rules/{ruleId}")
+        if self._eraser is not None:
+            served.add("/users/{userId}/erase")
         return served
 
     def handle(self, request: Request) -> Response | StreamResponse:
@@ -197,6 +202,8 @@ class Dashboard:
             return self._alert_action(request, caller, parts[1], parts[2])
         if self._alerts is not None and len(parts) == 2 and parts[0] == "alert-rules":
             return self._put_rule(request, caller, parts[1])
+        if self._eraser is not None and len(parts) == 3 and parts[::2] == ["users", "erase"]:
+            return self._erase(request, caller, parts[1])
         if path not in self._routes and path not in self._caller_routes:
             raise NotFound(f"path: no endpoint {path}; see openapi.yaml for the API")
         if request.method != "GET":
@@ -249,7 +256,12 @@ class Dashboard:
             )
         # The first page is read before the response starts, so a failing query is an error
         # response rather than a 200 with a cut file.
-        rows_read = self._exports.rows(dataset, window)
+        opted_out = self._exports.opted_out_users()
+        rows_read = (
+            (doc_id, data)
+            for doc_id, data in self._exports.rows(dataset, window)
+            if data.get("userId") not in opted_out
+        )
         first = list(itertools.islice(rows_read, 1))
         chunks = encode(
             dataset,
@@ -355,6 +367,18 @@ class Dashboard:
             details["after"] = updated.to_doc()
         log.info("alert rule %s replaced by %s", rule_id, caller.uid)
         return Response(200, {"rule": updated.to_doc()})
+
+    def _erase(self, request: Request, caller: Caller, user_id: str) -> Response:
+        if request.method != "POST":
+            raise NotFound("path: /users/{userId}/erase answers POST only")
+        assert self._eraser is not None  # the route exists only with an eraser
+        with self._audited(caller, "user.erase", subject(user_id)) as details:
+            require(caller, ADMIN_ROLES)
+            check_user_id(user_id)
+            report = self._eraser(user_id)
+            details.update({"firestore": report.firestore, "bigquery": report.bigquery})
+        log.info("erased the analytics data of %s at %s's request", subject(user_id), caller.uid)
+        return Response(200, report.to_json(user_id))
 
     @contextlib.contextmanager
     def _audited(self, caller: Caller, action: str, target: str) -> Iterator[dict[str, Any]]:

@@ -18,8 +18,10 @@ from video_monitoring.alert_store import FirestoreAlertStore
 from video_monitoring.analytics_engine import AnalyticsEngine
 from video_monitoring.auth import cors_headers
 from video_monitoring.bigquery_export import BigQuerySettings, DayRun, export_day, scheduled_day
+from video_monitoring.bq_rows import pseudonym
 from video_monitoring.clock import utc_now
 from video_monitoring.dashboard import Dashboard, Request, StreamResponse
+from video_monitoring.erasure import ErasureReport, erase_user
 from video_monitoring.events import is_monitor_event
 from video_monitoring.notifications import NotificationSettings, RetryPolicy, channels_from_settings
 from video_monitoring.performance_monitor import PerformanceMonitor
@@ -112,6 +114,20 @@ def dashboard() -> Dashboard:
         audit=FirestoreAuditLog(),
         export_limiter=FirestoreRateLimiter(settings.export_rate_per_hour, dt.timedelta(hours=1)),
         export_rate_per_hour=settings.export_rate_per_hour,
+        eraser=erase_user_everywhere,
+    )
+
+
+def erase_user_everywhere(user_id: str) -> ErasureReport:
+    """The admin erasure: Firestore, then BigQuery (raw id and, when exports are pseudonymised,
+    the pseudonym) unless BIGQUERY_ENABLED is off."""
+    settings = bigquery_settings()
+    key = settings.key()
+    return erase_user(
+        user_id,
+        store(),
+        warehouse() if settings.bigquery_enabled else None,
+        pseudonym(user_id, key) if key else None,
     )
 
 

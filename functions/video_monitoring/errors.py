@@ -55,3 +55,11 @@ class Conflict(MonitoringError):
 
     code = "failed-precondition"
     http_status = 409
+
+
+class Unavailable(MonitoringError):
+    """A backing service failed part-way; the message says what was done and that a retry
+    completes it."""
+
+    code = "unavailable"
+    http_status = 503

@@ -28,6 +28,7 @@ from video_monitoring.pipeline import (
     StoredState,
     changed_record,
     expiry,
+    is_erased,
     rejection,
     stored_contribution,
     stored_user_day,
@@ -82,7 +83,10 @@ def plan_event_change(
     retention: Retention = DEFAULT_RETENTION,
 ) -> Plan:
     """Plan the writes for one analytics event; never raises for a bad document. An event
-    deleted after the raw retention (Firestore TTL) stays counted."""
+    deleted after the raw retention (Firestore TTL) stays counted, and so does one of an erased
+    user."""
+    if is_erased(stored):
+        return Plan(outcome="erased")
     old = stored_contribution(stored.metrics)
     if source.data is None and old is not None and retention.raw_expired(old.created_at, now):
         return expiry(stored)

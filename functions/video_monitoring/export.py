@@ -101,6 +101,10 @@ class ExportSource(Protocol):
         """(document id, fields) of the window's rows, oldest first, read page by page."""
         ...
 
+    def opted_out_users(self) -> frozenset[str]:
+        """Users who opted out of analytics: their rows are left out of exports."""
+        ...
+
 
 def plain(value: Any) -> Any:
     """A JSON-ready value for anything Firestore can hold: times as RFC 3339, geo points as

@@ -110,6 +110,8 @@ def plan_change(
     retention: Retention = DEFAULT_RETENTION,
 ) -> Plan:
     """Plan the writes for one generation; never raises for a bad document."""
+    if is_erased(stored):
+        return Plan(outcome="erased")
     old = stored_contribution(stored.metrics)
     if source.data is None:
         if old is not None and retention.raw_expired(old.created_at, now):
@@ -171,6 +173,12 @@ def withdrawal(outcome: str, stored: StoredState) -> Plan:
         user_deltas=user_day_deltas(stored_user_day(stored), None),
         delete_rejected=stored.rejected is not None,
     )
+
+
+def is_erased(stored: StoredState) -> bool:
+    """Whether the stored record was anonymised by a user erasure: it stays as counted, and
+    later changes of its source are ignored (erasure.py)."""
+    return bool((stored.metrics or {}).get("erased"))
 
 
 def expiry(stored: StoredState) -> Plan:

@@ -9,7 +9,7 @@ generation or an upgrade that day), free (active and not premium), power (at lea
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 POWER_GENERATIONS = 10
@@ -120,7 +120,7 @@ def churn_risk(
     }
 
 
-def snapshot(activities: list[Activity], day: dt.datetime) -> dict[str, Any]:
+def snapshot(activities: Sequence[Activity], day: dt.datetime) -> dict[str, Any]:
     """The stored daily snapshot of `day` from the activity of the 31 days ending on it."""
     days = active_sets(activities)
     premium = {

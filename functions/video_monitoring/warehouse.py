@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from google.api_core.client_options import ClientOptions
+from google.api_core.exceptions import NotFound
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
@@ -36,6 +37,7 @@ STAGING_LIFETIME = dt.timedelta(days=1)
 RETRY = bigquery.DEFAULT_RETRY.with_deadline(120)
 JOB_TIMEOUT = 600.0
 MAX_UPLOADS_IN_FLIGHT = 2
+USER_TABLES = ("generation_metrics", "analytics_events")  # the tables with a userId column
 # Columns analysts filter on most, per table (BigQuery clusters storage by them).
 CLUSTERING: dict[str, list[str]] = {
     "generation_metrics": ["provider", "status"],
@@ -155,10 +157,30 @@ class BigQueryWarehouse:
                 raise error
         return jobs
 
+    def erase_user(self, user_ids: list[str]) -> dict[str, int]:
+        """Delete the rows of these user ids (raw and pseudonymised) from the tables that hold
+        user ids; rows deleted by table (a table not created yet holds none)."""
+        removed: dict[str, int] = {}
+        params = {f"u{i}": user_id for i, user_id in enumerate(user_ids)}
+        where = " OR ".join(f"userId = @{name}" for name in params)
+        for table in USER_TABLES:
+            path = f"{self.dataset}.{table}"
+            try:
+                self.client.get_table(path, retry=RETRY)
+            except NotFound:
+                removed[table] = 0
+                continue
+            (row,) = self.query(f"SELECT COUNT(*) AS n FROM `{path}` WHERE {where}", **params)
+            removed[table] = int(row["n"])
+            if removed[table]:
+                self.query(f"DELETE FROM `{path}` WHERE {where}", **params)
+        return removed
+
     def query(self, sql: str, **params: Any) -> list[dict[str, Any]]:
-        """Rows of a read-only query with named scalar parameters (tests, trends, erasure)."""
+        """Rows of a query or DML statement with named scalar parameters (waits for it)."""
         config = bigquery.QueryJobConfig(query_parameters=[_param(k, v) for k, v in params.items()])
-        return [dict(row.items()) for row in self.client.query(sql, job_config=config).result()]
+        job = self.client.query(sql, job_config=config, retry=RETRY)
+        return [dict(row.items()) for row in job.result(retry=RETRY, timeout=JOB_TIMEOUT)]
 
 
 def _param(name: str, value: Any) -> bigquery.ScalarQueryParameter:

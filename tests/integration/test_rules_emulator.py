@@ -19,6 +19,7 @@ STAFF_READ = (
     "user_behavior_insights", "alert_rules", "alert_instances", "alert_states",
     "alert_notifications", "rejected_generations", "rejected_events", "generation_rollups",
     "generation_rollup_shards", "event_rollups", "event_rollup_shards", "user_days",
+    "bigquery_export_runs",
 )  # fmt: skip
 NOBODY_READS = ("video_generations", "event_contributions")
 PRINCIPALS = {
@@ -91,6 +92,7 @@ def rest(stack: Stack, db: firestore.Client) -> Iterator[Rest]:
     for name in (*STAFF_READ, *NOBODY_READS):
         db.collection(name).document("doc1").set({"userId": "alice", "at": now})
     db.collection("video_generation_metrics").document("mine").set({"userId": "alice", "at": now})
+    db.collection("analytics_opt_outs").document("dave").set({"at": now})
     db.collection("analytics_events").document("ev1").set(
         {"type": "video_viewed", "userId": "alice", "timestamp": now}
     )
@@ -147,3 +149,23 @@ def test_app_events_only_own_checked_and_server_timed(rest: Rest, who: str) -> N
     for label, fields, server_time in forged:
         assert rest.create(who, path, fields, server_time=server_time) == 403, (who, label)
     assert rest.delete(who, f"analytics_events/ok-{who}") == 403  # no rewriting history
+
+
+@pytest.mark.parametrize("who", list(PRINCIPALS))
+def test_users_opt_out_and_back_in_for_themselves_only(rest: Rest, who: str) -> None:
+    principal = PRINCIPALS[who]
+    uid = principal[0] if principal else "nobody"
+    own = f"analytics_opt_outs/{uid}"
+    if principal is None:
+        assert rest.create(who, own, {}, server_time="at") == 403
+        assert rest.read(who, "analytics_opt_outs/dave") == 403
+        return
+    assert rest.create(who, own, {"at": s("yesterday")}) == 403  # must be the server's time
+    assert rest.create(who, own, {"why": s("x")}, server_time="at") == 403  # shape checked
+    assert rest.create(who, own, {}, server_time="at") == 200
+    assert rest.read(who, own) == 200
+    assert rest.create(who, "analytics_opt_outs/erin", {}, server_time="at") == 403
+    staff = who in ("analytics", "admin")
+    assert (rest.read(who, "analytics_opt_outs/dave") == 200) == staff  # others' choice
+    assert rest.delete(who, "analytics_opt_outs/dave") == 403
+    assert rest.delete(who, own) == 200  # opting back in

@@ -36,6 +36,7 @@ class FakeStore:
         self.alerts: list[dict[str, Any]] = []
         self.user_day_docs: dict[str, dict[str, Any]] = {}
         self.snapshots: dict[tuple[str, dt.datetime], dict[str, Any]] = {}
+        self.opted_out: set[str] = set()
         self.reconciles = 0
 
     def _collections(self, ledger: Ledger | None) -> tuple[dict[str, Any], ...]:
@@ -125,6 +126,10 @@ class FakeStore:
         """Same tally as the Firestore adapter, over the in-memory metrics."""
         flying = [m for m in self.metrics.values() if m.get("status") in ("queued", "processing")]
         return tally_backlog(flying, stuck_before)
+
+    def opted_out_users(self) -> frozenset[str]:
+        """The users in `opted_out`."""
+        return frozenset(self.opted_out)
 
 
 class FixedClock:

@@ -28,6 +28,10 @@ class ListSource:
     def __init__(self, docs: dict[str, list[tuple[str, dict[str, Any]]]]) -> None:
         self.docs = docs
         self.pulled = 0
+        self.opted_out: set[str] = set()
+
+    def opted_out_users(self) -> frozenset[str]:
+        return frozenset(self.opted_out)
 
     def _matching(self, dataset: Dataset, window: Window) -> list[tuple[str, dict[str, Any]]]:
         found = [

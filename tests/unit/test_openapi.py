@@ -20,11 +20,21 @@ from tests.unit.test_export import ListSource, generation
 from video_monitoring.alert_manager import AlertManager
 from video_monitoring.analytics_engine import AnalyticsEngine
 from video_monitoring.dashboard import Dashboard, Request, StreamResponse
+from video_monitoring.erasure import ErasureReport, erase_user
 from video_monitoring.export import FORMATS
 from video_monitoring.notifications import RetryPolicy
 from video_monitoring.performance_monitor import PerformanceMonitor
 
 SPEC = pathlib.Path(__file__).resolve().parents[2] / "openapi.yaml"
+
+
+class FakeUserData:
+    def erase_user(self, user_id: str) -> dict[str, dict[str, int]]:
+        return {"analytics_events": {"deleted": 2}, "video_generation_metrics": {"anonymised": 1}}
+
+
+def fake_eraser(user_id: str) -> ErasureReport:
+    return erase_user(user_id, FakeUserData(), None)
 
 
 def test_documented_paths_are_the_served_routes() -> None:
@@ -35,7 +45,7 @@ def test_documented_paths_are_the_served_routes() -> None:
     manager = AlertManager(FakeAlertStore(), {}, RetryPolicy(), "http://x", clock)
     dashboard = Dashboard(
         AnalyticsEngine(store, monitor), monitor, clock, 400, verifier=verifier, alerts=manager,
-        exports=ListSource({}),
+        exports=ListSource({}), eraser=fake_eraser,
     )  # fmt: skip
     assert set(spec["paths"]) == dashboard.paths()
     summary = spec["components"]["schemas"]["Summary"]
@@ -63,6 +73,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         AnalyticsEngine(world.store, world.monitor), world.monitor, world.clock, 400,
         verifier=verifier, alerts=world.manager,
         exports=ListSource({"video_generation_metrics": [generation(i) for i in range(3)]}),
+        eraser=fake_eraser,
     )  # fmt: skip
     alert_id = next(iter(world.alerts.instances))
     engine = AnalyticsEngine(world.store, world.monitor)
@@ -85,6 +96,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         ("/alerts/{alertId}/resolve", "post"): ("POST", f"/alerts/{alert_id}/resolve", b""),
         ("/export", "get"): ("GET", "/export", b""),
         ("/user-insights", "get"): ("GET", "/user-insights", b""),
+        ("/users/{userId}/erase", "post"): ("POST", "/users/u-1/erase", b""),
     }  # fmt: skip
     documented = {
         (path, method) for path, item in spec["paths"].items() for method in item

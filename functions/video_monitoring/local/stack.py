@@ -195,6 +195,8 @@ def start_stack(
     if not run_schedules:
         command.append("--no-schedules")
     child_env = {**os.environ, **(env or {})}
+    # Without a BigQuery emulator to talk to, the local stack has no BigQuery (erasure skips it).
+    child_env.setdefault("BIGQUERY_ENABLED", str("BIGQUERY_API_ENDPOINT" in child_env).lower())
     child_env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(FUNCTIONS_DIR), child_env.get("PYTHONPATH", "")) if p
     )

@@ -1,0 +1,145 @@
+"""Erasing one user through the dashboard, on the emulators: every Firestore collection and both
+BigQuery tables lose the user's id, the figures do not move, a later change of the user's
+source document counts nothing twice, a rerun reports nothing left, and the audit log names the
+user by a digest only. Only admins may erase."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from google.cloud import bigquery, firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from tests.integration.support import PROJECT, Stack, summary, token, whole_day
+from video_monitoring.bigquery_export import BigQuerySettings
+from video_monitoring.erasure import subject
+from video_monitoring.local.bigquery_emulator import BigQueryEmulator
+from video_monitoring.warehouse import bigquery_client
+
+pytestmark = pytest.mark.integration
+DAY, WINDOW = whole_day(2)
+USER_COLLECTIONS = (
+    "video_generation_metrics", "analytics_events", "event_contributions", "user_days",
+)  # fmt: skip
+
+
+@pytest.fixture
+def bq(bigquery_emulator: BigQueryEmulator | None, stack: Stack) -> Iterator[bigquery.Client]:
+    if bigquery_emulator is None:
+        pytest.skip("BigQuery emulator not installed (make .venv-bq/.installed)")
+    client = bigquery_client(
+        BigQuerySettings(bigquery_api_endpoint=bigquery_emulator.endpoint, bigquery_project=PROJECT)
+    )
+    client.delete_dataset(f"{PROJECT}.video_monitoring", delete_contents=True, not_found_ok=True)
+    stack.wipe()
+    yield client
+
+
+def erase(stack: Stack, user_id: str, role: str = "admin") -> requests.Response:
+    return requests.post(
+        stack.url("video_analytics_dashboard", f"/users/{user_id}/erase"),
+        headers={"Authorization": f"Bearer {token(role, 'operator-1')}"},
+        timeout=120,
+    )
+
+
+def of_user(db: firestore.Client, collection: str, user_id: str) -> list[str]:
+    query = db.collection(collection).where(filter=FieldFilter("userId", "==", user_id))
+    return [snap.id for snap in query.stream()]
+
+
+def bq_users(client: bigquery.Client, table: str) -> dict[str, int]:
+    rows = client.query(
+        f"SELECT userId, COUNT(*) AS n FROM `{PROJECT}.video_monitoring.{table}` GROUP BY userId"
+    ).result()
+    return {row["userId"]: row["n"] for row in rows}
+
+
+def generation(user: str, hour: int, **extra: Any) -> dict[str, Any]:
+    created = DAY + dt.timedelta(hours=hour)
+    return {
+        "userId": user, "provider": "runway", "status": "completed", "userTier": "free",
+        "createdAt": created, "startedAt": created + dt.timedelta(seconds=2),
+        "completedAt": created + dt.timedelta(seconds=50), "costUsd": 0.5, **extra,
+    }  # fmt: skip
+
+
+def test_admin_erases_one_user_everywhere_and_no_figure_moves(
+    stack: Stack, db: firestore.Client, bq: bigquery.Client
+) -> None:
+    source = db.collection("video_generations")
+    for i in range(3):
+        source.document(f"x-{i}").set(generation("user-x", 1 + i))
+    for i in range(2):
+        source.document(f"y-{i}").set(generation("user-y", 5 + i))
+    events = db.collection("analytics_events")
+    events.document("x-up").set(
+        {"type": "premium_upgrade", "userId": "user-x", "amountUsd": 12.5,
+         "timestamp": DAY + dt.timedelta(hours=8)}
+    )  # fmt: skip
+    events.document("x-view").set(
+        {"type": "video_viewed", "userId": "user-x", "timestamp": DAY + dt.timedelta(hours=9)}
+    )
+    events.document("y-view").set(
+        {"type": "video_viewed", "userId": "user-y", "timestamp": DAY + dt.timedelta(hours=9)}
+    )
+    stack.settle()
+    when = DAY + dt.timedelta(days=1, hours=2)
+    assert stack.run_schedule("export_to_bigquery", when) == 200
+    before = summary(stack, WINDOW)
+    held = {name: len(of_user(db, name, "user-x")) for name in USER_COLLECTIONS}
+    assert held["video_generation_metrics"] == 3 and held["event_contributions"] == 2
+    bq_before = {t: bq_users(bq, t) for t in ("generation_metrics", "analytics_events")}
+    assert bq_before["generation_metrics"]["user-x"] == 3
+
+    assert erase(stack, "user-x", role="analytics").status_code == 403
+    response = erase(stack, "user-x")
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["firestore"] == {
+        "event_contributions": {"anonymised": 2},
+        "video_generation_metrics": {"anonymised": 3},
+        "analytics_events": {"deleted": held["analytics_events"]},
+        "user_days": {"deleted": held["user_days"]},
+    }
+    assert report["bigquery"] == {
+        "generation_metrics": 3,
+        "analytics_events": bq_before["analytics_events"]["user-x"],
+    }
+    stack.settle()
+
+    for name in USER_COLLECTIONS:
+        assert of_user(db, name, "user-x") == [], name
+    assert len(of_user(db, "video_generation_metrics", "user-y")) == 2
+    for table in ("generation_metrics", "analytics_events"):
+        users = bq_users(bq, table)
+        assert "user-x" not in users
+        assert users["user-y"] == bq_before[table]["user-y"]
+    assert summary(stack, WINDOW) == before  # aggregates kept exactly
+
+    source.document("x-0").update({"userRating": 5})  # a later change: frozen, not recounted
+    stack.settle()
+    assert summary(stack, WINDOW) == before
+    assert of_user(db, "video_generation_metrics", "user-x") == []
+
+    again = erase(stack, "user-x")
+    assert again.status_code == 200
+    assert all(
+        count == 0 for counts in again.json()["firestore"].values() for count in counts.values()
+    )
+    assert again.json()["bigquery"] == {"generation_metrics": 0, "analytics_events": 0}
+    audit = [d.to_dict() or {} for d in db.collection("audit_log").stream()]
+    erasures = [a for a in audit if a.get("action") == "user.erase"]
+    assert sorted(a["outcome"] for a in erasures) == ["denied", "ok", "ok"]
+    assert all(a["target"] == subject("user-x") for a in erasures)
+    assert "user-x" not in repr(audit)
+
+
+def test_a_bad_user_id_is_a_400_naming_it(stack: Stack) -> None:
+    response = erase(stack, "%09tab")
+    assert response.status_code == 400
+    assert response.json()["error"]["message"].startswith("userId:")

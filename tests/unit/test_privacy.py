@@ -1,0 +1,137 @@
+"""Privacy: opted-out users are left out of user-behaviour insights and exports; an erased
+user's ledger records are frozen (no figure moves, nothing is counted twice); the erasure's
+orchestration and checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+
+from tests.unit.fakes import FakeStore, FixedClock
+from tests.unit.test_export import NOW, ListSource, dashboard, generation
+from tests.unit.test_user_insights import build
+from video_monitoring.analytics_engine import AnalyticsEngine
+from video_monitoring.dashboard import Request, StreamResponse
+from video_monitoring.erasure import check_user_id, erase_user, subject
+from video_monitoring.errors import InvalidArgument, Unavailable
+from video_monitoring.models import Window
+from video_monitoring.performance_monitor import PerformanceMonitor
+
+START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+
+
+def test_opted_out_users_are_left_out_of_user_behaviour_insights() -> None:
+    store, engine = build()
+    window = Window(start=START + dt.timedelta(days=40), end=START + dt.timedelta(days=45))
+    before = engine.generate_user_behavior_insights(window)
+    everyone = {a.user_id for a in store.user_days(window.start, window.end)}
+    quiet = sorted(everyone)[:5]
+    store.opted_out = set(quiet)
+    after = engine.generate_user_behavior_insights(window)
+    # Independently: the same figures from a store holding only the consenting users' days.
+    consenting = FakeStore()
+    consenting.user_day_docs = {
+        k: v for k, v in store.user_day_docs.items() if v["userId"] not in store.opted_out
+    }
+    clock = FixedClock(START + dt.timedelta(days=45))
+    expected = AnalyticsEngine(
+        consenting, PerformanceMonitor(consenting, 2, clock), 2, clock
+    ).generate_user_behavior_insights(window)
+    assert after == expected
+    assert after != before
+    assert [d["activeUsers"] for d in after["days"]] != [d["activeUsers"] for d in before["days"]]
+
+
+def test_opted_out_users_rows_are_left_out_of_exports() -> None:
+    source = ListSource({"video_generation_metrics": [generation(i) for i in range(6)]})
+    source.opted_out = {"u1", "u4"}
+    response = dashboard(source).handle(
+        Request("GET", "/export", {"dataset": "generations", "format": "json", "window": "1h"},
+                "Bearer tok-admin")
+    )  # fmt: skip
+    assert isinstance(response, StreamResponse)
+    rows = json.loads(b"".join(response.chunks))
+    assert sorted(r["userId"] for r in rows) == ["u0", "u2", "u3", "u5"]
+
+
+def generation_doc(**fields: Any) -> dict[str, Any]:
+    return {
+        "userId": "u1", "provider": "runway", "status": "completed", "userTier": "free",
+        "createdAt": NOW - dt.timedelta(hours=2), "startedAt": NOW - dt.timedelta(hours=2),
+        "completedAt": NOW - dt.timedelta(hours=1), "costUsd": 1.0, **fields,
+    }  # fmt: skip
+
+
+def test_erased_records_are_frozen() -> None:
+    store, clock = FakeStore(), FixedClock(NOW)
+    monitor = PerformanceMonitor(store, 2, clock)
+    engine = AnalyticsEngine(store, monitor, 2, clock)
+    window = Window(start=NOW - dt.timedelta(days=1), end=NOW)
+    store.source["g1"] = generation_doc()
+    store.events["e1"] = {
+        "type": "premium_upgrade", "userId": "u1", "amountUsd": 4.0,
+        "timestamp": NOW - dt.timedelta(hours=3),
+    }  # fmt: skip
+    monitor.record_generation_metrics("g1")
+    engine.record_app_event("e1")
+    before = engine.get_analytics_summary(window)
+    # What FirestoreStore.erase_user does to the ledger records:
+    for record in (store.metrics["g1"], store.event_records["e1"]):
+        record.update(userId="erased", erased=True)
+        record.pop("userDay", None)
+    store.source["g1"] = generation_doc(costUsd=9.0)  # a later change of the source
+    assert monitor.record_generation_metrics("g1").outcome == "erased"
+    del store.events["e1"]  # the erasure deletes the event
+    assert engine.record_app_event("e1").outcome == "erased"
+    del store.source["g1"]
+    assert monitor.record_generation_metrics("g1").outcome == "erased"
+    assert store.metrics["g1"]["userId"] == "erased"
+    assert engine.get_analytics_summary(window) == before
+
+
+class FakeUserData:
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def erase_user(self, user_id: str) -> dict[str, dict[str, int]]:
+        self.asked.append(user_id)
+        return {"analytics_events": {"deleted": 3}}
+
+
+class FakeWarehouse:
+    def __init__(self, fail: bool = False) -> None:
+        self.asked: list[list[str]] = []
+        self.fail = fail
+
+    def erase_user(self, user_ids: list[str]) -> dict[str, int]:
+        self.asked.append(user_ids)
+        if self.fail:
+            raise ConnectionError("bigquery down")
+        return {"generation_metrics": 2, "analytics_events": 1}
+
+
+def test_erasure_covers_firestore_and_both_ids_in_bigquery() -> None:
+    data, warehouse = FakeUserData(), FakeWarehouse()
+    report = erase_user("u-1", data, warehouse, pseudonym="p-1")
+    assert data.asked == ["u-1"] and warehouse.asked == [["u-1", "p-1"]]
+    assert report.to_json("u-1") == {
+        "userId": "u-1",
+        "firestore": {"analytics_events": {"deleted": 3}},
+        "bigquery": {"generation_metrics": 2, "analytics_events": 1},
+        "aggregatesKept": True,
+    }
+    assert erase_user("u-1", data, None).bigquery is None
+    with pytest.raises(Unavailable, match=r"Firestore data erased .* run the erasure again"):
+        erase_user("u-1", data, FakeWarehouse(fail=True))
+
+
+def test_user_ids_and_their_audit_digest() -> None:
+    assert check_user_id("user@example.com") == "user@example.com"
+    for bad in ("", "a/b", "x" * 129, "tab\there"):
+        with pytest.raises(InvalidArgument, match="userId"):
+            check_user_id(bad)
+    assert subject("alice") == subject("alice") != subject("bob")
+    assert "alice" not in subject("alice")
