@@ -42,7 +42,15 @@ def video_analytics_dashboard(request: Request) -> Response:
     return entrypoints.handle_dashboard_request(request)
 
 
-@scheduler_fn.on_schedule(schedule="0 2 * * *", timezone=UTC)
+@scheduler_fn.on_schedule(
+    schedule="0 2 * * *",
+    timezone=UTC,
+    timeout_sec=1800,
+    memory=options.MemoryOption.MB_512,
+    # A rerun replaces the day exactly, so Cloud Scheduler may retry a failed run.
+    retry_count=3,
+    min_backoff_seconds=600,
+)
 def export_to_bigquery(event: scheduler_fn.ScheduledEvent) -> None:
-    """Export the previous UTC day to BigQuery."""
+    """Export the previous UTC day to BigQuery (replacing it there)."""
     entrypoints.run_export_to_bigquery(event.schedule_time)

@@ -11,11 +11,17 @@ from typing import Any
 
 from video_monitoring import constants as c
 from video_monitoring import forecast, user_insights
+from video_monitoring.archive import TrendArchive
 from video_monitoring.clock import Clock, utc_now
+from video_monitoring.errors import InvalidArgument
 from video_monitoring.events import plan_event_change
 from video_monitoring.insights import business_metrics, providers_comparison, quality_insights
 from video_monitoring.models import Window
-from video_monitoring.performance_monitor import PerformanceMonitor, generation_time
+from video_monitoring.performance_monitor import (
+    PerformanceMonitor,
+    check_trend_points,
+    generation_time,
+)
 from video_monitoring.pipeline import Plan, SourceState, StoredState
 from video_monitoring.retention import DEFAULT_RETENTION, Retention
 from video_monitoring.rollup import (
@@ -83,9 +89,11 @@ class AnalyticsEngine:
         clock: Clock = utc_now,
         tracked_features: frozenset[str] | None = None,
         retention: Retention = DEFAULT_RETENTION,
+        archive: TrendArchive | None = None,
     ) -> None:
         self._store = store
         self._monitor = monitor
+        self._archive = archive
         self._shards = shards
         self._clock = clock
         self._features = tracked_features
@@ -138,8 +146,10 @@ class AnalyticsEngine:
     ) -> dict[str, Any]:
         """CONTRACT §6 `/trends`: one point per bucket, a Holt forecast of `metric` for the next
         `horizon` buckets with a 95% prediction interval, and anomalous points. Only whole
-        buckets inside the window are fitted (a partial first or last bucket is not)."""
-        points = self._monitor.get_performance_trends(window, granularity)
+        buckets inside the window are fitted (a partial first or last bucket is not). Buckets
+        before the rollups' retention horizon come from the BigQuery archive; `source` says
+        which answered."""
+        points, source = self._trend_points(window, granularity)
         size = step(granularity)
         settled_before = window.end - SETTLE
         eligible: list[tuple[dt.datetime, float | None]] = []
@@ -160,6 +170,7 @@ class AnalyticsEngine:
             "window": window.to_json(),
             "granularity": granularity,
             "metric": metric,
+            "source": source,
             "series": points,
             "forecast": None,
             "anomalies": [],
@@ -195,6 +206,31 @@ class AnalyticsEngine:
             if fitted[i][0] in observed  # an interpolated gap is not an observation
         ]
         return result
+
+    def _trend_points(
+        self, window: Window, granularity: Granularity
+    ) -> tuple[list[dict[str, Any]], str]:
+        """The window's points: from the rollups from the retention horizon on (a day boundary,
+        so no bucket is split), from the archive before it."""
+        horizon = floor_time(
+            self._clock() - dt.timedelta(days=self._retention.aggregate_days), "day"
+        )
+        if window.start >= horizon:
+            return self._monitor.get_performance_trends(window, granularity), "firestore"
+        if self._archive is None:
+            raise InvalidArgument(
+                f"from: Firestore keeps aggregates for {self._retention.aggregate_days} days "
+                f"(since {horizon.isoformat()}) and no BigQuery archive is configured"
+            )
+        check_trend_points(window, granularity)
+        old = Window(start=window.start, end=min(window.end, horizon), provider=window.provider)
+        points = self._archive.trend_points(old, granularity)
+        if window.end <= horizon:
+            return points, "bigquery"
+        recent = Window(start=horizon, end=window.end, provider=window.provider)
+        return points + self._monitor.get_performance_trends(recent, granularity), (
+            "bigquery+firestore"
+        )
 
     def snapshot_user_behavior(
         self, now: dt.datetime, settle: dt.timedelta = SNAPSHOT_SETTLE

@@ -23,9 +23,11 @@ from video_monitoring.clock import utc_now
 from video_monitoring.dashboard import Dashboard, Request, StreamResponse
 from video_monitoring.erasure import ErasureReport, erase_user
 from video_monitoring.events import is_monitor_event
+from video_monitoring.models import Window
 from video_monitoring.notifications import NotificationSettings, RetryPolicy, channels_from_settings
 from video_monitoring.performance_monitor import PerformanceMonitor
 from video_monitoring.retention import EXPIRE_FIELD
+from video_monitoring.rollup import Granularity
 from video_monitoring.settings import get_settings
 from video_monitoring.storage import (
     ConcurrencyError,
@@ -96,7 +98,17 @@ def analytics() -> AnalyticsEngine:
         utc_now,
         frozenset(settings.tracked_features),
         settings.retention(),
+        archive=ArchiveOnDemand() if bigquery_settings().bigquery_enabled else None,
     )
+
+
+class ArchiveOnDemand:
+    """The BigQuery archive, its client created only when an old window is asked for (the
+    triggers that share the engine never need one)."""
+
+    def trend_points(self, window: Window, granularity: Granularity) -> list[dict[str, Any]]:
+        """Trend points of the window from BigQuery."""
+        return warehouse().trend_points(window, granularity)
 
 
 @functools.cache
@@ -317,6 +329,11 @@ def export_one_day(day: dt.date, trigger: str) -> DayRun:
     return run
 
 
-def run_export_to_bigquery(schedule_time: dt.datetime) -> DayRun:
-    """The nightly export: the UTC day before the schedule time."""
-    return export_one_day(scheduled_day(schedule_time), "schedule")
+def run_export_to_bigquery(schedule_time: dt.datetime) -> DayRun | None:
+    """The nightly export: the UTC day before the schedule time (nothing, with a warning, where
+    BigQuery is not enabled, as on the local stack without its emulator)."""
+    day = scheduled_day(schedule_time)
+    if not bigquery_settings().bigquery_enabled:
+        log.warning("export_to_bigquery %s: BIGQUERY_ENABLED is off; nothing exported", day)
+        return None
+    return export_one_day(day, "schedule")

@@ -83,6 +83,16 @@ def _ratio(numerator: float, denominator: float) -> float | None:
     return None if denominator <= 0 else numerator / denominator
 
 
+def check_trend_points(window: Window, granularity: Granularity) -> None:
+    """A 400 when the window has more buckets of the granularity than a response serves."""
+    points = int((window.end - floor_time(window.start, granularity)) / step(granularity)) + 1
+    if points > MAX_TREND_POINTS:
+        raise InvalidArgument(
+            f"granularity: {granularity} over this window gives {points} points; "
+            f"at most {MAX_TREND_POINTS} are served, choose a coarser granularity"
+        )
+
+
 def generation_time(totals: Totals) -> dict[str, float | None]:
     """Average and sketch percentiles of completed generations' time, in seconds."""
     p50, p95, p99 = sketch.quantiles(totals.bins("gt"), PERCENTILES)
@@ -184,12 +194,7 @@ class PerformanceMonitor:
     ) -> list[dict[str, Any]]:
         """One point per bucket of the granularity: counts, success rate, time percentiles."""
         start = floor_time(window.start, granularity)
-        points = int((window.end - start) / step(granularity)) + 1
-        if points > MAX_TREND_POINTS:
-            raise InvalidArgument(
-                f"granularity: {granularity} over this window gives {points} points; "
-                f"at most {MAX_TREND_POINTS} are served, choose a coarser granularity"
-            )
+        check_trend_points(window, granularity)
         docs = self._store.rollups(cover(window.start, window.end, coarsest=granularity))
         series: dict[dt.datetime, list[RollupDoc]] = {}
         for doc in docs:

@@ -20,6 +20,7 @@ from google.api_core.exceptions import NotFound
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
+from video_monitoring.archive import points_from_rows, trend_sql
 from video_monitoring.bigquery_export import (
     BigQuerySettings,
     dataset_path,
@@ -27,6 +28,8 @@ from video_monitoring.bigquery_export import (
     transaction_script,
 )
 from video_monitoring.bq_rows import TABLES, bq_schema
+from video_monitoring.models import Window
+from video_monitoring.rollup import Granularity
 from video_monitoring.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -175,6 +178,19 @@ class BigQueryWarehouse:
             if removed[table]:
                 self.query(f"DELETE FROM `{path}` WHERE {where}", **params)
         return removed
+
+    def trend_points(self, window: Window, granularity: Granularity) -> list[dict[str, Any]]:
+        """TrendArchive: the window's trend points from `generation_metrics` (archive.py); a
+        table not created yet holds nothing."""
+        sql = trend_sql(f"{self.dataset}.generation_metrics", granularity, bool(window.provider))
+        params: dict[str, Any] = {"start": window.start, "end": window.end}
+        if window.provider:
+            params["provider"] = window.provider
+        try:
+            rows = self.query(sql, **params)
+        except NotFound:
+            rows = []
+        return points_from_rows(rows, window, granularity)
 
     def query(self, sql: str, **params: Any) -> list[dict[str, Any]]:
         """Rows of a query or DML statement with named scalar parameters (waits for it)."""

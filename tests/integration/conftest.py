@@ -9,6 +9,7 @@ import pytest
 from google.cloud import firestore
 
 from tests.integration.support import PROJECT, Stack
+from video_monitoring.bigquery_export import BigQuerySettings
 from video_monitoring.local.bigquery_emulator import BigQueryEmulator, start_bigquery_emulator
 from video_monitoring.local.receivers import Receivers
 from video_monitoring.local.stack import (
@@ -18,6 +19,7 @@ from video_monitoring.local.stack import (
     emulator_jar,
     start_stack,
 )
+from video_monitoring.warehouse import BigQueryWarehouse, bigquery_client
 
 FIRESTORE_PORT = int(os.environ.get("TEST_FIRESTORE_PORT", 18080))
 FUNCTIONS_PORT = int(os.environ.get("TEST_FUNCTIONS_PORT", 15001))
@@ -96,6 +98,19 @@ def db(stack: Stack) -> Iterator[firestore.Client]:
             os.environ.pop("FIRESTORE_EMULATOR_HOST", None)
         else:
             os.environ["FIRESTORE_EMULATOR_HOST"] = previous
+
+
+@pytest.fixture
+def bq(bigquery_emulator: BigQueryEmulator | None, stack: Stack) -> Iterator[BigQueryWarehouse]:
+    """A warehouse on the BigQuery emulator with no dataset yet, and an empty Firestore."""
+    if bigquery_emulator is None:
+        pytest.skip("BigQuery emulator not installed (make .venv-bq/.installed)")
+    client = bigquery_client(
+        BigQuerySettings(bigquery_api_endpoint=bigquery_emulator.endpoint, bigquery_project=PROJECT)
+    )
+    client.delete_dataset(f"{PROJECT}.video_monitoring", delete_contents=True, not_found_ok=True)
+    stack.wipe()
+    yield BigQueryWarehouse(client, "video_monitoring")
 
 
 def bigquery_env(emulator: BigQueryEmulator | None) -> dict[str, str]:

@@ -8,19 +8,22 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import math
 import os
+import random
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
+import requests
 from google.api_core.exceptions import ServiceUnavailable
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from tests.integration.conftest import bigquery_env
-from tests.integration.support import PROJECT, Stack, whole_day
+from tests.integration.support import PROJECT, Stack, token, whole_day
 from video_monitoring.bigquery_export import (
     BigQuerySettings,
     DayRun,
@@ -31,26 +34,13 @@ from video_monitoring.bq_rows import TABLES, bq_schema
 from video_monitoring.local.bigquery_emulator import BigQueryEmulator
 from video_monitoring.local.host import FUNCTIONS_DIR
 from video_monitoring.storage import FirestoreDaySource, FirestoreRunLog
-from video_monitoring.warehouse import STAGING_PREFIX, BigQueryWarehouse, bigquery_client
+from video_monitoring.warehouse import STAGING_PREFIX, BigQueryWarehouse
 
 pytestmark = pytest.mark.integration
 DAY, _ = whole_day(3)
 PREV = DAY - dt.timedelta(days=1)
 NEXT = DAY + dt.timedelta(days=1)
 SOURCE = "video_generations"
-
-
-@pytest.fixture
-def bq(bigquery_emulator: BigQueryEmulator | None, stack: Stack) -> Iterator[BigQueryWarehouse]:
-    """A warehouse on the emulator with an empty dataset, and an empty Firestore."""
-    if bigquery_emulator is None:
-        pytest.skip("BigQuery emulator not installed (make .venv-bq/.installed)")
-    client = bigquery_client(
-        BigQuerySettings(bigquery_api_endpoint=bigquery_emulator.endpoint, bigquery_project=PROJECT)
-    )
-    client.delete_dataset(f"{PROJECT}.video_monitoring", delete_contents=True, not_found_ok=True)
-    stack.wipe()
-    yield BigQueryWarehouse(client, "video_monitoring")
 
 
 def generation(
@@ -457,3 +447,69 @@ def test_a_broken_read_stream_resumes_after_the_last_document(
     monkeypatch.setattr(FirestoreDaySource, "_raw_stream", always_broken)
     with pytest.raises(ServiceUnavailable):
         list(source.documents("video_generation_metrics", "createdAt", DAY, NEXT, ["userId"]))
+
+
+def test_trends_beyond_the_rollups_retention_come_from_bigquery(
+    stack: Stack, db: firestore.Client, bq: BigQueryWarehouse
+) -> None:
+    today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    first = today - dt.timedelta(days=800)  # long before the 760 days of rollups
+    rng = random.Random(5)
+    expected: dict[dt.datetime, list[dict[str, Any]]] = {}
+    batch = db.batch()
+    for i in range(60):
+        day = first + dt.timedelta(days=i % 3)
+        status = rng.choice(("completed", "completed", "failed", "cancelled"))
+        doc: dict[str, Any] = {
+            "generationId": f"old-{i}", "userId": f"u{i % 7}", "provider": "runway",
+            "status": status, "userTier": "free",
+            "createdAt": day + dt.timedelta(minutes=rng.randrange(1440)),
+            "generationSeconds": round(rng.uniform(10, 120), 3) if status == "completed" else None,
+            "costUsd": round(rng.uniform(0, 1), 4), "features": [],
+        }  # fmt: skip
+        expected.setdefault(day, []).append(doc)
+        batch.set(db.collection("video_generation_metrics").document(f"old-{i}"), doc)
+    batch.commit()
+    for offset in range(3):
+        export_in_process(db, bq, first + dt.timedelta(days=offset))
+
+    params = {
+        "from": first.isoformat(), "to": (first + dt.timedelta(days=3)).isoformat(),
+        "granularity": "day", "metric": "total",
+    }  # fmt: skip
+    body = trends(stack, params)
+    assert body["source"] == "bigquery"
+    assert [p["start"] for p in body["series"]] == [
+        (first + dt.timedelta(days=i)).isoformat().replace("+00:00", "Z") for i in range(3)
+    ]
+    for point, day in zip(body["series"], sorted(expected), strict=True):
+        docs = expected[day]
+        done = sorted(d["generationSeconds"] for d in docs if d["status"] == "completed")
+        failed = sum(d["status"] == "failed" for d in docs)
+        assert point["total"] == len(docs)
+        assert (point["completed"], point["failed"]) == (len(done), failed)
+        assert point["successRate"] == pytest.approx(len(done) / (len(done) + failed))
+        assert point["costUsd"] == pytest.approx(sum(d["costUsd"] for d in docs))
+        times = point["generationTimeSeconds"]
+        assert times["avg"] == pytest.approx(sum(done) / len(done))
+        rank = 0.95 * (len(done) - 1)  # the order statistics around the 95th percentile
+        assert done[math.floor(rank)] - 1e-9 <= times["p95"] <= done[math.ceil(rank)] + 1e-9
+
+    mixed = {
+        "from": (today - dt.timedelta(days=762)).isoformat(),
+        "to": (today - dt.timedelta(days=758)).isoformat(), "granularity": "day",
+    }  # fmt: skip
+    body = trends(stack, mixed)
+    assert body["source"] == "bigquery+firestore"
+    assert len(body["series"]) == 4
+
+
+def trends(stack: Stack, params: dict[str, str]) -> dict[str, Any]:
+    """GET /trends as an analytics user."""
+    response = requests.get(
+        stack.url("video_analytics_dashboard", "/trends"), params=params,
+        headers={"Authorization": f"Bearer {token()}"}, timeout=60,
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body

@@ -6,37 +6,22 @@ user by a digest only. Only admins may erase."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
-from google.cloud import bigquery, firestore
+from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from tests.integration.support import PROJECT, Stack, summary, token, whole_day
-from video_monitoring.bigquery_export import BigQuerySettings
+from tests.integration.support import Stack, summary, token, whole_day
 from video_monitoring.erasure import subject
-from video_monitoring.local.bigquery_emulator import BigQueryEmulator
-from video_monitoring.warehouse import bigquery_client
+from video_monitoring.warehouse import BigQueryWarehouse
 
 pytestmark = pytest.mark.integration
 DAY, WINDOW = whole_day(2)
 USER_COLLECTIONS = (
     "video_generation_metrics", "analytics_events", "event_contributions", "user_days",
 )  # fmt: skip
-
-
-@pytest.fixture
-def bq(bigquery_emulator: BigQueryEmulator | None, stack: Stack) -> Iterator[bigquery.Client]:
-    if bigquery_emulator is None:
-        pytest.skip("BigQuery emulator not installed (make .venv-bq/.installed)")
-    client = bigquery_client(
-        BigQuerySettings(bigquery_api_endpoint=bigquery_emulator.endpoint, bigquery_project=PROJECT)
-    )
-    client.delete_dataset(f"{PROJECT}.video_monitoring", delete_contents=True, not_found_ok=True)
-    stack.wipe()
-    yield client
 
 
 def erase(stack: Stack, user_id: str, role: str = "admin") -> requests.Response:
@@ -52,10 +37,8 @@ def of_user(db: firestore.Client, collection: str, user_id: str) -> list[str]:
     return [snap.id for snap in query.stream()]
 
 
-def bq_users(client: bigquery.Client, table: str) -> dict[str, int]:
-    rows = client.query(
-        f"SELECT userId, COUNT(*) AS n FROM `{PROJECT}.video_monitoring.{table}` GROUP BY userId"
-    ).result()
+def bq_users(bq: BigQueryWarehouse, table: str) -> dict[str, int]:
+    rows = bq.query(f"SELECT userId, COUNT(*) AS n FROM `{bq.dataset}.{table}` GROUP BY userId")
     return {row["userId"]: row["n"] for row in rows}
 
 
@@ -69,7 +52,7 @@ def generation(user: str, hour: int, **extra: Any) -> dict[str, Any]:
 
 
 def test_admin_erases_one_user_everywhere_and_no_figure_moves(
-    stack: Stack, db: firestore.Client, bq: bigquery.Client
+    stack: Stack, db: firestore.Client, bq: BigQueryWarehouse
 ) -> None:
     source = db.collection("video_generations")
     for i in range(3):

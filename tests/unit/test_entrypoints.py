@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from google.api_core.exceptions import NotFound, ServiceUnavailable
 
+from video_monitoring import entrypoints
+from video_monitoring.bigquery_export import BigQuerySettings
 from video_monitoring.entrypoints import with_transient_retries
 
 
@@ -43,3 +47,15 @@ def test_gives_up_after_the_budget_and_never_retries_other_errors() -> None:
     with pytest.raises(NotFound):
         with_transient_retries(missing, sleep=lambda _: None)
     assert calls[0] == 2
+
+
+def test_the_export_does_nothing_but_say_so_where_bigquery_is_off(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(
+        entrypoints, "bigquery_settings", lambda: BigQuerySettings(bigquery_enabled=False)
+    )
+    when = dt.datetime(2026, 11, 21, 2, 0, tzinfo=dt.UTC)
+    with caplog.at_level("WARNING"):
+        assert entrypoints.run_export_to_bigquery(when) is None
+    assert "export_to_bigquery 2026-11-20: BIGQUERY_ENABLED is off" in caplog.text

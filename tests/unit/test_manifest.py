@@ -50,3 +50,6 @@ def test_triggers(manifest: dict[str, Any]) -> None:
     for name in ("aggregate_and_alert", "export_to_bigquery"):
         assert endpoints[name]["scheduleTrigger"]["timeZone"] == "UTC"
     assert "httpsTrigger" in endpoints["video_analytics_dashboard"]
+    export = endpoints["export_to_bigquery"]
+    assert export["timeoutSeconds"] == 1800 and export["availableMemoryMb"] == 512
+    assert export["scheduleTrigger"]["retryConfig"]["retryCount"] == 3  # reruns are exact
