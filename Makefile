@@ -19,10 +19,10 @@ $(BQ_STAMP): requirements-bqemulator.txt
 	$(BQ_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-bqemulator.txt
 	touch $(BQ_STAMP)
 
-serve: $(STAMP)
+serve: $(STAMP) $(BQ_STAMP)
 	cd functions && ../$(PY) -m video_monitoring.local.stack
 
-demo: $(STAMP)
+demo: $(STAMP) $(BQ_STAMP)
 	cd functions && ../$(PY) -m video_monitoring.local.run_demo $(DEMO_ARGS)
 
 lint: $(STAMP)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,3 +92,22 @@ def start_bigquery_emulator(
         emulator.stop()
         raise
     return emulator
+
+
+def optional_bigquery_emulator(
+    project: str, rest_port: int, grpc_port: int, work_dir: Path
+) -> BigQueryEmulator | None:
+    """The emulator when it is installed (`make` installs it), else None with a note on stderr:
+    the local stack then runs without BigQuery (BIGQUERY_ENABLED=false)."""
+    try:
+        return start_bigquery_emulator(project, rest_port, grpc_port, work_dir)
+    except StackError as error:
+        print(f"no BigQuery emulator ({error}); running without BigQuery", file=sys.stderr)
+        return None
+
+
+def bigquery_env(emulator: BigQueryEmulator | None, project: str) -> dict[str, str]:
+    """Settings that point the functions at the emulator (none without one)."""
+    if emulator is None:
+        return {}
+    return {"BIGQUERY_API_ENDPOINT": emulator.endpoint, "BIGQUERY_PROJECT": project}

@@ -15,13 +15,22 @@ from typing import Any
 import requests
 from google.cloud import firestore
 
+from video_monitoring.bigquery_export import BigQuerySettings
+from video_monitoring.bq_rows import TABLES
+from video_monitoring.local.bigquery_emulator import (
+    BigQueryEmulator,
+    bigquery_env,
+    optional_bigquery_emulator,
+)
 from video_monitoring.local.receivers import Receivers
 from video_monitoring.local.stack import REPO_ROOT, LocalStack, StackError, start_stack
 from video_monitoring.local.tokens import emulator_token
 from video_monitoring.local.traffic import Tally, simulate
 from video_monitoring.notifications import verify_signature
+from video_monitoring.warehouse import BigQueryWarehouse, bigquery_client
 
 COUNTS = ("total", "completed", "failed", "cancelled", "inProgress")
+BIGQUERY_PORT = 9050  # the BigQuery API emulator (REST; gRPC on the port + 10)
 
 
 def fetch_summary(url: str, token: str) -> dict[str, Any]:
@@ -163,6 +172,39 @@ def run_alerting(stack: LocalStack, receivers: Receivers, secret: str, project: 
     return wanted <= fired
 
 
+def run_export(
+    stack: LocalStack, emulator: BigQueryEmulator, db: firestore.Client, project: str
+) -> bool:
+    """The nightly export of each UTC day the traffic touched (as Cloud Scheduler runs it the
+    morning after), then the rows BigQuery holds; True when they equal Firestore's."""
+    metrics = list(db.collection("video_generation_metrics").select(["createdAt"]).stream())
+    days = sorted({snap.get("createdAt").date() for snap in metrics})
+    print()
+    print(f"BigQuery export ({emulator.endpoint}): the nightly run for {len(days)} day(s)")
+    for day in days:
+        when = dt.datetime(day.year, day.month, day.day, 2, tzinfo=dt.UTC) + dt.timedelta(days=1)
+        stack.run_schedule("export_to_bigquery", when, timeout=300).raise_for_status()
+    warehouse = BigQueryWarehouse(
+        bigquery_client(
+            BigQuerySettings(bigquery_api_endpoint=emulator.endpoint, bigquery_project=project)
+        ),
+        "video_monitoring",
+    )
+    for table in TABLES:
+        (row,) = warehouse.query(f"SELECT COUNT(*) AS n FROM `{warehouse.dataset}.{table}`")
+        print(f"  {table:28s} {row['n']:8d} rows")
+    (exported,) = warehouse.query(
+        f"SELECT COUNT(*) AS n FROM `{warehouse.dataset}.generation_metrics`"
+    )
+    stored = len(metrics)
+    same = exported["n"] == stored
+    print(
+        f"BigQuery holds every generation Firestore has ({exported['n']} vs {stored}): "
+        f"{'yes' if same else 'NO'}"
+    )
+    return bool(same)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; stays up until Ctrl-C unless --exit."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -171,18 +213,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project", default="demo-cvplus")
     parser.add_argument("--firestore-port", type=int, default=None)
     parser.add_argument("--functions-port", type=int, default=None)
+    parser.add_argument("--bigquery-port", type=int, default=BIGQUERY_PORT)
     parser.add_argument("--exit", action="store_true", help="stop the stack after the summary")
     args = parser.parse_args(argv)
     receivers = Receivers.start()
     webhook_secret = secrets.token_hex(16)  # per run; never stored
+    warehouse_emulator = optional_bigquery_emulator(
+        args.project, args.bigquery_port, args.bigquery_port + 10, REPO_ROOT / ".stack" / "bigquery"
+    )
     try:
         stack = start_stack(
             args.project, args.firestore_port, args.functions_port,
             rules_path=REPO_ROOT / "firestore.rules",
-            env=receivers.env(webhook_secret, secrets.token_hex(16)),
+            env={
+                **receivers.env(webhook_secret, secrets.token_hex(16)),
+                **bigquery_env(warehouse_emulator, args.project),
+            },
         )  # fmt: skip
     except StackError as error:
         receivers.stop()
+        if warehouse_emulator is not None:
+            warehouse_emulator.stop()
         print(f"cannot start the local stack: {error}", file=sys.stderr)
         return 1
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -217,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(summary, indent=2))
         alerting_ok = run_alerting(stack, receivers, webhook_secret, args.project)
         ok = ok and alerting_ok
+        if warehouse_emulator is not None:
+            ok = run_export(stack, warehouse_emulator, client, args.project) and ok
         print()
         print(f"query it:  curl -H 'Authorization: Bearer {token}' '{url}?window=24h'")
         if args.exit:
@@ -230,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stack.stop()
         receivers.stop()
+        if warehouse_emulator is not None:
+            warehouse_emulator.stop()
 
 
 if __name__ == "__main__":

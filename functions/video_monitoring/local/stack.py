@@ -232,7 +232,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--firestore-port", type=int, default=None)
     parser.add_argument("--functions-port", type=int, default=None)
     parser.add_argument("--no-schedules", action="store_true")
+    parser.add_argument("--bigquery-port", type=int, default=9050)
     args = parser.parse_args(argv)
+    from video_monitoring.local.bigquery_emulator import bigquery_env, optional_bigquery_emulator
+
+    warehouse = optional_bigquery_emulator(
+        args.project, args.bigquery_port, args.bigquery_port + 10, REPO_ROOT / ".stack" / "bigquery"
+    )
     try:
         stack = start_stack(
             args.project,
@@ -240,16 +246,21 @@ def main(argv: list[str] | None = None) -> int:
             args.functions_port,
             rules_path=REPO_ROOT / "firestore.rules",
             run_schedules=not args.no_schedules,
+            env=bigquery_env(warehouse, args.project),
         )
     except StackError as error:
+        if warehouse is not None:
+            warehouse.stop()
         print(f"cannot start the local stack: {error}", file=sys.stderr)
         return 1
     signal.signal(signal.SIGTERM, _raise_interrupt)
     # Ctrl-C stops the stack even when started from a shell that ignores SIGINT in the background.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    bigquery = f", bigquery {warehouse.endpoint}" if warehouse is not None else ""
     print(
         f"ready: firestore {stack.firestore_host}, functions "
-        f"{stack.functions_base}/{stack.project}/us-central1/ (logs in .stack/; Ctrl-C stops)",
+        f"{stack.functions_base}/{stack.project}/us-central1/{bigquery} (logs in .stack/; "
+        "Ctrl-C stops)",
         flush=True,
     )
     try:
@@ -263,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         stack.stop()
+        if warehouse is not None:
+            warehouse.stop()
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
