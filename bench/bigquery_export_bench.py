@@ -4,7 +4,9 @@ receiving them through google-cloud-bigquery. Each export runs in a fresh proces
 its wall time split into Firestore reading, row building, BigQuery loads and the replacing
 transaction, and its peak resident set.
 
-Targets (issue 6): >= 5,000 rows/s and peak RSS <= 300 MB at 100,000 rows. The emulator's
+Targets (issue 6): >= 5,000 rows/s and peak RSS <= 300 MB at 100,000 rows; 50,000 shows the
+memory bound is reached (a queue of at most 10,000 documents, one chunk being built and at most
+two in flight) and stays flat. The emulator's
 paged range reads scan its whole database per page, so the Firestore share is reported apart.
 """
 
@@ -27,7 +29,8 @@ sys.path.insert(0, str(ROOT / "functions"))
 PROJECT = "demo-bench"
 FIRESTORE_PORT, FUNCTIONS_PORT = 18480, 15401
 BQ_PORT, BQ_GRPC_PORT = 19450, 19460
-SIZES = {dt.date(2026, 10, 1): 10_000, dt.date(2026, 10, 2): 100_000}
+# The last size is the one the targets are checked at.
+SIZES = {dt.date(2026, 10, 1): 10_000, dt.date(2026, 10, 2): 50_000, dt.date(2026, 10, 3): 100_000}
 
 
 def metrics_doc(i: int, day: dt.date) -> dict[str, Any]:
