@@ -18,7 +18,8 @@ from video_monitoring.retention import Retention
 from video_monitoring.rollup import Granularity
 
 NOW = dt.datetime(2026, 11, 25, 12, 30, tzinfo=dt.UTC)
-HORIZON = dt.datetime(2026, 10, 26, tzinfo=dt.UTC)  # NOW - 30 days, floored to the day
+# NOW - 30 days is 2026-10-26 12:30: that day's aggregates may already be expiring.
+HORIZON = dt.datetime(2026, 10, 27, tzinfo=dt.UTC)
 
 
 class FakeArchive:
@@ -47,6 +48,10 @@ def test_recent_windows_come_from_the_rollups() -> None:
     result = engine(archive).analyze_trends(days(HORIZON, NOW), "day", "total", 3)
     assert result["source"] == "firestore"
     assert archive.asked == []
+    with_the_expiring_day = days(HORIZON - dt.timedelta(days=1), NOW)
+    assert engine(archive).analyze_trends(with_the_expiring_day, "day", "total", 3)["source"] == (
+        "bigquery+firestore"
+    )
 
 
 def test_old_windows_come_from_the_archive_and_mixed_ones_split_at_the_horizon() -> None:
