@@ -213,8 +213,7 @@ class AnalyticsEngine:
         """The window's points: from the rollups from the retention horizon on, from the
         archive before it. The horizon is the first UTC midnight whose day of aggregates has not
         reached its expiry (so no bucket is split, and none is read after TTL may delete it)."""
-        oldest_kept = self._clock() - dt.timedelta(days=self._retention.aggregate_days)
-        horizon = floor_time(oldest_kept, "day") + dt.timedelta(days=1)
+        horizon = self._retention.aggregate_horizon(self._clock())
         if window.start >= horizon:
             return self._monitor.get_performance_trends(window, granularity), "firestore"
         if self._archive is None:

@@ -37,6 +37,7 @@ from video_monitoring.export import (
 )
 from video_monitoring.models import Window, rfc3339
 from video_monitoring.performance_monitor import PerformanceMonitor
+from video_monitoring.retention import AGGREGATE, DEFAULT_RETENTION, RAW, TTL_COLLECTIONS, Retention
 from video_monitoring.windows import parse_window
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,7 @@ class Dashboard:
         export_limiter: RateLimiter | None = None,
         export_rate_per_hour: int = 30,
         eraser: Callable[[str], ErasureReport] | None = None,
+        retention: Retention = DEFAULT_RETENTION,
     ) -> None:
         self._engine = engine
         self._monitor = monitor
@@ -158,6 +160,7 @@ class Dashboard:
         self._limiter = export_limiter
         self._export_rate = export_rate_per_hour
         self._eraser = eraser
+        self._retention = retention
         self._routes: dict[str, Callable[[Mapping[str, str]], Any]] = {
             "/summary": self._summary,
             "/performance": self._performance,
@@ -221,10 +224,11 @@ class Dashboard:
         return self._engine.generate_user_behavior_insights(self._window(params))
 
     def _export(self, params: Mapping[str, str], caller: Caller) -> StreamResponse:
-        window = self._window(params, frozenset({"dataset", "format"}))
         name = _choice(params, "dataset", tuple(DATASETS))
         if name is None:
             raise InvalidArgument(f"dataset: required; one of {', '.join(DATASETS)}")
+        kept = TTL_COLLECTIONS.get(DATASETS[name].collection)  # alert instances do not expire
+        window = self._window(params, frozenset({"dataset", "format"}), kept=kept)
         fmt = _choice(params, "format", tuple(FORMATS)) or "csv"
         with self._audited(caller, "export", name) as details:
             details.update({"format": fmt, **window.to_json(), "provider": window.provider})
@@ -278,7 +282,7 @@ class Dashboard:
         return self._alerts
 
     def _alert_list(self, params: Mapping[str, str]) -> Any:
-        window = self._window(params, ALERT_FILTERS)
+        window = self._window(params, ALERT_FILTERS, kept=None)  # alert instances do not expire
         status = _choice(params, "status", ALERT_STATUSES)
         severity = _choice(params, "severity", SEVERITIES)
         rule_id = params.get("rule")
@@ -406,12 +410,34 @@ class Dashboard:
                     )
                 )  # fmt: skip
 
-    def _window(self, params: Mapping[str, str], extra: frozenset[str] = frozenset()) -> Any:
+    def _window(
+        self,
+        params: Mapping[str, str],
+        extra: frozenset[str] = frozenset(),
+        kept: str | None = AGGREGATE,
+    ) -> Any:
+        """The request's window; a 400 naming `from` when it starts before Firestore still
+        keeps what the endpoint reads (`kept`: aggregates, raw records, or None for data
+        without expiry), rather than answering with figures that silently miss data."""
         unknown = sorted(set(params) - WINDOW_PARAMS - extra)
         if unknown:
             allowed = ", ".join(sorted(WINDOW_PARAMS | extra))
             raise InvalidArgument(f"{unknown[0]}: unknown parameter; accepted: {allowed}")
-        return parse_window(params, self._clock(), self._max_days)
+        now = self._clock()
+        window = parse_window(params, now, self._max_days)
+        if kept == AGGREGATE and window.start < self._retention.aggregate_horizon(now):
+            raise InvalidArgument(
+                f"from: Firestore keeps aggregates for {self._retention.aggregate_days} days "
+                f"(since {rfc3339(self._retention.aggregate_horizon(now))}); older windows are "
+                "in BigQuery (/trends reads it)"
+            )
+        if kept == RAW and window.start < self._retention.raw_horizon(now):
+            raise InvalidArgument(
+                f"from: Firestore keeps raw records for {self._retention.raw_days} days "
+                f"(since {rfc3339(self._retention.raw_horizon(now))}); older rows are in "
+                "BigQuery (dataset video_monitoring)"
+            )
+        return window
 
     def _summary(self, params: Mapping[str, str]) -> Any:
         return self._engine.get_analytics_summary(self._window(params))
@@ -420,7 +446,8 @@ class Dashboard:
         return self._monitor.calculate_system_metrics(self._window(params)).to_json()
 
     def _trends(self, params: Mapping[str, str]) -> Any:
-        window = self._window(params, frozenset({"granularity", "metric", "horizon"}))
+        # The engine answers windows beyond the rollups from BigQuery, or says why it cannot.
+        window = self._window(params, frozenset({"granularity", "metric", "horizon"}), kept=None)
         granularity = _choice(params, "granularity", GRANULARITIES) or "hour"
         metric = _choice(params, "metric", tuple(TREND_METRICS)) or "total"
         horizon = _int_param(params, "horizon", 6, 0, 100)

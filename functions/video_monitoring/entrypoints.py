@@ -127,6 +127,7 @@ def dashboard() -> Dashboard:
         export_limiter=FirestoreRateLimiter(settings.export_rate_per_hour, dt.timedelta(hours=1)),
         export_rate_per_hour=settings.export_rate_per_hour,
         eraser=erase_user_everywhere,
+        retention=settings.retention(),
     )
 
 

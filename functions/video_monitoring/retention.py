@@ -63,6 +63,17 @@ class Retention:
         """When an aggregate of a period starting at `at` expires."""
         return at + dt.timedelta(days=self.aggregate_days)
 
+    def aggregate_horizon(self, now: dt.datetime) -> dt.datetime:
+        """The first UTC midnight from which every aggregate is still kept at `now` (the day
+        before it may be expiring already)."""
+        oldest = now - dt.timedelta(days=self.aggregate_days)
+        midnight = dt.datetime(oldest.year, oldest.month, oldest.day, tzinfo=dt.UTC)
+        return midnight + dt.timedelta(days=1)
+
+    def raw_horizon(self, now: dt.datetime) -> dt.datetime:
+        """The oldest instant whose raw records are all still kept at `now`."""
+        return now - dt.timedelta(days=self.raw_days)
+
     def raw_expired(self, at: dt.datetime, now: dt.datetime) -> bool:
         """Whether a raw record about `at` is past its retention at `now`."""
         return self.raw_until(at) <= now

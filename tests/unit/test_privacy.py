@@ -11,14 +11,16 @@ from typing import Any
 import pytest
 
 from tests.unit.fakes import FakeStore, FixedClock
+from tests.unit.test_dashboard import verifier
 from tests.unit.test_export import NOW, ListSource, dashboard, generation
 from tests.unit.test_user_insights import build
 from video_monitoring.analytics_engine import AnalyticsEngine
-from video_monitoring.dashboard import Request, StreamResponse
+from video_monitoring.dashboard import Dashboard, Request, StreamResponse
 from video_monitoring.erasure import check_user_id, erase_user, subject
 from video_monitoring.errors import InvalidArgument, Unavailable
 from video_monitoring.models import Window
 from video_monitoring.performance_monitor import PerformanceMonitor
+from video_monitoring.retention import Retention
 
 START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
 
@@ -135,3 +137,30 @@ def test_user_ids_and_their_audit_digest() -> None:
             check_user_id(bad)
     assert subject("alice") == subject("alice") != subject("bob")
     assert "alice" not in subject("alice")
+
+
+def test_windows_beyond_what_firestore_keeps_are_a_400_naming_from() -> None:
+    store, clock = FakeStore(), FixedClock(NOW)
+    monitor = PerformanceMonitor(store, 2, clock)
+    retention = Retention(raw_days=20, aggregate_days=60)
+    source = ListSource({"video_generation_metrics": []})
+    board = Dashboard(
+        AnalyticsEngine(store, monitor, 2, clock, retention=retention), monitor, clock, 400,
+        verifier=verifier, exports=source, retention=retention,
+    )  # fmt: skip
+
+    def get(path: str, days_ago: int, **params: str) -> tuple[int, str]:
+        start = NOW - dt.timedelta(days=days_ago)
+        window = {"from": start.isoformat(), "to": (start + dt.timedelta(days=1)).isoformat()}
+        response = board.handle(Request("GET", path, {**window, **params}, "Bearer tok-admin"))
+        body = b"".join(response.chunks) if isinstance(response, StreamResponse) else b""
+        text = response.text() if not isinstance(response, StreamResponse) else body.decode()
+        return response.status, text
+
+    status, text = get("/summary", 61)
+    assert status == 400 and "from: Firestore keeps aggregates for 60 days" in text
+    assert get("/summary", 58)[0] == 200
+    status, text = get("/export", 21, dataset="generations", format="csv")
+    assert status == 400 and "from: Firestore keeps raw records for 20 days" in text
+    assert get("/export", 19, dataset="generations", format="csv")[0] == 200
+    assert get("/export", 300, dataset="alerts", format="csv")[0] == 200  # instances stay
