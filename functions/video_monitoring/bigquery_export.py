@@ -30,7 +30,7 @@ from typing import Any, Protocol
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from video_monitoring.bq_rows import TABLES, bq_schema, export_row
+from video_monitoring.bq_rows import OPTED_OUT, TABLES, bq_schema, export_row
 from video_monitoring.models import describe_validation_error, rfc3339
 
 log = logging.getLogger(__name__)
@@ -199,9 +199,17 @@ def export_day(
     runs: RunLog,
     pseudonym_key: bytes | None = None,
     load_rows: int = 10_000,
+    raw_horizon: dt.datetime | None = None,
 ) -> DayRun:
     """Export one UTC day of every table; replaces the day in BigQuery atomically. Raises when
-    the export fails (the run is recorded as failed first, and the day is left as it was)."""
+    the export fails (the run is recorded as failed first, and the day is left as it was), and
+    refuses a day starting before `raw_horizon` (Firestore's TTL may have removed part of it)."""
+    if raw_horizon is not None and day_bounds(day)[0] < raw_horizon:
+        raise ExportConfigError(
+            f"{day.isoformat()}: Firestore no longer keeps all of this day's raw records (kept "
+            f"since {rfc3339(raw_horizon)}); re-exporting it would replace BigQuery's full copy "
+            "with what is left"
+        )
     run = DayRun(day=day, trigger=trigger, started_at=now())
     runs.record(run)
     staged: dict[str, str] = {}
@@ -213,9 +221,14 @@ def export_day(
             staging = warehouse.new_staging(table, day)
             staged[table] = staging
             docs = source.documents(collection, time_field, start, end, list(model.model_fields))
-            run.tables[table] = _stage(
-                warehouse, table, staging, docs, opted_out, pseudonym_key, load_rows
-            )
+            try:
+                run.tables[table] = _stage(
+                    warehouse, table, staging, docs, opted_out, pseudonym_key, load_rows
+                )
+            finally:
+                close = getattr(docs, "close", None)
+                if close is not None:
+                    close()  # stop any reading ahead (threads, streams) on every outcome
         warehouse.replace_day(day, staged)
     except Exception as error:
         run.status, run.error, run.finished_at = "failed", _describe(error), now()
@@ -245,7 +258,7 @@ def _stage(
     for doc_id, data in docs:
         if data.get("userId") in opted_out:
             counts.opted_out += 1
-            continue
+            data = anonymised(data, OPTED_OUT)
         try:
             row = export_row(table, doc_id, dict(data), pseudonym_key)
             line = json.dumps(row, separators=(",", ":"), allow_nan=False)
@@ -266,6 +279,12 @@ def _stage(
         warehouse.load(staging, table, chunk.getvalue())
         counts.rows += pending
     return counts
+
+
+def anonymised(data: Mapping[str, Any], placeholder: str) -> dict[str, Any]:
+    """A row's fields without what points at its user: the id replaced, an event's session and
+    free-form properties cleared."""
+    return {**data, "userId": placeholder, "sessionId": None, "properties": None}
 
 
 def _drop_quietly(warehouse: Warehouse, staging: str) -> None:

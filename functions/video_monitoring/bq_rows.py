@@ -21,6 +21,12 @@ from pydantic import BaseModel, ConfigDict
 
 from video_monitoring.models import rfc3339
 
+# What stands in for a user id that must not leave: an erased user's (erasure.py) and an
+# opted-out user's (their rows stay, so counts stay true, but no longer point at them).
+ERASED = "erased"
+OPTED_OUT = "opted-out"
+ANONYMOUS = frozenset({ERASED, OPTED_OUT})
+
 
 class _Row(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -169,7 +175,7 @@ def export_row(
     model, _, _, id_column = TABLES[table]
     fields = {id_column: doc_id, **data}
     row = model.model_validate(fields).model_dump()
-    if pseudonym_key is not None and row.get("userId") is not None:
+    if pseudonym_key is not None and row.get("userId") not in (None, *ANONYMOUS):
         row["userId"] = pseudonym(row["userId"], pseudonym_key)
     for name, value in row.items():
         if isinstance(value, dt.datetime):

@@ -17,6 +17,8 @@ from video_monitoring.alert_manager import AlertManager, AlertQuery
 from video_monitoring.alert_rules import parse_rule
 from video_monitoring.analytics_engine import TREND_METRICS, AnalyticsEngine
 from video_monitoring.auth import READ_ROLES, Caller, require, verify
+from video_monitoring.bigquery_export import anonymised
+from video_monitoring.bq_rows import OPTED_OUT
 from video_monitoring.clock import Clock
 from video_monitoring.erasure import ErasureReport, check_user_id, subject
 from video_monitoring.errors import (
@@ -129,6 +131,14 @@ def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
+def loggable(path: str) -> str:
+    """A request path fit for logs: a user id in it is replaced by its digest."""
+    parts = path.strip("/").split("/")
+    if len(parts) >= 2 and parts[0] == "users":
+        parts[1] = subject(parts[1])
+    return "/" + "/".join(parts)
+
+
 class Dashboard:
     """Serves the dashboard API: reads for `analytics` and `admin`, actions for `admin`."""
 
@@ -194,7 +204,7 @@ class Dashboard:
         except MonitoringError as error:
             return Response(error.http_status, error_body(error.code, str(error)))
         except Exception:
-            log.exception("dashboard request failed: %s %s", request.method, request.path)
+            log.exception("dashboard request failed: %s %s", request.method, loggable(request.path))
             return Response(500, error_body("internal", "internal error; see the function's logs"))
 
     def _dispatch(self, request: Request) -> Response | StreamResponse:
@@ -262,9 +272,8 @@ class Dashboard:
         # response rather than a 200 with a cut file.
         opted_out = self._exports.opted_out_users()
         rows_read = (
-            (doc_id, data)
+            (doc_id, anonymised(data, OPTED_OUT) if data.get("userId") in opted_out else data)
             for doc_id, data in self._exports.rows(dataset, window)
-            if data.get("userId") not in opted_out
         )
         first = list(itertools.islice(rows_read, 1))
         chunks = encode(
@@ -400,6 +409,10 @@ class Dashboard:
         except MonitoringError as error:
             outcome = "failed"
             details["error"] = error.code
+            raise
+        except Exception as error:  # the caller gets a 500; the record says it failed
+            outcome = "failed"
+            details["error"] = type(error).__name__
             raise
         finally:
             if self._audit_log is not None:

@@ -316,6 +316,7 @@ def export_one_day(day: dt.date, trigger: str) -> DayRun:
         runs=FirestoreRunLog(),
         pseudonym_key=settings.key(),
         load_rows=settings.export_load_rows,
+        raw_horizon=get_settings().retention().raw_horizon(utc_now()),
     )
     log.info(
         "export_to_bigquery %s (%s): %s",

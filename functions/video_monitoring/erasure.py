@@ -8,7 +8,8 @@ What goes, per collection (CONTRACT §3) and BigQuery table (CONTRACT §8):
 - `user_days` of the user: deleted (user-behaviour figures of days not yet snapshotted no longer
   include them);
 - BigQuery `generation_metrics` and `analytics_events` rows whose `userId` is the user's id or
-  its pseudonym under the configured key: deleted.
+  its pseudonym under the configured key: anonymised the same way (`userId: "erased"`, and an
+  event's `sessionId` and `properties` cleared), so BigQuery's totals keep matching the rollups.
 Aggregates (rollups, daily snapshots, system metrics) hold no user ids and stay as they are. The
 user's opt-out record, if any, is kept: it is their standing instruction. The source documents
 of the generation service are that service's to erase.
@@ -19,11 +20,11 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
+from video_monitoring.bq_rows import ANONYMOUS
 from video_monitoring.errors import InvalidArgument, Unavailable
 
-ERASED: Final = "erased"
 USER_ID = re.compile(r"^[^/\x00-\x1f]{1,128}$")
 
 
@@ -31,6 +32,8 @@ def check_user_id(user_id: str) -> str:
     """A user id as the dashboard accepts it in a path (1-128 characters, no slash)."""
     if not USER_ID.match(user_id):
         raise InvalidArgument("userId: expected 1-128 characters without '/' or control codes")
+    if user_id in ANONYMOUS:
+        raise InvalidArgument(f"userId: {user_id!r} is the placeholder of anonymised records")
     return user_id
 
 
@@ -68,7 +71,7 @@ class UserDataWarehouse(Protocol):
     """BigQuery side of an erasure."""
 
     def erase_user(self, user_ids: list[str]) -> dict[str, int]:
-        """Delete rows with any of these user ids; rows deleted by table."""
+        """Anonymise rows with any of these user ids; rows anonymised by table."""
         ...
 
 

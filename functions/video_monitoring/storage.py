@@ -35,7 +35,7 @@ from google.cloud.firestore_v1.types import RunQueryResponse
 from video_monitoring import constants as c
 from video_monitoring.access import AuditEntry, Bucket, take_token
 from video_monitoring.bigquery_export import DayRun
-from video_monitoring.erasure import ERASED
+from video_monitoring.bq_rows import ERASED
 from video_monitoring.export import Dataset
 from video_monitoring.models import Window
 from video_monitoring.pipeline import Plan, SourceState, StoredState

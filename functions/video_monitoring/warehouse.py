@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+import secrets
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -27,7 +28,7 @@ from video_monitoring.bigquery_export import (
     replace_statements,
     transaction_script,
 )
-from video_monitoring.bq_rows import TABLES, bq_schema
+from video_monitoring.bq_rows import ERASED, TABLES, bq_schema
 from video_monitoring.models import Window
 from video_monitoring.rollup import Granularity
 from video_monitoring.settings import get_settings
@@ -40,7 +41,9 @@ STAGING_LIFETIME = dt.timedelta(days=1)
 RETRY = bigquery.DEFAULT_RETRY.with_deadline(120)
 JOB_TIMEOUT = 600.0
 MAX_UPLOADS_IN_FLIGHT = 2
-USER_TABLES = ("generation_metrics", "analytics_events")  # the tables with a userId column
+UPLOAD_TIMEOUT = 300.0  # seconds per upload request (a stalled upload fails, not hangs)
+# The tables with a userId column, and the other columns an erasure clears there.
+USER_TABLES = {"generation_metrics": (), "analytics_events": ("sessionId", "properties")}
 # Columns analysts filter on most, per table (BigQuery clusters storage by them).
 CLUSTERING: dict[str, list[str]] = {
     "generation_metrics": ["provider", "status"],
@@ -98,8 +101,9 @@ class BigQueryWarehouse:
             self.client.create_table(spec, exists_ok=True, retry=RETRY)
 
     def new_staging(self, table: str, day: dt.date) -> str:
-        """A fresh staging table `_staging_{table}_{YYYYMMDD}` that expires in a day."""
-        name = f"{STAGING_PREFIX}{table}_{day:%Y%m%d}"
+        """A fresh staging table `_staging_{table}_{YYYYMMDD}_{random}` that expires in a day
+        (its own per run, so overlapping runs of one day never share one)."""
+        name = f"{STAGING_PREFIX}{table}_{day:%Y%m%d}_{secrets.token_hex(4)}"
         self.client.delete_table(f"{self.dataset}.{name}", not_found_ok=True, retry=RETRY)
         spec = bigquery.Table(f"{self.dataset}.{name}", schema=schema_fields(table))
         spec.expires = dt.datetime.now(dt.UTC) + STAGING_LIFETIME
@@ -121,7 +125,10 @@ class BigQueryWarehouse:
             schema=schema_fields(table),
         )
         return self.client.load_table_from_file(
-            io.BytesIO(ndjson), f"{self.dataset}.{staging}", job_config=config
+            io.BytesIO(ndjson),
+            f"{self.dataset}.{staging}",
+            job_config=config,
+            timeout=UPLOAD_TIMEOUT,
         )
 
     def replace_day(self, day: dt.date, staged: Mapping[str, str]) -> None:
@@ -161,23 +168,25 @@ class BigQueryWarehouse:
         return jobs
 
     def erase_user(self, user_ids: list[str]) -> dict[str, int]:
-        """Delete the rows of these user ids (raw and pseudonymised) from the tables that hold
-        user ids; rows deleted by table (a table not created yet holds none)."""
-        removed: dict[str, int] = {}
+        """Anonymise the rows of these user ids (raw and pseudonymised) in the tables that hold
+        user ids, as Firestore's records are: rows anonymised by table (a table not created yet
+        holds none)."""
+        anonymised: dict[str, int] = {}
         params = {f"u{i}": user_id for i, user_id in enumerate(user_ids)}
         where = " OR ".join(f"userId = @{name}" for name in params)
-        for table in USER_TABLES:
+        for table, cleared in USER_TABLES.items():
             path = f"{self.dataset}.{table}"
             try:
                 self.client.get_table(path, retry=RETRY)
             except NotFound:
-                removed[table] = 0
+                anonymised[table] = 0
                 continue
             (row,) = self.query(f"SELECT COUNT(*) AS n FROM `{path}` WHERE {where}", **params)
-            removed[table] = int(row["n"])
-            if removed[table]:
-                self.query(f"DELETE FROM `{path}` WHERE {where}", **params)
-        return removed
+            anonymised[table] = int(row["n"])
+            if anonymised[table]:
+                sets = ", ".join([f"userId = '{ERASED}'", *(f"{c} = NULL" for c in cleared)])
+                self.query(f"UPDATE `{path}` SET {sets} WHERE {where}", **params)
+        return anonymised
 
     def trend_points(self, window: Window, granularity: Granularity) -> list[dict[str, Any]]:
         """TrendArchive: the window's trend points from `generation_metrics` (archive.py); a

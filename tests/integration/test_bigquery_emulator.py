@@ -346,9 +346,16 @@ def test_backfill_from_the_command_line(
     )  # fmt: skip
     assert not_a_day.returncode == 2
     assert "'2026-13-01' is not a date (YYYY-MM-DD)" in not_a_day.stderr
+    expired = (DAY - dt.timedelta(days=120)).date().isoformat()
+    too_old = subprocess.run(
+        [*command, "--from", expired, "--to", expired],
+        cwd=FUNCTIONS_DIR, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert too_old.returncode == 2
+    assert "Firestore no longer keeps all of this day's raw records" in too_old.stderr
 
 
-def test_pseudonymised_ids_are_stable_and_opted_out_users_are_left_out(
+def test_pseudonymised_ids_are_stable_and_opted_out_users_are_anonymised(
     stack: Stack, db: firestore.Client, bq: BigQueryWarehouse
 ) -> None:
     write_day(db, DAY, "d", 9)  # users a, b, c in turn
@@ -366,8 +373,11 @@ def test_pseudonymised_ids_are_stable_and_opted_out_users_are_left_out(
         table: {row["userId"] for row in bq_day(bq, table, DAY).values()}
         for table in ("generation_metrics", "analytics_events")
     }
-    for users in first.values():
-        assert users == {expected("user-a", b"k-one"), expected("user-b", b"k-one")}
+    for users in first.values():  # user-c opted out: rows kept, no longer pointing at them
+        assert users == {expected("user-a", b"k-one"), expected("user-b", b"k-one"), "opted-out"}
+    generations = bq_day(bq, "generation_metrics", DAY)
+    assert len(generations) == 9  # every generation still counted
+    assert sum(row["userId"] == "opted-out" for row in generations.values()) == 3
     all_text = repr(bq.query(f"SELECT * FROM `{bq.dataset}.generation_metrics`")) + repr(
         bq.query(f"SELECT * FROM `{bq.dataset}.analytics_events`")
     )
@@ -378,7 +388,7 @@ def test_pseudonymised_ids_are_stable_and_opted_out_users_are_left_out(
     assert again == first["generation_metrics"]  # stable across runs
     export_in_process(db, bq, DAY, pseudonym_key=b"k-two")
     other = {row["userId"] for row in bq_day(bq, "generation_metrics", DAY).values()}
-    assert other.isdisjoint(first["generation_metrics"])  # unlinkable across keys
+    assert (other - {"opted-out"}).isdisjoint(first["generation_metrics"])  # unlinkable
     assert run_record(db, DAY)["tables"]["generation_metrics"]["optedOut"] == 3
 
 

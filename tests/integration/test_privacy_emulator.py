@@ -101,6 +101,7 @@ def test_admin_erases_one_user_everywhere_and_no_figure_moves(
     for table in ("generation_metrics", "analytics_events"):
         users = bq_users(bq, table)
         assert "user-x" not in users
+        assert users["erased"] == bq_before[table]["user-x"]  # rows kept, totals unchanged
         assert users["user-y"] == bq_before[table]["user-y"]
     assert summary(stack, WINDOW) == before  # aggregates kept exactly
 
@@ -109,6 +110,7 @@ def test_admin_erases_one_user_everywhere_and_no_figure_moves(
     assert summary(stack, WINDOW) == before
     assert of_user(db, "video_generation_metrics", "user-x") == []
 
+    assert erase(stack, "erased").status_code == 400  # the placeholder is nobody's id
     again = erase(stack, "user-x")
     assert again.status_code == 200
     assert all(
@@ -117,8 +119,11 @@ def test_admin_erases_one_user_everywhere_and_no_figure_moves(
     assert again.json()["bigquery"] == {"generation_metrics": 0, "analytics_events": 0}
     audit = [d.to_dict() or {} for d in db.collection("audit_log").stream()]
     erasures = [a for a in audit if a.get("action") == "user.erase"]
-    assert sorted(a["outcome"] for a in erasures) == ["denied", "ok", "ok"]
-    assert all(a["target"] == subject("user-x") for a in erasures)
+    by_target = {subject("user-x"): ["denied", "ok", "ok"], subject("erased"): ["failed"]}
+    assert {t: sorted(a["outcome"] for a in erasures if a["target"] == t) for t in by_target} == (
+        by_target
+    )
+    assert len(erasures) == 4
     assert "user-x" not in repr(audit)
 
 

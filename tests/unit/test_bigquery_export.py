@@ -125,21 +125,72 @@ def test_rows_are_loaded_in_chunks_and_the_day_replaced_once() -> None:
     assert ("system_performance_metrics", "tick", START, end) in source.asked
 
 
-def test_bad_documents_are_skipped_with_their_reason_and_opted_out_users_left_out() -> None:
+def test_bad_documents_are_skipped_with_their_reason_and_opted_out_users_anonymised() -> None:
     bad = ("g-bad", {**generation(1)[1], "status": 5})
     nan = ("g-nan", {**generation(2)[1], "costUsd": float("nan")})
     docs = [generation(0), bad, nan, generation(3, user="quiet")]
-    events = [("e1", {"type": "video_viewed", "userId": "quiet", "timestamp": START})]
+    events = [("e1", {"type": "video_viewed", "userId": "quiet", "timestamp": START,
+                      "sessionId": "s-9", "properties": {"page": "home"}})]  # fmt: skip
     source = FakeSource({"video_generation_metrics": docs, "analytics_events": events}, {"quiet"})
     warehouse = FakeWarehouse()
-    run, runs = run_export(source, warehouse)
+    run, runs = run_export(source, warehouse, pseudonym_key=b"k")
     counts = run.tables["generation_metrics"]
-    assert (counts.rows, counts.skipped, counts.opted_out) == (1, 2, 1)
+    assert (counts.rows, counts.skipped, counts.opted_out) == (2, 2, 1)
     assert any("status" in reason for reason in counts.reasons)
     assert counts.reasons["a number is not finite (NaN or infinity)"] == 1
     assert run.tables["analytics_events"].opted_out == 1
     assert runs.states[-1]["tables"]["generation_metrics"]["skipped"] == 2
-    assert [row["generationId"] for _, rows in warehouse.loads for row in rows] == ["g0"]
+    rows = {str(row.get("generationId") or row.get("eventId")): row
+            for _, chunk in warehouse.loads for row in chunk}  # fmt: skip
+    assert sorted(rows) == ["e1", "g0", "g3"]
+    assert rows["g3"]["userId"] == "opted-out"  # counted, no longer pointing at the user
+    assert rows["g3"]["costUsd"] == 0.5
+    assert (rows["e1"]["userId"], rows["e1"]["sessionId"], rows["e1"]["properties"]) == (
+        "opted-out",
+        None,
+        None,
+    )
+    assert rows["g0"]["userId"] == pseudonym("u1", b"k")
+
+
+def test_a_failing_stage_stops_the_reading_ahead() -> None:
+    closed: list[str] = []
+
+    class Reads:
+        def __init__(self, docs: list[tuple[str, dict[str, Any]]]) -> None:
+            self.docs = iter(docs)
+
+        def __iter__(self) -> Reads:
+            return self
+
+        def __next__(self) -> tuple[str, dict[str, Any]]:
+            return next(self.docs)
+
+        def close(self) -> None:
+            closed.append("closed")
+
+    class ClosingSource(FakeSource):
+        def documents(self, *args: Any, **kwargs: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
+            return Reads([(i, dict(d)) for i, d in super().documents(*args, **kwargs)])
+
+    class FailingLoads(FakeWarehouse):
+        def load(self, staging: str, table: str, ndjson: bytes) -> None:
+            raise ConnectionError("upload reset")
+
+    source = ClosingSource({"video_generation_metrics": [generation(i) for i in range(5)]}, set())
+    with pytest.raises(ConnectionError):
+        run_export(source, FailingLoads(), load_rows=2)
+    assert closed == ["closed"]
+
+
+def test_days_firestore_no_longer_fully_keeps_are_refused() -> None:
+    source = FakeSource({}, set())
+    warehouse = FakeWarehouse()
+    with pytest.raises(ExportConfigError, match="no longer keeps all of this day's raw records"):
+        run_export(source, warehouse, raw_horizon=START + dt.timedelta(hours=1))
+    assert warehouse.replaced == [] and source.asked == []
+    run, _ = run_export(source, warehouse, raw_horizon=START)
+    assert run.status == "succeeded"
 
 
 def test_distinct_skip_reasons_are_capped() -> None:

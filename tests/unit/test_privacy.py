@@ -15,7 +15,7 @@ from tests.unit.test_dashboard import verifier
 from tests.unit.test_export import NOW, ListSource, dashboard, generation
 from tests.unit.test_user_insights import build
 from video_monitoring.analytics_engine import AnalyticsEngine
-from video_monitoring.dashboard import Dashboard, Request, StreamResponse
+from video_monitoring.dashboard import Dashboard, Request, StreamResponse, loggable
 from video_monitoring.erasure import check_user_id, erase_user, subject
 from video_monitoring.errors import InvalidArgument, Unavailable
 from video_monitoring.models import Window
@@ -47,7 +47,7 @@ def test_opted_out_users_are_left_out_of_user_behaviour_insights() -> None:
     assert [d["activeUsers"] for d in after["days"]] != [d["activeUsers"] for d in before["days"]]
 
 
-def test_opted_out_users_rows_are_left_out_of_exports() -> None:
+def test_opted_out_users_rows_are_anonymised_in_exports() -> None:
     source = ListSource({"video_generation_metrics": [generation(i) for i in range(6)]})
     source.opted_out = {"u1", "u4"}
     response = dashboard(source).handle(
@@ -56,7 +56,8 @@ def test_opted_out_users_rows_are_left_out_of_exports() -> None:
     )  # fmt: skip
     assert isinstance(response, StreamResponse)
     rows = json.loads(b"".join(response.chunks))
-    assert sorted(r["userId"] for r in rows) == ["u0", "u2", "u3", "u5"]
+    assert sorted(r["userId"] for r in rows) == ["opted-out", "opted-out", "u0", "u2", "u3", "u5"]
+    assert sorted(r["generationId"] for r in rows) == [f"g{i}" for i in range(6)]  # still counted
 
 
 def generation_doc(**fields: Any) -> dict[str, Any]:
@@ -132,7 +133,7 @@ def test_erasure_covers_firestore_and_both_ids_in_bigquery() -> None:
 
 def test_user_ids_and_their_audit_digest() -> None:
     assert check_user_id("user@example.com") == "user@example.com"
-    for bad in ("", "a/b", "x" * 129, "tab\there"):
+    for bad in ("", "a/b", "x" * 129, "tab\there", "erased", "opted-out"):
         with pytest.raises(InvalidArgument, match="userId"):
             check_user_id(bad)
     assert subject("alice") == subject("alice") != subject("bob")
@@ -164,3 +165,31 @@ def test_windows_beyond_what_firestore_keeps_are_a_400_naming_from() -> None:
     assert status == 400 and "from: Firestore keeps raw records for 20 days" in text
     assert get("/export", 19, dataset="generations", format="csv")[0] == 200
     assert get("/export", 300, dataset="alerts", format="csv")[0] == 200  # instances stay
+
+
+def test_logs_and_audit_never_name_the_erased_user_even_when_the_erasure_fails() -> None:
+    class Log:
+        def __init__(self) -> None:
+            self.entries: list[Any] = []
+
+        def record(self, entry: Any) -> None:
+            self.entries.append(entry)
+
+    def broken(user_id: str) -> Any:
+        raise RuntimeError("firestore unavailable")
+
+    store, clock = FakeStore(), FixedClock(NOW)
+    monitor = PerformanceMonitor(store, 2, clock)
+    audit = Log()
+    board = Dashboard(
+        AnalyticsEngine(store, monitor), monitor, clock, 400, verifier=verifier,
+        eraser=broken, audit=audit,
+    )  # fmt: skip
+    response = board.handle(Request("POST", "/users/alice/erase", {}, "Bearer tok-admin"))
+    assert not isinstance(response, StreamResponse)
+    assert response.status == 500
+    (entry,) = audit.entries
+    assert (entry.outcome, entry.target) == ("failed", subject("alice"))
+    assert entry.details["error"] == "RuntimeError"
+    assert loggable("/users/alice/erase") == f"/users/{subject('alice')}/erase"
+    assert loggable("/summary") == "/summary"
