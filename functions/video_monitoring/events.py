@@ -28,7 +28,7 @@ from video_monitoring.pipeline import (
     StoredState,
     changed_record,
     expiry,
-    is_erased,
+    frozen,
     rejection,
     stored_contribution,
     stored_user_day,
@@ -85,11 +85,10 @@ def plan_event_change(
     """Plan the writes for one analytics event; never raises for a bad document. An event
     deleted after the raw retention (Firestore TTL) stays counted, and so does one of an erased
     user."""
-    if is_erased(stored):
-        return Plan(outcome="erased")
+    settled = frozen(source, stored, now, retention)
+    if settled is not None:
+        return settled
     old = stored_contribution(stored.metrics)
-    if source.data is None and old is not None and retention.raw_expired(old.created_at, now):
-        return expiry(stored)
     if source.data is None or is_monitor_event(source.data):
         outcome = "removed" if old else "ignored" if source.data is not None else "unchanged"
         return withdrawal(outcome, stored)

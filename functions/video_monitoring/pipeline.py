@@ -110,12 +110,11 @@ def plan_change(
     retention: Retention = DEFAULT_RETENTION,
 ) -> Plan:
     """Plan the writes for one generation; never raises for a bad document."""
-    if is_erased(stored):
-        return Plan(outcome="erased")
+    settled = frozen(source, stored, now, retention)
+    if settled is not None:
+        return settled
     old = stored_contribution(stored.metrics)
     if source.data is None:
-        if old is not None and retention.raw_expired(old.created_at, now):
-            return expiry(stored)
         return withdrawal("removed" if old else "unchanged", stored)
     try:
         doc = parse_generation(dict(source.data))
@@ -175,10 +174,18 @@ def withdrawal(outcome: str, stored: StoredState) -> Plan:
     )
 
 
-def is_erased(stored: StoredState) -> bool:
-    """Whether the stored record was anonymised by a user erasure: it stays as counted, and
-    later changes of its source are ignored (erasure.py)."""
-    return bool((stored.metrics or {}).get("erased"))
+def frozen(
+    source: SourceState, stored: StoredState, now: dt.datetime, retention: Retention
+) -> Plan | None:
+    """The plan for a record no change may touch any more, or None: a record anonymised by a
+    user erasure stays as counted whatever its source does (erasure.py), and a source deleted
+    after the raw retention (Firestore TTL) keeps what it contributed (retention.py)."""
+    if (stored.metrics or {}).get("erased"):
+        return Plan(outcome="erased")
+    old = stored_contribution(stored.metrics)
+    if source.data is None and old is not None and retention.raw_expired(old.created_at, now):
+        return expiry(stored)
+    return None
 
 
 def expiry(stored: StoredState) -> Plan:
