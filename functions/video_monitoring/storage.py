@@ -660,33 +660,14 @@ class FirestoreExportSource(FirestoreAdapter):
         return int(result[0][0].value)
 
     def rows(self, dataset: Dataset, window: Window) -> Iterator[tuple[str, Mapping[str, Any]]]:
-        """Pages of EXPORT_PAGE documents ordered by time then id, each page after the last."""
+        """Pages of EXPORT_PAGE documents ordered by time then id (see `paged`)."""
         query = self._query(dataset, window).order_by(dataset.time_field).order_by("__name__")
-        last: DocumentSnapshot[Any] | None = None
-        while True:
-            page = query.limit(EXPORT_PAGE)
-            if last is not None:
-                page = page.start_after(last)
-            snaps = list(counted("export_reads", page.stream()))
-            for snap in snaps:
-                yield snap.id, snapshot_data(snap) or {}
-            if len(snaps) < EXPORT_PAGE:
-                return
-            last = snaps[-1]
+        return paged(self.client, query, dataset.time_field, EXPORT_PAGE)
 
 
 class FirestoreDaySource(FirestoreAdapter):
-    """DaySource on Firestore for the BigQuery export: large pages, only the exported fields,
-    decoded straight from the protobuf stream.
-
-    The high-level `Query.stream()` spends ~0.25 ms of CPU per document wrapping each response
-    in proto-plus, decoding it and deep-copying it into a snapshot; the export needs none of
-    that, and reading was 95 % of its time (bench/bigquery_export_bench.py). This reads the same
-    RunQuery stream the client does, through the client's own API object, and decodes the raw
-    values itself. It relies on internals of google-cloud-firestore (pinned in requirements);
-    the emulator tests compare every exported row with the documents, so a change there fails
-    the tests, not the export.
-    """
+    """DaySource on Firestore for the BigQuery export: large pages of only the exported fields,
+    in concurrent time slices (`paged`, `raw_stream`)."""
 
     def documents(
         self,
@@ -727,46 +708,65 @@ class FirestoreDaySource(FirestoreAdapter):
         wanted = sorted(set(fields) | {time_field})
         if fields:
             query = query.select(wanted)
-        cursor: dict[str, Any] | None = None
-        failures = 0
-        while True:
-            page = query.limit(DAY_PAGE)
-            if cursor is not None:
-                page = page.start_after(cursor)
-            count = 0
-            last: tuple[str, dict[str, Any]] | None = None
-            try:
-                for last in counted("export_reads", self._raw_stream(page)):
-                    count += 1
-                    yield last
-            except TRANSIENT_READ_ERRORS:
-                failures += 1
-                if failures > DAY_PAGE_RETRIES:
-                    raise
-                time.sleep(0.5 * 2**failures)
-                count = DAY_PAGE  # go on after the last document read (or redo the page)
-            if count < DAY_PAGE:
-                return
-            if last is not None:
-                doc_id, data = last
-                cursor = {time_field: data[time_field], "__name__": query._parent.document(doc_id)}
-
-    def _raw_stream(self, query: Any) -> Iterator[tuple[str, dict[str, Any]]]:
-        parent, _ = query._parent._parent_info()
-        client = self.client
-        responses = client._firestore_api.run_query(
-            request={"parent": parent, "structured_query": query._to_protobuf()},
-            metadata=client._rpc_metadata,
-        )
-        for response in responses:
-            raw = RunQueryResponse.pb(response)
-            if raw.HasField("document"):
-                doc_id = raw.document.name.rsplit("/", 1)[1]
-                yield doc_id, {k: _plain_value(v) for k, v in raw.document.fields.items()}
+        return paged(self.client, query, time_field, DAY_PAGE)
 
     def opted_out_users(self) -> frozenset[str]:
         """Users who opted out of analytics."""
         return opted_out_users(self.client)
+
+
+def paged(
+    client: firestore.Client, query: Any, time_field: str, page_size: int
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(id, fields) of a query ordered by the time field then the id, in pages of `page_size`,
+    each after the last document's time and id; a broken stream resumes after the last document
+    it delivered (up to DAY_PAGE_RETRIES times)."""
+    cursor: dict[str, Any] | None = None
+    failures = 0
+    while True:
+        page = query.limit(page_size)
+        if cursor is not None:
+            page = page.start_after(cursor)
+        count = 0
+        last: tuple[str, dict[str, Any]] | None = None
+        try:
+            for last in counted("export_reads", raw_stream(client, page)):
+                count += 1
+                yield last
+        except TRANSIENT_READ_ERRORS:
+            failures += 1
+            if failures > DAY_PAGE_RETRIES:
+                raise
+            time.sleep(0.5 * 2**failures)
+            count = page_size  # go on after the last document read (or redo the page)
+        if count < page_size:
+            return
+        if last is not None:
+            doc_id, data = last
+            cursor = {time_field: data[time_field], "__name__": query._parent.document(doc_id)}
+
+
+def raw_stream(client: firestore.Client, query: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(id, fields) of one query, decoded straight from the RunQuery protobuf stream.
+
+    The high-level `Query.stream()` spends ~0.25 ms of CPU per document wrapping each response
+    in proto-plus, decoding it and deep-copying it into a snapshot; exports need none of that,
+    and reading was 95 % of the BigQuery export's time (bench/bigquery_export_bench.py). This
+    reads the same RunQuery stream the client does, through the client's own API object, and
+    decodes the raw values itself. It relies on internals of google-cloud-firestore (pinned in
+    requirements); the emulator tests compare exported rows with the documents, so a change
+    there fails the tests, not the exports.
+    """
+    parent, _ = query._parent._parent_info()
+    responses = client._firestore_api.run_query(
+        request={"parent": parent, "structured_query": query._to_protobuf()},
+        metadata=client._rpc_metadata,
+    )
+    for response in responses:
+        raw = RunQueryResponse.pb(response)
+        if raw.HasField("document"):
+            doc_id = raw.document.name.rsplit("/", 1)[1]
+            yield doc_id, {k: _plain_value(v) for k, v in raw.document.fields.items()}
 
 
 def _plain_value(value: Any) -> Any:

@@ -24,6 +24,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from tests.integration.conftest import bigquery_env
 from tests.integration.support import PROJECT, Stack, token, whole_day
+from video_monitoring import storage
 from video_monitoring.bigquery_export import (
     BigQuerySettings,
     DayRun,
@@ -431,17 +432,17 @@ def test_a_broken_read_stream_resumes_after_the_last_document(
         batch.set(db.collection(SOURCE).document(f"r-{i:02d}"), generation("user-a", created))
     batch.commit()
     stack.settle()
-    real = FirestoreDaySource._raw_stream
+    real = storage.raw_stream
     streams = []
 
-    def flaky(self: FirestoreDaySource, query: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    def flaky(client: firestore.Client, query: Any) -> Iterator[tuple[str, dict[str, Any]]]:
         streams.append(query)
-        for n, item in enumerate(real(self, query)):
+        for n, item in enumerate(real(client, query)):
             if len(streams) in (2, 3) and n == 1:  # the second and third streams break
                 raise ServiceUnavailable("stream reset")  # type: ignore[no-untyped-call]
             yield item
 
-    monkeypatch.setattr(FirestoreDaySource, "_raw_stream", flaky)
+    monkeypatch.setattr(storage, "raw_stream", flaky)
     source = FirestoreDaySource(db)
     read = [doc_id for doc_id, _ in source.documents(
         "video_generation_metrics", "createdAt", DAY, NEXT, ["userId"]
@@ -450,11 +451,11 @@ def test_a_broken_read_stream_resumes_after_the_last_document(
     # r00-r03; r04 then broken; r05 then broken; r06-r09; an empty page ends it.
     assert len(streams) == 5
 
-    def always_broken(self: FirestoreDaySource, query: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    def always_broken(client: firestore.Client, query: Any) -> Iterator[tuple[str, dict[str, Any]]]:
         raise ServiceUnavailable("down")  # type: ignore[no-untyped-call]
         yield  # pragma: no cover
 
-    monkeypatch.setattr(FirestoreDaySource, "_raw_stream", always_broken)
+    monkeypatch.setattr(storage, "raw_stream", always_broken)
     with pytest.raises(ServiceUnavailable):
         list(source.documents("video_generation_metrics", "createdAt", DAY, NEXT, ["userId"]))
 

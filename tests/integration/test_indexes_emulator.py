@@ -18,6 +18,7 @@ from google.cloud.firestore_v1.query import Query
 from google.cloud.firestore_v1.types import StructuredQuery
 
 from tests.integration.support import Stack
+from video_monitoring import storage
 from video_monitoring.alert_store import FirestoreAlertStore
 from video_monitoring.bq_rows import TABLES
 from video_monitoring.export import DATASETS
@@ -76,15 +77,15 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Shape]]:
         shapes.append(shape_of(self._nested_query))
         return get(self, *args, **kwargs)
 
-    raw_stream = FirestoreDaySource._raw_stream
+    raw_stream = storage.raw_stream
 
-    def recording_raw_stream(self: FirestoreDaySource, query: Query) -> Any:
+    def recording_raw_stream(client: firestore.Client, query: Query) -> Any:
         shapes.append(shape_of(query))
-        return raw_stream(self, query)
+        return raw_stream(client, query)
 
     monkeypatch.setattr(Query, "stream", recording_stream)
     monkeypatch.setattr(AggregationQuery, "get", recording_get)
-    monkeypatch.setattr(FirestoreDaySource, "_raw_stream", recording_raw_stream)
+    monkeypatch.setattr(storage, "raw_stream", recording_raw_stream)
     yield shapes
 
 
