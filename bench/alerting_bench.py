@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import random
 import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -23,12 +21,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import requests
 from google.cloud import firestore
 
-from benchlib import empty_query_ms, store_counters
-from video_monitoring.local.stack import REPO_ROOT, LocalStack, start_stack
+from benchlib import bench_stack, empty_query_ms, finished_generation, store_counters
+from video_monitoring.local.stack import LocalStack
 from video_monitoring.local.tokens import emulator_token
 
 PROJECT = "demo-cvplus"
-PROVIDERS = ("runway", "pika", "heygen", "synthesia", "d-id")
 READ_KINDS = ("rollup_reads", "compaction_reads", "backlog_reads", "alert_reads")
 COUNTERS = (*READ_KINDS, "queries")
 
@@ -53,20 +50,7 @@ def load(stack: LocalStack, db: firestore.Client, count: int, total: int, now: d
     batch = db.batch()
     for i in range(count):
         created = now - dt.timedelta(minutes=rng.uniform(120, 22 * 60))
-        provider = rng.choice(PROVIDERS)
-        failed = rng.random() < (0.25 if provider == "pika" else 0.02)
-        doc: dict[str, Any] = {
-            "userId": f"user-{rng.randrange(1000)}",
-            "provider": provider,
-            "status": "failed" if failed else "completed",
-            "createdAt": created,
-            "startedAt": created + dt.timedelta(seconds=rng.uniform(1, 10)),
-            "userTier": rng.choice(("free", "premium")),
-            "costUsd": round(rng.uniform(0.05, 1.5), 4),
-        }
-        doc["completedAt"] = doc["startedAt"] + dt.timedelta(seconds=rng.lognormvariate(3.8, 0.5))
-        if failed:
-            doc["error"] = {"code": "provider_5xx", "message": "upstream", "retryable": True}
+        doc = finished_generation(rng, created, pika_failure=0.25, users=1000)
         batch.set(db.collection("video_generations").document(f"b-{total}-{i}"), doc)
         if i % 400 == 399:
             batch.commit()
@@ -111,12 +95,7 @@ def main() -> int:
     parser.add_argument("--large", type=int, default=20000)
     parser.add_argument("--runs", type=int, default=4)
     args = parser.parse_args()
-    stack = start_stack(
-        PROJECT, 18690, 15611, run_schedules=False, log_dir=REPO_ROOT / ".stack" / "bench"
-    )
-    try:
-        os.environ["FIRESTORE_EMULATOR_HOST"] = stack.firestore_host
-        db = firestore.Client(project=PROJECT)
+    with bench_stack(PROJECT, 18690, 15611) as (stack, db):
         now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
         print("aggregate_and_alert benchmark on the local stack (emulator + functions host)")
         load(stack, db, args.small, args.small, now)
@@ -142,8 +121,6 @@ def main() -> int:
         for name, ratio in (("duration", time_ratio), ("reads", read_ratio)):
             verdict = "OK" if ratio <= 1.5 else "OVER TARGET"
             print(f"  ratio 20k/1k {name}: {ratio:.2f} (target <= 1.5): {verdict}")
-    finally:
-        stack.stop()
     return 0
 
 

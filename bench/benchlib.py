@@ -1,13 +1,64 @@
-"""Helpers the benchmarks share: order statistics, the emulator's query floor, read counters."""
+"""Helpers the benchmarks share: a stack with a client, generated documents, order statistics,
+the emulator's query floor, read counters."""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import os
+import random
 import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from video_monitoring.local.stack import LocalStack
+from video_monitoring.local.stack import REPO_ROOT, LocalStack, start_stack
+
+PROVIDERS = ("runway", "pika", "heygen", "synthesia", "d-id")
+
+
+@contextlib.contextmanager
+def bench_stack(
+    project: str,
+    firestore_port: int,
+    functions_port: int,
+    log_dir: Path = REPO_ROOT / ".stack" / "bench",
+    env: dict[str, str] | None = None,
+) -> Iterator[tuple[LocalStack, firestore.Client]]:
+    """A local stack without schedules (the benchmark runs them) and a client of its emulator;
+    stopped on exit."""
+    stack = start_stack(
+        project, firestore_port, functions_port, run_schedules=False, log_dir=log_dir, env=env
+    )
+    try:
+        os.environ["FIRESTORE_EMULATOR_HOST"] = stack.firestore_host
+        yield stack, firestore.Client(project=project)
+    finally:
+        stack.stop()
+
+
+def finished_generation(
+    rng: random.Random, created: dt.datetime, pika_failure: float, users: int
+) -> dict[str, Any]:
+    """A completed (or, more often on pika, failed) generation document created at `created`."""
+    provider = rng.choice(PROVIDERS)
+    failed = rng.random() < (pika_failure if provider == "pika" else 0.02)
+    doc: dict[str, Any] = {
+        "userId": f"user-{rng.randrange(users)}",
+        "provider": provider,
+        "status": "failed" if failed else "completed",
+        "createdAt": created,
+        "startedAt": created + dt.timedelta(seconds=rng.uniform(1, 10)),
+        "userTier": rng.choice(("free", "premium")),
+        "costUsd": round(rng.uniform(0.05, 1.5), 4),
+    }
+    doc["completedAt"] = doc["startedAt"] + dt.timedelta(seconds=rng.lognormvariate(3.8, 0.5))
+    if failed:
+        doc["error"] = {"code": "provider_5xx", "message": "upstream", "retryable": True}
+    return doc
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -173,17 +173,15 @@ def main() -> int:
     if args.one:
         print(json.dumps(run_one(dt.date.fromisoformat(args.one))))
         return 0
-    from google.cloud import firestore
 
+    from benchlib import bench_stack
     from video_monitoring.local.bigquery_emulator import start_bigquery_emulator
-    from video_monitoring.local.stack import start_stack
 
     work = ROOT / ".stack" / "bench-bigquery"
-    stack = start_stack(PROJECT, FIRESTORE_PORT, FUNCTIONS_PORT, run_schedules=False, log_dir=work)
-    emulator = start_bigquery_emulator(PROJECT, BQ_PORT, BQ_GRPC_PORT, work / "bigquery")
-    try:
-        os.environ["FIRESTORE_EMULATOR_HOST"] = stack.firestore_host
-        db = firestore.Client(project=PROJECT)
+    with (
+        bench_stack(PROJECT, FIRESTORE_PORT, FUNCTIONS_PORT, log_dir=work) as (_, db),
+        start_bigquery_emulator(PROJECT, BQ_PORT, BQ_GRPC_PORT, work / "bigquery"),
+    ):
         t0 = time.perf_counter()
         for day, n in SIZES.items():
             seed(db, day, n)
@@ -216,9 +214,6 @@ def main() -> int:
         print(f"  100k: {rate:.0f} rows/s (target >= 5000): {verdict_rate}")
         print(f"  100k: peak RSS {result['peak_mb']:.1f} MB (target <= 300 MB): {verdict_mem}")
         return 0 if ok else 1
-    finally:
-        emulator.stop()
-        stack.stop()
 
 
 if __name__ == "__main__":

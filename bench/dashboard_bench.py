@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import random
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -24,12 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import requests
 from google.cloud import firestore
 
-from benchlib import dashboard_reads, empty_query_ms, percentile
-from video_monitoring.local.stack import REPO_ROOT, LocalStack, start_stack
+from benchlib import bench_stack, dashboard_reads, empty_query_ms, finished_generation, percentile
+from video_monitoring.local.stack import LocalStack
 from video_monitoring.local.tokens import emulator_token
 
 PROJECT = "demo-cvplus"
-PROVIDERS = ("runway", "pika", "heygen", "synthesia", "d-id")
 ENDPOINTS: tuple[tuple[str, dict[str, str] | None], ...] = (
     ("/summary", {}),
     ("/performance", {}),
@@ -64,22 +61,8 @@ def load(stack: LocalStack, db: firestore.Client, count: int, total: int) -> Non
     batch = db.batch()
     for i in range(count):
         created = now - dt.timedelta(minutes=rng.uniform(90, 30 * 24 * 60 - 90))
-        provider = rng.choice(PROVIDERS)
-        failed = rng.random() < (0.2 if provider == "pika" else 0.02)
-        doc: dict[str, Any] = {
-            "userId": f"user-{rng.randrange(2000)}",
-            "provider": provider,
-            "status": "failed" if failed else "completed",
-            "createdAt": created,
-            "startedAt": created + dt.timedelta(seconds=rng.uniform(1, 10)),
-            "userTier": rng.choice(("free", "premium")),
-            "costUsd": round(rng.uniform(0.05, 1.5), 4),
-            "outputSeconds": 10.0,
-            "qualityScore": round(rng.uniform(6, 10), 2),
-        }
-        doc["completedAt"] = doc["startedAt"] + dt.timedelta(seconds=rng.lognormvariate(3.8, 0.5))
-        if failed:
-            doc["error"] = {"code": "provider_5xx", "message": "upstream", "retryable": True}
+        doc = finished_generation(rng, created, pika_failure=0.2, users=2000)
+        doc.update(outputSeconds=10.0, qualityScore=round(rng.uniform(6, 10), 2))
         batch.set(db.collection("video_generations").document(f"d-{total}-{i}"), doc)
         if i % 40 == 0:
             batch.set(
@@ -158,13 +141,11 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=30)
     args = parser.parse_args()
-    stack = start_stack(
-        PROJECT, 18700, 15621, run_schedules=False, log_dir=REPO_ROOT / ".stack" / "bench",
-        env={"EXPORT_RATE_PER_HOUR": "1000000"},  # measuring latency, not the per-user limit
-    )  # fmt: skip
-    try:
-        os.environ["FIRESTORE_EMULATOR_HOST"] = stack.firestore_host
-        db = firestore.Client(project=PROJECT)
+    # Measuring latency, not the per-user export limit.
+    with bench_stack(PROJECT, 18700, 15621, env={"EXPORT_RATE_PER_HOUR": "1000000"}) as (
+        stack,
+        db,
+    ):
         print("dashboard API benchmark on the local stack (30-day window)")
         load(stack, db, args.small, args.small)
         small, small_floor = latencies(stack, args.samples), empty_query_ms(db)
@@ -190,8 +171,6 @@ def main() -> int:
             f"  {args.clients} concurrent clients for {args.seconds:.0f} s: {count} requests, "
             f"{errors} errors (target 0), p99 {p99:.1f} ms"
         )
-    finally:
-        stack.stop()
     return 0
 
 

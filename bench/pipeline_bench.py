@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import random
 import sys
 import time
@@ -25,12 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import requests
 from google.cloud import firestore
 
-from benchlib import dashboard_reads, empty_query_ms, percentile
-from video_monitoring.local.stack import REPO_ROOT, LocalStack, start_stack
+from benchlib import PROVIDERS, bench_stack, dashboard_reads, empty_query_ms, percentile
+from video_monitoring.local.stack import LocalStack
 from video_monitoring.local.tokens import emulator_token
 
 PROJECT = "demo-cvplus"
-PROVIDERS = ("runway", "pika", "heygen", "synthesia", "d-id")
 
 
 def delivered(stack: LocalStack) -> int:
@@ -215,12 +213,7 @@ def main() -> int:
     parser.add_argument("--large", type=int, default=5000)
     parser.add_argument("--summary-requests", type=int, default=50)
     args = parser.parse_args()
-    stack = start_stack(
-        PROJECT, 18680, 15601, run_schedules=False, log_dir=REPO_ROOT / ".stack" / "bench"
-    )
-    try:
-        os.environ["FIRESTORE_EMULATOR_HOST"] = stack.firestore_host
-        db = firestore.Client(project=PROJECT)
+    with bench_stack(PROJECT, 18680, 15601) as (stack, db):
         print("pipeline benchmark on the local stack (emulator + functions host, 2 cores)")
         latency(stack, db, args.latency_samples)
         stack.wipe()
@@ -252,8 +245,6 @@ def main() -> int:
         ratio = large[0] / small[0]
         verdict = "OK" if ratio <= 1.3 else "OVER TARGET"
         print(f"  ratio of p50s: {ratio:.2f} (target <= 1.3): {verdict}")
-    finally:
-        stack.stop()
     return 0
 
 

@@ -38,6 +38,12 @@ class BigQueryEmulator:
         """Stop the emulator process."""
         _stop(self.process)
 
+    def __enter__(self) -> BigQueryEmulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
 
 def executable() -> Path:
     """The `bqemulator` script, or StackError naming how to install it."""
