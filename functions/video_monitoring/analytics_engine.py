@@ -11,16 +11,17 @@ from typing import Any
 
 from video_monitoring import constants as c
 from video_monitoring import forecast, user_insights
-from video_monitoring.archive import TrendArchive
+from video_monitoring.archive import Cells, TrendArchive
 from video_monitoring.clock import Clock, utc_now
 from video_monitoring.errors import InvalidArgument
 from video_monitoring.events import plan_event_change
 from video_monitoring.insights import business_metrics, providers_comparison, quality_insights
-from video_monitoring.models import Window
+from video_monitoring.models import Window, rfc3339
 from video_monitoring.performance_monitor import (
     PerformanceMonitor,
     check_trend_points,
     generation_time,
+    system_metrics_json,
 )
 from video_monitoring.pipeline import Plan, SourceState, StoredState
 from video_monitoring.retention import DEFAULT_RETENTION, Retention
@@ -28,6 +29,7 @@ from video_monitoring.rollup import (
     MICRO_USD,
     MILLI,
     Granularity,
+    Totals,
     floor_time,
     merge_cells,
     statuses,
@@ -115,18 +117,24 @@ class AnalyticsEngine:
 
     def generate_quality_insights(self, window: Window) -> dict[str, Any]:
         """CONTRACT §6 `/quality` (definitions in the README)."""
-        return quality_insights(self._monitor.cells(window), window)
+        return {**quality_insights(self.cells(window), window), "source": self.source(window)}
 
     def compare_providers(self, window: Window) -> dict[str, Any]:
         """CONTRACT §6 `/providers`: every provider side by side."""
-        return providers_comparison(self._monitor.cells(window), window)
+        return {**providers_comparison(self.cells(window), window), "source": self.source(window)}
+
+    def system_metrics(self, window: Window) -> dict[str, Any]:
+        """CONTRACT §6 `/performance`: the system figures of a window."""
+        totals = merge_cells(self.cells(window), provider=window.provider)
+        return {**system_metrics_json(totals, window), "source": self.source(window)}
 
     def generate_business_metrics(self, window: Window) -> dict[str, Any]:
         """CONTRACT §6 `/business` (definitions in the README)."""
         with ThreadPoolExecutor(max_workers=2) as pool:
-            cells = pool.submit(self._monitor.cells, window)
-            events = pool.submit(self._monitor.event_totals, window)
+            cells = pool.submit(self.cells, window)
+            events = pool.submit(self.event_totals, window)
             result = business_metrics(cells.result(), events.result(), window)
+        result["source"] = self.source(window)
         days = []
         day = floor_time(window.start, "day")
         while day < window.end:
@@ -211,25 +219,66 @@ class AnalyticsEngine:
         self, window: Window, granularity: Granularity
     ) -> tuple[list[dict[str, Any]], str]:
         """The window's points: from the rollups from the retention horizon on, from the
-        archive before it. The horizon is the first UTC midnight whose day of aggregates has not
-        reached its expiry (so no bucket is split, and none is read after TTL may delete it)."""
+        archive before it."""
+        old, recent = self._split(window)
+        points = []
+        if old is not None:
+            check_trend_points(window, granularity)
+            points += self._archive_or_fail().trend_points(old, granularity)
+        if recent is not None:
+            points += self._monitor.get_performance_trends(recent, granularity)
+        return points, self.source(window)
+
+    def cells(self, window: Window) -> Cells:
+        """The window's generation rollup cells: from the rollups from the retention horizon on,
+        rebuilt from the archive before it (archive.py)."""
+        old, recent = self._split(window)
+        cells: Cells = []
+        if old is not None:
+            cells += self._archive_or_fail().cells(old, self._features)
+        if recent is not None:
+            cells += self._monitor.cells(recent)
+        return cells
+
+    def event_totals(self, window: Window) -> dict[str, Totals]:
+        """App-event counters of the window per event type, from the same sources as cells."""
+        old, recent = self._split(window)
+        result = self._monitor.event_totals(recent) if recent is not None else {}
+        if old is not None:
+            for event_type, flat in self._archive_or_fail().event_cells(old, self._features):
+                result.setdefault(event_type, Totals()).add(flat)
+        return result
+
+    def source(self, window: Window) -> str:
+        """Which store answers for the window: `firestore`, `bigquery` or
+        `bigquery+firestore`."""
+        old, recent = self._split(window)
+        return "+".join(
+            name for name, part in (("bigquery", old), ("firestore", recent)) if part is not None
+        )
+
+    def _split(self, window: Window) -> tuple[Window | None, Window | None]:
+        """The window's part before the aggregates' retention horizon (for the archive) and its
+        part from the horizon on (for the rollups); None for an empty part. The horizon is the
+        first UTC midnight whose day of aggregates has not reached its expiry, so no bucket is
+        split and none is read after TTL may delete it."""
         horizon = self._retention.aggregate_horizon(self._clock())
         if window.start >= horizon:
-            return self._monitor.get_performance_trends(window, granularity), "firestore"
+            return None, window
+        old = Window(start=window.start, end=min(window.end, horizon), provider=window.provider)
+        if window.end <= horizon:
+            return old, None
+        return old, Window(start=horizon, end=window.end, provider=window.provider)
+
+    def _archive_or_fail(self) -> TrendArchive:
+        """The archive, or a 400 naming `from` when there is none."""
         if self._archive is None:
+            horizon = self._retention.aggregate_horizon(self._clock())
             raise InvalidArgument(
                 f"from: Firestore keeps aggregates for {self._retention.aggregate_days} days "
-                f"(since {horizon.isoformat()}) and no BigQuery archive is configured"
+                f"(since {rfc3339(horizon)}) and no BigQuery archive is configured"
             )
-        check_trend_points(window, granularity)
-        old = Window(start=window.start, end=min(window.end, horizon), provider=window.provider)
-        points = self._archive.trend_points(old, granularity)
-        if window.end <= horizon:
-            return points, "bigquery"
-        recent = Window(start=horizon, end=window.end, provider=window.provider)
-        return points + self._monitor.get_performance_trends(recent, granularity), (
-            "bigquery+firestore"
-        )
+        return self._archive
 
     def snapshot_user_behavior(
         self, now: dt.datetime, settle: dt.timedelta = SNAPSHOT_SETTLE
@@ -308,12 +357,13 @@ class AnalyticsEngine:
         """CONTRACT §6 `/summary`; every figure is defined in the README."""
         # Three independent reads, issued together.
         with ThreadPoolExecutor(max_workers=3) as pool:
-            cells_future = pool.submit(self._monitor.cells, window)
-            upgrades_future = pool.submit(self._monitor.upgrades, window)
+            cells_future = pool.submit(self.cells, window)
+            events_future = pool.submit(self.event_totals, window)
             alerts_future = pool.submit(self._store.open_alerts)
             cells = cells_future.result()
-            upgrades, revenue = upgrades_future.result()
+            upgrade_totals = events_future.result().get(c.EVENT_PREMIUM_UPGRADE, Totals())
             open_alerts = alerts_future.result()
+        upgrades, revenue = upgrade_totals.count(), upgrade_totals.sum("rev", MICRO_USD)
         totals = merge_cells(cells, provider=window.provider)
         counts = statuses(totals)
         completed, failed = counts["completed"], counts["failed"]
@@ -322,6 +372,7 @@ class AnalyticsEngine:
         return {
             "window": window.to_json(),
             "provider": window.provider,
+            "source": self.source(window),
             "generations": {
                 "total": totals.count(),
                 "completed": completed,

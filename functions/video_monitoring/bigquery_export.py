@@ -30,7 +30,14 @@ from typing import Any, Protocol
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from video_monitoring.bq_rows import OPTED_OUT, TABLES, bq_schema, export_row
+from video_monitoring.bq_rows import (
+    OPTED_OUT,
+    TABLES,
+    bq_schema,
+    check_counted,
+    export_row,
+    kept_properties,
+)
 from video_monitoring.models import describe_validation_error, rfc3339
 
 log = logging.getLogger(__name__)
@@ -256,10 +263,11 @@ def _stage(
     chunk = io.BytesIO()
     pending = 0
     for doc_id, data in docs:
-        if data.get("userId") in opted_out:
-            counts.opted_out += 1
-            data = anonymised(data, OPTED_OUT)
         try:
+            check_counted(table, dict(data))
+            if data.get("userId") in opted_out:
+                counts.opted_out += 1
+                data = anonymised(data, OPTED_OUT)
             row = export_row(table, doc_id, dict(data), pseudonym_key)
             line = json.dumps(row, separators=(",", ":"), allow_nan=False)
         except ValidationError as error:
@@ -282,9 +290,14 @@ def _stage(
 
 
 def anonymised(data: Mapping[str, Any], placeholder: str) -> dict[str, Any]:
-    """A row's fields without what points at its user: the id replaced, an event's session and
-    free-form properties cleared."""
-    return {**data, "userId": placeholder, "sessionId": None, "properties": None}
+    """A row's fields without what points at its user: the id replaced, an event's session
+    cleared and its free-form properties reduced to the feature name the figures count."""
+    return {
+        **data,
+        "userId": placeholder,
+        "sessionId": None,
+        "properties": kept_properties(data.get("properties")),
+    }
 
 
 def _drop_quietly(warehouse: Warehouse, staging: str) -> None:

@@ -19,7 +19,8 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
 
-from video_monitoring.models import rfc3339
+from video_monitoring.constants import EVENT_SOURCE_MONITOR
+from video_monitoring.models import AppEvent, rfc3339
 
 # What stands in for a user id that must not leave: an erased user's (erasure.py) and an
 # opted-out user's (their rows stay, so counts stay true, but no longer point at them).
@@ -164,6 +165,22 @@ def pseudonym(user_id: str, key: bytes) -> str:
     """A stable pseudonym: HMAC-SHA256 of the user id under the key (hex). Without the key the
     pseudonym cannot be linked back to the user id or across keys."""
     return hmac.new(key, user_id.encode(), hashlib.sha256).hexdigest()
+
+
+def check_counted(table: str, data: dict[str, Any]) -> None:
+    """Raise pydantic's ValidationError for an app event the pipeline rejects (it is in
+    `rejected_events`, not in any figure), so BigQuery holds exactly what the dashboards count
+    and figures rebuilt from it (archive.py) match the rollups. Generation metrics are the
+    pipeline's own records, and the monitor's lifecycle events are not app events."""
+    if table == "analytics_events" and data.get("source") != EVENT_SOURCE_MONITOR:
+        AppEvent.model_validate(data)
+
+
+def kept_properties(properties: Any) -> dict[str, str] | None:
+    """What an anonymised event keeps of its free-form properties: only the feature name the
+    figures count (a string naming a product feature, nothing about the user)."""
+    feature = properties.get("feature") if isinstance(properties, dict) else None
+    return {"feature": feature} if isinstance(feature, str) and feature else None
 
 
 def export_row(

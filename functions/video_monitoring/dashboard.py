@@ -231,7 +231,7 @@ class Dashboard:
     def _user_insights(self, params: Mapping[str, str]) -> Any:
         if "provider" in params:
             raise InvalidArgument("provider: user insights are per user and day, not per provider")
-        return self._engine.generate_user_behavior_insights(self._window(params))
+        return self._engine.generate_user_behavior_insights(self._window(params, kept=AGGREGATE))
 
     def _export(self, params: Mapping[str, str], caller: Caller) -> StreamResponse:
         name = _choice(params, "dataset", tuple(DATASETS))
@@ -291,7 +291,7 @@ class Dashboard:
         return self._alerts
 
     def _alert_list(self, params: Mapping[str, str]) -> Any:
-        window = self._window(params, ALERT_FILTERS, kept=None)  # alert instances do not expire
+        window = self._window(params, ALERT_FILTERS)  # alert instances do not expire
         status = _choice(params, "status", ALERT_STATUSES)
         severity = _choice(params, "severity", SEVERITIES)
         rule_id = params.get("rule")
@@ -427,11 +427,12 @@ class Dashboard:
         self,
         params: Mapping[str, str],
         extra: frozenset[str] = frozenset(),
-        kept: str | None = AGGREGATE,
+        kept: str | None = None,
     ) -> Any:
         """The request's window; a 400 naming `from` when it starts before Firestore still
-        keeps what the endpoint reads (`kept`: aggregates, raw records, or None for data
-        without expiry), rather than answering with figures that silently miss data."""
+        keeps what the endpoint reads (`kept`: aggregates, raw records), rather than answering
+        with figures that silently miss data. None: the endpoint reads data without expiry, or
+        the engine answers older windows from BigQuery (and says so when it cannot)."""
         unknown = sorted(set(params) - WINDOW_PARAMS - extra)
         if unknown:
             allowed = ", ".join(sorted(WINDOW_PARAMS | extra))
@@ -441,8 +442,8 @@ class Dashboard:
         if kept == AGGREGATE and window.start < self._retention.aggregate_horizon(now):
             raise InvalidArgument(
                 f"from: Firestore keeps aggregates for {self._retention.aggregate_days} days "
-                f"(since {rfc3339(self._retention.aggregate_horizon(now))}); older windows are "
-                "in BigQuery (/trends reads it)"
+                f"(since {rfc3339(self._retention.aggregate_horizon(now))}); user insights of "
+                "older days are not kept"
             )
         if kept == RAW and window.start < self._retention.raw_horizon(now):
             raise InvalidArgument(
@@ -456,11 +457,11 @@ class Dashboard:
         return self._engine.get_analytics_summary(self._window(params))
 
     def _performance(self, params: Mapping[str, str]) -> Any:
-        return self._monitor.calculate_system_metrics(self._window(params)).to_json()
+        return self._engine.system_metrics(self._window(params))
 
     def _trends(self, params: Mapping[str, str]) -> Any:
         # The engine answers windows beyond the rollups from BigQuery, or says why it cannot.
-        window = self._window(params, frozenset({"granularity", "metric", "horizon"}), kept=None)
+        window = self._window(params, frozenset({"granularity", "metric", "horizon"}))
         granularity = _choice(params, "granularity", GRANULARITIES) or "hour"
         metric = _choice(params, "metric", tuple(TREND_METRICS)) or "total"
         horizon = _int_param(params, "horizon", 6, 0, 100)

@@ -16,6 +16,7 @@ from google.api_core.exceptions import DeadlineExceeded, InternalServerError, Se
 from video_monitoring.alert_manager import AlertManager, RunReport
 from video_monitoring.alert_store import FirestoreAlertStore
 from video_monitoring.analytics_engine import AnalyticsEngine
+from video_monitoring.archive import Cells
 from video_monitoring.auth import cors_headers
 from video_monitoring.bigquery_export import BigQuerySettings, DayRun, export_day, scheduled_day
 from video_monitoring.bq_rows import pseudonym
@@ -109,6 +110,14 @@ class ArchiveOnDemand:
     def trend_points(self, window: Window, granularity: Granularity) -> list[dict[str, Any]]:
         """Trend points of the window from BigQuery."""
         return warehouse().trend_points(window, granularity)
+
+    def cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
+        """Generation rollup cells of the window, rebuilt in BigQuery."""
+        return warehouse().cells(window, tracked_features)
+
+    def event_cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
+        """Event rollup cells of the window, rebuilt in BigQuery."""
+        return warehouse().event_cells(window, tracked_features)
 
 
 @functools.cache

@@ -8,8 +8,9 @@ What goes, per collection (CONTRACT §3) and BigQuery table (CONTRACT §8):
 - `user_days` of the user: deleted (user-behaviour figures of days not yet snapshotted no longer
   include them);
 - BigQuery `generation_metrics` and `analytics_events` rows whose `userId` is the user's id or
-  its pseudonym under the configured key: anonymised the same way (`userId: "erased"`, and an
-  event's `sessionId` and `properties` cleared), so BigQuery's totals keep matching the rollups.
+  its pseudonym under the configured key: anonymised the same way (`userId: "erased"`, an event's
+  `sessionId` cleared and its `properties` reduced to the feature name it counted for), so
+  BigQuery's totals, and the figures rebuilt from it, keep matching the rollups.
 Aggregates (rollups, daily snapshots, system metrics) hold no user ids and stay as they are. The
 user's opt-out record, if any, is kept: it is their standing instruction. The source documents
 of the generation service are that service's to erase.

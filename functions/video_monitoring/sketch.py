@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 
 ALPHA = 0.01
 GAMMA = (1 + ALPHA) / (1 - ALPHA)
-_LOG_GAMMA = math.log(GAMMA)
+LOG_GAMMA = math.log(GAMMA)
 # Values this small are treated as zero (a generation that completes within a millisecond).
 MIN_POSITIVE = 1e-3
 ZERO_KEY = "z"
@@ -25,7 +25,7 @@ def bin_key(value: float) -> str:
         raise ValueError(f"sketch values must be finite and >= 0, got {value!r}")
     if value < MIN_POSITIVE:
         return ZERO_KEY
-    return str(math.ceil(math.log(value) / _LOG_GAMMA))
+    return str(math.ceil(math.log(value) / LOG_GAMMA))
 
 
 def bin_value(key: str) -> float:

@@ -21,7 +21,17 @@ from google.api_core.exceptions import NotFound
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
-from video_monitoring.archive import points_from_rows, trend_sql
+from video_monitoring.archive import (
+    Cells,
+    cell_sql,
+    cells_from_rows,
+    event_cell_sql,
+    event_cells_from_rows,
+    keyed_cell_sql,
+    keyed_params,
+    points_from_rows,
+    trend_sql,
+)
 from video_monitoring.bigquery_export import (
     BigQuerySettings,
     dataset_path,
@@ -43,7 +53,17 @@ JOB_TIMEOUT = 600.0
 MAX_UPLOADS_IN_FLIGHT = 2
 UPLOAD_TIMEOUT = 300.0  # seconds per upload request (a stalled upload fails, not hangs)
 # The tables with a userId column, and the other columns an erasure clears there.
-USER_TABLES = {"generation_metrics": (), "analytics_events": ("sessionId", "properties")}
+_FEATURE = "JSON_QUERY(properties, '$.feature')"
+# Tables holding user ids -> what erasure sets besides the id: an event's session cleared and its
+# properties reduced to the feature name the figures count (bq_rows.kept_properties).
+USER_TABLES: dict[str, dict[str, str]] = {
+    "generation_metrics": {},
+    "analytics_events": {
+        "sessionId": "NULL",
+        "properties": f"IF(STARTS_WITH({_FEATURE}, '\"') AND {_FEATURE} != '\"\"', "
+        f"CONCAT('{{\"feature\":', {_FEATURE}, '}}'), NULL)",
+    },
+}
 # Columns analysts filter on most, per table (BigQuery clusters storage by them).
 CLUSTERING: dict[str, list[str]] = {
     "generation_metrics": ["provider", "status"],
@@ -184,22 +204,44 @@ class BigQueryWarehouse:
             (row,) = self.query(f"SELECT COUNT(*) AS n FROM `{path}` WHERE {where}", **params)
             anonymised[table] = int(row["n"])
             if anonymised[table]:
-                sets = ", ".join([f"userId = '{ERASED}'", *(f"{c} = NULL" for c in cleared)])
+                sets = ", ".join(
+                    [f"userId = '{ERASED}'", *(f"{c} = {v}" for c, v in cleared.items())]
+                )
                 self.query(f"UPDATE `{path}` SET {sets} WHERE {where}", **params)
         return anonymised
 
     def trend_points(self, window: Window, granularity: Granularity) -> list[dict[str, Any]]:
         """TrendArchive: the window's trend points from `generation_metrics` (archive.py); a
         table not created yet holds nothing."""
-        sql = trend_sql(f"{self.dataset}.generation_metrics", granularity, bool(window.provider))
+        table = f"{self.dataset}.generation_metrics"
         params: dict[str, Any] = {"start": window.start, "end": window.end}
         if window.provider:
             params["provider"] = window.provider
-        try:
-            rows = self.query(sql, **params)
-        except NotFound:
-            rows = []
+        rows = self._rows_of(trend_sql(table, granularity, bool(window.provider)), params)
         return points_from_rows(rows, window, granularity)
+
+    def cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
+        """TrendArchive: the generation rollup cells of the window, rebuilt from
+        `generation_metrics` (archive.py); the plain and keyed counters are queried together."""
+        table = f"{self.dataset}.generation_metrics"
+        bounds = {"start": window.start, "end": window.end}
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            plain = pool.submit(self._rows_of, cell_sql(table), bounds)
+            keyed = pool.submit(self._rows_of, keyed_cell_sql(table), bounds | keyed_params())
+            return cells_from_rows(plain.result(), keyed.result(), tracked_features)
+
+    def event_cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
+        """TrendArchive: the event rollup cells of the window, from `analytics_events`."""
+        table = f"{self.dataset}.analytics_events"
+        rows = self._rows_of(event_cell_sql(table), {"start": window.start, "end": window.end})
+        return event_cells_from_rows(rows, tracked_features)
+
+    def _rows_of(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """A query's rows; none when its table has not been created yet."""
+        try:
+            return self.query(sql, **params)
+        except NotFound:
+            return []
 
     def query(self, sql: str, **params: Any) -> list[dict[str, Any]]:
         """Rows of a query or DML statement with named scalar parameters (waits for it)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import math
 import os
 import random
@@ -25,6 +26,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from tests.integration.conftest import bigquery_env
 from tests.integration.support import PROJECT, Stack, token, whole_day
 from video_monitoring import storage
+from video_monitoring.analytics_engine import AnalyticsEngine
 from video_monitoring.bigquery_export import (
     BigQuerySettings,
     DayRun,
@@ -32,9 +34,13 @@ from video_monitoring.bigquery_export import (
     replace_statements,
 )
 from video_monitoring.bq_rows import TABLES, bq_schema
+from video_monitoring.dashboard import Response
 from video_monitoring.local.bigquery_emulator import BigQueryEmulator
 from video_monitoring.local.host import FUNCTIONS_DIR
-from video_monitoring.storage import FirestoreDaySource, FirestoreRunLog
+from video_monitoring.models import Window
+from video_monitoring.performance_monitor import PerformanceMonitor
+from video_monitoring.settings import Settings
+from video_monitoring.storage import FirestoreDaySource, FirestoreRunLog, FirestoreStore
 from video_monitoring.warehouse import STAGING_PREFIX, BigQueryWarehouse
 
 pytestmark = pytest.mark.integration
@@ -506,6 +512,16 @@ def test_trends_beyond_the_rollups_retention_come_from_bigquery(
         rank = 0.95 * (len(done) - 1)  # the order statistics around the 95th percentile
         assert done[math.floor(rank)] - 1e-9 <= times["p95"] <= done[math.ceil(rank)] + 1e-9
 
+    # The other endpoints too, through the served dashboard.
+    old = {"from": params["from"], "to": params["to"]}
+    summary = get(stack, "/summary", old)
+    assert summary["source"] == "bigquery"
+    every = [d for docs in expected.values() for d in docs]
+    assert summary["generations"]["total"] == len(every)
+    assert summary["costUsd"] == pytest.approx(sum(d["costUsd"] for d in every))
+    performance = get(stack, "/performance", {**old, "provider": "pika"})
+    assert (performance["source"], performance["generations"]["total"]) == ("bigquery", 0)
+
     mixed = {
         "from": (today - dt.timedelta(days=762)).isoformat(),
         "to": (today - dt.timedelta(days=758)).isoformat(), "granularity": "day",
@@ -519,6 +535,152 @@ def trends(stack: Stack, params: dict[str, str]) -> dict[str, Any]:
     """GET /trends as an analytics user."""
     response = requests.get(
         stack.url("video_analytics_dashboard", "/trends"), params=params,
+        headers={"Authorization": f"Bearer {token()}"}, timeout=60,
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+# Exact half-unit ties of the fixed-point sums: 2.0025 s is 2002.5 ms, 2.5e-06 USD is 2.5
+# micro-dollars (Python rounds them to even, BigQuery's ROUND away from zero).
+TIES = {"seconds": (2.0025, 2.0015), "usd": (2.5e-06, 3.5e-06)}
+
+
+def mixed_generation(rng: random.Random, i: int, day: dt.datetime) -> dict[str, Any]:
+    """A generation of any status, with every field the rollups count in some of them: ties,
+    sub-millisecond times, odd error codes, tracked, untracked and repeated features."""
+    created = day + dt.timedelta(seconds=rng.uniform(0, 86_000))
+    status = rng.choice(
+        ("completed",) * 6 + ("failed", "failed", "cancelled", "processing", "queued")
+    )
+    doc: dict[str, Any] = {
+        "userId": f"u{rng.randrange(25)}",
+        "provider": rng.choice(("runway", "pika", "heygen")),
+        "status": status,
+        "createdAt": created,
+        "userTier": rng.choice(("free", "free", "premium")),
+        "attempts": rng.choice((1, 1, 1, 2, 3)),
+    }
+    if status != "queued":
+        doc["startedAt"] = created + dt.timedelta(
+            seconds=rng.choice(TIES["seconds"]) if i % 5 == 0 else rng.uniform(0.5, 9)
+        )
+    if status in ("completed", "failed", "cancelled"):
+        seconds = 0.0005 if i % 50 == 0 else rng.lognormvariate(math.log(70), 0.5)
+        doc["completedAt"] = max(
+            doc.get("startedAt", created), created + dt.timedelta(seconds=seconds)
+        )
+    if status == "failed":
+        doc["error"] = {"code": rng.choice(("timeout", "rate limit!", "nsfw")), "message": "x",
+                        "retryable": rng.random() < 0.5}  # fmt: skip
+    if rng.random() < 0.05:
+        doc["fallbackFrom"] = "runway"
+    if rng.random() < 0.8:
+        doc["costUsd"] = rng.choice(TIES["usd"]) if i % 7 == 0 else round(rng.uniform(0.01, 2), 4)
+    if status == "completed":
+        doc["outputSeconds"] = rng.choice((5.0, 10.0, 15.5))
+        if rng.random() < 0.8:
+            doc["qualityScore"] = 10.0 if i % 11 == 0 else round(rng.uniform(3, 10), 2)
+        if rng.random() < 0.6:
+            doc["userRating"] = rng.choice((1.0, 2.5, 4.0, 5.0))
+    if rng.random() < 0.4:
+        names = ("hd_export", "voice_clone", "brand_kit", "sparkles", "glitter", "hd_export")
+        doc["features"] = rng.sample(names, rng.randint(1, 3))
+    return doc
+
+
+def mixed_event(rng: random.Random, i: int, day: dt.datetime) -> dict[str, Any]:
+    """An app event of any kind, features of every shape, upgrades with ties."""
+    kind = rng.choice(("session_start", "video_viewed", "video_shared", "premium_upgrade",
+                       "feature_used", "feature_used"))  # fmt: skip
+    event: dict[str, Any] = {
+        "type": kind,
+        "userId": f"u{rng.randrange(25)}",
+        "timestamp": day + dt.timedelta(seconds=rng.uniform(0, 86_000)),
+        "sessionId": f"s{i}",
+    }
+    if kind == "premium_upgrade":
+        event["amountUsd"] = rng.choice((9.99, 19.99, *TIES["usd"]))
+    if kind == "feature_used":
+        feature = rng.choice(("hd_export", "sparkles", "", 3, None))
+        event["properties"] = (
+            {"feature": feature, "note": "free text"} if feature is not None else {}
+        )
+    return event
+
+
+def test_every_endpoint_answers_windows_beyond_the_rollups_from_bigquery_with_their_figures(
+    stack: Stack, db: firestore.Client, bq: BigQueryWarehouse
+) -> None:
+    """The same generations and events, through the real trigger into the rollups and through
+    the export into BigQuery: an engine for which the day is long past the rollups' retention
+    answers every rollup-based endpoint from BigQuery, and its figures are the dashboard's."""
+    rng = random.Random(29)
+    generations = {f"mix-{i:03d}": mixed_generation(rng, i, DAY) for i in range(260)}
+    events = {f"ev-{i:03d}": mixed_event(rng, i, DAY) for i in range(160)}
+    # Rejected by the pipeline (an upgrade without its amount): counted nowhere, exported nowhere.
+    events["ev-bad"] = {
+        "type": "premium_upgrade",
+        "userId": "u1",
+        "timestamp": DAY + dt.timedelta(hours=5),
+    }
+    db.collection("analytics_opt_outs").document("u3").set({"at": dt.datetime.now(dt.UTC)})
+    for collection, docs in ((SOURCE, generations), ("analytics_events", events)):
+        for chunk in range(0, len(docs), 200):
+            batch = db.batch()
+            for doc_id, doc in list(docs.items())[chunk : chunk + 200]:
+                batch.set(db.collection(collection).document(doc_id), doc)
+            batch.commit()
+    stack.settle(quiet=1.0, timeout=120)
+    assert len(in_day(db, "video_generation_metrics", "createdAt", DAY)) == len(generations)
+    run = export_in_process(db, bq, DAY)
+    assert run.tables["analytics_events"].skipped == 1  # ev-bad
+    assert run.tables["analytics_events"].opted_out > 0  # u3's rows, kept anonymised
+
+    store = FirestoreStore(db)
+    later = DAY + dt.timedelta(days=900)
+    archived = AnalyticsEngine(
+        store, PerformanceMonitor(store, 16, lambda: later), 16, lambda: later,
+        frozenset(Settings().tracked_features), archive=bq,
+    )  # fmt: skip
+    endpoints = {
+        "/summary": archived.get_analytics_summary, "/performance": archived.system_metrics,
+        "/quality": archived.generate_quality_insights, "/providers": archived.compare_providers,
+        "/business": archived.generate_business_metrics,
+    }  # fmt: skip
+    windows = [
+        (DAY, DAY + dt.timedelta(days=1), None),
+        (DAY + dt.timedelta(hours=3), DAY + dt.timedelta(hours=17, minutes=31), None),
+        (DAY, DAY + dt.timedelta(days=1), "pika"),
+    ]
+    for start, end, provider in windows:
+        params = {"from": start.isoformat(), "to": end.isoformat()}
+        if provider:
+            params["provider"] = provider
+        for path, answer in endpoints.items():
+            if provider and path in ("/quality", "/providers", "/business"):
+                continue  # these compare providers; they take no provider filter
+            served = get(stack, path, params)
+            assert served.pop("source") == "firestore"
+            window = Window(start=start, end=end, provider=provider)
+            archived_body = json.loads(Response(200, answer(window)).text())
+            assert archived_body.pop("source") == "bigquery"
+            assert archived_body == served, (path, params)
+
+    # Anchors against the documents themselves (the rest is the dashboard's, tested elsewhere).
+    body = endpoints["/performance"](Window(start=DAY, end=DAY + dt.timedelta(days=1)))
+    assert body["generations"]["total"] == len(generations)
+    assert body["costUsd"] == pytest.approx(sum(d.get("costUsd", 0) for d in generations.values()))
+    upgrades = [e for k, e in events.items() if e["type"] == "premium_upgrade" and k != "ev-bad"]
+    summary = endpoints["/summary"](Window(start=DAY, end=DAY + dt.timedelta(days=1)))
+    assert summary["business"]["upgrades"] == len(upgrades)
+
+
+def get(stack: Stack, path: str, params: dict[str, str]) -> dict[str, Any]:
+    """GET a dashboard endpoint as an analytics user."""
+    response = requests.get(
+        stack.url("video_analytics_dashboard", path), params=params,
         headers={"Authorization": f"Bearer {token()}"}, timeout=60,
     )  # fmt: skip
     assert response.status_code == 200, response.text

@@ -67,6 +67,11 @@ def test_admin_erases_one_user_everywhere_and_no_figure_moves(
     events.document("x-view").set(
         {"type": "video_viewed", "userId": "user-x", "timestamp": DAY + dt.timedelta(hours=9)}
     )
+    events.document("x-feat").set(
+        {"type": "feature_used", "userId": "user-x", "sessionId": "s-x",
+         "properties": {"feature": "hd_export", "email": "x@example.com"},
+         "timestamp": DAY + dt.timedelta(hours=10)}
+    )  # fmt: skip
     events.document("y-view").set(
         {"type": "video_viewed", "userId": "user-y", "timestamp": DAY + dt.timedelta(hours=9)}
     )
@@ -75,7 +80,7 @@ def test_admin_erases_one_user_everywhere_and_no_figure_moves(
     assert stack.run_schedule("export_to_bigquery", when) == 200
     before = summary(stack, WINDOW)
     held = {name: len(of_user(db, name, "user-x")) for name in USER_COLLECTIONS}
-    assert held["video_generation_metrics"] == 3 and held["event_contributions"] == 2
+    assert held["video_generation_metrics"] == 3 and held["event_contributions"] == 3
     bq_before = {t: bq_users(bq, t) for t in ("generation_metrics", "analytics_events")}
     assert bq_before["generation_metrics"]["user-x"] == 3
 
@@ -84,7 +89,7 @@ def test_admin_erases_one_user_everywhere_and_no_figure_moves(
     assert response.status_code == 200, response.text
     report = response.json()
     assert report["firestore"] == {
-        "event_contributions": {"anonymised": 2},
+        "event_contributions": {"anonymised": 3},
         "video_generation_metrics": {"anonymised": 3},
         "analytics_events": {"deleted": held["analytics_events"]},
         "user_days": {"deleted": held["user_days"]},
@@ -104,6 +109,16 @@ def test_admin_erases_one_user_everywhere_and_no_figure_moves(
         assert users["erased"] == bq_before[table]["user-x"]  # rows kept, totals unchanged
         assert users["user-y"] == bq_before[table]["user-y"]
     assert summary(stack, WINDOW) == before  # aggregates kept exactly
+    # An erased event keeps only what the figures count: no session, only the feature name.
+    kept = bq.query(
+        f"SELECT eventId, sessionId, properties FROM `{bq.dataset}.analytics_events` "
+        "WHERE userId = 'erased' AND eventId LIKE 'x-%' ORDER BY eventId"
+    )
+    assert kept == [
+        {"eventId": "x-feat", "sessionId": None, "properties": '{"feature":"hd_export"}'},
+        {"eventId": "x-up", "sessionId": None, "properties": None},
+        {"eventId": "x-view", "sessionId": None, "properties": None},
+    ]
 
     source.document("x-0").update({"userRating": 5})  # a later change: frozen, not recounted
     stack.settle()

@@ -4,18 +4,28 @@ BigQuery rows turned into the rollups' point shape."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
 from typing import Any
 
 import pytest
 
 from tests.unit.fakes import FakeStore, FixedClock
+from video_monitoring import sketch
 from video_monitoring.analytics_engine import AnalyticsEngine
-from video_monitoring.archive import points_from_rows, trend_sql
+from video_monitoring.archive import (
+    Cells,
+    cells_from_rows,
+    event_cells_from_rows,
+    points_from_rows,
+    trend_sql,
+)
 from video_monitoring.errors import InvalidArgument
-from video_monitoring.models import Window
+from video_monitoring.events import event_contribution
+from video_monitoring.models import AppEvent, GenerationDocument, Window
 from video_monitoring.performance_monitor import PerformanceMonitor
 from video_monitoring.retention import Retention
-from video_monitoring.rollup import Granularity
+from video_monitoring.rollup import Granularity, contribution
 
 NOW = dt.datetime(2026, 11, 25, 12, 30, tzinfo=dt.UTC)
 # NOW - 30 days is 2026-10-26 12:30: that day's aggregates may already be expiring.
@@ -31,6 +41,13 @@ class FakeArchive:
         rows = [{"bucket": window.start, "total": 7, "completed": 3, "failed": 1,
                  "avg_seconds": 40.0, "quantiles": list(range(101)), "cost": 2.5}]  # fmt: skip
         return points_from_rows(rows, window, granularity)
+
+    def cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
+        self.asked.append(window)
+        return []
+
+    def event_cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
+        return []
 
 
 def engine(archive: FakeArchive | None) -> AnalyticsEngine:
@@ -107,3 +124,150 @@ def test_trend_sql_filters_the_provider_only_when_asked() -> None:
     assert "@provider" in trend_sql("p.d.generation_metrics", "day", True)
     sql = trend_sql("p.d.generation_metrics", "hour", False)
     assert "@provider" not in sql and "TIMESTAMP_TRUNC(createdAt, HOUR)" in sql
+
+
+def generation_doc(**fields: Any) -> GenerationDocument:
+    created = dt.datetime(2024, 1, 1, 10, tzinfo=dt.UTC)
+    base: dict[str, Any] = {"userId": "u", "provider": "runway", "userTier": "free",
+                            "createdAt": created, "status": "queued"}  # fmt: skip
+    return GenerationDocument.model_validate(base | fields)
+
+
+def test_cells_from_rows_add_up_to_the_pipeline_contributions() -> None:
+    """Rows as cell_sql and keyed_cell_sql return them for three generations give the cells
+    their rollup contributions sum to (the pipeline's own function is the oracle)."""
+    created = dt.datetime(2024, 1, 1, 10, tzinfo=dt.UTC)
+    done = generation_doc(
+        status="completed", startedAt=created + dt.timedelta(seconds=2.0025),
+        completedAt=created + dt.timedelta(seconds=62), costUsd=2.5e-06, qualityScore=7.25,
+        userRating=4.0, outputSeconds=10.0, attempts=2, features=["hd_export", "x y", "z"],
+    )  # fmt: skip
+    failed = generation_doc(
+        status="failed", completedAt=created + dt.timedelta(seconds=5), fallbackFrom="pika",
+        error={"code": "rate limit!", "message": "m", "retryable": True}, costUsd=0.5,
+    )  # fmt: skip
+    queued = generation_doc(userTier="premium")
+    tracked = frozenset({"hd_export"})
+    expected: dict[str, dict[str, int]] = {}
+    for i, doc in enumerate((done, failed, queued)):
+        c = contribution(f"g{i}", doc, 4, tracked)
+        cell = expected.setdefault(c.cell, {})
+        for key, value in c.values.items():
+            cell[key] = cell.get(key, 0) + value
+
+    def plain(status: str, tier: str = "free", **sums: Any) -> dict[str, Any]:
+        row = {"provider": "runway", "tier": tier, "status": status, "n": 1, "att_sum": 1,
+               "retried": 0, "fallback": 0, "feat_any": 0}  # fmt: skip
+        for name in ("gt", "out", "qt", "rt", "cost", "q", "r"):
+            row[f"{name}_n"], row[f"{name}_sum"] = (1, sums[name]) if name in sums else (0, None)
+        for name in ("n", "q", "r", "qq", "rr", "qr"):
+            row[f"qr_{name}"] = sums.get(f"qr_{name}", 0 if name == "n" else None)
+        return row | {k: v for k, v in sums.items() if k in ("att_sum", "retried", "fallback",
+                                                             "feat_any")}  # fmt: skip
+
+    # What SQL computes: fixed-point values rounded half to even (2002.5 ms -> 2002,
+    # 2.5 micro-dollars -> 2), 59997.5 ms render time -> 59998 (odd below, rounds up).
+    rows = [
+        plain("completed", gt=62000, out=10000, qt=2002, rt=59998, cost=2, q=7250, r=4000,
+              qr_n=1, qr_q=7250, qr_r=4000, qr_qq=7250**2, qr_rr=4000**2, qr_qr=7250 * 4000,
+              att_sum=2, retried=1, feat_any=1),
+        plain("failed", cost=500000, fallback=1),
+        plain("queued", tier="premium", att_sum=None),
+    ]  # fmt: skip
+    keyed = [
+        {"kind": "b", "provider": "runway", "tier": "free",
+         "key": str(math.ceil(math.log(62.0) / math.log(sketch.GAMMA))), "n": 1, "total": 0},
+        {"kind": "err", "provider": "runway", "tier": "free", "key": "rate limit!", "n": 1,
+         "total": 0},
+        {"kind": "qb", "provider": "runway", "tier": "free", "key": "7", "n": 1,
+         "total": 4000},
+        {"kind": "feat", "provider": "runway", "tier": "free",
+         "key": json.dumps(["hd_export", "x y", "z"]), "n": 1, "total": 0},
+    ]  # fmt: skip
+    assert dict(cells_from_rows(rows, keyed, tracked)) == expected
+
+
+def test_event_cells_from_rows_add_up_to_the_pipeline_contributions() -> None:
+    at = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    events = [
+        AppEvent(type="premium_upgrade", userId="u", timestamp=at, amountUsd=9.99),
+        AppEvent(type="premium_upgrade", userId="v", timestamp=at, amountUsd=2.5e-06),
+        AppEvent(type="feature_used", userId="u", timestamp=at, properties={"feature": "a b"}),
+        AppEvent(type="feature_used", userId="u", timestamp=at, properties={"feature": 3}),
+        AppEvent(type="feature_used", userId="u", timestamp=at, properties={"feature": ""}),
+    ]
+    expected: dict[str, dict[str, int]] = {}
+    for i, event in enumerate(events):
+        c = event_contribution(f"e{i}", event, 4, None)
+        cell = expected.setdefault(c.cell, {})
+        for key, value in c.values.items():
+            cell[key] = cell.get(key, 0) + value
+    rows: list[dict[str, Any]] = [
+        {"type": "premium_upgrade", "feature": None, "n": 2, "rev_n": 2,
+         "rev_sum": 9_990_000 + 2},
+        {"type": "feature_used", "feature": '"a b"', "n": 1, "rev_n": 0, "rev_sum": None},
+        {"type": "feature_used", "feature": "3", "n": 1, "rev_n": 0, "rev_sum": None},
+        {"type": "feature_used", "feature": '""', "n": 1, "rev_n": 0, "rev_sum": None},
+    ]  # fmt: skip
+    assert dict(event_cells_from_rows(rows, None)) == expected
+
+
+class CellArchive(FakeArchive):
+    """An archive holding the cells an engine that saw the old generations computed."""
+
+    def __init__(self, old: AnalyticsEngine) -> None:
+        super().__init__()
+        self.old = old
+
+    def cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
+        self.asked.append(window)
+        return self.old.cells(window)
+
+    def event_cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
+        return [(k, t.values) for k, t in self.old.event_totals(window).items()]
+
+
+def test_endpoints_split_old_windows_at_the_horizon_and_say_which_source_answered() -> None:
+    """Generations before the horizon only in the archive, later ones only in the rollups: a
+    window across the horizon gives the figures of an engine that saw them all."""
+    clock = FixedClock(NOW)
+    everything, old_part, recent_part = (FakeStore() for _ in range(3))
+    engines = {}
+    for name, store in (("all", everything), ("old", old_part), ("recent", recent_part)):
+        keep = Retention(3650, 3650)  # these see every generation in their rollups
+        engines[name] = AnalyticsEngine(
+            store, PerformanceMonitor(store, 2, clock, retention=keep), 2, clock, retention=keep
+        )
+    for i in range(40):
+        created = HORIZON + dt.timedelta(hours=6 * i - 120, minutes=7)
+        doc = {
+            "userId": f"u{i % 3}", "provider": ("runway", "pika")[i % 2], "userTier": "free",
+            "status": "completed", "createdAt": created,
+            "completedAt": created + dt.timedelta(seconds=30 + i), "costUsd": 0.01 * i,
+        }  # fmt: skip
+        for name in ("all", "old" if created < HORIZON else "recent"):
+            engines[name]._store.source[f"g{i}"] = doc  # type: ignore[attr-defined]
+            engines[name]._monitor.record_generation_metrics(f"g{i}")
+    archive = CellArchive(engines["old"])
+    recent_store = engines["recent"]._store
+    split = AnalyticsEngine(
+        recent_store, PerformanceMonitor(recent_store, 2, clock), 2, clock,
+        retention=Retention(10, 30), archive=archive,
+    )  # fmt: skip
+    window = days(HORIZON - dt.timedelta(days=4), HORIZON + dt.timedelta(days=4))
+    for endpoint in ("get_analytics_summary", "system_metrics", "generate_quality_insights",
+                     "compare_providers", "generate_business_metrics"):  # fmt: skip
+        want = getattr(engines["all"], endpoint)(window)
+        got = getattr(split, endpoint)(window)
+        assert got.pop("source") == "bigquery+firestore"
+        assert want.pop("source") == "firestore"
+        assert got == want, endpoint
+    assert archive.asked[-1] == days(window.start, HORIZON)
+    summary = split.get_analytics_summary(window)
+    assert summary["generations"]["total"] == 32  # 16 before the horizon, 16 after, in the window
+    recent = days(HORIZON, HORIZON + dt.timedelta(days=1))
+    assert split.system_metrics(recent)["source"] == "firestore"
+    old = days(HORIZON - dt.timedelta(days=2), HORIZON)
+    assert split.compare_providers(old)["source"] == "bigquery"
+    with pytest.raises(InvalidArgument, match=r"^from: Firestore keeps aggregates for 30 days"):
+        engine(None).get_analytics_summary(old)

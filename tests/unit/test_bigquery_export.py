@@ -129,8 +129,18 @@ def test_bad_documents_are_skipped_with_their_reason_and_opted_out_users_anonymi
     bad = ("g-bad", {**generation(1)[1], "status": 5})
     nan = ("g-nan", {**generation(2)[1], "costUsd": float("nan")})
     docs = [generation(0), bad, nan, generation(3, user="quiet")]
-    events = [("e1", {"type": "video_viewed", "userId": "quiet", "timestamp": START,
-                      "sessionId": "s-9", "properties": {"page": "home"}})]  # fmt: skip
+    events = [
+        ("e1", {"type": "video_viewed", "userId": "quiet", "timestamp": START,
+                "sessionId": "s-9", "properties": {"page": "home"}}),
+        ("e2", {"type": "feature_used", "userId": "quiet", "timestamp": START,
+                "properties": {"feature": "hd_export", "email": "q@example.com"}}),
+        # Rejected by the pipeline (counted nowhere), so not exported either.
+        ("e3", {"type": "premium_upgrade", "userId": "u1", "timestamp": START}),
+        ("e4", {"type": "Not A Type", "userId": "u1", "timestamp": START}),
+        # The monitor's own lifecycle events are exported as they are.
+        ("e5", {"type": "generation_requested", "userId": "u1", "timestamp": START,
+                "source": "monitor", "properties": {"provider": "pika"}}),
+    ]  # fmt: skip
     source = FakeSource({"video_generation_metrics": docs, "analytics_events": events}, {"quiet"})
     warehouse = FakeWarehouse()
     run, runs = run_export(source, warehouse, pseudonym_key=b"k")
@@ -138,11 +148,13 @@ def test_bad_documents_are_skipped_with_their_reason_and_opted_out_users_anonymi
     assert (counts.rows, counts.skipped, counts.opted_out) == (2, 2, 1)
     assert any("status" in reason for reason in counts.reasons)
     assert counts.reasons["a number is not finite (NaN or infinity)"] == 1
-    assert run.tables["analytics_events"].opted_out == 1
+    event_counts = run.tables["analytics_events"]
+    assert (event_counts.rows, event_counts.skipped, event_counts.opted_out) == (3, 2, 2)
+    assert any("amountUsd is required" in reason for reason in event_counts.reasons)
     assert runs.states[-1]["tables"]["generation_metrics"]["skipped"] == 2
     rows = {str(row.get("generationId") or row.get("eventId")): row
             for _, chunk in warehouse.loads for row in chunk}  # fmt: skip
-    assert sorted(rows) == ["e1", "g0", "g3"]
+    assert sorted(rows) == ["e1", "e2", "e5", "g0", "g3"]
     assert rows["g3"]["userId"] == "opted-out"  # counted, no longer pointing at the user
     assert rows["g3"]["costUsd"] == 0.5
     assert (rows["e1"]["userId"], rows["e1"]["sessionId"], rows["e1"]["properties"]) == (
@@ -151,6 +163,12 @@ def test_bad_documents_are_skipped_with_their_reason_and_opted_out_users_anonymi
         None,
     )
     assert rows["g0"]["userId"] == pseudonym("u1", b"k")
+    # An anonymised event keeps only the feature name the figures count.
+    assert (rows["e2"]["userId"], rows["e2"]["properties"]) == (
+        "opted-out",
+        '{"feature":"hd_export"}',
+    )
+    assert rows["e5"]["properties"] == '{"provider":"pika"}'
 
 
 def test_a_failing_stage_stops_the_reading_ahead() -> None:
