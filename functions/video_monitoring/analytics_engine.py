@@ -314,20 +314,40 @@ class AnalyticsEngine:
     def generate_user_behavior_insights(self, window: Window) -> dict[str, Any]:
         """CONTRACT §6 `/user-insights`: per UTC day the window touches, activity, engagement and
         segments (from the daily snapshot, or computed now for days without one: today and any
-        day the scheduled run has not reached); retention and churn risk of the latest
-        snapshot day."""
+        day the scheduled run has not reached; days before the aggregates' retention horizon
+        from the BigQuery archive's rows); retention and churn risk of the latest snapshot day
+        (rebuilt from the archive for the last archived day when the window has no stored
+        snapshot)."""
         first = floor_time(window.start, "day")
         days = []
         while first < window.end:
             days.append(first)
             first += dt.timedelta(days=1)
-        stored = self._store.daily_snapshots(c.USER_BEHAVIOR_INSIGHTS, days)
-        missing = [d for d in days if d not in stored]
+        horizon = self._retention.aggregate_horizon(self._clock())
+        old_days = [d for d in days if d < horizon]
+        stored = self._store.daily_snapshots(
+            c.USER_BEHAVIOR_INSIGHTS, [d for d in days if d >= horizon]
+        )
+        missing = [d for d in days if d >= horizon and d not in stored]
         live: dict[dt.datetime, list[Any]] = {}
         if missing:
             days_read = self._store.user_days(missing[0], missing[-1] + dt.timedelta(days=1))
             for activity in self._consenting(days_read):
                 live.setdefault(activity.day, []).append(activity)
+        archived: list[UserActivity] = []
+        rebuilt: dict[str, Any] | None = None
+        if old_days:
+            last = old_days[-1]
+            # Without a stored snapshot, the last archived day's retention needs its 30 days.
+            since = old_days[0] if stored else min(old_days[0], last - dt.timedelta(days=30))
+            archived = self._archive_or_fail().user_days(
+                since, last + dt.timedelta(days=1), self._store.opted_out_users()
+            )
+            for activity in archived:
+                if activity.day >= old_days[0]:
+                    live.setdefault(activity.day, []).append(activity)
+            if not stored:
+                rebuilt = user_insights.snapshot(archived, last)
         series = []
         for day in days:
             if day in stored:
@@ -335,11 +355,19 @@ class AnalyticsEngine:
                 series.append({"day": day, "source": "snapshot", **figures})
             else:
                 figures = user_insights.day_figures(live.get(day, []))
-                series.append({"day": day, "source": "live", **figures})
-        latest = max(stored) if stored else None
+                kind = "bigquery" if day < horizon else "live"
+                series.append({"day": day, "source": kind, **figures})
+        latest_day: dt.datetime | None = None
+        latest: Mapping[str, Any] | None = None
+        if stored:
+            latest_day = max(stored)
+            latest = stored[latest_day]
+        elif rebuilt is not None:
+            latest_day, latest = old_days[-1], rebuilt
         user_days = sum(p["activeUsers"] for p in series)
         return {
             "window": window.to_json(),
+            "source": self.source(window),
             "days": series,
             "totals": {
                 "activeUserDays": user_days,
@@ -347,10 +375,10 @@ class AnalyticsEngine:
                 "generations": sum(p["generations"] for p in series),
                 "sessions": sum(p["sessions"] for p in series),
             },
-            "latestSnapshotDay": latest,
-            "retention7": stored[latest]["retention7"] if latest else None,
-            "retention30": stored[latest]["retention30"] if latest else None,
-            "churnRisk": stored[latest]["churnRisk"] if latest else None,
+            "latestSnapshotDay": latest_day,
+            "retention7": latest["retention7"] if latest else None,
+            "retention30": latest["retention30"] if latest else None,
+            "churnRisk": latest["churnRisk"] if latest else None,
         }
 
     def get_analytics_summary(self, window: Window) -> dict[str, Any]:

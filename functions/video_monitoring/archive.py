@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from video_monitoring import sketch
+from video_monitoring.bq_rows import ANONYMOUS
 from video_monitoring.constants import EVENT_SOURCE_MONITOR
 from video_monitoring.models import Window
 from video_monitoring.rollup import (
@@ -40,6 +41,7 @@ from video_monitoring.rollup import (
     safe_key,
     step,
 )
+from video_monitoring.storage import UserActivity
 
 _UNITS = {"minute": "MINUTE", "hour": "HOUR", "day": "DAY"}
 
@@ -61,6 +63,13 @@ class TrendArchive(Protocol):
 
     def event_cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
         """The event rollup cells of the window: one per event type."""
+        ...
+
+    def user_days(
+        self, start: dt.datetime, end: dt.datetime, excluded: frozenset[str]
+    ) -> list[UserActivity]:
+        """Each user's activity on each UTC day starting in [start, end), as `user_days` holds
+        it, without the excluded users (opted out) and the anonymised rows."""
         ...
 
 
@@ -281,3 +290,44 @@ def event_cells_from_rows(
             if value:
                 values[key] = values.get(key, 0) + int(value)
     return [(key, values) for key, values in sorted(cells.items())]
+
+
+def user_day_sql(generations: str, events: str, excluded: int) -> str:
+    """Per UTC day and user: generations by status and tier, app events by type with their
+    fixed-point amounts, without the anonymised rows (erased users have no user days; opted-out
+    ones are left out of insights) and the `excluded` users (parameters @x0, @x1, ...).
+    Parameters: @start, @end."""
+    others = "".join(f", @x{i}" for i in range(excluded))
+    users = f"userId NOT IN ({', '.join(repr(a) for a in sorted(ANONYMOUS))}{others})"
+    amount = fixed_sql("amountUsd", MICRO_USD)
+    return (
+        "SELECT 'gen' AS kind, TIMESTAMP_TRUNC(createdAt, DAY) AS day, userId AS user, "
+        "status AS key, userTier = 'premium' AS premium, COUNT(*) AS n, 0 AS total "
+        f"FROM `{generations}` WHERE createdAt >= @start AND createdAt < @end AND {users} "
+        "GROUP BY day, user, key, premium "
+        "UNION ALL "
+        "SELECT 'ev' AS kind, TIMESTAMP_TRUNC(timestamp, DAY) AS day, userId AS user, "
+        f"type AS key, FALSE AS premium, COUNT(*) AS n, SUM({amount}) AS total "
+        f"FROM `{events}` WHERE timestamp >= @start AND timestamp < @end AND {users} "
+        f"AND (source IS NULL OR source != '{EVENT_SOURCE_MONITOR}') "
+        "GROUP BY day, user, key, premium"
+    )
+
+
+def user_days_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[UserActivity]:
+    """User activity from the rows of user_day_sql, with the counters the pipeline keeps
+    (pipeline.generation_user_day, events.plan_event_change)."""
+    days: dict[tuple[dt.datetime, str], Values] = {}
+    for row in rows:
+        counters = days.setdefault((floor_time(row["day"], "day"), row["user"]), {})
+        n = int(row["n"])
+        if row["kind"] == "gen":
+            keys = ["gen/n", f"gen/s/{row['key']}"] + (["gen/premium"] if row["premium"] else [])
+            for key in keys:
+                counters[key] = counters.get(key, 0) + n
+        else:
+            key = f"ev/{safe_key(row['key'])}"
+            counters[key] = counters.get(key, 0) + n
+            if row["total"] is not None:
+                counters["rev"] = counters.get("rev", 0) + int(row["total"])
+    return [UserActivity(day, user, counters) for (day, user), counters in sorted(days.items())]

@@ -39,7 +39,7 @@ from video_monitoring.export import (
 )
 from video_monitoring.models import Window, rfc3339
 from video_monitoring.performance_monitor import PerformanceMonitor
-from video_monitoring.retention import AGGREGATE, DEFAULT_RETENTION, RAW, TTL_COLLECTIONS, Retention
+from video_monitoring.retention import DEFAULT_RETENTION, RAW, TTL_COLLECTIONS, Retention
 from video_monitoring.windows import parse_window
 
 log = logging.getLogger(__name__)
@@ -231,7 +231,7 @@ class Dashboard:
     def _user_insights(self, params: Mapping[str, str]) -> Any:
         if "provider" in params:
             raise InvalidArgument("provider: user insights are per user and day, not per provider")
-        return self._engine.generate_user_behavior_insights(self._window(params, kept=AGGREGATE))
+        return self._engine.generate_user_behavior_insights(self._window(params))
 
     def _export(self, params: Mapping[str, str], caller: Caller) -> StreamResponse:
         name = _choice(params, "dataset", tuple(DATASETS))
@@ -429,22 +429,16 @@ class Dashboard:
         extra: frozenset[str] = frozenset(),
         kept: str | None = None,
     ) -> Any:
-        """The request's window; a 400 naming `from` when it starts before Firestore still
-        keeps what the endpoint reads (`kept`: aggregates, raw records), rather than answering
-        with figures that silently miss data. None: the endpoint reads data without expiry, or
-        the engine answers older windows from BigQuery (and says so when it cannot)."""
+        """The request's window; with `kept=RAW`, a 400 naming `from` when it starts before
+        Firestore still keeps raw records, rather than answering with figures that silently
+        miss data. Windows older than the aggregates are the engine's to answer (from BigQuery,
+        or a 400 naming `from` when it is not configured)."""
         unknown = sorted(set(params) - WINDOW_PARAMS - extra)
         if unknown:
             allowed = ", ".join(sorted(WINDOW_PARAMS | extra))
             raise InvalidArgument(f"{unknown[0]}: unknown parameter; accepted: {allowed}")
         now = self._clock()
         window = parse_window(params, now, self._max_days)
-        if kept == AGGREGATE and window.start < self._retention.aggregate_horizon(now):
-            raise InvalidArgument(
-                f"from: Firestore keeps aggregates for {self._retention.aggregate_days} days "
-                f"(since {rfc3339(self._retention.aggregate_horizon(now))}); user insights of "
-                "older days are not kept"
-            )
         if kept == RAW and window.start < self._retention.raw_horizon(now):
             raise InvalidArgument(
                 f"from: Firestore keeps raw records for {self._retention.raw_days} days "

@@ -38,6 +38,7 @@ from video_monitoring.storage import (
     FirestoreRateLimiter,
     FirestoreRunLog,
     FirestoreStore,
+    UserActivity,
 )
 from video_monitoring.warehouse import BigQueryWarehouse, bigquery_client
 
@@ -118,6 +119,15 @@ class ArchiveOnDemand:
     def event_cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
         """Event rollup cells of the window, rebuilt in BigQuery."""
         return warehouse().event_cells(window, tracked_features)
+
+    def user_days(
+        self, start: dt.datetime, end: dt.datetime, excluded: frozenset[str]
+    ) -> list[UserActivity]:
+        """User activity per day from BigQuery, the excluded users left out under their ids and,
+        where the export pseudonymises, under their pseudonyms."""
+        key = bigquery_settings().key()
+        pseudonyms = {pseudonym(user, key) for user in excluded} if key else set()
+        return warehouse().user_days(start, end, excluded | pseudonyms)
 
 
 @functools.cache

@@ -31,6 +31,8 @@ from video_monitoring.archive import (
     keyed_params,
     points_from_rows,
     trend_sql,
+    user_day_sql,
+    user_days_from_rows,
 )
 from video_monitoring.bigquery_export import (
     BigQuerySettings,
@@ -42,6 +44,7 @@ from video_monitoring.bq_rows import ERASED, TABLES, bq_schema
 from video_monitoring.models import Window
 from video_monitoring.rollup import Granularity
 from video_monitoring.settings import get_settings
+from video_monitoring.storage import UserActivity
 
 log = logging.getLogger(__name__)
 STAGING_PREFIX = "_staging_"
@@ -235,6 +238,18 @@ class BigQueryWarehouse:
         table = f"{self.dataset}.analytics_events"
         rows = self._rows_of(event_cell_sql(table), {"start": window.start, "end": window.end})
         return event_cells_from_rows(rows, tracked_features)
+
+    def user_days(
+        self, start: dt.datetime, end: dt.datetime, excluded: frozenset[str]
+    ) -> list[UserActivity]:
+        """TrendArchive: user activity per UTC day from `generation_metrics` and
+        `analytics_events` (archive.py); `excluded` holds ids as BigQuery stores them (the
+        caller adds pseudonyms where the export pseudonymises)."""
+        sql = user_day_sql(
+            f"{self.dataset}.generation_metrics", f"{self.dataset}.analytics_events", len(excluded)
+        )
+        params = {f"x{i}": user for i, user in enumerate(sorted(excluded))}
+        return user_days_from_rows(self._rows_of(sql, {"start": start, "end": end, **params}))
 
     def _rows_of(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         """A query's rows; none when its table has not been created yet."""

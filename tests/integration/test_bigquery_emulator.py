@@ -25,7 +25,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from tests.integration.conftest import bigquery_env
 from tests.integration.support import PROJECT, Stack, token, whole_day
-from video_monitoring import storage
+from video_monitoring import storage, user_insights
 from video_monitoring.analytics_engine import AnalyticsEngine
 from video_monitoring.bigquery_export import (
     BigQuerySettings,
@@ -667,6 +667,31 @@ def test_every_endpoint_answers_windows_beyond_the_rollups_from_bigquery_with_th
             archived_body = json.loads(Response(200, answer(window)).text())
             assert archived_body.pop("source") == "bigquery"
             assert archived_body == served, (path, params)
+
+    # User insights from the user days BigQuery's rows give, the opted-out user left out.
+    whole = {"from": DAY.isoformat(), "to": (DAY + dt.timedelta(days=1)).isoformat()}
+    served = get(stack, "/user-insights", whole)
+    archived_body = json.loads(
+        Response(200, archived.generate_user_behavior_insights(
+            Window(start=DAY, end=DAY + dt.timedelta(days=1))
+        )).text()
+    )  # fmt: skip
+    assert (served.pop("source"), archived_body.pop("source")) == ("firestore", "bigquery")
+    assert [d.pop("source") for d in served["days"]] == ["live"]
+    assert [d.pop("source") for d in archived_body["days"]] == ["bigquery"]
+    assert (archived_body["days"], archived_body["totals"]) == (served["days"], served["totals"])
+    active = {d["userId"] for d in generations.values()} | {
+        e["userId"] for k, e in events.items() if k != "ev-bad"
+    }
+    assert served["days"][0]["activeUsers"] == len(active - {"u3"})
+    # Retention rebuilt for the last archived day (no stored snapshot), from the same activity.
+    consenting = [
+        a for a in store.user_days(DAY - dt.timedelta(days=30), NEXT) if a.user_id != "u3"
+    ]
+    expected = json.loads(Response(200, user_insights.snapshot(consenting, DAY)).text())
+    assert archived_body["latestSnapshotDay"] == expected["day"]
+    assert archived_body["churnRisk"] == expected["churnRisk"]
+    assert archived_body["retention7"] == expected["retention7"]
 
     # Anchors against the documents themselves (the rest is the dashboard's, tested elsewhere).
     body = endpoints["/performance"](Window(start=DAY, end=DAY + dt.timedelta(days=1)))

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.unit.fakes import FakeStore, FixedClock
-from video_monitoring import sketch
+from video_monitoring import sketch, user_insights
 from video_monitoring.analytics_engine import AnalyticsEngine
 from video_monitoring.archive import (
     Cells,
@@ -26,6 +26,7 @@ from video_monitoring.models import AppEvent, GenerationDocument, Window
 from video_monitoring.performance_monitor import PerformanceMonitor
 from video_monitoring.retention import Retention
 from video_monitoring.rollup import Granularity, contribution
+from video_monitoring.storage import UserActivity
 
 NOW = dt.datetime(2026, 11, 25, 12, 30, tzinfo=dt.UTC)
 # NOW - 30 days is 2026-10-26 12:30: that day's aggregates may already be expiring.
@@ -47,6 +48,11 @@ class FakeArchive:
         return []
 
     def event_cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
+        return []
+
+    def user_days(
+        self, start: dt.datetime, end: dt.datetime, excluded: frozenset[str]
+    ) -> list[UserActivity]:
         return []
 
 
@@ -226,6 +232,12 @@ class CellArchive(FakeArchive):
     def event_cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
         return [(k, t.values) for k, t in self.old.event_totals(window).items()]
 
+    def user_days(
+        self, start: dt.datetime, end: dt.datetime, excluded: frozenset[str]
+    ) -> list[UserActivity]:
+        days = self.old._store.user_days(start, end)
+        return [a for a in days if a.user_id not in excluded]
+
 
 def test_endpoints_split_old_windows_at_the_horizon_and_say_which_source_answered() -> None:
     """Generations before the horizon only in the archive, later ones only in the rollups: a
@@ -249,7 +261,7 @@ def test_endpoints_split_old_windows_at_the_horizon_and_say_which_source_answere
             engines[name]._store.source[f"g{i}"] = doc  # type: ignore[attr-defined]
             engines[name]._monitor.record_generation_metrics(f"g{i}")
     archive = CellArchive(engines["old"])
-    recent_store = engines["recent"]._store
+    recent_store = recent_part
     split = AnalyticsEngine(
         recent_store, PerformanceMonitor(recent_store, 2, clock), 2, clock,
         retention=Retention(10, 30), archive=archive,
@@ -271,3 +283,25 @@ def test_endpoints_split_old_windows_at_the_horizon_and_say_which_source_answere
     assert split.compare_providers(old)["source"] == "bigquery"
     with pytest.raises(InvalidArgument, match=r"^from: Firestore keeps aggregates for 30 days"):
         engine(None).get_analytics_summary(old)
+
+    # User insights: days before the horizon from the archive's user days, the opted-out user
+    # left out on both sides; without stored snapshots, retention is rebuilt for the last
+    # archived day from its 30 days of archived activity.
+    for fake in (recent_store, everything):
+        fake.opted_out.add("u1")
+    got = split.generate_user_behavior_insights(window)
+    want = engines["all"].generate_user_behavior_insights(window)
+    assert got["source"] == "bigquery+firestore"
+    assert [d.pop("source") for d in got["days"]] == ["bigquery"] * 4 + ["live"] * 4
+    assert [d.pop("source") for d in want["days"]] == ["live"] * 8
+    assert (got["days"], got["totals"]) == (want["days"], want["totals"])
+    assert got["totals"]["activeUserDays"] > 0
+    last_old = HORIZON - dt.timedelta(days=1)
+    consenting = [
+        a for a in everything.user_days(last_old - dt.timedelta(days=30), HORIZON)
+        if a.user_id != "u1"
+    ]  # fmt: skip
+    expected = user_insights.snapshot(consenting, last_old)
+    assert got["latestSnapshotDay"] == last_old
+    assert got["retention7"] == expected["retention7"]
+    assert got["churnRisk"] == expected["churnRisk"] and expected["churnRisk"]["activeIn30Days"]
