@@ -140,13 +140,17 @@ _SCALARS = {
 }
 
 
-def _column(name: str, annotation: Any) -> dict[str, str]:
-    mode = "REQUIRED"
-    origin = get_origin(annotation)
-    if origin in (Union, types.UnionType):
+def _unwrap(annotation: Any) -> tuple[Any, str]:
+    """An annotation without its Optional, and the column's mode."""
+    if get_origin(annotation) in (Union, types.UnionType):
         args = [a for a in get_args(annotation) if a is not type(None)]
-        annotation, mode = args[0], "NULLABLE"
-        origin = get_origin(annotation)
+        return args[0], "NULLABLE"
+    return annotation, "REQUIRED"
+
+
+def _column(name: str, annotation: Any) -> dict[str, str]:
+    annotation, mode = _unwrap(annotation)
+    origin = get_origin(annotation)
     if origin is list:
         (item,) = get_args(annotation)
         return {"name": name, "type": _SCALARS[item], "mode": "REPEATED"}
@@ -159,6 +163,14 @@ def bq_schema(model: type[_Row]) -> list[dict[str, str]]:
     """The BigQuery schema (name, type, mode) of a row model, in field order."""
     hints = typing.get_type_hints(model)
     return [_column(name, hints[name]) for name in model.model_fields]
+
+
+def json_columns(model: type[_Row]) -> frozenset[str]:
+    """The columns holding maps, exported as JSON text."""
+    hints = typing.get_type_hints(model)
+    return frozenset(
+        name for name in model.model_fields if get_origin(_unwrap(hints[name])[0]) is dict
+    )
 
 
 def pseudonym(user_id: str, key: bytes) -> str:

@@ -31,6 +31,8 @@ from video_monitoring.errors import (
 from video_monitoring.export import (
     DATASETS,
     FORMATS,
+    ArchivedExportSource,
+    ArchivedRows,
     Dataset,
     ExportSource,
     encode,
@@ -157,6 +159,7 @@ class Dashboard:
         export_rate_per_hour: int = 30,
         eraser: Callable[[str], ErasureReport] | None = None,
         retention: Retention = DEFAULT_RETENTION,
+        archived_rows: ArchivedRows | None = None,
     ) -> None:
         self._engine = engine
         self._monitor = monitor
@@ -165,6 +168,15 @@ class Dashboard:
         self._verify = verifier
         self._alerts = alerts
         self._exports = exports
+        if exports is not None and archived_rows is not None:
+            # Rows older than Firestore keeps come from BigQuery.
+            self._exports = ArchivedExportSource(
+                exports,
+                archived_rows,
+                lambda: retention.raw_horizon(clock()),
+                frozenset(n for n, d in DATASETS.items() if d.collection in TTL_COLLECTIONS),
+            )
+        self._archived_exports = archived_rows is not None
         self._export_max_rows = export_max_rows
         self._audit_log = audit
         self._limiter = export_limiter
@@ -237,7 +249,9 @@ class Dashboard:
         name = _choice(params, "dataset", tuple(DATASETS))
         if name is None:
             raise InvalidArgument(f"dataset: required; one of {', '.join(DATASETS)}")
-        kept = TTL_COLLECTIONS.get(DATASETS[name].collection)  # alert instances do not expire
+        # Alert instances do not expire; rows Firestore no longer keeps come from BigQuery when
+        # it is configured (otherwise the window is a 400 naming `from`).
+        kept = None if self._archived_exports else TTL_COLLECTIONS.get(DATASETS[name].collection)
         window = self._window(params, frozenset({"dataset", "format"}), kept=kept)
         fmt = _choice(params, "format", tuple(FORMATS)) or "csv"
         with self._audited(caller, "export", name) as details:

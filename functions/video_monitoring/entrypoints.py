@@ -6,7 +6,7 @@ import datetime as dt
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from flask import Request as FlaskRequest
@@ -24,6 +24,7 @@ from video_monitoring.clock import utc_now
 from video_monitoring.dashboard import Dashboard, Request, StreamResponse
 from video_monitoring.erasure import ErasureReport, erase_user
 from video_monitoring.events import is_monitor_event
+from video_monitoring.export import Dataset
 from video_monitoring.models import Window
 from video_monitoring.notifications import NotificationSettings, RetryPolicy, channels_from_settings
 from video_monitoring.performance_monitor import PerformanceMonitor
@@ -120,6 +121,16 @@ class ArchiveOnDemand:
         """Event rollup cells of the window, rebuilt in BigQuery."""
         return warehouse().event_cells(window, tracked_features)
 
+    def count_rows(self, dataset: Dataset, window: Window) -> int:
+        """Archived rows of an exported dataset in the window."""
+        return warehouse().count_rows(dataset, window)
+
+    def archived_rows(
+        self, dataset: Dataset, window: Window
+    ) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """Archived rows of an exported dataset in the window, streamed."""
+        return warehouse().archived_rows(dataset, window)
+
     def user_days(
         self, start: dt.datetime, end: dt.datetime, excluded: frozenset[str]
     ) -> list[UserActivity]:
@@ -147,6 +158,7 @@ def dashboard() -> Dashboard:
         export_rate_per_hour=settings.export_rate_per_hour,
         eraser=erase_user_everywhere,
         retention=settings.retention(),
+        archived_rows=ArchiveOnDemand() if bigquery_settings().bigquery_enabled else None,
     )
 
 

@@ -106,6 +106,67 @@ class ExportSource(Protocol):
         ...
 
 
+class ArchivedRows(Protocol):
+    """Where a dataset's rows older than Firestore keeps them come from (BigQuery)."""
+
+    def count_rows(self, dataset: Dataset, window: Window) -> int:
+        """Archived rows of the dataset in the window."""
+        ...
+
+    def archived_rows(
+        self, dataset: Dataset, window: Window
+    ) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """(id, fields) of the window's archived rows, oldest first, streamed."""
+        ...
+
+
+class ArchivedExportSource:
+    """ExportSource over two stores: the part of a window before `horizon()` (the raw
+    records' retention horizon) from the archive, the rest from Firestore, oldest first. Only
+    the datasets in `archived` are split (alert instances do not expire)."""
+
+    def __init__(
+        self,
+        recent: ExportSource,
+        archive: ArchivedRows,
+        horizon: Callable[[], dt.datetime],
+        archived: frozenset[str],
+    ) -> None:
+        self._recent = recent
+        self._archive = archive
+        self._horizon = horizon
+        self._archived = archived
+
+    def _split(self, dataset: Dataset, window: Window) -> tuple[Window | None, Window | None]:
+        if dataset.name not in self._archived:
+            return None, window
+        horizon = max(self._horizon(), window.start)
+        old = window.model_copy(update={"end": min(horizon, window.end)})
+        recent = window.model_copy(update={"start": horizon})
+        return (old if old.start < old.end else None), (
+            recent if recent.start < recent.end else None
+        )
+
+    def count(self, dataset: Dataset, window: Window) -> int:
+        """Archived rows before the horizon plus Firestore's after it."""
+        old, recent = self._split(dataset, window)
+        return (0 if old is None else self._archive.count_rows(dataset, old)) + (
+            0 if recent is None else self._recent.count(dataset, recent)
+        )
+
+    def rows(self, dataset: Dataset, window: Window) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """The archive's rows, then Firestore's (each oldest first)."""
+        old, recent = self._split(dataset, window)
+        if old is not None:
+            yield from self._archive.archived_rows(dataset, old)
+        if recent is not None:
+            yield from self._recent.rows(dataset, recent)
+
+    def opted_out_users(self) -> frozenset[str]:
+        """Firestore's opt-outs (archived rows were anonymised when exported)."""
+        return self._recent.opted_out_users()
+
+
 def plain(value: Any) -> Any:
     """A JSON-ready value for anything Firestore can hold: times as RFC 3339, geo points as
     {lat, lng}, references as their path, bytes as base64, non-finite numbers as null; maps and

@@ -1,16 +1,20 @@
 """Merging iterators that block on I/O: each runs in its own thread, started at once, and feeds
 one bounded queue, so reading overlaps with whatever consumes the items (and with other merged
-readers) while memory holds at most `depth` items per merge."""
+readers) while memory holds about `depth` items per merge. Items cross the queue in batches
+of up to BATCH (one lock round trip and one thread handoff per batch rather than per item:
+measured on the BigQuery export's 100,000 documents)."""
 
 from __future__ import annotations
 
+import collections
 import queue
 import threading
 from collections.abc import Iterable, Iterator
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 T = TypeVar("T")
 _DONE = object()
+BATCH = 256
 
 
 class merged(Generic[T]):
@@ -19,7 +23,11 @@ class merged(Generic[T]):
     (or reaching the end) stops and joins every reader."""
 
     def __init__(self, sources: Iterable[Iterator[T]], depth: int = 1000) -> None:
-        self._items: queue.Queue[object] = queue.Queue(maxsize=depth)
+        # At most `depth` items wait in the queue, plus one batch being filled per source and
+        # one being consumed.
+        self._batch = max(1, min(BATCH, depth // 4))
+        self._items: queue.Queue[object] = queue.Queue(maxsize=max(1, depth // self._batch))
+        self._ready: collections.deque[T] = collections.deque()
         self._stop = threading.Event()
         self._errors: list[BaseException] = []
         self._threads = [
@@ -40,10 +48,16 @@ class merged(Generic[T]):
         return False
 
     def _drain(self, source: Iterator[T]) -> None:
+        batch: list[T] = []
         try:
             for item in source:
-                if not self._put(item):
-                    return
+                batch.append(item)
+                if len(batch) >= self._batch:
+                    if not self._put(batch):
+                        return
+                    batch = []
+            if batch and not self._put(batch):
+                return
         except BaseException as error:  # handed to the consumer
             self._errors.append(error)
             self._stop.set()
@@ -57,6 +71,8 @@ class merged(Generic[T]):
         return self
 
     def __next__(self) -> T:
+        if self._ready:
+            return self._ready.popleft()
         while self._running:
             if self._errors:
                 self.close()
@@ -68,7 +84,8 @@ class merged(Generic[T]):
             if item is _DONE:
                 self._running -= 1
             else:
-                return item  # type: ignore[return-value]
+                self._ready.extend(cast(list[T], item))
+                return self._ready.popleft()
         self.close()
         if self._errors:
             raise self._errors[0]

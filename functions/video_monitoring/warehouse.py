@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -40,7 +41,8 @@ from video_monitoring.bigquery_export import (
     replace_statements,
     transaction_script,
 )
-from video_monitoring.bq_rows import ERASED, TABLES, bq_schema
+from video_monitoring.bq_rows import ERASED, TABLES, bq_schema, json_columns
+from video_monitoring.export import Dataset
 from video_monitoring.models import Window
 from video_monitoring.rollup import Granularity
 from video_monitoring.settings import get_settings
@@ -55,6 +57,7 @@ RETRY = bigquery.DEFAULT_RETRY.with_deadline(120)
 JOB_TIMEOUT = 600.0
 MAX_UPLOADS_IN_FLIGHT = 2
 UPLOAD_TIMEOUT = 300.0  # seconds per upload request (a stalled upload fails, not hangs)
+EXPORT_PAGE = 5000  # rows per page when /export streams archived rows
 # The tables with a userId column, and the other columns an erasure clears there.
 _FEATURE = "JSON_QUERY(properties, '$.feature')"
 # Tables holding user ids -> what erasure sets besides the id: an event's session cleared and its
@@ -250,6 +253,48 @@ class BigQueryWarehouse:
         )
         params = {f"x{i}": user for i, user in enumerate(sorted(excluded))}
         return user_days_from_rows(self._rows_of(sql, {"start": start, "end": end, **params}))
+
+    def count_rows(self, dataset: Dataset, window: Window) -> int:
+        """ArchivedRows: rows of the dataset's table in the window (none before it exists)."""
+        table, where, params = self._export_query(dataset, window)
+        rows = self._rows_of(f"SELECT COUNT(*) AS n FROM `{table}` {where}", params)
+        return int(rows[0]["n"]) if rows else 0
+
+    def archived_rows(
+        self, dataset: Dataset, window: Window
+    ) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """ArchivedRows: the window's rows of the dataset's table by time then id, streamed
+        page by page; JSON text columns (maps) back as maps, so the file reads as Firestore's."""
+        table, where, params = self._export_query(dataset, window)
+        model, _, time_field, id_column = TABLES[table.rsplit(".", 1)[1]]
+        maps = json_columns(model)
+        columns = [id_column, *(c for c in dataset.columns if c in model.model_fields)]
+        sql = (
+            f"SELECT {', '.join(dict.fromkeys(columns))} FROM `{table}` {where} "
+            f"ORDER BY {time_field}, {id_column}"
+        )
+        config = bigquery.QueryJobConfig(query_parameters=[_param(k, v) for k, v in params.items()])
+        try:
+            job = self.client.query(sql, job_config=config, retry=RETRY)
+            result = job.result(retry=RETRY, timeout=JOB_TIMEOUT, page_size=EXPORT_PAGE)
+        except NotFound:
+            return
+        for row in result:
+            data = dict(row.items())
+            for name in maps & data.keys():
+                if data[name] is not None:
+                    data[name] = json.loads(data[name])
+            yield str(data[id_column]), data
+
+    def _export_query(self, dataset: Dataset, window: Window) -> tuple[str, str, dict[str, Any]]:
+        """The table of an exported dataset, the window's WHERE clause and its parameters."""
+        (table,) = [t for t, spec in TABLES.items() if spec[1] == dataset.collection]
+        where = f"WHERE {dataset.time_field} >= @start AND {dataset.time_field} < @end"
+        params: dict[str, Any] = {"start": window.start, "end": window.end}
+        if window.provider is not None and dataset.provider_field is not None:
+            where += f" AND {dataset.provider_field} = @provider"
+            params["provider"] = window.provider
+        return f"{self.dataset}.{table}", where, params
 
     def _rows_of(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         """A query's rows; none when its table has not been created yet."""

@@ -711,3 +711,50 @@ def get(stack: Stack, path: str, params: dict[str, str]) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+def test_exports_of_rows_firestore_no_longer_keeps_come_from_bigquery(
+    stack: Stack, db: firestore.Client, bq: BigQueryWarehouse
+) -> None:
+    """A window across the raw records' horizon (90 days): the rows of days TTL has deleted
+    from Firestore come from BigQuery, the later ones from Firestore, one file in time order."""
+    now = dt.datetime.now(dt.UTC)
+    old_day = (now - dt.timedelta(days=100)).replace(hour=0, minute=0, second=0, microsecond=0)
+    metrics = db.collection("video_generation_metrics")
+    docs: dict[str, dict[str, Any]] = {}
+    for i in range(12):
+        created = old_day + dt.timedelta(hours=2 * i, minutes=3)
+        docs[f"old-{i:02d}"] = {
+            "generationId": f"old-{i:02d}", "userId": f"u{i % 4}", "provider": "runway",
+            "status": "completed", "userTier": "free", "createdAt": created,
+            "generationSeconds": 30.5 + i, "costUsd": 0.125 * i, "features": ["hd_export"],
+        }  # fmt: skip
+    for i in range(5):
+        created = now - dt.timedelta(days=80, hours=i)
+        docs[f"new-{i}"] = {
+            "generationId": f"new-{i}", "userId": "u9", "provider": "pika", "status": "failed",
+            "userTier": "premium", "createdAt": created, "errorCode": "timeout", "features": [],
+        }  # fmt: skip
+    for doc_id, doc in docs.items():
+        metrics.document(doc_id).set(doc)
+    export_in_process(db, bq, old_day)
+    for doc_id in docs:
+        if doc_id.startswith("old-"):
+            metrics.document(doc_id).delete()  # what TTL does after 90 days
+
+    window = {"from": (old_day - dt.timedelta(days=1)).isoformat(),
+              "to": (now - dt.timedelta(days=70)).isoformat()}  # fmt: skip
+    response = requests.get(
+        stack.url("video_analytics_dashboard", "/export"),
+        params={"dataset": "generations", "format": "ndjson", **window},
+        headers={"Authorization": f"Bearer {token()}"}, timeout=60,
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+    rows = [json.loads(line) for line in response.text.splitlines()]
+    expected = sorted(docs.values(), key=lambda d: d["createdAt"])
+    assert [r["generationId"] for r in rows] == [d["generationId"] for d in expected]
+    for row, doc in zip(rows, expected, strict=True):
+        assert row["createdAt"] == doc["createdAt"].isoformat().replace("+00:00", "Z")
+        assert (row["costUsd"], row["features"], row["errorCode"]) == (
+            doc.get("costUsd"), doc["features"], doc.get("errorCode"),
+        )  # fmt: skip

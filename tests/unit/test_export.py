@@ -18,6 +18,7 @@ from video_monitoring.dashboard import Dashboard, Request, StreamResponse
 from video_monitoring.export import Dataset, safe_cell
 from video_monitoring.models import Window
 from video_monitoring.performance_monitor import PerformanceMonitor
+from video_monitoring.retention import Retention
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
 
@@ -254,3 +255,66 @@ def test_pdf_is_a_readable_report_with_window_totals_and_a_bounded_table() -> No
     assert "2026-11-17T12:00:00Z" in text and "2026-11-24T12:00:00Z" in text
     assert "2500 rows" in text and "completed: 2000" in text and "failed: 500" in text
     assert "first 2000 of 2500 rows" in text
+
+
+class ArchiveList(ListSource):
+    """The BigQuery side: the same filtering, under ArchivedRows' names."""
+
+    def __init__(self, docs: dict[str, list[tuple[str, dict[str, Any]]]]) -> None:
+        super().__init__(docs)
+        self.asked: list[Window] = []
+
+    def count_rows(self, dataset: Dataset, window: Window) -> int:
+        self.asked.append(window)
+        return self.count(dataset, window)
+
+    def archived_rows(
+        self, dataset: Dataset, window: Window
+    ) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        return self.rows(dataset, window)
+
+
+def test_rows_older_than_firestore_keeps_come_from_the_archive() -> None:
+    """Retention keeps 10 days of raw records: a window across the horizon gets the archive's
+    rows before it and Firestore's after it, oldest first, counted against the cap together;
+    without an archive the same window is a 400 naming `from`; alerts are never archived."""
+    horizon = Retention(10, 760).raw_horizon(NOW)
+    assert horizon == NOW - dt.timedelta(days=10)
+    docs = [generation(i) for i in range(0, 16 * 24 * 60, 360)]  # every 6 h over 16 days
+    old = [d for d in docs if d[1]["createdAt"] < horizon]
+    recent = [d for d in docs if d[1]["createdAt"] >= horizon]
+    assert old and recent
+    archive = ArchiveList({"video_generation_metrics": old})
+    store = FakeStore()
+    clock = FixedClock(NOW)
+    monitor = PerformanceMonitor(store, shards=2, clock=clock)
+
+    def board(archived: ArchiveList | None, cap: int = 1000) -> Dashboard:
+        return Dashboard(
+            AnalyticsEngine(store, monitor), monitor, clock, 400, verifier=verifier,
+            exports=ListSource({"video_generation_metrics": recent}), export_max_rows=cap,
+            retention=Retention(10, 760), archived_rows=archived,
+        )  # fmt: skip
+
+    window = {"from": (NOW - dt.timedelta(days=15)).isoformat(), "to": NOW.isoformat()}
+    body = b"".join(export(board(archive), dataset="generations", format="csv", **window).chunks)
+    rows = list(csv.DictReader(io.StringIO(body.decode())))
+    inside = sorted(
+        (d for d in docs if d[1]["createdAt"] >= NOW - dt.timedelta(days=15)),
+        key=lambda d: d[1]["createdAt"],
+    )
+    assert [r["generationId"] for r in rows] == [i for i, _ in inside]
+    assert archive.asked == [Window(start=NOW - dt.timedelta(days=15), end=horizon)]
+    over = board(archive, cap=len(inside) - 1).handle(
+        Request("GET", "/export", {"dataset": "generations", **window}, "Bearer tok-analytics")
+    )
+    assert json_response(over).status == 400  # both parts count against the cap
+    refused = board(None).handle(
+        Request("GET", "/export", {"dataset": "generations", **window}, "Bearer tok-analytics")
+    )
+    refusal = json_response(refused)
+    assert refusal.status == 400
+    assert refusal.body["error"]["message"].startswith("from: Firestore keeps raw")
+    archive.asked = []
+    export(board(archive), dataset="alerts", **window)
+    assert archive.asked == []
