@@ -58,8 +58,8 @@ Planner = Callable[[SourceState, StoredState], Plan]
 MAX_ATTEMPTS = 12
 EXPORT_PAGE = 500
 # The BigQuery export's pages: documents stream through (none are kept), so a page bounds one
-# query's duration and what a broken stream makes us redo, not memory. Fewer, longer pages
-# measured faster on the emulator, which scans its whole database once per query.
+# query's duration, not memory (a broken stream resumes after its last document). Fewer, longer
+# pages measured faster on the emulator, which scans its whole database once per query.
 DAY_PAGE = 100_000
 DAY_PAGE_RETRIES = 3
 ERASE_PAGE = 400  # documents per erasure batch (a batch holds at most 500 writes)
