@@ -20,7 +20,6 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import io
-import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -35,7 +34,7 @@ from video_monitoring.bq_rows import (
     TABLES,
     bq_schema,
     check_counted,
-    export_row,
+    export_line,
     kept_properties,
 )
 from video_monitoring.models import describe_validation_error, rfc3339
@@ -264,19 +263,15 @@ def _stage(
     pending = 0
     for doc_id, data in docs:
         try:
-            check_counted(table, dict(data))
+            check_counted(table, data)
             if data.get("userId") in opted_out:
                 counts.opted_out += 1
                 data = anonymised(data, OPTED_OUT)
-            row = export_row(table, doc_id, dict(data), pseudonym_key)
-            line = json.dumps(row, separators=(",", ":"), allow_nan=False)
+            line = export_line(table, doc_id, data, pseudonym_key)
         except ValidationError as error:
             counts.skip(describe_validation_error(error))
             continue
-        except ValueError:
-            counts.skip("a number is not finite (NaN or infinity)")
-            continue
-        chunk.write(line.encode())
+        chunk.write(line)
         chunk.write(b"\n")
         pending += 1
         if pending >= load_rows:

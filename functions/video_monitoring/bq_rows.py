@@ -15,12 +15,13 @@ import hmac
 import json
 import types
 import typing
-from typing import Any, Union, get_args, get_origin
+from collections.abc import Mapping
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PlainSerializer
 
 from video_monitoring.constants import EVENT_SOURCE_MONITOR
-from video_monitoring.models import AppEvent, rfc3339
+from video_monitoring.models import AppEvent
 
 # What stands in for a user id that must not leave: an erased user's (erasure.py) and an
 # opted-out user's (their rows stay, so counts stay true, but no longer point at them).
@@ -29,8 +30,17 @@ OPTED_OUT = "opted-out"
 ANONYMOUS = frozenset({ERASED, OPTED_OUT})
 
 
+def _json_text(value: dict[str, Any]) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str, sort_keys=True)
+
+
+# A map column: exported as JSON text (the schema sees the dict, see _column).
+JsonMap = Annotated[dict[str, Any], PlainSerializer(_json_text, return_type=str)]
+
+
 class _Row(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # A non-finite number is a validation error naming its field (the row is skipped).
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
 
 class GenerationMetricsRow(_Row):
@@ -71,7 +81,7 @@ class AnalyticsEventRow(_Row):
     generationId: str | None = None
     amountUsd: float | None = None
     source: str | None = None
-    properties: dict[str, Any] | None = None
+    properties: JsonMap | None = None
 
 
 class AlertInstanceRow(_Row):
@@ -106,10 +116,10 @@ class SystemMetricsRow(_Row):
     scope: str
     windowStart: dt.datetime
     windowEnd: dt.datetime
-    generations: dict[str, Any] | None = None
+    generations: JsonMap | None = None
     successRate: float | None = None
-    generationTimeSeconds: dict[str, Any] | None = None
-    errors: dict[str, Any] | None = None
+    generationTimeSeconds: JsonMap | None = None
+    errors: JsonMap | None = None
     retryRate: float | None = None
     fallbackRate: float | None = None
     costUsd: float | None = None
@@ -179,7 +189,7 @@ def pseudonym(user_id: str, key: bytes) -> str:
     return hmac.new(key, user_id.encode(), hashlib.sha256).hexdigest()
 
 
-def check_counted(table: str, data: dict[str, Any]) -> None:
+def check_counted(table: str, data: Mapping[str, Any]) -> None:
     """Raise pydantic's ValidationError for an app event the pipeline rejects (it is in
     `rejected_events`, not in any figure), so BigQuery holds exactly what the dashboards count
     and figures rebuilt from it (archive.py) match the rollups. Generation metrics are the
@@ -195,20 +205,24 @@ def kept_properties(properties: Any) -> dict[str, str] | None:
     return {"feature": feature} if isinstance(feature, str) and feature else None
 
 
-def export_row(
-    table: str, doc_id: str, data: dict[str, Any], pseudonym_key: bytes | None = None
-) -> dict[str, Any]:
-    """A JSON-ready row of the table from a Firestore document (id column filled from the
-    document id when absent); raises pydantic's ValidationError for a document that does not
-    fit the table."""
+def export_line(
+    table: str, doc_id: str, data: Mapping[str, Any], pseudonym_key: bytes | None = None
+) -> bytes:
+    """One NDJSON line (without the newline) of the table from a Firestore document (id column
+    filled from the document id when absent), serialised by pydantic-core: times as RFC 3339
+    UTC, maps as JSON text. Raises pydantic's ValidationError for a document that does not fit
+    the table (non-finite numbers included)."""
     model, _, _, id_column = TABLES[table]
-    fields = {id_column: doc_id, **data}
-    row = model.model_validate(fields).model_dump()
-    if pseudonym_key is not None and row.get("userId") not in (None, *ANONYMOUS):
-        row["userId"] = pseudonym(row["userId"], pseudonym_key)
-    for name, value in row.items():
-        if isinstance(value, dt.datetime):
-            row[name] = rfc3339(value)
-        elif isinstance(value, dict):
-            row[name] = json.dumps(value, separators=(",", ":"), default=str, sort_keys=True)
+    row = model.model_validate({id_column: doc_id, **data})
+    user_id = getattr(row, "userId", None)
+    if pseudonym_key is not None and isinstance(user_id, str) and user_id not in ANONYMOUS:
+        row = row.model_copy(update={"userId": pseudonym(user_id, pseudonym_key)})
+    return row.model_dump_json().encode()
+
+
+def export_row(
+    table: str, doc_id: str, data: Mapping[str, Any], pseudonym_key: bytes | None = None
+) -> dict[str, Any]:
+    """The row of export_line as a dict."""
+    row: dict[str, Any] = json.loads(export_line(table, doc_id, data, pseudonym_key))
     return row

@@ -147,7 +147,7 @@ def test_bad_documents_are_skipped_with_their_reason_and_opted_out_users_anonymi
     counts = run.tables["generation_metrics"]
     assert (counts.rows, counts.skipped, counts.opted_out) == (2, 2, 1)
     assert any("status" in reason for reason in counts.reasons)
-    assert counts.reasons["a number is not finite (NaN or infinity)"] == 1
+    assert counts.reasons["costUsd: Input should be a finite number"] == 1
     event_counts = run.tables["analytics_events"]
     assert (event_counts.rows, event_counts.skipped, event_counts.opted_out) == (3, 2, 2)
     assert any("amountUsd is required" in reason for reason in event_counts.reasons)
