@@ -57,6 +57,9 @@ class BigQuerySettings(BaseSettings):
     # Off where no BigQuery exists (the local stack without its emulator): erasure skips it.
     bigquery_enabled: bool = True
     export_load_rows: int = Field(default=10_000, ge=1, le=1_000_000)
+    # Earlier days each nightly run exports again, so a generation that finished after its
+    # day's export reaches BigQuery in its final state.
+    export_resettle_days: int = Field(default=1, ge=0, le=7)
     export_pseudonymize_users: bool = False
     pseudonym_key: SecretStr | None = None
 
@@ -88,6 +91,16 @@ def scheduled_day(schedule_time: dt.datetime) -> dt.date:
     if schedule_time.tzinfo is None:
         schedule_time = schedule_time.replace(tzinfo=dt.UTC)
     return (schedule_time.astimezone(dt.UTC) - dt.timedelta(days=1)).date()
+
+
+def scheduled_days(
+    schedule_time: dt.datetime, resettle: int, raw_horizon: dt.datetime | None = None
+) -> list[dt.date]:
+    """What the nightly run exports: yesterday, then the `resettle` days before it again
+    (those Firestore still fully keeps), newest first."""
+    day = scheduled_day(schedule_time)
+    days = [day - dt.timedelta(days=back) for back in range(resettle + 1)]
+    return [d for d in days if raw_horizon is None or day_bounds(d)[0] >= raw_horizon]
 
 
 @dataclass

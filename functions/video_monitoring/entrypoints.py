@@ -18,7 +18,13 @@ from video_monitoring.alert_store import FirestoreAlertStore
 from video_monitoring.analytics_engine import AnalyticsEngine
 from video_monitoring.archive import Cells
 from video_monitoring.auth import cors_headers
-from video_monitoring.bigquery_export import BigQuerySettings, DayRun, export_day, scheduled_day
+from video_monitoring.bigquery_export import (
+    BigQuerySettings,
+    DayRun,
+    export_day,
+    scheduled_day,
+    scheduled_days,
+)
 from video_monitoring.bq_rows import pseudonym
 from video_monitoring.clock import utc_now
 from video_monitoring.dashboard import Dashboard, Request, StreamResponse
@@ -362,11 +368,18 @@ def export_one_day(day: dt.date, trigger: str) -> DayRun:
     return run
 
 
-def run_export_to_bigquery(schedule_time: dt.datetime) -> DayRun | None:
-    """The nightly export: the UTC day before the schedule time (nothing, with a warning, where
-    BigQuery is not enabled, as on the local stack without its emulator)."""
-    day = scheduled_day(schedule_time)
-    if not bigquery_settings().bigquery_enabled:
-        log.warning("export_to_bigquery %s: BIGQUERY_ENABLED is off; nothing exported", day)
-        return None
-    return export_one_day(day, "schedule")
+def run_export_to_bigquery(schedule_time: dt.datetime) -> list[DayRun]:
+    """The nightly export: the UTC day before the schedule time, then EXPORT_RESETTLE_DAYS
+    earlier days again (late status changes reach BigQuery); nothing, with a warning, where
+    BigQuery is not enabled, as on the local stack without its emulator. Raises when a day
+    fails (the scheduler retries; every day's export is idempotent)."""
+    settings = bigquery_settings()
+    horizon = get_settings().retention().raw_horizon(utc_now())
+    days = scheduled_days(schedule_time, settings.export_resettle_days, horizon)
+    if not settings.bigquery_enabled:
+        log.warning(
+            "export_to_bigquery %s: BIGQUERY_ENABLED is off; nothing exported",
+            scheduled_day(schedule_time),
+        )
+        return []
+    return [export_one_day(day, "schedule" if i == 0 else "resettle") for i, day in enumerate(days)]

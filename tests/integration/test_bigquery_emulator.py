@@ -758,3 +758,26 @@ def test_exports_of_rows_firestore_no_longer_keeps_come_from_bigquery(
         assert (row["costUsd"], row["features"], row["errorCode"]) == (
             doc.get("costUsd"), doc["features"], doc.get("errorCode"),
         )  # fmt: skip
+
+
+def test_the_nightly_run_exports_yesterday_again_so_late_changes_reach_bigquery(
+    stack: Stack, db: firestore.Client, bq: BigQueryWarehouse
+) -> None:
+    """A generation still processing at its day's export finishes later: the next night's run
+    exports that day again (EXPORT_RESETTLE_DAYS=1), so BigQuery holds its final state."""
+    late = PREV + dt.timedelta(hours=23, minutes=50)
+    source = db.collection(SOURCE).document("late-1")
+    source.set(
+        generation("user-a", late, "processing") | {"startedAt": late + dt.timedelta(seconds=5)}
+    )
+    stack.settle()
+    export(PREV, stack)
+    assert bq_day(bq, "generation_metrics", PREV)["late-1"]["status"] == "processing"
+
+    source.set(generation("user-a", late, "completed"))
+    stack.settle()
+    export(DAY, stack)
+    row = bq_day(bq, "generation_metrics", PREV)["late-1"]
+    assert (row["status"], row["costUsd"]) == ("completed", 0.25)
+    assert run_record(db, PREV)["trigger"] == "resettle"
+    assert run_record(db, DAY)["trigger"] == "schedule"

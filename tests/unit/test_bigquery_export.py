@@ -22,6 +22,7 @@ from video_monitoring.bigquery_export import (
     export_day,
     replace_statements,
     scheduled_day,
+    scheduled_days,
     transaction_script,
 )
 from video_monitoring.bq_rows import TABLES, pseudonym
@@ -257,6 +258,13 @@ def test_days_and_settings() -> None:
     assert scheduled_day(dt.datetime(2026, 11, 21, 2, 0, tzinfo=dt.UTC)) == DAY
     assert scheduled_day(dt.datetime(2026, 11, 21, 0, 30)) == DAY  # naive means UTC
     assert day_bounds(DAY) == (START, START + dt.timedelta(days=1))
+    nightly = dt.datetime(2026, 11, 21, 2, 0, tzinfo=dt.UTC)
+    before = DAY - dt.timedelta(days=1)
+    assert scheduled_days(nightly, 0) == [DAY]
+    assert scheduled_days(nightly, 2) == [DAY, before, DAY - dt.timedelta(days=2)]
+    # A day Firestore no longer fully keeps is not exported again.
+    assert scheduled_days(nightly, 2, raw_horizon=START - dt.timedelta(hours=12)) == [DAY]
+    assert BigQuerySettings().export_resettle_days == 1
     assert BigQuerySettings(export_pseudonymize_users=False, pseudonym_key="k").key() is None
     assert BigQuerySettings(export_pseudonymize_users=True, pseudonym_key="k").key() == b"k"
     with pytest.raises(ExportConfigError, match="PSEUDONYM_KEY is not set"):

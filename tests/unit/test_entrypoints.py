@@ -57,5 +57,5 @@ def test_the_export_does_nothing_but_say_so_where_bigquery_is_off(
     )
     when = dt.datetime(2026, 11, 21, 2, 0, tzinfo=dt.UTC)
     with caplog.at_level("WARNING"):
-        assert entrypoints.run_export_to_bigquery(when) is None
+        assert entrypoints.run_export_to_bigquery(when) == []
     assert "export_to_bigquery 2026-11-20: BIGQUERY_ENABLED is off" in caplog.text
