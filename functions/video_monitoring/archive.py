@@ -292,13 +292,13 @@ def event_cells_from_rows(
     return [(key, values) for key, values in sorted(cells.items())]
 
 
-def user_day_sql(generations: str, events: str, excluded: int) -> str:
+def user_day_sql(generations: str, events: str) -> str:
     """Per UTC day and user: generations by status and tier, app events by type with their
     fixed-point amounts, without the anonymised rows (erased users have no user days; opted-out
-    ones are left out of insights) and the `excluded` users (parameters @x0, @x1, ...).
-    Parameters: @start, @end."""
-    others = "".join(f", @x{i}" for i in range(excluded))
-    users = f"userId NOT IN ({', '.join(repr(a) for a in sorted(ANONYMOUS))}{others})"
+    ones are left out of insights) and the users of the @excluded array (one parameter however
+    many opted out). Parameters: @start, @end, @excluded."""
+    placeholders = ", ".join(repr(a) for a in sorted(ANONYMOUS))
+    users = f"userId NOT IN ({placeholders}) AND userId NOT IN UNNEST(@excluded)"
     amount = fixed_sql("amountUsd", MICRO_USD)
     return (
         "SELECT 'gen' AS kind, TIMESTAMP_TRUNC(createdAt, DAY) AS day, userId AS user, "

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, PlainSerializer
 
 from video_monitoring.constants import EVENT_SOURCE_MONITOR
+from video_monitoring.export import plain
 from video_monitoring.models import AppEvent
 
 # What stands in for a user id that must not leave: an erased user's (erasure.py) and an
@@ -31,7 +32,9 @@ ANONYMOUS = frozenset({ERASED, OPTED_OUT})
 
 
 def _json_text(value: dict[str, Any]) -> str:
-    return json.dumps(value, separators=(",", ":"), default=str, sort_keys=True)
+    """Valid JSON whatever the map holds: times as RFC 3339, non-finite numbers as null, bytes
+    as base64 (export.plain)."""
+    return json.dumps(plain(value), separators=(",", ":"), sort_keys=True, allow_nan=False)
 
 
 # A map column: exported as JSON text (the schema sees the dict, see _column).

@@ -35,7 +35,7 @@ from google.cloud.firestore_v1.types import RunQueryResponse
 from video_monitoring import constants as c
 from video_monitoring.access import AuditEntry, Bucket, take_token
 from video_monitoring.bigquery_export import DayRun
-from video_monitoring.bq_rows import ERASED
+from video_monitoring.bq_rows import ERASED, kept_properties
 from video_monitoring.export import Dataset
 from video_monitoring.models import Window
 from video_monitoring.pipeline import Plan, SourceState, StoredState
@@ -556,36 +556,49 @@ class FirestoreStore(FirestoreAdapter):
 
     def erase_user(self, user_id: str) -> dict[str, dict[str, int]]:
         """Erase one user's records (erasure.py says what and why): the ledger records are
-        anonymised first, so deleting the user's events afterwards withdraws nothing from the
-        aggregates; then events and user days are deleted. Pages of ERASE_PAGE, each one batch;
-        a rerun finishes an interrupted erasure."""
-        anonymise = {
-            "userId": ERASED,
-            "userDay": firestore.DELETE_FIELD,
-            "erased": True,
-            "erasedAt": firestore.SERVER_TIMESTAMP,
-        }
-        report = {}
+        anonymised first, so nothing the user contributed is withdrawn from the aggregates
+        afterwards; then their app events are anonymised (kept, so a re-export of their day
+        still counts them), their own lifecycle events and user days deleted. Pages of
+        ERASE_PAGE, each one batch; a rerun finishes an interrupted erasure."""
+        erased = {"userId": ERASED, "erased": True, "erasedAt": firestore.SERVER_TIMESTAMP}
+        anonymise = {**erased, "userDay": firestore.DELETE_FIELD}
+        report: dict[str, dict[str, int]] = {}
         for collection in (c.EVENT_CONTRIBUTIONS, c.METRICS):
-            n = self._each_of_user(collection, user_id, lambda b, ref: b.update(ref, anonymise))
+            n = self._each_of_user(
+                collection, user_id, lambda b, s: b.update(s.reference, anonymise)
+            )
             report[collection] = {"anonymised": n}
-        for collection in (c.EVENTS, c.USER_DAYS):
-            n = self._each_of_user(collection, user_id, lambda b, ref: b.delete(ref))
-            report[collection] = {"deleted": n}
+        events = {"anonymised": 0, "deleted": 0}
+
+        def event(batch: WriteBatch, snap: DocumentSnapshot[Any]) -> None:
+            data = snap.to_dict() or {}
+            if data.get("source") == c.EVENT_SOURCE_MONITOR:
+                batch.delete(snap.reference)
+                events["deleted"] += 1
+                return
+            kept = kept_properties(data.get("properties")) or {}
+            batch.update(snap.reference, {**erased, "sessionId": None, "properties": kept})
+            events["anonymised"] += 1
+
+        self._each_of_user(c.EVENTS, user_id, event, ["source", "properties"])
+        report[c.EVENTS] = events
+        n = self._each_of_user(c.USER_DAYS, user_id, lambda b, s: b.delete(s.reference))
+        report[c.USER_DAYS] = {"deleted": n}
         return report
 
     def _each_of_user(
         self,
         collection: str,
         user_id: str,
-        write: Callable[[WriteBatch, firestore.DocumentReference], Any],
+        write: Callable[[WriteBatch, DocumentSnapshot[Any]], Any],
+        fields: list[str] | None = None,
     ) -> int:
-        """Apply a write to every document of the user, page by page (a written document no
-        longer matches, so each page is the next)."""
+        """Apply a write to every document of the user (read with `fields`), page by page (a
+        written document no longer matches, so each page is the next)."""
         query = (
             self.client.collection(collection)
             .where(filter=FieldFilter("userId", "==", user_id))
-            .select(["userId"])
+            .select(["userId", *(fields or [])])
             .limit(ERASE_PAGE)
         )
         total = 0
@@ -595,7 +608,7 @@ class FirestoreStore(FirestoreAdapter):
                 return total
             batch = self.client.batch()
             for snap in snaps:
-                write(batch, snap.reference)
+                write(batch, snap)
             batch.commit()
             total += len(snaps)
 

@@ -52,7 +52,8 @@ class merged(Generic[T]):
         try:
             for item in source:
                 batch.append(item)
-                if len(batch) >= self._batch:
+                # A full batch goes; so does a partial one when the consumer is waiting.
+                if len(batch) >= self._batch or self._items.empty():
                     if not self._put(batch):
                         return
                     batch = []
@@ -95,5 +96,6 @@ class merged(Generic[T]):
         """Stop every reader and wait for them (briefly)."""
         self._stop.set()
         self._running = 0
+        self._ready.clear()
         for thread in self._threads:
             thread.join(timeout=5)

@@ -248,11 +248,9 @@ class BigQueryWarehouse:
         """TrendArchive: user activity per UTC day from `generation_metrics` and
         `analytics_events` (archive.py); `excluded` holds ids as BigQuery stores them (the
         caller adds pseudonyms where the export pseudonymises)."""
-        sql = user_day_sql(
-            f"{self.dataset}.generation_metrics", f"{self.dataset}.analytics_events", len(excluded)
-        )
-        params = {f"x{i}": user for i, user in enumerate(sorted(excluded))}
-        return user_days_from_rows(self._rows_of(sql, {"start": start, "end": end, **params}))
+        sql = user_day_sql(f"{self.dataset}.generation_metrics", f"{self.dataset}.analytics_events")
+        params = {"start": start, "end": end, "excluded": sorted(excluded)}
+        return user_days_from_rows(self._rows_of(sql, params))
 
     def count_rows(self, dataset: Dataset, window: Window) -> int:
         """ArchivedRows: rows of the dataset's table in the window (none before it exists)."""
@@ -310,6 +308,11 @@ class BigQueryWarehouse:
         return [dict(row.items()) for row in job.result(retry=RETRY, timeout=JOB_TIMEOUT)]
 
 
-def _param(name: str, value: Any) -> bigquery.ScalarQueryParameter:
-    kinds = {bool: "BOOL", int: "INT64", float: "FLOAT64", str: "STRING", dt.datetime: "TIMESTAMP"}
-    return bigquery.ScalarQueryParameter(name, kinds[type(value)], value)
+_KINDS = {bool: "BOOL", int: "INT64", float: "FLOAT64", str: "STRING", dt.datetime: "TIMESTAMP"}
+
+
+def _param(name: str, value: Any) -> bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter:
+    """A named query parameter; a list is an array of strings."""
+    if isinstance(value, list):
+        return bigquery.ArrayQueryParameter(name, "STRING", value)
+    return bigquery.ScalarQueryParameter(name, _KINDS[type(value)], value)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import random
 from typing import Any
 
 import pytest
@@ -17,15 +18,18 @@ from video_monitoring.archive import (
     Cells,
     cells_from_rows,
     event_cells_from_rows,
+    fixed_sql,
     points_from_rows,
     trend_sql,
+    user_days_from_rows,
 )
 from video_monitoring.errors import InvalidArgument
 from video_monitoring.events import event_contribution
 from video_monitoring.models import AppEvent, GenerationDocument, Window
 from video_monitoring.performance_monitor import PerformanceMonitor
+from video_monitoring.pipeline import generation_user_day
 from video_monitoring.retention import Retention
-from video_monitoring.rollup import Granularity, contribution
+from video_monitoring.rollup import MICRO_USD, MILLI, MS, Granularity, contribution, fixed
 from video_monitoring.storage import UserActivity
 
 NOW = dt.datetime(2026, 11, 25, 12, 30, tzinfo=dt.UTC)
@@ -305,3 +309,63 @@ def test_endpoints_split_old_windows_at_the_horizon_and_say_which_source_answere
     assert got["latestSnapshotDay"] == last_old
     assert got["retention7"] == expected["retention7"]
     assert got["churnRisk"] == expected["churnRisk"] and expected["churnRisk"]["activeIn30Days"]
+
+
+def round_half_away(value: float) -> float:
+    """BigQuery's ROUND(x) on FLOAT64: half away from zero."""
+    return math.copysign(math.floor(abs(value) + 0.5), value)
+
+
+def test_fixed_sql_rounds_half_to_even_like_python_under_bigquerys_round() -> None:
+    """fixed_sql's formula, evaluated with BigQuery's ROUND, equals rollup.fixed (Python's
+    round, half to even) on ties of both parities and on ordinary values."""
+    sql = fixed_sql("x", 1000)
+    assert "2 * ROUND((x * 1000) / 2)" in sql and "ABS((x * 1000) - TRUNC((x * 1000))) = 0.5" in sql
+
+    def formula(x: float, scale: int) -> int:
+        v = x * scale
+        return int(
+            2 * round_half_away(v / 2) if abs(v - math.trunc(v)) == 0.5 else round_half_away(v)
+        )
+
+    rng = random.Random(3)
+    values = [2.0025, 2.0015, 2.5e-06, 3.5e-06, 0.0005, 0.0015, 1.0005, 0.0]
+    values += [rng.uniform(0, 500) for _ in range(2000)] + [
+        rng.randrange(10**6) / 10**6 for _ in range(2000)
+    ]
+    for x in values:
+        for scale in (MS, MICRO_USD, MILLI):
+            assert formula(x, scale) == fixed(x, scale), (x, scale)
+    assert round_half_away(2.5) == 3 and fixed(2.5e-06, MICRO_USD) == 2  # the case it is for
+
+
+def test_user_days_from_rows_are_the_pipelines_user_days() -> None:
+    day = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    docs = [
+        generation_doc(userId="a", status="completed", userTier="premium",
+                       completedAt=day + dt.timedelta(hours=11)),
+        generation_doc(userId="a", status="queued"),
+        generation_doc(userId="b", status="failed", completedAt=day + dt.timedelta(hours=12),
+                       error={"code": "x", "message": "m", "retryable": False}),
+    ]  # fmt: skip
+    expected: dict[tuple[dt.datetime, str], dict[str, int]] = {}
+    for doc in docs:
+        part = generation_user_day(doc)
+        counters = expected.setdefault((part.day, part.user_id), {})
+        for key, value in part.values.items():
+            counters[key] = counters.get(key, 0) + value
+    event = AppEvent(type="premium_upgrade", userId="b", timestamp=day, amountUsd=2.5e-06)
+    expected[(day, "b")] |= {"ev/premium_upgrade": 1, "rev": fixed(2.5e-06, MICRO_USD)}
+    # What user_day_sql returns for them (generation and event rows of each user and day).
+    rows: list[dict[str, Any]] = [
+        {"kind": "gen", "day": day + dt.timedelta(hours=10), "user": "a", "key": "completed",
+         "premium": True, "n": 1, "total": 0},
+        {"kind": "gen", "day": day, "user": "a", "key": "queued", "premium": False, "n": 1,
+         "total": 0},
+        {"kind": "gen", "day": day, "user": "b", "key": "failed", "premium": False, "n": 1,
+         "total": 0},
+        {"kind": "ev", "day": day, "user": "b", "key": event.type, "premium": False, "n": 1,
+         "total": 2},
+    ]  # fmt: skip
+    got = {(a.day, a.user_id): dict(a.counters) for a in user_days_from_rows(rows)}
+    assert got == expected

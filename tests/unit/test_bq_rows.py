@@ -69,3 +69,14 @@ def test_every_table_row_carries_its_document_id() -> None:
     for table, doc in samples.items():
         id_column = TABLES[table][3]
         assert export_row(table, "doc-7", doc)[id_column] == "doc-7"
+
+
+def test_maps_become_valid_json_whatever_they_hold() -> None:
+    event = export_row(
+        "analytics_events", "e1",
+        {"type": "x", "userId": "u", "timestamp": T,
+         "properties": {"ratio": float("nan"), "at": T, "raw": b"\x00\x01"}},
+    )  # fmt: skip
+    assert json.loads(event["properties"]) == {
+        "at": "2026-11-24T10:30:00Z", "ratio": None, "raw": "AAE=",
+    }  # fmt: skip

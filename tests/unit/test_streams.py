@@ -53,3 +53,18 @@ def test_closing_early_stops_every_source() -> None:
     stream.close()
     assert finished.wait(5)
     assert len(produced) <= 3 + 5 + 2  # bounded by the queue, not run away
+
+
+def test_a_waiting_consumer_gets_items_without_waiting_for_a_full_batch() -> None:
+    stream = merged([numbers(0, 3, pause=0.5)], depth=10_000)
+    started = time.perf_counter()
+    assert next(stream) == 0
+    assert time.perf_counter() - started < 1.0  # not 3 items' worth of pauses
+    assert list(stream) == [1, 2]
+
+
+def test_nothing_comes_out_after_close() -> None:
+    stream = merged([numbers(0, 5000)], depth=10_000)
+    assert next(stream) == 0
+    stream.close()
+    assert list(stream) == []
