@@ -103,6 +103,34 @@ def scheduled_days(
     return [d for d in days if raw_horizon is None or day_bounds(d)[0] >= raw_horizon]
 
 
+# The nightly run also exports again every earlier day with a record changed this recently (two
+# nights' worth, so one failed night loses nothing).
+CHANGED_LOOKBACK = dt.timedelta(days=2)
+
+
+def nightly_plan(
+    schedule_time: dt.datetime,
+    resettle: int,
+    raw_horizon: dt.datetime | None,
+    changed: Iterable[dt.date],
+) -> list[tuple[dt.date, str]]:
+    """(day, trigger) of the nightly run, in order: yesterday (`schedule`), the resettled days
+    (`resettle`), then every older day with a changed record (`changed`: a late rating, a
+    corrected status), newest first; none before the raw horizon (Firestore may have thinned
+    it) and none after yesterday (not over yet)."""
+    planned = scheduled_days(schedule_time, resettle, raw_horizon)
+    plan = [(day, "schedule" if i == 0 else "resettle") for i, day in enumerate(planned)]
+    yesterday = scheduled_day(schedule_time)
+    late = {
+        day
+        for day in changed
+        if day < yesterday
+        and day not in planned
+        and (raw_horizon is None or day_bounds(day)[0] >= raw_horizon)
+    }
+    return plan + [(day, "changed") for day in sorted(late, reverse=True)]
+
+
 @dataclass
 class TableCounts:
     """What one table's export did with the day's documents."""

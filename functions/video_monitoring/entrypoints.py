@@ -19,11 +19,12 @@ from video_monitoring.analytics_engine import AnalyticsEngine
 from video_monitoring.archive import Cells
 from video_monitoring.auth import cors_headers
 from video_monitoring.bigquery_export import (
+    CHANGED_LOOKBACK,
     BigQuerySettings,
     DayRun,
     export_day,
+    nightly_plan,
     scheduled_day,
-    scheduled_days,
 )
 from video_monitoring.bq_rows import pseudonym
 from video_monitoring.clock import utc_now
@@ -369,17 +370,19 @@ def export_one_day(day: dt.date, trigger: str) -> DayRun:
 
 
 def run_export_to_bigquery(schedule_time: dt.datetime) -> list[DayRun]:
-    """The nightly export: the UTC day before the schedule time, then EXPORT_RESETTLE_DAYS
-    earlier days again (late status changes reach BigQuery); nothing, with a warning, where
-    BigQuery is not enabled, as on the local stack without its emulator. Raises when a day
-    fails (the scheduler retries; every day's export is idempotent)."""
+    """The nightly export (bigquery_export.nightly_plan): yesterday, EXPORT_RESETTLE_DAYS earlier
+    days again, and every older day Firestore still keeps whose records changed in the last
+    two days; nothing, with a warning, where BigQuery is not enabled, as on the local stack
+    without its emulator. Raises when a day fails (the scheduler retries; every day's export
+    is idempotent)."""
     settings = bigquery_settings()
-    horizon = get_settings().retention().raw_horizon(utc_now())
-    days = scheduled_days(schedule_time, settings.export_resettle_days, horizon)
     if not settings.bigquery_enabled:
         log.warning(
             "export_to_bigquery %s: BIGQUERY_ENABLED is off; nothing exported",
             scheduled_day(schedule_time),
         )
         return []
-    return [export_one_day(day, "schedule" if i == 0 else "resettle") for i, day in enumerate(days)]
+    horizon = get_settings().retention().raw_horizon(utc_now())
+    changed = FirestoreDaySource().changed_days(schedule_time - CHANGED_LOOKBACK)
+    plan = nightly_plan(schedule_time, settings.export_resettle_days, horizon, changed)
+    return [export_one_day(day, trigger) for day, trigger in plan]

@@ -727,6 +727,27 @@ class FirestoreDaySource(FirestoreAdapter):
         """Users who opted out of analytics."""
         return opted_out_users(self.client)
 
+    def changed_days(self, since: dt.datetime) -> set[dt.date]:
+        """UTC days of the generations and app events whose records changed since `since`
+        (`updatedAt` of the metrics and event records; two field-masked range reads of the
+        changes only)."""
+        days: set[dt.date] = set()
+        for collection, time_field in (
+            (c.METRICS, "createdAt"),
+            (c.EVENT_CONTRIBUTIONS, "timestamp"),
+        ):
+            query = (
+                self.client.collection(collection)
+                .where(filter=FieldFilter("updatedAt", ">=", since))
+                .order_by("updatedAt")
+                .order_by("__name__")
+                .select(["updatedAt", time_field])
+            )
+            for _, data in paged(self.client, query, "updatedAt", DAY_PAGE):
+                if isinstance(data.get(time_field), dt.datetime):
+                    days.add(data[time_field].astimezone(dt.UTC).date())
+        return days
+
 
 def paged(
     client: firestore.Client, query: Any, time_field: str, page_size: int

@@ -781,3 +781,24 @@ def test_the_nightly_run_exports_yesterday_again_so_late_changes_reach_bigquery(
     assert (row["status"], row["costUsd"]) == ("completed", 0.25)
     assert run_record(db, PREV)["trigger"] == "resettle"
     assert run_record(db, DAY)["trigger"] == "schedule"
+
+
+def test_the_nightly_run_exports_older_days_again_when_their_records_changed(
+    stack: Stack, db: firestore.Client, bq: BigQueryWarehouse
+) -> None:
+    """A rating given days after its generation's day was exported (and resettled) reaches
+    BigQuery with the next nightly run, which exports that day again (trigger `changed`)."""
+    old_day = DAY - dt.timedelta(days=3)
+    created = old_day + dt.timedelta(hours=9)
+    source = db.collection(SOURCE).document("rated-later")
+    source.set(generation("user-a", created))
+    stack.settle()
+    export(old_day, stack)
+    assert bq_day(bq, "generation_metrics", old_day)["rated-later"]["userRating"] is None
+
+    source.update({"userRating": 4.5})
+    stack.settle()
+    export(DAY, stack)
+    assert bq_day(bq, "generation_metrics", old_day)["rated-later"]["userRating"] == 4.5
+    assert run_record(db, old_day)["trigger"] == "changed"
+    assert run_record(db, DAY)["trigger"] == "schedule"

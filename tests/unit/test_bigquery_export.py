@@ -20,6 +20,7 @@ from video_monitoring.bigquery_export import (
     dataset_path,
     day_bounds,
     export_day,
+    nightly_plan,
     replace_statements,
     scheduled_day,
     scheduled_days,
@@ -265,6 +266,14 @@ def test_days_and_settings() -> None:
     # A day Firestore no longer fully keeps is not exported again.
     assert scheduled_days(nightly, 2, raw_horizon=START - dt.timedelta(hours=12)) == [DAY]
     assert BigQuerySettings().export_resettle_days == 1
+    # Older days with changed records come last, newest first; none before the raw horizon,
+    # none already planned, none not over yet.
+    changed = {DAY, before, DAY - dt.timedelta(days=5), DAY - dt.timedelta(days=9),
+               DAY + dt.timedelta(days=1), DAY - dt.timedelta(days=40)}  # fmt: skip
+    assert nightly_plan(nightly, 1, START - dt.timedelta(days=30), changed) == [
+        (DAY, "schedule"), (before, "resettle"),
+        (DAY - dt.timedelta(days=5), "changed"), (DAY - dt.timedelta(days=9), "changed"),
+    ]  # fmt: skip
     assert BigQuerySettings(export_pseudonymize_users=False, pseudonym_key="k").key() is None
     assert BigQuerySettings(export_pseudonymize_users=True, pseudonym_key="k").key() == b"k"
     with pytest.raises(ExportConfigError, match="PSEUDONYM_KEY is not set"):
