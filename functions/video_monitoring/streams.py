@@ -9,12 +9,14 @@ from __future__ import annotations
 import collections
 import queue
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from typing import Generic, TypeVar, cast
 
 T = TypeVar("T")
 _DONE = object()
 BATCH = 256
+LINGER = 0.05  # seconds
 
 
 class merged(Generic[T]):
@@ -49,14 +51,18 @@ class merged(Generic[T]):
 
     def _drain(self, source: Iterator[T]) -> None:
         batch: list[T] = []
+        sent = time.monotonic()
         try:
             for item in source:
                 batch.append(item)
-                # A full batch goes; so does a partial one when the consumer is waiting.
-                if len(batch) >= self._batch or self._items.empty():
+                # A full batch goes; so does a partial one when the consumer is waiting and the
+                # last batch went LINGER ago (a slow source's items are not held back, a fast
+                # one's still travel in batches).
+                now = time.monotonic()
+                if len(batch) >= self._batch or (now - sent >= LINGER and self._items.empty()):
                     if not self._put(batch):
                         return
-                    batch = []
+                    batch, sent = [], now
             if batch and not self._put(batch):
                 return
         except BaseException as error:  # handed to the consumer
