@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import logging
@@ -11,7 +12,12 @@ from typing import Any, TypeVar
 
 from flask import Request as FlaskRequest
 from flask import Response as FlaskResponse
-from google.api_core.exceptions import DeadlineExceeded, InternalServerError, ServiceUnavailable
+from google.api_core.exceptions import (
+    DeadlineExceeded,
+    GoogleAPIError,
+    InternalServerError,
+    ServiceUnavailable,
+)
 
 from video_monitoring.alert_manager import AlertManager, RunReport
 from video_monitoring.alert_store import FirestoreAlertStore
@@ -30,6 +36,7 @@ from video_monitoring.bq_rows import pseudonym
 from video_monitoring.clock import utc_now
 from video_monitoring.dashboard import Dashboard, Request, StreamResponse
 from video_monitoring.erasure import ErasureReport, erase_user
+from video_monitoring.errors import Unavailable
 from video_monitoring.events import is_monitor_event
 from video_monitoring.export import Dataset
 from video_monitoring.models import Window
@@ -114,29 +121,36 @@ def analytics() -> AnalyticsEngine:
 
 class ArchiveOnDemand:
     """The BigQuery archive, its client created only when an old window is asked for (the
-    triggers that share the engine never need one)."""
+    triggers that share the engine never need one). BigQuery failing is a 503 naming it, not
+    an internal error."""
 
     def trend_points(self, window: Window, granularity: Granularity) -> list[dict[str, Any]]:
         """Trend points of the window from BigQuery."""
-        return warehouse().trend_points(window, granularity)
+        with _bigquery_answers():
+            return warehouse().trend_points(window, granularity)
 
     def cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
         """Generation rollup cells of the window, rebuilt in BigQuery."""
-        return warehouse().cells(window, tracked_features)
+        with _bigquery_answers():
+            return warehouse().cells(window, tracked_features)
 
     def event_cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
         """Event rollup cells of the window, rebuilt in BigQuery."""
-        return warehouse().event_cells(window, tracked_features)
+        with _bigquery_answers():
+            return warehouse().event_cells(window, tracked_features)
 
     def count_rows(self, dataset: Dataset, window: Window) -> int:
         """Archived rows of an exported dataset in the window."""
-        return warehouse().count_rows(dataset, window)
+        with _bigquery_answers():
+            return warehouse().count_rows(dataset, window)
 
     def archived_rows(
         self, dataset: Dataset, window: Window
     ) -> Iterator[tuple[str, Mapping[str, Any]]]:
-        """Archived rows of an exported dataset in the window, streamed."""
-        return warehouse().archived_rows(dataset, window)
+        """Archived rows of an exported dataset in the window, streamed (the dashboard reads the
+        first before answering, so a failing query is a 503, not a cut file)."""
+        with _bigquery_answers():
+            yield from warehouse().archived_rows(dataset, window)
 
     def user_days(
         self, start: dt.datetime, end: dt.datetime, excluded: frozenset[str]
@@ -145,7 +159,21 @@ class ArchiveOnDemand:
         where the export pseudonymises, under their pseudonyms."""
         key = bigquery_settings().key()
         pseudonyms = {pseudonym(user, key) for user in excluded} if key else set()
-        return warehouse().user_days(start, end, excluded | pseudonyms)
+        with _bigquery_answers():
+            return warehouse().user_days(start, end, excluded | pseudonyms)
+
+
+@contextlib.contextmanager
+def _bigquery_answers() -> Iterator[None]:
+    """BigQuery errors as a 503 `unavailable` naming BigQuery (logged with their detail)."""
+    try:
+        yield
+    except GoogleAPIError as error:
+        log.warning("BigQuery archive query failed: %s", error)
+        raise Unavailable(
+            f"bigquery: the archive did not answer ({type(error).__name__}); windows older "
+            "than Firestore keeps are read from it, retry later"
+        ) from error
 
 
 @functools.cache

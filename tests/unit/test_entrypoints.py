@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from google.api_core.exceptions import NotFound, ServiceUnavailable
@@ -10,6 +11,9 @@ from google.api_core.exceptions import NotFound, ServiceUnavailable
 from video_monitoring import entrypoints
 from video_monitoring.bigquery_export import BigQuerySettings
 from video_monitoring.entrypoints import with_transient_retries
+from video_monitoring.errors import Unavailable
+from video_monitoring.export import DATASETS
+from video_monitoring.models import Window
 
 
 def unavailable() -> ServiceUnavailable:
@@ -59,3 +63,32 @@ def test_the_export_does_nothing_but_say_so_where_bigquery_is_off(
     with caplog.at_level("WARNING"):
         assert entrypoints.run_export_to_bigquery(when) == []
     assert "export_to_bigquery 2026-11-20: BIGQUERY_ENABLED is off" in caplog.text
+
+
+class DownWarehouse:
+    """A warehouse whose every query fails the way an unreachable BigQuery does."""
+
+    def __getattr__(self, name: str) -> Any:
+        def call(*args: Any) -> Any:
+            raise unavailable()
+
+        return call
+
+
+def test_an_unreachable_archive_is_a_503_naming_bigquery(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(entrypoints, "warehouse", DownWarehouse)
+    archive = entrypoints.ArchiveOnDemand()
+    window = Window(
+        start=dt.datetime(2024, 1, 1, tzinfo=dt.UTC), end=dt.datetime(2024, 1, 2, tzinfo=dt.UTC)
+    )
+    dataset = DATASETS["generations"]
+    for ask in (
+        lambda: archive.cells(window, None),
+        lambda: archive.event_cells(window, None),
+        lambda: archive.trend_points(window, "day"),
+        lambda: archive.count_rows(dataset, window),
+        lambda: next(archive.archived_rows(dataset, window)),
+        lambda: archive.user_days(window.start, window.end, frozenset()),
+    ):
+        with pytest.raises(Unavailable, match=r"^bigquery: the archive did not answer"):
+            ask()
