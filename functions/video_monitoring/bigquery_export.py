@@ -96,11 +96,12 @@ def scheduled_day(schedule_time: dt.datetime) -> dt.date:
 def scheduled_days(
     schedule_time: dt.datetime, resettle: int, raw_horizon: dt.datetime | None = None
 ) -> list[dt.date]:
-    """What the nightly run exports: yesterday, then the `resettle` days before it again
-    (those Firestore still fully keeps), newest first."""
+    """What the nightly run exports: yesterday (always: should Firestore no longer fully keep
+    it, export_day refuses it loudly), then the `resettle` days before it again (those
+    Firestore still fully keeps), newest first."""
     day = scheduled_day(schedule_time)
-    days = [day - dt.timedelta(days=back) for back in range(resettle + 1)]
-    return [d for d in days if raw_horizon is None or day_bounds(d)[0] >= raw_horizon]
+    earlier = [day - dt.timedelta(days=back) for back in range(1, resettle + 1)]
+    return [day] + [d for d in earlier if raw_horizon is None or day_bounds(d)[0] >= raw_horizon]
 
 
 # The nightly run also exports again every earlier day with a record changed this recently (two

@@ -18,6 +18,7 @@ from google.api_core.exceptions import (
     InternalServerError,
     ServiceUnavailable,
 )
+from google.auth.exceptions import GoogleAuthError
 
 from video_monitoring.alert_manager import AlertManager, RunReport
 from video_monitoring.alert_store import FirestoreAlertStore
@@ -157,10 +158,13 @@ class ArchiveOnDemand:
     ) -> list[UserActivity]:
         """User activity per day from BigQuery, the excluded users left out under their ids and,
         where the export pseudonymises, under their pseudonyms."""
-        key = bigquery_settings().key()
-        pseudonyms = {pseudonym(user, key) for user in excluded} if key else set()
         with _bigquery_answers():
-            return warehouse().user_days(start, end, excluded | pseudonyms)
+            return warehouse().user_days(start, end, excluded | self.aliases(excluded))
+
+    def aliases(self, users: frozenset[str]) -> frozenset[str]:
+        """The users' pseudonyms where the export pseudonymises (none otherwise)."""
+        key = bigquery_settings().key()
+        return frozenset(pseudonym(user, key) for user in users) if key else frozenset()
 
 
 @contextlib.contextmanager
@@ -168,7 +172,7 @@ def _bigquery_answers() -> Iterator[None]:
     """BigQuery errors as a 503 `unavailable` naming BigQuery (logged with their detail)."""
     try:
         yield
-    except GoogleAPIError as error:
+    except (GoogleAPIError, GoogleAuthError, TimeoutError) as error:
         log.warning("BigQuery archive query failed: %s", error)
         raise Unavailable(
             f"bigquery: the archive did not answer ({type(error).__name__}); windows older "

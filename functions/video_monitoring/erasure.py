@@ -1,10 +1,12 @@
 """Erasing one user's analytics data (GDPR Art. 17), as an admin action on the dashboard.
 
 What goes, per collection (CONTRACT §3) and BigQuery table (CONTRACT §8):
-- `analytics_events` with the user's id: app events anonymised (`userId: "erased"`, `sessionId`
-  cleared, `properties` reduced to the feature name they counted for), so a later re-export of
-  their day to BigQuery still holds what the rollups count; the monitor's lifecycle events of
-  the user's generations deleted;
+- `analytics_events` with the user's id: each counted app event rewritten as its anonymous
+  counted part (an allow-list of fields, `userId: "erased"`, no session, `properties` reduced to
+  the feature name), so a later re-export of its day to BigQuery still holds what the rollups
+  count; every other event of the user deleted (the monitor's lifecycle events of their
+  generations, and app events never counted: rejected or not yet recorded, which clearing the
+  session would otherwise turn into valid, newly counted ones);
 - `event_contributions` and `video_generation_metrics` with the user's id: kept as anonymous
   ledger records (`userId: "erased"`, no user-day) so every aggregate stays exact and a later
   change of the same source document is ignored rather than counted twice;

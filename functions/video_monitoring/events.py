@@ -88,6 +88,8 @@ def plan_event_change(
     settled = frozen(source, stored, now, retention)
     if settled is not None:
         return settled
+    if (source.data or {}).get("erased"):
+        return Plan(outcome="erased")  # anonymised by an erasure: counted as it was, or not at all
     old = stored_contribution(stored.metrics)
     if source.data is None or is_monitor_event(source.data):
         outcome = "removed" if old else "ignored" if source.data is not None else "unchanged"

@@ -119,6 +119,11 @@ class ArchivedRows(Protocol):
         """(id, fields) of the window's archived rows, oldest first, streamed."""
         ...
 
+    def aliases(self, users: frozenset[str]) -> frozenset[str]:
+        """The ids these users have in the archive besides their own (their pseudonyms where
+        the export pseudonymises)."""
+        ...
+
 
 class ArchivedExportSource:
     """ExportSource over two stores: the part of a window before `horizon()` (the raw
@@ -163,8 +168,10 @@ class ArchivedExportSource:
             yield from self._recent.rows(dataset, recent)
 
     def opted_out_users(self) -> frozenset[str]:
-        """Firestore's opt-outs (archived rows were anonymised when exported)."""
-        return self._recent.opted_out_users()
+        """Firestore's opt-outs, with the ids they have in the archive: rows exported before
+        a user opted out carry their (pseudonymised) id and are anonymised on the way out."""
+        users = self._recent.opted_out_users()
+        return users | self._archive.aliases(users)
 
 
 def plain(value: Any) -> Any:

@@ -557,44 +557,61 @@ class FirestoreStore(FirestoreAdapter):
     def erase_user(self, user_id: str) -> dict[str, dict[str, int]]:
         """Erase one user's records (erasure.py says what and why): the ledger records are
         anonymised first, so nothing the user contributed is withdrawn from the aggregates
-        afterwards; then their app events are anonymised (kept, so a re-export of their day
-        still counts them), their own lifecycle events and user days deleted. Pages of
-        ERASE_PAGE, each one batch; a rerun finishes an interrupted erasure."""
+        afterwards; then each app event whose record was counted is rewritten as its anonymous
+        counted part (so a re-export of its day still counts it), every other event of the user
+        (their generations' lifecycle events, rejected or not yet recorded app events) is
+        deleted, and so are their user days. Pages of ERASE_PAGE, each one batch; a rerun
+        finishes an interrupted erasure."""
         erased = {"userId": ERASED, "erased": True, "erasedAt": firestore.SERVER_TIMESTAMP}
         anonymise = {**erased, "userDay": firestore.DELETE_FIELD}
         report: dict[str, dict[str, int]] = {}
+
+        def anonymise_page(batch: WriteBatch, page: list[DocumentSnapshot[Any]]) -> None:
+            for snap in page:
+                batch.update(snap.reference, anonymise)
+
+        def delete_page(batch: WriteBatch, page: list[DocumentSnapshot[Any]]) -> None:
+            for snap in page:
+                batch.delete(snap.reference)
+
         for collection in (c.EVENT_CONTRIBUTIONS, c.METRICS):
-            n = self._each_of_user(
-                collection, user_id, lambda b, s: b.update(s.reference, anonymise)
-            )
-            report[collection] = {"anonymised": n}
+            report[collection] = {
+                "anonymised": self._each_of_user(collection, user_id, anonymise_page)
+            }
         events = {"anonymised": 0, "deleted": 0}
 
-        def event(batch: WriteBatch, snap: DocumentSnapshot[Any]) -> None:
-            data = snap.to_dict() or {}
-            if data.get("source") == c.EVENT_SOURCE_MONITOR:
-                batch.delete(snap.reference)
-                events["deleted"] += 1
-                return
-            kept = kept_properties(data.get("properties")) or {}
-            batch.update(snap.reference, {**erased, "sessionId": None, "properties": kept})
-            events["anonymised"] += 1
+        def event_page(batch: WriteBatch, page: list[DocumentSnapshot[Any]]) -> None:
+            records = self.client.collection(c.EVENT_CONTRIBUTIONS)
+            counted_ids = {
+                snap.id
+                for snap in self.client.get_all(
+                    [records.document(s.id) for s in page], field_paths=["erased"]
+                )
+                if snap.exists and (snap.to_dict() or {}).get("erased")
+            }
+            for snap in page:
+                data = snap.to_dict() or {}
+                if snap.id in counted_ids and data.get("source") != c.EVENT_SOURCE_MONITOR:
+                    batch.set(snap.reference, {**anonymous_event(data), **erased})
+                    events["anonymised"] += 1
+                else:
+                    batch.delete(snap.reference)
+                    events["deleted"] += 1
 
-        self._each_of_user(c.EVENTS, user_id, event, ["source", "properties"])
+        self._each_of_user(c.EVENTS, user_id, event_page, list(ANONYMOUS_EVENT_FIELDS))
         report[c.EVENTS] = events
-        n = self._each_of_user(c.USER_DAYS, user_id, lambda b, s: b.delete(s.reference))
-        report[c.USER_DAYS] = {"deleted": n}
+        report[c.USER_DAYS] = {"deleted": self._each_of_user(c.USER_DAYS, user_id, delete_page)}
         return report
 
     def _each_of_user(
         self,
         collection: str,
         user_id: str,
-        write: Callable[[WriteBatch, DocumentSnapshot[Any]], Any],
+        write: Callable[[WriteBatch, list[DocumentSnapshot[Any]]], Any],
         fields: list[str] | None = None,
     ) -> int:
-        """Apply a write to every document of the user (read with `fields`), page by page (a
-        written document no longer matches, so each page is the next)."""
+        """Write every document of the user (read with `fields`), a page at a time into one
+        batch (a written document no longer matches, so each page is the next)."""
         query = (
             self.client.collection(collection)
             .where(filter=FieldFilter("userId", "==", user_id))
@@ -607,8 +624,7 @@ class FirestoreStore(FirestoreAdapter):
             if not snaps:
                 return total
             batch = self.client.batch()
-            for snap in snaps:
-                write(batch, snap)
+            write(batch, snaps)
             batch.commit()
             total += len(snaps)
 
@@ -728,25 +744,48 @@ class FirestoreDaySource(FirestoreAdapter):
         return opted_out_users(self.client)
 
     def changed_days(self, since: dt.datetime) -> set[dt.date]:
-        """UTC days of the generations and app events whose records changed since `since`
-        (`updatedAt` of the metrics and event records; two field-masked range reads of the
-        changes only)."""
+        """UTC days (of the exported time field) of the records changed since `since`: metrics
+        and event records by `updatedAt`, alert instances by when they fired, were acknowledged
+        or resolved (field-masked range reads of the changes only)."""
+        changes = (
+            (c.METRICS, "updatedAt", "createdAt"),
+            (c.EVENT_CONTRIBUTIONS, "updatedAt", "timestamp"),
+            (c.ALERT_INSTANCES, "firedAt", "openedAt"),
+            (c.ALERT_INSTANCES, "acknowledgedAt", "openedAt"),
+            (c.ALERT_INSTANCES, "resolvedAt", "openedAt"),
+        )
         days: set[dt.date] = set()
-        for collection, time_field in (
-            (c.METRICS, "createdAt"),
-            (c.EVENT_CONTRIBUTIONS, "timestamp"),
-        ):
+        for collection, changed_at, time_field in changes:
             query = (
                 self.client.collection(collection)
-                .where(filter=FieldFilter("updatedAt", ">=", since))
-                .order_by("updatedAt")
+                .where(filter=FieldFilter(changed_at, ">=", since))
+                .order_by(changed_at)
                 .order_by("__name__")
-                .select(["updatedAt", time_field])
+                .select([changed_at, time_field])
             )
-            for _, data in paged(self.client, query, "updatedAt", DAY_PAGE):
+            for _, data in paged(self.client, query, changed_at, DAY_PAGE):
                 if isinstance(data.get(time_field), dt.datetime):
                     days.add(data[time_field].astimezone(dt.UTC).date())
         return days
+
+
+# What an erased app event keeps: the fields its counted contribution comes from.
+ANONYMOUS_EVENT_FIELDS = (
+    "type",
+    "timestamp",
+    "generationId",
+    "amountUsd",
+    "source",
+    "properties",
+    EXPIRE_FIELD,
+)
+
+
+def anonymous_event(data: Mapping[str, Any]) -> dict[str, Any]:
+    """An app event reduced to what it counted for (an allow-list: any other field the writer
+    added goes): type, time, generation, amount, expiry and the feature name; no session."""
+    kept = {k: data[k] for k in ANONYMOUS_EVENT_FIELDS if k in data and k != "properties"}
+    return {**kept, "sessionId": None, "properties": kept_properties(data.get("properties")) or {}}
 
 
 def paged(

@@ -51,13 +51,14 @@ class merged(Generic[T]):
 
     def _drain(self, source: Iterator[T]) -> None:
         batch: list[T] = []
-        sent = time.monotonic()
+        sent = -LINGER  # the first item goes at once to a waiting consumer
         try:
             for item in source:
                 batch.append(item)
                 # A full batch goes; so does a partial one when the consumer is waiting and the
-                # last batch went LINGER ago (a slow source's items are not held back, a fast
-                # one's still travel in batches).
+                # last batch went LINGER ago: a fast source's items travel in batches, a slow
+                # one's as they come. (An item arriving within LINGER of a hand-over waits for
+                # the next item, a full batch or the end: fine for streams, which keep coming.)
                 now = time.monotonic()
                 if len(batch) >= self._batch or (now - sent >= LINGER and self._items.empty()):
                     if not self._put(batch):

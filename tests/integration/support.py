@@ -99,10 +99,10 @@ def token(role: str | None = "analytics", uid: str = "tester") -> str:
     return emulator_token(uid, role, PROJECT)
 
 
-def summary(stack: Stack, params: dict[str, str]) -> dict[str, Any]:
-    """GET /summary as an analytics user."""
+def summary(stack: Stack, params: dict[str, str], path: str = "/summary") -> dict[str, Any]:
+    """GET /summary (or another dashboard endpoint) as an analytics user."""
     response = requests.get(
-        stack.url("video_analytics_dashboard", "/summary"),
+        stack.url("video_analytics_dashboard", path),
         params=params,
         headers={"Authorization": f"Bearer {token()}"},
         timeout=30,

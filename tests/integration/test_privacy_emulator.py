@@ -65,8 +65,15 @@ def test_admin_erases_one_user_everywhere_and_no_figure_moves(
          "timestamp": DAY + dt.timedelta(hours=8)}
     )  # fmt: skip
     events.document("x-view").set(
-        {"type": "video_viewed", "userId": "user-x", "timestamp": DAY + dt.timedelta(hours=9)}
-    )
+        {"type": "video_viewed", "userId": "user-x", "timestamp": DAY + dt.timedelta(hours=9),
+         "deviceId": "phone-of-x"}
+    )  # fmt: skip
+    # Rejected (a session id over 256 characters): counted nowhere, so erasure deletes it
+    # rather than clearing the session and so turning it into a valid, newly counted view.
+    events.document("x-bad").set(
+        {"type": "video_viewed", "userId": "user-x", "sessionId": "s" * 300,
+         "timestamp": DAY + dt.timedelta(hours=11)}
+    )  # fmt: skip
     events.document("x-feat").set(
         {"type": "feature_used", "userId": "user-x", "sessionId": "s-x",
          "properties": {"feature": "hd_export", "email": "x@example.com"},
@@ -79,6 +86,8 @@ def test_admin_erases_one_user_everywhere_and_no_figure_moves(
     when = DAY + dt.timedelta(days=1, hours=2)
     assert stack.run_schedule("export_to_bigquery", when) == 200
     before = summary(stack, WINDOW)
+    business_before = summary(stack, WINDOW, "/business")
+    assert business_before["engagement"]["views"] == 2  # x-view and y-view; x-bad is rejected
     held = {name: len(of_user(db, name, "user-x")) for name in USER_COLLECTIONS}
     assert held["video_generation_metrics"] == 3 and held["event_contributions"] == 3
     bq_before = {t: bq_users(bq, t) for t in ("generation_metrics", "analytics_events")}
@@ -110,6 +119,7 @@ def test_admin_erases_one_user_everywhere_and_no_figure_moves(
         assert users["erased"] == bq_before[table]["user-x"]  # rows kept, totals unchanged
         assert users["user-y"] == bq_before[table]["user-y"]
     assert summary(stack, WINDOW) == before  # aggregates kept exactly
+    assert summary(stack, WINDOW, "/business") == business_before
     # An erased event keeps only what the figures count: no session, only the feature name.
     kept = bq.query(
         f"SELECT eventId, sessionId, properties FROM `{bq.dataset}.analytics_events` "
@@ -125,6 +135,8 @@ def test_admin_erases_one_user_everywhere_and_no_figure_moves(
     assert (feature_event["userId"], feature_event["sessionId"], feature_event["properties"]) == (
         "erased", None, {"feature": "hd_export"},
     )  # fmt: skip
+    assert "deviceId" not in (events.document("x-view").get().to_dict() or {})  # allow-listed
+    assert not events.document("x-bad").get().exists
     # Re-exporting the day after the erasure keeps BigQuery's counts (the anonymised events
     # are exported again, as anonymous as before).
     assert stack.run_schedule("export_to_bigquery", when) == 200

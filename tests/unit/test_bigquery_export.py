@@ -265,6 +265,9 @@ def test_days_and_settings() -> None:
     assert scheduled_days(nightly, 2) == [DAY, before, DAY - dt.timedelta(days=2)]
     # A day Firestore no longer fully keeps is not exported again.
     assert scheduled_days(nightly, 2, raw_horizon=START - dt.timedelta(hours=12)) == [DAY]
+    # Yesterday is always planned: with a retention too short to keep it, its export refuses
+    # loudly rather than the night passing with nothing exported and nothing said.
+    assert scheduled_days(nightly, 2, raw_horizon=START + dt.timedelta(hours=2)) == [DAY]
     assert BigQuerySettings().export_resettle_days == 1
     # Older days with changed records come last, newest first; none before the raw horizon,
     # none already planned, none not over yet.

@@ -273,18 +273,30 @@ class ArchiveList(ListSource):
     ) -> Iterator[tuple[str, Mapping[str, Any]]]:
         return self.rows(dataset, window)
 
+    def aliases(self, users: frozenset[str]) -> frozenset[str]:
+        return frozenset(f"pseudo-{u}" for u in users)
+
 
 def test_rows_older_than_firestore_keeps_come_from_the_archive() -> None:
     """Retention keeps 10 days of raw records: a window across the horizon gets the archive's
-    rows before it and Firestore's after it, oldest first, counted against the cap together;
-    without an archive the same window is a 400 naming `from`; alerts are never archived."""
+    rows before it and Firestore's after it, each row once, oldest first, counted against the
+    cap together (both stores overlap, as they do: BigQuery holds every day up to yesterday,
+    Firestore a day past the horizon until TTL gets to it); rows of a user who opted out after
+    their day was exported go out anonymised, pseudonymised ids included; without an archive
+    the same window is a 400 naming `from`; alerts are never archived."""
     horizon = Retention(10, 760).raw_horizon(NOW)
     assert horizon == NOW - dt.timedelta(days=10)
     docs = [generation(i) for i in range(0, 16 * 24 * 60, 360)]  # every 6 h over 16 days
-    old = [d for d in docs if d[1]["createdAt"] < horizon]
-    recent = [d for d in docs if d[1]["createdAt"] >= horizon]
-    assert old and recent
-    archive = ArchiveList({"video_generation_metrics": old})
+    exported = [
+        (i, {**d, "userId": f"pseudo-{d['userId']}"})
+        for i, d in docs
+        if d["createdAt"] < NOW - dt.timedelta(days=1)
+    ]
+    kept = [d for d in docs if d[1]["createdAt"] >= horizon - dt.timedelta(days=1)]
+    archive = ArchiveList({"video_generation_metrics": exported})
+    firestore = ListSource({"video_generation_metrics": kept})
+    late_opt_out = next(d["userId"] for _, d in docs if d["createdAt"] < horizon)
+    firestore.opted_out.add(late_opt_out)
     store = FakeStore()
     clock = FixedClock(NOW)
     monitor = PerformanceMonitor(store, shards=2, clock=clock)
@@ -292,7 +304,7 @@ def test_rows_older_than_firestore_keeps_come_from_the_archive() -> None:
     def board(archived: ArchiveList | None, cap: int = 1000) -> Dashboard:
         return Dashboard(
             AnalyticsEngine(store, monitor), monitor, clock, 400, verifier=verifier,
-            exports=ListSource({"video_generation_metrics": recent}), export_max_rows=cap,
+            exports=firestore, export_max_rows=cap,
             retention=Retention(10, 760), archived_rows=archived,
         )  # fmt: skip
 
@@ -303,8 +315,10 @@ def test_rows_older_than_firestore_keeps_come_from_the_archive() -> None:
         (d for d in docs if d[1]["createdAt"] >= NOW - dt.timedelta(days=15)),
         key=lambda d: d[1]["createdAt"],
     )
-    assert [r["generationId"] for r in rows] == [i for i, _ in inside]
+    assert [r["generationId"] for r in rows] == [i for i, _ in inside]  # each once, in order
     assert archive.asked == [Window(start=NOW - dt.timedelta(days=15), end=horizon)]
+    users = {r["userId"] for r in rows}
+    assert f"pseudo-{late_opt_out}" not in users and "opted-out" in users
     over = board(archive, cap=len(inside) - 1).handle(
         Request("GET", "/export", {"dataset": "generations", **window}, "Bearer tok-analytics")
     )

@@ -68,3 +68,15 @@ def test_nothing_comes_out_after_close() -> None:
     assert next(stream) == 0
     stream.close()
     assert list(stream) == []
+
+
+def test_an_item_followed_by_a_long_wait_is_not_held_back() -> None:
+    def one_then_silence() -> Iterator[int]:
+        yield 7
+        time.sleep(1.5)
+
+    stream = merged([one_then_silence()], depth=10_000)
+    started = time.perf_counter()
+    assert next(stream) == 7
+    assert time.perf_counter() - started < 1.0
+    assert list(stream) == []
