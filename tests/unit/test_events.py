@@ -143,3 +143,12 @@ def test_random_event_histories_match_the_final_documents(
     assert set(store.rejected_events) == {
         i for i, e in store.events.items() if "timestamp" not in e
     }
+
+
+def test_an_event_document_anonymised_by_an_erasure_is_never_counted_anew(
+    store: FakeStore, engine: AnalyticsEngine
+) -> None:
+    store.events["e1"] = upgrade(4.0, userId="erased", erased=True)
+    plan = engine.record_app_event("e1")
+    assert (plan.outcome, plan.writes) == ("erased", 0)
+    assert upgrades(engine) == (0, 0.0) and store.event_records == {}
