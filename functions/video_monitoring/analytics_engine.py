@@ -15,7 +15,12 @@ from video_monitoring.archive import Cells, TrendArchive
 from video_monitoring.clock import Clock, utc_now
 from video_monitoring.errors import InvalidArgument
 from video_monitoring.events import plan_event_change
-from video_monitoring.insights import business_metrics, providers_comparison, quality_insights
+from video_monitoring.insights import (
+    business_metrics,
+    providers_comparison,
+    quality_insights,
+    upgrades_of,
+)
 from video_monitoring.models import Window, rfc3339
 from video_monitoring.performance_monitor import (
     PerformanceMonitor,
@@ -389,9 +394,8 @@ class AnalyticsEngine:
             events_future = pool.submit(self.event_totals, window)
             alerts_future = pool.submit(self._store.open_alerts)
             cells = cells_future.result()
-            upgrade_totals = events_future.result().get(c.EVENT_PREMIUM_UPGRADE, Totals())
+            upgrades, revenue = upgrades_of(events_future.result())
             open_alerts = alerts_future.result()
-        upgrades, revenue = upgrade_totals.count(), upgrade_totals.sum("rev", MICRO_USD)
         totals = merge_cells(cells, provider=window.provider)
         counts = statuses(totals)
         completed, failed = counts["completed"], counts["failed"]

@@ -3,7 +3,7 @@ tables' schemas and of the rows written to them. Pure: no BigQuery client here.
 
 Each model lists the exported columns with their types; `bq_schema` derives the table schema
 from the annotations (STRING, INTEGER, FLOAT, BOOLEAN, TIMESTAMP, REPEATED STRING; maps are
-exported as JSON text), and `export_row` turns a Firestore document into a JSON-ready row.
+exported as JSON text), and `export_line` turns a Firestore document into an NDJSON row.
 `userId` can be pseudonymised with a keyed HMAC (the key comes from settings or Secret Manager).
 """
 
@@ -221,11 +221,3 @@ def export_line(
     if pseudonym_key is not None and isinstance(user_id, str) and user_id not in ANONYMOUS:
         row = row.model_copy(update={"userId": pseudonym(user_id, pseudonym_key)})
     return row.model_dump_json().encode()
-
-
-def export_row(
-    table: str, doc_id: str, data: Mapping[str, Any], pseudonym_key: bytes | None = None
-) -> dict[str, Any]:
-    """The row of export_line as a dict."""
-    row: dict[str, Any] = json.loads(export_line(table, doc_id, data, pseudonym_key))
-    return row

@@ -176,7 +176,6 @@ class Dashboard:
                 lambda: retention.raw_horizon(clock()),
                 frozenset(n for n, d in DATASETS.items() if d.collection in TTL_COLLECTIONS),
             )
-        self._archived_exports = archived_rows is not None
         self._export_max_rows = export_max_rows
         self._audit_log = audit
         self._limiter = export_limiter
@@ -251,7 +250,8 @@ class Dashboard:
             raise InvalidArgument(f"dataset: required; one of {', '.join(DATASETS)}")
         # Alert instances do not expire; rows Firestore no longer keeps come from BigQuery when
         # it is configured (otherwise the window is a 400 naming `from`).
-        kept = None if self._archived_exports else TTL_COLLECTIONS.get(DATASETS[name].collection)
+        archived = isinstance(self._exports, ArchivedExportSource)
+        kept = None if archived else TTL_COLLECTIONS.get(DATASETS[name].collection)
         window = self._window(params, frozenset({"dataset", "format"}), kept=kept)
         fmt = _choice(params, "format", tuple(FORMATS)) or "csv"
         with self._audited(caller, "export", name) as details:

@@ -144,12 +144,18 @@ def providers_comparison(cells: Cells, window: Window) -> dict[str, Any]:
     return {"window": window.to_json(), "providers": rows}
 
 
+def upgrades_of(events: Mapping[str, Totals]) -> tuple[int, float]:
+    """premium_upgrade events among the event totals, and their revenue in USD."""
+    upgrades = events.get(c.EVENT_PREMIUM_UPGRADE, Totals())
+    return upgrades.count(), upgrades.sum("rev", MICRO_USD)
+
+
 def business_metrics(cells: Cells, events: Mapping[str, Totals], window: Window) -> dict[str, Any]:
     """Revenue, conversion, premium feature adoption, engagement and event counts."""
     generations = merge_cells(cells, provider=window.provider)
     premium = merge_cells(cells, provider=window.provider, tier="premium")
     free = merge_cells(cells, provider=window.provider, tier="free")
-    upgrades = events.get(c.EVENT_PREMIUM_UPGRADE, Totals())
+    upgrades, revenue = upgrades_of(events)
     completed = generations.count("completed")
 
     def count(event_type: str) -> int:
@@ -164,9 +170,9 @@ def business_metrics(cells: Cells, events: Mapping[str, Totals], window: Window)
     return {
         "window": window.to_json(),
         "provider": window.provider,
-        "revenueUsd": round(upgrades.sum("rev", MICRO_USD), 6),
-        "upgrades": upgrades.count(),
-        "conversionRate": _ratio(upgrades.count(), free.count()),
+        "revenueUsd": round(revenue, 6),
+        "upgrades": upgrades,
+        "conversionRate": _ratio(upgrades, free.count()),
         "generations": {
             "total": generations.count(),
             "premium": premium.count(),

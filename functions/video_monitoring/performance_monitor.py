@@ -176,11 +176,6 @@ class PerformanceMonitor:
             result.setdefault(event_type, Totals()).add(flat)
         return result
 
-    def upgrades(self, window: Window) -> tuple[int, float]:
-        """premium_upgrade events in the window, and their revenue in USD."""
-        totals = self.event_totals(window).get(c.EVENT_PREMIUM_UPGRADE, Totals())
-        return totals.count(), totals.sum("rev", MICRO_USD)
-
     def totals(self, window: Window, tier: str | None = None) -> Totals:
         """Sum of every rollup cell inside the window (optionally one provider or tier)."""
         return merge_cells(self.cells(window), provider=window.provider, tier=tier)

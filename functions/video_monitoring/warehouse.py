@@ -271,10 +271,8 @@ class BigQueryWarehouse:
             f"SELECT {', '.join(dict.fromkeys(columns))} FROM `{table}` {where} "
             f"ORDER BY {time_field}, {id_column}"
         )
-        config = bigquery.QueryJobConfig(query_parameters=[_param(k, v) for k, v in params.items()])
         try:
-            job = self.client.query(sql, job_config=config, retry=RETRY)
-            result = job.result(retry=RETRY, timeout=JOB_TIMEOUT, page_size=EXPORT_PAGE)
+            result = self._results(sql, params, page_size=EXPORT_PAGE)
         except NotFound:
             return
         for row in result:
@@ -303,9 +301,17 @@ class BigQueryWarehouse:
 
     def query(self, sql: str, **params: Any) -> list[dict[str, Any]]:
         """Rows of a query or DML statement with named scalar parameters (waits for it)."""
+        return [dict(row.items()) for row in self._results(sql, params)]
+
+    def _results(
+        self, sql: str, params: Mapping[str, Any], page_size: int | None = None
+    ) -> Iterator[Any]:
+        """The row iterator of a query with named parameters, once the job is done (its
+        pages are fetched as they are iterated)."""
         config = bigquery.QueryJobConfig(query_parameters=[_param(k, v) for k, v in params.items()])
         job = self.client.query(sql, job_config=config, retry=RETRY)
-        return [dict(row.items()) for row in job.result(retry=RETRY, timeout=JOB_TIMEOUT)]
+        rows: Iterator[Any] = job.result(retry=RETRY, timeout=JOB_TIMEOUT, page_size=page_size)
+        return rows
 
 
 _KINDS = {bool: "BOOL", int: "INT64", float: "FLOAT64", str: "STRING", dt.datetime: "TIMESTAMP"}

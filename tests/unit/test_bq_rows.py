@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from video_monitoring.bq_rows import TABLES, bq_schema, export_row, pseudonym
+from video_monitoring.bq_rows import TABLES, bq_schema, export_line, pseudonym
 
 T = dt.datetime(2026, 11, 24, 10, 30, tzinfo=dt.UTC)
+
+
+def export_row(
+    table: str, doc_id: str, data: dict[str, Any], pseudonym_key: bytes | None = None
+) -> dict[str, Any]:
+    """The row export_line writes, read back."""
+    row: dict[str, Any] = json.loads(export_line(table, doc_id, data, pseudonym_key))
+    return row
 
 
 def test_schemas_come_from_the_models() -> None:
