@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import requests
-from google.api_core.exceptions import ServiceUnavailable
+from google.api_core.exceptions import BadRequest, ServiceUnavailable
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
@@ -155,6 +155,14 @@ def test_nightly_export_writes_every_table_of_the_day_exactly(
     )
     stack.settle()
     assert stack.run_schedule("aggregate_and_alert", DAY + dt.timedelta(hours=12)) == 200
+    # Too few generations to open an alert: one alert of the day, so that table is not empty.
+    opened = DAY + dt.timedelta(hours=13)
+    db.collection("alert_instances").document("alert-1").set(
+        {"ruleId": "slow_generation", "scope": "overall", "status": "resolved",
+         "severity": "warning", "metric": "avgGenerationSeconds", "value": 120.0,
+         "threshold": 90.0, "window": "1h", "openedAt": opened, "open": False,
+         "resolvedAt": opened + dt.timedelta(minutes=20), "resolution": "auto"}
+    )  # fmt: skip
 
     export(DAY, stack)
 
@@ -203,6 +211,9 @@ def test_nightly_export_writes_every_table_of_the_day_exactly(
             assert system[metrics_id][column] == doc.get(column), (metrics_id, column)
     alerts = bq_day(bq, "alert_instances", DAY)
     assert sorted(alerts) == sorted(in_day(db, "alert_instances", "openedAt", DAY))
+    assert (alerts["alert-1"]["ruleId"], alerts["alert-1"]["openedAt"]) == (
+        "slow_generation", opened,
+    )  # fmt: skip
 
     record = run_record(db, DAY)
     assert record["status"] == "succeeded"
@@ -274,9 +285,20 @@ class FailingWarehouse:
         self.real.drop(staging)
 
 
-@pytest.mark.parametrize("fail_at", ["second load", "inside the transaction"])
+@pytest.mark.parametrize(
+    ("fail_at", "error", "message"),
+    [
+        ("second load", ConnectionError, "connection reset"),
+        ("inside the transaction", BadRequest, "interrupted"),  # the script's ERROR()
+    ],
+)
 def test_an_interrupted_run_leaves_the_day_fully_old_and_a_rerun_makes_it_new(
-    stack: Stack, db: firestore.Client, bq: BigQueryWarehouse, fail_at: str
+    stack: Stack,
+    db: firestore.Client,
+    bq: BigQueryWarehouse,
+    fail_at: str,
+    error: type[Exception],
+    message: str,
 ) -> None:
     write_day(db, DAY, "d", 6)
     stack.settle()
@@ -288,13 +310,13 @@ def test_an_interrupted_run_leaves_the_day_fully_old_and_a_rerun_makes_it_new(
         source.document(f"d-{i:03d}").set(generation("user-a", DAY + dt.timedelta(hours=i)))
     stack.settle()
 
-    with pytest.raises(Exception, match=r"interrupted|connection reset"):
+    with pytest.raises(error, match=message):
         export_in_process(db, bq, DAY, warehouse=FailingWarehouse(bq, fail_at), load_rows=3)
 
     assert {table: bq_day(bq, table, DAY) for table in TABLES} == old
     record = run_record(db, DAY)
     assert record["status"] == "failed"
-    assert "interrupted" in record["error"] or "connection reset" in record["error"]
+    assert record["error"].startswith(f"{error.__name__}: ") and message in record["error"]
     assert not any(t.table_id.startswith(STAGING_PREFIX) for t in bq.client.list_tables(bq.dataset))
 
     export_in_process(db, bq, DAY, load_rows=3)
@@ -395,7 +417,9 @@ def test_pseudonymised_ids_are_stable_and_opted_out_users_are_anonymised(
     assert again == first["generation_metrics"]  # stable across runs
     export_in_process(db, bq, DAY, pseudonym_key=b"k-two")
     other = {row["userId"] for row in bq_day(bq, "generation_metrics", DAY).values()}
-    assert (other - {"opted-out"}).isdisjoint(first["generation_metrics"])  # unlinkable
+    # Another key, other pseudonyms: none links to the first key's.
+    assert other == {expected("user-a", b"k-two"), expected("user-b", b"k-two"), "opted-out"}
+    assert (other - {"opted-out"}).isdisjoint(first["generation_metrics"])
     assert run_record(db, DAY)["tables"]["generation_metrics"]["optedOut"] == 3
 
 

@@ -37,6 +37,14 @@ def of_user(db: firestore.Client, collection: str, user_id: str) -> list[str]:
     return [snap.id for snap in query.stream()]
 
 
+def stored(ref: firestore.DocumentReference) -> dict[str, Any]:
+    """A document's fields; the document must exist (an absent field of a deleted document
+    would prove nothing)."""
+    snap = ref.get()
+    assert snap.exists, f"{ref.path} no longer exists"
+    return snap.to_dict() or {}
+
+
 def bq_users(bq: BigQueryWarehouse, table: str) -> dict[str, int]:
     rows = bq.query(f"SELECT userId, COUNT(*) AS n FROM `{bq.dataset}.{table}` GROUP BY userId")
     return {row["userId"]: row["n"] for row in rows}
@@ -89,6 +97,7 @@ def test_admin_erases_one_user_everywhere_and_no_figure_moves(
     business_before = summary(stack, WINDOW, "/business")
     assert business_before["engagement"]["views"] == 2  # x-view and y-view; x-bad is rejected
     held = {name: len(of_user(db, name, "user-x")) for name in USER_COLLECTIONS}
+    assert all(held.values()), held  # so "none left" below is about something that was there
     assert held["video_generation_metrics"] == 3 and held["event_contributions"] == 3
     bq_before = {t: bq_users(bq, t) for t in ("generation_metrics", "analytics_events")}
     assert bq_before["generation_metrics"]["user-x"] == 3
@@ -131,11 +140,21 @@ def test_admin_erases_one_user_everywhere_and_no_figure_moves(
         {"eventId": "x-view", "sessionId": None, "properties": None},
     ]
 
-    feature_event = events.document("x-feat").get().to_dict() or {}
+    feature_event = stored(events.document("x-feat"))
     assert (feature_event["userId"], feature_event["sessionId"], feature_event["properties"]) == (
         "erased", None, {"feature": "hd_export"},
     )  # fmt: skip
-    assert "deviceId" not in (events.document("x-view").get().to_dict() or {})  # allow-listed
+    # The view is kept (still counted), anonymised: only allow-listed fields are left.
+    view = stored(events.document("x-view"))
+    assert (view["userId"], view["type"], view["sessionId"], view["properties"]) == (
+        "erased", "video_viewed", None, {},
+    )  # fmt: skip
+    assert view["timestamp"] == DAY + dt.timedelta(hours=9)
+    assert "deviceId" not in view
+    assert set(view) <= {
+        "type", "timestamp", "generationId", "amountUsd", "source", "properties", "expireAt",
+        "sessionId", "userId", "erased", "erasedAt",
+    }  # fmt: skip
     assert not events.document("x-bad").get().exists
     # Re-exporting the day after the erasure keeps BigQuery's counts (the anonymised events
     # are exported again, as anonymous as before).
@@ -151,9 +170,12 @@ def test_admin_erases_one_user_everywhere_and_no_figure_moves(
     assert erase(stack, "erased").status_code == 400  # the placeholder is nobody's id
     again = erase(stack, "user-x")
     assert again.status_code == 200
-    assert all(
-        count == 0 for counts in again.json()["firestore"].values() for count in counts.values()
-    )
+    assert again.json()["firestore"] == {
+        "event_contributions": {"anonymised": 0},
+        "video_generation_metrics": {"anonymised": 0},
+        "analytics_events": {"anonymised": 0, "deleted": 0},
+        "user_days": {"deleted": 0},
+    }
     assert again.json()["bigquery"] == {"generation_metrics": 0, "analytics_events": 0}
     audit = [d.to_dict() or {} for d in db.collection("audit_log").stream()]
     erasures = [a for a in audit if a.get("action") == "user.erase"]

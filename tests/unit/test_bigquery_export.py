@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.unit.test_bq_rows import hmac_sha256
 from video_monitoring import cli
 from video_monitoring.bigquery_export import (
     BigQuerySettings,
@@ -26,7 +27,7 @@ from video_monitoring.bigquery_export import (
     scheduled_days,
     transaction_script,
 )
-from video_monitoring.bq_rows import TABLES, pseudonym
+from video_monitoring.bq_rows import TABLES
 
 DAY = dt.date(2026, 11, 20)
 START = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
@@ -164,7 +165,7 @@ def test_bad_documents_are_skipped_with_their_reason_and_opted_out_users_anonymi
         None,
         None,
     )
-    assert rows["g0"]["userId"] == pseudonym("u1", b"k")
+    assert rows["g0"]["userId"] == hmac_sha256(b"k", "u1")
     # An anonymised event keeps only the feature name the figures count.
     assert (rows["e2"]["userId"], rows["e2"]["properties"]) == (
         "opted-out",
@@ -227,7 +228,7 @@ def test_user_ids_are_pseudonymised_with_the_key() -> None:
     warehouse = FakeWarehouse()
     run_export(source, warehouse, pseudonym_key=b"secret")
     (row,) = warehouse.loads[0][1]
-    assert row["userId"] == pseudonym("alice", b"secret") != "alice"
+    assert row["userId"] == hmac_sha256(b"secret", "alice")
 
 
 def test_a_failed_replace_is_recorded_and_raised_and_staging_is_dropped() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import json
 from typing import Any
 
@@ -56,15 +58,23 @@ def test_rows_are_json_ready_and_keep_only_exported_columns() -> None:
         export_row("generation_metrics", "bad", {"userId": "x"})
 
 
+def hmac_sha256(key: bytes, user_id: str) -> str:
+    """The documented pseudonym, computed here with the standard library alone."""
+    return hmac.new(key, user_id.encode(), hashlib.sha256).hexdigest()
+
+
 def test_pseudonyms_are_stable_and_unlinkable_without_the_key() -> None:
     key, other = b"k" * 32, b"o" * 32
-    assert pseudonym("alice", key) == pseudonym("alice", key)
-    assert pseudonym("alice", key) != pseudonym("bob", key)
-    assert pseudonym("alice", key) != pseudonym("alice", other)
-    assert "alice" not in pseudonym("alice", key) and len(pseudonym("alice", key)) == 64
+    expected = hmac_sha256(key, "alice")
+    assert pseudonym("alice", key) == expected  # HMAC-SHA256 under the key, hex
+    assert pseudonym("alice", key) == expected  # stable: the same value on every call
+    assert pseudonym("bob", key) == hmac_sha256(key, "bob") != expected
+    assert pseudonym("alice", other) == hmac_sha256(other, "alice") != expected
+    assert "alice" not in expected and len(expected) == 64
     doc = {"type": "session_start", "userId": "alice", "timestamp": T}
     row = export_row("analytics_events", "e1", doc, pseudonym_key=key)
-    assert row["userId"] == pseudonym("alice", key)
+    assert row["userId"] == expected
+    assert export_row("analytics_events", "e1", doc)["userId"] == "alice"  # no key: unchanged
 
 
 def test_every_table_row_carries_its_document_id() -> None:

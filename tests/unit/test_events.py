@@ -140,9 +140,9 @@ def test_random_event_histories_match_the_final_documents(
         for name in ("avatar", "4k")
         if any(e["properties"]["feature"] == name for e in used)
     }
-    assert set(store.rejected_events) == {
-        i for i, e in store.events.items() if "timestamp" not in e
-    }
+    malformed = {i for i, e in store.events.items() if "timestamp" not in e}
+    assert malformed  # the history ends with some malformed documents
+    assert set(store.rejected_events) == malformed
 
 
 def test_an_event_document_anonymised_by_an_erasure_is_never_counted_anew(

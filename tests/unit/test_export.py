@@ -186,8 +186,10 @@ def test_every_firestore_value_exports_as_valid_json() -> None:
     }  # fmt: skip
     for fmt in ("csv", "ndjson", "json"):
         text = b"".join(encode(DATASETS["events"], fmt, [row])).decode()
+        assert "e1" in text and "AAE=" in text  # the row was written, so NaN had its chance
         assert "NaN" not in text
-    json.loads(b"".join(encode(DATASETS["events"], "json", [row])).decode())
+    (parsed,) = json.loads(b"".join(encode(DATASETS["events"], "json", [row])).decode())
+    assert parsed["amountUsd"] is None and parsed["properties"]["where"] == {"lat": 1.5, "lng": 2.5}
 
 
 def test_a_failing_first_page_is_an_error_response_not_a_cut_file() -> None:
@@ -330,5 +332,6 @@ def test_rows_older_than_firestore_keeps_come_from_the_archive() -> None:
     assert refusal.status == 400
     assert refusal.body["error"]["message"].startswith("from: Firestore keeps raw")
     archive.asked = []
-    export(board(archive), dataset="alerts", **window)
+    alerts = export(board(archive), dataset="alerts", format="ndjson", **window)
+    assert b"".join(alerts.chunks) == b""  # the whole file written: no alert in the window
     assert archive.asked == []

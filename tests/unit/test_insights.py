@@ -165,7 +165,10 @@ def test_quality_by_tier_and_against_satisfaction(world: Any) -> None:
     assert vs["pairs"] == len(pairs)
     expected = statistics.correlation([q for q, _ in pairs], [r for _, r in pairs])
     assert vs["correlation"] == pytest.approx(expected, abs=1e-9)
-    for band in vs["byQualityBand"]:
+    bands = vs["byQualityBand"]
+    assert sum(band["rated"] for band in bands) == len(pairs) > 0  # every pair in one band
+    assert {band["qualityFrom"] for band in bands} >= {min(int(q), 9) for q, _ in pairs}
+    for band in bands:
         rated = [r for q, r in pairs if min(int(q), 9) == band["qualityFrom"]]
         assert band["rated"] == len(rated)
         if rated:
@@ -175,6 +178,7 @@ def test_quality_by_tier_and_against_satisfaction(world: Any) -> None:
 def test_providers_side_by_side(world: Any) -> None:
     engine, docs, _ = world
     rows = engine.compare_providers(WINDOW)["providers"]
+    assert {r["provider"] for r in rows} == set(PROVIDERS)  # so the loop below checks each
     totals = [r["generations"]["total"] for r in rows]
     assert totals == sorted(totals, reverse=True)
     for row in rows:

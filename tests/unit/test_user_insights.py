@@ -87,6 +87,7 @@ def test_daily_figures_segments_retention_and_churn(world: Any) -> None:
     snap = store.snapshots[("user_behavior_insights", day)]
     truth = activity(store)
     users = truth.get(day, {})
+    assert users  # the day has activity, so the figures below are not all zero by default
     assert snap["activeUsers"] == len(users)
     assert snap["generations"] == sum(u.get("gen", 0) for u in users.values())
     assert snap["sessions"] == sum(u.get("session_start", 0) for u in users.values())
