@@ -34,7 +34,7 @@ unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q
 
 integration: $(STAMP) $(BQ_STAMP)
-	$(PY) -m pytest tests/integration tests/e2e -q
+	$(PY) -m pytest tests/integration -q
 
 test: lint $(BQ_STAMP)
 	$(PY) -m pytest tests -q -rs

@@ -1,9 +1,12 @@
-"""One local stack for the whole integration session, on ports of its own."""
+"""One local stack for the whole integration session, on ports and in a directory of its own:
+two sessions at once on one machine (one checkout or two) never meet."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from google.cloud import firestore
@@ -11,25 +14,55 @@ from google.cloud import firestore
 from tests.integration.support import PROJECT, Stack
 from video_monitoring.bigquery_export import BigQuerySettings
 from video_monitoring.local.bigquery_emulator import BigQueryEmulator, start_bigquery_emulator
+from video_monitoring.local.ports import Port, PortUnavailable, free_ports, require_free
 from video_monitoring.local.receivers import Receivers
 from video_monitoring.local.stack import (
     REPO_ROOT,
     StackError,
     check_java,
     emulator_jar,
+    port_setting,
     start_stack,
 )
 from video_monitoring.warehouse import BigQueryWarehouse, bigquery_client
 
-FIRESTORE_PORT = int(os.environ.get("TEST_FIRESTORE_PORT", 18080))
-FUNCTIONS_PORT = int(os.environ.get("TEST_FUNCTIONS_PORT", 15001))
-BIGQUERY_PORT = int(os.environ.get("TEST_BIGQUERY_PORT", 19050))
-BIGQUERY_GRPC_PORT = int(os.environ.get("TEST_BIGQUERY_GRPC_PORT", 19060))
-
+# Each variable pins one port; unset (the default), the session takes a free one.
+PORT_SETTINGS = {
+    "TEST_FIRESTORE_PORT": "Firestore emulator",
+    "TEST_FUNCTIONS_PORT": "functions host",
+    "TEST_BIGQUERY_PORT": "BigQuery emulator REST",
+    "TEST_BIGQUERY_GRPC_PORT": "BigQuery emulator gRPC",
+}
+START_ATTEMPTS = 3
 
 WEBHOOK_SECRET = "integration-webhook-secret"
 TWILIO_TOKEN = "twilio-test-token"
 WEB_APP = "https://app.example"
+
+T = TypeVar("T")
+
+
+def on_ports(settings: tuple[str, ...], start: Callable[[list[int]], T]) -> T:
+    """`start(ports)` with one port per setting: the variable's value where set, else a free one.
+    A free port can be taken by another process (another run) before our server binds it; the
+    start then refuses it and is retried on fresh ports."""
+    pinned = {name: port_setting(name, 0) for name in settings if os.environ.get(name)}
+    require_free(Port(pinned[name], PORT_SETTINGS[name], name) for name in pinned)
+    for attempt in range(1, START_ATTEMPTS + 1):
+        fresh = iter(free_ports(len(settings)))
+        ports = [pinned[name] if name in pinned else next(fresh) for name in settings]
+        try:
+            return start(ports)
+        except PortUnavailable as error:
+            if error.port.number in pinned.values() or attempt == START_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This session's logs and emulator files (pytest keeps the last few sessions')."""
+    return tmp_path_factory.mktemp("stack")
 
 
 @pytest.fixture(scope="session")
@@ -42,11 +75,14 @@ def receivers() -> Iterator[Receivers]:
 
 
 @pytest.fixture(scope="session")
-def bigquery_emulator() -> Iterator[BigQueryEmulator | None]:
+def bigquery_emulator(run_dir: Path) -> Iterator[BigQueryEmulator | None]:
     """The BigQuery API emulator, or None where it is not installed (never in CI)."""
     try:
-        emulator = start_bigquery_emulator(
-            PROJECT, BIGQUERY_PORT, BIGQUERY_GRPC_PORT, REPO_ROOT / ".stack" / "tests" / "bigquery"
+        emulator = on_ports(
+            ("TEST_BIGQUERY_PORT", "TEST_BIGQUERY_GRPC_PORT"),
+            lambda ports: start_bigquery_emulator(
+                PROJECT, ports[0], ports[1], run_dir / "bigquery"
+            ),
         )
     except StackError:
         if os.environ.get("CI"):
@@ -60,7 +96,9 @@ def bigquery_emulator() -> Iterator[BigQueryEmulator | None]:
 
 
 @pytest.fixture(scope="session")
-def stack(receivers: Receivers, bigquery_emulator: BigQueryEmulator | None) -> Iterator[Stack]:
+def stack(
+    receivers: Receivers, bigquery_emulator: BigQueryEmulator | None, run_dir: Path
+) -> Iterator[Stack]:
     try:
         check_java()
         emulator_jar()
@@ -68,18 +106,21 @@ def stack(receivers: Receivers, bigquery_emulator: BigQueryEmulator | None) -> I
         if os.environ.get("CI"):
             raise  # CI must run the integration suite, never skip it
         pytest.skip(reason=f"local stack unavailable: {error}")
-    local = start_stack(
-        PROJECT,
-        FIRESTORE_PORT,
-        FUNCTIONS_PORT,
-        rules_path=REPO_ROOT / "firestore.rules",
-        run_schedules=False,
-        log_dir=REPO_ROOT / ".stack" / "tests",
-        env={
-            **receivers.env(WEBHOOK_SECRET, TWILIO_TOKEN),
-            "CORS_ORIGINS": f'["{WEB_APP}"]',
-            **bigquery_env(bigquery_emulator),
-        },
+    local = on_ports(
+        ("TEST_FIRESTORE_PORT", "TEST_FUNCTIONS_PORT"),
+        lambda ports: start_stack(
+            PROJECT,
+            ports[0],
+            ports[1],
+            rules_path=REPO_ROOT / "firestore.rules",
+            run_schedules=False,
+            log_dir=run_dir,
+            env={
+                **receivers.env(WEBHOOK_SECRET, TWILIO_TOKEN),
+                "CORS_ORIGINS": f'["{WEB_APP}"]',
+                **bigquery_env(bigquery_emulator),
+            },
+        ),
     )
     try:
         yield Stack(local, local.functions_base)

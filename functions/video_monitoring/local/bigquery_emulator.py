@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from video_monitoring.local.ports import Port, require_free
 from video_monitoring.local.stack import REPO_ROOT, StackError, _stop, _wait
 
 BQ_VENV = Path(os.environ.get("BQ_EMULATOR_VENV", REPO_ROOT / ".venv-bq"))
@@ -53,6 +54,15 @@ def executable() -> Path:
     return path
 
 
+def bigquery_missing() -> str | None:
+    """Why the emulator cannot run here (not installed), or None."""
+    try:
+        executable()
+    except StackError as error:
+        return str(error)
+    return None
+
+
 def _prepare_home(home: Path) -> None:
     """Put the spatial extension where DuckDB looks, so the server never downloads it."""
     shipped = list(
@@ -64,19 +74,39 @@ def _prepare_home(home: Path) -> None:
         raise StackError(f"duckdb-extension-spatial {DUCKDB_VERSION} missing: {INSTALL_HINT}")
     target = home / ".duckdb" / "extensions" / DUCKDB_VERSION / "linux_amd64"
     target.mkdir(parents=True, exist_ok=True)
-    if not (target / shipped[0].name).is_file():
-        shutil.copy2(shipped[0], target / shipped[0].name)
+    if (target / shipped[0].name).is_file():
+        return
+    # Linked (no copy where the file system allows) or copied under a temporary name, then
+    # renamed: a second run preparing the same HOME at once never shows DuckDB half a file.
+    part = target / f".{shipped[0].name}.{os.getpid()}.part"
+    part.unlink(missing_ok=True)
+    try:
+        try:
+            os.link(shipped[0], part)
+        except OSError:
+            shutil.copy2(shipped[0], part)
+        part.replace(target / shipped[0].name)
+    finally:
+        part.unlink(missing_ok=True)
 
 
 def start_bigquery_emulator(
     project: str, rest_port: int, grpc_port: int, work_dir: Path, timeout: float = 60
 ) -> BigQueryEmulator:
-    """Start the emulator in memory on 127.0.0.1 and wait until it answers."""
+    """Start the emulator in memory on 127.0.0.1 and wait until it answers on both ports;
+    PortUnavailable, before starting it, when either is taken."""
+    setting = "BIGQUERY_PORT or --bigquery-port"
+    ports = (
+        Port(rest_port, "BigQuery emulator REST", setting),
+        Port(grpc_port, "BigQuery emulator gRPC", setting),
+    )
+    require_free(ports)
     binary = executable()
     home = work_dir / "home"
     _prepare_home(home)
     work_dir.mkdir(parents=True, exist_ok=True)
-    log = (work_dir / "bqemulator.log").open("wb")
+    log_path = work_dir / f"bqemulator-{rest_port}.log"
+    log = log_path.open("wb")
     process = subprocess.Popen(
         [
             str(binary), "start",
@@ -91,9 +121,8 @@ def start_bigquery_emulator(
     log.close()  # the child holds its own descriptor
     emulator = BigQueryEmulator(process, rest_port, project)
     try:
-        _wait(
-            f"{emulator.endpoint}/bigquery/v2/projects/{project}/datasets", None, timeout, process
-        )
+        url = f"{emulator.endpoint}/bigquery/v2/projects/{project}/datasets"
+        _wait(process, url, None, ports, timeout, log_path)
     except BaseException:
         emulator.stop()
         raise

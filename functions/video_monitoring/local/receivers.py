@@ -128,11 +128,19 @@ class SmtpInbox:
     """An aiosmtpd server on 127.0.0.1 that keeps every message."""
 
     def __init__(self) -> None:
-        self.port = free_port()
         self.host = "127.0.0.1"
         self._inbox = _Inbox()
-        self._controller = Controller(self._inbox, hostname=self.host, port=self.port)
-        self._controller.start()
+        # aiosmtpd needs the port up front: one picked free can be taken by another process
+        # (another test run) before the server binds it, so pick again a few times.
+        for attempt in range(3):
+            self.port = free_port()
+            self._controller = Controller(self._inbox, hostname=self.host, port=self.port)
+            try:
+                self._controller.start()
+                break
+            except OSError:
+                if attempt == 2:
+                    raise
 
     @property
     def messages(self) -> list[EmailMessage]:

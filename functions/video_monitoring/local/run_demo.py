@@ -20,17 +20,24 @@ from video_monitoring.bq_rows import TABLES
 from video_monitoring.local.bigquery_emulator import (
     BigQueryEmulator,
     bigquery_env,
+    bigquery_missing,
     optional_bigquery_emulator,
 )
+from video_monitoring.local.ports import PortUnavailable
 from video_monitoring.local.receivers import Receivers
-from video_monitoring.local.stack import REPO_ROOT, LocalStack, StackError, start_stack
+from video_monitoring.local.stack import (
+    REPO_ROOT,
+    LocalStack,
+    StackError,
+    local_ports,
+    start_stack,
+)
 from video_monitoring.local.tokens import emulator_token
 from video_monitoring.local.traffic import Tally, simulate
 from video_monitoring.notifications import verify_signature
 from video_monitoring.warehouse import BigQueryWarehouse, bigquery_client
 
 COUNTS = ("total", "completed", "failed", "cancelled", "inProgress")
-BIGQUERY_PORT = 9050  # the BigQuery API emulator (REST; gRPC on the port + 10)
 
 
 def fetch_summary(url: str, token: str) -> dict[str, Any]:
@@ -211,29 +218,49 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--project", default="demo-cvplus")
-    parser.add_argument("--firestore-port", type=int, default=None)
-    parser.add_argument("--functions-port", type=int, default=None)
-    parser.add_argument("--bigquery-port", type=int, default=BIGQUERY_PORT)
+    parser.add_argument("--firestore-port", type=int, default=None, help="or FIRESTORE_PORT")
+    parser.add_argument("--functions-port", type=int, default=None, help="or FUNCTIONS_PORT")
+    parser.add_argument(
+        "--bigquery-port", type=int, default=None, help="or BIGQUERY_PORT; gRPC on it + 10"
+    )
     parser.add_argument("--exit", action="store_true", help="stop the stack after the summary")
     args = parser.parse_args(argv)
+    missing = bigquery_missing()
+    try:
+        # The same ports as `make serve`, all checked before anything starts.
+        firestore_port, functions_port, *bigquery = local_ports(
+            args.firestore_port, args.functions_port, args.bigquery_port, bigquery=missing is None
+        )
+    except (StackError, PortUnavailable) as error:
+        print(f"cannot start the local stack: {error}", file=sys.stderr)
+        return 1
     receivers = Receivers.start()
     webhook_secret = secrets.token_hex(16)  # per run; never stored
-    warehouse_emulator = optional_bigquery_emulator(
-        args.project, args.bigquery_port, args.bigquery_port + 10, REPO_ROOT / ".stack" / "bigquery"
-    )
+    warehouse_emulator: BigQueryEmulator | None = None
     try:
+        if bigquery:
+            warehouse_emulator = optional_bigquery_emulator(
+                args.project,
+                bigquery[0].number,
+                bigquery[1].number,
+                REPO_ROOT / ".stack" / "bigquery",
+            )
+        else:
+            print(f"no BigQuery emulator ({missing}); running without BigQuery", file=sys.stderr)
         stack = start_stack(
-            args.project, args.firestore_port, args.functions_port,
+            args.project, firestore_port.number, functions_port.number,
             rules_path=REPO_ROOT / "firestore.rules",
             env={
                 **receivers.env(webhook_secret, secrets.token_hex(16)),
                 **bigquery_env(warehouse_emulator, args.project),
             },
         )  # fmt: skip
-    except StackError as error:
+    except BaseException as error:
         receivers.stop()
         if warehouse_emulator is not None:
             warehouse_emulator.stop()
+        if not isinstance(error, StackError | PortUnavailable):
+            raise
         print(f"cannot start the local stack: {error}", file=sys.stderr)
         return 1
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))

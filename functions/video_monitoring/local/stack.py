@@ -17,6 +17,13 @@ from typing import IO, Any
 import requests
 
 from video_monitoring.local.host import FUNCTIONS_DIR, scheduler_headers
+from video_monitoring.local.ports import (
+    Port,
+    PortUnavailable,
+    owns_listener,
+    require_free,
+    why_unusable,
+)
 
 REPO_ROOT = FUNCTIONS_DIR.parent
 EMULATOR_MAIN = "com.google.cloud.datastore.emulator.firestore.CloudFirestore"
@@ -26,8 +33,47 @@ INSTALL_HINT = (
 )
 
 
+DEFAULT_FIRESTORE_PORT = 8080
+DEFAULT_FUNCTIONS_PORT = 5001
+DEFAULT_BIGQUERY_PORT = 9050  # REST; gRPC on the port + 10
+BIGQUERY_GRPC_OFFSET = 10
+
+
 class StackError(RuntimeError):
     """The local stack could not start."""
+
+
+def port_setting(setting: str, default: int) -> int:
+    """The port in environment variable `setting`, else `default`."""
+    value = os.environ.get(setting, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise StackError(f"{setting}={value!r} is not a port number (1-65535)")
+    return int(value)
+
+
+def firestore_port_of(firestore_port: int | None) -> Port:
+    """The Firestore emulator's port: as given, else FIRESTORE_PORT, else 8080."""
+    number = firestore_port or port_setting("FIRESTORE_PORT", DEFAULT_FIRESTORE_PORT)
+    return Port(number, "Firestore emulator", "FIRESTORE_PORT or --firestore-port")
+
+
+def functions_port_of(functions_port: int | None) -> Port:
+    """The functions host's port: as given, else FUNCTIONS_PORT, else 5001."""
+    number = functions_port or port_setting("FUNCTIONS_PORT", DEFAULT_FUNCTIONS_PORT)
+    return Port(number, "functions host", "FUNCTIONS_PORT or --functions-port")
+
+
+def bigquery_ports_of(rest_port: int | None) -> tuple[Port, Port]:
+    """The BigQuery emulator's REST and gRPC ports: REST as given, else BIGQUERY_PORT, else
+    9050; gRPC 10 above it."""
+    rest = rest_port or port_setting("BIGQUERY_PORT", DEFAULT_BIGQUERY_PORT)
+    setting = "BIGQUERY_PORT or --bigquery-port"
+    return (
+        Port(rest, "BigQuery emulator REST", setting),
+        Port(rest + BIGQUERY_GRPC_OFFSET, "BigQuery emulator gRPC, BIGQUERY_PORT + 10", setting),
+    )
 
 
 def emulator_jar() -> Path:
@@ -59,19 +105,56 @@ def check_java() -> str:
     return java
 
 
-def _wait(url: str, expect: str | None, timeout: float, process: subprocess.Popen[bytes]) -> None:
+def local_ports(
+    firestore_port: int | None,
+    functions_port: int | None,
+    bigquery_port: int | None,
+    bigquery: bool,
+) -> list[Port]:
+    """Every port `make serve` and `make demo` bind (Firestore, functions, then BigQuery's REST
+    and gRPC when `bigquery`), checked free before anything starts, so a taken one is refused
+    without leaving half a stack behind."""
+    ports = [firestore_port_of(firestore_port), functions_port_of(functions_port)]
+    if bigquery:
+        ports.extend(bigquery_ports_of(bigquery_port))
+    require_free(ports)
+    return ports
+
+
+def _wait(
+    process: subprocess.Popen[Any],
+    url: str,
+    expect: str | None,
+    ports: tuple[Port, ...],
+    timeout: float,
+    log: Path,
+) -> None:
+    """Wait until `url` answers from `process` itself and it listens on every one of `ports`
+    (the first is the one `url` is on)."""
     deadline = time.monotonic() + timeout
+    what = ports[0].what
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise StackError(f"process for {url} exited with {process.returncode}; see its log")
+            for port in ports:
+                # Free when we checked, taken now: someone bound it first and our child lost.
+                reason = why_unusable(port.number)
+                if reason is not None:
+                    raise PortUnavailable(port, f"was taken while the stack started ({reason})")
+            raise StackError(f"{what} exited with {process.returncode}; see {log}")
         try:
             response = requests.get(url, timeout=1)
-            if response.ok and (expect is None or expect in response.text):
-                return
         except requests.RequestException:
-            pass
+            response = None
+        if response is not None and response.ok and (expect is None or expect in response.text):
+            # An answer proves only that someone listens: it must be our child (where /proc can
+            # tell), never a server another run started on the port after our check.
+            owners = [owns_listener(process.pid, port.number) for port in ports]
+            if owners[0] is False:
+                raise PortUnavailable(ports[0], "is answered by a process the stack did not start")
+            if all(owner is not False for owner in owners) and process.poll() is None:
+                return
         time.sleep(0.1)
-    raise StackError(f"{url} did not answer within {timeout} s")
+    raise StackError(f"{what} did not get ready at {url} within {timeout} s; see {log}")
 
 
 def _stop(process: subprocess.Popen[bytes] | None) -> None:
@@ -179,15 +262,20 @@ def start_stack(
     log_dir: Path | None = None,
     env: dict[str, str] | None = None,
 ) -> LocalStack:
-    """Start the functions host, then the emulator pointed at it, then register triggers."""
+    """Start the functions host, then the emulator pointed at it, then register triggers;
+    PortUnavailable, before starting anything, when either port is taken."""
+    firestore = firestore_port_of(firestore_port)
+    functions = functions_port_of(functions_port)
+    require_free((firestore, functions))
+    firestore_port, functions_port = firestore.number, functions.number
     java = check_java()
     jar = emulator_jar()
-    firestore_port = firestore_port or int(os.environ.get("FIRESTORE_PORT", 8080))
-    functions_port = functions_port or int(os.environ.get("FUNCTIONS_PORT", 5001))
     log_dir = log_dir or REPO_ROOT / ".stack"
     log_dir.mkdir(parents=True, exist_ok=True)
-    host_log = open(log_dir / f"functions-{functions_port}.log", "ab")  # noqa: SIM115
-    emulator_log = open(log_dir / f"firestore-{firestore_port}.log", "ab")  # noqa: SIM115
+    host_log_path = log_dir / f"functions-{functions_port}.log"
+    emulator_log_path = log_dir / f"firestore-{firestore_port}.log"
+    host_log = host_log_path.open("ab")
+    emulator_log = emulator_log_path.open("ab")
     command = [
         sys.executable, "-m", "video_monitoring.local.host", "--project", project,
         "--port", str(functions_port), "--firestore-port", str(firestore_port),
@@ -206,7 +294,7 @@ def start_stack(
     stack = LocalStack(project, firestore_port, functions_port, host, logs=[host_log, emulator_log])
     try:
         # The host must listen before the emulator starts delivering.
-        _wait(f"{stack.functions_base}/__/health", "ok", 60, host)
+        _wait(host, f"{stack.functions_base}/__/health", "ok", (functions,), 60, host_log_path)
         emulator_command = [
             java, "-Duser.language=en", "-cp", str(jar), EMULATOR_MAIN, "start",
             "--host=127.0.0.1", f"--port={firestore_port}", f"--project_id={project}",
@@ -217,7 +305,10 @@ def start_stack(
         stack.emulator_process = subprocess.Popen(
             emulator_command, stdout=emulator_log, stderr=subprocess.STDOUT
         )
-        _wait(stack.emulator_url("/"), "Ok", 60, stack.emulator_process)
+        _wait(
+            stack.emulator_process, stack.emulator_url("/"), "Ok", (firestore,), 60,
+            emulator_log_path,
+        )  # fmt: skip
         stack.register_triggers()
     except BaseException:
         stack.stop()
@@ -229,37 +320,61 @@ def main(argv: list[str] | None = None) -> int:
     """`make serve`: start the stack, print one ready line, stop everything on Ctrl-C/SIGTERM."""
     parser = argparse.ArgumentParser(description="Run the local stack (CONTRACT §5)")
     parser.add_argument("--project", default="demo-cvplus")
-    parser.add_argument("--firestore-port", type=int, default=None)
-    parser.add_argument("--functions-port", type=int, default=None)
+    parser.add_argument("--firestore-port", type=int, default=None, help="or FIRESTORE_PORT")
+    parser.add_argument("--functions-port", type=int, default=None, help="or FUNCTIONS_PORT")
     parser.add_argument("--no-schedules", action="store_true")
-    parser.add_argument("--bigquery-port", type=int, default=9050)
-    args = parser.parse_args(argv)
-    from video_monitoring.local.bigquery_emulator import bigquery_env, optional_bigquery_emulator
-
-    warehouse = optional_bigquery_emulator(
-        args.project, args.bigquery_port, args.bigquery_port + 10, REPO_ROOT / ".stack" / "bigquery"
+    parser.add_argument(
+        "--bigquery-port", type=int, default=None, help="or BIGQUERY_PORT; gRPC on it + 10"
     )
+    args = parser.parse_args(argv)
+    from video_monitoring.local.bigquery_emulator import (
+        BigQueryEmulator,
+        bigquery_env,
+        bigquery_missing,
+        optional_bigquery_emulator,
+    )
+
+    missing = bigquery_missing()
     try:
+        firestore, functions, *bigquery = local_ports(
+            args.firestore_port, args.functions_port, args.bigquery_port, bigquery=missing is None
+        )
+    except (StackError, PortUnavailable) as error:
+        print(f"cannot start the local stack: {error}", file=sys.stderr)
+        return 1
+    warehouse: BigQueryEmulator | None = None
+    try:
+        if bigquery:
+            warehouse = optional_bigquery_emulator(
+                args.project,
+                bigquery[0].number,
+                bigquery[1].number,
+                REPO_ROOT / ".stack" / "bigquery",
+            )
+        else:
+            print(f"no BigQuery emulator ({missing}); running without BigQuery", file=sys.stderr)
         stack = start_stack(
             args.project,
-            args.firestore_port,
-            args.functions_port,
+            firestore.number,
+            functions.number,
             rules_path=REPO_ROOT / "firestore.rules",
             run_schedules=not args.no_schedules,
             env=bigquery_env(warehouse, args.project),
         )
-    except StackError as error:
+    except BaseException as error:
         if warehouse is not None:
             warehouse.stop()
+        if not isinstance(error, StackError | PortUnavailable):
+            raise
         print(f"cannot start the local stack: {error}", file=sys.stderr)
         return 1
     signal.signal(signal.SIGTERM, _raise_interrupt)
     # Ctrl-C stops the stack even when started from a shell that ignores SIGINT in the background.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    bigquery = f", bigquery {warehouse.endpoint}" if warehouse is not None else ""
+    bigquery_note = f", bigquery {warehouse.endpoint}" if warehouse is not None else ""
     print(
         f"ready: firestore {stack.firestore_host}, functions "
-        f"{stack.functions_base}/{stack.project}/us-central1/{bigquery} (logs in .stack/; "
+        f"{stack.functions_base}/{stack.project}/us-central1/{bigquery_note} (logs in .stack/; "
         "Ctrl-C stops)",
         flush=True,
     )
