@@ -98,9 +98,11 @@ def throughput(stack: LocalStack, db: firestore.Client, count: int) -> None:
     print(
         f"  end to end: {count / elapsed:.1f} generations/s ({3 * count / elapsed:.1f} changes/s)"
     )
+    trips = ops.get("round_trips", 0) - base_ops.get("round_trips", 0)
     print(
         f"  per lifecycle change: {reads / changes:.2f} reads, {writes / changes:.2f} writes, "
-        f"{attempts / changes:.3f} transaction attempts ({changes} changes)"
+        f"{attempts / changes:.3f} commit attempts, {trips / changes:.2f} round trips "
+        f"({changes} changes)"
     )
 
 

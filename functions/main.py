@@ -54,3 +54,10 @@ def video_analytics_dashboard(request: Request) -> Response:
 def export_to_bigquery(event: scheduler_fn.ScheduledEvent) -> None:
     """Export the previous UTC day to BigQuery (replacing it there)."""
     entrypoints.run_export_to_bigquery(event.schedule_time)
+
+
+@scheduler_fn.on_schedule(schedule="30 1 * * *", timezone=UTC, timeout_sec=1800, retry_count=3)
+def audit_pipeline(event: scheduler_fn.ScheduledEvent) -> None:
+    """Re-reconcile the settled days and repair changes no handler reconciled (before the
+    02:00 export, so BigQuery gets the repaired records)."""
+    entrypoints.run_pipeline_audit(event.schedule_time)

@@ -13,6 +13,7 @@ from typing import Any
 
 from video_monitoring import sketch
 from video_monitoring.alert_engine import Measurement
+from video_monitoring.alert_rules import SYSTEM_METRICS
 from video_monitoring.models import Window
 from video_monitoring.rollup import MICRO_USD, MILLI, MS, Totals, merge_cells, split_cell
 
@@ -32,6 +33,7 @@ class ScopeTotals:
     totals: Totals
     upgrades: int = 0  # premium upgrades in the window (overall only)
     free_generations: int = 0  # free-tier generations in the window (overall only)
+    system: Mapping[str, float | None] = field(default_factory=dict)  # overall only
 
 
 @dataclass
@@ -43,6 +45,8 @@ class Snapshot:
     windows: dict[str, Window]
     upgrades: dict[str, int]
     hour_cells: dict[dt.datetime, list[tuple[str, Mapping[str, Any]]]] = field(default_factory=dict)
+    # Figures about the monitor itself (overall scope only), e.g. "pipelineRepairs"; None: no data.
+    system: dict[str, float | None] = field(default_factory=dict)
 
     def providers(self) -> list[str]:
         """Providers with any generation in the widest window."""
@@ -56,7 +60,8 @@ class Snapshot:
         totals = merge_cells(cells, provider=provider, tier=tier)
         free = merge_cells(cells, tier="free").count() if scope == "overall" else 0
         upgrades = self.upgrades.get(window_name, 0) if scope == "overall" else 0
-        return ScopeTotals(self.windows[window_name], totals, upgrades, free)
+        system = self.system if scope == "overall" else {}
+        return ScopeTotals(self.windows[window_name], totals, upgrades, free, system)
 
 
 def parse_scope(scope: str) -> tuple[str | None, str | None]:
@@ -109,4 +114,7 @@ def measure(metric: str, scoped: ScopeTotals) -> Measurement:
         return Measurement(completed / hours, completed)
     if metric == "total":
         return Measurement(float(t.count()), t.count())
+    if metric in SYSTEM_METRICS:
+        value = scoped.system.get(metric)
+        return Measurement(None if value is None else float(value), int(value is not None))
     raise ValueError(f"unknown metric {metric}")

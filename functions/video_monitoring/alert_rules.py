@@ -39,9 +39,11 @@ VALUE_METRICS = frozenset(
         "total",
     }
 )
-METRICS = RATE_METRICS | VALUE_METRICS
-# Metrics that exist overall only (premium upgrades carry no provider).
-OVERALL_ONLY = frozenset({"conversionRate"})
+# Figures about the monitor itself: changes the nightly drift audit had to repair.
+SYSTEM_METRICS = frozenset({"pipelineRepairs"})
+METRICS = RATE_METRICS | VALUE_METRICS | SYSTEM_METRICS
+# Metrics that exist overall only (premium upgrades carry no provider; the system is one).
+OVERALL_ONLY = frozenset({"conversionRate"}) | SYSTEM_METRICS
 
 
 _OVERALL: tuple[ScopeKind, ...] = ("overall",)
@@ -173,5 +175,11 @@ DEFAULT_RULES: tuple[AlertRule, ...] = (
         window="24h", scopes=["overall"], minSamples=20, hysteresis=0.02,
         severity="warning", channels=["slack", "email"],
         description="Premium conversion below 50%",
+    ),
+    _rule(
+        ruleId="pipeline_drift", metric="pipelineRepairs", comparator="gt", threshold=0.0,
+        window="24h", scopes=["overall"], minSamples=1, pendingEvaluations=1,
+        resolveEvaluations=1, severity="warning", channels=["slack", "email"],
+        description="The nightly audit repaired changes no trigger handler had counted",
     ),
 )  # fmt: skip

@@ -108,16 +108,20 @@ class AnalyticsEngine:
 
     def record_app_event(self, event_id: str) -> Plan:
         """Bring one app event's contribution to the event rollups in line with its document."""
+        plan = self._store.reconcile(event_id, self.event_planner(event_id), EVENT_LEDGER)
+        if plan.outcome == "rejected":
+            log.warning("analytics event %s rejected: %s", event_id, plan.reason)
+        return plan
+
+    def event_planner(self, event_id: str) -> Callable[[SourceState, StoredState], Plan]:
+        """The event pipeline's planner for one event, at this moment."""
         now = self._clock()
 
-        def planner(source: SourceState, stored: StoredState) -> Plan:
+        def plan(source: SourceState, stored: StoredState) -> Plan:
             return plan_event_change(
                 event_id, source, stored, now, self._shards, self._features, self._retention
             )
 
-        plan = self._store.reconcile(event_id, planner, EVENT_LEDGER)
-        if plan.outcome == "rejected":
-            log.warning("analytics event %s rejected: %s", event_id, plan.reason)
         return plan
 
     def generate_quality_insights(self, window: Window) -> dict[str, Any]:

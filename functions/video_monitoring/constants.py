@@ -37,6 +37,7 @@ ALERT_STATES: Final = "alert_states"
 ALERT_NOTIFICATIONS: Final = "alert_notifications"
 # One record per exported day (the last run's outcome and row counts per table).
 EXPORT_RUNS: Final = "bigquery_export_runs"
+PIPELINE_AUDITS: Final = "pipeline_audits"
 # Users who opted out of analytics: `{userId}` documents, written by the user or the backend.
 ANALYTICS_OPT_OUTS: Final = "analytics_opt_outs"
 

@@ -20,6 +20,7 @@ from google.api_core.exceptions import (
 )
 from google.auth.exceptions import GoogleAuthError
 
+from video_monitoring import constants as c
 from video_monitoring.alert_manager import AlertManager, RunReport
 from video_monitoring.alert_store import FirestoreAlertStore
 from video_monitoring.analytics_engine import AnalyticsEngine
@@ -36,6 +37,7 @@ from video_monitoring.bigquery_export import (
 from video_monitoring.bq_rows import pseudonym
 from video_monitoring.clock import utc_now
 from video_monitoring.dashboard import Dashboard, Request, StreamResponse
+from video_monitoring.drift_audit import audit_days, audit_ledger, paired
 from video_monitoring.erasure import ErasureReport, erase_user
 from video_monitoring.errors import Unavailable
 from video_monitoring.events import is_monitor_event
@@ -47,6 +49,7 @@ from video_monitoring.retention import EXPIRE_FIELD
 from video_monitoring.rollup import Granularity
 from video_monitoring.settings import get_settings
 from video_monitoring.storage import (
+    EVENT_LEDGER,
     ConcurrencyError,
     FirestoreAuditLog,
     FirestoreDaySource,
@@ -59,6 +62,8 @@ from video_monitoring.storage import (
 from video_monitoring.warehouse import BigQueryWarehouse, bigquery_client
 
 log = logging.getLogger(__name__)
+# Audit runs whose repairs the `pipeline_drift` rule sees: a nightly run stays visible for a day.
+AUDIT_ALERT_SPAN = dt.timedelta(hours=26)
 
 
 @functools.cache
@@ -292,6 +297,59 @@ def handle_event_written(event: Any) -> None:
     )
 
 
+def run_pipeline_audit(schedule_time: dt.datetime) -> list[dict[str, Any]]:
+    """The nightly drift audit (drift_audit.py) of the settled days: each day's generations and
+    app events re-planned from their source documents, drift repaired through the triggers' own
+    reconcile, the result stored in `pipeline_audits/{day}` (alert rule `pipeline_drift`)."""
+    return [audit_day(day) for day in audit_days(schedule_time, get_settings().audit_days)]
+
+
+def audit_day(day: dt.date) -> dict[str, Any]:
+    """Audit one UTC day of both ledgers and record the result."""
+    local = store()
+    start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    end = start + dt.timedelta(days=1)
+
+    def pairs(source: str, stored: str, time_field: str) -> Any:
+        return paired(
+            local.ordered_documents(source, time_field, start, end),
+            local.ordered_documents(stored, time_field, start, end),
+            time_field,
+        )
+
+    generations = audit_ledger(
+        pairs(get_settings().source_collection, c.METRICS, "createdAt"),
+        monitor().planner,
+        lambda doc_id, planner: with_transient_retries(lambda: local.reconcile(doc_id, planner)),
+    )
+    events = audit_ledger(
+        pairs(c.EVENTS, c.EVENT_CONTRIBUTIONS, "timestamp"),
+        analytics().event_planner,
+        lambda doc_id, planner: with_transient_retries(
+            lambda: local.reconcile(doc_id, planner, EVENT_LEDGER)
+        ),
+    )
+    body = {
+        "day": day.isoformat(),
+        "ranAt": utc_now(),
+        "repaired": generations.repaired + events.repaired,
+        "generations": generations.to_doc(),
+        "events": events.to_doc(),
+    }
+    local.record_audit(day, body)
+    log.log(
+        logging.ERROR if body["repaired"] else logging.INFO,
+        "audit_pipeline %s: generations %d checked, %d repaired; app events %d checked, "
+        "%d repaired",
+        day.isoformat(),
+        generations.checked,
+        generations.repaired,
+        events.checked,
+        events.repaired,
+    )
+    return body
+
+
 def run_aggregate_and_alert(schedule_time: dt.datetime) -> RunReport:
     """One scheduled tick: compact closed buckets, write the windowed system metrics, evaluate
     the alert rules, escalate, deliver notifications. Every step is idempotent per tick."""
@@ -302,6 +360,7 @@ def run_aggregate_and_alert(schedule_time: dt.datetime) -> RunReport:
     rules, _ = alert_store().load_rules()
     anomaly_days = max((r.baseline_days for r in rules if r.kind == "anomaly"), default=0)
     snapshot = monitor().snapshot(now, anomaly_days)
+    snapshot.system["pipelineRepairs"] = store().audit_repairs_since(now - AUDIT_ALERT_SPAN)
     backlog = store().backlog(now - dt.timedelta(minutes=settings.stuck_after_minutes))
     written = alert_store().write_system_metrics(
         monitor().system_metric_documents(snapshot, backlog)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,20 +148,21 @@ class PerformanceMonitor:
 
     def record_generation_metrics(self, generation_id: str) -> Plan:
         """Bring one generation's metrics and rollup contribution in line with its document."""
-        now = self._clock()
-
-        def planner(source: SourceState, stored: StoredState) -> Plan:
-            return plan_change(
-                generation_id, source, stored, now, self._shards, self._features, self._retention
-            )
-
-        plan = self._store.reconcile(generation_id, planner)
+        plan = self._store.reconcile(generation_id, self.planner(generation_id))
         if plan.outcome == "rejected":
             log.warning("generation %s rejected: %s", generation_id, plan.reason)
         return plan
 
-    # The seed had separate calls for the first write and for updates; both reconcile the same way.
-    update_generation_metrics = record_generation_metrics
+    def planner(self, generation_id: str) -> Callable[[SourceState, StoredState], Plan]:
+        """The pipeline's planner for one generation, at this moment."""
+        now = self._clock()
+
+        def plan(source: SourceState, stored: StoredState) -> Plan:
+            return plan_change(
+                generation_id, source, stored, now, self._shards, self._features, self._retention
+            )
+
+        return plan
 
     def cells(self, window: Window) -> list[tuple[str, Mapping[str, Any]]]:
         """Every rollup cell inside the window, read from a number of documents bounded by the

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     # Firestore TTL (retention.py): raw per-item records, and the aggregates kept longer.
     raw_retention_days: int = Field(default=90, ge=1)
     rollup_retention_days: int = Field(default=760, ge=1)
+    # Settled UTC days the nightly drift audit re-reconciles (yesterday and the days before).
+    audit_days: int = Field(default=2, ge=1, le=31)
 
     def retention(self) -> Retention:
         """The retention durations (raises unless aggregates are kept at least as long as raw)."""

@@ -65,7 +65,10 @@ DAY_PAGE_RETRIES = 3
 ERASE_PAGE = 400  # documents per erasure batch (a batch holds at most 500 writes)
 DAY_READERS = 2  # concurrent slices per day (measured: 2 reads 100k documents 17 % faster than 1)
 TRANSIENT_READ_ERRORS = (ServiceUnavailable, DeadlineExceeded, InternalServerError)
+# A reconcile's commit failed its precondition (or lost a race): read again and replan.
+COMMIT_CONFLICTS = (FailedPrecondition, AlreadyExists, NotFound, Aborted)
 COMPACTION_PAGE = 2000
+AUDIT_PAGE = 5000  # drift audit pages (streamed through, none kept)
 COMPACTION_WORKERS = 4
 
 
@@ -219,6 +222,11 @@ def snapshot_data(snap: DocumentSnapshot[Any]) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else snap.to_dict()
 
 
+def source_version(snap: DocumentSnapshot[Any]) -> dt.datetime | None:
+    """Which version of a source document a snapshot saw: its update time (None: absent)."""
+    return snap.update_time if snap.exists else None
+
+
 def user_day_id(day: dt.datetime, user_id: str) -> str:
     """`{YYYYMMDD}__{hash of the user id}` (user ids may hold characters ids cannot)."""
     digest = hashlib.sha256(user_id.encode()).hexdigest()[:32]
@@ -284,22 +292,34 @@ class FirestoreAdapter:
 class FirestoreStore(FirestoreAdapter):
     """MonitoringStore on Firestore."""
 
-    def reconcile(self, doc_id: str, planner: Planner, ledger: Ledger | None = None) -> Plan:
-        """Read, plan and commit with optimistic concurrency on the metrics document.
+    def __init__(
+        self,
+        client: firestore.Client | None = None,
+        before_commit: Callable[[str, Plan], None] | None = None,
+    ) -> None:
+        super().__init__(client)
+        # Called between a reconcile's reads and its commit: interleaving tests pause there, and
+        # the local host can delay there to widen races (LOCAL_COMMIT_DELAY_MS).
+        self.before_commit = before_commit
 
-        The three reads go in one BatchGet; the plan commits as one atomic batch whose metrics
-        write carries a precondition (absent, or unchanged since the read). The metrics document
-        holds the stored contribution, so a concurrent reconcile of the same generation makes
-        the precondition fail and this one starts over from fresh reads: increments are always
-        computed against the contribution that is really stored. A source document newer than
-        the read needs nothing here: its own event follows and reconciles again (see pipeline).
-        Two round trips per change instead of a transaction's three.
+    def reconcile(self, doc_id: str, planner: Planner, ledger: Ledger | None = None) -> Plan:
+        """Read, plan, commit with a precondition on the stored record, then check the source.
+
+        The three reads go in one BatchGet; the plan commits as one atomic batch whose write of
+        the stored record carries a precondition (absent, or unchanged since the read), so a
+        concurrent reconcile of the same document makes this one start over from fresh reads:
+        increments are always computed against the contribution that is really stored. After
+        a commit, the source document's update time is read again (one read, no fields); if
+        the source changed since the plan read it, this handler plans again from fresh reads,
+        because a handler of that newer write may already have found nothing to do (see the
+        argument in `pipeline`). A plan with nothing to write needs no check.
         """
         client = self.client
         ledger = ledger or generation_ledger()
         source_ref = client.collection(ledger.source).document(doc_id)
         metrics_ref = client.collection(ledger.stored).document(doc_id)
         rejected_ref = client.collection(ledger.rejected).document(doc_id)
+        committed: Plan | None = None
         for attempt in range(MAX_ATTEMPTS):
             snapshots = {
                 snap.reference.path: snap
@@ -308,31 +328,40 @@ class FirestoreStore(FirestoreAdapter):
             source_snap = snapshots[source_ref.path]
             metrics_snap = snapshots[metrics_ref.path]
             rejected_snap = snapshots[rejected_ref.path]
+            seen = source_version(source_snap)
             plan = planner(
                 SourceState(
                     data=source_snap.to_dict() if source_snap.exists else None,
-                    update_time=source_snap.update_time if source_snap.exists else None,
+                    update_time=seen,
                 ),
                 StoredState(
                     metrics=metrics_snap.to_dict() if metrics_snap.exists else None,
                     rejected=rejected_snap.to_dict() if rejected_snap.exists else None,
                 ),
             )
-            _count(attempts=1, reads=3)
+            _count(attempts=1, reads=3, round_trips=1)
             if plan.writes == 0:
                 _count(changes=1)
-                return plan
+                return committed or plan
+            if self.before_commit is not None:
+                self.before_commit(doc_id, plan)
             batch = client.batch()
             self._apply(batch, plan, metrics_snap, rejected_ref, ledger.rollups)
             try:
                 batch.commit()
-            except (FailedPrecondition, AlreadyExists, NotFound, Aborted):
+            except COMMIT_CONFLICTS:
+                _count(conflicts=1, round_trips=1)
                 time.sleep(min(0.01 * 2**attempt, 0.5) * random.random())
                 continue
-            _count(changes=1, writes=plan.writes)
-            return plan
+            _count(writes=plan.writes, reads=1, round_trips=2)  # the commit and the check
+            committed = plan
+            if source_version(source_ref.get(field_paths=[])) == seen:
+                _count(changes=1)
+                return plan
+            _count(replans=1)  # the source moved while we planned: plan again from it
         raise ConcurrencyError(
-            f"{ledger.source}/{doc_id}: stored contribution kept changing for {MAX_ATTEMPTS} tries"
+            f"{ledger.source}/{doc_id}: did not settle in {MAX_ATTEMPTS} tries (the stored "
+            "contribution or the source kept changing)"
         )
 
     def _apply(
@@ -627,6 +656,32 @@ class FirestoreStore(FirestoreAdapter):
             write(batch, snaps)
             batch.commit()
             total += len(snaps)
+
+    def ordered_documents(
+        self, collection: str, time_field: str, start: dt.datetime, end: dt.datetime
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(id, fields) of the documents whose time field lies in [start, end), ordered by that
+        field then id, streamed in pages (the drift audit merges two such streams)."""
+        query = (
+            self.client.collection(collection)
+            .where(filter=FieldFilter(time_field, ">=", start))
+            .where(filter=FieldFilter(time_field, "<", end))
+            .order_by(time_field)
+            .order_by("__name__")
+        )
+        return paged(self.client, query, time_field, AUDIT_PAGE)
+
+    def record_audit(self, day: dt.date, body: Mapping[str, Any]) -> None:
+        """Store one day's drift audit (`pipeline_audits/{YYYY-MM-DD}`, the latest run)."""
+        self.client.collection(c.PIPELINE_AUDITS).document(day.isoformat()).set(dict(body))
+
+    def audit_repairs_since(self, since: dt.datetime) -> int | None:
+        """Changes the drift audits that ran since `since` repaired (None: no audit ran)."""
+        query = self.client.collection(c.PIPELINE_AUDITS).where(
+            filter=FieldFilter("ranAt", ">=", since)
+        )
+        runs = [snap.to_dict() or {} for snap in counted("audit_reads", query.stream())]
+        return sum(int(run.get("repaired", 0)) for run in runs) if runs else None
 
     def stamp_expiry(
         self, ref: firestore.DocumentReference, expire_at: dt.datetime, seen: dt.datetime

@@ -26,10 +26,10 @@ def manifest() -> Iterator[dict[str, Any]]:
 
 
 def test_exactly_the_contract_functions(manifest: dict[str, Any]) -> None:
-    # CONTRACT §4's four, plus the app-event counter this design adds (README, design).
+    # CONTRACT §4's four, plus the app-event counter and the drift audit this design adds.
     assert set(manifest["endpoints"]) == {
         "on_generation_written", "aggregate_and_alert", "video_analytics_dashboard",
-        "export_to_bigquery", "on_analytics_event_written",
+        "export_to_bigquery", "on_analytics_event_written", "audit_pipeline",
     }  # fmt: skip
     for endpoint in manifest["endpoints"].values():
         assert endpoint["region"] == ["us-central1"]
@@ -47,7 +47,9 @@ def test_triggers(manifest: dict[str, Any]) -> None:
     assert events["eventFilterPathPatterns"] == {"document": "analytics_events/{eventId}"}
     assert endpoints["aggregate_and_alert"]["scheduleTrigger"]["schedule"] == "*/5 * * * *"
     assert endpoints["export_to_bigquery"]["scheduleTrigger"]["schedule"] == "0 2 * * *"
-    for name in ("aggregate_and_alert", "export_to_bigquery"):
+    audit = endpoints["audit_pipeline"]["scheduleTrigger"]
+    assert audit["schedule"] == "30 1 * * *"  # before the export, which then ships the repairs
+    for name in ("aggregate_and_alert", "export_to_bigquery", "audit_pipeline"):
         assert endpoints[name]["scheduleTrigger"]["timeZone"] == "UTC"
     assert "httpsTrigger" in endpoints["video_analytics_dashboard"]
     export = endpoints["export_to_bigquery"]

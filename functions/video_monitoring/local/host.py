@@ -129,6 +129,7 @@ class Host:
         self.project = project
         self.functions = {f.name: f for f in functions}
         self.stats = Stats()
+        self.concurrent_triggers = False
         self._apps: dict[str, Flask] = {}
         for function in self.functions.values():
             if function.kind in ("https", "schedule"):
@@ -203,14 +204,26 @@ class Host:
         function = self.functions.get(trigger_id)
         if function is None or function.kind != "event":
             return _respond(start_response, 404, json.dumps({"error": f"no trigger {trigger_id}"}))
-        try:
-            function.handler(self._cloud_event(headers, raw, document))
-        except Exception:
-            log.exception("function %s failed on event %s", trigger_id, headers.get("ce-id"))
-            self.stats.count(trigger_id, "failed")
+        event = self._cloud_event(headers, raw, document)
+        if self.concurrent_triggers:
+            # Production runs deliveries of one document at once; the emulator waits for each.
+            threading.Thread(target=self._handle, args=(function, event), daemon=True).start()
+            return _respond(start_response, 202, "")
+        ok = self._handle(function, event)
+        if not ok:
             return _respond(start_response, 500, json.dumps({"error": "function failed"}))
-        self.stats.count(trigger_id, "ok")
         return _respond(start_response, 204, "")
+
+    def _handle(self, function: Any, event: Any) -> bool:
+        """Run one trigger handler and count the outcome."""
+        try:
+            function.handler(event)
+        except Exception:
+            log.exception("function %s failed on event %s", function.name, event["id"])
+            self.stats.count(function.name, "failed")
+            return False
+        self.stats.count(function.name, "ok")
+        return True
 
     def _cloud_event(self, headers: dict[str, str], raw: bytes, document: str) -> Any:
         from cloudevents.http import CloudEvent
@@ -317,6 +330,21 @@ class Scheduler(threading.Thread):
             log.error("scheduled %s at %s failed: %s", name, minute.isoformat(), error)
 
 
+def slow_commits(delay_ms: float) -> None:
+    """Fault injection for concurrency tests: every reconcile of the trigger handlers waits a
+    random 0..delay_ms between its reads and its commit, as a slow instance would, so the
+    windows in which concurrent handlers of one document interleave are wide."""
+    import random
+
+    from video_monitoring import entrypoints
+
+    rng = random.Random()
+    entrypoints.store().before_commit = lambda doc_id, plan: time.sleep(
+        rng.uniform(0, delay_ms) / 1000
+    )
+    log.warning("LOCAL_COMMIT_DELAY_MS=%s: reconciles wait before committing", delay_ms)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Serve the functions until interrupted."""
     parser = argparse.ArgumentParser(description="Local functions host")
@@ -342,7 +370,13 @@ def main(argv: list[str] | None = None) -> int:
         # The SDK calls initialize_app() itself; without options it would need ADC for the project.
         firebase_admin.initialize_app(options={"projectId": args.project})
     functions = discover()
+    delay_ms = float(os.environ.get("LOCAL_COMMIT_DELAY_MS") or 0)
+    if delay_ms > 0:
+        slow_commits(delay_ms)
     host = Host(args.project, functions)
+    # Fault injection for concurrency tests: answer each delivery at once and handle it in a
+    # thread, so the emulator's next delivery of the same document overlaps it as in production.
+    host.concurrent_triggers = os.environ.get("LOCAL_CONCURRENT_TRIGGERS") == "true"
     server = make_server("127.0.0.1", args.port, host, threaded=True)
     scheduler = None
     if not args.no_schedules:

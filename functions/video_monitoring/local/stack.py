@@ -178,6 +178,30 @@ class LocalStack:
     host_process: subprocess.Popen[bytes]
     emulator_process: subprocess.Popen[bytes] | None = None
     logs: list[IO[bytes]] = field(default_factory=list)
+    # How the host was started, so a test can stop it (deliveries then fail, as when every
+    # instance crashes) and start it again on the same port.
+    host_command: list[str] = field(default_factory=list)
+    host_env: dict[str, str] = field(default_factory=dict)
+
+    def stop_host(self) -> None:
+        """Stop the functions host only (the emulator keeps running; its deliveries fail)."""
+        _stop(self.host_process)
+
+    def start_host(self) -> None:
+        """Start the functions host again on its port and wait until it answers."""
+        functions = functions_port_of(self.functions_port)
+        require_free((functions,))
+        self.host_process = subprocess.Popen(
+            self.host_command,
+            cwd=FUNCTIONS_DIR,
+            stdout=self.logs[0],
+            stderr=subprocess.STDOUT,
+            env=self.host_env,
+        )
+        log_path = Path(self.logs[0].name)
+        _wait(
+            self.host_process, f"{self.functions_base}/__/health", "ok", (functions,), 60, log_path
+        )
 
     @property
     def firestore_host(self) -> str:
@@ -291,7 +315,15 @@ def start_stack(
     host = subprocess.Popen(
         command, cwd=FUNCTIONS_DIR, stdout=host_log, stderr=subprocess.STDOUT, env=child_env
     )
-    stack = LocalStack(project, firestore_port, functions_port, host, logs=[host_log, emulator_log])
+    stack = LocalStack(
+        project,
+        firestore_port,
+        functions_port,
+        host,
+        logs=[host_log, emulator_log],
+        host_command=command,
+        host_env=child_env,
+    )
     try:
         # The host must listen before the emulator starts delivering.
         _wait(host, f"{stack.functions_base}/__/health", "ok", (functions,), 60, host_log_path)

@@ -1,0 +1,294 @@
+"""Concurrent rewrites, deletions, duplicated and stale deliveries against the running stack,
+then a comparison of rollups, `/summary` and user days with the truth of the final documents.
+
+Writer threads rewrite and delete the same few generation and event documents in quick
+succession (so deliveries of one document run at once on the host's threads), while replay
+threads post recorded CloudEvents of those documents again, byte for byte, older ones included.
+The truth is computed from the final documents with plain arithmetic, never with the system's
+code. Used by the emulator suite (small) and by `bench/concurrency_bench.py` (large).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from google.cloud import firestore
+
+from tests.lifecycles import expected
+from video_monitoring.local.tokens import emulator_token
+
+PROJECT = "demo-cvplus"
+USERS = ("chaos-u0", "chaos-u1", "chaos-u2")
+PROVIDERS = ("runway", "pika")
+
+
+@dataclass
+class ChaosReport:
+    """What was done and what did not match."""
+
+    writes: int = 0
+    deletes: int = 0
+    replays: int = 0
+    seconds: float = 0.0
+    settle_seconds: float = 0.0
+    mismatches: list[str] = field(default_factory=list)
+
+
+def window_start() -> dt.datetime:
+    """The hour every chaos document is created in (two days ago, 05:00 UTC)."""
+    today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today - dt.timedelta(days=2) + dt.timedelta(hours=5)
+
+
+def random_generation(rng: random.Random, start: dt.datetime) -> dict[str, Any] | None:
+    """A generation state: valid in any status, invalid (bad tier), or None (delete)."""
+    roll = rng.random()
+    if roll < 0.1:
+        return None
+    created = start + dt.timedelta(seconds=rng.uniform(0, 3500))
+    status = rng.choice(("queued", "processing", "completed", "completed", "failed", "cancelled"))
+    doc: dict[str, Any] = {
+        "userId": rng.choice(USERS),
+        "provider": rng.choice(PROVIDERS),
+        "status": status,
+        "createdAt": created,
+        "userTier": "gold" if roll < 0.18 else rng.choice(("free", "premium")),
+    }
+    if status != "queued":
+        doc["startedAt"] = created + dt.timedelta(seconds=rng.uniform(1, 20))
+    if status in ("completed", "failed", "cancelled"):
+        doc["completedAt"] = doc["startedAt"] + dt.timedelta(seconds=rng.uniform(10, 120))
+    if status == "failed":
+        doc["error"] = {"code": "timeout", "message": "x", "retryable": True}
+    if status == "completed":
+        doc["costUsd"] = round(rng.uniform(0, 2), 4)
+        if rng.random() < 0.5:
+            doc["userRating"] = rng.choice((1, 2, 3, 4, 5))
+        if rng.random() < 0.5:
+            doc["qualityScore"] = round(rng.uniform(5, 10), 2)
+    return doc
+
+
+def random_event(rng: random.Random, start: dt.datetime) -> dict[str, Any] | None:
+    """A premium upgrade: valid, invalid (empty user), or None (delete)."""
+    roll = rng.random()
+    if roll < 0.1:
+        return None
+    return {
+        "type": "premium_upgrade",
+        "userId": "" if roll < 0.18 else rng.choice(USERS),
+        "timestamp": start + dt.timedelta(seconds=rng.uniform(0, 3500)),
+        "amountUsd": round(rng.uniform(1, 50), 2),
+    }
+
+
+def run_chaos(
+    functions_base: str,
+    db: firestore.Client,
+    settle: Callable[[], None],
+    *,
+    generations: int,
+    events: int,
+    writers: int,
+    writes: int,
+    replayers: int,
+    replays: int,
+    seed: int,
+) -> ChaosReport:
+    """Run the writers and replayers, wait for deliveries to settle, compare with the truth."""
+    start = window_start()
+    report = ChaosReport()
+    targets = [("video_generations", f"chaos-g{i}") for i in range(generations)]
+    targets += [("analytics_events", f"chaos-e{i}") for i in range(events)]
+    # Each document moves among a few states of its own (two valid ones, an invalid one, gone), so
+    # it often returns to a state that is already counted: the case where a newer delivery finds
+    # nothing to do while an older handler has not committed yet.
+    palette_rng = random.Random(seed)
+    palettes: dict[str, list[dict[str, Any] | None]] = {}
+    for collection, doc_id in targets:
+        make = random_generation if collection == "video_generations" else random_event
+        states: list[dict[str, Any] | None] = []
+        while len([s for s in states if s is not None]) < 3:
+            states.append(make(palette_rng, start))
+        palettes[doc_id] = [s for s in states if s is not None] + [None]
+    lock = threading.Lock()
+    writes_left = [writes]
+    writers_done = threading.Event()
+
+    def writer(number: int) -> None:
+        rng = random.Random(seed * 1000 + number)
+        while True:
+            with lock:
+                if writes_left[0] <= 0:
+                    return
+                writes_left[0] -= 1
+            collection, doc_id = rng.choice(targets)
+            state = rng.choice(palettes[doc_id])
+            ref = db.collection(collection).document(doc_id)
+            if state is None:
+                ref.delete()
+            else:
+                ref.set(state)
+            with lock:
+                report.writes += 1
+                report.deletes += state is None
+            time.sleep(rng.uniform(0, 0.004))
+
+    def replayer(number: int) -> None:
+        rng = random.Random(seed * 2000 + number)
+        session = requests.Session()
+        done = 0
+        while done < replays // max(replayers, 1) and not (writers_done.is_set() and done > 0):
+            _, doc_id = rng.choice(targets)
+            recorded = session.get(
+                f"{functions_base}/__/recorded", params={"document": doc_id}, timeout=10
+            ).json()
+            if not recorded:
+                time.sleep(0.005)
+                continue
+            event = rng.choice(recorded)  # any of them: duplicates and stale ones alike
+            for _ in range(rng.choice((1, 1, 2))):
+                session.post(
+                    f"{functions_base}{event['path']}",
+                    data=event["body"].encode("latin-1"),
+                    headers=event["headers"],
+                    timeout=60,
+                )
+                done += 1
+        with lock:
+            report.replays += done
+
+    began = time.monotonic()
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(writers)]
+    replay_threads = [threading.Thread(target=replayer, args=(i,)) for i in range(replayers)]
+    for thread in threads + replay_threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    writers_done.set()
+    for thread in replay_threads:
+        thread.join()
+    report.seconds = time.monotonic() - began
+    settled = time.monotonic()
+    settle()
+    report.settle_seconds = time.monotonic() - settled
+    report.mismatches = compare(functions_base, db, start, [t for t in targets])
+    return report
+
+
+def final_documents(
+    db: firestore.Client, targets: list[tuple[str, str]]
+) -> dict[str, list[dict[str, Any] | None]]:
+    """The final state of every target, by collection."""
+    refs = [db.collection(collection).document(doc_id) for collection, doc_id in targets]
+    by_path = {snap.reference.path: snap for snap in db.get_all(refs)}
+    result: dict[str, list[dict[str, Any] | None]] = {}
+    for ref in refs:
+        snap = by_path[ref.path]
+        result.setdefault(ref.parent.id, []).append(snap.to_dict() if snap.exists else None)
+    return result
+
+
+def valid_event(doc: Mapping[str, Any] | None) -> bool:
+    """Whether the random generator's event is valid (it only breaks the user id)."""
+    return doc is not None and bool(doc.get("userId"))
+
+
+def true_user_days(
+    generations: list[dict[str, Any] | None], events: list[dict[str, Any] | None]
+) -> dict[tuple[str, dt.date], Counter[str]]:
+    """Per user and UTC day: generations by status, premium ones, upgrades and revenue."""
+    days: dict[tuple[str, dt.date], Counter[str]] = {}
+    for doc in generations:
+        if doc is None or doc["userTier"] not in ("free", "premium"):
+            continue
+        counters = days.setdefault((doc["userId"], doc["createdAt"].date()), Counter())
+        counters["gen/n"] += 1
+        counters[f"gen/s/{doc['status']}"] += 1
+        counters["gen/premium"] += doc["userTier"] == "premium"
+    for doc in events:
+        if not valid_event(doc):
+            continue
+        assert doc is not None
+        counters = days.setdefault((doc["userId"], doc["timestamp"].date()), Counter())
+        counters["ev/premium_upgrade"] += 1
+        counters["rev"] += round(doc["amountUsd"] * 1_000_000)
+    return {key: +counters for key, counters in days.items()}
+
+
+def stored_user_days(db: firestore.Client) -> dict[tuple[str, dt.date], Counter[str]]:
+    """The `user_days` documents of the chaos users, as flat counters."""
+    found: dict[tuple[str, dt.date], Counter[str]] = {}
+    for snap in db.collection("user_days").stream():
+        data = snap.to_dict() or {}
+        if data.get("userId") not in USERS:
+            continue
+        flat: Counter[str] = Counter()
+        _flatten(data.get("c", {}), "", flat)
+        found[(data["userId"], data["day"].date())] = +flat
+    return {key: counters for key, counters in found.items() if counters}
+
+
+def _flatten(nested: Mapping[str, Any], prefix: str, into: Counter[str]) -> None:
+    for key, value in nested.items():
+        if isinstance(value, Mapping):
+            _flatten(value, f"{prefix}{key}/", into)
+        else:
+            into[f"{prefix}{key}"] += int(value)
+
+
+def compare(
+    functions_base: str, db: firestore.Client, start: dt.datetime, targets: list[tuple[str, str]]
+) -> list[str]:
+    """Differences between what the system shows and the truth of the final documents."""
+    finals = final_documents(db, targets)
+    generations = finals.get("video_generations", [])
+    events = finals.get("analytics_events", [])
+    truth = expected(generations, start, start + dt.timedelta(hours=1))
+    token = emulator_token("chaos", "analytics", PROJECT)
+    response = requests.get(
+        f"{functions_base}/{PROJECT}/us-central1/video_analytics_dashboard/summary",
+        params={"from": start.isoformat(), "to": (start + dt.timedelta(hours=1)).isoformat()},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=60,
+    )
+    response.raise_for_status()
+    shown = response.json()
+    by_status = truth.by_status
+    want: dict[str, Any] = {
+        "generations.total": truth.total,
+        "generations.completed": by_status["completed"],
+        "generations.failed": by_status["failed"],
+        "generations.cancelled": by_status["cancelled"],
+        "generations.inProgress": by_status["queued"] + by_status["processing"],
+        "costUsd": round(truth.cost, 6),
+        "quality.scored": len(truth.quality),
+        "satisfaction.rated": len(truth.ratings),
+        "business.revenueUsd": round(
+            sum(d["amountUsd"] for d in events if valid_event(d) and d is not None), 6
+        ),
+    }
+    mismatches = []
+    for path, value in want.items():
+        section, _, name = path.partition(".")
+        got = shown[section][name] if name else shown[section]
+        if isinstance(value, float):
+            got = round(got, 6)
+        if got != value:
+            mismatches.append(f"/summary {path}: shown {got}, truth {value}")
+    true_days, stored_days = true_user_days(generations, events), stored_user_days(db)
+    for key in sorted(set(true_days) | set(stored_days)):
+        if true_days.get(key, Counter()) != stored_days.get(key, Counter()):
+            mismatches.append(
+                f"user day {key}: stored {dict(stored_days.get(key, {}))}, "
+                f"truth {dict(true_days.get(key, {}))}"
+            )
+    return mismatches
