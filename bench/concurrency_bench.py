@@ -45,8 +45,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--generations", type=int, default=60)
     parser.add_argument("--events", type=int, default=20)
-    parser.add_argument("--writes", type=int, default=3000)
-    parser.add_argument("--replays", type=int, default=2000)
+    parser.add_argument("--writes", type=int, default=1000)
+    parser.add_argument("--replays", type=int, default=600)
     args = parser.parse_args()
     env = {"LOCAL_COMMIT_DELAY_MS": "40", "LOCAL_CONCURRENT_TRIGGERS": "true"}
     firestore_port, functions_port = free_ports(2)
