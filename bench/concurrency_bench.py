@@ -11,33 +11,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.chaos import run_chaos
+from tests.integration.support import Stack
 
 from benchlib import bench_stack
 from video_monitoring.local.ports import free_ports
-from video_monitoring.local.stack import LocalStack
 
 PROJECT = "demo-cvplus"
-
-
-def settle(stack: LocalStack, quiet: float = 2.0, timeout: float = 600) -> None:
-    """Wait until no delivery has been handled for `quiet` seconds."""
-    deadline = time.monotonic() + timeout
-    last, since = stack.stats()["triggers"], time.monotonic()
-    while time.monotonic() < deadline:
-        time.sleep(0.2)
-        now = stack.stats()["triggers"]
-        if now != last:
-            last, since = now, time.monotonic()
-        elif time.monotonic() - since >= quiet:
-            return
-    raise TimeoutError("deliveries did not settle")
 
 
 def main() -> int:
@@ -54,7 +39,7 @@ def main() -> int:
         report = run_chaos(
             stack.functions_base,
             db,
-            lambda: settle(stack),
+            lambda: Stack(stack, stack.functions_base).settle(quiet=2.0, timeout=600),
             generations=args.generations,
             events=args.events,
             writers=8,
