@@ -81,6 +81,8 @@ def load(stack: LocalStack, db: firestore.Client, count: int, total: int) -> Non
             raise SystemExit(f"pipeline did not reach {total} generations")
         time.sleep(1)
     time.sleep(3)  # the upgrade events' deliveries
+    # Fold the journal (every closed epoch), then one alerting tick.
+    stack.run_schedule("fold_rollups", now + dt.timedelta(minutes=2)).raise_for_status()
     stack.run_schedule("aggregate_and_alert", now).raise_for_status()
 
 

@@ -176,6 +176,8 @@ def history(
     batch.commit()
     # Wait on the outcome, not on delivery counts (deletes from the previous wipe also arrive).
     wait_for(lambda: summary_total(stack) == expected_total, 1800, poll=0.5)
+    # Fold the journal (every closed epoch), then one alerting tick.
+    stack.run_schedule("fold_rollups", now + dt.timedelta(minutes=2)).raise_for_status()
     stack.run_schedule("aggregate_and_alert", now).raise_for_status()
 
 

@@ -30,9 +30,15 @@ def on_analytics_event_written(event: DocumentChange) -> None:
     entrypoints.handle_event_written(event)
 
 
+@scheduler_fn.on_schedule(schedule="* * * * *", timezone=UTC, timeout_sec=60)
+def fold_rollups(event: scheduler_fn.ScheduledEvent) -> None:
+    """Fold the rollup journal of closed minutes into the minute, hour and day buckets."""
+    entrypoints.run_fold_rollups(event.schedule_time)
+
+
 @scheduler_fn.on_schedule(schedule="*/5 * * * *", timezone=UTC)
 def aggregate_and_alert(event: scheduler_fn.ScheduledEvent) -> None:
-    """Compact rollups, compute windowed metrics, evaluate alert thresholds."""
+    """Compute windowed metrics, evaluate alert rules, notify."""
     entrypoints.run_aggregate_and_alert(event.schedule_time)
 
 

@@ -9,8 +9,8 @@ DEFAULT_SOURCE_COLLECTION: Final = "video_generations"
 
 # Collections the system owns (CONTRACT §3).
 METRICS: Final = "video_generation_metrics"
-# Rollups: one compacted document per closed bucket; increments land in shard documents of a
-# separate collection, which compaction drains (so it stays small whatever the history).
+# Rollups: one folded document per bucket; increments land in the journal (`*_rollup_shards`,
+# one document per arrival minute and shard), which fold_rollups drains every minute.
 ROLLUPS: Final = "generation_rollups"
 ROLLUP_SHARDS: Final = "generation_rollup_shards"
 REJECTED: Final = "rejected_generations"
@@ -21,6 +21,8 @@ REJECTED_EVENTS: Final = "rejected_events"
 EVENT_ROLLUPS: Final = "event_rollups"
 EVENT_ROLLUP_SHARDS: Final = "event_rollup_shards"
 SHARDS_OF: Final = {ROLLUPS: ROLLUP_SHARDS, EVENT_ROLLUPS: EVENT_ROLLUP_SHARDS}
+# Per rollup kind, which folded documents each fold changed (lets instances cache the rest).
+FOLD_LOGS: Final = "rollup_fold_logs"
 SYSTEM_METRICS: Final = "system_performance_metrics"
 # Per user and UTC day: activity counters, kept exactly like the rollups (user insights).
 USER_DAYS: Final = "user_days"

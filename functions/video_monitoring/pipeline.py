@@ -116,11 +116,12 @@ class Plan:
 
     @property
     def writes(self) -> int:
-        """Documents this plan writes (rollup deltas hit one document each)."""
+        """Documents this plan writes (the rollup deltas of one shard share one journal
+        document)."""
         return (
             int(self.metrics is not None)
             + int(self.delete_metrics)
-            + len(self.rollup_deltas)
+            + len({delta.shard for delta in self.rollup_deltas})
             + len(self.user_deltas)
             + len(self.events)
             + int(self.rejected is not None)

@@ -1,7 +1,8 @@
 """Pure rollup arithmetic: what one generation contributes, how windows map to buckets, totals.
 
 A generation contributes a small map of integer counters to exactly one cell (provider, tier) of
-one bucket per granularity (the minute, hour and day of its `createdAt`) in one hash shard.
+the minute bucket of its `createdAt`, in one hash shard; the hour and day buckets are sums of
+minutes, folded later (journal.py).
 Sums are kept in fixed point (milliseconds, micro-dollars, thousandths of a point) so adding and
 later subtracting a contribution cancels exactly: no floating-point drift however often a
 generation is corrected.
@@ -195,7 +196,8 @@ def safe_key(code: str) -> str:
 
 @dataclass(frozen=True)
 class RollupDelta:
-    """Counters to add to one cell of one bucket document."""
+    """Counters to add to one cell of one minute bucket (the hour and day follow when the
+    journal is folded)."""
 
     granularity: Granularity
     bucket_start: dt.datetime
@@ -205,11 +207,9 @@ class RollupDelta:
 
 
 def _place(c: Contribution, values: Mapping[str, int]) -> list[RollupDelta]:
-    return [
-        RollupDelta(g, floor_time(c.created_at, g), c.shard, c.cell, values)
-        for g in GRANULARITIES
-        if values
-    ]
+    if not values:
+        return []
+    return [RollupDelta("minute", floor_time(c.created_at, "minute"), c.shard, c.cell, values)]
 
 
 def deltas(old: Contribution | None, new: Contribution | None) -> list[RollupDelta]:

@@ -29,10 +29,11 @@ class Settings(BaseSettings):
             or "demo-cvplus"
         )
     )
-    # Hash shards per rollup bucket; see README "Capacity" for the arithmetic behind the default.
-    rollup_shards: int = Field(default=16, ge=1, le=1024)
-    # Closed buckets older than this are folded into one compacted document per bucket.
-    compaction_grace_minutes: int = Field(default=10, ge=1)
+    # Journal documents per arrival minute (hash shards of the generation id); see README
+    # "Capacity" for the arithmetic behind the default.
+    rollup_shards: int = Field(default=16, ge=1, le=4096)
+    # Memory per function instance for folded rollup documents already read (0: no cache).
+    rollup_cache_mb: int = Field(default=32, ge=0, le=1024)
     max_window_days: int = Field(default=400, ge=1)
     dashboard_base_url: str = (
         "http://127.0.0.1:5001/demo-cvplus/us-central1/video_analytics_dashboard"

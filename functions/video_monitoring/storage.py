@@ -12,11 +12,11 @@ import logging
 import random
 import threading
 import time
+import uuid
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, Literal, Protocol
 
 from google.api_core.exceptions import (
     Aborted,
@@ -30,6 +30,7 @@ from google.api_core.exceptions import (
 from google.cloud import firestore
 from google.cloud.firestore_v1 import DocumentSnapshot, WriteBatch
 from google.cloud.firestore_v1.base_query import FieldFilter
+from google.cloud.firestore_v1.field_path import FieldPath
 from google.cloud.firestore_v1.types import RunQueryResponse
 
 from video_monitoring import constants as c
@@ -37,17 +38,31 @@ from video_monitoring.access import AuditEntry, Bucket, take_token
 from video_monitoring.bigquery_export import DayRun
 from video_monitoring.bq_rows import ERASED, kept_properties
 from video_monitoring.export import Dataset
+from video_monitoring.journal import (
+    BucketKey,
+    Cells,
+    FoldChoice,
+    FoldLog,
+    attribute,
+    bucket_of,
+    choose,
+    entry_text,
+    journal_doc_id,
+    key_time,
+    parse_entry,
+    sum_cells,
+)
 from video_monitoring.models import Window
 from video_monitoring.pipeline import Plan, SourceState, StoredState
 from video_monitoring.retention import EXPIRE_FIELD
 from video_monitoring.rollup import (
     BucketRange,
-    Granularity,
     RollupDelta,
     UserDay,
     bucket_key,
     bucket_starts,
     flatten,
+    floor_time,
     nest,
     step,
 )
@@ -67,17 +82,31 @@ DAY_READERS = 2  # concurrent slices per day (measured: 2 reads 100k documents 1
 TRANSIENT_READ_ERRORS = (ServiceUnavailable, DeadlineExceeded, InternalServerError)
 # A reconcile's commit failed its precondition (or lost a race): read again and replan.
 COMMIT_CONFLICTS = (FailedPrecondition, AlreadyExists, NotFound, Aborted)
-COMPACTION_PAGE = 2000
 AUDIT_PAGE = 5000  # drift audit pages (streamed through, none kept)
-COMPACTION_WORKERS = 4
+# A fold transaction reads at most FOLD_PAGE journal documents and writes at most
+# FOLD_MAX_BUCKETS folded documents plus those journal documents (under 500 writes).
+FOLD_PAGE = 40
+FOLD_MAX_BUCKETS = 400
+# Changes the fold log remembers (about 10 minutes of folds at 100 generations/s): a cached
+# folded document older than that is read again.
+FOLD_LOG_SIZE = 2000
 
 
-@dataclass(frozen=True)
-class Compaction:
-    """What one compaction run did."""
+@dataclass
+class Fold:
+    """What one fold run did: journal entries moved, journal documents drained, folded bucket
+    documents written (a bucket written by two transactions counts twice)."""
 
-    buckets: int
-    remaining: bool
+    entries: int = 0
+    documents: int = 0
+    buckets: int = 0
+    remaining: bool = False
+
+    def add(self, choice: FoldChoice) -> None:
+        """Count one transaction's move."""
+        self.entries += choice.entries
+        self.documents += len(choice.drained)
+        self.buckets += len(choice.targets)
 
 
 class ConcurrencyError(RuntimeError):
@@ -154,8 +183,8 @@ class MonitoringStore(Protocol):
     def rollups(
         self, ranges: Iterable[BucketRange], collection: str = c.ROLLUPS
     ) -> list[RollupDoc]:
-        """Every rollup document (compacted, or a shard not compacted yet) of the buckets that
-        begin inside the ranges."""
+        """One document per bucket beginning inside the ranges, holding every increment of
+        that bucket (folded or still in the journal)."""
         ...
 
     def open_alerts(self) -> list[Mapping[str, Any]]:
@@ -184,6 +213,74 @@ class MonitoringStore(Protocol):
     def opted_out_users(self) -> frozenset[str]:
         """Users who opted out of analytics (left out of user-behaviour insights)."""
         ...
+
+
+class FoldedCache:
+    """Folded rollup documents as last read (their blob, or None when absent), with the fold
+    log's id and sequence at that read; least recently used first out past `max_bytes`.
+
+    A closed bucket's folded document changes only when a fold moves a late change into it, and
+    every such fold logs it (`journal.FoldLog`), so an entry is served only while the log,
+    read in the same transaction as everything else, says it is unchanged: a figure is never
+    staler than the read itself. Shared by the threads of a process."""
+
+    ENTRY_OVERHEAD = 200  # bytes of bookkeeping per entry, on top of the blob
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: collections.OrderedDict[tuple[str, str], tuple[str, int, bytes | None]] = (
+            collections.OrderedDict()
+        )
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def lookup(self, collection: str, doc_id: str, log: FoldLog) -> tuple[bool, bytes | None]:
+        """(True, blob) when the cached document is still what is stored, else (False, None)."""
+        key = (collection, doc_id)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and log.still_valid(doc_id, entry[0], entry[1]):
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return True, entry[2]
+            if entry is not None:
+                self._drop(key)
+            self.misses += 1
+            return False, None
+
+    def store(self, collection: str, doc_id: str, log: FoldLog, blob: bytes | None) -> None:
+        """Remember a document read under `log`."""
+        if log.log_id is None:
+            return
+        key = (collection, doc_id)
+        size = self.ENTRY_OVERHEAD + len(blob or b"")
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._entries:
+                self._drop(key)
+            self._entries[key] = (log.log_id, log.seq, blob)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                self._drop(next(iter(self._entries)))
+
+    def _drop(self, key: tuple[str, str]) -> None:
+        _, _, blob = self._entries.pop(key)
+        self._bytes -= self.ENTRY_OVERHEAD + len(blob or b"")
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes held (blobs and bookkeeping)."""
+        return self._bytes
+
+
+@functools.cache
+def folded_cache() -> FoldedCache | None:
+    """The process's cache of folded documents (ROLLUP_CACHE_MB; None when 0)."""
+    megabytes = get_settings().rollup_cache_mb
+    return FoldedCache(megabytes * 1024 * 1024) if megabytes else None
 
 
 @functools.cache
@@ -255,17 +352,24 @@ def rollup_doc_id(granularity: str, start: dt.datetime, shard: int | None) -> st
     return f"{granularity}_{bucket_key(start)}_{suffix}"
 
 
-def rollup_increment(delta: RollupDelta) -> dict[str, Any]:
-    """A set-with-merge body that adds a delta to one cell of one shard document."""
-    increments: dict[str, Any] = {k: firestore.Increment(v) for k, v in delta.values.items()}
-    return {
-        "g": delta.granularity,
-        "start": delta.bucket_start,
-        "end": delta.bucket_start + step(delta.granularity),
-        "shard": delta.shard,
-        "cells": {delta.cell: nest(increments)},
-        EXPIRE_FIELD: aggregate_expiry(delta.bucket_start),
-    }
+def journal_writes(
+    deltas: Iterable[RollupDelta], arrived: dt.datetime
+) -> list[tuple[str, dict[str, Any]]]:
+    """Set-with-merge bodies adding a plan's rollup deltas to the journal: one document per
+    shard (one in practice: a generation keeps its shard), one new map entry per delta under a
+    key of its own, so no two commits ever overwrite each other's entries."""
+    epoch = floor_time(arrived, "minute")
+    nonce = uuid.uuid4().hex[:16]
+    entries: dict[int, dict[str, str]] = {}
+    for i, delta in enumerate(deltas):
+        entries.setdefault(delta.shard, {})[f"{nonce}{i:x}"] = entry_text(delta)
+    return [
+        (
+            journal_doc_id(epoch, shard),
+            {"epoch": epoch, "shard": shard, "d": d, EXPIRE_FIELD: aggregate_expiry(epoch)},
+        )
+        for shard, d in sorted(entries.items())
+    ]
 
 
 def opted_out_users(client: firestore.Client) -> frozenset[str]:
@@ -296,11 +400,17 @@ class FirestoreStore(FirestoreAdapter):
         self,
         client: firestore.Client | None = None,
         before_commit: Callable[[str, Plan], None] | None = None,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        cache: FoldedCache | Literal["process"] | None = "process",
     ) -> None:
         super().__init__(client)
         # Called between a reconcile's reads and its commit: interleaving tests pause there, and
         # the local host can delay there to widen races (LOCAL_COMMIT_DELAY_MS).
         self.before_commit = before_commit
+        # The arrival time of a change (its journal epoch); tests may pin it.
+        self.clock = clock
+        # Folded documents already read, shared by the stores of this process (None: no cache).
+        self.cache = folded_cache() if cache == "process" else cache
 
     def reconcile(self, doc_id: str, planner: Planner, ledger: Ledger | None = None) -> Plan:
         """Read, plan, commit with a precondition on the stored record, then check the source.
@@ -372,12 +482,9 @@ class FirestoreStore(FirestoreAdapter):
         rejected_ref: firestore.DocumentReference,
         rollup_collection: str,
     ) -> None:
-        rollups = self.client.collection(c.SHARDS_OF[rollup_collection])
-        for delta in plan.rollup_deltas:
-            ref = rollups.document(
-                rollup_doc_id(delta.granularity, delta.bucket_start, delta.shard)
-            )
-            batch.set(ref, rollup_increment(delta), merge=True)
+        journal = self.client.collection(c.SHARDS_OF[rollup_collection])
+        for doc_id, body in journal_writes(plan.rollup_deltas, self.clock()):
+            batch.set(journal.document(doc_id), body, merge=True)
         days = self.client.collection(c.USER_DAYS)
         for day in plan.user_deltas:
             batch.set(
@@ -408,152 +515,173 @@ class FirestoreStore(FirestoreAdapter):
     def rollups(
         self, ranges: Iterable[BucketRange], collection: str = c.ROLLUPS
     ) -> list[RollupDoc]:
-        """The compacted document of every bucket in the ranges, read by id, and the shard
-        documents of those buckets not compacted yet, from one range query on the (small) shard
-        collection; both in one read-only transaction, so a compaction that moves a bucket in
-        between cannot make a reader count it twice or not at all. Reads grow with the number of
-        buckets and of live shards, never with the history."""
+        """Each bucket the ranges tile, with every increment it holds: its folded document,
+        read by id, plus the journal entries not folded yet that fall in it. The journal is
+        read whole (it holds only what arrived since the last fold); both reads share one
+        read-only transaction, so a fold that moves entries in between cannot make a reader
+        count them twice or not at all. See `journal` for why reads stay bounded."""
         buckets = {(r.granularity, start) for r in ranges for start in bucket_starts(r)}
         if not buckets:
             return []
-        compacted = self.client.collection(collection)
-        refs = [compacted.document(rollup_doc_id(g, start, None)) for g, start in sorted(buckets)]
-        live = (
-            self.client.collection(c.SHARDS_OF[collection])
-            .where(filter=FieldFilter("start", ">=", min(start for _, start in buckets)))
-            .where(filter=FieldFilter("start", "<=", max(start for _, start in buckets)))
-        )
-        found: list[RollupDoc] = []
+        folded = self.client.collection(collection)
+        ids = {rollup_doc_id(g, start, None): (g, start) for g, start in buckets}
+        refs = [folded.document(doc_id) for doc_id in sorted(ids)]
+        wanted = {(g, bucket_key(start)) for g, start in buckets}
+        journal = self.client.collection(c.SHARDS_OF[collection])
+        log_ref = self.client.collection(c.FOLD_LOGS).document(collection)
+        found: dict[tuple[str, dt.datetime], dict[str, dict[str, float]]] = {}
+        cached: dict[tuple[str, dt.datetime], bytes] = {}
+        pending: dict[BucketKey, Cells] = {}
+        cache = self.cache
 
         @firestore.transactional
         def read(transaction: firestore.Transaction) -> None:
             found.clear()
-            snaps = [
-                *counted("rollup_reads", transaction.get_all(refs)),
-                *counted("rollup_reads", transaction.get(live)),
-            ]
-            for snap in snaps:
+            cached.clear()
+            pending.clear()
+            misses = refs
+            log = FoldLog()
+            if cache is not None:
+                log_snaps = list(counted("rollup_reads", transaction.get_all([log_ref])))
+                log = FoldLog.from_doc(snapshot_data(log_snaps[0]) if log_snaps else None)
+                misses = []
+                for ref in refs:
+                    hit, blob = cache.lookup(collection, ref.id, log)
+                    if not hit:
+                        misses.append(ref)
+                    elif blob is not None:
+                        cached[ids[ref.id]] = blob
+            for snap in counted("rollup_reads", transaction.get_all(misses)) if misses else ():
                 data = snapshot_data(snap)
-                if data is None or (data.get("g"), data.get("start")) not in buckets:
-                    continue
-                found.append(
-                    RollupDoc(
-                        granularity=data["g"],
-                        start=data["start"],
-                        shard=int(data.get("shard", -1)),
-                        cells=flat_cells(data),
-                    )
-                )
+                if cache is not None and log.log_id is not None:
+                    blob = data.get("blob") if data is not None else None
+                    cache.store(collection, snap.id, log, None if blob is None else bytes(blob))
+                if data is not None:
+                    found[ids[snap.id]] = flat_cells(data)
+            attribute(
+                (
+                    parse_entry(text)
+                    for snap in counted("rollup_reads", transaction.get(journal.select(["d"])))
+                    for text in (snapshot_data(snap) or {}).get("d", {}).values()
+                ),
+                wanted,
+                pending,
+            )
 
         read(self.client.transaction(read_only=True))
-        return found
+        _count(rollup_cache_hits=len(cached))
+        for (g, start), blob in cached.items():
+            found[(g, start)] = decode_cells(blob)
+        for key, cells in pending.items():
+            bucket = bucket_of(key)
+            found[bucket] = sum_cells(found.get(bucket, {}), cells)
+        return [
+            RollupDoc(granularity=g, start=start, shard=-1, cells=cells)
+            for (g, start), cells in found.items()
+        ]
 
-    def compact(self, older_than: dt.datetime, budget_seconds: float = 240.0) -> Compaction:
-        """Fold the shard documents of closed buckets into one compacted document per bucket.
+    def fold(self, closed_before: dt.datetime, budget_seconds: float = 50.0) -> Fold:
+        """Move the journal entries of epochs before `closed_before` into the folded buckets.
 
-        Both rollup collections (generations, then events), a page of closed shards at a time
-        (one query per page, whatever the granularity), until nothing is left or the time
-        budget is spent; the next run goes on where this one stopped. Each bucket moves in one
-        transaction (read shards and compacted doc, write the sum, delete the shards), so
-        readers always see every increment exactly once. An increment that lands after the
-        move recreates a shard document, which a later run folds in.
+        Both rollup kinds (generations, then app events), the oldest epochs first, a page of
+        journal documents per transaction, until nothing closed is left or the time budget is
+        spent (the next run goes on from there). Each transaction reads its journal documents
+        and the folded documents of every bucket their entries touch (at most
+        FOLD_MAX_BUCKETS), writes the sums, and deletes the journal documents it drained (or
+        removes the entries it took from one it cut short); a handler writing a journal
+        document in between makes it start over. A failing transaction is logged and left for
+        the next run.
         """
         deadline = time.monotonic() + budget_seconds
-        compacted = 0
-        with ThreadPoolExecutor(max_workers=COMPACTION_WORKERS) as pool:
-            for collection in (c.ROLLUPS, c.EVENT_ROLLUPS):
-                while True:
-                    if time.monotonic() >= deadline:
-                        return Compaction(compacted, remaining=True)
-                    buckets = self._closed_shards(c.SHARDS_OF[collection], older_than)
-                    if not buckets:
-                        break
-                    done = list(
-                        pool.map(
-                            lambda item, col=collection: self._try_compact(
-                                col, item[0][0], item[0][1], item[1]
-                            ),
-                            buckets.items(),
-                        )
-                    )
-                    compacted += sum(done)
-                    if not any(done):
-                        break  # no progress on this page: leave it for the next run
-                    if sum(len(refs) for refs in buckets.values()) < COMPACTION_PAGE:
-                        break  # that page held every closed shard
-        return Compaction(compacted, remaining=False)
+        result = Fold()
+        for collection in (c.ROLLUPS, c.EVENT_ROLLUPS):
+            journal = self.client.collection(c.SHARDS_OF[collection])
+            closed = (
+                journal.where(filter=FieldFilter("epoch", "<", closed_before))
+                .order_by("epoch")
+                .select(["epoch"])
+                .limit(FOLD_PAGE)
+            )
+            while True:
+                if time.monotonic() >= deadline:
+                    result.remaining = True
+                    return result
+                refs = [snap.reference for snap in counted("fold_reads", closed.stream())]
+                if not refs:
+                    break
+                try:
+                    moved = self._fold_page(collection, refs)
+                except Exception:
+                    log.exception("folding %d journal documents of %s failed", len(refs),
+                                  collection)  # fmt: skip
+                    result.remaining = True
+                    break
+                result.add(moved)
+        return result
 
-    def _closed_shards(
-        self, collection: str, older_than: dt.datetime
-    ) -> dict[tuple[str, dt.datetime], list[firestore.DocumentReference]]:
-        query = (
-            self.client.collection(collection)
-            .where(filter=FieldFilter("end", "<=", older_than))
-            .select(["g", "start"])
-            .limit(COMPACTION_PAGE)
-        )
-        buckets: dict[tuple[str, dt.datetime], list[firestore.DocumentReference]] = {}
-        for snap in counted("compaction_reads", query.stream()):
-            data = snap.to_dict() or {}
-            buckets.setdefault((data["g"], data["start"]), []).append(snap.reference)
-        return buckets
-
-    def _try_compact(
-        self,
-        collection: str,
-        granularity: str,
-        start: dt.datetime,
-        refs: list[firestore.DocumentReference],
-    ) -> bool:
-        """Compact one bucket; a failure is logged and left for the next run, so one bad
-        bucket never stops the scheduled run (its shards stay readable meanwhile)."""
-        try:
-            self._compact_bucket(collection, granularity, start, refs)
-        except Exception:
-            log.exception("compaction of %s %s %s failed", collection, granularity, start)
-            return False
-        return True
-
-    def _compact_bucket(
-        self,
-        collection: str,
-        granularity: str,
-        start: dt.datetime,
-        refs: list[firestore.DocumentReference],
-    ) -> None:
-        target = self.client.collection(collection).document(
-            rollup_doc_id(granularity, start, None)
-        )
+    def _fold_page(self, collection: str, refs: list[firestore.DocumentReference]) -> FoldChoice:
+        folded = self.client.collection(collection)
+        log_ref = self.client.collection(c.FOLD_LOGS).document(collection)
+        chosen: list[FoldChoice] = []
 
         @firestore.transactional
         def run(transaction: firestore.Transaction) -> None:
-            snaps = list(counted("compaction_reads", transaction.get_all([target, *refs])))
-            cells: dict[str, dict[str, float]] = {}
-            for snap in snaps:
+            chosen.clear()
+            log_snaps = list(counted("fold_reads", transaction.get_all([log_ref])))
+            log = FoldLog.from_doc(snapshot_data(log_snaps[0]) if log_snaps else None)
+            documents = []
+            by_id = {}
+            for snap in counted("fold_reads", transaction.get_all(refs)):
                 data = snapshot_data(snap)
                 if data is None:
                     continue
-                for cell, flat in flat_cells(data).items():
-                    acc = cells.setdefault(cell, {})
-                    for k, v in flat.items():
-                        acc[k] = acc.get(k, 0) + v
-            kept = {
-                cell: {k: v for k, v in values.items() if v != 0} for cell, values in cells.items()
+                by_id[snap.id] = snap.reference
+                entries = sorted(data.get("d", {}).items())
+                documents.append((snap.id, [(key, parse_entry(text)) for key, text in entries]))
+            documents.sort()
+            choice = choose(documents, FOLD_MAX_BUCKETS)
+            targets = {
+                key: folded.document(rollup_doc_id(key[0], key_time(key[1]), None))
+                for key in choice.targets
             }
-            body = {
-                "g": granularity,
-                "start": start,
-                "end": start + step(cast(Granularity, granularity)),
-                "shard": -1,
-                "blob": encode_cells({cell: values for cell, values in kept.items() if values}),
-                EXPIRE_FIELD: aggregate_expiry(start),
+            current = {
+                snap.id: snapshot_data(snap)
+                for snap in counted("fold_reads", transaction.get_all(list(targets.values())))
             }
-            transaction.set(target, body)
-            for snap in snaps:
-                if snap.exists and snap.reference.path != target.path:
-                    transaction.delete(snap.reference)
+            for key, cells in choice.targets.items():
+                granularity, start = bucket_of(key)
+                ref = targets[key]
+                before = current.get(ref.id)
+                total = sum_cells(flat_cells(before or {}), cells)
+                if not total:  # everything in it cancelled out (deleted generations)
+                    if before is not None:
+                        transaction.delete(ref)
+                    continue
+                transaction.set(
+                    ref,
+                    {
+                        "g": granularity,
+                        "start": start,
+                        "end": start + step(granularity),
+                        "shard": -1,
+                        "blob": encode_cells(total),
+                        EXPIRE_FIELD: aggregate_expiry(start),
+                    },
+                )
+            changed = [ref.id for ref in targets.values()]
+            transaction.set(log_ref, log.after(changed, FOLD_LOG_SIZE, uuid.uuid4().hex).to_doc())
+            for doc_id, keys in choice.taken.items():
+                if doc_id in choice.drained:
+                    transaction.delete(by_id[doc_id])
+                else:
+                    transaction.update(
+                        by_id[doc_id],
+                        {FieldPath("d", key).to_api_repr(): firestore.DELETE_FIELD for key in keys},
+                    )
+            chosen.append(choice)
 
         run(self.client.transaction())
+        return chosen[0] if chosen else FoldChoice()
 
     def user_days(self, start: dt.datetime, end: dt.datetime) -> list[UserActivity]:
         """One range query on `day` (single-field index); one document per active user-day."""

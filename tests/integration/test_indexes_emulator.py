@@ -119,7 +119,7 @@ def test_every_query_is_served_by_an_index(
     store, alerts, exports = FirestoreStore(db), FirestoreAlertStore(db), FirestoreExportSource(db)
     store.rollups(cover(window.start, window.end))
     store.rollups(cover(window.start, window.end), "event_rollups")
-    store.compact(now)
+    store.fold(now)
     store.backlog(now)
     store.open_alerts()
     store.user_days(window.start, window.end)

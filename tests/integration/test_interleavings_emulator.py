@@ -19,13 +19,12 @@ from typing import Any
 
 import pytest
 from google.cloud import firestore
-from google.cloud.firestore_v1.base_query import FieldFilter
 
 from tests.integration.support import Stack
 from video_monitoring import constants as c
 from video_monitoring.events import plan_event_change
 from video_monitoring.pipeline import Plan, SourceState, StoredState, plan_change
-from video_monitoring.rollup import flatten
+from video_monitoring.rollup import BucketRange, flatten, floor_time, step
 from video_monitoring.storage import FirestoreStore, Ledger
 
 pytestmark = pytest.mark.integration
@@ -165,11 +164,14 @@ def expected_event(doc: dict[str, Any] | None) -> dict[str, int]:
 
 
 def cell_counters(db: firestore.Client, shards: str, granularity: str, cell: str) -> dict[str, int]:
-    """The named counters of one cell summed over every shard document of one granularity."""
+    """The counters of one cell in the bucket of one granularity holding CREATED, as every
+    reader sees them: folded and journal increments together (`FirestoreStore.rollups`)."""
+    collection = {c.ROLLUP_SHARDS: c.ROLLUPS, c.EVENT_ROLLUP_SHARDS: c.EVENT_ROLLUPS}[shards]
+    start = floor_time(CREATED, granularity)  # type: ignore[arg-type]
+    bucket = BucketRange(granularity, start, start + step(granularity))  # type: ignore[arg-type]
     total: dict[str, int] = {}
-    query = db.collection(shards).where(filter=FieldFilter("g", "==", granularity))
-    for snap in query.stream():
-        for key, value in flatten((snap.to_dict() or {}).get("cells", {}).get(cell, {})).items():
+    for doc in FirestoreStore(db).rollups([bucket], collection):
+        for key, value in doc.cells.get(cell, {}).items():
             total[key] = total.get(key, 0) + int(value)
     return {k: v for k, v in total.items() if v != 0}
 

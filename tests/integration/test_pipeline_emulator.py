@@ -11,8 +11,8 @@ import pytest
 from google.cloud import firestore
 
 from tests.integration.support import Stack, summary, wait_until, whole_day
-from tests.lifecycles import expected, mean, random_lifecycle
-from video_monitoring import sketch
+from tests.lifecycles import expected, is_valid, mean, random_lifecycle
+from video_monitoring import rollup, sketch
 
 pytestmark = pytest.mark.integration
 DAY, WINDOW = whole_day(2)
@@ -196,17 +196,24 @@ def test_random_lifecycles_match_an_independent_computation(
             exact = truth.exact_quantile(q)
             assert exact is not None
             assert abs(got["generationTimeSeconds"][key] - exact) / exact <= sketch.ALPHA + 1e-9
-    # Compaction by the scheduled run keeps every figure and shrinks the rollups.
-    shards_before = len(list(db.collection("generation_rollup_shards").stream()))
-    assert shards_before > 0 and not list(db.collection("generation_rollups").stream())
-    before_compaction = summary(stack, WINDOW)
-    status = stack.run_schedule("aggregate_and_alert")
-    assert status == 200
-    assert summary(stack, WINDOW) == before_compaction
-    assert list(db.collection("generation_rollup_shards").stream()) == [], "all buckets closed"
-    compacted = [d.to_dict() or {} for d in db.collection("generation_rollups").stream()]
-    assert 0 < len(compacted) < shards_before
-    assert all(doc["shard"] == -1 for doc in compacted)
+    # Folding the journal (the every-minute fold_rollups, run here for a tick two minutes on,
+    # when the epochs these changes arrived in have closed) keeps every figure.
+    journal_before = len(list(db.collection("generation_rollup_shards").stream()))
+    assert journal_before > 0 and not list(db.collection("generation_rollups").stream())
+    before_fold = summary(stack, WINDOW)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2)
+    assert stack.run_schedule("fold_rollups", later) == 200
+    assert summary(stack, WINDOW) == before_fold
+    assert list(db.collection("generation_rollup_shards").stream()) == [], "every epoch closed"
+    folded = [d.to_dict() or {} for d in db.collection("generation_rollups").stream()]
+    minutes = {
+        rollup.floor_time(final["createdAt"], "minute")
+        for life in lives
+        if is_valid(final := life.final) and final is not None
+    }
+    assert sorted(d["start"] for d in folded if d["g"] == "minute") == sorted(minutes)
+    assert {d["g"] for d in folded} == {"minute", "hour", "day"}
+    assert all(doc["shard"] == -1 for doc in folded)
 
 
 def test_concurrent_handlers_of_one_generation_stay_exact(

@@ -57,9 +57,9 @@ def test_records_and_aggregates_carry_their_expiry(stack: Stack, db: firestore.C
     assert metrics["expireAt"] == created + RAW
     lifecycle = fields(events.document("gen_ttl-1_requested"))
     assert lifecycle["expireAt"] == created + RAW
-    shards = [d.to_dict() or {} for d in db.collection("generation_rollup_shards").stream()]
-    assert shards
-    assert all(s["expireAt"] == s["start"] + AGGREGATE for s in shards)
+    journal = [d.to_dict() or {} for d in db.collection("generation_rollup_shards").stream()]
+    assert journal
+    assert all(j["expireAt"] == j["epoch"] + AGGREGATE for j in journal)
     days = [d.to_dict() or {} for d in db.collection("user_days").stream()]
     assert days
     assert all(d["expireAt"] == d["day"] + AGGREGATE for d in days)

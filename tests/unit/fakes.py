@@ -8,7 +8,7 @@ from typing import Any
 
 from video_monitoring import constants as c
 from video_monitoring.pipeline import Plan, SourceState, StoredState
-from video_monitoring.rollup import BucketRange, bucket_starts, flatten, nest
+from video_monitoring.rollup import BucketRange, bucket_starts, flatten, floor_time, nest
 from video_monitoring.storage import (
     Ledger,
     Planner,
@@ -88,15 +88,22 @@ class FakeStore:
     def rollups(
         self, ranges: Iterable[BucketRange], collection: str = c.ROLLUPS
     ) -> list[RollupDoc]:
-        """Each document whose bucket begins inside one of the ranges, once (like Firestore)."""
+        """Each bucket beginning inside one of the ranges, summed from the minute documents the
+        deltas landed in."""
         docs = self.event_rollup_docs if collection == c.EVENT_ROLLUPS else self.rollup_docs
         wanted = {(r.granularity, start) for r in ranges for start in bucket_starts(r)}
-        found: list[RollupDoc] = []
+        found: dict[tuple[str, dt.datetime], dict[str, dict[str, float]]] = {}
         for doc in docs.values():
-            if (doc["g"], doc["start"]) in wanted:
-                flat = {cell: flatten(nested) for cell, nested in doc["cells"].items()}
-                found.append(RollupDoc(doc["g"], doc["start"], doc["shard"], flat))
-        return found
+            for granularity in ("minute", "hour", "day"):
+                bucket = (granularity, floor_time(doc["start"], granularity))
+                if bucket not in wanted:
+                    continue
+                cells = found.setdefault(bucket, {})
+                for cell, nested in doc["cells"].items():
+                    acc = cells.setdefault(cell, {})
+                    for key, value in flatten(nested).items():
+                        acc[key] = acc.get(key, 0) + value
+        return [RollupDoc(g, start, -1, cells) for (g, start), cells in found.items()]
 
     def user_days(self, start: dt.datetime, end: dt.datetime) -> list[UserActivity]:
         """User-day documents whose day is in [start, end)."""

@@ -26,10 +26,11 @@ def manifest() -> Iterator[dict[str, Any]]:
 
 
 def test_exactly_the_contract_functions(manifest: dict[str, Any]) -> None:
-    # CONTRACT §4's four, plus the app-event counter and the drift audit this design adds.
+    # The contract's four, plus the app-event counter, the drift audit and the rollup fold
+    # this design adds.
     assert set(manifest["endpoints"]) == {
         "on_generation_written", "aggregate_and_alert", "video_analytics_dashboard",
-        "export_to_bigquery", "on_analytics_event_written", "audit_pipeline",
+        "export_to_bigquery", "on_analytics_event_written", "audit_pipeline", "fold_rollups",
     }  # fmt: skip
     for endpoint in manifest["endpoints"].values():
         assert endpoint["region"] == ["us-central1"]
@@ -49,7 +50,10 @@ def test_triggers(manifest: dict[str, Any]) -> None:
     assert endpoints["export_to_bigquery"]["scheduleTrigger"]["schedule"] == "0 2 * * *"
     audit = endpoints["audit_pipeline"]["scheduleTrigger"]
     assert audit["schedule"] == "30 1 * * *"  # before the export, which then ships the repairs
-    for name in ("aggregate_and_alert", "export_to_bigquery", "audit_pipeline"):
+    fold = endpoints["fold_rollups"]
+    assert fold["scheduleTrigger"]["schedule"] == "* * * * *"  # one open minute in the journal
+    assert fold["timeoutSeconds"] == 60
+    for name in ("aggregate_and_alert", "export_to_bigquery", "audit_pipeline", "fold_rollups"):
         assert endpoints[name]["scheduleTrigger"]["timeZone"] == "UTC"
     assert "httpsTrigger" in endpoints["video_analytics_dashboard"]
     export = endpoints["export_to_bigquery"]
