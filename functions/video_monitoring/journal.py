@@ -81,14 +81,26 @@ def add_values(cells: Cells, cell: str, values: Mapping[str, float]) -> None:
         acc[key] = acc.get(key, 0) + value
 
 
-def attribute(
-    entries: Iterable[Entry], wanted: set[BucketKey], into: dict[BucketKey, Cells]
-) -> None:
-    """Add each entry to every wanted bucket that contains its minute."""
-    for entry in entries:
-        for bucket in containing(entry.minute):
-            if bucket in wanted:
-                add_values(into.setdefault(bucket, {}), entry.cell, entry.values)
+def attribute(texts: Iterable[str], wanted: set[BucketKey], into: dict[BucketKey, Cells]) -> None:
+    """Add each entry (as stored: `entry_text`) to every wanted bucket that contains its
+    minute. The read path runs this once per journal entry on every request, so it parses
+    and sums inline."""
+    loads = json.loads
+    for text in texts:
+        minute, cell, values = loads(text)
+        for bucket in (("day", minute[:9] + "0000"), ("hour", minute[:11] + "00"),
+                       ("minute", minute)):  # fmt: skip
+            if bucket not in wanted:
+                continue
+            cells = into.get(bucket)
+            if cells is None:
+                cells = into[bucket] = {}
+            acc = cells.get(cell)
+            if acc is None:
+                cells[cell] = dict(values)
+                continue
+            for key, value in values.items():
+                acc[key] = acc.get(key, 0) + value
 
 
 def sum_cells(*parts: Mapping[str, Mapping[str, float]]) -> Cells:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -559,11 +560,7 @@ class FirestoreStore(FirestoreAdapter):
                 if data is not None:
                     found[ids[snap.id]] = flat_cells(data)
             attribute(
-                (
-                    parse_entry(text)
-                    for snap in counted("rollup_reads", transaction.get(journal.select(["d"])))
-                    for text in (snapshot_data(snap) or {}).get("d", {}).values()
-                ),
+                journal_entries(self.client, journal, transaction),
                 wanted,
                 pending,
             )
@@ -584,62 +581,100 @@ class FirestoreStore(FirestoreAdapter):
         """Move the journal entries of epochs before `closed_before` into the folded buckets.
 
         Both rollup kinds (generations, then app events), the oldest epochs first, a page of
-        journal documents per transaction, until nothing closed is left or the time budget is
-        spent (the next run goes on from there). Each transaction reads its journal documents
-        and the folded documents of every bucket their entries touch (at most
-        FOLD_MAX_BUCKETS), writes the sums, and deletes the journal documents it drained (or
-        removes the entries it took from one it cut short); a handler writing a journal
-        document in between makes it start over. A failing transaction is logged and left for
-        the next run.
+        journal documents at a time, until nothing closed is left or the time budget is spent
+        (the next run goes on from there). A page is read once and cut into chunks of entries
+        touching at most FOLD_MAX_BUCKETS buckets; each chunk moves in one transaction that
+        reads just the journal documents it takes from, the folded documents of its buckets
+        and the fold log, writes the sums and the log, and deletes each journal document it
+        drained (or removes the entries it took from one it did not). A handler writing a
+        journal document in between makes the transaction start over. A failing transaction
+        is logged and left for the next run.
         """
         deadline = time.monotonic() + budget_seconds
         result = Fold()
         for collection in (c.ROLLUPS, c.EVENT_ROLLUPS):
+            self._ensure_fold_log(collection)
             journal = self.client.collection(c.SHARDS_OF[collection])
             closed = (
                 journal.where(filter=FieldFilter("epoch", "<", closed_before))
                 .order_by("epoch")
-                .select(["epoch"])
                 .limit(FOLD_PAGE)
             )
             while True:
-                if time.monotonic() >= deadline:
-                    result.remaining = True
-                    return result
-                refs = [snap.reference for snap in counted("fold_reads", closed.stream())]
-                if not refs:
+                documents = sorted(
+                    (snap.id, sorted(((snapshot_data(snap) or {}).get("d") or {}).items()))
+                    for snap in counted("fold_reads", closed.stream())
+                )
+                if not documents:
                     break
-                try:
-                    moved = self._fold_page(collection, refs)
-                except Exception:
-                    log.exception("folding %d journal documents of %s failed", len(refs),
-                                  collection)  # fmt: skip
-                    result.remaining = True
-                    break
-                result.add(moved)
+                pending = {
+                    doc_id: [(key, parse_entry(text)) for key, text in items]
+                    for doc_id, items in documents
+                }
+                while pending:
+                    if time.monotonic() >= deadline:
+                        result.remaining = True
+                        return result
+                    plan = choose(sorted(pending.items()), FOLD_MAX_BUCKETS)
+                    try:
+                        moved = self._fold_chunk(journal, collection, plan.taken)
+                    except Exception:
+                        log.exception("folding %d journal entries of %s failed", plan.entries,
+                                      collection)  # fmt: skip
+                        result.remaining = True
+                        return result
+                    result.add(moved)
+                    for doc_id, keys in plan.taken.items():
+                        taken = set(keys)
+                        left = [(k, e) for k, e in pending[doc_id] if k not in taken]
+                        if left:
+                            pending[doc_id] = left
+                        else:
+                            del pending[doc_id]
         return result
 
-    def _fold_page(self, collection: str, refs: list[firestore.DocumentReference]) -> FoldChoice:
+    def _ensure_fold_log(self, collection: str) -> None:
+        """Create the fold log of a rollup kind that has none yet (a fresh database, or one
+        whose journal never held anything), so readers can cache its folded documents."""
+        ref = self.client.collection(c.FOLD_LOGS).document(collection)
+        _count(fold_reads=1)
+        if ref.get(field_paths=["seq"]).exists:
+            return
+        with contextlib.suppress(AlreadyExists):
+            ref.create(FoldLog().after([], FOLD_LOG_SIZE, uuid.uuid4().hex).to_doc())
+
+    def _fold_chunk(
+        self,
+        journal: firestore.CollectionReference,
+        collection: str,
+        planned: Mapping[str, list[str]],
+    ) -> FoldChoice:
+        """Move the planned entries (journal document id -> entry keys) in one transaction."""
         folded = self.client.collection(collection)
         log_ref = self.client.collection(c.FOLD_LOGS).document(collection)
+        refs = [journal.document(doc_id) for doc_id in sorted(planned)]
         chosen: list[FoldChoice] = []
 
         @firestore.transactional
         def run(transaction: firestore.Transaction) -> None:
             chosen.clear()
-            log_snaps = list(counted("fold_reads", transaction.get_all([log_ref])))
-            log = FoldLog.from_doc(snapshot_data(log_snaps[0]) if log_snaps else None)
+            snaps = list(counted("fold_reads", transaction.get_all([log_ref, *refs])))
+            log = FoldLog()
             documents = []
-            by_id = {}
-            for snap in counted("fold_reads", transaction.get_all(refs)):
+            remaining: dict[str, int] = {}
+            for snap in snaps:
                 data = snapshot_data(snap)
-                if data is None:
+                if snap.reference.path == log_ref.path:
+                    log = FoldLog.from_doc(data)
                     continue
-                by_id[snap.id] = snap.reference
-                entries = sorted(data.get("d", {}).items())
-                documents.append((snap.id, [(key, parse_entry(text)) for key, text in entries]))
-            documents.sort()
-            choice = choose(documents, FOLD_MAX_BUCKETS)
+                if data is None:
+                    continue  # drained by another fold meanwhile
+                stored = data.get("d") or {}
+                keys = [key for key in planned[snap.id] if key in stored]
+                remaining[snap.id] = len(stored) - len(keys)
+                documents.append((snap.id, [(key, parse_entry(stored[key])) for key in keys]))
+            # A subset of the planned entries: it touches at most the planned buckets.
+            choice = choose(sorted(documents), FOLD_MAX_BUCKETS)
             targets = {
                 key: folded.document(rollup_doc_id(key[0], key_time(key[1]), None))
                 for key in choice.targets
@@ -647,7 +682,7 @@ class FirestoreStore(FirestoreAdapter):
             current = {
                 snap.id: snapshot_data(snap)
                 for snap in counted("fold_reads", transaction.get_all(list(targets.values())))
-            }
+            } if targets else {}  # fmt: skip
             for key, cells in choice.targets.items():
                 granularity, start = bucket_of(key)
                 ref = targets[key]
@@ -668,14 +703,21 @@ class FirestoreStore(FirestoreAdapter):
                         EXPIRE_FIELD: aggregate_expiry(start),
                     },
                 )
-            changed = [ref.id for ref in targets.values()]
-            transaction.set(log_ref, log.after(changed, FOLD_LOG_SIZE, uuid.uuid4().hex).to_doc())
+            if targets:
+                changed = [ref.id for ref in targets.values()]
+                transaction.set(
+                    log_ref, log.after(changed, FOLD_LOG_SIZE, uuid.uuid4().hex).to_doc()
+                )
             for doc_id, keys in choice.taken.items():
-                if doc_id in choice.drained:
-                    transaction.delete(by_id[doc_id])
-                else:
+                ref = journal.document(doc_id)
+                if remaining[doc_id] == 0:
+                    transaction.delete(ref)
+                    choice.drained.add(doc_id)
+                    continue
+                choice.drained.discard(doc_id)
+                if keys:
                     transaction.update(
-                        by_id[doc_id],
+                        ref,
                         {FieldPath("d", key).to_api_repr(): firestore.DELETE_FIELD for key in keys},
                     )
             chosen.append(choice)
@@ -1023,6 +1065,35 @@ def raw_stream(client: firestore.Client, query: Any) -> Iterator[tuple[str, dict
         if raw.HasField("document"):
             doc_id = raw.document.name.rsplit("/", 1)[1]
             yield doc_id, {k: _plain_value(v) for k, v in raw.document.fields.items()}
+
+
+def journal_entries(
+    client: firestore.Client, journal: firestore.CollectionReference, transaction: Any
+) -> Iterator[str]:
+    """The entry texts of every journal document, read in `transaction` (counted as rollup
+    reads), straight from the RunQuery protobuf stream like `raw_stream`: a backlog of
+    thousands of entries is read on every request until it is folded, and wrapping each map
+    value in the client's Python types cost a third of such a read."""
+    parent, _ = journal._parent_info()
+    query = journal.select(["d"])
+    responses = client._firestore_api.run_query(
+        request={
+            "parent": parent,
+            "structured_query": query._to_protobuf(),
+            "transaction": transaction._id,
+        },
+        metadata=client._rpc_metadata,
+    )
+    documents = 0
+    for response in responses:
+        raw = RunQueryResponse.pb(response)
+        if raw.HasField("document"):
+            documents += 1
+            entries = raw.document.fields.get("d")
+            if entries is not None:
+                for value in entries.map_value.fields.values():
+                    yield value.string_value
+    _count(rollup_reads=max(documents, 1), queries=1)
 
 
 def _plain_value(value: Any) -> Any:

@@ -40,9 +40,10 @@ def test_one_journal_write_per_change_with_keys_of_its_own() -> None:
 
 def test_attribute_adds_entries_to_every_wanted_bucket_holding_them() -> None:
     entries = [
-        journal.Entry("20261101T2359", "a|free", {"n": 1}),
-        journal.Entry("20261101T2300", "a|free", {"n": 2}),
-        journal.Entry("20261102T0000", "a|free", {"n": 4}),
+        journal.entry_text(delta(dt.datetime(2026, 11, 1, 23, 59, tzinfo=dt.UTC), "a|free", n=1)),
+        journal.entry_text(delta(dt.datetime(2026, 11, 1, 23, 0, tzinfo=dt.UTC), "a|free", n=2)),
+        journal.entry_text(delta(dt.datetime(2026, 11, 2, 0, 0, tzinfo=dt.UTC), "a|free", n=4)),
+        journal.entry_text(delta(dt.datetime(2026, 11, 1, 23, 1, tzinfo=dt.UTC), "a|free", r=1)),
     ]
     wanted: set[journal.BucketKey] = {
         ("day", "20261101T0000"),
@@ -52,8 +53,8 @@ def test_attribute_adds_entries_to_every_wanted_bucket_holding_them() -> None:
     got: dict[journal.BucketKey, journal.Cells] = {}
     journal.attribute(entries, wanted, got)
     assert got == {
-        ("day", "20261101T0000"): {"a|free": {"n": 3}},
-        ("hour", "20261101T2300"): {"a|free": {"n": 3}},
+        ("day", "20261101T0000"): {"a|free": {"n": 3, "r": 1}},
+        ("hour", "20261101T2300"): {"a|free": {"n": 3, "r": 1}},
         ("minute", "20261102T0000"): {"a|free": {"n": 4}},
     }
 
