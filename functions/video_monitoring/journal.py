@@ -216,3 +216,48 @@ class FoldLog:
             and self.complete_since <= cached_at + 1
             and self.changed.get(doc_id, 0) <= cached_at
         )
+
+
+@dataclass
+class JournalView:
+    """The journal as of one set of document versions, arranged for any window: entries summed
+    per day bucket, and kept as text per hour and per minute (parsed only when a window asks
+    for that hour or minute). An instance that reads the same journal again (a backlog the fold
+    has not taken yet, during an outage) then pays per requested bucket, not per entry."""
+
+    days: dict[str, Cells] = field(default_factory=dict)
+    hours: dict[str, list[str]] = field(default_factory=dict)
+    minutes: dict[str, list[str]] = field(default_factory=dict)
+    size_bytes: int = 0
+
+    @classmethod
+    def build(cls, texts: Iterable[str]) -> JournalView:
+        """Arrange entry texts (as stored: `entry_text`)."""
+        view = cls()
+        wanted_days: set[BucketKey] = set()
+        everything = list(texts)
+        for text in everything:
+            minute = text[2:15]  # '["YYYYMMDDTHHMM",...'
+            view.hours.setdefault(minute[:11] + "00", []).append(text)
+            view.minutes.setdefault(minute, []).append(text)
+            wanted_days.add(("day", minute[:9] + "0000"))
+            view.size_bytes += len(text) + 100
+        by_day: dict[BucketKey, Cells] = {}
+        attribute(everything, wanted_days, by_day)
+        view.days = {key[1]: cells for key, cells in by_day.items()}
+        view.size_bytes += sum(len(c) * 2000 for c in view.days.values())
+        return view
+
+    def attribute(self, wanted: set[BucketKey], into: dict[BucketKey, Cells]) -> None:
+        """What `attribute` adds for these entries, from the arrangement."""
+        for granularity, key in wanted:
+            if granularity == "day":
+                cells = self.days.get(key)
+                if cells:
+                    target = into.setdefault((granularity, key), {})
+                    for cell, values in cells.items():
+                        add_values(target, cell, values)
+            else:
+                texts = (self.hours if granularity == "hour" else self.minutes).get(key)
+                if texts:
+                    attribute(texts, {(granularity, key)}, into)

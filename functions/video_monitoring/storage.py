@@ -44,6 +44,7 @@ from video_monitoring.journal import (
     Cells,
     FoldChoice,
     FoldLog,
+    JournalView,
     attribute,
     bucket_of,
     choose,
@@ -232,6 +233,7 @@ class FoldedCache:
         self._entries: collections.OrderedDict[tuple[str, str], tuple[str, int, bytes | None]] = (
             collections.OrderedDict()
         )
+        self._journals: dict[str, tuple[tuple[tuple[str, int, int], ...], JournalView]] = {}
         self._bytes = 0
         self._lock = threading.Lock()
         self.hits = 0
@@ -266,6 +268,31 @@ class FoldedCache:
             self._bytes += size
             while self._bytes > self.max_bytes:
                 self._drop(next(iter(self._entries)))
+
+    def journal_view(
+        self, collection: str, versions: tuple[tuple[str, int, int], ...]
+    ) -> JournalView | None:
+        """The arranged journal read last time, if its documents are still those versions."""
+        with self._lock:
+            held = self._journals.get(collection)
+            if held is not None and held[0] == versions:
+                self.hits += 1
+                return held[1]
+            return None
+
+    def store_journal_view(
+        self, collection: str, versions: tuple[tuple[str, int, int], ...], view: JournalView
+    ) -> None:
+        """Keep one arranged journal per rollup kind (when it fits in a quarter of the cache)."""
+        with self._lock:
+            old = self._journals.pop(collection, None)
+            if old is not None:
+                self._bytes -= old[1].size_bytes
+            if view.size_bytes <= self.max_bytes // 4:
+                self._journals[collection] = (versions, view)
+                self._bytes += view.size_bytes
+                while self._bytes > self.max_bytes and self._entries:
+                    self._drop(next(iter(self._entries)))
 
     def _drop(self, key: tuple[str, str]) -> None:
         _, _, blob = self._entries.pop(key)
@@ -412,6 +439,7 @@ class FirestoreStore(FirestoreAdapter):
         self.clock = clock
         # Folded documents already read, shared by the stores of this process (None: no cache).
         self.cache = folded_cache() if cache == "process" else cache
+        self._logs_checked: set[str] = set()
 
     def reconcile(self, doc_id: str, planner: Planner, ledger: Ledger | None = None) -> Plan:
         """Read, plan, commit with a precondition on the stored record, then check the source.
@@ -534,6 +562,11 @@ class FirestoreStore(FirestoreAdapter):
         cached: dict[tuple[str, dt.datetime], bytes] = {}
         pending: dict[BucketKey, Cells] = {}
         cache = self.cache
+        if cache is not None and collection not in self._logs_checked:
+            # Caching needs the fold log; before the first fold (or during a scheduler
+            # outage on a fresh database) there is none yet.
+            self._ensure_fold_log(collection)
+            self._logs_checked.add(collection)
 
         @firestore.transactional
         def read(transaction: firestore.Transaction) -> None:
@@ -559,11 +592,15 @@ class FirestoreStore(FirestoreAdapter):
                     cache.store(collection, snap.id, log, None if blob is None else bytes(blob))
                 if data is not None:
                     found[ids[snap.id]] = flat_cells(data)
-            attribute(
-                journal_entries(self.client, journal, transaction),
-                wanted,
-                pending,
-            )
+            versions, documents = journal_entries(self.client, journal, transaction)
+            if cache is None:
+                attribute(entry_texts(documents), wanted, pending)
+                return
+            view = cache.journal_view(collection, versions)
+            if view is None:
+                view = JournalView.build(entry_texts(documents))
+                cache.store_journal_view(collection, versions, view)
+            view.attribute(wanted, pending)
 
         read(self.client.transaction(read_only=True))
         _count(rollup_cache_hits=len(cached))
@@ -1069,11 +1106,12 @@ def raw_stream(client: firestore.Client, query: Any) -> Iterator[tuple[str, dict
 
 def journal_entries(
     client: firestore.Client, journal: firestore.CollectionReference, transaction: Any
-) -> Iterator[str]:
-    """The entry texts of every journal document, read in `transaction` (counted as rollup
-    reads), straight from the RunQuery protobuf stream like `raw_stream`: a backlog of
-    thousands of entries is read on every request until it is folded, and wrapping each map
-    value in the client's Python types cost a third of such a read."""
+) -> tuple[tuple[tuple[str, int, int], ...], list[Any]]:
+    """Every journal document's (id, update time) and the raw documents, read in
+    `transaction` (counted as rollup reads) straight from the RunQuery protobuf stream like
+    `raw_stream`: a backlog of thousands of entries is read on every request until it is
+    folded, and wrapping each map value in the client's Python types cost a third of such a
+    read."""
     parent, _ = journal._parent_info()
     query = journal.select(["d"])
     responses = client._firestore_api.run_query(
@@ -1084,16 +1122,26 @@ def journal_entries(
         },
         metadata=client._rpc_metadata,
     )
-    documents = 0
+    versions = []
+    documents = []
     for response in responses:
         raw = RunQueryResponse.pb(response)
         if raw.HasField("document"):
-            documents += 1
-            entries = raw.document.fields.get("d")
-            if entries is not None:
-                for value in entries.map_value.fields.values():
-                    yield value.string_value
-    _count(rollup_reads=max(documents, 1), queries=1)
+            document = raw.document
+            stamp = document.update_time
+            versions.append((document.name.rsplit("/", 1)[1], stamp.seconds, stamp.nanos))
+            documents.append(document)
+    _count(rollup_reads=max(len(versions), 1), queries=1)
+    return tuple(sorted(versions)), documents
+
+
+def entry_texts(documents: Iterable[Any]) -> Iterator[str]:
+    """The entry texts of raw journal documents (from `journal_entries`)."""
+    for document in documents:
+        entries = document.fields.get("d")
+        if entries is not None:
+            for value in entries.map_value.fields.values():
+                yield value.string_value
 
 
 def _plain_value(value: Any) -> Any:

@@ -159,3 +159,29 @@ def test_folded_cache_is_bounded_and_checks_the_log() -> None:
     assert cache.lookup("generation_rollups", "absent", changed) == (True, None)
     cache.store("generation_rollups", "never", journal.FoldLog(), b"x")
     assert cache.lookup("generation_rollups", "never", changed) == (False, None)
+
+
+def test_journal_view_attributes_like_the_entries() -> None:
+    """The arranged journal gives every window what attributing each entry gives."""
+    rng = random.Random(11)
+    texts = [
+        journal.entry_text(
+            delta(T0 - dt.timedelta(minutes=rng.randrange(3 * 1440)), rng.choice(["a|f", "b|p"]),
+                  n=rng.choice([1, -1]), **{"gt/b/7": rng.randrange(3)})
+        )
+        for _ in range(400)
+    ]  # fmt: skip
+    view = journal.JournalView.build(texts)
+    for _ in range(30):
+        start = T0 - dt.timedelta(minutes=rng.randrange(4 * 1440))
+        end = start + dt.timedelta(minutes=rng.randrange(1, 3 * 1440))
+        wanted: set[journal.BucketKey] = {
+            (r.granularity, rollup.bucket_key(s))
+            for r in rollup.cover(start, end)
+            for s in rollup.bucket_starts(r)
+        }
+        plain: dict[journal.BucketKey, journal.Cells] = {}
+        journal.attribute(texts, wanted, plain)
+        arranged: dict[journal.BucketKey, journal.Cells] = {}
+        view.attribute(wanted, arranged)
+        assert arranged == plain
