@@ -296,21 +296,6 @@ class AlertManager:
             ),
         )
 
-    def get_alert_dashboard(self) -> dict[str, Any]:
-        """Open alerts by severity and status, most severe first."""
-        instances = list(self._store.load_instances(open_only=True).values())
-        rank = {"critical": 0, "warning": 1, "info": 2}
-        instances.sort(key=lambda i: (rank.get(i.severity, 3), i.opened_at))
-        by_severity: dict[str, int] = {}
-        by_status: dict[str, int] = {}
-        for inst in instances:
-            by_severity[inst.severity] = by_severity.get(inst.severity, 0) + 1
-            by_status[inst.status] = by_status.get(inst.status, 0) + 1
-        return {
-            "active": [i.to_doc() for i in instances],
-            "counts": {"bySeverity": by_severity, "byStatus": by_status},
-        }
-
     def list_alerts(self, query: AlertQuery) -> dict[str, Any]:
         """Open alerts now and the history of alerts opened in a window, both filtered."""
         active = [i for i in self._store.load_instances(open_only=True).values() if query.keeps(i)]

@@ -21,7 +21,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from pydantic import ValidationError
 
 from video_monitoring import constants as c
-from video_monitoring.alert_engine import AlertState, Instance, Outbound, Transition, state_key
+from video_monitoring.alert_engine import AlertState, Instance, Outbound, Transition
 from video_monitoring.alert_rules import AlertRule
 from video_monitoring.retention import EXPIRE_FIELD
 from video_monitoring.settings import get_settings
@@ -328,8 +328,3 @@ def _rule_from(doc: Mapping[str, Any], rule_id: str) -> AlertRule:
 
 
 _ALIASES = frozenset(str(f.alias) for f in AlertRule.model_fields.values() if f.alias is not None)
-
-
-def scope_state_key(rule_id: str, scope: str) -> str:
-    """Re-exported for callers that only know the store."""
-    return state_key(rule_id, scope)

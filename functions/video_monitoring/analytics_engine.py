@@ -435,10 +435,6 @@ class AnalyticsEngine:
         }
 
 
-def _ratio(numerator: float, denominator: float) -> float | None:
-    return None if denominator <= 0 else numerator / denominator
-
-
 def _in_scope(alert: Mapping[str, Any], provider: str | None) -> bool:
     """Every alert without a provider filter; with one, the alerts scoped to that provider
     (as GET /alerts?provider= filters)."""

@@ -38,10 +38,6 @@ class NotFound(MonitoringError):
     http_status = 404
 
 
-class InvalidGeneration(MonitoringError):
-    """A generation document breaks CONTRACT §1; it is rejected, never retried."""
-
-
 class RateLimited(MonitoringError):
     """Too many requests of one kind from one user; the message says when to retry."""
 

@@ -10,16 +10,20 @@ from video_monitoring import constants as c
 from video_monitoring.alert_engine import wilson_interval
 from video_monitoring.models import Window
 from video_monitoring.performance_monitor import generation_time, system_metrics_json
-from video_monitoring.rollup import MICRO_USD, MILLI, Totals, merge_cells, split_cell, statuses
+from video_monitoring.rollup import (
+    MICRO_USD,
+    MILLI,
+    Totals,
+    merge_cells,
+    ratio,
+    split_cell,
+    statuses,
+)
 
 Cells = list[tuple[str, Mapping[str, float]]]
 PRIOR_WEIGHT = 20  # generations' worth of the overall mean in a provider's shrunk quality
 DEFAULT_PRIOR_QUALITY = 7.0  # used only when no generation in the window has a quality score
 CONFIDENCE = 0.95
-
-
-def _ratio(numerator: float, denominator: float) -> float | None:
-    return None if denominator <= 0 else numerator / denominator
 
 
 def providers_in(cells: Iterable[tuple[str, Mapping[str, float]]]) -> list[str]:
@@ -81,15 +85,15 @@ def quality_insights(cells: Cells, window: Window) -> dict[str, Any]:
                 "generations": totals.count(),
                 "completed": counts["completed"],
                 "failed": counts["failed"],
-                "successRate": _ratio(counts["completed"], finished),
+                "successRate": ratio(counts["completed"], finished),
                 "successRateLowerBound": lower,
                 "quality": {**quality_json(totals), "shrunkScore": shrunk},
                 "satisfaction": satisfaction_json(totals),
                 "generationTimeP95Seconds": generation_time(totals)["p95"],
-                "costPerOutputSecondUsd": _ratio(cost, output) if totals.samples("out") else None,
+                "costPerOutputSecondUsd": ratio(cost, output) if totals.samples("out") else None,
                 "errors": totals.by_prefix("err/"),
-                "fallbackRate": _ratio(totals.get("fallback"), totals.samples("att")),
-                "retryRate": _ratio(totals.get("retried"), totals.samples("att")),
+                "fallbackRate": ratio(totals.get("fallback"), totals.samples("att")),
+                "retryRate": ratio(totals.get("retried"), totals.samples("att")),
                 "rankScore": shrunk / 10 * lower,
             }
         )
@@ -172,22 +176,22 @@ def business_metrics(cells: Cells, events: Mapping[str, Totals], window: Window)
         "provider": window.provider,
         "revenueUsd": round(revenue, 6),
         "upgrades": upgrades,
-        "conversionRate": _ratio(upgrades, free.count()),
+        "conversionRate": ratio(upgrades, free.count()),
         "generations": {
             "total": generations.count(),
             "premium": premium.count(),
             "free": free.count(),
-            "premiumShare": _ratio(premium.count(), generations.count()),
+            "premiumShare": ratio(premium.count(), generations.count()),
         },
         "premiumFeatures": {
             "generationsWithFeatures": int(premium.get("feat_any")),
-            "adoptionRate": _ratio(premium.get("feat_any"), premium.count()),
+            "adoptionRate": ratio(premium.get("feat_any"), premium.count()),
             "byFeature": premium.by_prefix("feat/"),
         },
         "featureUsedEvents": used.by_prefix("feat/"),
         "engagement": {
             **engagement,
-            "perCompletedGeneration": {k: _ratio(v, completed) for k, v in engagement.items()},
+            "perCompletedGeneration": {k: ratio(v, completed) for k, v in engagement.items()},
         },
         "sessions": count("session_start"),
         "events": {name: totals.count() for name, totals in sorted(events.items())},

@@ -10,16 +10,12 @@ from typing import Any
 
 from video_monitoring import constants as c
 from video_monitoring import sketch
-from video_monitoring.alert_engine import judge
 from video_monitoring.alert_metrics import (
     RULE_WINDOWS,
     TIERS,
-    ScopeTotals,
     Snapshot,
-    measure,
     parse_scope,
 )
-from video_monitoring.alert_rules import DEFAULT_RULES, AlertRule
 from video_monitoring.clock import Clock, utc_now
 from video_monitoring.errors import InvalidArgument
 from video_monitoring.models import Window
@@ -35,6 +31,7 @@ from video_monitoring.rollup import (
     cover,
     floor_time,
     merge_cells,
+    ratio,
     statuses,
     step,
 )
@@ -51,19 +48,6 @@ PERFORMANCE_METRICS = frozenset(
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Breach:
-    """A rule whose metric is past its threshold, with enough samples to judge."""
-
-    rule_id: str
-    metric: str
-    value: float
-    threshold: float
-    comparator: str
-    samples: int
-    severity: str
-
-
 MAX_TREND_POINTS = 2000
 
 
@@ -77,10 +61,6 @@ class SystemMetrics:
     def to_json(self) -> dict[str, Any]:
         """JSON form used by the dashboard and the scheduled run."""
         return system_metrics_json(self.totals, self.window)
-
-
-def _ratio(numerator: float, denominator: float) -> float | None:
-    return None if denominator <= 0 else numerator / denominator
 
 
 def check_trend_points(window: Window, granularity: Granularity) -> None:
@@ -115,17 +95,17 @@ def system_metrics_json(totals: Totals, window: Window) -> dict[str, Any]:
             **counts,
             "inProgress": counts["queued"] + counts["processing"],
         },
-        "successRate": _ratio(completed, completed + failed),
+        "successRate": ratio(completed, completed + failed),
         "generationTimeSeconds": generation_time(totals),
         "queueSeconds": {"avg": totals.mean("qt", MS), "samples": totals.samples("qt")},
         "renderSeconds": {"avg": totals.mean("rt", MS), "samples": totals.samples("rt")},
         "errors": totals.by_prefix("err/"),
-        "retryRate": _ratio(totals.get("retried"), terminal_attempted),
-        "fallbackRate": _ratio(totals.get("fallback"), terminal_attempted),
+        "retryRate": ratio(totals.get("retried"), terminal_attempted),
+        "fallbackRate": ratio(totals.get("fallback"), terminal_attempted),
         "avgAttempts": totals.mean("att", 1),
         "costUsd": cost,
-        "costPerOutputSecondUsd": _ratio(cost, output) if totals.samples("out") else None,
-        "throughputPerHour": _ratio(completed, hours),
+        "costPerOutputSecondUsd": ratio(cost, output) if totals.samples("out") else None,
+        "throughputPerHour": ratio(completed, hours),
     }
 
 
@@ -211,33 +191,13 @@ class PerformanceMonitor:
                     "total": totals.count(),
                     "completed": completed,
                     "failed": failed,
-                    "successRate": _ratio(completed, completed + failed),
+                    "successRate": ratio(completed, completed + failed),
                     "generationTimeSeconds": generation_time(totals),
                     "costUsd": totals.sum("cost", MICRO_USD),
                 }
             )
             bucket += step(granularity)
         return result
-
-    def check_performance_alerts(
-        self, window: Window, rules: tuple[AlertRule, ...] = DEFAULT_RULES
-    ) -> list[Breach]:
-        """Threshold rules on generation metrics breached in the window, judged as the alert
-        manager judges them (minimum samples, Wilson bound for rates); notifying is its job."""
-        scoped = ScopeTotals(window, self.totals(window))
-        breaches = []
-        for rule in rules:
-            if rule.kind != "threshold" or rule.metric not in PERFORMANCE_METRICS:
-                continue
-            judgement = judge(rule, measure(rule.metric, scoped), firing=False)
-            if judgement.condition == "breach" and judgement.value is not None:
-                breaches.append(
-                    Breach(
-                        rule.rule_id, rule.metric, judgement.value, rule.threshold,
-                        rule.comparator, judgement.samples, rule.severity,
-                    )
-                )  # fmt: skip
-        return breaches
 
     def snapshot(
         self,

@@ -34,6 +34,11 @@ MILLI = 1000  # quality points and rating stars -> thousandths
 Values = dict[str, int]  # flat path ("gt/b/123") -> integer counter
 
 
+def ratio(numerator: float, denominator: float) -> float | None:
+    """numerator / denominator; None without a denominator (no samples)."""
+    return None if denominator <= 0 else numerator / denominator
+
+
 def fixed(value: float, scale: int) -> int:
     """A float as a fixed-point integer."""
     return round(value * scale)

@@ -12,10 +12,6 @@ from video_monitoring.constants import DEFAULT_SOURCE_COLLECTION
 from video_monitoring.retention import Retention
 
 
-def _env_project() -> str | None:
-    return os.environ.get("GCLOUD_PROJECT") or os.environ.get("GOOGLE_CLOUD_PROJECT")
-
-
 class Settings(BaseSettings):
     """Every setting of the system; environment variables of the same name (upper case) set them."""
 

@@ -12,6 +12,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from video_monitoring.rollup import ratio
+
 POWER_GENERATIONS = 10
 DAY = dt.timedelta(days=1)
 
@@ -27,10 +29,6 @@ class Activity(Protocol):
 
     @property
     def counters(self) -> Mapping[str, float]: ...
-
-
-def _ratio(numerator: float, denominator: float) -> float | None:
-    return None if denominator <= 0 else numerator / denominator
 
 
 def is_active(activity: Activity) -> bool:
@@ -59,18 +57,18 @@ def day_figures(activities: Iterable[Activity]) -> dict[str, Any]:
     return {
         "activeUsers": users,
         "generations": total("gen/n"),
-        "generationsPerActiveUser": _ratio(total("gen/n"), users),
+        "generationsPerActiveUser": ratio(total("gen/n"), users),
         "sessions": total("ev/session_start"),
-        "sessionsPerActiveUser": _ratio(total("ev/session_start"), users),
+        "sessionsPerActiveUser": ratio(total("ev/session_start"), users),
         "engagement": {
             **engagement,
-            "perActiveUser": {k: _ratio(v, users) for k, v in engagement.items()},
+            "perActiveUser": {k: ratio(v, users) for k, v in engagement.items()},
         },
         "upgraders": sum(1 for a in active if a.counters.get("ev/premium_upgrade", 0) > 0),
         "segments": {
-            "free": {"users": users - premium, "share": _ratio(users - premium, users)},
-            "premium": {"users": premium, "share": _ratio(premium, users)},
-            "power": {"users": power, "share": _ratio(power, users)},
+            "free": {"users": users - premium, "share": ratio(users - premium, users)},
+            "premium": {"users": premium, "share": ratio(premium, users)},
+            "power": {"users": power, "share": ratio(power, users)},
         },
     }
 
@@ -96,7 +94,7 @@ def retention(days: Mapping[dt.datetime, set[str]], day: dt.datetime, span: int)
         "cohortDay": cohort_day,
         "cohort": len(cohort),
         "retained": retained,
-        "rate": _ratio(retained, len(cohort)),
+        "rate": ratio(retained, len(cohort)),
     }
 
 
@@ -114,7 +112,7 @@ def churn_risk(
     at_risk = month - recent
     return {
         "users": len(at_risk),
-        "share": _ratio(len(at_risk), len(month)),
+        "share": ratio(len(at_risk), len(month)),
         "premium": len(at_risk & premium),
         "activeIn30Days": len(month),
     }
