@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import requests
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
+from tests.integration.support import Stack
 
 from benchlib import bench_stack, finished_generation, percentile, store_counters
 from video_monitoring import constants as c
@@ -154,19 +155,9 @@ def documents(db: firestore.Client) -> int:
     )
 
 
-def deliveries(stack: LocalStack) -> int:
-    """Trigger deliveries the host has handled so far."""
-    return sum(sum(counts.values()) for counts in stack.stats()["triggers"].values())
-
-
 def settle(stack: LocalStack) -> None:
-    """Wait until the host has had no trigger delivery for 3 s."""
-    seen, quiet = deliveries(stack), 0
-    while quiet < 3:
-        time.sleep(1)
-        now = deliveries(stack)
-        quiet = quiet + 1 if now == seen else 0
-        seen = now
+    """Wait until the host has had no trigger delivery for 3 s (the suite's own wait)."""
+    Stack(stack, stack.functions_base).settle(quiet=3.0, timeout=1800)
 
 
 def wipe(stack: LocalStack) -> None:

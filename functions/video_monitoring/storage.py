@@ -1092,16 +1092,24 @@ def raw_stream(client: firestore.Client, query: Any) -> Iterator[tuple[str, dict
     requirements); the emulator tests compare exported rows with the documents, so a change
     there fails the tests, not the exports.
     """
-    parent, _ = query._parent._parent_info()
-    responses = client._firestore_api.run_query(
-        request={"parent": parent, "structured_query": query._to_protobuf()},
-        metadata=client._rpc_metadata,
-    )
-    for response in responses:
+    for document in raw_documents(client, query):
+        doc_id = document.name.rsplit("/", 1)[1]
+        yield doc_id, {k: _plain_value(v) for k, v in document.fields.items()}
+
+
+def raw_documents(client: firestore.Client, query: Any, transaction: Any = None) -> Iterator[Any]:
+    """The raw protobuf documents of a query's RunQuery stream (in `transaction` if given),
+    through the client's own API object (see `raw_stream`)."""
+    request: dict[str, Any] = {
+        "parent": query._parent._parent_info()[0],
+        "structured_query": query._to_protobuf(),
+    }
+    if transaction is not None:
+        request["transaction"] = transaction._id
+    for response in client._firestore_api.run_query(request=request, metadata=client._rpc_metadata):
         raw = RunQueryResponse.pb(response)
         if raw.HasField("document"):
-            doc_id = raw.document.name.rsplit("/", 1)[1]
-            yield doc_id, {k: _plain_value(v) for k, v in raw.document.fields.items()}
+            yield raw.document
 
 
 def journal_entries(
@@ -1112,25 +1120,12 @@ def journal_entries(
     `raw_stream`: a backlog of thousands of entries is read on every request until it is
     folded, and wrapping each map value in the client's Python types cost a third of such a
     read."""
-    parent, _ = journal._parent_info()
-    query = journal.select(["d"])
-    responses = client._firestore_api.run_query(
-        request={
-            "parent": parent,
-            "structured_query": query._to_protobuf(),
-            "transaction": transaction._id,
-        },
-        metadata=client._rpc_metadata,
-    )
     versions = []
     documents = []
-    for response in responses:
-        raw = RunQueryResponse.pb(response)
-        if raw.HasField("document"):
-            document = raw.document
-            stamp = document.update_time
-            versions.append((document.name.rsplit("/", 1)[1], stamp.seconds, stamp.nanos))
-            documents.append(document)
+    for document in raw_documents(client, journal.select(["d"]), transaction):
+        stamp = document.update_time
+        versions.append((document.name.rsplit("/", 1)[1], stamp.seconds, stamp.nanos))
+        documents.append(document)
     _count(rollup_reads=max(len(versions), 1), queries=1)
     return tuple(sorted(versions)), documents
 
