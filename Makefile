@@ -20,14 +20,14 @@ $(BQ_STAMP): requirements-bqemulator.txt
 	touch $(BQ_STAMP)
 
 serve: $(STAMP) $(BQ_STAMP)
-	cd functions && ../$(PY) -m video_monitoring.local.stack
+	PYTHONPATH=functions exec $(PY) -m local_stack.stack
 
 demo: $(STAMP) $(BQ_STAMP)
-	cd functions && ../$(PY) -m video_monitoring.local.run_demo $(DEMO_ARGS)
+	PYTHONPATH=functions $(PY) -m local_stack.run_demo $(DEMO_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check functions tests bench
-	$(VENV)/bin/ruff format --check functions tests bench
+	$(VENV)/bin/ruff check functions local_stack tests bench
+	$(VENV)/bin/ruff format --check functions local_stack tests bench
 	$(VENV)/bin/mypy
 
 unit: $(STAMP)

@@ -22,8 +22,8 @@ import requests
 from google.cloud import firestore
 
 from benchlib import bench_stack, empty_query_ms, finished_generation, store_counters
-from video_monitoring.local.stack import LocalStack
-from video_monitoring.local.tokens import emulator_token
+from local_stack.stack import LocalStack
+from local_stack.tokens import emulator_token
 
 PROJECT = "demo-cvplus"
 READ_KINDS = ("rollup_reads", "compaction_reads", "backlog_reads", "alert_reads")

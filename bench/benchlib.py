@@ -15,7 +15,7 @@ from typing import Any
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from video_monitoring.local.stack import REPO_ROOT, LocalStack, start_stack
+from local_stack.stack import REPO_ROOT, LocalStack, start_stack
 
 PROVIDERS = ("runway", "pika", "heygen", "synthesia", "d-id")
 

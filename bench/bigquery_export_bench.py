@@ -26,6 +26,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "functions"))
+sys.path.insert(0, str(ROOT))
 PROJECT = "demo-bench"
 FIRESTORE_PORT, FUNCTIONS_PORT = 18480, 15401
 BQ_PORT, BQ_GRPC_PORT = 19450, 19460
@@ -123,9 +124,9 @@ def run_one(day: dt.date) -> dict[str, Any]:
     """In this process: export the day and report time by phase and peak RSS."""
     from google.cloud import firestore
 
-    from video_monitoring.bigquery_export import BigQuerySettings, export_day
-    from video_monitoring.storage import FirestoreDaySource
-    from video_monitoring.warehouse import BigQueryWarehouse, bigquery_client
+    from video_monitoring.adapters.bigquery import BigQueryWarehouse, bigquery_client
+    from video_monitoring.adapters.firestore_store import FirestoreDaySource
+    from video_monitoring.warehouse.nightly import BigQuerySettings, export_day
 
     settings = BigQuerySettings(
         bigquery_api_endpoint=f"http://127.0.0.1:{BQ_PORT}", bigquery_project=PROJECT
@@ -175,7 +176,7 @@ def main() -> int:
         return 0
 
     from benchlib import bench_stack
-    from video_monitoring.local.bigquery_emulator import start_bigquery_emulator
+    from local_stack.bigquery_emulator import start_bigquery_emulator
 
     work = ROOT / ".stack" / "bench-bigquery"
     with (

@@ -16,11 +16,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchlib import bench_stack
+from local_stack.ports import free_ports
 from tests.chaos import run_chaos
 from tests.integration.support import Stack
-
-from benchlib import bench_stack
-from video_monitoring.local.ports import free_ports
 
 PROJECT = "demo-cvplus"
 

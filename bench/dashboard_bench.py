@@ -23,8 +23,8 @@ import requests
 from google.cloud import firestore
 
 from benchlib import bench_stack, dashboard_reads, empty_query_ms, finished_generation, percentile
-from video_monitoring.local.stack import LocalStack
-from video_monitoring.local.tokens import emulator_token
+from local_stack.stack import LocalStack
+from local_stack.tokens import emulator_token
 
 PROJECT = "demo-cvplus"
 ENDPOINTS: tuple[tuple[str, dict[str, str] | None], ...] = (

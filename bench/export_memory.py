@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
 
 def run_one(fmt: str, rows: int) -> dict[str, float]:
     """In this process: encode `rows` rows, discard the bytes, report peak RSS and time."""
-    from video_monitoring.export import DATASETS, encode, row_of
+    from video_monitoring.dashboard.files import DATASETS, encode, row_of
 
     dataset = DATASETS["generations"]
     start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
 
-from video_monitoring import sketch
+from video_monitoring.ingest import sketch
 
 QS = (0.5, 0.9, 0.95, 0.99, 0.999)
 

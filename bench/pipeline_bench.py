@@ -25,8 +25,8 @@ import requests
 from google.cloud import firestore
 
 from benchlib import PROVIDERS, bench_stack, dashboard_reads, empty_query_ms, percentile
-from video_monitoring.local.stack import LocalStack
-from video_monitoring.local.tokens import emulator_token
+from local_stack.stack import LocalStack
+from local_stack.tokens import emulator_token
 
 PROJECT = "demo-cvplus"
 

@@ -31,10 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from google.cloud import firestore
 
 from benchlib import bench_stack, percentile
-from video_monitoring import storage
-from video_monitoring.local.ports import free_ports
-from video_monitoring.pipeline import Plan, SourceState, StoredState, plan_change
-from video_monitoring.storage import FirestoreStore, Ledger, Planner
+from local_stack.ports import free_ports
+from video_monitoring.adapters import firestore_store
+from video_monitoring.adapters.firestore_store import FirestoreStore
+from video_monitoring.ingest.pipeline import Plan, SourceState, StoredState, plan_change
+from video_monitoring.ingest.store import ConcurrencyError, Ledger, Planner
 
 PROJECT = "demo-cvplus"
 LEDGER = Ledger("bench_sources", "video_generation_metrics", "rejected_generations",
@@ -50,10 +51,10 @@ class PreconditionOnly(FirestoreStore):
         ledger = ledger or LEDGER
         names = (ledger.source, ledger.stored, ledger.rejected)
         refs = [client.collection(name).document(doc_id) for name in names]
-        for _ in range(storage.MAX_ATTEMPTS):
+        for _ in range(firestore_store.MAX_ATTEMPTS):
             snaps = {s.reference.path: s for s in client.get_all(refs)}
             source, metrics, rejected = (snaps[r.path] for r in refs)
-            storage._count(attempts=1, reads=3, round_trips=1)
+            firestore_store._count(attempts=1, reads=3, round_trips=1)
             plan = planner(
                 SourceState(source.to_dict() if source.exists else None, source.update_time),
                 StoredState(
@@ -66,12 +67,12 @@ class PreconditionOnly(FirestoreStore):
             batch = client.batch()
             self._apply(batch, plan, metrics, refs[2], ledger.rollups)
             try:
-                storage._count(round_trips=1)
+                firestore_store._count(round_trips=1)
                 batch.commit()
-            except storage.COMMIT_CONFLICTS:
+            except firestore_store.COMMIT_CONFLICTS:
                 continue
             return plan
-        raise storage.ConcurrencyError(doc_id)
+        raise ConcurrencyError(doc_id)
 
 
 class Transactional(FirestoreStore):
@@ -89,7 +90,7 @@ class Transactional(FirestoreStore):
         def run(transaction: firestore.Transaction) -> None:
             snaps = {s.reference.path: s for s in transaction.get_all(refs)}
             source, metrics, rejected = (snaps[r.path] for r in refs)
-            storage._count(attempts=1, reads=3, round_trips=2)  # begin + batch get
+            firestore_store._count(attempts=1, reads=3, round_trips=2)  # begin + batch get
             plan = planner(
                 SourceState(source.to_dict() if source.exists else None, source.update_time),
                 StoredState(
@@ -98,10 +99,10 @@ class Transactional(FirestoreStore):
                 ),
             )
             self._apply(transaction, plan, metrics, refs[2], ledger.rollups)
-            storage._count(round_trips=1)  # commit (or rollback of a read-only one)
+            firestore_store._count(round_trips=1)  # commit (or rollback of a read-only one)
             result[:] = [plan]
 
-        run(client.transaction(max_attempts=storage.MAX_ATTEMPTS))
+        run(client.transaction(max_attempts=firestore_store.MAX_ATTEMPTS))
         return result[0]
 
 
@@ -125,7 +126,7 @@ def sequential(store: FirestoreStore, db: firestore.Client, name: str, count: in
     """Every change of `count` lifecycles plus one duplicate delivery each."""
     rng = random.Random(5)
     now = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
-    storage.OPERATIONS.clear()
+    firestore_store.OPERATIONS.clear()
     times: list[float] = []
     changes = 0
     for i in range(count):
@@ -141,7 +142,7 @@ def sequential(store: FirestoreStore, db: firestore.Client, name: str, count: in
         store.reconcile(doc_id, planner_for(doc_id), LEDGER)  # duplicate: nothing to write
         times.append(time.perf_counter() - t0)
         changes += 1
-    ops = storage.OPERATIONS
+    ops = firestore_store.OPERATIONS
     print(
         f"  {name:<30} p50 {percentile(times, 0.5) * 1000:5.1f} ms  "
         f"p95 {percentile(times, 0.95) * 1000:5.1f} ms  "

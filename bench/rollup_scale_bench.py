@@ -32,15 +32,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import requests
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
-from tests.integration.support import Stack
 
 from benchlib import bench_stack, finished_generation, percentile, store_counters
-from video_monitoring import constants as c
-from video_monitoring import rollup, sketch
-from video_monitoring.local.ports import free_ports
-from video_monitoring.local.stack import LocalStack
-from video_monitoring.local.tokens import emulator_token
-from video_monitoring.models import GenerationDocument
+from local_stack.ports import free_ports
+from local_stack.stack import LocalStack
+from local_stack.tokens import emulator_token
+from tests.integration.support import Stack
+from video_monitoring.config import constants as c
+from video_monitoring.core.models import GenerationDocument
+from video_monitoring.ingest import rollup, sketch
 
 PROJECT = "demo-cvplus"
 ENDPOINTS: tuple[tuple[str, dict[str, str]], ...] = (
@@ -282,7 +282,7 @@ def journal_docs(
 ) -> list[tuple[str, str, dict[str, Any]]]:
     """384 journal documents of one arrival minute, `changes` entries each, for generations
     created in the last 10 minutes."""
-    from video_monitoring import journal
+    from video_monitoring.ingest import journal
 
     docs = []
     for shard in range(384):
@@ -303,16 +303,17 @@ CHANGES_PER_SHARD = 350 * 60 // 384  # one minute of 350 changes/s over 384 docu
 def layout_new(db: firestore.Client, now: dt.datetime, rng: random.Random) -> str:
     """Folded minute, hour and day buckets of 30 days, the fold log, and the journal of 100
     generations/s (350 changes/s) over 384 shards half-way through the open minute."""
-    from video_monitoring import journal, storage
+    from video_monitoring.adapters import firestore_store
+    from video_monitoring.ingest import journal
 
     minute = rollup.floor_time(now, "minute")
-    blob = storage.encode_cells(template_cells(rng, 300))
+    blob = firestore_store.encode_cells(template_cells(rng, 300))
     docs: list[tuple[str, str, dict[str, Any]]] = []
     for granularity, count in (("day", 31), ("hour", 31 * 24), ("minute", 30 * 24 * 60)):
         start = rollup.floor_time(minute, granularity)  # type: ignore[arg-type]
         for i in range(1, count + 1):
             bucket = start - i * rollup.step(granularity)  # type: ignore[arg-type]
-            docs.append((c.ROLLUPS, storage.rollup_doc_id(granularity, bucket, None),
+            docs.append((c.ROLLUPS, firestore_store.rollup_doc_id(granularity, bucket, None),
                          folded_bucket(granularity, bucket, blob)))  # fmt: skip
     docs += journal_docs(minute, CHANGES_PER_SHARD // 2, now, rng)
     # The fold log a running system has (the folds of the last minutes changed only the
@@ -326,11 +327,11 @@ def layout_new(db: firestore.Client, now: dt.datetime, rng: random.Random) -> st
 def layout_old(db: firestore.Client, now: dt.datetime, rng: random.Random) -> str:
     """The previous design's layout at 100 generations/s: 384 shards of the open minute, hour
     and day, of the ~12 closed minutes waiting out the compaction grace, compacted otherwise."""
-    from video_monitoring import storage
+    from video_monitoring.adapters import firestore_store
 
     minute = rollup.floor_time(now, "minute")
     cells = template_cells(rng, 300)
-    blob = storage.encode_cells(cells)
+    blob = firestore_store.encode_cells(cells)
     small = template_cells(rng, 1)
     docs: list[tuple[str, str, dict[str, Any]]] = []
     for granularity, count in (("day", 31), ("hour", 31 * 24), ("minute", 30 * 24 * 60)):
@@ -339,7 +340,7 @@ def layout_old(db: firestore.Client, now: dt.datetime, rng: random.Random) -> st
             bucket = start - i * rollup.step(granularity)  # type: ignore[arg-type]
             if granularity == "minute" and i <= 12:
                 continue
-            docs.append((c.ROLLUPS, storage.rollup_doc_id(granularity, bucket, None),
+            docs.append((c.ROLLUPS, firestore_store.rollup_doc_id(granularity, bucket, None),
                          folded_bucket(granularity, bucket, blob)))  # fmt: skip
     live = [("minute", minute - i * rollup.step("minute")) for i in range(13)]
     live += [("hour", rollup.floor_time(minute, "hour")), ("day", rollup.floor_time(minute, "day"))]
@@ -350,7 +351,7 @@ def layout_old(db: firestore.Client, now: dt.datetime, rng: random.Random) -> st
             body["shard"] = shard
             body["cells"] = {cell: rollup.nest({k: int(v) for k, v in flat.items()})
                              for cell, flat in small.items()}  # fmt: skip
-            docs.append((c.ROLLUP_SHARDS, storage.rollup_doc_id(granularity, bucket, shard),
+            docs.append((c.ROLLUP_SHARDS, firestore_store.rollup_doc_id(granularity, bucket, shard),
                          body))  # fmt: skip
     write_all(db, docs)
     return f"{len(docs)} documents: {len(live)} live buckets x 384 shards, the rest compacted"

@@ -9,9 +9,9 @@ from firebase_functions import firestore_fn, https_fn, options, scheduler_fn
 from firebase_functions.core import Change
 from flask import Request, Response
 
-from video_monitoring import entrypoints
-from video_monitoring.constants import REGION
-from video_monitoring.settings import source_collection
+from video_monitoring.config.constants import REGION
+from video_monitoring.config.settings import source_collection
+from video_monitoring.runtime import entrypoints
 
 options.set_global_options(region=REGION)
 UTC = ZoneInfo("UTC")

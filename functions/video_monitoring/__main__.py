@@ -1,7 +1,7 @@
-"""`python -m video_monitoring ...`: operator commands (see cli.py)."""
+"""`python -m video_monitoring ...`: operator commands (see runtime/cli.py)."""
 
 import sys
 
-from video_monitoring.cli import main
+from video_monitoring.runtime.cli import main
 
 sys.exit(main())

@@ -11,12 +11,10 @@ from typing import TypeVar
 import pytest
 from google.cloud import firestore
 
-from tests.integration.support import PROJECT, Stack
-from video_monitoring.bigquery_export import BigQuerySettings
-from video_monitoring.local.bigquery_emulator import BigQueryEmulator, start_bigquery_emulator
-from video_monitoring.local.ports import Port, PortUnavailable, free_ports, require_free
-from video_monitoring.local.receivers import Receivers
-from video_monitoring.local.stack import (
+from local_stack.bigquery_emulator import BigQueryEmulator, start_bigquery_emulator
+from local_stack.ports import Port, PortUnavailable, free_ports, require_free
+from local_stack.receivers import Receivers
+from local_stack.stack import (
     REPO_ROOT,
     StackError,
     check_java,
@@ -24,7 +22,9 @@ from video_monitoring.local.stack import (
     port_setting,
     start_stack,
 )
-from video_monitoring.warehouse import BigQueryWarehouse, bigquery_client
+from tests.integration.support import PROJECT, Stack
+from video_monitoring.adapters.bigquery import BigQueryWarehouse, bigquery_client
+from video_monitoring.warehouse.nightly import BigQuerySettings
 
 # Each variable pins one port; unset (the default), the session takes a free one.
 PORT_SETTINGS = {

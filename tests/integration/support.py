@@ -10,8 +10,8 @@ from typing import Any
 
 import requests
 
-from video_monitoring.local.stack import LocalStack
-from video_monitoring.local.tokens import emulator_token
+from local_stack.stack import LocalStack
+from local_stack.tokens import emulator_token
 
 PROJECT = "demo-cvplus"
 

@@ -11,10 +11,14 @@ from typing import Any
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
+from local_stack.receivers import Receivers
 from tests.integration.conftest import WEBHOOK_SECRET
 from tests.integration.support import Stack, wait_until
-from video_monitoring.local.receivers import Receivers
-from video_monitoring.notifications import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
+from video_monitoring.alerting.notifications import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    verify_signature,
+)
 
 EXPECTED = {
     ("low_success_rate", "provider:pika"),

@@ -23,25 +23,30 @@ from google.api_core.exceptions import BadRequest, ServiceUnavailable
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
+from local_stack.bigquery_emulator import BigQueryEmulator
+from local_stack.host import FUNCTIONS_DIR
 from tests.integration.conftest import bigquery_env
 from tests.integration.support import PROJECT, Stack, token, whole_day
-from video_monitoring import storage, user_insights
-from video_monitoring.analytics_engine import AnalyticsEngine
-from video_monitoring.bigquery_export import (
+from video_monitoring.adapters import firestore_store
+from video_monitoring.adapters.bigquery import STAGING_PREFIX, BigQueryWarehouse
+from video_monitoring.adapters.firestore_store import (
+    FirestoreDaySource,
+    FirestoreRunLog,
+    FirestoreStore,
+)
+from video_monitoring.analytics import user_insights
+from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.performance import PerformanceMonitor
+from video_monitoring.config.settings import Settings
+from video_monitoring.core.models import Window
+from video_monitoring.dashboard.app import Response
+from video_monitoring.warehouse.nightly import (
     BigQuerySettings,
     DayRun,
     export_day,
     replace_statements,
 )
-from video_monitoring.bq_rows import TABLES, bq_schema
-from video_monitoring.dashboard import Response
-from video_monitoring.local.bigquery_emulator import BigQueryEmulator
-from video_monitoring.local.host import FUNCTIONS_DIR
-from video_monitoring.models import Window
-from video_monitoring.performance_monitor import PerformanceMonitor
-from video_monitoring.settings import Settings
-from video_monitoring.storage import FirestoreDaySource, FirestoreRunLog, FirestoreStore
-from video_monitoring.warehouse import STAGING_PREFIX, BigQueryWarehouse
+from video_monitoring.warehouse.rows import TABLES, bq_schema
 
 pytestmark = pytest.mark.integration
 DAY, _ = whole_day(3)
@@ -426,8 +431,10 @@ def test_pseudonymised_ids_are_stable_and_opted_out_users_are_anonymised(
 def test_pages_resume_after_the_last_time_and_id_even_among_equal_times(
     stack: Stack, db: firestore.Client, bq: BigQueryWarehouse, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("video_monitoring.storage.DAY_PAGE", 3)
-    monkeypatch.setattr("video_monitoring.storage.DAY_READERS", 1)  # one ordered stream
+    monkeypatch.setattr("video_monitoring.adapters.firestore_store.DAY_PAGE", 3)
+    monkeypatch.setattr(
+        "video_monitoring.adapters.firestore_store.DAY_READERS", 1
+    )  # one ordered stream
     same = DAY + dt.timedelta(hours=9)
     batch = db.batch()
     for i in range(11):
@@ -443,7 +450,9 @@ def test_pages_resume_after_the_last_time_and_id_even_among_equal_times(
         key=lambda d: (same if 2 <= int(d[2:]) <= 7 else DAY + dt.timedelta(hours=int(d[2:])), d),
     )
     assert set(read[0][1]) == {"userId", "createdAt"}  # only the asked fields travel
-    monkeypatch.setattr("video_monitoring.storage.DAY_READERS", 3)  # slices, merged
+    monkeypatch.setattr(
+        "video_monitoring.adapters.firestore_store.DAY_READERS", 3
+    )  # slices, merged
     run = export_in_process(db, bq, DAY, load_rows=4)
     assert run.tables["generation_metrics"].rows == 11
     assert sorted(bq_day(bq, "generation_metrics", DAY)) == [f"t-{i:02d}" for i in range(11)]
@@ -452,9 +461,11 @@ def test_pages_resume_after_the_last_time_and_id_even_among_equal_times(
 def test_a_broken_read_stream_resumes_after_the_last_document(
     stack: Stack, db: firestore.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("video_monitoring.storage.DAY_PAGE", 4)
-    monkeypatch.setattr("video_monitoring.storage.DAY_READERS", 1)
-    monkeypatch.setattr("video_monitoring.storage.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("video_monitoring.adapters.firestore_store.DAY_PAGE", 4)
+    monkeypatch.setattr("video_monitoring.adapters.firestore_store.DAY_READERS", 1)
+    monkeypatch.setattr(
+        "video_monitoring.adapters.firestore_store.time.sleep", lambda seconds: None
+    )
     stack.wipe()
     batch = db.batch()
     for i in range(10):
@@ -462,7 +473,7 @@ def test_a_broken_read_stream_resumes_after_the_last_document(
         batch.set(db.collection(SOURCE).document(f"r-{i:02d}"), generation("user-a", created))
     batch.commit()
     stack.settle()
-    real = storage.raw_stream
+    real = firestore_store.raw_stream
     streams = []
 
     def flaky(client: firestore.Client, query: Any) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -472,7 +483,7 @@ def test_a_broken_read_stream_resumes_after_the_last_document(
                 raise ServiceUnavailable("stream reset")  # type: ignore[no-untyped-call]
             yield item
 
-    monkeypatch.setattr(storage, "raw_stream", flaky)
+    monkeypatch.setattr(firestore_store, "raw_stream", flaky)
     source = FirestoreDaySource(db)
     read = [doc_id for doc_id, _ in source.documents(
         "video_generation_metrics", "createdAt", DAY, NEXT, ["userId"]
@@ -485,7 +496,7 @@ def test_a_broken_read_stream_resumes_after_the_last_document(
         raise ServiceUnavailable("down")  # type: ignore[no-untyped-call]
         yield  # pragma: no cover
 
-    monkeypatch.setattr(storage, "raw_stream", always_broken)
+    monkeypatch.setattr(firestore_store, "raw_stream", always_broken)
     with pytest.raises(ServiceUnavailable):
         list(source.documents("video_generation_metrics", "createdAt", DAY, NEXT, ["userId"]))
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from google.cloud import firestore
 
+from local_stack.ports import free_ports
+from local_stack.stack import start_stack
 from tests.chaos import run_chaos
 from tests.integration.support import PROJECT, Stack
-from video_monitoring.local.ports import free_ports
-from video_monitoring.local.stack import start_stack
 
 pytestmark = pytest.mark.integration
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from google.cloud import firestore
 
+from local_stack.traffic import simulate
 from tests.integration.support import Stack, summary, wait_until
-from video_monitoring.local.traffic import simulate
 
 pytestmark = pytest.mark.integration
 COUNTS = ("total", "completed", "failed", "cancelled", "inProgress")

@@ -17,15 +17,19 @@ from google.cloud.firestore_v1.aggregation import AggregationQuery
 from google.cloud.firestore_v1.query import Query
 from google.cloud.firestore_v1.types import StructuredQuery
 
+from local_stack.stack import REPO_ROOT
 from tests.integration.support import Stack
-from video_monitoring import storage
-from video_monitoring.alert_store import FirestoreAlertStore
-from video_monitoring.bq_rows import TABLES
-from video_monitoring.export import DATASETS
-from video_monitoring.local.stack import REPO_ROOT
-from video_monitoring.models import Window
-from video_monitoring.rollup import cover
-from video_monitoring.storage import FirestoreDaySource, FirestoreExportSource, FirestoreStore
+from video_monitoring.adapters import firestore_store
+from video_monitoring.adapters.firestore_alerts import FirestoreAlertStore
+from video_monitoring.adapters.firestore_store import (
+    FirestoreDaySource,
+    FirestoreExportSource,
+    FirestoreStore,
+)
+from video_monitoring.core.models import Window
+from video_monitoring.dashboard.files import DATASETS
+from video_monitoring.ingest.rollup import cover
+from video_monitoring.warehouse.rows import TABLES
 
 pytestmark = pytest.mark.integration
 EQUALITY = {"EQUAL", "IN", "ARRAY_CONTAINS", "ARRAY_CONTAINS_ANY"}
@@ -77,7 +81,7 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Shape]]:
         shapes.append(shape_of(self._nested_query))
         return get(self, *args, **kwargs)
 
-    raw_stream = storage.raw_stream
+    raw_stream = firestore_store.raw_stream
 
     def recording_raw_stream(client: firestore.Client, query: Query) -> Any:
         shapes.append(shape_of(query))
@@ -85,7 +89,7 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Shape]]:
 
     monkeypatch.setattr(Query, "stream", recording_stream)
     monkeypatch.setattr(AggregationQuery, "get", recording_get)
-    monkeypatch.setattr(storage, "raw_stream", recording_raw_stream)
+    monkeypatch.setattr(firestore_store, "raw_stream", recording_raw_stream)
     yield shapes
 
 

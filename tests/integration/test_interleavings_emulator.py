@@ -21,11 +21,12 @@ import pytest
 from google.cloud import firestore
 
 from tests.integration.support import Stack
-from video_monitoring import constants as c
-from video_monitoring.events import plan_event_change
-from video_monitoring.pipeline import Plan, SourceState, StoredState, plan_change
-from video_monitoring.rollup import BucketRange, flatten, floor_time, step
-from video_monitoring.storage import FirestoreStore, Ledger
+from video_monitoring.adapters.firestore_store import FirestoreStore
+from video_monitoring.config import constants as c
+from video_monitoring.ingest.events import plan_event_change
+from video_monitoring.ingest.pipeline import Plan, SourceState, StoredState, plan_change
+from video_monitoring.ingest.rollup import BucketRange, flatten, floor_time, step
+from video_monitoring.ingest.store import Ledger
 
 pytestmark = pytest.mark.integration
 

@@ -12,12 +12,12 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from local_stack.bigquery_emulator import bigquery_missing
+from local_stack.host import FUNCTIONS_DIR
+from local_stack.ports import Port, PortUnavailable, free_ports, why_unusable
+from local_stack.stack import main, start_stack
 from tests.integration.conftest import on_ports
 from tests.integration.support import PROJECT
-from video_monitoring.local.bigquery_emulator import bigquery_missing
-from video_monitoring.local.host import FUNCTIONS_DIR
-from video_monitoring.local.ports import Port, PortUnavailable, free_ports, why_unusable
-from video_monitoring.local.stack import main, start_stack
 
 pytestmark = pytest.mark.integration
 
@@ -46,9 +46,13 @@ def listen() -> Iterator[Callable[[int], int]]:
 def serve(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """`make serve`'s command with these settings; it must give up at once."""
     return subprocess.run(
-        [sys.executable, "-m", "video_monitoring.local.stack", "--no-schedules"],
+        [sys.executable, "-m", "local_stack.stack", "--no-schedules"],
         cwd=FUNCTIONS_DIR,
-        env={**os.environ, "PYTHONPATH": str(FUNCTIONS_DIR), **env},
+        env={
+            **os.environ,
+            "PYTHONPATH": f"{FUNCTIONS_DIR}{os.pathsep}{FUNCTIONS_DIR.parent}",
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=60,

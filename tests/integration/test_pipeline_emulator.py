@@ -12,7 +12,7 @@ from google.cloud import firestore
 
 from tests.integration.support import Stack, summary, wait_until, whole_day
 from tests.lifecycles import expected, is_valid, mean, random_lifecycle
-from video_monitoring import rollup, sketch
+from video_monitoring.ingest import rollup, sketch
 
 pytestmark = pytest.mark.integration
 DAY, WINDOW = whole_day(2)
@@ -222,8 +222,8 @@ def test_concurrent_handlers_of_one_generation_stay_exact(
     """Redeliveries racing each other (several function instances) still count once."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from video_monitoring.performance_monitor import PerformanceMonitor
-    from video_monitoring.storage import FirestoreStore
+    from video_monitoring.adapters.firestore_store import FirestoreStore
+    from video_monitoring.analytics.performance import PerformanceMonitor
 
     monitor = PerformanceMonitor(FirestoreStore(db), shards=4)
     ref = db.collection("video_generations").document("race-1")

@@ -14,8 +14,8 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from tests.integration.support import Stack, summary, token, whole_day
-from video_monitoring.erasure import subject
-from video_monitoring.warehouse import BigQueryWarehouse
+from video_monitoring.adapters.bigquery import BigQueryWarehouse
+from video_monitoring.privacy.erasure import subject
 
 pytestmark = pytest.mark.integration
 DAY, WINDOW = whole_day(2)

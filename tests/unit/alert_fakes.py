@@ -6,10 +6,10 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from video_monitoring.alert_engine import AlertState, Instance, Transition
-from video_monitoring.alert_rules import AlertRule
-from video_monitoring.alert_store import Compute, OutboxEntry, delivery_key, outbox_docs
-from video_monitoring.notifications import DeliveryError, Notification
+from video_monitoring.alerting.engine import AlertState, Instance, Transition
+from video_monitoring.alerting.notifications import DeliveryError, Notification
+from video_monitoring.alerting.rules import AlertRule
+from video_monitoring.alerting.store import Compute, OutboxEntry, delivery_key, outbox_docs
 
 
 class FakeAlertStore:

@@ -6,18 +6,11 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from video_monitoring import constants as c
-from video_monitoring.pipeline import Plan, SourceState, StoredState
-from video_monitoring.rollup import BucketRange, bucket_starts, flatten, floor_time, nest
-from video_monitoring.storage import (
-    Ledger,
-    Planner,
-    RollupDoc,
-    UserActivity,
-    rollup_doc_id,
-    tally_backlog,
-    user_day_id,
-)
+from video_monitoring.adapters.firestore_store import rollup_doc_id, tally_backlog, user_day_id
+from video_monitoring.config import constants as c
+from video_monitoring.ingest.pipeline import Plan, SourceState, StoredState
+from video_monitoring.ingest.rollup import BucketRange, bucket_starts, flatten, floor_time, nest
+from video_monitoring.ingest.store import Ledger, Planner, RollupDoc, UserActivity
 
 
 class FakeStore:

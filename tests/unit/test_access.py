@@ -11,9 +11,9 @@ from tests.unit.fakes import FixedClock
 from tests.unit.test_alert_manager import degraded_world
 from tests.unit.test_dashboard import json_response, verifier
 from tests.unit.test_export import ListSource, generation
-from video_monitoring.access import AuditEntry, Bucket, take_token
-from video_monitoring.analytics_engine import AnalyticsEngine
-from video_monitoring.dashboard import Dashboard, Request, StreamResponse
+from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.dashboard.access import AuditEntry, Bucket, take_token
+from video_monitoring.dashboard.app import Dashboard, Request, StreamResponse
 
 HOUR = dt.timedelta(hours=1)
 T0 = dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)

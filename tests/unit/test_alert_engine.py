@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from video_monitoring import alert_engine as engine
-from video_monitoring.alert_engine import AlertState, Instance, Measurement, Outbound
-from video_monitoring.alert_rules import AlertRule, parse_rule
-from video_monitoring.errors import InvalidArgument
+from video_monitoring.alerting import engine
+from video_monitoring.alerting.engine import AlertState, Instance, Measurement, Outbound
+from video_monitoring.alerting.rules import AlertRule, parse_rule
+from video_monitoring.core.errors import InvalidArgument
 
 T0 = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 TICK = dt.timedelta(minutes=5)

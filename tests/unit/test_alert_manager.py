@@ -13,10 +13,10 @@ import pytest
 
 from tests.unit.alert_fakes import FakeAlertStore, RecordingChannel
 from tests.unit.fakes import FakeStore, FixedClock
-from video_monitoring.alert_manager import AlertManager, RunReport
-from video_monitoring.errors import Conflict, InvalidArgument
-from video_monitoring.notifications import RetryPolicy
-from video_monitoring.performance_monitor import PerformanceMonitor
+from video_monitoring.alerting.manager import AlertManager, RunReport
+from video_monitoring.alerting.notifications import RetryPolicy
+from video_monitoring.analytics.performance import PerformanceMonitor
+from video_monitoring.core.errors import Conflict, InvalidArgument
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 TICK = dt.timedelta(minutes=5)

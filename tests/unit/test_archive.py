@@ -12,9 +12,18 @@ from typing import Any
 import pytest
 
 from tests.unit.fakes import FakeStore, FixedClock
-from video_monitoring import sketch, user_insights
-from video_monitoring.analytics_engine import AnalyticsEngine
-from video_monitoring.archive import (
+from video_monitoring.analytics import user_insights
+from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.performance import PerformanceMonitor
+from video_monitoring.core.errors import InvalidArgument
+from video_monitoring.core.models import AppEvent, GenerationDocument, Window
+from video_monitoring.ingest import sketch
+from video_monitoring.ingest.events import event_contribution
+from video_monitoring.ingest.pipeline import generation_user_day
+from video_monitoring.ingest.rollup import MICRO_USD, MILLI, MS, Granularity, contribution, fixed
+from video_monitoring.ingest.store import UserActivity
+from video_monitoring.privacy.retention import Retention
+from video_monitoring.warehouse.archive import (
     Cells,
     cells_from_rows,
     event_cells_from_rows,
@@ -23,14 +32,6 @@ from video_monitoring.archive import (
     trend_sql,
     user_days_from_rows,
 )
-from video_monitoring.errors import InvalidArgument
-from video_monitoring.events import event_contribution
-from video_monitoring.models import AppEvent, GenerationDocument, Window
-from video_monitoring.performance_monitor import PerformanceMonitor
-from video_monitoring.pipeline import generation_user_day
-from video_monitoring.retention import Retention
-from video_monitoring.rollup import MICRO_USD, MILLI, MS, Granularity, contribution, fixed
-from video_monitoring.storage import UserActivity
 
 NOW = dt.datetime(2026, 11, 25, 12, 30, tzinfo=dt.UTC)
 # NOW - 30 days is 2026-10-26 12:30: that day's aggregates may already be expiring.

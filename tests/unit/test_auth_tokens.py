@@ -21,9 +21,9 @@ from firebase_admin import _token_gen, credentials
 from google.auth import crypt
 from google.auth import jwt as google_jwt
 
-from video_monitoring.auth import verify
-from video_monitoring.errors import Unauthenticated
-from video_monitoring.local.tokens import emulator_token
+from local_stack.tokens import emulator_token
+from video_monitoring.core.errors import Unauthenticated
+from video_monitoring.dashboard.auth import verify
 
 PROJECT = "demo-cvplus"
 

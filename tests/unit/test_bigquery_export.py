@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from tests.unit.test_bq_rows import hmac_sha256
-from video_monitoring import cli
-from video_monitoring.bigquery_export import (
+from video_monitoring.runtime import cli
+from video_monitoring.warehouse.nightly import (
     BigQuerySettings,
     DayRun,
     ExportConfigError,
@@ -27,7 +27,7 @@ from video_monitoring.bigquery_export import (
     scheduled_days,
     transaction_script,
 )
-from video_monitoring.bq_rows import TABLES
+from video_monitoring.warehouse.rows import TABLES
 
 DAY = dt.date(2026, 11, 20)
 START = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from video_monitoring.bq_rows import TABLES, bq_schema, export_line, pseudonym
+from video_monitoring.privacy.pseudonyms import pseudonym
+from video_monitoring.warehouse.rows import TABLES, bq_schema, export_line
 
 T = dt.datetime(2026, 11, 24, 10, 30, tzinfo=dt.UTC)
 

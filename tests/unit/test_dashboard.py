@@ -7,11 +7,11 @@ import datetime as dt
 import pytest
 
 from tests.unit.fakes import FakeStore, FixedClock
-from video_monitoring.analytics_engine import AnalyticsEngine
-from video_monitoring.auth import Caller
-from video_monitoring.dashboard import Dashboard, Request, Response, StreamResponse
-from video_monitoring.errors import Unauthenticated
-from video_monitoring.performance_monitor import PerformanceMonitor
+from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.performance import PerformanceMonitor
+from video_monitoring.core.errors import Unauthenticated
+from video_monitoring.dashboard.app import Dashboard, Request, Response, StreamResponse
+from video_monitoring.dashboard.auth import Caller
 
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
 ROLES = {"tok-analytics": "analytics", "tok-admin": "admin", "tok-user": None}

@@ -9,10 +9,10 @@ from typing import Any
 
 from tests.lifecycles import expected, random_lifecycle
 from tests.unit.fakes import FakeStore, FixedClock
-from video_monitoring.analytics_engine import AnalyticsEngine
-from video_monitoring.drift_audit import LedgerAudit, audit_days, audit_ledger, paired
-from video_monitoring.models import Window
-from video_monitoring.performance_monitor import PerformanceMonitor
+from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.performance import PerformanceMonitor
+from video_monitoring.core.models import Window
+from video_monitoring.ingest.audit import LedgerAudit, audit_days, audit_ledger, paired
 
 DAY = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
 WHOLE_DAY = Window(start=DAY, end=DAY + dt.timedelta(days=1))

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from google.api_core.exceptions import NotFound, ServiceUnavailable
 
-from video_monitoring import entrypoints
-from video_monitoring.bigquery_export import BigQuerySettings
-from video_monitoring.entrypoints import with_transient_retries
-from video_monitoring.errors import Unavailable
-from video_monitoring.export import DATASETS
-from video_monitoring.models import Window
+from video_monitoring.core.errors import Unavailable
+from video_monitoring.core.models import Window
+from video_monitoring.dashboard.files import DATASETS
+from video_monitoring.runtime import entrypoints
+from video_monitoring.runtime.entrypoints import with_transient_retries
+from video_monitoring.warehouse.nightly import BigQuerySettings
 
 
 def unavailable() -> ServiceUnavailable:

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from tests.unit.fakes import FakeStore, FixedClock
-from video_monitoring.analytics_engine import AnalyticsEngine
-from video_monitoring.events import is_monitor_event
-from video_monitoring.models import Window
-from video_monitoring.performance_monitor import PerformanceMonitor
+from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.performance import PerformanceMonitor
+from video_monitoring.core.models import Window
+from video_monitoring.ingest.events import is_monitor_event
 
 DAY = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
 WHOLE_DAY = Window(start=DAY, end=DAY + dt.timedelta(days=1))

@@ -13,12 +13,12 @@ import pytest
 
 from tests.unit.fakes import FakeStore, FixedClock
 from tests.unit.test_dashboard import json_response, verifier
-from video_monitoring.analytics_engine import AnalyticsEngine
-from video_monitoring.dashboard import Dashboard, Request, StreamResponse
-from video_monitoring.export import Dataset, safe_cell
-from video_monitoring.models import Window
-from video_monitoring.performance_monitor import PerformanceMonitor
-from video_monitoring.retention import Retention
+from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.performance import PerformanceMonitor
+from video_monitoring.core.models import Window
+from video_monitoring.dashboard.app import Dashboard, Request, StreamResponse
+from video_monitoring.dashboard.files import Dataset, safe_cell
+from video_monitoring.privacy.retention import Retention
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
 
@@ -169,7 +169,7 @@ def test_safe_cell() -> None:
 def test_every_firestore_value_exports_as_valid_json() -> None:
     from google.cloud.firestore_v1 import GeoPoint
 
-    from video_monitoring.export import DATASETS, encode, row_of
+    from video_monitoring.dashboard.files import DATASETS, encode, row_of
 
     class Ref:
         path = "users/u1"

@@ -8,10 +8,10 @@ import random
 import pytest
 
 from tests.unit.fakes import FakeStore, FixedClock
-from video_monitoring import forecast
-from video_monitoring.analytics_engine import AnalyticsEngine
-from video_monitoring.models import Window
-from video_monitoring.performance_monitor import PerformanceMonitor
+from video_monitoring.analytics import forecast
+from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.performance import PerformanceMonitor
+from video_monitoring.core.models import Window
 
 
 def test_a_straight_line_is_continued_exactly_with_no_spread() -> None:
@@ -82,7 +82,7 @@ def test_trends_forecast_counts_from_whole_hours_only() -> None:
 
 
 def test_gaps_are_interpolated_and_edges_trimmed() -> None:
-    from video_monitoring.analytics_engine import fill_gaps
+    from video_monitoring.analytics.engine import fill_gaps
 
     t = [dt.datetime(2026, 11, 23, h, tzinfo=dt.UTC) for h in range(6)]
     points = [(t[0], None), (t[1], 1.0), (t[2], None), (t[3], None), (t[4], 4.0), (t[5], None)]

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from tests.unit.fakes import FakeStore, FixedClock
-from video_monitoring import sketch
-from video_monitoring.analytics_engine import AnalyticsEngine
-from video_monitoring.models import Window
-from video_monitoring.performance_monitor import PerformanceMonitor
+from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.performance import PerformanceMonitor
+from video_monitoring.core.models import Window
+from video_monitoring.ingest import sketch
 
 DAY = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
 WINDOW = Window(start=DAY, end=DAY + dt.timedelta(days=1))

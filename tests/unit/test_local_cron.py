@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from video_monitoring.local.cron import Cron
+from local_stack.cron import Cron
 
 
 def at(hour: int, minute: int, day: int = 24) -> dt.datetime:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from video_monitoring.local.ports import (
+from local_stack.ports import (
     Port,
     PortUnavailable,
     free_ports,
@@ -22,7 +22,7 @@ from video_monitoring.local.ports import (
     require_free,
     why_unusable,
 )
-from video_monitoring.local.stack import StackError, _wait, port_setting
+from local_stack.stack import StackError, _wait, port_setting
 
 linux_only = pytest.mark.skipif(
     owns_listener(os.getpid(), 1) is None, reason="needs /proc to tell who listens"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from video_monitoring.models import describe_validation_error, parse_generation
+from video_monitoring.core.models import describe_validation_error, parse_generation
 
 T0 = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
 

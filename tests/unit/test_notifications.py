@@ -12,8 +12,8 @@ from urllib.parse import parse_qs
 import pytest
 from pydantic import SecretStr
 
-from video_monitoring.local.receivers import HttpReceiver, SmtpInbox, free_port
-from video_monitoring.notifications import (
+from local_stack.receivers import HttpReceiver, SmtpInbox, free_port
+from video_monitoring.alerting.notifications import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     Channel,

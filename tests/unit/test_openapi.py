@@ -17,13 +17,13 @@ from tests.unit.fakes import FakeStore, FixedClock
 from tests.unit.test_alert_manager import degraded_world
 from tests.unit.test_dashboard import NOW, json_response, verifier
 from tests.unit.test_export import ListSource, generation
-from video_monitoring.alert_manager import AlertManager
-from video_monitoring.analytics_engine import AnalyticsEngine
-from video_monitoring.dashboard import Dashboard, Request, StreamResponse
-from video_monitoring.erasure import ErasureReport, erase_user
-from video_monitoring.export import FORMATS
-from video_monitoring.notifications import RetryPolicy
-from video_monitoring.performance_monitor import PerformanceMonitor
+from video_monitoring.alerting.manager import AlertManager
+from video_monitoring.alerting.notifications import RetryPolicy
+from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.performance import PerformanceMonitor
+from video_monitoring.dashboard.app import Dashboard, Request, StreamResponse
+from video_monitoring.dashboard.files import FORMATS
+from video_monitoring.privacy.erasure import ErasureReport, erase_user
 
 SPEC = pathlib.Path(__file__).resolve().parents[2] / "openapi.yaml"
 

@@ -15,13 +15,13 @@ from tests.unit.fakes import FakeStore, FixedClock
 from tests.unit.test_dashboard import verifier
 from tests.unit.test_export import NOW, ListSource, dashboard, generation
 from tests.unit.test_user_insights import build
-from video_monitoring.analytics_engine import AnalyticsEngine
-from video_monitoring.dashboard import Dashboard, Request, StreamResponse, loggable
-from video_monitoring.erasure import check_user_id, erase_user, subject
-from video_monitoring.errors import InvalidArgument, Unavailable
-from video_monitoring.models import Window
-from video_monitoring.performance_monitor import PerformanceMonitor
-from video_monitoring.retention import Retention
+from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.performance import PerformanceMonitor
+from video_monitoring.core.errors import InvalidArgument, Unavailable
+from video_monitoring.core.models import Window
+from video_monitoring.dashboard.app import Dashboard, Request, StreamResponse, loggable
+from video_monitoring.privacy.erasure import check_user_id, erase_user, subject
+from video_monitoring.privacy.retention import Retention
 
 START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
 

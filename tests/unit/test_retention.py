@@ -9,13 +9,18 @@ from typing import Any
 
 import pytest
 
+from local_stack.stack import REPO_ROOT
 from tests.unit.fakes import FakeStore, FixedClock
-from video_monitoring.analytics_engine import AnalyticsEngine
-from video_monitoring.local.stack import REPO_ROOT
-from video_monitoring.models import Window
-from video_monitoring.performance_monitor import PerformanceMonitor
-from video_monitoring.retention import EXPIRE_FIELD, TTL_COLLECTIONS, Retention
-from video_monitoring.settings import Settings
+from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.performance import PerformanceMonitor
+from video_monitoring.config.settings import Settings
+from video_monitoring.core.models import Window
+from video_monitoring.privacy.retention import (
+    EXPIRE_FIELD,
+    TTL_COLLECTIONS,
+    Retention,
+    retention_of,
+)
 
 DAY = dt.datetime(2026, 8, 1, tzinfo=dt.UTC)
 WHOLE_DAY = Window(start=DAY, end=DAY + dt.timedelta(days=1))
@@ -114,12 +119,12 @@ def test_an_event_older_than_the_retention_is_not_counted_afresh() -> None:
 
 
 def test_retention_settings() -> None:
-    assert Settings(raw_retention_days=10, rollup_retention_days=20).retention() == Retention(
+    assert retention_of(Settings(raw_retention_days=10, rollup_retention_days=20)) == Retention(
         10, 20
     )
     with pytest.raises(ValueError, match="ROLLUP_RETENTION_DAYS"):
-        Settings(raw_retention_days=100, rollup_retention_days=20).retention()
-    default = Settings().retention()
+        retention_of(Settings(raw_retention_days=100, rollup_retention_days=20))
+    default = retention_of(Settings())
     assert default.aggregate_days >= Settings().max_window_days  # long windows still add up
 
 

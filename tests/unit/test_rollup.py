@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-from video_monitoring import rollup
+from video_monitoring.ingest import rollup
 
 T0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 
@@ -64,7 +64,7 @@ def test_shard_is_stable_and_spread() -> None:
 
 
 def test_compacted_blob_and_shard_maps_read_the_same() -> None:
-    from video_monitoring.storage import decode_cells, encode_cells, flat_cells
+    from video_monitoring.adapters.firestore_store import decode_cells, encode_cells, flat_cells
 
     flat = {"runway|free": {"n": 3, "gt/b/512": 2, "err/timeout": 1}, "pika|premium": {"n": 1}}
     blob = encode_cells(flat)
@@ -77,7 +77,7 @@ def test_compacted_blob_and_shard_maps_read_the_same() -> None:
 def test_untracked_feature_names_fold_into_other() -> None:
     import datetime as dt
 
-    from video_monitoring.models import parse_generation
+    from video_monitoring.core.models import parse_generation
 
     created = dt.datetime(2026, 11, 24, tzinfo=dt.UTC)
     doc = parse_generation(
@@ -98,8 +98,8 @@ def test_untracked_feature_names_fold_into_other() -> None:
 def test_user_day_counters_nest_for_firestore() -> None:
     import datetime as dt
 
-    from video_monitoring.models import parse_generation
-    from video_monitoring.pipeline import generation_user_day
+    from video_monitoring.core.models import parse_generation
+    from video_monitoring.ingest.pipeline import generation_user_day
 
     doc = parse_generation(
         {

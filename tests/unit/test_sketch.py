@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from video_monitoring import sketch
+from video_monitoring.ingest import sketch
 
 
 def exact(values: list[float], q: float) -> float:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from video_monitoring.streams import merged
+from video_monitoring.adapters.streams import merged
 
 
 def numbers(start: int, n: int, pause: float = 0.0) -> Iterator[int]:

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from tests.unit.fakes import FakeStore, FixedClock
-from video_monitoring.analytics_engine import AnalyticsEngine
-from video_monitoring.models import Window
-from video_monitoring.performance_monitor import PerformanceMonitor
+from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.performance import PerformanceMonitor
+from video_monitoring.core.models import Window
 
 START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
 DAYS = 45

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from video_monitoring.errors import InvalidArgument
-from video_monitoring.windows import parse_window
+from video_monitoring.core.errors import InvalidArgument
+from video_monitoring.dashboard.params import parse_window
 
 NOW = dt.datetime(2026, 11, 24, 10, 30, 15, tzinfo=dt.UTC)
 

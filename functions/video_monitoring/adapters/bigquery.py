@@ -1,0 +1,326 @@
+"""The BigQuery side of the export, on the real `google-cloud-bigquery` client.
+
+Tables are created on first use from the row models (`bq_rows`), partitioned by day on the
+table's time field. Staging tables are per table and day, expire after a day by themselves (so
+a crashed run leaves nothing behind for long), and are loaded with newline-delimited JSON
+through the resumable upload (the only upload the emulator accepts: EMULATOR-NOTES).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import logging
+import secrets
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from google.api_core.client_options import ClientOptions
+from google.api_core.exceptions import NotFound
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import bigquery
+
+from video_monitoring.config.settings import get_settings
+from video_monitoring.core.models import Window
+from video_monitoring.dashboard.files import Dataset
+from video_monitoring.ingest.rollup import Granularity
+from video_monitoring.ingest.store import UserActivity
+from video_monitoring.privacy.pseudonyms import ERASED
+from video_monitoring.warehouse.archive import (
+    Cells,
+    cell_sql,
+    cells_from_rows,
+    event_cell_sql,
+    event_cells_from_rows,
+    keyed_cell_sql,
+    keyed_params,
+    points_from_rows,
+    trend_sql,
+    user_day_sql,
+    user_days_from_rows,
+)
+from video_monitoring.warehouse.nightly import (
+    BigQuerySettings,
+    dataset_path,
+    replace_statements,
+    transaction_script,
+)
+from video_monitoring.warehouse.rows import TABLES, bq_schema, json_columns
+
+log = logging.getLogger(__name__)
+STAGING_PREFIX = "_staging_"
+STAGING_LIFETIME = dt.timedelta(days=1)
+# Transient API errors are retried for up to two minutes per call, then the run fails (and is
+# recorded as failed) instead of hanging until the function's timeout.
+RETRY = bigquery.DEFAULT_RETRY.with_deadline(120)
+JOB_TIMEOUT = 600.0
+MAX_UPLOADS_IN_FLIGHT = 2
+UPLOAD_TIMEOUT = 300.0  # seconds per upload request (a stalled upload fails, not hangs)
+EXPORT_PAGE = 5000  # rows per page when /export streams archived rows
+# The tables with a userId column, and the other columns an erasure clears there.
+_FEATURE = "JSON_QUERY(properties, '$.feature')"
+# Tables holding user ids -> what erasure sets besides the id: an event's session cleared and its
+# properties reduced to the feature name the figures count (bq_rows.kept_properties).
+USER_TABLES: dict[str, dict[str, str]] = {
+    "generation_metrics": {},
+    "analytics_events": {
+        "sessionId": "NULL",
+        "properties": f"IF(STARTS_WITH({_FEATURE}, '\"') AND {_FEATURE} != '\"\"', "
+        f"CONCAT('{{\"feature\":', {_FEATURE}, '}}'), NULL)",
+    },
+}
+# Columns analysts filter on most, per table (BigQuery clusters storage by them).
+CLUSTERING: dict[str, list[str]] = {
+    "generation_metrics": ["provider", "status"],
+    "analytics_events": ["type"],
+    "alert_instances": ["ruleId"],
+    "system_performance_metrics": ["scope"],
+}
+
+
+def bigquery_client(settings: BigQuerySettings) -> bigquery.Client:
+    """The client: default credentials in production, anonymous against an emulator."""
+    project = settings.bigquery_project or get_settings().project_id
+    if settings.bigquery_api_endpoint:
+        return bigquery.Client(
+            project=project,
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            client_options=ClientOptions(api_endpoint=settings.bigquery_api_endpoint),
+        )
+    return bigquery.Client(project=project, location=settings.bigquery_location)
+
+
+def schema_fields(table: str) -> list[bigquery.SchemaField]:
+    """The table's BigQuery schema, derived from its row model."""
+    model = TABLES[table][0]
+    return [
+        bigquery.SchemaField(column["name"], column["type"], mode=column["mode"])
+        for column in bq_schema(model)
+    ]
+
+
+class BigQueryWarehouse:
+    """Warehouse on BigQuery: one dataset, the CONTRACT §8 tables, per-day staging tables."""
+
+    def __init__(self, client: bigquery.Client, dataset: str, location: str = "US") -> None:
+        self.client = client
+        self.dataset = dataset_path(client.project, dataset)
+        self.location = location
+        self._uploader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bq-upload")
+        self._uploads: list[Future[bigquery.LoadJob]] = []
+        self._finished_jobs: list[bigquery.LoadJob] = []
+
+    def ensure_tables(self) -> None:
+        """Create the dataset and any missing table (a handful of calls, once per day run, so a
+        dataset deleted by hand comes back on the next run)."""
+        dataset = bigquery.Dataset(self.dataset)
+        dataset.location = self.location
+        self.client.create_dataset(dataset, exists_ok=True, retry=RETRY)
+        for table, (_, _, time_field, _) in TABLES.items():
+            spec = bigquery.Table(f"{self.dataset}.{table}", schema=schema_fields(table))
+            spec.time_partitioning = bigquery.TimePartitioning(
+                type_=bigquery.TimePartitioningType.DAY, field=time_field
+            )
+            spec.clustering_fields = CLUSTERING.get(table)
+            spec.description = f"Exported daily from Firestore `{TABLES[table][1]}`."
+            self.client.create_table(spec, exists_ok=True, retry=RETRY)
+
+    def new_staging(self, table: str, day: dt.date) -> str:
+        """A fresh staging table `_staging_{table}_{YYYYMMDD}_{random}` that expires in a day
+        (its own per run, so overlapping runs of one day never share one)."""
+        name = f"{STAGING_PREFIX}{table}_{day:%Y%m%d}_{secrets.token_hex(4)}"
+        self.client.delete_table(f"{self.dataset}.{name}", not_found_ok=True, retry=RETRY)
+        spec = bigquery.Table(f"{self.dataset}.{name}", schema=schema_fields(table))
+        spec.expires = dt.datetime.now(dt.UTC) + STAGING_LIFETIME
+        self.client.create_table(spec, retry=RETRY)
+        return name
+
+    def load(self, staging: str, table: str, ndjson: bytes) -> None:
+        """Upload rows to a staging table and start its load job, in the background: the next
+        chunk is built while this one travels. At most MAX_UPLOADS_IN_FLIGHT chunks are held
+        (memory stays flat whatever the day's size); replace_day waits for every load."""
+        while len(self._uploads) >= MAX_UPLOADS_IN_FLIGHT:
+            self._finished_jobs.append(self._uploads.pop(0).result())
+        self._uploads.append(self._uploader.submit(self._upload, staging, table, ndjson))
+
+    def _upload(self, staging: str, table: str, ndjson: bytes) -> bigquery.LoadJob:
+        config = bigquery.LoadJobConfig(
+            source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
+            write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
+            schema=schema_fields(table),
+        )
+        return self.client.load_table_from_file(
+            io.BytesIO(ndjson),
+            f"{self.dataset}.{staging}",
+            job_config=config,
+            timeout=UPLOAD_TIMEOUT,
+        )
+
+    def replace_day(self, day: dt.date, staged: Mapping[str, str]) -> None:
+        """Wait for every upload and load, then delete the day from every table and insert the
+        staged rows, in one transaction."""
+        jobs = self._finished_jobs + self._settle_uploads()
+        self._finished_jobs = []
+        for job in jobs:
+            job.result(retry=RETRY, timeout=JOB_TIMEOUT)  # raises if a load failed
+        self.run_script(replace_statements(self.dataset, day, staged))
+
+    def run_script(self, statements: list[str]) -> None:
+        """Run statements as one transaction and wait for it."""
+        job = self.client.query(transaction_script(statements), retry=RETRY)
+        job.result(retry=RETRY, timeout=JOB_TIMEOUT)
+
+    def drop(self, staging: str) -> None:
+        """Delete a staging table (absent is fine) once no upload to it is in flight, and forget
+        its loads (a failed run's loads must not be waited for by the next run)."""
+        self._finished_jobs += self._settle_uploads(raise_errors=False)
+        self._finished_jobs = [
+            job for job in self._finished_jobs if job.destination.table_id != staging
+        ]
+        self.client.delete_table(f"{self.dataset}.{staging}", not_found_ok=True, retry=RETRY)
+
+    def _settle_uploads(self, raise_errors: bool = True) -> list[bigquery.LoadJob]:
+        """Wait for the uploads in flight; their load jobs (a failed upload raises, or is
+        dropped when `raise_errors` is off)."""
+        uploads, self._uploads = self._uploads, []
+        jobs = []
+        for upload in uploads:
+            error = upload.exception()
+            if error is None:
+                jobs.append(upload.result())
+            elif raise_errors:
+                raise error
+        return jobs
+
+    def erase_user(self, user_ids: list[str]) -> dict[str, int]:
+        """Anonymise the rows of these user ids (raw and pseudonymised) in the tables that hold
+        user ids, as Firestore's records are: rows anonymised by table (a table not created yet
+        holds none)."""
+        anonymised: dict[str, int] = {}
+        params = {f"u{i}": user_id for i, user_id in enumerate(user_ids)}
+        where = " OR ".join(f"userId = @{name}" for name in params)
+        for table, cleared in USER_TABLES.items():
+            path = f"{self.dataset}.{table}"
+            try:
+                self.client.get_table(path, retry=RETRY)
+            except NotFound:
+                anonymised[table] = 0
+                continue
+            (row,) = self.query(f"SELECT COUNT(*) AS n FROM `{path}` WHERE {where}", **params)
+            anonymised[table] = int(row["n"])
+            if anonymised[table]:
+                sets = ", ".join(
+                    [f"userId = '{ERASED}'", *(f"{c} = {v}" for c, v in cleared.items())]
+                )
+                self.query(f"UPDATE `{path}` SET {sets} WHERE {where}", **params)
+        return anonymised
+
+    def trend_points(self, window: Window, granularity: Granularity) -> list[dict[str, Any]]:
+        """TrendArchive: the window's trend points from `generation_metrics`
+        (warehouse/archive.py); a table not created yet holds nothing."""
+        table = f"{self.dataset}.generation_metrics"
+        params: dict[str, Any] = {"start": window.start, "end": window.end}
+        if window.provider:
+            params["provider"] = window.provider
+        rows = self._rows_of(trend_sql(table, granularity, bool(window.provider)), params)
+        return points_from_rows(rows, window, granularity)
+
+    def cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
+        """TrendArchive: the generation rollup cells of the window, rebuilt from
+        `generation_metrics` (warehouse/archive.py); the plain and keyed counters are queried
+        together."""
+        table = f"{self.dataset}.generation_metrics"
+        bounds = {"start": window.start, "end": window.end}
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            plain = pool.submit(self._rows_of, cell_sql(table), bounds)
+            keyed = pool.submit(self._rows_of, keyed_cell_sql(table), bounds | keyed_params())
+            return cells_from_rows(plain.result(), keyed.result(), tracked_features)
+
+    def event_cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
+        """TrendArchive: the event rollup cells of the window, from `analytics_events`."""
+        table = f"{self.dataset}.analytics_events"
+        rows = self._rows_of(event_cell_sql(table), {"start": window.start, "end": window.end})
+        return event_cells_from_rows(rows, tracked_features)
+
+    def user_days(
+        self, start: dt.datetime, end: dt.datetime, excluded: frozenset[str]
+    ) -> list[UserActivity]:
+        """TrendArchive: user activity per UTC day from `generation_metrics` and
+        `analytics_events` (warehouse/archive.py); `excluded` holds ids as BigQuery stores them (the
+        caller adds pseudonyms where the export pseudonymises)."""
+        sql = user_day_sql(f"{self.dataset}.generation_metrics", f"{self.dataset}.analytics_events")
+        params = {"start": start, "end": end, "excluded": sorted(excluded)}
+        return user_days_from_rows(self._rows_of(sql, params))
+
+    def count_rows(self, dataset: Dataset, window: Window) -> int:
+        """ArchivedRows: rows of the dataset's table in the window (none before it exists)."""
+        table, where, params = self._export_query(dataset, window)
+        rows = self._rows_of(f"SELECT COUNT(*) AS n FROM `{table}` {where}", params)
+        return int(rows[0]["n"]) if rows else 0
+
+    def archived_rows(
+        self, dataset: Dataset, window: Window
+    ) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """ArchivedRows: the window's rows of the dataset's table by time then id, streamed
+        page by page; JSON text columns (maps) back as maps, so the file reads as Firestore's."""
+        table, where, params = self._export_query(dataset, window)
+        model, _, time_field, id_column = TABLES[table.rsplit(".", 1)[1]]
+        maps = json_columns(model)
+        columns = [id_column, *(c for c in dataset.columns if c in model.model_fields)]
+        sql = (
+            f"SELECT {', '.join(dict.fromkeys(columns))} FROM `{table}` {where} "
+            f"ORDER BY {time_field}, {id_column}"
+        )
+        try:
+            result = self._results(sql, params, page_size=EXPORT_PAGE)
+        except NotFound:
+            return
+        for row in result:
+            data = dict(row.items())
+            for name in maps & data.keys():
+                if data[name] is not None:
+                    data[name] = json.loads(data[name])
+            yield str(data[id_column]), data
+
+    def _export_query(self, dataset: Dataset, window: Window) -> tuple[str, str, dict[str, Any]]:
+        """The table of an exported dataset, the window's WHERE clause and its parameters."""
+        (table,) = [t for t, spec in TABLES.items() if spec[1] == dataset.collection]
+        where = f"WHERE {dataset.time_field} >= @start AND {dataset.time_field} < @end"
+        params: dict[str, Any] = {"start": window.start, "end": window.end}
+        if window.provider is not None and dataset.provider_field is not None:
+            where += f" AND {dataset.provider_field} = @provider"
+            params["provider"] = window.provider
+        return f"{self.dataset}.{table}", where, params
+
+    def _rows_of(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """A query's rows; none when its table has not been created yet."""
+        try:
+            return self.query(sql, **params)
+        except NotFound:
+            return []
+
+    def query(self, sql: str, **params: Any) -> list[dict[str, Any]]:
+        """Rows of a query or DML statement with named scalar parameters (waits for it)."""
+        return [dict(row.items()) for row in self._results(sql, params)]
+
+    def _results(
+        self, sql: str, params: Mapping[str, Any], page_size: int | None = None
+    ) -> Iterator[Any]:
+        """The row iterator of a query with named parameters, once the job is done (its
+        pages are fetched as they are iterated)."""
+        config = bigquery.QueryJobConfig(query_parameters=[_param(k, v) for k, v in params.items()])
+        job = self.client.query(sql, job_config=config, retry=RETRY)
+        rows: Iterator[Any] = job.result(retry=RETRY, timeout=JOB_TIMEOUT, page_size=page_size)
+        return rows
+
+
+_KINDS = {bool: "BOOL", int: "INT64", float: "FLOAT64", str: "STRING", dt.datetime: "TIMESTAMP"}
+
+
+def _param(name: str, value: Any) -> bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter:
+    """A named query parameter; a list is an array of strings."""
+    if isinstance(value, list):
+        return bigquery.ArrayQueryParameter(name, "STRING", value)
+    return bigquery.ScalarQueryParameter(name, _KINDS[type(value)], value)

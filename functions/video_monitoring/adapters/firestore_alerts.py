@@ -1,0 +1,206 @@
+"""Firestore adapter of the alerting service: rules, states, instances and the notification outbox.
+
+Every change to one (rule, scope) runs in one Firestore transaction that re-reads its state and
+open instance, recomputes the transition and writes state, instance and the notifications it
+owes together (the outbox). Delivery happens afterwards from the outbox: each message is claimed
+with a precondition on its document's update time, so two overlapping runs never send it twice,
+and a message whose channel failed stays due until it is delivered or its attempts run out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from google.api_core.exceptions import AlreadyExists, FailedPrecondition, NotFound
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+from pydantic import ValidationError
+
+from video_monitoring.adapters.firestore_store import FirestoreAdapter, counted
+from video_monitoring.alerting.engine import AlertState, Instance, Transition
+from video_monitoring.alerting.rules import AlertRule
+from video_monitoring.alerting.store import Compute, OutboxEntry, delivery_key, outbox_docs
+from video_monitoring.config import constants as c
+from video_monitoring.privacy.retention import EXPIRE_FIELD, configured_retention
+
+log = logging.getLogger(__name__)
+
+
+class FirestoreAlertStore(FirestoreAdapter):
+    """AlertStore on Firestore."""
+
+    def seed_rules(self, rules: Iterable[AlertRule]) -> list[str]:
+        """create() fails on an existing document, so edited rules are never overwritten."""
+        created = []
+        for rule in rules:
+            ref = self.client.collection(c.ALERT_RULES).document(rule.rule_id)
+            try:
+                ref.create({**rule.to_doc(), "seeded": True})
+                created.append(rule.rule_id)
+            except AlreadyExists:
+                continue
+        return created
+
+    def load_rules(self) -> tuple[list[AlertRule], list[str]]:
+        """Every rule; a stored rule that no longer validates is reported, not fatal."""
+        rules, problems = [], []
+        for snap in counted("alert_reads", self.client.collection(c.ALERT_RULES).stream()):
+            try:
+                rules.append(_rule_from(snap.to_dict() or {}, snap.id))
+            except ValidationError as error:
+                problems.append(f"{snap.id}: {error.errors()[0]['msg']}")
+        return rules, problems
+
+    def get_rule(self, rule_id: str) -> AlertRule | None:
+        """One rule, None when missing."""
+        snap = self.client.collection(c.ALERT_RULES).document(rule_id).get()
+        return _rule_from(snap.to_dict() or {}, snap.id) if snap.exists else None
+
+    def put_rule(self, rule: AlertRule, by: str, now: dt.datetime) -> None:
+        """Replace a rule, stamped with who changed it."""
+        self.client.collection(c.ALERT_RULES).document(rule.rule_id).set(
+            {**rule.to_doc(), "updatedBy": by, "updatedAt": now}
+        )
+
+    def load_states(self) -> dict[str, AlertState]:
+        """All states (one per rule and scope ever evaluated with a change)."""
+        return {
+            snap.id: AlertState.from_doc(snap.to_dict() or {})
+            for snap in counted("alert_reads", self.client.collection(c.ALERT_STATES).stream())
+        }
+
+    def load_instances(self, open_only: bool) -> dict[str, Instance]:
+        """Instances, optionally only the open ones (indexed `open` flag)."""
+        query: Any = self.client.collection(c.ALERT_INSTANCES)
+        if open_only:
+            query = query.where(filter=FieldFilter("open", "==", True))
+        return {
+            snap.id: Instance.from_doc(snap.to_dict() or {})
+            for snap in counted("alert_reads", query.stream())
+        }
+
+    def get_instance(self, instance_id: str) -> Instance | None:
+        """One instance."""
+        snap = self.client.collection(c.ALERT_INSTANCES).document(instance_id).get()
+        return Instance.from_doc(snap.to_dict() or {}) if snap.exists else None
+
+    def instances_opened(self, start: dt.datetime, end: dt.datetime) -> list[Instance]:
+        """Instances opened in the window (single-field index on openedAt), newest first."""
+        query = (
+            self.client.collection(c.ALERT_INSTANCES)
+            .where(filter=FieldFilter("openedAt", ">=", start))
+            .where(filter=FieldFilter("openedAt", "<", end))
+            .order_by("openedAt", direction=firestore.Query.DESCENDING)
+        )
+        return [Instance.from_doc(snap.to_dict() or {}) for snap in query.stream()]
+
+    def transact(
+        self, key: str, instance_id: str | None, rule: AlertRule | None, compute: Compute
+    ) -> Transition | None:
+        """One serialisable transaction per (rule, scope) change."""
+        db = self.client
+        state_ref = db.collection(c.ALERT_STATES).document(key)
+        outcome: list[Transition | None] = [None]
+
+        @firestore.transactional
+        def run(transaction: firestore.Transaction) -> None:
+            state_snap = state_ref.get(transaction=transaction)
+            state = AlertState.from_doc(state_snap.to_dict() or {}) if state_snap.exists else None
+            wanted = instance_id or (state.open_instance_id if state else None)
+            instance = None
+            if wanted:
+                snap = (
+                    db.collection(c.ALERT_INSTANCES).document(wanted).get(transaction=transaction)
+                )
+                instance = Instance.from_doc(snap.to_dict() or {}) if snap.exists else None
+            result = compute(state, instance)
+            outcome[0] = result
+            if result is None or not result.changed:
+                return
+            now = result.state.last_tick or dt.datetime.now(dt.UTC)
+            transaction.set(state_ref, result.state.to_doc())
+            if result.delete_instance_id:
+                transaction.delete(db.collection(c.ALERT_INSTANCES).document(
+                    result.delete_instance_id
+                ))  # fmt: skip
+            if result.instance is not None:
+                transaction.set(
+                    db.collection(c.ALERT_INSTANCES).document(result.instance.instance_id),
+                    result.instance.to_doc(),
+                )
+            for entry_id, doc in outbox_docs(result, rule, now):
+                transaction.set(db.collection(c.ALERT_NOTIFICATIONS).document(entry_id), doc)
+
+        run(db.transaction())
+        return outcome[0]
+
+    def due_notifications(self, now: dt.datetime, limit: int) -> list[OutboxEntry]:
+        """Pending or failed-and-retrying entries due now (index: status, nextAttemptAt)."""
+        query = (
+            self.client.collection(c.ALERT_NOTIFICATIONS)
+            .where(filter=FieldFilter("status", "in", ["pending", "retrying", "sending"]))
+            .where(filter=FieldFilter("nextAttemptAt", "<=", now))
+            .order_by("nextAttemptAt")
+            .limit(limit)
+        )
+        return [
+            OutboxEntry(snap.id, snap.to_dict() or {})
+            for snap in counted("alert_reads", query.stream())
+        ]
+
+    def claim_notification(self, entry_id: str, now: dt.datetime, lease: dt.timedelta) -> bool:
+        """Optimistic claim: move nextAttemptAt past the lease, only if nobody changed it since."""
+        ref = self.client.collection(c.ALERT_NOTIFICATIONS).document(entry_id)
+        snap = ref.get()
+        data = snap.to_dict() or {}
+        if not snap.exists or data.get("status") == "sent" or data["nextAttemptAt"] > now:
+            return False
+        try:
+            ref.update(
+                {"status": "sending", "nextAttemptAt": now + lease},
+                option=self.client.write_option(last_update_time=snap.update_time),
+            )
+        except (FailedPrecondition, NotFound):
+            return False
+        return True
+
+    def finish_notification(self, entry: OutboxEntry, update: Mapping[str, Any]) -> None:
+        """Entry and the instance's per-channel delivery record in one batch."""
+        ref = self.client.collection(c.ALERT_NOTIFICATIONS).document(entry.entry_id)
+        instance_ref = self.client.collection(c.ALERT_INSTANCES).document(entry.data["alertId"])
+        summary = {k: update[k] for k in ("status", "attempts", "lastError") if k in update}
+        batch = self.client.batch()
+        batch.update(ref, dict(update))
+        batch.update(instance_ref, {f"deliveries.{delivery_key(entry.data)}": summary})
+        try:
+            batch.commit()
+        except NotFound:  # the instance is gone (erased); keep the outbox record anyway
+            ref.update(dict(update))
+
+    def write_system_metrics(self, docs: Iterable[tuple[str, Mapping[str, Any]]]) -> int:
+        """Batched overwrites (deterministic ids make a rerun of a tick replace its documents)."""
+        written = 0
+        batch = self.client.batch()
+        retention = configured_retention()
+        for doc_id, doc in docs:
+            body = {**doc, EXPIRE_FIELD: retention.raw_until(doc["tick"])}
+            batch.set(self.client.collection(c.SYSTEM_METRICS).document(doc_id), body)
+            written += 1
+            if written % 400 == 0:
+                batch.commit()
+                batch = self.client.batch()
+        if written % 400:
+            batch.commit()
+        return written
+
+
+def _rule_from(doc: Mapping[str, Any], rule_id: str) -> AlertRule:
+    fields = {k: v for k, v in doc.items() if k in AlertRule.model_fields or k in _ALIASES}
+    fields["ruleId"] = rule_id
+    return AlertRule.model_validate(fields)
+
+
+_ALIASES = frozenset(str(f.alias) for f in AlertRule.model_fields.values() if f.alias is not None)

@@ -1,0 +1,526 @@
+"""The alert state machine, pure: one rule and scope, one evaluation or one action, no I/O.
+
+Per (rule, scope) there is an `AlertState` (streaks of breaching and clear evaluations, the tick
+last evaluated, the open instance if any) and at most one open `Instance`:
+
+    (none) --breach--> pending --breach x pendingEvaluations--> firing --ack--> acknowledged
+    pending --clear--> (deleted: it never fired, nobody was told)
+    firing/acknowledged --clear x resolveEvaluations--> resolved (auto)
+    any open --resolve by hand--> resolved (manual); the breach streak restarts from zero
+    firing/acknowledged --suppress(minutes)--> suppressed --time passes--> back to what it was
+
+`evaluate` is idempotent per tick: a tick at or before `state.last_tick` changes nothing, so a
+rerun of the same scheduled run neither counts a streak twice nor notifies twice. Time-driven
+changes (escalation, repeat, suppression expiry) are in `advance`, which is idempotent for a
+given `now` because it compares against the times it records. Every notification a change owes
+is returned as `Outbound` with a per-instance sequence number; the caller persists it with the
+change in one commit (an outbox) and delivers afterwards, so a crash never loses one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from video_monitoring.alerting.rules import AlertRule
+
+Status = Literal["pending", "firing", "acknowledged", "suppressed", "resolved"]
+OPEN_STATUSES: frozenset[str] = frozenset({"pending", "firing", "acknowledged", "suppressed"})
+Condition = Literal["breach", "clear", "nodata"]
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A metric's value in one window and scope, with what a judge needs to trust it."""
+
+    value: float | None
+    samples: int
+    successes: int | None = None  # rate metrics: numerator (value = successes / samples)
+    baseline: tuple[float, ...] = ()  # anomaly rules: the same hour on previous days
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What one evaluation concluded, kept on the instance for the operator."""
+
+    condition: Condition
+    value: float | None
+    samples: int
+    bound: float | None = None  # the Wilson bound or z-score actually compared
+    reason: str = ""
+
+
+def wilson_interval(successes: int, trials: int, confidence: float) -> tuple[float, float]:
+    """Wilson score interval of a proportion."""
+    if trials <= 0:
+        return 0.0, 1.0
+    successes = min(max(successes, 0), trials)
+    z = statistics.NormalDist().inv_cdf(0.5 + confidence / 2)
+    p = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    margin = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    return max(0.0, centre - margin), min(1.0, centre + margin)
+
+
+def robust_z(value: float, baseline: Sequence[float]) -> float:
+    """(value - median) / (1.4826 * MAD); MAD floored at 1% of |median| (or 1e-9) so a flat
+    baseline does not turn every small wobble into an infinite score."""
+    median = statistics.median(baseline)
+    mad = statistics.median(abs(x - median) for x in baseline)
+    scale = 1.4826 * max(mad, 0.01 * abs(median), 1e-9)
+    return (value - median) / scale
+
+
+def judge(rule: AlertRule, measurement: Measurement | None, firing: bool) -> Judgement:
+    """Breach, clear or no data. A firing alert must come back past threshold +/- hysteresis."""
+    if measurement is None or measurement.value is None:
+        return Judgement("nodata", None, 0, reason="no value in the window")
+    value, samples = measurement.value, measurement.samples
+    if samples < rule.min_samples:
+        return Judgement(
+            "nodata", value, samples, reason=f"{samples} samples < minSamples {rule.min_samples}"
+        )
+    if rule.kind == "anomaly":
+        return _judge_anomaly(rule, measurement)
+    slack = rule.hysteresis if firing else 0.0
+    if rule.is_rate and measurement.successes is not None:
+        low, high = wilson_interval(measurement.successes, samples, rule.confidence)
+        # Alert only when even the favourable end of the interval is past the threshold.
+        if rule.comparator == "lt":
+            breach, bound = high < rule.threshold + slack, high
+        else:
+            breach, bound = low > rule.threshold - slack, low
+    else:
+        bound = value
+        if rule.comparator == "lt":
+            breach = value < rule.threshold + slack
+        else:
+            breach = value > rule.threshold - slack
+    return Judgement("breach" if breach else "clear", value, samples, bound)
+
+
+def _judge_anomaly(rule: AlertRule, measurement: Measurement) -> Judgement:
+    value = measurement.value
+    assert value is not None
+    history = measurement.baseline
+    if len(history) < rule.min_history_days:
+        return Judgement(
+            "nodata",
+            value,
+            measurement.samples,
+            reason=f"{len(history)} baseline days < minHistoryDays {rule.min_history_days}",
+        )
+    z = robust_z(value, history)
+    if rule.direction == "above":
+        breach = z > rule.z_threshold
+    elif rule.direction == "below":
+        breach = z < -rule.z_threshold
+    else:
+        breach = abs(z) > rule.z_threshold
+    return Judgement("breach" if breach else "clear", value, measurement.samples, z)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """Who did what to an alert instance, and when."""
+
+    at: dt.datetime
+    action: str
+    by: str
+    detail: str = ""
+
+    def to_doc(self) -> dict[str, Any]:
+        """Stored form."""
+        return {"at": self.at, "action": self.action, "by": self.by, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One alert instance: a (rule, scope) from first breach until it is resolved."""
+
+    instance_id: str
+    rule_id: str
+    scope: str
+    status: Status
+    severity: str
+    metric: str
+    comparator: str
+    threshold: float
+    window: str
+    value: float | None
+    samples: int
+    opened_at: dt.datetime
+    fired_at: dt.datetime | None = None
+    level: int = 0
+    last_notified_at: dt.datetime | None = None
+    acknowledged_at: dt.datetime | None = None
+    acknowledged_by: str | None = None
+    suppressed_until: dt.datetime | None = None
+    resumes_as: Status | None = None  # status to return to when a suppression ends
+    resolved_at: dt.datetime | None = None
+    resolved_by: str | None = None
+    resolution: str | None = None
+    notification_seq: int = 0
+    history: tuple[HistoryEntry, ...] = ()
+
+    @property
+    def is_open(self) -> bool:
+        """Not resolved."""
+        return self.status in OPEN_STATUSES
+
+    def to_doc(self) -> dict[str, Any]:
+        """The `alert_instances` document."""
+        return {
+            "alertId": self.instance_id,
+            "ruleId": self.rule_id,
+            "scope": self.scope,
+            "status": self.status,
+            "open": self.is_open,
+            "severity": self.severity,
+            "metric": self.metric,
+            "comparator": self.comparator,
+            "threshold": self.threshold,
+            "window": self.window,
+            "value": self.value,
+            "samples": self.samples,
+            "openedAt": self.opened_at,
+            "firedAt": self.fired_at,
+            "level": self.level,
+            "lastNotifiedAt": self.last_notified_at,
+            "acknowledgedAt": self.acknowledged_at,
+            "acknowledgedBy": self.acknowledged_by,
+            "suppressedUntil": self.suppressed_until,
+            "resumesAs": self.resumes_as,
+            "resolvedAt": self.resolved_at,
+            "resolvedBy": self.resolved_by,
+            "resolution": self.resolution,
+            "notificationSeq": self.notification_seq,
+            "history": [h.to_doc() for h in self.history],
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Instance:
+        """Inverse of to_doc."""
+        return cls(
+            instance_id=doc["alertId"],
+            rule_id=doc["ruleId"],
+            scope=doc["scope"],
+            status=doc["status"],
+            severity=doc["severity"],
+            metric=doc["metric"],
+            comparator=doc["comparator"],
+            threshold=float(doc["threshold"]),
+            window=doc["window"],
+            value=doc.get("value"),
+            samples=int(doc.get("samples") or 0),
+            opened_at=doc["openedAt"],
+            fired_at=doc.get("firedAt"),
+            level=int(doc.get("level") or 0),
+            last_notified_at=doc.get("lastNotifiedAt"),
+            acknowledged_at=doc.get("acknowledgedAt"),
+            acknowledged_by=doc.get("acknowledgedBy"),
+            suppressed_until=doc.get("suppressedUntil"),
+            resumes_as=doc.get("resumesAs"),
+            resolved_at=doc.get("resolvedAt"),
+            resolved_by=doc.get("resolvedBy"),
+            resolution=doc.get("resolution"),
+            notification_seq=int(doc.get("notificationSeq") or 0),
+            history=tuple(
+                HistoryEntry(h["at"], h["action"], h["by"], h.get("detail", ""))
+                for h in doc.get("history") or []
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class AlertState:
+    """Evaluation memory of one (rule, scope)."""
+
+    rule_id: str
+    scope: str
+    breach_streak: int = 0
+    clear_streak: int = 0
+    last_tick: dt.datetime | None = None
+    open_instance_id: str | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        """The `alert_states` document."""
+        return {
+            "ruleId": self.rule_id,
+            "scope": self.scope,
+            "breachStreak": self.breach_streak,
+            "clearStreak": self.clear_streak,
+            "lastTick": self.last_tick,
+            "openInstanceId": self.open_instance_id,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> AlertState:
+        """Inverse of to_doc."""
+        return cls(
+            rule_id=doc["ruleId"],
+            scope=doc["scope"],
+            breach_streak=int(doc.get("breachStreak") or 0),
+            clear_streak=int(doc.get("clearStreak") or 0),
+            last_tick=doc.get("lastTick"),
+            open_instance_id=doc.get("openInstanceId"),
+        )
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """A notification owed: which instance, which event, which channels, in what order."""
+
+    instance_id: str
+    seq: int
+    event: str
+    level: int
+    channels: tuple[str, ...]
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Transition:
+    """The result of an evaluation or action: new state, instance (None: delete it), messages."""
+
+    state: AlertState
+    instance: Instance | None
+    delete_instance_id: str | None = None
+    outbound: tuple[Outbound, ...] = ()
+    judgement: Judgement | None = None
+    changed: bool = True
+    notes: list[str] = field(default_factory=list)
+
+
+def state_key(rule_id: str, scope: str) -> str:
+    """Id of the (rule, scope) state document."""
+    return f"{rule_id}__{scope.replace(':', '-')}"
+
+
+def instance_id_for(rule_id: str, scope: str, opened_at: dt.datetime) -> str:
+    """Deterministic id: a rerun of the tick that opened it opens the same document."""
+    return f"{state_key(rule_id, scope)}__{opened_at.strftime('%Y%m%dT%H%M%S')}"
+
+
+def _notify(
+    instance: Instance, event: str, channels: Sequence[str], now: dt.datetime
+) -> tuple[Instance, Outbound]:
+    seq = instance.notification_seq + 1
+    out = Outbound(instance.instance_id, seq, event, instance.level, tuple(channels), now)
+    return replace(instance, notification_seq=seq, last_notified_at=now), out
+
+
+def _log(instance: Instance, now: dt.datetime, action: str, by: str, detail: str) -> Instance:
+    return replace(instance, history=(*instance.history, HistoryEntry(now, action, by, detail)))
+
+
+def _describe(j: Judgement) -> str:
+    if j.value is None:
+        return j.reason or "no data"
+    text = f"value {j.value:.4g} over {j.samples} samples"
+    if j.bound is not None and j.bound != j.value:
+        text += f" (bound {j.bound:.4g})"
+    return text
+
+
+def evaluate(
+    rule: AlertRule,
+    state: AlertState,
+    instance: Instance | None,
+    measurement: Measurement | None,
+    tick: dt.datetime,
+) -> Transition:
+    """One scheduled evaluation of a rule in a scope at `tick`, then the time-driven changes."""
+    if state.last_tick is not None and tick <= state.last_tick:
+        return Transition(state, instance, changed=False)
+    if instance is not None and not instance.is_open:
+        instance = None  # a resolved instance is history; the next breach opens a new one
+    firing = instance is not None and instance.status != "pending"
+    judgement = judge(rule, measurement, firing)
+    condition = judgement.condition
+    if condition == "nodata":
+        condition = {"ok": "clear", "alerting": "breach", "keep": "nodata"}[rule.no_data]  # type: ignore[assignment]
+    new_state = replace(state, last_tick=tick)
+    out: list[Outbound] = []
+    deleted: str | None = None
+    # Streaks are capped at what the rule needs, so a steady state changes nothing but the tick.
+    if condition == "breach":
+        streak = min(state.breach_streak + 1, rule.pending_evaluations)
+        new_state = replace(new_state, breach_streak=streak, clear_streak=0)
+    elif condition == "clear":
+        streak = min(state.clear_streak + 1, rule.resolve_evaluations)
+        new_state = replace(new_state, clear_streak=streak, breach_streak=0)
+    before = instance
+    if instance is not None and (instance.value, instance.samples) != (
+        judgement.value,
+        judgement.samples,
+    ):
+        instance = replace(instance, value=judgement.value, samples=judgement.samples)
+    if instance is None and condition == "breach":
+        instance = Instance(
+            instance_id=instance_id_for(rule.rule_id, state.scope, tick),
+            rule_id=rule.rule_id,
+            scope=state.scope,
+            status="pending",
+            severity=rule.severity,
+            metric=rule.metric,
+            comparator=rule.comparator,
+            threshold=rule.threshold,
+            window=rule.window,
+            value=judgement.value,
+            samples=judgement.samples,
+            opened_at=tick,
+        )
+        instance = _log(instance, tick, "pending", "monitor", _describe(judgement))
+        new_state = replace(new_state, open_instance_id=instance.instance_id)
+    if instance is not None and instance.status == "pending":
+        if condition == "clear":
+            deleted, instance = instance.instance_id, None
+            new_state = replace(new_state, open_instance_id=None)
+        elif new_state.breach_streak >= rule.pending_evaluations:
+            instance = replace(instance, status="firing", fired_at=tick, level=0)
+            instance = _log(instance, tick, "firing", "monitor", _describe(judgement))
+            instance, message = _notify(instance, "firing", rule.channels, tick)
+            out.append(message)
+    elif (
+        instance is not None
+        and condition == "clear"
+        and new_state.clear_streak >= rule.resolve_evaluations
+    ):
+        was_suppressed = instance.status == "suppressed"
+        instance = replace(
+            instance,
+            status="resolved",
+            resolved_at=tick,
+            resolved_by="monitor",
+            resolution="auto",
+            suppressed_until=None,
+            resumes_as=None,
+        )
+        instance = _log(instance, tick, "resolved", "monitor", _describe(judgement))
+        if not was_suppressed:
+            instance, message = _notify(instance, "resolved", _notified(rule, instance), tick)
+            out.append(message)
+        new_state = replace(new_state, open_instance_id=None)
+    if instance is not None and instance.is_open:
+        timed = advance(rule, instance, tick)
+        instance, out = timed.instance, out + list(timed.outbound)
+    changed = (
+        replace(new_state, last_tick=state.last_tick) != state
+        or deleted is not None
+        or (instance is not None and instance != before)
+    )
+    return Transition(new_state, instance, deleted, tuple(out), judgement, changed=changed)
+
+
+def _notified(rule: AlertRule, instance: Instance) -> list[str]:
+    """Everyone told so far: the rule's channels and those of levels reached."""
+    channels: list[str] = list(rule.channels)
+    for level in rule.escalation[: instance.level]:
+        channels += [c for c in level.channels if c not in channels]
+    return channels
+
+
+def advance(rule: AlertRule, instance: Instance, now: dt.datetime) -> Transition:
+    """Time-driven changes of an open instance: suppression expiry, escalation, repeat."""
+    original = instance
+    out: list[Outbound] = []
+    if (
+        instance.status == "suppressed"
+        and instance.suppressed_until is not None
+        and now >= instance.suppressed_until
+    ):
+        resumed: Status = instance.resumes_as or "firing"
+        instance = replace(instance, status=resumed, suppressed_until=None, resumes_as=None)
+        instance = _log(instance, now, "suppression-ended", "monitor", f"back to {resumed}")
+        if resumed == "firing":
+            instance, message = _notify(instance, "firing", _notified(rule, instance), now)
+            out.append(message)
+    if instance.status == "firing" and instance.fired_at is not None:
+        reached = instance.level
+        for number, level in enumerate(rule.escalation, start=1):
+            if now - instance.fired_at >= dt.timedelta(minutes=level.after_minutes):
+                reached = max(reached, number)
+        if reached > instance.level:
+            instance = replace(instance, level=reached)
+            detail = f"unacknowledged; level {reached}"
+            instance = _log(instance, now, "escalated", "monitor", detail)
+            channels = rule.escalation[reached - 1].channels
+            instance, message = _notify(instance, "escalated", channels, now)
+            out.append(message)
+        elif (
+            rule.repeat_interval_minutes > 0
+            and instance.last_notified_at is not None
+            and now - instance.last_notified_at
+            >= dt.timedelta(minutes=rule.repeat_interval_minutes)
+        ):
+            instance, message = _notify(instance, "repeat", _notified(rule, instance), now)
+            out.append(message)
+    state = AlertState(rule.rule_id, instance.scope)  # unused by callers of advance
+    return Transition(state, instance, outbound=tuple(out), changed=instance != original)
+
+
+def acknowledge(
+    rule: AlertRule, instance: Instance, by: str, now: dt.datetime, note: str = ""
+) -> Transition:
+    """Someone is on it: escalation and repeats stop; it still resolves when clear."""
+    if instance.status not in ("firing", "suppressed"):
+        raise ValueError(f"cannot acknowledge an alert that is {instance.status}")
+    if instance.status == "suppressed":
+        instance = replace(instance, resumes_as="acknowledged")
+    else:
+        instance = replace(instance, status="acknowledged")
+    instance = replace(instance, acknowledged_at=now, acknowledged_by=by)
+    instance = _log(instance, now, "acknowledged", by, note)
+    instance, message = _notify(instance, "acknowledged", _notified(rule, instance), now)
+    return Transition(AlertState(rule.rule_id, instance.scope), instance, outbound=(message,))
+
+
+def resolve(
+    rule: AlertRule,
+    state: AlertState,
+    instance: Instance,
+    by: str,
+    now: dt.datetime,
+    note: str = "",
+) -> Transition:
+    """Closed by hand; the rule must breach through a new pending period to open another."""
+    if not instance.is_open:
+        raise ValueError("the alert is already resolved")
+    notify = instance.status in ("firing", "acknowledged")
+    instance = replace(
+        instance,
+        status="resolved",
+        resolved_at=now,
+        resolved_by=by,
+        resolution="manual",
+        suppressed_until=None,
+        resumes_as=None,
+    )
+    instance = _log(instance, now, "resolved", by, note)
+    out: tuple[Outbound, ...] = ()
+    if notify:
+        instance, message = _notify(instance, "resolved", _notified(rule, instance), now)
+        out = (message,)
+    new_state = replace(state, open_instance_id=None, breach_streak=0, clear_streak=0)
+    return Transition(new_state, instance, outbound=out)
+
+
+def suppress(
+    rule: AlertRule, instance: Instance, minutes: int, by: str, now: dt.datetime, note: str = ""
+) -> Transition:
+    """Silence an open alert until a time; it goes back to what it was when that time passes."""
+    if not instance.is_open or instance.status == "pending":
+        raise ValueError(f"cannot suppress an alert that is {instance.status}")
+    until = now + dt.timedelta(minutes=minutes)
+    resumes: Status = (
+        instance.resumes_as or "firing" if instance.status == "suppressed" else instance.status
+    )
+    instance = replace(instance, status="suppressed", suppressed_until=until, resumes_as=resumes)
+    instance = _log(instance, now, "suppressed", by, f"until {until.isoformat()} {note}".strip())
+    return Transition(AlertState(rule.rule_id, instance.scope), instance)

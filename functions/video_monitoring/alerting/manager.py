@@ -1,0 +1,385 @@
+"""Alert manager: evaluates rules on the rollups, keeps alert lifecycles, escalates, notifies.
+
+The scheduled run (`run`) does, per tick: measure every rule's metric in every scope from the
+rollups, step each (rule, scope) through the state machine of `alert_engine` inside one
+transaction (a rerun of the tick changes nothing), advance time-driven changes (escalation,
+repeat, suppression expiry), then deliver what the outbox owes. Manual actions (acknowledge,
+resolve, suppress) go through the same transactions, so they never race the scheduled run into
+two open instances or a lost update.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from video_monitoring.alerting import engine
+from video_monitoring.alerting.engine import AlertState, Instance, Measurement, Transition
+from video_monitoring.alerting.metrics import TIERS, ScopeTotals, Snapshot, measure, parse_scope
+from video_monitoring.alerting.notifications import (
+    Channel,
+    DeliveryResult,
+    Notification,
+    RetryPolicy,
+    deliver,
+)
+from video_monitoring.alerting.rules import DEFAULT_RULES, AlertRule
+from video_monitoring.alerting.store import AlertStore, OutboxEntry
+from video_monitoring.core.errors import Conflict, InvalidArgument, NotFound
+from video_monitoring.core.models import Window
+from video_monitoring.ingest.rollup import floor_time, merge_cells
+
+log = logging.getLogger(__name__)
+
+OUTBOX_BATCH = 200
+CLAIM_LEASE = dt.timedelta(minutes=3)
+MAX_DELIVERY_RUNS = 12  # scheduled runs (about an hour at 5 minutes) before a message is given up
+
+
+def scopes_for(rule: AlertRule, providers: Iterable[str], known: Iterable[str]) -> list[str]:
+    """The scopes a rule is evaluated in: its kinds over what the data and its history show."""
+    scopes: list[str] = []
+    if "overall" in rule.scopes:
+        scopes.append("overall")
+    if "provider" in rule.scopes:
+        seen = set(providers) | {s[len("provider:") :] for s in known if s.startswith("provider:")}
+        scopes += [f"provider:{p}" for p in sorted(seen)]
+    if "tier" in rule.scopes:
+        scopes += [f"tier:{t}" for t in TIERS]
+    return scopes
+
+
+@dataclass(frozen=True)
+class AlertQuery:
+    """Filters of GET /alerts: a window for the history, and optional scope, status, severity
+    and rule filters applied to both the open alerts and the history."""
+
+    start: dt.datetime
+    end: dt.datetime
+    provider: str | None = None
+    status: str | None = None  # an instance status, or "open"
+    severity: str | None = None
+    rule_id: str | None = None
+    limit: int = 100
+
+    def keeps(self, inst: Instance) -> bool:
+        """Whether an instance passes every filter."""
+        if self.provider is not None and inst.scope != f"provider:{self.provider}":
+            return False
+        if self.status == "open" and not inst.is_open:
+            return False
+        if self.status not in (None, "open") and inst.status != self.status:
+            return False
+        if self.severity is not None and inst.severity != self.severity:
+            return False
+        return self.rule_id is None or inst.rule_id == self.rule_id
+
+
+@dataclass
+class RunReport:
+    """What one scheduled run did (logged, and returned to the local host and tests)."""
+
+    evaluations: int = 0
+    changes: int = 0
+    fired: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    deliveries: list[DeliveryResult] = field(default_factory=list)
+    rule_problems: list[str] = field(default_factory=list)
+
+
+class AlertManager:
+    """The alerting service (mirrors the seed's AlertManager)."""
+
+    def __init__(
+        self,
+        store: AlertStore,
+        channels: Mapping[str, Channel],
+        policy: RetryPolicy,
+        dashboard_url: str,
+        clock: Callable[[], dt.datetime],
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._store = store
+        self._channels = channels
+        self._policy = policy
+        self._dashboard_url = dashboard_url.rstrip("/")
+        self._clock = clock
+        self._sleep = sleep
+
+    # -- rules -------------------------------------------------------------------------------
+
+    def seed_default_rules(self) -> list[str]:
+        """Create the CONTRACT §7 rules that are missing; edited rules are left alone."""
+        return self._store.seed_rules(DEFAULT_RULES)
+
+    def rules(self) -> tuple[list[AlertRule], list[str]]:
+        """Stored rules and problems with stored rules."""
+        return self._store.load_rules()
+
+    def rule(self, rule_id: str) -> AlertRule:
+        """One stored rule, or NotFound."""
+        rule = self._store.get_rule(rule_id)
+        if rule is None:
+            raise NotFound(f"ruleId: no alert rule {rule_id!r}")
+        return rule
+
+    def update_rule(self, rule: AlertRule, by: str) -> AlertRule:
+        """Replace a rule (validated by the caller's parse_rule)."""
+        if self._store.get_rule(rule.rule_id) is None:
+            raise NotFound(f"ruleId: no alert rule {rule.rule_id!r}")
+        self._store.put_rule(rule, by, self._clock())
+        return rule
+
+    # -- scheduled evaluation ----------------------------------------------------------------
+
+    def check_alerts(self, snapshot: Snapshot, report: RunReport | None = None) -> RunReport:
+        """Evaluate every enabled rule in every scope at the snapshot's tick."""
+        report = report or RunReport()
+        rules, problems = self._store.load_rules()
+        stored = {r.rule_id for r in rules} | {p.partition(":")[0] for p in problems}
+        if any(rule.rule_id not in stored for rule in DEFAULT_RULES):
+            # Seeded with create(): an edited default is never overwritten. A deleted default
+            # comes back; disable a rule with `enabled: false` instead.
+            self.seed_default_rules()
+            rules, problems = self._store.load_rules()
+        report.rule_problems += problems
+        states = self._store.load_states()
+        instances = self._store.load_instances(open_only=True)
+        providers = snapshot.providers()
+        for rule in rules:
+            if not rule.enabled:
+                continue
+            known = [s.scope for s in states.values() if s.rule_id == rule.rule_id]
+            for scope in scopes_for(rule, providers, known):
+                measurement = self._measure(rule, snapshot, scope)
+                key = engine.state_key(rule.rule_id, scope)
+                state = states.get(key) or AlertState(rule.rule_id, scope)
+                instance = instances.get(state.open_instance_id or "")
+                report.evaluations += 1
+                planned = engine.evaluate(rule, state, instance, measurement, snapshot.tick)
+                if not planned.changed:
+                    continue
+                result = self._store.transact(
+                    key, None, rule, self._evaluator(rule, scope, measurement, snapshot.tick)
+                )
+                self._note(result, report)
+        return report
+
+    def _evaluator(
+        self, rule: AlertRule, scope: str, measurement: Measurement, tick: dt.datetime
+    ) -> Callable[[AlertState | None, Instance | None], Transition | None]:
+        def compute(state: AlertState | None, instance: Instance | None) -> Transition:
+            current = state or AlertState(rule.rule_id, scope)
+            return engine.evaluate(rule, current, instance, measurement, tick)
+
+        return compute
+
+    def _note(self, result: Transition | None, report: RunReport) -> None:
+        if result is None or not result.changed:
+            return
+        report.changes += 1
+        for out in result.outbound:
+            if out.event == "firing":
+                report.fired.append(out.instance_id)
+            elif out.event == "resolved":
+                report.resolved.append(out.instance_id)
+
+    def _measure(self, rule: AlertRule, snapshot: Snapshot, scope: str) -> Measurement:
+        if rule.kind == "anomaly":
+            return self._anomaly_measurement(rule, snapshot, scope)
+        return measure(rule.metric, snapshot.scope_totals(rule.window, scope))
+
+    def _anomaly_measurement(self, rule: AlertRule, snapshot: Snapshot, scope: str) -> Measurement:
+        """The last whole hour against the same hour on each of the previous baseline days."""
+        provider, tier = parse_scope(scope)
+        hour = floor_time(snapshot.tick, "hour") - dt.timedelta(hours=1)
+
+        def at(start: dt.datetime) -> Measurement:
+            cells = snapshot.hour_cells.get(start, [])
+            window = Window(start=start, end=start + dt.timedelta(hours=1))
+            scoped = ScopeTotals(window, merge_cells(cells, provider=provider, tier=tier))
+            return measure(rule.metric, scoped)
+
+        current = at(hour)
+        baseline = []
+        for day in range(1, rule.baseline_days + 1):
+            past = at(hour - dt.timedelta(days=day))
+            if past.value is not None and past.samples >= rule.min_samples:
+                baseline.append(past.value)
+        return Measurement(current.value, current.samples, current.successes, tuple(baseline))
+
+    def process_escalations(self, now: dt.datetime, report: RunReport | None = None) -> RunReport:
+        """Time-driven changes of open instances: escalation, repeats, suppression expiry."""
+        report = report or RunReport()
+        rules = {r.rule_id: r for r in self._store.load_rules()[0]}
+        for instance in self._store.load_instances(open_only=True).values():
+            rule = rules.get(instance.rule_id)
+            if rule is None or instance.status == "pending":
+                continue
+            if not engine.advance(rule, instance, now).changed:
+                continue
+
+            def compute(
+                state: AlertState | None, current: Instance | None, rule: AlertRule = rule
+            ) -> Transition | None:
+                if state is None or current is None or not current.is_open:
+                    return None
+                timed = engine.advance(rule, current, now)
+                return Transition(state, timed.instance, outbound=timed.outbound,
+                                  changed=timed.changed)  # fmt: skip
+
+            key = engine.state_key(instance.rule_id, instance.scope)
+            self._note(self._store.transact(key, instance.instance_id, rule, compute), report)
+        return report
+
+    # -- manual actions ----------------------------------------------------------------------
+
+    def _act(
+        self, alert_id: str, action: Callable[[AlertRule, AlertState, Instance], Transition]
+    ) -> Instance:
+        instance = self._store.get_instance(alert_id)
+        if instance is None:
+            raise NotFound(f"alertId: no alert {alert_id!r}")
+        rule = self._store.get_rule(instance.rule_id)
+        if rule is None:
+            raise Conflict(f"alertId: the rule {instance.rule_id!r} of this alert was deleted")
+        problems: list[str] = []
+
+        def compute(state: AlertState | None, current: Instance | None) -> Transition | None:
+            if current is None:
+                problems.append("the alert disappeared")
+                return None
+            try:
+                return action(rule, state or AlertState(rule.rule_id, current.scope), current)
+            except ValueError as error:
+                problems.append(str(error))
+                return None
+
+        key = engine.state_key(instance.rule_id, instance.scope)
+        result = self._store.transact(key, alert_id, rule, compute)
+        if result is None or result.instance is None:
+            raise Conflict(f"alertId: {problems[-1] if problems else 'no change'}")
+        self.dispatch_notifications(self._clock())
+        return result.instance
+
+    def acknowledge_alert(self, alert_id: str, by: str, note: str = "") -> Instance:
+        """Stop escalation and repeats; the alert still resolves when its condition clears."""
+        now = self._clock()
+        return self._act(
+            alert_id,
+            lambda rule, state, inst: _keep_state(
+                state, engine.acknowledge(rule, inst, by, now, note)
+            ),
+        )
+
+    def resolve_alert(self, alert_id: str, by: str, note: str = "") -> Instance:
+        """Close by hand."""
+        now = self._clock()
+        return self._act(
+            alert_id, lambda rule, state, inst: engine.resolve(rule, state, inst, by, now, note)
+        )
+
+    def suppress_alert(self, alert_id: str, minutes: int, by: str, note: str = "") -> Instance:
+        """Silence until now + minutes (1 minute to 7 days)."""
+        if not 1 <= minutes <= 7 * 24 * 60:
+            raise InvalidArgument("minutes: expected an integer from 1 to 10080")
+        now = self._clock()
+        return self._act(
+            alert_id,
+            lambda rule, state, inst: _keep_state(
+                state, engine.suppress(rule, inst, minutes, by, now, note)
+            ),
+        )
+
+    def list_alerts(self, query: AlertQuery) -> dict[str, Any]:
+        """Open alerts now and the history of alerts opened in a window, both filtered."""
+        active = [i for i in self._store.load_instances(open_only=True).values() if query.keeps(i)]
+        rank = {"critical": 0, "warning": 1, "info": 2}
+        active.sort(key=lambda i: (rank.get(i.severity, 3), i.opened_at))
+        history = [
+            i for i in self._store.instances_opened(query.start, query.end) if query.keeps(i)
+        ]
+        counts: dict[str, dict[str, int]] = {"bySeverity": {}, "byStatus": {}}
+        for inst in active:
+            for key, value in (("bySeverity", inst.severity), ("byStatus", inst.status)):
+                counts[key][value] = counts[key].get(value, 0) + 1
+        return {
+            "active": [i.to_doc() for i in active],
+            "counts": counts,
+            "history": [i.to_doc() for i in history[: query.limit]],
+            "historyTotal": len(history),
+            "historyTruncated": len(history) > query.limit,
+        }
+
+    # -- delivery ----------------------------------------------------------------------------
+
+    def dispatch_notifications(self, now: dt.datetime) -> list[DeliveryResult]:
+        """Deliver every due outbox entry (concurrently, each channel independently)."""
+        due = self._store.due_notifications(now, OUTBOX_BATCH)
+        claimed = [e for e in due if self._store.claim_notification(e.entry_id, now, CLAIM_LEASE)]
+        if not claimed:
+            return []
+        with ThreadPoolExecutor(max_workers=min(8, len(claimed))) as pool:
+            return list(pool.map(lambda entry: self._deliver(entry, now), claimed))
+
+    def _deliver(self, entry: OutboxEntry, now: dt.datetime) -> DeliveryResult:
+        data = entry.data
+        name = str(data["channel"])
+        channel = self._channels.get(name)
+        if channel is None:
+            result = DeliveryResult(name, False, 0, f"channel {name} is not configured")
+        else:
+            result = deliver(channel, self._notification(data), self._policy, self._sleep)
+        runs = int(data.get("runs") or 0) + 1
+        update: dict[str, Any] = {
+            "attempts": int(data.get("attempts") or 0) + result.attempts,
+            "runs": runs,
+            "lastError": result.error,
+            "lastAttemptAt": now,
+        }
+        if result.ok:
+            update |= {"status": "sent", "sentAt": now}
+        elif channel is None or runs >= MAX_DELIVERY_RUNS:
+            update |= {"status": "abandoned"}
+            log.error("alert %s: %s message given up: %s", data["alertId"], name, result.error)
+        else:
+            delay = min(60 * 2 ** (runs - 1), 3600)
+            update |= {"status": "retrying", "nextAttemptAt": now + dt.timedelta(seconds=delay)}
+            log.warning("alert %s: %s delivery failed, retrying", data["alertId"], name)
+        self._store.finish_notification(entry, update)
+        return result
+
+    def _notification(self, data: Mapping[str, Any]) -> Notification:
+        return Notification(
+            alert_id=str(data["alertId"]),
+            rule_id=str(data["ruleId"]),
+            scope=str(data["scope"]),
+            event=str(data["event"]),
+            severity=str(data["severity"]),
+            metric=str(data["metric"]),
+            value=data.get("value"),
+            threshold=float(data["threshold"]),
+            comparator=str(data["comparator"]),
+            window=str(data["window"]),
+            level=int(data.get("level") or 0),
+            occurred_at=data["occurredAt"],
+            dashboard_url=f"{self._dashboard_url}/alerts?alertId={data['alertId']}",
+            description=str(data.get("description") or ""),
+        )
+
+    def run(self, snapshot: Snapshot) -> RunReport:
+        """One scheduled run: evaluate, advance, deliver."""
+        report = self.check_alerts(snapshot)
+        self.process_escalations(snapshot.tick, report)
+        report.deliveries = self.dispatch_notifications(snapshot.tick)
+        return report
+
+
+def _keep_state(state: AlertState, transition: Transition) -> Transition:
+    """Actions that do not touch the evaluation memory keep the stored state as it is."""
+    return Transition(state, transition.instance, outbound=transition.outbound)

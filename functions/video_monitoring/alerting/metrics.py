@@ -1,0 +1,120 @@
+"""Rule metrics: what a rule's metric is in one window and scope, computed from rollup cells.
+
+A `Snapshot` holds the cells of every rule window read once per scheduled run; the system metrics
+writer and every rule share it, so a run reads each window's rollups once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from video_monitoring.alerting.engine import Measurement
+from video_monitoring.alerting.rules import SYSTEM_METRICS
+from video_monitoring.core.models import Window
+from video_monitoring.ingest import sketch
+from video_monitoring.ingest.rollup import MICRO_USD, MILLI, MS, Totals, merge_cells, split_cell
+
+RULE_WINDOWS: dict[str, dt.timedelta] = {
+    "5m": dt.timedelta(minutes=5),
+    "1h": dt.timedelta(hours=1),
+    "24h": dt.timedelta(hours=24),
+}
+TIERS = ("free", "premium")
+
+
+@dataclass(frozen=True)
+class ScopeTotals:
+    """Totals of one scope in one window, plus what rates outside the rollups need."""
+
+    window: Window
+    totals: Totals
+    upgrades: int = 0  # premium upgrades in the window (overall only)
+    free_generations: int = 0  # free-tier generations in the window (overall only)
+    system: Mapping[str, float | None] = field(default_factory=dict)  # overall only
+
+
+@dataclass
+class Snapshot:
+    """Every window's cells, read once per run and shared by the metrics writer and the rules."""
+
+    tick: dt.datetime
+    cells: dict[str, list[tuple[str, Mapping[str, Any]]]]
+    windows: dict[str, Window]
+    upgrades: dict[str, int]
+    hour_cells: dict[dt.datetime, list[tuple[str, Mapping[str, Any]]]] = field(default_factory=dict)
+    # Figures about the monitor itself (overall scope only), e.g. "pipelineRepairs"; None: no data.
+    system: dict[str, float | None] = field(default_factory=dict)
+
+    def providers(self) -> list[str]:
+        """Providers with any generation in the widest window."""
+        seen = {split_cell(key)[0] for cells in self.cells.values() for key, _ in cells}
+        return sorted(seen)
+
+    def scope_totals(self, window_name: str, scope: str) -> ScopeTotals:
+        """Totals of one scope ("overall", "provider:x", "tier:y") in one window."""
+        provider, tier = parse_scope(scope)
+        cells = self.cells[window_name]
+        totals = merge_cells(cells, provider=provider, tier=tier)
+        free = merge_cells(cells, tier="free").count() if scope == "overall" else 0
+        upgrades = self.upgrades.get(window_name, 0) if scope == "overall" else 0
+        system = self.system if scope == "overall" else {}
+        return ScopeTotals(self.windows[window_name], totals, upgrades, free, system)
+
+
+def parse_scope(scope: str) -> tuple[str | None, str | None]:
+    """(provider, tier) filters of a scope string."""
+    kind, _, value = scope.partition(":")
+    if kind == "provider":
+        return value, None
+    if kind == "tier":
+        return None, value
+    return None, None
+
+
+def _rate(successes: float, trials: float) -> Measurement:
+    k, n = int(successes), int(trials)
+    return Measurement(None if n <= 0 else k / n, n, min(k, n) if n > 0 else None)
+
+
+def measure(metric: str, scoped: ScopeTotals) -> Measurement:
+    """A rule metric from the totals of one scope and window (definitions in the README)."""
+    t = scoped.totals
+    completed, failed = t.count("completed"), t.count("failed")
+    terminal = t.samples("att")
+    if metric == "successRate":
+        return _rate(completed, completed + failed)
+    if metric == "failureRate":
+        return _rate(failed, completed + failed)
+    if metric == "retryRate":
+        return _rate(t.get("retried"), terminal)
+    if metric == "fallbackRate":
+        return _rate(t.get("fallback"), terminal)
+    if metric == "conversionRate":
+        return _rate(scoped.upgrades, scoped.free_generations)
+    if metric == "avgGenerationSeconds":
+        return Measurement(t.mean("gt", MS), t.samples("gt"))
+    if metric == "p95GenerationSeconds":
+        (p95,) = sketch.quantiles(t.bins("gt"), (0.95,))
+        return Measurement(p95, t.samples("gt"))
+    if metric == "avgQueueSeconds":
+        return Measurement(t.mean("qt", MS), t.samples("qt"))
+    if metric == "avgQualityScore":
+        return Measurement(t.mean("q", MILLI), t.samples("q"))
+    if metric == "avgUserRating":
+        return Measurement(t.mean("r", MILLI), t.samples("r"))
+    if metric == "costPerOutputSecondUsd":
+        output = t.sum("out", MS)
+        value = t.sum("cost", MICRO_USD) / output if output > 0 else None
+        return Measurement(value, t.samples("out"))
+    if metric == "throughputPerHour":
+        hours = (scoped.window.end - scoped.window.start).total_seconds() / 3600
+        return Measurement(completed / hours, completed)
+    if metric == "total":
+        return Measurement(float(t.count()), t.count())
+    if metric in SYSTEM_METRICS:
+        value = scoped.system.get(metric)
+        return Measurement(None if value is None else float(value), int(value is not None))
+    raise ValueError(f"unknown metric {metric}")

@@ -1,0 +1,185 @@
+"""Alert rules as data: the `alert_rules` document schema, its validation and the five defaults.
+
+A rule names a metric of the windowed system metrics, how to judge it (a fixed threshold, or its
+own baseline for `kind: anomaly`), over which window and for which scopes (overall, each provider,
+each tier), and what to do when it fires: severity, channels, escalation levels, repeat interval.
+Every field is editable data (`PUT /alert-rules/{ruleId}`); nothing here is read from code at
+evaluation time except the defaults seeded on first run.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from video_monitoring.core.errors import InvalidArgument
+
+Comparator = Literal["gt", "lt"]
+ScopeKind = Literal["overall", "provider", "tier"]
+Severity = Literal["info", "warning", "critical"]
+NoData = Literal["ok", "keep", "alerting"]
+ChannelName = Literal["email", "slack", "sms", "webhook"]
+RuleWindow = Literal["5m", "1h", "24h"]
+Direction = Literal["above", "below", "both"]
+
+# Metrics a rule may name. Rates are judged on a Wilson confidence bound (README "Alerting").
+RATE_METRICS = frozenset(
+    {"successRate", "failureRate", "retryRate", "fallbackRate", "conversionRate"}
+)
+VALUE_METRICS = frozenset(
+    {
+        "avgGenerationSeconds",
+        "p95GenerationSeconds",
+        "avgQueueSeconds",
+        "avgQualityScore",
+        "avgUserRating",
+        "costPerOutputSecondUsd",
+        "throughputPerHour",
+        "total",
+    }
+)
+# Figures about the monitor itself: changes the nightly drift audit had to repair.
+SYSTEM_METRICS = frozenset({"pipelineRepairs"})
+METRICS = RATE_METRICS | VALUE_METRICS | SYSTEM_METRICS
+# Metrics that exist overall only (premium upgrades carry no provider; the system is one).
+OVERALL_ONLY = frozenset({"conversionRate"}) | SYSTEM_METRICS
+
+
+_OVERALL: tuple[ScopeKind, ...] = ("overall",)
+_SLACK: tuple[ChannelName, ...] = ("slack",)
+
+
+class EscalationLevel(BaseModel):
+    """Who else is told when a firing alert stays unacknowledged this long after it fired."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    after_minutes: int = Field(alias="afterMinutes", ge=1, le=7 * 24 * 60)
+    channels: list[ChannelName] = Field(min_length=1)
+
+
+class AlertRule(BaseModel):
+    """One `alert_rules` document (camelCase in Firestore and the API)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    rule_id: str = Field(alias="ruleId", pattern=r"^[a-z0-9_]{1,64}$")
+    kind: Literal["threshold", "anomaly"] = "threshold"
+    metric: str
+    comparator: Comparator = "gt"
+    threshold: float = 0.0
+    window: RuleWindow = "1h"
+    scopes: list[ScopeKind] = Field(default_factory=lambda: list(_OVERALL), min_length=1)
+    min_samples: int = Field(alias="minSamples", default=20, ge=0)
+    # Consecutive breaching evaluations before pending turns firing (1 = fire at once).
+    pending_evaluations: int = Field(alias="pendingEvaluations", default=2, ge=1, le=100)
+    # Consecutive clear evaluations before a firing alert resolves itself.
+    resolve_evaluations: int = Field(alias="resolveEvaluations", default=2, ge=1, le=100)
+    # Once firing, the value must come back past threshold -/+ hysteresis to count as clear.
+    hysteresis: float = Field(default=0.0, ge=0)
+    # Two-sided confidence of the Wilson interval used for rate metrics.
+    confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+    severity: Severity = "warning"
+    channels: list[ChannelName] = Field(default_factory=lambda: list(_SLACK))
+    escalation: list[EscalationLevel] = Field(default_factory=list, max_length=5)
+    repeat_interval_minutes: int = Field(alias="repeatIntervalMinutes", default=240, ge=0)
+    no_data: NoData = Field(alias="noData", default="keep")
+    enabled: bool = True
+    description: str = Field(default="", max_length=500)
+    # Anomaly rules: robust z-score against the same hour on previous days.
+    baseline_days: int = Field(alias="baselineDays", default=7, ge=2, le=28)
+    min_history_days: int = Field(alias="minHistoryDays", default=3, ge=2, le=28)
+    z_threshold: float = Field(alias="zThreshold", default=3.5, gt=0)
+    direction: Direction = "both"
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        if value not in METRICS:
+            raise ValueError(f"unknown metric {value!r}; accepted: {', '.join(sorted(METRICS))}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AlertRule:
+        if self.metric in OVERALL_ONLY and self.scopes != ["overall"]:
+            raise ValueError(f"metric {self.metric} exists overall only; scopes must be [overall]")
+        afters = [level.after_minutes for level in self.escalation]
+        if afters != sorted(set(afters)):
+            raise ValueError("escalation levels need strictly increasing afterMinutes")
+        if self.kind == "anomaly" and self.min_history_days > self.baseline_days:
+            raise ValueError("minHistoryDays cannot exceed baselineDays")
+        if self.kind == "anomaly" and self.window != "1h":
+            raise ValueError("anomaly rules compare whole hours; window must be 1h")
+        return self
+
+    @property
+    def is_rate(self) -> bool:
+        """Whether the metric is a proportion judged on a confidence bound."""
+        return self.metric in RATE_METRICS
+
+    def to_doc(self) -> dict[str, Any]:
+        """The stored and served form."""
+        return self.model_dump(by_alias=True, mode="json")
+
+
+def parse_rule(data: Any, rule_id: str | None = None) -> AlertRule:
+    """A rule from a document or request body; a 400 naming the first bad field otherwise."""
+    if not isinstance(data, dict):
+        raise InvalidArgument("body: expected a JSON object with the rule's fields")
+    if rule_id is not None:
+        data = {**data, "ruleId": rule_id}
+    try:
+        return AlertRule.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise InvalidArgument(f"{where}: {first['msg']}") from None
+
+
+def _rule(**fields: Any) -> AlertRule:
+    return AlertRule.model_validate(fields)
+
+
+# CONTRACT §7. Per-provider scopes so a degraded provider is named; 2-evaluation pending period
+# (10 minutes at the 5-minute schedule); escalation to SMS after 15 minutes for critical rules.
+DEFAULT_RULES: tuple[AlertRule, ...] = (
+    _rule(
+        ruleId="slow_generation", metric="avgGenerationSeconds", comparator="gt", threshold=90.0,
+        window="1h", scopes=["overall", "provider"], minSamples=20, hysteresis=5.0,
+        severity="warning", channels=["slack", "email"],
+        escalation=[{"afterMinutes": 30, "channels": ["webhook"]}],
+        description="Average generation time above 90 s",
+    ),
+    _rule(
+        ruleId="low_success_rate", metric="successRate", comparator="lt", threshold=0.95,
+        window="1h", scopes=["overall", "provider"], minSamples=20, hysteresis=0.01,
+        severity="critical", channels=["slack", "email", "webhook"],
+        escalation=[{"afterMinutes": 15, "channels": ["sms"]}],
+        description="Success rate below 95%",
+    ),
+    _rule(
+        ruleId="quality_degradation", metric="avgQualityScore", comparator="lt", threshold=8.0,
+        window="24h", scopes=["overall", "provider"], minSamples=20, hysteresis=0.1,
+        severity="warning", channels=["slack", "email"],
+        description="Average quality score below 8.0",
+    ),
+    _rule(
+        ruleId="low_satisfaction", metric="avgUserRating", comparator="lt", threshold=4.0,
+        window="24h", scopes=["overall", "provider"], minSamples=20, hysteresis=0.1,
+        severity="warning", channels=["slack", "email"],
+        description="Average user rating below 4.0",
+    ),
+    _rule(
+        ruleId="conversion_drop", metric="conversionRate", comparator="lt", threshold=0.5,
+        window="24h", scopes=["overall"], minSamples=20, hysteresis=0.02,
+        severity="warning", channels=["slack", "email"],
+        description="Premium conversion below 50%",
+    ),
+    _rule(
+        ruleId="pipeline_drift", metric="pipelineRepairs", comparator="gt", threshold=0.0,
+        window="24h", scopes=["overall"], minSamples=1, pendingEvaluations=1,
+        resolveEvaluations=1, severity="warning", channels=["slack", "email"],
+        description="The nightly audit repaired changes no trigger handler had counted",
+    ),
+)  # fmt: skip

@@ -1,0 +1,137 @@
+"""What the alerting service needs from storage (the AlertStore protocol), and the outbox
+documents a transition owes: one per message and channel, with a deterministic id so a rerun that
+owes the same message writes the same document."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from video_monitoring.alerting.engine import AlertState, Instance, Outbound, Transition
+from video_monitoring.alerting.rules import AlertRule
+
+Compute = Callable[[AlertState | None, Instance | None], Transition | None]
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """One message to one channel, as stored in `alert_notifications`."""
+
+    entry_id: str
+    data: Mapping[str, Any]
+
+
+def outbox_id(instance_id: str, seq: int, channel: str) -> str:
+    """Deterministic: a rerun that owes the same message writes the same document."""
+    return f"{instance_id}__{seq:03d}__{channel}"
+
+
+def delivery_key(data: Mapping[str, Any]) -> str:
+    """Key of a message's delivery record on its instance: channel and sequence number."""
+    return f"{data['channel']}_{int(data['seq']):03d}"
+
+
+def outbox_docs(
+    transition: Transition, rule: AlertRule | None, now: dt.datetime
+) -> list[tuple[str, dict[str, Any]]]:
+    """The outbox documents a transition owes, with everything a channel needs to speak."""
+    instance = transition.instance
+    docs: list[tuple[str, dict[str, Any]]] = []
+    if instance is None:
+        return docs
+    for out in transition.outbound:
+        for channel in out.channels:
+            docs.append((outbox_id(out.instance_id, out.seq, channel), _outbox_doc(
+                out, channel, instance, rule, now
+            )))  # fmt: skip
+    return docs
+
+
+def _outbox_doc(
+    out: Outbound, channel: str, instance: Instance, rule: AlertRule | None, now: dt.datetime
+) -> dict[str, Any]:
+    return {
+        "alertId": out.instance_id,
+        "seq": out.seq,
+        "event": out.event,
+        "level": out.level,
+        "channel": channel,
+        "ruleId": instance.rule_id,
+        "scope": instance.scope,
+        "severity": instance.severity,
+        "metric": instance.metric,
+        "value": instance.value,
+        "threshold": instance.threshold,
+        "comparator": instance.comparator,
+        "window": instance.window,
+        "description": rule.description if rule is not None else "",
+        "occurredAt": out.at,
+        "status": "pending",
+        "attempts": 0,
+        "runs": 0,
+        "lastError": None,
+        "createdAt": now,
+        "nextAttemptAt": now,
+        "sentAt": None,
+    }
+
+
+class AlertStore(Protocol):
+    """What the alert manager needs from storage."""
+
+    def seed_rules(self, rules: Iterable[AlertRule]) -> list[str]:
+        """Create the rules that do not exist yet; ids created."""
+        ...
+
+    def load_rules(self) -> tuple[list[AlertRule], list[str]]:
+        """Valid rules, and one message per stored rule that does not validate."""
+        ...
+
+    def get_rule(self, rule_id: str) -> AlertRule | None:
+        """One rule."""
+        ...
+
+    def put_rule(self, rule: AlertRule, by: str, now: dt.datetime) -> None:
+        """Create or replace a rule."""
+        ...
+
+    def load_states(self) -> dict[str, AlertState]:
+        """Every (rule, scope) state by state key."""
+        ...
+
+    def load_instances(self, open_only: bool) -> dict[str, Instance]:
+        """Alert instances by id."""
+        ...
+
+    def get_instance(self, instance_id: str) -> Instance | None:
+        """One instance."""
+        ...
+
+    def instances_opened(self, start: dt.datetime, end: dt.datetime) -> list[Instance]:
+        """Instances opened in [start, end), newest first."""
+        ...
+
+    def transact(
+        self, key: str, instance_id: str | None, rule: AlertRule | None, compute: Compute
+    ) -> Transition | None:
+        """Atomically: read state `key` and the instance (given, or the state's open one),
+        compute, write state, instance and outbox."""
+        ...
+
+    def due_notifications(self, now: dt.datetime, limit: int) -> list[OutboxEntry]:
+        """Outbox entries waiting for delivery whose next attempt is due."""
+        ...
+
+    def claim_notification(self, entry_id: str, now: dt.datetime, lease: dt.timedelta) -> bool:
+        """Take an entry for delivery; False when another run holds or finished it."""
+        ...
+
+    def finish_notification(self, entry: OutboxEntry, update: Mapping[str, Any]) -> None:
+        """Record a delivery outcome on the entry and on its alert instance."""
+        ...
+
+    def write_system_metrics(self, docs: Iterable[tuple[str, Mapping[str, Any]]]) -> int:
+        """Overwrite `system_performance_metrics` documents by id; count written."""
+        ...

@@ -1,0 +1,441 @@
+"""Analytics engine: app-event rollups and the dashboard's cross-cutting figures."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from video_monitoring.analytics import forecast, user_insights
+from video_monitoring.analytics.insights import (
+    business_metrics,
+    providers_comparison,
+    quality_insights,
+    upgrades_of,
+)
+from video_monitoring.analytics.performance import (
+    PerformanceMonitor,
+    check_trend_points,
+    generation_time,
+    system_metrics_json,
+)
+from video_monitoring.config import constants as c
+from video_monitoring.core.clock import Clock, utc_now
+from video_monitoring.core.errors import InvalidArgument
+from video_monitoring.core.models import Window, rfc3339
+from video_monitoring.ingest.events import plan_event_change
+from video_monitoring.ingest.pipeline import Plan, SourceState, StoredState
+from video_monitoring.ingest.rollup import (
+    MICRO_USD,
+    MILLI,
+    Granularity,
+    Totals,
+    floor_time,
+    merge_cells,
+    statuses,
+    step,
+)
+from video_monitoring.ingest.store import EVENT_LEDGER, MonitoringStore, UserActivity
+from video_monitoring.privacy.retention import DEFAULT_RETENTION, Retention
+from video_monitoring.warehouse.archive import Cells, TrendArchive
+
+log = logging.getLogger(__name__)
+
+# The series figures /trends can forecast, read from one trend point.
+TREND_METRICS: dict[str, Callable[[Mapping[str, Any]], float | None]] = {
+    "total": lambda p: p["total"],
+    "completed": lambda p: p["completed"],
+    "failed": lambda p: p["failed"],
+    "successRate": lambda p: p["successRate"],
+    "costUsd": lambda p: p["costUsd"],
+    "avgGenerationSeconds": lambda p: p["generationTimeSeconds"]["avg"],
+    "p95GenerationSeconds": lambda p: p["generationTimeSeconds"]["p95"],
+}
+METRIC_BOUNDS = {"successRate": (0.0, 1.0)}
+# A day's user snapshot is taken this long after the day ends (late events settle first).
+SNAPSHOT_SETTLE = dt.timedelta(hours=1)
+DAY_KEYS = frozenset(
+    {
+        "activeUsers", "generations", "generationsPerActiveUser", "sessions",
+        "sessionsPerActiveUser", "engagement", "upgraders", "segments",
+    }
+)  # fmt: skip
+# Buckets that ended less than this before the window's end are shown but not fitted.
+SETTLE = dt.timedelta(minutes=15)
+
+
+def fill_gaps(
+    points: list[tuple[dt.datetime, float | None]],
+) -> list[tuple[dt.datetime, float]]:
+    """Drop leading and trailing buckets without a value; interpolate inner ones linearly, so
+    the fitted series stays evenly spaced."""
+    known = [i for i, (_, value) in enumerate(points) if value is not None]
+    result: list[tuple[dt.datetime, float]] = []
+    for left, right in zip(known, [*known[1:], known[-1]] if known else [], strict=True):
+        start, value = points[left]
+        right_value = points[right][1]
+        assert value is not None and right_value is not None
+        result.append((start, value))
+        for k in range(left + 1, right):
+            share = (k - left) / (right - left)
+            result.append((points[k][0], value + share * (right_value - value)))
+    return result
+
+
+class AnalyticsEngine:
+    """Combines rollups, events and alerts into dashboard answers."""
+
+    def __init__(
+        self,
+        store: MonitoringStore,
+        monitor: PerformanceMonitor,
+        shards: int = 16,
+        clock: Clock = utc_now,
+        tracked_features: frozenset[str] | None = None,
+        retention: Retention = DEFAULT_RETENTION,
+        archive: TrendArchive | None = None,
+    ) -> None:
+        self._store = store
+        self._monitor = monitor
+        self._archive = archive
+        self._shards = shards
+        self._clock = clock
+        self._features = tracked_features
+        self._retention = retention
+
+    def record_app_event(self, event_id: str) -> Plan:
+        """Bring one app event's contribution to the event rollups in line with its document."""
+        plan = self._store.reconcile(event_id, self.event_planner(event_id), EVENT_LEDGER)
+        if plan.outcome == "rejected":
+            log.warning("analytics event %s rejected: %s", event_id, plan.reason)
+        return plan
+
+    def event_planner(self, event_id: str) -> Callable[[SourceState, StoredState], Plan]:
+        """The event pipeline's planner for one event, at this moment."""
+        now = self._clock()
+
+        def plan(source: SourceState, stored: StoredState) -> Plan:
+            return plan_event_change(
+                event_id, source, stored, now, self._shards, self._features, self._retention
+            )
+
+        return plan
+
+    def generate_quality_insights(self, window: Window) -> dict[str, Any]:
+        """CONTRACT §6 `/quality` (definitions in the README)."""
+        return {**quality_insights(self.cells(window), window), "source": self.source(window)}
+
+    def compare_providers(self, window: Window) -> dict[str, Any]:
+        """CONTRACT §6 `/providers`: every provider side by side."""
+        return {**providers_comparison(self.cells(window), window), "source": self.source(window)}
+
+    def system_metrics(self, window: Window) -> dict[str, Any]:
+        """CONTRACT §6 `/performance`: the system figures of a window."""
+        totals = merge_cells(self.cells(window), provider=window.provider)
+        return {**system_metrics_json(totals, window), "source": self.source(window)}
+
+    def generate_business_metrics(self, window: Window) -> dict[str, Any]:
+        """CONTRACT §6 `/business` (definitions in the README)."""
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            cells = pool.submit(self.cells, window)
+            events = pool.submit(self.event_totals, window)
+            result = business_metrics(cells.result(), events.result(), window)
+        result["source"] = self.source(window)
+        days = []
+        day = floor_time(window.start, "day")
+        while day < window.end:
+            days.append(day)
+            day += dt.timedelta(days=1)
+        stored = self._store.daily_snapshots(c.USER_BEHAVIOR_INSIGHTS, days)
+        latest = max(stored) if stored else None
+        result["retention"] = {
+            "snapshotDay": latest,
+            "days7": stored[latest]["retention7"] if latest else None,
+            "days30": stored[latest]["retention30"] if latest else None,
+        }
+        return result
+
+    def analyze_trends(
+        self, window: Window, granularity: Granularity, metric: str, horizon: int
+    ) -> dict[str, Any]:
+        """CONTRACT §6 `/trends`: one point per bucket, a Holt forecast of `metric` for the next
+        `horizon` buckets with a 95% prediction interval, and anomalous points. Only whole
+        buckets inside the window are fitted (a partial first or last bucket is not). Buckets
+        before the rollups' retention horizon come from the BigQuery archive; `source` says
+        which answered."""
+        points, source = self._trend_points(window, granularity)
+        size = step(granularity)
+        settled_before = window.end - SETTLE
+        eligible: list[tuple[dt.datetime, float | None]] = []
+        for point in points:
+            point["complete"] = (
+                point["start"] >= window.start and point["start"] + size <= window.end
+            )
+            # The newest buckets still have generations running; they would bias the fit.
+            point["fitted"] = point["complete"] and point["start"] + size <= settled_before
+            if point["fitted"]:
+                value = TREND_METRICS[metric](point)
+                eligible.append((point["start"], None if value is None else float(value)))
+        fitted = fill_gaps(eligible)
+        observed = {start for start, value in eligible if value is not None}
+        model = forecast.fit([v for _, v in fitted])
+        low, high = METRIC_BOUNDS.get(metric, (0.0, math.inf))
+        result: dict[str, Any] = {
+            "window": window.to_json(),
+            "granularity": granularity,
+            "metric": metric,
+            "source": source,
+            "series": points,
+            "forecast": None,
+            "anomalies": [],
+        }
+        if model is None:
+            result["forecastUnavailable"] = (
+                f"needs at least {forecast.MIN_POINTS} whole {granularity}s with a value"
+            )
+            return result
+        last = fitted[-1][0]
+        result["forecast"] = {
+            "method": "holt-linear",
+            "alpha": model.alpha,
+            "beta": model.beta,
+            "sigma": model.sigma,
+            "points": [
+                {
+                    "start": last + size * h,
+                    "value": min(max(value, low), high),
+                    "lower": min(max(lower, low), high),
+                    "upper": min(max(upper, low), high),
+                }
+                for h, (value, lower, upper) in enumerate(forecast.forecast(model, horizon), 1)
+            ],
+        }
+        result["anomalies"] = [
+            {
+                "start": fitted[i][0],
+                "value": fitted[i][1],
+                "expected": fitted[i][1] - model.errors[i - 2],
+            }
+            for i in forecast.anomalies(model)
+            if fitted[i][0] in observed  # an interpolated gap is not an observation
+        ]
+        return result
+
+    def _trend_points(
+        self, window: Window, granularity: Granularity
+    ) -> tuple[list[dict[str, Any]], str]:
+        """The window's points: from the rollups from the retention horizon on, from the
+        archive before it."""
+        old, recent = self._split(window)
+        points = []
+        if old is not None:
+            check_trend_points(window, granularity)
+            points += self._archive_or_fail().trend_points(old, granularity)
+        if recent is not None:
+            points += self._monitor.get_performance_trends(recent, granularity)
+        return points, self.source(window)
+
+    def cells(self, window: Window) -> Cells:
+        """The window's generation rollup cells: from the rollups from the retention horizon on,
+        rebuilt from the archive before it (warehouse/archive.py)."""
+        old, recent = self._split(window)
+        cells: Cells = []
+        if old is not None:
+            cells += self._archive_or_fail().cells(old, self._features)
+        if recent is not None:
+            cells += self._monitor.cells(recent)
+        return cells
+
+    def event_totals(self, window: Window) -> dict[str, Totals]:
+        """App-event counters of the window per event type, from the same sources as cells."""
+        old, recent = self._split(window)
+        result = self._monitor.event_totals(recent) if recent is not None else {}
+        if old is not None:
+            for event_type, flat in self._archive_or_fail().event_cells(old, self._features):
+                result.setdefault(event_type, Totals()).add(flat)
+        return result
+
+    def source(self, window: Window) -> str:
+        """Which store answers for the window: `firestore`, `bigquery` or
+        `bigquery+firestore`."""
+        old, recent = self._split(window)
+        return "+".join(
+            name for name, part in (("bigquery", old), ("firestore", recent)) if part is not None
+        )
+
+    def _split(self, window: Window) -> tuple[Window | None, Window | None]:
+        """The window's part before the aggregates' retention horizon (for the archive) and its
+        part from the horizon on (for the rollups); None for an empty part. The horizon is the
+        first UTC midnight whose day of aggregates has not reached its expiry, so no bucket is
+        split and none is read after TTL may delete it."""
+        horizon = self._retention.aggregate_horizon(self._clock())
+        if window.start >= horizon:
+            return None, window
+        old = Window(start=window.start, end=min(window.end, horizon), provider=window.provider)
+        if window.end <= horizon:
+            return old, None
+        return old, Window(start=horizon, end=window.end, provider=window.provider)
+
+    def _archive_or_fail(self) -> TrendArchive:
+        """The archive, or a 400 naming `from` when there is none."""
+        if self._archive is None:
+            horizon = self._retention.aggregate_horizon(self._clock())
+            raise InvalidArgument(
+                f"from: Firestore keeps aggregates for {self._retention.aggregate_days} days "
+                f"(since {rfc3339(horizon)}) and no BigQuery archive is configured"
+            )
+        return self._archive
+
+    def snapshot_user_behavior(
+        self, now: dt.datetime, settle: dt.timedelta = SNAPSHOT_SETTLE
+    ) -> bool:
+        """Store the daily snapshots of the last UTC day that closed at least `settle` ago, once
+        (True when written): `business_metrics/{day}` and `quality_insights/{day}` (the day's
+        figures as /business and /quality give them) and `user_behavior_insights/{day}` (from
+        the 31 days of user activity ending that day). The user snapshot is written last, so
+        its presence means the day is done."""
+        day = floor_time(now - settle, "day") - dt.timedelta(days=1)
+        if self._store.daily_snapshots(c.USER_BEHAVIOR_INSIGHTS, [day]):
+            return False
+        whole_day = Window(start=day, end=day + dt.timedelta(days=1))
+        stamp = {"day": day, "computedAt": now}
+        self._store.put_daily_snapshot(
+            c.BUSINESS_METRICS, day, {**self.generate_business_metrics(whole_day), **stamp}
+        )
+        self._store.put_daily_snapshot(
+            c.QUALITY_INSIGHTS, day, {**self.generate_quality_insights(whole_day), **stamp}
+        )
+        activity = self._consenting(
+            self._store.user_days(day - dt.timedelta(days=30), day + dt.timedelta(days=1))
+        )
+        body = user_insights.snapshot(activity, day)
+        self._store.put_daily_snapshot(c.USER_BEHAVIOR_INSIGHTS, day, {**body, **stamp})
+        return True
+
+    def _consenting(self, activity: Iterable[UserActivity]) -> list[UserActivity]:
+        """User activity without the users who opted out of analytics."""
+        opted_out = self._store.opted_out_users()
+        return [a for a in activity if a.user_id not in opted_out]
+
+    def generate_user_behavior_insights(self, window: Window) -> dict[str, Any]:
+        """CONTRACT §6 `/user-insights`: per UTC day the window touches, activity, engagement and
+        segments (from the daily snapshot, or computed now for days without one: today and any
+        day the scheduled run has not reached; days before the aggregates' retention horizon
+        from the BigQuery archive's rows); retention and churn risk of the latest snapshot day
+        (rebuilt from the archive for the last archived day when the window has no stored
+        snapshot)."""
+        first = floor_time(window.start, "day")
+        days = []
+        while first < window.end:
+            days.append(first)
+            first += dt.timedelta(days=1)
+        horizon = self._retention.aggregate_horizon(self._clock())
+        old_days = [d for d in days if d < horizon]
+        stored = self._store.daily_snapshots(
+            c.USER_BEHAVIOR_INSIGHTS, [d for d in days if d >= horizon]
+        )
+        missing = [d for d in days if d >= horizon and d not in stored]
+        live: dict[dt.datetime, list[Any]] = {}
+        if missing:
+            days_read = self._store.user_days(missing[0], missing[-1] + dt.timedelta(days=1))
+            for activity in self._consenting(days_read):
+                live.setdefault(activity.day, []).append(activity)
+        archived: list[UserActivity] = []
+        rebuilt: dict[str, Any] | None = None
+        if old_days:
+            last = old_days[-1]
+            # Without a stored snapshot, the last archived day's retention needs its 30 days.
+            since = old_days[0] if stored else min(old_days[0], last - dt.timedelta(days=30))
+            archived = self._archive_or_fail().user_days(
+                since, last + dt.timedelta(days=1), self._store.opted_out_users()
+            )
+            for activity in archived:
+                if activity.day >= old_days[0]:
+                    live.setdefault(activity.day, []).append(activity)
+            if not stored:
+                rebuilt = user_insights.snapshot(archived, last)
+        series = []
+        for day in days:
+            if day in stored:
+                figures = {k: v for k, v in stored[day].items() if k in DAY_KEYS}
+                series.append({"day": day, "source": "snapshot", **figures})
+            else:
+                figures = user_insights.day_figures(live.get(day, []))
+                kind = "bigquery" if day < horizon else "live"
+                series.append({"day": day, "source": kind, **figures})
+        latest_day: dt.datetime | None = None
+        latest: Mapping[str, Any] | None = None
+        if stored:
+            latest_day = max(stored)
+            latest = stored[latest_day]
+        elif rebuilt is not None:
+            latest_day, latest = old_days[-1], rebuilt
+        user_days = sum(p["activeUsers"] for p in series)
+        return {
+            "window": window.to_json(),
+            "source": self.source(window),
+            "days": series,
+            "totals": {
+                "activeUserDays": user_days,
+                "averageDailyActiveUsers": user_days / len(series) if series else None,
+                "generations": sum(p["generations"] for p in series),
+                "sessions": sum(p["sessions"] for p in series),
+            },
+            "latestSnapshotDay": latest_day,
+            "retention7": latest["retention7"] if latest else None,
+            "retention30": latest["retention30"] if latest else None,
+            "churnRisk": latest["churnRisk"] if latest else None,
+        }
+
+    def get_analytics_summary(self, window: Window) -> dict[str, Any]:
+        """CONTRACT §6 `/summary`; every figure is defined in the README."""
+        # Three independent reads, issued together.
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            cells_future = pool.submit(self.cells, window)
+            events_future = pool.submit(self.event_totals, window)
+            alerts_future = pool.submit(self._store.open_alerts)
+            cells = cells_future.result()
+            upgrades, revenue = upgrades_of(events_future.result())
+            open_alerts = alerts_future.result()
+        totals = merge_cells(cells, provider=window.provider)
+        counts = statuses(totals)
+        completed, failed = counts["completed"], counts["failed"]
+        free_generations = merge_cells(cells, provider=window.provider, tier="free").count()
+        alerts = [a for a in open_alerts if _in_scope(a, window.provider)]
+        return {
+            "window": window.to_json(),
+            "provider": window.provider,
+            "source": self.source(window),
+            "generations": {
+                "total": totals.count(),
+                "completed": completed,
+                "failed": failed,
+                "cancelled": counts["cancelled"],
+                "inProgress": counts["queued"] + counts["processing"],
+                "successRate": None
+                if completed + failed == 0
+                else completed / (completed + failed),
+            },
+            "generationTimeSeconds": generation_time(totals),
+            "quality": {"avgScore": totals.mean("q", MILLI), "scored": totals.samples("q")},
+            "satisfaction": {"avgRating": totals.mean("r", MILLI), "rated": totals.samples("r")},
+            "costUsd": totals.sum("cost", MICRO_USD),
+            "business": {
+                "revenueUsd": round(revenue, 6),
+                "upgrades": upgrades,
+                "conversionRate": None if free_generations == 0 else upgrades / free_generations,
+            },
+            "alerts": {
+                "active": len(alerts),
+                "critical": sum(1 for a in alerts if a.get("severity") == "critical"),
+            },
+        }
+
+
+def _in_scope(alert: Mapping[str, Any], provider: str | None) -> bool:
+    """Every alert without a provider filter; with one, the alerts scoped to that provider
+    (as GET /alerts?provider= filters)."""
+    return provider is None or alert.get("scope") == f"provider:{provider}"

@@ -1,0 +1,273 @@
+"""Performance monitor: per-generation metrics, real-time rollups, windowed system metrics."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from video_monitoring.alerting.metrics import (
+    RULE_WINDOWS,
+    TIERS,
+    Snapshot,
+    parse_scope,
+)
+from video_monitoring.config import constants as c
+from video_monitoring.core.clock import Clock, utc_now
+from video_monitoring.core.errors import InvalidArgument
+from video_monitoring.core.models import Window
+from video_monitoring.ingest import sketch
+from video_monitoring.ingest.pipeline import Plan, SourceState, StoredState, plan_change
+from video_monitoring.ingest.rollup import (
+    MICRO_USD,
+    MS,
+    BucketRange,
+    Granularity,
+    Totals,
+    bucket_starts,
+    cover,
+    floor_time,
+    merge_cells,
+    ratio,
+    statuses,
+    step,
+)
+from video_monitoring.ingest.store import MonitoringStore, RollupDoc
+from video_monitoring.privacy.retention import DEFAULT_RETENTION, Retention
+
+log = logging.getLogger(__name__)
+PERCENTILES = (0.5, 0.95, 0.99)
+PERFORMANCE_METRICS = frozenset(
+    {
+        "successRate", "failureRate", "retryRate", "fallbackRate", "avgGenerationSeconds",
+        "p95GenerationSeconds", "avgQueueSeconds", "avgQualityScore", "avgUserRating",
+        "costPerOutputSecondUsd", "throughputPerHour", "total",
+    }
+)  # fmt: skip
+
+
+MAX_TREND_POINTS = 2000
+
+
+@dataclass(frozen=True)
+class SystemMetrics:
+    """Windowed system metrics, computed from rollups only."""
+
+    window: Window
+    totals: Totals
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form used by the dashboard and the scheduled run."""
+        return system_metrics_json(self.totals, self.window)
+
+
+def check_trend_points(window: Window, granularity: Granularity) -> None:
+    """A 400 when the window has more buckets of the granularity than a response serves."""
+    points = int((window.end - floor_time(window.start, granularity)) / step(granularity)) + 1
+    if points > MAX_TREND_POINTS:
+        raise InvalidArgument(
+            f"granularity: {granularity} over this window gives {points} points; "
+            f"at most {MAX_TREND_POINTS} are served, choose a coarser granularity"
+        )
+
+
+def generation_time(totals: Totals) -> dict[str, float | None]:
+    """Average and sketch percentiles of completed generations' time, in seconds."""
+    p50, p95, p99 = sketch.quantiles(totals.bins("gt"), PERCENTILES)
+    return {"avg": totals.mean("gt", MS), "p50": p50, "p95": p95, "p99": p99}
+
+
+def system_metrics_json(totals: Totals, window: Window) -> dict[str, Any]:
+    """Every system figure of a window (definitions in the README)."""
+    counts = statuses(totals)
+    completed, failed = counts["completed"], counts["failed"]
+    terminal_attempted = totals.samples("att")
+    hours = (window.end - window.start).total_seconds() / 3600
+    cost = totals.sum("cost", MICRO_USD)
+    output = totals.sum("out", MS)
+    return {
+        "window": window.to_json(),
+        "provider": window.provider,
+        "generations": {
+            "total": totals.count(),
+            **counts,
+            "inProgress": counts["queued"] + counts["processing"],
+        },
+        "successRate": ratio(completed, completed + failed),
+        "generationTimeSeconds": generation_time(totals),
+        "queueSeconds": {"avg": totals.mean("qt", MS), "samples": totals.samples("qt")},
+        "renderSeconds": {"avg": totals.mean("rt", MS), "samples": totals.samples("rt")},
+        "errors": totals.by_prefix("err/"),
+        "retryRate": ratio(totals.get("retried"), terminal_attempted),
+        "fallbackRate": ratio(totals.get("fallback"), terminal_attempted),
+        "avgAttempts": totals.mean("att", 1),
+        "costUsd": cost,
+        "costPerOutputSecondUsd": ratio(cost, output) if totals.samples("out") else None,
+        "throughputPerHour": ratio(completed, hours),
+    }
+
+
+class PerformanceMonitor:
+    """Records generations into metrics and rollups; answers windowed performance questions."""
+
+    def __init__(
+        self,
+        store: MonitoringStore,
+        shards: int,
+        clock: Clock = utc_now,
+        tracked_features: frozenset[str] | None = None,
+        retention: Retention = DEFAULT_RETENTION,
+    ) -> None:
+        self._store = store
+        self._shards = shards
+        self._clock = clock
+        self._features = tracked_features
+        self._retention = retention
+
+    def record_generation_metrics(self, generation_id: str) -> Plan:
+        """Bring one generation's metrics and rollup contribution in line with its document."""
+        plan = self._store.reconcile(generation_id, self.planner(generation_id))
+        if plan.outcome == "rejected":
+            log.warning("generation %s rejected: %s", generation_id, plan.reason)
+        return plan
+
+    def planner(self, generation_id: str) -> Callable[[SourceState, StoredState], Plan]:
+        """The pipeline's planner for one generation, at this moment."""
+        now = self._clock()
+
+        def plan(source: SourceState, stored: StoredState) -> Plan:
+            return plan_change(
+                generation_id, source, stored, now, self._shards, self._features, self._retention
+            )
+
+        return plan
+
+    def cells(self, window: Window) -> list[tuple[str, Mapping[str, Any]]]:
+        """Every rollup cell inside the window, read from a number of documents bounded by the
+        number of buckets that tile it (times the shards of buckets not yet compacted)."""
+        return cells_of(self._store.rollups(cover(window.start, window.end)))
+
+    def event_totals(self, window: Window) -> dict[str, Totals]:
+        """App-event counters inside the window, per event type (from the event rollups)."""
+        result: dict[str, Totals] = {}
+        docs = self._store.rollups(cover(window.start, window.end), c.EVENT_ROLLUPS)
+        for event_type, flat in cells_of(docs):
+            result.setdefault(event_type, Totals()).add(flat)
+        return result
+
+    def totals(self, window: Window, tier: str | None = None) -> Totals:
+        """Sum of every rollup cell inside the window (optionally one provider or tier)."""
+        return merge_cells(self.cells(window), provider=window.provider, tier=tier)
+
+    def calculate_system_metrics(self, window: Window) -> SystemMetrics:
+        """System metrics of a window."""
+        return SystemMetrics(window, self.totals(window))
+
+    def get_performance_trends(
+        self, window: Window, granularity: Granularity
+    ) -> list[dict[str, Any]]:
+        """One point per bucket of the granularity: counts, success rate, time percentiles."""
+        start = floor_time(window.start, granularity)
+        check_trend_points(window, granularity)
+        docs = self._store.rollups(cover(window.start, window.end, coarsest=granularity))
+        series: dict[dt.datetime, list[RollupDoc]] = {}
+        for doc in docs:
+            series.setdefault(floor_time(doc.start, granularity), []).append(doc)
+        result = []
+        bucket = start
+        while bucket < window.end:
+            bucket_docs = series.get(bucket, [])
+            totals = merge_cells(
+                ((cell, n) for d in bucket_docs for cell, n in d.cells.items()),
+                provider=window.provider,
+            )
+            counts = statuses(totals)
+            completed, failed = counts["completed"], counts["failed"]
+            result.append(
+                {
+                    "start": bucket,
+                    "total": totals.count(),
+                    "completed": completed,
+                    "failed": failed,
+                    "successRate": ratio(completed, completed + failed),
+                    "generationTimeSeconds": generation_time(totals),
+                    "costUsd": totals.sum("cost", MICRO_USD),
+                }
+            )
+            bucket += step(granularity)
+        return result
+
+    def snapshot(
+        self,
+        tick: dt.datetime,
+        anomaly_days: int = 0,
+    ) -> Snapshot:
+        """Cells of every rule window ending at the tick (minute-aligned), and for anomaly rules
+        the whole hours of the same hour on the previous `anomaly_days` days."""
+        end = floor_time(tick, "minute")
+        windows = {
+            name: Window(start=end - length, end=end) for name, length in RULE_WINDOWS.items()
+        }
+        covers = {name: cover(w.start, w.end) for name, w in windows.items()}
+        hours: list[BucketRange] = []
+        if anomaly_days:
+            last = floor_time(tick, "hour") - dt.timedelta(hours=1)
+            starts = [last - dt.timedelta(days=d) for d in range(anomaly_days + 1)]
+            hours = [BucketRange("hour", s, s + dt.timedelta(hours=1)) for s in starts]
+        # One read per rollup collection for every window at once (the windows overlap).
+        everything = [r for ranges in covers.values() for r in ranges] + hours
+        docs = self._store.rollups(everything)
+        event_docs = self._store.rollups([r for rs in covers.values() for r in rs], c.EVENT_ROLLUPS)
+        cells = {name: cells_of(docs_in(docs, ranges)) for name, ranges in covers.items()}
+        counts = {}
+        for name, ranges in covers.items():
+            upgrades = Totals()
+            for doc in docs_in(event_docs, ranges):
+                upgrades.add(doc.cells.get(c.EVENT_PREMIUM_UPGRADE, {}))
+            counts[name] = upgrades.count()
+        hour_cells: dict[dt.datetime, list[tuple[str, Mapping[str, Any]]]] = {}
+        for doc in docs_in(docs, hours):
+            hour_cells.setdefault(doc.start, []).extend(doc.cells.items())
+        return Snapshot(tick, cells, windows, counts, hour_cells)
+
+    def system_metric_documents(
+        self, snapshot: Snapshot, backlog: Mapping[str, tuple[int, int]]
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """`system_performance_metrics` documents of a tick: every window, overall and per
+        provider and tier, with deterministic ids (a rerun of the tick overwrites them)."""
+        tick_key = floor_time(snapshot.tick, "minute").strftime("%Y%m%dT%H%M")
+        scopes = ["overall", *(f"provider:{p}" for p in snapshot.providers())]
+        scopes += [f"tier:{t}" for t in TIERS]
+        docs = []
+        for name in RULE_WINDOWS:
+            for scope in scopes:
+                scoped = snapshot.scope_totals(name, scope)
+                provider, tier = parse_scope(scope)
+                queued_processing, stuck = backlog.get(scope, (0, 0))
+                body = system_metrics_json(scoped.totals, scoped.window)
+                body |= {
+                    "tick": snapshot.tick,
+                    "windowName": name,
+                    "scope": scope,
+                    "provider": provider,
+                    "tier": tier,
+                    "windowStart": scoped.window.start,
+                    "windowEnd": scoped.window.end,
+                    "backlog": queued_processing,
+                    "stuckJobs": stuck,
+                }
+                docs.append((f"{tick_key}__{name}__{scope.replace(':', '-')}", body))
+        return docs
+
+
+def docs_in(docs: list[RollupDoc], ranges: list[BucketRange]) -> list[RollupDoc]:
+    """The documents of the buckets that the ranges tile."""
+    wanted = {(r.granularity, start) for r in ranges for start in bucket_starts(r)}
+    return [doc for doc in docs if (doc.granularity, doc.start) in wanted]
+
+
+def cells_of(docs: list[RollupDoc]) -> list[tuple[str, Mapping[str, float]]]:
+    """All (flat) cells of some rollup documents."""
+    return [(cell, flat) for doc in docs for cell, flat in doc.cells.items()]

@@ -1,0 +1,136 @@
+"""User behaviour from per-user-day activity (pure; definitions in the README).
+
+A user is active on a UTC day when any of their counters for that day is positive (a generation
+created that day, or an app event timestamped that day). Segments are per day: premium (a premium
+generation or an upgrade that day), free (active and not premium), power (at least
+`POWER_GENERATIONS` generations that day, either tier).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+from video_monitoring.ingest.rollup import ratio
+
+POWER_GENERATIONS = 10
+DAY = dt.timedelta(days=1)
+
+
+class Activity(Protocol):
+    """One user's counters on one day."""
+
+    @property
+    def day(self) -> dt.datetime: ...
+
+    @property
+    def user_id(self) -> str: ...
+
+    @property
+    def counters(self) -> Mapping[str, float]: ...
+
+
+def is_active(activity: Activity) -> bool:
+    """Any positive counter (documents of removed activity keep zeros)."""
+    return any(v > 0 for v in activity.counters.values())
+
+
+def day_figures(activities: Iterable[Activity]) -> dict[str, Any]:
+    """The figures of one day's activity."""
+    active = [a for a in activities if is_active(a)]
+    users = len(active)
+
+    def total(key: str) -> int:
+        return int(sum(a.counters.get(key, 0) for a in active))
+
+    premium = sum(
+        1 for a in active if a.counters.get("gen/premium", 0) > 0
+        or a.counters.get("ev/premium_upgrade", 0) > 0
+    )  # fmt: skip
+    power = sum(1 for a in active if a.counters.get("gen/n", 0) >= POWER_GENERATIONS)
+    engagement = {
+        "views": total("ev/video_viewed"),
+        "shares": total("ev/video_shared"),
+        "downloads": total("ev/video_downloaded"),
+    }
+    return {
+        "activeUsers": users,
+        "generations": total("gen/n"),
+        "generationsPerActiveUser": ratio(total("gen/n"), users),
+        "sessions": total("ev/session_start"),
+        "sessionsPerActiveUser": ratio(total("ev/session_start"), users),
+        "engagement": {
+            **engagement,
+            "perActiveUser": {k: ratio(v, users) for k, v in engagement.items()},
+        },
+        "upgraders": sum(1 for a in active if a.counters.get("ev/premium_upgrade", 0) > 0),
+        "segments": {
+            "free": {"users": users - premium, "share": ratio(users - premium, users)},
+            "premium": {"users": premium, "share": ratio(premium, users)},
+            "power": {"users": power, "share": ratio(power, users)},
+        },
+    }
+
+
+def active_sets(activities: Iterable[Activity]) -> dict[dt.datetime, set[str]]:
+    """Active users per day."""
+    days: dict[dt.datetime, set[str]] = {}
+    for a in activities:
+        if is_active(a):
+            days.setdefault(a.day, set()).add(a.user_id)
+    return days
+
+
+def retention(days: Mapping[dt.datetime, set[str]], day: dt.datetime, span: int) -> dict[str, Any]:
+    """Of the users active on `day - span`, those active again on a day in (day - span, day]."""
+    cohort_day = day - span * DAY
+    cohort = days.get(cohort_day, set())
+    later: set[str] = set()
+    for offset in range(1, span + 1):
+        later |= days.get(cohort_day + offset * DAY, set())
+    retained = len(cohort & later)
+    return {
+        "cohortDay": cohort_day,
+        "cohort": len(cohort),
+        "retained": retained,
+        "rate": ratio(retained, len(cohort)),
+    }
+
+
+def churn_risk(
+    days: Mapping[dt.datetime, set[str]], premium: set[str], day: dt.datetime
+) -> dict[str, Any]:
+    """Users active in the 30 days ending on `day` but not in its last 7: how many, their share
+    of the 30 days' active users, and how many of them were premium on some day."""
+    recent: set[str] = set()
+    for offset in range(7):
+        recent |= days.get(day - offset * DAY, set())
+    month: set[str] = set(recent)
+    for offset in range(7, 30):
+        month |= days.get(day - offset * DAY, set())
+    at_risk = month - recent
+    return {
+        "users": len(at_risk),
+        "share": ratio(len(at_risk), len(month)),
+        "premium": len(at_risk & premium),
+        "activeIn30Days": len(month),
+    }
+
+
+def snapshot(activities: Sequence[Activity], day: dt.datetime) -> dict[str, Any]:
+    """The stored daily snapshot of `day` from the activity of the 31 days ending on it."""
+    days = active_sets(activities)
+    premium = {
+        a.user_id
+        for a in activities
+        if a.counters.get("gen/premium", 0) > 0 or a.counters.get("ev/premium_upgrade", 0) > 0
+    }
+    figures = day_figures(a for a in activities if a.day == day)
+    return {
+        "day": day,
+        **figures,
+        "retention7": retention(days, day, 7),
+        "retention30": retention(days, day, 30),
+        "churnRisk": churn_risk(days, premium, day),
+    }

@@ -1,0 +1,79 @@
+"""Firebase ID token verification and roles."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import firebase_admin
+from firebase_admin import auth as firebase_auth
+
+from video_monitoring.config import constants as c
+from video_monitoring.config.settings import get_settings
+from video_monitoring.core.errors import PermissionDenied, Unauthenticated
+
+READ_ROLES = frozenset({c.ROLE_ANALYTICS, c.ROLE_ADMIN})
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A verified caller."""
+
+    uid: str
+    role: str | None
+
+
+@functools.cache
+def _app() -> firebase_admin.App:
+    # With FIREBASE_AUTH_EMULATOR_HOST set, firebase_admin accepts the emulator's unsigned tokens
+    # and still checks issuer, audience and expiry; without it, signatures are verified.
+    try:
+        return firebase_admin.get_app()
+    except ValueError:
+        return firebase_admin.initialize_app(options={"projectId": get_settings().project_id})
+
+
+def verify(authorization: str | None, app: firebase_admin.App | None = None) -> Caller:
+    """The caller behind an `Authorization: Bearer <ID token>` header, or Unauthenticated.
+
+    firebase_admin checks the RS256 signature against Google's published certificates (by
+    `kid`), expiry, issue and auth times, audience (the project) and issuer
+    (`https://securetoken.google.com/<project>`); only with FIREBASE_AUTH_EMULATOR_HOST set does
+    it accept the Auth emulator's unsigned tokens (the local stack)."""
+    if not authorization or not authorization.startswith("Bearer "):
+        raise Unauthenticated("Authorization: expected 'Bearer <Firebase ID token>'")
+    token = authorization.removeprefix("Bearer ").strip()
+    try:
+        claims: Mapping[str, Any] = firebase_auth.verify_id_token(token, app=app or _app())
+    except (ValueError, firebase_auth.InvalidIdTokenError, firebase_auth.ExpiredIdTokenError):
+        # The library's messages quote the token; never echo or log it.
+        raise Unauthenticated("Authorization: the ID token did not verify") from None
+    role = claims.get("role")
+    return Caller(uid=str(claims.get("uid", "")), role=role if isinstance(role, str) else None)
+
+
+CORS_METHODS = "GET, POST, PUT, OPTIONS"
+CORS_HEADERS = "Authorization, Content-Type"
+
+
+def cors_headers(origin: str | None, allowed: Iterable[str]) -> dict[str, str]:
+    """Response headers letting a listed web app origin call the API (none for other origins;
+    the browser then blocks the response). `Vary: Origin` keeps caches honest."""
+    if origin is None or origin not in set(allowed):
+        return {"Vary": "Origin"} if origin is not None else {}
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Methods": CORS_METHODS,
+        "Access-Control-Allow-Headers": CORS_HEADERS,
+        "Access-Control-Expose-Headers": "Content-Disposition",
+        "Access-Control-Max-Age": "3600",
+        "Vary": "Origin",
+    }
+
+
+def require(caller: Caller, roles: frozenset[str]) -> None:
+    """PermissionDenied unless the caller has one of the roles."""
+    if caller.role not in roles:
+        raise PermissionDenied(f"role: this action needs one of {sorted(roles)}")

@@ -1,0 +1,353 @@
+"""`/export`: a window of one dataset as csv, ndjson or json, streamed in pages.
+
+Rows are read from Firestore a page at a time and written out as they come, so memory does not
+grow with the row count. Before streaming, an aggregation count checks the row cap (a 400 names
+it, rather than a silently cut file). CSV cells that a spreadsheet would run as a formula (a
+string starting with `=`, `+`, `-`, `@`, tab or carriage return) are prefixed with `'`.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import IO, Any, Protocol
+from xml.sax.saxutils import escape
+
+from video_monitoring.config import constants as c
+from video_monitoring.core.models import Window, rfc3339
+from video_monitoring.core.values import plain
+
+FORMATS = {
+    "csv": "text/csv",
+    "ndjson": "application/x-ndjson",
+    "json": "application/json",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
+CHUNK = 64 * 1024
+PDF_MAX_ROWS = 2000  # a PDF is a report to read; the full data goes to csv or xlsx
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+PAGE = 500
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One exportable collection: where it lives, its time field, its columns."""
+
+    name: str
+    collection: str
+    time_field: str
+    columns: tuple[str, ...]
+    provider_field: str | None = None
+    pdf_columns: tuple[str, ...] = ()  # the columns a printed page has room for
+    tally: str | None = None  # the column whose values the PDF's totals count
+
+
+DATASETS: dict[str, Dataset] = {
+    "generations": Dataset(
+        "generations", c.METRICS, "createdAt",
+        ("generationId", "userId", "provider", "model", "status", "userTier", "createdAt",
+         "startedAt", "completedAt", "generationSeconds", "queueSeconds", "renderSeconds",
+         "attempts", "fallbackFrom", "errorCode", "errorRetryable", "qualityScore", "userRating",
+         "costUsd", "outputSeconds", "resolution", "features"),
+        provider_field="provider",
+        pdf_columns=("createdAt", "provider", "status", "userTier", "generationSeconds",
+                     "qualityScore", "userRating", "costUsd"),
+        tally="status",
+    ),
+    "events": Dataset(
+        "events", c.EVENTS, "timestamp",
+        ("eventId", "type", "userId", "timestamp", "sessionId", "generationId", "amountUsd",
+         "source", "properties"),
+        pdf_columns=("timestamp", "type", "userId", "generationId", "amountUsd", "source"),
+        tally="type",
+    ),
+    "alerts": Dataset(
+        "alerts", c.ALERT_INSTANCES, "openedAt",
+        ("alertId", "ruleId", "scope", "status", "severity", "metric", "comparator", "threshold",
+         "window", "value", "samples", "openedAt", "firedAt", "acknowledgedAt", "acknowledgedBy",
+         "resolvedAt", "resolvedBy", "resolution", "level"),
+        pdf_columns=("openedAt", "ruleId", "scope", "severity", "status", "value", "threshold",
+                     "resolvedAt"),
+        tally="status",
+    ),
+    "system": Dataset(
+        "system", c.SYSTEM_METRICS, "tick",
+        ("tick", "windowName", "scope", "windowStart", "windowEnd", "generations", "successRate",
+         "generationTimeSeconds", "queueSeconds", "renderSeconds", "errors", "retryRate",
+         "fallbackRate", "avgAttempts", "costUsd", "costPerOutputSecondUsd", "throughputPerHour",
+         "backlog", "stuckJobs"),
+        pdf_columns=("tick", "windowName", "scope", "successRate", "costUsd", "backlog",
+                     "stuckJobs"),
+        tally="windowName",
+    ),
+}  # fmt: skip
+
+
+class ExportSource(Protocol):
+    """Where rows come from (Firestore in production, a list in unit tests)."""
+
+    def count(self, dataset: Dataset, window: Window) -> int:
+        """Rows of the dataset in the window."""
+        ...
+
+    def rows(self, dataset: Dataset, window: Window) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """(document id, fields) of the window's rows, oldest first, read page by page."""
+        ...
+
+    def opted_out_users(self) -> frozenset[str]:
+        """Users who opted out of analytics: their rows are left out of exports."""
+        ...
+
+
+class ArchivedRows(Protocol):
+    """Where a dataset's rows older than Firestore keeps them come from (BigQuery)."""
+
+    def count_rows(self, dataset: Dataset, window: Window) -> int:
+        """Archived rows of the dataset in the window."""
+        ...
+
+    def archived_rows(
+        self, dataset: Dataset, window: Window
+    ) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """(id, fields) of the window's archived rows, oldest first, streamed."""
+        ...
+
+    def aliases(self, users: frozenset[str]) -> frozenset[str]:
+        """The ids these users have in the archive besides their own (their pseudonyms where
+        the export pseudonymises)."""
+        ...
+
+
+class ArchivedExportSource:
+    """ExportSource over two stores: the part of a window before `horizon()` (the raw
+    records' retention horizon) from the archive, the rest from Firestore, oldest first. Only
+    the datasets in `archived` are split (alert instances do not expire)."""
+
+    def __init__(
+        self,
+        recent: ExportSource,
+        archive: ArchivedRows,
+        horizon: Callable[[], dt.datetime],
+        archived: frozenset[str],
+    ) -> None:
+        self._recent = recent
+        self._archive = archive
+        self._horizon = horizon
+        self._archived = archived
+
+    def _split(self, dataset: Dataset, window: Window) -> tuple[Window | None, Window | None]:
+        if dataset.name not in self._archived:
+            return None, window
+        horizon = max(self._horizon(), window.start)
+        old = window.model_copy(update={"end": min(horizon, window.end)})
+        recent = window.model_copy(update={"start": horizon})
+        return (old if old.start < old.end else None), (
+            recent if recent.start < recent.end else None
+        )
+
+    def count(self, dataset: Dataset, window: Window) -> int:
+        """Archived rows before the horizon plus Firestore's after it."""
+        old, recent = self._split(dataset, window)
+        return (0 if old is None else self._archive.count_rows(dataset, old)) + (
+            0 if recent is None else self._recent.count(dataset, recent)
+        )
+
+    def rows(self, dataset: Dataset, window: Window) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """The archive's rows, then Firestore's (each oldest first)."""
+        old, recent = self._split(dataset, window)
+        if old is not None:
+            yield from self._archive.archived_rows(dataset, old)
+        if recent is not None:
+            yield from self._recent.rows(dataset, recent)
+
+    def opted_out_users(self) -> frozenset[str]:
+        """Firestore's opt-outs, with the ids they have in the archive: rows exported before
+        a user opted out carry their (pseudonymised) id and are anonymised on the way out."""
+        users = self._recent.opted_out_users()
+        return users | self._archive.aliases(users)
+
+
+def row_of(dataset: Dataset, doc_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The exported columns of one document (its id fills a missing id column)."""
+    id_column = dataset.columns[0]
+    row = {column: plain(data.get(column)) for column in dataset.columns}
+    if row.get(id_column) is None and id_column.endswith("Id"):
+        row[id_column] = doc_id
+    return row
+
+
+def safe_cell(value: Any) -> str:
+    """A CSV cell: nested values as JSON; strings that a spreadsheet would evaluate made inert."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value) if isinstance(value, float) else str(value)
+    text = (
+        value
+        if isinstance(value, str)
+        else json.dumps(value, separators=(",", ":"), allow_nan=False)
+    )
+    return inert(text)
+
+
+def inert(text: str) -> str:
+    """Text a spreadsheet would evaluate, made inert with a leading apostrophe."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def encode(
+    dataset: Dataset, fmt: str, rows: Iterable[dict[str, Any]], window: Window | None = None
+) -> Iterator[bytes]:
+    """The file, chunk by chunk, as bytes (text formats in UTF-8)."""
+    if fmt == "xlsx":
+        yield from _xlsx(dataset, rows)
+    elif fmt == "pdf":
+        yield from _pdf(dataset, rows, window)
+    else:
+        for text in _text(dataset, fmt, rows):
+            yield text.encode()
+
+
+def _text(dataset: Dataset, fmt: str, rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(dataset.columns)
+        for row in rows:
+            writer.writerow([safe_cell(row[column]) for column in dataset.columns])
+            if buffer.tell() > 64 * 1024:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+    elif fmt == "ndjson":
+        for row in rows:
+            yield json.dumps(row, separators=(",", ":"), allow_nan=False) + "\n"
+    else:
+        yield "["
+        for i, row in enumerate(rows):
+            yield ("," if i else "") + json.dumps(row, separators=(",", ":"), allow_nan=False)
+        yield "]"
+
+
+def _spooled(write: Callable[[IO[bytes]], None]) -> Iterator[bytes]:
+    """Write a file to a temporary file, then hand it out in chunks (and remove it)."""
+    with tempfile.TemporaryFile() as spool:
+        write(spool)
+        spool.seek(0)
+        while chunk := spool.read(CHUNK):
+            yield chunk
+
+
+def xlsx_cell(value: Any) -> Any:
+    """A worksheet value: numbers and booleans as such, everything else inert text."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    return inert(text)
+
+
+def _xlsx(dataset: Dataset, rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    def write(spool: IO[bytes]) -> None:
+        book = Workbook(write_only=True)  # rows go to a temporary file as they come
+        sheet = book.create_sheet(dataset.name)
+        sheet.append(list(dataset.columns))
+        for row in rows:
+            cells = []
+            for column in dataset.columns:
+                cell = WriteOnlyCell(sheet, value=xlsx_cell(row[column]))
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"  # a string, never a formula
+                cells.append(cell)
+            sheet.append(cells)
+        book.save(spool)
+
+    return _spooled(write)
+
+
+def _pdf(
+    dataset: Dataset, rows: Iterable[dict[str, Any]], window: Window | None
+) -> Iterator[bytes]:
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4, landscape
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    def write(spool: IO[bytes]) -> None:
+        columns = dataset.pdf_columns or dataset.columns[:8]
+        table: list[list[str]] = [list(columns)]
+        counts: dict[str, int] = {}
+        total = 0
+        for row in rows:  # every row is counted; the first PDF_MAX_ROWS are printed
+            total += 1
+            if dataset.tally:
+                key = str(row.get(dataset.tally))
+                counts[key] = counts.get(key, 0) + 1
+            if total <= PDF_MAX_ROWS:
+                table.append([_pdf_text(row.get(c)) for c in columns])
+        styles = getSampleStyleSheet()
+        story: list[Any] = [Paragraph(f"Export: {dataset.name}", styles["Title"])]
+        if window is not None:
+            scope = f" — provider {window.provider}" if window.provider else ""
+            story.append(
+                Paragraph(
+                    f"Window {rfc3339(window.start)} to {rfc3339(window.end)}{scope}",
+                    styles["Normal"],
+                )
+            )
+        summary = f"{total} rows"
+        if counts:
+            summary += " — " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+        story.append(Paragraph(escape(summary), styles["Normal"]))
+        if total > PDF_MAX_ROWS:
+            story.append(
+                Paragraph(
+                    f"The table shows the first {PDF_MAX_ROWS} of {total} rows; "
+                    "export csv or xlsx for all of them.",
+                    styles["Italic"],
+                )
+            )
+        story.append(Spacer(1, 8))
+        grid = Table(table, repeatRows=1)
+        grid.setStyle(
+            TableStyle(
+                [
+                    ("FONTSIZE", (0, 0), (-1, -1), 7),
+                    ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
+                    ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+                ]
+            )
+        )
+        story.append(grid)
+        SimpleDocTemplate(spool, pagesize=landscape(A4), title=f"{dataset.name} export").build(
+            story
+        )
+
+    return _spooled(write)
+
+
+def _pdf_text(value: Any) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def file_name(dataset: Dataset, fmt: str, window: Window) -> str:
+    """`{dataset}_{from}_{to}[_{provider}].{fmt}`, times compact UTC."""
+    stamp = "%Y%m%dT%H%MZ"
+    parts = [dataset.name, window.start.strftime(stamp), window.end.strftime(stamp)]
+    if window.provider and dataset.provider_field:
+        parts.append(window.provider)
+    return "_".join(parts) + "." + fmt

@@ -1,0 +1,67 @@
+"""Query windows: the `window` / `from` / `to` / `provider` parameters of every GET."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+
+from video_monitoring.core.errors import InvalidArgument
+from video_monitoring.core.models import PROVIDER_PATTERN, Window
+from video_monitoring.ingest.rollup import ceil_time, floor_time
+
+NAMED_WINDOWS: dict[str, dt.timedelta] = {
+    "1h": dt.timedelta(hours=1),
+    "24h": dt.timedelta(hours=24),
+    "7d": dt.timedelta(days=7),
+    "30d": dt.timedelta(days=30),
+}
+DEFAULT_WINDOW = "24h"
+_PROVIDER = re.compile(PROVIDER_PATTERN)
+
+
+def parse_time(name: str, text: str) -> dt.datetime:
+    """An RFC 3339 time with an offset, or a 400 naming the parameter."""
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None or "T" not in text.upper():
+        raise InvalidArgument(
+            f"{name}: expected an RFC 3339 time with offset, e.g. 2026-11-24T10:00:00Z; "
+            f"got {text!r}"
+        )
+    return value.astimezone(dt.UTC)
+
+
+def parse_window(params: Mapping[str, str], now: dt.datetime, max_days: int) -> Window:
+    """Resolve the window parameters; edges are widened to whole minutes (the finest bucket)."""
+    named = params.get("window")
+    has_range = "from" in params or "to" in params
+    if named is not None and has_range:
+        raise InvalidArgument("window: give either window or from and to, not both")
+    if has_range:
+        if "from" not in params or "to" not in params:
+            missing = "from" if "from" not in params else "to"
+            raise InvalidArgument(f"{missing}: from and to must be given together (RFC 3339)")
+        start = parse_time("from", params["from"])
+        end = parse_time("to", params["to"])
+        if end <= start:
+            raise InvalidArgument("to: must be later than from")
+    else:
+        named = named or DEFAULT_WINDOW
+        if named not in NAMED_WINDOWS:
+            raise InvalidArgument(
+                f"window: expected one of {', '.join(NAMED_WINDOWS)}; got {named!r}"
+            )
+        end = ceil_time(now, "minute")
+        start = end - NAMED_WINDOWS[named]
+    start, end = floor_time(start, "minute"), ceil_time(end, "minute")
+    if end - start > dt.timedelta(days=max_days):
+        raise InvalidArgument(f"from: windows span at most {max_days} days")
+    provider = params.get("provider")
+    if provider is not None and not _PROVIDER.match(provider):
+        raise InvalidArgument(
+            f"provider: expected a provider id matching {PROVIDER_PATTERN}; got {provider!r}"
+        )
+    return Window(start=start, end=end, provider=provider)

@@ -1,0 +1,347 @@
+"""Pure planning of one generation change: what to write so the rollups match the source document.
+
+Exactly-once effect under at-least-once, unordered, concurrent delivery
+-----------------------------------------------------------------------
+An event is treated as a notification that `video_generations/{id}` may have changed, never as
+the data to apply. Handling it (`FirestoreStore.reconcile`) reads the source document as it is
+now, the generation's metrics document (which stores the exact contribution the generation
+currently makes to the rollups) and its rejection record, in one consistent read, then plans:
+
+* the contribution the source document implies now (none if it is missing or invalid);
+* the rollup increments `new - old` (nothing when they are equal);
+* the metrics document, lifecycle events and rejection record that go with it.
+
+Two rules make the handler safe however deliveries are duplicated, reordered or run at once:
+
+1. **Commit on a precondition.** One atomic batch commits the increments together with the new
+   stored contribution, on the precondition that the metrics document is unchanged since it was
+   read (absent stays absent); otherwise the handler reads again and replans. So the rollups
+   always equal the sum of the stored contributions, and every commit moves the stored state
+   from exactly the state its plan was computed against.
+2. **Check the source after committing.** Right after a commit the handler reads the source
+   document's update time again; if the source changed since the plan read it, the handler
+   plans again from fresh reads (and commits and checks again, until a check passes or a plan
+   has nothing to write). A plan with nothing to write commits nothing and needs no check.
+
+Why that is enough. Call the final write of a source document W (at time t_W). Every handler
+whose plan wrote something either read the source after t_W, or read it before and checked
+after committing; in the second case, if the commit came after t_W the check saw W and the
+handler planned again from the final source. Now take the last commit C to the metrics document:
+
+* If C came after t_W, the handler that made C planned from the final source: it either read
+  after t_W, or it read earlier, committed after t_W, saw W in its check and planned again
+  (contradicting that C is the last commit unless that new plan had nothing to write). Either
+  way the stored state is what the final source implies, against the state C started from,
+  which the precondition guarantees was current.
+* If C came before t_W (or there is none), W's own delivery reads after t_W, sees the final
+  source and the final stored state, and, since no commit follows, planned nothing to write:
+  the stored state already is what the final source implies.
+
+Without rule 2 the first case fails: a handler that read an older source and was slow to commit
+(paused, or a slow instance) commits after W's handler found nothing to do, and its stale plan
+stays forever (create then delete, valid then invalid, A -> B -> A). Rule 1 alone cannot see
+it, because the precondition is on the metrics document, not on the source. A transaction that
+reads the source would also close the gap, but it holds a lock on the generation service's own
+document while it runs (production Firestore locks pessimistically) and costs a round trip on
+every change, including those that write nothing; the check costs one read on changes that write
+(measured in `bench/reconcile_bench.py`).
+
+Consequences: a duplicate event finds `new == old` and writes nothing; a stale event either
+changes nothing or applies a change the newer event finds applied; an identical rewrite, a late
+`qualityScore`/`userRating` or a corrected value moves the aggregates by exactly the difference;
+a deleted source document subtracts the whole contribution. What this cannot cover is a change
+whose every handler crashed or timed out for good (the Python SDK has no trigger retries): the
+nightly drift audit (`drift_audit`) re-reconciles the settled days and repairs such changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from pydantic import ValidationError
+
+from video_monitoring.config import constants as c
+from video_monitoring.core.models import (
+    GenerationDocument,
+    describe_validation_error,
+    parse_generation,
+)
+from video_monitoring.ingest.rollup import (
+    Contribution,
+    RollupDelta,
+    UserDay,
+    contribution,
+    deltas,
+    user_day,
+    user_day_deltas,
+)
+from video_monitoring.privacy.retention import DEFAULT_RETENTION, EXPIRE_FIELD, Retention
+
+_TERMINAL_EVENT = {
+    "completed": c.EVENT_GENERATION_COMPLETED,
+    "failed": c.EVENT_GENERATION_FAILED,
+    "cancelled": c.EVENT_GENERATION_CANCELLED,
+}
+_BOOKKEEPING = ("recordedAt", "updatedAt")
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """The generation document as the transaction read it (data None when it does not exist)."""
+
+    data: Mapping[str, Any] | None
+    update_time: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """What the system stored for this generation so far."""
+
+    metrics: Mapping[str, Any] | None
+    rejected: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Writes that bring the system's state in line with the source document."""
+
+    outcome: str
+    metrics: dict[str, Any] | None = None
+    delete_metrics: bool = False
+    rollup_deltas: list[RollupDelta] = field(default_factory=list)
+    user_deltas: list[UserDay] = field(default_factory=list)
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    rejected: dict[str, Any] | None = None
+    delete_rejected: bool = False
+    reason: str | None = None
+
+    @property
+    def writes(self) -> int:
+        """Documents this plan writes (the rollup deltas of one shard share one journal
+        document)."""
+        return (
+            int(self.metrics is not None)
+            + int(self.delete_metrics)
+            + len({delta.shard for delta in self.rollup_deltas})
+            + len(self.user_deltas)
+            + len(self.events)
+            + int(self.rejected is not None)
+            + int(self.delete_rejected)
+        )
+
+
+def plan_change(
+    generation_id: str,
+    source: SourceState,
+    stored: StoredState,
+    now: dt.datetime,
+    shards: int,
+    tracked_features: frozenset[str] | None = None,
+    retention: Retention = DEFAULT_RETENTION,
+) -> Plan:
+    """Plan the writes for one generation; never raises for a bad document."""
+    settled = frozen(source, stored, now, retention)
+    if settled is not None:
+        return settled
+    old = stored_contribution(stored.metrics)
+    if source.data is None:
+        return withdrawal("removed" if old else "unchanged", stored)
+    try:
+        doc = parse_generation(dict(source.data))
+    except ValidationError as error:
+        return rejection("generationId", generation_id, source, stored, error, now, retention)
+    if stored.metrics is None and retention.raw_expired(doc.createdAt, now):
+        return expiry(stored)
+    new = contribution(generation_id, doc, shards, tracked_features)
+    new_day = generation_user_day(doc)
+    emitted = dict((stored.metrics or {}).get("emitted", {}))
+    events = _lifecycle_events(generation_id, doc, emitted, retention)
+    body = metrics_document(generation_id, doc, new, emitted)
+    body[EXPIRE_FIELD] = retention.raw_until(doc.createdAt)
+    body["userDay"] = new_day.to_doc()
+    metrics = changed_record(body, stored, now)
+    rollup = deltas(old, new)
+    outcome = "recorded" if stored.metrics is None else "updated" if metrics else "unchanged"
+    return Plan(
+        outcome=outcome,
+        metrics=metrics,
+        rollup_deltas=rollup,
+        user_deltas=user_day_deltas(stored_user_day(stored), new_day),
+        events=events,
+        delete_rejected=stored.rejected is not None,
+    )
+
+
+def generation_user_day(doc: GenerationDocument) -> UserDay:
+    """A generation's part of its user's day: one generation, its status, premium or not."""
+    # Flat keys that nest without collisions ("gen" cannot be a leaf and a map at once).
+    values = {"gen/n": 1, f"gen/s/{doc.status}": 1}
+    if doc.userTier == "premium":
+        values["gen/premium"] = 1
+    return user_day(doc.userId, doc.createdAt, values)
+
+
+def stored_contribution(record: Mapping[str, Any] | None) -> Contribution | None:
+    """The contribution a stored record (metrics document or event record) says is counted."""
+    if not record or not record.get("contribution"):
+        return None
+    return Contribution.from_doc(record["contribution"])
+
+
+def stored_user_day(stored: StoredState) -> UserDay | None:
+    """The user-day activity the stored record says is counted."""
+    return UserDay.from_doc((stored.metrics or {}).get("userDay"))
+
+
+def withdrawal(outcome: str, stored: StoredState) -> Plan:
+    """Take back everything the stored record counts, and delete it and any rejection."""
+    return Plan(
+        outcome=outcome,
+        delete_metrics=stored.metrics is not None,
+        rollup_deltas=deltas(stored_contribution(stored.metrics), None),
+        user_deltas=user_day_deltas(stored_user_day(stored), None),
+        delete_rejected=stored.rejected is not None,
+    )
+
+
+def frozen(
+    source: SourceState, stored: StoredState, now: dt.datetime, retention: Retention
+) -> Plan | None:
+    """The plan for a record no change may touch any more, or None: a record anonymised by a
+    user erasure stays as counted whatever its source does (privacy/erasure.py), and a source
+    deleted after the raw retention (Firestore TTL) keeps what it contributed
+    (privacy/retention.py)."""
+    if (stored.metrics or {}).get("erased"):
+        return Plan(outcome="erased")
+    old = stored_contribution(stored.metrics)
+    if source.data is None and old is not None and retention.raw_expired(old.created_at, now):
+        return expiry(stored)
+    return None
+
+
+def expiry(stored: StoredState) -> Plan:
+    """A source older than the raw retention: its stored record goes (or stays gone), and what
+    it contributed stays counted (expiry never changes a figure)."""
+    return Plan(
+        outcome="expired",
+        delete_metrics=stored.metrics is not None,
+        delete_rejected=stored.rejected is not None,
+    )
+
+
+def rejection(
+    id_field: str,
+    doc_id: str,
+    source: SourceState,
+    stored: StoredState,
+    error: ValidationError,
+    now: dt.datetime,
+    retention: Retention = DEFAULT_RETENTION,
+) -> Plan:
+    """Take back what was counted and record why the document is rejected (the record is
+    rewritten only when the reason changes)."""
+    assert source.data is not None
+    reason = describe_validation_error(error)
+    rejected = None
+    if stored.rejected is None or stored.rejected.get("reason") != reason:
+        rejected = {
+            id_field: doc_id,
+            "reason": reason,
+            "rejectedAt": now,
+            "sourceUpdateTime": source.update_time,
+            "fields": sorted(source.data.keys())[:100],
+            EXPIRE_FIELD: retention.raw_until(now),
+        }
+    withdrawn = withdrawal("rejected", stored)
+    return replace(withdrawn, delete_rejected=False, rejected=rejected, reason=reason)
+
+
+def changed_record(
+    body: dict[str, Any], stored: StoredState, now: dt.datetime
+) -> dict[str, Any] | None:
+    """The stored record to write (body plus bookkeeping times), or None when unchanged."""
+    previous = {k: v for k, v in (stored.metrics or {}).items() if k not in _BOOKKEEPING}
+    if body == previous:
+        return None
+    recorded_at = (stored.metrics or {}).get("recordedAt", now)
+    return {**body, "recordedAt": recorded_at, "updatedAt": now}
+
+
+def _lifecycle_events(
+    generation_id: str, doc: GenerationDocument, emitted: dict[str, str], retention: Retention
+) -> list[tuple[str, dict[str, Any]]]:
+    """The monitor's own events, each written once (ids are deterministic; `emitted` remembers)."""
+    wanted: list[tuple[str, str, dt.datetime]] = [
+        ("requested", c.EVENT_GENERATION_REQUESTED, doc.createdAt)
+    ]
+    if doc.startedAt is not None:
+        wanted.append(("started", c.EVENT_GENERATION_STARTED, doc.startedAt))
+    if doc.status in _TERMINAL_EVENT and doc.completedAt is not None:
+        wanted.append(("terminal", _TERMINAL_EVENT[doc.status], doc.completedAt))
+    events: list[tuple[str, dict[str, Any]]] = []
+    for kind, event_type, timestamp in wanted:
+        if emitted.get(kind) == event_type:
+            continue
+        emitted[kind] = event_type
+        properties: dict[str, Any] = {
+            "provider": doc.provider,
+            "userTier": doc.userTier,
+            "status": doc.status,
+        }
+        if doc.model:
+            properties["model"] = doc.model
+        if kind == "terminal" and doc.error is not None:
+            properties["errorCode"] = doc.error.code
+        events.append(
+            (
+                f"gen_{generation_id}_{kind}",
+                {
+                    "type": event_type,
+                    "userId": doc.userId,
+                    "timestamp": timestamp,
+                    "generationId": generation_id,
+                    "source": c.EVENT_SOURCE_MONITOR,
+                    "properties": properties,
+                    EXPIRE_FIELD: retention.raw_until(timestamp),
+                },
+            )
+        )
+    return events
+
+
+def metrics_document(
+    generation_id: str,
+    doc: GenerationDocument,
+    contrib: Contribution,
+    emitted: Mapping[str, str],
+) -> dict[str, Any]:
+    """The stored `video_generation_metrics` document (without bookkeeping times)."""
+    return {
+        "generationId": generation_id,
+        "userId": doc.userId,
+        "provider": doc.provider,
+        "model": doc.model,
+        "status": doc.status,
+        "userTier": doc.userTier,
+        "createdAt": doc.createdAt,
+        "startedAt": doc.startedAt,
+        "completedAt": doc.completedAt,
+        "generationSeconds": doc.generation_seconds,
+        "queueSeconds": doc.queue_seconds,
+        "renderSeconds": doc.render_seconds,
+        "attempts": doc.attempts,
+        "fallbackFrom": doc.fallbackFrom,
+        "errorCode": doc.error.code if doc.error else None,
+        "errorRetryable": doc.error.retryable if doc.error else None,
+        "qualityScore": doc.qualityScore,
+        "userRating": doc.userRating,
+        "costUsd": doc.costUsd,
+        "outputSeconds": doc.outputSeconds,
+        "resolution": doc.resolution,
+        "features": list(doc.features),
+        "contribution": contrib.to_doc(),
+        "emitted": dict(emitted),
+    }

@@ -1,0 +1,410 @@
+"""Pure rollup arithmetic: what one generation contributes, how windows map to buckets, totals.
+
+A generation contributes a small map of integer counters to exactly one cell (provider, tier) of
+the minute bucket of its `createdAt`, in one hash shard; the hour and day buckets are sums of
+minutes, folded later (ingest/journal.py).
+Sums are kept in fixed point (milliseconds, micro-dollars, thousandths of a point) so adding and
+later subtracting a contribution cancels exactly: no floating-point drift however often a
+generation is corrected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from video_monitoring.core.models import STATUSES, GenerationDocument
+from video_monitoring.ingest import sketch
+
+Granularity = Literal["minute", "hour", "day"]
+GRANULARITIES: tuple[Granularity, ...] = ("day", "hour", "minute")
+_STEP: dict[Granularity, dt.timedelta] = {
+    "minute": dt.timedelta(minutes=1),
+    "hour": dt.timedelta(hours=1),
+    "day": dt.timedelta(days=1),
+}
+
+MS = 1000  # seconds -> milliseconds
+MICRO_USD = 1_000_000
+MILLI = 1000  # quality points and rating stars -> thousandths
+
+Values = dict[str, int]  # flat path ("gt/b/123") -> integer counter
+
+
+def ratio(numerator: float, denominator: float) -> float | None:
+    """numerator / denominator; None without a denominator (no samples)."""
+    return None if denominator <= 0 else numerator / denominator
+
+
+def fixed(value: float, scale: int) -> int:
+    """A float as a fixed-point integer."""
+    return round(value * scale)
+
+
+def floor_time(value: dt.datetime, granularity: Granularity) -> dt.datetime:
+    """Start of the bucket holding `value`."""
+    value = plain_utc(value)
+    if granularity == "minute":
+        return value.replace(second=0, microsecond=0)
+    if granularity == "hour":
+        return value.replace(minute=0, second=0, microsecond=0)
+    return value.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def plain_utc(value: dt.datetime) -> dt.datetime:
+    """A plain UTC datetime (Firestore's DatetimeWithNanoseconds breaks under replace())."""
+    value = value.astimezone(dt.UTC)
+    return dt.datetime(
+        value.year, value.month, value.day, value.hour, value.minute, value.second,
+        value.microsecond, tzinfo=dt.UTC,
+    )  # fmt: skip
+
+
+def ceil_time(value: dt.datetime, granularity: Granularity) -> dt.datetime:
+    """Smallest bucket start >= value."""
+    floor = floor_time(value, granularity)
+    return floor if floor == value else floor + _STEP[granularity]
+
+
+def step(granularity: Granularity) -> dt.timedelta:
+    """Length of one bucket."""
+    return _STEP[granularity]
+
+
+def bucket_key(start: dt.datetime) -> str:
+    """Sortable id fragment of a bucket start."""
+    return start.astimezone(dt.UTC).strftime("%Y%m%dT%H%M")
+
+
+def shard_of(generation_id: str, shards: int) -> int:
+    """Stable shard of a generation (same shard for all of its changes)."""
+    digest = hashlib.blake2b(generation_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % shards
+
+
+def cell_key(provider: str, tier: str) -> str:
+    """Cell of a rollup document; `|` cannot occur in a provider id or tier."""
+    return f"{provider}|{tier}"
+
+
+def split_cell(key: str) -> tuple[str, str]:
+    """(provider, tier) of a cell key."""
+    provider, _, tier = key.partition("|")
+    return provider, tier
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one generation adds to the rollups: a cell of the buckets of one instant, one shard."""
+
+    created_at: dt.datetime
+    cell: str
+    shard: int
+    values: Mapping[str, int]
+
+    def to_doc(self) -> dict[str, Any]:
+        """Stored form, kept on the generation's metrics document."""
+        return {
+            "createdAt": self.created_at,
+            "cell": self.cell,
+            "shard": self.shard,
+            "values": dict(self.values),
+        }
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> Contribution:
+        """Inverse of to_doc."""
+        return cls(
+            created_at=doc["createdAt"],
+            cell=doc["cell"],
+            shard=int(doc["shard"]),
+            values={k: int(v) for k, v in doc["values"].items()},
+        )
+
+    def same_place(self, other: Contribution) -> bool:
+        """Whether both land in the same cell, buckets and shard."""
+        return (
+            self.cell == other.cell
+            and self.shard == other.shard
+            and floor_time(self.created_at, "minute") == floor_time(other.created_at, "minute")
+        )
+
+
+def feature_key(name: str, tracked: frozenset[str] | None) -> str:
+    """A feature's counter name: itself when tracked (or when every feature is), else `other`,
+    so free-form names cannot grow rollup documents without bound."""
+    return safe_key(name) if tracked is None or name in tracked else "other"
+
+
+def contribution(
+    generation_id: str,
+    doc: GenerationDocument,
+    shards: int,
+    tracked_features: frozenset[str] | None = None,
+) -> Contribution:
+    """The counters a generation in its current state adds to its cell."""
+    values: Values = {"n": 1, f"s/{doc.status}": 1}
+
+    def add_sum(name: str, value: float | None, scale: int) -> None:
+        if value is None:
+            return
+        values[f"{name}/sum"] = values.get(f"{name}/sum", 0) + fixed(value, scale)
+        values[f"{name}/n"] = values.get(f"{name}/n", 0) + 1
+
+    generation_seconds = doc.generation_seconds
+    if generation_seconds is not None:
+        add_sum("gt", generation_seconds, MS)
+        values[f"gt/b/{sketch.bin_key(generation_seconds)}"] = 1
+        add_sum("out", doc.outputSeconds, MS)
+    add_sum("qt", doc.queue_seconds, MS)
+    if doc.status == "completed":
+        add_sum("rt", doc.render_seconds, MS)
+    add_sum("cost", doc.costUsd, MICRO_USD)
+    add_sum("q", doc.qualityScore, MILLI)
+    add_sum("r", doc.userRating, MILLI)
+    if doc.status in ("completed", "failed"):
+        values["att/sum"] = doc.attempts
+        values["att/n"] = 1
+        if doc.attempts > 1:
+            values["retried"] = 1
+        if doc.fallbackFrom:
+            values["fallback"] = 1
+    if doc.status == "failed" and doc.error is not None:
+        values[f"err/{safe_key(doc.error.code)}"] = 1
+    if doc.qualityScore is not None and doc.userRating is not None:
+        # Exact sums for the quality-satisfaction correlation, and mean rating per quality band.
+        q, r = fixed(doc.qualityScore, MILLI), fixed(doc.userRating, MILLI)
+        values |= {"qr/n": 1, "qr/q": q, "qr/r": r, "qr/qq": q * q, "qr/rr": r * r, "qr/qr": q * r}
+        band = min(int(doc.qualityScore), 9)
+        values[f"qb/{band}/n"] = 1
+        values[f"qb/{band}/r"] = r
+    for key in sorted({feature_key(f, tracked_features) for f in doc.features}):
+        values[f"feat/{key}"] = 1
+    if doc.features:
+        values["feat_any"] = 1
+    return Contribution(
+        created_at=doc.createdAt,
+        cell=cell_key(doc.provider, doc.userTier),
+        shard=shard_of(generation_id, shards),
+        values=values,
+    )
+
+
+def safe_key(code: str) -> str:
+    # Error codes are free text from providers; keep them usable as one map key.
+    cleaned = "".join(ch if ch.isalnum() or ch in "_-." else "_" for ch in code)
+    return cleaned[:64] or "_"
+
+
+@dataclass(frozen=True)
+class RollupDelta:
+    """Counters to add to one cell of one minute bucket (the hour and day follow when the
+    journal is folded)."""
+
+    granularity: Granularity
+    bucket_start: dt.datetime
+    shard: int
+    cell: str
+    values: Mapping[str, int]
+
+
+def _place(c: Contribution, values: Mapping[str, int]) -> list[RollupDelta]:
+    if not values:
+        return []
+    return [RollupDelta("minute", floor_time(c.created_at, "minute"), c.shard, c.cell, values)]
+
+
+def deltas(old: Contribution | None, new: Contribution | None) -> list[RollupDelta]:
+    """Increments that turn the rollups from containing `old` into containing `new`."""
+    if old is not None and new is not None and old.same_place(new):
+        diff = {
+            k: new.values.get(k, 0) - old.values.get(k, 0)
+            for k in set(old.values) | set(new.values)
+        }
+        return _place(new, {k: v for k, v in diff.items() if v != 0})
+    result: list[RollupDelta] = []
+    if old is not None:
+        result += _place(old, {k: -v for k, v in old.values.items()})
+    if new is not None:
+        result += _place(new, dict(new.values))
+    return result
+
+
+@dataclass(frozen=True)
+class UserDay:
+    """What one generation or app event adds to its user's activity on one UTC day."""
+
+    day: dt.datetime
+    user_id: str
+    values: Mapping[str, int]
+
+    def to_doc(self) -> dict[str, Any]:
+        """Stored form, kept beside the contribution."""
+        return {"day": self.day, "userId": self.user_id, "values": dict(self.values)}
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any] | None) -> UserDay | None:
+        """Inverse of to_doc (None for records written before user days existed)."""
+        if not doc:
+            return None
+        values = {k: int(v) for k, v in doc["values"].items()}
+        return cls(day=doc["day"], user_id=str(doc["userId"]), values=values)
+
+
+def user_day(user_id: str, at: dt.datetime, values: Mapping[str, int]) -> UserDay:
+    """A user's activity counters on the UTC day of `at`."""
+    return UserDay(floor_time(at, "day"), user_id, dict(values))
+
+
+def user_day_deltas(old: UserDay | None, new: UserDay | None) -> list[UserDay]:
+    """Increments that turn the user-day documents from containing `old` into `new`."""
+    if old is not None and new is not None and (old.day, old.user_id) == (new.day, new.user_id):
+        diff = {
+            k: new.values.get(k, 0) - old.values.get(k, 0)
+            for k in set(old.values) | set(new.values)
+        }
+        diff = {k: v for k, v in diff.items() if v != 0}
+        return [UserDay(new.day, new.user_id, diff)] if diff else []
+    result = []
+    if old is not None:
+        result.append(UserDay(old.day, old.user_id, {k: -v for k, v in old.values.items()}))
+    if new is not None:
+        result.append(new)
+    return result
+
+
+def nest(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Flat paths to the nested maps Firestore stores."""
+    root: dict[str, Any] = {}
+    for path, value in values.items():
+        node = root
+        *parents, leaf = path.split("/")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return root
+
+
+def flatten(nested: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """Nested maps back to flat paths."""
+    flat: dict[str, float] = {}
+    for key, value in nested.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, path + "/"))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            flat[path] = value
+    return flat
+
+
+@dataclass(frozen=True)
+class BucketRange:
+    """A contiguous run [start, end) of buckets of one granularity."""
+
+    granularity: Granularity
+    start: dt.datetime
+    end: dt.datetime
+
+
+def bucket_starts(bucket_range: BucketRange) -> list[dt.datetime]:
+    """Starts of the whole buckets of a range's granularity that begin inside it."""
+    starts = []
+    current = ceil_time(bucket_range.start, bucket_range.granularity)
+    while current < bucket_range.end:
+        starts.append(current)
+        current += step(bucket_range.granularity)
+    return starts
+
+
+def cover(start: dt.datetime, end: dt.datetime, coarsest: Granularity = "day") -> list[BucketRange]:
+    """Fewest buckets that tile [start, end): days in the middle, then hours, then minutes."""
+    return _cover(start, end, GRANULARITIES[GRANULARITIES.index(coarsest) :])
+
+
+def _cover(
+    start: dt.datetime, end: dt.datetime, levels: tuple[Granularity, ...]
+) -> list[BucketRange]:
+    if start >= end:
+        return []
+    level, finer = levels[0], levels[1:]
+    if not finer:
+        return [BucketRange(level, start, end)]
+    inner_start, inner_end = ceil_time(start, level), floor_time(end, level)
+    if inner_start >= inner_end:
+        return _cover(start, end, finer)
+    return [
+        *_cover(start, inner_start, finer),
+        BucketRange(level, inner_start, inner_end),
+        *_cover(inner_end, end, finer),
+    ]
+
+
+@dataclass
+class Totals:
+    """Counters summed over any set of cells and buckets."""
+
+    values: dict[str, float] = field(default_factory=dict)
+
+    def add(self, flat: Mapping[str, float]) -> None:
+        """Add one cell's counters."""
+        for key, value in flat.items():
+            self.values[key] = self.values.get(key, 0) + value
+
+    def get(self, key: str) -> float:
+        """A counter, 0 when absent."""
+        return self.values.get(key, 0)
+
+    def count(self, status: str | None = None) -> int:
+        """Generations, or generations in one status."""
+        return int(self.get("n" if status is None else f"s/{status}"))
+
+    def mean(self, name: str, scale: int) -> float | None:
+        """Average of a fixed-point sum; None without samples."""
+        n = self.get(f"{name}/n")
+        return None if n <= 0 else self.get(f"{name}/sum") / n / scale
+
+    def sum(self, name: str, scale: int) -> float:
+        """A fixed-point sum as a float."""
+        return self.get(f"{name}/sum") / scale
+
+    def samples(self, name: str) -> int:
+        """How many generations carried a value for `name`."""
+        return int(self.get(f"{name}/n"))
+
+    def bins(self, name: str = "gt") -> dict[str, float]:
+        """Sketch bins of a timed metric."""
+        prefix = f"{name}/b/"
+        return {k[len(prefix) :]: v for k, v in self.values.items() if k.startswith(prefix)}
+
+    def by_prefix(self, prefix: str) -> dict[str, int]:
+        """Counters under one prefix, e.g. error codes."""
+        return {
+            k[len(prefix) :]: int(v)
+            for k, v in self.values.items()
+            if k.startswith(prefix) and v != 0
+        }
+
+
+def statuses(totals: Totals) -> dict[str, int]:
+    """Count per lifecycle status."""
+    return {s: totals.count(s) for s in STATUSES}
+
+
+def merge_cells(
+    cells: Iterable[tuple[str, Mapping[str, Any]]],
+    provider: str | None = None,
+    tier: str | None = None,
+) -> Totals:
+    """Sum the (flat) cells that match the filters."""
+    totals = Totals()
+    for key, flat in cells:
+        cell_provider, cell_tier = split_cell(key)
+        if provider is not None and cell_provider != provider:
+            continue
+        if tier is not None and cell_tier != tier:
+            continue
+        totals.add(flat)
+    return totals

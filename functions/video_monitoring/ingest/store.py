@@ -1,0 +1,102 @@
+"""What the ingest and analytics services need from storage: the ledgers of the reconciled
+streams, the records read back (rollup documents, user days), and the MonitoringStore protocol
+that the Firestore adapter and the unit tests' in-memory store implement."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from video_monitoring.config import constants as c
+from video_monitoring.config.settings import get_settings
+from video_monitoring.ingest.pipeline import Plan, SourceState, StoredState
+from video_monitoring.ingest.rollup import BucketRange
+
+Planner = Callable[[SourceState, StoredState], Plan]
+
+
+class ConcurrencyError(RuntimeError):
+    """A generation's metrics document kept changing under the reconcile (raised for a retry)."""
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """Collections of one reconciled stream: the source documents, the stored contribution per
+    source document, rejection records, and the rollups the contributions add up to."""
+
+    source: str
+    stored: str
+    rejected: str
+    rollups: str
+
+
+def generation_ledger() -> Ledger:
+    """Generations (the source collection is a setting, CONTRACT §1)."""
+    return Ledger(get_settings().source_collection, c.METRICS, c.REJECTED, c.ROLLUPS)
+
+
+EVENT_LEDGER = Ledger(c.EVENTS, c.EVENT_CONTRIBUTIONS, c.REJECTED_EVENTS, c.EVENT_ROLLUPS)
+
+
+@dataclass(frozen=True)
+class UserActivity:
+    """One user's activity counters on one UTC day (from `user_days`)."""
+
+    day: dt.datetime
+    user_id: str
+    counters: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class RollupDoc:
+    """One rollup document as read: its bucket and its cells."""
+
+    granularity: str
+    start: dt.datetime
+    shard: int
+    cells: Mapping[str, Mapping[str, float]]  # cell -> flat counters
+
+
+class MonitoringStore(Protocol):
+    """What the services need from storage; FirestoreStore and the unit tests' fake implement it."""
+
+    def reconcile(self, doc_id: str, planner: Planner, ledger: Ledger | None = None) -> Plan:
+        """Read source, stored contribution and rejection, plan, and commit the plan atomically
+        (the generation ledger unless another is given)."""
+        ...
+
+    def rollups(
+        self, ranges: Iterable[BucketRange], collection: str = c.ROLLUPS
+    ) -> list[RollupDoc]:
+        """One document per bucket beginning inside the ranges, holding every increment of
+        that bucket (folded or still in the journal)."""
+        ...
+
+    def open_alerts(self) -> list[Mapping[str, Any]]:
+        """Alert instances that are firing or acknowledged."""
+        ...
+
+    def user_days(self, start: dt.datetime, end: dt.datetime) -> list[UserActivity]:
+        """Every user's activity on each UTC day starting in [start, end)."""
+        ...
+
+    def daily_snapshots(self, collection: str, days: list[dt.datetime]) -> dict[dt.datetime, Any]:
+        """Stored daily snapshots (`{YYYYMMDD}` ids) by day; days without one are absent."""
+        ...
+
+    def put_daily_snapshot(
+        self, collection: str, day: dt.datetime, body: Mapping[str, Any]
+    ) -> None:
+        """Store (or replace) one day's snapshot."""
+        ...
+
+    def backlog(self, stuck_before: dt.datetime) -> dict[str, tuple[int, int]]:
+        """Per scope ("overall", "provider:x", "tier:y"): generations queued or processing now,
+        and those processing since before `stuck_before`."""
+        ...
+
+    def opted_out_users(self) -> frozenset[str]:
+        """Users who opted out of analytics (left out of user-behaviour insights)."""
+        ...

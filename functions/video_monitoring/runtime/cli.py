@@ -1,0 +1,110 @@
+"""Operator commands: `python -m video_monitoring export --from 2026-11-01 --to 2026-11-20`.
+
+`export` backfills or re-exports whole UTC days to BigQuery, oldest first, each day replaced
+exactly as the nightly run does; it shows a progress bar and ends with the rows per table per
+day. Settings come from the environment, as for the functions (FIRESTORE_EMULATOR_HOST,
+BIGQUERY_PROJECT, BIGQUERY_DATASET, BIGQUERY_API_ENDPOINT, EXPORT_PSEUDONYMIZE_USERS,
+PSEUDONYM_KEY).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from tqdm import tqdm
+
+from video_monitoring.warehouse.nightly import DayRun, ExportConfigError
+from video_monitoring.warehouse.rows import TABLES
+
+MAX_DAYS = 3660
+
+
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
+    root = argparse.ArgumentParser(prog="python -m video_monitoring")
+    commands = root.add_subparsers(dest="command", required=True)
+    export = commands.add_parser(
+        "export", help="export whole UTC days to BigQuery (each day replaced exactly)"
+    )
+    export.add_argument("--from", dest="first", type=_day, required=True, help="first day")
+    export.add_argument("--to", dest="last", type=_day, required=True, help="last day (included)")
+    export.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="go on with the next day when one fails (default: stop at the first failure)",
+    )
+    return root
+
+
+def summary_table(runs: Sequence[DayRun]) -> str:
+    """Rows per table per day (skipped and opted-out counts in brackets when any)."""
+    tables = list(TABLES)
+    width = max(len(t) for t in tables)
+    lines = ["day         status     " + "  ".join(t.rjust(width) for t in tables)]
+    for run in runs:
+        cells = []
+        for table in tables:
+            counts = run.tables.get(table)
+            if counts is None:
+                cells.append("-".rjust(width))
+                continue
+            extra = []
+            if counts.skipped:
+                extra.append(f"{counts.skipped} skipped")
+            if counts.opted_out:
+                extra.append(f"{counts.opted_out} opted out")
+            text = str(counts.rows) + (f" ({', '.join(extra)})" if extra else "")
+            cells.append(text.rjust(width))
+        lines.append(f"{run.day.isoformat()}  {run.status:<9}  " + "  ".join(cells))
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
+    """Run a command; returns the exit status."""
+    args = parser().parse_args(argv)
+    if args.last < args.first:
+        parser().error("--to must not be before --from")
+    count = (args.last - args.first).days + 1
+    if count > MAX_DAYS:
+        parser().error(f"at most {MAX_DAYS} days per run (asked for {count})")
+    from video_monitoring.runtime.entrypoints import export_one_day  # after argument checks
+
+    days = [args.first + dt.timedelta(days=i) for i in range(count)]
+    runs: list[DayRun] = []
+    failed = 0
+    with tqdm(days, desc="export", unit="day", file=sys.stderr) as bar:
+        for day in bar:
+            bar.set_postfix_str(day.isoformat())
+            try:
+                runs.append(export_one_day(day, "cli"))
+            except ExportConfigError as error:
+                sys.stderr.write(f"error: {error}\n")
+                return 2
+            except Exception as error:
+                failed += 1
+                sys.stderr.write(
+                    f"error: {day.isoformat()} failed: {type(error).__name__}: {error}\n"
+                )
+                runs.append(_failed(day))
+                if not args.keep_going:
+                    break
+    out.write(summary_table(runs) + "\n")
+    out.write(f"{len(runs) - failed} of {count} days exported\n")
+    return 1 if failed else 0
+
+
+def _failed(day: dt.date) -> DayRun:
+    run = DayRun(day=day, trigger="cli", started_at=dt.datetime.now(dt.UTC))
+    run.status = "failed"
+    return run

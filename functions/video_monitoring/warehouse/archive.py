@@ -1,0 +1,333 @@
+"""The BigQuery archive, for windows older than Firestore keeps aggregates.
+
+The dashboard answers from the rollups while they exist (ROLLUP_RETENTION_DAYS); before that
+horizon it reads BigQuery instead, in the same shape, and each response says which source
+answered.
+
+- `/trends`: per bucket from `generation_metrics`. Counts, success rate, average time and cost
+  are exact sums over the exported rows; the time percentiles are BigQuery's APPROX_QUANTILES
+  over 100 quantiles (exact for small buckets, approximate for large ones: the documented
+  BigQuery behaviour, not the rollups' 1 % sketch bound).
+- Every other rollup-based endpoint (`/summary`, `/performance`, `/quality`, `/providers`,
+  `/business`): the rollup cells themselves are rebuilt in SQL, one per (provider, tier) and
+  one per event type, with the counters `rollup.contribution` and `events.event_contribution`
+  give: the same fixed-point rounding (half to even, as Python's `round`), the same sketch bins
+  (`CEIL(LN(seconds) / LN(gamma))`, the divisor passed in so both sides divide by the same
+  double) and the same keys (error codes and features mapped here, in Python, by the pipeline's
+  own functions). The figure code then runs unchanged, so a window answered from BigQuery gives
+  the figures the rollups gave for it, percentiles within the same sketch bound.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from video_monitoring.config.constants import EVENT_SOURCE_MONITOR
+from video_monitoring.core.models import Window
+from video_monitoring.ingest import sketch
+from video_monitoring.ingest.rollup import (
+    MICRO_USD,
+    MILLI,
+    MS,
+    Granularity,
+    Values,
+    cell_key,
+    feature_key,
+    floor_time,
+    safe_key,
+    step,
+)
+from video_monitoring.ingest.store import UserActivity
+from video_monitoring.privacy.pseudonyms import ANONYMOUS
+
+_UNITS = {"minute": "MINUTE", "hour": "HOUR", "day": "DAY"}
+
+
+# Rollup cells as the figure code takes them: (cell key, flat counters).
+Cells = list[tuple[str, Mapping[str, Any]]]
+
+
+class TrendArchive(Protocol):
+    """Where figures older than the rollups come from (BigQuery)."""
+
+    def trend_points(self, window: Window, granularity: Granularity) -> list[dict[str, Any]]:
+        """One point per bucket of the window (empty buckets included), as the rollups give."""
+        ...
+
+    def cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
+        """The generation rollup cells of the window: one per (provider, tier)."""
+        ...
+
+    def event_cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
+        """The event rollup cells of the window: one per event type."""
+        ...
+
+    def user_days(
+        self, start: dt.datetime, end: dt.datetime, excluded: frozenset[str]
+    ) -> list[UserActivity]:
+        """Each user's activity on each UTC day starting in [start, end), as `user_days` holds
+        it, without the excluded users (opted out) and the anonymised rows."""
+        ...
+
+
+def trend_sql(table: str, granularity: Granularity, by_provider: bool) -> str:
+    """Per bucket: counts by status, average and quantiles of completed generations' time,
+    cost. Parameters: @start, @end (and @provider)."""
+    unit = _UNITS[granularity]
+    completed_time = "IF(status = 'completed', generationSeconds, NULL)"
+    provider = " AND provider = @provider" if by_provider else ""
+    return (
+        f"SELECT TIMESTAMP_TRUNC(createdAt, {unit}) AS bucket, COUNT(*) AS total, "
+        "COUNTIF(status = 'completed') AS completed, COUNTIF(status = 'failed') AS failed, "
+        f"AVG({completed_time}) AS avg_seconds, "
+        f"APPROX_QUANTILES({completed_time}, 100) AS quantiles, "
+        "SUM(costUsd) AS cost "
+        f"FROM `{table}` WHERE createdAt >= @start AND createdAt < @end{provider} "
+        "GROUP BY bucket ORDER BY bucket"
+    )
+
+
+def points_from_rows(
+    rows: Iterable[Mapping[str, Any]], window: Window, granularity: Granularity
+) -> list[dict[str, Any]]:
+    """Every bucket of the window, from the query's rows (a bucket without rows is zero)."""
+    by_bucket = {floor_time(row["bucket"], granularity): row for row in rows}
+    points = []
+    bucket = floor_time(window.start, granularity)
+    while bucket < window.end:
+        row = by_bucket.get(bucket)
+        points.append(_point(bucket, row))
+        bucket += step(granularity)
+    return points
+
+
+def _point(bucket: dt.datetime, row: Mapping[str, Any] | None) -> dict[str, Any]:
+    if row is None:
+        row = {"total": 0, "completed": 0, "failed": 0, "quantiles": None, "cost": None}
+    completed, failed = int(row["completed"]), int(row["failed"])
+    quantiles = [q for q in (row.get("quantiles") or [])]
+    valid = len(quantiles) == 101 and all(q is not None for q in quantiles)
+
+    def at(percent: int) -> float | None:
+        return float(quantiles[percent]) if valid else None
+
+    avg = row.get("avg_seconds")
+    return {
+        "start": bucket,
+        "total": int(row["total"]),
+        "completed": completed,
+        "failed": failed,
+        "successRate": completed / (completed + failed) if completed + failed else None,
+        "generationTimeSeconds": {
+            "avg": None if avg is None else float(avg),
+            "p50": at(50),
+            "p95": at(95),
+            "p99": at(99),
+        },
+        "costUsd": float(row.get("cost") or 0.0),
+    }
+
+
+def fixed_sql(column: str, scale: int) -> str:
+    """`rollup.fixed(column, scale)` in SQL: the product rounded half to even (Python's round;
+    BigQuery's ROUND alone rounds half away from zero), NULL stays NULL."""
+    v = f"({column} * {scale})"
+    return (
+        f"CAST(CASE WHEN ABS({v} - TRUNC({v})) = 0.5 THEN 2 * ROUND({v} / 2) "
+        f"ELSE ROUND({v}) END AS INT64)"
+    )
+
+
+# Fixed-point sums of a generation, as rollup.contribution adds them: name -> (column, scale).
+# `out` counts only timed (completed) generations and `rt` only completed ones.
+_SUMS = {
+    "gt": ("generationSeconds", MS),
+    "out": ("IF(generationSeconds IS NULL, NULL, outputSeconds)", MS),
+    "qt": ("queueSeconds", MS),
+    "rt": ("IF(status = 'completed', renderSeconds, NULL)", MS),
+    "cost": ("costUsd", MICRO_USD),
+    "q": ("qualityScore", MILLI),
+    "r": ("userRating", MILLI),
+}
+_WHERE = "WHERE createdAt >= @start AND createdAt < @end"
+
+
+def cell_sql(table: str) -> str:
+    """Per (provider, tier, status): the plain counters of the generation cells.
+    Parameters: @start, @end."""
+    # Columns are named fx_<counter>: `out` alone is a keyword.
+    fixed_columns = ", ".join(
+        f"{fixed_sql(col, scale)} AS fx_{name}" for name, (col, scale) in _SUMS.items()
+    )
+    sums = ", ".join(
+        f"COUNT(fx_{name}) AS {name}_n, SUM(fx_{name}) AS {name}_sum" for name in _SUMS
+    )
+    return (
+        f"WITH g AS (SELECT provider, userTier AS tier, status, COALESCE(attempts, 1) AS attempts, "
+        f"fallbackFrom, ARRAY_LENGTH(features) AS features, {fixed_columns} "
+        f"FROM `{table}` {_WHERE}) "
+        f"SELECT provider, tier, status, COUNT(*) AS n, {sums}, "
+        "SUM(attempts) AS att_sum, COUNTIF(attempts > 1) AS retried, "
+        "COUNTIF(fallbackFrom IS NOT NULL AND fallbackFrom != '') AS fallback, "
+        "COUNT(IF(fx_r IS NULL, NULL, fx_q)) AS qr_n, SUM(IF(fx_r IS NULL, NULL, fx_q)) AS qr_q, "
+        "SUM(IF(fx_q IS NULL, NULL, fx_r)) AS qr_r, "
+        "SUM(IF(fx_r IS NULL, NULL, fx_q * fx_q)) AS qr_qq, "
+        "SUM(IF(fx_q IS NULL, NULL, fx_r * fx_r)) AS qr_rr, SUM(fx_q * fx_r) AS qr_qr, "
+        "COUNTIF(features > 0) AS feat_any "
+        "FROM g GROUP BY provider, tier, status"
+    )
+
+
+def keyed_cell_sql(table: str) -> str:
+    """Per (provider, tier): the keyed counters of the generation cells, one row per key:
+    `b` sketch bins of completed generations' time (NULL for the zero bin), `err` failed
+    generations' error codes, `qb` quality bands (count and fixed-point rating sum), `feat` each
+    distinct feature list (mapped to counter names in Python). Parameters: @start, @end,
+    @log_gamma, @zero."""
+    seconds = "generationSeconds"
+    bin_index = (
+        f"IF({seconds} < @zero, NULL, "
+        f"CAST(CEIL(LN(GREATEST({seconds}, @zero)) / @log_gamma) AS INT64))"
+    )
+    band = "LEAST(CAST(FLOOR(qualityScore) AS INT64), 9)"
+    rating = fixed_sql("userRating", MILLI)
+    parts = [
+        f"SELECT 'b' AS kind, provider, userTier AS tier, CAST({bin_index} AS STRING) AS key, "
+        f"COUNT(*) AS n, 0 AS total FROM `{table}` {_WHERE} AND {seconds} IS NOT NULL "
+        "GROUP BY provider, tier, key",
+        f"SELECT 'err' AS kind, provider, userTier AS tier, errorCode AS key, COUNT(*) AS n, "
+        f"0 AS total FROM `{table}` {_WHERE} AND status = 'failed' AND errorCode IS NOT NULL "
+        "GROUP BY provider, tier, key",
+        f"SELECT 'qb' AS kind, provider, userTier AS tier, CAST({band} AS STRING) AS key, "
+        f"COUNT(*) AS n, SUM({rating}) AS total FROM `{table}` {_WHERE} "
+        "AND qualityScore IS NOT NULL AND userRating IS NOT NULL "
+        "GROUP BY provider, tier, key",
+        f"SELECT 'feat' AS kind, provider, userTier AS tier, TO_JSON_STRING(features) AS key, "
+        f"COUNT(*) AS n, 0 AS total FROM `{table}` {_WHERE} AND ARRAY_LENGTH(features) > 0 "
+        "GROUP BY provider, tier, key",
+    ]
+    return " UNION ALL ".join(f"({part})" for part in parts)
+
+
+def keyed_params() -> dict[str, float]:
+    """The sketch's constants for keyed_cell_sql, as the doubles Python divides by."""
+    return {"log_gamma": sketch.LOG_GAMMA, "zero": sketch.MIN_POSITIVE}
+
+
+def cells_from_rows(
+    plain: Iterable[Mapping[str, Any]],
+    keyed: Iterable[Mapping[str, Any]],
+    tracked_features: frozenset[str] | None,
+) -> Cells:
+    """The generation cells from the rows of cell_sql and keyed_cell_sql."""
+    cells: dict[str, Values] = {}
+
+    def add(row: Mapping[str, Any], key: str, value: Any) -> None:
+        if value:
+            values = cells.setdefault(cell_key(row["provider"], row["tier"]), {})
+            values[key] = values.get(key, 0) + int(value)
+
+    for row in plain:
+        add(row, "n", row["n"])
+        add(row, f"s/{row['status']}", row["n"])
+        for name in _SUMS:
+            if row[f"{name}_n"]:
+                add(row, f"{name}/sum", row[f"{name}_sum"])
+                add(row, f"{name}/n", row[f"{name}_n"])
+        if row["status"] in ("completed", "failed"):
+            add(row, "att/sum", row["att_sum"])
+            add(row, "att/n", row["n"])
+            add(row, "retried", row["retried"])
+            add(row, "fallback", row["fallback"])
+        for name in ("n", "q", "r", "qq", "rr", "qr"):
+            add(row, f"qr/{name}", row[f"qr_{name}"])
+        add(row, "feat_any", row["feat_any"])
+    for row in keyed:
+        kind, key, n = row["kind"], row["key"], row["n"]
+        if kind == "b":
+            add(row, f"gt/b/{sketch.ZERO_KEY if key is None else int(key)}", n)
+        elif kind == "err":
+            add(row, f"err/{safe_key(key)}", n)
+        elif kind == "qb":
+            add(row, f"qb/{int(key)}/n", n)
+            add(row, f"qb/{int(key)}/r", row["total"])
+        elif kind == "feat":
+            for name in sorted({feature_key(f, tracked_features) for f in json.loads(key)}):
+                add(row, f"feat/{name}", n)
+    return [(key, values) for key, values in sorted(cells.items())]
+
+
+def event_cell_sql(table: str) -> str:
+    """Per event type (and feature of `feature_used` events, as JSON): occurrences and the
+    fixed-point revenue; the monitor's own lifecycle events are not app events.
+    Parameters: @start, @end."""
+    feature = "IF(type = 'feature_used', JSON_QUERY(properties, '$.feature'), NULL)"
+    return (
+        f"SELECT type, {feature} AS feature, COUNT(*) AS n, COUNT(amountUsd) AS rev_n, "
+        f"SUM({fixed_sql('amountUsd', MICRO_USD)}) AS rev_sum FROM `{table}` "
+        "WHERE timestamp >= @start AND timestamp < @end "
+        f"AND (source IS NULL OR source != '{EVENT_SOURCE_MONITOR}') "
+        "GROUP BY type, feature"
+    )
+
+
+def event_cells_from_rows(
+    rows: Iterable[Mapping[str, Any]], tracked_features: frozenset[str] | None
+) -> Cells:
+    """The event cells from the rows of event_cell_sql (as events.event_contribution counts:
+    a feature counts when it is a non-empty string)."""
+    cells: dict[str, Values] = {}
+    for row in rows:
+        values = cells.setdefault(safe_key(row["type"]), {})
+        counters = {"n": row["n"], "rev/n": row["rev_n"], "rev/sum": row["rev_sum"]}
+        feature = json.loads(row["feature"]) if row["feature"] is not None else None
+        if isinstance(feature, str) and feature:
+            counters[f"feat/{feature_key(feature, tracked_features)}"] = row["n"]
+        for key, value in counters.items():
+            if value:
+                values[key] = values.get(key, 0) + int(value)
+    return [(key, values) for key, values in sorted(cells.items())]
+
+
+def user_day_sql(generations: str, events: str) -> str:
+    """Per UTC day and user: generations by status and tier, app events by type with their
+    fixed-point amounts, without the anonymised rows (erased users have no user days; opted-out
+    ones are left out of insights) and the users of the @excluded array (one parameter however
+    many opted out). Parameters: @start, @end, @excluded."""
+    placeholders = ", ".join(repr(a) for a in sorted(ANONYMOUS))
+    users = f"userId NOT IN ({placeholders}) AND userId NOT IN UNNEST(@excluded)"
+    amount = fixed_sql("amountUsd", MICRO_USD)
+    return (
+        "SELECT 'gen' AS kind, TIMESTAMP_TRUNC(createdAt, DAY) AS day, userId AS user, "
+        "status AS key, userTier = 'premium' AS premium, COUNT(*) AS n, 0 AS total "
+        f"FROM `{generations}` WHERE createdAt >= @start AND createdAt < @end AND {users} "
+        "GROUP BY day, user, key, premium "
+        "UNION ALL "
+        "SELECT 'ev' AS kind, TIMESTAMP_TRUNC(timestamp, DAY) AS day, userId AS user, "
+        f"type AS key, FALSE AS premium, COUNT(*) AS n, SUM({amount}) AS total "
+        f"FROM `{events}` WHERE timestamp >= @start AND timestamp < @end AND {users} "
+        f"AND (source IS NULL OR source != '{EVENT_SOURCE_MONITOR}') "
+        "GROUP BY day, user, key, premium"
+    )
+
+
+def user_days_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[UserActivity]:
+    """User activity from the rows of user_day_sql, with the counters the pipeline keeps
+    (pipeline.generation_user_day, events.plan_event_change)."""
+    days: dict[tuple[dt.datetime, str], Values] = {}
+    for row in rows:
+        counters = days.setdefault((floor_time(row["day"], "day"), row["user"]), {})
+        n = int(row["n"])
+        if row["kind"] == "gen":
+            keys = ["gen/n", f"gen/s/{row['key']}"] + (["gen/premium"] if row["premium"] else [])
+            for key in keys:
+                counters[key] = counters.get(key, 0) + n
+        else:
+            key = f"ev/{safe_key(row['key'])}"
+            counters[key] = counters.get(key, 0) + n
+            if row["total"] is not None:
+                counters["rev"] = counters.get("rev", 0) + int(row["total"])
+    return [UserActivity(day, user, counters) for (day, user), counters in sorted(days.items())]

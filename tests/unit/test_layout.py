@@ -1,0 +1,79 @@
+"""The package layout holds: each subpackage imports only the packages inside it, says what it
+owns, and the local stack stays out of the deployed package."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "functions" / "video_monitoring"
+# Innermost first: a package may import itself and the packages listed for it.
+INNER = ("core", "config", "privacy", "ingest")
+FIGURES = frozenset({*INNER, "alerting", "warehouse", "analytics"})
+ALLOWED: dict[str, frozenset[str]] = {
+    "core": frozenset(),
+    "config": frozenset(INNER[:1]),
+    "privacy": frozenset(INNER[:2]),
+    "ingest": frozenset(INNER[:3]),
+    "alerting": frozenset(INNER),
+    "warehouse": frozenset(INNER),
+    "analytics": FIGURES - {"analytics"},
+    "dashboard": FIGURES,
+    "adapters": FIGURES | {"dashboard"},
+    "runtime": FIGURES | {"dashboard", "adapters"},
+}
+
+
+def imported_packages(path: Path) -> set[str]:
+    """The video_monitoring subpackages a module imports (at any depth of its code)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names: list[str] = []
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "video_monitoring" and len(parts) > 1:
+                found.add(parts[1])
+    return found
+
+
+def modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def test_every_subpackage_is_in_the_layering_and_says_what_it_owns() -> None:
+    packages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    assert packages == set(ALLOWED)
+    for name in packages:
+        doc = ast.get_docstring(ast.parse((PACKAGE / name / "__init__.py").read_text()))
+        assert doc and "Import" in doc, f"{name}/__init__.py must say what it owns and imports"
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_follow_the_layering(path: Path) -> None:
+    relative = path.relative_to(PACKAGE)
+    imported = imported_packages(path) - {"__main__"}
+    assert "local" not in imported and "local_stack" not in imported
+    if len(relative.parts) == 1:  # __init__ and __main__ of the package itself
+        assert imported <= {"runtime"}
+        return
+    own = relative.parts[0]
+    stray = imported - ALLOWED[own] - {own}
+    assert not stray, f"{relative} imports {sorted(stray)}; {own} may import {sorted(ALLOWED[own])}"
+
+
+def test_the_check_sees_a_stray_import(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text("from video_monitoring.adapters.firestore_store import X\nimport os\n")
+    assert imported_packages(module) == {"adapters"}
+
+
+def test_the_local_stack_is_not_in_the_deployed_package() -> None:
+    assert not (PACKAGE / "local").exists()
+    for path in modules():
+        assert "local_stack" not in imported_packages(path)
