@@ -125,7 +125,7 @@ def run_one(day: dt.date) -> dict[str, Any]:
     from google.cloud import firestore
 
     from video_monitoring.adapters.bigquery import BigQueryWarehouse, bigquery_client
-    from video_monitoring.adapters.firestore_store import FirestoreDaySource
+    from video_monitoring.adapters.firestore_exports import FirestoreDaySource
     from video_monitoring.warehouse.nightly import BigQuerySettings, export_day
 
     settings = BigQuerySettings(

@@ -32,7 +32,7 @@ from google.cloud import firestore
 
 from benchlib import bench_stack, percentile
 from local_stack.ports import free_ports
-from video_monitoring.adapters import firestore_store
+from video_monitoring.adapters import _firestore, firestore_store
 from video_monitoring.adapters.firestore_store import FirestoreStore
 from video_monitoring.ingest.pipeline import Plan, SourceState, StoredState, plan_change
 from video_monitoring.ingest.store import ConcurrencyError, Ledger, Planner
@@ -54,7 +54,7 @@ class PreconditionOnly(FirestoreStore):
         for _ in range(firestore_store.MAX_ATTEMPTS):
             snaps = {s.reference.path: s for s in client.get_all(refs)}
             source, metrics, rejected = (snaps[r.path] for r in refs)
-            firestore_store._count(attempts=1, reads=3, round_trips=1)
+            _firestore._count(attempts=1, reads=3, round_trips=1)
             plan = planner(
                 SourceState(source.to_dict() if source.exists else None, source.update_time),
                 StoredState(
@@ -67,9 +67,9 @@ class PreconditionOnly(FirestoreStore):
             batch = client.batch()
             self._apply(batch, plan, metrics, refs[2], ledger.rollups)
             try:
-                firestore_store._count(round_trips=1)
+                _firestore._count(round_trips=1)
                 batch.commit()
-            except firestore_store.COMMIT_CONFLICTS:
+            except _firestore.COMMIT_CONFLICTS:
                 continue
             return plan
         raise ConcurrencyError(doc_id)
@@ -90,7 +90,7 @@ class Transactional(FirestoreStore):
         def run(transaction: firestore.Transaction) -> None:
             snaps = {s.reference.path: s for s in transaction.get_all(refs)}
             source, metrics, rejected = (snaps[r.path] for r in refs)
-            firestore_store._count(attempts=1, reads=3, round_trips=2)  # begin + batch get
+            _firestore._count(attempts=1, reads=3, round_trips=2)  # begin + batch get
             plan = planner(
                 SourceState(source.to_dict() if source.exists else None, source.update_time),
                 StoredState(
@@ -99,7 +99,7 @@ class Transactional(FirestoreStore):
                 ),
             )
             self._apply(transaction, plan, metrics, refs[2], ledger.rollups)
-            firestore_store._count(round_trips=1)  # commit (or rollback of a read-only one)
+            _firestore._count(round_trips=1)  # commit (or rollback of a read-only one)
             result[:] = [plan]
 
         run(client.transaction(max_attempts=firestore_store.MAX_ATTEMPTS))
@@ -126,7 +126,7 @@ def sequential(store: FirestoreStore, db: firestore.Client, name: str, count: in
     """Every change of `count` lifecycles plus one duplicate delivery each."""
     rng = random.Random(5)
     now = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
-    firestore_store.OPERATIONS.clear()
+    _firestore.OPERATIONS.clear()
     times: list[float] = []
     changes = 0
     for i in range(count):
@@ -142,7 +142,7 @@ def sequential(store: FirestoreStore, db: firestore.Client, name: str, count: in
         store.reconcile(doc_id, planner_for(doc_id), LEDGER)  # duplicate: nothing to write
         times.append(time.perf_counter() - t0)
         changes += 1
-    ops = firestore_store.OPERATIONS
+    ops = _firestore.OPERATIONS
     print(
         f"  {name:<30} p50 {percentile(times, 0.5) * 1000:5.1f} ms  "
         f"p95 {percentile(times, 0.95) * 1000:5.1f} ms  "

@@ -303,17 +303,17 @@ CHANGES_PER_SHARD = 350 * 60 // 384  # one minute of 350 changes/s over 384 docu
 def layout_new(db: firestore.Client, now: dt.datetime, rng: random.Random) -> str:
     """Folded minute, hour and day buckets of 30 days, the fold log, and the journal of 100
     generations/s (350 changes/s) over 384 shards half-way through the open minute."""
-    from video_monitoring.adapters import firestore_store
+    from video_monitoring.adapters import firestore_rollups
     from video_monitoring.ingest import journal
 
     minute = rollup.floor_time(now, "minute")
-    blob = firestore_store.encode_cells(template_cells(rng, 300))
+    blob = firestore_rollups.encode_cells(template_cells(rng, 300))
     docs: list[tuple[str, str, dict[str, Any]]] = []
     for granularity, count in (("day", 31), ("hour", 31 * 24), ("minute", 30 * 24 * 60)):
         start = rollup.floor_time(minute, granularity)  # type: ignore[arg-type]
         for i in range(1, count + 1):
             bucket = start - i * rollup.step(granularity)  # type: ignore[arg-type]
-            docs.append((c.ROLLUPS, firestore_store.rollup_doc_id(granularity, bucket, None),
+            docs.append((c.ROLLUPS, firestore_rollups.rollup_doc_id(granularity, bucket, None),
                          folded_bucket(granularity, bucket, blob)))  # fmt: skip
     docs += journal_docs(minute, CHANGES_PER_SHARD // 2, now, rng)
     # The fold log a running system has (the folds of the last minutes changed only the
@@ -327,11 +327,11 @@ def layout_new(db: firestore.Client, now: dt.datetime, rng: random.Random) -> st
 def layout_old(db: firestore.Client, now: dt.datetime, rng: random.Random) -> str:
     """The previous design's layout at 100 generations/s: 384 shards of the open minute, hour
     and day, of the ~12 closed minutes waiting out the compaction grace, compacted otherwise."""
-    from video_monitoring.adapters import firestore_store
+    from video_monitoring.adapters import firestore_rollups
 
     minute = rollup.floor_time(now, "minute")
     cells = template_cells(rng, 300)
-    blob = firestore_store.encode_cells(cells)
+    blob = firestore_rollups.encode_cells(cells)
     small = template_cells(rng, 1)
     docs: list[tuple[str, str, dict[str, Any]]] = []
     for granularity, count in (("day", 31), ("hour", 31 * 24), ("minute", 30 * 24 * 60)):
@@ -340,7 +340,7 @@ def layout_old(db: firestore.Client, now: dt.datetime, rng: random.Random) -> st
             bucket = start - i * rollup.step(granularity)  # type: ignore[arg-type]
             if granularity == "minute" and i <= 12:
                 continue
-            docs.append((c.ROLLUPS, firestore_store.rollup_doc_id(granularity, bucket, None),
+            docs.append((c.ROLLUPS, firestore_rollups.rollup_doc_id(granularity, bucket, None),
                          folded_bucket(granularity, bucket, blob)))  # fmt: skip
     live = [("minute", minute - i * rollup.step("minute")) for i in range(13)]
     live += [("hour", rollup.floor_time(minute, "hour")), ("day", rollup.floor_time(minute, "day"))]
@@ -351,8 +351,8 @@ def layout_old(db: firestore.Client, now: dt.datetime, rng: random.Random) -> st
             body["shard"] = shard
             body["cells"] = {cell: rollup.nest({k: int(v) for k, v in flat.items()})
                              for cell, flat in small.items()}  # fmt: skip
-            docs.append((c.ROLLUP_SHARDS, firestore_store.rollup_doc_id(granularity, bucket, shard),
-                         body))  # fmt: skip
+            doc_id = firestore_rollups.rollup_doc_id(granularity, bucket, shard)
+            docs.append((c.ROLLUP_SHARDS, doc_id, body))
     write_all(db, docs)
     return f"{len(docs)} documents: {len(live)} live buckets x 384 shards, the rest compacted"
 

@@ -158,7 +158,7 @@ class Host:
             body = json.dumps([f.to_json() for f in self.functions.values()])
             return _respond(start_response, 200, body)
         if path == "/__/stats":
-            from video_monitoring.adapters.firestore_store import OPERATIONS
+            from video_monitoring.adapters._firestore import OPERATIONS
 
             with self.stats.lock:
                 body = json.dumps({"triggers": self.stats.triggers, "store": dict(OPERATIONS)})

@@ -27,13 +27,10 @@ from local_stack.bigquery_emulator import BigQueryEmulator
 from local_stack.host import FUNCTIONS_DIR
 from tests.integration.conftest import bigquery_env
 from tests.integration.support import PROJECT, Stack, token, whole_day
-from video_monitoring.adapters import firestore_store
+from video_monitoring.adapters import _firestore
 from video_monitoring.adapters.bigquery import STAGING_PREFIX, BigQueryWarehouse
-from video_monitoring.adapters.firestore_store import (
-    FirestoreDaySource,
-    FirestoreRunLog,
-    FirestoreStore,
-)
+from video_monitoring.adapters.firestore_exports import FirestoreDaySource, FirestoreRunLog
+from video_monitoring.adapters.firestore_store import FirestoreStore
 from video_monitoring.analytics import user_insights
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
@@ -431,9 +428,9 @@ def test_pseudonymised_ids_are_stable_and_opted_out_users_are_anonymised(
 def test_pages_resume_after_the_last_time_and_id_even_among_equal_times(
     stack: Stack, db: firestore.Client, bq: BigQueryWarehouse, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("video_monitoring.adapters.firestore_store.DAY_PAGE", 3)
+    monkeypatch.setattr("video_monitoring.adapters.firestore_exports.DAY_PAGE", 3)
     monkeypatch.setattr(
-        "video_monitoring.adapters.firestore_store.DAY_READERS", 1
+        "video_monitoring.adapters.firestore_exports.DAY_READERS", 1
     )  # one ordered stream
     same = DAY + dt.timedelta(hours=9)
     batch = db.batch()
@@ -451,7 +448,7 @@ def test_pages_resume_after_the_last_time_and_id_even_among_equal_times(
     )
     assert set(read[0][1]) == {"userId", "createdAt"}  # only the asked fields travel
     monkeypatch.setattr(
-        "video_monitoring.adapters.firestore_store.DAY_READERS", 3
+        "video_monitoring.adapters.firestore_exports.DAY_READERS", 3
     )  # slices, merged
     run = export_in_process(db, bq, DAY, load_rows=4)
     assert run.tables["generation_metrics"].rows == 11
@@ -461,11 +458,9 @@ def test_pages_resume_after_the_last_time_and_id_even_among_equal_times(
 def test_a_broken_read_stream_resumes_after_the_last_document(
     stack: Stack, db: firestore.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("video_monitoring.adapters.firestore_store.DAY_PAGE", 4)
-    monkeypatch.setattr("video_monitoring.adapters.firestore_store.DAY_READERS", 1)
-    monkeypatch.setattr(
-        "video_monitoring.adapters.firestore_store.time.sleep", lambda seconds: None
-    )
+    monkeypatch.setattr("video_monitoring.adapters.firestore_exports.DAY_PAGE", 4)
+    monkeypatch.setattr("video_monitoring.adapters.firestore_exports.DAY_READERS", 1)
+    monkeypatch.setattr("video_monitoring.adapters._firestore.time.sleep", lambda seconds: None)
     stack.wipe()
     batch = db.batch()
     for i in range(10):
@@ -473,7 +468,7 @@ def test_a_broken_read_stream_resumes_after_the_last_document(
         batch.set(db.collection(SOURCE).document(f"r-{i:02d}"), generation("user-a", created))
     batch.commit()
     stack.settle()
-    real = firestore_store.raw_stream
+    real = _firestore.raw_stream
     streams = []
 
     def flaky(client: firestore.Client, query: Any) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -483,7 +478,7 @@ def test_a_broken_read_stream_resumes_after_the_last_document(
                 raise ServiceUnavailable("stream reset")  # type: ignore[no-untyped-call]
             yield item
 
-    monkeypatch.setattr(firestore_store, "raw_stream", flaky)
+    monkeypatch.setattr(_firestore, "raw_stream", flaky)
     source = FirestoreDaySource(db)
     read = [doc_id for doc_id, _ in source.documents(
         "video_generation_metrics", "createdAt", DAY, NEXT, ["userId"]
@@ -496,7 +491,7 @@ def test_a_broken_read_stream_resumes_after_the_last_document(
         raise ServiceUnavailable("down")  # type: ignore[no-untyped-call]
         yield  # pragma: no cover
 
-    monkeypatch.setattr(firestore_store, "raw_stream", always_broken)
+    monkeypatch.setattr(_firestore, "raw_stream", always_broken)
     with pytest.raises(ServiceUnavailable):
         list(source.documents("video_generation_metrics", "createdAt", DAY, NEXT, ["userId"]))
 

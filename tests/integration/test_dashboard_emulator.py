@@ -147,7 +147,7 @@ def test_admin_actions_leave_an_audit_trail(stack: Stack, db: firestore.Client) 
 def test_export_rate_limit_holds_across_concurrent_instances(db: firestore.Client) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from video_monitoring.adapters.firestore_store import FirestoreRateLimiter
+    from video_monitoring.adapters.firestore_access import FirestoreRateLimiter
 
     limiter = FirestoreRateLimiter(3, dt.timedelta(hours=1), client=db)
     now = dt.datetime.now(dt.UTC)

@@ -19,13 +19,10 @@ from google.cloud.firestore_v1.types import StructuredQuery
 
 from local_stack.stack import REPO_ROOT
 from tests.integration.support import Stack
-from video_monitoring.adapters import firestore_store
+from video_monitoring.adapters import _firestore
 from video_monitoring.adapters.firestore_alerts import FirestoreAlertStore
-from video_monitoring.adapters.firestore_store import (
-    FirestoreDaySource,
-    FirestoreExportSource,
-    FirestoreStore,
-)
+from video_monitoring.adapters.firestore_exports import FirestoreDaySource, FirestoreExportSource
+from video_monitoring.adapters.firestore_store import FirestoreStore
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.files import DATASETS
 from video_monitoring.ingest.rollup import cover
@@ -81,7 +78,7 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Shape]]:
         shapes.append(shape_of(self._nested_query))
         return get(self, *args, **kwargs)
 
-    raw_stream = firestore_store.raw_stream
+    raw_stream = _firestore.raw_stream
 
     def recording_raw_stream(client: firestore.Client, query: Query) -> Any:
         shapes.append(shape_of(query))
@@ -89,7 +86,7 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Shape]]:
 
     monkeypatch.setattr(Query, "stream", recording_stream)
     monkeypatch.setattr(AggregationQuery, "get", recording_get)
-    monkeypatch.setattr(firestore_store, "raw_stream", recording_raw_stream)
+    monkeypatch.setattr(_firestore, "raw_stream", recording_raw_stream)
     yield shapes
 
 

@@ -19,8 +19,9 @@ import pytest
 from google.cloud import firestore
 
 from tests.integration.support import Stack
-from video_monitoring.adapters import firestore_store
-from video_monitoring.adapters.firestore_store import FirestoreStore, FoldedCache
+from video_monitoring.adapters import _firestore, firestore_rollups
+from video_monitoring.adapters.firestore_rollups import FoldedCache
+from video_monitoring.adapters.firestore_store import FirestoreStore
 from video_monitoring.config import constants as c
 from video_monitoring.ingest.pipeline import plan_change
 from video_monitoring.ingest.rollup import BucketRange, bucket_starts, cover, floor_time
@@ -99,8 +100,8 @@ def test_folds_racing_handlers_count_every_change_once(
     """Writers create, rate, correct and delete generations while a folder folds every epoch,
     the open one included, a few buckets per transaction: every bucket of every granularity
     ends exactly as the final documents say, and the journal ends empty."""
-    monkeypatch.setattr(firestore_store, "FOLD_PAGE", 3)
-    monkeypatch.setattr(firestore_store, "FOLD_MAX_BUCKETS", 9)
+    monkeypatch.setattr(firestore_rollups, "FOLD_PAGE", 3)
+    monkeypatch.setattr(firestore_rollups, "FOLD_MAX_BUCKETS", 9)
     rng = random.Random(13)
     source = db.collection(LEDGER.source)
     ids = [f"g{i}" for i in range(40)]
@@ -202,24 +203,22 @@ def test_reads_of_a_month_do_not_grow_with_a_backfill(db: firestore.Client) -> N
         reconcile(store, f"b{i}")
     ranges = cover(NOW - dt.timedelta(days=30), NOW)
     tiling = sum(len(bucket_starts(r)) for r in ranges)  # read by id, present or not
-    before = firestore_store.OPERATIONS["rollup_reads"]
+    before = _firestore.OPERATIONS["rollup_reads"]
     totals = store.rollups(ranges)
-    reads = firestore_store.OPERATIONS["rollup_reads"] - before
+    reads = _firestore.OPERATIONS["rollup_reads"] - before
     assert reads == tiling + SHARDS
     assert sum(sum(int(cell.get("n", 0)) for cell in d.cells.values()) for d in totals) == 120
     store.fold(FAR)
-    before = firestore_store.OPERATIONS["rollup_reads"]
+    before = _firestore.OPERATIONS["rollup_reads"]
     folded = store.rollups(ranges)
-    assert (
-        firestore_store.OPERATIONS["rollup_reads"] - before == tiling + 1
-    )  # an empty journal: 1 read
+    assert _firestore.OPERATIONS["rollup_reads"] - before == tiling + 1  # an empty journal: 1 read
     assert sum(sum(int(cell.get("n", 0)) for cell in d.cells.values()) for d in folded) == 120
     # With the instance cache, a refresh reads the fold log and the (empty) journal only.
     cached = FirestoreStore(db, cache=FoldedCache(64 << 20))
     cached.rollups(ranges)
-    before = firestore_store.OPERATIONS["rollup_reads"]
+    before = _firestore.OPERATIONS["rollup_reads"]
     again = cached.rollups(ranges)
-    assert firestore_store.OPERATIONS["rollup_reads"] - before == 2
+    assert _firestore.OPERATIONS["rollup_reads"] - before == 2
     assert sorted((d.granularity, d.start, d.cells) for d in again) == sorted(
         (d.granularity, d.start, d.cells) for d in folded
     )

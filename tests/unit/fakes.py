@@ -6,7 +6,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from video_monitoring.adapters.firestore_store import rollup_doc_id, tally_backlog, user_day_id
+from video_monitoring.adapters.firestore_rollups import rollup_doc_id
+from video_monitoring.adapters.firestore_store import tally_backlog, user_day_id
 from video_monitoring.config import constants as c
 from video_monitoring.ingest.pipeline import Plan, SourceState, StoredState
 from video_monitoring.ingest.rollup import BucketRange, bucket_starts, flatten, floor_time, nest

@@ -11,9 +11,16 @@ from typing import Any
 import pytest
 
 from video_monitoring.alerting import engine
-from video_monitoring.alerting.engine import AlertState, Instance, Measurement, Outbound
+from video_monitoring.alerting.records import (
+    AlertState,
+    Instance,
+    Measurement,
+    Outbound,
+    Transition,
+)
 from video_monitoring.alerting.rules import AlertRule, parse_rule
 from video_monitoring.core.errors import InvalidArgument
+from video_monitoring.core.stats import wilson_interval
 
 T0 = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 TICK = dt.timedelta(minutes=5)
@@ -46,7 +53,7 @@ class Run:
     messages: list[Outbound] = field(default_factory=list)
     now: dt.datetime = T0
 
-    def tick(self, measurement: Measurement | None) -> engine.Transition:
+    def tick(self, measurement: Measurement | None) -> Transition:
         """One scheduled evaluation at the next tick."""
         result = engine.evaluate(self.rule, self.state, self.instance, measurement, self.now)
         self.apply(result)
@@ -61,7 +68,7 @@ class Run:
             statuses.append(self.status())
         return statuses
 
-    def apply(self, result: engine.Transition) -> None:
+    def apply(self, result: Transition) -> None:
         """Keep what the transaction would have stored."""
         self.state = result.state
         self.instance = result.instance
@@ -156,7 +163,7 @@ def test_rates_are_judged_on_the_wilson_bound() -> None:
     # 80 of 100: even the favourable end (87.1%) is below 95%.
     judged = engine.judge(r, Measurement(0.8, 100, 80), firing=False)
     assert judged.condition == "breach"
-    low, high = engine.wilson_interval(80, 100, 0.95)
+    low, high = wilson_interval(80, 100, 0.95)
     assert low == pytest.approx(0.7112, abs=1e-4) and high == pytest.approx(0.8666, abs=1e-4)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-from video_monitoring.adapters.firestore_store import journal_writes
+from video_monitoring.adapters.firestore_rollups import journal_writes
 from video_monitoring.ingest import journal, rollup
 
 T0 = dt.datetime(2026, 11, 1, 23, 59, tzinfo=dt.UTC)
@@ -143,7 +143,7 @@ def test_fold_log_says_what_changed_since_a_read() -> None:
 
 
 def test_folded_cache_is_bounded_and_checks_the_log() -> None:
-    from video_monitoring.adapters.firestore_store import FoldedCache
+    from video_monitoring.adapters.firestore_rollups import FoldedCache
 
     log = journal.FoldLog("L1", 4)
     cache = FoldedCache(max_bytes=3 * (FoldedCache.ENTRY_OVERHEAD + 100))

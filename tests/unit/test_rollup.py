@@ -64,7 +64,7 @@ def test_shard_is_stable_and_spread() -> None:
 
 
 def test_compacted_blob_and_shard_maps_read_the_same() -> None:
-    from video_monitoring.adapters.firestore_store import decode_cells, encode_cells, flat_cells
+    from video_monitoring.adapters.firestore_rollups import decode_cells, encode_cells, flat_cells
 
     flat = {"runway|free": {"n": 3, "gt/b/512": 2, "err/timeout": 1}, "pika|premium": {"n": 1}}
     blob = encode_cells(flat)

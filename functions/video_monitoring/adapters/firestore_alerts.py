@@ -19,8 +19,8 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 from pydantic import ValidationError
 
-from video_monitoring.adapters.firestore_store import FirestoreAdapter, counted
-from video_monitoring.alerting.engine import AlertState, Instance, Transition
+from video_monitoring.adapters._firestore import FirestoreAdapter, counted
+from video_monitoring.alerting.records import AlertState, Instance, Transition
 from video_monitoring.alerting.rules import AlertRule
 from video_monitoring.alerting.store import Compute, OutboxEntry, delivery_key, outbox_docs
 from video_monitoring.config import constants as c

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from video_monitoring.alerting import engine
-from video_monitoring.alerting.engine import AlertState, Instance, Measurement, Transition
 from video_monitoring.alerting.metrics import TIERS, ScopeTotals, Snapshot, measure, parse_scope
 from video_monitoring.alerting.notifications import (
     Channel,
@@ -27,6 +26,13 @@ from video_monitoring.alerting.notifications import (
     Notification,
     RetryPolicy,
     deliver,
+)
+from video_monitoring.alerting.records import (
+    AlertState,
+    Instance,
+    Measurement,
+    Transition,
+    state_key,
 )
 from video_monitoring.alerting.rules import DEFAULT_RULES, AlertRule
 from video_monitoring.alerting.store import AlertStore, OutboxEntry
@@ -157,7 +163,7 @@ class AlertManager:
             known = [s.scope for s in states.values() if s.rule_id == rule.rule_id]
             for scope in scopes_for(rule, providers, known):
                 measurement = self._measure(rule, snapshot, scope)
-                key = engine.state_key(rule.rule_id, scope)
+                key = state_key(rule.rule_id, scope)
                 state = states.get(key) or AlertState(rule.rule_id, scope)
                 instance = instances.get(state.open_instance_id or "")
                 report.evaluations += 1
@@ -233,7 +239,7 @@ class AlertManager:
                 return Transition(state, timed.instance, outbound=timed.outbound,
                                   changed=timed.changed)  # fmt: skip
 
-            key = engine.state_key(instance.rule_id, instance.scope)
+            key = state_key(instance.rule_id, instance.scope)
             self._note(self._store.transact(key, instance.instance_id, rule, compute), report)
         return report
 
@@ -260,7 +266,7 @@ class AlertManager:
                 problems.append(str(error))
                 return None
 
-        key = engine.state_key(instance.rule_id, instance.scope)
+        key = state_key(instance.rule_id, instance.scope)
         result = self._store.transact(key, alert_id, rule, compute)
         if result is None or result.instance is None:
             raise Conflict(f"alertId: {problems[-1] if problems else 'no change'}")

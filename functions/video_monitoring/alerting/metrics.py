@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from video_monitoring.alerting.engine import Measurement
+from video_monitoring.alerting.records import Measurement
 from video_monitoring.alerting.rules import SYSTEM_METRICS
 from video_monitoring.core.models import Window
 from video_monitoring.ingest import sketch

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from video_monitoring.alerting.engine import AlertState, Instance, Outbound, Transition
+from video_monitoring.alerting.records import AlertState, Instance, Outbound, Transition
 from video_monitoring.alerting.rules import AlertRule
 
 Compute = Callable[[AlertState | None, Instance | None], Transition | None]

@@ -6,10 +6,10 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from video_monitoring.alerting.engine import wilson_interval
 from video_monitoring.analytics.performance import generation_time, system_metrics_json
 from video_monitoring.config import constants as c
 from video_monitoring.core.models import Window
+from video_monitoring.core.stats import wilson_interval
 from video_monitoring.ingest.rollup import (
     MICRO_USD,
     MILLI,

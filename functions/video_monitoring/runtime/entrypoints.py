@@ -21,16 +21,15 @@ from google.api_core.exceptions import (
 from google.auth.exceptions import GoogleAuthError
 
 from video_monitoring.adapters.bigquery import BigQueryWarehouse, bigquery_client
+from video_monitoring.adapters.firestore_access import FirestoreAuditLog, FirestoreRateLimiter
 from video_monitoring.adapters.firestore_alerts import FirestoreAlertStore
-from video_monitoring.adapters.firestore_store import (
-    FirestoreAuditLog,
+from video_monitoring.adapters.firestore_exports import (
     FirestoreDaySource,
     FirestoreExportSource,
-    FirestoreRateLimiter,
     FirestoreRunLog,
-    FirestoreStore,
-    Fold,
 )
+from video_monitoring.adapters.firestore_rollups import Fold
+from video_monitoring.adapters.firestore_store import FirestoreStore
 from video_monitoring.alerting.manager import AlertManager, RunReport
 from video_monitoring.alerting.notifications import (
     NotificationSettings,

@@ -1,0 +1,196 @@
+"""The Firestore internals every adapter shares: the lazily created client, the read counters
+benchmarks use, snapshot helpers, and the fast readers that decode RunQuery protobufs straight
+from the stream (used where thousands of documents are read: exports, the audit, the rollup
+journal). Private to adapters/."""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import functools
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from google.api_core.exceptions import (
+    Aborted,
+    AlreadyExists,
+    DeadlineExceeded,
+    FailedPrecondition,
+    InternalServerError,
+    NotFound,
+    ServiceUnavailable,
+)
+from google.cloud import firestore
+from google.cloud.firestore_v1 import DocumentSnapshot
+from google.cloud.firestore_v1.types import RunQueryResponse
+
+from video_monitoring.config import constants as c
+from video_monitoring.config.settings import get_settings
+
+DAY_PAGE_RETRIES = 3
+TRANSIENT_READ_ERRORS = (ServiceUnavailable, DeadlineExceeded, InternalServerError)
+# A reconcile's commit failed its precondition (or lost a race): read again and replan.
+COMMIT_CONFLICTS = (FailedPrecondition, AlreadyExists, NotFound, Aborted)
+# Document reads and writes of generation changes in this process (benchmarks read them).
+OPERATIONS: collections.Counter[str] = collections.Counter()
+_OPERATIONS_LOCK = threading.Lock()
+
+
+def _count(**amounts: int) -> None:
+    with _OPERATIONS_LOCK:
+        OPERATIONS.update(amounts)
+
+
+def counted(kind: str, snapshots: Iterable[Any]) -> Iterator[Any]:
+    """Pass snapshots through, counting them as document reads of one kind (benchmarks)."""
+    n = 0
+    for snap in snapshots:
+        n += 1
+        yield snap
+    _count(**{kind: max(n, 1), "queries": 1})  # a query that returns nothing bills one read
+
+
+@functools.cache
+def firestore_client() -> firestore.Client:
+    """The process's Firestore client, created on first use (anonymous on the emulator)."""
+    return firestore.Client(project=get_settings().project_id)
+
+
+def snapshot_data(snap: DocumentSnapshot[Any]) -> dict[str, Any] | None:
+    """A snapshot's fields without the deep copy `to_dict()` makes (read-only use only: a
+    30-day read spent most of its time copying)."""
+    if not snap.exists:
+        return None
+    data = getattr(snap, "_data", None)
+    return data if isinstance(data, dict) else snap.to_dict()
+
+
+def source_version(snap: DocumentSnapshot[Any]) -> dt.datetime | None:
+    """Which version of a source document a snapshot saw: its update time (None: absent)."""
+    return snap.update_time if snap.exists else None
+
+
+def opted_out_users(client: firestore.Client) -> frozenset[str]:
+    """Ids of the `analytics_opt_outs` documents (ids only: no fields are read)."""
+    refs = client.collection(c.ANALYTICS_OPT_OUTS).list_documents()
+    return frozenset(ref.id for ref in refs)
+
+
+class FirestoreAdapter:
+    """Base of the Firestore adapters: a given client, or the process's shared one on first use
+    (so importing a module never opens a connection)."""
+
+    def __init__(self, client: firestore.Client | None = None) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> firestore.Client:
+        """The Firestore client (shared, created lazily)."""
+        if self._client is None:
+            self._client = firestore_client()
+        return self._client
+
+
+def paged(
+    client: firestore.Client, query: Any, time_field: str, page_size: int
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(id, fields) of a query ordered by the time field then the id, in pages of `page_size`,
+    each after the last document's time and id; a broken stream resumes after the last document
+    it delivered (up to DAY_PAGE_RETRIES times)."""
+    cursor: dict[str, Any] | None = None
+    failures = 0
+    while True:
+        page = query.limit(page_size)
+        if cursor is not None:
+            page = page.start_after(cursor)
+        count = 0
+        last: tuple[str, dict[str, Any]] | None = None
+        try:
+            for last in counted("export_reads", raw_stream(client, page)):
+                count += 1
+                yield last
+        except TRANSIENT_READ_ERRORS:
+            failures += 1
+            if failures > DAY_PAGE_RETRIES:
+                raise
+            time.sleep(0.5 * 2**failures)
+            count = page_size  # go on after the last document read (or redo the page)
+        if count < page_size:
+            return
+        if last is not None:
+            doc_id, data = last
+            cursor = {time_field: data[time_field], "__name__": query._parent.document(doc_id)}
+
+
+def raw_stream(client: firestore.Client, query: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(id, fields) of one query, decoded straight from the RunQuery protobuf stream.
+
+    The high-level `Query.stream()` spends ~0.25 ms of CPU per document wrapping each response
+    in proto-plus, decoding it and deep-copying it into a snapshot; exports need none of that,
+    and reading was 95 % of the BigQuery export's time (bench/bigquery_export_bench.py). This
+    reads the same RunQuery stream the client does, through the client's own API object, and
+    decodes the raw values itself. It relies on internals of google-cloud-firestore (pinned in
+    requirements); the emulator tests compare exported rows with the documents, so a change
+    there fails the tests, not the exports.
+    """
+    for document in raw_documents(client, query):
+        doc_id = document.name.rsplit("/", 1)[1]
+        yield doc_id, {k: _plain_value(v) for k, v in document.fields.items()}
+
+
+def raw_documents(client: firestore.Client, query: Any, transaction: Any = None) -> Iterator[Any]:
+    """The raw protobuf documents of a query's RunQuery stream (in `transaction` if given),
+    through the client's own API object (see `raw_stream`)."""
+    request: dict[str, Any] = {
+        "parent": query._parent._parent_info()[0],
+        "structured_query": query._to_protobuf(),
+    }
+    if transaction is not None:
+        request["transaction"] = transaction._id
+    for response in client._firestore_api.run_query(request=request, metadata=client._rpc_metadata):
+        raw = RunQueryResponse.pb(response)
+        if raw.HasField("document"):
+            yield raw.document
+
+
+def journal_entries(
+    client: firestore.Client, journal: firestore.CollectionReference, transaction: Any
+) -> tuple[tuple[tuple[str, int, int], ...], list[Any]]:
+    """Every journal document's (id, update time) and the raw documents, read in
+    `transaction` (counted as rollup reads) straight from the RunQuery protobuf stream like
+    `raw_stream`: a backlog of thousands of entries is read on every request until it is
+    folded, and wrapping each map value in the client's Python types cost a third of such a
+    read."""
+    versions = []
+    documents = []
+    for document in raw_documents(client, journal.select(["d"]), transaction):
+        stamp = document.update_time
+        versions.append((document.name.rsplit("/", 1)[1], stamp.seconds, stamp.nanos))
+        documents.append(document)
+    _count(rollup_reads=max(len(versions), 1), queries=1)
+    return tuple(sorted(versions)), documents
+
+
+def entry_texts(documents: Iterable[Any]) -> Iterator[str]:
+    """The entry texts of raw journal documents (from `journal_entries`)."""
+    for document in documents:
+        entries = document.fields.get("d")
+        if entries is not None:
+            for value in entries.map_value.fields.values():
+                yield value.string_value
+
+
+def _plain_value(value: Any) -> Any:
+    """A Firestore protobuf Value as a plain Python value (timestamps as aware UTC datetimes)."""
+    kind = value.WhichOneof("value_type")
+    if kind == "map_value":
+        return {k: _plain_value(v) for k, v in value.map_value.fields.items()}
+    if kind == "array_value":
+        return [_plain_value(v) for v in value.array_value.values]
+    if kind == "timestamp_value":
+        return value.timestamp_value.ToDatetime(tzinfo=dt.UTC)
+    if kind == "null_value" or kind is None:
+        return None
+    return getattr(value, kind)

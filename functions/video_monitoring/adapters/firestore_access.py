@@ -1,0 +1,56 @@
+"""The dashboard's access records on Firestore: the audit log and the per-user token buckets."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from google.api_core.exceptions import Aborted
+from google.cloud import firestore
+
+from video_monitoring.adapters._firestore import FirestoreAdapter
+from video_monitoring.config import constants as c
+from video_monitoring.dashboard.access import AuditEntry, Bucket, take_token
+
+
+class FirestoreAuditLog(FirestoreAdapter):
+    """AuditLog on Firestore: one document per entry (auto id), written synchronously so an
+    action is never served without its record."""
+
+    def record(self, entry: AuditEntry) -> None:
+        """Append one entry."""
+        self.client.collection(c.AUDIT_LOG).add(entry.to_doc())
+
+
+class FirestoreRateLimiter(FirestoreAdapter):
+    """RateLimiter on Firestore: one bucket document per key, updated in a transaction, so
+    concurrent function instances share the limit."""
+
+    def __init__(
+        self, capacity: int, period: dt.timedelta, client: firestore.Client | None = None
+    ) -> None:
+        super().__init__(client)
+        self._capacity = capacity
+        self._period = period
+
+    def take(self, key: str, now: dt.datetime) -> float | None:
+        """None when allowed, else seconds until a token is free."""
+        client = self.client
+        ref = client.collection(c.RATE_LIMITS).document(key)
+        outcome: list[float | None] = [None]
+
+        @firestore.transactional
+        def run(transaction: firestore.Transaction) -> None:
+            snap = ref.get(transaction=transaction)
+            data = snap.to_dict() if snap.exists else None
+            bucket = Bucket(float(data["tokens"]), data["updated"]) if data else None
+            bucket, wait = take_token(bucket, now, self._capacity, self._period)
+            transaction.set(ref, {"tokens": bucket.tokens, "updated": bucket.updated})
+            outcome[0] = wait
+
+        try:
+            run(client.transaction(max_attempts=20))
+        except (ValueError, Aborted):
+            # The bucket stayed contended through every attempt: refuse (fail closed) and ask
+            # for a retry shortly, rather than let a burst through unmetered.
+            return 1.0
+        return outcome[0]

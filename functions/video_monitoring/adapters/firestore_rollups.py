@@ -1,0 +1,469 @@
+"""Rollups on Firestore: the journal writes of a change, the reads of a window's buckets plus the
+journal, the fold of closed minutes into minute, hour and day buckets, and the instance cache of
+folded buckets checked against the fold log."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import datetime as dt
+import functools
+import json
+import logging
+import threading
+import time
+import uuid
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from google.api_core.exceptions import AlreadyExists
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+from google.cloud.firestore_v1.field_path import FieldPath
+
+from video_monitoring.adapters._firestore import (
+    FirestoreAdapter,
+    _count,
+    counted,
+    entry_texts,
+    journal_entries,
+    snapshot_data,
+)
+from video_monitoring.config import constants as c
+from video_monitoring.config.settings import get_settings
+from video_monitoring.ingest.journal import (
+    BucketKey,
+    Cells,
+    FoldChoice,
+    FoldLog,
+    JournalView,
+    attribute,
+    bucket_of,
+    choose,
+    entry_text,
+    journal_doc_id,
+    key_time,
+    parse_entry,
+    sum_cells,
+)
+from video_monitoring.ingest.rollup import (
+    BucketRange,
+    RollupDelta,
+    bucket_key,
+    bucket_starts,
+    flatten,
+    floor_time,
+    step,
+)
+from video_monitoring.ingest.store import RollupDoc
+from video_monitoring.privacy.retention import EXPIRE_FIELD, configured_retention
+
+log = logging.getLogger(__name__)
+
+# A fold transaction reads at most FOLD_PAGE journal documents and writes at most
+# FOLD_MAX_BUCKETS folded documents plus those journal documents (under 500 writes).
+FOLD_PAGE = 40
+FOLD_MAX_BUCKETS = 400
+# Changes the fold log remembers (about 10 minutes of folds at 100 generations/s): a cached
+# folded document older than that is read again.
+FOLD_LOG_SIZE = 2000
+
+
+@dataclass
+class Fold:
+    """What one fold run did: journal entries moved, journal documents drained, folded bucket
+    documents written (a bucket written by two transactions counts twice)."""
+
+    entries: int = 0
+    documents: int = 0
+    buckets: int = 0
+    remaining: bool = False
+
+    def add(self, choice: FoldChoice) -> None:
+        """Count one transaction's move."""
+        self.entries += choice.entries
+        self.documents += len(choice.drained)
+        self.buckets += len(choice.targets)
+
+
+class FoldedCache:
+    """Folded rollup documents as last read (their blob, or None when absent), with the fold
+    log's id and sequence at that read; least recently used first out past `max_bytes`.
+
+    A closed bucket's folded document changes only when a fold moves a late change into it, and
+    every such fold logs it (`journal.FoldLog`), so an entry is served only while the log,
+    read in the same transaction as everything else, says it is unchanged: a figure is never
+    staler than the read itself. Shared by the threads of a process."""
+
+    ENTRY_OVERHEAD = 200  # bytes of bookkeeping per entry, on top of the blob
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: collections.OrderedDict[tuple[str, str], tuple[str, int, bytes | None]] = (
+            collections.OrderedDict()
+        )
+        self._journals: dict[str, tuple[tuple[tuple[str, int, int], ...], JournalView]] = {}
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def lookup(self, collection: str, doc_id: str, log: FoldLog) -> tuple[bool, bytes | None]:
+        """(True, blob) when the cached document is still what is stored, else (False, None)."""
+        key = (collection, doc_id)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and log.still_valid(doc_id, entry[0], entry[1]):
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return True, entry[2]
+            if entry is not None:
+                self._drop(key)
+            self.misses += 1
+            return False, None
+
+    def store(self, collection: str, doc_id: str, log: FoldLog, blob: bytes | None) -> None:
+        """Remember a document read under `log`."""
+        if log.log_id is None:
+            return
+        key = (collection, doc_id)
+        size = self.ENTRY_OVERHEAD + len(blob or b"")
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._entries:
+                self._drop(key)
+            self._entries[key] = (log.log_id, log.seq, blob)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                self._drop(next(iter(self._entries)))
+
+    def journal_view(
+        self, collection: str, versions: tuple[tuple[str, int, int], ...]
+    ) -> JournalView | None:
+        """The arranged journal read last time, if its documents are still those versions."""
+        with self._lock:
+            held = self._journals.get(collection)
+            if held is not None and held[0] == versions:
+                self.hits += 1
+                return held[1]
+            return None
+
+    def store_journal_view(
+        self, collection: str, versions: tuple[tuple[str, int, int], ...], view: JournalView
+    ) -> None:
+        """Keep one arranged journal per rollup kind (when it fits in a quarter of the cache)."""
+        with self._lock:
+            old = self._journals.pop(collection, None)
+            if old is not None:
+                self._bytes -= old[1].size_bytes
+            if view.size_bytes <= self.max_bytes // 4:
+                self._journals[collection] = (versions, view)
+                self._bytes += view.size_bytes
+                while self._bytes > self.max_bytes and self._entries:
+                    self._drop(next(iter(self._entries)))
+
+    def _drop(self, key: tuple[str, str]) -> None:
+        _, _, blob = self._entries.pop(key)
+        self._bytes -= self.ENTRY_OVERHEAD + len(blob or b"")
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes held (blobs and bookkeeping)."""
+        return self._bytes
+
+
+@functools.cache
+def folded_cache() -> FoldedCache | None:
+    """The process's cache of folded documents (ROLLUP_CACHE_MB; None when 0)."""
+    megabytes = get_settings().rollup_cache_mb
+    return FoldedCache(megabytes * 1024 * 1024) if megabytes else None
+
+
+def encode_cells(cells: Mapping[str, Mapping[str, float]]) -> bytes:
+    """A compacted bucket's cells as one compressed JSON blob: one field to decode instead of
+    thousands of map entries (and none of them indexed), a fraction of the size."""
+    return zlib.compress(json.dumps(cells, separators=(",", ":")).encode(), 6)
+
+
+def decode_cells(blob: bytes) -> dict[str, dict[str, float]]:
+    """Inverse of encode_cells."""
+    cells: dict[str, dict[str, float]] = json.loads(zlib.decompress(blob))
+    return cells
+
+
+def flat_cells(data: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """The cells of a rollup document, flat per cell, whether compacted (blob) or a shard
+    (nested maps that Firestore increments)."""
+    blob = data.get("blob")
+    if blob is not None:
+        return decode_cells(bytes(blob))
+    return {cell: flatten(nested) for cell, nested in data.get("cells", {}).items()}
+
+
+def aggregate_expiry(start: dt.datetime) -> dt.datetime:
+    """When an aggregate of a period starting at `start` expires (privacy/retention.py)."""
+    return configured_retention().aggregate_until(start)
+
+
+def rollup_doc_id(granularity: str, start: dt.datetime, shard: int | None) -> str:
+    """Deterministic id: granularity, bucket, shard (or `c` for the compacted document)."""
+    suffix = "c" if shard is None else f"{shard:03d}"
+    return f"{granularity}_{bucket_key(start)}_{suffix}"
+
+
+def journal_writes(
+    deltas: Iterable[RollupDelta], arrived: dt.datetime
+) -> list[tuple[str, dict[str, Any]]]:
+    """Set-with-merge bodies adding a plan's rollup deltas to the journal: one document per
+    shard (one in practice: a generation keeps its shard), one new map entry per delta under a
+    key of its own, so no two commits ever overwrite each other's entries."""
+    epoch = floor_time(arrived, "minute")
+    nonce = uuid.uuid4().hex[:16]
+    entries: dict[int, dict[str, str]] = {}
+    for i, delta in enumerate(deltas):
+        entries.setdefault(delta.shard, {})[f"{nonce}{i:x}"] = entry_text(delta)
+    return [
+        (
+            journal_doc_id(epoch, shard),
+            {"epoch": epoch, "shard": shard, "d": d, EXPIRE_FIELD: aggregate_expiry(epoch)},
+        )
+        for shard, d in sorted(entries.items())
+    ]
+
+
+class FirestoreRollups(FirestoreAdapter):
+    """Rollup reads and the fold on Firestore (the rollup half of MonitoringStore)."""
+
+    def __init__(
+        self,
+        client: firestore.Client | None = None,
+        cache: FoldedCache | Literal["process"] | None = "process",
+    ) -> None:
+        super().__init__(client)
+        # Folded documents already read, shared by the stores of this process (None: no cache).
+        self.cache = folded_cache() if cache == "process" else cache
+        self._logs_checked: set[str] = set()
+
+    def rollups(
+        self, ranges: Iterable[BucketRange], collection: str = c.ROLLUPS
+    ) -> list[RollupDoc]:
+        """Each bucket the ranges tile, with every increment it holds: its folded document,
+        read by id, plus the journal entries not folded yet that fall in it. The journal is
+        read whole (it holds only what arrived since the last fold); both reads share one
+        read-only transaction, so a fold that moves entries in between cannot make a reader
+        count them twice or not at all. See `journal` for why reads stay bounded."""
+        buckets = {(r.granularity, start) for r in ranges for start in bucket_starts(r)}
+        if not buckets:
+            return []
+        folded = self.client.collection(collection)
+        ids = {rollup_doc_id(g, start, None): (g, start) for g, start in buckets}
+        refs = [folded.document(doc_id) for doc_id in sorted(ids)]
+        wanted = {(g, bucket_key(start)) for g, start in buckets}
+        journal = self.client.collection(c.SHARDS_OF[collection])
+        log_ref = self.client.collection(c.FOLD_LOGS).document(collection)
+        found: dict[tuple[str, dt.datetime], dict[str, dict[str, float]]] = {}
+        cached: dict[tuple[str, dt.datetime], bytes] = {}
+        pending: dict[BucketKey, Cells] = {}
+        cache = self.cache
+        if cache is not None and collection not in self._logs_checked:
+            # Caching needs the fold log; before the first fold (or during a scheduler
+            # outage on a fresh database) there is none yet.
+            self._ensure_fold_log(collection)
+            self._logs_checked.add(collection)
+
+        @firestore.transactional
+        def read(transaction: firestore.Transaction) -> None:
+            found.clear()
+            cached.clear()
+            pending.clear()
+            misses = refs
+            log = FoldLog()
+            if cache is not None:
+                log_snaps = list(counted("rollup_reads", transaction.get_all([log_ref])))
+                log = FoldLog.from_doc(snapshot_data(log_snaps[0]) if log_snaps else None)
+                misses = []
+                for ref in refs:
+                    hit, blob = cache.lookup(collection, ref.id, log)
+                    if not hit:
+                        misses.append(ref)
+                    elif blob is not None:
+                        cached[ids[ref.id]] = blob
+            for snap in counted("rollup_reads", transaction.get_all(misses)) if misses else ():
+                data = snapshot_data(snap)
+                if cache is not None and log.log_id is not None:
+                    blob = data.get("blob") if data is not None else None
+                    cache.store(collection, snap.id, log, None if blob is None else bytes(blob))
+                if data is not None:
+                    found[ids[snap.id]] = flat_cells(data)
+            versions, documents = journal_entries(self.client, journal, transaction)
+            if cache is None:
+                attribute(entry_texts(documents), wanted, pending)
+                return
+            view = cache.journal_view(collection, versions)
+            if view is None:
+                view = JournalView.build(entry_texts(documents))
+                cache.store_journal_view(collection, versions, view)
+            view.attribute(wanted, pending)
+
+        read(self.client.transaction(read_only=True))
+        _count(rollup_cache_hits=len(cached))
+        for (g, start), blob in cached.items():
+            found[(g, start)] = decode_cells(blob)
+        for key, cells in pending.items():
+            bucket = bucket_of(key)
+            found[bucket] = sum_cells(found.get(bucket, {}), cells)
+        return [
+            RollupDoc(granularity=g, start=start, shard=-1, cells=cells)
+            for (g, start), cells in found.items()
+        ]
+
+    def fold(self, closed_before: dt.datetime, budget_seconds: float = 50.0) -> Fold:
+        """Move the journal entries of epochs before `closed_before` into the folded buckets.
+
+        Both rollup kinds (generations, then app events), the oldest epochs first, a page of
+        journal documents at a time, until nothing closed is left or the time budget is spent
+        (the next run goes on from there). A page is read once and cut into chunks of entries
+        touching at most FOLD_MAX_BUCKETS buckets; each chunk moves in one transaction that
+        reads just the journal documents it takes from, the folded documents of its buckets
+        and the fold log, writes the sums and the log, and deletes each journal document it
+        drained (or removes the entries it took from one it did not). A handler writing a
+        journal document in between makes the transaction start over. A failing transaction
+        is logged and left for the next run.
+        """
+        deadline = time.monotonic() + budget_seconds
+        result = Fold()
+        for collection in (c.ROLLUPS, c.EVENT_ROLLUPS):
+            self._ensure_fold_log(collection)
+            journal = self.client.collection(c.SHARDS_OF[collection])
+            closed = (
+                journal.where(filter=FieldFilter("epoch", "<", closed_before))
+                .order_by("epoch")
+                .limit(FOLD_PAGE)
+            )
+            while True:
+                documents = sorted(
+                    (snap.id, sorted(((snapshot_data(snap) or {}).get("d") or {}).items()))
+                    for snap in counted("fold_reads", closed.stream())
+                )
+                if not documents:
+                    break
+                pending = {
+                    doc_id: [(key, parse_entry(text)) for key, text in items]
+                    for doc_id, items in documents
+                }
+                while pending:
+                    if time.monotonic() >= deadline:
+                        result.remaining = True
+                        return result
+                    plan = choose(sorted(pending.items()), FOLD_MAX_BUCKETS)
+                    try:
+                        moved = self._fold_chunk(journal, collection, plan.taken)
+                    except Exception:
+                        log.exception("folding %d journal entries of %s failed", plan.entries,
+                                      collection)  # fmt: skip
+                        result.remaining = True
+                        return result
+                    result.add(moved)
+                    for doc_id, keys in plan.taken.items():
+                        taken = set(keys)
+                        left = [(k, e) for k, e in pending[doc_id] if k not in taken]
+                        if left:
+                            pending[doc_id] = left
+                        else:
+                            del pending[doc_id]
+        return result
+
+    def _ensure_fold_log(self, collection: str) -> None:
+        """Create the fold log of a rollup kind that has none yet (a fresh database, or one
+        whose journal never held anything), so readers can cache its folded documents."""
+        ref = self.client.collection(c.FOLD_LOGS).document(collection)
+        _count(fold_reads=1)
+        if ref.get(field_paths=["seq"]).exists:
+            return
+        with contextlib.suppress(AlreadyExists):
+            ref.create(FoldLog().after([], FOLD_LOG_SIZE, uuid.uuid4().hex).to_doc())
+
+    def _fold_chunk(
+        self,
+        journal: firestore.CollectionReference,
+        collection: str,
+        planned: Mapping[str, list[str]],
+    ) -> FoldChoice:
+        """Move the planned entries (journal document id -> entry keys) in one transaction."""
+        folded = self.client.collection(collection)
+        log_ref = self.client.collection(c.FOLD_LOGS).document(collection)
+        refs = [journal.document(doc_id) for doc_id in sorted(planned)]
+        chosen: list[FoldChoice] = []
+
+        @firestore.transactional
+        def run(transaction: firestore.Transaction) -> None:
+            chosen.clear()
+            snaps = list(counted("fold_reads", transaction.get_all([log_ref, *refs])))
+            log = FoldLog()
+            documents = []
+            remaining: dict[str, int] = {}
+            for snap in snaps:
+                data = snapshot_data(snap)
+                if snap.reference.path == log_ref.path:
+                    log = FoldLog.from_doc(data)
+                    continue
+                if data is None:
+                    continue  # drained by another fold meanwhile
+                stored = data.get("d") or {}
+                keys = [key for key in planned[snap.id] if key in stored]
+                remaining[snap.id] = len(stored) - len(keys)
+                documents.append((snap.id, [(key, parse_entry(stored[key])) for key in keys]))
+            # A subset of the planned entries: it touches at most the planned buckets.
+            choice = choose(sorted(documents), FOLD_MAX_BUCKETS)
+            targets = {
+                key: folded.document(rollup_doc_id(key[0], key_time(key[1]), None))
+                for key in choice.targets
+            }
+            current = {
+                snap.id: snapshot_data(snap)
+                for snap in counted("fold_reads", transaction.get_all(list(targets.values())))
+            } if targets else {}  # fmt: skip
+            for key, cells in choice.targets.items():
+                granularity, start = bucket_of(key)
+                ref = targets[key]
+                before = current.get(ref.id)
+                total = sum_cells(flat_cells(before or {}), cells)
+                if not total:  # everything in it cancelled out (deleted generations)
+                    if before is not None:
+                        transaction.delete(ref)
+                    continue
+                transaction.set(
+                    ref,
+                    {
+                        "g": granularity,
+                        "start": start,
+                        "end": start + step(granularity),
+                        "shard": -1,
+                        "blob": encode_cells(total),
+                        EXPIRE_FIELD: aggregate_expiry(start),
+                    },
+                )
+            if targets:
+                changed = [ref.id for ref in targets.values()]
+                transaction.set(
+                    log_ref, log.after(changed, FOLD_LOG_SIZE, uuid.uuid4().hex).to_doc()
+                )
+            for doc_id, keys in choice.taken.items():
+                ref = journal.document(doc_id)
+                if remaining[doc_id] == 0:
+                    transaction.delete(ref)
+                    choice.drained.add(doc_id)
+                    continue
+                choice.drained.discard(doc_id)
+                if keys:
+                    transaction.update(
+                        ref,
+                        {FieldPath("d", key).to_api_repr(): firestore.DELETE_FIELD for key in keys},
+                    )
+            chosen.append(choice)
+
+        run(self.client.transaction())
+        return chosen[0] if chosen else FoldChoice()
