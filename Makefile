@@ -1,4 +1,4 @@
-# Every target creates and uses .venv as needed (CONTRACT §5).
+# Every target creates and uses .venv as needed (docs/interfaces.md §5).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python

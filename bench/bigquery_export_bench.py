@@ -126,12 +126,13 @@ def run_one(day: dt.date) -> dict[str, Any]:
 
     from video_monitoring.adapters.bigquery import BigQueryWarehouse, bigquery_client
     from video_monitoring.adapters.firestore_exports import FirestoreDaySource
-    from video_monitoring.warehouse.nightly import BigQuerySettings, export_day
+    from video_monitoring.config.settings import BigQuerySettings
+    from video_monitoring.warehouse.nightly import export_day
 
     settings = BigQuerySettings(
         bigquery_api_endpoint=f"http://127.0.0.1:{BQ_PORT}", bigquery_project=PROJECT
     )
-    warehouse = BigQueryWarehouse(bigquery_client(settings), "video_monitoring")
+    warehouse = BigQueryWarehouse(bigquery_client(settings, PROJECT), "video_monitoring")
     timed = Timed(FirestoreDaySource(firestore.Client(project=PROJECT)), warehouse)
     baseline_mb = _high_water_mb()
     t0 = time.perf_counter()

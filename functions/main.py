@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -10,10 +11,14 @@ from firebase_functions.core import Change
 from flask import Request, Response
 
 from video_monitoring.config.constants import REGION
-from video_monitoring.config.settings import source_collection
-from video_monitoring.runtime import entrypoints
+from video_monitoring.config.settings import get_settings, in_production, source_collection
+from video_monitoring.runtime import handlers
 
 options.set_global_options(region=REGION)
+if in_production(os.environ):
+    # A deployed instance reads its settings as it starts: a missing required setting fails the
+    # cold start with a message naming it, not the first event it handles.
+    get_settings()
 UTC = ZoneInfo("UTC")
 DocumentChange = firestore_fn.Event[Change[Any]]  # before/after DocumentSnapshot | None
 
@@ -21,31 +26,31 @@ DocumentChange = firestore_fn.Event[Change[Any]]  # before/after DocumentSnapsho
 @firestore_fn.on_document_written(document=source_collection() + "/{generationId}")
 def on_generation_written(event: DocumentChange) -> None:
     """Record or update one generation's metrics and rollups."""
-    entrypoints.handle_generation_written(event)
+    handlers.generation_written(event)
 
 
 @firestore_fn.on_document_written(document="analytics_events/{eventId}")
 def on_analytics_event_written(event: DocumentChange) -> None:
     """Count one app event into the event rollups (business figures read from them)."""
-    entrypoints.handle_event_written(event)
+    handlers.event_written(event)
 
 
 @scheduler_fn.on_schedule(schedule="* * * * *", timezone=UTC, timeout_sec=60)
 def fold_rollups(event: scheduler_fn.ScheduledEvent) -> None:
     """Fold the rollup journal of closed minutes into the minute, hour and day buckets."""
-    entrypoints.run_fold_rollups(event.schedule_time)
+    handlers.fold_rollups(event.schedule_time)
 
 
 @scheduler_fn.on_schedule(schedule="*/5 * * * *", timezone=UTC)
 def aggregate_and_alert(event: scheduler_fn.ScheduledEvent) -> None:
     """Compute windowed metrics, evaluate alert rules, notify."""
-    entrypoints.run_aggregate_and_alert(event.schedule_time)
+    handlers.aggregate_and_alert(event.schedule_time)
 
 
 @https_fn.on_request()
 def video_analytics_dashboard(request: Request) -> Response:
     """The dashboard API."""
-    return entrypoints.handle_dashboard_request(request)
+    return handlers.dashboard_request(request)
 
 
 @scheduler_fn.on_schedule(
@@ -59,11 +64,11 @@ def video_analytics_dashboard(request: Request) -> Response:
 )
 def export_to_bigquery(event: scheduler_fn.ScheduledEvent) -> None:
     """Export the previous UTC day to BigQuery (replacing it there)."""
-    entrypoints.run_export_to_bigquery(event.schedule_time)
+    handlers.export_to_bigquery(event.schedule_time)
 
 
 @scheduler_fn.on_schedule(schedule="30 1 * * *", timezone=UTC, timeout_sec=1800, retry_count=3)
 def audit_pipeline(event: scheduler_fn.ScheduledEvent) -> None:
     """Re-reconcile the settled days and repair changes no handler reconciled (before the
     02:00 export, so BigQuery gets the repaired records)."""
-    entrypoints.run_pipeline_audit(event.schedule_time)
+    handlers.audit_pipeline(event.schedule_time)

@@ -337,10 +337,10 @@ def slow_commits(delay_ms: float) -> None:
     windows in which concurrent handlers of one document interleave are wide."""
     import random
 
-    from video_monitoring.runtime import entrypoints
+    from video_monitoring.runtime.bootstrap import services
 
     rng = random.Random()
-    entrypoints.store().before_commit = lambda doc_id, plan: time.sleep(
+    services().store.before_commit = lambda doc_id, plan: time.sleep(
         rng.uniform(0, delay_ms) / 1000
     )
     log.warning("LOCAL_COMMIT_DELAY_MS=%s: reconciles wait before committing", delay_ms)
@@ -364,6 +364,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["FIRESTORE_EMULATOR_HOST"] = f"127.0.0.1:{args.firestore_port}"
     os.environ.setdefault("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099")
     os.environ["FUNCTIONS_EMULATOR"] = "true"
+    # Alert notifications link to the dashboard this host serves (production sets its own).
+    os.environ.setdefault(
+        "DASHBOARD_BASE_URL",
+        f"http://127.0.0.1:{args.port}/{args.project}/{REGION}/video_analytics_dashboard",
+    )
     import firebase_admin
     from werkzeug.serving import make_server
 

@@ -34,7 +34,7 @@ from local_stack.tokens import emulator_token
 from local_stack.traffic import Tally, simulate
 from video_monitoring.adapters.bigquery import BigQueryWarehouse, bigquery_client
 from video_monitoring.alerting.notifications import verify_signature
-from video_monitoring.warehouse.nightly import BigQuerySettings
+from video_monitoring.config.settings import BigQuerySettings
 from video_monitoring.warehouse.rows import TABLES
 
 COUNTS = ("total", "completed", "failed", "cancelled", "inProgress")
@@ -193,7 +193,8 @@ def run_export(
         stack.run_schedule("export_to_bigquery", when, timeout=300).raise_for_status()
     warehouse = BigQueryWarehouse(
         bigquery_client(
-            BigQuerySettings(bigquery_api_endpoint=emulator.endpoint, bigquery_project=project)
+            BigQuerySettings(bigquery_api_endpoint=emulator.endpoint, bigquery_project=project),
+            project,
         ),
         "video_monitoring",
     )

@@ -1,4 +1,5 @@
-"""The local stack (CONTRACT §5): Firestore emulator JVM + functions host, wired together."""
+"""The local stack (docs/interfaces.md §5): the Firestore emulator JVM and the functions host,
+wired together."""
 
 from __future__ import annotations
 
@@ -350,7 +351,7 @@ def start_stack(
 
 def main(argv: list[str] | None = None) -> int:
     """`make serve`: start the stack, print one ready line, stop everything on Ctrl-C/SIGTERM."""
-    parser = argparse.ArgumentParser(description="Run the local stack (CONTRACT §5)")
+    parser = argparse.ArgumentParser(description="Run the local stack (docs/interfaces.md §5)")
     parser.add_argument("--project", default="demo-cvplus")
     parser.add_argument("--firestore-port", type=int, default=None, help="or FIRESTORE_PORT")
     parser.add_argument("--functions-port", type=int, default=None, help="or FUNCTIONS_PORT")

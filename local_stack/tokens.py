@@ -1,4 +1,4 @@
-"""Unsigned ID tokens exactly as the Firebase Auth emulator issues them (CONTRACT §5)."""
+"""Unsigned ID tokens exactly as the Firebase Auth emulator issues them (docs/interfaces.md §5)."""
 
 from __future__ import annotations
 

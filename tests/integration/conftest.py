@@ -24,7 +24,7 @@ from local_stack.stack import (
 )
 from tests.integration.support import PROJECT, Stack
 from video_monitoring.adapters.bigquery import BigQueryWarehouse, bigquery_client
-from video_monitoring.warehouse.nightly import BigQuerySettings
+from video_monitoring.config.settings import BigQuerySettings
 
 # Each variable pins one port; unset (the default), the session takes a free one.
 PORT_SETTINGS = {
@@ -147,7 +147,10 @@ def bq(bigquery_emulator: BigQueryEmulator | None, stack: Stack) -> Iterator[Big
     if bigquery_emulator is None:
         pytest.skip("BigQuery emulator not installed (make .venv-bq/.installed)")
     client = bigquery_client(
-        BigQuerySettings(bigquery_api_endpoint=bigquery_emulator.endpoint, bigquery_project=PROJECT)
+        BigQuerySettings(
+            bigquery_api_endpoint=bigquery_emulator.endpoint, bigquery_project=PROJECT
+        ),
+        PROJECT,
     )
     client.delete_dataset(f"{PROJECT}.video_monitoring", delete_contents=True, not_found_ok=True)
     stack.wipe()

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from tests.unit.test_bq_rows import hmac_sha256
+from video_monitoring.config.settings import BigQuerySettings
+from video_monitoring.core.errors import ConfigError
 from video_monitoring.runtime import cli
 from video_monitoring.warehouse.nightly import (
-    BigQuerySettings,
     DayRun,
     ExportConfigError,
     TableCounts,
@@ -280,7 +281,7 @@ def test_days_and_settings() -> None:
     ]  # fmt: skip
     assert BigQuerySettings(export_pseudonymize_users=False, pseudonym_key="k").key() is None
     assert BigQuerySettings(export_pseudonymize_users=True, pseudonym_key="k").key() == b"k"
-    with pytest.raises(ExportConfigError, match="PSEUDONYM_KEY is not set"):
+    with pytest.raises(ConfigError, match="PSEUDONYM_KEY is not set"):
         BigQuerySettings(export_pseudonymize_users=True).key()
     assert "k-secret" not in repr(BigQuerySettings(pseudonym_key="k-secret"))
     assert dataset_path("demo-cvplus", "video_monitoring") == "demo-cvplus.video_monitoring"

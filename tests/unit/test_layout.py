@@ -77,3 +77,18 @@ def test_the_local_stack_is_not_in_the_deployed_package() -> None:
     assert not (PACKAGE / "local").exists()
     for path in modules():
         assert "local_stack" not in imported_packages(path)
+
+
+def test_the_repository_explains_itself() -> None:
+    """Docs and code cite docs/interfaces.md, never a document outside the repository."""
+    root = PACKAGE.parents[1]
+    outside = ("CON" + "TRACT", "../" + "shared")
+    files = [root / name for name in ("README.md", "Makefile", "firebase.json", "firestore.rules",
+                                      "openapi.yaml")]  # fmt: skip
+    for folder in ("functions", "local_stack", "tests", "bench", "docs"):
+        files += [p for p in (root / folder).rglob("*") if p.suffix in (".py", ".md")]
+    for path in files:
+        text = path.read_text()
+        for word in outside:
+            assert word not in text, f"{path.relative_to(root)} cites {word}"
+    assert (root / "docs" / "interfaces.md").exists()

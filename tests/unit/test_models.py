@@ -1,4 +1,4 @@
-"""Validation of generation documents against CONTRACT §1."""
+"""Validation of generation documents against docs/interfaces.md §1."""
 
 from __future__ import annotations
 

@@ -19,7 +19,6 @@ from video_monitoring.alerting.notifications import (
     Channel,
     EmailChannel,
     Notification,
-    NotificationSettings,
     RetryPolicy,
     SlackChannel,
     SmsChannel,
@@ -29,6 +28,7 @@ from video_monitoring.alerting.notifications import (
     deliver_all,
     verify_signature,
 )
+from video_monitoring.config.settings import NotificationSettings
 
 NOTE = Notification(
     alert_id="low_success_rate__provider-pika__20261125T120500",

@@ -13,7 +13,7 @@ from local_stack.stack import REPO_ROOT
 from tests.unit.fakes import FakeStore, FixedClock
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
-from video_monitoring.config.settings import Settings
+from video_monitoring.config.settings import DashboardSettings, RetentionSettings
 from video_monitoring.core.models import Window
 from video_monitoring.privacy.retention import (
     EXPIRE_FIELD,
@@ -119,13 +119,15 @@ def test_an_event_older_than_the_retention_is_not_counted_afresh() -> None:
 
 
 def test_retention_settings() -> None:
-    assert retention_of(Settings(raw_retention_days=10, rollup_retention_days=20)) == Retention(
-        10, 20
-    )
+    assert retention_of(
+        RetentionSettings(raw_retention_days=10, rollup_retention_days=20)
+    ) == Retention(10, 20)
     with pytest.raises(ValueError, match="ROLLUP_RETENTION_DAYS"):
-        retention_of(Settings(raw_retention_days=100, rollup_retention_days=20))
-    default = retention_of(Settings())
-    assert default.aggregate_days >= Settings().max_window_days  # long windows still add up
+        retention_of(RetentionSettings(raw_retention_days=100, rollup_retention_days=20))
+    default = retention_of(RetentionSettings())
+    assert (
+        default.aggregate_days >= DashboardSettings().max_window_days
+    )  # long windows still add up
 
 
 def test_indexes_file_declares_a_ttl_policy_for_each_collection_the_code_expires() -> None:

@@ -55,7 +55,7 @@ def counted(kind: str, snapshots: Iterable[Any]) -> Iterator[Any]:
 @functools.cache
 def firestore_client() -> firestore.Client:
     """The process's Firestore client, created on first use (anonymous on the emulator)."""
-    return firestore.Client(project=get_settings().project_id)
+    return firestore.Client(project=get_settings().runtime.project)
 
 
 def snapshot_data(snap: DocumentSnapshot[Any]) -> dict[str, Any] | None:

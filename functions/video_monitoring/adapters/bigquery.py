@@ -22,7 +22,7 @@ from google.api_core.exceptions import NotFound
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
-from video_monitoring.config.settings import get_settings
+from video_monitoring.config.settings import BigQuerySettings
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.files import Dataset
 from video_monitoring.ingest.rollup import Granularity
@@ -42,7 +42,6 @@ from video_monitoring.warehouse.archive import (
     user_days_from_rows,
 )
 from video_monitoring.warehouse.nightly import (
-    BigQuerySettings,
     dataset_path,
     replace_statements,
     transaction_script,
@@ -80,9 +79,10 @@ CLUSTERING: dict[str, list[str]] = {
 }
 
 
-def bigquery_client(settings: BigQuerySettings) -> bigquery.Client:
-    """The client: default credentials in production, anonymous against an emulator."""
-    project = settings.bigquery_project or get_settings().project_id
+def bigquery_client(settings: BigQuerySettings, default_project: str) -> bigquery.Client:
+    """The client (in BIGQUERY_PROJECT, else `default_project`): default credentials in
+    production, anonymous against an emulator."""
+    project = settings.bigquery_project or default_project
     if settings.bigquery_api_endpoint:
         return bigquery.Client(
             project=project,
@@ -102,7 +102,8 @@ def schema_fields(table: str) -> list[bigquery.SchemaField]:
 
 
 class BigQueryWarehouse:
-    """Warehouse on BigQuery: one dataset, the CONTRACT §8 tables, per-day staging tables."""
+    """Warehouse on BigQuery: one dataset, the tables of docs/interfaces.md §8, per-day staging
+    tables."""
 
     def __init__(self, client: bigquery.Client, dataset: str, location: str = "US") -> None:
         self.client = client

@@ -178,7 +178,7 @@ class FoldedCache:
 @functools.cache
 def folded_cache() -> FoldedCache | None:
     """The process's cache of folded documents (ROLLUP_CACHE_MB; None when 0)."""
-    megabytes = get_settings().rollup_cache_mb
+    megabytes = get_settings().rollups.rollup_cache_mb
     return FoldedCache(megabytes * 1024 * 1024) if megabytes else None
 
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from video_monitoring.alerting import engine
 from video_monitoring.alerting.metrics import TIERS, ScopeTotals, Snapshot, measure, parse_scope
@@ -86,6 +86,13 @@ class AlertQuery:
         return self.rule_id is None or inst.rule_id == self.rule_id
 
 
+class RuleSet(NamedTuple):
+    """The rules one run evaluates, and one message per stored rule that does not validate."""
+
+    rules: tuple[AlertRule, ...]
+    problems: tuple[str, ...]
+
+
 @dataclass
 class RunReport:
     """What one scheduled run did (logged, and returned to the local host and tests)."""
@@ -99,7 +106,7 @@ class RunReport:
 
 
 class AlertManager:
-    """The alerting service (mirrors the seed's AlertManager)."""
+    """The alerting service: rules, the scheduled evaluation, operator actions, delivery."""
 
     def __init__(
         self,
@@ -120,7 +127,7 @@ class AlertManager:
     # -- rules -------------------------------------------------------------------------------
 
     def seed_default_rules(self) -> list[str]:
-        """Create the CONTRACT §7 rules that are missing; edited rules are left alone."""
+        """Create the docs/interfaces.md §7 rules that are missing; edited rules are left alone."""
         return self._store.seed_rules(DEFAULT_RULES)
 
     def rules(self) -> tuple[list[AlertRule], list[str]]:
@@ -143,9 +150,8 @@ class AlertManager:
 
     # -- scheduled evaluation ----------------------------------------------------------------
 
-    def check_alerts(self, snapshot: Snapshot, report: RunReport | None = None) -> RunReport:
-        """Evaluate every enabled rule in every scope at the snapshot's tick."""
-        report = report or RunReport()
+    def rule_set(self) -> RuleSet:
+        """The stored rules for one run, the missing defaults seeded first."""
         rules, problems = self._store.load_rules()
         stored = {r.rule_id for r in rules} | {p.partition(":")[0] for p in problems}
         if any(rule.rule_id not in stored for rule in DEFAULT_RULES):
@@ -153,6 +159,15 @@ class AlertManager:
             # comes back; disable a rule with `enabled: false` instead.
             self.seed_default_rules()
             rules, problems = self._store.load_rules()
+        return RuleSet(tuple(rules), tuple(problems))
+
+    def check_alerts(
+        self, snapshot: Snapshot, report: RunReport | None = None, rule_set: RuleSet | None = None
+    ) -> RunReport:
+        """Evaluate every enabled rule in every scope at the snapshot's tick (the rules read
+        now unless the run read them already)."""
+        report = report or RunReport()
+        rules, problems = rule_set or self.rule_set()
         report.rule_problems += problems
         states = self._store.load_states()
         instances = self._store.load_instances(open_only=True)
@@ -219,10 +234,13 @@ class AlertManager:
                 baseline.append(past.value)
         return Measurement(current.value, current.samples, current.successes, tuple(baseline))
 
-    def process_escalations(self, now: dt.datetime, report: RunReport | None = None) -> RunReport:
+    def process_escalations(
+        self, now: dt.datetime, report: RunReport | None = None, rule_set: RuleSet | None = None
+    ) -> RunReport:
         """Time-driven changes of open instances: escalation, repeats, suppression expiry."""
         report = report or RunReport()
-        rules = {r.rule_id: r for r in self._store.load_rules()[0]}
+        loaded = rule_set.rules if rule_set is not None else self._store.load_rules()[0]
+        rules = {r.rule_id: r for r in loaded}
         for instance in self._store.load_instances(open_only=True).values():
             rule = rules.get(instance.rule_id)
             if rule is None or instance.status == "pending":
@@ -379,9 +397,10 @@ class AlertManager:
         )
 
     def run(self, snapshot: Snapshot) -> RunReport:
-        """One scheduled run: evaluate, advance, deliver."""
-        report = self.check_alerts(snapshot)
-        self.process_escalations(snapshot.tick, report)
+        """One scheduled run: evaluate, advance, deliver (the rules read once)."""
+        rule_set = self.rule_set()
+        report = self.check_alerts(snapshot, rule_set=rule_set)
+        self.process_escalations(snapshot.tick, report, rule_set)
         report.deliveries = self.dispatch_notifications(snapshot.tick)
         return report
 

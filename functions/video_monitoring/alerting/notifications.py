@@ -31,7 +31,8 @@ from typing import Any, Protocol
 
 import requests
 from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from video_monitoring.config.settings import NotificationSettings
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Monitor-Signature"
@@ -369,32 +370,6 @@ def deliver_all(
 
 def _split(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
-
-
-class NotificationSettings(BaseSettings):
-    """Channel settings from the environment (secrets bound from Secret Manager in production)."""
-
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
-
-    smtp_host: str | None = None
-    smtp_port: int = 587
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_starttls: bool = False
-    alert_email_from: str | None = None
-    alert_email_to: str | None = None
-    slack_webhook_url: SecretStr | None = None
-    twilio_base_url: str = "https://api.twilio.com"
-    twilio_account_sid: str | None = None
-    twilio_auth_token: SecretStr | None = None
-    twilio_from_number: str | None = None
-    alert_sms_to: str | None = None
-    alert_webhook_url: SecretStr | None = None
-    alert_webhook_secret: SecretStr | None = None
-    notify_attempts: int = 3
-    notify_base_delay_seconds: float = 0.5
-    notify_max_delay_seconds: float = 4.0
-    notify_timeout_seconds: float = 5.0
 
 
 def channels_from_settings(s: NotificationSettings) -> dict[str, Channel]:

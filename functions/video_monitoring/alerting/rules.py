@@ -141,8 +141,9 @@ def _rule(**fields: Any) -> AlertRule:
     return AlertRule.model_validate(fields)
 
 
-# CONTRACT §7. Per-provider scopes so a degraded provider is named; 2-evaluation pending period
-# (10 minutes at the 5-minute schedule); escalation to SMS after 15 minutes for critical rules.
+# docs/interfaces.md §7. Per-provider scopes so a degraded provider is named; 2-evaluation
+# pending period (10 minutes at the 5-minute schedule); escalation to SMS after 15 minutes for
+# critical rules.
 DEFAULT_RULES: tuple[AlertRule, ...] = (
     _rule(
         ruleId="slow_generation", metric="avgGenerationSeconds", comparator="gt", threshold=90.0,

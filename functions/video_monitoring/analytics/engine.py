@@ -125,20 +125,20 @@ class AnalyticsEngine:
         return plan
 
     def generate_quality_insights(self, window: Window) -> dict[str, Any]:
-        """CONTRACT §6 `/quality` (definitions in the README)."""
+        """docs/interfaces.md §6 `/quality` (definitions in the README)."""
         return {**quality_insights(self.cells(window), window), "source": self.source(window)}
 
     def compare_providers(self, window: Window) -> dict[str, Any]:
-        """CONTRACT §6 `/providers`: every provider side by side."""
+        """docs/interfaces.md §6 `/providers`: every provider side by side."""
         return {**providers_comparison(self.cells(window), window), "source": self.source(window)}
 
     def system_metrics(self, window: Window) -> dict[str, Any]:
-        """CONTRACT §6 `/performance`: the system figures of a window."""
+        """docs/interfaces.md §6 `/performance`: the system figures of a window."""
         totals = merge_cells(self.cells(window), provider=window.provider)
         return {**system_metrics_json(totals, window), "source": self.source(window)}
 
     def generate_business_metrics(self, window: Window) -> dict[str, Any]:
-        """CONTRACT §6 `/business` (definitions in the README)."""
+        """docs/interfaces.md §6 `/business` (definitions in the README)."""
         with ThreadPoolExecutor(max_workers=2) as pool:
             cells = pool.submit(self.cells, window)
             events = pool.submit(self.event_totals, window)
@@ -161,8 +161,8 @@ class AnalyticsEngine:
     def analyze_trends(
         self, window: Window, granularity: Granularity, metric: str, horizon: int
     ) -> dict[str, Any]:
-        """CONTRACT §6 `/trends`: one point per bucket, a Holt forecast of `metric` for the next
-        `horizon` buckets with a 95% prediction interval, and anomalous points. Only whole
+        """docs/interfaces.md §6 `/trends`: one point per bucket, a Holt forecast of `metric` for
+        the next `horizon` buckets with a 95% prediction interval, and anomalous points. Only whole
         buckets inside the window are fitted (a partial first or last bucket is not). Buckets
         before the rollups' retention horizon come from the BigQuery archive; `source` says
         which answered."""
@@ -321,12 +321,12 @@ class AnalyticsEngine:
         return [a for a in activity if a.user_id not in opted_out]
 
     def generate_user_behavior_insights(self, window: Window) -> dict[str, Any]:
-        """CONTRACT §6 `/user-insights`: per UTC day the window touches, activity, engagement and
-        segments (from the daily snapshot, or computed now for days without one: today and any
-        day the scheduled run has not reached; days before the aggregates' retention horizon
-        from the BigQuery archive's rows); retention and churn risk of the latest snapshot day
-        (rebuilt from the archive for the last archived day when the window has no stored
-        snapshot)."""
+        """docs/interfaces.md §6 `/user-insights`: per UTC day the window touches, activity,
+        engagement and segments (from the daily snapshot, or computed now for days without
+        one: today and any day the scheduled run has not reached; days before the
+        aggregates' retention horizon from the BigQuery archive's rows); retention and churn
+        risk of the latest snapshot day (rebuilt from the archive for the last archived day
+        when the window has no stored snapshot)."""
         first = floor_time(window.start, "day")
         days = []
         while first < window.end:
@@ -391,7 +391,7 @@ class AnalyticsEngine:
         }
 
     def get_analytics_summary(self, window: Window) -> dict[str, Any]:
-        """CONTRACT §6 `/summary`; every figure is defined in the README."""
+        """docs/interfaces.md §6 `/summary`; every figure is defined in the README."""
         # Three independent reads, issued together.
         with ThreadPoolExecutor(max_workers=3) as pool:
             cells_future = pool.submit(self.cells, window)

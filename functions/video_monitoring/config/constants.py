@@ -7,7 +7,7 @@ from typing import Final
 REGION: Final = "us-central1"
 DEFAULT_SOURCE_COLLECTION: Final = "video_generations"
 
-# Collections the system owns (CONTRACT §3).
+# Collections the system owns (docs/interfaces.md §3).
 METRICS: Final = "video_generation_metrics"
 # Rollups: one folded document per bucket; increments land in the journal (`*_rollup_shards`,
 # one document per arrival minute and shard), which fold_rollups drains every minute.

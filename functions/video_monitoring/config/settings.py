@@ -1,61 +1,203 @@
-"""Settings, read once from the environment on first use."""
+"""Every setting of the system: one `Settings` object in groups, read from the environment once.
+
+Each environment variable is the upper-case name of its field (`ROLLUP_SHARDS` sets
+`rollups.rollup_shards`), so a setting is found by grepping for its variable. Secrets
+(`SMTP_PASSWORD`, `SLACK_WEBHOOK_URL`, `TWILIO_AUTH_TOKEN`, `ALERT_WEBHOOK_URL`,
+`ALERT_WEBHOOK_SECRET`, `PSEUDONYM_KEY`) are `SecretStr`: bound from Secret Manager in
+production, never printed.
+
+In production (Cloud Functions sets `K_SERVICE`; the emulators set `FUNCTIONS_EMULATOR` or
+`FIRESTORE_EMULATOR_HOST`) the settings without a safe default are required and a cold start
+without one fails naming it. Nothing here defaults to a demo project or to localhost: outside
+production an unset project is `demo-cvplus`, a `demo-` project the Google SDKs never send to
+the cloud, and the local stack sets the rest.
+"""
 
 from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Mapping
 
-from pydantic import Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from video_monitoring.config.constants import DEFAULT_SOURCE_COLLECTION
+from video_monitoring.core.errors import ConfigError
+
+# The project outside production when none is set (the local stack's; `demo-` ids stay local).
+LOCAL_PROJECT = "demo-cvplus"
 
 
-class Settings(BaseSettings):
-    """Every setting of the system; environment variables of the same name (upper case) set them."""
-
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
-
-    source_collection: str = DEFAULT_SOURCE_COLLECTION
-    project_id: str = Field(
-        default_factory=lambda: (
-            os.environ.get("GCLOUD_PROJECT")
-            or os.environ.get("GOOGLE_CLOUD_PROJECT")
-            or "demo-cvplus"
-        )
+class _Group(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="", case_sensitive=False, extra="ignore", frozen=True
     )
+
+
+class RuntimeSettings(_Group):
+    """Where the functions run and what they watch."""
+
+    project_id: str | None = Field(
+        default=None, validation_alias=AliasChoices("GCLOUD_PROJECT", "GOOGLE_CLOUD_PROJECT")
+    )
+    source_collection: str = DEFAULT_SOURCE_COLLECTION
+
+    @property
+    def project(self) -> str:
+        """The Firebase project (the local one when unset outside production)."""
+        return self.project_id or LOCAL_PROJECT
+
+
+class RollupSettings(_Group):
+    """Rollup layout and the instance cache."""
+
     # Journal documents per arrival minute (hash shards of the generation id); see README
     # "Capacity" for the arithmetic behind the default.
     rollup_shards: int = Field(default=16, ge=1, le=4096)
     # Memory per function instance for folded rollup documents already read (0: no cache).
     rollup_cache_mb: int = Field(default=32, ge=0, le=1024)
-    max_window_days: int = Field(default=400, ge=1)
-    dashboard_base_url: str = (
-        "http://127.0.0.1:5001/demo-cvplus/us-central1/video_analytics_dashboard"
-    )
-    # Processing longer than this counts as stuck in the system metrics.
-    stuck_after_minutes: int = Field(default=30, ge=1)
     # Feature names counted one by one in the rollups; any other name counts as "other".
     tracked_features: list[str] = Field(
         default_factory=lambda: ["custom_avatar", "voice_clone", "hd_export", "brand_kit"]
     )
+
+
+class RetentionSettings(_Group):
+    """Firestore TTL (privacy/retention.py): raw per-item records, and the aggregates kept
+    longer."""
+
+    raw_retention_days: int = Field(default=90, ge=1)
+    rollup_retention_days: int = Field(default=760, ge=1)
+
+
+class DashboardSettings(_Group):
+    """The dashboard API."""
+
+    # Where operators open the dashboard; alert notifications link into it. Required in
+    # production.
+    dashboard_base_url: str | None = None
+    max_window_days: int = Field(default=400, ge=1)
     # Web app origins allowed to call the dashboard from a browser (JSON list; none by default).
     cors_origins: list[str] = Field(default_factory=list)
     # Exports per user per hour (a token bucket: bursts up to this, refilled evenly).
     export_rate_per_hour: int = Field(default=30, ge=1)
     # Most rows one /export may return (a larger window gets a 400 naming the cap).
     export_max_rows: int = Field(default=100_000, ge=1)
-    # Firestore TTL (privacy/retention.py): raw per-item records, and the aggregates kept longer.
-    raw_retention_days: int = Field(default=90, ge=1)
-    rollup_retention_days: int = Field(default=760, ge=1)
+
+
+class PipelineSettings(_Group):
+    """The health of the generation pipeline itself."""
+
+    # Processing longer than this counts as stuck in the system metrics.
+    stuck_after_minutes: int = Field(default=30, ge=1)
     # Settled UTC days the nightly drift audit re-reconciles (yesterday and the days before).
     audit_days: int = Field(default=2, ge=1, le=31)
 
 
+class NotificationSettings(_Group):
+    """Alert channels; a channel is on when its required settings are present."""
+
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    alert_email_from: str | None = None
+    alert_email_to: str | None = None
+    slack_webhook_url: SecretStr | None = None
+    twilio_base_url: str = "https://api.twilio.com"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None
+    alert_sms_to: str | None = None
+    alert_webhook_url: SecretStr | None = None
+    alert_webhook_secret: SecretStr | None = None
+    notify_attempts: int = 3
+    notify_base_delay_seconds: float = 0.5
+    notify_max_delay_seconds: float = 4.0
+    notify_timeout_seconds: float = 5.0
+
+
+class BigQuerySettings(_Group):
+    """Where the export goes and how user ids leave (the key is bound from Secret Manager)."""
+
+    bigquery_project: str | None = None  # default: the Firebase project
+    bigquery_dataset: str = "video_monitoring"
+    bigquery_location: str = "US"
+    bigquery_api_endpoint: str | None = None  # an emulator; unset in production
+    # Off where no BigQuery exists (the local stack without its emulator): erasure skips it.
+    bigquery_enabled: bool = True
+    export_load_rows: int = Field(default=10_000, ge=1, le=1_000_000)
+    # Earlier days each nightly run exports again, so a generation that finished after its
+    # day's export reaches BigQuery in its final state.
+    export_resettle_days: int = Field(default=1, ge=0, le=7)
+    export_pseudonymize_users: bool = False
+    pseudonym_key: SecretStr | None = None
+
+    def key(self) -> bytes | None:
+        """The pseudonymisation key, or None when user ids are exported as they are; refuses
+        to export raw ids when pseudonymisation is on but no key is set."""
+        if not self.export_pseudonymize_users:
+            return None
+        if self.pseudonym_key is None or not self.pseudonym_key.get_secret_value():
+            raise ConfigError(
+                "EXPORT_PSEUDONYMIZE_USERS is on but PSEUDONYM_KEY is not set; refusing to "
+                "export raw user ids"
+            )
+        return self.pseudonym_key.get_secret_value().encode()
+
+
+class Settings(BaseModel):
+    """All settings, by group."""
+
+    model_config = ConfigDict(frozen=True)
+
+    runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
+    rollups: RollupSettings = Field(default_factory=RollupSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    bigquery: BigQuerySettings = Field(default_factory=BigQuerySettings)
+
+
+# Settings production cannot run without, as (environment variable, where it is read).
+REQUIRED_IN_PRODUCTION = (
+    ("GCLOUD_PROJECT", "runtime.project_id"),
+    ("DASHBOARD_BASE_URL", "dashboard.dashboard_base_url"),
+)
+
+
+def in_production(environ: Mapping[str, str]) -> bool:
+    """Whether this process is a deployed function (not an emulator, a test or a CLI run)."""
+    emulated = environ.get("FUNCTIONS_EMULATOR") == "true" or "FIRESTORE_EMULATOR_HOST" in environ
+    return "K_SERVICE" in environ and not emulated
+
+
+def load_settings() -> Settings:
+    """Read every group from the environment; in production, fail naming each required setting
+    that is missing."""
+    settings = Settings()
+    if in_production(os.environ):
+        values = {
+            "runtime.project_id": settings.runtime.project_id,
+            "dashboard.dashboard_base_url": settings.dashboard.dashboard_base_url,
+        }
+        missing = [name for name, path in REQUIRED_IN_PRODUCTION if not values[path]]
+        if missing:
+            raise ConfigError(
+                f"missing required setting{'s' if len(missing) > 1 else ''}: "
+                + ", ".join(missing)
+                + " (set as environment variables of the deployed functions)"
+            )
+    return settings
+
+
 @functools.cache
 def get_settings() -> Settings:
-    """The process-wide settings, read on first use."""
-    return Settings()
+    """The process-wide settings, read once on first use."""
+    return load_settings()
 
 
 def source_collection() -> str:

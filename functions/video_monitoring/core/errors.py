@@ -53,6 +53,14 @@ class Conflict(MonitoringError):
     http_status = 409
 
 
+class ConfigError(MonitoringError, ValueError):
+    """The system is misconfigured: a required setting is missing, or settings contradict each
+    other; the message names the settings."""
+
+    code = "misconfigured"
+    http_status = 500
+
+
 class Unavailable(MonitoringError):
     """A backing service failed part-way; the message says what was done and that a retry
     completes it."""

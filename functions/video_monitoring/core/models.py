@@ -45,7 +45,8 @@ class GenerationError(BaseModel):
 
 
 class GenerationDocument(BaseModel):
-    """One `video_generations` document as CONTRACT §1 defines it; anything else is rejected."""
+    """One `video_generations` document as docs/interfaces.md §1 defines it; anything else is
+    rejected."""
 
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
@@ -122,7 +123,7 @@ EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 
 
 class AppEvent(BaseModel):
-    """One app event of CONTRACT §2 (written by the web app or backend). Types outside the
+    """One app event of docs/interfaces.md §2 (written by the web app or backend). Types outside the
     contract's list are counted under their own name; `amountUsd` is required on upgrades."""
 
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)

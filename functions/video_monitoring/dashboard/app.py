@@ -129,7 +129,7 @@ def _json_default(value: Any) -> Any:
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
-    """CONTRACT §6 error shape."""
+    """docs/interfaces.md §6 error shape."""
     return {"error": {"code": code, "message": message}}
 
 

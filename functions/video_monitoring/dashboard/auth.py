@@ -32,7 +32,7 @@ def _app() -> firebase_admin.App:
     try:
         return firebase_admin.get_app()
     except ValueError:
-        return firebase_admin.initialize_app(options={"projectId": get_settings().project_id})
+        return firebase_admin.initialize_app(options={"projectId": get_settings().runtime.project})
 
 
 def verify(authorization: str | None, app: firebase_admin.App | None = None) -> Caller:

@@ -1,8 +1,9 @@
 """Pure planning of one app-event change: exact event rollups under at-least-once delivery.
 
-App events (CONTRACT §2: sessions, views, shares, downloads, upgrades, features) are counted into
-`event_rollups`, bucketed like the generation rollups, so the business figures of any window are
-read from a number of documents bounded by the number of buckets, however many events exist.
+App events (docs/interfaces.md §2: sessions, views, shares, downloads, upgrades, features) are
+counted into `event_rollups`, bucketed like the generation rollups, so the business figures of any
+window are read from a number of documents bounded by the number of buckets, however many events
+exist.
 The mechanism is the generation pipeline's (see `pipeline`): each delivery re-reads the event
 document as it is now and the contribution stored for it in `event_contributions/{eventId}`,
 and commits the difference together with the new stored contribution on the precondition that

@@ -33,8 +33,8 @@ class Ledger:
 
 
 def generation_ledger() -> Ledger:
-    """Generations (the source collection is a setting, CONTRACT §1)."""
-    return Ledger(get_settings().source_collection, c.METRICS, c.REJECTED, c.ROLLUPS)
+    """Generations (the source collection is a setting, docs/interfaces.md §1)."""
+    return Ledger(get_settings().runtime.source_collection, c.METRICS, c.REJECTED, c.ROLLUPS)
 
 
 EVENT_LEDGER = Ledger(c.EVENTS, c.EVENT_CONTRIBUTIONS, c.REJECTED_EVENTS, c.EVENT_ROLLUPS)

@@ -1,6 +1,6 @@
 """Erasing one user's analytics data (GDPR Art. 17), as an admin action on the dashboard.
 
-What goes, per collection (CONTRACT §3) and BigQuery table (CONTRACT §8):
+What goes, per collection (docs/interfaces.md §3) and BigQuery table (docs/interfaces.md §8):
 - `analytics_events` with the user's id: each counted app event rewritten as its anonymous
   counted part (an allow-list of fields, `userId: "erased"`, no session, `properties` reduced to
   the feature name), so a later re-export of its day to BigQuery still holds what the rollups

@@ -17,7 +17,8 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from video_monitoring.warehouse.nightly import DayRun, ExportConfigError
+from video_monitoring.core.errors import ConfigError
+from video_monitoring.warehouse.nightly import DayRun
 from video_monitoring.warehouse.rows import TABLES
 
 MAX_DAYS = 3660
@@ -78,7 +79,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     count = (args.last - args.first).days + 1
     if count > MAX_DAYS:
         parser().error(f"at most {MAX_DAYS} days per run (asked for {count})")
-    from video_monitoring.runtime.entrypoints import export_one_day  # after argument checks
+    from video_monitoring.runtime.bootstrap import services  # after argument checks
+    from video_monitoring.runtime.jobs import export_one_day
 
     days = [args.first + dt.timedelta(days=i) for i in range(count)]
     runs: list[DayRun] = []
@@ -87,8 +89,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         for day in bar:
             bar.set_postfix_str(day.isoformat())
             try:
-                runs.append(export_one_day(day, "cli"))
-            except ExportConfigError as error:
+                runs.append(export_one_day(services(), day, "cli"))
+            except ConfigError as error:
                 sys.stderr.write(f"error: {error}\n")
                 return 2
             except Exception as error:

@@ -1,4 +1,4 @@
-"""The nightly BigQuery export (CONTRACT §4, §8): one UTC day of each exported collection.
+"""The nightly BigQuery export (docs/interfaces.md §4, §8): one UTC day of each exported collection.
 
 A day is exported in two phases so a rerun replaces it exactly and a run that dies leaves it
 either fully old or fully new:
@@ -26,9 +26,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pydantic import Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import ValidationError
 
+from video_monitoring.core.errors import ConfigError
 from video_monitoring.core.models import describe_validation_error, rfc3339
 from video_monitoring.privacy.pseudonyms import OPTED_OUT
 from video_monitoring.warehouse.rows import (
@@ -45,38 +45,7 @@ _PROJECT = re.compile(r"^[a-z][a-z0-9.:-]{2,62}[a-z0-9]$")
 _DATASET = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
 
 
-class BigQuerySettings(BaseSettings):
-    """Where the export goes and how user ids leave (the key is bound from Secret Manager)."""
-
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
-
-    bigquery_project: str | None = None  # default: the Firebase project
-    bigquery_dataset: str = "video_monitoring"
-    bigquery_location: str = "US"
-    bigquery_api_endpoint: str | None = None  # an emulator; unset in production
-    # Off where no BigQuery exists (the local stack without its emulator): erasure skips it.
-    bigquery_enabled: bool = True
-    export_load_rows: int = Field(default=10_000, ge=1, le=1_000_000)
-    # Earlier days each nightly run exports again, so a generation that finished after its
-    # day's export reaches BigQuery in its final state.
-    export_resettle_days: int = Field(default=1, ge=0, le=7)
-    export_pseudonymize_users: bool = False
-    pseudonym_key: SecretStr | None = None
-
-    def key(self) -> bytes | None:
-        """The pseudonymisation key, or None when user ids are exported as they are; refuses
-        to export raw ids when pseudonymisation is on but no key is set."""
-        if not self.export_pseudonymize_users:
-            return None
-        if self.pseudonym_key is None or not self.pseudonym_key.get_secret_value():
-            raise ExportConfigError(
-                "EXPORT_PSEUDONYMIZE_USERS is on but PSEUDONYM_KEY is not set; refusing to "
-                "export raw user ids"
-            )
-        return self.pseudonym_key.get_secret_value().encode()
-
-
-class ExportConfigError(ValueError):
+class ExportConfigError(ConfigError):
     """The export is misconfigured (nothing was exported)."""
 
 

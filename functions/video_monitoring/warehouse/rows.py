@@ -1,5 +1,5 @@
-"""Rows of the BigQuery export (CONTRACT §8), one model per table: the single source of the
-tables' schemas and of the rows written to them. Pure: no BigQuery client here.
+"""Rows of the BigQuery export (docs/interfaces.md §8), one model per table: the single source
+of the tables' schemas and of the rows written to them. Pure: no BigQuery client here.
 
 Each model lists the exported columns with their types; `bq_schema` derives the table schema
 from the annotations (STRING, INTEGER, FLOAT, BOOLEAN, TIMESTAMP, REPEATED STRING; maps are

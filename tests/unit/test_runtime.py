@@ -1,19 +1,23 @@
-"""Transient failures in a trigger handler are ridden out (the SDK does not redeliver)."""
+"""The runtime: transient failures in a trigger handler are ridden out (the SDK does not
+redeliver), the export says why it does nothing, an unreachable archive is a 503."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from google.api_core.exceptions import NotFound, ServiceUnavailable
 
+from video_monitoring.adapters.bigquery import BigQueryWarehouse
+from video_monitoring.config.settings import BigQuerySettings, Settings
 from video_monitoring.core.errors import Unavailable
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.files import DATASETS
-from video_monitoring.runtime import entrypoints
-from video_monitoring.runtime.entrypoints import with_transient_retries
-from video_monitoring.warehouse.nightly import BigQuerySettings
+from video_monitoring.runtime import jobs
+from video_monitoring.runtime.archive import ArchiveOnDemand
+from video_monitoring.runtime.bootstrap import build
+from video_monitoring.runtime.retry import with_transient_retries
 
 
 def unavailable() -> ServiceUnavailable:
@@ -54,14 +58,12 @@ def test_gives_up_after_the_budget_and_never_retries_other_errors() -> None:
 
 
 def test_the_export_does_nothing_but_say_so_where_bigquery_is_off(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr(
-        entrypoints, "bigquery_settings", lambda: BigQuerySettings(bigquery_enabled=False)
-    )
+    services = build(Settings(bigquery=BigQuerySettings(bigquery_enabled=False)))
     when = dt.datetime(2026, 11, 21, 2, 0, tzinfo=dt.UTC)
     with caplog.at_level("WARNING"):
-        assert entrypoints.run_export_to_bigquery(when) == []
+        assert jobs.export_to_bigquery(services, when) == []
     assert "export_to_bigquery 2026-11-20: BIGQUERY_ENABLED is off" in caplog.text
 
 
@@ -75,9 +77,8 @@ class DownWarehouse:
         return call
 
 
-def test_an_unreachable_archive_is_a_503_naming_bigquery(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(entrypoints, "warehouse", DownWarehouse)
-    archive = entrypoints.ArchiveOnDemand()
+def test_an_unreachable_archive_is_a_503_naming_bigquery() -> None:
+    archive = ArchiveOnDemand(lambda: cast(BigQueryWarehouse, DownWarehouse()), lambda: None)
     window = Window(
         start=dt.datetime(2024, 1, 1, tzinfo=dt.UTC), end=dt.datetime(2024, 1, 2, tzinfo=dt.UTC)
     )

@@ -1,0 +1,146 @@
+"""The one place dependencies are wired: settings are read once and every service of the
+process is built from them on first use (building opens no connection; Firestore and BigQuery
+clients are created when first used)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from dataclasses import dataclass
+
+from video_monitoring.adapters.bigquery import BigQueryWarehouse, bigquery_client
+from video_monitoring.adapters.firestore_access import FirestoreAuditLog, FirestoreRateLimiter
+from video_monitoring.adapters.firestore_alerts import FirestoreAlertStore
+from video_monitoring.adapters.firestore_exports import (
+    FirestoreDaySource,
+    FirestoreExportSource,
+    FirestoreRunLog,
+)
+from video_monitoring.adapters.firestore_store import FirestoreStore
+from video_monitoring.alerting.manager import AlertManager
+from video_monitoring.alerting.notifications import RetryPolicy, channels_from_settings
+from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.performance import PerformanceMonitor
+from video_monitoring.config.settings import Settings, get_settings
+from video_monitoring.core.clock import utc_now
+from video_monitoring.dashboard.app import Dashboard
+from video_monitoring.privacy.erasure import ErasureReport, erase_user
+from video_monitoring.privacy.pseudonyms import pseudonym
+from video_monitoring.privacy.retention import Retention, retention_of
+from video_monitoring.runtime.archive import ArchiveOnDemand
+
+
+class LazyWarehouse:
+    """The BigQuery warehouse, its client created on first use (triggers never need one)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    @functools.cached_property
+    def warehouse(self) -> BigQueryWarehouse:
+        """The warehouse (client created now)."""
+        bq = self._settings.bigquery
+        client = bigquery_client(bq, self._settings.runtime.project)
+        return BigQueryWarehouse(client, bq.bigquery_dataset, bq.bigquery_location)
+
+    def __call__(self) -> BigQueryWarehouse:
+        return self.warehouse
+
+
+@dataclass
+class Services:
+    """Everything the deployed functions call, built once per process."""
+
+    settings: Settings
+    retention: Retention
+    store: FirestoreStore
+    monitor: PerformanceMonitor
+    alert_store: FirestoreAlertStore
+    alerts: AlertManager
+    analytics: AnalyticsEngine
+    dashboard: Dashboard
+    warehouse: LazyWarehouse
+    day_source: FirestoreDaySource
+    run_log: FirestoreRunLog
+
+
+def erase_everywhere(
+    settings: Settings, store: FirestoreStore, warehouse: LazyWarehouse, user_id: str
+) -> ErasureReport:
+    """The admin erasure: Firestore, then BigQuery (raw id and, when exports are pseudonymised,
+    the pseudonym) unless BIGQUERY_ENABLED is off."""
+    bq = settings.bigquery
+    key = bq.key()
+    return erase_user(
+        user_id,
+        store,
+        warehouse() if bq.bigquery_enabled else None,
+        pseudonym(user_id, key) if key else None,
+    )
+
+
+def build(settings: Settings) -> Services:
+    """Wire every service from the settings."""
+    retention = retention_of(settings.retention)
+    features = frozenset(settings.rollups.tracked_features)
+    shards = settings.rollups.rollup_shards
+    warehouse = LazyWarehouse(settings)
+    archive = (
+        ArchiveOnDemand(warehouse, settings.bigquery.key)
+        if settings.bigquery.bigquery_enabled
+        else None
+    )
+    store = FirestoreStore()
+    monitor = PerformanceMonitor(store, shards, utc_now, features, retention)
+    notify = settings.notifications
+    alert_store = FirestoreAlertStore()
+    alerts = AlertManager(
+        alert_store,
+        channels_from_settings(notify),
+        RetryPolicy(
+            attempts=notify.notify_attempts,
+            base_delay_seconds=notify.notify_base_delay_seconds,
+            max_delay_seconds=notify.notify_max_delay_seconds,
+            timeout_seconds=notify.notify_timeout_seconds,
+        ),
+        settings.dashboard.dashboard_base_url or "",
+        utc_now,
+    )
+    analytics = AnalyticsEngine(
+        store, monitor, shards, utc_now, features, retention, archive=archive
+    )
+    board = settings.dashboard
+    dashboard = Dashboard(
+        analytics,
+        monitor,
+        utc_now,
+        board.max_window_days,
+        alerts=alerts,
+        exports=FirestoreExportSource(),
+        export_max_rows=board.export_max_rows,
+        audit=FirestoreAuditLog(),
+        export_limiter=FirestoreRateLimiter(board.export_rate_per_hour, dt.timedelta(hours=1)),
+        export_rate_per_hour=board.export_rate_per_hour,
+        eraser=functools.partial(erase_everywhere, settings, store, warehouse),
+        retention=retention,
+        archived_rows=archive,
+    )
+    return Services(
+        settings=settings,
+        retention=retention,
+        store=store,
+        monitor=monitor,
+        alert_store=alert_store,
+        alerts=alerts,
+        analytics=analytics,
+        dashboard=dashboard,
+        warehouse=warehouse,
+        day_source=FirestoreDaySource(),
+        run_log=FirestoreRunLog(),
+    )
+
+
+@functools.cache
+def services() -> Services:
+    """The process's services, built on first use from the process's settings."""
+    return build(get_settings())

@@ -1,0 +1,179 @@
+"""What each deployed function does, in a few lines: decode the trigger, call the services
+built once by the bootstrap, log the outcome. Bad documents are recorded by the services and
+never raised; transient failures are ridden out (runtime/retry.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Request as FlaskRequest
+from flask import Response as FlaskResponse
+
+from video_monitoring.adapters.firestore_rollups import Fold
+from video_monitoring.alerting.manager import RuleSet, RunReport
+from video_monitoring.alerting.metrics import Snapshot
+from video_monitoring.alerting.notifications import DeliveryResult
+from video_monitoring.core.clock import utc_now
+from video_monitoring.dashboard.app import Request, StreamResponse
+from video_monitoring.dashboard.auth import cors_headers
+from video_monitoring.ingest.events import is_monitor_event
+from video_monitoring.privacy.retention import EXPIRE_FIELD, Retention
+from video_monitoring.runtime import jobs
+from video_monitoring.runtime.bootstrap import Services, services
+from video_monitoring.runtime.retry import with_transient_retries
+from video_monitoring.runtime.tick import Tick, run_tick
+from video_monitoring.warehouse.nightly import DayRun
+
+log = logging.getLogger(__name__)
+# The most of a request body the dashboard reads (one byte more than it accepts, to tell).
+MAX_BODY = 64 * 1024 + 1
+
+
+def generation_written(event: Any) -> None:
+    """Reconcile the generation the event names."""
+    generation_id = event.params["generationId"]
+    monitor = services().monitor
+    plan = with_transient_retries(lambda: monitor.record_generation_metrics(generation_id))
+    log.info("generation %s: %s (event %s, %d writes)", generation_id, plan.outcome, event.id,
+             plan.writes)  # fmt: skip
+
+
+def event_written(event: Any) -> None:
+    """Count one app event into the event rollups; the monitor's own events are skipped from
+    the payload alone (no reads); a client event gets its expiry stamped."""
+    event_id = event.params["eventId"]
+    sides = [getattr(event.data, "before", None), getattr(event.data, "after", None)]
+    datas = [s.to_dict() if s is not None and s.exists else None for s in sides]
+    if all(d is None or is_monitor_event(d) for d in datas) and any(datas):
+        return
+    app = services()
+    plan = with_transient_retries(lambda: app.analytics.record_app_event(event_id))
+    after = sides[1]
+    if after is not None and after.exists and lacks_expiry(datas[1]):
+        # Client events carry no expiry of their own: give them one, unless a newer write came.
+        stamp = event_expiry(datas[1], utc_now(), app.retention)
+        with_transient_retries(
+            lambda: app.store.stamp_expiry(after.reference, stamp, after.update_time)
+        )
+    log.info("analytics event %s: %s (event %s, %d writes)", event_id, plan.outcome, event.id,
+             plan.writes)  # fmt: skip
+
+
+def lacks_expiry(data: dict[str, Any] | None) -> bool:
+    """Whether an app event document lacks its expiry."""
+    return data is not None and not is_monitor_event(data) and EXPIRE_FIELD not in data
+
+
+def event_expiry(
+    data: dict[str, Any] | None, now: dt.datetime, retention: Retention
+) -> dt.datetime:
+    """When an app event expires: the raw retention after its timestamp (or after now, for a
+    document whose timestamp is not one)."""
+    timestamp = (data or {}).get("timestamp")
+    at = timestamp if isinstance(timestamp, dt.datetime) and timestamp.tzinfo else now
+    return retention.raw_until(at)
+
+
+def dashboard_request(request: FlaskRequest) -> FlaskResponse:
+    """Adapt the Flask request to the dashboard and back (with CORS for listed origins)."""
+    app = services()
+    cors = cors_headers(request.headers.get("Origin"), app.settings.dashboard.cors_origins)
+    if request.method == "OPTIONS":  # a browser's preflight: no credentials, no body
+        return FlaskResponse(status=204, headers=cors)
+    response = app.dashboard.handle(
+        Request(
+            method=request.method,
+            path=request.path,
+            params=dict(request.args.items()),
+            authorization=request.headers.get("Authorization"),
+            body=request.get_data(cache=False)[:MAX_BODY],
+        )
+    )
+    if isinstance(response, StreamResponse):
+        flask_response = FlaskResponse(
+            response.chunks,
+            status=response.status,
+            mimetype=response.content_type,
+            headers={"Content-Disposition": f'attachment; filename="{response.filename}"'},
+        )
+    else:
+        flask_response = FlaskResponse(
+            response.text(), status=response.status, mimetype="application/json"
+        )
+    flask_response.headers.update(cors)
+    return flask_response
+
+
+def fold_rollups(schedule_time: dt.datetime) -> Fold:
+    """The minute's fold of the rollup journal."""
+    return jobs.fold_rollups(services(), schedule_time)
+
+
+def aggregate_and_alert(schedule_time: dt.datetime) -> Tick:
+    """The five-minute tick (runtime/tick.py)."""
+    return run_tick(LiveTick(services()), schedule_time)
+
+
+def export_to_bigquery(schedule_time: dt.datetime) -> list[DayRun]:
+    """The nightly BigQuery export."""
+    return jobs.export_to_bigquery(services(), schedule_time)
+
+
+def audit_pipeline(schedule_time: dt.datetime) -> list[dict[str, Any]]:
+    """The nightly pipeline audit."""
+    return jobs.audit_pipeline(services(), schedule_time)
+
+
+@dataclass
+class LiveTick:
+    """TickServices on the process's services."""
+
+    app: Services
+
+    @property
+    def stuck_after(self) -> dt.timedelta:
+        """Processing longer than this counts as stuck."""
+        return dt.timedelta(minutes=self.app.settings.pipeline.stuck_after_minutes)
+
+    def rule_set(self) -> RuleSet:
+        """The alert rules of this run."""
+        return self.app.alerts.rule_set()
+
+    def snapshot(self, now: dt.datetime, anomaly_days: int) -> Snapshot:
+        """Every rule window's figures."""
+        return self.app.monitor.snapshot(now, anomaly_days)
+
+    def audit_repairs_since(self, since: dt.datetime) -> int | None:
+        """The audit's recent repairs."""
+        return self.app.store.audit_repairs_since(since)
+
+    def backlog(self, stuck_before: dt.datetime) -> dict[str, tuple[int, int]]:
+        """Queued and stuck generations per scope."""
+        return self.app.store.backlog(stuck_before)
+
+    def write_system_metrics(
+        self, snapshot: Snapshot, backlog: Mapping[str, tuple[int, int]]
+    ) -> int:
+        """The system metric documents."""
+        docs = self.app.monitor.system_metric_documents(snapshot, dict(backlog))
+        return self.app.alert_store.write_system_metrics(docs)
+
+    def evaluate(self, snapshot: Snapshot, report: RunReport, rules: RuleSet) -> None:
+        """Evaluate the rules."""
+        self.app.alerts.check_alerts(snapshot, report, rules)
+
+    def escalate(self, now: dt.datetime, report: RunReport, rules: RuleSet) -> None:
+        """Time-driven changes of open alerts."""
+        self.app.alerts.process_escalations(now, report, rules)
+
+    def deliver(self, now: dt.datetime) -> list[DeliveryResult]:
+        """Deliver the outbox."""
+        return self.app.alerts.dispatch_notifications(now)
+
+    def store_daily_snapshots(self, now: dt.datetime) -> bool:
+        """The daily snapshots."""
+        return self.app.analytics.snapshot_user_behavior(now)

@@ -1,0 +1,162 @@
+"""`aggregate_and_alert`, every 5 minutes, as a named sequence of steps.
+
+Each step reads what earlier steps left on the `Tick` and adds its own result; every step is
+idempotent per tick, so a rerun of the same scheduled time changes nothing twice. The steps
+talk to the services only through `TickServices`, which the unit tests fake.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from video_monitoring.alerting.manager import RuleSet, RunReport
+from video_monitoring.alerting.metrics import Snapshot
+from video_monitoring.alerting.notifications import DeliveryResult
+
+log = logging.getLogger(__name__)
+# Audit runs whose repairs the `pipeline_drift` rule sees: a nightly run stays visible for a day.
+AUDIT_ALERT_SPAN = dt.timedelta(hours=26)
+
+
+class TickServices(Protocol):
+    """What the tick needs from the services (runtime.handlers wires the real ones)."""
+
+    @property
+    def stuck_after(self) -> dt.timedelta:
+        """Processing longer than this counts as stuck."""
+        ...
+
+    def rule_set(self) -> RuleSet:
+        """The alert rules of this run (missing defaults seeded)."""
+        ...
+
+    def snapshot(self, now: dt.datetime, anomaly_days: int) -> Snapshot:
+        """Every rule window's figures at `now`, with `anomaly_days` of history."""
+        ...
+
+    def audit_repairs_since(self, since: dt.datetime) -> int | None:
+        """Changes the nightly audit repaired since `since` (None: no audit ran)."""
+        ...
+
+    def backlog(self, stuck_before: dt.datetime) -> dict[str, tuple[int, int]]:
+        """Generations queued or processing now, and those stuck, per scope."""
+        ...
+
+    def write_system_metrics(
+        self, snapshot: Snapshot, backlog: Mapping[str, tuple[int, int]]
+    ) -> int:
+        """Store the system metric documents of the snapshot; count written."""
+        ...
+
+    def evaluate(self, snapshot: Snapshot, report: RunReport, rules: RuleSet) -> None:
+        """Evaluate every rule in every scope."""
+        ...
+
+    def escalate(self, now: dt.datetime, report: RunReport, rules: RuleSet) -> None:
+        """Escalations, repeats and suppression expiry of open alerts."""
+        ...
+
+    def deliver(self, now: dt.datetime) -> list[DeliveryResult]:
+        """Send the notifications the outbox owes."""
+        ...
+
+    def store_daily_snapshots(self, now: dt.datetime) -> bool:
+        """The daily business, quality and user behaviour snapshots (once a day)."""
+        ...
+
+
+@dataclass
+class Tick:
+    """One run of the tick, as its steps fill it in."""
+
+    now: dt.datetime
+    rules: RuleSet | None = None
+    snapshot: Snapshot | None = None
+    system_documents: int = 0
+    report: RunReport = field(default_factory=RunReport)
+    daily_snapshots: bool = False
+
+
+def load_rules(services: TickServices, tick: Tick) -> None:
+    """Read the alert rules once for the whole run."""
+    tick.rules = services.rule_set()
+
+
+def take_snapshot(services: TickServices, tick: Tick) -> None:
+    """Every rule window's figures, with as many days of history as the anomaly rules need,
+    and the audit's recent repairs (the `pipeline_drift` rule's metric)."""
+    rules = tick.rules.rules if tick.rules else ()
+    anomaly_days = max((r.baseline_days for r in rules if r.kind == "anomaly"), default=0)
+    tick.snapshot = services.snapshot(tick.now, anomaly_days)
+    repairs = services.audit_repairs_since(tick.now - AUDIT_ALERT_SPAN)
+    tick.snapshot.system["pipelineRepairs"] = repairs
+
+
+def write_system_metrics(services: TickServices, tick: Tick) -> None:
+    """The windowed system metrics, with the backlog of queued and stuck generations."""
+    assert tick.snapshot is not None
+    backlog = services.backlog(tick.now - services.stuck_after)
+    tick.system_documents = services.write_system_metrics(tick.snapshot, backlog)
+
+
+def evaluate_rules(services: TickServices, tick: Tick) -> None:
+    """Evaluate every enabled rule in every scope against the snapshot."""
+    assert tick.snapshot is not None and tick.rules is not None
+    services.evaluate(tick.snapshot, tick.report, tick.rules)
+
+
+def escalate(services: TickServices, tick: Tick) -> None:
+    """Escalate, repeat and end suppressions of open alerts (time-driven changes)."""
+    assert tick.rules is not None
+    services.escalate(tick.now, tick.report, tick.rules)
+
+
+def deliver_notifications(services: TickServices, tick: Tick) -> None:
+    """Send what the outbox owes, including messages earlier runs failed to deliver."""
+    tick.report.deliveries = services.deliver(tick.now)
+
+
+def store_daily_snapshots(services: TickServices, tick: Tick) -> None:
+    """The daily snapshots, once per UTC day."""
+    tick.daily_snapshots = services.store_daily_snapshots(tick.now)
+
+
+Step = Callable[[TickServices, Tick], None]
+STEPS: tuple[Step, ...] = (
+    load_rules,
+    take_snapshot,
+    write_system_metrics,
+    evaluate_rules,
+    escalate,
+    deliver_notifications,
+    store_daily_snapshots,
+)
+
+
+def run_tick(services: TickServices, now: dt.datetime) -> Tick:
+    """Run every step in order at the scheduled time `now`, and log what the run did."""
+    tick = Tick(now.astimezone(dt.UTC))
+    for step in STEPS:
+        step(services, tick)
+    report = tick.report
+    failed = [d for d in report.deliveries if not d.ok]
+    log.info(
+        "aggregate_and_alert %s: %d system metric documents; "
+        "%d evaluations, %d changes, fired %s, resolved %s; %d notifications sent, %d failed%s",
+        tick.now.isoformat(),
+        tick.system_documents,
+        report.evaluations,
+        report.changes,
+        report.fired,
+        report.resolved,
+        len(report.deliveries) - len(failed),
+        len(failed),
+        "; stored the daily snapshots" if tick.daily_snapshots else "",
+    )
+    for problem in report.rule_problems:
+        log.error("alert rule skipped: %s", problem)
+    return tick

@@ -1,0 +1,177 @@
+"""The five-minute tick, step by step, against a fake of the services it calls."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from video_monitoring.alerting.manager import RuleSet, RunReport
+from video_monitoring.alerting.metrics import Snapshot
+from video_monitoring.alerting.notifications import DeliveryResult
+from video_monitoring.alerting.rules import DEFAULT_RULES, AlertRule
+from video_monitoring.runtime import tick as t
+
+NOW = dt.datetime(2026, 11, 30, 12, 5, tzinfo=dt.UTC)
+
+
+def anomaly_rule(baseline_days: int) -> AlertRule:
+    return AlertRule.model_validate(
+        {
+            "ruleId": f"spike_{baseline_days}",
+            "kind": "anomaly",
+            "metric": "total",
+            "comparator": "gt",
+            "threshold": 0.0,
+            "minSamples": 0,
+            "baselineDays": baseline_days,
+            "minHistoryDays": 2,
+            "direction": "above",
+            "channels": ["slack"],
+        }
+    )
+
+
+@dataclass
+class FakeServices:
+    """TickServices recording every call; each answer is a plain value set by the test."""
+
+    rules: RuleSet = field(default_factory=lambda: RuleSet(DEFAULT_RULES, ()))
+    repairs: int | None = 3
+    backlog_counts: dict[str, tuple[int, int]] = field(default_factory=lambda: {"overall": (4, 1)})
+    deliveries: list[DeliveryResult] = field(default_factory=list)
+    daily: bool = True
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+
+    @property
+    def stuck_after(self) -> dt.timedelta:
+        return dt.timedelta(minutes=30)
+
+    def rule_set(self) -> RuleSet:
+        self.calls.append(("rule_set", None))
+        return self.rules
+
+    def snapshot(self, now: dt.datetime, anomaly_days: int) -> Snapshot:
+        self.calls.append(("snapshot", (now, anomaly_days)))
+        return Snapshot(tick=now, cells={}, windows={}, upgrades={})
+
+    def audit_repairs_since(self, since: dt.datetime) -> int | None:
+        self.calls.append(("audit_repairs_since", since))
+        return self.repairs
+
+    def backlog(self, stuck_before: dt.datetime) -> dict[str, tuple[int, int]]:
+        self.calls.append(("backlog", stuck_before))
+        return self.backlog_counts
+
+    def write_system_metrics(
+        self, snapshot: Snapshot, backlog: Mapping[str, tuple[int, int]]
+    ) -> int:
+        self.calls.append(("write_system_metrics", (snapshot.tick, dict(backlog))))
+        return 17
+
+    def evaluate(self, snapshot: Snapshot, report: RunReport, rules: RuleSet) -> None:
+        self.calls.append(("evaluate", rules))
+        report.evaluations += len(rules.rules)
+
+    def escalate(self, now: dt.datetime, report: RunReport, rules: RuleSet) -> None:
+        self.calls.append(("escalate", (now, rules)))
+
+    def deliver(self, now: dt.datetime) -> list[DeliveryResult]:
+        self.calls.append(("deliver", now))
+        return self.deliveries
+
+    def store_daily_snapshots(self, now: dt.datetime) -> bool:
+        self.calls.append(("store_daily_snapshots", now))
+        return self.daily
+
+
+def test_load_rules_reads_the_rules_once_for_the_run() -> None:
+    services = FakeServices()
+    tick = t.Tick(NOW)
+    t.load_rules(services, tick)
+    assert tick.rules == services.rules
+    assert [name for name, _ in services.calls] == ["rule_set"]
+
+
+def test_take_snapshot_reads_as_much_history_as_the_longest_anomaly_baseline() -> None:
+    services = FakeServices()
+    tick = t.Tick(NOW, rules=RuleSet((*DEFAULT_RULES, anomaly_rule(5), anomaly_rule(9)), ()))
+    t.take_snapshot(services, tick)
+    assert services.calls[0] == ("snapshot", (NOW, 9))
+    assert services.calls[1] == ("audit_repairs_since", NOW - dt.timedelta(hours=26))
+    assert tick.snapshot is not None and tick.snapshot.system["pipelineRepairs"] == 3
+
+
+def test_take_snapshot_without_anomaly_rules_reads_no_history() -> None:
+    services = FakeServices(repairs=None)
+    tick = t.Tick(NOW, rules=RuleSet(DEFAULT_RULES, ()))
+    t.take_snapshot(services, tick)
+    assert services.calls[0] == ("snapshot", (NOW, 0))
+    assert tick.snapshot is not None and tick.snapshot.system["pipelineRepairs"] is None
+
+
+def test_write_system_metrics_counts_stuck_generations_from_the_setting() -> None:
+    services = FakeServices()
+    tick = t.Tick(NOW, snapshot=Snapshot(tick=NOW, cells={}, windows={}, upgrades={}))
+    t.write_system_metrics(services, tick)
+    assert services.calls[0] == ("backlog", NOW - dt.timedelta(minutes=30))
+    assert services.calls[1] == ("write_system_metrics", (NOW, {"overall": (4, 1)}))
+    assert tick.system_documents == 17
+
+
+def test_evaluation_and_escalation_use_the_rules_the_run_read() -> None:
+    services = FakeServices()
+    rules = RuleSet((anomaly_rule(7),), ("bad_rule: threshold: not a number",))
+    tick = t.Tick(NOW, rules=rules, snapshot=Snapshot(NOW, {}, {}, {}))
+    t.evaluate_rules(services, tick)
+    t.escalate(services, tick)
+    assert services.calls == [("evaluate", rules), ("escalate", (NOW, rules))]
+    assert tick.report.evaluations == 1
+
+
+def test_deliveries_and_daily_snapshots_are_recorded_on_the_tick() -> None:
+    sent = [DeliveryResult("slack", True, 1, None), DeliveryResult("sms", False, 3, "down")]
+    services = FakeServices(deliveries=sent, daily=False)
+    tick = t.Tick(NOW)
+    t.deliver_notifications(services, tick)
+    t.store_daily_snapshots(services, tick)
+    assert tick.report.deliveries == sent
+    assert tick.daily_snapshots is False
+
+
+def test_a_run_takes_every_step_in_order_and_reads_the_rules_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    services = FakeServices(rules=RuleSet(DEFAULT_RULES, ("broken: metric: unknown",)))
+    services.deliveries = [DeliveryResult("email", False, 3, "refused")]
+    with caplog.at_level("INFO"):
+        tick = t.run_tick(services, NOW)
+    assert [name for name, _ in services.calls] == [
+        "rule_set",
+        "snapshot",
+        "audit_repairs_since",
+        "backlog",
+        "write_system_metrics",
+        "evaluate",
+        "escalate",
+        "deliver",
+        "store_daily_snapshots",
+    ]
+    assert tick.system_documents == 17 and tick.report.evaluations == len(DEFAULT_RULES)
+    assert "17 system metric documents" in caplog.text
+    assert "0 notifications sent, 1 failed; stored the daily snapshots" in caplog.text
+
+
+def test_the_steps_are_named_in_the_order_they_run() -> None:
+    assert [step.__name__ for step in t.STEPS] == [
+        "load_rules",
+        "take_snapshot",
+        "write_system_metrics",
+        "evaluate_rules",
+        "escalate",
+        "deliver_notifications",
+        "store_daily_snapshots",
+    ]
