@@ -18,9 +18,10 @@ from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.errors import InvalidArgument
 from video_monitoring.core.models import AppEvent, GenerationDocument, Window
 from video_monitoring.ingest import sketch
+from video_monitoring.ingest.counters import MICRO_USD, MILLI, MS
 from video_monitoring.ingest.events import event_contribution
 from video_monitoring.ingest.pipeline import generation_user_day
-from video_monitoring.ingest.rollup import MICRO_USD, MILLI, MS, Granularity, contribution, fixed
+from video_monitoring.ingest.rollup import Granularity, contribution, fixed
 from video_monitoring.ingest.store import UserActivity
 from video_monitoring.privacy.retention import Retention
 from video_monitoring.warehouse.archive import (

@@ -12,6 +12,7 @@ from tests.unit.fakes import FakeStore, FixedClock
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.models import Window
+from video_monitoring.ingest import counters as k
 from video_monitoring.ingest.events import is_monitor_event
 
 DAY = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
@@ -131,11 +132,11 @@ def test_random_event_histories_match_the_final_documents(
         totals = by_type.get(event_type)
         assert (totals.count() if totals else 0) == len(of_type)
         if totals:
-            assert totals.sum("rev", 1_000_000) == pytest.approx(
+            assert totals.sum(k.REVENUE) == pytest.approx(
                 sum(e["amountUsd"] for e in of_type), abs=1e-6
             )
     used = [e for e in final if e["type"] == "feature_used"]
-    assert by_type["feature_used"].by_prefix("feat/") == {
+    assert by_type["feature_used"].members(k.FEATURES) == {
         name: sum(1 for e in used if e["properties"]["feature"] == name)
         for name in ("avatar", "4k")
         if any(e["properties"]["feature"] == name for e in used)

@@ -14,8 +14,9 @@ from typing import Any
 from video_monitoring.alerting.records import Measurement
 from video_monitoring.alerting.rules import SYSTEM_METRICS
 from video_monitoring.core.models import Window
+from video_monitoring.ingest import counters as k
 from video_monitoring.ingest import sketch
-from video_monitoring.ingest.rollup import MICRO_USD, MILLI, MS, Totals, merge_cells, split_cell
+from video_monitoring.ingest.rollup import Totals, merge_cells, split_cell
 
 RULE_WINDOWS: dict[str, dt.timedelta] = {
     "5m": dt.timedelta(minutes=5),
@@ -83,32 +84,32 @@ def measure(metric: str, scoped: ScopeTotals) -> Measurement:
     """A rule metric from the totals of one scope and window (definitions in the README)."""
     t = scoped.totals
     completed, failed = t.count("completed"), t.count("failed")
-    terminal = t.samples("att")
+    terminal = t.samples(k.ATTEMPTS)
     if metric == "successRate":
         return _rate(completed, completed + failed)
     if metric == "failureRate":
         return _rate(failed, completed + failed)
     if metric == "retryRate":
-        return _rate(t.get("retried"), terminal)
+        return _rate(t.get(k.RETRIED), terminal)
     if metric == "fallbackRate":
-        return _rate(t.get("fallback"), terminal)
+        return _rate(t.get(k.FALLBACK), terminal)
     if metric == "conversionRate":
         return _rate(scoped.upgrades, scoped.free_generations)
     if metric == "avgGenerationSeconds":
-        return Measurement(t.mean("gt", MS), t.samples("gt"))
+        return Measurement(t.mean(k.GENERATION_TIME), t.samples(k.GENERATION_TIME))
     if metric == "p95GenerationSeconds":
-        (p95,) = sketch.quantiles(t.bins("gt"), (0.95,))
-        return Measurement(p95, t.samples("gt"))
+        (p95,) = sketch.quantiles(t.bins(k.GENERATION_TIME_BINS), (0.95,))
+        return Measurement(p95, t.samples(k.GENERATION_TIME))
     if metric == "avgQueueSeconds":
-        return Measurement(t.mean("qt", MS), t.samples("qt"))
+        return Measurement(t.mean(k.QUEUE), t.samples(k.QUEUE))
     if metric == "avgQualityScore":
-        return Measurement(t.mean("q", MILLI), t.samples("q"))
+        return Measurement(t.mean(k.QUALITY), t.samples(k.QUALITY))
     if metric == "avgUserRating":
-        return Measurement(t.mean("r", MILLI), t.samples("r"))
+        return Measurement(t.mean(k.RATING), t.samples(k.RATING))
     if metric == "costPerOutputSecondUsd":
-        output = t.sum("out", MS)
-        value = t.sum("cost", MICRO_USD) / output if output > 0 else None
-        return Measurement(value, t.samples("out"))
+        output = t.sum(k.OUTPUT)
+        value = t.sum(k.COST) / output if output > 0 else None
+        return Measurement(value, t.samples(k.OUTPUT))
     if metric == "throughputPerHour":
         hours = (scoped.window.end - scoped.window.start).total_seconds() / 3600
         return Measurement(completed / hours, completed)

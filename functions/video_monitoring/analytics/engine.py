@@ -26,11 +26,10 @@ from video_monitoring.config import constants as c
 from video_monitoring.core.clock import Clock, utc_now
 from video_monitoring.core.errors import InvalidArgument
 from video_monitoring.core.models import Window, rfc3339
+from video_monitoring.ingest import counters as k
 from video_monitoring.ingest.events import plan_event_change
 from video_monitoring.ingest.pipeline import Plan, SourceState, StoredState
 from video_monitoring.ingest.rollup import (
-    MICRO_USD,
-    MILLI,
     Granularity,
     Totals,
     floor_time,
@@ -79,9 +78,9 @@ def fill_gaps(
         right_value = points[right][1]
         assert value is not None and right_value is not None
         result.append((start, value))
-        for k in range(left + 1, right):
-            share = (k - left) / (right - left)
-            result.append((points[k][0], value + share * (right_value - value)))
+        for i in range(left + 1, right):
+            share = (i - left) / (right - left)
+            result.append((points[i][0], value + share * (right_value - value)))
     return result
 
 
@@ -420,9 +419,9 @@ class AnalyticsEngine:
                 else completed / (completed + failed),
             },
             "generationTimeSeconds": generation_time(totals),
-            "quality": {"avgScore": totals.mean("q", MILLI), "scored": totals.samples("q")},
-            "satisfaction": {"avgRating": totals.mean("r", MILLI), "rated": totals.samples("r")},
-            "costUsd": totals.sum("cost", MICRO_USD),
+            "quality": {"avgScore": totals.mean(k.QUALITY), "scored": totals.samples(k.QUALITY)},
+            "satisfaction": {"avgRating": totals.mean(k.RATING), "rated": totals.samples(k.RATING)},
+            "costUsd": totals.sum(k.COST),
             "business": {
                 "revenueUsd": round(revenue, 6),
                 "upgrades": upgrades,

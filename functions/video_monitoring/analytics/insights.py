@@ -10,15 +10,9 @@ from video_monitoring.analytics.performance import generation_time, system_metri
 from video_monitoring.config import constants as c
 from video_monitoring.core.models import Window
 from video_monitoring.core.stats import wilson_interval
-from video_monitoring.ingest.rollup import (
-    MICRO_USD,
-    MILLI,
-    Totals,
-    merge_cells,
-    ratio,
-    split_cell,
-    statuses,
-)
+from video_monitoring.ingest import counters as k
+from video_monitoring.ingest.counters import MILLI
+from video_monitoring.ingest.rollup import Totals, merge_cells, ratio, split_cell, statuses
 
 Cells = list[tuple[str, Mapping[str, float]]]
 PRIOR_WEIGHT = 20  # generations' worth of the overall mean in a provider's shrunk quality
@@ -33,31 +27,31 @@ def providers_in(cells: Iterable[tuple[str, Mapping[str, float]]]) -> list[str]:
 
 def quality_json(totals: Totals) -> dict[str, Any]:
     """Mean quality score and how many generations carried one."""
-    return {"avgScore": totals.mean("q", MILLI), "scored": totals.samples("q")}
+    return {"avgScore": totals.mean(k.QUALITY), "scored": totals.samples(k.QUALITY)}
 
 
 def satisfaction_json(totals: Totals) -> dict[str, Any]:
     """Mean user rating and how many generations carried one."""
-    return {"avgRating": totals.mean("r", MILLI), "rated": totals.samples("r")}
+    return {"avgRating": totals.mean(k.RATING), "rated": totals.samples(k.RATING)}
 
 
 def shrunk_quality(totals: Totals, prior: float, weight: int = PRIOR_WEIGHT) -> float:
     """Bayesian average: the provider's quality pulled towards the overall mean by `weight`
     pseudo-generations, so three perfect scores do not outrank three hundred good ones."""
-    scored = totals.samples("q")
-    return (totals.sum("q", MILLI) + prior * weight) / (scored + weight)
+    scored = totals.samples(k.QUALITY)
+    return (totals.sum(k.QUALITY) + prior * weight) / (scored + weight)
 
 
 def correlation(totals: Totals) -> float | None:
     """Pearson correlation of quality score and rating over generations that have both, exact
     from integer sums; None with fewer than 3 pairs or no variance."""
-    n = int(totals.get("qr/n"))
+    n = int(totals.get(k.RATED_PAIRS))
     if n < 3:
         return None
-    sq, sr = int(totals.get("qr/q")), int(totals.get("qr/r"))
-    cov = n * int(totals.get("qr/qr")) - sq * sr
-    var_q = n * int(totals.get("qr/qq")) - sq * sq
-    var_r = n * int(totals.get("qr/rr")) - sr * sr
+    sq, sr = int(totals.get(k.PAIR_QUALITY)), int(totals.get(k.PAIR_RATING))
+    cov = n * int(totals.get(k.PAIR_PRODUCTS)) - sq * sr
+    var_q = n * int(totals.get(k.PAIR_QUALITY_SQUARES)) - sq * sq
+    var_r = n * int(totals.get(k.PAIR_RATING_SQUARES)) - sr * sr
     if var_q <= 0 or var_r <= 0:
         return None
     return cov / math.sqrt(var_q * var_r)
@@ -67,7 +61,7 @@ def quality_insights(cells: Cells, window: Window) -> dict[str, Any]:
     """Per provider quality, satisfaction, success, speed, cost, errors, fallbacks, ranked with
     sample size in mind; quality by tier; quality against satisfaction."""
     overall = merge_cells(cells, provider=window.provider)
-    prior = overall.mean("q", MILLI)
+    prior = overall.mean(k.QUALITY)
     prior = DEFAULT_PRIOR_QUALITY if prior is None else prior
     providers: list[dict[str, Any]] = []
     for provider in providers_in(cells):
@@ -78,7 +72,7 @@ def quality_insights(cells: Cells, window: Window) -> dict[str, Any]:
         finished = counts["completed"] + counts["failed"]
         lower = wilson_interval(counts["completed"], finished, CONFIDENCE)[0] if finished else 0.0
         shrunk = shrunk_quality(totals, prior)
-        cost, output = totals.sum("cost", MICRO_USD), totals.sum("out", 1000)
+        cost, output = totals.sum(k.COST), totals.sum(k.OUTPUT)
         providers.append(
             {
                 "provider": provider,
@@ -90,10 +84,10 @@ def quality_insights(cells: Cells, window: Window) -> dict[str, Any]:
                 "quality": {**quality_json(totals), "shrunkScore": shrunk},
                 "satisfaction": satisfaction_json(totals),
                 "generationTimeP95Seconds": generation_time(totals)["p95"],
-                "costPerOutputSecondUsd": ratio(cost, output) if totals.samples("out") else None,
-                "errors": totals.by_prefix("err/"),
-                "fallbackRate": ratio(totals.get("fallback"), totals.samples("att")),
-                "retryRate": ratio(totals.get("retried"), totals.samples("att")),
+                "costPerOutputSecondUsd": ratio(cost, output) if totals.samples(k.OUTPUT) else None,
+                "errors": totals.members(k.ERRORS),
+                "fallbackRate": ratio(totals.get(k.FALLBACK), totals.samples(k.ATTEMPTS)),
+                "retryRate": ratio(totals.get(k.RETRIED), totals.samples(k.ATTEMPTS)),
                 "rankScore": shrunk / 10 * lower,
             }
         )
@@ -102,8 +96,8 @@ def quality_insights(cells: Cells, window: Window) -> dict[str, Any]:
         entry["rank"] = rank
     bands = []
     for band in range(10):
-        rated = int(overall.get(f"qb/{band}/n"))
-        mean = overall.get(f"qb/{band}/r") / rated / MILLI if rated else None
+        rated = int(overall.of(k.BAND_RATED, band))
+        mean = overall.of(k.BAND_RATING, band) / rated / MILLI if rated else None
         bands.append(
             {"qualityFrom": band, "qualityTo": band + 1, "avgRating": mean, "rated": rated}
         )
@@ -118,7 +112,7 @@ def quality_insights(cells: Cells, window: Window) -> dict[str, Any]:
         "providers": providers,
         "byTier": by_tier,
         "qualityVsSatisfaction": {
-            "pairs": int(overall.get("qr/n")),
+            "pairs": int(overall.get(k.RATED_PAIRS)),
             "correlation": correlation(overall),
             "byQualityBand": bands,
         },
@@ -151,7 +145,7 @@ def providers_comparison(cells: Cells, window: Window) -> dict[str, Any]:
 def upgrades_of(events: Mapping[str, Totals]) -> tuple[int, float]:
     """premium_upgrade events among the event totals, and their revenue in USD."""
     upgrades = events.get(c.EVENT_PREMIUM_UPGRADE, Totals())
-    return upgrades.count(), upgrades.sum("rev", MICRO_USD)
+    return upgrades.count(), upgrades.sum(k.REVENUE)
 
 
 def business_metrics(cells: Cells, events: Mapping[str, Totals], window: Window) -> dict[str, Any]:
@@ -184,11 +178,11 @@ def business_metrics(cells: Cells, events: Mapping[str, Totals], window: Window)
             "premiumShare": ratio(premium.count(), generations.count()),
         },
         "premiumFeatures": {
-            "generationsWithFeatures": int(premium.get("feat_any")),
-            "adoptionRate": ratio(premium.get("feat_any"), premium.count()),
-            "byFeature": premium.by_prefix("feat/"),
+            "generationsWithFeatures": int(premium.get(k.ANY_FEATURE)),
+            "adoptionRate": ratio(premium.get(k.ANY_FEATURE), premium.count()),
+            "byFeature": premium.members(k.FEATURES),
         },
-        "featureUsedEvents": used.by_prefix("feat/"),
+        "featureUsedEvents": used.members(k.FEATURES),
         "engagement": {
             **engagement,
             "perCompletedGeneration": {k: ratio(v, completed) for k, v in engagement.items()},

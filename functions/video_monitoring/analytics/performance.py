@@ -18,11 +18,10 @@ from video_monitoring.config import constants as c
 from video_monitoring.core.clock import Clock, utc_now
 from video_monitoring.core.errors import InvalidArgument
 from video_monitoring.core.models import Window
+from video_monitoring.ingest import counters as k
 from video_monitoring.ingest import sketch
 from video_monitoring.ingest.pipeline import Plan, SourceState, StoredState, plan_change
 from video_monitoring.ingest.rollup import (
-    MICRO_USD,
-    MS,
     BucketRange,
     Granularity,
     Totals,
@@ -75,18 +74,18 @@ def check_trend_points(window: Window, granularity: Granularity) -> None:
 
 def generation_time(totals: Totals) -> dict[str, float | None]:
     """Average and sketch percentiles of completed generations' time, in seconds."""
-    p50, p95, p99 = sketch.quantiles(totals.bins("gt"), PERCENTILES)
-    return {"avg": totals.mean("gt", MS), "p50": p50, "p95": p95, "p99": p99}
+    p50, p95, p99 = sketch.quantiles(totals.bins(k.GENERATION_TIME_BINS), PERCENTILES)
+    return {"avg": totals.mean(k.GENERATION_TIME), "p50": p50, "p95": p95, "p99": p99}
 
 
 def system_metrics_json(totals: Totals, window: Window) -> dict[str, Any]:
     """Every system figure of a window (definitions in the README)."""
     counts = statuses(totals)
     completed, failed = counts["completed"], counts["failed"]
-    terminal_attempted = totals.samples("att")
+    terminal_attempted = totals.samples(k.ATTEMPTS)
     hours = (window.end - window.start).total_seconds() / 3600
-    cost = totals.sum("cost", MICRO_USD)
-    output = totals.sum("out", MS)
+    cost = totals.sum(k.COST)
+    output = totals.sum(k.OUTPUT)
     return {
         "window": window.to_json(),
         "provider": window.provider,
@@ -97,14 +96,14 @@ def system_metrics_json(totals: Totals, window: Window) -> dict[str, Any]:
         },
         "successRate": ratio(completed, completed + failed),
         "generationTimeSeconds": generation_time(totals),
-        "queueSeconds": {"avg": totals.mean("qt", MS), "samples": totals.samples("qt")},
-        "renderSeconds": {"avg": totals.mean("rt", MS), "samples": totals.samples("rt")},
-        "errors": totals.by_prefix("err/"),
-        "retryRate": ratio(totals.get("retried"), terminal_attempted),
-        "fallbackRate": ratio(totals.get("fallback"), terminal_attempted),
-        "avgAttempts": totals.mean("att", 1),
+        "queueSeconds": {"avg": totals.mean(k.QUEUE), "samples": totals.samples(k.QUEUE)},
+        "renderSeconds": {"avg": totals.mean(k.RENDER), "samples": totals.samples(k.RENDER)},
+        "errors": totals.members(k.ERRORS),
+        "retryRate": ratio(totals.get(k.RETRIED), terminal_attempted),
+        "fallbackRate": ratio(totals.get(k.FALLBACK), terminal_attempted),
+        "avgAttempts": totals.mean(k.ATTEMPTS),
         "costUsd": cost,
-        "costPerOutputSecondUsd": ratio(cost, output) if totals.samples("out") else None,
+        "costPerOutputSecondUsd": ratio(cost, output) if totals.samples(k.OUTPUT) else None,
         "throughputPerHour": ratio(completed, hours),
     }
 
@@ -193,7 +192,7 @@ class PerformanceMonitor:
                     "failed": failed,
                     "successRate": ratio(completed, completed + failed),
                     "generationTimeSeconds": generation_time(totals),
-                    "costUsd": totals.sum("cost", MICRO_USD),
+                    "costUsd": totals.sum(k.COST),
                 }
             )
             bucket += step(granularity)

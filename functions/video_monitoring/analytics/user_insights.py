@@ -12,6 +12,9 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from video_monitoring.config import constants as c
+from video_monitoring.ingest import counters as k
+from video_monitoring.ingest.counters import Count
 from video_monitoring.ingest.rollup import ratio
 
 POWER_GENERATIONS = 10
@@ -31,6 +34,10 @@ class Activity(Protocol):
     def counters(self) -> Mapping[str, float]: ...
 
 
+# A user day's premium upgrades.
+UPGRADES = k.USER_EVENTS.key(c.EVENT_PREMIUM_UPGRADE)
+
+
 def is_active(activity: Activity) -> bool:
     """Any positive counter (documents of removed activity keep zeros)."""
     return any(v > 0 for v in activity.counters.values())
@@ -41,30 +48,34 @@ def day_figures(activities: Iterable[Activity]) -> dict[str, Any]:
     active = [a for a in activities if is_active(a)]
     users = len(active)
 
-    def total(key: str) -> int:
+    def total(counter: Count) -> int:
+        return int(sum(a.counters.get(counter.key, 0) for a in active))
+
+    def events(event_type: str) -> int:
+        key = k.USER_EVENTS.key(event_type)
         return int(sum(a.counters.get(key, 0) for a in active))
 
     premium = sum(
-        1 for a in active if a.counters.get("gen/premium", 0) > 0
-        or a.counters.get("ev/premium_upgrade", 0) > 0
+        1 for a in active if a.counters.get(k.USER_PREMIUM.key, 0) > 0
+        or a.counters.get(UPGRADES, 0) > 0
     )  # fmt: skip
-    power = sum(1 for a in active if a.counters.get("gen/n", 0) >= POWER_GENERATIONS)
+    power = sum(1 for a in active if a.counters.get(k.USER_GENERATIONS.key, 0) >= POWER_GENERATIONS)
     engagement = {
-        "views": total("ev/video_viewed"),
-        "shares": total("ev/video_shared"),
-        "downloads": total("ev/video_downloaded"),
+        "views": events("video_viewed"),
+        "shares": events("video_shared"),
+        "downloads": events("video_downloaded"),
     }
     return {
         "activeUsers": users,
-        "generations": total("gen/n"),
-        "generationsPerActiveUser": ratio(total("gen/n"), users),
-        "sessions": total("ev/session_start"),
-        "sessionsPerActiveUser": ratio(total("ev/session_start"), users),
+        "generations": total(k.USER_GENERATIONS),
+        "generationsPerActiveUser": ratio(total(k.USER_GENERATIONS), users),
+        "sessions": events("session_start"),
+        "sessionsPerActiveUser": ratio(events("session_start"), users),
         "engagement": {
             **engagement,
-            "perActiveUser": {k: ratio(v, users) for k, v in engagement.items()},
+            "perActiveUser": {name: ratio(v, users) for name, v in engagement.items()},
         },
-        "upgraders": sum(1 for a in active if a.counters.get("ev/premium_upgrade", 0) > 0),
+        "upgraders": sum(1 for a in active if a.counters.get(UPGRADES, 0) > 0),
         "segments": {
             "free": {"users": users - premium, "share": ratio(users - premium, users)},
             "premium": {"users": premium, "share": ratio(premium, users)},
@@ -124,7 +135,7 @@ def snapshot(activities: Sequence[Activity], day: dt.datetime) -> dict[str, Any]
     premium = {
         a.user_id
         for a in activities
-        if a.counters.get("gen/premium", 0) > 0 or a.counters.get("ev/premium_upgrade", 0) > 0
+        if a.counters.get(k.USER_PREMIUM.key, 0) > 0 or a.counters.get(UPGRADES, 0) > 0
     }
     figures = day_figures(a for a in activities if a.day == day)
     return {

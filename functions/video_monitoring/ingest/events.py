@@ -23,6 +23,8 @@ from pydantic import ValidationError
 
 from video_monitoring.config import constants as c
 from video_monitoring.core.models import AppEvent
+from video_monitoring.ingest import counters as k
+from video_monitoring.ingest.counters import MICRO_USD
 from video_monitoring.ingest.pipeline import (
     Plan,
     SourceState,
@@ -36,7 +38,6 @@ from video_monitoring.ingest.pipeline import (
     withdrawal,
 )
 from video_monitoring.ingest.rollup import (
-    MICRO_USD,
     Contribution,
     deltas,
     feature_key,
@@ -59,13 +60,13 @@ def event_contribution(
 ) -> Contribution:
     """Counters one app event adds to its type's cell: one occurrence, revenue for upgrades,
     the feature for `feature_used`."""
-    values: dict[str, int] = {"n": 1}
+    values: dict[str, int] = {k.EVENTS.key: 1}
     if event.amountUsd is not None:
-        values["rev/sum"] = fixed(event.amountUsd, MICRO_USD)
-        values["rev/n"] = 1
+        values[k.REVENUE.sum_key] = fixed(event.amountUsd, k.REVENUE.scale)
+        values[k.REVENUE.n_key] = 1
     feature = event.properties.get("feature")
     if event.type == "feature_used" and isinstance(feature, str) and feature:
-        values[f"feat/{feature_key(feature, tracked_features)}"] = 1
+        values[k.FEATURES.key(feature_key(feature, tracked_features))] = 1
     return Contribution(
         created_at=event.timestamp,
         cell=safe_key(event.type),
@@ -102,9 +103,9 @@ def plan_event_change(
     if stored.metrics is None and retention.raw_expired(event.timestamp, now):
         return expiry(stored)
     new = event_contribution(event_id, event, shards, tracked_features)
-    day_values = {f"ev/{safe_key(event.type)}": 1}
+    day_values = {k.USER_EVENTS.key(safe_key(event.type)): 1}
     if event.amountUsd is not None:
-        day_values["rev"] = fixed(event.amountUsd, MICRO_USD)
+        day_values[k.USER_REVENUE.key] = fixed(event.amountUsd, MICRO_USD)
     new_day = user_day(event.userId, event.timestamp, day_values)
     body = {
         "eventId": event_id,

@@ -69,6 +69,7 @@ from video_monitoring.core.models import (
     describe_validation_error,
     parse_generation,
 )
+from video_monitoring.ingest import counters as k
 from video_monitoring.ingest.rollup import (
     Contribution,
     RollupDelta,
@@ -178,9 +179,9 @@ def plan_change(
 def generation_user_day(doc: GenerationDocument) -> UserDay:
     """A generation's part of its user's day: one generation, its status, premium or not."""
     # Flat keys that nest without collisions ("gen" cannot be a leaf and a map at once).
-    values = {"gen/n": 1, f"gen/s/{doc.status}": 1}
+    values = {k.USER_GENERATIONS.key: 1, k.USER_STATUS.key(doc.status): 1}
     if doc.userTier == "premium":
-        values["gen/premium"] = 1
+        values[k.USER_PREMIUM.key] = 1
     return user_day(doc.userId, doc.createdAt, values)
 
 

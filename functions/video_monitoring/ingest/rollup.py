@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from video_monitoring.core.models import STATUSES, GenerationDocument
+from video_monitoring.ingest import counters as k
 from video_monitoring.ingest import sketch
+from video_monitoring.ingest.counters import MILLI, Count, Family, Measure
 
 Granularity = Literal["minute", "hour", "day"]
 GRANULARITIES: tuple[Granularity, ...] = ("day", "hour", "minute")
@@ -26,10 +28,6 @@ _STEP: dict[Granularity, dt.timedelta] = {
     "hour": dt.timedelta(hours=1),
     "day": dt.timedelta(days=1),
 }
-
-MS = 1000  # seconds -> milliseconds
-MICRO_USD = 1_000_000
-MILLI = 1000  # quality points and rating stars -> thousandths
 
 Values = dict[str, int]  # flat path ("gt/b/123") -> integer counter
 
@@ -146,45 +144,49 @@ def contribution(
     tracked_features: frozenset[str] | None = None,
 ) -> Contribution:
     """The counters a generation in its current state adds to its cell."""
-    values: Values = {"n": 1, f"s/{doc.status}": 1}
+    values: Values = {k.GENERATIONS.key: 1, k.STATUS.key(doc.status): 1}
 
-    def add_sum(name: str, value: float | None, scale: int) -> None:
+    def add_sum(measure: Measure, value: float | None) -> None:
         if value is None:
             return
-        values[f"{name}/sum"] = values.get(f"{name}/sum", 0) + fixed(value, scale)
-        values[f"{name}/n"] = values.get(f"{name}/n", 0) + 1
+        values[measure.sum_key] = values.get(measure.sum_key, 0) + fixed(value, measure.scale)
+        values[measure.n_key] = values.get(measure.n_key, 0) + 1
 
     generation_seconds = doc.generation_seconds
     if generation_seconds is not None:
-        add_sum("gt", generation_seconds, MS)
-        values[f"gt/b/{sketch.bin_key(generation_seconds)}"] = 1
-        add_sum("out", doc.outputSeconds, MS)
-    add_sum("qt", doc.queue_seconds, MS)
+        add_sum(k.GENERATION_TIME, generation_seconds)
+        values[k.GENERATION_TIME_BINS.key(sketch.bin_key(generation_seconds))] = 1
+        add_sum(k.OUTPUT, doc.outputSeconds)
+    add_sum(k.QUEUE, doc.queue_seconds)
     if doc.status == "completed":
-        add_sum("rt", doc.render_seconds, MS)
-    add_sum("cost", doc.costUsd, MICRO_USD)
-    add_sum("q", doc.qualityScore, MILLI)
-    add_sum("r", doc.userRating, MILLI)
+        add_sum(k.RENDER, doc.render_seconds)
+    add_sum(k.COST, doc.costUsd)
+    add_sum(k.QUALITY, doc.qualityScore)
+    add_sum(k.RATING, doc.userRating)
     if doc.status in ("completed", "failed"):
-        values["att/sum"] = doc.attempts
-        values["att/n"] = 1
+        values[k.ATTEMPTS.sum_key] = doc.attempts
+        values[k.ATTEMPTS.n_key] = 1
         if doc.attempts > 1:
-            values["retried"] = 1
+            values[k.RETRIED.key] = 1
         if doc.fallbackFrom:
-            values["fallback"] = 1
+            values[k.FALLBACK.key] = 1
     if doc.status == "failed" and doc.error is not None:
-        values[f"err/{safe_key(doc.error.code)}"] = 1
+        values[k.ERRORS.key(safe_key(doc.error.code))] = 1
     if doc.qualityScore is not None and doc.userRating is not None:
         # Exact sums for the quality-satisfaction correlation, and mean rating per quality band.
         q, r = fixed(doc.qualityScore, MILLI), fixed(doc.userRating, MILLI)
-        values |= {"qr/n": 1, "qr/q": q, "qr/r": r, "qr/qq": q * q, "qr/rr": r * r, "qr/qr": q * r}
+        values |= {
+            k.RATED_PAIRS.key: 1, k.PAIR_QUALITY.key: q, k.PAIR_RATING.key: r,
+            k.PAIR_QUALITY_SQUARES.key: q * q, k.PAIR_RATING_SQUARES.key: r * r,
+            k.PAIR_PRODUCTS.key: q * r,
+        }  # fmt: skip
         band = min(int(doc.qualityScore), 9)
-        values[f"qb/{band}/n"] = 1
-        values[f"qb/{band}/r"] = r
+        values[k.BAND_RATED.key(band)] = 1
+        values[k.BAND_RATING.key(band)] = r
     for key in sorted({feature_key(f, tracked_features) for f in doc.features}):
-        values[f"feat/{key}"] = 1
+        values[k.FEATURES.key(key)] = 1
     if doc.features:
-        values["feat_any"] = 1
+        values[k.ANY_FEATURE.key] = 1
     return Contribution(
         created_at=doc.createdAt,
         cell=cell_key(doc.provider, doc.userTier),
@@ -353,39 +355,50 @@ class Totals:
         for key, value in flat.items():
             self.values[key] = self.values.get(key, 0) + value
 
-    def get(self, key: str) -> float:
+    def get(self, counter: Count) -> float:
         """A counter, 0 when absent."""
-        return self.values.get(key, 0)
+        return self.values.get(_checked(counter, Count).key, 0)
+
+    def of(self, family: Family, member: object) -> float:
+        """One member's count of a family, 0 when absent."""
+        return self.values.get(_checked(family, Family).key(member), 0)
 
     def count(self, status: str | None = None) -> int:
-        """Generations, or generations in one status."""
-        return int(self.get("n" if status is None else f"s/{status}"))
+        """Generations (or events), or generations in one status."""
+        return int(self.get(k.GENERATIONS) if status is None else self.of(k.STATUS, status))
 
-    def mean(self, name: str, scale: int) -> float | None:
-        """Average of a fixed-point sum; None without samples."""
-        n = self.get(f"{name}/n")
-        return None if n <= 0 else self.get(f"{name}/sum") / n / scale
+    def mean(self, measure: Measure) -> float | None:
+        """Average of a measure; None without samples."""
+        n = self.values.get(_checked(measure, Measure).n_key, 0)
+        return None if n <= 0 else self.values.get(measure.sum_key, 0) / n / measure.scale
 
-    def sum(self, name: str, scale: int) -> float:
-        """A fixed-point sum as a float."""
-        return self.get(f"{name}/sum") / scale
+    def sum(self, measure: Measure) -> float:
+        """A measure's total, in its unit."""
+        return self.values.get(_checked(measure, Measure).sum_key, 0) / measure.scale
 
-    def samples(self, name: str) -> int:
-        """How many generations carried a value for `name`."""
-        return int(self.get(f"{name}/n"))
+    def samples(self, measure: Measure) -> int:
+        """How many generations (or events) carried a value of the measure."""
+        return int(self.values.get(_checked(measure, Measure).n_key, 0))
 
-    def bins(self, name: str = "gt") -> dict[str, float]:
-        """Sketch bins of a timed metric."""
-        prefix = f"{name}/b/"
-        return {k[len(prefix) :]: v for k, v in self.values.items() if k.startswith(prefix)}
+    def bins(self, family: Family = k.GENERATION_TIME_BINS) -> dict[str, float]:
+        """Sketch bins of a timed measure."""
+        return {m: v for key, v in self.values.items() if (m := family.member(key)) is not None}
 
-    def by_prefix(self, prefix: str) -> dict[str, int]:
-        """Counters under one prefix, e.g. error codes."""
+    def members(self, family: Family) -> dict[str, int]:
+        """Every nonzero member's count of a family, e.g. error codes."""
+        _checked(family, Family)
         return {
-            k[len(prefix) :]: int(v)
-            for k, v in self.values.items()
-            if k.startswith(prefix) and v != 0
+            m: int(v)
+            for key, v in self.values.items()
+            if v != 0 and (m := family.member(key)) is not None
         }
+
+
+def _checked(counter: Any, kind: type[Any]) -> Any:
+    """The counter, if it is one of counters.py (a string is refused: a typo would read 0)."""
+    if not isinstance(counter, kind):
+        raise TypeError(f"expected a {kind.__name__} of ingest.counters, got {counter!r}")
+    return counter
 
 
 def statuses(totals: Totals) -> dict[str, int]:

@@ -27,11 +27,10 @@ from typing import Any, Protocol
 
 from video_monitoring.config.constants import EVENT_SOURCE_MONITOR
 from video_monitoring.core.models import Window
+from video_monitoring.ingest import counters as k
 from video_monitoring.ingest import sketch
+from video_monitoring.ingest.counters import MICRO_USD, MILLI, Count, Measure
 from video_monitoring.ingest.rollup import (
-    MICRO_USD,
-    MILLI,
-    MS,
     Granularity,
     Values,
     cell_key,
@@ -143,15 +142,21 @@ def fixed_sql(column: str, scale: int) -> str:
 
 # Fixed-point sums of a generation, as rollup.contribution adds them: name -> (column, scale).
 # `out` counts only timed (completed) generations and `rt` only completed ones.
-_SUMS = {
-    "gt": ("generationSeconds", MS),
-    "out": ("IF(generationSeconds IS NULL, NULL, outputSeconds)", MS),
-    "qt": ("queueSeconds", MS),
-    "rt": ("IF(status = 'completed', renderSeconds, NULL)", MS),
-    "cost": ("costUsd", MICRO_USD),
-    "q": ("qualityScore", MILLI),
-    "r": ("userRating", MILLI),
+_SUMS: dict[Measure, str] = {
+    k.GENERATION_TIME: "generationSeconds",
+    k.OUTPUT: "IF(generationSeconds IS NULL, NULL, outputSeconds)",
+    k.QUEUE: "queueSeconds",
+    k.RENDER: "IF(status = 'completed', renderSeconds, NULL)",
+    k.COST: "costUsd",
+    k.QUALITY: "qualityScore",
+    k.RATING: "userRating",
 }
+# The quality x rating cross sums, as cell_sql names their columns.
+PAIR_COLUMNS: tuple[tuple[Count, str], ...] = (
+    (k.RATED_PAIRS, "qr_n"), (k.PAIR_QUALITY, "qr_q"), (k.PAIR_RATING, "qr_r"),
+    (k.PAIR_QUALITY_SQUARES, "qr_qq"), (k.PAIR_RATING_SQUARES, "qr_rr"),
+    (k.PAIR_PRODUCTS, "qr_qr"),
+)  # fmt: skip
 _WHERE = "WHERE createdAt >= @start AND createdAt < @end"
 
 
@@ -160,10 +165,10 @@ def cell_sql(table: str) -> str:
     Parameters: @start, @end."""
     # Columns are named fx_<counter>: `out` alone is a keyword.
     fixed_columns = ", ".join(
-        f"{fixed_sql(col, scale)} AS fx_{name}" for name, (col, scale) in _SUMS.items()
+        f"{fixed_sql(col, m.scale)} AS fx_{m.key}" for m, col in _SUMS.items()
     )
     sums = ", ".join(
-        f"COUNT(fx_{name}) AS {name}_n, SUM(fx_{name}) AS {name}_sum" for name in _SUMS
+        f"COUNT(fx_{m.key}) AS {m.key}_n, SUM(fx_{m.key}) AS {m.key}_sum" for m in _SUMS
     )
     return (
         f"WITH g AS (SELECT provider, userTier AS tier, status, COALESCE(attempts, 1) AS attempts, "
@@ -231,32 +236,32 @@ def cells_from_rows(
             values[key] = values.get(key, 0) + int(value)
 
     for row in plain:
-        add(row, "n", row["n"])
-        add(row, f"s/{row['status']}", row["n"])
-        for name in _SUMS:
-            if row[f"{name}_n"]:
-                add(row, f"{name}/sum", row[f"{name}_sum"])
-                add(row, f"{name}/n", row[f"{name}_n"])
+        add(row, k.GENERATIONS.key, row["n"])
+        add(row, k.STATUS.key(row["status"]), row["n"])
+        for measure in _SUMS:
+            if row[f"{measure.key}_n"]:
+                add(row, measure.sum_key, row[f"{measure.key}_sum"])
+                add(row, measure.n_key, row[f"{measure.key}_n"])
         if row["status"] in ("completed", "failed"):
-            add(row, "att/sum", row["att_sum"])
-            add(row, "att/n", row["n"])
-            add(row, "retried", row["retried"])
-            add(row, "fallback", row["fallback"])
-        for name in ("n", "q", "r", "qq", "rr", "qr"):
-            add(row, f"qr/{name}", row[f"qr_{name}"])
-        add(row, "feat_any", row["feat_any"])
+            add(row, k.ATTEMPTS.sum_key, row["att_sum"])
+            add(row, k.ATTEMPTS.n_key, row["n"])
+            add(row, k.RETRIED.key, row["retried"])
+            add(row, k.FALLBACK.key, row["fallback"])
+        for counter, column in PAIR_COLUMNS:
+            add(row, counter.key, row[column])
+        add(row, k.ANY_FEATURE.key, row["feat_any"])
     for row in keyed:
         kind, key, n = row["kind"], row["key"], row["n"]
         if kind == "b":
-            add(row, f"gt/b/{sketch.ZERO_KEY if key is None else int(key)}", n)
+            add(row, k.GENERATION_TIME_BINS.key(sketch.ZERO_KEY if key is None else int(key)), n)
         elif kind == "err":
-            add(row, f"err/{safe_key(key)}", n)
+            add(row, k.ERRORS.key(safe_key(key)), n)
         elif kind == "qb":
-            add(row, f"qb/{int(key)}/n", n)
-            add(row, f"qb/{int(key)}/r", row["total"])
+            add(row, k.BAND_RATED.key(int(key)), n)
+            add(row, k.BAND_RATING.key(int(key)), row["total"])
         elif kind == "feat":
             for name in sorted({feature_key(f, tracked_features) for f in json.loads(key)}):
-                add(row, f"feat/{name}", n)
+                add(row, k.FEATURES.key(name), n)
     return [(key, values) for key, values in sorted(cells.items())]
 
 
@@ -282,10 +287,14 @@ def event_cells_from_rows(
     cells: dict[str, Values] = {}
     for row in rows:
         values = cells.setdefault(safe_key(row["type"]), {})
-        counters = {"n": row["n"], "rev/n": row["rev_n"], "rev/sum": row["rev_sum"]}
+        counters = {
+            k.EVENTS.key: row["n"],
+            k.REVENUE.n_key: row["rev_n"],
+            k.REVENUE.sum_key: row["rev_sum"],
+        }
         feature = json.loads(row["feature"]) if row["feature"] is not None else None
         if isinstance(feature, str) and feature:
-            counters[f"feat/{feature_key(feature, tracked_features)}"] = row["n"]
+            counters[k.FEATURES.key(feature_key(feature, tracked_features))] = row["n"]
         for key, value in counters.items():
             if value:
                 values[key] = values.get(key, 0) + int(value)
@@ -322,12 +331,14 @@ def user_days_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[UserActivity]
         counters = days.setdefault((floor_time(row["day"], "day"), row["user"]), {})
         n = int(row["n"])
         if row["kind"] == "gen":
-            keys = ["gen/n", f"gen/s/{row['key']}"] + (["gen/premium"] if row["premium"] else [])
+            keys = [k.USER_GENERATIONS.key, k.USER_STATUS.key(row["key"])]
+            keys += [k.USER_PREMIUM.key] if row["premium"] else []
             for key in keys:
                 counters[key] = counters.get(key, 0) + n
         else:
-            key = f"ev/{safe_key(row['key'])}"
+            key = k.USER_EVENTS.key(safe_key(row["key"]))
             counters[key] = counters.get(key, 0) + n
             if row["total"] is not None:
-                counters["rev"] = counters.get("rev", 0) + int(row["total"])
+                revenue = k.USER_REVENUE.key
+                counters[revenue] = counters.get(revenue, 0) + int(row["total"])
     return [UserActivity(day, user, counters) for (day, user), counters in sorted(days.items())]
