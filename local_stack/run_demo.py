@@ -33,7 +33,7 @@ from local_stack.stack import (
 from local_stack.tokens import emulator_token
 from local_stack.traffic import Tally, simulate
 from video_monitoring.adapters.bigquery import BigQueryWarehouse, bigquery_client
-from video_monitoring.alerting.notifications import verify_signature
+from video_monitoring.alerting.channels.webhook import verify_signature
 from video_monitoring.config.settings import BigQuerySettings
 from video_monitoring.warehouse.rows import TABLES
 

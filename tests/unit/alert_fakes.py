@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from video_monitoring.alerting.notifications import DeliveryError, Notification
+from video_monitoring.alerting.channels.base import DeliveryError, Notification
 from video_monitoring.alerting.records import AlertState, Instance, Transition
 from video_monitoring.alerting.rules import AlertRule
 from video_monitoring.alerting.store import Compute, OutboxEntry, delivery_key, outbox_docs

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "functions" / "video_monitoring"
+MAX_LINES = 500  # a module longer than this holds more than one responsibility
 # Innermost first: a package may import itself and the packages listed for it.
 INNER = ("core", "config", "privacy", "ingest")
 FIGURES = frozenset({*INNER, "alerting", "warehouse", "analytics"})
@@ -92,3 +93,8 @@ def test_the_repository_explains_itself() -> None:
         for word in outside:
             assert word not in text, f"{path.relative_to(root)} cites {word}"
     assert (root / "docs" / "interfaces.md").exists()
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_module_is_over_500_lines(path: Path) -> None:
+    assert len(path.read_text().splitlines()) <= MAX_LINES

@@ -13,20 +13,21 @@ import pytest
 from pydantic import SecretStr
 
 from local_stack.receivers import HttpReceiver, SmtpInbox, free_port
-from video_monitoring.alerting.notifications import (
+from video_monitoring.alerting.channels.base import Channel, Notification
+from video_monitoring.alerting.channels.mail import EmailChannel
+from video_monitoring.alerting.channels.slack import SlackChannel
+from video_monitoring.alerting.channels.sms import SmsChannel
+from video_monitoring.alerting.channels.webhook import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
-    Channel,
-    EmailChannel,
-    Notification,
-    RetryPolicy,
-    SlackChannel,
-    SmsChannel,
     WebhookChannel,
+    verify_signature,
+)
+from video_monitoring.alerting.notifications import (
+    RetryPolicy,
     channels_from_settings,
     deliver,
     deliver_all,
-    verify_signature,
 )
 from video_monitoring.config.settings import NotificationSettings
 

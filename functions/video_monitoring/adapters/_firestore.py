@@ -28,8 +28,10 @@ from google.cloud.firestore_v1.types import RunQueryResponse
 
 from video_monitoring.config import constants as c
 from video_monitoring.config.settings import get_settings
+from video_monitoring.core.retry import Backoff
 
-DAY_PAGE_RETRIES = 3
+# A broken export stream resumes after its last document: 1 s, 2 s, 4 s, then it gives up.
+PAGE_BACKOFF = Backoff(first=1.0, cap=4.0, retries=3)
 TRANSIENT_READ_ERRORS = (ServiceUnavailable, DeadlineExceeded, InternalServerError)
 # A reconcile's commit failed its precondition (or lost a race): read again and replan.
 COMMIT_CONFLICTS = (FailedPrecondition, AlreadyExists, NotFound, Aborted)
@@ -98,9 +100,9 @@ def paged(
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """(id, fields) of a query ordered by the time field then the id, in pages of `page_size`,
     each after the last document's time and id; a broken stream resumes after the last document
-    it delivered (up to DAY_PAGE_RETRIES times)."""
+    it delivered (as PAGE_BACKOFF allows)."""
     cursor: dict[str, Any] | None = None
-    failures = 0
+    waits = PAGE_BACKOFF.delays()
     while True:
         page = query.limit(page_size)
         if cursor is not None:
@@ -112,10 +114,10 @@ def paged(
                 count += 1
                 yield last
         except TRANSIENT_READ_ERRORS:
-            failures += 1
-            if failures > DAY_PAGE_RETRIES:
+            wait = next(waits, None)
+            if wait is None:
                 raise
-            time.sleep(0.5 * 2**failures)
+            time.sleep(wait)
             count = page_size  # go on after the last document read (or redo the page)
         if count < page_size:
             return

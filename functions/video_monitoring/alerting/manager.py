@@ -19,14 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from video_monitoring.alerting import engine
+from video_monitoring.alerting.channels.base import Channel, Notification
 from video_monitoring.alerting.metrics import TIERS, ScopeTotals, Snapshot, measure, parse_scope
-from video_monitoring.alerting.notifications import (
-    Channel,
-    DeliveryResult,
-    Notification,
-    RetryPolicy,
-    deliver,
-)
+from video_monitoring.alerting.notifications import DeliveryResult, RetryPolicy, deliver
 from video_monitoring.alerting.records import (
     AlertState,
     Instance,

@@ -16,13 +16,15 @@ from typing import TypeVar
 
 from google.api_core.exceptions import DeadlineExceeded, InternalServerError, ServiceUnavailable
 
+from video_monitoring.core.retry import Backoff, retrying
 from video_monitoring.ingest.store import ConcurrencyError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 TRANSIENT = (ServiceUnavailable, DeadlineExceeded, InternalServerError, ConcurrencyError)
-# A trigger's budget for retries, under the function's 60 s timeout.
+# A trigger's budget for retries, under the function's 60 s timeout: 0.2 s doubling to 5 s.
 TRIGGER_BUDGET_SECONDS = 50.0
+TRIGGER_BACKOFF = Backoff(first=0.2, cap=5.0)
 
 
 def with_transient_retries(
@@ -32,14 +34,8 @@ def with_transient_retries(
 ) -> T:
     """Run `action`, retrying transient failures with exponential backoff (0.2 s doubling,
     at most 5 s) for up to `budget_seconds`; any other error is raised at once."""
-    deadline = time.monotonic() + budget_seconds
-    delay = 0.2
-    while True:
-        try:
-            return action()
-        except TRANSIENT as error:
-            if time.monotonic() + delay > deadline:
-                raise
-            log.warning("transient failure, retrying in %.1f s: %s", delay, type(error).__name__)
-            sleep(delay)
-            delay = min(delay * 2, 5.0)
+    return retrying(action, TRANSIENT, TRIGGER_BACKOFF, budget_seconds, sleep, on_retry=_log_retry)
+
+
+def _log_retry(error: BaseException, delay: float) -> None:
+    log.warning("transient failure, retrying in %.1f s: %s", delay, type(error).__name__)

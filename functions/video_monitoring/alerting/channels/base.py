@@ -1,0 +1,104 @@
+"""What every channel shares: the notification it speaks about, the channel protocol, the delivery
+error (whose message never carries a secret), and the HTTP POST the web channels use."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import requests
+
+
+@dataclass(frozen=True)
+class Notification:
+    """What every channel says about one alert state change."""
+
+    alert_id: str
+    rule_id: str
+    scope: str
+    event: str
+    severity: str
+    metric: str
+    value: float | None
+    threshold: float
+    comparator: str
+    window: str
+    level: int
+    occurred_at: dt.datetime
+    dashboard_url: str
+    description: str = ""
+
+    def value_text(self) -> str:
+        """The value, or 'no data'."""
+        return "no data" if self.value is None else f"{self.value:.4g}"
+
+    def subject(self) -> str:
+        """One line: event, severity, rule, scope, value against threshold."""
+        sign = ">" if self.comparator == "gt" else "<"
+        return (
+            f"[{self.event.upper()}] {self.severity}: {self.rule_id} ({self.scope}) "
+            f"{self.metric} {self.value_text()} {sign} {self.threshold:g} over {self.window}"
+        )
+
+    def text(self) -> str:
+        """Plain-text body."""
+        return "\n".join(
+            [
+                self.subject(),
+                "",
+                f"Rule:      {self.rule_id} {self.description}".rstrip(),
+                f"Scope:     {self.scope}",
+                f"Event:     {self.event} (escalation level {self.level})",
+                f"Metric:    {self.metric} = {self.value_text()}",
+                f"Threshold: {self.comparator} {self.threshold:g}",
+                f"Window:    {self.window}",
+                f"At:        {self.occurred_at.astimezone(dt.UTC).isoformat()}",
+                f"Dashboard: {self.dashboard_url}",
+            ]
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The webhook payload (stable, documented in the README)."""
+        return {
+            "alertId": self.alert_id,
+            "ruleId": self.rule_id,
+            "scope": self.scope,
+            "event": self.event,
+            "severity": self.severity,
+            "metric": self.metric,
+            "value": self.value,
+            "threshold": self.threshold,
+            "comparator": self.comparator,
+            "window": self.window,
+            "level": self.level,
+            "occurredAt": self.occurred_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+            "dashboardUrl": self.dashboard_url,
+            "description": self.description,
+        }
+
+
+class DeliveryError(Exception):
+    """A channel could not deliver; the message never carries a secret."""
+
+
+class Channel(Protocol):
+    """One way of telling people."""
+
+    name: str
+
+    def send(self, notification: Notification) -> None:
+        """Deliver or raise DeliveryError."""
+        ...
+
+
+def http_post(url: str, timeout: float, what: str, **kwargs: Any) -> requests.Response:
+    try:
+        response = requests.post(url, timeout=timeout, **kwargs)
+    except requests.Timeout:
+        raise DeliveryError(f"{what}: timed out after {timeout:g} s") from None
+    except requests.ConnectionError:
+        raise DeliveryError(f"{what}: connection failed") from None
+    if not 200 <= response.status_code < 300:
+        raise DeliveryError(f"{what}: HTTP {response.status_code}")
+    return response

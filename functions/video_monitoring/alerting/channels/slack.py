@@ -1,0 +1,52 @@
+"""Slack: an incoming-webhook POST with Block Kit blocks and a text fallback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import SecretStr
+
+from video_monitoring.alerting.channels.base import DeliveryError, Notification, http_post
+
+
+class SlackChannel:
+    """Slack incoming webhook with Block Kit."""
+
+    name = "slack"
+
+    def __init__(self, webhook_url: SecretStr, timeout: float = 5.0) -> None:
+        self._url = webhook_url
+        self.timeout = timeout
+
+    @staticmethod
+    def payload(n: Notification) -> dict[str, Any]:
+        """Block Kit message with a text fallback."""
+        fields = [
+            ("Rule", n.rule_id), ("Scope", n.scope), ("Value", f"{n.metric} = {n.value_text()}"),
+            ("Threshold", f"{n.comparator} {n.threshold:g}"), ("Window", n.window),
+            ("Severity", n.severity),
+        ]  # fmt: skip
+        return {
+            "text": n.subject(),
+            "blocks": [
+                {"type": "header", "text": {"type": "plain_text", "text": n.subject()[:150]}},
+                {
+                    "type": "section",
+                    "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in fields],
+                },
+                {
+                    "type": "context",
+                    "elements": [
+                        {"type": "mrkdwn", "text": f"<{n.dashboard_url}|Open in the dashboard>"}
+                    ],
+                },
+            ],
+        }
+
+    def send(self, notification: Notification) -> None:
+        """Slack answers 200 `ok`."""
+        response = http_post(
+            self._url.get_secret_value(), self.timeout, "slack", json=self.payload(notification)
+        )
+        if response.text.strip() != "ok":
+            raise DeliveryError("slack: unexpected answer")

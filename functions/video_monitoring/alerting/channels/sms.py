@@ -1,0 +1,37 @@
+"""SMS through Twilio's REST API: one form POST per recipient, HTTP basic auth (sid, token)."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+
+from video_monitoring.alerting.channels.base import Notification, http_post
+
+
+class SmsChannel:
+    """Twilio's Messages REST API."""
+
+    name = "sms"
+
+    def __init__(
+        self,
+        base_url: str,
+        account_sid: str,
+        auth_token: SecretStr,
+        from_number: str,
+        to_numbers: list[str],
+        timeout: float = 5.0,
+    ) -> None:
+        self._base, self._sid, self._token = base_url.rstrip("/"), account_sid, auth_token
+        self._from, self._to = from_number, to_numbers
+        self.timeout = timeout
+
+    def send(self, notification: Notification) -> None:
+        """One message per recipient."""
+        url = f"{self._base}/2010-04-01/Accounts/{self._sid}/Messages.json"
+        body = f"{notification.subject()} {notification.dashboard_url}"[:320]
+        for number in self._to:
+            http_post(
+                url, self.timeout, "sms",
+                data={"To": number, "From": self._from, "Body": body},
+                auth=(self._sid, self._token.get_secret_value()),
+            )  # fmt: skip
