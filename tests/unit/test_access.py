@@ -13,7 +13,7 @@ from tests.unit.test_dashboard import json_response, verifier
 from tests.unit.test_export import ListSource, generation
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.dashboard.access import AuditEntry, Bucket, take_token
-from video_monitoring.dashboard.app import Dashboard, Request, StreamResponse
+from video_monitoring.dashboard.app import Dashboard, FileExports, Request, StreamResponse
 
 HOUR = dt.timedelta(hours=1)
 T0 = dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)
@@ -60,8 +60,11 @@ def setup() -> tuple[Dashboard, ListAudit, str, FixedClock]:
     board = Dashboard(
         AnalyticsEngine(world.store, world.monitor), world.monitor, world.clock, 400,
         verifier=verifier, alerts=world.manager,
-        exports=ListSource({"video_generation_metrics": [generation(i) for i in range(3)]}),
-        audit=audit, export_limiter=MemoryLimiter(2), export_rate_per_hour=2,
+        exports=FileExports(
+            ListSource({"video_generation_metrics": [generation(i) for i in range(3)]}),
+            limiter=MemoryLimiter(2), rate_per_hour=2,
+        ),
+        audit=audit,
     )  # fmt: skip
     return board, audit, next(iter(world.alerts.instances)), world.clock
 

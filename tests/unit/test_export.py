@@ -16,7 +16,7 @@ from tests.unit.test_dashboard import json_response, verifier
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.models import Window
-from video_monitoring.dashboard.app import Dashboard, Request, StreamResponse
+from video_monitoring.dashboard.app import Dashboard, FileExports, Request, StreamResponse
 from video_monitoring.dashboard.files import Dataset, safe_cell
 from video_monitoring.privacy.retention import Retention
 
@@ -76,7 +76,7 @@ def dashboard(source: ListSource, cap: int = 1000) -> Dashboard:
     monitor = PerformanceMonitor(store, shards=2, clock=clock)
     return Dashboard(
         AnalyticsEngine(store, monitor), monitor, clock, 400, verifier=verifier,
-        exports=source, export_max_rows=cap,
+        exports=FileExports(source, max_rows=cap),
     )  # fmt: skip
 
 
@@ -306,8 +306,8 @@ def test_rows_older_than_firestore_keeps_come_from_the_archive() -> None:
     def board(archived: ArchiveList | None, cap: int = 1000) -> Dashboard:
         return Dashboard(
             AnalyticsEngine(store, monitor), monitor, clock, 400, verifier=verifier,
-            exports=firestore, export_max_rows=cap,
-            retention=Retention(10, 760), archived_rows=archived,
+            exports=FileExports(firestore, max_rows=cap, archived=archived),
+            retention=Retention(10, 760),
         )  # fmt: skip
 
     window = {"from": (NOW - dt.timedelta(days=15)).isoformat(), "to": NOW.isoformat()}

@@ -21,7 +21,7 @@ from video_monitoring.alerting.manager import AlertManager
 from video_monitoring.alerting.notifications import RetryPolicy
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
-from video_monitoring.dashboard.app import Dashboard, Request, StreamResponse
+from video_monitoring.dashboard.app import Dashboard, FileExports, Request, StreamResponse
 from video_monitoring.dashboard.files import FORMATS
 from video_monitoring.privacy.erasure import ErasureReport, erase_user
 
@@ -45,7 +45,7 @@ def test_documented_paths_are_the_served_routes() -> None:
     manager = AlertManager(FakeAlertStore(), {}, RetryPolicy(), "http://x", clock)
     dashboard = Dashboard(
         AnalyticsEngine(store, monitor), monitor, clock, 400, verifier=verifier, alerts=manager,
-        exports=ListSource({}), eraser=fake_eraser,
+        exports=FileExports(ListSource({})), eraser=fake_eraser,
     )  # fmt: skip
     assert set(spec["paths"]) == dashboard.paths()
     summary = spec["components"]["schemas"]["Summary"]
@@ -72,7 +72,9 @@ def test_every_documented_response_validates_against_its_schema() -> None:
     dashboard = Dashboard(
         AnalyticsEngine(world.store, world.monitor), world.monitor, world.clock, 400,
         verifier=verifier, alerts=world.manager,
-        exports=ListSource({"video_generation_metrics": [generation(i) for i in range(3)]}),
+        exports=FileExports(
+            ListSource({"video_generation_metrics": [generation(i) for i in range(3)]})
+        ),
         eraser=fake_eraser,
     )  # fmt: skip
     alert_id = next(iter(world.alerts.instances))

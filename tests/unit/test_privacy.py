@@ -19,7 +19,7 @@ from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.errors import InvalidArgument, Unavailable
 from video_monitoring.core.models import Window
-from video_monitoring.dashboard.app import Dashboard, Request, StreamResponse, loggable
+from video_monitoring.dashboard.app import Dashboard, FileExports, Request, StreamResponse, loggable
 from video_monitoring.privacy.erasure import check_user_id, erase_user, subject
 from video_monitoring.privacy.retention import Retention
 
@@ -150,7 +150,7 @@ def test_windows_beyond_what_firestore_keeps_are_a_400_naming_from() -> None:
     source = ListSource({"video_generation_metrics": []})
     board = Dashboard(
         AnalyticsEngine(store, monitor, 2, clock, retention=retention), monitor, clock, 400,
-        verifier=verifier, exports=source, retention=retention,
+        verifier=verifier, exports=FileExports(source), retention=retention,
     )  # fmt: skip
 
     def get(path: str, days_ago: int, **params: str) -> tuple[int, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import json
 import logging
@@ -141,8 +142,21 @@ def loggable(path: str) -> str:
     return "/" + "/".join(parts)
 
 
+@dataclass(frozen=True)
+class FileExports:
+    """What `/export` needs: where rows come from, the most rows one file may hold, the
+    per-user rate limit, and the archive that answers for rows Firestore no longer keeps."""
+
+    source: ExportSource
+    max_rows: int = 100_000
+    limiter: RateLimiter | None = None
+    rate_per_hour: int = 30
+    archived: ArchivedRows | None = None
+
+
 class Dashboard:
-    """Serves the dashboard API: reads for `analytics` and `admin`, actions for `admin`."""
+    """Serves the dashboard API: reads for `analytics` and `admin`, actions for `admin`.
+    Alerts, file exports and erasure are served when given; their routes hold them."""
 
     def __init__(
         self,
@@ -152,14 +166,10 @@ class Dashboard:
         max_window_days: int,
         verifier: Callable[[str | None], Caller] = verify,
         alerts: AlertManager | None = None,
-        exports: ExportSource | None = None,
-        export_max_rows: int = 100_000,
+        exports: FileExports | None = None,
         audit: AuditLog | None = None,
-        export_limiter: RateLimiter | None = None,
-        export_rate_per_hour: int = 30,
         eraser: Callable[[str], ErasureReport] | None = None,
         retention: Retention = DEFAULT_RETENTION,
-        archived_rows: ArchivedRows | None = None,
     ) -> None:
         self._engine = engine
         self._monitor = monitor
@@ -167,19 +177,7 @@ class Dashboard:
         self._max_days = max_window_days
         self._verify = verifier
         self._alerts = alerts
-        self._exports = exports
-        if exports is not None and archived_rows is not None:
-            # Rows older than Firestore keeps come from BigQuery.
-            self._exports = ArchivedExportSource(
-                exports,
-                archived_rows,
-                lambda: retention.raw_horizon(clock()),
-                frozenset(n for n, d in DATASETS.items() if d.collection in TTL_COLLECTIONS),
-            )
-        self._export_max_rows = export_max_rows
         self._audit_log = audit
-        self._limiter = export_limiter
-        self._export_rate = export_rate_per_hour
         self._eraser = eraser
         self._retention = retention
         self._routes: dict[str, Callable[[Mapping[str, str]], Any]] = {
@@ -192,11 +190,23 @@ class Dashboard:
             "/user-insights": self._user_insights,
         }
         if alerts is not None:
-            self._routes |= {"/alerts": self._alert_list, "/alert-rules": self._alert_rules}
+            self._routes |= {
+                "/alerts": functools.partial(self._alert_list, alerts),
+                "/alert-rules": functools.partial(self._alert_rules, alerts),
+            }
         # GET endpoints that also need to know the caller (audit, per-user limits).
         self._caller_routes: dict[str, Callable[[Mapping[str, str], Caller], Any]] = {}
         if exports is not None:
-            self._caller_routes["/export"] = self._export
+            source = exports.source
+            if exports.archived is not None:
+                # Rows older than Firestore keeps come from BigQuery.
+                source = ArchivedExportSource(
+                    source,
+                    exports.archived,
+                    lambda: retention.raw_horizon(clock()),
+                    frozenset(n for n, d in DATASETS.items() if d.collection in TTL_COLLECTIONS),
+                )
+            self._caller_routes["/export"] = functools.partial(self._export, exports, source)
 
     def paths(self) -> set[str]:
         """Every path served, templated paths in OpenAPI form."""
@@ -222,12 +232,13 @@ class Dashboard:
         caller = self._verify(request.authorization)
         path = "/" + request.path.strip("/")
         parts = path.strip("/").split("/")
-        if self._alerts is not None and len(parts) == 3 and parts[0] == "alerts":
-            return self._alert_action(request, caller, parts[1], parts[2])
-        if self._alerts is not None and len(parts) == 2 and parts[0] == "alert-rules":
-            return self._put_rule(request, caller, parts[1])
-        if self._eraser is not None and len(parts) == 3 and parts[::2] == ["users", "erase"]:
-            return self._erase(request, caller, parts[1])
+        alerts, eraser = self._alerts, self._eraser
+        if alerts is not None and len(parts) == 3 and parts[0] == "alerts":
+            return self._alert_action(alerts, request, caller, parts[1], parts[2])
+        if alerts is not None and len(parts) == 2 and parts[0] == "alert-rules":
+            return self._put_rule(alerts, request, caller, parts[1])
+        if eraser is not None and len(parts) == 3 and parts[::2] == ["users", "erase"]:
+            return self._erase(eraser, request, caller, parts[1])
         if path not in self._routes and path not in self._caller_routes:
             raise NotFound(f"path: no endpoint {path}; see openapi.yaml for the API")
         if request.method != "GET":
@@ -244,50 +255,57 @@ class Dashboard:
             raise InvalidArgument("provider: user insights are per user and day, not per provider")
         return self._engine.generate_user_behavior_insights(self._window(params))
 
-    def _export(self, params: Mapping[str, str], caller: Caller) -> StreamResponse:
+    def _export(
+        self,
+        config: FileExports,
+        source: ExportSource,
+        params: Mapping[str, str],
+        caller: Caller,
+    ) -> StreamResponse:
         name = _choice(params, "dataset", tuple(DATASETS))
         if name is None:
             raise InvalidArgument(f"dataset: required; one of {', '.join(DATASETS)}")
         # Alert instances do not expire; rows Firestore no longer keeps come from BigQuery when
         # it is configured (otherwise the window is a 400 naming `from`).
-        archived = isinstance(self._exports, ArchivedExportSource)
+        archived = isinstance(source, ArchivedExportSource)
         kept = None if archived else TTL_COLLECTIONS.get(DATASETS[name].collection)
         window = self._window(params, frozenset({"dataset", "format"}), kept=kept)
         fmt = _choice(params, "format", tuple(FORMATS)) or "csv"
         with self._audited(caller, "export", name) as details:
             details.update({"format": fmt, **window.to_json(), "provider": window.provider})
-            return self._export_file(DATASETS[name], fmt, window, caller, details)
+            return self._export_file(config, source, DATASETS[name], fmt, window, caller, details)
 
     def _export_file(
         self,
+        config: FileExports,
+        source: ExportSource,
         dataset: Dataset,
         fmt: str,
         window: Window,
         caller: Caller,
         details: dict[str, Any],
     ) -> StreamResponse:
-        if self._limiter is not None:
-            wait = self._limiter.take(f"export__{caller.uid or 'unknown'}", self._clock())
+        if config.limiter is not None:
+            wait = config.limiter.take(f"export__{caller.uid or 'unknown'}", self._clock())
             if wait is not None:
                 raise RateLimited(
-                    f"export: at most {self._export_rate} exports per hour per user; "
+                    f"export: at most {config.rate_per_hour} exports per hour per user; "
                     f"retry in {wait:.0f} s"
                 )
-        assert self._exports is not None  # the route exists only with a source
         name = dataset.name
-        rows = self._exports.count(dataset, window)
+        rows = source.count(dataset, window)
         details["rows"] = rows
-        if rows > self._export_max_rows:
+        if rows > config.max_rows:
             raise InvalidArgument(
                 f"from: the window holds {rows} {name} rows, more than the export cap of "
-                f"{self._export_max_rows}; narrow the window (or split it)"
+                f"{config.max_rows}; narrow the window (or split it)"
             )
         # The first page is read before the response starts, so a failing query is an error
         # response rather than a 200 with a cut file.
-        opted_out = self._exports.opted_out_users()
+        opted_out = source.opted_out_users()
         rows_read = (
             (doc_id, anonymised(data, OPTED_OUT) if data.get("userId") in opted_out else data)
-            for doc_id, data in self._exports.rows(dataset, window)
+            for doc_id, data in source.rows(dataset, window)
         )
         first = list(itertools.islice(rows_read, 1))
         chunks = encode(
@@ -300,11 +318,7 @@ class Dashboard:
 
     # -- alerts and rules ------------------------------------------------------------------
 
-    def _manager(self) -> AlertManager:
-        assert self._alerts is not None  # routes exist only with a manager
-        return self._alerts
-
-    def _alert_list(self, params: Mapping[str, str]) -> Any:
+    def _alert_list(self, manager: AlertManager, params: Mapping[str, str]) -> Any:
         window = self._window(params, ALERT_FILTERS)  # alert instances do not expire
         status = _choice(params, "status", ALERT_STATUSES)
         severity = _choice(params, "severity", SEVERITIES)
@@ -321,16 +335,16 @@ class Dashboard:
             rule_id=rule_id,
             limit=limit,
         )
-        return {"window": window.to_json(), **self._manager().list_alerts(query)}
+        return {"window": window.to_json(), **manager.list_alerts(query)}
 
-    def _alert_rules(self, params: Mapping[str, str]) -> Any:
+    def _alert_rules(self, manager: AlertManager, params: Mapping[str, str]) -> Any:
         if params:
             raise InvalidArgument(f"{sorted(params)[0]}: /alert-rules takes no parameters")
-        rules, problems = self._manager().rules()
+        rules, problems = manager.rules()
         return {"rules": [r.to_doc() for r in rules], "problems": problems}
 
     def _alert_action(
-        self, request: Request, caller: Caller, alert_id: str, action: str
+        self, manager: AlertManager, request: Request, caller: Caller, alert_id: str, action: str
     ) -> Response:
         if not ALERT_ID.match(alert_id):
             raise NotFound(f"alertId: no alert {alert_id!r}")
@@ -340,11 +354,12 @@ class Dashboard:
             raise NotFound(f"path: /alerts/{{alertId}}/{action} answers POST only")
         with self._audited(caller, action, alert_id) as details:
             require(caller, ADMIN_ROLES)
-            response = self._act_on_alert(request, caller, alert_id, action, details)
+            response = self._act_on_alert(manager, request, caller, alert_id, action, details)
         return response
 
     def _act_on_alert(
         self,
+        manager: AlertManager,
         request: Request,
         caller: Caller,
         alert_id: str,
@@ -360,7 +375,6 @@ class Dashboard:
         note = body.get("note", "")
         if not isinstance(note, str) or len(note) > 2000:
             raise InvalidArgument("note: expected a string of at most 2000 characters")
-        manager = self._manager()
         who = caller.uid or "unknown"
         if action == "acknowledge":
             instance = manager.acknowledge_alert(alert_id, who, note)
@@ -374,12 +388,14 @@ class Dashboard:
         log.info("alert %s: %s by %s", alert_id, action, who)
         return Response(200, {"alert": instance.to_doc()})
 
-    def _put_rule(self, request: Request, caller: Caller, rule_id: str) -> Response:
+    def _put_rule(
+        self, manager: AlertManager, request: Request, caller: Caller, rule_id: str
+    ) -> Response:
         if not RULE_ID.match(rule_id):
             raise NotFound(f"ruleId: no alert rule {rule_id!r} (ids match {RULE_ID.pattern})")
         if request.method == "GET":
             require(caller, READ_ROLES)
-            rule = self._manager().rule(rule_id)
+            rule = manager.rule(rule_id)
             return Response(200, {"rule": rule.to_doc()})
         if request.method != "PUT":
             raise NotFound("path: /alert-rules/{ruleId} answers GET and PUT")
@@ -389,20 +405,25 @@ class Dashboard:
             if "ruleId" in body and body["ruleId"] != rule_id:
                 raise InvalidArgument("ruleId: must equal the rule id in the path")
             rule = parse_rule(body, rule_id)
-            details["before"] = self._manager().rule(rule_id).to_doc()
-            updated = self._manager().update_rule(rule, caller.uid or "unknown")
+            details["before"] = manager.rule(rule_id).to_doc()
+            updated = manager.update_rule(rule, caller.uid or "unknown")
             details["after"] = updated.to_doc()
         log.info("alert rule %s replaced by %s", rule_id, caller.uid)
         return Response(200, {"rule": updated.to_doc()})
 
-    def _erase(self, request: Request, caller: Caller, user_id: str) -> Response:
+    def _erase(
+        self,
+        eraser: Callable[[str], ErasureReport],
+        request: Request,
+        caller: Caller,
+        user_id: str,
+    ) -> Response:
         if request.method != "POST":
             raise NotFound("path: /users/{userId}/erase answers POST only")
-        assert self._eraser is not None  # the route exists only with an eraser
         with self._audited(caller, "user.erase", subject(user_id)) as details:
             require(caller, ADMIN_ROLES)
             check_user_id(user_id)
-            report = self._eraser(user_id)
+            report = eraser(user_id)
             details.update({"firestore": report.firestore, "bigquery": report.bigquery})
         log.info("erased the analytics data of %s at %s's request", subject(user_id), caller.uid)
         return Response(200, report.to_json(user_id))

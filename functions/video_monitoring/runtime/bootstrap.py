@@ -23,7 +23,7 @@ from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.config.settings import Settings, get_settings
 from video_monitoring.core.clock import utc_now
-from video_monitoring.dashboard.app import Dashboard
+from video_monitoring.dashboard.app import Dashboard, FileExports
 from video_monitoring.privacy.erasure import ErasureReport, erase_user
 from video_monitoring.privacy.pseudonyms import pseudonym
 from video_monitoring.privacy.retention import Retention, retention_of
@@ -116,14 +116,16 @@ def build(settings: Settings) -> Services:
         utc_now,
         board.max_window_days,
         alerts=alerts,
-        exports=FirestoreExportSource(),
-        export_max_rows=board.export_max_rows,
+        exports=FileExports(
+            FirestoreExportSource(),
+            max_rows=board.export_max_rows,
+            limiter=FirestoreRateLimiter(board.export_rate_per_hour, dt.timedelta(hours=1)),
+            rate_per_hour=board.export_rate_per_hour,
+            archived=archive,
+        ),
         audit=FirestoreAuditLog(),
-        export_limiter=FirestoreRateLimiter(board.export_rate_per_hour, dt.timedelta(hours=1)),
-        export_rate_per_hour=board.export_rate_per_hour,
         eraser=functools.partial(erase_everywhere, settings, store, warehouse),
         retention=retention,
-        archived_rows=archive,
     )
     return Services(
         settings=settings,
