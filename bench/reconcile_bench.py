@@ -57,7 +57,7 @@ class PreconditionOnly(FirestoreStore):
             _firestore._count(attempts=1, reads=3, round_trips=1)
             plan = planner(
                 SourceState(source.to_dict() if source.exists else None, source.update_time),
-                StoredState(
+                StoredState.from_docs(
                     metrics.to_dict() if metrics.exists else None,
                     rejected.to_dict() if rejected.exists else None,
                 ),
@@ -93,7 +93,7 @@ class Transactional(FirestoreStore):
             _firestore._count(attempts=1, reads=3, round_trips=2)  # begin + batch get
             plan = planner(
                 SourceState(source.to_dict() if source.exists else None, source.update_time),
-                StoredState(
+                StoredState.from_docs(
                     metrics.to_dict() if metrics.exists else None,
                     rejected.to_dict() if rejected.exists else None,
                 ),

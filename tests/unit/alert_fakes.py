@@ -9,7 +9,7 @@ from typing import Any
 from video_monitoring.alerting.channels.base import DeliveryError, Notification
 from video_monitoring.alerting.records import AlertState, Instance, Transition
 from video_monitoring.alerting.rules import AlertRule
-from video_monitoring.alerting.store import Compute, OutboxEntry, delivery_key, outbox_docs
+from video_monitoring.alerting.store import Compute, OutboxEntry, outbox_docs
 
 
 class FakeAlertStore:
@@ -83,7 +83,7 @@ class FakeAlertStore:
     def due_notifications(self, now: dt.datetime, limit: int) -> list[OutboxEntry]:
         """Entries not sent and due."""
         due = [
-            OutboxEntry(k, dict(v))
+            OutboxEntry.from_doc(k, v)
             for k, v in sorted(self.outbox.items(), key=lambda kv: kv[1]["nextAttemptAt"])
             if v["status"] in ("pending", "retrying", "sending") and v["nextAttemptAt"] <= now
         ]
@@ -100,7 +100,7 @@ class FakeAlertStore:
     def finish_notification(self, entry: OutboxEntry, update: Mapping[str, Any]) -> None:
         """Record outcome."""
         self.outbox[entry.entry_id].update(update)
-        self.deliveries[f"{entry.data['alertId']}/{delivery_key(entry.data)}"] = dict(update)
+        self.deliveries[f"{entry.alert_id}/{entry.delivery_key}"] = dict(update)
 
     def write_system_metrics(self, docs: Iterable[tuple[str, Mapping[str, Any]]]) -> int:
         """Overwrite by id."""

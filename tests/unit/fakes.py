@@ -11,7 +11,7 @@ from video_monitoring.adapters.firestore_store import tally_backlog, user_day_id
 from video_monitoring.config import constants as c
 from video_monitoring.ingest.pipeline import Plan, SourceState, StoredState
 from video_monitoring.ingest.rollup import BucketRange, bucket_starts, flatten, floor_time, nest
-from video_monitoring.ingest.store import Ledger, Planner, RollupDoc, UserActivity
+from video_monitoring.ingest.store import Ledger, OpenAlert, Planner, RollupDoc, UserActivity
 
 
 class FakeStore:
@@ -45,7 +45,7 @@ class FakeStore:
         data = source.get(doc_id)
         plan = planner(
             SourceState(data=dict(data) if data is not None else None),
-            StoredState(metrics=stored.get(doc_id), rejected=rejected.get(doc_id)),
+            StoredState.from_docs(stored.get(doc_id), rejected.get(doc_id)),
         )
         for delta in plan.rollup_deltas:
             rollup_id = rollup_doc_id(delta.granularity, delta.bucket_start, delta.shard)
@@ -119,9 +119,10 @@ class FakeStore:
         """Store one day's snapshot."""
         self.snapshots[(collection, day)] = dict(body)
 
-    def open_alerts(self) -> list[Mapping[str, Any]]:
+    def open_alerts(self) -> list[OpenAlert]:
         """Firing or acknowledged alerts."""
-        return [a for a in self.alerts if a.get("status") in ("firing", "acknowledged")]
+        open_ = [a for a in self.alerts if a.get("status") in ("firing", "acknowledged")]
+        return [OpenAlert.from_doc(a) for a in open_]
 
     def backlog(self, stuck_before: dt.datetime) -> dict[str, tuple[int, int]]:
         """Same tally as the Firestore adapter, over the in-memory metrics."""

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from video_monitoring.adapters._firestore import FirestoreAdapter, counted
 from video_monitoring.alerting.records import AlertState, Instance, Transition
 from video_monitoring.alerting.rules import AlertRule
-from video_monitoring.alerting.store import Compute, OutboxEntry, delivery_key, outbox_docs
+from video_monitoring.alerting.store import Compute, OutboxEntry, outbox_docs
 from video_monitoring.config import constants as c
 from video_monitoring.privacy.retention import EXPIRE_FIELD, configured_retention
 
@@ -147,7 +147,7 @@ class FirestoreAlertStore(FirestoreAdapter):
             .limit(limit)
         )
         return [
-            OutboxEntry(snap.id, snap.to_dict() or {})
+            OutboxEntry.from_doc(snap.id, snap.to_dict() or {})
             for snap in counted("alert_reads", query.stream())
         ]
 
@@ -170,11 +170,11 @@ class FirestoreAlertStore(FirestoreAdapter):
     def finish_notification(self, entry: OutboxEntry, update: Mapping[str, Any]) -> None:
         """Entry and the instance's per-channel delivery record in one batch."""
         ref = self.client.collection(c.ALERT_NOTIFICATIONS).document(entry.entry_id)
-        instance_ref = self.client.collection(c.ALERT_INSTANCES).document(entry.data["alertId"])
+        instance_ref = self.client.collection(c.ALERT_INSTANCES).document(entry.alert_id)
         summary = {k: update[k] for k in ("status", "attempts", "lastError") if k in update}
         batch = self.client.batch()
         batch.update(ref, dict(update))
-        batch.update(instance_ref, {f"deliveries.{delivery_key(entry.data)}": summary})
+        batch.update(instance_ref, {f"deliveries.{entry.delivery_key}": summary})
         try:
             batch.commit()
         except NotFound:  # the instance is gone (erased); keep the outbox record anyway

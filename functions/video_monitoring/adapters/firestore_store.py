@@ -50,6 +50,7 @@ from video_monitoring.ingest.rollup import (
 from video_monitoring.ingest.store import (
     ConcurrencyError,
     Ledger,
+    OpenAlert,
     Planner,
     UserActivity,
     generation_ledger,
@@ -134,9 +135,9 @@ class FirestoreStore(FirestoreRollups):
                     data=source_snap.to_dict() if source_snap.exists else None,
                     update_time=seen,
                 ),
-                StoredState(
-                    metrics=metrics_snap.to_dict() if metrics_snap.exists else None,
-                    rejected=rejected_snap.to_dict() if rejected_snap.exists else None,
+                StoredState.from_docs(
+                    metrics_snap.to_dict() if metrics_snap.exists else None,
+                    rejected_snap.to_dict() if rejected_snap.exists else None,
                 ),
             )
             _count(attempts=1, reads=3, round_trips=1)
@@ -349,12 +350,13 @@ class FirestoreStore(FirestoreRollups):
         doc = {**body, EXPIRE_FIELD: aggregate_expiry(day)}
         self.client.collection(collection).document(f"{day:%Y%m%d}").set(doc)
 
-    def open_alerts(self) -> list[Mapping[str, Any]]:
+    def open_alerts(self) -> list[OpenAlert]:
         """Firing or acknowledged alert instances."""
         query = self.client.collection(c.ALERT_INSTANCES).where(
             filter=FieldFilter("status", "in", ["firing", "acknowledged"])
         )
-        return [snap.to_dict() or {} for snap in counted("alert_reads", query.stream())]
+        snaps = counted("alert_reads", query.select(["scope", "severity"]).stream())
+        return [OpenAlert.from_doc(snap.to_dict() or {}) for snap in snaps]
 
     def backlog(self, stuck_before: dt.datetime) -> dict[str, tuple[int, int]]:
         """Reads one document per job in flight (projected to four fields), whatever the history:

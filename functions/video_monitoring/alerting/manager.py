@@ -347,16 +347,15 @@ class AlertManager:
             return list(pool.map(lambda entry: self._deliver(entry, now), claimed))
 
     def _deliver(self, entry: OutboxEntry, now: dt.datetime) -> DeliveryResult:
-        data = entry.data
-        name = str(data["channel"])
+        name = entry.channel
         channel = self._channels.get(name)
         if channel is None:
             result = DeliveryResult(name, False, 0, f"channel {name} is not configured")
         else:
-            result = deliver(channel, self._notification(data), self._policy, self._sleep)
-        runs = int(data.get("runs") or 0) + 1
+            result = deliver(channel, self._notification(entry), self._policy, self._sleep)
+        runs = entry.runs + 1
         update: dict[str, Any] = {
-            "attempts": int(data.get("attempts") or 0) + result.attempts,
+            "attempts": entry.attempts + result.attempts,
             "runs": runs,
             "lastError": result.error,
             "lastAttemptAt": now,
@@ -365,30 +364,30 @@ class AlertManager:
             update |= {"status": "sent", "sentAt": now}
         elif channel is None or runs >= MAX_DELIVERY_RUNS:
             update |= {"status": "abandoned"}
-            log.error("alert %s: %s message given up: %s", data["alertId"], name, result.error)
+            log.error("alert %s: %s message given up: %s", entry.alert_id, name, result.error)
         else:
             delay = min(60 * 2 ** (runs - 1), 3600)
             update |= {"status": "retrying", "nextAttemptAt": now + dt.timedelta(seconds=delay)}
-            log.warning("alert %s: %s delivery failed, retrying", data["alertId"], name)
+            log.warning("alert %s: %s delivery failed, retrying", entry.alert_id, name)
         self._store.finish_notification(entry, update)
         return result
 
-    def _notification(self, data: Mapping[str, Any]) -> Notification:
+    def _notification(self, entry: OutboxEntry) -> Notification:
         return Notification(
-            alert_id=str(data["alertId"]),
-            rule_id=str(data["ruleId"]),
-            scope=str(data["scope"]),
-            event=str(data["event"]),
-            severity=str(data["severity"]),
-            metric=str(data["metric"]),
-            value=data.get("value"),
-            threshold=float(data["threshold"]),
-            comparator=str(data["comparator"]),
-            window=str(data["window"]),
-            level=int(data.get("level") or 0),
-            occurred_at=data["occurredAt"],
-            dashboard_url=f"{self._dashboard_url}/alerts?alertId={data['alertId']}",
-            description=str(data.get("description") or ""),
+            alert_id=entry.alert_id,
+            rule_id=entry.rule_id,
+            scope=entry.scope,
+            event=entry.event,
+            severity=entry.severity,
+            metric=entry.metric,
+            value=entry.value,
+            threshold=entry.threshold,
+            comparator=entry.comparator,
+            window=entry.window,
+            level=entry.level,
+            occurred_at=entry.occurred_at,
+            dashboard_url=f"{self._dashboard_url}/alerts?alertId={entry.alert_id}",
+            description=entry.description,
         )
 
     def run(self, snapshot: Snapshot) -> RunReport:

@@ -17,10 +17,57 @@ Compute = Callable[[AlertState | None, Instance | None], Transition | None]
 
 @dataclass(frozen=True)
 class OutboxEntry:
-    """One message to one channel, as stored in `alert_notifications`."""
+    """One message to one channel, as stored in `alert_notifications`: what the channel says
+    and how its delivery went so far."""
 
     entry_id: str
-    data: Mapping[str, Any]
+    alert_id: str
+    channel: str
+    seq: int
+    rule_id: str
+    scope: str
+    event: str
+    severity: str
+    metric: str
+    value: float | None
+    threshold: float
+    comparator: str
+    window: str
+    level: int
+    occurred_at: dt.datetime
+    description: str = ""
+    attempts: int = 0
+    runs: int = 0
+
+    @classmethod
+    def from_doc(cls, entry_id: str, data: Mapping[str, Any]) -> OutboxEntry:
+        """The entry from its stored document (written by `outbox_docs`)."""
+        value = data.get("value")
+        return cls(
+            entry_id=entry_id,
+            alert_id=str(data["alertId"]),
+            channel=str(data["channel"]),
+            seq=int(data["seq"]),
+            rule_id=str(data["ruleId"]),
+            scope=str(data["scope"]),
+            event=str(data["event"]),
+            severity=str(data["severity"]),
+            metric=str(data["metric"]),
+            value=None if value is None else float(value),
+            threshold=float(data["threshold"]),
+            comparator=str(data["comparator"]),
+            window=str(data["window"]),
+            level=int(data.get("level") or 0),
+            occurred_at=data["occurredAt"],
+            description=str(data.get("description") or ""),
+            attempts=int(data.get("attempts") or 0),
+            runs=int(data.get("runs") or 0),
+        )
+
+    @property
+    def delivery_key(self) -> str:
+        """Key of this message's delivery record on its instance: channel and sequence."""
+        return delivery_key(self.channel, self.seq)
 
 
 def outbox_id(instance_id: str, seq: int, channel: str) -> str:
@@ -28,9 +75,9 @@ def outbox_id(instance_id: str, seq: int, channel: str) -> str:
     return f"{instance_id}__{seq:03d}__{channel}"
 
 
-def delivery_key(data: Mapping[str, Any]) -> str:
+def delivery_key(channel: str, seq: int) -> str:
     """Key of a message's delivery record on its instance: channel and sequence number."""
-    return f"{data['channel']}_{int(data['seq']):03d}"
+    return f"{channel}_{seq:03d}"
 
 
 def outbox_docs(

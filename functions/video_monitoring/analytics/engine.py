@@ -37,7 +37,7 @@ from video_monitoring.ingest.rollup import (
     statuses,
     step,
 )
-from video_monitoring.ingest.store import EVENT_LEDGER, MonitoringStore, UserActivity
+from video_monitoring.ingest.store import EVENT_LEDGER, MonitoringStore, OpenAlert, UserActivity
 from video_monitoring.privacy.retention import DEFAULT_RETENTION, Retention
 from video_monitoring.warehouse.archive import Cells, TrendArchive
 
@@ -429,12 +429,12 @@ class AnalyticsEngine:
             },
             "alerts": {
                 "active": len(alerts),
-                "critical": sum(1 for a in alerts if a.get("severity") == "critical"),
+                "critical": sum(1 for a in alerts if a.severity == "critical"),
             },
         }
 
 
-def _in_scope(alert: Mapping[str, Any], provider: str | None) -> bool:
+def _in_scope(alert: OpenAlert, provider: str | None) -> bool:
     """Every alert without a provider filter; with one, the alerts scoped to that provider
     (as GET /alerts?provider= filters)."""
-    return provider is None or alert.get("scope") == f"provider:{provider}"
+    return provider is None or alert.scope == f"provider:{provider}"

@@ -102,7 +102,7 @@ def audit_ledger(
         audit.checked += 1
         audit.reads += int(source is not None) + int(stored is not None)
         planner = planner_for(doc_id)
-        quick = planner(SourceState(source), StoredState(stored, None))
+        quick = planner(SourceState(source), StoredState.from_docs(stored, None))
         # A source without a record here is a suspect only if it would count (the monitor's
         # own events and invalid documents would not); a record without its source here is
         # always one (the source is gone, or moved: only a reconcile, reading both by id, can

@@ -98,11 +98,61 @@ class SourceState:
 
 
 @dataclass(frozen=True)
-class StoredState:
-    """What the system stored for this generation so far."""
+class StoredRecord:
+    """A stored record as read back (`video_generation_metrics/{id}`, `event_contributions/{id}`):
+    what it counts, what the monitor already emitted for it, and its fields, which the next
+    plan's record is compared with whole (an unchanged record is not written again)."""
 
-    metrics: Mapping[str, Any] | None
-    rejected: Mapping[str, Any] | None
+    fields: Mapping[str, Any]  # every field but the bookkeeping times, as stored
+    contribution: Contribution | None = None
+    user_day: UserDay | None = None
+    emitted: Mapping[str, str] = field(default_factory=dict)
+    erased: bool = False  # anonymised by a user erasure: counted as it was, never changed again
+    recorded_at: dt.datetime | None = None
+
+    @classmethod
+    def from_doc(cls, data: Mapping[str, Any]) -> StoredRecord:
+        """The record from its stored document."""
+        raw = data.get("contribution")
+        recorded_at = data.get("recordedAt")
+        return cls(
+            fields={k: v for k, v in data.items() if k not in _BOOKKEEPING},
+            contribution=Contribution.from_doc(raw) if raw else None,
+            user_day=UserDay.from_doc(data.get("userDay")),
+            emitted={str(k): str(v) for k, v in (data.get("emitted") or {}).items()},
+            erased=bool(data.get("erased")),
+            recorded_at=recorded_at if isinstance(recorded_at, dt.datetime) else None,
+        )
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A stored rejection record: why the source document is not counted."""
+
+    reason: str
+
+    @classmethod
+    def from_doc(cls, data: Mapping[str, Any]) -> Rejection:
+        """The rejection from its stored document."""
+        return cls(str(data.get("reason", "")))
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """What the system stored for this generation (or app event) so far."""
+
+    metrics: StoredRecord | None
+    rejected: Rejection | None
+
+    @classmethod
+    def from_docs(
+        cls, metrics: Mapping[str, Any] | None, rejected: Mapping[str, Any] | None
+    ) -> StoredState:
+        """The state from the stored documents as read (None: absent)."""
+        return cls(
+            StoredRecord.from_doc(metrics) if metrics is not None else None,
+            Rejection.from_doc(rejected) if rejected is not None else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -158,7 +208,7 @@ def plan_change(
         return expiry(stored)
     new = contribution(generation_id, doc, shards, tracked_features)
     new_day = generation_user_day(doc)
-    emitted = dict((stored.metrics or {}).get("emitted", {}))
+    emitted = dict(stored.metrics.emitted) if stored.metrics is not None else {}
     events = _lifecycle_events(generation_id, doc, emitted, retention)
     body = metrics_document(generation_id, doc, new, emitted)
     body[EXPIRE_FIELD] = retention.raw_until(doc.createdAt)
@@ -185,16 +235,14 @@ def generation_user_day(doc: GenerationDocument) -> UserDay:
     return user_day(doc.userId, doc.createdAt, values)
 
 
-def stored_contribution(record: Mapping[str, Any] | None) -> Contribution | None:
+def stored_contribution(record: StoredRecord | None) -> Contribution | None:
     """The contribution a stored record (metrics document or event record) says is counted."""
-    if not record or not record.get("contribution"):
-        return None
-    return Contribution.from_doc(record["contribution"])
+    return record.contribution if record is not None else None
 
 
 def stored_user_day(stored: StoredState) -> UserDay | None:
     """The user-day activity the stored record says is counted."""
-    return UserDay.from_doc((stored.metrics or {}).get("userDay"))
+    return stored.metrics.user_day if stored.metrics is not None else None
 
 
 def withdrawal(outcome: str, stored: StoredState) -> Plan:
@@ -215,7 +263,7 @@ def frozen(
     user erasure stays as counted whatever its source does (privacy/erasure.py), and a source
     deleted after the raw retention (Firestore TTL) keeps what it contributed
     (privacy/retention.py)."""
-    if (stored.metrics or {}).get("erased"):
+    if stored.metrics is not None and stored.metrics.erased:
         return Plan(outcome="erased")
     old = stored_contribution(stored.metrics)
     if source.data is None and old is not None and retention.raw_expired(old.created_at, now):
@@ -247,7 +295,7 @@ def rejection(
     assert source.data is not None
     reason = describe_validation_error(error)
     rejected = None
-    if stored.rejected is None or stored.rejected.get("reason") != reason:
+    if stored.rejected is None or stored.rejected.reason != reason:
         rejected = {
             id_field: doc_id,
             "reason": reason,
@@ -264,10 +312,10 @@ def changed_record(
     body: dict[str, Any], stored: StoredState, now: dt.datetime
 ) -> dict[str, Any] | None:
     """The stored record to write (body plus bookkeeping times), or None when unchanged."""
-    previous = {k: v for k, v in (stored.metrics or {}).items() if k not in _BOOKKEEPING}
-    if body == previous:
+    record = stored.metrics
+    if record is not None and body == record.fields:
         return None
-    recorded_at = (stored.metrics or {}).get("recordedAt", now)
+    recorded_at = record.recorded_at if record is not None and record.recorded_at else now
     return {**body, "recordedAt": recorded_at, "updatedAt": now}
 
 

@@ -50,6 +50,19 @@ class UserActivity:
 
 
 @dataclass(frozen=True)
+class OpenAlert:
+    """A firing or acknowledged alert, as the summary counts it."""
+
+    scope: str
+    severity: str
+
+    @classmethod
+    def from_doc(cls, data: Mapping[str, Any]) -> OpenAlert:
+        """From an `alert_instances` document."""
+        return cls(str(data.get("scope") or ""), str(data.get("severity") or ""))
+
+
+@dataclass(frozen=True)
 class RollupDoc:
     """One rollup document as read: its bucket and its cells."""
 
@@ -74,7 +87,7 @@ class MonitoringStore(Protocol):
         that bucket (folded or still in the journal)."""
         ...
 
-    def open_alerts(self) -> list[Mapping[str, Any]]:
+    def open_alerts(self) -> list[OpenAlert]:
         """Alert instances that are firing or acknowledged."""
         ...
 
