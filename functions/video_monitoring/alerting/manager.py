@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from video_monitoring.alerting import engine
@@ -373,22 +373,8 @@ class AlertManager:
         return result
 
     def _notification(self, entry: OutboxEntry) -> Notification:
-        return Notification(
-            alert_id=entry.alert_id,
-            rule_id=entry.rule_id,
-            scope=entry.scope,
-            event=entry.event,
-            severity=entry.severity,
-            metric=entry.metric,
-            value=entry.value,
-            threshold=entry.threshold,
-            comparator=entry.comparator,
-            window=entry.window,
-            level=entry.level,
-            occurred_at=entry.occurred_at,
-            dashboard_url=f"{self._dashboard_url}/alerts?alertId={entry.alert_id}",
-            description=entry.description,
-        )
+        link = f"{self._dashboard_url}/alerts?alertId={entry.alert_id}"
+        return replace(entry.notification, dashboard_url=link)
 
     def run(self, snapshot: Snapshot) -> RunReport:
         """One scheduled run: evaluate, advance, deliver (the rules read once)."""

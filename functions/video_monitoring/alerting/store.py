@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from video_monitoring.alerting.channels.base import Notification
 from video_monitoring.alerting.records import AlertState, Instance, Outbound, Transition
 from video_monitoring.alerting.rules import AlertRule
 
@@ -18,24 +19,13 @@ Compute = Callable[[AlertState | None, Instance | None], Transition | None]
 @dataclass(frozen=True)
 class OutboxEntry:
     """One message to one channel, as stored in `alert_notifications`: what the channel says
-    and how its delivery went so far."""
+    (the notification, without the dashboard link, which the manager adds) and how its delivery
+    went so far."""
 
     entry_id: str
-    alert_id: str
     channel: str
     seq: int
-    rule_id: str
-    scope: str
-    event: str
-    severity: str
-    metric: str
-    value: float | None
-    threshold: float
-    comparator: str
-    window: str
-    level: int
-    occurred_at: dt.datetime
-    description: str = ""
+    notification: Notification
     attempts: int = 0
     runs: int = 0
 
@@ -45,24 +35,32 @@ class OutboxEntry:
         value = data.get("value")
         return cls(
             entry_id=entry_id,
-            alert_id=str(data["alertId"]),
             channel=str(data["channel"]),
             seq=int(data["seq"]),
-            rule_id=str(data["ruleId"]),
-            scope=str(data["scope"]),
-            event=str(data["event"]),
-            severity=str(data["severity"]),
-            metric=str(data["metric"]),
-            value=None if value is None else float(value),
-            threshold=float(data["threshold"]),
-            comparator=str(data["comparator"]),
-            window=str(data["window"]),
-            level=int(data.get("level") or 0),
-            occurred_at=data["occurredAt"],
-            description=str(data.get("description") or ""),
+            notification=Notification(
+                alert_id=str(data["alertId"]),
+                rule_id=str(data["ruleId"]),
+                scope=str(data["scope"]),
+                event=str(data["event"]),
+                severity=str(data["severity"]),
+                metric=str(data["metric"]),
+                value=None if value is None else float(value),
+                threshold=float(data["threshold"]),
+                comparator=str(data["comparator"]),
+                window=str(data["window"]),
+                level=int(data.get("level") or 0),
+                occurred_at=data["occurredAt"],
+                dashboard_url="",
+                description=str(data.get("description") or ""),
+            ),
             attempts=int(data.get("attempts") or 0),
             runs=int(data.get("runs") or 0),
         )
+
+    @property
+    def alert_id(self) -> str:
+        """The alert instance the message is about."""
+        return self.notification.alert_id
 
     @property
     def delivery_key(self) -> str:

@@ -162,13 +162,6 @@ class Settings(BaseModel):
     bigquery: BigQuerySettings = Field(default_factory=BigQuerySettings)
 
 
-# Settings production cannot run without, as (environment variable, where it is read).
-REQUIRED_IN_PRODUCTION = (
-    ("GCLOUD_PROJECT", "runtime.project_id"),
-    ("DASHBOARD_BASE_URL", "dashboard.dashboard_base_url"),
-)
-
-
 def in_production(environ: Mapping[str, str]) -> bool:
     """Whether this process is a deployed function (not an emulator, a test or a CLI run)."""
     emulated = environ.get("FUNCTIONS_EMULATOR") == "true" or "FIRESTORE_EMULATOR_HOST" in environ
@@ -180,11 +173,12 @@ def load_settings() -> Settings:
     that is missing."""
     settings = Settings()
     if in_production(os.environ):
-        values = {
-            "runtime.project_id": settings.runtime.project_id,
-            "dashboard.dashboard_base_url": settings.dashboard.dashboard_base_url,
+        # What production cannot run without, by environment variable.
+        required = {
+            "GCLOUD_PROJECT": settings.runtime.project_id,
+            "DASHBOARD_BASE_URL": settings.dashboard.dashboard_base_url,
         }
-        missing = [name for name, path in REQUIRED_IN_PRODUCTION if not values[path]]
+        missing = [name for name, value in required.items() if not value]
         if missing:
             raise ConfigError(
                 f"missing required setting{'s' if len(missing) > 1 else ''}: "
