@@ -9,7 +9,13 @@ from typing import Any
 from video_monitoring.alerting.channels.base import DeliveryError, Notification
 from video_monitoring.alerting.records import AlertState, Instance, Transition
 from video_monitoring.alerting.rules import AlertRule
-from video_monitoring.alerting.store import Compute, OutboxEntry, outbox_docs
+from video_monitoring.alerting.store import (
+    Compute,
+    Delivery,
+    FigurePoint,
+    OutboxEntry,
+    outbox_docs,
+)
 
 
 class FakeAlertStore:
@@ -20,7 +26,7 @@ class FakeAlertStore:
         self.states: dict[str, AlertState] = {}
         self.instances: dict[str, Instance] = {}
         self.outbox: dict[str, dict[str, Any]] = {}
-        self.deliveries: dict[str, dict[str, Any]] = {}
+        self.delivered: dict[str, dict[str, Any]] = {}
         self.system_metrics: dict[str, dict[str, Any]] = {}
 
     def seed_rules(self, rules: Iterable[AlertRule]) -> list[str]:
@@ -100,7 +106,7 @@ class FakeAlertStore:
     def finish_notification(self, entry: OutboxEntry, update: Mapping[str, Any]) -> None:
         """Record outcome."""
         self.outbox[entry.entry_id].update(update)
-        self.deliveries[f"{entry.alert_id}/{entry.delivery_key}"] = dict(update)
+        self.delivered[f"{entry.alert_id}/{entry.delivery_key}"] = dict(update)
 
     def write_system_metrics(self, docs: Iterable[tuple[str, Mapping[str, Any]]]) -> int:
         """Overwrite by id."""
@@ -109,6 +115,22 @@ class FakeAlertStore:
             self.system_metrics[doc_id] = dict(doc)
             count += 1
         return count
+
+    def deliveries(self, alert_id: str) -> list[Delivery]:
+        """The alert's outbox records, by sequence then channel."""
+        records = [Delivery.from_doc(d) for d in self.outbox.values() if d["alertId"] == alert_id]
+        return sorted(records, key=lambda d: (d.seq, d.channel))
+
+    def figure(
+        self, metric: str, scope: str, window: str, start: dt.datetime, end: dt.datetime
+    ) -> list[FigurePoint]:
+        """From the system metric documents written, oldest first."""
+        docs = sorted(
+            (d for d in self.system_metrics.values()
+             if d["scope"] == scope and d["windowName"] == window and start <= d["tick"] < end),
+            key=lambda d: d["tick"],
+        )  # fmt: skip
+        return [FigurePoint(d["tick"], d["ruleMetrics"].get(metric)) for d in docs]
 
 
 class RecordingChannel:

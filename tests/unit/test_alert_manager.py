@@ -161,13 +161,13 @@ def test_a_failing_channel_is_retried_on_later_runs_and_never_blocks_the_others(
     failed = [d for d in second.deliveries if not d.ok]
     assert {d.channel for d in failed} == {"email"} and len(failed) == 2
     assert len(world.received("slack")) == 3 and len(world.received("webhook")) == 2
-    email = [d for k, d in world.alerts.deliveries.items() if "email" in k]
+    email = [d for k, d in world.alerts.delivered.items() if "email" in k]
     retrying = [d for d in email if d["status"] == "retrying"]
     assert len(email) == 3 and len(retrying) == 2
     assert all(d["lastError"] == "email refused" for d in retrying)
     world.tick()  # due again one minute after the failure: delivered now
     assert len(world.received("email")) == 3
-    assert all(d["status"] == "sent" for k, d in world.alerts.deliveries.items() if "email" in k)
+    assert all(d["status"] == "sent" for k, d in world.alerts.delivered.items() if "email" in k)
     assert len(world.received("slack")) == 3  # nothing re-sent to the healthy channel
 
 

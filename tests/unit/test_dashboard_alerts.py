@@ -187,3 +187,43 @@ def test_odd_numbers_and_ids_are_client_errors(api: Api) -> None:
     assert api.call("POST", "/alerts/__x__/acknowledge")[0] == 404
     assert api.call("GET", "/alert-rules/__x__", "tok-analytics")[0] == 404
     assert api.call("PUT", "/alert-rules/Bad Id", body={"metric": "successRate"})[0] == 404
+
+
+def test_alert_page_data_has_history_deliveries_and_the_rule_figure(api: Api) -> None:
+    """GET /alerts/{alertId} (also under the console's /api prefix): the instance, its
+    deliveries and the rule's figure each run measured; pika fails 10 of its 40 finished
+    generations in the hour, so each run saw a success rate of exactly 30/40."""
+    alert_id = api.instance("low_success_rate", "provider:pika")
+    status, body = api.call("GET", f"/api/alerts/{alert_id}", "tok-analytics")
+    assert status == 200
+    assert body["alert"]["alertId"] == alert_id
+    assert body["alert"]["status"] == "firing"
+    assert body["rule"]["ruleId"] == "low_success_rate"
+    figure = body["figure"]
+    assert (figure["metric"], figure["scope"], figure["window"]) == (
+        "successRate", "provider:pika", "1h",
+    )  # fmt: skip
+    assert figure["threshold"] == 0.95 and figure["comparator"] == "lt"
+    assert [p["value"] for p in figure["points"]] == [pytest.approx(30 / 40)] * 2
+    ticks = [p["at"] for p in figure["points"]]
+    assert ticks == sorted(ticks) and len(set(ticks)) == 2
+    sent = {(d["channel"], d["event"], d["status"]) for d in body["deliveries"]}
+    assert ("email", "firing", "sent") in sent and ("slack", "firing", "sent") in sent
+    assert all(d["attempts"] >= 1 for d in body["deliveries"])
+    # The same answer without the prefix; the world's notifications link to the page.
+    assert api.call("GET", f"/alerts/{alert_id}", "tok-analytics")[1] == body
+    links = [n.dashboard_url for n in api.world.channels["email"].sent]
+    assert (
+        f"http://127.0.0.1:5001/p/us-central1/video_analytics_dashboard/alerts/{alert_id}" in links
+    )
+
+
+def test_alert_page_errors(api: Api) -> None:
+    alert_id = api.instance("low_success_rate", "provider:pika")
+    assert api.call("GET", f"/alerts/{alert_id}", None)[0] == 401
+    assert api.call("GET", f"/alerts/{alert_id}", "tok-user")[0] == 403
+    status, body = api.call("GET", "/alerts/no-such-alert", "tok-analytics")
+    assert (status, body["error"]["message"]) == (404, "alertId: no alert 'no-such-alert'")
+    status, body = api.call("GET", f"/alerts/{alert_id}", "tok-analytics", window="1h")
+    assert (status, body["error"]["message"].split(":")[0]) == (400, "window")
+    assert api.call("POST", f"/alerts/{alert_id}", "tok-admin")[0] == 404

@@ -44,7 +44,7 @@ NOTE = Notification(
     window="1h",
     level=0,
     occurred_at=dt.datetime(2026, 11, 25, 12, 5, tzinfo=dt.UTC),
-    dashboard_url="http://127.0.0.1:5001/p/us-central1/video_analytics_dashboard/alerts?alertId=x",
+    dashboard_url="http://127.0.0.1:5001/p/us-central1/video_analytics_dashboard/alerts/x",
     description="Success rate below 95%",
 )
 FAST = RetryPolicy(attempts=3, base_delay_seconds=0.01, max_delay_seconds=0.02, timeout_seconds=0.3)

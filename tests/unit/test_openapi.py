@@ -91,6 +91,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         ("/alert-rules", "get"): ("GET", "/alert-rules", b""),
         ("/alert-rules/{ruleId}", "get"): ("GET", "/alert-rules/slow_generation", b""),
         ("/alert-rules/{ruleId}", "put"): ("PUT", "/alert-rules/slow_generation", b"RULE"),
+        ("/alerts/{alertId}", "get"): ("GET", f"/api/alerts/{alert_id}", b""),
         ("/alerts/{alertId}/acknowledge", "post"): ("POST", f"/alerts/{alert_id}/acknowledge", b""),
         ("/alerts/{alertId}/suppress", "post"): (
             "POST", f"/alerts/{alert_id}/suppress", b'{"minutes": 30}'

@@ -22,7 +22,13 @@ from pydantic import ValidationError
 from video_monitoring.adapters._firestore import FirestoreAdapter, counted
 from video_monitoring.alerting.records import AlertState, Instance, Transition
 from video_monitoring.alerting.rules import AlertRule
-from video_monitoring.alerting.store import Compute, OutboxEntry, outbox_docs
+from video_monitoring.alerting.store import (
+    Compute,
+    Delivery,
+    FigurePoint,
+    OutboxEntry,
+    outbox_docs,
+)
 from video_monitoring.config import constants as c
 from video_monitoring.privacy.retention import EXPIRE_FIELD, configured_retention
 
@@ -195,6 +201,37 @@ class FirestoreAlertStore(FirestoreAdapter):
         if written % 400:
             batch.commit()
         return written
+
+    def deliveries(self, alert_id: str) -> list[Delivery]:
+        """The alert's outbox records (single-field index on alertId)."""
+        query = self.client.collection(c.ALERT_NOTIFICATIONS).where(
+            filter=FieldFilter("alertId", "==", alert_id)
+        )
+        records = [
+            Delivery.from_doc(s.to_dict() or {}) for s in counted("alert_reads", query.stream())
+        ]
+        return sorted(records, key=lambda d: (d.seq, d.channel))
+
+    def figure(
+        self, metric: str, scope: str, window: str, start: dt.datetime, end: dt.datetime
+    ) -> list[FigurePoint]:
+        """Read with a projection of the run time and the one metric (composite index: scope,
+        windowName, tick)."""
+        field = f"ruleMetrics.{metric}"
+        query = (
+            self.client.collection(c.SYSTEM_METRICS)
+            .where(filter=FieldFilter("scope", "==", scope))
+            .where(filter=FieldFilter("windowName", "==", window))
+            .where(filter=FieldFilter("tick", ">=", start))
+            .where(filter=FieldFilter("tick", "<", end))
+            .order_by("tick")
+            .select(["tick", field])
+        )
+        points = []
+        for snap in counted("alert_reads", query.stream()):
+            value = (snap.to_dict() or {}).get("ruleMetrics", {}).get(metric)
+            points.append(FigurePoint(snap.get("tick"), None if value is None else float(value)))
+        return points
 
 
 def _rule_from(doc: Mapping[str, Any], rule_id: str) -> AlertRule:

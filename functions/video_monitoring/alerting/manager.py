@@ -38,6 +38,10 @@ from video_monitoring.ingest.rollup import floor_time, merge_cells
 log = logging.getLogger(__name__)
 
 OUTBOX_BATCH = 200
+# An alert's page charts its rule's figure from this long before it opened until this long after
+# it was resolved.
+FIGURE_BEFORE = dt.timedelta(hours=6)
+FIGURE_AFTER = dt.timedelta(hours=1)
 CLAIM_LEASE = dt.timedelta(minutes=3)
 MAX_DELIVERY_RUNS = 12  # scheduled runs (about an hour at 5 minutes) before a message is given up
 
@@ -335,6 +339,34 @@ class AlertManager:
             "historyTruncated": len(history) > query.limit,
         }
 
+    def alert_detail(self, alert_id: str) -> dict[str, Any]:
+        """One alert as its console page shows it: the instance with its history, the rule as
+        stored now, every message owed about it and how it went, and the rule's figure in the
+        alert's scope from FIGURE_BEFORE its opening until FIGURE_AFTER its resolution (or now)."""
+        instance = self._store.get_instance(alert_id)
+        if instance is None:
+            raise NotFound(f"alertId: no alert {alert_id!r}")
+        now = self._clock()
+        start = instance.opened_at - FIGURE_BEFORE
+        end = min(now, (instance.resolved_at or now) + FIGURE_AFTER) + dt.timedelta(seconds=1)
+        points = self._store.figure(instance.metric, instance.scope, instance.window, start, end)
+        rule = self._store.get_rule(instance.rule_id)
+        return {
+            "alert": instance.to_doc(),
+            "rule": None if rule is None else rule.to_doc(),
+            "deliveries": [d.to_json() for d in self._store.deliveries(alert_id)],
+            "figure": {
+                "metric": instance.metric,
+                "scope": instance.scope,
+                "window": instance.window,
+                "comparator": instance.comparator,
+                "threshold": instance.threshold,
+                "from": start,
+                "to": end,
+                "points": [{"at": p.at, "value": p.value} for p in points],
+            },
+        }
+
     # -- delivery ----------------------------------------------------------------------------
 
     def dispatch_notifications(self, now: dt.datetime) -> list[DeliveryResult]:
@@ -373,7 +405,7 @@ class AlertManager:
         return result
 
     def _notification(self, entry: OutboxEntry) -> Notification:
-        link = f"{self._dashboard_url}/alerts?alertId={entry.alert_id}"
+        link = f"{self._dashboard_url}/alerts/{entry.alert_id}"
         return replace(entry.notification, dashboard_url=link)
 
     def run(self, snapshot: Snapshot) -> RunReport:

@@ -68,6 +68,57 @@ class OutboxEntry:
         return delivery_key(self.channel, self.seq)
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """How one message about an alert went to one channel: its outbox record as the console
+    shows it (status pending, sending, retrying, sent or abandoned)."""
+
+    channel: str
+    seq: int
+    event: str
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: dt.datetime | None
+    sent_at: dt.datetime | None
+
+    @classmethod
+    def from_doc(cls, data: Mapping[str, Any]) -> Delivery:
+        """The record from its `alert_notifications` document."""
+        error = data.get("lastError")
+        return cls(
+            channel=str(data["channel"]),
+            seq=int(data["seq"]),
+            event=str(data.get("event") or ""),
+            status=str(data.get("status") or "pending"),
+            attempts=int(data.get("attempts") or 0),
+            last_error=None if error is None else str(error),
+            created_at=data.get("createdAt"),
+            sent_at=data.get("sentAt"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The API form (GET /alerts/{alertId})."""
+        return {
+            "channel": self.channel,
+            "seq": self.seq,
+            "event": self.event,
+            "status": self.status,
+            "attempts": self.attempts,
+            "lastError": self.last_error,
+            "createdAt": self.created_at,
+            "sentAt": self.sent_at,
+        }
+
+
+@dataclass(frozen=True)
+class FigurePoint:
+    """A rule metric's value in one scope and window as one scheduled run measured it."""
+
+    at: dt.datetime
+    value: float | None
+
+
 def outbox_id(instance_id: str, seq: int, channel: str) -> str:
     """Deterministic: a rerun that owes the same message writes the same document."""
     return f"{instance_id}__{seq:03d}__{channel}"
@@ -179,4 +230,15 @@ class AlertStore(Protocol):
 
     def write_system_metrics(self, docs: Iterable[tuple[str, Mapping[str, Any]]]) -> int:
         """Overwrite `system_performance_metrics` documents by id; count written."""
+        ...
+
+    def deliveries(self, alert_id: str) -> list[Delivery]:
+        """Every message owed about an alert, by sequence then channel."""
+        ...
+
+    def figure(
+        self, metric: str, scope: str, window: str, start: dt.datetime, end: dt.datetime
+    ) -> list[FigurePoint]:
+        """A rule metric of one scope and rule window as each run in [start, end) measured it
+        (from the system metric documents), oldest first."""
         ...

@@ -12,8 +12,10 @@ from video_monitoring.alerting.metrics import (
     RULE_WINDOWS,
     TIERS,
     Snapshot,
+    measure,
     parse_scope,
 )
+from video_monitoring.alerting.rules import METRICS, OVERALL_ONLY
 from video_monitoring.config import constants as c
 from video_monitoring.core.clock import Clock, utc_now
 from video_monitoring.core.errors import InvalidArgument
@@ -256,6 +258,12 @@ class PerformanceMonitor:
                     "windowEnd": scoped.window.end,
                     "backlog": queued_processing,
                     "stuckJobs": stuck,
+                    # Each rule metric as the rules see it this run (an alert's page charts it).
+                    "ruleMetrics": {
+                        m: measure(m, scoped).value
+                        for m in sorted(METRICS)
+                        if scope == "overall" or m not in OVERALL_ONLY
+                    },
                 }
                 docs.append((f"{tick_key}__{name}__{scope.replace(':', '-')}", body))
         return docs

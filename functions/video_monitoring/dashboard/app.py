@@ -27,6 +27,7 @@ from video_monitoring.core.errors import (
 )
 from video_monitoring.core.models import Window, rfc3339
 from video_monitoring.dashboard.access import AuditEntry, AuditLog, RateLimiter
+from video_monitoring.dashboard.alert_routes import act_on_alert
 from video_monitoring.dashboard.auth import READ_ROLES, Caller, require, verify
 from video_monitoring.dashboard.files import (
     DATASETS,
@@ -39,7 +40,7 @@ from video_monitoring.dashboard.files import (
     file_name,
     row_of,
 )
-from video_monitoring.dashboard.params import parse_window
+from video_monitoring.dashboard.params import api_path, json_body, parse_window
 from video_monitoring.privacy.erasure import ErasureReport, check_user_id, subject
 from video_monitoring.privacy.pseudonyms import OPTED_OUT
 from video_monitoring.privacy.retention import DEFAULT_RETENTION, RAW, TTL_COLLECTIONS, Retention
@@ -55,7 +56,6 @@ ALERT_ACTIONS = ("acknowledge", "resolve", "suppress")
 ADMIN_ROLES = frozenset({c.ROLE_ADMIN})
 RULE_ID = re.compile(r"^[a-z0-9_]{1,64}$")
 ALERT_ID = re.compile(r"^(?!__)[A-Za-z0-9_.:|-]{1,500}$")
-MAX_BODY_BYTES = 64 * 1024
 
 
 def _choice(params: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
@@ -72,22 +72,6 @@ def _int_param(params: Mapping[str, str], name: str, default: int, low: int, hig
     if not re.fullmatch(r"[0-9]{1,9}", text) or not low <= int(text) <= high:
         raise InvalidArgument(f"{name}: expected an integer from {low} to {high}; got {text!r}")
     return int(text)
-
-
-def _json_body(raw: bytes, optional: bool) -> dict[str, Any]:
-    if not raw.strip():
-        if optional:
-            return {}
-        raise InvalidArgument("body: expected a JSON object")
-    if len(raw) > MAX_BODY_BYTES:
-        raise InvalidArgument(f"body: at most {MAX_BODY_BYTES} bytes")
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidArgument("body: not valid JSON") from None
-    if not isinstance(data, dict):
-        raise InvalidArgument("body: expected a JSON object")
-    return data
 
 
 @dataclass(frozen=True)
@@ -213,6 +197,7 @@ class Dashboard:
         served = set(self._routes) | set(self._caller_routes)
         if self._alerts is not None:
             served |= {f"/alerts/{{alertId}}/{action}" for action in ALERT_ACTIONS}
+            served.add("/alerts/{alertId}")
             served.add("/alert-rules/{ruleId}")
         if self._eraser is not None:
             served.add("/users/{userId}/erase")
@@ -230,9 +215,11 @@ class Dashboard:
 
     def _dispatch(self, request: Request) -> Response | StreamResponse:
         caller = self._verify(request.authorization)
-        path = "/" + request.path.strip("/")
+        path = api_path(request.path)
         parts = path.strip("/").split("/")
         alerts, eraser = self._alerts, self._eraser
+        if alerts is not None and len(parts) == 2 and parts[0] == "alerts":
+            return self._alert_page(alerts, request, caller, parts[1])
         if alerts is not None and len(parts) == 3 and parts[0] == "alerts":
             return self._alert_action(alerts, request, caller, parts[1], parts[2])
         if alerts is not None and len(parts) == 2 and parts[0] == "alert-rules":
@@ -354,39 +341,24 @@ class Dashboard:
             raise NotFound(f"path: /alerts/{{alertId}}/{action} answers POST only")
         with self._audited(caller, action, alert_id) as details:
             require(caller, ADMIN_ROLES)
-            response = self._act_on_alert(manager, request, caller, alert_id, action, details)
-        return response
-
-    def _act_on_alert(
-        self,
-        manager: AlertManager,
-        request: Request,
-        caller: Caller,
-        alert_id: str,
-        action: str,
-        details: dict[str, Any],
-    ) -> Response:
-        body = _json_body(request.body, optional=action != "suppress")
-        details.update({k: body[k] for k in ("note", "minutes") if k in body})
-        allowed = {"note", "minutes"} if action == "suppress" else {"note"}
-        unknown = sorted(set(body) - allowed)
-        if unknown:
-            raise InvalidArgument(f"{unknown[0]}: unknown field; accepted: {sorted(allowed)}")
-        note = body.get("note", "")
-        if not isinstance(note, str) or len(note) > 2000:
-            raise InvalidArgument("note: expected a string of at most 2000 characters")
-        who = caller.uid or "unknown"
-        if action == "acknowledge":
-            instance = manager.acknowledge_alert(alert_id, who, note)
-        elif action == "resolve":
-            instance = manager.resolve_alert(alert_id, who, note)
-        else:
-            minutes = body.get("minutes")
-            if not isinstance(minutes, int) or isinstance(minutes, bool):
-                raise InvalidArgument("minutes: expected an integer from 1 to 10080")
-            instance = manager.suppress_alert(alert_id, minutes, who, note)
-        log.info("alert %s: %s by %s", alert_id, action, who)
+            instance = act_on_alert(
+                manager, request.body, caller.uid or "unknown", alert_id, action, details
+            )
         return Response(200, {"alert": instance.to_doc()})
+
+    def _alert_page(
+        self, manager: AlertManager, request: Request, caller: Caller, alert_id: str
+    ) -> Response:
+        if request.method != "GET":
+            raise NotFound("path: /alerts/{alertId} answers GET only")
+        require(caller, READ_ROLES)
+        if not ALERT_ID.match(alert_id):
+            raise NotFound(f"alertId: no alert {alert_id!r}")
+        if request.params:
+            raise InvalidArgument(
+                f"{sorted(request.params)[0]}: /alerts/{{alertId}} takes no parameters"
+            )
+        return Response(200, manager.alert_detail(alert_id))
 
     def _put_rule(
         self, manager: AlertManager, request: Request, caller: Caller, rule_id: str
@@ -401,7 +373,7 @@ class Dashboard:
             raise NotFound("path: /alert-rules/{ruleId} answers GET and PUT")
         with self._audited(caller, "rule.update", rule_id) as details:
             require(caller, ADMIN_ROLES)
-            body = _json_body(request.body, optional=False)
+            body = json_body(request.body, optional=False)
             if "ruleId" in body and body["ruleId"] != rule_id:
                 raise InvalidArgument("ruleId: must equal the rule id in the path")
             rule = parse_rule(body, rule_id)

@@ -1,10 +1,13 @@
-"""Query windows: the `window` / `from` / `to` / `provider` parameters of every GET."""
+"""Request parsing: the query window (`window` / `from` / `to` / `provider` of every GET), the
+console's `/api` path prefix, and JSON bodies."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from video_monitoring.core.errors import InvalidArgument
 from video_monitoring.core.models import PROVIDER_PATTERN, Window
@@ -65,3 +68,34 @@ def parse_window(params: Mapping[str, str], now: dt.datetime, max_days: int) -> 
             f"provider: expected a provider id matching {PROVIDER_PATTERN}; got {provider!r}"
         )
     return Window(start=start, end=end, provider=provider)
+
+
+MAX_BODY_BYTES = 64 * 1024
+# The console reaches the API on its own origin under this prefix (the hosting rewrite).
+API_PREFIX = "/api"
+
+
+def api_path(path: str) -> str:
+    """The endpoint a request path names, with or without the console's `/api` prefix:
+    `/api/summary` and `/summary` both name `/summary`."""
+    path = "/" + path.strip("/")
+    if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
+        path = "/" + path[len(API_PREFIX) :].strip("/")
+    return path
+
+
+def json_body(raw: bytes, optional: bool) -> dict[str, Any]:
+    """A request body that must be a JSON object (empty allowed when `optional`)."""
+    if not raw.strip():
+        if optional:
+            return {}
+        raise InvalidArgument("body: expected a JSON object")
+    if len(raw) > MAX_BODY_BYTES:
+        raise InvalidArgument(f"body: at most {MAX_BODY_BYTES} bytes")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidArgument("body: not valid JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidArgument("body: expected a JSON object")
+    return data
