@@ -7,7 +7,10 @@ STAMP := $(VENV)/.installed
 BQ_VENV := .venv-bq
 BQ_STAMP := $(BQ_VENV)/.installed
 
-.PHONY: serve demo test lint unit integration bench clean
+# The Firebase CLI (its Auth emulator signs the console in locally), pinned in package-lock.json.
+NODE_STAMP := node_modules/.installed
+
+.PHONY: serve demo test lint unit integration browser bench vendor clean
 
 $(STAMP): requirements.txt functions/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,10 +22,14 @@ $(BQ_STAMP): requirements-bqemulator.txt
 	$(BQ_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-bqemulator.txt
 	touch $(BQ_STAMP)
 
-serve: $(STAMP) $(BQ_STAMP)
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+serve: $(STAMP) $(BQ_STAMP) $(NODE_STAMP)
 	PYTHONPATH=functions exec $(PY) -m local_stack.stack
 
-demo: $(STAMP) $(BQ_STAMP)
+demo: $(STAMP) $(BQ_STAMP) $(NODE_STAMP)
 	PYTHONPATH=functions $(PY) -m local_stack.run_demo $(DEMO_ARGS)
 
 lint: $(STAMP)
@@ -33,14 +40,24 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q
 
-integration: $(STAMP) $(BQ_STAMP)
+integration: $(STAMP) $(BQ_STAMP) $(NODE_STAMP)
 	$(PY) -m pytest tests/integration -q
 
-test: lint $(BQ_STAMP)
+# The console in a real browser (Debian's chromium; `apt-get install chromium` if it is missing).
+browser: $(STAMP) $(BQ_STAMP) $(NODE_STAMP)
+	$(PY) -m pytest tests/browser -q -rs
+
+test: lint $(BQ_STAMP) $(NODE_STAMP)
 	$(PY) -m pytest tests -q -rs
 
 bench: $(STAMP) $(BQ_STAMP)
 	$(PY) bench/run_all.py
 
+# Copy the browser libraries at their pinned versions (package.json) into hosting/vendor; the
+# copies are committed, so running the console needs no build step.
+vendor: $(NODE_STAMP)
+	cp node_modules/firebase/firebase-app.js node_modules/firebase/firebase-auth.js hosting/vendor/firebase/
+	cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css node_modules/uplot/LICENSE hosting/vendor/uplot/
+
 clean:
-	rm -rf $(VENV) $(BQ_VENV) .stack .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(BQ_VENV) node_modules .stack .mypy_cache .ruff_cache .pytest_cache

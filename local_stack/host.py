@@ -26,6 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local_stack.auth_emulator import API_KEY
+from local_stack.hosting import Hosting, HostingConfig
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 REGION = "us-central1"
@@ -135,6 +138,10 @@ class Host:
         for function in self.functions.values():
             if function.kind in ("https", "schedule"):
                 self._apps[function.name] = self._http_app(function)
+
+    def http_apps(self) -> dict[str, Any]:
+        """The WSGI app of each HTTP function, by name."""
+        return dict(self._apps)
 
     def _http_app(self, function: Discovered) -> Any:
         from flask import Flask, request
@@ -282,6 +289,21 @@ def _respond(
     return [data]
 
 
+def console_app(host: Host, project: str, auth_port: int) -> Hosting:
+    """Firebase Hosting's part: the console's files and `/api/**` to the dashboard function, as
+    firebase.json says, with a Firebase configuration that points sign-in at the Auth emulator."""
+    return Hosting(
+        HostingConfig.load(REPO_ROOT / "firebase.json"),
+        host.http_apps(),
+        {
+            "projectId": project,
+            "apiKey": API_KEY,
+            "authDomain": f"{project}.firebaseapp.com",
+            "authEmulatorUrl": f"http://127.0.0.1:{auth_port}",
+        },
+    )
+
+
 def scheduler_headers(function: str, when: dt.datetime) -> dict[str, str]:
     """The headers Cloud Scheduler sends when it runs a scheduled function for `when`."""
     return {
@@ -355,6 +377,10 @@ def main(argv: list[str] | None = None) -> int:
         "--firestore-port", type=int, default=int(os.environ.get("FIRESTORE_PORT", 8080))
     )
     parser.add_argument("--no-schedules", action="store_true")
+    parser.add_argument(
+        "--hosting-port", type=int, default=0, help="serve the console here too (0: do not)"
+    )
+    parser.add_argument("--auth-port", type=int, default=int(os.environ.get("AUTH_PORT", 9099)))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -362,12 +388,15 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["GCLOUD_PROJECT"] = args.project
     os.environ["GOOGLE_CLOUD_PROJECT"] = args.project
     os.environ["FIRESTORE_EMULATOR_HOST"] = f"127.0.0.1:{args.firestore_port}"
-    os.environ.setdefault("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099")
+    os.environ.setdefault("FIREBASE_AUTH_EMULATOR_HOST", f"127.0.0.1:{args.auth_port}")
     os.environ["FUNCTIONS_EMULATOR"] = "true"
-    # Alert notifications link to the dashboard this host serves (production sets its own).
+    # Alert notifications link to the console this host serves, else to the dashboard function
+    # (production sets its own).
     os.environ.setdefault(
         "DASHBOARD_BASE_URL",
-        f"http://127.0.0.1:{args.port}/{args.project}/{REGION}/video_analytics_dashboard",
+        f"http://127.0.0.1:{args.hosting_port}"
+        if args.hosting_port
+        else f"http://127.0.0.1:{args.port}/{args.project}/{REGION}/video_analytics_dashboard",
     )
     import firebase_admin
     from werkzeug.serving import make_server
@@ -384,6 +413,13 @@ def main(argv: list[str] | None = None) -> int:
     # thread, so the emulator's next delivery of the same document overlaps it as in production.
     host.concurrent_triggers = os.environ.get("LOCAL_CONCURRENT_TRIGGERS") == "true"
     server = make_server("127.0.0.1", args.port, host, threaded=True)
+    console = None
+    if args.hosting_port:
+        console = make_server(
+            "127.0.0.1", args.hosting_port, console_app(host, args.project, args.auth_port),
+            threaded=True,
+        )  # fmt: skip
+        threading.Thread(target=console.serve_forever, name="hosting", daemon=True).start()
     scheduler = None
     if not args.no_schedules:
         scheduler = Scheduler(f"http://127.0.0.1:{args.port}", args.project, functions)
@@ -397,6 +433,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if scheduler:
             scheduler.stop()
+        if console is not None:
+            console.shutdown()
+            console.server_close()
         server.server_close()
     return 0
 

@@ -15,21 +15,10 @@ from typing import Any
 import requests
 from google.cloud import firestore
 
-from local_stack.bigquery_emulator import (
-    BigQueryEmulator,
-    bigquery_env,
-    bigquery_missing,
-    optional_bigquery_emulator,
-)
-from local_stack.ports import PortUnavailable
+from local_stack.bigquery_emulator import BigQueryEmulator
+from local_stack.launch import LaunchError, add_stack_arguments, default_env, launch
 from local_stack.receivers import Receivers
-from local_stack.stack import (
-    REPO_ROOT,
-    LocalStack,
-    StackError,
-    local_ports,
-    start_stack,
-)
+from local_stack.stack import LocalStack
 from local_stack.tokens import emulator_token
 from local_stack.traffic import Tally, simulate
 from video_monitoring.adapters.bigquery import BigQueryWarehouse, bigquery_client
@@ -218,52 +207,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--project", default="demo-cvplus")
-    parser.add_argument("--firestore-port", type=int, default=None, help="or FIRESTORE_PORT")
-    parser.add_argument("--functions-port", type=int, default=None, help="or FUNCTIONS_PORT")
-    parser.add_argument(
-        "--bigquery-port", type=int, default=None, help="or BIGQUERY_PORT; gRPC on it + 10"
-    )
+    add_stack_arguments(parser)
     parser.add_argument("--exit", action="store_true", help="stop the stack after the summary")
     args = parser.parse_args(argv)
-    missing = bigquery_missing()
-    try:
-        # The same ports as `make serve`, all checked before anything starts.
-        firestore_port, functions_port, *bigquery = local_ports(
-            args.firestore_port, args.functions_port, args.bigquery_port, bigquery=missing is None
-        )
-    except (StackError, PortUnavailable) as error:
-        print(f"cannot start the local stack: {error}", file=sys.stderr)
-        return 1
     receivers = Receivers.start()
     webhook_secret = secrets.token_hex(16)  # per run; never stored
-    warehouse_emulator: BigQueryEmulator | None = None
     try:
-        if bigquery:
-            warehouse_emulator = optional_bigquery_emulator(
-                args.project,
-                bigquery[0].number,
-                bigquery[1].number,
-                REPO_ROOT / ".stack" / "bigquery",
-            )
-        else:
-            print(f"no BigQuery emulator ({missing}); running without BigQuery", file=sys.stderr)
-        stack = start_stack(
-            args.project, firestore_port.number, functions_port.number,
-            rules_path=REPO_ROOT / "firestore.rules",
-            env={
+        launched = launch(
+            args,
+            lambda warehouse: {
                 **receivers.env(webhook_secret, secrets.token_hex(16)),
-                **bigquery_env(warehouse_emulator, args.project),
+                **default_env(warehouse, args.project),
             },
-        )  # fmt: skip
+        )
     except BaseException as error:
         receivers.stop()
-        if warehouse_emulator is not None:
-            warehouse_emulator.stop()
-        if not isinstance(error, StackError | PortUnavailable):
+        if not isinstance(error, LaunchError):
             raise
         print(f"cannot start the local stack: {error}", file=sys.stderr)
         return 1
+    stack, warehouse_emulator = launched.stack, launched.warehouse
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     # Ctrl-C stops the stack even when started from a shell that ignores SIGINT in the background.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -271,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"local stack ready: firestore {stack.firestore_host}, functions {stack.functions_base}"
         )
+        for line in launched.console_lines():
+            print(line, flush=True)
         os.environ["FIRESTORE_EMULATOR_HOST"] = stack.firestore_host
         client = firestore.Client(project=args.project)
         started = time.monotonic()
@@ -300,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
             ok = run_export(stack, warehouse_emulator, client, args.project) and ok
         print()
         print(f"query it:  curl -H 'Authorization: Bearer {token}' '{url}?window=24h'")
+        for line in launched.console_lines():
+            print(line)
         if args.exit:
             return 0 if ok else 1
         print("the stack keeps running; Ctrl-C stops it")
@@ -309,10 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        stack.stop()
+        launched.stop()
         receivers.stop()
-        if warehouse_emulator is not None:
-            warehouse_emulator.stop()
 
 
 if __name__ == "__main__":

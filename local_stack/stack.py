@@ -17,6 +17,7 @@ from typing import IO, Any
 
 import requests
 
+from local_stack.auth_emulator import AuthEmulator, start_auth_emulator
 from local_stack.host import FUNCTIONS_DIR, scheduler_headers
 from local_stack.ports import (
     Port,
@@ -37,6 +38,8 @@ INSTALL_HINT = (
 DEFAULT_FIRESTORE_PORT = 8080
 DEFAULT_FUNCTIONS_PORT = 5001
 DEFAULT_BIGQUERY_PORT = 9050  # REST; gRPC on the port + 10
+DEFAULT_HOSTING_PORT = 5000
+DEFAULT_AUTH_PORT = 9099  # the emulator hub and its logging take the two ports above
 BIGQUERY_GRPC_OFFSET = 10
 
 
@@ -64,6 +67,23 @@ def functions_port_of(functions_port: int | None) -> Port:
     """The functions host's port: as given, else FUNCTIONS_PORT, else 5001."""
     number = functions_port or port_setting("FUNCTIONS_PORT", DEFAULT_FUNCTIONS_PORT)
     return Port(number, "functions host", "FUNCTIONS_PORT or --functions-port")
+
+
+def hosting_port_of(hosting_port: int | None) -> Port:
+    """The console's port: as given, else HOSTING_PORT, else 5000."""
+    number = hosting_port or port_setting("HOSTING_PORT", DEFAULT_HOSTING_PORT)
+    return Port(number, "console (hosting)", "HOSTING_PORT or --hosting-port")
+
+
+def auth_ports_of(auth_port: int | None) -> tuple[Port, Port, Port]:
+    """The Auth emulator's port (AUTH_PORT, else 9099) and the hub and logging ports above it."""
+    number = auth_port or port_setting("AUTH_PORT", DEFAULT_AUTH_PORT)
+    setting = "AUTH_PORT or --auth-port"
+    return (
+        Port(number, "Auth emulator", setting),
+        Port(number + 1, "emulator hub, AUTH_PORT + 1", setting),
+        Port(number + 2, "emulator logging, AUTH_PORT + 2", setting),
+    )
 
 
 def bigquery_ports_of(rest_port: int | None) -> tuple[Port, Port]:
@@ -111,15 +131,29 @@ def local_ports(
     functions_port: int | None,
     bigquery_port: int | None,
     bigquery: bool,
+    console: ConsolePorts | None = None,
 ) -> list[Port]:
     """Every port `make serve` and `make demo` bind (Firestore, functions, then BigQuery's REST
-    and gRPC when `bigquery`), checked free before anything starts, so a taken one is refused
-    without leaving half a stack behind."""
+    and gRPC when `bigquery`, then the console's and the Auth emulator's when given), checked free
+    before anything starts, so a taken one is refused without leaving half a stack behind."""
     ports = [firestore_port_of(firestore_port), functions_port_of(functions_port)]
     if bigquery:
         ports.extend(bigquery_ports_of(bigquery_port))
+    if console is not None:
+        ports.append(hosting_port_of(console.hosting))
+        if console.auth is not None:
+            ports.extend(auth_ports_of(console.auth))
     require_free(ports)
     return ports
+
+
+@dataclass(frozen=True)
+class ConsolePorts:
+    """The console's port and the Auth emulator's (None: no Auth emulator); 0 takes the
+    setting or default."""
+
+    hosting: int = 0
+    auth: int | None = 0
 
 
 def _wait(
@@ -183,6 +217,14 @@ class LocalStack:
     # instance crashes) and start it again on the same port.
     host_command: list[str] = field(default_factory=list)
     host_env: dict[str, str] = field(default_factory=dict)
+    # The operator console (served by the host) and the Auth emulator, when started.
+    hosting_port: int | None = None
+    auth: AuthEmulator | None = None
+
+    @property
+    def console_url(self) -> str | None:
+        """The console's URL, when the host serves it."""
+        return None if self.hosting_port is None else f"http://127.0.0.1:{self.hosting_port}"
 
     def stop_host(self) -> None:
         """Stop the functions host only (the emulator keeps running; its deliveries fail)."""
@@ -271,9 +313,11 @@ class LocalStack:
         requests.post(url, json=body, timeout=10).raise_for_status()
 
     def stop(self) -> None:
-        """Stop the emulator, then the host."""
+        """Stop the emulator, then the host, then the Auth emulator."""
         _stop(self.emulator_process)
         _stop(self.host_process)
+        if self.auth is not None:
+            self.auth.stop()
         for log_file in self.logs:
             log_file.close()
 
@@ -286,12 +330,19 @@ def start_stack(
     run_schedules: bool = True,
     log_dir: Path | None = None,
     env: dict[str, str] | None = None,
+    hosting_port: int | None = None,
+    auth_port: int | None = None,
 ) -> LocalStack:
-    """Start the functions host, then the emulator pointed at it, then register triggers;
-    PortUnavailable, before starting anything, when either port is taken."""
+    """Start the Auth emulator when `auth_port` is given, the functions host (serving the console
+    too when `hosting_port` is given), then the Firestore emulator pointed at it, then register
+    triggers; PortUnavailable, before starting anything, when a port is taken."""
     firestore = firestore_port_of(firestore_port)
     functions = functions_port_of(functions_port)
-    require_free((firestore, functions))
+    host_ports = [functions]
+    if hosting_port is not None:
+        host_ports.append(hosting_port_of(hosting_port))
+    auth_ports = auth_ports_of(auth_port) if auth_port is not None else ()
+    require_free((firestore, *host_ports, *auth_ports))
     firestore_port, functions_port = firestore.number, functions.number
     java = check_java()
     jar = emulator_jar()
@@ -307,7 +358,15 @@ def start_stack(
     ]  # fmt: skip
     if not run_schedules:
         command.append("--no-schedules")
+    if hosting_port is not None:
+        command += ["--hosting-port", str(host_ports[1].number)]
+    auth = None
+    if auth_ports:
+        auth = start_auth_emulator(project, auth_ports[0].number, log_dir)
+        command += ["--auth-port", str(auth.port)]
     child_env = {**os.environ, **(env or {})}
+    if auth is not None:
+        child_env["FIREBASE_AUTH_EMULATOR_HOST"] = auth.host
     # Without a BigQuery emulator to talk to, the local stack has no BigQuery (erasure skips it).
     child_env.setdefault("BIGQUERY_ENABLED", str("BIGQUERY_API_ENDPOINT" in child_env).lower())
     child_env["PYTHONPATH"] = os.pathsep.join(
@@ -324,10 +383,12 @@ def start_stack(
         logs=[host_log, emulator_log],
         host_command=command,
         host_env=child_env,
+        hosting_port=host_ports[1].number if hosting_port is not None else None,
+        auth=auth,
     )
     try:
         # The host must listen before the emulator starts delivering.
-        _wait(host, f"{stack.functions_base}/__/health", "ok", (functions,), 60, host_log_path)
+        _wait(host, f"{stack.functions_base}/__/health", "ok", tuple(host_ports), 60, host_log_path)
         emulator_command = [
             java, "-Duser.language=en", "-cp", str(jar), EMULATOR_MAIN, "start",
             "--host=127.0.0.1", f"--port={firestore_port}", f"--project_id={project}",
@@ -350,65 +411,33 @@ def start_stack(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`make serve`: start the stack, print one ready line, stop everything on Ctrl-C/SIGTERM."""
-    parser = argparse.ArgumentParser(description="Run the local stack (docs/interfaces.md §5)")
-    parser.add_argument("--project", default="demo-cvplus")
-    parser.add_argument("--firestore-port", type=int, default=None, help="or FIRESTORE_PORT")
-    parser.add_argument("--functions-port", type=int, default=None, help="or FUNCTIONS_PORT")
-    parser.add_argument("--no-schedules", action="store_true")
-    parser.add_argument(
-        "--bigquery-port", type=int, default=None, help="or BIGQUERY_PORT; gRPC on it + 10"
-    )
-    args = parser.parse_args(argv)
-    from local_stack.bigquery_emulator import (
-        BigQueryEmulator,
-        bigquery_env,
-        bigquery_missing,
-        optional_bigquery_emulator,
-    )
+    """`make serve`: start the stack, print where it is, stop everything on Ctrl-C/SIGTERM."""
+    from local_stack.launch import LaunchError, add_stack_arguments, default_env, launch
 
-    missing = bigquery_missing()
+    parser = argparse.ArgumentParser(description="Run the local stack (docs/interfaces.md §5)")
+    add_stack_arguments(parser)
+    parser.add_argument("--no-schedules", action="store_true")
+    args = parser.parse_args(argv)
     try:
-        firestore, functions, *bigquery = local_ports(
-            args.firestore_port, args.functions_port, args.bigquery_port, bigquery=missing is None
-        )
-    except (StackError, PortUnavailable) as error:
-        print(f"cannot start the local stack: {error}", file=sys.stderr)
-        return 1
-    warehouse: BigQueryEmulator | None = None
-    try:
-        if bigquery:
-            warehouse = optional_bigquery_emulator(
-                args.project,
-                bigquery[0].number,
-                bigquery[1].number,
-                REPO_ROOT / ".stack" / "bigquery",
-            )
-        else:
-            print(f"no BigQuery emulator ({missing}); running without BigQuery", file=sys.stderr)
-        stack = start_stack(
-            args.project,
-            firestore.number,
-            functions.number,
-            rules_path=REPO_ROOT / "firestore.rules",
+        launched = launch(
+            args,
+            lambda warehouse: default_env(warehouse, args.project),
             run_schedules=not args.no_schedules,
-            env=bigquery_env(warehouse, args.project),
         )
-    except BaseException as error:
-        if warehouse is not None:
-            warehouse.stop()
-        if not isinstance(error, StackError | PortUnavailable):
-            raise
+    except LaunchError as error:
         print(f"cannot start the local stack: {error}", file=sys.stderr)
         return 1
+    stack, warehouse = launched.stack, launched.warehouse
     signal.signal(signal.SIGTERM, _raise_interrupt)
     # Ctrl-C stops the stack even when started from a shell that ignores SIGINT in the background.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    for line in launched.console_lines():
+        print(line, flush=True)
     bigquery_note = f", bigquery {warehouse.endpoint}" if warehouse is not None else ""
     print(
         f"ready: firestore {stack.firestore_host}, functions "
-        f"{stack.functions_base}/{stack.project}/us-central1/{bigquery_note} (logs in .stack/; "
-        "Ctrl-C stops)",
+        f"{stack.functions_base}/{stack.project}/us-central1/{bigquery_note}, console "
+        f"{stack.console_url}/ (logs in .stack/; Ctrl-C stops)",
         flush=True,
     )
     try:
@@ -421,9 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        stack.stop()
-        if warehouse is not None:
-            warehouse.stop()
+        launched.stop()
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:

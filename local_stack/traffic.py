@@ -46,6 +46,7 @@ class Tally:
     generation_seconds: list[float] = field(default_factory=list)
     quality: list[float] = field(default_factory=list)
     ratings: list[float] = field(default_factory=list)
+    ratings_by_provider: dict[str, list[float]] = field(default_factory=dict)
     cost_usd: float = 0.0
     upgrades: int = 0
     revenue_usd: float = 0.0
@@ -64,6 +65,7 @@ class Tally:
             self.quality.append(final["qualityScore"])
         if "userRating" in final:
             self.ratings.append(final["userRating"])
+            self.ratings_by_provider.setdefault(final["provider"], []).append(final["userRating"])
         self.cost_usd += final.get("costUsd", 0.0)
 
     def generations(self) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import TypeVar
 import pytest
 from google.cloud import firestore
 
+from local_stack.auth_emulator import auth_missing
 from local_stack.bigquery_emulator import BigQueryEmulator, start_bigquery_emulator
 from local_stack.ports import Port, PortUnavailable, free_ports, require_free
 from local_stack.receivers import Receivers
@@ -32,6 +33,8 @@ PORT_SETTINGS = {
     "TEST_FUNCTIONS_PORT": "functions host",
     "TEST_BIGQUERY_PORT": "BigQuery emulator REST",
     "TEST_BIGQUERY_GRPC_PORT": "BigQuery emulator gRPC",
+    "TEST_HOSTING_PORT": "console (hosting)",
+    "TEST_AUTH_PORT": "Auth emulator (its hub and logging take the two ports above)",
 }
 START_ATTEMPTS = 3
 
@@ -106,8 +109,12 @@ def stack(
         if os.environ.get("CI"):
             raise  # CI must run the integration suite, never skip it
         pytest.skip(reason=f"local stack unavailable: {error}")
+    # The console and the Auth emulator it signs in against (firebase-tools from `npm ci`).
+    no_auth = auth_missing()
+    if no_auth is not None and os.environ.get("CI"):
+        raise AssertionError(f"CI must run the console's tests: {no_auth}")
     local = on_ports(
-        ("TEST_FIRESTORE_PORT", "TEST_FUNCTIONS_PORT"),
+        ("TEST_FIRESTORE_PORT", "TEST_FUNCTIONS_PORT", "TEST_HOSTING_PORT", "TEST_AUTH_PORT"),
         lambda ports: start_stack(
             PROJECT,
             ports[0],
@@ -120,6 +127,8 @@ def stack(
                 "CORS_ORIGINS": f'["{WEB_APP}"]',
                 **bigquery_env(bigquery_emulator),
             },
+            hosting_port=ports[2],
+            auth_port=None if no_auth else ports[3],
         ),
     )
     try:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from local_stack.auth_emulator import auth_missing
 from local_stack.bigquery_emulator import bigquery_missing
 from local_stack.host import FUNCTIONS_DIR
 from local_stack.ports import Port, PortUnavailable, free_ports, why_unusable
@@ -24,6 +25,8 @@ pytestmark = pytest.mark.integration
 needs_bigquery = pytest.mark.skipif(
     bigquery_missing() is not None, reason="BigQuery emulator not installed"
 )
+
+needs_auth = pytest.mark.skipif(auth_missing() is not None, reason="firebase-tools not installed")
 
 
 @pytest.fixture
@@ -60,14 +63,18 @@ def serve(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 def free_settings() -> dict[str, str]:
-    """FIRESTORE_PORT, FUNCTIONS_PORT and BIGQUERY_PORT (and its + 10) all on free ports."""
+    """FIRESTORE_PORT, FUNCTIONS_PORT, BIGQUERY_PORT (and its + 10), HOSTING_PORT and AUTH_PORT
+    (and its + 1 and + 2) all on free ports."""
     while True:
-        firestore, functions, bigquery = free_ports(3)
-        if why_unusable(bigquery + 10) is None and bigquery + 10 not in (firestore, functions):
+        firestore, functions, bigquery, hosting, auth = ports = free_ports(5)
+        extra = (bigquery + 10, auth + 1, auth + 2)
+        if all(why_unusable(p) is None and p not in ports for p in extra):
             return {
                 "FIRESTORE_PORT": str(firestore),
                 "FUNCTIONS_PORT": str(functions),
                 "BIGQUERY_PORT": str(bigquery),
+                "HOSTING_PORT": str(hosting),
+                "AUTH_PORT": str(auth),
             }
 
 
@@ -78,6 +85,9 @@ def free_settings() -> dict[str, str]:
         ("FUNCTIONS_PORT", 0),
         pytest.param("BIGQUERY_PORT", 0, marks=needs_bigquery),
         pytest.param("BIGQUERY_PORT", 10, marks=needs_bigquery, id="BIGQUERY_PORT-grpc"),
+        ("HOSTING_PORT", 0),
+        pytest.param("AUTH_PORT", 0, marks=needs_auth),
+        pytest.param("AUTH_PORT", 1, marks=needs_auth, id="AUTH_PORT-hub"),
     ],
 )
 def test_make_serve_refuses_a_taken_port_and_names_it(
@@ -103,8 +113,9 @@ def test_main_refuses_a_taken_port_given_as_a_flag(
     listen: Callable[[int], int], capsys: pytest.CaptureFixture[str]
 ) -> None:
     taken = listen(0)
-    functions, bigquery = free_ports(2)
+    functions, bigquery, hosting = free_ports(3)
     argv = ["--firestore-port", str(taken), "--functions-port", str(functions)]
+    argv += ["--hosting-port", str(hosting)]
     assert main([*argv, "--bigquery-port", str(bigquery), "--no-schedules"]) == 1
     error = capsys.readouterr().err
     assert f"port {taken} (Firestore emulator) is already in use" in error

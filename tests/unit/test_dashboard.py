@@ -9,6 +9,7 @@ import pytest
 from tests.unit.fakes import FakeStore, FixedClock
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
+from video_monitoring.config.settings import DashboardSettings
 from video_monitoring.core.errors import Unauthenticated
 from video_monitoring.dashboard.app import Dashboard, Request, Response, StreamResponse
 from video_monitoring.dashboard.auth import Caller
@@ -90,3 +91,29 @@ def test_unexpected_failure_is_a_json_500(dashboard: Dashboard) -> None:
     status, body = call(dashboard, "/summary", "tok-analytics")
     assert (status, body["error"]["code"]) == (500, "internal")
     assert "disk on fire" not in body["error"]["message"]
+
+
+def test_targets_come_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GET /targets: the seed's defaults, or TARGET_* settings; no parameters accepted."""
+    store = FakeStore()
+    monitor = PerformanceMonitor(store, shards=2, clock=FixedClock(NOW))
+    monkeypatch.setenv("TARGET_SUCCESS_RATE", "0.98")
+    monkeypatch.setenv("TARGET_AVG_GENERATION_SECONDS", "45")
+    targets = DashboardSettings().targets()
+    board = Dashboard(
+        AnalyticsEngine(store, monitor), monitor, FixedClock(NOW), 400, verifier=verifier,
+        targets=targets,
+    )  # fmt: skip
+    status, body = call(board, "/api/targets", "tok-analytics")
+    assert status == 200
+    assert body == {
+        "successRate": {"value": 0.98, "direction": "min"},
+        "avgGenerationSeconds": {"value": 45.0, "direction": "max"},
+        "qualityScore": {"value": 9.0, "direction": "min"},
+        "satisfaction": {"value": 4.5, "direction": "min"},
+        "premiumAdoption": {"value": 0.6, "direction": "min"},
+        "retention": {"value": 0.85, "direction": "min"},
+    }
+    assert call(board, "/targets", "tok-user")[0] == 403
+    status, body = call(board, "/targets", "tok-analytics", window="1h")
+    assert (status, body["error"]["message"]) == (400, "window: /targets takes no parameters")

@@ -253,7 +253,8 @@ def test_pdf_is_a_readable_report_with_window_totals_and_a_bounded_table() -> No
     assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
     assert response.filename == "generations_20261117T1200Z_20261124T1200Z.pdf"
     text = pdf_text(data)
-    assert "Export: generations" in text
+    assert "Generation report" in text and "Headline figures" in text
+    assert "Rows: generations" in text
     assert "2026-11-17T12:00:00Z" in text and "2026-11-24T12:00:00Z" in text
     assert "2500 rows" in text and "completed: 2000" in text and "failed: 500" in text
     assert "first 2000 of 2500 rows" in text

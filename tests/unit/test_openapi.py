@@ -99,6 +99,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         ("/alerts/{alertId}/resolve", "post"): ("POST", f"/alerts/{alert_id}/resolve", b""),
         ("/export", "get"): ("GET", "/export", b""),
         ("/user-insights", "get"): ("GET", "/user-insights", b""),
+        ("/targets", "get"): ("GET", "/targets", b""),
         ("/users/{userId}/erase", "post"): ("POST", "/users/u-1/erase", b""),
     }  # fmt: skip
     documented = {
@@ -113,7 +114,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         if body == b"RULE":
             rule = world.alerts.rules["slow_generation"].to_doc()
             body = json.dumps({k: v for k, v in rule.items() if k != "ruleId"}).encode()
-        params = {} if "alert" in url else {"window": "24h"}
+        params = {} if "alert" in url or url == "/targets" else {"window": "24h"}
         if url == "/export":
             streamed = dashboard.handle(
                 Request(

@@ -18,6 +18,8 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -84,6 +86,36 @@ class DashboardSettings(_Group):
     export_rate_per_hour: int = Field(default=30, ge=1)
     # Most rows one /export may return (a larger window gets a 400 naming the cap).
     export_max_rows: int = Field(default=100_000, ge=1)
+    # Targets the console holds the headline figures against (GET /targets).
+    target_success_rate: float = Field(default=0.995, ge=0, le=1)
+    target_avg_generation_seconds: float = Field(default=60.0, gt=0)
+    target_quality_score: float = Field(default=9.0, ge=0, le=10)
+    target_satisfaction: float = Field(default=4.5, ge=0, le=5)
+    target_premium_adoption: float = Field(default=0.6, ge=0, le=1)
+    target_retention: float = Field(default=0.85, ge=0, le=1)
+
+    def targets(self) -> dict[str, Target]:
+        """The targets by the figure they apply to (names as GET /targets gives them)."""
+        return {
+            "successRate": Target(self.target_success_rate, "min"),
+            "avgGenerationSeconds": Target(self.target_avg_generation_seconds, "max"),
+            "qualityScore": Target(self.target_quality_score, "min"),
+            "satisfaction": Target(self.target_satisfaction, "min"),
+            "premiumAdoption": Target(self.target_premium_adoption, "min"),
+            "retention": Target(self.target_retention, "min"),
+        }
+
+
+@dataclass(frozen=True)
+class Target:
+    """A figure's target: at least (`min`) or at most (`max`) this value."""
+
+    value: float
+    direction: Literal["min", "max"]
+
+    def to_json(self) -> dict[str, Any]:
+        """The API form."""
+        return {"value": self.value, "direction": self.direction}
 
 
 class PipelineSettings(_Group):

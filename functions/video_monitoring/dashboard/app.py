@@ -17,6 +17,7 @@ from video_monitoring.alerting.rules import parse_rule
 from video_monitoring.analytics.engine import TREND_METRICS, AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.config import constants as c
+from video_monitoring.config.settings import DashboardSettings, Target
 from video_monitoring.core.clock import Clock
 from video_monitoring.core.errors import (
     InvalidArgument,
@@ -41,6 +42,7 @@ from video_monitoring.dashboard.files import (
     row_of,
 )
 from video_monitoring.dashboard.params import api_path, json_body, parse_window
+from video_monitoring.dashboard.report import report_figures
 from video_monitoring.privacy.erasure import ErasureReport, check_user_id, subject
 from video_monitoring.privacy.pseudonyms import OPTED_OUT
 from video_monitoring.privacy.retention import DEFAULT_RETENTION, RAW, TTL_COLLECTIONS, Retention
@@ -113,6 +115,12 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def _targets(targets: Mapping[str, Target], params: Mapping[str, str]) -> dict[str, Any]:
+    if params:
+        raise InvalidArgument(f"{sorted(params)[0]}: /targets takes no parameters")
+    return {name: target.to_json() for name, target in targets.items()}
+
+
 def error_body(code: str, message: str) -> dict[str, Any]:
     """docs/interfaces.md §6 error shape."""
     return {"error": {"code": code, "message": message}}
@@ -154,6 +162,7 @@ class Dashboard:
         audit: AuditLog | None = None,
         eraser: Callable[[str], ErasureReport] | None = None,
         retention: Retention = DEFAULT_RETENTION,
+        targets: Mapping[str, Target] | None = None,
     ) -> None:
         self._engine = engine
         self._monitor = monitor
@@ -164,6 +173,7 @@ class Dashboard:
         self._audit_log = audit
         self._eraser = eraser
         self._retention = retention
+        self._targets = targets or DashboardSettings().targets()
         self._routes: dict[str, Callable[[Mapping[str, str]], Any]] = {
             "/summary": self._summary,
             "/performance": self._performance,
@@ -172,6 +182,7 @@ class Dashboard:
             "/providers": lambda p: self._engine.compare_providers(self._window(p)),
             "/business": lambda p: self._engine.generate_business_metrics(self._window(p)),
             "/user-insights": self._user_insights,
+            "/targets": functools.partial(_targets, self._targets),
         }
         if alerts is not None:
             self._routes |= {
@@ -300,6 +311,7 @@ class Dashboard:
             fmt,
             (row_of(dataset, i, d) for i, d in itertools.chain(first, rows_read)),
             window,
+            report_figures(self._engine, window, self._targets) if fmt == "pdf" else None,
         )
         return StreamResponse(FORMATS[fmt], file_name(dataset, fmt, window), chunks)
 

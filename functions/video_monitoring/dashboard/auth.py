@@ -15,6 +15,7 @@ from video_monitoring.config.settings import get_settings
 from video_monitoring.core.errors import PermissionDenied, Unauthenticated
 
 READ_ROLES = frozenset({c.ROLE_ANALYTICS, c.ROLE_ADMIN})
+ROLES = (c.ROLE_ANALYTICS, c.ROLE_ADMIN)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,24 @@ def verify(authorization: str | None, app: firebase_admin.App | None = None) -> 
         raise Unauthenticated("Authorization: the ID token did not verify") from None
     role = claims.get("role")
     return Caller(uid=str(claims.get("uid", "")), role=role if isinstance(role, str) else None)
+
+
+def grant_role(email: str, role: str | None, app: firebase_admin.App | None = None) -> str:
+    """Set the user's `role` claim (None removes it), keeping their other claims; their uid.
+    LookupError when no user has that email."""
+    if role is not None and role not in ROLES:
+        raise ValueError(f"role: expected one of {', '.join(ROLES)}")
+    try:
+        user = firebase_auth.get_user_by_email(email, app=app or _app())
+    except firebase_auth.UserNotFoundError:
+        raise LookupError(f"no user with the email {email!r}") from None
+    claims = dict(user.custom_claims or {})
+    if role is None:
+        claims.pop("role", None)
+    else:
+        claims["role"] = role
+    firebase_auth.set_custom_user_claims(user.uid, claims or None, app=app or _app())
+    return str(user.uid)
 
 
 CORS_METHODS = "GET, POST, PUT, OPTIONS"

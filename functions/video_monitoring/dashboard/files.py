@@ -16,11 +16,11 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any, Protocol
-from xml.sax.saxutils import escape
 
 from video_monitoring.config import constants as c
-from video_monitoring.core.models import Window, rfc3339
+from video_monitoring.core.models import Window
 from video_monitoring.core.values import plain
+from video_monitoring.dashboard.report import ReportFigures, pdf_report
 
 FORMATS = {
     "csv": "text/csv",
@@ -30,7 +30,6 @@ FORMATS = {
     "pdf": "application/pdf",
 }
 CHUNK = 64 * 1024
-PDF_MAX_ROWS = 2000  # a PDF is a report to read; the full data goes to csv or xlsx
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PAGE = 500
 
@@ -204,13 +203,19 @@ def inert(text: str) -> str:
 
 
 def encode(
-    dataset: Dataset, fmt: str, rows: Iterable[dict[str, Any]], window: Window | None = None
+    dataset: Dataset,
+    fmt: str,
+    rows: Iterable[dict[str, Any]],
+    window: Window | None = None,
+    figures: ReportFigures | None = None,
 ) -> Iterator[bytes]:
-    """The file, chunk by chunk, as bytes (text formats in UTF-8)."""
+    """The file, chunk by chunk, as bytes (text formats in UTF-8); a PDF opens with the
+    report of `figures` when given."""
     if fmt == "xlsx":
         yield from _xlsx(dataset, rows)
     elif fmt == "pdf":
-        yield from _pdf(dataset, rows, window)
+        columns = dataset.pdf_columns or dataset.columns[:8]
+        yield from pdf_report(dataset.name, columns, dataset.tally, rows, window, figures, _spooled)
     else:
         for text in _text(dataset, fmt, rows):
             yield text.encode()
@@ -274,74 +279,6 @@ def _xlsx(dataset: Dataset, rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:
         book.save(spool)
 
     return _spooled(write)
-
-
-def _pdf(
-    dataset: Dataset, rows: Iterable[dict[str, Any]], window: Window | None
-) -> Iterator[bytes]:
-    from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4, landscape
-    from reportlab.lib.styles import getSampleStyleSheet
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-
-    def write(spool: IO[bytes]) -> None:
-        columns = dataset.pdf_columns or dataset.columns[:8]
-        table: list[list[str]] = [list(columns)]
-        counts: dict[str, int] = {}
-        total = 0
-        for row in rows:  # every row is counted; the first PDF_MAX_ROWS are printed
-            total += 1
-            if dataset.tally:
-                key = str(row.get(dataset.tally))
-                counts[key] = counts.get(key, 0) + 1
-            if total <= PDF_MAX_ROWS:
-                table.append([_pdf_text(row.get(c)) for c in columns])
-        styles = getSampleStyleSheet()
-        story: list[Any] = [Paragraph(f"Export: {dataset.name}", styles["Title"])]
-        if window is not None:
-            scope = f" — provider {window.provider}" if window.provider else ""
-            story.append(
-                Paragraph(
-                    f"Window {rfc3339(window.start)} to {rfc3339(window.end)}{scope}",
-                    styles["Normal"],
-                )
-            )
-        summary = f"{total} rows"
-        if counts:
-            summary += " — " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
-        story.append(Paragraph(escape(summary), styles["Normal"]))
-        if total > PDF_MAX_ROWS:
-            story.append(
-                Paragraph(
-                    f"The table shows the first {PDF_MAX_ROWS} of {total} rows; "
-                    "export csv or xlsx for all of them.",
-                    styles["Italic"],
-                )
-            )
-        story.append(Spacer(1, 8))
-        grid = Table(table, repeatRows=1)
-        grid.setStyle(
-            TableStyle(
-                [
-                    ("FONTSIZE", (0, 0), (-1, -1), 7),
-                    ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
-                    ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
-                ]
-            )
-        )
-        story.append(grid)
-        SimpleDocTemplate(spool, pagesize=landscape(A4), title=f"{dataset.name} export").build(
-            story
-        )
-
-    return _spooled(write)
-
-
-def _pdf_text(value: Any) -> str:
-    if value is None:
-        return ""
-    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def file_name(dataset: Dataset, fmt: str, window: Window) -> str:

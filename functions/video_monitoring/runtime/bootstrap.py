@@ -126,6 +126,7 @@ def build(settings: Settings) -> Services:
         audit=FirestoreAuditLog(),
         eraser=functools.partial(erase_everywhere, settings, store, warehouse),
         retention=retention,
+        targets=board.targets(),
     )
     return Services(
         settings=settings,

@@ -1,4 +1,9 @@
-"""Operator commands: `python -m video_monitoring export --from 2026-11-01 --to 2026-11-20`.
+"""Operator commands: `python -m video_monitoring export --from 2026-11-01 --to 2026-11-20`, and
+`python -m video_monitoring grant-role someone@example.com analytics`.
+
+`grant-role` sets (or with `none` removes) the console role of a Firebase Auth user, the custom
+claim `role`; the user sees it at their next sign-in or token refresh (within the hour). It uses
+the project's Admin SDK credentials, or the Auth emulator where FIREBASE_AUTH_EMULATOR_HOST is set.
 
 `export` backfills or re-exports whole UTC days to BigQuery, oldest first, each day replaced
 exactly as the nightly run does; it shows a progress bar and ends with the rows per table per
@@ -18,6 +23,7 @@ from typing import TextIO
 from tqdm import tqdm
 
 from video_monitoring.core.errors import ConfigError
+from video_monitoring.dashboard.auth import ROLES, grant_role
 from video_monitoring.warehouse.nightly import DayRun
 from video_monitoring.warehouse.rows import TABLES
 
@@ -45,6 +51,11 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="go on with the next day when one fails (default: stop at the first failure)",
     )
+    grant = commands.add_parser(
+        "grant-role", help="set the console role of a user (the custom claim `role`)"
+    )
+    grant.add_argument("email", help="the user's email address")
+    grant.add_argument("role", choices=[*ROLES, "none"], help="`none` removes the role")
     return root
 
 
@@ -74,6 +85,18 @@ def summary_table(runs: Sequence[DayRun]) -> str:
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     """Run a command; returns the exit status."""
     args = parser().parse_args(argv)
+    if args.command == "grant-role":
+        try:
+            uid = grant_role(args.email, None if args.role == "none" else args.role)
+        except LookupError as error:
+            sys.stderr.write(f"error: {error}\n")
+            return 1
+        out.write(f"{args.email} ({uid}): role {args.role}\n")
+        return 0
+    return _export(args, out)
+
+
+def _export(args: argparse.Namespace, out: TextIO) -> int:
     if args.last < args.first:
         parser().error("--to must not be before --from")
     count = (args.last - args.first).days + 1

@@ -1,0 +1,110 @@
+// Time-series charts on uPlot (vendored, global `uPlot`). A chart keeps its plot across refreshes
+// and only swaps the data, so a live refresh does not flicker.
+
+import { h } from "./ui.js";
+
+function css(name) {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+}
+
+const seconds = (iso) => Date.parse(iso) / 1000;
+
+// spec: {title, unit: "count"|"ratio"|"seconds"|..., height}
+// data: {x: [iso...], lines: [{label, values, color?, dash?}], band?: {label, x, lower, upper, value},
+//        threshold?: number, marks?: [{x: iso, value}], summary: text for screen readers}
+export class TimeChart {
+  constructor(spec) {
+    this.spec = spec;
+    this.plot = null;
+    this.shape = "";
+    this.plotEl = h("div", { class: "plot", style: `min-height:${spec.height || 220}px` });
+    this.summary = h("p", { class: "muted", style: "font-size:12px;margin:4px 0 0" });
+    this.el = h("figure", { class: "chart", style: "margin:0" },
+      h("h3", {}, spec.title), this.plotEl, this.summary);
+    this.observer = new ResizeObserver(() => this.resize());
+    this.observer.observe(this.plotEl);
+  }
+
+  resize() {
+    if (this.plot) this.plot.setSize({ width: this.width(), height: this.spec.height || 220 });
+  }
+
+  width() {
+    return Math.max(240, this.plotEl.clientWidth || 400);
+  }
+
+  update(data) {
+    // Every x: the series' buckets, then forecast buckets after them.
+    const xs = [...new Set([...data.x, ...(data.band ? data.band.x : [])])].sort();
+    const index = new Map(xs.map((x, i) => [x, i]));
+    const column = (pairs) => {
+      const out = new Array(xs.length).fill(null);
+      for (const [x, v] of pairs) if (index.has(x)) out[index.get(x)] = v;
+      return out;
+    };
+    const series = [{}];
+    const columns = [xs.map(seconds)];
+    const palette = [css("--chart-1"), css("--chart-2"), css("--chart-3")];
+    data.lines.forEach((line, i) => {
+      series.push({ label: line.label, stroke: line.color || palette[i % 3], width: 2, dash: line.dash,
+        value: (u, v) => this.format(v), spanGaps: false });
+      columns.push(column(data.x.map((x, j) => [x, line.values[j]])));
+    });
+    const bands = [];
+    if (data.band) {
+      const band = data.band;
+      const first = series.length;
+      series.push({ label: `${band.label} (upper)`, stroke: "transparent", value: (u, v) => this.format(v) });
+      columns.push(column(band.x.map((x, j) => [x, band.upper[j]])));
+      series.push({ label: `${band.label} (lower)`, stroke: "transparent", value: (u, v) => this.format(v) });
+      columns.push(column(band.x.map((x, j) => [x, band.lower[j]])));
+      series.push({ label: band.label, stroke: palette[0], dash: [6, 4], width: 1.5, value: (u, v) => this.format(v) });
+      columns.push(column(band.x.map((x, j) => [x, band.value[j]])));
+      bands.push({ series: [first, first + 1], fill: css("--band") });
+    }
+    if (data.threshold !== undefined && data.threshold !== null) {
+      series.push({ label: "threshold", stroke: css("--bad"), dash: [4, 4], width: 1.5,
+        value: () => this.format(data.threshold) });
+      columns.push(xs.map(() => data.threshold));
+    }
+    if (data.marks && data.marks.length) {
+      series.push({ label: "anomaly", stroke: css("--bad"), paths: () => null,
+        points: { show: true, size: 10, fill: css("--bad") }, value: (u, v) => this.format(v) });
+      columns.push(column(data.marks.map((m) => [m.x, m.value])));
+    }
+    const shape = series.map((s) => s.label).join("|");
+    this.summary.textContent = data.summary || "";
+    if (this.plot && shape === this.shape) {
+      this.plot.setData(columns);
+      return;
+    }
+    if (this.plot) this.plot.destroy();
+    this.shape = shape;
+    const axisColor = css("--muted");
+    const grid = { stroke: css("--line"), width: 1 };
+    this.plot = new window.uPlot({
+      width: this.width(),
+      height: this.spec.height || 220,
+      series,
+      bands,
+      scales: { x: { time: true }, y: this.spec.unit === "ratio" ? { range: (u, lo, hi) => [Math.max(0, Math.min(lo ?? 0, 0.8)), 1] } : {} },
+      axes: [
+        { stroke: axisColor, grid, ticks: grid },
+        { stroke: axisColor, grid, ticks: grid, size: 60, values: (u, vals) => vals.map((v) => this.format(v, true)) },
+      ],
+      legend: { live: true },
+      cursor: { drag: { x: false, y: false } },
+    }, columns, this.plotEl);
+  }
+
+  format(value, axis = false) {
+    if (value === null || value === undefined) return "–";
+    switch (this.spec.unit) {
+      case "ratio": return axis ? `${Number((value * 100).toFixed(1))}%` : `${(value * 100).toFixed(1)}%`;
+      case "seconds": return axis ? `${Number(value.toFixed(1))} s` : `${value.toFixed(1)} s`;
+      case "usd": return `$${value.toFixed(2)}`;
+      // Axis ticks: as many decimals as the tick step needs (at most 3), no trailing zeros.
+      default: return String(Number(value.toFixed(axis ? 3 : 2)));
+    }
+  }
+}

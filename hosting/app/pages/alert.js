@@ -1,0 +1,101 @@
+// One alert: its rule's figure over time against the threshold, the history, the notifications
+// and how they went, and for admins Acknowledge / Resolve / Suppress with a note.
+
+import { get, send } from "../api.js";
+import { TimeChart } from "../charts.js";
+import { badge, h, message, replace, table, when } from "../ui.js";
+import { comparator, formatValue } from "./alerts.js";
+
+const UNITS = (metric) => (/Rate$/.test(metric) ? "ratio" : /Seconds$/.test(metric) ? "seconds" : "count");
+
+export async function render(context) {
+  const { main, args, isAdmin } = context;
+  const id = args.alertId;
+  const notice = h("div", { "aria-live": "polite" });
+  let detail = await get(`/alerts/${encodeURIComponent(id)}`);
+  const chart = new TimeChart({ title: "", unit: UNITS(detail.alert.metric), height: 240 });
+  const content = h("div", {});
+  replace(main, h("p", {}, h("a", { href: "/alerts" }, "← All alerts")), content);
+
+  function draw() {
+    const { alert, figure, deliveries, rule } = detail;
+    chart.el.querySelector("h3").textContent =
+      `${figure.metric} in ${figure.scope} over ${figure.window}, each scheduled run`;
+    const points = figure.points;
+    const actions = isAdmin ? actionPanel(alert) : null;
+    replace(content,
+      h("h1", {}, `${alert.ruleId} · ${alert.scope}`),
+      h("p", {}, badge(`sev-${alert.severity}`, alert.severity), " ", badge(`st-${alert.status}`, alert.status),
+        rule?.description ? h("span", { class: "muted" }, ` ${rule.description}`) : null),
+      notice,
+      h("dl", { class: "kv panel" },
+        h("dt", {}, "Last value"), h("dd", { "data-figure": "alert.value" },
+          `${formatValue(alert.metric, alert.value)} ${comparator(alert.comparator)} threshold ${formatValue(alert.metric, alert.threshold)} (${alert.samples} samples, ${alert.window} window)`),
+        h("dt", {}, "Opened"), h("dd", {}, when(alert.openedAt)),
+        h("dt", {}, "Fired"), h("dd", {}, when(alert.firedAt)),
+        h("dt", {}, "Acknowledged"), h("dd", {}, alert.acknowledgedAt ? `${when(alert.acknowledgedAt)} by ${alert.acknowledgedBy}` : "–"),
+        alert.suppressedUntil ? [h("dt", {}, "Suppressed until"), h("dd", {}, when(alert.suppressedUntil))] : null,
+        h("dt", {}, "Resolved"), h("dd", {}, alert.resolvedAt ? `${when(alert.resolvedAt)} by ${alert.resolvedBy}` : "–"),
+        h("dt", {}, "Alert id"), h("dd", {}, h("code", {}, alert.alertId))),
+      actions,
+      chart.el,
+      h("div", { class: "grid2" },
+        h("section", {}, h("h2", {}, "History"),
+          h("ol", { class: "timeline" }, (alert.history || []).map((entry) =>
+            h("li", {}, h("strong", {}, entry.action), ` by ${entry.by} at ${when(entry.at)}`,
+              entry.detail ? h("div", { class: "muted" }, entry.detail) : null)))),
+        h("section", {}, h("h2", {}, "Notifications"),
+          table([
+            { label: "#", value: (d) => d.seq, num: true },
+            { label: "Channel", value: (d) => d.channel },
+            { label: "Event", value: (d) => d.event },
+            { label: "Status", value: (d) => badge(`st-${d.status}`, d.status) },
+            { label: "Attempts", value: (d) => d.attempts, num: true },
+            { label: "Sent", value: (d) => when(d.sentAt) },
+            { label: "Last error", value: (d) => d.lastError || "" },
+          ], deliveries, { empty: "No notification was owed." }))));
+    chart.update({
+      x: points.map((p) => p.at),
+      lines: [{ label: figure.metric, values: points.map((p) => p.value) }],
+      threshold: figure.threshold,
+      summary: points.length
+        ? `${points.length} runs from ${when(figure.from)} to ${when(figure.to)}; the dashed line is the threshold`
+        : "No run measured this figure in the alert's time range yet.",
+    });
+  }
+
+  function actionPanel(alert) {
+    const open = alert.open;
+    const note = h("input", { id: "action-note", type: "text", maxlength: 2000, placeholder: "what you found or did" });
+    const minutes = h("input", { id: "action-minutes", type: "number", min: 1, max: 10080, value: 60, style: "width:7em" });
+    const act = (action, body) => async (event) => {
+      const button = event.currentTarget;
+      button.disabled = true;
+      try {
+        await send("POST", `/alerts/${encodeURIComponent(id)}/${action}`, body());
+        detail = await get(`/alerts/${encodeURIComponent(id)}`);
+        draw();
+        replace(notice, message("notice", `Done: ${action}.`));
+      } catch (error) {
+        replace(notice, message("error", `Could not ${action} this alert.`, error.message));
+        button.disabled = false;
+      }
+    };
+    const withNote = () => (note.value ? { note: note.value } : {});
+    return h("section", { class: "panel", "aria-label": "Actions" },
+      h("h2", { style: "margin-top:0" }, "Actions"),
+      h("div", { class: "actions" },
+        h("div", { class: "field" }, h("label", { for: "action-note" }, "Note"), note),
+        h("button", { type: "button", class: "primary", disabled: !open || alert.status === "acknowledged",
+          onclick: act("acknowledge", withNote) }, "Acknowledge"),
+        h("button", { type: "button", disabled: !open, onclick: act("resolve", withNote) }, "Resolve"),
+        h("div", { class: "field" }, h("label", { for: "action-minutes" }, "Minutes"), minutes),
+        h("button", { type: "button", disabled: !open,
+          onclick: act("suppress", () => ({ ...withNote(), minutes: Number(minutes.value) })) }, "Suppress")));
+  }
+
+  draw();
+  // No live refresh here: it would clear a note being typed.
+}
+
+export const title = (args) => `Alert ${args.alertId}`;

@@ -1,0 +1,64 @@
+// Business: revenue, conversion, premium adoption by feature, the engagement funnel, retention.
+
+import { get } from "../api.js";
+import { controlBar, windowParams } from "../controls.js";
+import { h, num, pct, replace, table, usd, when } from "../ui.js";
+
+function tile(label, figure, value, note) {
+  return h("section", { class: "tile" }, h("div", { class: "label" }, label),
+    h("div", { class: "value", "data-figure": figure }, value),
+    note ? h("div", { class: "muted target" }, note) : null);
+}
+
+export async function render(context) {
+  const { main, params } = context;
+  const bar = await controlBar(context);
+  const b = await get("/business", windowParams(params));
+  const g = b.generations;
+  const e = b.engagement;
+  const features = Object.entries(b.premiumFeatures.byFeature || {}).map(([feature, count]) => ({ feature, count }));
+  const funnel = [
+    { step: "Generations", count: g.total },
+    { step: "Views", count: e.views },
+    { step: "Shares", count: e.shares },
+    { step: "Downloads", count: e.downloads },
+    { step: "Premium upgrades", count: b.upgrades },
+  ];
+  const retention = [b.retention?.days7, b.retention?.days30]
+    .map((r, i) => ({ name: i ? "30-day" : "7-day", cohortDay: null, cohort: null, retained: null, rate: null, ...(r || {}) }));
+  replace(main,
+    h("h1", {}, "Business"),
+    bar,
+    h("p", { class: "muted" }, `${when(b.window.from)} – ${when(b.window.to)}`),
+    h("div", { class: "tiles" },
+      tile("Revenue", "business.revenueUsd", usd(b.revenueUsd), `${num(b.upgrades)} upgrades`),
+      tile("Conversion (upgrades per free generation)", "business.conversionRate", pct(b.conversionRate, 2)),
+      tile("Premium share of generations", "premiumShare", pct(g.premiumShare), `${num(g.premium)} of ${num(g.total)}`),
+      tile("Premium feature adoption", "premiumAdoption", pct(b.premiumFeatures.adoptionRate),
+        `${num(b.premiumFeatures.generationsWithFeatures)} premium generations used a feature`)),
+    h("div", { class: "grid2" },
+      h("section", {}, h("h2", {}, "Premium features used"),
+        table([
+          { label: "Feature", value: (f) => f.feature },
+          { label: "Generations", value: (f) => num(f.count), num: true },
+        ], features, { empty: "No premium feature was used in this window." })),
+      h("section", {}, h("h2", {}, "Engagement funnel"),
+        table([
+          { label: "Step", value: (f) => f.step },
+          { label: "Count", value: (f) => num(f.count), num: true },
+          { label: "Per generation", value: (f) => (g.total ? num(f.count / g.total, 3) : "–"), num: true },
+        ], funnel))),
+    h("h2", {}, "Retention"),
+    table([
+      { label: "Cohort", value: (r) => r.name },
+      { label: "Cohort day", value: (r) => when(r.cohortDay) },
+      { label: "Users", value: (r) => num(r.cohort), num: true },
+      { label: "Retained", value: (r) => num(r.retained), num: true },
+      { label: "Rate", value: (r) => pct(r.rate), num: true },
+    ], retention),
+    h("p", { class: "muted" }, b.retention?.snapshotDay
+      ? `Retention as of the daily snapshot of ${when(b.retention.snapshotDay)}.`
+      : "No daily snapshot covers this window yet (one is taken each day after midnight UTC)."));
+}
+
+export const title = () => "Business";

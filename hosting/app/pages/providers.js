@@ -1,0 +1,59 @@
+// Providers: a sortable comparison (success, p95, quality, rating, cost per output second,
+// error mix) and small multiples of each provider's success rate and p95 over the window.
+
+import { get } from "../api.js";
+import { TimeChart } from "../charts.js";
+import { controlBar, granularity, windowParams } from "../controls.js";
+import { h, num, pct, replace, secs, table, usd, when } from "../ui.js";
+
+function errorMix(errors) {
+  const entries = Object.entries(errors || {}).sort((a, b) => b[1] - a[1]);
+  if (!entries.length) return "none";
+  return entries.map(([code, count]) => `${code} ${count}`).join(", ");
+}
+
+export async function render(context) {
+  const { main, params } = context;
+  const bar = await controlBar(context, { provider: false });
+  const window = windowParams(params, { provider: false });
+  const [providers, quality] = await Promise.all([get("/providers", window), get("/quality", window)]);
+  const ratings = new Map(quality.providers.map((p) => [p.provider, p]));
+  const rows = providers.providers.map((p) => ({ ...p, q: ratings.get(p.provider) }));
+  const sort = { column: 2, descending: false };
+  const holder = h("div", {});
+  const columns = [
+    { label: "Provider", value: (p) => h("a", { href: `/?provider=${encodeURIComponent(p.provider)}` }, p.provider), sort: (p) => p.provider },
+    { label: "Generations", value: (p) => num(p.generations.total), num: true, sort: (p) => p.generations.total },
+    { label: "Success rate", value: (p) => h("span", { "data-provider-figure": `${p.provider}.successRate` }, pct(p.successRate, 2)), num: true, sort: (p) => p.successRate },
+    { label: "p95 time", value: (p) => secs(p.generationTimeSeconds.p95), num: true, sort: (p) => p.generationTimeSeconds.p95 },
+    { label: "Quality", value: (p) => num(p.quality?.avgScore, 2), num: true, sort: (p) => p.quality?.avgScore },
+    { label: "Rating", value: (p) => num(p.q?.satisfaction?.avgRating, 2), num: true, sort: (p) => p.q?.satisfaction?.avgRating },
+    { label: "Cost / output s", value: (p) => usd(p.costPerOutputSecondUsd, 4), num: true, sort: (p) => p.costPerOutputSecondUsd },
+    { label: "Errors", value: (p) => errorMix(p.errors), sort: (p) => Object.values(p.errors || {}).reduce((a, b) => a + b, 0) },
+  ];
+  const draw = () => replace(holder, table(columns, rows, {
+    state: sort, onSort: draw, caption: "Select a column heading to sort.", empty: "No provider had a generation in this window.",
+  }));
+  draw();
+  const multiples = h("div", { class: "small-multiples" });
+  replace(main,
+    h("h1", {}, "Providers"),
+    bar,
+    h("p", { class: "muted" }, `${when(providers.window.from)} – ${when(providers.window.to)}`),
+    holder,
+    h("h2", {}, "Success rate and p95 generation time per provider"),
+    multiples);
+  // One trends call per provider, drawn as each arrives, in the table's provider order.
+  const names = rows.map((p) => p.provider).sort();
+  await Promise.all(names.map(async (name) => {
+    const rate = new TimeChart({ title: `${name}: success rate`, unit: "ratio", height: 140 });
+    const p95 = new TimeChart({ title: `${name}: p95 time`, unit: "seconds", height: 140 });
+    multiples.append(rate.el, p95.el);
+    const trends = await get("/trends", { ...window, provider: name, granularity: granularity(params), horizon: 0 });
+    const x = trends.series.map((s) => s.start);
+    rate.update({ x, lines: [{ label: "success", values: trends.series.map((s) => s.successRate) }] });
+    p95.update({ x, lines: [{ label: "p95", values: trends.series.map((s) => s.generationTimeSeconds.p95) }] });
+  }));
+}
+
+export const title = () => "Providers";

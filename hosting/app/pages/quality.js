@@ -1,0 +1,53 @@
+// Quality and satisfaction: overall, by tier, quality against rating, and the provider ranking.
+
+import { get } from "../api.js";
+import { controlBar, windowParams } from "../controls.js";
+import { h, num, pct, replace, table, when } from "../ui.js";
+
+export async function render(context) {
+  const { main, params } = context;
+  const bar = await controlBar(context);
+  const body = await get("/quality", windowParams(params));
+  const o = body.overall;
+  const tiers = Object.entries(body.byTier || {}).map(([tier, t]) => ({ tier, ...t }));
+  const bands = body.qualityVsSatisfaction?.byQualityBand || [];
+  replace(main,
+    h("h1", {}, "Quality and satisfaction"),
+    bar,
+    h("p", { class: "muted" }, `${when(body.window.from)} – ${when(body.window.to)}`),
+    h("div", { class: "tiles" },
+      h("section", { class: "tile" }, h("div", { class: "label" }, "Average quality score"),
+        h("div", { class: "value", "data-figure": "quality.avgScore" }, num(o.avgScore, 2)),
+        h("div", { class: "muted target" }, `${num(o.scored)} scored generations`)),
+      h("section", { class: "tile" }, h("div", { class: "label" }, "Average user rating"),
+        h("div", { class: "value", "data-figure": "satisfaction.avgRating" }, num(o.avgRating, 2)),
+        h("div", { class: "muted target" }, `${num(o.rated)} ratings`)),
+      h("section", { class: "tile" }, h("div", { class: "label" }, "Quality–rating correlation"),
+        h("div", { class: "value" }, num(body.qualityVsSatisfaction?.correlation, 2)),
+        h("div", { class: "muted target" }, `${num(body.qualityVsSatisfaction?.pairs)} rated and scored`))),
+    h("h2", {}, "By tier"),
+    table([
+      { label: "Tier", value: (t) => t.tier },
+      { label: "Quality", value: (t) => num(t.avgScore, 2), num: true },
+      { label: "Scored", value: (t) => num(t.scored), num: true },
+      { label: "Rating", value: (t) => num(t.avgRating, 2), num: true },
+      { label: "Rated", value: (t) => num(t.rated), num: true },
+    ], tiers),
+    h("h2", {}, "Provider ranking"),
+    h("p", { class: "muted" }, body.ranking?.method || ""),
+    table([
+      { label: "Provider", value: (p) => p.provider },
+      { label: "Rank score", value: (p) => num(p.rankScore, 3), num: true },
+      { label: "Quality (shrunk)", value: (p) => num(p.quality?.shrunkScore, 2), num: true },
+      { label: "Rating", value: (p) => num(p.satisfaction?.avgRating, 2), num: true },
+      { label: "Success (lower bound)", value: (p) => pct(p.successRateLowerBound, 2), num: true },
+    ], body.providers),
+    h("h2", {}, "Rating by quality band"),
+    table([
+      { label: "Quality", value: (b) => `${b.qualityFrom}–${b.qualityTo}` },
+      { label: "Average rating", value: (b) => num(b.avgRating, 2), num: true },
+      { label: "Ratings", value: (b) => num(b.rated), num: true },
+    ], bands.filter((b) => b.rated > 0), { empty: "No rated generation with a score in this window." }));
+}
+
+export const title = () => "Quality";

@@ -1,0 +1,110 @@
+// Rules: every alert rule; admins edit one at a time, and the API's validation error appears next
+// to the field it names.
+
+import { get, send } from "../api.js";
+import { badge, h, message, replace, table } from "../ui.js";
+import { comparator, formatValue } from "./alerts.js";
+
+const EDITABLE = [
+  { name: "threshold", label: "Threshold", type: "number", step: "any" },
+  { name: "comparator", label: "Comparator", options: ["lt", "lte", "gt", "gte"] },
+  { name: "window", label: "Window", options: ["5m", "1h", "24h"] },
+  { name: "severity", label: "Severity", options: ["critical", "warning", "info"] },
+  { name: "minSamples", label: "Minimum samples", type: "number", step: "1" },
+  { name: "pendingEvaluations", label: "Breaching runs before firing", type: "number", step: "1" },
+  { name: "resolveEvaluations", label: "Clear runs before resolving", type: "number", step: "1" },
+  { name: "repeatIntervalMinutes", label: "Repeat every (minutes)", type: "number", step: "1" },
+  { name: "description", label: "Description", type: "text" },
+  { name: "enabled", label: "Enabled", type: "checkbox" },
+];
+const CHANNELS = ["slack", "email", "sms", "webhook"];
+
+export async function render(context) {
+  const { main, isAdmin } = context;
+  const body = await get("/alert-rules");
+  const editor = h("div", {});
+  const list = h("div", {});
+  const draw = () => replace(list, table([
+    { label: "Rule", value: (r) => r.ruleId },
+    { label: "Condition", value: (r) => `${r.metric} ${comparator(r.comparator)} ${formatValue(r.metric, r.threshold)} over ${r.window}` },
+    { label: "Scopes", value: (r) => r.scopes.join(", ") },
+    { label: "Severity", value: (r) => badge(`sev-${r.severity}`, r.severity) },
+    { label: "Channels", value: (r) => r.channels.join(", ") },
+    { label: "State", value: (r) => (r.enabled ? "enabled" : "disabled") },
+    isAdmin ? { label: "Action", value: (r) => h("button", { type: "button", "aria-label": `Edit ${r.ruleId}`, onclick: () => edit(r) }, "Edit") } : null,
+  ].filter(Boolean), body.rules, { empty: "No rules." }));
+
+  function edit(rule) {
+    const inputs = {};
+    const errors = {};
+    const status = h("div", { "aria-live": "polite" });
+    const fields = EDITABLE.map((f) => {
+      const id = `rule-${f.name}`;
+      let input;
+      if (f.options) {
+        input = h("select", { id, name: f.name }, f.options.map((o) => h("option", { value: o, selected: rule[f.name] === o }, o)));
+      } else if (f.type === "checkbox") {
+        input = h("input", { id, name: f.name, type: "checkbox", checked: rule[f.name] });
+      } else {
+        input = h("input", { id, name: f.name, type: f.type, step: f.step, value: rule[f.name] ?? "" });
+      }
+      inputs[f.name] = input;
+      errors[f.name] = h("div", { class: "error", id: `${id}-error` });
+      input.setAttribute("aria-describedby", `${id}-error`);
+      return h("div", { class: "field" }, h("label", { for: id }, f.label), input, errors[f.name]);
+    });
+    const channelBoxes = CHANNELS.map((c) => h("label", { style: "display:inline-flex;gap:4px;margin-right:12px;color:inherit" },
+      h("input", { type: "checkbox", name: "channels", value: c, checked: rule.channels.includes(c) }), c));
+    errors.channels = h("div", { class: "error", id: "rule-channels-error" });
+    const form = h("form", { class: "panel", "aria-label": `Edit rule ${rule.ruleId}`, onsubmit: async (event) => {
+      event.preventDefault();
+      for (const [name, el] of Object.entries(errors)) {
+        el.textContent = "";
+        inputs[name]?.removeAttribute("aria-invalid");
+      }
+      const next = { ...rule };
+      for (const f of EDITABLE) {
+        const input = inputs[f.name];
+        if (f.type === "checkbox") next[f.name] = input.checked;
+        else if (f.type === "number") next[f.name] = input.value === "" ? null : Number(input.value);
+        else next[f.name] = input.value;
+      }
+      next.channels = channelBoxes.map((l) => l.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
+      try {
+        const saved = await send("PUT", `/alert-rules/${rule.ruleId}`, next);
+        Object.assign(rule, saved.rule);
+        draw();
+        replace(status, message("notice", `Saved ${rule.ruleId}.`));
+      } catch (error) {
+        const field = error.message.split(":")[0].split(".")[0];
+        if (errors[field]) {
+          errors[field].textContent = error.message;
+          inputs[field]?.setAttribute("aria-invalid", "true");
+          inputs[field]?.focus();
+        }
+        replace(status, message("error", "Not saved.", error.message));
+      }
+    } },
+    h("h2", { style: "margin-top:0" }, `Edit ${rule.ruleId}`),
+    h("p", { class: "muted" }, `${rule.metric}; scopes ${rule.scopes.join(", ")}`),
+    fields,
+    h("fieldset", {}, h("legend", {}, "Channels"), channelBoxes, errors.channels),
+    h("div", { class: "actions" },
+      h("button", { class: "primary", type: "submit" }, "Save"),
+      h("button", { type: "button", onclick: () => replace(editor) }, "Cancel")),
+    status);
+    replace(editor, form);
+    form.scrollIntoView({ block: "start" });
+    inputs.threshold.focus();
+  }
+
+  draw();
+  replace(main,
+    h("h1", {}, "Alert rules"),
+    body.problems.length ? message("error", "Some stored rules do not validate and are not evaluated:", h("ul", {}, body.problems.map((p) => h("li", {}, p)))) : null,
+    isAdmin ? null : h("p", { class: "muted" }, "Read only: editing rules needs the admin role."),
+    list,
+    editor);
+}
+
+export const title = () => "Rules";
