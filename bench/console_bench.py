@@ -8,7 +8,9 @@ fresh tabs with a warm and with an empty cache. Needs Debian's chromium and `npm
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
+import random
 import shutil
 import statistics
 import sys
@@ -46,13 +48,13 @@ def main() -> int:
         os.environ["FIRESTORE_EMULATOR_HOST"] = stack.firestore_host
         simulate(firestore.Client(project="demo-cvplus"), count=args.count, progress=False)
         time.sleep(5)  # the pipeline settles
-        run(stack.console_url, chromium, args.loads)
+        run(stack.console_url, chromium, args.loads, firestore.Client(project="demo-cvplus"))
     finally:
         stack.stop()
     return 0
 
 
-def run(url: str, chromium: str, loads: int) -> None:
+def run(url: str, chromium: str, loads: int, db: firestore.Client) -> None:
     analyst = DEMO_USERS[1]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
@@ -121,6 +123,39 @@ def run(url: str, chromium: str, loads: int) -> None:
             f"live refresh: {len(calls)} API calls "
             f"({', '.join(sorted(c.rsplit('/api', 1)[1] for c in calls))}), "
             f"{refresh_bytes / 1024:.1f} KB"
+        )
+        # A new generation, written as the generation service writes it, until the open
+        # overview shows it (the refresh runs every 10 s, so this is up to 10 s plus the
+        # pipeline and one refresh). A provider of its own keeps the count exact while older
+        # generations leave the sliding 24 h window; writes land at random points of the
+        # refresh cycle.
+        tab.goto(url + "/?provider=benchlive")
+        tab.wait_for_selector("main[data-ready='overview']")
+        rng = random.Random(1)
+        seen = []
+        for trial in range(6):
+            time.sleep(rng.uniform(0, 10))
+            text = tab.locator("[data-figure='generations.total']").inner_text()
+            total = int(text.replace(",", ""))
+            started = time.monotonic()
+            db.collection("video_generations").document(f"bench-live-{trial}").set(
+                {"userId": "bench", "provider": "benchlive", "status": "queued",
+                 "createdAt": dt.datetime.now(dt.UTC), "userTier": "free"}
+            )  # fmt: skip
+            try:
+                tab.wait_for_function(
+                    "document.querySelector(\"[data-figure='generations.total']\").textContent"
+                    f" === '{total + 1:,}'",
+                    timeout=30_000,
+                )
+            except Exception:
+                shown = tab.locator("[data-figure='generations.total']").inner_text()
+                print(f"trial {trial}: waited for {total + 1:,}, shown {shown}")
+                raise
+            seen.append(time.monotonic() - started)
+        print(
+            f"a written generation on screen after: {', '.join(f'{s:.1f}' for s in seen)} s "
+            f"(median {statistics.median(seen):.1f} s, max {max(seen):.1f} s; refresh period 10 s)"
         )
         browser.close()
 

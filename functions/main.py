@@ -12,13 +12,15 @@ from flask import Request, Response
 
 from video_monitoring.config.constants import REGION
 from video_monitoring.config.settings import get_settings, in_production, source_collection
+from video_monitoring.core.logs import setup_logging
 from video_monitoring.runtime import handlers
 
 options.set_global_options(region=REGION)
 if in_production(os.environ):
     # A deployed instance reads its settings as it starts: a missing required setting fails the
-    # cold start with a message naming it, not the first event it handles.
-    get_settings()
+    # cold start with a message naming it, not the first event it handles. Its logs are JSON
+    # lines Cloud Logging parses (severity, labels, trace), secrets redacted.
+    setup_logging(get_settings().secret_values())
 UTC = ZoneInfo("UTC")
 DocumentChange = firestore_fn.Event[Change[Any]]  # before/after DocumentSnapshot | None
 

@@ -143,7 +143,9 @@ function signInPage(problem) {
   h("div", { class: "field" }, h("label", { for: "email" }, "Email"), email),
   h("div", { class: "field" }, h("label", { for: "password" }, "Password"), password),
   button,
-  config.googleSignIn ? h("button", { type: "button", onclick: () => signInWithPopup(auth, new GoogleAuthProvider()) }, "Sign in with Google") : null,
+  // Google sign-in where the project enables it (production); the local Auth emulator has
+  // email and password users only.
+  config.authEmulatorUrl ? null : h("button", { type: "button", onclick: () => signInWithPopup(auth, new GoogleAuthProvider()).catch((error) => replace(status, message("error", "Sign-in failed.", readableAuthError(error)))) }, "Sign in with Google"),
   status);
   main.dataset.ready = "signin";
   document.title = "Sign in · Generation monitor";

@@ -125,6 +125,7 @@ def stack(
             env={
                 **receivers.env(WEBHOOK_SECRET, TWILIO_TOKEN),
                 "CORS_ORIGINS": f'["{WEB_APP}"]',
+                "HEALTH_CACHE_SECONDS": "0",  # each check reads storage afresh
                 **bigquery_env(bigquery_emulator),
             },
             hosting_port=ports[2],

@@ -240,6 +240,15 @@ def test_every_page_renders_the_apis_figures(console: Console) -> None:
     assert figure(page, "averageDailyActiveUsers") == (
         f"{users['totals']['averageDailyActiveUsers']:,.1f}"
     )
+    page.goto(f"{console.url}/alerts?window=24h")
+    ready(page, "alerts")
+    alerts = console.api(ADMIN, "/alerts", window="24h")
+    assert page.get_by_role("heading", name=f"Open now ({len(alerts['active'])}:").count() == 1
+    assert page.locator("main table").first.locator("tbody tr").count() == len(alerts["active"])
+    page.goto(f"{console.url}/rules")
+    ready(page, "rules")
+    rules = console.api(ADMIN, "/alert-rules")["rules"]
+    assert page.locator("main tbody tr").count() == len(rules)
     page.goto(f"{console.url}/providers?window=24h")
     ready(page, "providers")
     providers = console.api(ADMIN, "/providers", window="24h")["providers"]

@@ -13,7 +13,8 @@ from tests.unit.test_dashboard import json_response, verifier
 from tests.unit.test_export import ListSource, generation
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.dashboard.access import AuditEntry, Bucket, take_token
-from video_monitoring.dashboard.app import Dashboard, FileExports, Request, StreamResponse
+from video_monitoring.dashboard.app import Dashboard, FileExports
+from video_monitoring.dashboard.http import Request, StreamResponse
 
 HOUR = dt.timedelta(hours=1)
 T0 = dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)

@@ -11,8 +11,9 @@ from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.config.settings import DashboardSettings
 from video_monitoring.core.errors import Unauthenticated
-from video_monitoring.dashboard.app import Dashboard, Request, Response, StreamResponse
+from video_monitoring.dashboard.app import Dashboard
 from video_monitoring.dashboard.auth import Caller
+from video_monitoring.dashboard.http import Request, Response, StreamResponse
 
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
 ROLES = {"tok-analytics": "analytics", "tok-admin": "admin", "tok-user": None}

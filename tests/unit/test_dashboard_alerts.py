@@ -11,7 +11,8 @@ import pytest
 from tests.unit.test_alert_manager import World, degraded_world
 from tests.unit.test_dashboard import json_response, verifier
 from video_monitoring.analytics.engine import AnalyticsEngine
-from video_monitoring.dashboard.app import Dashboard, Request
+from video_monitoring.dashboard.app import Dashboard
+from video_monitoring.dashboard.http import Request
 
 
 class Api:

@@ -16,8 +16,9 @@ from tests.unit.test_dashboard import json_response, verifier
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.models import Window
-from video_monitoring.dashboard.app import Dashboard, FileExports, Request, StreamResponse
+from video_monitoring.dashboard.app import Dashboard, FileExports
 from video_monitoring.dashboard.files import Dataset, safe_cell
+from video_monitoring.dashboard.http import Request, StreamResponse
 from video_monitoring.privacy.retention import Retention
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)

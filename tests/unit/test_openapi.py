@@ -20,9 +20,11 @@ from tests.unit.test_export import ListSource, generation
 from video_monitoring.alerting.manager import AlertManager
 from video_monitoring.alerting.notifications import RetryPolicy
 from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.health import ExportStatus, HealthCheck, HealthInputs
 from video_monitoring.analytics.performance import PerformanceMonitor
-from video_monitoring.dashboard.app import Dashboard, FileExports, Request, StreamResponse
+from video_monitoring.dashboard.app import Dashboard, FileExports
 from video_monitoring.dashboard.files import FORMATS
+from video_monitoring.dashboard.http import Request, StreamResponse
 from video_monitoring.privacy.erasure import ErasureReport, erase_user
 
 SPEC = pathlib.Path(__file__).resolve().parents[2] / "openapi.yaml"
@@ -37,6 +39,22 @@ def fake_eraser(user_id: str) -> ErasureReport:
     return erase_user(user_id, FakeUserData(), None)
 
 
+def healthy_check(clock: FixedClock) -> HealthCheck:
+    """A health check over a monitor whose tick ran a minute ago."""
+
+    class Source:
+        def health_inputs(self, now: dt.datetime, queued: int, stuck: int) -> HealthInputs:
+            run = ExportStatus("2026-11-23", "succeeded", now, {"generation_metrics": 3})
+            return HealthInputs(
+                now, now - dt.timedelta(minutes=1), None, 10, 0, 0, 0, run, queued, stuck
+            )
+
+        def record_tick(self, at: dt.datetime) -> None:
+            raise AssertionError("not called")
+
+    return HealthCheck(Source(), lambda now: (2, 0), clock)
+
+
 def test_documented_paths_are_the_served_routes() -> None:
     spec = yaml.safe_load(SPEC.read_text())
     store = FakeStore()
@@ -45,7 +63,7 @@ def test_documented_paths_are_the_served_routes() -> None:
     manager = AlertManager(FakeAlertStore(), {}, RetryPolicy(), "http://x", clock)
     dashboard = Dashboard(
         AnalyticsEngine(store, monitor), monitor, clock, 400, verifier=verifier, alerts=manager,
-        exports=FileExports(ListSource({})), eraser=fake_eraser,
+        exports=FileExports(ListSource({})), eraser=fake_eraser, health=healthy_check(clock),
     )  # fmt: skip
     assert set(spec["paths"]) == dashboard.paths()
     summary = spec["components"]["schemas"]["Summary"]
@@ -76,6 +94,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
             ListSource({"video_generation_metrics": [generation(i) for i in range(3)]})
         ),
         eraser=fake_eraser,
+        health=healthy_check(world.clock),
     )  # fmt: skip
     alert_id = next(iter(world.alerts.instances))
     engine = AnalyticsEngine(world.store, world.monitor)
@@ -100,6 +119,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         ("/export", "get"): ("GET", "/export", b""),
         ("/user-insights", "get"): ("GET", "/user-insights", b""),
         ("/targets", "get"): ("GET", "/targets", b""),
+        ("/health", "get"): ("GET", "/health", b""),
         ("/users/{userId}/erase", "post"): ("POST", "/users/u-1/erase", b""),
     }  # fmt: skip
     documented = {
@@ -114,7 +134,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         if body == b"RULE":
             rule = world.alerts.rules["slow_generation"].to_doc()
             body = json.dumps({k: v for k, v in rule.items() if k != "ruleId"}).encode()
-        params = {} if "alert" in url or url == "/targets" else {"window": "24h"}
+        params = {} if "alert" in url or url in ("/targets", "/health") else {"window": "24h"}
         if url == "/export":
             streamed = dashboard.handle(
                 Request(

@@ -19,7 +19,8 @@ from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.errors import InvalidArgument, Unavailable
 from video_monitoring.core.models import Window
-from video_monitoring.dashboard.app import Dashboard, FileExports, Request, StreamResponse, loggable
+from video_monitoring.dashboard.app import Dashboard, FileExports, loggable
+from video_monitoring.dashboard.http import Request, StreamResponse
 from video_monitoring.privacy.erasure import check_user_id, erase_user, subject
 from video_monitoring.privacy.retention import Retention
 

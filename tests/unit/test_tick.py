@@ -13,6 +13,7 @@ from video_monitoring.alerting.manager import RuleSet, RunReport
 from video_monitoring.alerting.metrics import Snapshot
 from video_monitoring.alerting.notifications import DeliveryResult
 from video_monitoring.alerting.rules import DEFAULT_RULES, AlertRule
+from video_monitoring.analytics.health import HealthInputs
 from video_monitoring.runtime import tick as t
 
 NOW = dt.datetime(2026, 11, 30, 12, 5, tzinfo=dt.UTC)
@@ -87,6 +88,17 @@ class FakeServices:
         self.calls.append(("store_daily_snapshots", now))
         return self.daily
 
+    def health_inputs(self, now: dt.datetime, queued: int, stuck: int) -> HealthInputs:
+        self.calls.append(("health_inputs", (now, queued, stuck)))
+        return HealthInputs(
+            now=now, last_tick=now - dt.timedelta(minutes=20), oldest_unfolded=None,
+            changes_last_hour=90, rejected_last_hour=10, outbox_backlog=0,
+            abandoned_last_day=2, last_export=None, queued=queued, stuck=stuck,
+        )  # fmt: skip
+
+    def record_tick(self, at: dt.datetime) -> None:
+        self.calls.append(("record_tick", at))
+
 
 def test_load_rules_reads_the_rules_once_for_the_run() -> None:
     services = FakeServices()
@@ -113,13 +125,39 @@ def test_take_snapshot_without_anomaly_rules_reads_no_history() -> None:
     assert tick.snapshot is not None and tick.snapshot.system["pipelineRepairs"] is None
 
 
-def test_write_system_metrics_counts_stuck_generations_from_the_setting() -> None:
+def test_check_monitor_puts_the_monitors_own_figures_in_the_snapshot() -> None:
+    """The backlog with stuck jobs counted from the setting, and the health inputs become the
+    system metrics the built-in rules evaluate."""
     services = FakeServices()
     tick = t.Tick(NOW, snapshot=Snapshot(tick=NOW, cells={}, windows={}, upgrades={}))
-    t.write_system_metrics(services, tick)
+    t.check_monitor(services, tick)
     assert services.calls[0] == ("backlog", NOW - dt.timedelta(minutes=30))
-    assert services.calls[1] == ("write_system_metrics", (NOW, {"overall": (4, 1)}))
+    assert services.calls[1] == ("health_inputs", (NOW, 4, 1))
+    assert tick.snapshot is not None
+    assert tick.snapshot.system == {
+        "minutesSinceLastTick": 20.0,
+        "rejectedShare": 0.1,
+        "abandonedNotifications": 2.0,
+        "exportFailed": None,
+        "queueBacklog": 4.0,
+        "stuckJobs": 1.0,
+    }
+
+
+def test_write_system_metrics_writes_the_backlog_the_tick_read() -> None:
+    services = FakeServices()
+    snapshot = Snapshot(tick=NOW, cells={}, windows={}, upgrades={})
+    tick = t.Tick(NOW, snapshot=snapshot, backlog={"overall": (4, 1)})
+    t.write_system_metrics(services, tick)
+    assert services.calls == [("write_system_metrics", (NOW, {"overall": (4, 1)}))]
     assert tick.system_documents == 17
+
+
+def test_the_heartbeat_is_the_last_step() -> None:
+    services = FakeServices()
+    t.record_heartbeat(services, t.Tick(NOW))
+    assert services.calls == [("record_tick", NOW)]
+    assert t.STEPS[-1] is t.record_heartbeat
 
 
 def test_evaluation_and_escalation_use_the_rules_the_run_read() -> None:
@@ -154,11 +192,13 @@ def test_a_run_takes_every_step_in_order_and_reads_the_rules_once(
         "snapshot",
         "audit_repairs_since",
         "backlog",
+        "health_inputs",
         "write_system_metrics",
         "evaluate",
         "escalate",
         "deliver",
         "store_daily_snapshots",
+        "record_tick",
     ]
     assert tick.system_documents == 17 and tick.report.evaluations == len(DEFAULT_RULES)
     assert "17 system metric documents" in caplog.text
@@ -169,9 +209,11 @@ def test_the_steps_are_named_in_the_order_they_run() -> None:
     assert [step.__name__ for step in t.STEPS] == [
         "load_rules",
         "take_snapshot",
+        "check_monitor",
         "write_system_metrics",
         "evaluate_rules",
         "escalate",
         "deliver_notifications",
         "store_daily_snapshots",
+        "record_heartbeat",
     ]

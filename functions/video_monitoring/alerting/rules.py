@@ -39,8 +39,21 @@ VALUE_METRICS = frozenset(
         "total",
     }
 )
-# Figures about the monitor itself: changes the nightly drift audit had to repair.
-SYSTEM_METRICS = frozenset({"pipelineRepairs"})
+# Figures about the monitor itself (analytics/health.py): changes the nightly drift audit had to
+# repair, minutes since the previous scheduled tick, the share of the last hour's documents that
+# were rejected, notifications given up in the last day, whether the last BigQuery export failed
+# (1) or not (0), generations in flight and those stuck.
+SYSTEM_METRICS = frozenset(
+    {
+        "pipelineRepairs",
+        "minutesSinceLastTick",
+        "rejectedShare",
+        "abandonedNotifications",
+        "exportFailed",
+        "queueBacklog",
+        "stuckJobs",
+    }
+)
 METRICS = RATE_METRICS | VALUE_METRICS | SYSTEM_METRICS
 # Metrics that exist overall only (premium upgrades carry no provider; the system is one).
 OVERALL_ONLY = frozenset({"conversionRate"}) | SYSTEM_METRICS
@@ -182,5 +195,37 @@ DEFAULT_RULES: tuple[AlertRule, ...] = (
         window="24h", scopes=["overall"], minSamples=1, pendingEvaluations=1,
         resolveEvaluations=1, severity="warning", channels=["slack", "email"],
         description="The nightly audit repaired changes no trigger handler had counted",
+    ),
+    # The monitor watching itself: each fires on the first run that sees it and resolves on the
+    # first that does not (GET /health reports the same conditions to an external uptime check).
+    _rule(
+        ruleId="monitor_stale", metric="minutesSinceLastTick", comparator="gt", threshold=15.0,
+        window="5m", scopes=["overall"], minSamples=1, pendingEvaluations=1,
+        resolveEvaluations=1, severity="critical", channels=["slack", "email"],
+        description="The scheduled tick did not run for more than 15 minutes before this one",
+    ),
+    _rule(
+        ruleId="pipeline_rejections", metric="rejectedShare", comparator="gt", threshold=0.05,
+        window="5m", scopes=["overall"], minSamples=1, pendingEvaluations=1,
+        resolveEvaluations=2, severity="warning", channels=["slack", "email"],
+        description="More than 5% of the last hour's documents were rejected as malformed",
+    ),
+    _rule(
+        ruleId="notifications_abandoned", metric="abandonedNotifications", comparator="gt",
+        threshold=0.0, window="5m", scopes=["overall"], minSamples=1, pendingEvaluations=1,
+        resolveEvaluations=1, severity="warning", channels=["slack", "email", "webhook"],
+        description="Alert notifications were given up in the last 24 hours (see /health)",
+    ),
+    _rule(
+        ruleId="export_failed", metric="exportFailed", comparator="gt", threshold=0.5,
+        window="5m", scopes=["overall"], minSamples=1, pendingEvaluations=1,
+        resolveEvaluations=1, severity="warning", channels=["slack", "email"],
+        description="The last nightly BigQuery export failed",
+    ),
+    _rule(
+        ruleId="queue_backlog", metric="stuckJobs", comparator="gt", threshold=50.0,
+        window="5m", scopes=["overall"], minSamples=1, pendingEvaluations=2,
+        resolveEvaluations=2, severity="warning", channels=["slack", "email"],
+        description="More than 50 generations processing for longer than the stuck limit",
     ),
 )  # fmt: skip

@@ -96,8 +96,10 @@ class AnalyticsEngine:
         tracked_features: frozenset[str] | None = None,
         retention: Retention = DEFAULT_RETENTION,
         archive: TrendArchive | None = None,
+        stuck_after: dt.timedelta = dt.timedelta(minutes=30),
     ) -> None:
         self._store = store
+        self._stuck_after = stuck_after
         self._monitor = monitor
         self._archive = archive
         self._shards = shards
@@ -132,9 +134,24 @@ class AnalyticsEngine:
         return {**providers_comparison(self.cells(window), window), "source": self.source(window)}
 
     def system_metrics(self, window: Window) -> dict[str, Any]:
-        """docs/interfaces.md §6 `/performance`: the system figures of a window."""
+        """docs/interfaces.md §6 `/performance`: the system figures of a window, and the queue
+        now (generations queued or processing, and those processing for longer than the stuck
+        limit) in the window's provider scope."""
         totals = merge_cells(self.cells(window), provider=window.provider)
-        return {**system_metrics_json(totals, window), "source": self.source(window)}
+        now = self._clock()
+        scope = f"provider:{window.provider}" if window.provider else "overall"
+        in_flight, stuck = self._store.backlog(now - self._stuck_after).get(scope, (0, 0))
+        queue = {
+            "asOf": now,
+            "inProgress": in_flight,
+            "stuck": stuck,
+            "stuckAfterMinutes": int(self._stuck_after.total_seconds() // 60),
+        }
+        return {
+            **system_metrics_json(totals, window),
+            "queue": queue,
+            "source": self.source(window),
+        }
 
     def generate_business_metrics(self, window: Window) -> dict[str, Any]:
         """docs/interfaces.md §6 `/business` (definitions in the README)."""

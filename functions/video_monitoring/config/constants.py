@@ -39,6 +39,8 @@ ALERT_STATES: Final = "alert_states"
 ALERT_NOTIFICATIONS: Final = "alert_notifications"
 # One record per exported day (the last run's outcome and row counts per table).
 EXPORT_RUNS: Final = "bigquery_export_runs"
+# The last run of each scheduled job the health check watches (`aggregate_and_alert`).
+HEARTBEATS: Final = "monitor_heartbeats"
 PIPELINE_AUDITS: Final = "pipeline_audits"
 # Users who opted out of analytics: `{userId}` documents, written by the user or the backend.
 ANALYTICS_OPT_OUTS: Final = "analytics_opt_outs"

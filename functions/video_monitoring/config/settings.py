@@ -86,6 +86,8 @@ class DashboardSettings(_Group):
     export_rate_per_hour: int = Field(default=30, ge=1)
     # Most rows one /export may return (a larger window gets a 400 naming the cap).
     export_max_rows: int = Field(default=100_000, ge=1)
+    # GET /health computes its verdict at most this often per instance (it needs no token).
+    health_cache_seconds: float = Field(default=15.0, ge=0)
     # Targets the console holds the headline figures against (GET /targets).
     target_success_rate: float = Field(default=0.995, ge=0, le=1)
     target_avg_generation_seconds: float = Field(default=60.0, gt=0)
@@ -192,6 +194,16 @@ class Settings(BaseModel):
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     bigquery: BigQuerySettings = Field(default_factory=BigQuerySettings)
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret's value (the log formatter redacts them)."""
+        values = []
+        for group in (self.notifications, self.bigquery):
+            for name in type(group).model_fields:
+                value = getattr(group, name)
+                if isinstance(value, SecretStr):
+                    values.append(value.get_secret_value())
+        return values
 
 
 def in_production(environ: Mapping[str, str]) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
-import json
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -15,6 +14,7 @@ from typing import Any
 from video_monitoring.alerting.manager import AlertManager, AlertQuery
 from video_monitoring.alerting.rules import parse_rule
 from video_monitoring.analytics.engine import TREND_METRICS, AnalyticsEngine
+from video_monitoring.analytics.health import Health
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.config import constants as c
 from video_monitoring.config.settings import DashboardSettings, Target
@@ -41,8 +41,10 @@ from video_monitoring.dashboard.files import (
     file_name,
     row_of,
 )
+from video_monitoring.dashboard.http import Request, Response, StreamResponse, error_body
 from video_monitoring.dashboard.params import api_path, json_body, parse_window
 from video_monitoring.dashboard.report import report_figures
+from video_monitoring.dashboard.system_routes import health_response, targets_body
 from video_monitoring.privacy.erasure import ErasureReport, check_user_id, subject
 from video_monitoring.privacy.pseudonyms import OPTED_OUT
 from video_monitoring.privacy.retention import DEFAULT_RETENTION, RAW, TTL_COLLECTIONS, Retention
@@ -74,56 +76,6 @@ def _int_param(params: Mapping[str, str], name: str, default: int, low: int, hig
     if not re.fullmatch(r"[0-9]{1,9}", text) or not low <= int(text) <= high:
         raise InvalidArgument(f"{name}: expected an integer from {low} to {high}; got {text!r}")
     return int(text)
-
-
-@dataclass(frozen=True)
-class Request:
-    """What the API needs of an HTTP request."""
-
-    method: str
-    path: str
-    params: Mapping[str, str]
-    authorization: str | None
-    body: bytes = b""
-
-
-@dataclass(frozen=True)
-class Response:
-    """Status and JSON body."""
-
-    status: int
-    body: Any
-
-    def text(self) -> str:
-        """The body as JSON."""
-        return json.dumps(self.body, default=_json_default, separators=(",", ":"))
-
-
-@dataclass(frozen=True)
-class StreamResponse:
-    """A file streamed in chunks (exports)."""
-
-    content_type: str
-    filename: str
-    chunks: Iterator[bytes]
-    status: int = 200
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "isoformat"):
-        return rfc3339(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def _targets(targets: Mapping[str, Target], params: Mapping[str, str]) -> dict[str, Any]:
-    if params:
-        raise InvalidArgument(f"{sorted(params)[0]}: /targets takes no parameters")
-    return {name: target.to_json() for name, target in targets.items()}
-
-
-def error_body(code: str, message: str) -> dict[str, Any]:
-    """docs/interfaces.md §6 error shape."""
-    return {"error": {"code": code, "message": message}}
 
 
 def loggable(path: str) -> str:
@@ -163,6 +115,7 @@ class Dashboard:
         eraser: Callable[[str], ErasureReport] | None = None,
         retention: Retention = DEFAULT_RETENTION,
         targets: Mapping[str, Target] | None = None,
+        health: Callable[[], Health] | None = None,
     ) -> None:
         self._engine = engine
         self._monitor = monitor
@@ -174,6 +127,7 @@ class Dashboard:
         self._eraser = eraser
         self._retention = retention
         self._targets = targets or DashboardSettings().targets()
+        self._health = health
         self._routes: dict[str, Callable[[Mapping[str, str]], Any]] = {
             "/summary": self._summary,
             "/performance": self._performance,
@@ -182,7 +136,7 @@ class Dashboard:
             "/providers": lambda p: self._engine.compare_providers(self._window(p)),
             "/business": lambda p: self._engine.generate_business_metrics(self._window(p)),
             "/user-insights": self._user_insights,
-            "/targets": functools.partial(_targets, self._targets),
+            "/targets": functools.partial(targets_body, self._targets),
         }
         if alerts is not None:
             self._routes |= {
@@ -212,6 +166,8 @@ class Dashboard:
             served.add("/alert-rules/{ruleId}")
         if self._eraser is not None:
             served.add("/users/{userId}/erase")
+        if self._health is not None:
+            served.add("/health")
         return served
 
     def handle(self, request: Request) -> Response | StreamResponse:
@@ -225,8 +181,10 @@ class Dashboard:
             return Response(500, error_body("internal", "internal error; see the function's logs"))
 
     def _dispatch(self, request: Request) -> Response | StreamResponse:
-        caller = self._verify(request.authorization)
         path = api_path(request.path)
+        if path == "/health" and self._health is not None:
+            return health_response(self._health, request, self._verify)
+        caller = self._verify(request.authorization)
         parts = path.strip("/").split("/")
         alerts, eraser = self._alerts, self._eraser
         if alerts is not None and len(parts) == 2 and parts[0] == "alerts":

@@ -16,10 +16,12 @@ from video_monitoring.adapters.firestore_exports import (
     FirestoreExportSource,
     FirestoreRunLog,
 )
+from video_monitoring.adapters.firestore_health import FirestoreHealth
 from video_monitoring.adapters.firestore_store import FirestoreStore
 from video_monitoring.alerting.manager import AlertManager
 from video_monitoring.alerting.notifications import RetryPolicy, channels_from_settings
 from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.health import HealthCheck
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.config.settings import Settings, get_settings
 from video_monitoring.core.clock import utc_now
@@ -62,6 +64,7 @@ class Services:
     warehouse: LazyWarehouse
     day_source: FirestoreDaySource
     run_log: FirestoreRunLog
+    health: FirestoreHealth
 
 
 def erase_everywhere(
@@ -106,10 +109,17 @@ def build(settings: Settings) -> Services:
         settings.dashboard.dashboard_base_url or "",
         utc_now,
     )
+    stuck_after = dt.timedelta(minutes=settings.pipeline.stuck_after_minutes)
     analytics = AnalyticsEngine(
-        store, monitor, shards, utc_now, features, retention, archive=archive
-    )
+        store, monitor, shards, utc_now, features, retention, archive=archive,
+        stuck_after=stuck_after,
+    )  # fmt: skip
     board = settings.dashboard
+    health = FirestoreHealth()
+
+    def overall_backlog(now: dt.datetime) -> tuple[int, int]:
+        return store.backlog(now - stuck_after).get("overall", (0, 0))
+
     dashboard = Dashboard(
         analytics,
         monitor,
@@ -127,6 +137,7 @@ def build(settings: Settings) -> Services:
         eraser=functools.partial(erase_everywhere, settings, store, warehouse),
         retention=retention,
         targets=board.targets(),
+        health=HealthCheck(health, overall_backlog, utc_now, board.health_cache_seconds),
     )
     return Services(
         settings=settings,
@@ -140,6 +151,7 @@ def build(settings: Settings) -> Services:
         warehouse=warehouse,
         day_source=FirestoreDaySource(),
         run_log=FirestoreRunLog(),
+        health=health,
     )
 
 

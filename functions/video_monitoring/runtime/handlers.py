@@ -17,9 +17,11 @@ from video_monitoring.adapters.firestore_rollups import Fold
 from video_monitoring.alerting.manager import RuleSet, RunReport
 from video_monitoring.alerting.metrics import Snapshot
 from video_monitoring.alerting.notifications import DeliveryResult
+from video_monitoring.analytics.health import HealthInputs
 from video_monitoring.core.clock import utc_now
-from video_monitoring.dashboard.app import Request, StreamResponse
+from video_monitoring.core.logs import labelled, trace_of
 from video_monitoring.dashboard.auth import cors_headers
+from video_monitoring.dashboard.http import Request, StreamResponse
 from video_monitoring.ingest.events import is_monitor_event
 from video_monitoring.privacy.retention import EXPIRE_FIELD, Retention
 from video_monitoring.runtime import jobs
@@ -36,15 +38,21 @@ MAX_BODY = 64 * 1024 + 1
 def generation_written(event: Any) -> None:
     """Reconcile the generation the event names."""
     generation_id = event.params["generationId"]
-    monitor = services().monitor
-    plan = with_transient_retries(lambda: monitor.record_generation_metrics(generation_id))
-    log.info("generation %s: %s (event %s, %d writes)", generation_id, plan.outcome, event.id,
-             plan.writes)  # fmt: skip
+    with labelled(function="on_generation_written", generation=generation_id, event=event.id):
+        monitor = services().monitor
+        plan = with_transient_retries(lambda: monitor.record_generation_metrics(generation_id))
+        log.info("generation %s: %s (event %s, %d writes)", generation_id, plan.outcome,
+                 event.id, plan.writes)  # fmt: skip
 
 
 def event_written(event: Any) -> None:
     """Count one app event into the event rollups; the monitor's own events are skipped from
     the payload alone (no reads); a client event gets its expiry stamped."""
+    with labelled(function="on_analytics_event_written", appEvent=event.params["eventId"]):
+        _event_written(event)
+
+
+def _event_written(event: Any) -> None:
     event_id = event.params["eventId"]
     sides = [getattr(event.data, "before", None), getattr(event.data, "after", None)]
     datas = [s.to_dict() if s is not None and s.exists else None for s in sides]
@@ -81,6 +89,12 @@ def event_expiry(
 def dashboard_request(request: FlaskRequest) -> FlaskResponse:
     """Adapt the Flask request to the dashboard and back (with CORS for listed origins)."""
     app = services()
+    trace = trace_of(request.headers.get("X-Cloud-Trace-Context"), app.settings.runtime.project)
+    with labelled(trace=trace, function="video_analytics_dashboard"):
+        return _dashboard_request(app, request)
+
+
+def _dashboard_request(app: Services, request: FlaskRequest) -> FlaskResponse:
     cors = cors_headers(request.headers.get("Origin"), app.settings.dashboard.cors_origins)
     if request.method == "OPTIONS":  # a browser's preflight: no credentials, no body
         return FlaskResponse(status=204, headers=cors)
@@ -110,22 +124,26 @@ def dashboard_request(request: FlaskRequest) -> FlaskResponse:
 
 def fold_rollups(schedule_time: dt.datetime) -> Fold:
     """The minute's fold of the rollup journal."""
-    return jobs.fold_rollups(services(), schedule_time)
+    with labelled(function="fold_rollups"):
+        return jobs.fold_rollups(services(), schedule_time)
 
 
 def aggregate_and_alert(schedule_time: dt.datetime) -> Tick:
     """The five-minute tick (runtime/tick.py)."""
-    return run_tick(LiveTick(services()), schedule_time)
+    with labelled(function="aggregate_and_alert"):
+        return run_tick(LiveTick(services()), schedule_time)
 
 
 def export_to_bigquery(schedule_time: dt.datetime) -> list[DayRun]:
     """The nightly BigQuery export."""
-    return jobs.export_to_bigquery(services(), schedule_time)
+    with labelled(function="export_to_bigquery"):
+        return jobs.export_to_bigquery(services(), schedule_time)
 
 
 def audit_pipeline(schedule_time: dt.datetime) -> list[dict[str, Any]]:
     """The nightly pipeline audit."""
-    return jobs.audit_pipeline(services(), schedule_time)
+    with labelled(function="audit_pipeline"):
+        return jobs.audit_pipeline(services(), schedule_time)
 
 
 @dataclass
@@ -161,6 +179,14 @@ class LiveTick:
         """The system metric documents."""
         docs = self.app.monitor.system_metric_documents(snapshot, dict(backlog))
         return self.app.alert_store.write_system_metrics(docs)
+
+    def health_inputs(self, now: dt.datetime, queued: int, stuck: int) -> HealthInputs:
+        """The monitor's own figures."""
+        return self.app.health.health_inputs(now, queued, stuck)
+
+    def record_tick(self, at: dt.datetime) -> None:
+        """The heartbeat."""
+        self.app.health.record_tick(at)
 
     def evaluate(self, snapshot: Snapshot, report: RunReport, rules: RuleSet) -> None:
         """Evaluate the rules."""

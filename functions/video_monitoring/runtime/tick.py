@@ -16,6 +16,7 @@ from typing import Protocol
 from video_monitoring.alerting.manager import RuleSet, RunReport
 from video_monitoring.alerting.metrics import Snapshot
 from video_monitoring.alerting.notifications import DeliveryResult
+from video_monitoring.analytics.health import HealthInputs, system_figures
 
 log = logging.getLogger(__name__)
 # Audit runs whose repairs the `pipeline_drift` rule sees: a nightly run stays visible for a day.
@@ -52,6 +53,15 @@ class TickServices(Protocol):
         """Store the system metric documents of the snapshot; count written."""
         ...
 
+    def health_inputs(self, now: dt.datetime, queued: int, stuck: int) -> HealthInputs:
+        """What storage says about the monitor's own work (the previous tick, the journal,
+        rejections, the outbox, the export)."""
+        ...
+
+    def record_tick(self, at: dt.datetime) -> None:
+        """This tick finished (the heartbeat /health and `monitor_stale` read)."""
+        ...
+
     def evaluate(self, snapshot: Snapshot, report: RunReport, rules: RuleSet) -> None:
         """Evaluate every rule in every scope."""
         ...
@@ -77,6 +87,8 @@ class Tick:
     rules: RuleSet | None = None
     snapshot: Snapshot | None = None
     system_documents: int = 0
+    backlog: dict[str, tuple[int, int]] = field(default_factory=dict)
+    health: HealthInputs | None = None
     report: RunReport = field(default_factory=RunReport)
     daily_snapshots: bool = False
 
@@ -96,11 +108,21 @@ def take_snapshot(services: TickServices, tick: Tick) -> None:
     tick.snapshot.system["pipelineRepairs"] = repairs
 
 
+def check_monitor(services: TickServices, tick: Tick) -> None:
+    """The monitor's own figures, which the built-in rules on the system evaluate: the queue
+    backlog and stuck generations, minutes since the previous tick, rejected share, abandoned
+    notifications, a failed export."""
+    assert tick.snapshot is not None
+    tick.backlog = services.backlog(tick.now - services.stuck_after)
+    queued, stuck = tick.backlog.get("overall", (0, 0))
+    tick.health = services.health_inputs(tick.now, queued, stuck)
+    tick.snapshot.system |= system_figures(tick.health)
+
+
 def write_system_metrics(services: TickServices, tick: Tick) -> None:
     """The windowed system metrics, with the backlog of queued and stuck generations."""
     assert tick.snapshot is not None
-    backlog = services.backlog(tick.now - services.stuck_after)
-    tick.system_documents = services.write_system_metrics(tick.snapshot, backlog)
+    tick.system_documents = services.write_system_metrics(tick.snapshot, tick.backlog)
 
 
 def evaluate_rules(services: TickServices, tick: Tick) -> None:
@@ -125,15 +147,23 @@ def store_daily_snapshots(services: TickServices, tick: Tick) -> None:
     tick.daily_snapshots = services.store_daily_snapshots(tick.now)
 
 
+def record_heartbeat(services: TickServices, tick: Tick) -> None:
+    """Last: say this tick ran to the end (an earlier failure leaves the heartbeat old, so
+    /health and `monitor_stale` notice)."""
+    services.record_tick(tick.now)
+
+
 Step = Callable[[TickServices, Tick], None]
 STEPS: tuple[Step, ...] = (
     load_rules,
     take_snapshot,
+    check_monitor,
     write_system_metrics,
     evaluate_rules,
     escalate,
     deliver_notifications,
     store_daily_snapshots,
+    record_heartbeat,
 )
 
 

@@ -133,6 +133,8 @@ export async function render(context) {
     replace(backlog, h("dl", { class: "kv panel" },
       h("dt", {}, "Queued"), h("dd", { "data-figure": "queued" }, num(g.queued)),
       h("dt", {}, "Processing"), h("dd", { "data-figure": "processing" }, num(g.processing)),
+      h("dt", {}, `Stuck (processing over ${performance.queue?.stuckAfterMinutes ?? 30} min)`),
+      h("dd", { "data-figure": "queue.stuck" }, num(performance.queue?.stuck)),
       h("dt", {}, "Average wait in queue"), h("dd", {}, secs(performance.queueSeconds.avg)),
       h("dt", {}, "Throughput"), h("dd", {}, `${num(performance.throughputPerHour, 1)} completed per hour`)));
     replace(alerts, alertRows(open.active, "No open alerts."));
