@@ -13,7 +13,7 @@ from flask import Request, Response
 from video_monitoring.config.constants import REGION
 from video_monitoring.config.settings import get_settings, in_production, source_collection
 from video_monitoring.core.logs import setup_logging
-from video_monitoring.runtime import handlers
+from video_monitoring.runtime import deploy, handlers
 
 options.set_global_options(region=REGION)
 if in_production(os.environ):
@@ -21,6 +21,7 @@ if in_production(os.environ):
     # cold start with a message naming it, not the first event it handles. Its logs are JSON
     # lines Cloud Logging parses (severity, labels, trace), secrets redacted.
     setup_logging(get_settings().secret_values())
+    deploy.check_function(os.environ.get("FUNCTION_TARGET"), get_settings())
 UTC = ZoneInfo("UTC")
 DocumentChange = firestore_fn.Event[Change[Any]]  # before/after DocumentSnapshot | None
 
@@ -43,13 +44,15 @@ def fold_rollups(event: scheduler_fn.ScheduledEvent) -> None:
     handlers.fold_rollups(event.schedule_time)
 
 
-@scheduler_fn.on_schedule(schedule="*/5 * * * *", timezone=UTC)
+@scheduler_fn.on_schedule(
+    schedule="*/5 * * * *", timezone=UTC, secrets=deploy.secrets_of("aggregate_and_alert")
+)
 def aggregate_and_alert(event: scheduler_fn.ScheduledEvent) -> None:
     """Compute windowed metrics, evaluate alert rules, notify."""
     handlers.aggregate_and_alert(event.schedule_time)
 
 
-@https_fn.on_request()
+@https_fn.on_request(secrets=deploy.secrets_of("video_analytics_dashboard"))
 def video_analytics_dashboard(request: Request) -> Response:
     """The dashboard API."""
     return handlers.dashboard_request(request)
@@ -63,6 +66,7 @@ def video_analytics_dashboard(request: Request) -> Response:
     # A rerun replaces the day exactly, so Cloud Scheduler may retry a failed run.
     retry_count=3,
     min_backoff_seconds=600,
+    secrets=deploy.secrets_of("export_to_bigquery"),
 )
 def export_to_bigquery(event: scheduler_fn.ScheduledEvent) -> None:
     """Export the previous UTC day to BigQuery (replacing it there)."""

@@ -14,6 +14,7 @@ from typing import Any
 
 import requests
 from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
 
 from local_stack.bigquery_emulator import BigQueryEmulator
 from local_stack.launch import LaunchError, add_stack_arguments, default_env, launch
@@ -168,6 +169,65 @@ def run_alerting(stack: LocalStack, receivers: Receivers, secret: str, project: 
     return wanted <= fired
 
 
+def health(stack: LocalStack) -> tuple[int, dict[str, Any]]:
+    """GET /health as an uptime check does (no token)."""
+    response = requests.get(stack.functions_url("video_analytics_dashboard", "/health"), timeout=30)
+    body: dict[str, Any] = response.json()
+    return response.status_code, body
+
+
+def open_alert(db: firestore.Client, rule: str) -> bool:
+    """Whether `rule` has an open, firing alert."""
+    query = db.collection("alert_instances").where(filter=FieldFilter("ruleId", "==", rule))
+    return any((s.to_dict() or {}).get("status") == "firing" for s in query.stream())
+
+
+def run_self_monitoring(stack: LocalStack, db: firestore.Client) -> bool:
+    """The monitor watching itself: /health, a paused tick (its heartbeat set 20 minutes back, as
+    if the scheduler had stopped) that makes /health 503 and fires monitor_stale when ticks
+    resume, and a burst of malformed documents that fires pipeline_rejections."""
+    print()
+    print("self-monitoring: GET /health (no token, as an uptime check calls it)")
+    status, body = health(stack)
+    print(f"  now: {status} {body}")
+    heartbeat = db.collection("monitor_heartbeats").document("aggregate_and_alert")
+    beat = (heartbeat.get().to_dict() or {}).get("at")
+    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    paused = now - dt.timedelta(minutes=20)
+    heartbeat.set({"at": paused, "finishedAt": paused})  # the scheduler "stopped" 20 min ago
+    stale_status, stale = health(stack)
+    print(f"  tick paused since {paused:%H:%M}: {stale_status} {stale.get('reasons')}")
+    resume = max(now, beat or now) + dt.timedelta(minutes=3)
+    stack.run_schedule("aggregate_and_alert", resume, timeout=300).raise_for_status()
+    stale_fired = open_alert(db, "monitor_stale")
+    print(f"  ticks resume at {resume:%H:%M}: monitor_stale firing: {stale_fired}; "
+          f"/health {health(stack)[0]}")  # fmt: skip
+    batch = db.batch()
+    for i in range(150):
+        batch.set(
+            db.collection("video_generations").document(f"demo-malformed-{i:03d}"),
+            {"userId": f"user-bad-{i}", "provider": "runway", "status": "exploded"},
+        )
+    batch.commit()
+    rejected = db.collection("rejected_generations")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and sum(1 for _ in rejected.select([]).stream()) < 150:
+        time.sleep(0.5)
+    stack.run_schedule(
+        "aggregate_and_alert", resume + dt.timedelta(minutes=1), timeout=300
+    ).raise_for_status()
+    rejections_fired = open_alert(db, "pipeline_rejections")
+    status, body = health(stack)
+    print(f"  150 malformed documents: pipeline_rejections firing: {rejections_fired}; "
+          f"/health {status} {body.get('reasons')}")  # fmt: skip
+    ok = stale_status == 503 and stale_fired and rejections_fired
+    print(
+        "a paused tick made /health 503 and fired monitor_stale; a burst of bad documents "
+        f"fired pipeline_rejections: {'yes' if ok else 'NO'}"
+    )
+    return ok
+
+
 def run_export(
     stack: LocalStack, emulator: BigQueryEmulator, db: firestore.Client, project: str
 ) -> bool:
@@ -261,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(summary, indent=2))
         alerting_ok = run_alerting(stack, receivers, webhook_secret, args.project)
         ok = ok and alerting_ok
+        ok = run_self_monitoring(stack, client) and ok
         if warehouse_emulator is not None:
             ok = run_export(stack, warehouse_emulator, client, args.project) and ok
         print()

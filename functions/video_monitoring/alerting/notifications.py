@@ -105,7 +105,14 @@ def _split(value: str | None) -> list[str]:
 
 
 def channels_from_settings(s: NotificationSettings) -> dict[str, Channel]:
-    """Only the channels whose required settings are present."""
+    """Only the channels whose required settings are present, and of those only the ones
+    `ALERT_CHANNELS` names when it is set."""
+    channels = _configured(s)
+    named = {c.strip() for c in s.alert_channels.split(",") if c.strip()}
+    return {name: channel for name, channel in channels.items() if not named or name in named}
+
+
+def _configured(s: NotificationSettings) -> dict[str, Channel]:
     channels: dict[str, Channel] = {}
     timeout = s.notify_timeout_seconds
     if s.smtp_host and s.alert_email_from and _split(s.alert_email_to):

@@ -130,8 +130,12 @@ class PipelineSettings(_Group):
 
 
 class NotificationSettings(_Group):
-    """Alert channels; a channel is on when its required settings are present."""
+    """Alert channels; a channel is on when its required settings are present (and, where
+    `ALERT_CHANNELS` is set, when it names the channel)."""
 
+    # Comma-separated: email, slack, sms, webhook. Required by deployed functions that notify;
+    # the deploy binds exactly these channels' secrets (runtime/deploy.py).
+    alert_channels: str = ""
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_username: str | None = None
