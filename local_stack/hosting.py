@@ -109,7 +109,10 @@ class Hosting:
     def _file(self, path: str) -> Path | None:
         """The public file a path names; index.html for a folder; never outside the folder."""
         root = self.config.public.resolve()
-        candidate = (root / path.lstrip("/")).resolve()
+        try:
+            candidate = (root / path.lstrip("/")).resolve()
+        except (ValueError, OSError):  # a NUL byte or a name the filesystem refuses
+            return None
         if candidate != root and root not in candidate.parents:
             return None
         if candidate.is_dir():

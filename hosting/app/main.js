@@ -75,8 +75,10 @@ async function route({ focus = false } = {}) {
     if (link.dataset.page === name) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
+  // The page renders into a view of its own, shown only if the user is still on it.
+  const view = h("div", { class: "view" });
   const context = {
-    main,
+    main: view,
     args,
     params: new URLSearchParams(location.search),
     role: session.role,
@@ -89,14 +91,15 @@ async function route({ focus = false } = {}) {
   document.title = `${page.title(args)} · Generation monitor`;
   try {
     const refresh = await page.render(context);
-    if (current.token !== token) return; // the user moved on meanwhile
+    if (current?.token !== token) return; // the user moved on (or signed out) meanwhile
+    replace(main, view);
     current.refresh = refresh || null;
     main.dataset.ready = name;
     performance.mark(`console:ready:${name}`); // the figures are on screen (bench/console_bench.py)
     if (focus) main.focus({ preventScroll: true });
     schedule();
   } catch (error) {
-    if (current.token !== token) return;
+    if (current?.token !== token) return;
     showError(error);
     if (focus) main.focus({ preventScroll: true });
   }
@@ -193,6 +196,7 @@ async function start() {
   let shownFor = null;
   onIdTokenChanged(auth, async (user) => {
     if (!user) {
+      clearTimeout(timer);
       session = null;
       shownFor = null;
       current = null;
@@ -204,7 +208,9 @@ async function start() {
     if (shownFor === `${user.uid}/${role}`) return; // a token refresh: nothing changed
     shownFor = `${user.uid}/${role}`;
     if (!role) {
+      clearTimeout(timer);
       session = null;
+      current = null;
       noRolePage(user);
       return;
     }

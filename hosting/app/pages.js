@@ -44,6 +44,14 @@ export function pageFor(path) {
   const clean = path.length > 1 ? path.replace(/\/+$/, "") : path;
   if (PATHS[clean]) return { name: PATHS[clean], page: lazy(PATHS[clean]), args: {} };
   const match = /^\/alerts\/([^/]+)$/.exec(clean);
-  if (match) return { name: "alerts", page: lazy("alert"), args: { alertId: decodeURIComponent(match[1]) } };
+  if (match) {
+    let alertId;
+    try {
+      alertId = decodeURIComponent(match[1]);
+    } catch {
+      return { name: "notfound", page: notFound, args: {} }; // not a valid encoding
+    }
+    return { name: "alerts", page: lazy("alert"), args: { alertId } };
+  }
   return { name: "notfound", page: notFound, args: {} };
 }

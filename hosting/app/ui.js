@@ -86,6 +86,8 @@ export function table(columns, rows, { caption, label, state, onSort, empty = "N
         state.descending = active ? !state.descending : true;
         state.column = index;
         onSort();
+        // The table was rebuilt: give the focus back to this column's new button.
+        document.querySelectorAll("th button.sort")[columns.slice(0, index).filter((c) => c.sort).length]?.focus();
       },
     }, column.label, active ? (state.descending ? " ▼" : " ▲") : ""));
   });

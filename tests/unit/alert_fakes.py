@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from video_monitoring.alerting.channels.base import DeliveryError, Notification
+from video_monitoring.alerting.metrics import system_metrics_id
 from video_monitoring.alerting.records import AlertState, Instance, Transition
 from video_monitoring.alerting.rules import AlertRule
 from video_monitoring.alerting.store import (
@@ -28,15 +29,18 @@ class FakeAlertStore:
         self.outbox: dict[str, dict[str, Any]] = {}
         self.delivered: dict[str, dict[str, Any]] = {}
         self.system_metrics: dict[str, dict[str, Any]] = {}
+        self.seeded: set[str] = set()  # rules created by seeding and never edited
 
     def seed_rules(self, rules: Iterable[AlertRule]) -> list[str]:
-        """Create missing rules."""
-        created = []
+        """Create missing rules; replace seeded ones nobody edited when the default changed."""
+        changed = []
         for rule in rules:
-            if rule.rule_id not in self.rules:
+            stored = self.rules.get(rule.rule_id)
+            if stored is None or (rule.rule_id in self.seeded and stored != rule):
                 self.rules[rule.rule_id] = rule
-                created.append(rule.rule_id)
-        return created
+                self.seeded.add(rule.rule_id)
+                changed.append(rule.rule_id)
+        return changed
 
     def load_rules(self) -> tuple[list[AlertRule], list[str]]:
         """All rules."""
@@ -47,8 +51,9 @@ class FakeAlertStore:
         return self.rules.get(rule_id)
 
     def put_rule(self, rule: AlertRule, by: str, now: dt.datetime) -> None:
-        """Replace."""
+        """Replace (an edited rule is no longer a seeded default)."""
         self.rules[rule.rule_id] = rule
+        self.seeded.discard(rule.rule_id)
 
     def load_states(self) -> dict[str, AlertState]:
         """All states."""
@@ -120,6 +125,13 @@ class FakeAlertStore:
         """The alert's outbox records, by sequence then channel."""
         records = [Delivery.from_doc(d) for d in self.outbox.values() if d["alertId"] == alert_id]
         return sorted(records, key=lambda d: (d.seq, d.channel))
+
+    def rule_values(
+        self, metric: str, scope: str, window: str, ticks: list[dt.datetime]
+    ) -> list[float | None]:
+        """From the system metric documents written, by their deterministic ids."""
+        docs = [self.system_metrics.get(system_metrics_id(t, window, scope)) for t in ticks]
+        return [None if d is None else d["ruleMetrics"].get(metric) for d in docs]
 
     def figure(
         self, metric: str, scope: str, window: str, start: dt.datetime, end: dt.datetime

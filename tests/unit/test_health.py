@@ -73,7 +73,7 @@ def test_a_healthy_monitor_is_ok_with_its_detail() -> None:
         ({"abandoned_last_day": 2}, "2 alert notifications abandoned in the last 24 hours"),
         (
             {"last_export": ExportStatus("2026-11-24", "failed", None, {}, "quota")},
-            "the BigQuery export of 2026-11-24 failed: quota",
+            "the BigQuery export of 2026-11-24 failed",
         ),
     ],
 )

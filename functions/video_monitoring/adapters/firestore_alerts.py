@@ -20,6 +20,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from pydantic import ValidationError
 
 from video_monitoring.adapters._firestore import FirestoreAdapter, counted
+from video_monitoring.alerting.metrics import system_metrics_id
 from video_monitoring.alerting.records import AlertState, Instance, Transition
 from video_monitoring.alerting.rules import AlertRule
 from video_monitoring.alerting.store import (
@@ -39,16 +40,35 @@ class FirestoreAlertStore(FirestoreAdapter):
     """AlertStore on Firestore."""
 
     def seed_rules(self, rules: Iterable[AlertRule]) -> list[str]:
-        """create() fails on an existing document, so edited rules are never overwritten."""
-        created = []
+        """create() fails on an existing document, so edited rules are never overwritten; a
+        default nobody edited (still marked `seeded`) is brought up to the current default, with
+        a precondition on the version read so an edit in between wins."""
+        changed = []
         for rule in rules:
             ref = self.client.collection(c.ALERT_RULES).document(rule.rule_id)
+            doc = {**rule.to_doc(), "seeded": True}
             try:
-                ref.create({**rule.to_doc(), "seeded": True})
-                created.append(rule.rule_id)
-            except AlreadyExists:
+                ref.create(doc)
+                changed.append(rule.rule_id)
                 continue
-        return created
+            except AlreadyExists:
+                pass
+            if self._refresh_default(ref, doc):
+                changed.append(rule.rule_id)
+        return changed
+
+    def _refresh_default(self, ref: firestore.DocumentReference, doc: dict[str, Any]) -> bool:
+        """In one transaction: replace a still-seeded rule that differs from `doc`."""
+
+        @firestore.transactional
+        def run(transaction: firestore.Transaction) -> bool:
+            stored = ref.get(transaction=transaction).to_dict() or {}
+            if stored.get("seeded") is not True or stored == doc:
+                return False
+            transaction.set(ref, doc)
+            return True
+
+        return bool(run(self.client.transaction()))
 
     def load_rules(self) -> tuple[list[AlertRule], list[str]]:
         """Every rule; a stored rule that no longer validates is reported, not fatal."""
@@ -211,6 +231,24 @@ class FirestoreAlertStore(FirestoreAdapter):
             Delivery.from_doc(s.to_dict() or {}) for s in counted("alert_reads", query.stream())
         ]
         return sorted(records, key=lambda d: (d.seq, d.channel))
+
+    def rule_values(
+        self, metric: str, scope: str, window: str, ticks: list[dt.datetime]
+    ) -> list[float | None]:
+        """One batched read of the runs' documents (their ids are deterministic), projected to
+        the one metric."""
+        refs = [
+            self.client.collection(c.SYSTEM_METRICS).document(system_metrics_id(t, window, scope))
+            for t in ticks
+        ]
+        found: dict[str, float | None] = {}
+        for snap in counted(
+            "alert_reads", self.client.get_all(refs, field_paths=[f"ruleMetrics.{metric}"])
+        ):
+            if snap.exists:
+                value = (snap.to_dict() or {}).get("ruleMetrics", {}).get(metric)
+                found[snap.id] = None if value is None else float(value)
+        return [found.get(ref.id) for ref in refs]
 
     def figure(
         self, metric: str, scope: str, window: str, start: dt.datetime, end: dt.datetime

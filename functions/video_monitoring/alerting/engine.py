@@ -20,7 +20,8 @@ change in one commit (an outbox) and delivers afterwards, so a crash never loses
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import statistics
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from video_monitoring.alerting.records import (
@@ -34,7 +35,7 @@ from video_monitoring.alerting.records import (
     Transition,
     instance_id_for,
 )
-from video_monitoring.alerting.rules import AlertRule
+from video_monitoring.alerting.rules import AlertRule, EscalationLevel
 from video_monitoring.core.stats import robust_z, wilson_interval
 
 
@@ -49,6 +50,8 @@ def judge(rule: AlertRule, measurement: Measurement | None, firing: bool) -> Jud
         )
     if rule.kind == "anomaly":
         return _judge_anomaly(rule, measurement)
+    if rule.kind == "baseline":
+        return _judge_baseline(rule, measurement)
     slack = rule.hysteresis if firing else 0.0
     if rule.is_rate and measurement.successes is not None:
         low, high = wilson_interval(measurement.successes, samples, rule.confidence)
@@ -87,12 +90,59 @@ def _judge_anomaly(rule: AlertRule, measurement: Measurement) -> Judgement:
     return Judgement("breach" if breach else "clear", value, measurement.samples, z)
 
 
+def _judge_baseline(rule: AlertRule, measurement: Measurement) -> Judgement:
+    """Against the median of the previous days: `lt` breaches when even the favourable end of
+    the value (the Wilson upper bound for a rate) is below (1 - threshold) x baseline; `gt` when
+    even its lower end is above (1 + threshold) x baseline."""
+    value, samples, history = measurement.value, measurement.samples, measurement.baseline
+    assert value is not None
+    if len(history) < rule.min_history_days:
+        return Judgement(
+            "nodata", value, samples,
+            reason=f"{len(history)} baseline days < minHistoryDays {rule.min_history_days}",
+        )  # fmt: skip
+    expected = statistics.median(history)
+    bound = value
+    if rule.is_rate and measurement.successes is not None:
+        low, high = wilson_interval(measurement.successes, samples, rule.confidence)
+        bound = high if rule.comparator == "lt" else low
+    if rule.comparator == "lt":
+        breach = bound < expected * (1 - rule.threshold)
+    else:
+        breach = bound > expected * (1 + rule.threshold)
+    reason = f"baseline {expected:.4g} (median of {len(history)} days)"
+    return Judgement("breach" if breach else "clear", value, samples, bound, reason=reason)
+
+
 def _notify(
-    instance: Instance, event: str, channels: Sequence[str], now: dt.datetime
+    instance: Instance,
+    event: str,
+    channels: Sequence[str],
+    now: dt.datetime,
+    recipients: Mapping[str, tuple[str, ...]] | None = None,
 ) -> tuple[Instance, Outbound]:
     seq = instance.notification_seq + 1
-    out = Outbound(instance.instance_id, seq, event, instance.level, tuple(channels), now)
+    who = tuple(sorted((recipients or {}).items()))
+    out = Outbound(instance.instance_id, seq, event, instance.level, tuple(channels), now, who)
     return replace(instance, notification_seq=seq, last_notified_at=now), out
+
+
+def _tier(level: EscalationLevel) -> dict[str, tuple[str, ...]]:
+    """An escalation level's own recipients, by channel (only its people hear the escalation)."""
+    if level.recipients is None:
+        return {}
+    return {c: level.recipients.of(c) for c in level.channels if level.recipients.of(c)}
+
+
+def _everyone(rule: AlertRule, instance: Instance) -> dict[str, tuple[str, ...]]:
+    """Recipients of what follows an escalation: each channel's configured ones ("*") and the
+    people of every tier reached."""
+    told: dict[str, tuple[str, ...]] = {}
+    for level in rule.escalation[: instance.level]:
+        for channel, people in _tier(level).items():
+            before = told.get(channel, ("*",))
+            told[channel] = before + tuple(p for p in people if p not in before)
+    return told
 
 
 def _log(instance: Instance, now: dt.datetime, action: str, by: str, detail: str) -> Instance:
@@ -184,7 +234,9 @@ def evaluate(
         )
         instance = _log(instance, tick, "resolved", "monitor", _describe(judgement))
         if not was_suppressed:
-            instance, message = _notify(instance, "resolved", _notified(rule, instance), tick)
+            instance, message = _notify(
+                instance, "resolved", _notified(rule, instance), tick, _everyone(rule, instance)
+            )
             out.append(message)
         new_state = replace(new_state, open_instance_id=None)
     if instance is not None and instance.is_open:
@@ -219,7 +271,9 @@ def advance(rule: AlertRule, instance: Instance, now: dt.datetime) -> Transition
         instance = replace(instance, status=resumed, suppressed_until=None, resumes_as=None)
         instance = _log(instance, now, "suppression-ended", "monitor", f"back to {resumed}")
         if resumed == "firing":
-            instance, message = _notify(instance, "firing", _notified(rule, instance), now)
+            instance, message = _notify(
+                instance, "firing", _notified(rule, instance), now, _everyone(rule, instance)
+            )
             out.append(message)
     if instance.status == "firing" and instance.fired_at is not None:
         reached = instance.level
@@ -230,8 +284,8 @@ def advance(rule: AlertRule, instance: Instance, now: dt.datetime) -> Transition
             instance = replace(instance, level=reached)
             detail = f"unacknowledged; level {reached}"
             instance = _log(instance, now, "escalated", "monitor", detail)
-            channels = rule.escalation[reached - 1].channels
-            instance, message = _notify(instance, "escalated", channels, now)
+            level = rule.escalation[reached - 1]
+            instance, message = _notify(instance, "escalated", level.channels, now, _tier(level))
             out.append(message)
         elif (
             rule.repeat_interval_minutes > 0
@@ -239,7 +293,9 @@ def advance(rule: AlertRule, instance: Instance, now: dt.datetime) -> Transition
             and now - instance.last_notified_at
             >= dt.timedelta(minutes=rule.repeat_interval_minutes)
         ):
-            instance, message = _notify(instance, "repeat", _notified(rule, instance), now)
+            instance, message = _notify(
+                instance, "repeat", _notified(rule, instance), now, _everyone(rule, instance)
+            )
             out.append(message)
     state = AlertState(rule.rule_id, instance.scope)  # unused by callers of advance
     return Transition(state, instance, outbound=tuple(out), changed=instance != original)
@@ -257,7 +313,9 @@ def acknowledge(
         instance = replace(instance, status="acknowledged")
     instance = replace(instance, acknowledged_at=now, acknowledged_by=by)
     instance = _log(instance, now, "acknowledged", by, note)
-    instance, message = _notify(instance, "acknowledged", _notified(rule, instance), now)
+    instance, message = _notify(
+        instance, "acknowledged", _notified(rule, instance), now, _everyone(rule, instance)
+    )
     return Transition(AlertState(rule.rule_id, instance.scope), instance, outbound=(message,))
 
 
@@ -285,7 +343,9 @@ def resolve(
     instance = _log(instance, now, "resolved", by, note)
     out: tuple[Outbound, ...] = ()
     if notify:
-        instance, message = _notify(instance, "resolved", _notified(rule, instance), now)
+        instance, message = _notify(
+            instance, "resolved", _notified(rule, instance), now, _everyone(rule, instance)
+        )
         out = (message,)
     new_state = replace(state, open_instance_id=None, breach_streak=0, clear_streak=0)
     return Transition(new_state, instance, outbound=out)

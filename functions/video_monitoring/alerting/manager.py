@@ -212,7 +212,21 @@ class AlertManager:
     def _measure(self, rule: AlertRule, snapshot: Snapshot, scope: str) -> Measurement:
         if rule.kind == "anomaly":
             return self._anomaly_measurement(rule, snapshot, scope)
-        return measure(rule.metric, snapshot.scope_totals(rule.window, scope))
+        current = measure(rule.metric, snapshot.scope_totals(rule.window, scope))
+        if rule.kind == "baseline":
+            return self._baseline_measurement(rule, snapshot, scope, current)
+        return current
+
+    def _baseline_measurement(
+        self, rule: AlertRule, snapshot: Snapshot, scope: str, current: Measurement
+    ) -> Measurement:
+        """The window now, with what the runs at the same time on each previous baseline day
+        measured (the system metric documents keep every rule metric of every run)."""
+        tick = floor_time(snapshot.tick, "minute")
+        days = [tick - dt.timedelta(days=d) for d in range(1, rule.baseline_days + 1)]
+        past = self._store.rule_values(rule.metric, scope, rule.window, days)
+        baseline = tuple(v for v in past if v is not None)
+        return Measurement(current.value, current.samples, current.successes, baseline)
 
     def _anomaly_measurement(self, rule: AlertRule, snapshot: Snapshot, scope: str) -> Measurement:
         """The last whole hour against the same hour on each of the previous baseline days."""

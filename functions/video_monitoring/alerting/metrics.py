@@ -35,6 +35,7 @@ class ScopeTotals:
     upgrades: int = 0  # premium upgrades in the window (overall only)
     free_generations: int = 0  # free-tier generations in the window (overall only)
     system: Mapping[str, float | None] = field(default_factory=dict)  # overall only
+    revenue: float = 0.0  # USD of the upgrades (overall only)
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Snapshot:
     hour_cells: dict[dt.datetime, list[tuple[str, Mapping[str, Any]]]] = field(default_factory=dict)
     # Figures about the monitor itself (overall scope only), e.g. "pipelineRepairs"; None: no data.
     system: dict[str, float | None] = field(default_factory=dict)
+    revenue: dict[str, float] = field(default_factory=dict)  # USD of upgrades per window
 
     def providers(self) -> list[str]:
         """Providers with any generation in the widest window."""
@@ -60,9 +62,17 @@ class Snapshot:
         cells = self.cells[window_name]
         totals = merge_cells(cells, provider=provider, tier=tier)
         free = merge_cells(cells, tier="free").count() if scope == "overall" else 0
-        upgrades = self.upgrades.get(window_name, 0) if scope == "overall" else 0
-        system = self.system if scope == "overall" else {}
-        return ScopeTotals(self.windows[window_name], totals, upgrades, free, system)
+        overall = scope == "overall"
+        upgrades = self.upgrades.get(window_name, 0) if overall else 0
+        system = self.system if overall else {}
+        revenue = self.revenue.get(window_name, 0.0) if overall else 0.0
+        return ScopeTotals(self.windows[window_name], totals, upgrades, free, system, revenue)
+
+
+def system_metrics_id(tick: dt.datetime, window_name: str, scope: str) -> str:
+    """`system_performance_metrics` document id of one run, window and scope."""
+    key = tick.astimezone(dt.UTC).replace(second=0, microsecond=0).strftime("%Y%m%dT%H%M")
+    return f"{key}__{window_name}__{scope.replace(':', '-')}"
 
 
 def parse_scope(scope: str) -> tuple[str | None, str | None]:
@@ -115,6 +125,9 @@ def measure(metric: str, scoped: ScopeTotals) -> Measurement:
         return Measurement(completed / hours, completed)
     if metric == "total":
         return Measurement(float(t.count()), t.count())
+    if metric == "revenueUsd":
+        # Judged once the window had traffic (its generations), however few upgrades it had.
+        return Measurement(scoped.revenue, t.count())
     if metric in SYSTEM_METRICS:
         value = scoped.system.get(metric)
         return Measurement(None if value is None else float(value), int(value is not None))

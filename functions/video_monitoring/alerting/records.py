@@ -190,6 +190,13 @@ class Outbound:
     level: int
     channels: tuple[str, ...]
     at: dt.datetime
+    # Per channel, who receives it when not the channel's configured recipients: addresses or
+    # numbers, "*" standing for the configured ones (on-call tiers; see EscalationLevel).
+    recipients: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def recipients_of(self, channel: str) -> tuple[str, ...]:
+        """Who receives it on `channel` (empty: the channel's configured recipients)."""
+        return dict(self.recipients).get(channel, ())
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ evaluation time except the defaults seeded on first run.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -37,6 +38,7 @@ VALUE_METRICS = frozenset(
         "costPerOutputSecondUsd",
         "throughputPerHour",
         "total",
+        "revenueUsd",
     }
 )
 # Figures about the monitor itself (analytics/health.py): changes the nightly drift audit had to
@@ -56,20 +58,52 @@ SYSTEM_METRICS = frozenset(
 )
 METRICS = RATE_METRICS | VALUE_METRICS | SYSTEM_METRICS
 # Metrics that exist overall only (premium upgrades carry no provider; the system is one).
-OVERALL_ONLY = frozenset({"conversionRate"}) | SYSTEM_METRICS
+OVERALL_ONLY = frozenset({"conversionRate", "revenueUsd"}) | SYSTEM_METRICS
 
 
 _OVERALL: tuple[ScopeKind, ...] = ("overall",)
 _SLACK: tuple[ChannelName, ...] = ("slack",)
 
 
+class Recipients(BaseModel):
+    """An on-call tier's own people: email addresses and phone numbers (E.164) that replace the
+    channel's configured recipients for the level's message, and are told of what follows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: list[str] = Field(default_factory=list, max_length=20)
+    sms: list[str] = Field(default_factory=list, max_length=10)
+
+    @field_validator("email")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", address):
+                raise ValueError(f"not an email address: {address!r}")
+        return value
+
+    @field_validator("sms")
+    @classmethod
+    def _numbers(cls, value: list[str]) -> list[str]:
+        for number in value:
+            if not re.fullmatch(r"\+[1-9][0-9]{6,14}", number):
+                raise ValueError(f"not an E.164 phone number (+ and digits): {number!r}")
+        return value
+
+    def of(self, channel: str) -> tuple[str, ...]:
+        """This tier's recipients on one channel (none: the channel's own)."""
+        return tuple(self.email if channel == "email" else self.sms if channel == "sms" else ())
+
+
 class EscalationLevel(BaseModel):
-    """Who else is told when a firing alert stays unacknowledged this long after it fired."""
+    """Who else is told when a firing alert stays unacknowledged this long after it fired: more
+    channels, and optionally the tier's own recipients on them (an on-call rota)."""
 
     model_config = ConfigDict(extra="forbid")
 
     after_minutes: int = Field(alias="afterMinutes", ge=1, le=7 * 24 * 60)
     channels: list[ChannelName] = Field(min_length=1)
+    recipients: Recipients | None = None
 
 
 class AlertRule(BaseModel):
@@ -78,7 +112,10 @@ class AlertRule(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
     rule_id: str = Field(alias="ruleId", pattern=r"^[a-z0-9_]{1,64}$")
-    kind: Literal["threshold", "anomaly"] = "threshold"
+    # threshold: value against `threshold`. anomaly: robust z against the same hour on previous
+    # days. baseline: relative change against the same tick on previous days, `threshold` being
+    # the fraction (0.5 with `lt`: fire below half the baseline; with `gt`: above 1.5 times).
+    kind: Literal["threshold", "anomaly", "baseline"] = "threshold"
     metric: str
     comparator: Comparator = "gt"
     threshold: float = 0.0
@@ -100,7 +137,8 @@ class AlertRule(BaseModel):
     no_data: NoData = Field(alias="noData", default="keep")
     enabled: bool = True
     description: str = Field(default="", max_length=500)
-    # Anomaly rules: robust z-score against the same hour on previous days.
+    # Anomaly rules: robust z-score against the same hour on previous days. Baseline rules: the
+    # days they compare with (and how many must have a value).
     baseline_days: int = Field(alias="baselineDays", default=7, ge=2, le=28)
     min_history_days: int = Field(alias="minHistoryDays", default=3, ge=2, le=28)
     z_threshold: float = Field(alias="zThreshold", default=3.5, gt=0)
@@ -120,8 +158,15 @@ class AlertRule(BaseModel):
         afters = [level.after_minutes for level in self.escalation]
         if afters != sorted(set(afters)):
             raise ValueError("escalation levels need strictly increasing afterMinutes")
-        if self.kind == "anomaly" and self.min_history_days > self.baseline_days:
+        if self.kind in ("anomaly", "baseline") and self.min_history_days > self.baseline_days:
             raise ValueError("minHistoryDays cannot exceed baselineDays")
+        if self.kind == "baseline" and not 0 < self.threshold < (
+            1 if self.comparator == "lt" else 100
+        ):
+            raise ValueError(
+                "baseline rules take a relative threshold: a fraction of the baseline between 0 "
+                "and 1 for lt (0.5: half), above 0 for gt"
+            )
         if self.kind == "anomaly" and self.window != "1h":
             raise ValueError("anomaly rules compare whole hours; window must be 1h")
         return self
@@ -185,10 +230,18 @@ DEFAULT_RULES: tuple[AlertRule, ...] = (
         description="Average user rating below 4.0",
     ),
     _rule(
-        ruleId="conversion_drop", metric="conversionRate", comparator="lt", threshold=0.5,
-        window="24h", scopes=["overall"], minSamples=20, hysteresis=0.02,
-        severity="warning", channels=["slack", "email"],
-        description="Premium conversion below 50%",
+        ruleId="conversion_drop", kind="baseline", metric="conversionRate", comparator="lt",
+        threshold=0.5, window="24h", scopes=["overall"], minSamples=100, baselineDays=7,
+        minHistoryDays=3, severity="warning", channels=["slack", "email"],
+        description="Premium conversion (upgrades per free generation) over the last 24 hours "
+        "fell below half of the same 24 hours on previous days",
+    ),
+    _rule(
+        ruleId="revenue_decline", kind="baseline", metric="revenueUsd", comparator="lt",
+        threshold=0.5, window="24h", scopes=["overall"], minSamples=100, baselineDays=7,
+        minHistoryDays=3, severity="warning", channels=["slack", "email"],
+        description="Revenue over the last 24 hours fell below half of the same 24 hours on "
+        "previous days",
     ),
     _rule(
         ruleId="pipeline_drift", metric="pipelineRepairs", comparator="gt", threshold=0.0,

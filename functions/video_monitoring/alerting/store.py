@@ -52,6 +52,7 @@ class OutboxEntry:
                 occurred_at=data["occurredAt"],
                 dashboard_url="",
                 description=str(data.get("description") or ""),
+                recipients=tuple(str(r) for r in data.get("recipients") or ()),
             ),
             attempts=int(data.get("attempts") or 0),
             runs=int(data.get("runs") or 0),
@@ -163,6 +164,7 @@ def _outbox_doc(
         "comparator": instance.comparator,
         "window": instance.window,
         "description": rule.description if rule is not None else "",
+        "recipients": list(out.recipients_of(channel)),
         "occurredAt": out.at,
         "status": "pending",
         "attempts": 0,
@@ -178,7 +180,8 @@ class AlertStore(Protocol):
     """What the alert manager needs from storage."""
 
     def seed_rules(self, rules: Iterable[AlertRule]) -> list[str]:
-        """Create the rules that do not exist yet; ids created."""
+        """Create the rules that do not exist yet and bring defaults nobody edited up to date;
+        ids created or updated. An edited rule is never overwritten."""
         ...
 
     def load_rules(self) -> tuple[list[AlertRule], list[str]]:
@@ -241,4 +244,11 @@ class AlertStore(Protocol):
     ) -> list[FigurePoint]:
         """A rule metric of one scope and rule window as each run in [start, end) measured it
         (from the system metric documents), oldest first."""
+        ...
+
+    def rule_values(
+        self, metric: str, scope: str, window: str, ticks: list[dt.datetime]
+    ) -> list[float | None]:
+        """A rule metric as the runs at exactly these ticks measured it (None where no run
+        did), in the order given."""
         ...

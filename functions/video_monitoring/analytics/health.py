@@ -120,7 +120,8 @@ def assess(inputs: HealthInputs) -> Health:
         )
     export = inputs.last_export
     if export is not None and export.status == "failed":
-        reasons.append(f"the BigQuery export of {export.day} failed: {export.error or 'see logs'}")
+        # The error text is detail (for signed-in readers): it can name tables and projects.
+        reasons.append(f"the BigQuery export of {export.day} failed")
     detail: dict[str, Any] = {
         "lastTick": None if inputs.last_tick is None else rfc3339(inputs.last_tick),
         "pipelineLagSeconds": round(inputs.lag.total_seconds(), 1),

@@ -14,6 +14,7 @@ from video_monitoring.alerting.metrics import (
     Snapshot,
     measure,
     parse_scope,
+    system_metrics_id,
 )
 from video_monitoring.alerting.rules import METRICS, OVERALL_ONLY
 from video_monitoring.config import constants as c
@@ -222,23 +223,23 @@ class PerformanceMonitor:
         docs = self._store.rollups(everything)
         event_docs = self._store.rollups([r for rs in covers.values() for r in rs], c.EVENT_ROLLUPS)
         cells = {name: cells_of(docs_in(docs, ranges)) for name, ranges in covers.items()}
-        counts = {}
+        counts, revenue = {}, {}
         for name, ranges in covers.items():
             upgrades = Totals()
             for doc in docs_in(event_docs, ranges):
                 upgrades.add(doc.cells.get(c.EVENT_PREMIUM_UPGRADE, {}))
             counts[name] = upgrades.count()
+            revenue[name] = upgrades.sum(k.REVENUE)
         hour_cells: dict[dt.datetime, list[tuple[str, Mapping[str, Any]]]] = {}
         for doc in docs_in(docs, hours):
             hour_cells.setdefault(doc.start, []).extend(doc.cells.items())
-        return Snapshot(tick, cells, windows, counts, hour_cells)
+        return Snapshot(tick, cells, windows, counts, hour_cells, revenue=revenue)
 
     def system_metric_documents(
         self, snapshot: Snapshot, backlog: Mapping[str, tuple[int, int]]
     ) -> list[tuple[str, dict[str, Any]]]:
         """`system_performance_metrics` documents of a tick: every window, overall and per
         provider and tier, with deterministic ids (a rerun of the tick overwrites them)."""
-        tick_key = floor_time(snapshot.tick, "minute").strftime("%Y%m%dT%H%M")
         scopes = ["overall", *(f"provider:{p}" for p in snapshot.providers())]
         scopes += [f"tier:{t}" for t in TIERS]
         docs = []
@@ -265,7 +266,7 @@ class PerformanceMonitor:
                         if scope == "overall" or m not in OVERALL_ONLY
                     },
                 }
-                docs.append((f"{tick_key}__{name}__{scope.replace(':', '-')}", body))
+                docs.append((system_metrics_id(snapshot.tick, name, scope), body))
         return docs
 
 

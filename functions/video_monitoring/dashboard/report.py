@@ -139,7 +139,9 @@ def _chart(
     data = [list(points) or [(0.0, 0.0)] for _, points in series]
     plot.data = data
     hours = max((end - start).total_seconds() / 3600, 1e-9)
-    plot.xValueAxis.valueMin, plot.xValueAxis.valueMax = 0, hours
+    # A bucket may start before the window (a whole hour before a window starting at :37).
+    earliest = min((x for _, points in series for x, _ in points), default=0.0)
+    plot.xValueAxis.valueMin, plot.xValueAxis.valueMax = min(0.0, earliest), hours
     plot.xValueAxis.labelTextFormat = lambda h: (start + dt.timedelta(hours=h)).strftime("%d %H:%M")
     plot.xValueAxis.labels.fontSize = 6
     plot.yValueAxis.labels.fontSize = 6

@@ -11,7 +11,7 @@ const UNITS = (metric) => (/Rate$/.test(metric) ? "ratio" : /Seconds$/.test(metr
 export async function render(context) {
   const { main, args, isAdmin } = context;
   const id = args.alertId;
-  const notice = h("div", { "aria-live": "polite" });
+  const notice = h("div", { "aria-live": "polite", tabindex: -1 });
   let detail = await get(`/alerts/${encodeURIComponent(id)}`);
   const chart = new TimeChart({ title: "", unit: UNITS(detail.alert.metric), height: 240 });
   const content = h("div", {});
@@ -76,6 +76,8 @@ export async function render(context) {
         detail = await get(`/alerts/${encodeURIComponent(id)}`);
         draw();
         replace(notice, message("notice", `Done: ${action}.`));
+        notice.focus(); // the pressed button was rebuilt
+
       } catch (error) {
         replace(notice, message("error", `Could not ${action} this alert.`, error.message));
         button.disabled = false;

@@ -137,7 +137,12 @@ export async function render(context) {
       h("dd", { "data-figure": "queue.stuck" }, num(performance.queue?.stuck)),
       h("dt", {}, "Average wait in queue"), h("dd", {}, secs(performance.queueSeconds.avg)),
       h("dt", {}, "Throughput"), h("dd", {}, `${num(performance.throughputPerHour, 1)} completed per hour`)));
-    replace(alerts, alertRows(open.active, "No open alerts."));
+    // Rebuilt only when the alerts changed, so a refresh never takes the focus from a link.
+    const shown = JSON.stringify(open.active.map((a) => [a.alertId, a.status, a.value]));
+    if (shown !== alerts.dataset.shown) {
+      alerts.dataset.shown = shown;
+      replace(alerts, alertRows(open.active, "No open alerts."));
+    }
   }
 
   show(await load());

@@ -7,7 +7,7 @@ import { comparator, formatValue } from "./alerts.js";
 
 const EDITABLE = [
   { name: "threshold", label: "Threshold", type: "number", step: "any" },
-  { name: "comparator", label: "Comparator", options: ["lt", "lte", "gt", "gte"] },
+  { name: "comparator", label: "Comparator", options: ["lt", "gt"] },
   { name: "window", label: "Window", options: ["5m", "1h", "24h"] },
   { name: "severity", label: "Severity", options: ["critical", "warning", "info"] },
   { name: "minSamples", label: "Minimum samples", type: "number", step: "1" },
@@ -19,6 +19,17 @@ const EDITABLE = [
 ];
 const CHANNELS = ["slack", "email", "sms", "webhook"];
 
+function condition(r) {
+  if (r.kind === "baseline") {
+    const share = r.comparator === "lt" ? 1 - r.threshold : 1 + r.threshold;
+    return `${r.metric} over ${r.window} ${comparator(r.comparator)} ${Math.round(share * 100)}% of the same time on previous days (median of up to ${r.baselineDays})`;
+  }
+  if (r.kind === "anomaly") {
+    return `${r.metric} over ${r.window}: robust z beyond ${r.zThreshold} (${r.direction}) against the same hour on previous days`;
+  }
+  return `${r.metric} ${comparator(r.comparator)} ${formatValue(r.metric, r.threshold)} over ${r.window}`;
+}
+
 export async function render(context) {
   const { main, isAdmin } = context;
   const body = await get("/alert-rules");
@@ -26,7 +37,7 @@ export async function render(context) {
   const list = h("div", {});
   const draw = () => replace(list, table([
     { label: "Rule", value: (r) => r.ruleId },
-    { label: "Condition", value: (r) => `${r.metric} ${comparator(r.comparator)} ${formatValue(r.metric, r.threshold)} over ${r.window}` },
+    { label: "Condition", value: condition },
     { label: "Scopes", value: (r) => r.scopes.join(", ") },
     { label: "Severity", value: (r) => badge(`sev-${r.severity}`, r.severity) },
     { label: "Channels", value: (r) => r.channels.join(", ") },

@@ -4,6 +4,7 @@ error (whose message never carries a secret), and the HTTP POST the web channels
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -28,6 +29,19 @@ class Notification:
     occurred_at: dt.datetime
     dashboard_url: str
     description: str = ""
+    # Who receives it when not the channel's configured recipients ("*" stands for them).
+    recipients: tuple[str, ...] = ()
+
+    def addressed_to(self, configured: Sequence[str]) -> list[str]:
+        """The channel's recipients for this message: its own, or the tier's, or both."""
+        if not self.recipients:
+            return list(configured)
+        out: list[str] = []
+        for who in self.recipients:
+            for person in configured if who == "*" else (who,):
+                if person not in out:
+                    out.append(person)
+        return out
 
     def value_text(self) -> str:
         """The value, or 'no data'."""

@@ -36,7 +36,7 @@ class EmailChannel:
         message = EmailMessage()
         message["Subject"] = notification.subject()
         message["From"] = self._sender
-        message["To"] = ", ".join(self._recipients)
+        message["To"] = ", ".join(notification.addressed_to(self._recipients))
         message["Date"] = email.utils.format_datetime(notification.occurred_at)
         message["Message-ID"] = email.utils.make_msgid(domain="video-monitoring")
         message.set_content(notification.text())

@@ -29,7 +29,7 @@ class SmsChannel:
         """One message per recipient."""
         url = f"{self._base}/2010-04-01/Accounts/{self._sid}/Messages.json"
         body = f"{notification.subject()} {notification.dashboard_url}"[:320]
-        for number in self._to:
+        for number in notification.addressed_to(self._to):
             http_post(
                 url, self.timeout, "sms",
                 data={"To": number, "From": self._from, "Body": body},
