@@ -9,6 +9,8 @@ BQ_STAMP := $(BQ_VENV)/.installed
 
 # The Firebase CLI (its Auth emulator signs the console in locally), pinned in package-lock.json.
 NODE_STAMP := node_modules/.installed
+# functions/venv: what the Firebase CLI runs the functions with (its emulators and deploy).
+FN_STAMP := functions/venv/.installed
 
 .PHONY: serve demo test lint unit integration browser bench vendor clean
 
@@ -21,6 +23,11 @@ $(BQ_STAMP): requirements-bqemulator.txt
 	test -x $(BQ_VENV)/bin/python || $(PYTHON) -m venv $(BQ_VENV)
 	$(BQ_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-bqemulator.txt
 	touch $(BQ_STAMP)
+
+$(FN_STAMP): functions/requirements.txt
+	test -x functions/venv/bin/python || $(PYTHON) -m venv functions/venv
+	functions/venv/bin/python -m pip install --quiet --disable-pip-version-check -r functions/requirements.txt
+	touch $(FN_STAMP)
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -40,14 +47,14 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q
 
-integration: $(STAMP) $(BQ_STAMP) $(NODE_STAMP)
+integration: $(STAMP) $(BQ_STAMP) $(NODE_STAMP) $(FN_STAMP)
 	$(PY) -m pytest tests/integration -q
 
 # The console in a real browser (Debian's chromium; `apt-get install chromium` if it is missing).
 browser: $(STAMP) $(BQ_STAMP) $(NODE_STAMP)
 	$(PY) -m pytest tests/browser -q -rs
 
-test: lint $(BQ_STAMP) $(NODE_STAMP)
+test: lint $(BQ_STAMP) $(NODE_STAMP) $(FN_STAMP)
 	$(PY) -m pytest tests -q -rs
 
 bench: $(STAMP) $(BQ_STAMP)
@@ -60,4 +67,4 @@ vendor: $(NODE_STAMP)
 	cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css node_modules/uplot/LICENSE hosting/vendor/uplot/
 
 clean:
-	rm -rf $(VENV) $(BQ_VENV) node_modules .stack .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(BQ_VENV) node_modules functions/venv .stack .mypy_cache .ruff_cache .pytest_cache

@@ -39,23 +39,19 @@ CHANNEL_SETTINGS: dict[str, tuple[str, ...]] = {
 NOTIFYING = ("aggregate_and_alert", "video_analytics_dashboard")
 PSEUDONYMISING = ("export_to_bigquery", "video_analytics_dashboard")
 
-# Plain parameters: the CLI prompts for those without a default and stores the answers in
-# functions/.env.<project>; each becomes the environment variable the settings read.
+# Parameters: the CLI prompts for those without a default (the required ones) and stores the
+# answers in functions/.env.<project>; each becomes the environment variable the settings read.
+# Optional settings with no sensible default (SMTP host, addresses, numbers) are plain lines of
+# functions/.env (see functions/.env.example): a parameter with an empty default would be
+# prompted for like a required one.
 PARAMS = (
     StringParam("DASHBOARD_BASE_URL", description="The console's URL (Hosting), for alert links"),
     StringParam(
         "ALERT_CHANNELS",
         description="Channels that alert, comma-separated: email, slack, sms, webhook",
     ),
-    StringParam("ALERT_EMAIL_FROM", default=""),
-    StringParam("ALERT_EMAIL_TO", default="", description="Comma-separated addresses"),
-    StringParam("SMTP_HOST", default=""),
     IntParam("SMTP_PORT", default=587),
-    StringParam("SMTP_USERNAME", default=""),
     BoolParam("SMTP_STARTTLS", default=True),
-    StringParam("TWILIO_ACCOUNT_SID", default=""),
-    StringParam("TWILIO_FROM_NUMBER", default=""),
-    StringParam("ALERT_SMS_TO", default="", description="Comma-separated numbers"),
     StringParam("BIGQUERY_DATASET", default="video_monitoring"),
     StringParam("BIGQUERY_LOCATION", default="US"),
     BoolParam("EXPORT_PSEUDONYMIZE_USERS", default=False),
