@@ -189,6 +189,9 @@ class Receivers:
             "ALERT_EMAIL_FROM": "monitor@example.com",
             "ALERT_EMAIL_TO": "ops@example.com",
             "SLACK_WEBHOOK_URL": self.slack.url + "/services/T0/B0/test",
+            # An on-call tier with a Slack webhook of its own (rules name it in an escalation).
+            "SLACK_TIERS": "oncall",
+            "SLACK_WEBHOOK_URL_ONCALL": self.slack.url + "/services/T0/B1/oncall",
             "TWILIO_BASE_URL": self.sms.url,
             "TWILIO_ACCOUNT_SID": "AC-test",
             "TWILIO_AUTH_TOKEN": twilio_token,

@@ -183,19 +183,22 @@ def test_receivers_timing_out_or_refusing_connections_lose_no_alert(
 def test_an_on_call_tier_is_paged_on_its_own_numbers_and_address(
     stack: Stack, db: firestore.Client, receivers: Receivers
 ) -> None:
-    """A rule whose escalation level names the on-call tier's phone and address: fifteen
-    minutes after firing the SMS receiver gets one message per tier number (not the configured
-    one) and the SMTP inbox one mail to the tier's address."""
+    """A rule whose escalation level names the on-call tier's phones, address and Slack tier:
+    fifteen minutes after firing the SMS receiver gets one message per tier number (not the
+    configured one), the SMTP inbox one mail to the tier's address, and Slack one post on the
+    tier's own webhook."""
     now = degraded_traffic(stack, db)
     assert stack.run_schedule("aggregate_and_alert", now) == 200  # seeds the default rules
     rules = db.collection("alert_rules")
     rule = rules.document("slow_generation").get().to_dict() or {}
     rule["escalation"] = [{
-        "afterMinutes": 15, "channels": ["sms", "email"],
-        "recipients": {"sms": ["+15550001111", "+15550002222"], "email": ["oncall@example.com"]},
+        "afterMinutes": 15, "channels": ["sms", "email", "slack"],
+        "recipients": {"sms": ["+15550001111", "+15550002222"], "email": ["oncall@example.com"],
+                       "slack": ["oncall"]},
     }]  # fmt: skip
     rules.document("slow_generation").set(rule)
     sms_before, mail_before = len(receivers.sms.requests), len(receivers.inbox.messages)
+    slack_before = len(receivers.slack.requests)
     assert stack.run_schedule("aggregate_and_alert", now + dt.timedelta(minutes=5)) == 200
     assert stack.run_schedule("aggregate_and_alert", now + dt.timedelta(minutes=21)) == 200
     texts = [r for r in receivers.sms.requests[sms_before:] if b"slow_generation" in r.body]
@@ -206,3 +209,8 @@ def test_an_on_call_tier_is_paged_on_its_own_numbers_and_address(
         if "ESCALATED" in str(m["Subject"]) and "slow_generation" in str(m["Subject"])
     ]  # fmt: skip
     assert [m["To"] for m in escalated] == ["oncall@example.com"]
+    posted = [
+        r.path for r in receivers.slack.requests[slack_before:]
+        if "ESCALATED" in r.body.decode() and "slow_generation" in r.body.decode()
+    ]  # fmt: skip
+    assert posted == ["/services/T0/B1/oncall"]  # the tier's webhook, not the team's

@@ -26,7 +26,11 @@ MANIFEST = (
 
 def manifest(**env: str) -> dict[str, Any]:
     """The manifest the Firebase CLI builds from functions/ with this deploy environment."""
-    clean = {k: v for k, v in os.environ.items() if k not in ("ALERT_CHANNELS", "K_SERVICE")}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("ALERT_CHANNELS", "SLACK_TIERS", "K_SERVICE")
+    }
     done = subprocess.run(
         [sys.executable, "-c", MANIFEST], cwd=FUNCTIONS_DIR, capture_output=True, text=True,
         env={**clean, "PYTHONPATH": str(FUNCTIONS_DIR), **env}, timeout=120,
@@ -72,6 +76,11 @@ def test_each_function_binds_exactly_the_secrets_it_reads() -> None:
 def test_only_the_named_channels_secrets_are_bound() -> None:
     spec = manifest(ALERT_CHANNELS="slack")
     assert bound(spec)["aggregate_and_alert"] == {"SLACK_WEBHOOK_URL"}
+    tiers = manifest(ALERT_CHANNELS="slack,email", SLACK_TIERS="oncall, leads")
+    assert bound(tiers)["video_analytics_dashboard"] == {
+        "SLACK_WEBHOOK_URL", "SLACK_WEBHOOK_URL_ONCALL", "SLACK_WEBHOOK_URL_LEADS",
+        "SMTP_PASSWORD",
+    }  # fmt: skip
     assert bound(spec)["export_to_bigquery"] == set()  # user ids are not pseudonymised
 
 

@@ -91,3 +91,27 @@ def test_a_deployed_function_logs_json_lines_without_its_secrets() -> None:
     assert mine and mine[0]["message"] == "slack at [redacted]"
     assert mine[0]["logging.googleapis.com/labels"] == {"function": "aggregate_and_alert"}
     assert SECRET not in done.stdout + done.stderr
+
+
+def test_deliveries_log_with_the_alert_and_the_callers_labels() -> None:
+    """Notification deliveries run in worker threads: their lines still carry the function's
+    label, plus the alert and channel they are about."""
+    from tests.unit.test_alert_manager import degraded_world
+
+    out = io.StringIO()
+    setup_logging(stream=out)
+    try:
+        world = degraded_world()
+        with labelled(function="aggregate_and_alert"):
+            world.tick()
+            world.tick()
+    finally:
+        logging.getLogger().handlers.clear()
+    delivered = [
+        line for line in lines(out) if "delivered" in line["message"]
+    ]  # fmt: skip
+    assert delivered
+    for line in delivered:
+        labels = line["logging.googleapis.com/labels"]
+        assert labels["function"] == "aggregate_and_alert"
+        assert labels["alert"] in line["message"] and labels["channel"] in line["message"]

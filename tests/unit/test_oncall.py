@@ -75,3 +75,19 @@ def test_tier_recipients_are_validated(recipients: dict[str, list[str]], field: 
     doc = {"afterMinutes": 15, "channels": ["sms"], "recipients": recipients}
     with pytest.raises(ValueError, match=field):
         AlertRule.model_validate({"ruleId": "r", "metric": "successRate", "escalation": [doc]})
+
+
+def test_a_slack_tier_without_a_webhook_is_a_delivery_error_naming_it() -> None:
+    from pydantic import SecretStr
+
+    from video_monitoring.alerting.channels.base import DeliveryError
+    from video_monitoring.alerting.channels.slack import SlackChannel
+
+    note = Notification(
+        "a", "r", "overall", "escalated", "critical", "successRate", 0.8, 0.95, "lt", "1h", 1,
+        dt.datetime(2026, 11, 30, tzinfo=dt.UTC), "https://console/alerts/a",
+        recipients=("leads",),
+    )  # fmt: skip
+    channel = SlackChannel(SecretStr("http://127.0.0.1:9/never"), 1.0, {"oncall": SecretStr("x")})
+    with pytest.raises(DeliveryError, match="no webhook for tier 'leads'"):
+        channel.send(note)

@@ -10,6 +10,7 @@ two open instances or a lost update.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import logging
 import time
@@ -32,6 +33,7 @@ from video_monitoring.alerting.records import (
 from video_monitoring.alerting.rules import DEFAULT_RULES, AlertRule
 from video_monitoring.alerting.store import AlertStore, OutboxEntry
 from video_monitoring.core.errors import Conflict, InvalidArgument, NotFound
+from video_monitoring.core.logs import labelled
 from video_monitoring.core.models import Window
 from video_monitoring.ingest.rollup import floor_time, merge_cells
 
@@ -389,10 +391,21 @@ class AlertManager:
         claimed = [e for e in due if self._store.claim_notification(e.entry_id, now, CLAIM_LEASE)]
         if not claimed:
             return []
+        # Each delivery runs in a copy of this context, so its log lines keep the function's
+        # labels and add the alert's.
+        parent = contextvars.copy_context()
+
+        def one(entry: OutboxEntry) -> DeliveryResult:
+            return parent.copy().run(self._deliver, entry, now)
+
         with ThreadPoolExecutor(max_workers=min(8, len(claimed))) as pool:
-            return list(pool.map(lambda entry: self._deliver(entry, now), claimed))
+            return list(pool.map(one, claimed))
 
     def _deliver(self, entry: OutboxEntry, now: dt.datetime) -> DeliveryResult:
+        with labelled(alert=entry.alert_id, channel=entry.channel):
+            return self._deliver_labelled(entry, now)
+
+    def _deliver_labelled(self, entry: OutboxEntry, now: dt.datetime) -> DeliveryResult:
         name = entry.channel
         channel = self._channels.get(name)
         if channel is None:

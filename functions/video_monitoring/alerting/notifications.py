@@ -121,7 +121,7 @@ def _configured(s: NotificationSettings) -> dict[str, Channel]:
             s.smtp_username, s.smtp_password, s.smtp_starttls, timeout,
         )  # fmt: skip
     if s.slack_webhook_url is not None:
-        channels["slack"] = SlackChannel(s.slack_webhook_url, timeout)
+        channels["slack"] = SlackChannel(s.slack_webhook_url, timeout, s.slack_tier_webhooks())
     if (
         s.twilio_account_sid
         and s.twilio_auth_token is not None

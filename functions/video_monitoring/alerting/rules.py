@@ -73,6 +73,8 @@ class Recipients(BaseModel):
 
     email: list[str] = Field(default_factory=list, max_length=20)
     sms: list[str] = Field(default_factory=list, max_length=10)
+    # Slack tiers by name: their webhooks are secrets (SLACK_TIERS, SLACK_WEBHOOK_URL_<TIER>).
+    slack: list[str] = Field(default_factory=list, max_length=5)
 
     @field_validator("email")
     @classmethod
@@ -90,9 +92,18 @@ class Recipients(BaseModel):
                 raise ValueError(f"not an E.164 phone number (+ and digits): {number!r}")
         return value
 
+    @field_validator("slack")
+    @classmethod
+    def _tiers(cls, value: list[str]) -> list[str]:
+        for tier in value:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", tier):
+                raise ValueError(f"not a Slack tier name (a-z, 0-9, - and _): {tier!r}")
+        return value
+
     def of(self, channel: str) -> tuple[str, ...]:
         """This tier's recipients on one channel (none: the channel's own)."""
-        return tuple(self.email if channel == "email" else self.sms if channel == "sms" else ())
+        by_channel = {"email": self.email, "sms": self.sms, "slack": self.slack}
+        return tuple(by_channel.get(channel, ()))
 
 
 class EscalationLevel(BaseModel):

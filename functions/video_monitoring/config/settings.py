@@ -144,6 +144,19 @@ class NotificationSettings(_Group):
     alert_email_from: str | None = None
     alert_email_to: str | None = None
     slack_webhook_url: SecretStr | None = None
+    # On-call tiers with Slack webhooks of their own, comma-separated names; each tier's URL is
+    # the secret SLACK_WEBHOOK_URL_<TIER> (the deploy binds one per name).
+    slack_tiers: str = ""
+
+    def slack_tier_webhooks(self) -> dict[str, SecretStr]:
+        """The tiers' webhook URLs that are set, by tier name."""
+        urls = {}
+        for tier in (t.strip() for t in self.slack_tiers.split(",") if t.strip()):
+            value = os.environ.get(slack_tier_secret(tier))
+            if value:
+                urls[tier] = SecretStr(value)
+        return urls
+
     twilio_base_url: str = "https://api.twilio.com"
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
@@ -155,6 +168,11 @@ class NotificationSettings(_Group):
     notify_base_delay_seconds: float = 0.5
     notify_max_delay_seconds: float = 4.0
     notify_timeout_seconds: float = 5.0
+
+
+def slack_tier_secret(tier: str) -> str:
+    """The secret holding an on-call tier's Slack webhook URL."""
+    return "SLACK_WEBHOOK_URL_" + tier.upper().replace("-", "_")
 
 
 class BigQuerySettings(_Group):
@@ -201,7 +219,7 @@ class Settings(BaseModel):
 
     def secret_values(self) -> list[str]:
         """Every configured secret's value (the log formatter redacts them)."""
-        values = []
+        values = [v.get_secret_value() for v in self.notifications.slack_tier_webhooks().values()]
         for group in (self.notifications, self.bigquery):
             for name in type(group).model_fields:
                 value = getattr(group, name)

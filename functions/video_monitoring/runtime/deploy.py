@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from firebase_functions.params import BoolParam, IntParam, SecretParam, StringParam
 
-from video_monitoring.config.settings import Settings
+from video_monitoring.config.settings import Settings, slack_tier_secret
 from video_monitoring.core.errors import ConfigError
 
 CHANNELS = ("email", "slack", "sms", "webhook")
@@ -73,6 +73,9 @@ def secret_names(function: str, environ: Mapping[str, str]) -> list[str]:
     if function in NOTIFYING:
         for channel in enabled_channels(environ):
             names.extend(CHANNEL_SECRETS[channel])
+            if channel == "slack":  # the on-call tiers' own webhooks
+                tiers = environ.get("SLACK_TIERS", "").split(",")
+                names.extend(slack_tier_secret(t.strip()) for t in tiers if t.strip())
     pseudonymise = environ.get("EXPORT_PSEUDONYMIZE_USERS", "").strip().lower() == "true"
     if function in PSEUDONYMISING and pseudonymise:
         names.append(PSEUDONYM_KEY)

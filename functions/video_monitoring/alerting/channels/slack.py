@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import SecretStr
@@ -14,8 +15,14 @@ class SlackChannel:
 
     name = "slack"
 
-    def __init__(self, webhook_url: SecretStr, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        webhook_url: SecretStr,
+        timeout: float = 5.0,
+        tiers: Mapping[str, SecretStr] | None = None,
+    ) -> None:
         self._url = webhook_url
+        self._tiers = dict(tiers or {})
         self.timeout = timeout
 
     @staticmethod
@@ -44,9 +51,19 @@ class SlackChannel:
         }
 
     def send(self, notification: Notification) -> None:
-        """Slack answers 200 `ok`."""
-        response = http_post(
-            self._url.get_secret_value(), self.timeout, "slack", json=self.payload(notification)
-        )
-        if response.text.strip() != "ok":
-            raise DeliveryError("slack: unexpected answer")
+        """To the configured webhook, or the on-call tiers' (by name; "*" is the configured
+        one). Slack answers 200 `ok`."""
+        urls = []
+        for who in notification.addressed_to(["*"]):
+            if who == "*":
+                urls.append(self._url)
+            elif who in self._tiers:
+                urls.append(self._tiers[who])
+            else:
+                raise DeliveryError(f"slack: no webhook for tier {who!r} (SLACK_TIERS)")
+        for url in urls:
+            response = http_post(
+                url.get_secret_value(), self.timeout, "slack", json=self.payload(notification)
+            )
+            if response.text.strip() != "ok":
+                raise DeliveryError("slack: unexpected answer")
