@@ -40,8 +40,8 @@ demo: $(STAMP) $(BQ_STAMP) $(NODE_STAMP)
 	PYTHONPATH=functions $(PY) -m local_stack.run_demo $(DEMO_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check functions local_stack tests bench
-	$(VENV)/bin/ruff format --check functions local_stack tests bench
+	$(VENV)/bin/ruff check functions local_stack tests bench clients
+	$(VENV)/bin/ruff format --check functions local_stack tests bench clients
 	$(VENV)/bin/mypy
 
 unit: $(STAMP)

@@ -132,6 +132,7 @@ def test_every_query_is_served_by_an_index(
     alerts.due_notifications(now, 50)
     alerts.deliveries("some-alert")
     alerts.figure("successRate", "provider:pika", "1h", window.start, window.end)
+    alerts.rule_runs("successRate", "1h", window.start, window.end)
     for dataset in DATASETS.values():
         for provider in (None, "pika"):
             scoped = Window(start=window.start, end=window.end, provider=provider)

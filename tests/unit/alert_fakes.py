@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from video_monitoring.alerting.backtest import StoredRun, stored_run
 from video_monitoring.alerting.channels.base import DeliveryError, Notification
+from video_monitoring.alerting.controls import Change, ProviderControl
 from video_monitoring.alerting.metrics import system_metrics_id
 from video_monitoring.alerting.records import AlertState, Instance, Transition
 from video_monitoring.alerting.rules import AlertRule
@@ -30,6 +32,7 @@ class FakeAlertStore:
         self.delivered: dict[str, dict[str, Any]] = {}
         self.system_metrics: dict[str, dict[str, Any]] = {}
         self.seeded: set[str] = set()  # rules created by seeding and never edited
+        self.controls: dict[str, ProviderControl] = {}
 
     def seed_rules(self, rules: Iterable[AlertRule]) -> list[str]:
         """Create missing rules; replace seeded ones nobody edited when the default changed."""
@@ -143,6 +146,30 @@ class FakeAlertStore:
             key=lambda d: d["tick"],
         )  # fmt: skip
         return [FigurePoint(d["tick"], d["ruleMetrics"].get(metric)) for d in docs]
+
+    def rule_runs(
+        self, metric: str, window: str, start: dt.datetime, end: dt.datetime
+    ) -> list[StoredRun]:
+        """From the system metric documents written, oldest first."""
+        docs = sorted(
+            (d for d in self.system_metrics.values()
+             if d["windowName"] == window and start <= d["tick"] < end),
+            key=lambda d: d["tick"],
+        )  # fmt: skip
+        return [stored_run(d, metric) for d in docs]
+
+    def load_controls(self) -> dict[str, ProviderControl]:
+        """The control documents."""
+        return dict(self.controls)
+
+    def transact_controls(
+        self, compute: Callable[[dict[str, ProviderControl]], list[Change]]
+    ) -> list[Change]:
+        """Compute on a copy, write the changed ones."""
+        changes = compute(dict(self.controls))
+        for change in changes:
+            self.controls[change.after.provider] = change.after
+        return changes
 
 
 class RecordingChannel:

@@ -228,3 +228,34 @@ def test_alert_page_errors(api: Api) -> None:
     status, body = api.call("GET", f"/alerts/{alert_id}", "tok-analytics", window="1h")
     assert (status, body["error"]["message"].split(":")[0]) == (400, "window")
     assert api.call("POST", f"/alerts/{alert_id}", "tok-admin")[0] == 404
+
+
+def test_backtest_over_http_for_readers_with_named_errors(api: Api) -> None:
+    status, body = api.call("GET", "/api/alert-rules/low_success_rate/backtest", "tok-analytics")
+    assert status == 200
+    assert body["ruleId"] == "low_success_rate" and body["runs"] == 2
+    assert body["firings"] == 2  # overall and provider:pika, still firing
+    assert {e["scope"] for e in body["episodes"]} == {"overall", "provider:pika"}
+    assert all(e["to"] is None for e in body["episodes"])
+    status, body = api.call(
+        "GET", "/alert-rules/low_success_rate/backtest", threshold="0.5", pagesPerWeek="0"
+    )
+    assert status == 200 and body["threshold"] == 0.5 and body["firings"] == 0
+    assert body["suggestion"]["threshold"] == 0.5 and body["suggestion"]["missed"] == []
+    now = api.world.clock.now
+    old = (now - dt.timedelta(days=120)).isoformat()
+    for params, named in (
+        ({"threshold": "lots"}, "threshold"),
+        ({"threshold": "nan"}, "threshold"),
+        ({"threshold": "1.5"}, "threshold"),  # a success rate threshold above 1
+        ({"pagesPerWeek": "-1"}, "pagesPerWeek"),
+        ({"colour": "red"}, "colour"),
+        ({"window": "90d"}, "window"),
+        ({"from": old, "to": now.isoformat()}, "from"),  # beyond the 31-day span
+        ({"from": old, "to": (now - dt.timedelta(days=100)).isoformat()}, "from"),  # expired
+    ):
+        status, body = api.call("GET", "/alert-rules/low_success_rate/backtest", **params)
+        assert status == 400 and body["error"]["message"].startswith(f"{named}:"), (params, body)
+    assert api.call("GET", "/alert-rules/nope/backtest")[0] == 404
+    assert api.call("POST", "/alert-rules/low_success_rate/backtest")[0] == 404
+    assert api.call("GET", "/alert-rules/low_success_rate/backtest", None)[0] == 401

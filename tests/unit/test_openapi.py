@@ -17,8 +17,10 @@ from tests.unit.fakes import FakeStore, FixedClock
 from tests.unit.test_alert_manager import degraded_world
 from tests.unit.test_dashboard import NOW, json_response, verifier
 from tests.unit.test_export import ListSource, generation
+from video_monitoring.alerting.controls import GuardRails
 from video_monitoring.alerting.manager import AlertManager
 from video_monitoring.alerting.notifications import RetryPolicy
+from video_monitoring.alerting.responder import ProviderResponder
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.health import ExportStatus, HealthCheck, HealthInputs
 from video_monitoring.analytics.performance import PerformanceMonitor
@@ -60,10 +62,12 @@ def test_documented_paths_are_the_served_routes() -> None:
     store = FakeStore()
     clock = FixedClock(NOW)
     monitor = PerformanceMonitor(store, shards=2, clock=clock)
-    manager = AlertManager(FakeAlertStore(), {}, RetryPolicy(), "http://x", clock)
+    alerts = FakeAlertStore()
+    manager = AlertManager(alerts, {}, RetryPolicy(), "http://x", clock)
     dashboard = Dashboard(
         AnalyticsEngine(store, monitor), monitor, clock, 400, verifier=verifier, alerts=manager,
         exports=FileExports(ListSource({})), eraser=fake_eraser, health=healthy_check(clock),
+        responder=ProviderResponder(alerts, None, GuardRails(), clock),
     )  # fmt: skip
     assert set(spec["paths"]) == dashboard.paths()
     summary = spec["components"]["schemas"]["Summary"]
@@ -95,6 +99,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         ),
         eraser=fake_eraser,
         health=healthy_check(world.clock),
+        responder=ProviderResponder(world.alerts, None, GuardRails(), world.clock),
     )  # fmt: skip
     alert_id = next(iter(world.alerts.instances))
     engine = AnalyticsEngine(world.store, world.monitor)
@@ -110,6 +115,9 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         ("/alert-rules", "get"): ("GET", "/alert-rules", b""),
         ("/alert-rules/{ruleId}", "get"): ("GET", "/alert-rules/slow_generation", b""),
         ("/alert-rules/{ruleId}", "put"): ("PUT", "/alert-rules/slow_generation", b"RULE"),
+        ("/alert-rules/{ruleId}/backtest", "get"): (
+            "GET", "/alert-rules/low_success_rate/backtest", b"BACKTEST"
+        ),
         ("/alerts/{alertId}", "get"): ("GET", f"/api/alerts/{alert_id}", b""),
         ("/alerts/{alertId}/acknowledge", "post"): ("POST", f"/alerts/{alert_id}/acknowledge", b""),
         ("/alerts/{alertId}/suppress", "post"): (
@@ -121,6 +129,13 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         ("/targets", "get"): ("GET", "/targets", b""),
         ("/health", "get"): ("GET", "/health", b""),
         ("/users/{userId}/erase", "post"): ("POST", "/users/u-1/erase", b""),
+        ("/provider-controls/{provider}/pause", "post"): (
+            "POST", "/api/provider-controls/pika/pause", b'{"reason": "test", "minutes": 5}'
+        ),
+        ("/provider-controls/{provider}/release", "post"): (
+            "POST", "/provider-controls/pika/release", b""
+        ),
+        ("/provider-controls", "get"): ("GET", "/provider-controls", b""),
     }  # fmt: skip
     documented = {
         (path, method) for path, item in spec["paths"].items() for method in item
@@ -134,7 +149,10 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         if body == b"RULE":
             rule = world.alerts.rules["slow_generation"].to_doc()
             body = json.dumps({k: v for k, v in rule.items() if k != "ruleId"}).encode()
-        params = {} if "alert" in url or url in ("/targets", "/health") else {"window": "24h"}
+        plain = "alert" in url or "provider-controls" in url or url in ("/targets", "/health")
+        params = {} if plain else {"window": "24h"}
+        if body == b"BACKTEST":
+            body, params = b"", {"window": "24h", "pagesPerWeek": "1"}
         if url == "/export":
             streamed = dashboard.handle(
                 Request(

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from video_monitoring.alerting.controls import Change, ProviderControl
 from video_monitoring.alerting.manager import RuleSet, RunReport
 from video_monitoring.alerting.metrics import Snapshot
 from video_monitoring.alerting.notifications import DeliveryResult
@@ -45,6 +46,7 @@ class FakeServices:
     backlog_counts: dict[str, tuple[int, int]] = field(default_factory=lambda: {"overall": (4, 1)})
     deliveries: list[DeliveryResult] = field(default_factory=list)
     daily: bool = True
+    changes: list[Change] = field(default_factory=list)
     calls: list[tuple[str, Any]] = field(default_factory=list)
 
     @property
@@ -79,6 +81,10 @@ class FakeServices:
 
     def escalate(self, now: dt.datetime, report: RunReport, rules: RuleSet) -> None:
         self.calls.append(("escalate", (now, rules)))
+
+    def respond(self, now: dt.datetime, rules: RuleSet, providers: list[str]) -> list[Change]:
+        self.calls.append(("respond", (now, tuple(providers))))
+        return self.changes
 
     def deliver(self, now: dt.datetime) -> list[DeliveryResult]:
         self.calls.append(("deliver", now))
@@ -196,6 +202,7 @@ def test_a_run_takes_every_step_in_order_and_reads_the_rules_once(
         "write_system_metrics",
         "evaluate",
         "escalate",
+        "respond",
         "deliver",
         "store_daily_snapshots",
         "record_tick",
@@ -213,7 +220,21 @@ def test_the_steps_are_named_in_the_order_they_run() -> None:
         "write_system_metrics",
         "evaluate_rules",
         "escalate",
+        "apply_actions",
         "deliver_notifications",
         "store_daily_snapshots",
         "record_heartbeat",
     ]
+
+
+def test_apply_actions_hands_the_providers_seen_and_logs_each_change(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    paused = ProviderControl("pika", "open", 0.0, "low_success_rate fired", until=NOW)
+    services = FakeServices(changes=[Change(ProviderControl("pika"), paused)])
+    with caplog.at_level("WARNING"):
+        tick = t.run_tick(services, NOW)
+    (respond,) = [args for name, args in services.calls if name == "respond"]
+    assert tick.snapshot is not None and respond == (NOW, tuple(tick.snapshot.providers()))
+    assert tick.control_changes == services.changes
+    assert "provider control changed: pika paused (weight 0) until 12:05 UTC" in caplog.text

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from google.api_core.exceptions import AlreadyExists, FailedPrecondition, NotFound
@@ -20,6 +20,8 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from pydantic import ValidationError
 
 from video_monitoring.adapters._firestore import FirestoreAdapter, counted
+from video_monitoring.alerting.backtest import StoredRun, stored_run
+from video_monitoring.alerting.controls import Change, ProviderControl
 from video_monitoring.alerting.metrics import system_metrics_id
 from video_monitoring.alerting.records import AlertState, Instance, Transition
 from video_monitoring.alerting.rules import AlertRule
@@ -270,6 +272,49 @@ class FirestoreAlertStore(FirestoreAdapter):
             value = (snap.to_dict() or {}).get("ruleMetrics", {}).get(metric)
             points.append(FigurePoint(snap.get("tick"), None if value is None else float(value)))
         return points
+
+    def rule_runs(
+        self, metric: str, window: str, start: dt.datetime, end: dt.datetime
+    ) -> list[StoredRun]:
+        """One query over the window's runs, projected to the run, the scope and the one
+        metric (composite index: windowName, tick)."""
+        query = (
+            self.client.collection(c.SYSTEM_METRICS)
+            .where(filter=FieldFilter("windowName", "==", window))
+            .where(filter=FieldFilter("tick", ">=", start))
+            .where(filter=FieldFilter("tick", "<", end))
+            .order_by("tick")
+            .select(["tick", "scope", f"ruleMetrics.{metric}", f"ruleMeasurements.{metric}"])
+        )
+        snaps = counted("alert_reads", query.stream())
+        return [stored_run(snap.to_dict() or {}, metric) for snap in snaps]
+
+    # -- provider controls -------------------------------------------------------------------
+
+    def load_controls(self) -> dict[str, ProviderControl]:
+        """Every `provider_controls` document."""
+        snaps = counted("alert_reads", self.client.collection(c.PROVIDER_CONTROLS).stream())
+        return {s.id: ProviderControl.from_doc(s.id, s.to_dict() or {}) for s in snaps}
+
+    def transact_controls(
+        self, compute: Callable[[dict[str, ProviderControl]], list[Change]]
+    ) -> list[Change]:
+        """Read every control in the transaction (a handful of documents), compute, write the
+        changed ones; Firestore reruns it when an admin's action or another run interleaves."""
+        collection = self.client.collection(c.PROVIDER_CONTROLS)
+        outcome: list[list[Change]] = [[]]
+
+        @firestore.transactional
+        def run(transaction: firestore.Transaction) -> None:
+            snaps = transaction.get(collection.order_by("__name__"))
+            controls = {s.id: ProviderControl.from_doc(s.id, s.to_dict() or {}) for s in snaps}
+            changes = compute(controls)
+            for change in changes:
+                transaction.set(collection.document(change.after.provider), change.after.to_doc())
+            outcome[0] = changes
+
+        run(self.client.transaction())
+        return outcome[0]
 
 
 def _rule_from(doc: Mapping[str, Any], rule_id: str) -> AlertRule:

@@ -364,3 +364,16 @@ def suppress(
     instance = replace(instance, status="suppressed", suppressed_until=until, resumes_as=resumes)
     instance = _log(instance, now, "suppressed", by, f"until {until.isoformat()} {note}".strip())
     return Transition(AlertState(rule.rule_id, instance.scope), instance)
+
+
+def note_action(
+    rule: AlertRule, instance: Instance, event: str, detail: str, by: str, now: dt.datetime
+) -> Transition:
+    """What the rule's action did (a provider paused, probed, restored, or a pause blocked):
+    kept in the alert's history and told on the channels told of the alert so far."""
+    instance = _log(instance, now, event, by, detail)
+    instance, message = _notify(
+        instance, event, _notified(rule, instance), now, _everyone(rule, instance)
+    )
+    message = replace(message, detail=detail)
+    return Transition(AlertState(rule.rule_id, instance.scope), instance, outbound=(message,))

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from video_monitoring.alerting import engine
+from video_monitoring.alerting.backtest import History, backtest_json, needs_from, replay, suggest
 from video_monitoring.alerting.channels.base import Channel, Notification
 from video_monitoring.alerting.metrics import TIERS, ScopeTotals, Snapshot, measure, parse_scope
 from video_monitoring.alerting.notifications import DeliveryResult, RetryPolicy, deliver
@@ -30,7 +31,7 @@ from video_monitoring.alerting.records import (
     Transition,
     state_key,
 )
-from video_monitoring.alerting.rules import DEFAULT_RULES, AlertRule
+from video_monitoring.alerting.rules import DEFAULT_RULES, AlertRule, parse_rule
 from video_monitoring.alerting.store import AlertStore, OutboxEntry
 from video_monitoring.core.errors import Conflict, InvalidArgument, NotFound
 from video_monitoring.core.logs import labelled
@@ -148,6 +149,39 @@ class AlertManager:
             raise NotFound(f"ruleId: no alert rule {rule.rule_id!r}")
         self._store.put_rule(rule, by, self._clock())
         return rule
+
+    def backtest(
+        self,
+        rule_id: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        threshold: float | None = None,
+        pages_per_week: float | None = None,
+    ) -> dict[str, Any]:
+        """The stored rule (or it with another threshold; nothing saved) replayed over the
+        runs stored in [start, end) with the live state machine; with `pages_per_week`, the
+        threshold nearest the rule's that would have paged at most that often."""
+        rule = self.rule(rule_id)
+        if rule.kind == "anomaly":
+            raise InvalidArgument(
+                "ruleId: anomaly rules compare whole rollup hours, which the stored runs do not "
+                "hold; backtests replay threshold and baseline rules"
+            )
+        trial = rule
+        if threshold is not None:
+            try:
+                trial = parse_rule({**rule.to_doc(), "threshold": threshold})
+            except InvalidArgument as error:
+                raise InvalidArgument(f"threshold: {error}") from None
+        runs = self._store.rule_runs(rule.metric, rule.window, needs_from(trial, start), end)
+        history = History(runs)
+        result = replay(trial, history, start, end)
+        suggestion = None
+        if pages_per_week is not None:
+            suggestion = suggest(trial, history, start, end, pages_per_week, result)
+        return backtest_json(trial, result, threshold, suggestion) | {
+            "storedThreshold": rule.threshold
+        }
 
     # -- scheduled evaluation ----------------------------------------------------------------
 

@@ -193,6 +193,7 @@ class Outbound:
     # Per channel, who receives it when not the channel's configured recipients: addresses or
     # numbers, "*" standing for the configured ones (on-call tiers; see EscalationLevel).
     recipients: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    detail: str = ""  # what a rule's action did (provider controls)
 
     def recipients_of(self, channel: str) -> tuple[str, ...]:
         """Who receives it on `channel` (empty: the channel's configured recipients)."""

@@ -117,6 +117,19 @@ class EscalationLevel(BaseModel):
     recipients: Recipients | None = None
 
 
+class PauseProvider(BaseModel):
+    """The automated response: while the rule fires for a provider, tell the generation service
+    to stop sending it traffic (`provider_controls/{provider}`, weight 0), then after
+    `cooldownMinutes` to probe it with `probeShare` of its usual traffic until the alert
+    resolves."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    type: Literal["pause_provider"]
+    cooldown_minutes: int = Field(alias="cooldownMinutes", default=15, ge=1, le=24 * 60)
+    probe_share: float = Field(alias="probeShare", default=0.1, ge=0.0, le=1.0)
+
+
 class AlertRule(BaseModel):
     """One `alert_rules` document (camelCase in Firestore and the API)."""
 
@@ -154,6 +167,8 @@ class AlertRule(BaseModel):
     min_history_days: int = Field(alias="minHistoryDays", default=3, ge=2, le=28)
     z_threshold: float = Field(alias="zThreshold", default=3.5, gt=0)
     direction: Direction = "both"
+    # What to do besides telling people (docs/interfaces.md §11); no default rule has one.
+    actions: list[PauseProvider] = Field(default_factory=list, max_length=1)
 
     @field_validator("metric")
     @classmethod
@@ -178,6 +193,14 @@ class AlertRule(BaseModel):
                 "baseline rules take a relative threshold: a fraction of the baseline between 0 "
                 "and 1 for lt (0.5: half), above 0 for gt"
             )
+        if (
+            self.kind == "threshold"
+            and self.metric in RATE_METRICS
+            and not 0 <= self.threshold <= 1
+        ):
+            raise ValueError(f"{self.metric} is a proportion; threshold must be from 0 to 1")
+        if self.actions and "provider" not in self.scopes:
+            raise ValueError("a pause_provider action needs the provider scope in scopes")
         if self.kind == "anomaly" and self.window != "1h":
             raise ValueError("anomaly rules compare whole hours; window must be 1h")
         return self
@@ -186,6 +209,11 @@ class AlertRule(BaseModel):
     def is_rate(self) -> bool:
         """Whether the metric is a proportion judged on a confidence bound."""
         return self.metric in RATE_METRICS
+
+    @property
+    def pause_action(self) -> PauseProvider | None:
+        """The rule's pause_provider action, if it has one."""
+        return next((a for a in self.actions if a.type == "pause_provider"), None)
 
     def to_doc(self) -> dict[str, Any]:
         """The stored and served form."""

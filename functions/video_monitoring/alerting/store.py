@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from video_monitoring.alerting.backtest import StoredRun
 from video_monitoring.alerting.channels.base import Notification
 from video_monitoring.alerting.records import AlertState, Instance, Outbound, Transition
 from video_monitoring.alerting.rules import AlertRule
@@ -53,6 +54,7 @@ class OutboxEntry:
                 dashboard_url="",
                 description=str(data.get("description") or ""),
                 recipients=tuple(str(r) for r in data.get("recipients") or ()),
+                detail=str(data.get("detail") or ""),
             ),
             attempts=int(data.get("attempts") or 0),
             runs=int(data.get("runs") or 0),
@@ -165,6 +167,7 @@ def _outbox_doc(
         "window": instance.window,
         "description": rule.description if rule is not None else "",
         "recipients": list(out.recipients_of(channel)),
+        "detail": out.detail,
         "occurredAt": out.at,
         "status": "pending",
         "attempts": 0,
@@ -251,4 +254,11 @@ class AlertStore(Protocol):
     ) -> list[float | None]:
         """A rule metric as the runs at exactly these ticks measured it (None where no run
         did), in the order given."""
+        ...
+
+    def rule_runs(
+        self, metric: str, window: str, start: dt.datetime, end: dt.datetime
+    ) -> list[StoredRun]:
+        """Every scope's measurement of a rule metric in one rule window by each run in
+        [start, end) (what a backtest replays)."""
         ...

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from video_monitoring.alerting.backtest import measurement_json
 from video_monitoring.alerting.metrics import (
     RULE_WINDOWS,
     TIERS,
@@ -249,6 +250,11 @@ class PerformanceMonitor:
                 provider, tier = parse_scope(scope)
                 queued_processing, stuck = backlog.get(scope, (0, 0))
                 body = system_metrics_json(scoped.totals, scoped.window)
+                measured = {
+                    m: measure(m, scoped)
+                    for m in sorted(METRICS)
+                    if scope == "overall" or m not in OVERALL_ONLY
+                }
                 body |= {
                     "tick": snapshot.tick,
                     "windowName": name,
@@ -260,11 +266,9 @@ class PerformanceMonitor:
                     "backlog": queued_processing,
                     "stuckJobs": stuck,
                     # Each rule metric as the rules see it this run (an alert's page charts it).
-                    "ruleMetrics": {
-                        m: measure(m, scoped).value
-                        for m in sorted(METRICS)
-                        if scope == "overall" or m not in OVERALL_ONLY
-                    },
+                    "ruleMetrics": {m: measured[m].value for m in measured},
+                    # ... and what judging it needs (samples, successes): backtests replay them.
+                    "ruleMeasurements": {m: measurement_json(measured[m]) for m in measured},
                 }
                 docs.append((system_metrics_id(snapshot.tick, name, scope), body))
         return docs

@@ -42,6 +42,9 @@ EXPORT_RUNS: Final = "bigquery_export_runs"
 # The last run of each scheduled job the health check watches (`aggregate_and_alert`).
 HEARTBEATS: Final = "monitor_heartbeats"
 PIPELINE_AUDITS: Final = "pipeline_audits"
+# What the generation service should send each provider (the rules' pause_provider actions and
+# the admins' pauses and releases): `{provider}` documents.
+PROVIDER_CONTROLS: Final = "provider_controls"
 # Users who opted out of analytics: `{userId}` documents, written by the user or the backend.
 ANALYTICS_OPT_OUTS: Final = "analytics_opt_outs"
 

@@ -127,6 +127,10 @@ class PipelineSettings(_Group):
     stuck_after_minutes: int = Field(default=30, ge=1)
     # Settled UTC days the nightly drift audit re-reconciles (yesterday and the days before).
     audit_days: int = Field(default=2, ge=1, le=31)
+    # Guard rails of the rules' pause_provider actions: at most this many providers paused
+    # (open or half-open) at once, and never the last healthy one unless this is off.
+    provider_control_max_open: int = Field(default=1, ge=1, le=50)
+    provider_control_keep_one_healthy: bool = True
 
 
 class NotificationSettings(_Group):

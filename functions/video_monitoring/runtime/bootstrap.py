@@ -18,8 +18,10 @@ from video_monitoring.adapters.firestore_exports import (
 )
 from video_monitoring.adapters.firestore_health import FirestoreHealth
 from video_monitoring.adapters.firestore_store import FirestoreStore
+from video_monitoring.alerting.controls import GuardRails
 from video_monitoring.alerting.manager import AlertManager
 from video_monitoring.alerting.notifications import RetryPolicy, channels_from_settings
+from video_monitoring.alerting.responder import ProviderResponder
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.health import HealthCheck
 from video_monitoring.analytics.performance import PerformanceMonitor
@@ -65,6 +67,7 @@ class Services:
     day_source: FirestoreDaySource
     run_log: FirestoreRunLog
     health: FirestoreHealth
+    responder: ProviderResponder
 
 
 def erase_everywhere(
@@ -116,6 +119,13 @@ def build(settings: Settings) -> Services:
     )  # fmt: skip
     board = settings.dashboard
     health = FirestoreHealth()
+    pipeline = settings.pipeline
+    responder = ProviderResponder(
+        alert_store,
+        FirestoreAuditLog(),
+        GuardRails(pipeline.provider_control_max_open, pipeline.provider_control_keep_one_healthy),
+        utc_now,
+    )
 
     def overall_backlog(now: dt.datetime) -> tuple[int, int]:
         return store.backlog(now - stuck_after).get("overall", (0, 0))
@@ -138,6 +148,7 @@ def build(settings: Settings) -> Services:
         retention=retention,
         targets=board.targets(),
         health=HealthCheck(health, overall_backlog, utc_now, board.health_cache_seconds),
+        responder=responder,
     )
     return Services(
         settings=settings,
@@ -152,6 +163,7 @@ def build(settings: Settings) -> Services:
         day_source=FirestoreDaySource(),
         run_log=FirestoreRunLog(),
         health=health,
+        responder=responder,
     )
 
 

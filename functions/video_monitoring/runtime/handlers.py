@@ -14,6 +14,7 @@ from flask import Request as FlaskRequest
 from flask import Response as FlaskResponse
 
 from video_monitoring.adapters.firestore_rollups import Fold
+from video_monitoring.alerting.controls import Change
 from video_monitoring.alerting.manager import RuleSet, RunReport
 from video_monitoring.alerting.metrics import Snapshot
 from video_monitoring.alerting.notifications import DeliveryResult
@@ -195,6 +196,10 @@ class LiveTick:
     def escalate(self, now: dt.datetime, report: RunReport, rules: RuleSet) -> None:
         """Time-driven changes of open alerts."""
         self.app.alerts.process_escalations(now, report, rules)
+
+    def respond(self, now: dt.datetime, rules: RuleSet, providers: list[str]) -> list[Change]:
+        """Provider controls from the rules' actions."""
+        return self.app.responder.apply(now, rules.rules, providers)
 
     def deliver(self, now: dt.datetime) -> list[DeliveryResult]:
         """Deliver the outbox."""

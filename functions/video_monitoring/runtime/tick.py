@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from video_monitoring.alerting.controls import Change
 from video_monitoring.alerting.manager import RuleSet, RunReport
 from video_monitoring.alerting.metrics import Snapshot
 from video_monitoring.alerting.notifications import DeliveryResult
@@ -70,6 +71,10 @@ class TickServices(Protocol):
         """Escalations, repeats and suppression expiry of open alerts."""
         ...
 
+    def respond(self, now: dt.datetime, rules: RuleSet, providers: list[str]) -> list[Change]:
+        """Provider controls follow the open alerts of rules with a pause_provider action."""
+        ...
+
     def deliver(self, now: dt.datetime) -> list[DeliveryResult]:
         """Send the notifications the outbox owes."""
         ...
@@ -91,6 +96,7 @@ class Tick:
     health: HealthInputs | None = None
     report: RunReport = field(default_factory=RunReport)
     daily_snapshots: bool = False
+    control_changes: list[Change] = field(default_factory=list)
 
 
 def load_rules(services: TickServices, tick: Tick) -> None:
@@ -137,6 +143,13 @@ def escalate(services: TickServices, tick: Tick) -> None:
     services.escalate(tick.now, tick.report, tick.rules)
 
 
+def apply_actions(services: TickServices, tick: Tick) -> None:
+    """The rules' actions: pause, probe and restore providers (their notifications go out in
+    the next step)."""
+    assert tick.rules is not None and tick.snapshot is not None
+    tick.control_changes = services.respond(tick.now, tick.rules, tick.snapshot.providers())
+
+
 def deliver_notifications(services: TickServices, tick: Tick) -> None:
     """Send what the outbox owes, including messages earlier runs failed to deliver."""
     tick.report.deliveries = services.deliver(tick.now)
@@ -161,6 +174,7 @@ STEPS: tuple[Step, ...] = (
     write_system_metrics,
     evaluate_rules,
     escalate,
+    apply_actions,
     deliver_notifications,
     store_daily_snapshots,
     record_heartbeat,
@@ -187,6 +201,8 @@ def run_tick(services: TickServices, now: dt.datetime) -> Tick:
         len(failed),
         "; stored the daily snapshots" if tick.daily_snapshots else "",
     )
+    for change in tick.control_changes:
+        log.warning("provider control changed: %s", change.describe())
     for problem in report.rule_problems:
         log.error("alert rule skipped: %s", problem)
     return tick

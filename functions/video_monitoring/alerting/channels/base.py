@@ -31,6 +31,9 @@ class Notification:
     description: str = ""
     # Who receives it when not the channel's configured recipients ("*" stands for them).
     recipients: tuple[str, ...] = ()
+    # What a rule's action did (events provider_paused, provider_probing, provider_restored,
+    # provider_pause_blocked), in one sentence.
+    detail: str = ""
 
     def addressed_to(self, configured: Sequence[str]) -> list[str]:
         """The channel's recipients for this message: its own, or the tier's, or both."""
@@ -50,6 +53,8 @@ class Notification:
     def subject(self) -> str:
         """One line: event, severity, rule, scope, value against threshold."""
         sign = ">" if self.comparator == "gt" else "<"
+        if self.detail:
+            return f"[{self.event.upper()}] {self.rule_id} ({self.scope}): {self.detail}"
         return (
             f"[{self.event.upper()}] {self.severity}: {self.rule_id} ({self.scope}) "
             f"{self.metric} {self.value_text()} {sign} {self.threshold:g} over {self.window}"
@@ -70,6 +75,7 @@ class Notification:
                 f"At:        {self.occurred_at.astimezone(dt.UTC).isoformat()}",
                 f"Dashboard: {self.dashboard_url}",
             ]
+            + ([f"Action:    {self.detail}"] if self.detail else [])
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -89,6 +95,7 @@ class Notification:
             "occurredAt": self.occurred_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
             "dashboardUrl": self.dashboard_url,
             "description": self.description,
+            "detail": self.detail,
         }
 
 

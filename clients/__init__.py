@@ -1,0 +1,1 @@
+"""Reference code for the systems around the monitor (the generation service)."""

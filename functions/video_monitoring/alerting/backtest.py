@@ -1,0 +1,306 @@
+"""Rule backtests: a rule replayed over the runs the scheduled tick stored, with the live code.
+
+Every scheduled run stores, per window and scope, each rule metric's measurement as the rules
+saw it (`ruleMeasurements` on the `system_performance_metrics` documents: value, samples and,
+for rates, successes). A backtest reads those runs and steps a fresh state per scope through
+`engine.evaluate`, the function the live run calls, with the measurement the live run would
+have built (`baseline` rules read the same ticks on previous days from the same documents). On
+the same stored runs, a rule that nobody edited and nobody acted on (acknowledged alerts still
+resolve by themselves; a manual resolve or a suppression does not happen in a replay) fires and
+resolves exactly when the live alerts did.
+
+Scopes follow the live run: `overall` and the tiers at every run, a provider from the first run
+that stored it. `anomaly` rules compare whole rollup hours that the runs do not store, so they
+cannot be replayed here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from video_monitoring.alerting import engine
+from video_monitoring.alerting.metrics import RULE_WINDOWS, TIERS, ScopeTotals, measure
+from video_monitoring.alerting.records import AlertState, Instance, Measurement
+from video_monitoring.alerting.rules import AlertRule
+from video_monitoring.core.models import Window
+from video_monitoring.ingest.rollup import Totals, floor_time
+
+WEEK = dt.timedelta(days=7)
+# Candidate thresholds tried when suggesting one (between the rule's and the extreme measured).
+SUGGESTION_CANDIDATES = 64
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """What one scheduled run measured for one metric in one window and scope. `measurement`
+    is None for documents written before runs stored their measurements (then only `value`,
+    the figure charted, is known)."""
+
+    tick: dt.datetime
+    scope: str
+    measurement: Measurement | None
+    value: float | None = None
+
+
+def stored_run(doc: Mapping[str, Any], metric: str) -> StoredRun:
+    """A run from a `system_performance_metrics` document (projected or whole)."""
+    stored = (doc.get("ruleMeasurements") or {}).get(metric)
+    value = (doc.get("ruleMetrics") or {}).get(metric)
+    measurement = None
+    if isinstance(stored, Mapping):
+        successes = stored.get("successes")
+        measurement = Measurement(
+            None if stored.get("value") is None else float(stored["value"]),
+            int(stored.get("samples") or 0),
+            None if successes is None else int(successes),
+        )
+    figure = None if value is None else float(value)
+    return StoredRun(doc["tick"], doc["scope"], measurement, figure)
+
+
+def measurement_json(measurement: Measurement) -> dict[str, Any]:
+    """The stored form of a run's measurement (`ruleMeasurements.<metric>`)."""
+    return {
+        "value": measurement.value,
+        "samples": measurement.samples,
+        "successes": measurement.successes,
+    }
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One time the rule would have fired: from firing until it resolved (None: still firing
+    at the end of the window)."""
+
+    scope: str
+    start: dt.datetime
+    end: dt.datetime | None
+    value: float | None
+
+    def overlaps(self, other: Episode, horizon: dt.datetime) -> bool:
+        """Whether the two episodes share any time (open ones last until `horizon`)."""
+        return self.start < (other.end or horizon) and other.start < (self.end or horizon)
+
+    def to_json(self) -> dict[str, Any]:
+        """Served form."""
+        return {"scope": self.scope, "from": self.start, "to": self.end, "value": self.value}
+
+
+@dataclass
+class Replay:
+    """What a rule would have done over the runs of a window."""
+
+    start: dt.datetime
+    end: dt.datetime
+    runs: int = 0
+    evaluations: int = 0
+    notifications: int = 0
+    unmeasured: int = 0  # evaluations on documents without stored measurements (no data)
+    episodes: list[Episode] = field(default_factory=list)
+    first_run: dt.datetime | None = None
+    last_run: dt.datetime | None = None
+
+    @property
+    def firings(self) -> int:
+        """Times the rule would have fired (each pages on the rule's channels)."""
+        return len(self.episodes)
+
+    def per_week(self) -> float:
+        """Firings per 7 days of the window."""
+        return self.firings * (WEEK / (self.end - self.start))
+
+
+class History:
+    """The stored runs of one metric and window, indexed for the replay."""
+
+    def __init__(self, runs: Iterable[StoredRun]) -> None:
+        self.by_tick: dict[dt.datetime, dict[str, StoredRun]] = {}
+        self._values: dict[tuple[dt.datetime, str], float | None] = {}
+        for run in runs:
+            self.by_tick.setdefault(run.tick, {})[run.scope] = run
+            value = run.measurement.value if run.measurement is not None else run.value
+            self._values[(floor_time(run.tick, "minute"), run.scope)] = value
+
+    def value_at(self, tick: dt.datetime, scope: str) -> float | None:
+        """What the run at that minute measured in the scope (the live baseline read)."""
+        return self._values.get((tick, scope))
+
+
+def _empty(metric: str, window: str, tick: dt.datetime) -> Measurement:
+    """What the live run measures in a scope with no data in its window."""
+    end = floor_time(tick, "minute")
+    empty = ScopeTotals(Window(start=end - RULE_WINDOWS[window], end=end), Totals())
+    return measure(metric, empty)
+
+
+def _scopes(rule: AlertRule, providers: Iterable[str]) -> list[str]:
+    """The live order: overall, then providers, then tiers."""
+    scopes = ["overall"] if "overall" in rule.scopes else []
+    if "provider" in rule.scopes:
+        scopes += [f"provider:{p}" for p in sorted(providers)]
+    if "tier" in rule.scopes:
+        scopes += [f"tier:{t}" for t in TIERS]
+    return scopes
+
+
+def replay(rule: AlertRule, history: History, start: dt.datetime, end: dt.datetime) -> Replay:
+    """Step a fresh state per scope through every run in [start, end), as the live run did."""
+    if rule.kind == "anomaly":
+        raise ValueError("anomaly rules compare whole rollup hours, which runs do not store")
+    result = Replay(start, end)
+    states: dict[str, AlertState] = {}
+    instances: dict[str, Instance | None] = {}
+    open_episode: dict[str, Episode] = {}
+    providers: set[str] = set()
+    for tick in sorted(t for t in history.by_tick if start <= t < end):
+        runs = history.by_tick[tick]
+        providers |= {s.partition(":")[2] for s in runs if s.startswith("provider:")}
+        result.runs += 1
+        result.first_run = result.first_run or tick
+        result.last_run = tick
+        for scope in _scopes(rule, providers):
+            measurement = _measurement(rule, history, runs.get(scope), scope, tick)
+            if measurement is None:
+                result.unmeasured += 1
+            state = states.get(scope) or AlertState(rule.rule_id, scope)
+            before = instances.get(scope)
+            step = engine.evaluate(rule, state, before, measurement, tick)
+            result.evaluations += 1
+            result.notifications += len(step.outbound)
+            states[scope], after = step.state, step.instance
+            instances[scope] = after if after is not None and after.is_open else None
+            fired = after is not None and after.fired_at == tick and after.status == "firing"
+            if fired and (before is None or before.status == "pending"):
+                open_episode[scope] = Episode(scope, tick, None, step.judgement.value
+                                              if step.judgement else None)  # fmt: skip
+            if after is not None and after.status == "resolved" and scope in open_episode:
+                result.episodes.append(replace(open_episode.pop(scope), end=tick))
+    result.episodes += open_episode.values()
+    result.episodes.sort(key=lambda e: (e.start, e.scope))
+    return result
+
+
+def _measurement(
+    rule: AlertRule, history: History, run: StoredRun | None, scope: str, tick: dt.datetime
+) -> Measurement | None:
+    if run is None:
+        current: Measurement | None = _empty(rule.metric, rule.window, tick)
+    else:
+        current = run.measurement
+    if current is None or rule.kind != "baseline":
+        return current
+    minute = floor_time(tick, "minute")
+    past = (history.value_at(minute - dt.timedelta(days=d), scope)
+            for d in range(1, rule.baseline_days + 1))  # fmt: skip
+    baseline = tuple(v for v in past if v is not None)
+    return replace(current, baseline=baseline)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """The threshold that would have paged at most a target number of times a week, and the
+    episodes of the current rule it would have missed."""
+
+    target_per_week: float
+    threshold: float | None  # None: no candidate meets the target
+    replay: Replay | None
+    missed: list[Episode]
+
+    def to_json(self, horizon: dt.datetime) -> dict[str, Any]:
+        """Served form."""
+        return {
+            "pagesPerWeek": self.target_per_week,
+            "threshold": self.threshold,
+            "firings": None if self.replay is None else self.replay.firings,
+            "firingsPerWeek": None if self.replay is None else round(self.replay.per_week(), 3),
+            "missed": [e.to_json() for e in self.missed],
+        }
+
+
+def suggest(
+    rule: AlertRule,
+    history: History,
+    start: dt.datetime,
+    end: dt.datetime,
+    target_per_week: float,
+    current: Replay,
+) -> Suggestion:
+    """The threshold closest to the rule's own that would have fired at most `target_per_week`
+    times a week: candidates from the rule's threshold towards stricter ones (spread over the
+    values the runs measured), each replayed, the first within the target kept. A rule within
+    the target already is suggested as it is."""
+    best: tuple[float, Replay] | None = None
+    for threshold in _stricter(rule, history, start, end):
+        trial = rule.model_copy(update={"threshold": threshold})
+        outcome = current if threshold == rule.threshold else replay(trial, history, start, end)
+        if outcome.per_week() <= target_per_week + 1e-9:
+            best = (threshold, outcome)
+            break
+    if best is None:
+        return Suggestion(target_per_week, None, None, [])
+    threshold, outcome = best
+    missed = [
+        e
+        for e in current.episodes
+        if not any(e.scope == o.scope and e.overlaps(o, end) for o in outcome.episodes)
+    ]
+    return Suggestion(target_per_week, threshold, outcome, missed)
+
+
+def _stricter(
+    rule: AlertRule, history: History, start: dt.datetime, end: dt.datetime
+) -> list[float]:
+    """The rule's threshold, then stricter ones in order: for baseline rules larger fractions
+    of the baseline; otherwise past the extreme the runs measured, in even steps."""
+    if rule.kind == "baseline":
+        top = 0.99 if rule.comparator == "lt" else 10.0
+        step = (top - rule.threshold) / SUGGESTION_CANDIDATES
+        return [rule.threshold + i * step for i in range(SUGGESTION_CANDIDATES + 1)]
+    values = [
+        run.measurement.value
+        for tick, runs in history.by_tick.items() if start <= tick < end
+        for run in runs.values()
+        if run.measurement is not None and run.measurement.value is not None
+    ]  # fmt: skip
+    values = [v for v in values if math.isfinite(v)]
+    extreme = (max if rule.comparator == "gt" else min)([*values, rule.threshold])
+    step = (extreme - rule.threshold) / SUGGESTION_CANDIDATES
+    if step == 0:
+        return [rule.threshold]
+    # One step past the extreme: a threshold no run breached.
+    return [rule.threshold + i * step for i in range(SUGGESTION_CANDIDATES + 2)]
+
+
+def backtest_json(
+    rule: AlertRule, result: Replay, threshold: float | None, suggestion: Suggestion | None
+) -> dict[str, Any]:
+    """The answer of GET /alert-rules/{ruleId}/backtest."""
+    body: dict[str, Any] = {
+        "ruleId": rule.rule_id,
+        "window": {"from": result.start, "to": result.end},
+        "threshold": rule.threshold if threshold is None else threshold,
+        "storedThreshold": rule.threshold,
+        "runs": result.runs,
+        "firstRun": result.first_run,
+        "lastRun": result.last_run,
+        "evaluations": result.evaluations,
+        "unmeasured": result.unmeasured,
+        "firings": result.firings,
+        "firingsPerWeek": round(result.per_week(), 3),
+        "notifications": result.notifications,
+        "episodes": [e.to_json() for e in result.episodes],
+    }
+    if suggestion is not None:
+        body["suggestion"] = suggestion.to_json(result.end)
+    return body
+
+
+def needs_from(rule: AlertRule, start: dt.datetime) -> dt.datetime:
+    """How far back the replay reads: baseline rules also compare with earlier days."""
+    if rule.kind == "baseline":
+        return start - dt.timedelta(days=rule.baseline_days)
+    return start

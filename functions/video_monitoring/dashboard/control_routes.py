@@ -1,0 +1,45 @@
+"""Provider controls over HTTP: `GET /provider-controls` (readers) and
+`POST /provider-controls/{provider}/pause|release` (admins), bodies checked field by field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from video_monitoring.alerting.responder import MAX_PAUSE_MINUTES, MAX_REASON, ProviderResponder
+from video_monitoring.core.errors import InvalidArgument
+from video_monitoring.dashboard.params import json_body
+
+CONTROL_ACTIONS = ("pause", "release")
+
+
+def controls_body(responder: ProviderResponder, params: dict[str, str]) -> dict[str, Any]:
+    """Every provider's control document."""
+    if params:
+        raise InvalidArgument(f"{sorted(params)[0]}: /provider-controls takes no parameters")
+    return {"controls": [c.to_doc() for c in responder.controls()]}
+
+
+def act_on_provider(
+    responder: ProviderResponder,
+    raw_body: bytes,
+    who: str,
+    provider: str,
+    action: str,
+    details: dict[str, Any],
+) -> dict[str, Any]:
+    """Pause (optional `reason`, `minutes`) or release (optional `reason`) one provider."""
+    body = json_body(raw_body, optional=True)
+    allowed = {"reason", "minutes"} if action == "pause" else {"reason"}
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise InvalidArgument(f"{unknown[0]}: unknown field; accepted: {sorted(allowed)}")
+    details.update({k: body[k] for k in allowed if k in body})
+    reason = body.get("reason", "")
+    if not isinstance(reason, str) or len(reason) > MAX_REASON:
+        raise InvalidArgument(f"reason: expected a string of at most {MAX_REASON} characters")
+    if action == "release":
+        return responder.release(provider, who, reason).to_doc()
+    minutes = body.get("minutes")
+    if minutes is not None and (not isinstance(minutes, int) or isinstance(minutes, bool)):
+        raise InvalidArgument(f"minutes: expected an integer from 1 to {MAX_PAUSE_MINUTES}")
+    return responder.pause(provider, who, reason, minutes).to_doc()

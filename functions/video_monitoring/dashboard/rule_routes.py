@@ -1,0 +1,64 @@
+"""`GET /alert-rules/{ruleId}/backtest`: the stored rule replayed over the stored runs, its
+window and the optional `threshold` and `pagesPerWeek`, each checked and named when wrong."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from video_monitoring.alerting.manager import AlertManager
+from video_monitoring.core.errors import InvalidArgument
+from video_monitoring.core.models import rfc3339
+from video_monitoring.dashboard.params import parse_window
+
+BACKTEST_PARAMS = frozenset({"window", "from", "to", "threshold", "pagesPerWeek"})
+BACKTEST_DEFAULT_WINDOW = "7d"
+# A month of runs at the 5-minute schedule: about 8,600 runs per scope, read in one query.
+BACKTEST_MAX_DAYS = 31
+MAX_PAGES_PER_WEEK = 1000.0
+
+
+def _number(params: Mapping[str, str], name: str, accepts: str) -> float | None:
+    text = params.get(name)
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise InvalidArgument(f"{name}: expected {accepts}; got {text!r}")
+    return value
+
+
+def backtest_body(
+    manager: AlertManager,
+    rule_id: str,
+    params: Mapping[str, str],
+    now: dt.datetime,
+    kept_since: dt.datetime,
+) -> dict[str, Any]:
+    """The replay of the rule over the window (default the last 7 days), which must start at
+    or after `kept_since` (the system metric documents expire with the raw retention)."""
+    unknown = sorted(set(params) - BACKTEST_PARAMS)
+    if unknown:
+        accepted = ", ".join(sorted(BACKTEST_PARAMS))
+        raise InvalidArgument(f"{unknown[0]}: unknown parameter; accepted: {accepted}")
+    window_params = {k: v for k, v in params.items() if k in ("window", "from", "to")}
+    if not window_params:
+        window_params = {"window": BACKTEST_DEFAULT_WINDOW}
+    window = parse_window(window_params, now, BACKTEST_MAX_DAYS)
+    if window.start < kept_since:
+        raise InvalidArgument(
+            f"from: the stored runs a backtest replays are kept since {rfc3339(kept_since)}; "
+            "start the window then or later"
+        )
+    threshold = _number(params, "threshold", "a number (the rule's threshold to try)")
+    pages = _number(params, "pagesPerWeek", f"a number from 0 to {MAX_PAGES_PER_WEEK:g}")
+    if pages is not None and not 0 <= pages <= MAX_PAGES_PER_WEEK:
+        raise InvalidArgument(
+            f"pagesPerWeek: expected a number from 0 to {MAX_PAGES_PER_WEEK:g}; got {pages:g}"
+        )
+    return manager.backtest(rule_id, window.start, window.end, threshold, pages)
