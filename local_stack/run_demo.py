@@ -17,6 +17,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from local_stack.bigquery_emulator import BigQueryEmulator
+from local_stack.closed_loop import run_closed_loop, run_digest
 from local_stack.launch import LaunchError, add_stack_arguments, default_env, launch
 from local_stack.receivers import Receivers
 from local_stack.stack import LocalStack
@@ -233,6 +234,13 @@ def run_self_monitoring(stack: LocalStack, db: firestore.Client) -> bool:
     return ok
 
 
+def last_tick(db: firestore.Client) -> dt.datetime:
+    """The latest scheduled tick run so far (or now): later ticks are the only ones evaluated."""
+    beat = db.collection("monitor_heartbeats").document("aggregate_and_alert").get().to_dict()
+    now = dt.datetime.now(dt.UTC)
+    return max(now, (beat or {}).get("at") or now)
+
+
 def run_export(
     stack: LocalStack, emulator: BigQueryEmulator, db: firestore.Client, project: str
 ) -> bool:
@@ -285,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
                 **default_env(warehouse, args.project),
                 # The self-monitoring checks read /health right after each change.
                 "HEALTH_CACHE_SECONDS": "0",
+                # The team's Slack channel gets the weekly digest too.
+                "DIGEST_SLACK": "weekly",
             },
         )
     except BaseException as error:
@@ -304,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in launched.console_lines():
             print(line, flush=True)
         os.environ["FIRESTORE_EMULATOR_HOST"] = stack.firestore_host
+        began = dt.datetime.now(dt.UTC)
         client = firestore.Client(project=args.project)
         started = time.monotonic()
         tally = simulate(client, count=args.count, seed=args.seed)
@@ -331,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
         ok = run_self_monitoring(stack, client) and ok
         if warehouse_emulator is not None:
             ok = run_export(stack, warehouse_emulator, client, args.project) and ok
+        ok = run_closed_loop(stack, client, args.project, last_tick(client), began) and ok
+        ok = run_digest(stack, client, args.project, receivers.inbox, last_tick(client)) and ok
         print()
         print(f"query it:  curl -H 'Authorization: Bearer {token}' '{url}?window=24h'")
         for line in launched.console_lines():

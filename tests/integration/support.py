@@ -94,9 +94,24 @@ def whole_day(days_ago: int) -> tuple[dt.datetime, dict[str, str]]:
     return day, {"from": day.isoformat(), "to": (day + dt.timedelta(days=1)).isoformat()}
 
 
-def token(role: str | None = "analytics", uid: str = "tester") -> str:
-    """An emulator ID token."""
-    return emulator_token(uid, role, PROJECT)
+def token(role: str | None = "analytics", uid: str = "tester", **claims: Any) -> str:
+    """An emulator ID token (with any other claims, e.g. `email`)."""
+    return emulator_token(uid, role, PROJECT, **claims)
+
+
+def api(
+    stack: Stack, method: str, path: str, body: Any = None, role: str = "admin", **claims: Any
+) -> tuple[int, Any]:
+    """Any dashboard call as a user of `role` (uid `<role>-uid`, any other claims): the status
+    and the JSON body."""
+    response = requests.request(
+        method,
+        stack.url("video_analytics_dashboard", path),
+        json=body,
+        headers={"Authorization": f"Bearer {token(role, uid=f'{role}-uid', **claims)}"},
+        timeout=60,
+    )
+    return response.status_code, response.json()
 
 
 def summary(stack: Stack, params: dict[str, str], path: str = "/summary") -> dict[str, Any]:

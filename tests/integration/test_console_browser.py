@@ -537,3 +537,95 @@ def test_grant_role_lets_a_new_user_in(console: Console) -> None:
     sign_in(page, user)
     ready(page, "overview")
     page.context.close()
+
+
+def test_an_admin_backtests_a_rule_and_gives_it_a_pause_action(console: Console) -> None:
+    page = console.page(ADMIN)
+    page.goto(f"{console.url}/rules")
+    ready(page, "rules")
+    page.get_by_role("button", name="Edit quality_degradation").click()
+    panel = page.get_by_role("form", name="Backtest quality_degradation")
+    panel.get_by_label("Window").select_option("24h")
+    panel.get_by_label("Pages a week at most").fill("5")
+    panel.get_by_role("button", name="Run backtest").click()
+    summary = page.locator("[data-figure='backtest.summary']")
+    summary.wait_for()
+    expected = console.api(
+        ADMIN, "/alert-rules/quality_degradation/backtest", window="24h", pagesPerWeek="5"
+    )
+    assert expected["firings"] >= 1  # pika's quality fired it in the module's two runs
+    text = summary.inner_text()
+    assert f"{expected['runs']} runs" in text
+    fired = expected["firings"]
+    assert f"would have fired {'once' if fired == 1 else f'{fired} times'}" in text
+    rows = panel.locator("tbody tr")
+    assert rows.count() == len(expected["episodes"])
+    assert {rows.nth(i).locator("td").first.inner_text() for i in range(rows.count())} == {
+        e["scope"] for e in expected["episodes"]
+    }
+    console.shot(page, "rule-backtest")
+
+    page.get_by_label("Pause the provider while this rule fires for it").check()
+    page.get_by_label("Probe share (0 to 1)").fill("1.5")
+    page.get_by_role("button", name="Save").click()
+    error = page.locator("#rule-actions-error")
+    error.wait_for()
+    assert error.inner_text().startswith("actions.0.probeShare:")
+    page.get_by_label("Probe share (0 to 1)").fill("0.3")
+    page.get_by_label("Cooldown (minutes) before probing").fill("10")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("Saved quality_degradation.").wait_for()
+    rule = console.api(ADMIN, "/alert-rules/quality_degradation")["rule"]
+    assert rule["actions"] == [{"type": "pause_provider", "cooldownMinutes": 10, "probeShare": 0.3}]
+    page.context.close()
+
+
+def test_an_admin_pauses_and_releases_a_provider_from_its_alert(console: Console) -> None:
+    alerts = console.api(ADMIN, "/alerts", status="open")["active"]
+    alert = next(a for a in alerts if a["scope"] == "provider:pika")
+    page = console.page(ADMIN)
+    page.goto(f"{console.url}/alerts/{alert['alertId']}")
+    ready(page, "alerts")
+    panel = page.get_by_role("region", name="Traffic to pika")
+    panel.get_by_label("Reason").fill("pika degraded; sending its traffic elsewhere")
+    panel.get_by_role("button", name="Pause pika").click()
+    page.get_by_text("pika: paused.").wait_for()
+    (control,) = [c for c in console.api(ADMIN, "/provider-controls")["controls"]
+                  if c["provider"] == "pika"]  # fmt: skip
+    assert (control["state"], control["weight"]) == ("open", 0.0)
+    assert control["by"] == _uid(console, ADMIN)
+    told = console.api(ADMIN, f"/alerts/{alert['alertId']}")["deliveries"]
+    paused = [d for d in told if d["event"] == "provider_paused"]
+    assert paused and all(d["status"] == "sent" for d in paused)  # told at once
+    panel = page.get_by_role("region", name="Traffic to pika")
+    assert "paused · 0%" in panel.inner_text()
+    assert figure(page, "control.reason") == "pika degraded; sending its traffic elsewhere"
+    console.shot(page, "alert-provider-paused")
+    panel.get_by_role("button", name="Release pika").click()
+    page.get_by_text("pika: released.").wait_for()
+    assert "full traffic · 100%" in page.get_by_role("region", name="Traffic to pika").inner_text()
+    page.goto(f"{console.url}/providers?window=24h")
+    ready(page, "providers")
+    assert "full traffic" in page.locator("main .table-wrap table").inner_text()
+    page.context.close()
+
+
+def test_an_analyst_opts_in_to_the_weekly_digest(console: Console) -> None:
+    page = console.page(ANALYST)
+    page.goto(f"{console.url}/exports")
+    ready(page, "exports")
+    form = page.get_by_role("form", name="Digests")
+    form.get_by_label("Email me the weekly digest (Mondays after 07:00 UTC)").check()
+    form.get_by_role("button", name="Save digests").click()
+    page.get_by_text(f"Digests go to {ANALYST.email}.").wait_for()
+    assert console.api(ANALYST, "/me/digests") == {
+        "daily": False, "weekly": True, "email": ANALYST.email,
+    }  # fmt: skip
+    weekly = console.api(ANALYST, "/digest", period="weekly")
+    shown = figure(page, "digest.recommendations")
+    if weekly["recommendations"]:
+        assert weekly["recommendations"][0]["title"] in shown
+    else:
+        assert shown.startswith("None")
+    console.shot(page, "exports-digests")
+    page.context.close()

@@ -21,6 +21,7 @@ from local_stack.stack import REPO_ROOT
 from tests.integration.support import Stack
 from video_monitoring.adapters import _firestore
 from video_monitoring.adapters.firestore_alerts import FirestoreAlertStore
+from video_monitoring.adapters.firestore_digests import FirestoreDigestStore
 from video_monitoring.adapters.firestore_exports import FirestoreDaySource, FirestoreExportSource
 from video_monitoring.adapters.firestore_store import FirestoreStore
 from video_monitoring.core.models import Window
@@ -133,6 +134,9 @@ def test_every_query_is_served_by_an_index(
     alerts.deliveries("some-alert")
     alerts.figure("successRate", "provider:pika", "1h", window.start, window.end)
     alerts.rule_runs("successRate", "1h", window.start, window.end)
+    digests = FirestoreDigestStore(db)
+    digests.subscribers("weekly")
+    digests.control_changes(window.start, window.end)
     for dataset in DATASETS.values():
         for provider in (None, "pika"):
             scoped = Window(start=window.start, end=window.end, provider=provider)

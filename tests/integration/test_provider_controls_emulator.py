@@ -7,31 +7,18 @@ every change is in the audit log."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import pytest
-import requests
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from clients.provider_controls import ProviderControlsReader
 from local_stack.receivers import Receivers
-from tests.integration.support import Stack, token
+from tests.integration.support import Stack, api
 from tests.integration.test_alerting_emulator import degraded_traffic
 
 pytestmark = pytest.mark.integration
 USUAL = {"runway": 0.6, "pika": 0.4}
-
-
-def call(stack: Stack, method: str, path: str, body: Any = None, role: str = "admin") -> Any:
-    response = requests.request(
-        method,
-        stack.url("video_analytics_dashboard", path),
-        json=body,
-        headers={"Authorization": f"Bearer {token(role, uid=f'{role}-uid')}"},
-        timeout=30,
-    )
-    return response.status_code, response.json()
 
 
 def test_a_rule_pauses_probes_and_an_admin_releases_the_degraded_provider(
@@ -39,13 +26,13 @@ def test_a_rule_pauses_probes_and_an_admin_releases_the_degraded_provider(
 ) -> None:
     now = degraded_traffic(stack, db)
     assert stack.run_schedule("aggregate_and_alert", now) == 200  # seeds the default rules
-    status, body = call(stack, "GET", "/alert-rules/low_success_rate")
+    status, body = api(stack, "GET", "/alert-rules/low_success_rate")
     rule = body["rule"]
     rule["actions"] = [{"type": "pause_provider", "cooldownMinutes": 15, "probeShare": 0.2}]
-    status, _ = call(stack, "PUT", "/alert-rules/low_success_rate", rule)
+    status, _ = api(stack, "PUT", "/alert-rules/low_success_rate", rule)
     assert status == 200
     bad = {**rule, "actions": [{"type": "pause_provider", "probeShare": 2}]}
-    status, body = call(stack, "PUT", "/alert-rules/low_success_rate", bad)
+    status, body = api(stack, "PUT", "/alert-rules/low_success_rate", bad)
     assert status == 400 and body["error"]["message"].startswith("actions.0.probeShare:")
 
     slack_before = len(receivers.slack.requests)
@@ -61,29 +48,32 @@ def test_a_rule_pauses_probes_and_an_admin_releases_the_degraded_provider(
     posted = [r.body.decode() for r in receivers.slack.requests[slack_before:]]
     assert sum("PROVIDER_PAUSED" in p and "pika paused (weight 0)" in p for p in posted) == 1
 
-    status, page = call(stack, "GET", f"/alerts/{control['alertId']}", role="analytics")
+    status, page = api(stack, "GET", f"/alerts/{control['alertId']}", role="analytics")
     assert status == 200 and page["providerControl"]["state"] == "open"
     assert page["alert"]["history"][-1]["action"] == "provider_paused"
 
     # After the cooldown, still firing: probe traffic (a fifth of pika's usual share).
     assert stack.run_schedule("aggregate_and_alert", fired_at + dt.timedelta(minutes=15)) == 200
-    status, body = call(stack, "GET", "/provider-controls", role="analytics")
+    status, body = api(stack, "GET", "/provider-controls", role="analytics")
     (pika,) = [c for c in body["controls"] if c["provider"] == "pika"]
     assert (pika["state"], pika["weight"]) == ("half_open", 0.2)
     shares = [reader.choose(USUAL, r / 1000) for r in range(1000)]
     assert shares.count("pika") == pytest.approx(1000 * 0.08 / 0.68, abs=2)
 
     # An analytics user may not act; an admin releases, and the firing alert does not re-pause.
-    assert call(stack, "POST", "/provider-controls/pika/release", {}, role="analytics")[0] == 403
-    status, body = call(stack, "POST", "/provider-controls/pika/release", {"reason": "fixed"})
+    assert api(stack, "POST", "/provider-controls/pika/release", {}, role="analytics")[0] == 403
+    slack_before = len(receivers.slack.requests)
+    status, body = api(stack, "POST", "/provider-controls/pika/release", {"reason": "fixed"})
     assert status == 200 and body["control"]["state"] == "closed"
+    posted = [r.body.decode() for r in receivers.slack.requests[slack_before:]]
+    assert sum("PROVIDER_RESTORED" in p for p in posted) == 1  # told at once, not next run
     assert body["control"]["by"] == "admin-uid" and body["control"]["manual"] is True
     assert stack.run_schedule("aggregate_and_alert", fired_at + dt.timedelta(minutes=20)) == 200
     stored = db.collection("provider_controls").document("pika").get().to_dict() or {}
     assert stored["state"] == "closed" and stored["weight"] == 1.0
-    status, body = call(stack, "POST", "/provider-controls/pika/release", {})
+    status, body = api(stack, "POST", "/provider-controls/pika/release", {})
     assert status == 409 and body["error"]["message"].startswith("provider:")
-    status, body = call(stack, "POST", "/provider-controls/pika/pause", {"minutes": 0})
+    status, body = api(stack, "POST", "/provider-controls/pika/pause", {"minutes": 0})
     assert status == 400 and body["error"]["message"].startswith("minutes:")
 
     audit = db.collection("audit_log").where(filter=FieldFilter("target", "==", "pika")).stream()

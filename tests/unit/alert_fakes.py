@@ -89,8 +89,7 @@ class FakeAlertStore:
             self.instances.pop(result.delete_instance_id, None)
         if result.instance is not None:
             self.instances[result.instance.instance_id] = result.instance
-        now = result.state.last_tick or dt.datetime.now(dt.UTC)
-        for entry_id, doc in outbox_docs(result, rule, now):
+        for entry_id, doc in outbox_docs(result, rule):
             self.outbox[entry_id] = doc
         return result
 

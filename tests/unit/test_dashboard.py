@@ -23,7 +23,7 @@ def verifier(header: str | None) -> Caller:
     token = (header or "").removeprefix("Bearer ")
     if token not in ROLES:
         raise Unauthenticated("Authorization: the ID token did not verify")
-    return Caller(uid=token, role=ROLES[token])
+    return Caller(uid=token, role=ROLES[token], email=f"{token}@example.com")
 
 
 @pytest.fixture

@@ -16,14 +16,17 @@ from tests.unit.alert_fakes import FakeAlertStore
 from tests.unit.fakes import FakeStore, FixedClock
 from tests.unit.test_alert_manager import degraded_world
 from tests.unit.test_dashboard import NOW, json_response, verifier
+from tests.unit.test_digest import MemoryStore
 from tests.unit.test_export import ListSource, generation
 from video_monitoring.alerting.controls import GuardRails
-from video_monitoring.alerting.manager import AlertManager
+from video_monitoring.alerting.manager import AlertManager, AlertQuery
 from video_monitoring.alerting.notifications import RetryPolicy
 from video_monitoring.alerting.responder import ProviderResponder
+from video_monitoring.analytics.digests import DigestService
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.health import ExportStatus, HealthCheck, HealthInputs
 from video_monitoring.analytics.performance import PerformanceMonitor
+from video_monitoring.config.settings import DashboardSettings
 from video_monitoring.dashboard.app import Dashboard, FileExports
 from video_monitoring.dashboard.files import FORMATS
 from video_monitoring.dashboard.http import Request, StreamResponse
@@ -68,6 +71,10 @@ def test_documented_paths_are_the_served_routes() -> None:
         AnalyticsEngine(store, monitor), monitor, clock, 400, verifier=verifier, alerts=manager,
         exports=FileExports(ListSource({})), eraser=fake_eraser, health=healthy_check(clock),
         responder=ProviderResponder(alerts, None, GuardRails(), clock),
+        digests=DigestService(
+            AnalyticsEngine(store, monitor), lambda s, e: [], lambda r, s, e, p: {},
+            MemoryStore(), {}, lambda r, d: None,
+        ),
     )  # fmt: skip
     assert set(spec["paths"]) == dashboard.paths()
     summary = spec["components"]["schemas"]["Summary"]
@@ -100,6 +107,12 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         eraser=fake_eraser,
         health=healthy_check(world.clock),
         responder=ProviderResponder(world.alerts, None, GuardRails(), world.clock),
+        digests=DigestService(
+            AnalyticsEngine(world.store, world.monitor),
+            lambda s, e: world.manager.list_alerts(AlertQuery(s, e))["history"],
+            lambda r, s, e, p: world.manager.backtest(r, s, e, None, p),
+            MemoryStore(), DashboardSettings().targets(), lambda r, d: None,
+        ),
     )  # fmt: skip
     alert_id = next(iter(world.alerts.instances))
     engine = AnalyticsEngine(world.store, world.monitor)
@@ -136,6 +149,9 @@ def test_every_documented_response_validates_against_its_schema() -> None:
             "POST", "/provider-controls/pika/release", b""
         ),
         ("/provider-controls", "get"): ("GET", "/provider-controls", b""),
+        ("/digest", "get"): ("GET", "/digest", b"NOPARAMS"),
+        ("/me/digests", "get"): ("GET", "/me/digests", b"NOPARAMS"),
+        ("/me/digests", "put"): ("PUT", "/me/digests", b'{"weekly": true}'),
     }  # fmt: skip
     documented = {
         (path, method) for path, item in spec["paths"].items() for method in item
@@ -151,6 +167,10 @@ def test_every_documented_response_validates_against_its_schema() -> None:
             body = json.dumps({k: v for k, v in rule.items() if k != "ruleId"}).encode()
         plain = "alert" in url or "provider-controls" in url or url in ("/targets", "/health")
         params = {} if plain else {"window": "24h"}
+        if body == b"NOPARAMS":
+            body, params = b"", {}
+        if url == "/me/digests" and verb == "PUT":
+            params = {}
         if body == b"BACKTEST":
             body, params = b"", {"window": "24h", "pagesPerWeek": "1"}
         if url == "/export":

@@ -82,6 +82,10 @@ class FakeServices:
     def escalate(self, now: dt.datetime, report: RunReport, rules: RuleSet) -> None:
         self.calls.append(("escalate", (now, rules)))
 
+    def send_digests(self, now: dt.datetime) -> dict[str, int]:
+        self.calls.append(("send_digests", now))
+        return {"weekly": 2}
+
     def respond(self, now: dt.datetime, rules: RuleSet, providers: list[str]) -> list[Change]:
         self.calls.append(("respond", (now, tuple(providers))))
         return self.changes
@@ -205,11 +209,14 @@ def test_a_run_takes_every_step_in_order_and_reads_the_rules_once(
         "respond",
         "deliver",
         "store_daily_snapshots",
+        "send_digests",
         "record_tick",
     ]
     assert tick.system_documents == 17 and tick.report.evaluations == len(DEFAULT_RULES)
     assert "17 system metric documents" in caplog.text
     assert "0 notifications sent, 1 failed; stored the daily snapshots" in caplog.text
+    assert tick.digests == {"weekly": 2}
+    assert "sent the weekly digest to 2 recipient(s)" in caplog.text
 
 
 def test_the_steps_are_named_in_the_order_they_run() -> None:
@@ -223,6 +230,7 @@ def test_the_steps_are_named_in_the_order_they_run() -> None:
         "apply_actions",
         "deliver_notifications",
         "store_daily_snapshots",
+        "send_digests",
         "record_heartbeat",
     ]
 

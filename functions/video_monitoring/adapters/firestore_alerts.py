@@ -148,7 +148,6 @@ class FirestoreAlertStore(FirestoreAdapter):
             outcome[0] = result
             if result is None or not result.changed:
                 return
-            now = result.state.last_tick or dt.datetime.now(dt.UTC)
             transaction.set(state_ref, result.state.to_doc())
             if result.delete_instance_id:
                 transaction.delete(db.collection(c.ALERT_INSTANCES).document(
@@ -159,7 +158,7 @@ class FirestoreAlertStore(FirestoreAdapter):
                     db.collection(c.ALERT_INSTANCES).document(result.instance.instance_id),
                     result.instance.to_doc(),
                 )
-            for entry_id, doc in outbox_docs(result, rule, now):
+            for entry_id, doc in outbox_docs(result, rule):
                 transaction.set(db.collection(c.ALERT_NOTIFICATIONS).document(entry_id), doc)
 
         run(db.transaction())

@@ -67,11 +67,14 @@ class ProviderResponder:
         audit: AuditLog | None,
         rails: GuardRails,
         clock: Callable[[], dt.datetime],
+        dispatch: Callable[[dt.datetime], object] | None = None,
     ) -> None:
         self._store = store
         self._audit = audit
         self._rails = rails
         self._clock = clock
+        # An admin's change is told at once (the scheduled run delivers in its own step).
+        self._dispatch = dispatch
 
     def controls(self) -> list[ProviderControl]:
         """Every provider control, by provider."""
@@ -134,6 +137,8 @@ class ProviderResponder:
 
         (change,) = self._store.transact_controls(compute)
         self._record(change, by, now, lead=_lead(instances.values(), scope))
+        if self._dispatch is not None:
+            self._dispatch(now)
         return change.after
 
     def _record(

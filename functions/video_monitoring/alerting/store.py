@@ -132,10 +132,9 @@ def delivery_key(channel: str, seq: int) -> str:
     return f"{channel}_{seq:03d}"
 
 
-def outbox_docs(
-    transition: Transition, rule: AlertRule | None, now: dt.datetime
-) -> list[tuple[str, dict[str, Any]]]:
-    """The outbox documents a transition owes, with everything a channel needs to speak."""
+def outbox_docs(transition: Transition, rule: AlertRule | None) -> list[tuple[str, dict[str, Any]]]:
+    """The outbox documents a transition owes, with everything a channel needs to speak; each
+    is due from the time it was owed (the tick, or the moment of an admin's action)."""
     instance = transition.instance
     docs: list[tuple[str, dict[str, Any]]] = []
     if instance is None:
@@ -143,7 +142,7 @@ def outbox_docs(
     for out in transition.outbound:
         for channel in out.channels:
             docs.append((outbox_id(out.instance_id, out.seq, channel), _outbox_doc(
-                out, channel, instance, rule, now
+                out, channel, instance, rule, out.at
             )))  # fmt: skip
     return docs
 

@@ -45,6 +45,10 @@ PIPELINE_AUDITS: Final = "pipeline_audits"
 # What the generation service should send each provider (the rules' pause_provider actions and
 # the admins' pauses and releases): `{provider}` documents.
 PROVIDER_CONTROLS: Final = "provider_controls"
+# Digests: who opted in (`{uid}`: email, daily, weekly) and one record per period and
+# recipient (`{periodKey}__{recipient}`), which makes each digest go out once.
+DIGEST_SUBSCRIPTIONS: Final = "digest_subscriptions"
+DIGEST_DELIVERIES: Final = "digest_deliveries"
 # Users who opted out of analytics: `{userId}` documents, written by the user or the backend.
 ANALYTICS_OPT_OUTS: Final = "analytics_opt_outs"
 

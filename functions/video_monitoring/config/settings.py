@@ -151,6 +151,9 @@ class NotificationSettings(_Group):
     # On-call tiers with Slack webhooks of their own, comma-separated names; each tier's URL is
     # the secret SLACK_WEBHOOK_URL_<TIER> (the deploy binds one per name).
     slack_tiers: str = ""
+    # Digests the team's Slack webhook receives: "", "daily", "weekly" or "daily,weekly"
+    # (people opt in to email digests themselves, PUT /me/digests).
+    digest_slack: str = ""
 
     def slack_tier_webhooks(self) -> dict[str, SecretStr]:
         """The tiers' webhook URLs that are set, by tier name."""

@@ -14,6 +14,7 @@ from typing import Any
 from video_monitoring.alerting.manager import AlertManager, AlertQuery
 from video_monitoring.alerting.responder import ProviderResponder
 from video_monitoring.alerting.rules import parse_rule
+from video_monitoring.analytics.digests import DigestService
 from video_monitoring.analytics.engine import TREND_METRICS, AnalyticsEngine
 from video_monitoring.analytics.health import Health
 from video_monitoring.analytics.performance import PerformanceMonitor
@@ -31,11 +32,8 @@ from video_monitoring.core.models import Window, rfc3339
 from video_monitoring.dashboard.access import AuditEntry, AuditLog, RateLimiter
 from video_monitoring.dashboard.alert_routes import act_on_alert
 from video_monitoring.dashboard.auth import READ_ROLES, Caller, require, verify
-from video_monitoring.dashboard.control_routes import (
-    CONTROL_ACTIONS,
-    act_on_provider,
-    controls_body,
-)
+from video_monitoring.dashboard.control_routes import CONTROL_ACTIONS, controls_response
+from video_monitoring.dashboard.digest_routes import digest_body, my_digests
 from video_monitoring.dashboard.files import (
     DATASETS,
     FORMATS,
@@ -50,7 +48,7 @@ from video_monitoring.dashboard.files import (
 from video_monitoring.dashboard.http import Request, Response, StreamResponse, error_body
 from video_monitoring.dashboard.params import api_path, json_body, parse_window
 from video_monitoring.dashboard.report import report_figures
-from video_monitoring.dashboard.rule_routes import backtest_body
+from video_monitoring.dashboard.rule_routes import backtest_response
 from video_monitoring.dashboard.system_routes import health_response, targets_body
 from video_monitoring.privacy.erasure import ErasureReport, check_user_id, subject
 from video_monitoring.privacy.pseudonyms import OPTED_OUT
@@ -124,6 +122,7 @@ class Dashboard:
         targets: Mapping[str, Target] | None = None,
         health: Callable[[], Health] | None = None,
         responder: ProviderResponder | None = None,
+        digests: DigestService | None = None,
     ) -> None:
         self._engine = engine
         self._monitor = monitor
@@ -137,6 +136,7 @@ class Dashboard:
         self._targets = targets or DashboardSettings().targets()
         self._health = health
         self._responder = responder
+        self._digests = digests
         self._routes: dict[str, Callable[[Mapping[str, str]], Any]] = {
             "/summary": self._summary,
             "/performance": self._performance,
@@ -147,6 +147,8 @@ class Dashboard:
             "/user-insights": self._user_insights,
             "/targets": functools.partial(targets_body, self._targets),
         }
+        if digests is not None:
+            self._routes["/digest"] = lambda p: digest_body(digests, p, clock)
         if alerts is not None:
             self._routes |= {
                 "/alerts": functools.partial(self._alert_list, alerts),
@@ -178,6 +180,8 @@ class Dashboard:
             served.add("/users/{userId}/erase")
         if self._health is not None:
             served.add("/health")
+        if self._digests is not None:
+            served |= {"/digest", "/me/digests"}
         if self._responder is not None:
             served.add("/provider-controls")
             served |= {f"/provider-controls/{{provider}}/{a}" for a in CONTROL_ACTIONS}
@@ -207,10 +211,15 @@ class Dashboard:
         if alerts is not None and len(parts) == 2 and parts[0] == "alert-rules":
             return self._put_rule(alerts, request, caller, parts[1])
         if alerts is not None and len(parts) == 3 and parts[::2] == ["alert-rules", "backtest"]:
-            return self._backtest(alerts, request, caller, parts[1])
+            now = self._clock()
+            kept = self._retention.raw_horizon(now)
+            return backtest_response(alerts, request, caller, parts[1], now, kept)
+        if self._digests is not None and path == "/me/digests":
+            require(caller, READ_ROLES)
+            return my_digests(self._digests, request, caller, self._clock)
         responder = self._responder
         if responder is not None and parts[0] == "provider-controls":
-            return self._provider_controls(responder, request, caller, parts[1:])
+            return controls_response(responder, request, caller, parts[1:], self._audited)
         if eraser is not None and len(parts) == 3 and parts[::2] == ["users", "erase"]:
             return self._erase(eraser, request, caller, parts[1])
         if path not in self._routes and path not in self._caller_routes:
@@ -376,37 +385,6 @@ class Dashboard:
             details["after"] = updated.to_doc()
         log.info("alert rule %s replaced by %s", rule_id, caller.uid)
         return Response(200, {"rule": updated.to_doc()})
-
-    def _backtest(
-        self, manager: AlertManager, request: Request, caller: Caller, rule_id: str
-    ) -> Response:
-        if request.method != "GET":
-            raise NotFound("path: /alert-rules/{ruleId}/backtest answers GET only")
-        require(caller, READ_ROLES)
-        if not RULE_ID.match(rule_id):
-            raise NotFound(f"ruleId: no alert rule {rule_id!r} (ids match {RULE_ID.pattern})")
-        now = self._clock()
-        kept = self._retention.raw_horizon(now)
-        return Response(200, backtest_body(manager, rule_id, request.params, now, kept))
-
-    def _provider_controls(
-        self, responder: ProviderResponder, request: Request, caller: Caller, rest: list[str]
-    ) -> Response:
-        if not rest:
-            if request.method != "GET":
-                raise NotFound("path: /provider-controls answers GET only")
-            require(caller, READ_ROLES)
-            return Response(200, controls_body(responder, dict(request.params)))
-        if len(rest) != 2 or rest[1] not in CONTROL_ACTIONS:
-            raise NotFound(f"path: expected /provider-controls/{{provider}}/{CONTROL_ACTIONS}")
-        if request.method != "POST":
-            raise NotFound(f"path: /provider-controls/{{provider}}/{rest[1]} answers POST only")
-        provider, action = rest
-        with self._audited(caller, f"provider.{action}", provider) as details:
-            require(caller, ADMIN_ROLES)
-            who = caller.uid or "unknown"
-            control = act_on_provider(responder, request.body, who, provider, action, details)
-        return Response(200, {"control": control})
 
     def _erase(
         self,

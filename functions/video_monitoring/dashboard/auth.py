@@ -24,6 +24,7 @@ class Caller:
 
     uid: str
     role: str | None
+    email: str | None = None  # from the token (digests go to it)
 
 
 @functools.cache
@@ -52,7 +53,12 @@ def verify(authorization: str | None, app: firebase_admin.App | None = None) -> 
         # The library's messages quote the token; never echo or log it.
         raise Unauthenticated("Authorization: the ID token did not verify") from None
     role = claims.get("role")
-    return Caller(uid=str(claims.get("uid", "")), role=role if isinstance(role, str) else None)
+    email = claims.get("email")
+    return Caller(
+        uid=str(claims.get("uid", "")),
+        role=role if isinstance(role, str) else None,
+        email=email if isinstance(email, str) else None,
+    )
 
 
 def grant_role(email: str, role: str | None, app: firebase_admin.App | None = None) -> str:

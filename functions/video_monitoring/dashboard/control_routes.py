@@ -3,13 +3,46 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from video_monitoring.alerting.responder import MAX_PAUSE_MINUTES, MAX_REASON, ProviderResponder
-from video_monitoring.core.errors import InvalidArgument
+from video_monitoring.config import constants as c
+from video_monitoring.core.errors import InvalidArgument, NotFound
+from video_monitoring.dashboard.auth import READ_ROLES, Caller, require
+from video_monitoring.dashboard.http import Request, Response
 from video_monitoring.dashboard.params import json_body
 
 CONTROL_ACTIONS = ("pause", "release")
+ADMIN = frozenset({c.ROLE_ADMIN})
+Audited = Callable[[Caller, str, str], AbstractContextManager[dict[str, Any]]]
+
+
+def controls_response(
+    responder: ProviderResponder,
+    request: Request,
+    caller: Caller,
+    rest: list[str],
+    audited: Audited,
+) -> Response:
+    """GET /provider-controls (readers); POST /provider-controls/{provider}/pause|release
+    (admins, audited whatever the outcome)."""
+    if not rest:
+        if request.method != "GET":
+            raise NotFound("path: /provider-controls answers GET only")
+        require(caller, READ_ROLES)
+        return Response(200, controls_body(responder, dict(request.params)))
+    if len(rest) != 2 or rest[1] not in CONTROL_ACTIONS:
+        raise NotFound(f"path: expected /provider-controls/{{provider}}/{CONTROL_ACTIONS}")
+    if request.method != "POST":
+        raise NotFound(f"path: /provider-controls/{{provider}}/{rest[1]} answers POST only")
+    provider, action = rest
+    with audited(caller, f"provider.{action}", provider) as details:
+        require(caller, ADMIN)
+        who = caller.uid or "unknown"
+        control = act_on_provider(responder, request.body, who, provider, action, details)
+    return Response(200, {"control": control})
 
 
 def controls_body(responder: ProviderResponder, params: dict[str, str]) -> dict[str, Any]:

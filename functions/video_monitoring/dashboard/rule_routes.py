@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from video_monitoring.alerting.manager import AlertManager
-from video_monitoring.core.errors import InvalidArgument
+from video_monitoring.core.errors import InvalidArgument, NotFound
 from video_monitoring.core.models import rfc3339
+from video_monitoring.dashboard.auth import READ_ROLES, Caller, require
+from video_monitoring.dashboard.http import Request, Response
 from video_monitoring.dashboard.params import parse_window
 
+RULE_ID = re.compile(r"^[a-z0-9_]{1,64}$")
 BACKTEST_PARAMS = frozenset({"window", "from", "to", "threshold", "pagesPerWeek"})
 BACKTEST_DEFAULT_WINDOW = "7d"
 # A month of runs at the 5-minute schedule: about 8,600 runs per scope, read in one query.
@@ -62,3 +66,20 @@ def backtest_body(
             f"pagesPerWeek: expected a number from 0 to {MAX_PAGES_PER_WEEK:g}; got {pages:g}"
         )
     return manager.backtest(rule_id, window.start, window.end, threshold, pages)
+
+
+def backtest_response(
+    manager: AlertManager,
+    request: Request,
+    caller: Caller,
+    rule_id: str,
+    now: dt.datetime,
+    kept_since: dt.datetime,
+) -> Response:
+    """GET /alert-rules/{ruleId}/backtest for readers."""
+    if request.method != "GET":
+        raise NotFound("path: /alert-rules/{ruleId}/backtest answers GET only")
+    require(caller, READ_ROLES)
+    if not RULE_ID.match(rule_id):
+        raise NotFound(f"ruleId: no alert rule {rule_id!r} (ids match {RULE_ID.pattern})")
+    return Response(200, backtest_body(manager, rule_id, request.params, now, kept_since))

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from video_monitoring.adapters.bigquery import BigQueryWarehouse, bigquery_client
 from video_monitoring.adapters.firestore_access import FirestoreAuditLog, FirestoreRateLimiter
 from video_monitoring.adapters.firestore_alerts import FirestoreAlertStore
+from video_monitoring.adapters.firestore_digests import FirestoreDigestStore
 from video_monitoring.adapters.firestore_exports import (
     FirestoreDaySource,
     FirestoreExportSource,
@@ -18,10 +21,14 @@ from video_monitoring.adapters.firestore_exports import (
 )
 from video_monitoring.adapters.firestore_health import FirestoreHealth
 from video_monitoring.adapters.firestore_store import FirestoreStore
+from video_monitoring.alerting.channels.base import Channel
+from video_monitoring.alerting.channels.mail import EmailChannel
+from video_monitoring.alerting.channels.slack import SlackChannel
 from video_monitoring.alerting.controls import GuardRails
-from video_monitoring.alerting.manager import AlertManager
+from video_monitoring.alerting.manager import AlertManager, AlertQuery
 from video_monitoring.alerting.notifications import RetryPolicy, channels_from_settings
 from video_monitoring.alerting.responder import ProviderResponder
+from video_monitoring.analytics.digests import DigestService, sender
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.health import HealthCheck
 from video_monitoring.analytics.performance import PerformanceMonitor
@@ -68,6 +75,7 @@ class Services:
     run_log: FirestoreRunLog
     health: FirestoreHealth
     responder: ProviderResponder
+    digests: DigestService
 
 
 def erase_everywhere(
@@ -100,9 +108,10 @@ def build(settings: Settings) -> Services:
     monitor = PerformanceMonitor(store, shards, utc_now, features, retention)
     notify = settings.notifications
     alert_store = FirestoreAlertStore()
+    channels = channels_from_settings(notify)
     alerts = AlertManager(
         alert_store,
-        channels_from_settings(notify),
+        channels,
         RetryPolicy(
             attempts=notify.notify_attempts,
             base_delay_seconds=notify.notify_base_delay_seconds,
@@ -125,7 +134,10 @@ def build(settings: Settings) -> Services:
         FirestoreAuditLog(),
         GuardRails(pipeline.provider_control_max_open, pipeline.provider_control_keep_one_healthy),
         utc_now,
+        dispatch=alerts.dispatch_notifications,
     )
+
+    digests = digest_service(settings, analytics, alerts, channels)
 
     def overall_backlog(now: dt.datetime) -> tuple[int, int]:
         return store.backlog(now - stuck_after).get("overall", (0, 0))
@@ -149,6 +161,7 @@ def build(settings: Settings) -> Services:
         targets=board.targets(),
         health=HealthCheck(health, overall_backlog, utc_now, board.health_cache_seconds),
         responder=responder,
+        digests=digests,
     )
     return Services(
         settings=settings,
@@ -164,7 +177,38 @@ def build(settings: Settings) -> Services:
         run_log=FirestoreRunLog(),
         health=health,
         responder=responder,
+        digests=digests,
     )
+
+
+def digest_service(
+    settings: Settings,
+    analytics: AnalyticsEngine,
+    alerts: AlertManager,
+    channels: Mapping[str, Channel],
+) -> DigestService:
+    """Digests over the configured email and Slack channels, linking to the console."""
+    email, slack = channels.get("email"), channels.get("slack")
+
+    def opened(start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+        history: list[dict[str, Any]] = alerts.list_alerts(
+            AlertQuery(start=start, end=end, limit=10_000)
+        )["history"]
+        return history
+
+    def backtest(rule: str, start: dt.datetime, end: dt.datetime, pages: float) -> dict[str, Any]:
+        return alerts.backtest(rule, start, end, None, pages)
+
+    kinds = [k.strip() for k in settings.notifications.digest_slack.split(",") if k.strip()]
+    return DigestService(
+        analytics, opened, backtest, FirestoreDigestStore(), settings.dashboard.targets(),
+        sender(
+            email.send_digest if isinstance(email, EmailChannel) else None,
+            slack.post if isinstance(slack, SlackChannel) else None,
+            (settings.dashboard.dashboard_base_url or "").rstrip("/") + "/",
+        ),
+        kinds,
+    )  # fmt: skip
 
 
 @functools.cache

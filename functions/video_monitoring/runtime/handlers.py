@@ -208,3 +208,7 @@ class LiveTick:
     def store_daily_snapshots(self, now: dt.datetime) -> bool:
         """The daily snapshots."""
         return self.app.analytics.snapshot_user_behavior(now)
+
+    def send_digests(self, now: dt.datetime) -> dict[str, int]:
+        """The digests due."""
+        return self.app.digests.send_due(now)

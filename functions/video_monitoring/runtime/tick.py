@@ -83,6 +83,10 @@ class TickServices(Protocol):
         """The daily business, quality and user behaviour snapshots (once a day)."""
         ...
 
+    def send_digests(self, now: dt.datetime) -> dict[str, int]:
+        """The daily and weekly digests due, once per period and recipient; sent by kind."""
+        ...
+
 
 @dataclass
 class Tick:
@@ -97,6 +101,7 @@ class Tick:
     report: RunReport = field(default_factory=RunReport)
     daily_snapshots: bool = False
     control_changes: list[Change] = field(default_factory=list)
+    digests: dict[str, int] = field(default_factory=dict)
 
 
 def load_rules(services: TickServices, tick: Tick) -> None:
@@ -160,6 +165,11 @@ def store_daily_snapshots(services: TickServices, tick: Tick) -> None:
     tick.daily_snapshots = services.store_daily_snapshots(tick.now)
 
 
+def send_digests(services: TickServices, tick: Tick) -> None:
+    """The digests due (from 07:00 UTC the day after their period), each once per recipient."""
+    tick.digests = services.send_digests(tick.now)
+
+
 def record_heartbeat(services: TickServices, tick: Tick) -> None:
     """Last: say this tick ran to the end (an earlier failure leaves the heartbeat old, so
     /health and `monitor_stale` notice)."""
@@ -177,6 +187,7 @@ STEPS: tuple[Step, ...] = (
     apply_actions,
     deliver_notifications,
     store_daily_snapshots,
+    send_digests,
     record_heartbeat,
 )
 
@@ -201,6 +212,8 @@ def run_tick(services: TickServices, now: dt.datetime) -> Tick:
         len(failed),
         "; stored the daily snapshots" if tick.daily_snapshots else "",
     )
+    for kind, count in sorted(tick.digests.items()):
+        log.info("sent the %s digest to %d recipient(s)", kind, count)
     for change in tick.control_changes:
         log.warning("provider control changed: %s", change.describe())
     for problem in report.rule_problems:

@@ -5,6 +5,7 @@ import { get, send } from "../api.js";
 import { TimeChart } from "../charts.js";
 import { badge, h, message, replace, table, when } from "../ui.js";
 import { comparator, formatValue } from "./alerts.js";
+import { controlPanel } from "./control.js";
 
 const UNITS = (metric) => (/Rate$/.test(metric) ? "ratio" : /Seconds$/.test(metric) ? "seconds" : "count");
 
@@ -18,7 +19,17 @@ export async function render(context) {
   replace(main, h("p", {}, h("a", { href: "/alerts" }, "← All alerts")), content);
 
   function draw() {
-    const { alert, figure, deliveries, rule } = detail;
+    const { alert, figure, deliveries, rule, providerControl } = detail;
+    const provider = alert.scope.startsWith("provider:") ? alert.scope.slice("provider:".length) : null;
+    // Every alert on a provider offers its traffic control (the rule's action or an admin's).
+    const traffic = provider
+      ? controlPanel(provider, providerControl, isAdmin, async (control) => {
+        detail = await get(`/alerts/${encodeURIComponent(id)}`);
+        draw();
+        replace(notice, message("notice", `${provider}: ${control.state === "closed" ? "released" : "paused"}.`));
+        notice.focus();
+      })
+      : null;
     chart.el.querySelector("h3").textContent =
       `${figure.metric} in ${figure.scope} over ${figure.window}, each scheduled run`;
     const points = figure.points;
@@ -38,6 +49,7 @@ export async function render(context) {
         h("dt", {}, "Resolved"), h("dd", {}, alert.resolvedAt ? `${when(alert.resolvedAt)} by ${alert.resolvedBy}` : "–"),
         h("dt", {}, "Alert id"), h("dd", {}, h("code", {}, alert.alertId))),
       actions,
+      traffic,
       chart.el,
       h("div", { class: "grid2" },
         h("section", {}, h("h2", {}, "History"),

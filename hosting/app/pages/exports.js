@@ -1,6 +1,6 @@
 // Exports: the current window's data, any dataset, in every format the API writes.
 
-import { download } from "../api.js";
+import { download, get, send } from "../api.js";
 import { controlBar, windowParams } from "../controls.js";
 import { h, message, num, replace } from "../ui.js";
 
@@ -40,13 +40,45 @@ export async function render(context) {
       }
     },
   }, `Download ${label}`));
+  const [choice, weekly] = await Promise.all([get("/me/digests"), get("/digest", { period: "weekly" })]);
   replace(main,
     h("h1", {}, "Exports"),
     bar,
     h("p", { class: "muted" }, "Files hold the rows of the window and provider chosen above. The PDF is a report: headline figures against targets, charts and the per-provider table, then the rows."),
     h("div", { class: "field" }, h("label", { for: "export-dataset" }, "Dataset"), dataset),
     h("div", { class: "actions" }, buttons),
-    status);
+    status,
+    digests(choice, weekly));
+}
+
+// Digests: the caller opts in to the daily and weekly email, and sees what last week's said.
+function digests(choice, weekly) {
+  const status = h("div", { "aria-live": "polite" });
+  const box = (name, label) => h("label", { style: "display:flex;gap:6px;align-items:center;color:inherit" },
+    h("input", { type: "checkbox", name, checked: choice[name] }), label);
+  const daily = box("daily", "Email me the daily digest (after 07:00 UTC)");
+  const weeklyBox = box("weekly", "Email me the weekly digest (Mondays after 07:00 UTC)");
+  const form = h("form", { class: "panel", "aria-label": "Digests", onsubmit: async (event) => {
+    event.preventDefault();
+    const body = { daily: daily.querySelector("input").checked, weekly: weeklyBox.querySelector("input").checked };
+    try {
+      const saved = await send("PUT", "/me/digests", body);
+      replace(status, message("notice", saved.daily || saved.weekly ? `Digests go to ${saved.email}.` : "No digests."));
+    } catch (error) {
+      replace(status, message("error", "Not saved.", error.message));
+    }
+  } },
+  h("h2", { style: "margin-top:0" }, "Digests"),
+  h("p", { class: "muted" }, "A summary without being paged: figures against targets and the previous period, regressions by provider, alerts with their time to acknowledge and resolve, and recommendations."),
+  daily, weeklyBox,
+  h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Save digests")),
+  status,
+  h("h3", {}, `Last week's recommendations (${weekly.period.key})`),
+  weekly.recommendations.length
+    ? h("ol", { "data-figure": "digest.recommendations" }, weekly.recommendations.map((r) =>
+      h("li", {}, h("strong", {}, r.title), h("div", { class: "muted" }, r.text))))
+    : h("p", { class: "muted", "data-figure": "digest.recommendations" }, "None: nothing to change last week."));
+  return form;
 }
 
 export const title = () => "Exports";

@@ -5,6 +5,7 @@ import { get } from "../api.js";
 import { TimeChart } from "../charts.js";
 import { controlBar, granularity, windowParams } from "../controls.js";
 import { h, num, pct, replace, secs, table, usd, when } from "../ui.js";
+import { controlBadge } from "./control.js";
 
 function errorMix(errors) {
   const entries = Object.entries(errors || {}).sort((a, b) => b[1] - a[1]);
@@ -16,13 +17,16 @@ export async function render(context) {
   const { main, params } = context;
   const bar = await controlBar(context, { provider: false });
   const window = windowParams(params, { provider: false });
-  const [providers, quality] = await Promise.all([get("/providers", window), get("/quality", window)]);
+  const [providers, quality, controls] = await Promise.all([
+    get("/providers", window), get("/quality", window), get("/provider-controls")]);
+  const control = new Map(controls.controls.map((c) => [c.provider, c]));
   const ratings = new Map(quality.providers.map((p) => [p.provider, p]));
   const rows = providers.providers.map((p) => ({ ...p, q: ratings.get(p.provider) }));
-  const sort = { column: 2, descending: false };
+  const sort = { column: 3, descending: false };
   const holder = h("div", {});
   const columns = [
     { label: "Provider", value: (p) => h("a", { href: `/?provider=${encodeURIComponent(p.provider)}` }, p.provider), sort: (p) => p.provider },
+    { label: "Traffic", value: (p) => h("span", { title: control.get(p.provider)?.reason || "" }, controlBadge(control.get(p.provider))), sort: (p) => control.get(p.provider)?.weight ?? 1 },
     { label: "Generations", value: (p) => num(p.generations.total), num: true, sort: (p) => p.generations.total },
     { label: "Success rate", value: (p) => h("span", { "data-provider-figure": `${p.provider}.successRate` }, pct(p.successRate, 2)), num: true, sort: (p) => p.successRate },
     { label: "p95 time", value: (p) => secs(p.generationTimeSeconds.p95), num: true, sort: (p) => p.generationTimeSeconds.p95 },

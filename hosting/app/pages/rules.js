@@ -4,6 +4,7 @@
 import { get, send } from "../api.js";
 import { badge, h, message, replace, table } from "../ui.js";
 import { comparator, formatValue } from "./alerts.js";
+import { backtestPanel } from "./backtest.js";
 
 const EDITABLE = [
   { name: "threshold", label: "Threshold", type: "number", step: "any" },
@@ -18,6 +19,12 @@ const EDITABLE = [
   { name: "enabled", label: "Enabled", type: "checkbox" },
 ];
 const CHANNELS = ["slack", "email", "sms", "webhook"];
+
+function pauseText(r) {
+  const action = (r.actions || []).find((a) => a.type === "pause_provider");
+  if (!action) return "notify";
+  return `notify; pause the provider (probe ${Math.round(action.probeShare * 100)}% after ${action.cooldownMinutes} min)`;
+}
 
 function condition(r) {
   if (r.kind === "baseline") {
@@ -34,6 +41,7 @@ export async function render(context) {
   const { main, isAdmin } = context;
   const body = await get("/alert-rules");
   const editor = h("div", {});
+  const tester = h("div", {});
   const list = h("div", {});
   const draw = () => replace(list, table([
     { label: "Rule", value: (r) => r.ruleId },
@@ -41,9 +49,23 @@ export async function render(context) {
     { label: "Scopes", value: (r) => r.scopes.join(", ") },
     { label: "Severity", value: (r) => badge(`sev-${r.severity}`, r.severity) },
     { label: "Channels", value: (r) => r.channels.join(", ") },
+    { label: "Response", value: pauseText },
     { label: "State", value: (r) => (r.enabled ? "enabled" : "disabled") },
-    isAdmin ? { label: "Action", value: (r) => h("button", { type: "button", "aria-label": `Edit ${r.ruleId}`, onclick: () => edit(r) }, "Edit") } : null,
-  ].filter(Boolean), body.rules, { empty: "No rules." }));
+    { label: "Action", value: (r) => h("span", { class: "row-actions" },
+      isAdmin ? h("button", { type: "button", "aria-label": `Edit ${r.ruleId}`, onclick: () => edit(r) }, "Edit") : null,
+      r.kind === "anomaly" ? null : h("button", { type: "button", "aria-label": `Backtest ${r.ruleId}`, onclick: () => backtest(r) }, "Backtest")) },
+  ], body.rules, { empty: "No rules." }));
+
+  // The backtest sits beside the editor; for readers it stands alone.
+  function backtest(rule, useThreshold) {
+    const panel = backtestPanel(rule, useThreshold);
+    replace(tester, panel);
+    if (!useThreshold) {
+      replace(editor);
+      panel.scrollIntoView({ block: "start" });
+      panel.querySelector("select").focus();
+    }
+  }
 
   function edit(rule) {
     const inputs = {};
@@ -67,7 +89,15 @@ export async function render(context) {
     const channelBoxes = CHANNELS.map((c) => h("label", { style: "display:inline-flex;gap:4px;margin-right:12px;color:inherit" },
       h("input", { type: "checkbox", name: "channels", value: c, checked: rule.channels.includes(c) }), c));
     errors.channels = h("div", { class: "error", id: "rule-channels-error" });
-    const form = h("form", { class: "panel", "aria-label": `Edit rule ${rule.ruleId}`, onsubmit: async (event) => {
+    const pause = (rule.actions || []).find((a) => a.type === "pause_provider");
+    const canPause = rule.scopes.includes("provider");
+    const pauseBox = h("input", { id: "rule-pause", type: "checkbox", checked: !!pause, disabled: !canPause });
+    const cooldown = h("input", { id: "rule-cooldown", type: "number", min: 1, max: 1440, step: 1, value: pause?.cooldownMinutes ?? 15, style: "width:7em" });
+    const probe = h("input", { id: "rule-probe", type: "number", min: 0, max: 1, step: "0.05", value: pause?.probeShare ?? 0.1, style: "width:7em" });
+    errors.actions = h("div", { class: "error", id: "rule-actions-error" });
+    inputs.actions = probe;
+    // The API validates (its message appears next to the field it names), not the browser.
+    const form = h("form", { class: "panel", novalidate: true, "aria-label": `Edit rule ${rule.ruleId}`, onsubmit: async (event) => {
       event.preventDefault();
       for (const [name, el] of Object.entries(errors)) {
         el.textContent = "";
@@ -81,6 +111,9 @@ export async function render(context) {
         else next[f.name] = input.value;
       }
       next.channels = channelBoxes.map((l) => l.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
+      next.actions = pauseBox.checked
+        ? [{ type: "pause_provider", cooldownMinutes: Number(cooldown.value), probeShare: Number(probe.value) }]
+        : [];
       try {
         const saved = await send("PUT", `/alert-rules/${rule.ruleId}`, next);
         Object.assign(rule, saved.rule);
@@ -100,11 +133,23 @@ export async function render(context) {
     h("p", { class: "muted" }, `${rule.metric}; scopes ${rule.scopes.join(", ")}`),
     fields,
     h("fieldset", {}, h("legend", {}, "Channels"), channelBoxes, errors.channels),
+    h("fieldset", {}, h("legend", {}, "Automated response"),
+      h("label", { for: "rule-pause", style: "display:inline-flex;gap:4px;color:inherit" }, pauseBox,
+        "Pause the provider while this rule fires for it"),
+      canPause ? null : h("p", { class: "muted" }, "Needs the provider scope."),
+      h("div", { class: "actions" },
+        h("div", { class: "field" }, h("label", { for: "rule-cooldown" }, "Cooldown (minutes) before probing"), cooldown),
+        h("div", { class: "field" }, h("label", { for: "rule-probe" }, "Probe share (0 to 1)"), probe)),
+      errors.actions),
     h("div", { class: "actions" },
       h("button", { class: "primary", type: "submit" }, "Save"),
-      h("button", { type: "button", onclick: () => replace(editor) }, "Cancel")),
+      h("button", { type: "button", onclick: () => { replace(editor); replace(tester); } }, "Cancel")),
     status);
     replace(editor, form);
+    backtest(rule, (value) => {
+      inputs.threshold.value = value;
+      inputs.threshold.focus();
+    });
     form.scrollIntoView({ block: "start" });
     inputs.threshold.focus();
   }
@@ -115,7 +160,7 @@ export async function render(context) {
     body.problems.length ? message("error", "Some stored rules do not validate and are not evaluated:", h("ul", {}, body.problems.map((p) => h("li", {}, p)))) : null,
     isAdmin ? null : h("p", { class: "muted" }, "Read only: editing rules needs the admin role."),
     list,
-    editor);
+    h("div", { class: "grid2" }, editor, tester));
 }
 
 export const title = () => "Rules";

@@ -1,9 +1,11 @@
-"""Email over SMTP (smtplib): a plain-text message to every recipient."""
+"""Email over SMTP (smtplib): a plain-text message to every recipient, and digests (plain text
+with an HTML alternative whose charts are inline PNG parts)."""
 
 from __future__ import annotations
 
 import email.utils
 import smtplib
+from collections.abc import Mapping
 from email.message import EmailMessage
 
 from pydantic import SecretStr
@@ -40,6 +42,29 @@ class EmailChannel:
         message["Date"] = email.utils.format_datetime(notification.occurred_at)
         message["Message-ID"] = email.utils.make_msgid(domain="video-monitoring")
         message.set_content(notification.text())
+        self._submit(message)
+
+    def send_digest(
+        self, to: str, subject: str, text: str, html: str, images: Mapping[str, bytes]
+    ) -> None:
+        """multipart/alternative: the text, then the HTML (multipart/related with its charts,
+        each referenced as cid:<name>)."""
+        message = EmailMessage()
+        message["Subject"] = subject
+        message["From"] = self._sender
+        message["To"] = to
+        message["Date"] = email.utils.formatdate(usegmt=True)
+        message["Message-ID"] = email.utils.make_msgid(domain="video-monitoring")
+        message.set_content(text)
+        message.add_alternative(html, subtype="html")
+        related = message.get_body(("html",))
+        assert related is not None
+        for name, data in images.items():
+            related.add_related(data, maintype="image", subtype="png", cid=f"<{name}>",
+                                filename=f"{name}.png")  # fmt: skip
+        self._submit(message)
+
+    def _submit(self, message: EmailMessage) -> None:
         try:
             with smtplib.SMTP(self._host, self._port, timeout=self.timeout) as smtp:
                 if self._starttls:

@@ -50,6 +50,12 @@ class SlackChannel:
             ],
         }
 
+    def post(self, payload: dict[str, Any]) -> None:
+        """Any message (a digest) to the configured webhook."""
+        response = http_post(self._url.get_secret_value(), self.timeout, "slack", json=payload)
+        if response.text.strip() != "ok":
+            raise DeliveryError("slack: unexpected answer")
+
     def send(self, notification: Notification) -> None:
         """To the configured webhook, or the on-call tiers' (by name; "*" is the configured
         one). Slack answers 200 `ok`."""

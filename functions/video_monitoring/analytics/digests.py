@@ -1,0 +1,214 @@
+"""The digest service: who asked for which digest, building it from the dashboard's figures,
+and sending it once per period and recipient, whatever the retries and overlapping runs.
+
+Each scheduled tick asks `send_due(now)`: for the daily and the weekly digest whose period
+ended (from `SEND_HOUR` UTC the day after), every opted-in recipient (`digest_subscriptions`,
+and the team's Slack webhook when `DIGEST_SLACK` names the kind) is claimed in a transaction on
+`digest_deliveries/{periodKey}__{recipient}`: a run takes a recipient only if nobody sent it
+and no other run holds an unexpired lease; it sends, then marks it sent. A failed send is
+retried by later runs (at most MAX_ATTEMPTS). A crash between sending and marking can repeat
+one message after the lease (3 minutes); nothing else can.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, Protocol
+
+from video_monitoring.analytics import digest_render as render
+from video_monitoring.analytics import recommend
+from video_monitoring.analytics.digest import Period, PeriodKind, alert_summary, build_digest, due
+from video_monitoring.config.settings import Target
+from video_monitoring.core.errors import InvalidArgument
+from video_monitoring.core.models import Window
+from video_monitoring.ingest.rollup import merge_cells
+
+log = logging.getLogger(__name__)
+KINDS: tuple[PeriodKind, ...] = ("daily", "weekly")
+LEASE = dt.timedelta(minutes=3)
+MAX_ATTEMPTS = 12
+SLACK = "slack"
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipient:
+    """Someone who opted in: a user's email address, or the team's Slack channel."""
+
+    key: str  # the user's uid, or "slack"
+    channel: Literal["email", "slack"]
+    address: str | None = None
+
+
+class DigestStore(Protocol):
+    """Subscriptions, deliveries and the control changes a digest reports."""
+
+    def subscribers(self, kind: PeriodKind) -> list[Recipient]:
+        """Users who opted in to this digest."""
+        ...
+
+    def claim(self, period: str, recipient: str, now: dt.datetime, lease: dt.timedelta) -> bool:
+        """Take one delivery: False when it was sent, given up, or another run holds it."""
+        ...
+
+    def finish(self, period: str, recipient: str, now: dt.datetime, error: str | None) -> None:
+        """Record the outcome (sent, or failed to be retried)."""
+        ...
+
+    def control_changes(self, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+        """Provider control changes in [start, end) from the audit log, oldest first."""
+        ...
+
+    def subscription(self, uid: str) -> dict[str, Any] | None:
+        """One user's choice (email, daily, weekly)."""
+        ...
+
+    def subscribe(self, uid: str, email: str, daily: bool, weekly: bool, now: dt.datetime) -> None:
+        """Set one user's choice."""
+        ...
+
+
+class Figures(Protocol):
+    """The dashboard's figures the digest reports (AnalyticsEngine and AlertManager)."""
+
+    def get_analytics_summary(self, window: Window) -> dict[str, Any]: ...
+
+    def compare_providers(self, window: Window) -> dict[str, Any]: ...
+
+    def cells(self, window: Window) -> Any: ...
+
+    def analyze_trends(
+        self, window: Window, granularity: Any, metric: str, horizon: int
+    ) -> dict[str, Any]: ...
+
+
+Send = Callable[[Recipient, Mapping[str, Any]], None]
+
+
+class DigestService:
+    """Builds and sends digests."""
+
+    def __init__(
+        self,
+        figures: Figures,
+        alerts: Callable[[dt.datetime, dt.datetime], list[dict[str, Any]]],
+        backtest: Callable[[str, dt.datetime, dt.datetime, float], dict[str, Any]],
+        store: DigestStore,
+        targets: Mapping[str, Target],
+        send: Send,
+        slack_kinds: Sequence[str] = (),
+    ) -> None:
+        self._figures = figures
+        self._alerts = alerts
+        self._backtest = backtest
+        self._store = store
+        self._targets = targets
+        self._send = send
+        self._slack_kinds = frozenset(slack_kinds)
+
+    def build(self, period: Period) -> dict[str, Any]:
+        """The digest of a period (the API's preview and what is sent)."""
+        window = Window(start=period.start, end=period.end)
+        before = period.previous()
+        previous = Window(start=before.start, end=before.end)
+        summary = self._figures.get_analytics_summary(window)
+        summary_before = self._figures.get_analytics_summary(previous)
+        providers = self._figures.compare_providers(window)["providers"]
+        providers_before = self._figures.compare_providers(previous)["providers"]
+        cells = self._figures.cells(window)
+        premium = {p["provider"]: merge_cells(cells, provider=p["provider"], tier="premium").count()
+                   for p in providers}  # fmt: skip
+        alerts = self._alerts(period.start, period.end)
+        granularity = "day" if period.kind == "weekly" else "hour"
+        series = self._figures.analyze_trends(window, granularity, "total", 0)["series"]
+        points = [{"start": s["start"], "total": s["total"], "successRate": s["successRate"]}
+                  for s in series]  # fmt: skip
+        shown = window.to_json()
+        found = [
+            *recommend.shift_traffic(providers, premium, shown),
+            *recommend.noisy_rules(
+                alert_summary(alerts)["items"], shown,
+                lambda rule_id: self._suggest(rule_id, period),
+            ),
+            *recommend.cost_rises(providers, providers_before, shown),
+        ]  # fmt: skip
+        return build_digest(
+            period, summary, summary_before, providers, providers_before, self._targets,
+            alerts, self._store.control_changes(period.start, period.end),
+            recommend.rank(found), points,
+        )  # fmt: skip
+
+    def _suggest(self, rule_id: str, period: Period) -> dict[str, Any] | None:
+        try:
+            return self._backtest(rule_id, period.start, period.end,
+                                  recommend.NOISY_PAGES_PER_WEEK)  # fmt: skip
+        except Exception as error:  # a rule that cannot be replayed gets no suggestion
+            log.warning("digest: no backtest of %s: %s", rule_id, type(error).__name__)
+            return None
+
+    def subscription(self, uid: str) -> dict[str, Any]:
+        """A user's digests (both off until they opt in)."""
+        found = self._store.subscription(uid) or {}
+        return {"daily": bool(found.get("daily")), "weekly": bool(found.get("weekly")),
+                "email": found.get("email")}  # fmt: skip
+
+    def subscribe(
+        self, uid: str, email: str | None, daily: bool, weekly: bool, now: dt.datetime
+    ) -> dict[str, Any]:
+        """Opt in or out; digests go to the address the user signed in with."""
+        if (daily or weekly) and not email:
+            raise InvalidArgument("daily: your sign-in has no email address to send digests to")
+        self._store.subscribe(uid, email or "", daily, weekly, now)
+        return self.subscription(uid)
+
+    def recipients(self, kind: PeriodKind) -> list[Recipient]:
+        """Everyone who opted in to this kind of digest."""
+        found = list(self._store.subscribers(kind))
+        if kind in self._slack_kinds:
+            found.append(Recipient(SLACK, "slack"))
+        return found
+
+    def send_due(self, now: dt.datetime) -> dict[str, int]:
+        """Send every digest due at `now` to each recipient not yet sent; messages sent by kind."""
+        sent: dict[str, int] = {}
+        for kind in KINDS:
+            period = due(kind, now)
+            if period is None:
+                continue
+            digest: dict[str, Any] | None = None
+            for recipient in self.recipients(kind):
+                if not self._store.claim(period.key, recipient.key, now, LEASE):
+                    continue
+                error = None
+                try:
+                    digest = digest or self.build(period)
+                    self._send(recipient, digest)
+                    sent[kind] = sent.get(kind, 0) + 1
+                except Exception as failure:  # recorded; a later run retries
+                    error = type(failure).__name__
+                    log.warning("digest %s to %s failed: %s", period.key, recipient.key, error)
+                self._store.finish(period.key, recipient.key, now, error)
+        return sent
+
+
+def sender(
+    mail: Callable[[str, str, str, str, Mapping[str, bytes]], None] | None,
+    slack: Callable[[dict[str, Any]], None] | None,
+    link: str,
+) -> Send:
+    """Sends a digest over email (subject, text, HTML, inline charts) or Slack."""
+
+    def send(recipient: Recipient, digest: Mapping[str, Any]) -> None:
+        if recipient.channel == "slack":
+            if slack is None:
+                raise RuntimeError("Slack is not configured")
+            slack(render.slack(digest, link))
+            return
+        if mail is None or recipient.address is None:
+            raise RuntimeError("email is not configured")
+        mail(recipient.address, render.title(digest), render.text(digest, link),
+             render.to_html(digest, link), render.charts(digest))  # fmt: skip
+
+    return send
