@@ -509,6 +509,8 @@ def test_trends_beyond_the_rollups_retention_come_from_bigquery(
             "generationSeconds": round(rng.uniform(10, 120), 3) if status == "completed" else None,
             "costUsd": round(rng.uniform(0, 1), 4), "features": [],
         }  # fmt: skip
+        if status == "completed":
+            doc["qualityScore"] = round(rng.uniform(5, 10), 2)
         expected.setdefault(day, []).append(doc)
         batch.set(db.collection("video_generation_metrics").document(f"old-{i}"), doc)
     batch.commit()
@@ -532,6 +534,9 @@ def test_trends_beyond_the_rollups_retention_come_from_bigquery(
         assert (point["completed"], point["failed"]) == (len(done), failed)
         assert point["successRate"] == pytest.approx(len(done) / (len(done) + failed))
         assert point["costUsd"] == pytest.approx(sum(d["costUsd"] for d in docs))
+        scores = [d["qualityScore"] for d in docs if "qualityScore" in d]
+        assert point["avgQualityScore"] == pytest.approx(sum(scores) / len(scores))
+        assert point["avgUserRating"] is None  # nobody rated these
         times = point["generationTimeSeconds"]
         assert times["avg"] == pytest.approx(sum(done) / len(done))
         rank = 0.95 * (len(done) - 1)  # the order statistics around the 95th percentile

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from video_monitoring.alerting.backtest import StoredRun, stored_run
@@ -147,12 +147,18 @@ class FakeAlertStore:
         return [FigurePoint(d["tick"], d["ruleMetrics"].get(metric)) for d in docs]
 
     def rule_runs(
-        self, metric: str, window: str, start: dt.datetime, end: dt.datetime
+        self,
+        metric: str,
+        window: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        kinds: Sequence[str] = ("overall", "provider", "tier"),
     ) -> list[StoredRun]:
         """From the system metric documents written, oldest first."""
         docs = sorted(
             (d for d in self.system_metrics.values()
-             if d["windowName"] == window and start <= d["tick"] < end),
+             if d["windowName"] == window and start <= d["tick"] < end
+             and d["scopeKind"] in kinds),
             key=lambda d: d["tick"],
         )  # fmt: skip
         return [stored_run(d, metric) for d in docs]

@@ -110,7 +110,8 @@ def test_rows_become_points_with_every_bucket() -> None:
     start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     rows = [
         {"bucket": start + dt.timedelta(days=1), "total": 4, "completed": 2, "failed": 2,
-         "avg_seconds": 61.5, "quantiles": [float(i) for i in range(101)], "cost": 1.25},
+         "avg_seconds": 61.5, "quantiles": [float(i) for i in range(101)], "cost": 1.25,
+         "avg_quality": 8.25, "avg_rating": 4.5},
         {"bucket": start + dt.timedelta(days=2), "total": 1, "completed": 0, "failed": 0,
          "avg_seconds": None, "quantiles": None, "cost": None},
     ]  # fmt: skip
@@ -118,6 +119,8 @@ def test_rows_become_points_with_every_bucket() -> None:
     assert [p["total"] for p in points] == [0, 4, 1]
     assert points[0]["successRate"] is None and points[0]["costUsd"] == 0.0
     assert points[1]["successRate"] == 0.5
+    assert (points[1]["avgQualityScore"], points[1]["avgUserRating"]) == (8.25, 4.5)
+    assert (points[2]["avgQualityScore"], points[0]["avgUserRating"]) == (None, None)
     assert points[1]["generationTimeSeconds"] == {
         "avg": 61.5,
         "p50": 50.0,

@@ -5,6 +5,7 @@ and sending once per period and recipient under reruns, overlapping runs and fai
 from __future__ import annotations
 
 import datetime as dt
+import json
 import struct
 import zlib
 from collections.abc import Mapping
@@ -224,6 +225,8 @@ def test_rendering_text_html_and_slack() -> None:
     )
     assert "cid:generations" in page and "cid:success" in page
     assert set(render.charts(digest)) == {"generations", "success"}
+    served = json.loads(json.dumps(digest, default=lambda t: t.isoformat()))
+    assert render.text(served, "https://console.example/") == text  # as the API serves it
     slack = render.slack(digest, "https://console.example/")
     assert slack["text"] == render.title(digest) and slack["blocks"][0]["type"] == "header"
 

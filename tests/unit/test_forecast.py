@@ -98,3 +98,30 @@ def test_buckets_ending_in_the_last_15_minutes_are_not_fitted() -> None:
     window = Window(start=day, end=day + dt.timedelta(minutes=40))
     series = engine.analyze_trends(window, "minute", "total", 1)["series"]
     assert [p["fitted"] for p in series] == [True] * 25 + [False] * 15
+
+
+def test_trends_carry_quality_and_rating_per_bucket() -> None:
+    day = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
+    store = FakeStore()
+    clock = FixedClock(day + dt.timedelta(hours=3))
+    monitor = PerformanceMonitor(store, shards=2, clock=clock)
+    engine = AnalyticsEngine(store, monitor, 2, clock)
+    scores: dict[int, list[tuple[float, int | None]]] = {0: [(8.0, 5), (9.5, None)], 1: [(6.25, 2)]}
+    n = 0
+    for hour, rated in scores.items():
+        for quality, rating in rated:
+            n += 1
+            created = day + dt.timedelta(hours=hour, minutes=n)
+            doc = {
+                "userId": "u", "provider": "runway", "status": "completed", "userTier": "free",
+                "createdAt": created, "startedAt": created + dt.timedelta(seconds=1),
+                "completedAt": created + dt.timedelta(seconds=30), "qualityScore": quality,
+            }  # fmt: skip
+            if rating is not None:
+                doc["userRating"] = rating
+            store.source[f"g{n}"] = doc
+            monitor.record_generation_metrics(f"g{n}")
+    window = Window(start=day, end=day + dt.timedelta(hours=3))
+    series = engine.analyze_trends(window, "hour", "avgQualityScore", 0)["series"]
+    assert [p["avgQualityScore"] for p in series] == [pytest.approx(8.75), 6.25, None]
+    assert [p["avgUserRating"] for p in series] == [5.0, 2.0, None]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from google.api_core.exceptions import AlreadyExists, FailedPrecondition, NotFound
@@ -273,13 +273,19 @@ class FirestoreAlertStore(FirestoreAdapter):
         return points
 
     def rule_runs(
-        self, metric: str, window: str, start: dt.datetime, end: dt.datetime
+        self,
+        metric: str,
+        window: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        kinds: Sequence[str] = ("overall", "provider", "tier"),
     ) -> list[StoredRun]:
-        """One query over the window's runs, projected to the run, the scope and the one
-        metric (composite index: windowName, tick)."""
+        """One query over the window's runs in the scope kinds the rule has, projected to the
+        run, the scope and the one metric (composite index: windowName, scopeKind, tick)."""
         query = (
             self.client.collection(c.SYSTEM_METRICS)
             .where(filter=FieldFilter("windowName", "==", window))
+            .where(filter=FieldFilter("scopeKind", "in", list(kinds)))
             .where(filter=FieldFilter("tick", ">=", start))
             .where(filter=FieldFilter("tick", "<", end))
             .order_by("tick")

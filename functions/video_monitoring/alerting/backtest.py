@@ -230,25 +230,38 @@ def suggest(
     current: Replay,
 ) -> Suggestion:
     """The threshold closest to the rule's own that would have fired at most `target_per_week`
-    times a week: candidates from the rule's threshold towards stricter ones (spread over the
-    values the runs measured), each replayed, the first within the target kept. A rule within
-    the target already is suggested as it is."""
-    best: tuple[float, Replay] | None = None
-    for threshold in _stricter(rule, history, start, end):
-        trial = rule.model_copy(update={"threshold": threshold})
-        outcome = current if threshold == rule.threshold else replay(trial, history, start, end)
-        if outcome.per_week() <= target_per_week + 1e-9:
-            best = (threshold, outcome)
-            break
-    if best is None:
+    times a week: among candidates from the rule's threshold towards stricter ones (spread over
+    the values the runs measured), the first within the target, found by bisection (a stricter
+    threshold never fires more often, so about 7 replays instead of 66). A rule within the
+    target already is suggested as it is."""
+    candidates = _stricter(rule, history, start, end)
+    replays: dict[int, Replay] = {}
+
+    def outcome(i: int) -> Replay:
+        if i not in replays:
+            trial = rule.model_copy(update={"threshold": candidates[i]})
+            replays[i] = current if i == 0 else replay(trial, history, start, end)
+        return replays[i]
+
+    def meets(i: int) -> bool:
+        return outcome(i).per_week() <= target_per_week + 1e-9
+
+    if not meets(len(candidates) - 1):
         return Suggestion(target_per_week, None, None, [])
-    threshold, outcome = best
+    low, high = 0, len(candidates) - 1  # the first index that meets the target is in [low, high]
+    while low < high:
+        middle = (low + high) // 2
+        if meets(middle):
+            high = middle
+        else:
+            low = middle + 1
+    chosen = outcome(low)
     missed = [
         e
         for e in current.episodes
-        if not any(e.scope == o.scope and e.overlaps(o, end) for o in outcome.episodes)
+        if not any(e.scope == o.scope and e.overlaps(o, end) for o in chosen.episodes)
     ]
-    return Suggestion(target_per_week, threshold, outcome, missed)
+    return Suggestion(target_per_week, candidates[low], chosen, missed)
 
 
 def _stricter(

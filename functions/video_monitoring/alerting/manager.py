@@ -173,7 +173,9 @@ class AlertManager:
                 trial = parse_rule({**rule.to_doc(), "threshold": threshold})
             except InvalidArgument as error:
                 raise InvalidArgument(f"threshold: {error}") from None
-        runs = self._store.rule_runs(rule.metric, rule.window, needs_from(trial, start), end)
+        runs = self._store.rule_runs(
+            rule.metric, rule.window, needs_from(trial, start), end, list(rule.scopes)
+        )
         history = History(runs)
         result = replay(trial, history, start, end)
         suggestion = None

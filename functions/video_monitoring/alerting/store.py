@@ -5,7 +5,7 @@ owes the same message writes the same document."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -256,8 +256,13 @@ class AlertStore(Protocol):
         ...
 
     def rule_runs(
-        self, metric: str, window: str, start: dt.datetime, end: dt.datetime
+        self,
+        metric: str,
+        window: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        kinds: Sequence[str] = ("overall", "provider", "tier"),
     ) -> list[StoredRun]:
-        """Every scope's measurement of a rule metric in one rule window by each run in
-        [start, end) (what a backtest replays)."""
+        """The measurement of a rule metric in one rule window by each run in [start, end), in
+        every scope of these kinds (what a backtest replays)."""
         ...

@@ -48,18 +48,23 @@ def target_text(row: Mapping[str, Any]) -> str:
     return f"target {sign} {fmt(target['value'], row['unit'])}: {verdict}"
 
 
-def _when(value: Any) -> str:
+def _time(value: Any) -> dt.datetime:
+    """A time from the digest, as built (datetime) or as served (RFC 3339)."""
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return str(value)
+        return value
+    return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _when(value: Any) -> str:
+    return _time(value).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def title(digest: Mapping[str, Any]) -> str:
     """Subject line."""
     period = digest["period"]
     kind = "Weekly" if period["kind"] == "weekly" else "Daily"
-    end = period["to"] - dt.timedelta(seconds=1)
-    return f"{kind} digest: {period['from']:%Y-%m-%d} to {end:%Y-%m-%d} (UTC)"
+    end = _time(period["to"]) - dt.timedelta(seconds=1)
+    return f"{kind} digest: {_time(period['from']):%Y-%m-%d} to {end:%Y-%m-%d} (UTC)"
 
 
 def _alert_line(item: Mapping[str, Any]) -> str:

@@ -52,8 +52,11 @@ TREND_METRICS: dict[str, Callable[[Mapping[str, Any]], float | None]] = {
     "costUsd": lambda p: p["costUsd"],
     "avgGenerationSeconds": lambda p: p["generationTimeSeconds"]["avg"],
     "p95GenerationSeconds": lambda p: p["generationTimeSeconds"]["p95"],
+    "avgQualityScore": lambda p: p["avgQualityScore"],
+    "avgUserRating": lambda p: p["avgUserRating"],
 }
-METRIC_BOUNDS = {"successRate": (0.0, 1.0)}
+METRIC_BOUNDS = {"successRate": (0.0, 1.0), "avgQualityScore": (0.0, 10.0),
+                 "avgUserRating": (1.0, 5.0)}  # fmt: skip
 # A day's user snapshot is taken this long after the day ends (late events settle first).
 SNAPSHOT_SETTLE = dt.timedelta(hours=1)
 DAY_KEYS = frozenset(

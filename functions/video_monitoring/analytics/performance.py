@@ -197,6 +197,8 @@ class PerformanceMonitor:
                     "successRate": ratio(completed, completed + failed),
                     "generationTimeSeconds": generation_time(totals),
                     "costUsd": totals.sum(k.COST),
+                    "avgQualityScore": totals.mean(k.QUALITY),
+                    "avgUserRating": totals.mean(k.RATING),
                 }
             )
             bucket += step(granularity)
@@ -259,6 +261,7 @@ class PerformanceMonitor:
                     "tick": snapshot.tick,
                     "windowName": name,
                     "scope": scope,
+                    "scopeKind": scope.partition(":")[0],  # what backtests filter on
                     "provider": provider,
                     "tier": tier,
                     "windowStart": scoped.window.start,

@@ -74,7 +74,7 @@ class TrendArchive(Protocol):
 
 def trend_sql(table: str, granularity: Granularity, by_provider: bool) -> str:
     """Per bucket: counts by status, average and quantiles of completed generations' time,
-    cost. Parameters: @start, @end (and @provider)."""
+    cost, average quality score and user rating. Parameters: @start, @end (and @provider)."""
     unit = _UNITS[granularity]
     completed_time = "IF(status = 'completed', generationSeconds, NULL)"
     provider = " AND provider = @provider" if by_provider else ""
@@ -83,7 +83,7 @@ def trend_sql(table: str, granularity: Granularity, by_provider: bool) -> str:
         "COUNTIF(status = 'completed') AS completed, COUNTIF(status = 'failed') AS failed, "
         f"AVG({completed_time}) AS avg_seconds, "
         f"APPROX_QUANTILES({completed_time}, 100) AS quantiles, "
-        "SUM(costUsd) AS cost "
+        "SUM(costUsd) AS cost, AVG(qualityScore) AS avg_quality, AVG(userRating) AS avg_rating "
         f"FROM `{table}` WHERE createdAt >= @start AND createdAt < @end{provider} "
         "GROUP BY bucket ORDER BY bucket"
     )
@@ -127,7 +127,13 @@ def _point(bucket: dt.datetime, row: Mapping[str, Any] | None) -> dict[str, Any]
             "p99": at(99),
         },
         "costUsd": float(row.get("cost") or 0.0),
+        "avgQualityScore": _float(row.get("avg_quality")),
+        "avgUserRating": _float(row.get("avg_rating")),
     }
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def fixed_sql(column: str, scale: int) -> str:
