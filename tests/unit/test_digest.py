@@ -148,6 +148,15 @@ def test_shift_traffic_names_the_better_provider_and_its_effect() -> None:
     assert "cost $75.00 more" in dearer["text"]
 
 
+def test_a_perfect_record_on_few_jobs_is_not_a_better_provider() -> None:
+    pika = provider("pika", 400, 0.90, 0.06, 8.4, 600.0)
+    lucky = provider("lucky", 25, 1.0, 0.05, 8.6, 50.0)  # 25 of 25: its interval reaches 86.7%
+    assert recommend.shift_traffic([pika, lucky], {"pika": 100}, {}) == []
+    steady = provider("steady", 400, 1.0, 0.05, 8.6, 500.0)  # 400 of 400: at least 99.0%
+    (rec,) = recommend.shift_traffic([pika, lucky, steady], {"pika": 100}, {})
+    assert rec["title"] == "Move premium traffic from pika to steady"
+
+
 def test_noisy_rules_take_the_backtest_suggestion_and_rank_orders_by_effect() -> None:
     quick = [{**alert("flappy", i * 60, None, 10)} for i in range(4)]
     items = alert_summary([*quick, alert("steady", 0, 5, 200)])["items"]

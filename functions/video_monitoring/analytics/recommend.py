@@ -2,7 +2,8 @@
 effect expected if the period repeated.
 
 - `shift_traffic`: a provider whose premium traffic would complete more often elsewhere (by
-  MIN_SUCCESS_GAP or more) at no lower quality (within QUALITY_TOLERANCE): move it to the
+  MIN_SUCCESS_GAP or more, the two 95% Wilson intervals apart, so a provider with few jobs
+  does not win on luck) at no lower quality (within QUALITY_TOLERANCE): move it to the
   provider that completes the most, the cheaper one when two are within NEAR_SUCCESS. Expected:
   the failures avoided on that traffic, and the cost difference on its output seconds (negative
   when the better provider costs more).
@@ -20,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from video_monitoring.core.stats import wilson_interval
+
 MIN_GENERATIONS = 20
 QUALITY_TOLERANCE = 0.3
 MIN_SUCCESS_GAP = 0.03
@@ -30,6 +33,7 @@ NOISY_SHARE = 0.7
 NOISY_PAGES_PER_WEEK = 1.0
 COST_RISE = 0.10
 RANK = {"shift_traffic": 0, "noisy_rule": 1, "cost_rise": 2}
+CONFIDENCE = 0.95
 
 
 def _quality(row: Mapping[str, Any]) -> float | None:
@@ -59,6 +63,7 @@ def shift_traffic(
             b for b in usable
             if b["provider"] != worse["provider"]
             and b["successRate"] - worse["successRate"] >= MIN_SUCCESS_GAP
+            and _interval(b)[0] > _interval(worse)[1]  # not a small sample's luck
             and (_quality(b) or 0) >= (_quality(worse) or 0) - QUALITY_TOLERANCE
         ]  # fmt: skip
         moved = premium.get(worse["provider"], 0)
@@ -94,6 +99,20 @@ def shift_traffic(
             ),
         })  # fmt: skip
     return found
+
+
+def _interval(row: Mapping[str, Any]) -> tuple[float, float]:
+    """The 95% Wilson interval of a provider's success rate (completed of completed + failed;
+    the counts when the row has them, else the rate over its generations)."""
+    generations = row["generations"]
+    completed, failed = generations.get("completed"), generations.get("failed")
+    if completed is None or failed is None:
+        trials = int(generations["total"])
+        completed, failed = (
+            round(row["successRate"] * trials),
+            trials - round(row["successRate"] * trials),
+        )
+    return wilson_interval(int(completed), int(completed) + int(failed), CONFIDENCE)
 
 
 def _figures(row: Mapping[str, Any]) -> dict[str, Any]:
