@@ -11,7 +11,7 @@ from video_monitoring.alerting.channels.base import DeliveryError, Notification
 from video_monitoring.alerting.controls import Change, ProviderControl
 from video_monitoring.alerting.metrics import system_metrics_id
 from video_monitoring.alerting.records import AlertState, Instance, Transition
-from video_monitoring.alerting.rules import AlertRule
+from video_monitoring.alerting.rules import SCOPE_KINDS, AlertRule
 from video_monitoring.alerting.store import (
     Compute,
     Delivery,
@@ -152,7 +152,7 @@ class FakeAlertStore:
         window: str,
         start: dt.datetime,
         end: dt.datetime,
-        kinds: Sequence[str] = ("overall", "provider", "tier"),
+        kinds: Sequence[str] = SCOPE_KINDS,
     ) -> list[StoredRun]:
         """From the system metric documents written, oldest first."""
         docs = sorted(

@@ -10,7 +10,8 @@ import pytest
 
 from tests.unit.test_alert_manager import degraded_world
 from video_monitoring.alerting.channels.base import Notification
-from video_monitoring.alerting.rules import AlertRule
+from video_monitoring.alerting.rules import AlertRule, parse_rule
+from video_monitoring.core.errors import InvalidArgument
 
 ONCALL = {"email": ["oncall@acme.example"], "sms": ["+15550001111", "+15550002222"]}
 
@@ -91,3 +92,23 @@ def test_a_slack_tier_without_a_webhook_is_a_delivery_error_naming_it() -> None:
     channel = SlackChannel(SecretStr("http://127.0.0.1:9/never"), 1.0, {"oncall": SecretStr("x")})
     with pytest.raises(DeliveryError, match="no webhook for tier 'leads'"):
         channel.send(note)
+
+
+@pytest.mark.parametrize(
+    ("channel", "bad", "message"),
+    [
+        ("email", "oncall-at-acme", "not an email address: 'oncall-at-acme'"),
+        ("sms", "5550001111", "not an E.164 phone number (+ and digits): '5550001111'"),
+        ("slack", "On Call", "not a Slack tier name (a-z, 0-9, - and _): 'On Call'"),
+    ],
+)
+def test_a_tier_recipient_in_the_wrong_form_is_a_400_naming_it(
+    channel: str, bad: str, message: str
+) -> None:
+    good = {"email": ["a@b.example"], "sms": ["+15550001111"], "slack": ["oncall"]}
+    level = {"afterMinutes": 15, "channels": ["sms", "email", "slack"],
+             "recipients": {**good, channel: [*good[channel], bad]}}  # fmt: skip
+    body = {"ruleId": "r", "metric": "total", "escalation": [level]}
+    with pytest.raises(InvalidArgument) as raised:
+        parse_rule(body)
+    assert str(raised.value) == f"escalation.0.recipients.{channel}: Value error, {message}"

@@ -24,7 +24,7 @@ from video_monitoring.alerting.backtest import StoredRun, stored_run
 from video_monitoring.alerting.controls import Change, ProviderControl
 from video_monitoring.alerting.metrics import system_metrics_id
 from video_monitoring.alerting.records import AlertState, Instance, Transition
-from video_monitoring.alerting.rules import AlertRule
+from video_monitoring.alerting.rules import SCOPE_KINDS, AlertRule
 from video_monitoring.alerting.store import (
     Compute,
     Delivery,
@@ -278,7 +278,7 @@ class FirestoreAlertStore(FirestoreAdapter):
         window: str,
         start: dt.datetime,
         end: dt.datetime,
-        kinds: Sequence[str] = ("overall", "provider", "tier"),
+        kinds: Sequence[str] = SCOPE_KINDS,
     ) -> list[StoredRun]:
         """One query over the window's runs in the scope kinds the rule has, projected to the
         run, the scope and the one metric (composite index: windowName, scopeKind, tick)."""

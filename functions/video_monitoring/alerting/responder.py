@@ -89,9 +89,15 @@ class ProviderResponder:
         demands = _demands(instances.values(), by_rule)
         open_ids = frozenset(i.instance_id for i in instances.values() if i.status in ACTIVE)
         known = list(providers)
-        changes = self._store.transact_controls(
-            lambda controls: plan(controls, demands, known, open_ids, now, self._rails)
-        )
+
+        def planned(controls: dict[str, ProviderControl]) -> list[Change]:
+            return plan(controls, demands, known, open_ids, now, self._rails)
+
+        # Most runs change nothing: plan on a plain read, and open the transaction (which
+        # plans again on what it reads) only when something would change.
+        if not planned(self._store.load_controls()):
+            return []
+        changes = self._store.transact_controls(planned)
         for change in changes:
             self._record(change, "rule", now)
         return changes

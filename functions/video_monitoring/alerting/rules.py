@@ -12,12 +12,21 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from video_monitoring.core.errors import InvalidArgument
 
 Comparator = Literal["gt", "lt"]
 ScopeKind = Literal["overall", "provider", "tier"]
+SCOPE_KINDS: tuple[ScopeKind, ...] = ("overall", "provider", "tier")
 Severity = Literal["info", "warning", "critical"]
 NoData = Literal["ok", "keep", "alerting"]
 ChannelName = Literal["email", "slack", "sms", "webhook"]
@@ -61,8 +70,20 @@ METRICS = RATE_METRICS | VALUE_METRICS | SYSTEM_METRICS
 OVERALL_ONLY = frozenset({"conversionRate", "revenueUsd"}) | SYSTEM_METRICS
 
 
+# What a rule id may be (the API checks path and query parameters against it too).
+RULE_ID_PATTERN = r"^[a-z0-9_]{1,64}$"
+RULE_ID = re.compile(RULE_ID_PATTERN)
+
 _OVERALL: tuple[ScopeKind, ...] = ("overall",)
 _SLACK: tuple[ChannelName, ...] = ("slack",)
+
+
+# Each recipient list's form: (pattern, what the error calls it).
+_RECIPIENT_FORMS = {
+    "email": (r"[^@\s]+@[^@\s]+\.[^@\s]+", "an email address"),
+    "sms": (r"\+[1-9][0-9]{6,14}", "an E.164 phone number (+ and digits)"),
+    "slack": (r"[a-z0-9][a-z0-9_-]{0,39}", "a Slack tier name (a-z, 0-9, - and _)"),
+}
 
 
 class Recipients(BaseModel):
@@ -76,28 +97,13 @@ class Recipients(BaseModel):
     # Slack tiers by name: their webhooks are secrets (SLACK_TIERS, SLACK_WEBHOOK_URL_<TIER>).
     slack: list[str] = Field(default_factory=list, max_length=5)
 
-    @field_validator("email")
+    @field_validator("email", "sms", "slack")
     @classmethod
-    def _addresses(cls, value: list[str]) -> list[str]:
-        for address in value:
-            if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", address):
-                raise ValueError(f"not an email address: {address!r}")
-        return value
-
-    @field_validator("sms")
-    @classmethod
-    def _numbers(cls, value: list[str]) -> list[str]:
-        for number in value:
-            if not re.fullmatch(r"\+[1-9][0-9]{6,14}", number):
-                raise ValueError(f"not an E.164 phone number (+ and digits): {number!r}")
-        return value
-
-    @field_validator("slack")
-    @classmethod
-    def _tiers(cls, value: list[str]) -> list[str]:
-        for tier in value:
-            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", tier):
-                raise ValueError(f"not a Slack tier name (a-z, 0-9, - and _): {tier!r}")
+    def _each(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        pattern, what = _RECIPIENT_FORMS[str(info.field_name)]
+        for item in value:
+            if not re.fullmatch(pattern, item):
+                raise ValueError(f"not {what}: {item!r}")
         return value
 
     def of(self, channel: str) -> tuple[str, ...]:
@@ -135,7 +141,7 @@ class AlertRule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
-    rule_id: str = Field(alias="ruleId", pattern=r"^[a-z0-9_]{1,64}$")
+    rule_id: str = Field(alias="ruleId", pattern=RULE_ID_PATTERN)
     # threshold: value against `threshold`. anomaly: robust z against the same hour on previous
     # days. baseline: relative change against the same tick on previous days, `threshold` being
     # the fraction (0.5 with `lt`: fire below half the baseline; with `gt`: above 1.5 times).

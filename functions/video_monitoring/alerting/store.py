@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from video_monitoring.alerting.backtest import StoredRun
 from video_monitoring.alerting.channels.base import Notification
 from video_monitoring.alerting.records import AlertState, Instance, Outbound, Transition
-from video_monitoring.alerting.rules import AlertRule
+from video_monitoring.alerting.rules import SCOPE_KINDS, AlertRule
 
 Compute = Callable[[AlertState | None, Instance | None], Transition | None]
 
@@ -261,7 +261,7 @@ class AlertStore(Protocol):
         window: str,
         start: dt.datetime,
         end: dt.datetime,
-        kinds: Sequence[str] = ("overall", "provider", "tier"),
+        kinds: Sequence[str] = SCOPE_KINDS,
     ) -> list[StoredRun]:
         """The measurement of a rule metric in one rule window by each run in [start, end), in
         every scope of these kinds (what a backtest replays)."""

@@ -13,12 +13,11 @@ from typing import Any
 
 from video_monitoring.alerting.manager import AlertManager, AlertQuery
 from video_monitoring.alerting.responder import ProviderResponder
-from video_monitoring.alerting.rules import parse_rule
+from video_monitoring.alerting.rules import RULE_ID, parse_rule
 from video_monitoring.analytics.digests import DigestService
 from video_monitoring.analytics.engine import TREND_METRICS, AnalyticsEngine
 from video_monitoring.analytics.health import Health
 from video_monitoring.analytics.performance import PerformanceMonitor
-from video_monitoring.config import constants as c
 from video_monitoring.config.settings import DashboardSettings, Target
 from video_monitoring.core.clock import Clock
 from video_monitoring.core.errors import (
@@ -31,7 +30,7 @@ from video_monitoring.core.errors import (
 from video_monitoring.core.models import Window, rfc3339
 from video_monitoring.dashboard.access import AuditEntry, AuditLog, RateLimiter
 from video_monitoring.dashboard.alert_routes import act_on_alert
-from video_monitoring.dashboard.auth import READ_ROLES, Caller, require, verify
+from video_monitoring.dashboard.auth import ADMIN_ROLES, READ_ROLES, Caller, require, verify
 from video_monitoring.dashboard.control_routes import CONTROL_ACTIONS, controls_response
 from video_monitoring.dashboard.digest_routes import digest_body, my_digests
 from video_monitoring.dashboard.files import (
@@ -62,8 +61,6 @@ ALERT_FILTERS = frozenset({"status", "severity", "rule", "limit"})
 ALERT_STATUSES = ("all", "open", "pending", "firing", "acknowledged", "suppressed", "resolved")
 SEVERITIES = ("critical", "warning", "info")
 ALERT_ACTIONS = ("acknowledge", "resolve", "suppress")
-ADMIN_ROLES = frozenset({c.ROLE_ADMIN})
-RULE_ID = re.compile(r"^[a-z0-9_]{1,64}$")
 ALERT_ID = re.compile(r"^(?!__)[A-Za-z0-9_.:|-]{1,500}$")
 
 

@@ -15,6 +15,7 @@ from video_monitoring.config.settings import get_settings
 from video_monitoring.core.errors import PermissionDenied, Unauthenticated
 
 READ_ROLES = frozenset({c.ROLE_ANALYTICS, c.ROLE_ADMIN})
+ADMIN_ROLES = frozenset({c.ROLE_ADMIN})
 ROLES = (c.ROLE_ANALYTICS, c.ROLE_ADMIN)
 
 

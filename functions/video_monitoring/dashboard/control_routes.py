@@ -8,14 +8,12 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from video_monitoring.alerting.responder import MAX_PAUSE_MINUTES, MAX_REASON, ProviderResponder
-from video_monitoring.config import constants as c
 from video_monitoring.core.errors import InvalidArgument, NotFound
-from video_monitoring.dashboard.auth import READ_ROLES, Caller, require
+from video_monitoring.dashboard.auth import ADMIN_ROLES, READ_ROLES, Caller, require
 from video_monitoring.dashboard.http import Request, Response
 from video_monitoring.dashboard.params import json_body
 
 CONTROL_ACTIONS = ("pause", "release")
-ADMIN = frozenset({c.ROLE_ADMIN})
 Audited = Callable[[Caller, str, str], AbstractContextManager[dict[str, Any]]]
 
 
@@ -39,7 +37,7 @@ def controls_response(
         raise NotFound(f"path: /provider-controls/{{provider}}/{rest[1]} answers POST only")
     provider, action = rest
     with audited(caller, f"provider.{action}", provider) as details:
-        require(caller, ADMIN)
+        require(caller, ADMIN_ROLES)
         who = caller.uid or "unknown"
         control = act_on_provider(responder, request.body, who, provider, action, details)
     return Response(200, {"control": control})

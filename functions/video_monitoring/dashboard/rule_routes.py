@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from video_monitoring.alerting.manager import AlertManager
+from video_monitoring.alerting.rules import RULE_ID
 from video_monitoring.core.errors import InvalidArgument, NotFound
 from video_monitoring.core.models import rfc3339
 from video_monitoring.dashboard.auth import READ_ROLES, Caller, require
 from video_monitoring.dashboard.http import Request, Response
 from video_monitoring.dashboard.params import parse_window
 
-RULE_ID = re.compile(r"^[a-z0-9_]{1,64}$")
 BACKTEST_PARAMS = frozenset({"window", "from", "to", "threshold", "pagesPerWeek"})
 BACKTEST_DEFAULT_WINDOW = "7d"
 # A month of runs at the 5-minute schedule: about 8,600 runs per scope, read in one query.

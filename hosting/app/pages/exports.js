@@ -58,7 +58,7 @@ function digests(choice, weekly) {
     h("input", { type: "checkbox", name, checked: choice[name] }), label);
   const daily = box("daily", "Email me the daily digest (after 07:00 UTC)");
   const weeklyBox = box("weekly", "Email me the weekly digest (Mondays after 07:00 UTC)");
-  const form = h("form", { class: "panel", "aria-label": "Digests", onsubmit: async (event) => {
+  const form = h("form", { class: "panel", style: "margin-top:16px", "aria-label": "Digests", onsubmit: async (event) => {
     event.preventDefault();
     const body = { daily: daily.querySelector("input").checked, weekly: weeklyBox.querySelector("input").checked };
     try {
