@@ -180,6 +180,29 @@ def run_closed_loop(
     return looped and answered
 
 
+def run_slos(stack: LocalStack, project: str, completed: int, failed: int) -> bool:
+    """GET /slos as an analyst: every objective's budget overall and per provider. True when the
+    success objective overall counts exactly the completed and failed generations written."""
+    analyst = emulator_token("demo-operator", "analytics", project)
+    body = _api(stack, analyst, "GET", "/slos")
+    print()
+    print("error budgets (GET /slos, rolling 28 days; burn 1 spends the budget over the window)")
+    for objective in body["objectives"]:
+        print(f"  {objective['sloId']}: {objective['description']}")
+        for b in objective["budgets"]:
+            sli = "–" if b["sli"] is None else f"{b['sli']:.2%}"
+            left = "–" if b["budgetRemaining"] is None else f"{b['budgetRemaining']:.0%}"
+            burn = b["burnRates"]["6h"]
+            print(f"    {b['scope']:20s} good {sli:>7s} of {b['valid']:5d}  budget left "
+                  f"{left:>7s}  burn 6 h {'–' if burn is None else f'{burn:.1f}x':>6s}  "
+                  f"{b['status']}")  # fmt: skip
+    overall = body["objectives"][0]["budgets"][0]
+    ok = (overall["valid"], overall["bad"]) == (completed + failed, failed)
+    print(f"the success objective counts the simulator's completed and failed generations: "
+          f"{'yes' if ok else 'NO'}")  # fmt: skip
+    return ok
+
+
 def run_digest(
     stack: LocalStack, client: firestore.Client, project: str, inbox: Any, after: dt.datetime
 ) -> bool:
@@ -205,7 +228,9 @@ def run_digest(
         text = body.get_content() if body is not None else ""
         lines = text.splitlines()
         start = lines.index("Recommendations") if "Recommendations" in lines else len(lines)
-        for line in lines[2:12] + lines[start : start + 7]:
+        budgets = [i for i, line in enumerate(lines) if line.startswith("Error budgets")]
+        shown = lines[budgets[0] : budgets[0] + 4] if budgets else []
+        for line in lines[2:12] + shown + lines[start : start + 7]:
             print(f"    {line}")
         parts = [p.get_content_type() for p in mail.walk() if not p.is_multipart()]
         print(f"    parts: {', '.join(parts)}")

@@ -17,7 +17,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from local_stack.bigquery_emulator import BigQueryEmulator
-from local_stack.closed_loop import run_closed_loop, run_digest
+from local_stack.closed_loop import run_closed_loop, run_digest, run_slos
 from local_stack.launch import LaunchError, add_stack_arguments, default_env, launch
 from local_stack.receivers import Receivers
 from local_stack.stack import LocalStack
@@ -337,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print("raw JSON:")
         print(json.dumps(summary, indent=2))
+        done = tally.statuses
+        ok = run_slos(stack, args.project, done["completed"], done["failed"]) and ok
         alerting_ok = run_alerting(stack, receivers, webhook_secret, args.project)
         ok = ok and alerting_ok
         ok = run_self_monitoring(stack, client) and ok

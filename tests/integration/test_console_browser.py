@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -214,6 +215,34 @@ def test_overview_figures_equal_the_api_and_the_written_traffic(console: Console
     assert page.locator("main a[href^='/alerts/']").count() >= 1
     assert page.outside == []  # type: ignore[attr-defined]
     console.shot(page, "overview")
+    page.context.close()
+
+
+def test_the_error_budgets_panel_shows_the_slos_figures(console: Console) -> None:
+    """Each objective and scope of GET /slos is a row with its good share and budget left; the
+    success objective's good share overall is the simulator's own success rate."""
+    page = console.page(ANALYST)
+    body = console.api(ANALYST, "/slos")
+    success = body["objectives"][0]
+    overall = success["budgets"][0]
+    assert (success["sloId"], overall["scope"]) == ("generation_success", "overall")
+    assert overall["sli"] == pytest.approx(console.tally.generations()["successRate"])
+    panel = page.locator("section[aria-labelledby='slo-heading']")
+    panel.locator("tbody tr").first.wait_for()
+    shown = sum(len(o["budgets"]) for o in body["objectives"] if o["enabled"])
+    assert panel.locator("tbody tr").count() == shown
+    for objective in body["objectives"]:
+        for budget in objective["budgets"]:
+            row = panel.locator("tbody tr", has_text=objective["sloId"]).filter(
+                has=page.locator("td", has_text=re.compile(f"^{re.escape(budget['scope'])}$"))
+            )
+            text = row.inner_text()
+            assert f"{percent(budget['sli'], 2)} of {budget['valid']:,}" in text
+            left = budget["budgetRemaining"]
+            spent = f"0% · {1 - left:,.1f}× spent"  # overspent: how many times over
+            assert (percent(left, 0) if left >= 0 else spent) in text, text
+    panel.scroll_into_view_if_needed()
+    console.shot(page, "overview-error-budgets")
     page.context.close()
 
 

@@ -18,6 +18,7 @@ from tests.unit.test_alert_manager import degraded_world
 from tests.unit.test_dashboard import NOW, json_response, verifier
 from tests.unit.test_digest import MemoryStore
 from tests.unit.test_export import ListSource, generation
+from tests.unit.test_slo import FakeObjectiveStore
 from video_monitoring.alerting.controls import GuardRails
 from video_monitoring.alerting.manager import AlertManager, AlertQuery
 from video_monitoring.alerting.notifications import RetryPolicy
@@ -26,6 +27,7 @@ from video_monitoring.analytics.digests import DigestService
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.health import ExportStatus, HealthCheck, HealthInputs
 from video_monitoring.analytics.performance import PerformanceMonitor
+from video_monitoring.analytics.slos import SloService
 from video_monitoring.config.settings import DashboardSettings
 from video_monitoring.dashboard.app import Dashboard, FileExports
 from video_monitoring.dashboard.files import FORMATS
@@ -75,6 +77,7 @@ def test_documented_paths_are_the_served_routes() -> None:
             AnalyticsEngine(store, monitor), lambda s, e: [], lambda r, s, e, p: {},
             MemoryStore(), {}, lambda r, d: None,
         ),
+        slos=SloService(FakeObjectiveStore(), monitor, clock),
     )  # fmt: skip
     assert set(spec["paths"]) == dashboard.paths()
     summary = spec["components"]["schemas"]["Summary"]
@@ -113,6 +116,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
             lambda r, s, e, p: world.manager.backtest(r, s, e, None, p),
             MemoryStore(), DashboardSettings().targets(), lambda r, d: None,
         ),
+        slos=SloService(FakeObjectiveStore(), world.monitor, world.clock),
     )  # fmt: skip
     alert_id = next(iter(world.alerts.instances))
     engine = AnalyticsEngine(world.store, world.monitor)
@@ -152,6 +156,11 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         ("/digest", "get"): ("GET", "/digest", b"NOPARAMS"),
         ("/me/digests", "get"): ("GET", "/me/digests", b"NOPARAMS"),
         ("/me/digests", "put"): ("PUT", "/me/digests", b'{"weekly": true}'),
+        ("/slos", "get"): ("GET", "/slos", b"NOPARAMS"),
+        ("/slos/{sloId}", "get"): ("GET", "/slos/generation_latency", b"NOPARAMS"),
+        ("/slos/{sloId}", "put"): (
+            "PUT", "/slos/generation_success", b'{"sli": "success", "target": 0.99}'
+        ),
     }  # fmt: skip
     documented = {
         (path, method) for path, item in spec["paths"].items() for method in item
@@ -169,7 +178,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         params = {} if plain else {"window": "24h"}
         if body == b"NOPARAMS":
             body, params = b"", {}
-        if url == "/me/digests" and verb == "PUT":
+        if url in ("/me/digests", "/slos/generation_success") and verb == "PUT":
             params = {}
         if body == b"BACKTEST":
             body, params = b"", {"window": "24h", "pagesPerWeek": "1"}

@@ -14,6 +14,7 @@ from video_monitoring.alerting.manager import RuleSet, RunReport
 from video_monitoring.alerting.metrics import Snapshot
 from video_monitoring.alerting.notifications import DeliveryResult
 from video_monitoring.alerting.rules import DEFAULT_RULES, AlertRule
+from video_monitoring.alerting.slo import DEFAULT_OBJECTIVES, Objective
 from video_monitoring.analytics.health import HealthInputs
 from video_monitoring.runtime import tick as t
 
@@ -60,6 +61,10 @@ class FakeServices:
     def snapshot(self, now: dt.datetime, anomaly_days: int) -> Snapshot:
         self.calls.append(("snapshot", (now, anomaly_days)))
         return Snapshot(tick=now, cells={}, windows={}, upgrades={})
+
+    def objectives(self) -> dict[str, Objective]:
+        self.calls.append(("objectives", None))
+        return {o.slo_id: o for o in DEFAULT_OBJECTIVES}
 
     def audit_repairs_since(self, since: dt.datetime) -> int | None:
         self.calls.append(("audit_repairs_since", since))
@@ -133,6 +138,20 @@ def test_take_snapshot_without_anomaly_rules_reads_no_history() -> None:
     t.take_snapshot(services, tick)
     assert services.calls[0] == ("snapshot", (NOW, 0))
     assert tick.snapshot is not None and tick.snapshot.system["pipelineRepairs"] is None
+
+
+def test_take_snapshot_reads_the_objectives_only_for_enabled_burn_rate_rules() -> None:
+    """The default burn-rate rules are seeded disabled: no objective read until one is on."""
+    services = FakeServices()
+    tick = t.Tick(NOW, rules=RuleSet(DEFAULT_RULES, ()))
+    t.take_snapshot(services, tick)
+    assert "objectives" not in [name for name, _ in services.calls]
+    burn = next(r for r in DEFAULT_RULES if r.kind == "burn_rate")
+    enabled = RuleSet((*DEFAULT_RULES, burn.model_copy(update={"enabled": True})), ())
+    tick = t.Tick(NOW, rules=enabled)
+    t.take_snapshot(services, tick)
+    assert tick.snapshot is not None
+    assert sorted(tick.snapshot.objectives) == ["generation_latency", "generation_success"]
 
 
 def test_check_monitor_puts_the_monitors_own_figures_in_the_snapshot() -> None:

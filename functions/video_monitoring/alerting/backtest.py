@@ -149,8 +149,8 @@ def _scopes(rule: AlertRule, providers: Iterable[str]) -> list[str]:
 
 def replay(rule: AlertRule, history: History, start: dt.datetime, end: dt.datetime) -> Replay:
     """Step a fresh state per scope through every run in [start, end), as the live run did."""
-    if rule.kind == "anomaly":
-        raise ValueError("anomaly rules compare whole rollup hours, which runs do not store")
+    if rule.kind in ("anomaly", "burn_rate"):
+        raise ValueError(f"{rule.kind} rules compare windows the stored runs do not hold")
     result = Replay(start, end)
     states: dict[str, AlertState] = {}
     instances: dict[str, Instance | None] = {}

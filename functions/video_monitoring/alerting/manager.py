@@ -133,12 +133,16 @@ class AlertManager:
         return self._store.seed_rules(DEFAULT_RULES)
 
     def rules(self) -> tuple[list[AlertRule], list[str]]:
-        """Stored rules and problems with stored rules."""
-        return self._store.load_rules()
+        """Stored rules (missing defaults seeded first) and problems with stored rules."""
+        rules, problems = self.rule_set()
+        return list(rules), list(problems)
 
     def rule(self, rule_id: str) -> AlertRule:
-        """One stored rule, or NotFound."""
+        """One stored rule (a default is seeded when missing), or NotFound."""
         rule = self._store.get_rule(rule_id)
+        if rule is None and any(r.rule_id == rule_id for r in DEFAULT_RULES):
+            self.seed_default_rules()
+            rule = self._store.get_rule(rule_id)
         if rule is None:
             raise NotFound(f"ruleId: no alert rule {rule_id!r}")
         return rule
@@ -162,10 +166,11 @@ class AlertManager:
         runs stored in [start, end) with the live state machine; with `pages_per_week`, the
         threshold nearest the rule's that would have paged at most that often."""
         rule = self.rule(rule_id)
-        if rule.kind == "anomaly":
+        if rule.kind in ("anomaly", "burn_rate"):
             raise InvalidArgument(
-                "ruleId: anomaly rules compare whole rollup hours, which the stored runs do not "
-                "hold; backtests replay threshold and baseline rules"
+                f"ruleId: {rule.kind} rules compare windows the stored runs do not hold (whole "
+                "rollup hours, or an objective's 30-minute and 6-hour burn); backtests replay "
+                "threshold and baseline rules"
             )
         trial = rule
         if threshold is not None:
@@ -248,6 +253,8 @@ class AlertManager:
                 report.resolved.append(out.instance_id)
 
     def _measure(self, rule: AlertRule, snapshot: Snapshot, scope: str) -> Measurement:
+        if rule.kind == "burn_rate":
+            return snapshot.burn(rule, scope)
         if rule.kind == "anomaly":
             return self._anomaly_measurement(rule, snapshot, scope)
         current = measure(rule.metric, snapshot.scope_totals(rule.window, scope))

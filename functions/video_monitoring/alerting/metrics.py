@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from video_monitoring.alerting import slo
 from video_monitoring.alerting.records import Measurement
-from video_monitoring.alerting.rules import SYSTEM_METRICS
+from video_monitoring.alerting.rules import SYSTEM_METRICS, AlertRule
 from video_monitoring.core.models import Window
 from video_monitoring.ingest import counters as k
 from video_monitoring.ingest import sketch
@@ -50,6 +51,8 @@ class Snapshot:
     # Figures about the monitor itself (overall scope only), e.g. "pipelineRepairs"; None: no data.
     system: dict[str, float | None] = field(default_factory=dict)
     revenue: dict[str, float] = field(default_factory=dict)  # USD of upgrades per window
+    # The objectives burn-rate rules name, by id (the run reads them with the rules).
+    objectives: dict[str, slo.Objective] = field(default_factory=dict)
 
     def providers(self) -> list[str]:
         """Providers with any generation in the widest window."""
@@ -67,6 +70,16 @@ class Snapshot:
         system = self.system if overall else {}
         revenue = self.revenue.get(window_name, 0.0) if overall else 0.0
         return ScopeTotals(self.windows[window_name], totals, upgrades, free, system, revenue)
+
+    def burn(self, rule: AlertRule, scope: str) -> Measurement:
+        """A burn-rate rule's measurement in one scope (no data: its objective is missing or
+        disabled, or the snapshot lacks one of its windows)."""
+        objective = self.objectives.get(rule.slo or "")
+        windows = (rule.window, rule.short_window or "")
+        if objective is None or not objective.enabled or not all(w in self.cells for w in windows):
+            return Measurement(None, 0)
+        long, short = (slo.counts(objective, self.scope_totals(w, scope).totals) for w in windows)
+        return slo.burn_measurement(objective, long, short)
 
 
 def system_metrics_id(tick: dt.datetime, window_name: str, scope: str) -> str:

@@ -30,7 +30,10 @@ SCOPE_KINDS: tuple[ScopeKind, ...] = ("overall", "provider", "tier")
 Severity = Literal["info", "warning", "critical"]
 NoData = Literal["ok", "keep", "alerting"]
 ChannelName = Literal["email", "slack", "sms", "webhook"]
-RuleWindow = Literal["5m", "1h", "24h"]
+RuleWindow = Literal["5m", "30m", "1h", "6h", "24h"]
+# The windows every run stores figures for (system_performance_metrics); 30m and 6h exist for
+# burn-rate rules only.
+STORED_WINDOWS = ("5m", "1h", "24h")
 Direction = Literal["above", "below", "both"]
 
 # Metrics a rule may name. Rates are judged on a Wilson confidence bound (README "Alerting").
@@ -65,9 +68,13 @@ SYSTEM_METRICS = frozenset(
         "stuckJobs",
     }
 )
-METRICS = RATE_METRICS | VALUE_METRICS | SYSTEM_METRICS
+# The burn-rate rules' metric: how fast an objective's error budget is spent (alerting/slo.py).
+BURN_METRIC = "errorBudgetBurn"
+METRICS = RATE_METRICS | VALUE_METRICS | SYSTEM_METRICS | {BURN_METRIC}
 # Metrics that exist overall only (premium upgrades carry no provider; the system is one).
 OVERALL_ONLY = frozenset({"conversionRate", "revenueUsd"}) | SYSTEM_METRICS
+# Measured per run for the stored figures (the burn metric depends on a rule's objective).
+STORED_METRICS = METRICS - {BURN_METRIC}
 
 
 # What a rule id may be (the API checks path and query parameters against it too).
@@ -75,6 +82,7 @@ RULE_ID_PATTERN = r"^[a-z0-9_]{1,64}$"
 RULE_ID = re.compile(RULE_ID_PATTERN)
 
 _OVERALL: tuple[ScopeKind, ...] = ("overall",)
+_MINUTES = {"5m": 5, "30m": 30, "1h": 60, "6h": 360, "24h": 1440}
 _SLACK: tuple[ChannelName, ...] = ("slack",)
 
 
@@ -145,7 +153,9 @@ class AlertRule(BaseModel):
     # threshold: value against `threshold`. anomaly: robust z against the same hour on previous
     # days. baseline: relative change against the same tick on previous days, `threshold` being
     # the fraction (0.5 with `lt`: fire below half the baseline; with `gt`: above 1.5 times).
-    kind: Literal["threshold", "anomaly", "baseline"] = "threshold"
+    # burn_rate: the error budget burn of objective `slo` over `window` and over `shortWindow`,
+    # the smaller of the two against `threshold` (the burn factor, e.g. 14.4).
+    kind: Literal["threshold", "anomaly", "baseline", "burn_rate"] = "threshold"
     metric: str
     comparator: Comparator = "gt"
     threshold: float = 0.0
@@ -175,6 +185,9 @@ class AlertRule(BaseModel):
     direction: Direction = "both"
     # What to do besides telling people (docs/interfaces.md §11); no default rule has one.
     actions: list[PauseProvider] = Field(default_factory=list, max_length=1)
+    # burn_rate rules: the objective (`slo_objectives/{slo}`) and the short window of the pair.
+    slo: str | None = Field(default=None, pattern=RULE_ID_PATTERN)
+    short_window: RuleWindow | None = Field(alias="shortWindow", default=None)
 
     @field_validator("metric")
     @classmethod
@@ -209,7 +222,27 @@ class AlertRule(BaseModel):
             raise ValueError("a pause_provider action needs the provider scope in scopes")
         if self.kind == "anomaly" and self.window != "1h":
             raise ValueError("anomaly rules compare whole hours; window must be 1h")
+        self._check_burn()
         return self
+
+    def _check_burn(self) -> None:
+        burn = self.kind == "burn_rate"
+        if burn != (self.metric == BURN_METRIC):
+            raise ValueError(f"metric {BURN_METRIC} goes with kind burn_rate, and only with it")
+        if not burn:
+            if self.window not in STORED_WINDOWS:
+                raise ValueError(f"window must be one of {', '.join(STORED_WINDOWS)}")
+            if self.slo is not None or self.short_window is not None:
+                raise ValueError("slo and shortWindow apply to burn_rate rules only")
+            return
+        if self.slo is None or self.short_window is None:
+            raise ValueError("a burn_rate rule needs slo and shortWindow")
+        if self.window == "24h" or _MINUTES[self.short_window] >= _MINUTES[self.window]:
+            raise ValueError("a burn_rate rule needs shortWindow shorter than window (at most 6h)")
+        if self.comparator != "gt" or self.threshold <= 0:
+            raise ValueError(
+                "a burn_rate rule fires above a burn factor: comparator gt, threshold > 0"
+            )
 
     @property
     def is_rate(self) -> bool:
@@ -325,5 +358,42 @@ DEFAULT_RULES: tuple[AlertRule, ...] = (
         window="5m", scopes=["overall"], minSamples=1, pendingEvaluations=2,
         resolveEvaluations=2, severity="warning", channels=["slack", "email"],
         description="More than 50 generations processing for longer than the stuck limit",
+    ),
+    # Error budget burn (alerting/slo.py), the SRE workbook's two pairs per objective: seeded
+    # disabled, because they page on objectives the team chooses (enable them once the
+    # objectives in slo_objectives are the team's).
+    _rule(
+        ruleId="slo_success_fast_burn", kind="burn_rate", metric=BURN_METRIC,
+        slo="generation_success", window="1h", shortWindow="5m", threshold=14.4,
+        scopes=["overall", "provider"], minSamples=20, pendingEvaluations=1,
+        resolveEvaluations=2, severity="critical", channels=["slack", "email", "webhook"],
+        escalation=[{"afterMinutes": 15, "channels": ["sms"]}], enabled=False,
+        description="Failures spend the success objective's 28-day budget 14.4 times too fast "
+        "(2% of it in an hour), over both the last hour and the last 5 minutes",
+    ),
+    _rule(
+        ruleId="slo_success_slow_burn", kind="burn_rate", metric=BURN_METRIC,
+        slo="generation_success", window="6h", shortWindow="30m", threshold=6.0,
+        scopes=["overall", "provider"], minSamples=20, pendingEvaluations=1,
+        resolveEvaluations=2, severity="warning", channels=["slack", "email"], enabled=False,
+        description="Failures spend the success objective's budget 6 times too fast (5% of it "
+        "in 6 hours), over both the last 6 hours and the last 30 minutes",
+    ),
+    _rule(
+        ruleId="slo_latency_fast_burn", kind="burn_rate", metric=BURN_METRIC,
+        slo="generation_latency", window="1h", shortWindow="5m", threshold=14.4,
+        scopes=["overall", "provider"], minSamples=20, pendingEvaluations=1,
+        resolveEvaluations=2, severity="critical", channels=["slack", "email", "webhook"],
+        escalation=[{"afterMinutes": 15, "channels": ["sms"]}], enabled=False,
+        description="Slow generations spend the latency objective's budget 14.4 times too fast, "
+        "over both the last hour and the last 5 minutes",
+    ),
+    _rule(
+        ruleId="slo_latency_slow_burn", kind="burn_rate", metric=BURN_METRIC,
+        slo="generation_latency", window="6h", shortWindow="30m", threshold=6.0,
+        scopes=["overall", "provider"], minSamples=20, pendingEvaluations=1,
+        resolveEvaluations=2, severity="warning", channels=["slack", "email"], enabled=False,
+        description="Slow generations spend the latency objective's budget 6 times too fast, "
+        "over both the last 6 hours and the last 30 minutes",
     ),
 )  # fmt: skip

@@ -3,7 +3,8 @@ dashboard's own figures of the period and the period before.
 
 A digest has: headline figures against their targets with the change on the previous period;
 the providers that regressed most; the alerts of the period with time to acknowledge and to
-resolve; provider controls the rules and admins changed; and ranked recommendations
+resolve; the error budgets of the objectives at the period's end; provider controls the rules
+and admins changed; and ranked recommendations
 (`analytics/recommend.py`). `build_digest` takes plain JSON (what the API answers), so the
 figures are the dashboard's, not a second computation.
 """
@@ -185,6 +186,28 @@ def alert_summary(alerts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
+def slo_summary(status: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """Each objective's budget overall, and every other scope whose budget is at risk or
+    exhausted, from GET /slos's answer (worst first after overall)."""
+    if not status:
+        return []
+    found = []
+    for objective in status.get("objectives", []):
+        scopes = objective.get("budgets", [])
+        shown = [s for s in scopes if s["scope"] == "overall"]
+        worse = [s for s in scopes if s["scope"] != "overall"
+                 and s["status"] in ("at_risk", "exhausted")]  # fmt: skip
+        worse.sort(key=lambda s: (s["budgetRemaining"], s["scope"]))
+        for scope in shown + worse:
+            found.append({
+                "sloId": objective["sloId"], "description": objective["description"],
+                "target": objective["target"], "windowDays": objective["windowDays"],
+                "scope": scope["scope"], "sli": scope["sli"],
+                "budgetRemaining": scope["budgetRemaining"], "status": scope["status"],
+            })  # fmt: skip
+    return found
+
+
 def build_digest(
     period: Period,
     summary: Mapping[str, Any],
@@ -196,6 +219,7 @@ def build_digest(
     controls: Sequence[Mapping[str, Any]],
     recommendations: Sequence[Mapping[str, Any]],
     series: Sequence[Mapping[str, Any]],
+    slos: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The digest of a period, as JSON (what every channel renders and the API serves)."""
     return {
@@ -204,6 +228,7 @@ def build_digest(
         "headline": headline(summary, previous, targets),
         "regressions": regressions(providers, previous_providers),
         "alerts": alert_summary(alerts),
+        "slos": slo_summary(slos),
         "controls": list(controls),
         "recommendations": list(recommendations),
         "series": list(series),

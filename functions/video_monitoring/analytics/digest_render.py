@@ -85,6 +85,17 @@ def _alerts_line(alerts: Mapping[str, Any]) -> str:
     )
 
 
+def slo_line(item: Mapping[str, Any]) -> str:
+    """One objective's budget in one scope."""
+    left = item["budgetRemaining"]
+    good = "no data" if item["sli"] is None else f"{item['sli']:.2%} good"
+    budget = "" if left is None else f", {left:.0%} of the budget left"
+    if left is not None and left < 0:
+        budget = f", the budget spent {1 - left:.1f} times over"
+    return (f"{item['sloId']} {item['scope']}: {good} (target {item['target']:.2%} over "
+            f"{item['windowDays']} days){budget}, {item['status'].replace('_', ' ')}")  # fmt: skip
+
+
 def text(digest: Mapping[str, Any], link: str) -> str:
     """The plain-text alternative."""
     lines = [title(digest), "", f"Headline (against the previous {_noun(digest)})"]
@@ -97,6 +108,8 @@ def text(digest: Mapping[str, Any], link: str) -> str:
     alerts = digest["alerts"]
     lines += ["", f"Alerts: {_alerts_line(alerts)}"]
     lines += [f"  {_alert_line(i)}" for i in alerts["items"][:20]]
+    lines += ["", "Error budgets at the end of the period"]
+    lines += [f"  {slo_line(item)}" for item in digest.get("slos", [])] or ["  no objectives"]
     lines += ["", "Provider traffic controls"]
     lines += [f"  {_when(c['at'])} {c['text']} (by {c['by']})" for c in digest["controls"]] or [
         "  no change"
@@ -145,6 +158,9 @@ def to_html(digest: Mapping[str, Any], link: str) -> str:
     )
     alerts = digest["alerts"]
     alert_items = "".join(f"<li>{e(_alert_line(i))}</li>" for i in alerts["items"][:20])
+    budgets = "".join(f"<li>{e(slo_line(i))}</li>" for i in digest.get("slos", [])) or (
+        "<li>no objectives</li>"
+    )
     controls = "".join(f"<li>{e(_when(c['at']))} {e(c['text'])} (by {e(c['by'])})</li>"
                        for c in digest["controls"]) or "<li>no change</li>"  # fmt: skip
     recs = (
@@ -161,6 +177,7 @@ def to_html(digest: Mapping[str, Any], link: str) -> str:
         f"{rows}</table>{images}"
         f"<h3>Providers that regressed</h3><ul>{regressed}</ul>"
         f"<h3>Alerts</h3><p>{e(_alerts_line(alerts))}</p><ul>{alert_items}</ul>"
+        f"<h3>Error budgets</h3><ul>{budgets}</ul>"
         f"<h3>Provider traffic controls</h3><ul>{controls}</ul>"
         f"<h3>Recommendations</h3><ol>{recs}</ol>"
         f"<p><a href='{e(link)}'>Open the console</a></p></body></html>"
@@ -174,6 +191,7 @@ def slack(digest: Mapping[str, Any], link: str) -> dict[str, Any]:
         value = f"{fmt(row['value'], row['unit'])} ({fmt_change(row)})"
         fields.append({"type": "mrkdwn", "text": f"*{row['label']}*\n{value}"})
     recs = "\n".join(f"{r['rank']}. {r['title']}" for r in digest["recommendations"][:5])
+    budgets = [slo_line(item) for item in digest.get("slos", [])[:8]]
 
     def section(text: str) -> dict[str, Any]:
         return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
@@ -185,6 +203,7 @@ def slack(digest: Mapping[str, Any], link: str) -> dict[str, Any]:
             {"type": "header", "text": {"type": "plain_text", "text": title(digest)[:150]}},
             {"type": "section", "fields": fields},
             section(f"*Alerts:* {_alerts_line(digest['alerts'])}"),
+            section("*Error budgets*\n" + ("\n".join(budgets) or "no objectives")),
             section(f"*Recommendations*\n{recs or 'none'}"),
             {"type": "context", "elements": [console]},
         ],

@@ -99,6 +99,7 @@ class DigestService:
         targets: Mapping[str, Target],
         send: Send,
         slack_kinds: Sequence[str] = (),
+        slos: Callable[[dt.datetime], Mapping[str, Any]] | None = None,
     ) -> None:
         self._figures = figures
         self._alerts = alerts
@@ -107,6 +108,7 @@ class DigestService:
         self._targets = targets
         self._send = send
         self._slack_kinds = frozenset(slack_kinds)
+        self._slos = slos
 
     def build(self, period: Period) -> dict[str, Any]:
         """The digest of a period (the API's preview and what is sent)."""
@@ -137,7 +139,7 @@ class DigestService:
         return build_digest(
             period, summary, summary_before, providers, providers_before, self._targets,
             alerts, self._store.control_changes(period.start, period.end),
-            recommend.rank(found), points,
+            recommend.rank(found), points, self._slos(period.end) if self._slos else None,
         )  # fmt: skip
 
     def _suggest(self, rule_id: str, period: Period) -> dict[str, Any] | None:

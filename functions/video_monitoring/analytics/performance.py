@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from video_monitoring.alerting import slo
 from video_monitoring.alerting.backtest import measurement_json
 from video_monitoring.alerting.metrics import (
     RULE_WINDOWS,
@@ -17,7 +18,7 @@ from video_monitoring.alerting.metrics import (
     parse_scope,
     system_metrics_id,
 )
-from video_monitoring.alerting.rules import METRICS, OVERALL_ONLY
+from video_monitoring.alerting.rules import OVERALL_ONLY, STORED_METRICS
 from video_monitoring.config import constants as c
 from video_monitoring.core.clock import Clock, utc_now
 from video_monitoring.core.errors import InvalidArgument
@@ -152,6 +153,14 @@ class PerformanceMonitor:
         number of buckets that tile it (times the shards of buckets not yet compacted)."""
         return cells_of(self._store.rollups(cover(window.start, window.end)))
 
+    def window_cells(
+        self, end: dt.datetime, lengths: Mapping[str, dt.timedelta]
+    ) -> dict[str, list[tuple[str, Mapping[str, Any]]]]:
+        """The cells of several windows ending at `end`, by name, in one read of their buckets."""
+        covers = {name: cover(end - length, end) for name, length in lengths.items()}
+        docs = self._store.rollups([r for ranges in covers.values() for r in ranges])
+        return {name: cells_of(docs_in(docs, ranges)) for name, ranges in covers.items()}
+
     def event_totals(self, window: Window) -> dict[str, Totals]:
         """App-event counters inside the window, per event type (from the event rollups)."""
         result: dict[str, Totals] = {}
@@ -209,12 +218,11 @@ class PerformanceMonitor:
         tick: dt.datetime,
         anomaly_days: int = 0,
     ) -> Snapshot:
-        """Cells of every rule window ending at the tick (minute-aligned), and for anomaly rules
-        the whole hours of the same hour on the previous `anomaly_days` days."""
+        """Cells of every rule and burn window ending at the tick (minute-aligned), and for
+        anomaly rules the whole hours of the same hour on the previous `anomaly_days` days."""
         end = floor_time(tick, "minute")
-        windows = {
-            name: Window(start=end - length, end=end) for name, length in RULE_WINDOWS.items()
-        }
+        lengths = RULE_WINDOWS | slo.BURN_WINDOWS  # burn-rate rules' windows too (30m, 6h)
+        windows = {name: Window(start=end - length, end=end) for name, length in lengths.items()}
         covers = {name: cover(w.start, w.end) for name, w in windows.items()}
         hours: list[BucketRange] = []
         if anomaly_days:
@@ -254,7 +262,7 @@ class PerformanceMonitor:
                 body = system_metrics_json(scoped.totals, scoped.window)
                 measured = {
                     m: measure(m, scoped)
-                    for m in sorted(METRICS)
+                    for m in sorted(STORED_METRICS)
                     if scope == "overall" or m not in OVERALL_ONLY
                 }
                 body |= {

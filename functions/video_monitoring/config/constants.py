@@ -49,6 +49,7 @@ PROVIDER_CONTROLS: Final = "provider_controls"
 # recipient (`{periodKey}__{recipient}`), which makes each digest go out once.
 DIGEST_SUBSCRIPTIONS: Final = "digest_subscriptions"
 DIGEST_DELIVERIES: Final = "digest_deliveries"
+SLO_OBJECTIVES: Final = "slo_objectives"
 # Users who opted out of analytics: `{userId}` documents, written by the user or the backend.
 ANALYTICS_OPT_OUTS: Final = "analytics_opt_outs"
 

@@ -18,6 +18,7 @@ from video_monitoring.analytics.digests import DigestService
 from video_monitoring.analytics.engine import TREND_METRICS, AnalyticsEngine
 from video_monitoring.analytics.health import Health
 from video_monitoring.analytics.performance import PerformanceMonitor
+from video_monitoring.analytics.slos import SloService
 from video_monitoring.config.settings import DashboardSettings, Target
 from video_monitoring.core.clock import Clock
 from video_monitoring.core.errors import (
@@ -48,6 +49,7 @@ from video_monitoring.dashboard.http import Request, Response, StreamResponse, e
 from video_monitoring.dashboard.params import api_path, json_body, parse_window
 from video_monitoring.dashboard.report import report_figures
 from video_monitoring.dashboard.rule_routes import backtest_response
+from video_monitoring.dashboard.slo_routes import check_objective, slos_response
 from video_monitoring.dashboard.system_routes import health_response, targets_body
 from video_monitoring.privacy.erasure import ErasureReport, check_user_id, subject
 from video_monitoring.privacy.pseudonyms import OPTED_OUT
@@ -120,6 +122,7 @@ class Dashboard:
         health: Callable[[], Health] | None = None,
         responder: ProviderResponder | None = None,
         digests: DigestService | None = None,
+        slos: SloService | None = None,
     ) -> None:
         self._engine = engine
         self._monitor = monitor
@@ -134,6 +137,7 @@ class Dashboard:
         self._health = health
         self._responder = responder
         self._digests = digests
+        self._slos = slos
         self._routes: dict[str, Callable[[Mapping[str, str]], Any]] = {
             "/summary": self._summary,
             "/performance": self._performance,
@@ -179,6 +183,8 @@ class Dashboard:
             served.add("/health")
         if self._digests is not None:
             served |= {"/digest", "/me/digests"}
+        if self._slos is not None:
+            served |= {"/slos", "/slos/{sloId}"}
         if self._responder is not None:
             served.add("/provider-controls")
             served |= {f"/provider-controls/{{provider}}/{a}" for a in CONTROL_ACTIONS}
@@ -217,6 +223,8 @@ class Dashboard:
         responder = self._responder
         if responder is not None and parts[0] == "provider-controls":
             return controls_response(responder, request, caller, parts[1:], self._audited)
+        if self._slos is not None and parts[0] == "slos":
+            return slos_response(self._slos, request, caller, parts[1:], self._audited)
         if eraser is not None and len(parts) == 3 and parts[::2] == ["users", "erase"]:
             return self._erase(eraser, request, caller, parts[1])
         if path not in self._routes and path not in self._caller_routes:
@@ -377,6 +385,8 @@ class Dashboard:
             if "ruleId" in body and body["ruleId"] != rule_id:
                 raise InvalidArgument("ruleId: must equal the rule id in the path")
             rule = parse_rule(body, rule_id)
+            if self._slos is not None:
+                check_objective(self._slos, rule)
             details["before"] = manager.rule(rule_id).to_doc()
             updated = manager.update_rule(rule, caller.uid or "unknown")
             details["after"] = updated.to_doc()

@@ -20,6 +20,7 @@ from video_monitoring.adapters.firestore_exports import (
     FirestoreRunLog,
 )
 from video_monitoring.adapters.firestore_health import FirestoreHealth
+from video_monitoring.adapters.firestore_slos import FirestoreObjectiveStore
 from video_monitoring.adapters.firestore_store import FirestoreStore
 from video_monitoring.alerting.channels.base import Channel
 from video_monitoring.alerting.channels.mail import EmailChannel
@@ -32,6 +33,7 @@ from video_monitoring.analytics.digests import DigestService, sender
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.health import HealthCheck
 from video_monitoring.analytics.performance import PerformanceMonitor
+from video_monitoring.analytics.slos import SloService
 from video_monitoring.config.settings import Settings, get_settings
 from video_monitoring.core.clock import utc_now
 from video_monitoring.dashboard.app import Dashboard, FileExports
@@ -76,6 +78,7 @@ class Services:
     health: FirestoreHealth
     responder: ProviderResponder
     digests: DigestService
+    slos: SloService
 
 
 def erase_everywhere(
@@ -137,7 +140,8 @@ def build(settings: Settings) -> Services:
         dispatch=alerts.dispatch_notifications,
     )
 
-    digests = digest_service(settings, analytics, alerts, channels)
+    slos = SloService(FirestoreObjectiveStore(), monitor, utc_now)
+    digests = digest_service(settings, analytics, alerts, channels, slos)
 
     def overall_backlog(now: dt.datetime) -> tuple[int, int]:
         return store.backlog(now - stuck_after).get("overall", (0, 0))
@@ -162,6 +166,7 @@ def build(settings: Settings) -> Services:
         health=HealthCheck(health, overall_backlog, utc_now, board.health_cache_seconds),
         responder=responder,
         digests=digests,
+        slos=slos,
     )
     return Services(
         settings=settings,
@@ -178,6 +183,7 @@ def build(settings: Settings) -> Services:
         health=health,
         responder=responder,
         digests=digests,
+        slos=slos,
     )
 
 
@@ -186,6 +192,7 @@ def digest_service(
     analytics: AnalyticsEngine,
     alerts: AlertManager,
     channels: Mapping[str, Channel],
+    slos: SloService | None = None,
 ) -> DigestService:
     """Digests over the configured email and Slack channels, linking to the console."""
     email, slack = channels.get("email"), channels.get("slack")
@@ -207,7 +214,7 @@ def digest_service(
             slack.post if isinstance(slack, SlackChannel) else None,
             (settings.dashboard.dashboard_base_url or "").rstrip("/") + "/",
         ),
-        kinds,
+        kinds, slos.status if slos is not None else None,
     )  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from video_monitoring.alerting.controls import Change
 from video_monitoring.alerting.manager import RuleSet, RunReport
 from video_monitoring.alerting.metrics import Snapshot
 from video_monitoring.alerting.notifications import DeliveryResult
+from video_monitoring.alerting.slo import Objective
 from video_monitoring.analytics.health import HealthInputs
 from video_monitoring.core.clock import utc_now
 from video_monitoring.core.logs import labelled, trace_of
@@ -165,6 +166,10 @@ class LiveTick:
     def snapshot(self, now: dt.datetime, anomaly_days: int) -> Snapshot:
         """Every rule window's figures."""
         return self.app.monitor.snapshot(now, anomaly_days)
+
+    def objectives(self) -> dict[str, Objective]:
+        """The service level objectives."""
+        return self.app.slos.objectives()
 
     def audit_repairs_since(self, since: dt.datetime) -> int | None:
         """The audit's recent repairs."""

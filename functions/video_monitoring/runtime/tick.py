@@ -17,6 +17,7 @@ from video_monitoring.alerting.controls import Change
 from video_monitoring.alerting.manager import RuleSet, RunReport
 from video_monitoring.alerting.metrics import Snapshot
 from video_monitoring.alerting.notifications import DeliveryResult
+from video_monitoring.alerting.slo import Objective
 from video_monitoring.analytics.health import HealthInputs, system_figures
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,10 @@ class TickServices(Protocol):
 
     def snapshot(self, now: dt.datetime, anomaly_days: int) -> Snapshot:
         """Every rule window's figures at `now`, with `anomaly_days` of history."""
+        ...
+
+    def objectives(self) -> dict[str, Objective]:
+        """The service level objectives burn-rate rules name, by id."""
         ...
 
     def audit_repairs_since(self, since: dt.datetime) -> int | None:
@@ -111,10 +116,13 @@ def load_rules(services: TickServices, tick: Tick) -> None:
 
 def take_snapshot(services: TickServices, tick: Tick) -> None:
     """Every rule window's figures, with as many days of history as the anomaly rules need,
-    and the audit's recent repairs (the `pipeline_drift` rule's metric)."""
+    the objectives of the burn-rate rules, and the audit's recent repairs (the `pipeline_drift`
+    rule's metric)."""
     rules = tick.rules.rules if tick.rules else ()
     anomaly_days = max((r.baseline_days for r in rules if r.kind == "anomaly"), default=0)
     tick.snapshot = services.snapshot(tick.now, anomaly_days)
+    if any(r.kind == "burn_rate" and r.enabled for r in rules):
+        tick.snapshot.objectives = services.objectives()
     repairs = services.audit_repairs_since(tick.now - AUDIT_ALERT_SPAN)
     tick.snapshot.system["pipelineRepairs"] = repairs
 

@@ -1,11 +1,13 @@
 // Overview: the headline figures against their targets and the previous period, volume with its
-// forecast band and anomalies, success rate, generation time percentiles, backlog, open alerts.
+// forecast band and anomalies, success rate, generation time percentiles, the error budgets of
+// the service level objectives, backlog, open alerts.
 // It refreshes itself; each refresh swaps text and chart data in place.
 
 import { get } from "../api.js";
 import { TimeChart } from "../charts.js";
 import { controlBar, granularity, previousWindow, windowParams } from "../controls.js";
 import { alertRows } from "./alerts.js";
+import { sloPanel } from "./slos.js";
 import { h, num, pct, replace, secs, usd, when } from "../ui.js";
 
 // Each tile: what it shows, where the figure is in the loaded data, how it is written, and which
@@ -68,6 +70,7 @@ export async function render(context) {
   const latency = new TimeChart({ title: "Generation time p50 / p95 / p99", unit: "seconds" });
   const backlog = h("div", {});
   const alerts = h("div", {});
+  const budgets = sloPanel(params.get("provider"));
   const stamp = h("span", { class: "live" });
   const windowText = h("span", {});
   replace(main,
@@ -76,6 +79,7 @@ export async function render(context) {
     h("p", { class: "muted" }, windowText, " · ", stamp),
     tiles,
     h("div", { class: "charts" }, volume.el, success.el, latency.el),
+    budgets.el,
     h("div", { class: "grid2" },
       h("section", {}, h("h2", {}, "Queue backlog"), backlog),
       h("section", {}, h("h2", {}, "Open alerts"), alerts)));
@@ -146,7 +150,11 @@ export async function render(context) {
   }
 
   show(await load());
-  return async () => show(await load());
+  await budgets.refresh();
+  return async () => {
+    show(await load());
+    await budgets.refresh();
+  };
 }
 
 // Windows the API is asked for, pinned to the edges it answered for the summary, so every
