@@ -10,7 +10,7 @@ evaluation time except the defaults seeded on first run.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -24,6 +24,7 @@ from pydantic import (
 
 from video_monitoring.core.errors import InvalidArgument
 
+Model = TypeVar("Model", bound=BaseModel)
 Comparator = Literal["gt", "lt"]
 ScopeKind = Literal["overall", "provider", "tier"]
 SCOPE_KINDS: tuple[ScopeKind, ...] = ("overall", "provider", "tier")
@@ -259,22 +260,51 @@ class AlertRule(BaseModel):
         return self.model_dump(by_alias=True, mode="json")
 
 
-def parse_rule(data: Any, rule_id: str | None = None) -> AlertRule:
-    """A rule from a document or request body; a 400 naming the first bad field otherwise."""
+def parse_model(model: type[Model], data: Any, what: str, ids: dict[str, str | None]) -> Model:
+    """A model from a document or request body (with its id fields from the path); a 400
+    naming the first bad field otherwise."""
     if not isinstance(data, dict):
-        raise InvalidArgument("body: expected a JSON object with the rule's fields")
-    if rule_id is not None:
-        data = {**data, "ruleId": rule_id}
+        raise InvalidArgument(f"body: expected a JSON object with the {what}'s fields")
+    data = {**data, **{k: v for k, v in ids.items() if v is not None}}
     try:
-        return AlertRule.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"
         raise InvalidArgument(f"{where}: {first['msg']}") from None
 
 
+def parse_rule(data: Any, rule_id: str | None = None) -> AlertRule:
+    """A rule from a document or request body; a 400 naming the first bad field otherwise."""
+    return parse_model(AlertRule, data, "rule", {"ruleId": rule_id})
+
+
 def _rule(**fields: Any) -> AlertRule:
     return AlertRule.model_validate(fields)
+
+
+def _burn_pair(name: str, objective: str, what: str) -> tuple[AlertRule, AlertRule]:
+    """The SRE workbook's two burn-rate rules of one objective (alerting/slo.py): 1 h and 5 min
+    above 14.4 (2% of a 28-day budget in an hour; critical) and 6 h and 30 min above 6 (5% in 6
+    hours; warning). Seeded disabled: they page on objectives the team chooses, so they are
+    turned on once slo_objectives holds the team's."""
+    common = {"kind": "burn_rate", "metric": BURN_METRIC, "slo": objective,
+              "scopes": ["overall", "provider"], "minSamples": 20, "pendingEvaluations": 1,
+              "resolveEvaluations": 2, "enabled": False}  # fmt: skip
+    fast = _rule(
+        ruleId=f"slo_{name}_fast_burn", window="1h", shortWindow="5m", threshold=14.4,
+        severity="critical", channels=["slack", "email", "webhook"],
+        escalation=[{"afterMinutes": 15, "channels": ["sms"]}],
+        description=f"{what} spend the {objective} budget 14.4 times too fast (2% of 28 days' "
+        "budget in an hour), over both the last hour and the last 5 minutes", **common,
+    )  # fmt: skip
+    slow = _rule(
+        ruleId=f"slo_{name}_slow_burn", window="6h", shortWindow="30m", threshold=6.0,
+        severity="warning", channels=["slack", "email"],
+        description=f"{what} spend the {objective} budget 6 times too fast (5% of it in 6 "
+        "hours), over both the last 6 hours and the last 30 minutes", **common,
+    )  # fmt: skip
+    return fast, slow
 
 
 # docs/interfaces.md §7. Per-provider scopes so a degraded provider is named; 2-evaluation
@@ -359,41 +389,6 @@ DEFAULT_RULES: tuple[AlertRule, ...] = (
         resolveEvaluations=2, severity="warning", channels=["slack", "email"],
         description="More than 50 generations processing for longer than the stuck limit",
     ),
-    # Error budget burn (alerting/slo.py), the SRE workbook's two pairs per objective: seeded
-    # disabled, because they page on objectives the team chooses (enable them once the
-    # objectives in slo_objectives are the team's).
-    _rule(
-        ruleId="slo_success_fast_burn", kind="burn_rate", metric=BURN_METRIC,
-        slo="generation_success", window="1h", shortWindow="5m", threshold=14.4,
-        scopes=["overall", "provider"], minSamples=20, pendingEvaluations=1,
-        resolveEvaluations=2, severity="critical", channels=["slack", "email", "webhook"],
-        escalation=[{"afterMinutes": 15, "channels": ["sms"]}], enabled=False,
-        description="Failures spend the success objective's 28-day budget 14.4 times too fast "
-        "(2% of it in an hour), over both the last hour and the last 5 minutes",
-    ),
-    _rule(
-        ruleId="slo_success_slow_burn", kind="burn_rate", metric=BURN_METRIC,
-        slo="generation_success", window="6h", shortWindow="30m", threshold=6.0,
-        scopes=["overall", "provider"], minSamples=20, pendingEvaluations=1,
-        resolveEvaluations=2, severity="warning", channels=["slack", "email"], enabled=False,
-        description="Failures spend the success objective's budget 6 times too fast (5% of it "
-        "in 6 hours), over both the last 6 hours and the last 30 minutes",
-    ),
-    _rule(
-        ruleId="slo_latency_fast_burn", kind="burn_rate", metric=BURN_METRIC,
-        slo="generation_latency", window="1h", shortWindow="5m", threshold=14.4,
-        scopes=["overall", "provider"], minSamples=20, pendingEvaluations=1,
-        resolveEvaluations=2, severity="critical", channels=["slack", "email", "webhook"],
-        escalation=[{"afterMinutes": 15, "channels": ["sms"]}], enabled=False,
-        description="Slow generations spend the latency objective's budget 14.4 times too fast, "
-        "over both the last hour and the last 5 minutes",
-    ),
-    _rule(
-        ruleId="slo_latency_slow_burn", kind="burn_rate", metric=BURN_METRIC,
-        slo="generation_latency", window="6h", shortWindow="30m", threshold=6.0,
-        scopes=["overall", "provider"], minSamples=20, pendingEvaluations=1,
-        resolveEvaluations=2, severity="warning", channels=["slack", "email"], enabled=False,
-        description="Slow generations spend the latency objective's budget 6 times too fast, "
-        "over both the last 6 hours and the last 30 minutes",
-    ),
+    *_burn_pair("success", "generation_success", "Failures"),
+    *_burn_pair("latency", "generation_latency", "Slow generations"),
 )  # fmt: skip

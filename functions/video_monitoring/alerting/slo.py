@@ -24,11 +24,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from video_monitoring.alerting.records import Measurement
-from video_monitoring.alerting.rules import RULE_ID_PATTERN, SCOPE_KINDS, ScopeKind
-from video_monitoring.core.errors import InvalidArgument
+from video_monitoring.alerting.rules import RULE_ID_PATTERN, SCOPE_KINDS, ScopeKind, parse_model
 from video_monitoring.ingest import counters as k
 from video_monitoring.ingest import sketch
 from video_monitoring.ingest.rollup import Totals
@@ -87,16 +86,7 @@ class Objective(BaseModel):
 
 def parse_objective(data: Any, slo_id: str | None = None) -> Objective:
     """An objective from a document or request body; a 400 naming the first bad field."""
-    if not isinstance(data, dict):
-        raise InvalidArgument("body: expected a JSON object with the objective's fields")
-    if slo_id is not None:
-        data = {**data, "sloId": slo_id}
-    try:
-        return Objective.model_validate(data)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise InvalidArgument(f"{where}: {first['msg']}") from None
+    return parse_model(Objective, data, "objective", {"sloId": slo_id})
 
 
 DEFAULT_OBJECTIVES: tuple[Objective, ...] = (
