@@ -9,7 +9,14 @@ function css(name) {
 
 const seconds = (iso) => Date.parse(iso) / 1000;
 
-// spec: {title, unit: "count"|"ratio"|"seconds"|..., height}
+// y ranges: a ratio (success rate) from at most 80% to 100%; a share (conversion) from 0 to a
+// little above its largest value.
+const Y_RANGES = {
+  ratio: (u, lo) => [Math.max(0, Math.min(lo ?? 0, 0.8)), 1],
+  share: (u, lo, hi) => [0, Math.max(0.01, (hi ?? 0) * 1.15)],
+};
+
+// spec: {title, unit: "count"|"ratio"|"share"|"seconds"|"usd", height}
 // data: {x: [iso...], lines: [{label, values, color?, dash?}], band?: {label, x, lower, upper, value},
 //        threshold?: number, marks?: [{x: iso, value}], summary: text for screen readers}
 export class TimeChart {
@@ -87,7 +94,7 @@ export class TimeChart {
       height: this.spec.height || 220,
       series,
       bands,
-      scales: { x: { time: true }, y: this.spec.unit === "ratio" ? { range: (u, lo, hi) => [Math.max(0, Math.min(lo ?? 0, 0.8)), 1] } : {} },
+      scales: { x: { time: true }, y: Y_RANGES[this.spec.unit] ? { range: Y_RANGES[this.spec.unit] } : {} },
       axes: [
         { stroke: axisColor, grid, ticks: grid },
         { stroke: axisColor, grid, ticks: grid, size: 60, values: (u, vals) => vals.map((v) => this.format(v, true)) },
@@ -100,9 +107,10 @@ export class TimeChart {
   format(value, axis = false) {
     if (value === null || value === undefined) return "–";
     switch (this.spec.unit) {
-      case "ratio": return axis ? `${Number((value * 100).toFixed(1))}%` : `${(value * 100).toFixed(1)}%`;
+      case "ratio":
+      case "share": return axis ? `${Number((value * 100).toFixed(1))}%` : `${(value * 100).toFixed(1)}%`;
       case "seconds": return axis ? `${Number(value.toFixed(1))} s` : `${value.toFixed(1)} s`;
-      case "usd": return `$${value.toFixed(2)}`;
+      case "usd": return axis ? `$${Number(value.toFixed(2))}` : `$${value.toFixed(2)}`;
       // Axis ticks: as many decimals as the tick step needs (at most 3), no trailing zeros.
       default: return String(Number(value.toFixed(axis ? 3 : 2)));
     }

@@ -513,6 +513,15 @@ def test_trends_beyond_the_rollups_retention_come_from_bigquery(
             doc["qualityScore"] = round(rng.uniform(5, 10), 2)
         expected.setdefault(day, []).append(doc)
         batch.set(db.collection("video_generation_metrics").document(f"old-{i}"), doc)
+    upgrades: dict[dt.datetime, list[float]] = {}
+    for i in range(7):  # premium upgrades on the first two days
+        day = first + dt.timedelta(days=i % 2)
+        amount = round(rng.uniform(1, 30), 2)
+        upgrades.setdefault(day, []).append(amount)
+        batch.set(db.collection("analytics_events").document(f"old-up-{i}"), {
+            "type": "premium_upgrade", "userId": f"u{i}", "amountUsd": amount,
+            "timestamp": day + dt.timedelta(minutes=rng.randrange(1440)),
+        })  # fmt: skip
     batch.commit()
     for offset in range(3):
         export_in_process(db, bq, first + dt.timedelta(days=offset))
@@ -537,6 +546,10 @@ def test_trends_beyond_the_rollups_retention_come_from_bigquery(
         scores = [d["qualityScore"] for d in docs if "qualityScore" in d]
         assert point["avgQualityScore"] == pytest.approx(sum(scores) / len(scores))
         assert point["avgUserRating"] is None  # nobody rated these
+        amounts = upgrades.get(day, [])
+        assert (point["upgrades"], point["freeGenerations"]) == (len(amounts), len(docs))
+        assert point["revenueUsd"] == pytest.approx(sum(amounts))
+        assert point["conversionRate"] == pytest.approx(len(amounts) / len(docs))
         times = point["generationTimeSeconds"]
         assert times["avg"] == pytest.approx(sum(done) / len(done))
         rank = 0.95 * (len(done) - 1)  # the order statistics around the 95th percentile

@@ -263,6 +263,11 @@ def test_every_page_renders_the_apis_figures(console: Console) -> None:
     assert figure(page, "business.revenueUsd") == f"${business['revenueUsd']:,.2f}"
     assert figure(page, "business.revenueUsd") == f"${console.tally.revenue_usd:,.2f}"
     assert figure(page, "business.conversionRate") == percent(business["conversionRate"], 2)
+    # The revenue chart's summary adds up the trend's buckets: the simulator's revenue again.
+    page.get_by_text("revenue per bucket", exact=False).first.wait_for()
+    summary_text = page.locator("figure", has_text="Revenue per bucket").locator("p").inner_text()
+    assert f"${console.tally.revenue_usd:,.2f} in all" in summary_text, summary_text
+    assert f"{console.tally.upgrades:,} upgrades over" in page.locator("main").inner_text()
     page.goto(f"{console.url}/users?window=24h")
     ready(page, "users")
     users = console.api(ADMIN, "/user-insights", window="24h")

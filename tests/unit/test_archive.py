@@ -115,8 +115,14 @@ def test_rows_become_points_with_every_bucket() -> None:
         {"bucket": start + dt.timedelta(days=2), "total": 1, "completed": 0, "failed": 0,
          "avg_seconds": None, "quantiles": None, "cost": None},
     ]  # fmt: skip
-    points = points_from_rows(rows, days(start, start + dt.timedelta(days=3)), "day")
+    rows[0]["free_n"] = 2
+    upgrades = [{"bucket": start + dt.timedelta(days=1), "upgrades": 3, "rev_sum": 29_970_000}]
+    points = points_from_rows(rows, days(start, start + dt.timedelta(days=3)), "day", upgrades)
     assert [p["total"] for p in points] == [0, 4, 1]
+    assert [(p["upgrades"], p["revenueUsd"], p["freeGenerations"]) for p in points] == [
+        (0, 0.0, 0), (3, 29.97, 2), (0, 0.0, 0)
+    ]  # fmt: skip
+    assert [p["conversionRate"] for p in points] == [None, 1.5, None]
     assert points[0]["successRate"] is None and points[0]["costUsd"] == 0.0
     assert points[1]["successRate"] == 0.5
     assert (points[1]["avgQualityScore"], points[1]["avgUserRating"]) == (8.25, 4.5)

@@ -125,3 +125,45 @@ def test_trends_carry_quality_and_rating_per_bucket() -> None:
     series = engine.analyze_trends(window, "hour", "avgQualityScore", 0)["series"]
     assert [p["avgQualityScore"] for p in series] == [pytest.approx(8.75), 6.25, None]
     assert [p["avgUserRating"] for p in series] == [5.0, 2.0, None]
+
+
+def test_trends_carry_revenue_upgrades_and_conversion_per_bucket() -> None:
+    """Per hour: premium upgrades and their revenue (the product's, whatever the provider
+    filter), and conversion = upgrades per free-tier generation, as /summary defines it."""
+    day = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
+    store = FakeStore()
+    clock = FixedClock(day + dt.timedelta(hours=4))
+    monitor = PerformanceMonitor(store, shards=2, clock=clock)
+    engine = AnalyticsEngine(store, monitor, 2, clock)
+    # hour: (free generations, premium generations, upgrade amounts)
+    plan = {0: (4, 1, [9.99, 19.99]), 1: (0, 2, [5.0]), 2: (5, 0, [])}
+    n = 0
+    for hour, (free, premium, amounts) in plan.items():
+        for tier, count in (("free", free), ("premium", premium)):
+            for _ in range(count):
+                n += 1
+                created = day + dt.timedelta(hours=hour, minutes=n)
+                store.source[f"g{n}"] = {
+                    "userId": f"u{n}", "provider": "runway", "status": "completed",
+                    "userTier": tier, "createdAt": created,
+                    "completedAt": created + dt.timedelta(seconds=30),
+                }  # fmt: skip
+                monitor.record_generation_metrics(f"g{n}")
+        for amount in amounts:
+            n += 1
+            store.events[f"e{n}"] = {
+                "type": "premium_upgrade", "userId": f"u{n}", "amountUsd": amount,
+                "timestamp": day + dt.timedelta(hours=hour, minutes=n),
+            }  # fmt: skip
+            engine.record_app_event(f"e{n}")
+    window = Window(start=day, end=day + dt.timedelta(hours=4))
+    body = engine.analyze_trends(window, "hour", "revenueUsd", 0)
+    series = body["series"]
+    assert [p["revenueUsd"] for p in series] == [pytest.approx(29.98), 5.0, 0.0, 0.0]
+    assert [p["upgrades"] for p in series] == [2, 1, 0, 0]
+    assert [p["freeGenerations"] for p in series] == [4, 0, 5, 0]
+    assert [p["conversionRate"] for p in series] == [0.5, None, 0.0, None]
+    pika = engine.analyze_trends(Window(start=day, end=window.end, provider="pika"), "hour",
+                                 "conversionRate", 0)["series"]  # fmt: skip
+    assert [p["upgrades"] for p in pika] == [2, 1, 0, 0]  # upgrades have no provider
+    assert [p["conversionRate"] for p in pika] == [None] * 4  # pika had no free generations

@@ -38,6 +38,7 @@ from video_monitoring.warehouse.archive import (
     keyed_params,
     points_from_rows,
     trend_sql,
+    upgrade_trend_sql,
     user_day_sql,
     user_days_from_rows,
 )
@@ -222,11 +223,15 @@ class BigQueryWarehouse:
         """TrendArchive: the window's trend points from `generation_metrics`
         (warehouse/archive.py); a table not created yet holds nothing."""
         table = f"{self.dataset}.generation_metrics"
-        params: dict[str, Any] = {"start": window.start, "end": window.end}
-        if window.provider:
-            params["provider"] = window.provider
-        rows = self._rows_of(trend_sql(table, granularity, bool(window.provider)), params)
-        return points_from_rows(rows, window, granularity)
+        bounds: dict[str, Any] = {"start": window.start, "end": window.end}
+        params = bounds | ({"provider": window.provider} if window.provider else {})
+        events = upgrade_trend_sql(f"{self.dataset}.analytics_events", granularity)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            rows = pool.submit(
+                self._rows_of, trend_sql(table, granularity, bool(window.provider)), params
+            )
+            upgrades = pool.submit(self._rows_of, events, bounds)
+            return points_from_rows(rows.result(), window, granularity, upgrades.result())
 
     def cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
         """TrendArchive: the generation rollup cells of the window, rebuilt from

@@ -54,6 +54,9 @@ TREND_METRICS: dict[str, Callable[[Mapping[str, Any]], float | None]] = {
     "p95GenerationSeconds": lambda p: p["generationTimeSeconds"]["p95"],
     "avgQualityScore": lambda p: p["avgQualityScore"],
     "avgUserRating": lambda p: p["avgUserRating"],
+    "revenueUsd": lambda p: p["revenueUsd"],
+    "upgrades": lambda p: p["upgrades"],
+    "conversionRate": lambda p: p["conversionRate"],
 }
 METRIC_BOUNDS = {"successRate": (0.0, 1.0), "avgQualityScore": (0.0, 10.0),
                  "avgUserRating": (1.0, 5.0)}  # fmt: skip

@@ -31,6 +31,7 @@ from video_monitoring.ingest.rollup import (
     Granularity,
     Totals,
     bucket_starts,
+    business_point,
     cover,
     floor_time,
     merge_cells,
@@ -183,18 +184,23 @@ class PerformanceMonitor:
         """One point per bucket of the granularity: counts, success rate, time percentiles."""
         start = floor_time(window.start, granularity)
         check_trend_points(window, granularity)
-        docs = self._store.rollups(cover(window.start, window.end, coarsest=granularity))
+        ranges = cover(window.start, window.end, coarsest=granularity)
+        docs = self._store.rollups(ranges)
         series: dict[dt.datetime, list[RollupDoc]] = {}
         for doc in docs:
             series.setdefault(floor_time(doc.start, granularity), []).append(doc)
+        # Premium upgrades per bucket (app events carry no provider: the whole product's).
+        upgrades: dict[dt.datetime, Totals] = {}
+        for doc in self._store.rollups(ranges, c.EVENT_ROLLUPS):
+            bucket_upgrades = upgrades.setdefault(floor_time(doc.start, granularity), Totals())
+            bucket_upgrades.add(doc.cells.get(c.EVENT_PREMIUM_UPGRADE, {}))
         result = []
         bucket = start
         while bucket < window.end:
-            bucket_docs = series.get(bucket, [])
-            totals = merge_cells(
-                ((cell, n) for d in bucket_docs for cell, n in d.cells.items()),
-                provider=window.provider,
-            )
+            cells = [(cell, n) for d in series.get(bucket, []) for cell, n in d.cells.items()]
+            totals = merge_cells(cells, provider=window.provider)
+            free = merge_cells(cells, provider=window.provider, tier="free").count()
+            bought = upgrades.get(bucket, Totals())
             counts = statuses(totals)
             completed, failed = counts["completed"], counts["failed"]
             result.append(
@@ -208,6 +214,7 @@ class PerformanceMonitor:
                     "costUsd": totals.sum(k.COST),
                     "avgQualityScore": totals.mean(k.QUALITY),
                     "avgUserRating": totals.mean(k.RATING),
+                    **business_point(bought.count(), bought.sum(k.REVENUE), free),
                 }
             )
             bucket += step(granularity)

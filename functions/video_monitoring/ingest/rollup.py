@@ -37,6 +37,17 @@ def ratio(numerator: float, denominator: float) -> float | None:
     return None if denominator <= 0 else numerator / denominator
 
 
+def business_point(upgrades: int, revenue: float, free_generations: int) -> dict[str, Any]:
+    """A trend point's business figures, defined as in /summary: revenue and premium upgrades
+    of the bucket, and conversion = upgrades per free-tier generation."""
+    return {
+        "revenueUsd": round(revenue, 6),
+        "upgrades": upgrades,
+        "freeGenerations": free_generations,
+        "conversionRate": upgrades / free_generations if free_generations else None,
+    }
+
+
 def fixed(value: float, scale: int) -> int:
     """A float as a fixed-point integer."""
     return round(value * scale)

@@ -25,7 +25,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
-from video_monitoring.config.constants import EVENT_SOURCE_MONITOR
+from video_monitoring.config.constants import EVENT_PREMIUM_UPGRADE, EVENT_SOURCE_MONITOR
 from video_monitoring.core.models import Window
 from video_monitoring.ingest import counters as k
 from video_monitoring.ingest import sketch
@@ -33,6 +33,7 @@ from video_monitoring.ingest.counters import MICRO_USD, MILLI, Count, Measure
 from video_monitoring.ingest.rollup import (
     Granularity,
     Values,
+    business_point,
     cell_key,
     feature_key,
     floor_time,
@@ -83,22 +84,44 @@ def trend_sql(table: str, granularity: Granularity, by_provider: bool) -> str:
         "COUNTIF(status = 'completed') AS completed, COUNTIF(status = 'failed') AS failed, "
         f"AVG({completed_time}) AS avg_seconds, "
         f"APPROX_QUANTILES({completed_time}, 100) AS quantiles, "
-        "SUM(costUsd) AS cost, AVG(qualityScore) AS avg_quality, AVG(userRating) AS avg_rating "
+        "SUM(costUsd) AS cost, AVG(qualityScore) AS avg_quality, AVG(userRating) AS avg_rating, "
+        "COUNTIF(userTier = 'free') AS free_n "
         f"FROM `{table}` WHERE createdAt >= @start AND createdAt < @end{provider} "
         "GROUP BY bucket ORDER BY bucket"
     )
 
 
+def upgrade_trend_sql(table: str, granularity: Granularity) -> str:
+    """Per bucket: premium upgrades and their fixed-point revenue (as the event rollups count
+    them). Parameters: @start, @end."""
+    unit = _UNITS[granularity]
+    return (
+        f"SELECT TIMESTAMP_TRUNC(timestamp, {unit}) AS bucket, COUNT(*) AS upgrades, "
+        f"SUM({fixed_sql('amountUsd', MICRO_USD)}) AS rev_sum FROM `{table}` "
+        f"WHERE timestamp >= @start AND timestamp < @end AND type = '{EVENT_PREMIUM_UPGRADE}' "
+        f"AND (source IS NULL OR source != '{EVENT_SOURCE_MONITOR}') "
+        "GROUP BY bucket ORDER BY bucket"
+    )
+
+
 def points_from_rows(
-    rows: Iterable[Mapping[str, Any]], window: Window, granularity: Granularity
+    rows: Iterable[Mapping[str, Any]],
+    window: Window,
+    granularity: Granularity,
+    upgrade_rows: Iterable[Mapping[str, Any]] = (),
 ) -> list[dict[str, Any]]:
-    """Every bucket of the window, from the query's rows (a bucket without rows is zero)."""
+    """Every bucket of the window, from the queries' rows (a bucket without rows is zero)."""
     by_bucket = {floor_time(row["bucket"], granularity): row for row in rows}
+    bought = {floor_time(row["bucket"], granularity): row for row in upgrade_rows}
     points = []
     bucket = floor_time(window.start, granularity)
     while bucket < window.end:
         row = by_bucket.get(bucket)
-        points.append(_point(bucket, row))
+        upgrades = bought.get(bucket) or {"upgrades": 0, "rev_sum": 0}
+        revenue = int(upgrades["rev_sum"] or 0) / MICRO_USD
+        free = int((row or {}).get("free_n") or 0)
+        point = _point(bucket, row) | business_point(int(upgrades["upgrades"]), revenue, free)
+        points.append(point)
         bucket += step(granularity)
     return points
 

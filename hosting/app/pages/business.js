@@ -1,7 +1,9 @@
-// Business: revenue, conversion, premium adoption by feature, the engagement funnel, retention.
+// Business: revenue, conversion, their trend per bucket with a forecast of revenue, premium
+// adoption by feature, the engagement funnel, retention.
 
 import { get } from "../api.js";
-import { controlBar, windowParams } from "../controls.js";
+import { TimeChart } from "../charts.js";
+import { controlBar, granularity, windowParams } from "../controls.js";
 import { h, num, pct, replace, table, usd, when } from "../ui.js";
 
 function tile(label, figure, value, note) {
@@ -13,7 +15,12 @@ function tile(label, figure, value, note) {
 export async function render(context) {
   const { main, params } = context;
   const bar = await controlBar(context);
-  const b = await get("/business", windowParams(params));
+  const [b, trends] = await Promise.all([
+    get("/business", windowParams(params)),
+    get("/trends", { ...windowParams(params), granularity: granularity(params), metric: "revenueUsd", horizon: 6 }),
+  ]);
+  const revenue = new TimeChart({ title: "Revenue per bucket, with forecast (95% band)", unit: "usd" });
+  const conversion = new TimeChart({ title: "Conversion (upgrades per free generation)", unit: "share" });
   const g = b.generations;
   const e = b.engagement;
   const features = Object.entries(b.premiumFeatures.byFeature || {}).map(([feature, count]) => ({ feature, count }));
@@ -36,6 +43,7 @@ export async function render(context) {
       tile("Premium share of generations", "premiumShare", pct(g.premiumShare), `${num(g.premium)} of ${num(g.total)}`),
       tile("Premium feature adoption", "premiumAdoption", pct(b.premiumFeatures.adoptionRate),
         `${num(b.premiumFeatures.generationsWithFeatures)} premium generations used a feature`)),
+    h("div", { class: "charts" }, revenue.el, conversion.el),
     h("div", { class: "grid2" },
       h("section", {}, h("h2", {}, "Premium features used"),
         table([
@@ -59,6 +67,24 @@ export async function render(context) {
     h("p", { class: "muted" }, b.retention?.snapshotDay
       ? `Retention as of the daily snapshot of ${when(b.retention.snapshotDay)}.`
       : "No daily snapshot covers this window yet (one is taken each day after midnight UTC)."));
+  const x = trends.series.map((p) => p.start);
+  const forecast = trends.forecast;
+  revenue.update({
+    x,
+    lines: [{ label: "revenue", values: trends.series.map((p) => p.revenueUsd) }],
+    band: forecast ? {
+      label: "forecast", x: forecast.points.map((p) => p.start),
+      lower: forecast.points.map((p) => p.lower), upper: forecast.points.map((p) => p.upper),
+      value: forecast.points.map((p) => p.value),
+    } : null,
+    summary: `${trends.series.length} ${trends.granularity} buckets, ${usd(trends.series.reduce((sum, p) => sum + p.revenueUsd, 0))} in all` +
+      (forecast ? `; next ${trends.granularity} forecast ${usd(forecast.points[0]?.value)}` : `; ${trends.forecastUnavailable || "no forecast"}`),
+  });
+  conversion.update({
+    x,
+    lines: [{ label: "conversion", values: trends.series.map((p) => p.conversionRate) }],
+    summary: `${num(trends.series.reduce((sum, p) => sum + p.upgrades, 0))} upgrades over ${num(trends.series.reduce((sum, p) => sum + p.freeGenerations, 0))} free generations`,
+  });
 }
 
 export const title = () => "Business";
