@@ -4,11 +4,19 @@ hand-computed episodes, another threshold, threshold suggestions, and refusals."
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 
 import pytest
 
 from tests.unit.test_alert_manager import NOW, World
-from video_monitoring.alerting.backtest import History, StoredRun, replay, suggest
+from video_monitoring.alerting.backtest import (
+    History,
+    SplitRuns,
+    StoredRun,
+    backtest_rule,
+    replay,
+    suggest,
+)
 from video_monitoring.alerting.records import Measurement
 from video_monitoring.alerting.rules import AlertRule
 from video_monitoring.core.errors import InvalidArgument, NotFound
@@ -77,6 +85,42 @@ def test_a_backtest_agrees_with_the_live_alerts_on_the_same_runs(
     assert body["runs"] == TICKS
     assert body["evaluations"] == TICKS * 3  # overall, provider:pika, provider:runway
     assert body["unmeasured"] == 0
+
+
+class CutReader:
+    """A RunReader holding only the runs at or after (or before) a cut, as Firestore after its
+    retention and BigQuery hold them; records what it was asked."""
+
+    def __init__(self, inner: World, keep: Callable[[dt.datetime], bool]) -> None:
+        self.inner, self.keep = inner, keep
+        self.asked: list[tuple[dt.datetime, dt.datetime]] = []
+
+    def rule_runs(
+        self, metric: str, window: str, start: dt.datetime, end: dt.datetime, kinds: Sequence[str]
+    ) -> list[StoredRun]:
+        self.asked.append((start, end))
+        runs = self.inner.alerts.rule_runs(metric, window, start, end, kinds)
+        return [r for r in runs if self.keep(r.tick)]
+
+
+@pytest.mark.parametrize("hours", [0, 2, 5])
+def test_runs_split_between_the_archive_and_firestore_replay_as_one(
+    world: World, hours: int
+) -> None:
+    """Whatever the cut, the replay over the archive's runs then Firestore's is the replay
+    over all of them: each run is read from exactly one store."""
+    cut = NOW + dt.timedelta(hours=hours)
+    recent = CutReader(world, lambda tick: tick >= cut)
+    archive = CutReader(world, lambda tick: tick < cut)
+    runs = SplitRuns(recent, archive, lambda: cut)
+    end = NOW + TICKS * TICK
+    whole = world.manager.backtest("low_success_rate", NOW, end)
+    split = backtest_rule(world.alerts.rules["low_success_rate"], runs, runs.source, NOW, end)
+    assert replayed(split) == replayed(whole) and split["runs"] == whole["runs"] == TICKS
+    assert split["source"] == {0: "firestore", 2: "bigquery+firestore", 5: "bigquery"}[hours]
+    assert whole["source"] == "firestore"
+    assert archive.asked == ([] if hours == 0 else [(NOW, min(cut, end))])
+    assert recent.asked == ([] if hours == 5 else [(max(NOW, cut), end)])
 
 
 def test_another_threshold_replays_as_the_live_runs_of_the_edited_rule() -> None:

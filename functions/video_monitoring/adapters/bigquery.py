@@ -13,7 +13,7 @@ import io
 import json
 import logging
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -22,6 +22,8 @@ from google.api_core.exceptions import NotFound
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
+from video_monitoring.alerting.backtest import StoredRun, stored_run
+from video_monitoring.alerting.rules import STORED_METRICS
 from video_monitoring.config.settings import BigQuerySettings
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.files import Dataset
@@ -80,6 +82,11 @@ CLUSTERING: dict[str, list[str]] = {
 }
 
 
+def _json_or_none(text: Any) -> Any:
+    """A JSON_QUERY result (JSON text, or NULL) as a value."""
+    return None if text is None else json.loads(text)
+
+
 def bigquery_client(settings: BigQuerySettings, default_project: str) -> bigquery.Client:
     """The client (in BIGQUERY_PROJECT, else `default_project`): default credentials in
     production, anonymous against an emulator."""
@@ -127,7 +134,18 @@ class BigQueryWarehouse:
             )
             spec.clustering_fields = CLUSTERING.get(table)
             spec.description = f"Exported daily from Firestore `{TABLES[table][1]}`."
-            self.client.create_table(spec, exists_ok=True, retry=RETRY)
+            created = self.client.create_table(spec, exists_ok=True, retry=RETRY)
+            self._add_missing_columns(created)
+
+    def _add_missing_columns(self, table: bigquery.Table) -> None:
+        """A table created by an earlier version gains the columns its row model added since
+        (nullable, so the rows already there read them as NULL)."""
+        have = {field.name for field in table.schema}
+        missing = [f for f in schema_fields(table.table_id) if f.name not in have]
+        if missing:
+            table.schema = [*table.schema, *missing]
+            self.client.update_table(table, ["schema"], retry=RETRY)
+            log.info("%s: added columns %s", table.table_id, [f.name for f in missing])
 
     def new_staging(self, table: str, day: dt.date) -> str:
         """A fresh staging table `_staging_{table}_{YYYYMMDD}_{random}` that expires in a day
@@ -232,6 +250,39 @@ class BigQueryWarehouse:
             )
             upgrades = pool.submit(self._rows_of, events, bounds)
             return points_from_rows(rows.result(), window, granularity, upgrades.result())
+
+    def rule_runs(
+        self,
+        metric: str,
+        window: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        kinds: Sequence[str],
+    ) -> list[StoredRun]:
+        """The stored runs of one rule metric, window and scope kinds in [start, end), as
+        `system_performance_metrics` rows hold them (alerting/backtest.py replays them)."""
+        if metric not in STORED_METRICS:  # the name goes into a JSON path
+            raise ValueError(f"unknown rule metric {metric!r}")
+        sql = (
+            f"SELECT tick, scope, JSON_QUERY(ruleMeasurements, '$.{metric}') AS measured, "
+            f"JSON_QUERY(ruleMetrics, '$.{metric}') AS figure "
+            f"FROM `{self.dataset}.system_performance_metrics` WHERE windowName = @window "
+            "AND scopeKind IN UNNEST(@kinds) AND tick >= @start AND tick < @end "
+            "ORDER BY tick, scope"
+        )
+        params = {"window": window, "kinds": list(kinds), "start": start, "end": end}
+        return [
+            stored_run(
+                {
+                    "tick": row["tick"],
+                    "scope": row["scope"],
+                    "ruleMeasurements": {metric: _json_or_none(row["measured"])},
+                    "ruleMetrics": {metric: _json_or_none(row["figure"])},
+                },
+                metric,
+            )
+            for row in self._rows_of(sql, params)
+        ]
 
     def cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
         """TrendArchive: the generation rollup cells of the window, rebuilt from

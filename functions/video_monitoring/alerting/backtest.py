@@ -10,22 +10,24 @@ resolve by themselves; a manual resolve or a suppression does not happen in a re
 resolves exactly when the live alerts did.
 
 Scopes follow the live run: `overall` and the tiers at every run, a provider from the first run
-that stored it. `anomaly` rules compare whole rollup hours that the runs do not store, so they
-cannot be replayed here.
+that stored it. Beyond Firestore's retention the same runs are read from the BigQuery export
+(`SplitRuns`), which carries the same `ruleMeasurements`. `anomaly` rules compare whole rollup
+hours, and `burn_rate` rules windows, that the runs do not store, so they cannot be replayed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from video_monitoring.alerting import engine
 from video_monitoring.alerting.metrics import RULE_WINDOWS, TIERS, ScopeTotals, measure
 from video_monitoring.alerting.records import AlertState, Instance, Measurement
-from video_monitoring.alerting.rules import AlertRule
+from video_monitoring.alerting.rules import AlertRule, parse_rule
+from video_monitoring.core.errors import InvalidArgument
 from video_monitoring.core.models import Window
 from video_monitoring.ingest.rollup import Totals, floor_time
 
@@ -44,6 +46,45 @@ class StoredRun:
     scope: str
     measurement: Measurement | None
     value: float | None = None
+
+
+class RunReader(Protocol):
+    """Where stored runs are read: Firestore's `system_performance_metrics`, or the BigQuery
+    table of the same name beyond Firestore's retention."""
+
+    def rule_runs(
+        self, metric: str, window: str, start: dt.datetime, end: dt.datetime, kinds: Sequence[str]
+    ) -> list[StoredRun]:
+        """The runs of one metric, window and scope kinds in [start, end), by tick."""
+        ...
+
+
+@dataclass(frozen=True)
+class SplitRuns:
+    """Runs from Firestore from `horizon()` on (what its retention still keeps), and from the
+    archive before it: each run is read from exactly one of them."""
+
+    recent: RunReader
+    archive: RunReader
+    horizon: Callable[[], dt.datetime]
+
+    def rule_runs(
+        self, metric: str, window: str, start: dt.datetime, end: dt.datetime, kinds: Sequence[str]
+    ) -> list[StoredRun]:
+        """RunReader: the archive's runs before the horizon, then Firestore's."""
+        cut = self.horizon()
+        runs = []
+        if start < cut:
+            runs += self.archive.rule_runs(metric, window, start, min(end, cut), kinds)
+        if end > cut:
+            runs += self.recent.rule_runs(metric, window, max(start, cut), end, kinds)
+        return runs
+
+    def source(self, start: dt.datetime, end: dt.datetime) -> str:
+        """Which store answers for [start, end): `firestore`, `bigquery` or both."""
+        cut = self.horizon()
+        parts = [("bigquery", start < cut), ("firestore", end > cut)]
+        return "+".join(name for name, used in parts if used)
 
 
 def stored_run(doc: Mapping[str, Any], metric: str) -> StoredRun:
@@ -317,3 +358,40 @@ def needs_from(rule: AlertRule, start: dt.datetime) -> dt.datetime:
     if rule.kind == "baseline":
         return start - dt.timedelta(days=rule.baseline_days)
     return start
+
+
+def backtest_rule(
+    rule: AlertRule,
+    reader: RunReader,
+    source: Callable[[dt.datetime, dt.datetime], str] | None,
+    start: dt.datetime,
+    end: dt.datetime,
+    threshold: float | None = None,
+    pages_per_week: float | None = None,
+) -> dict[str, Any]:
+    """GET /alert-rules/{ruleId}/backtest: the rule (or it with another threshold; nothing
+    saved) replayed over the runs stored in [start, end) with the live state machine; with
+    `pages_per_week`, the threshold nearest the rule's that would have paged at most that
+    often. `source` names the store of a span (None: Firestore alone)."""
+    if rule.kind in ("anomaly", "burn_rate"):
+        raise InvalidArgument(
+            f"ruleId: {rule.kind} rules compare windows the stored runs do not hold (whole "
+            "rollup hours, or an objective's 30-minute and 6-hour burn); backtests replay "
+            "threshold and baseline rules"
+        )
+    trial = rule
+    if threshold is not None:
+        try:
+            trial = parse_rule({**rule.to_doc(), "threshold": threshold})
+        except InvalidArgument as error:
+            raise InvalidArgument(f"threshold: {error}") from None
+    earliest = needs_from(trial, start)
+    history = History(reader.rule_runs(rule.metric, rule.window, earliest, end, rule.scopes))
+    result = replay(trial, history, start, end)
+    suggestion = None
+    if pages_per_week is not None:
+        suggestion = suggest(trial, history, start, end, pages_per_week, result)
+    return backtest_json(trial, result, threshold, suggestion) | {
+        "source": source(earliest, end) if source else "firestore",
+        "storedThreshold": rule.threshold,
+    }

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from video_monitoring.alerting import engine
-from video_monitoring.alerting.backtest import History, backtest_json, needs_from, replay, suggest
+from video_monitoring.alerting.backtest import SplitRuns, backtest_rule
 from video_monitoring.alerting.channels.base import Channel, Notification
 from video_monitoring.alerting.metrics import TIERS, ScopeTotals, Snapshot, measure, parse_scope
 from video_monitoring.alerting.notifications import DeliveryResult, RetryPolicy, deliver
@@ -31,7 +31,7 @@ from video_monitoring.alerting.records import (
     Transition,
     state_key,
 )
-from video_monitoring.alerting.rules import DEFAULT_RULES, AlertRule, parse_rule
+from video_monitoring.alerting.rules import DEFAULT_RULES, AlertRule
 from video_monitoring.alerting.store import AlertStore, OutboxEntry
 from video_monitoring.core.errors import Conflict, InvalidArgument, NotFound
 from video_monitoring.core.logs import labelled
@@ -118,8 +118,10 @@ class AlertManager:
         dashboard_url: str,
         clock: Callable[[], dt.datetime],
         sleep: Callable[[float], None] = time.sleep,
+        runs: SplitRuns | None = None,  # backtests beyond Firestore's retention (BigQuery)
     ) -> None:
         self._store = store
+        self._runs = runs
         self._channels = channels
         self._policy = policy
         self._dashboard_url = dashboard_url.rstrip("/")
@@ -154,6 +156,11 @@ class AlertManager:
         self._store.put_rule(rule, by, self._clock())
         return rule
 
+    @property
+    def archived_runs(self) -> bool:
+        """Whether backtests can read runs beyond Firestore's retention (BigQuery)."""
+        return self._runs is not None
+
     def backtest(
         self,
         rule_id: str,
@@ -165,30 +172,11 @@ class AlertManager:
         """The stored rule (or it with another threshold; nothing saved) replayed over the
         runs stored in [start, end) with the live state machine; with `pages_per_week`, the
         threshold nearest the rule's that would have paged at most that often."""
-        rule = self.rule(rule_id)
-        if rule.kind in ("anomaly", "burn_rate"):
-            raise InvalidArgument(
-                f"ruleId: {rule.kind} rules compare windows the stored runs do not hold (whole "
-                "rollup hours, or an objective's 30-minute and 6-hour burn); backtests replay "
-                "threshold and baseline rules"
-            )
-        trial = rule
-        if threshold is not None:
-            try:
-                trial = parse_rule({**rule.to_doc(), "threshold": threshold})
-            except InvalidArgument as error:
-                raise InvalidArgument(f"threshold: {error}") from None
-        runs = self._store.rule_runs(
-            rule.metric, rule.window, needs_from(trial, start), end, list(rule.scopes)
+        reader = self._runs or self._store
+        source = self._runs.source if self._runs else None
+        return backtest_rule(
+            self.rule(rule_id), reader, source, start, end, threshold, pages_per_week
         )
-        history = History(runs)
-        result = replay(trial, history, start, end)
-        suggestion = None
-        if pages_per_week is not None:
-            suggestion = suggest(trial, history, start, end, pages_per_week, result)
-        return backtest_json(trial, result, threshold, suggestion) | {
-            "storedThreshold": rule.threshold
-        }
 
     # -- scheduled evaluation ----------------------------------------------------------------
 

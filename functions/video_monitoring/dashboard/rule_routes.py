@@ -44,7 +44,8 @@ def backtest_body(
     kept_since: dt.datetime,
 ) -> dict[str, Any]:
     """The replay of the rule over the window (default the last 7 days), which must start at
-    or after `kept_since` (the system metric documents expire with the raw retention)."""
+    or after `kept_since` (the system metric documents expire with the raw retention) unless
+    the runs before it are read from BigQuery."""
     unknown = sorted(set(params) - BACKTEST_PARAMS)
     if unknown:
         accepted = ", ".join(sorted(BACKTEST_PARAMS))
@@ -53,10 +54,11 @@ def backtest_body(
     if not window_params:
         window_params = {"window": BACKTEST_DEFAULT_WINDOW}
     window = parse_window(window_params, now, BACKTEST_MAX_DAYS)
-    if window.start < kept_since:
+    if window.start < kept_since and not manager.archived_runs:
         raise InvalidArgument(
-            f"from: the stored runs a backtest replays are kept since {rfc3339(kept_since)}; "
-            "start the window then or later"
+            f"from: Firestore keeps the stored runs a backtest replays since "
+            f"{rfc3339(kept_since)} and no BigQuery archive is configured; start the window "
+            "then or later"
         )
     threshold = _number(params, "threshold", "a number (the rule's threshold to try)")
     pages = _number(params, "pagesPerWeek", f"a number from 0 to {MAX_PAGES_PER_WEEK:g}")

@@ -7,13 +7,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from google.api_core.exceptions import GoogleAPIError
 from google.auth.exceptions import GoogleAuthError
 
 from video_monitoring.adapters.bigquery import BigQueryWarehouse
+from video_monitoring.alerting.backtest import StoredRun
 from video_monitoring.core.errors import Unavailable
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.files import Dataset
@@ -69,6 +70,14 @@ class ArchiveOnDemand:
         where the export pseudonymises, under their pseudonyms."""
         with _bigquery_answers():
             return self._warehouse().user_days(start, end, excluded | self.aliases(excluded))
+
+    def rule_runs(
+        self, metric: str, window: str, start: dt.datetime, end: dt.datetime, kinds: Sequence[str]
+    ) -> list[StoredRun]:
+        """RunReader: a rule metric's stored runs from BigQuery (backtests beyond Firestore's
+        retention)."""
+        with _bigquery_answers():
+            return self._warehouse().rule_runs(metric, window, start, end, kinds)
 
     def aliases(self, users: frozenset[str]) -> frozenset[str]:
         """The users' pseudonyms where the export pseudonymises (none otherwise)."""

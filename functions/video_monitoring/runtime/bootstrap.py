@@ -22,6 +22,7 @@ from video_monitoring.adapters.firestore_exports import (
 from video_monitoring.adapters.firestore_health import FirestoreHealth
 from video_monitoring.adapters.firestore_slos import FirestoreObjectiveStore
 from video_monitoring.adapters.firestore_store import FirestoreStore
+from video_monitoring.alerting.backtest import SplitRuns
 from video_monitoring.alerting.channels.base import Channel
 from video_monitoring.alerting.channels.mail import EmailChannel
 from video_monitoring.alerting.channels.slack import SlackChannel
@@ -123,6 +124,9 @@ def build(settings: Settings) -> Services:
         ),
         settings.dashboard.dashboard_base_url or "",
         utc_now,
+        runs=None
+        if archive is None
+        else SplitRuns(alert_store, archive, lambda: retention.raw_horizon(utc_now())),
     )
     stuck_after = dt.timedelta(minutes=settings.pipeline.stuck_after_minutes)
     analytics = AnalyticsEngine(

@@ -123,6 +123,11 @@ class SystemMetricsRow(_Row):
     throughputPerHour: float | None = None
     backlog: int | None = None
     stuckJobs: int | None = None
+    # What backtests replay beyond Firestore's retention (alerting/backtest.py): the scope's
+    # kind, each rule metric's value, and its measurement (value, samples, successes).
+    scopeKind: str | None = None
+    ruleMetrics: JsonMap | None = None
+    ruleMeasurements: JsonMap | None = None
 
 
 # Table -> (row model, Firestore collection, the day's time field, the id column).

@@ -53,6 +53,7 @@ function describe(rule, result, useThreshold) {
     `${num(result.runs)} runs (${num(result.evaluations)} evaluations) from ${when(result.window.from)} to ${when(result.window.to)}: `,
     h("strong", {}, `would have fired ${times(result.firings)}`),
     ` (${num(result.firingsPerWeek, 1)} a week) at threshold ${formatValue(rule.metric, result.threshold)}, sending ${num(result.notifications)} messages.`,
+    result.source && result.source !== "firestore" ? ` Runs older than Firestore keeps were read from BigQuery.` : "",
     result.unmeasured ? ` ${num(result.unmeasured)} evaluations had no stored measurement.` : "");
   const episodes = table([
     { label: "Scope", value: (e) => e.scope },
