@@ -51,6 +51,9 @@ class Tally:
     upgrades: int = 0
     revenue_usd: float = 0.0
     writes: int = 0
+    # Per provider: cost of failed generations, and of the failed attempts of completed retried
+    # ones (cost x (attempts - 1) / attempts, whole micro-dollars rounded down).
+    wasted_usd: dict[str, float] = field(default_factory=dict)
 
     def add(self, final: dict[str, Any], writes: int) -> None:
         """Count one generation's final document."""
@@ -67,6 +70,14 @@ class Tally:
             self.ratings.append(final["userRating"])
             self.ratings_by_provider.setdefault(final["provider"], []).append(final["userRating"])
         self.cost_usd += final.get("costUsd", 0.0)
+        cost, attempts = final.get("costUsd", 0.0), final.get("attempts", 1)
+        waste = 0.0
+        if final["status"] == "failed":
+            waste = cost
+        elif final["status"] == "completed" and attempts > 1:
+            waste = (round(cost * 1_000_000) * (attempts - 1) // attempts) / 1_000_000
+        provider = final["provider"]
+        self.wasted_usd[provider] = self.wasted_usd.get(provider, 0.0) + waste
 
     def generations(self) -> dict[str, Any]:
         """The counts as the `/summary` response's `generations` section states them."""

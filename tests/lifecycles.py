@@ -55,7 +55,7 @@ def random_lifecycle(rng: random.Random, generation_id: str, day: dt.datetime) -
             if rng.random() < 0.8:
                 doc["qualityScore"] = round(rng.uniform(5, 10), 2)
         else:
-            doc.update(status="failed", completedAt=end)
+            doc.update(status="failed", completedAt=end, costUsd=round(rng.uniform(0, 1), 4))
             doc["error"] = {
                 "code": rng.choice(("timeout", "provider_5xx", "nsfw")),
                 "message": "x",
@@ -100,6 +100,8 @@ class Expected:
     quality: list[float]
     ratings: list[float]
     cost: float
+    failed_cost: float = 0.0
+    retry_waste: float = 0.0  # USD: cost x (attempts - 1) / attempts of completed retried ones
 
     @property
     def success_rate(self) -> float | None:
@@ -124,7 +126,7 @@ def expected(
     seconds: list[float] = []
     quality: list[float] = []
     ratings: list[float] = []
-    cost = 0.0
+    cost = failed_cost = retry_waste = 0.0
     total = 0
     for doc in docs:
         if not is_valid(doc):
@@ -143,7 +145,14 @@ def expected(
         if doc.get("userRating") is not None:
             ratings.append(doc["userRating"])
         cost += doc.get("costUsd") or 0.0
-    return Expected(total, by_status, seconds, quality, ratings, cost)
+        if doc["status"] == "failed":
+            failed_cost += doc.get("costUsd") or 0.0
+        attempts = doc.get("attempts") or 1
+        if doc["status"] == "completed" and attempts > 1 and doc.get("costUsd") is not None:
+            # Whole micro-dollars, rounded down, as the counter keeps them.
+            micro = round(doc["costUsd"] * 1_000_000)
+            retry_waste += (micro * (attempts - 1) // attempts) / 1_000_000
+    return Expected(total, by_status, seconds, quality, ratings, cost, failed_cost, retry_waste)
 
 
 def mean(values: list[float]) -> float | None:

@@ -711,6 +711,8 @@ def test_every_endpoint_answers_windows_beyond_the_rollups_from_bigquery_with_th
             assert archived_body.pop("source") == "bigquery"
             if path == "/performance":  # the queue is now, whatever the window: not archived
                 assert served.pop("queue")["asOf"] and archived_body.pop("queue")
+                # The cost that bought nothing is there to compare (failed and retried jobs).
+                assert served["failedCostUsd"] > 0 and served["retryWasteUsd"] > 0
             assert archived_body == served, (path, params)
 
     # User insights from the user days BigQuery's rows give, the opted-out user left out.

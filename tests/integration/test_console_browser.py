@@ -289,6 +289,11 @@ def test_every_page_renders_the_apis_figures(console: Console) -> None:
     for row in providers:
         cell = page.locator(f"[data-provider-figure='{row['provider']}.successRate']")
         assert cell.inner_text() == percent(row["successRate"], 2)
+        # Spent on failures: the API's figures, and the simulator's own sum of the same.
+        wasted = row["failedCostUsd"] + row["retryWasteUsd"]
+        assert wasted == pytest.approx(console.tally.wasted_usd[row["provider"]], abs=1e-6)
+        shown = page.locator(f"[data-provider-figure='{row['provider']}.wasted']").inner_text()
+        assert shown.startswith(f"${wasted:,.2f}"), shown
     # Sorting by success rate puts the degraded provider first (ascending).
     first_row = page.locator("tbody tr").first.inner_text()
     assert first_row.startswith("pika")

@@ -183,15 +183,15 @@ def test_cells_from_rows_add_up_to_the_pipeline_contributions() -> None:
             row[f"{name}_n"], row[f"{name}_sum"] = (1, sums[name]) if name in sums else (0, None)
         for name in ("n", "q", "r", "qq", "rr", "qr"):
             row[f"qr_{name}"] = sums.get(f"qr_{name}", 0 if name == "n" else None)
-        return row | {k: v for k, v in sums.items() if k in ("att_sum", "retried", "fallback",
-                                                             "feat_any")}  # fmt: skip
+        kept = ("att_sum", "retried", "fallback", "feat_any", "costw")
+        return row | {k: v for k, v in sums.items() if k in kept}
 
     # What SQL computes: fixed-point values rounded half to even (2002.5 ms -> 2002,
     # 2.5 micro-dollars -> 2), 59997.5 ms render time -> 59998 (odd below, rounds up).
     rows = [
         plain("completed", gt=62000, out=10000, qt=2002, rt=59998, cost=2, q=7250, r=4000,
               qr_n=1, qr_q=7250, qr_r=4000, qr_qq=7250**2, qr_rr=4000**2, qr_qr=7250 * 4000,
-              att_sum=2, retried=1, feat_any=1),
+              att_sum=2, retried=1, feat_any=1, costw=1),  # 2 micro-USD x 1 of 2 attempts
         plain("failed", cost=500000, fallback=1),
         plain("queued", tier="premium", att_sum=None),
     ]  # fmt: skip

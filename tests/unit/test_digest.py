@@ -181,10 +181,24 @@ def test_noisy_rules_take_the_backtest_suggestion_and_rank_orders_by_effect() ->
         ],
         {"pika": 100}, {},
     )  # fmt: skip
-    ranked = recommend.rank([*rise, noisy, *shift])
+    # pika: $40 failed + $20 of failed retry attempts = 10% of $600; runway wastes 2% of $500.
+    wasteful = provider("pika", 400, 0.80, 0.06, 8.4, 600.0) | {
+        "failedCostUsd": 40.0, "retryWasteUsd": 20.0}  # fmt: skip
+    frugal = provider("runway", 500, 0.98, 0.05, 8.6, 500.0) | {
+        "failedCostUsd": 6.0, "retryWasteUsd": 4.0}  # fmt: skip
+    (waste,) = recommend.failure_costs([wasteful, frugal, provider("tiny", 5, 0.1, 1, 1, 9.0)], {})
+    assert waste["evidence"]["wasteShare"] == pytest.approx(0.10)
+    assert waste["evidence"]["benchmark"] == {"provider": "runway", "wasteShare": 0.02}
+    assert waste["expected"]["usdSaved"] == pytest.approx(48.0)  # $600 x (10% - 2%)
+    assert waste["title"] == "pika spent $60.00 on work that failed"
+    # Under 5% of its spend, or under a dollar, is not worth a recommendation.
+    assert recommend.failure_costs([frugal, frugal | {"provider": "b", "failedCostUsd": 20.0,
+                                                      "retryWasteUsd": 0.0}], {}) == []  # fmt: skip
+    assert recommend.failure_costs([wasteful], {}) == []  # nothing to compare with
+    ranked = recommend.rank([*rise, waste, noisy, *shift])
     assert [(r["rank"], r["kind"]) for r in ranked] == [
-        (1, "shift_traffic"), (2, "noisy_rule"), (3, "cost_rise"),
-    ]  # fmt: skip
+        (1, "shift_traffic"), (2, "noisy_rule"), (3, "cost_rise"), (4, "failure_cost"),
+    ]  # fmt: skip  # dollars: $60 saved, then $48
 
 
 def png_size(data: bytes) -> tuple[int, int]:

@@ -14,6 +14,7 @@ from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.models import Window
 from video_monitoring.ingest import sketch
+from video_monitoring.ingest.audit import moves_counts
 
 DAY = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
 WHOLE_DAY = Window(start=DAY, end=DAY + dt.timedelta(days=1))
@@ -211,6 +212,10 @@ def test_random_lifecycles_shuffled_and_duplicated_match_the_oracle(seed: int) -
         assert got["satisfaction"]["rated"] == len(truth.ratings)
         assert got["satisfaction"]["avgRating"] == pytest.approx(mean(truth.ratings), abs=1e-3)
         assert got["costUsd"] == pytest.approx(truth.cost, abs=1e-6 * truth.total)
+        performance = monitor.calculate_system_metrics(window).to_json()
+        assert truth.failed_cost > 0 and truth.retry_waste > 0
+        assert performance["failedCostUsd"] == pytest.approx(truth.failed_cost, abs=1e-9)
+        assert performance["retryWasteUsd"] == pytest.approx(truth.retry_waste, abs=1e-9)
         times = got["generationTimeSeconds"]
         assert times["avg"] == pytest.approx(mean(truth.generation_seconds), abs=1e-3)
         for key, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
@@ -222,3 +227,30 @@ def test_random_lifecycles_shuffled_and_duplicated_match_the_oracle(seed: int) -
     part = Window(start=DAY + dt.timedelta(hours=5, minutes=17), end=DAY + dt.timedelta(hours=9))
     truth = expected(finals, part.start, part.end)
     assert summary(store, monitor, part)["generations"]["total"] == truth.total
+
+
+def test_a_generation_stored_before_the_cost_counters_keeps_counting_as_it_did(
+    store: FakeStore, monitor: PerformanceMonitor
+) -> None:
+    """A contribution stored without counters added since (as an earlier release stored it)
+    is left alone while its generation is unchanged (no rewrite, nothing for the audit to
+    repair) and gains them on its next change."""
+    store.source["g"] = completed(attempts=2)
+    monitor.record_generation_metrics("g")
+    stored = store.metrics["g"]["contribution"]["values"]
+    assert stored["costw"] == 150_000  # 0.3 USD x 1 of 2 attempts
+    # As an earlier release stored it: without the later counters, rollups alike.
+    for key in ("costw",):
+        stored.pop(key)
+        for rollup in store.rollup_docs.values():
+            for cell in rollup.get("cells", {}).values():
+                cell.pop(key, None)
+    before = summary(store, monitor)
+    plan = monitor.record_generation_metrics("g")  # a redelivery, or the nightly audit
+    assert plan.outcome == "unchanged" and plan.rollup_deltas == []
+    assert not moves_counts(plan)  # so the nightly audit finds nothing to repair
+    assert monitor.calculate_system_metrics(WHOLE_DAY).to_json()["retryWasteUsd"] == 0.0
+    store.source["g"] = completed(attempts=2, userRating=4)  # the next change
+    monitor.record_generation_metrics("g")
+    assert monitor.calculate_system_metrics(WHOLE_DAY).to_json()["retryWasteUsd"] == 0.15
+    assert summary(store, monitor)["satisfaction"]["rated"] == before["satisfaction"]["rated"] + 1

@@ -135,6 +135,7 @@ class DigestService:
                 lambda rule_id: self._suggest(rule_id, period),
             ),
             *recommend.cost_rises(providers, providers_before, shown),
+            *recommend.failure_costs(providers, shown),
         ]  # fmt: skip
         return build_digest(
             period, summary, summary_before, providers, providers_before, self._targets,

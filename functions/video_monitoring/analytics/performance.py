@@ -109,6 +109,9 @@ def system_metrics_json(totals: Totals, window: Window) -> dict[str, Any]:
         "fallbackRate": ratio(totals.get(k.FALLBACK), terminal_attempted),
         "avgAttempts": totals.mean(k.ATTEMPTS),
         "costUsd": cost,
+        # Cost that bought no output (README "Figures"): failed jobs, and retries' failed tries.
+        "failedCostUsd": totals.sum(k.FAILED_COST),
+        "retryWasteUsd": totals.get(k.RETRY_WASTE) / k.MICRO_USD,
         "costPerOutputSecondUsd": ratio(cost, output) if totals.samples(k.OUTPUT) else None,
         "throughputPerHour": ratio(completed, hours),
     }

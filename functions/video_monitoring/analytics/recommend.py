@@ -12,6 +12,9 @@ effect expected if the period repeated.
   NOISY_PAGES_PER_WEEK pages a week, and the episodes that threshold would have missed.
 - `cost_rise`: a provider whose cost per successful output second rose by COST_RISE or more on
   the previous period.
+- `failure_cost`: a provider whose failed jobs and failed retry attempts (`failedCostUsd` +
+  `retryWasteUsd`) took WASTE_MIN_SHARE or more of its spend (and at least WASTE_MIN_USD):
+  expected, the dollars saved had it wasted no larger share than the least wasteful provider.
 
 Ranked by expected effect: failures avoided first, then pages saved, then dollars.
 """
@@ -32,7 +35,10 @@ NOISY_MINUTES = 30.0
 NOISY_SHARE = 0.7
 NOISY_PAGES_PER_WEEK = 1.0
 COST_RISE = 0.10
-RANK = {"shift_traffic": 0, "noisy_rule": 1, "cost_rise": 2}
+WASTE_MIN_SHARE = 0.05
+WASTE_MIN_USD = 1.0
+# Failures avoided, then pages saved, then dollars (the two dollar kinds by their dollars).
+RANK = {"shift_traffic": 0, "noisy_rule": 1, "cost_rise": 2, "failure_cost": 2}
 CONFIDENCE = 0.95
 
 
@@ -199,6 +205,51 @@ def cost_rises(
                 f"{row['provider']}: ${now_cost:.4f} per successful output second against "
                 f"${old_cost:.4f} the period before; at the old price its output would have cost "
                 f"${extra:.2f} less. Check its pricing or the mix of resolutions sent to it."
+            ),
+        })  # fmt: skip
+    return found
+
+
+def _waste(row: Mapping[str, Any]) -> float:
+    return float(row.get("failedCostUsd") or 0.0) + float(row.get("retryWasteUsd") or 0.0)
+
+
+def failure_costs(
+    providers: Sequence[Mapping[str, Any]], window: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """Providers whose failed jobs and failed retry attempts took a large share of their
+    spend, against the least wasteful provider's share."""
+    usable = [
+        p for p in providers
+        if p["generations"]["total"] >= MIN_GENERATIONS and (p.get("costUsd") or 0) > 0
+    ]  # fmt: skip
+    if len(usable) < 2:
+        return []
+
+    def share(row: Mapping[str, Any]) -> float:
+        return _waste(row) / float(row["costUsd"])
+
+    best = min(usable, key=lambda p: (share(p), p["provider"]))
+    found = []
+    for row in usable:
+        waste, part = _waste(row), share(row)
+        if row is best or waste < WASTE_MIN_USD or part < WASTE_MIN_SHARE:
+            continue
+        saved = float(row["costUsd"]) * (part - share(best))
+        failed, retries = row.get("failedCostUsd") or 0.0, row.get("retryWasteUsd") or 0.0
+        found.append({
+            "kind": "failure_cost",
+            "title": f"{row['provider']} spent ${waste:.2f} on work that failed",
+            "evidence": {"window": window, "provider": row["provider"],
+                         "costUsd": row["costUsd"], "failedCostUsd": failed,
+                         "retryWasteUsd": retries, "wasteShare": part,
+                         "benchmark": {"provider": best["provider"], "wasteShare": share(best)}},
+            "expected": {"usdSaved": round(saved, 2)},
+            "text": (
+                f"{row['provider']}: ${failed:.2f} on failed jobs and ${retries:.2f} on retry "
+                f"attempts that failed, {part:.0%} of its ${row['costUsd']:.2f}; wasting no more "
+                f"than {best['provider']} ({share(best):.0%}) would have saved ${saved:.2f}. "
+                "Fix what fails (its error codes are on the providers page) or move traffic."
             ),
         })  # fmt: skip
     return found

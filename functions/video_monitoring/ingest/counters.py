@@ -81,6 +81,11 @@ OUTPUT = Measure("out", MS, "seconds of video produced (completed)")
 QUEUE = Measure("qt", MS, "seconds from createdAt to startedAt")
 RENDER = Measure("rt", MS, "seconds from startedAt to completedAt (completed)")
 COST = Measure("cost", MICRO_USD, "USD of provider cost")
+# Cost that bought no output: failed generations' whole cost, and for retried generations that
+# completed the share of their attempts that failed, cost x (attempts - 1) / attempts, in whole
+# micro-dollars rounded down (each attempt assumed to cost the same).
+FAILED_COST = Measure("costf", MICRO_USD, "USD of provider cost of failed generations")
+RETRY_WASTE = Count("costw", "micro-USD of the failed attempts of completed retried generations")
 QUALITY = Measure("q", MILLI, "quality score, 0..10")
 RATING = Measure("r", MILLI, "user rating, 1..5")
 ATTEMPTS = Measure("att", 1, "provider attempts (completed or failed)")
@@ -116,8 +121,14 @@ GENERATION_COUNTERS: tuple[Counter, ...] = (
     GENERATIONS, STATUS, GENERATION_TIME, GENERATION_TIME_BINS, OUTPUT, QUEUE, RENDER, COST,
     QUALITY, RATING, ATTEMPTS, RETRIED, FALLBACK, ERRORS, FEATURES, ANY_FEATURE, RATED_PAIRS,
     PAIR_QUALITY, PAIR_RATING, PAIR_QUALITY_SQUARES, PAIR_RATING_SQUARES, PAIR_PRODUCTS,
-    BAND_RATED, BAND_RATING,
+    BAND_RATED, BAND_RATING, FAILED_COST, RETRY_WASTE,
 )  # fmt: skip
+# Counters added after generations were first recorded: a stored contribution without them is
+# kept as it is while its generation does not change (the next change counts them), so a
+# release adding them neither rewrites history nor looks like drift to the nightly audit.
+LATER_GENERATION_KEYS: frozenset[str] = frozenset(
+    {FAILED_COST.sum_key, FAILED_COST.n_key, RETRY_WASTE.key}
+)
 EVENT_COUNTERS: tuple[Counter, ...] = (EVENTS, REVENUE, FEATURES)
 USER_DAY_COUNTERS: tuple[Counter, ...] = (
     USER_GENERATIONS, USER_STATUS, USER_PREMIUM, USER_EVENTS, USER_REVENUE,

@@ -206,7 +206,7 @@ def plan_change(
         return rejection("generationId", generation_id, source, stored, error, now, retention)
     if stored.metrics is None and retention.raw_expired(doc.createdAt, now):
         return expiry(stored)
-    new = contribution(generation_id, doc, shards, tracked_features)
+    new = grandfathered(old, contribution(generation_id, doc, shards, tracked_features))
     new_day = generation_user_day(doc)
     emitted = dict(stored.metrics.emitted) if stored.metrics is not None else {}
     events = _lifecycle_events(generation_id, doc, emitted, retention)
@@ -224,6 +224,17 @@ def plan_change(
         events=events,
         delete_rejected=stored.rejected is not None,
     )
+
+
+def grandfathered(old: Contribution | None, new: Contribution) -> Contribution:
+    """The stored contribution when it differs from the new one only by counters added since
+    it was stored (counters.LATER_GENERATION_KEYS): an unchanged generation keeps counting as
+    it did, and gains them on its next change."""
+    if old is None or not old.same_place(new):
+        return new
+    earlier = {key: v for key, v in new.values.items() if key not in k.LATER_GENERATION_KEYS}
+    missing = k.LATER_GENERATION_KEYS.isdisjoint(old.values)
+    return old if missing and dict(old.values) == earlier else new
 
 
 def generation_user_day(doc: GenerationDocument) -> UserDay:

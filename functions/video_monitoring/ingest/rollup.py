@@ -172,6 +172,12 @@ def contribution(
     if doc.status == "completed":
         add_sum(k.RENDER, doc.render_seconds)
     add_sum(k.COST, doc.costUsd)
+    if doc.status == "failed":
+        add_sum(k.FAILED_COST, doc.costUsd)
+    elif doc.status == "completed" and doc.attempts > 1 and doc.costUsd is not None:
+        waste = fixed(doc.costUsd, k.COST.scale) * (doc.attempts - 1) // doc.attempts
+        if waste:
+            values[k.RETRY_WASTE.key] = waste
     add_sum(k.QUALITY, doc.qualityScore)
     add_sum(k.RATING, doc.userRating)
     if doc.status in ("completed", "failed"):

@@ -210,7 +210,9 @@ def cell_sql(table: str) -> str:
         "SUM(IF(fx_q IS NULL, NULL, fx_r)) AS qr_r, "
         "SUM(IF(fx_r IS NULL, NULL, fx_q * fx_q)) AS qr_qq, "
         "SUM(IF(fx_q IS NULL, NULL, fx_r * fx_r)) AS qr_rr, SUM(fx_q * fx_r) AS qr_qr, "
-        "COUNTIF(features > 0) AS feat_any "
+        "COUNTIF(features > 0) AS feat_any, "
+        "SUM(IF(status = 'completed' AND attempts > 1, DIV(fx_cost * (attempts - 1), attempts), "
+        "NULL)) AS costw "
         "FROM g GROUP BY provider, tier, status"
     )
 
@@ -279,6 +281,10 @@ def cells_from_rows(
         for counter, column in PAIR_COLUMNS:
             add(row, counter.key, row[column])
         add(row, k.ANY_FEATURE.key, row["feat_any"])
+        if row["status"] == "failed" and row["cost_n"]:
+            add(row, k.FAILED_COST.sum_key, row["cost_sum"])
+            add(row, k.FAILED_COST.n_key, row["cost_n"])
+        add(row, k.RETRY_WASTE.key, row.get("costw"))
     for row in keyed:
         kind, key, n = row["kind"], row["key"], row["n"]
         if kind == "b":

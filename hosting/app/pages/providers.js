@@ -13,6 +13,9 @@ function errorMix(errors) {
   return entries.map(([code, count]) => `${code} ${count}`).join(", ");
 }
 
+// What bought no output: failed jobs and the failed attempts of retried ones (README "Figures").
+const wasted = (p) => (p.failedCostUsd || 0) + (p.retryWasteUsd || 0);
+
 export async function render(context) {
   const { main, params } = context;
   const bar = await controlBar(context, { provider: false });
@@ -33,6 +36,9 @@ export async function render(context) {
     { label: "Quality", value: (p) => num(p.quality?.avgScore, 2), num: true, sort: (p) => p.quality?.avgScore },
     { label: "Rating", value: (p) => num(p.q?.satisfaction?.avgRating, 2), num: true, sort: (p) => p.q?.satisfaction?.avgRating },
     { label: "Cost / output s", value: (p) => usd(p.costPerOutputSecondUsd, 4), num: true, sort: (p) => p.costPerOutputSecondUsd },
+    { label: "Spent on failures", num: true, sort: (p) => wasted(p),
+      value: (p) => h("span", { "data-provider-figure": `${p.provider}.wasted`, title: `failed jobs ${usd(p.failedCostUsd)}, failed retry attempts ${usd(p.retryWasteUsd)}` },
+        usd(wasted(p)), p.costUsd ? ` (${pct(wasted(p) / p.costUsd, 0)})` : "") },
     { label: "Errors", value: (p) => errorMix(p.errors), sort: (p) => Object.values(p.errors || {}).reduce((a, b) => a + b, 0) },
   ];
   const draw = () => replace(holder, table(columns, rows, {
