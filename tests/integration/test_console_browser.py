@@ -472,6 +472,29 @@ def test_rule_validation_errors_appear_next_to_the_field(console: Console) -> No
     page.context.close()
 
 
+def test_an_admin_turns_a_burn_rate_rule_on_and_off_from_the_rules_page(console: Console) -> None:
+    """A burn-rate rule's editor offers its pair of windows (not the other rules' windows), so
+    saving keeps them; enabling and disabling reach the API."""
+    page = console.page(ADMIN)
+    page.goto(f"{console.url}/rules")
+    ready(page, "rules")
+    row = page.locator("tbody tr", has_text="slo_success_fast_burn")
+    assert "burning over 14.4× both over 1h and over 5m" in row.inner_text()
+    assert row.get_by_role("button", name="Backtest slo_success_fast_burn").count() == 0
+    for enabled in (True, False):
+        page.get_by_role("button", name="Edit slo_success_fast_burn").click()
+        window = page.locator("#rule-window")
+        assert window.locator("option").all_inner_texts() == ["1h", "6h"]
+        assert window.input_value() == "1h"
+        assert page.get_by_label("Short window").input_value() == "5m"
+        page.get_by_label("Enabled").set_checked(enabled)
+        page.get_by_role("button", name="Save").click()
+        page.get_by_text("Saved slo_success_fast_burn.").wait_for()
+        rule = console.api(ADMIN, "/alert-rules/slo_success_fast_burn")["rule"]
+        assert (rule["enabled"], rule["window"], rule["shortWindow"]) == (enabled, "1h", "5m")
+    page.context.close()
+
+
 def test_exports_download_every_format(console: Console) -> None:
     page = console.page(ANALYST)
     page.goto(f"{console.url}/exports?window=24h")

@@ -8,9 +8,11 @@ import { backtestPanel } from "./backtest.js";
 
 const EDITABLE = [
   { name: "threshold", label: "Threshold", type: "number", step: "any" },
-  { name: "comparator", label: "Comparator", options: ["lt", "gt"] },
-  { name: "window", label: "Window", options: ["5m", "1h", "24h"] },
-  { name: "severity", label: "Severity", options: ["critical", "warning", "info"] },
+  { name: "comparator", label: "Comparator", options: () => ["lt", "gt"] },
+  // Burn-rate rules judge a pair of windows (the long one and the short one).
+  { name: "window", label: "Window", options: (r) => (r.kind === "burn_rate" ? ["1h", "6h"] : ["5m", "1h", "24h"]) },
+  { name: "shortWindow", label: "Short window", options: () => ["5m", "30m"], only: (r) => r.kind === "burn_rate" },
+  { name: "severity", label: "Severity", options: () => ["critical", "warning", "info"] },
   { name: "minSamples", label: "Minimum samples", type: "number", step: "1" },
   { name: "pendingEvaluations", label: "Breaching runs before firing", type: "number", step: "1" },
   { name: "resolveEvaluations", label: "Clear runs before resolving", type: "number", step: "1" },
@@ -30,6 +32,9 @@ function condition(r) {
   if (r.kind === "baseline") {
     const share = r.comparator === "lt" ? 1 - r.threshold : 1 + r.threshold;
     return `${r.metric} over ${r.window} ${comparator(r.comparator)} ${Math.round(share * 100)}% of the same time on previous days (median of up to ${r.baselineDays})`;
+  }
+  if (r.kind === "burn_rate") {
+    return `error budget of ${r.slo} burning over ${r.threshold}× both over ${r.window} and over ${r.shortWindow}`;
   }
   if (r.kind === "anomaly") {
     return `${r.metric} over ${r.window}: robust z beyond ${r.zThreshold} (${r.direction}) against the same hour on previous days`;
@@ -53,7 +58,8 @@ export async function render(context) {
     { label: "State", value: (r) => (r.enabled ? "enabled" : "disabled") },
     { label: "Action", value: (r) => h("span", { class: "row-actions" },
       isAdmin ? h("button", { type: "button", "aria-label": `Edit ${r.ruleId}`, onclick: () => edit(r) }, "Edit") : null,
-      r.kind === "anomaly" ? null : h("button", { type: "button", "aria-label": `Backtest ${r.ruleId}`, onclick: () => backtest(r) }, "Backtest")) },
+      // Anomaly and burn-rate rules compare windows the stored runs do not hold: no backtest.
+      r.kind === "anomaly" || r.kind === "burn_rate" ? null : h("button", { type: "button", "aria-label": `Backtest ${r.ruleId}`, onclick: () => backtest(r) }, "Backtest")) },
   ], body.rules, { empty: "No rules." }));
 
   // The backtest sits beside the editor; for readers it stands alone.
@@ -71,11 +77,12 @@ export async function render(context) {
     const inputs = {};
     const errors = {};
     const status = h("div", { "aria-live": "polite" });
-    const fields = EDITABLE.map((f) => {
+    const editable = EDITABLE.filter((f) => !f.only || f.only(rule));
+    const fields = editable.map((f) => {
       const id = `rule-${f.name}`;
       let input;
       if (f.options) {
-        input = h("select", { id, name: f.name }, f.options.map((o) => h("option", { value: o, selected: rule[f.name] === o }, o)));
+        input = h("select", { id, name: f.name }, f.options(rule).map((o) => h("option", { value: o, selected: rule[f.name] === o }, o)));
       } else if (f.type === "checkbox") {
         input = h("input", { id, name: f.name, type: "checkbox", checked: rule[f.name] });
       } else {
@@ -104,7 +111,7 @@ export async function render(context) {
         inputs[name]?.removeAttribute("aria-invalid");
       }
       const next = { ...rule };
-      for (const f of EDITABLE) {
+      for (const f of editable) {
         const input = inputs[f.name];
         if (f.type === "checkbox") next[f.name] = input.checked;
         else if (f.type === "number") next[f.name] = input.value === "" ? null : Number(input.value);
