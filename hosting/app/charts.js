@@ -16,6 +16,16 @@ const Y_RANGES = {
   share: (u, lo, hi) => [0, Math.max(0.01, (hi ?? 0) * 1.15)],
 };
 
+// The band a /trends forecast draws: its points' 95% interval and central value (null: none).
+export function forecastBand(forecast) {
+  if (!forecast) return null;
+  return {
+    label: "forecast", x: forecast.points.map((p) => p.start),
+    lower: forecast.points.map((p) => p.lower), upper: forecast.points.map((p) => p.upper),
+    value: forecast.points.map((p) => p.value),
+  };
+}
+
 // spec: {title, unit: "count"|"ratio"|"share"|"seconds"|"usd", height}
 // data: {x: [iso...], lines: [{label, values, color?, dash?}], band?: {label, x, lower, upper, value},
 //        threshold?: number, marks?: [{x: iso, value}], summary: text for screen readers}

@@ -2,7 +2,7 @@
 // adoption by feature, the engagement funnel, retention.
 
 import { get } from "../api.js";
-import { TimeChart } from "../charts.js";
+import { TimeChart, forecastBand } from "../charts.js";
 import { controlBar, granularity, windowParams } from "../controls.js";
 import { h, num, pct, replace, table, usd, when } from "../ui.js";
 
@@ -72,11 +72,7 @@ export async function render(context) {
   revenue.update({
     x,
     lines: [{ label: "revenue", values: trends.series.map((p) => p.revenueUsd) }],
-    band: forecast ? {
-      label: "forecast", x: forecast.points.map((p) => p.start),
-      lower: forecast.points.map((p) => p.lower), upper: forecast.points.map((p) => p.upper),
-      value: forecast.points.map((p) => p.value),
-    } : null,
+    band: forecastBand(forecast),
     summary: `${trends.series.length} ${trends.granularity} buckets, ${usd(trends.series.reduce((sum, p) => sum + p.revenueUsd, 0))} in all` +
       (forecast ? `; next ${trends.granularity} forecast ${usd(forecast.points[0]?.value)}` : `; ${trends.forecastUnavailable || "no forecast"}`),
   });

@@ -4,7 +4,7 @@
 // It refreshes itself; each refresh swaps text and chart data in place.
 
 import { get } from "../api.js";
-import { TimeChart } from "../charts.js";
+import { TimeChart, forecastBand } from "../charts.js";
 import { controlBar, granularity, previousWindow, windowParams } from "../controls.js";
 import { alertRows } from "./alerts.js";
 import { sloPanel } from "./slos.js";
@@ -113,11 +113,7 @@ export async function render(context) {
     volume.update({
       x,
       lines: [{ label: "generations", values: trends.series.map((p) => p.total) }],
-      band: forecast ? {
-        label: "forecast", x: forecast.points.map((p) => p.start),
-        lower: forecast.points.map((p) => p.lower), upper: forecast.points.map((p) => p.upper),
-        value: forecast.points.map((p) => p.value),
-      } : null,
+      band: forecastBand(forecast),
       marks: trends.anomalies.map((a) => ({ x: a.start, value: a.value })),
       summary: `${trends.series.length} ${trends.granularity} buckets; ${trends.anomalies.length} anomalies` +
         (forecast ? `; next ${trends.granularity} forecast ${num(forecast.points[0]?.value, 0)}` : `; ${trends.forecastUnavailable || "no forecast"}`),
