@@ -26,7 +26,12 @@ from video_monitoring.adapters.firestore_alerts import FirestoreAlertStore
 from video_monitoring.alerting.manager import AlertManager
 from video_monitoring.alerting.metrics import system_metrics_id
 from video_monitoring.alerting.notifications import RetryPolicy
-from video_monitoring.alerting.rules import DEFAULT_RULES, METRICS, OVERALL_ONLY, RATE_METRICS
+from video_monitoring.alerting.rules import (
+    DEFAULT_RULES,
+    OVERALL_ONLY,
+    RATE_METRICS,
+    STORED_METRICS,
+)
 
 PROJECT = "demo-bench-backtest"
 SCOPES = ("overall", "provider:runway", "provider:pika", "provider:heygen", "provider:synthesia",
@@ -45,7 +50,7 @@ def run_doc(tick: dt.datetime, scope: str, rng: random.Random) -> dict[str, Any]
         for d, h in INCIDENTS
     )
     measurements: dict[str, dict[str, Any]] = {}
-    for metric in sorted(METRICS):
+    for metric in sorted(STORED_METRICS):
         if scope != "overall" and metric in OVERALL_ONLY:
             continue
         if metric in RATE_METRICS:

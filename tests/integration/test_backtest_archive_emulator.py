@@ -57,17 +57,27 @@ def test_a_backtest_beyond_firestores_retention_reads_the_runs_from_bigquery(
             doc_id = system_metrics_id(tick, "1h", scope)
             batch.set(db.collection("system_performance_metrics").document(doc_id),
                       run_doc(tick, scope, successes, samples))  # fmt: skip
+    # Two more runs as an earlier release stored them: no scopeKind, no measurements.
+    for i in (24, 25):
+        tick = start + i * TICK
+        for scope in ("overall", "provider:pika"):
+            old = run_doc(tick, scope, 40, 40)
+            for field in ("scopeKind", "ruleMetrics", "ruleMeasurements"):
+                del old[field]
+            batch.set(db.collection("system_performance_metrics")
+                      .document(system_metrics_id(tick, "1h", scope)), old)  # fmt: skip
     batch.commit()
     export_in_process(db, bq, day)
 
-    params = {"from": start.isoformat(), "to": (start + 24 * TICK).isoformat()}
+    params = {"from": start.isoformat(), "to": (start + 26 * TICK).isoformat()}
     response = requests.get(
         stack.url("video_analytics_dashboard", "/alert-rules/low_success_rate/backtest"),
         params=params, headers={"Authorization": f"Bearer {token()}"}, timeout=60,
     )  # fmt: skip
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["source"] == "bigquery" and body["runs"] == 24 and body["unmeasured"] == 0
+    assert body["source"] == "bigquery" and body["runs"] == 26
+    assert body["unmeasured"] == 4  # the older rows: read, judged as no data
     # Pending after run 6, firing at run 7 (two breaches); clear at runs 14 and 15, resolved
     # at run 15 (two clear evaluations).
     fired, resolved = start + 7 * TICK, start + 15 * TICK

@@ -58,8 +58,8 @@ class FakeServices:
         self.calls.append(("rule_set", None))
         return self.rules
 
-    def snapshot(self, now: dt.datetime, anomaly_days: int) -> Snapshot:
-        self.calls.append(("snapshot", (now, anomaly_days)))
+    def snapshot(self, now: dt.datetime, anomaly_days: int, burn_windows: bool) -> Snapshot:
+        self.calls.append(("snapshot", (now, anomaly_days, burn_windows)))
         return Snapshot(tick=now, cells={}, windows={}, upgrades={})
 
     def objectives(self) -> dict[str, Objective]:
@@ -127,7 +127,7 @@ def test_take_snapshot_reads_as_much_history_as_the_longest_anomaly_baseline() -
     services = FakeServices()
     tick = t.Tick(NOW, rules=RuleSet((*DEFAULT_RULES, anomaly_rule(5), anomaly_rule(9)), ()))
     t.take_snapshot(services, tick)
-    assert services.calls[0] == ("snapshot", (NOW, 9))
+    assert services.calls[0] == ("snapshot", (NOW, 9, False))
     assert services.calls[1] == ("audit_repairs_since", NOW - dt.timedelta(hours=26))
     assert tick.snapshot is not None and tick.snapshot.system["pipelineRepairs"] == 3
 
@@ -136,7 +136,7 @@ def test_take_snapshot_without_anomaly_rules_reads_no_history() -> None:
     services = FakeServices(repairs=None)
     tick = t.Tick(NOW, rules=RuleSet(DEFAULT_RULES, ()))
     t.take_snapshot(services, tick)
-    assert services.calls[0] == ("snapshot", (NOW, 0))
+    assert services.calls[0] == ("snapshot", (NOW, 0, False))
     assert tick.snapshot is not None and tick.snapshot.system["pipelineRepairs"] is None
 
 
@@ -150,6 +150,8 @@ def test_take_snapshot_reads_the_objectives_only_for_enabled_burn_rate_rules() -
     enabled = RuleSet((*DEFAULT_RULES, burn.model_copy(update={"enabled": True})), ())
     tick = t.Tick(NOW, rules=enabled)
     t.take_snapshot(services, tick)
+    asked = [args for name, args in services.calls if name == "snapshot"]
+    assert asked == [(NOW, 0, False), (NOW, 0, True)]  # the burn windows only when needed
     assert tick.snapshot is not None
     assert sorted(tick.snapshot.objectives) == ["generation_latency", "generation_success"]
 

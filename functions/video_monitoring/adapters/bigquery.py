@@ -267,7 +267,10 @@ class BigQueryWarehouse:
             f"SELECT tick, scope, JSON_QUERY(ruleMeasurements, '$.{metric}') AS measured, "
             f"JSON_QUERY(ruleMetrics, '$.{metric}') AS figure "
             f"FROM `{self.dataset}.system_performance_metrics` WHERE windowName = @window "
-            "AND scopeKind IN UNNEST(@kinds) AND tick >= @start AND tick < @end "
+            # Rows exported before scopeKind existed: their kind is the scope's prefix (they
+            # carry no measurements, so they count as unmeasured runs).
+            "AND COALESCE(scopeKind, SPLIT(scope, ':')[SAFE_OFFSET(0)]) IN UNNEST(@kinds) "
+            "AND tick >= @start AND tick < @end "
             "ORDER BY tick, scope"
         )
         params = {"window": window, "kinds": list(kinds), "start": start, "end": end}

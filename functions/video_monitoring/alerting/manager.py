@@ -46,6 +46,10 @@ OUTBOX_BATCH = 200
 FIGURE_BEFORE = dt.timedelta(hours=6)
 FIGURE_AFTER = dt.timedelta(hours=1)
 CLAIM_LEASE = dt.timedelta(minutes=3)
+BURN_FIGURE = (
+    "the scheduled runs do not store a burn-rate rule's burn; GET /slos (the overview's "
+    "Error budgets) gives the objective's burn rates now"
+)
 MAX_DELIVERY_RUNS = 12  # scheduled runs (about an hour at 5 minutes) before a message is given up
 
 
@@ -411,6 +415,10 @@ class AlertManager:
                 "from": start,
                 "to": end,
                 "points": [{"at": p.at, "value": p.value} for p in points],
+                # A burn rate depends on the rule's objective and windows: runs do not store it.
+                "unavailable": BURN_FIGURE
+                if rule is not None and rule.kind == "burn_rate"
+                else None,
             },
         }
 

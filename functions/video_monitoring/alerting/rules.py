@@ -35,6 +35,8 @@ RuleWindow = Literal["5m", "30m", "1h", "6h", "24h"]
 # The windows every run stores figures for (system_performance_metrics); 30m and 6h exist for
 # burn-rate rules only.
 STORED_WINDOWS = ("5m", "1h", "24h")
+BURN_LONG = ("1h", "6h")  # a burn-rate rule's window ...
+BURN_SHORT = ("5m", "30m")  # ... and its short window
 Direction = Literal["above", "below", "both"]
 
 # Metrics a rule may name. Rates are judged on a Wilson confidence bound (README "Alerting").
@@ -83,7 +85,6 @@ RULE_ID_PATTERN = r"^[a-z0-9_]{1,64}$"
 RULE_ID = re.compile(RULE_ID_PATTERN)
 
 _OVERALL: tuple[ScopeKind, ...] = ("overall",)
-_MINUTES = {"5m": 5, "30m": 30, "1h": 60, "6h": 360, "24h": 1440}
 _SLACK: tuple[ChannelName, ...] = ("slack",)
 
 
@@ -229,21 +230,21 @@ class AlertRule(BaseModel):
     def _check_burn(self) -> None:
         burn = self.kind == "burn_rate"
         if burn != (self.metric == BURN_METRIC):
-            raise ValueError(f"metric {BURN_METRIC} goes with kind burn_rate, and only with it")
+            raise ValueError(f"metric: {BURN_METRIC} goes with kind burn_rate, and only with it")
         if not burn:
             if self.window not in STORED_WINDOWS:
-                raise ValueError(f"window must be one of {', '.join(STORED_WINDOWS)}")
+                raise ValueError(f"window: one of {', '.join(STORED_WINDOWS)}")
             if self.slo is not None or self.short_window is not None:
-                raise ValueError("slo and shortWindow apply to burn_rate rules only")
+                raise ValueError("slo: slo and shortWindow apply to burn_rate rules only")
             return
-        if self.slo is None or self.short_window is None:
-            raise ValueError("a burn_rate rule needs slo and shortWindow")
-        if self.window == "24h" or _MINUTES[self.short_window] >= _MINUTES[self.window]:
-            raise ValueError("a burn_rate rule needs shortWindow shorter than window (at most 6h)")
+        if self.slo is None:
+            raise ValueError("slo: a burn_rate rule needs the objective it watches")
+        if self.window not in BURN_LONG:
+            raise ValueError(f"window: a burn_rate rule's is one of {', '.join(BURN_LONG)}")
+        if self.short_window not in BURN_SHORT:  # each shorter than either long window
+            raise ValueError(f"shortWindow: a burn_rate rule's is one of {', '.join(BURN_SHORT)}")
         if self.comparator != "gt" or self.threshold <= 0:
-            raise ValueError(
-                "a burn_rate rule fires above a burn factor: comparator gt, threshold > 0"
-            )
+            raise ValueError("threshold: a burn_rate rule fires above a burn factor > 0 (gt)")
 
     @property
     def is_rate(self) -> bool:
@@ -270,8 +271,15 @@ def parse_model(model: type[Model], data: Any, what: str, ids: dict[str, str | N
         return model.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise InvalidArgument(f"{where}: {first['msg']}") from None
+        where = ".".join(str(part) for part in first["loc"])
+        message = str(first["msg"])
+        if not where:
+            # A check across fields names the field in its message ("shortWindow: ...").
+            text = message.removeprefix("Value error, ")
+            field, colon, rest = text.partition(": ")
+            if colon and field.isidentifier():
+                where, message = field, rest
+        raise InvalidArgument(f"{where or 'body'}: {message}") from None
 
 
 def parse_rule(data: Any, rule_id: str | None = None) -> AlertRule:
@@ -285,9 +293,9 @@ def _rule(**fields: Any) -> AlertRule:
 
 def _burn_pair(name: str, objective: str, what: str) -> tuple[AlertRule, AlertRule]:
     """The SRE workbook's two burn-rate rules of one objective (alerting/slo.py): 1 h and 5 min
-    above 14.4 (2% of a 28-day budget in an hour; critical) and 6 h and 30 min above 6 (5% in 6
-    hours; warning). Seeded disabled: they page on objectives the team chooses, so they are
-    turned on once slo_objectives holds the team's."""
+    above 14.4 (about 2% of a 28-day budget in an hour; critical) and 6 h and 30 min above 6
+    (about 5% in 6 hours; warning). Seeded disabled: they page on objectives the team chooses,
+    so they are turned on once slo_objectives holds the team's."""
     common = {"kind": "burn_rate", "metric": BURN_METRIC, "slo": objective,
               "scopes": ["overall", "provider"], "minSamples": 20, "pendingEvaluations": 1,
               "resolveEvaluations": 2, "enabled": False}  # fmt: skip
@@ -295,14 +303,14 @@ def _burn_pair(name: str, objective: str, what: str) -> tuple[AlertRule, AlertRu
         ruleId=f"slo_{name}_fast_burn", window="1h", shortWindow="5m", threshold=14.4,
         severity="critical", channels=["slack", "email", "webhook"],
         escalation=[{"afterMinutes": 15, "channels": ["sms"]}],
-        description=f"{what} spend the {objective} budget 14.4 times too fast (2% of 28 days' "
-        "budget in an hour), over both the last hour and the last 5 minutes", **common,
+        description=f"{what} spend the {objective} budget 14.4 times too fast (about 2% of 28 "
+        "days' budget in an hour), over both the last hour and the last 5 minutes", **common,
     )  # fmt: skip
     slow = _rule(
         ruleId=f"slo_{name}_slow_burn", window="6h", shortWindow="30m", threshold=6.0,
         severity="warning", channels=["slack", "email"],
-        description=f"{what} spend the {objective} budget 6 times too fast (5% of it in 6 "
-        "hours), over both the last 6 hours and the last 30 minutes", **common,
+        description=f"{what} spend the {objective} budget 6 times too fast (about 5% of it in "
+        "6 hours), over both the last 6 hours and the last 30 minutes", **common,
     )  # fmt: skip
     return fast, slow
 

@@ -8,12 +8,12 @@ as the counts:
 - `success`: valid = generations that completed or failed; bad = the failed ones.
 - `latency`: valid = completed generations with a generation time; bad = those slower than
   `thresholdSeconds`, counted from the generation-time sketch bins. Every time at most
-  T(1 - ALPHA) or above T(1 + ALPHA) is classified exactly (ALPHA = 1%: 89.1 s and 90.9 s for
-  90 s); only times inside that band may land on either side.
+  T/(1 + ALPHA) or above T/(1 - ALPHA) is classified exactly (ALPHA = 1%: 89.11 s and 90.91 s
+  for 90 s); only times inside that band may land on either side.
 
 Budget: the window may hold (1 - target) x valid bad events; `remaining` = 1 - bad / allowed
 (negative once overspent). Burn rate: (bad / valid) / (1 - target); at 1 the budget lasts exactly
-the window, at 14.4 a 28-day budget's 2% is gone in an hour. Burn-rate alert rules (`kind:
+the window, at 14.4 about 2% of a 28-day budget is gone in an hour. Burn-rate alert rules (`kind:
 burn_rate`) judge min(burn over `window`, burn over `shortWindow`) against their factor, the
 multi-window pairs of the SRE workbook (1 h and 5 min at 14.4, 6 h and 30 min at 6).
 """
@@ -67,9 +67,9 @@ class Objective(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> Objective:
         if self.sli == "latency" and self.threshold_seconds is None:
-            raise ValueError("a latency objective needs thresholdSeconds")
+            raise ValueError("thresholdSeconds: a latency objective needs it")
         if self.sli == "success" and self.threshold_seconds is not None:
-            raise ValueError("thresholdSeconds applies to latency objectives only")
+            raise ValueError("thresholdSeconds: applies to latency objectives only")
         if len(set(self.scopes)) != len(self.scopes) or not set(self.scopes) <= set(SCOPE_KINDS):
             raise ValueError(f"scopes: each of {', '.join(SCOPE_KINDS)} at most once")
         return self
@@ -150,12 +150,15 @@ def burn_rate(objective: Objective, measured: Counts) -> float | None:
 
 def burn_measurement(objective: Objective, long: Counts, short: Counts) -> Measurement:
     """What a burn-rate rule judges: the smaller of the two windows' burn rates (both must be
-    past the factor), with the long window's events as samples. A short window without events
-    spent nothing, so it reads 0 and a resolved incident clears at once."""
+    past the factor), with the long window's events as samples. Generations are windowed by
+    creation time and count once finished, so during a slow incident the short window may hold
+    none finished yet: then the long window judges alone (new traffic that finishes well clears
+    it)."""
     long_burn = burn_rate(objective, long)
     if long_burn is None:
         return Measurement(None, 0)
-    return Measurement(min(long_burn, burn_rate(objective, short) or 0.0), long.valid)
+    short_burn = burn_rate(objective, short)
+    return Measurement(long_burn if short_burn is None else min(long_burn, short_burn), long.valid)
 
 
 def budget_json(objective: Objective, measured: Counts) -> dict[str, Any]:
@@ -183,8 +186,13 @@ def budget_json(objective: Objective, measured: Counts) -> dict[str, Any]:
 def hours_to_exhaustion(
     objective: Objective, remaining: float | None, burn: float | None
 ) -> float | None:
-    """At burn rate `burn`, hours until the remaining budget is spent (None: not spending
-    faster than it accrues, or nothing left to spend)."""
-    if remaining is None or burn is None or burn <= 1 or remaining <= 0:
+    """At burn rate `burn`, hours until the remaining budget is spent, assuming the events that
+    leave the rolling window had spent it at the window's average rate (1 - remaining): the
+    budget shrinks at (burn - (1 - remaining)) per window. None when it does not shrink, or is
+    spent already."""
+    if remaining is None or burn is None or remaining <= 0:
         return None
-    return remaining * objective.window.total_seconds() / 3600 / burn
+    shrink = burn - (1 - remaining)
+    if shrink <= 0:
+        return None
+    return remaining * objective.window.total_seconds() / 3600 / shrink

@@ -227,11 +227,14 @@ class PerformanceMonitor:
         self,
         tick: dt.datetime,
         anomaly_days: int = 0,
+        burn_windows: bool = False,
     ) -> Snapshot:
-        """Cells of every rule and burn window ending at the tick (minute-aligned), and for
-        anomaly rules the whole hours of the same hour on the previous `anomaly_days` days."""
+        """Cells of every rule window (and with `burn_windows` every burn window) ending at the
+        tick (minute-aligned), and for anomaly rules the whole hours of the same hour on the
+        previous `anomaly_days` days."""
         end = floor_time(tick, "minute")
-        lengths = RULE_WINDOWS | slo.BURN_WINDOWS  # burn-rate rules' windows too (30m, 6h)
+        # The burn-rate rules' windows too (30m, 6h) when one is enabled.
+        lengths = RULE_WINDOWS | (slo.BURN_WINDOWS if burn_windows else {})
         windows = {name: Window(start=end - length, end=end) for name, length in lengths.items()}
         covers = {name: cover(w.start, w.end) for name, w in windows.items()}
         hours: list[BucketRange] = []

@@ -95,7 +95,7 @@ def objective_status(
     if objective.threshold_seconds is not None:
         # Sketch bins: times inside this band may be classified either side of the threshold.
         t = objective.threshold_seconds
-        body["uncertainSeconds"] = [t * (1 - sketch.ALPHA), t * (1 + sketch.ALPHA)]
+        body["uncertainSeconds"] = [t / (1 + sketch.ALPHA), t / (1 - sketch.ALPHA)]
     if not objective.enabled:
         body["budgets"] = []
         return body

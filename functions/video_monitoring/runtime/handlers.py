@@ -163,9 +163,9 @@ class LiveTick:
         """The alert rules of this run."""
         return self.app.alerts.rule_set()
 
-    def snapshot(self, now: dt.datetime, anomaly_days: int) -> Snapshot:
+    def snapshot(self, now: dt.datetime, anomaly_days: int, burn_windows: bool) -> Snapshot:
         """Every rule window's figures."""
-        return self.app.monitor.snapshot(now, anomaly_days)
+        return self.app.monitor.snapshot(now, anomaly_days, burn_windows)
 
     def objectives(self) -> dict[str, Objective]:
         """The service level objectives."""

@@ -37,8 +37,9 @@ class TickServices(Protocol):
         """The alert rules of this run (missing defaults seeded)."""
         ...
 
-    def snapshot(self, now: dt.datetime, anomaly_days: int) -> Snapshot:
-        """Every rule window's figures at `now`, with `anomaly_days` of history."""
+    def snapshot(self, now: dt.datetime, anomaly_days: int, burn_windows: bool) -> Snapshot:
+        """Every rule window's figures at `now` (and the burn windows when asked), with
+        `anomaly_days` of history."""
         ...
 
     def objectives(self) -> dict[str, Objective]:
@@ -120,8 +121,9 @@ def take_snapshot(services: TickServices, tick: Tick) -> None:
     rule's metric)."""
     rules = tick.rules.rules if tick.rules else ()
     anomaly_days = max((r.baseline_days for r in rules if r.kind == "anomaly"), default=0)
-    tick.snapshot = services.snapshot(tick.now, anomaly_days)
-    if any(r.kind == "burn_rate" and r.enabled for r in rules):
+    burn = any(r.kind == "burn_rate" and r.enabled for r in rules)
+    tick.snapshot = services.snapshot(tick.now, anomaly_days, burn)
+    if burn:
         tick.snapshot.objectives = services.objectives()
     repairs = services.audit_repairs_since(tick.now - AUDIT_ALERT_SPAN)
     tick.snapshot.system["pipelineRepairs"] = repairs

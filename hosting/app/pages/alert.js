@@ -72,7 +72,7 @@ export async function render(context) {
       threshold: figure.threshold,
       summary: points.length
         ? `${points.length} runs from ${when(figure.from)} to ${when(figure.to)}; the dashed line is the threshold`
-        : "No run measured this figure in the alert's time range yet.",
+        : figure.unavailable ? `Not charted: ${figure.unavailable}.` : "No run measured this figure in the alert's time range yet.",
     });
   }
 

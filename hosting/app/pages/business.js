@@ -15,11 +15,14 @@ function tile(label, figure, value, note) {
 export async function render(context) {
   const { main, params } = context;
   const bar = await controlBar(context);
+  // The charts are extra: if the trends cannot be answered the figures still show.
   const [b, trends] = await Promise.all([
     get("/business", windowParams(params)),
-    get("/trends", { ...windowParams(params), granularity: granularity(params), metric: "revenueUsd", horizon: 6 }),
+    get("/trends", { ...windowParams(params), granularity: granularity(params), metric: "revenueUsd", horizon: 6 })
+      .catch((error) => ({ error })),
   ]);
-  const revenue = new TimeChart({ title: "Revenue per bucket, with forecast (95% band)", unit: "usd" });
+  const whole = params.get("provider") ? " (upgrades belong to no provider: the whole product's)" : "";
+  const revenue = new TimeChart({ title: `Revenue per bucket, with forecast (95% band)${whole}`, unit: "usd" });
   const conversion = new TimeChart({ title: "Conversion (upgrades per free generation)", unit: "share" });
   const g = b.generations;
   const e = b.engagement;
@@ -67,6 +70,10 @@ export async function render(context) {
     h("p", { class: "muted" }, b.retention?.snapshotDay
       ? `Retention as of the daily snapshot of ${when(b.retention.snapshotDay)}.`
       : "No daily snapshot covers this window yet (one is taken each day after midnight UTC)."));
+  if (trends.error) {
+    for (const chart of [revenue, conversion]) chart.summary.textContent = `No trend: ${trends.error.message}`;
+    return;
+  }
   const x = trends.series.map((p) => p.start);
   const forecast = trends.forecast;
   revenue.update({
