@@ -13,7 +13,9 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -21,7 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import requests
 from google.cloud import firestore
 
-from benchlib import bench_stack, empty_query_ms, finished_generation, store_counters
+from benchlib import (
+    bench_stack,
+    empty_query_ms,
+    finished_generation,
+    store_counters,
+    wait_for_count,
+    write_generations,
+)
 from local_stack.stack import LocalStack
 from local_stack.tokens import emulator_token
 
@@ -47,20 +56,14 @@ def load(stack: LocalStack, db: firestore.Client, count: int, total: int, now: d
     """`count` finished generations between 22 h and 2 h ago, one write each, until the day's
     summary counts `total`."""
     rng = random.Random(count)
-    batch = db.batch()
-    for i in range(count):
-        created = now - dt.timedelta(minutes=rng.uniform(120, 22 * 60))
-        doc = finished_generation(rng, created, pika_failure=0.25, users=1000)
-        batch.set(db.collection("video_generations").document(f"b-{total}-{i}"), doc)
-        if i % 400 == 399:
-            batch.commit()
-            batch = db.batch()
-    batch.commit()
-    deadline = time.monotonic() + 1800
-    while day_total(stack) != total:
-        if time.monotonic() > deadline:
-            raise SystemExit(f"pipeline did not reach {total} generations")
-        time.sleep(1)
+
+    def docs() -> Iterator[tuple[str, dict[str, Any]]]:
+        for i in range(count):
+            created = now - dt.timedelta(minutes=rng.uniform(120, 22 * 60))
+            yield f"b-{total}-{i}", finished_generation(rng, created, pika_failure=0.25, users=1000)
+
+    write_generations(db, docs())
+    wait_for_count(lambda: day_total(stack), total)
 
 
 def tick(stack: LocalStack, when: dt.datetime) -> tuple[float, dict[str, int]]:

@@ -8,7 +8,7 @@ import datetime as dt
 import os
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,28 @@ def finished_generation(
     if failed:
         doc["error"] = {"code": "provider_5xx", "message": "upstream", "retryable": True}
     return doc
+
+
+def write_generations(db: firestore.Client, docs: Iterable[tuple[str, dict[str, Any]]]) -> None:
+    """Generation documents by id, one write each, committed in batches of 400."""
+    batch, pending = db.batch(), 0
+    for doc_id, doc in docs:
+        batch.set(db.collection("video_generations").document(doc_id), doc)
+        pending += 1
+        if pending == 400:
+            batch.commit()
+            batch, pending = db.batch(), 0
+    batch.commit()
+
+
+def wait_for_count(count: Callable[[], int], wanted: int, timeout: float = 1800) -> None:
+    """Poll `count()` every second until it is `wanted` (the pipeline caught up); exit the
+    benchmark after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while count() != wanted:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"pipeline did not reach {wanted} generations")
+        time.sleep(1)
 
 
 def percentile(values: list[float], q: float) -> float:

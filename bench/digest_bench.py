@@ -13,6 +13,7 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import requests
 from google.cloud import firestore
 
-from benchlib import bench_stack, finished_generation, store_counters
+from benchlib import (
+    bench_stack,
+    finished_generation,
+    store_counters,
+    wait_for_count,
+    write_generations,
+)
 from local_stack.stack import LocalStack
 from local_stack.tokens import emulator_token
 from video_monitoring.analytics import digest_render as render
@@ -46,21 +53,15 @@ def get(stack: LocalStack, path: str, params: dict[str, str]) -> tuple[float, di
 def load(stack: LocalStack, db: firestore.Client, count: int, start: dt.datetime) -> None:
     """`count` finished generations over the two weeks from `start`, one write each."""
     rng = random.Random(count)
-    batch = db.batch()
-    for i in range(count):
-        created = start + dt.timedelta(minutes=rng.uniform(0, 14 * 24 * 60 - 60))
-        doc = finished_generation(rng, created, pika_failure=0.25, users=1000)
-        batch.set(db.collection("video_generations").document(f"d-{i}"), doc)
-        if i % 400 == 399:
-            batch.commit()
-            batch = db.batch()
-    batch.commit()
+
+    def docs() -> Iterator[tuple[str, dict[str, Any]]]:
+        for i in range(count):
+            created = start + dt.timedelta(minutes=rng.uniform(0, 14 * 24 * 60 - 60))
+            yield f"d-{i}", finished_generation(rng, created, pika_failure=0.25, users=1000)
+
+    write_generations(db, docs())
     window = {"from": start.isoformat(), "to": (start + dt.timedelta(days=14)).isoformat()}
-    deadline = time.monotonic() + 1800
-    while get(stack, "/summary", window)[1]["generations"]["total"] != count:
-        if time.monotonic() > deadline:
-            raise SystemExit(f"pipeline did not reach {count} generations")
-        time.sleep(1)
+    wait_for_count(lambda: get(stack, "/summary", window)[1]["generations"]["total"], count)
 
 
 def main() -> int:

@@ -12,6 +12,7 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import requests
 from google.cloud import firestore
 
-from benchlib import bench_stack, finished_generation, store_counters
+from benchlib import (
+    bench_stack,
+    finished_generation,
+    store_counters,
+    wait_for_count,
+    write_generations,
+)
 from local_stack.stack import LocalStack
 from local_stack.tokens import emulator_token
 
@@ -54,22 +61,16 @@ def load(stack: LocalStack, db: firestore.Client, count: int, end: dt.datetime) 
     """`count` finished generations over the 28 days before `end`, one write each; a tenth of
     them in the last 6 hours, so every burn window has traffic."""
     rng = random.Random(count)
-    batch = db.batch()
-    for i in range(count):
-        span = 6 * 60 if i % 10 == 0 else 28 * 24 * 60 - 10
-        created = end - dt.timedelta(minutes=rng.uniform(10, span))
-        doc = finished_generation(rng, created, pika_failure=0.25, users=2000)
-        batch.set(db.collection("video_generations").document(f"s-{i}"), doc)
-        if i % 400 == 399:
-            batch.commit()
-            batch = db.batch()
-    batch.commit()
+
+    def docs() -> Iterator[tuple[str, dict[str, Any]]]:
+        for i in range(count):
+            span = 6 * 60 if i % 10 == 0 else 28 * 24 * 60 - 10
+            created = end - dt.timedelta(minutes=rng.uniform(10, span))
+            yield f"s-{i}", finished_generation(rng, created, pika_failure=0.25, users=2000)
+
+    write_generations(db, docs())
     window = {"from": (end - dt.timedelta(days=28)).isoformat(), "to": end.isoformat()}
-    deadline = time.monotonic() + 1800
-    while call(stack, "GET", "/summary", window)[1]["generations"]["total"] != count:
-        if time.monotonic() > deadline:
-            raise SystemExit(f"pipeline did not reach {count} generations")
-        time.sleep(1)
+    wait_for_count(lambda: call(stack, "GET", "/summary", window)[1]["generations"]["total"], count)
 
 
 def main() -> int:

@@ -18,7 +18,8 @@ from video_monitoring.dashboard.http import Request
 class Api:
     """A dashboard over a degraded world whose pika alerts have fired."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, **services: Any) -> None:
+        """`services`: more of the Dashboard's optional services (audit, slos, ...)."""
         self.world = world
         self.dashboard = Dashboard(
             AnalyticsEngine(world.store, world.monitor),
@@ -27,6 +28,7 @@ class Api:
             400,
             verifier=verifier,
             alerts=world.manager,
+            **services,
         )
 
     def call(

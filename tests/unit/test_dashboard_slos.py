@@ -7,12 +7,9 @@ import pytest
 
 from tests.unit.test_access import ListAudit
 from tests.unit.test_alert_manager import World
-from tests.unit.test_dashboard import verifier
 from tests.unit.test_dashboard_alerts import Api
 from tests.unit.test_slo import FakeObjectiveStore
-from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.slos import SloService
-from video_monitoring.dashboard.app import Dashboard
 
 
 @pytest.fixture
@@ -20,18 +17,9 @@ def api() -> Api:
     world = World()
     for i in range(30):
         world.add("runway", "failed" if i == 0 else "completed", 40, ago_minutes=10 + i)
-    api = Api(world)
-    api.audit = ListAudit()  # type: ignore[attr-defined]
-    api.dashboard = Dashboard(
-        AnalyticsEngine(world.store, world.monitor),
-        world.monitor,
-        world.clock,
-        400,
-        verifier=verifier,
-        alerts=world.manager,
-        audit=api.audit,  # type: ignore[attr-defined]
-        slos=SloService(FakeObjectiveStore(), world.monitor, world.clock),
-    )
+    audit = ListAudit()
+    api = Api(world, audit=audit, slos=SloService(FakeObjectiveStore(), world.monitor, world.clock))
+    api.audit = audit  # type: ignore[attr-defined]
     world.manager.seed_default_rules()
     return api
 

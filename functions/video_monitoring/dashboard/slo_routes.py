@@ -53,6 +53,9 @@ def slos_response(
 
 def check_objective(service: SloService, rule: AlertRule) -> None:
     """A burn-rate rule must name an objective that exists (a 400 naming `slo`)."""
-    if rule.kind == "burn_rate" and rule.slo not in service.objectives():
-        known = ", ".join(sorted(service.objectives())) or "none"
+    if rule.kind != "burn_rate":
+        return
+    objectives = service.objectives()
+    if rule.slo not in objectives:
+        known = ", ".join(sorted(objectives)) or "none"
         raise InvalidArgument(f"slo: no objective {rule.slo!r}; objectives: {known}")
