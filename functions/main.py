@@ -26,33 +26,47 @@ UTC = ZoneInfo("UTC")
 DocumentChange = firestore_fn.Event[Change[Any]]  # before/after DocumentSnapshot | None
 
 
-@firestore_fn.on_document_written(document=source_collection() + "/{generationId}")
+# Every timeout is deploy.TIMEOUTS' (the reason for each is there).
+@firestore_fn.on_document_written(
+    document=source_collection() + "/{generationId}",
+    timeout_sec=deploy.TIMEOUTS["on_generation_written"],
+)
 def on_generation_written(event: DocumentChange) -> None:
     """Record or update one generation's metrics and rollups."""
     handlers.generation_written(event)
 
 
-@firestore_fn.on_document_written(document="analytics_events/{eventId}")
+@firestore_fn.on_document_written(
+    document="analytics_events/{eventId}", timeout_sec=deploy.TIMEOUTS["on_analytics_event_written"]
+)
 def on_analytics_event_written(event: DocumentChange) -> None:
     """Count one app event into the event rollups (business figures read from them)."""
     handlers.event_written(event)
 
 
-@scheduler_fn.on_schedule(schedule="* * * * *", timezone=UTC, timeout_sec=60)
+@scheduler_fn.on_schedule(
+    schedule="* * * * *", timezone=UTC, timeout_sec=deploy.TIMEOUTS["fold_rollups"]
+)
 def fold_rollups(event: scheduler_fn.ScheduledEvent) -> None:
     """Fold the rollup journal of closed minutes into the minute, hour and day buckets."""
     handlers.fold_rollups(event.schedule_time)
 
 
 @scheduler_fn.on_schedule(
-    schedule="*/5 * * * *", timezone=UTC, secrets=deploy.secrets_of("aggregate_and_alert")
+    schedule="*/5 * * * *",
+    timezone=UTC,
+    timeout_sec=deploy.TIMEOUTS["aggregate_and_alert"],
+    secrets=deploy.secrets_of("aggregate_and_alert"),
 )
 def aggregate_and_alert(event: scheduler_fn.ScheduledEvent) -> None:
     """Compute windowed metrics, evaluate alert rules, notify."""
     handlers.aggregate_and_alert(event.schedule_time)
 
 
-@https_fn.on_request(secrets=deploy.secrets_of("video_analytics_dashboard"))
+@https_fn.on_request(
+    timeout_sec=deploy.TIMEOUTS["video_analytics_dashboard"],
+    secrets=deploy.secrets_of("video_analytics_dashboard"),
+)
 def video_analytics_dashboard(request: Request) -> Response:
     """The dashboard API."""
     return handlers.dashboard_request(request)
@@ -61,7 +75,7 @@ def video_analytics_dashboard(request: Request) -> Response:
 @scheduler_fn.on_schedule(
     schedule="0 2 * * *",
     timezone=UTC,
-    timeout_sec=1800,
+    timeout_sec=deploy.TIMEOUTS["export_to_bigquery"],
     memory=options.MemoryOption.MB_512,
     # A rerun replaces the day exactly, so Cloud Scheduler may retry a failed run.
     retry_count=3,
@@ -73,7 +87,12 @@ def export_to_bigquery(event: scheduler_fn.ScheduledEvent) -> None:
     handlers.export_to_bigquery(event.schedule_time)
 
 
-@scheduler_fn.on_schedule(schedule="30 1 * * *", timezone=UTC, timeout_sec=1800, retry_count=3)
+@scheduler_fn.on_schedule(
+    schedule="30 1 * * *",
+    timezone=UTC,
+    timeout_sec=deploy.TIMEOUTS["audit_pipeline"],
+    retry_count=3,
+)
 def audit_pipeline(event: scheduler_fn.ScheduledEvent) -> None:
     """Re-reconcile the settled days and repair changes no handler reconciled (before the
     02:00 export, so BigQuery gets the repaired records)."""

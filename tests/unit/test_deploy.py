@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from video_monitoring.config.settings import NotificationSettings, Settings
+from video_monitoring.config.settings import DashboardSettings, NotificationSettings, Settings
 from video_monitoring.core.errors import ConfigError
 from video_monitoring.runtime import deploy
 
@@ -130,3 +130,25 @@ def test_a_production_cold_start_without_its_channel_secret_names_it() -> None:
         text=True, timeout=120,
     )  # fmt: skip
     assert started.returncode == 0, started.stderr
+
+
+def test_a_time_budget_that_outlives_its_function_fails_the_cold_start() -> None:
+    late = Settings(dashboard=DashboardSettings(request_deadline_seconds=55))
+    deploy.check_budgets("video_analytics_dashboard", late)  # 55 s < 60 s: fine
+    deploy.check_budgets("aggregate_and_alert", settings(notify_budget_seconds=120))
+    with pytest.raises(ConfigError, match="NOTIFY_BUDGET_SECONDS=121 leaves the tick less than"):
+        deploy.check_function(
+            "aggregate_and_alert",
+            settings(
+                alert_channels="slack",
+                slack_webhook_url="https://hooks.example/x",
+                notify_budget_seconds=121,
+            ),
+        )
+    with pytest.raises(ConfigError, match="REQUEST_DEADLINE_SECONDS"):
+        deploy.check_budgets(
+            "video_analytics_dashboard",
+            Settings.model_construct(
+                dashboard=DashboardSettings.model_construct(request_deadline_seconds=60.0)
+            ),
+        )

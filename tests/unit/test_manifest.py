@@ -11,6 +11,8 @@ import pytest
 import yaml
 from firebase_functions.private import serving
 
+from video_monitoring.config.settings import DashboardSettings, NotificationSettings
+
 FUNCTIONS_DIR = pathlib.Path(__file__).resolve().parents[2] / "functions"
 
 
@@ -59,3 +61,26 @@ def test_triggers(manifest: dict[str, Any]) -> None:
     export = endpoints["export_to_bigquery"]
     assert export["timeoutSeconds"] == 1800 and export["availableMemoryMb"] == 512
     assert export["scheduleTrigger"]["retryConfig"]["retryCount"] == 3  # reruns are exact
+
+
+# Seconds between two runs of each scheduled function (its cron schedule).
+PERIODS = {"fold_rollups": 60, "aggregate_and_alert": 300, "export_to_bigquery": 86_400,
+           "audit_pipeline": 86_400}  # fmt: skip
+
+
+def test_every_function_has_the_timeout_set_on_purpose(manifest: dict[str, Any]) -> None:
+    endpoints = manifest["endpoints"]
+    timeouts = {name: endpoint.get("timeoutSeconds") for name, endpoint in endpoints.items()}
+    assert timeouts == {
+        "on_generation_written": 60, "on_analytics_event_written": 60, "fold_rollups": 60,
+        "aggregate_and_alert": 240, "video_analytics_dashboard": 60,
+        "export_to_bigquery": 1800, "audit_pipeline": 1800,
+    }  # fmt: skip
+    # No request outlives Hosting's rewrite proxy, and its own deadline stops work before both.
+    assert timeouts["video_analytics_dashboard"] <= 60
+    assert DashboardSettings().request_deadline_seconds < timeouts["video_analytics_dashboard"]
+    # A scheduled run ends before the next one starts (the tick with its notification budget).
+    for name, period in PERIODS.items():
+        assert timeouts[name] <= period, name
+    budget = NotificationSettings().notify_budget_seconds
+    assert budget + 120 <= timeouts["aggregate_and_alert"]

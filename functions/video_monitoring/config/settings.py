@@ -86,6 +86,17 @@ class DashboardSettings(_Group):
     export_rate_per_hour: int = Field(default=30, ge=1)
     # Most rows one /export may return (a larger window gets a 400 naming the cap).
     export_max_rows: int = Field(default=100_000, ge=1)
+    # Work one request may do before it answers: Hosting's rewrite proxy cuts at 60 s, the
+    # function's own timeout (runtime/deploy.py) is 60 s, and this leaves 10 s of margin.
+    request_deadline_seconds: float = Field(default=50.0, gt=0, le=55)
+    # Most rows a synchronous /export of each format encodes within the deadline: the rate
+    # bench/export_bench.py measures x REQUEST_DEADLINE_SECONDS / 12 (a sixth of a vCPU,
+    # half the deadline for encoding); a larger window is a 400 naming the cap.
+    export_sync_rows_csv: int = Field(default=100_000, ge=1)
+    export_sync_rows_ndjson: int = Field(default=100_000, ge=1)
+    export_sync_rows_json: int = Field(default=100_000, ge=1)
+    export_sync_rows_xlsx: int = Field(default=20_000, ge=1)
+    export_sync_rows_pdf: int = Field(default=2_000, ge=1)
     # GET /health computes its verdict at most this often per instance (it needs no token).
     health_cache_seconds: float = Field(default=15.0, ge=0)
     # Targets the console holds the headline figures against (GET /targets).
@@ -95,6 +106,17 @@ class DashboardSettings(_Group):
     target_satisfaction: float = Field(default=4.5, ge=0, le=5)
     target_premium_adoption: float = Field(default=0.6, ge=0, le=1)
     target_retention: float = Field(default=0.85, ge=0, le=1)
+
+    def sync_export_caps(self) -> dict[str, int]:
+        """The synchronous export cap of each format (never above EXPORT_MAX_ROWS)."""
+        caps = {
+            "csv": self.export_sync_rows_csv,
+            "ndjson": self.export_sync_rows_ndjson,
+            "json": self.export_sync_rows_json,
+            "xlsx": self.export_sync_rows_xlsx,
+            "pdf": self.export_sync_rows_pdf,
+        }
+        return {fmt: min(cap, self.export_max_rows) for fmt, cap in caps.items()}
 
     def targets(self) -> dict[str, Target]:
         """The targets by the figure they apply to (names as GET /targets gives them)."""
@@ -175,6 +197,9 @@ class NotificationSettings(_Group):
     notify_base_delay_seconds: float = 0.5
     notify_max_delay_seconds: float = 4.0
     notify_timeout_seconds: float = 5.0
+    # Wall time a tick gives its deliveries (alerts, then digests), after its heartbeat and
+    # rule evaluation; a send not started by then stays in the outbox for the next tick.
+    notify_budget_seconds: float = Field(default=60.0, gt=0)
 
 
 def slack_tier_secret(tier: str) -> str:

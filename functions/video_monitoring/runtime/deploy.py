@@ -39,6 +39,28 @@ CHANNEL_SETTINGS: dict[str, tuple[str, ...]] = {
 NOTIFYING = ("aggregate_and_alert", "video_analytics_dashboard")
 PSEUDONYMISING = ("export_to_bigquery", "video_analytics_dashboard")
 
+# Hosting's rewrite to a function answers 504 once the function has taken this long.
+HOSTING_PROXY_SECONDS = 60
+# Each function's timeout in seconds, set on purpose (main.py's decorators read it).
+TIMEOUTS: dict[str, int] = {
+    # One document's reconcile; its transient retries give up after 50 s (runtime/retry.py).
+    "on_generation_written": 60,
+    "on_analytics_event_written": 60,
+    # Every minute: one fold ends before the next one starts.
+    "fold_rollups": 60,
+    # Every 5 minutes: a run ends well before the next one starts. The heartbeat and the rule
+    # evaluation come first; notifications then get at most NOTIFY_BUDGET_SECONDS of the rest.
+    "aggregate_and_alert": 240,
+    # Behind Hosting's proxy: a longer timeout would only run work nobody receives. Each
+    # request stops its own work at REQUEST_DEADLINE_SECONDS, under this.
+    "video_analytics_dashboard": HOSTING_PROXY_SECONDS,
+    # Nightly, with retries: a day's export and the audit of settled days are long batch jobs.
+    "export_to_bigquery": 1800,
+    "audit_pipeline": 1800,
+}
+# What a tick needs besides its notifications (rules, snapshot, heartbeat), at the least.
+TICK_RESERVE_SECONDS = 120
+
 # Parameters: the CLI prompts for those without a default (the required ones) and stores the
 # answers in functions/.env.<project>; each becomes the environment variable the settings read.
 # Optional settings with no sensible default (SMTP host, addresses, numbers) are plain lines of
@@ -96,9 +118,11 @@ def secrets_of(function: str, environ: Mapping[str, str] | None = None) -> list[
 
 
 def check_function(target: str | None, settings: Settings) -> None:
-    """At a deployed function's cold start (`FUNCTION_TARGET` names it): a function that
-    notifies needs ALERT_CHANNELS and every setting of each channel it names, else a
-    ConfigError naming what is missing, so alerting is never silently off."""
+    """At a deployed function's cold start (`FUNCTION_TARGET` names it): its time budgets fit
+    its timeout, and a function that notifies needs ALERT_CHANNELS and every setting of each
+    channel it names, else a ConfigError naming what is missing, so alerting is never
+    silently off."""
+    check_budgets(target, settings)
     if target not in NOTIFYING:
         return
     try:
@@ -123,3 +147,23 @@ def check_function(target: str | None, settings: Settings) -> None:
             f"{','.join(channels)}: {', '.join(missing)} (secrets from Secret Manager, the rest "
             "in functions/.env; see the README's Deploy section)"
         )
+
+
+def check_budgets(target: str | None, settings: Settings) -> None:
+    """A ConfigError naming the setting when a function's own time budget does not fit its
+    timeout (the platform would cut the work before the budget does, mid-write)."""
+    if target == "video_analytics_dashboard":
+        deadline = settings.dashboard.request_deadline_seconds
+        if deadline >= TIMEOUTS[target]:
+            raise ConfigError(
+                f"REQUEST_DEADLINE_SECONDS={deadline:g} must be under the dashboard's "
+                f"{TIMEOUTS[target]} s timeout (Hosting's proxy cuts at {HOSTING_PROXY_SECONDS} s)"
+            )
+    if target == "aggregate_and_alert":
+        budget = settings.notifications.notify_budget_seconds
+        if budget > TIMEOUTS[target] - TICK_RESERVE_SECONDS:
+            raise ConfigError(
+                f"NOTIFY_BUDGET_SECONDS={budget:g} leaves the tick less than "
+                f"{TICK_RESERVE_SECONDS} s of its {TIMEOUTS[target]} s timeout; at most "
+                f"{TIMEOUTS[target] - TICK_RESERVE_SECONDS}"
+            )
