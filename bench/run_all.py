@@ -10,6 +10,7 @@ HERE = Path(__file__).resolve().parent
 SCRIPTS = [
     "percentile_error.py", "reconcile_bench.py", "concurrency_bench.py", "pipeline_bench.py",
     "alerting_bench.py", "dashboard_bench.py", "rollup_scale_bench.py", "export_memory.py",
+    "export_bench.py",
     "bigquery_export_bench.py", "console_bench.py", "backtest_bench.py", "digest_bench.py",
     "slo_bench.py",
 ]  # fmt: skip

@@ -67,3 +67,11 @@ class Unavailable(MonitoringError):
 
     code = "unavailable"
     http_status = 503
+
+
+class DeadlineExceeded(MonitoringError):
+    """A request's work ran past its deadline and was stopped before answering; the message
+    names the parameter that makes it smaller."""
+
+    code = "deadline-exceeded"
+    http_status = 503

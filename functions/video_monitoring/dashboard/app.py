@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import functools
 import itertools
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from video_monitoring.alerting.manager import AlertManager, AlertQuery
@@ -29,7 +29,7 @@ from video_monitoring.core.errors import (
     RateLimited,
 )
 from video_monitoring.core.models import Window, rfc3339
-from video_monitoring.dashboard.access import AuditEntry, AuditLog, RateLimiter
+from video_monitoring.dashboard.access import AuditEntry, AuditLog
 from video_monitoring.dashboard.alert_routes import act_on_alert
 from video_monitoring.dashboard.auth import ADMIN_ROLES, READ_ROLES, Caller, require, verify
 from video_monitoring.dashboard.control_routes import CONTROL_ACTIONS, controls_response
@@ -38,12 +38,15 @@ from video_monitoring.dashboard.files import (
     DATASETS,
     FORMATS,
     ArchivedExportSource,
-    ArchivedRows,
     Dataset,
     ExportSource,
+    before_deadline,
     encode,
     file_name,
     row_of,
+)
+from video_monitoring.dashboard.files import (
+    FileExports as FileExports,
 )
 from video_monitoring.dashboard.http import Request, Response, StreamResponse, error_body
 from video_monitoring.dashboard.params import api_path, json_body, parse_window
@@ -88,18 +91,6 @@ def loggable(path: str) -> str:
     if len(parts) >= 2 and parts[0] == "users":
         parts[1] = subject(parts[1])
     return "/" + "/".join(parts)
-
-
-@dataclass(frozen=True)
-class FileExports:
-    """What `/export` needs: where rows come from, the most rows one file may hold, the
-    per-user rate limit, and the archive that answers for rows Firestore no longer keeps."""
-
-    source: ExportSource
-    max_rows: int = 100_000
-    limiter: RateLimiter | None = None
-    rate_per_hour: int = 30
-    archived: ArchivedRows | None = None
 
 
 class Dashboard:
@@ -250,6 +241,7 @@ class Dashboard:
         params: Mapping[str, str],
         caller: Caller,
     ) -> StreamResponse:
+        deadline = self._clock() + config.deadline
         name = _choice(params, "dataset", tuple(DATASETS))
         if name is None:
             raise InvalidArgument(f"dataset: required; one of {', '.join(DATASETS)}")
@@ -261,7 +253,9 @@ class Dashboard:
         fmt = _choice(params, "format", tuple(FORMATS)) or "csv"
         with self._audited(caller, "export", name) as details:
             details.update({"format": fmt, **window.to_json(), "provider": window.provider})
-            return self._export_file(config, source, DATASETS[name], fmt, window, caller, details)
+            return self._export_file(
+                config, source, DATASETS[name], fmt, window, caller, details, deadline
+            )
 
     def _export_file(
         self,
@@ -272,6 +266,7 @@ class Dashboard:
         window: Window,
         caller: Caller,
         details: dict[str, Any],
+        deadline: dt.datetime,
     ) -> StreamResponse:
         if config.limiter is not None:
             wait = config.limiter.take(f"export__{caller.uid or 'unknown'}", self._clock())
@@ -288,6 +283,11 @@ class Dashboard:
                 f"from: the window holds {rows} {name} rows, more than the export cap of "
                 f"{config.max_rows}; narrow the window (or split it)"
             )
+        if rows > (cap := config.sync_cap(fmt)):
+            raise InvalidArgument(
+                f"from: the window holds {rows} {name} rows, more than a {fmt} export encodes "
+                f"within the request's deadline ({cap} rows); narrow the window or choose csv"
+            )
         # The first page is read before the response starts, so a failing query is an error
         # response rather than a 200 with a cut file.
         opted_out = source.opted_out_users()
@@ -299,11 +299,19 @@ class Dashboard:
         chunks = encode(
             dataset,
             fmt,
-            (row_of(dataset, i, d) for i, d in itertools.chain(first, rows_read)),
+            before_deadline(
+                (row_of(dataset, i, d) for i, d in itertools.chain(first, rows_read)),
+                deadline, self._clock, fmt,
+            ),
             window,
             report_figures(self._engine, window, self._targets) if fmt == "pdf" else None,
+        )  # fmt: skip
+        # The first chunk is made before the response starts: a file built whole (xlsx, pdf)
+        # that misses the deadline is an error response, never a 200 with a cut file.
+        head = next(chunks, b"")
+        return StreamResponse(
+            FORMATS[fmt], file_name(dataset, fmt, window), itertools.chain([head], chunks)
         )
-        return StreamResponse(FORMATS[fmt], file_name(dataset, fmt, window), chunks)
 
     # -- alerts and rules ------------------------------------------------------------------
 

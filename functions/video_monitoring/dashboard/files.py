@@ -14,12 +14,15 @@ import io
 import json
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
 from video_monitoring.config import constants as c
+from video_monitoring.core.clock import Clock
+from video_monitoring.core.errors import DeadlineExceeded
 from video_monitoring.core.models import Window
 from video_monitoring.core.values import plain
+from video_monitoring.dashboard.access import RateLimiter
 from video_monitoring.dashboard.report import ReportFigures, pdf_report
 
 FORMATS = {
@@ -172,6 +175,42 @@ class ArchivedExportSource:
         return users | self._archive.aliases(users)
 
 
+@dataclass(frozen=True)
+class FileExports:
+    """What `/export` needs: where rows come from, the most rows one file may hold, the
+    per-user rate limit, and the archive that answers for rows Firestore no longer keeps."""
+
+    source: ExportSource
+    max_rows: int = 100_000
+    limiter: RateLimiter | None = None
+    rate_per_hour: int = 30
+    archived: ArchivedRows | None = None
+    # The most rows each format encodes within the request's deadline (missing: max_rows).
+    sync_rows: Mapping[str, int] = field(default_factory=dict)
+    deadline: dt.timedelta = dt.timedelta(seconds=50)
+
+    def sync_cap(self, fmt: str) -> int:
+        """The most rows a synchronous export in `fmt` may hold."""
+        return min(self.sync_rows.get(fmt, self.max_rows), self.max_rows)
+
+
+def before_deadline(
+    rows: Iterable[dict[str, Any]], deadline: dt.datetime, clock: Clock, fmt: str
+) -> Iterator[dict[str, Any]]:
+    """The rows, stopping with DeadlineExceeded at the first one read after `deadline`.
+
+    Formats built whole before their first byte (xlsx, pdf) answer that as a 503 error; a
+    text format already streaming is cut without its last chunk, which HTTP clients report as
+    a failed download, never as a complete file."""
+    for count, row in enumerate(rows):
+        if clock() >= deadline:
+            raise DeadlineExceeded(
+                f"from: the {fmt} export stopped after {count} rows at the request's deadline; "
+                "narrow the window or choose csv"
+            )
+        yield row
+
+
 def row_of(dataset: Dataset, doc_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
     """The exported columns of one document (its id fills a missing id column)."""
     id_column = dataset.columns[0]
@@ -268,14 +307,18 @@ def _xlsx(dataset: Dataset, rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:
         book = Workbook(write_only=True)  # rows go to a temporary file as they come
         sheet = book.create_sheet(dataset.name)
         sheet.append(list(dataset.columns))
-        for row in rows:
-            cells = []
-            for column in dataset.columns:
-                cell = WriteOnlyCell(sheet, value=xlsx_cell(row[column]))
-                if isinstance(cell.value, str):
-                    cell.data_type = "s"  # a string, never a formula
-                cells.append(cell)
-            sheet.append(cells)
+        try:
+            for row in rows:
+                cells = []
+                for column in dataset.columns:
+                    cell = WriteOnlyCell(sheet, value=xlsx_cell(row[column]))
+                    if isinstance(cell.value, str):
+                        cell.data_type = "s"  # a string, never a formula
+                    cells.append(cell)
+                sheet.append(cells)
+        except BaseException:
+            sheet.close()  # its row writer and temporary file, before the error goes up
+            raise
         book.save(spool)
 
     return _spooled(write)

@@ -161,6 +161,8 @@ def build(settings: Settings) -> Services:
             max_rows=board.export_max_rows,
             limiter=FirestoreRateLimiter(board.export_rate_per_hour, dt.timedelta(hours=1)),
             rate_per_hour=board.export_rate_per_hour,
+            sync_rows=board.sync_export_caps(),
+            deadline=dt.timedelta(seconds=board.request_deadline_seconds),
             archived=archive,
         ),
         audit=FirestoreAuditLog(),
