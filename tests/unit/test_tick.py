@@ -16,6 +16,7 @@ from video_monitoring.alerting.notifications import DeliveryResult
 from video_monitoring.alerting.rules import DEFAULT_RULES, AlertRule
 from video_monitoring.alerting.slo import DEFAULT_OBJECTIVES, Objective
 from video_monitoring.analytics.health import HealthInputs
+from video_monitoring.core.budget import Budget
 from video_monitoring.runtime import tick as t
 
 NOW = dt.datetime(2026, 11, 30, 12, 5, tzinfo=dt.UTC)
@@ -49,6 +50,7 @@ class FakeServices:
     daily: bool = True
     changes: list[Change] = field(default_factory=list)
     calls: list[tuple[str, Any]] = field(default_factory=list)
+    budget: Budget = field(default_factory=lambda: Budget(60))
 
     @property
     def stuck_after(self) -> dt.timedelta:
@@ -87,16 +89,20 @@ class FakeServices:
     def escalate(self, now: dt.datetime, report: RunReport, rules: RuleSet) -> None:
         self.calls.append(("escalate", (now, rules)))
 
-    def send_digests(self, now: dt.datetime) -> dict[str, int]:
-        self.calls.append(("send_digests", now))
+    def send_digests(self, now: dt.datetime, budget: Budget) -> dict[str, int]:
+        self.calls.append(("send_digests", (now, budget)))
         return {"weekly": 2}
 
     def respond(self, now: dt.datetime, rules: RuleSet, providers: list[str]) -> list[Change]:
         self.calls.append(("respond", (now, tuple(providers))))
         return self.changes
 
-    def deliver(self, now: dt.datetime) -> list[DeliveryResult]:
-        self.calls.append(("deliver", now))
+    def delivery_budget(self) -> Budget:
+        self.calls.append(("delivery_budget", None))
+        return self.budget
+
+    def deliver(self, now: dt.datetime, budget: Budget) -> list[DeliveryResult]:
+        self.calls.append(("deliver", (now, budget)))
         return self.deliveries
 
     def store_daily_snapshots(self, now: dt.datetime) -> bool:
@@ -184,11 +190,26 @@ def test_write_system_metrics_writes_the_backlog_the_tick_read() -> None:
     assert tick.system_documents == 17
 
 
-def test_the_heartbeat_is_the_last_step() -> None:
+def test_the_heartbeat_comes_after_evaluation_and_before_any_delivery() -> None:
     services = FakeServices()
     t.record_heartbeat(services, t.Tick(NOW))
     assert services.calls == [("record_tick", NOW)]
-    assert t.STEPS[-1] is t.record_heartbeat
+    steps = list(t.STEPS)
+    beat = steps.index(t.record_heartbeat)
+    assert steps.index(t.evaluate_rules) < beat
+    assert beat < steps.index(t.deliver_notifications) < steps.index(t.send_digests)
+
+
+def test_alerts_and_digests_share_one_delivery_budget() -> None:
+    services = FakeServices()
+    tick = t.Tick(NOW)
+    t.deliver_notifications(services, tick)
+    t.send_digests(services, tick)
+    assert services.calls == [
+        ("delivery_budget", None),
+        ("deliver", (NOW, services.budget)),
+        ("send_digests", (NOW, services.budget)),
+    ]
 
 
 def test_evaluation_and_escalation_use_the_rules_the_run_read() -> None:
@@ -228,10 +249,11 @@ def test_a_run_takes_every_step_in_order_and_reads_the_rules_once(
         "evaluate",
         "escalate",
         "respond",
-        "deliver",
         "store_daily_snapshots",
-        "send_digests",
         "record_tick",
+        "delivery_budget",
+        "deliver",
+        "send_digests",
     ]
     assert tick.system_documents == 17 and tick.report.evaluations == len(DEFAULT_RULES)
     assert "17 system metric documents" in caplog.text
@@ -249,10 +271,10 @@ def test_the_steps_are_named_in_the_order_they_run() -> None:
         "evaluate_rules",
         "escalate",
         "apply_actions",
-        "deliver_notifications",
         "store_daily_snapshots",
-        "send_digests",
         "record_heartbeat",
+        "deliver_notifications",
+        "send_digests",
     ]
 
 

@@ -10,12 +10,11 @@ two open instances or a lost update.
 
 from __future__ import annotations
 
-import contextvars
 import datetime as dt
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
@@ -33,6 +32,7 @@ from video_monitoring.alerting.records import (
 )
 from video_monitoring.alerting.rules import DEFAULT_RULES, AlertRule
 from video_monitoring.alerting.store import AlertStore, OutboxEntry
+from video_monitoring.core.budget import Budget, run_within
 from video_monitoring.core.errors import Conflict, InvalidArgument, NotFound
 from video_monitoring.core.logs import labelled
 from video_monitoring.core.models import Window
@@ -51,6 +51,9 @@ BURN_FIGURE = (
     "Error budgets) gives the objective's burn rates now"
 )
 MAX_DELIVERY_RUNS = 12  # scheduled runs (about an hour at 5 minutes) before a message is given up
+# An admin's action notifies at once for this long, well inside its request's deadline; what a
+# slow channel has not sent by then goes out with a later tick.
+ACTION_NOTIFY_SECONDS = 10.0
 
 
 def scopes_for(rule: AlertRule, providers: Iterable[str], known: Iterable[str]) -> list[str]:
@@ -338,7 +341,7 @@ class AlertManager:
         result = self._store.transact(key, alert_id, rule, compute)
         if result is None or result.instance is None:
             raise Conflict(f"alertId: {problems[-1] if problems else 'no change'}")
-        self.dispatch_notifications(self._clock())
+        self.dispatch_notifications(self._clock(), Budget(ACTION_NOTIFY_SECONDS))
         return result.instance
 
     def acknowledge_alert(self, alert_id: str, by: str, note: str = "") -> Instance:
@@ -424,33 +427,36 @@ class AlertManager:
 
     # -- delivery ----------------------------------------------------------------------------
 
-    def dispatch_notifications(self, now: dt.datetime) -> list[DeliveryResult]:
-        """Deliver every due outbox entry (concurrently, each channel independently)."""
+    def dispatch_notifications(
+        self, now: dt.datetime, budget: Budget | None = None
+    ) -> list[DeliveryResult]:
+        """Deliver the due outbox entries (concurrently, each channel independently) within
+        the budget: an entry is claimed only when its delivery starts, none starts once the
+        budget is spent, and one still sending then keeps its claim's lease, so what is not
+        sent stays in the outbox for a later run."""
+        budget = budget or Budget.unlimited()
         due = self._store.due_notifications(now, OUTBOX_BATCH)
-        claimed = [e for e in due if self._store.claim_notification(e.entry_id, now, CLAIM_LEASE)]
-        if not claimed:
-            return []
-        # Each delivery runs in a copy of this context, so its log lines keep the function's
-        # labels and add the alert's.
-        parent = contextvars.copy_context()
+        tasks = [functools.partial(self._deliver, entry, now, budget) for entry in due]
+        return [r for r in run_within(budget, tasks, workers=8) if r is not None]
 
-        def one(entry: OutboxEntry) -> DeliveryResult:
-            return parent.copy().run(self._deliver, entry, now)
-
-        with ThreadPoolExecutor(max_workers=min(8, len(claimed))) as pool:
-            return list(pool.map(one, claimed))
-
-    def _deliver(self, entry: OutboxEntry, now: dt.datetime) -> DeliveryResult:
+    def _deliver(
+        self, entry: OutboxEntry, now: dt.datetime, budget: Budget
+    ) -> DeliveryResult | None:
+        if budget.spent() or not self._store.claim_notification(entry.entry_id, now, CLAIM_LEASE):
+            return None
         with labelled(alert=entry.alert_id, channel=entry.channel):
-            return self._deliver_labelled(entry, now)
+            return self._deliver_labelled(entry, now, budget)
 
-    def _deliver_labelled(self, entry: OutboxEntry, now: dt.datetime) -> DeliveryResult:
+    def _deliver_labelled(
+        self, entry: OutboxEntry, now: dt.datetime, budget: Budget
+    ) -> DeliveryResult:
         name = entry.channel
         channel = self._channels.get(name)
         if channel is None:
             result = DeliveryResult(name, False, 0, f"channel {name} is not configured")
         else:
-            result = deliver(channel, self._notification(entry), self._policy, self._sleep)
+            notification = self._notification(entry)
+            result = deliver(channel, notification, self._policy, self._sleep, budget)
         runs = entry.runs + 1
         update: dict[str, Any] = {
             "attempts": entry.attempts + result.attempts,

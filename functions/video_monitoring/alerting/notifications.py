@@ -18,6 +18,7 @@ from video_monitoring.alerting.channels.slack import SlackChannel
 from video_monitoring.alerting.channels.sms import SmsChannel
 from video_monitoring.alerting.channels.webhook import WebhookChannel
 from video_monitoring.config.settings import NotificationSettings
+from video_monitoring.core.budget import Budget
 from video_monitoring.core.retry import Backoff
 
 log = logging.getLogger(__name__)
@@ -57,10 +58,14 @@ def deliver(
     notification: Notification,
     policy: RetryPolicy = RetryPolicy(),
     sleep: Callable[[float], None] = time.sleep,
+    budget: Budget | None = None,
 ) -> DeliveryResult:
-    """Send with retries; never raises."""
+    """Send with retries, none started once the budget is spent (a later run retries);
+    never raises."""
     error: str | None = None
     for attempt in range(1, policy.attempts + 1):
+        if attempt > 1 and budget is not None and budget.spent():
+            return DeliveryResult(channel.name, False, attempt - 1, f"{error}; time budget spent")
         try:
             channel.send(notification)
         except DeliveryError as failure:

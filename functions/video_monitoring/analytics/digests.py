@@ -22,6 +22,7 @@ from video_monitoring.analytics import digest_render as render
 from video_monitoring.analytics import recommend
 from video_monitoring.analytics.digest import Period, PeriodKind, alert_summary, build_digest, due
 from video_monitoring.config.settings import Target
+from video_monitoring.core.budget import Budget
 from video_monitoring.core.errors import InvalidArgument
 from video_monitoring.core.models import Window
 from video_monitoring.ingest.rollup import merge_cells
@@ -173,8 +174,10 @@ class DigestService:
             found.append(Recipient(SLACK, "slack"))
         return found
 
-    def send_due(self, now: dt.datetime) -> dict[str, int]:
-        """Send every digest due at `now` to each recipient not yet sent; messages sent by kind."""
+    def send_due(self, now: dt.datetime, budget: Budget | None = None) -> dict[str, int]:
+        """Send every digest due at `now` to each recipient not yet sent, none started once
+        the budget is spent (the rest stay due for a later run); messages sent by kind."""
+        budget = budget or Budget.unlimited()
         sent: dict[str, int] = {}
         for kind in KINDS:
             period = due(kind, now)
@@ -182,6 +185,9 @@ class DigestService:
                 continue
             digest: dict[str, Any] | None = None
             for recipient in self.recipients(kind):
+                if budget.spent():
+                    log.warning("digests: time budget spent; the rest go with a later run")
+                    return sent
                 if not self._store.claim(period.key, recipient.key, now, LEASE):
                     continue
                 error = None

@@ -27,7 +27,7 @@ from video_monitoring.alerting.channels.base import Channel
 from video_monitoring.alerting.channels.mail import EmailChannel
 from video_monitoring.alerting.channels.slack import SlackChannel
 from video_monitoring.alerting.controls import GuardRails
-from video_monitoring.alerting.manager import AlertManager, AlertQuery
+from video_monitoring.alerting.manager import ACTION_NOTIFY_SECONDS, AlertManager, AlertQuery
 from video_monitoring.alerting.notifications import RetryPolicy, channels_from_settings
 from video_monitoring.alerting.responder import ProviderResponder
 from video_monitoring.analytics.digests import DigestService, sender
@@ -36,6 +36,7 @@ from video_monitoring.analytics.health import HealthCheck
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.analytics.slos import SloService
 from video_monitoring.config.settings import Settings, get_settings
+from video_monitoring.core.budget import Budget
 from video_monitoring.core.clock import utc_now
 from video_monitoring.dashboard.app import Dashboard, FileExports
 from video_monitoring.privacy.erasure import ErasureReport, erase_user
@@ -141,7 +142,7 @@ def build(settings: Settings) -> Services:
         FirestoreAuditLog(),
         GuardRails(pipeline.provider_control_max_open, pipeline.provider_control_keep_one_healthy),
         utc_now,
-        dispatch=alerts.dispatch_notifications,
+        dispatch=lambda now: alerts.dispatch_notifications(now, Budget(ACTION_NOTIFY_SECONDS)),
     )
 
     slos = SloService(FirestoreObjectiveStore(), monitor, utc_now)

@@ -20,6 +20,7 @@ from video_monitoring.alerting.metrics import Snapshot
 from video_monitoring.alerting.notifications import DeliveryResult
 from video_monitoring.alerting.slo import Objective
 from video_monitoring.analytics.health import HealthInputs
+from video_monitoring.core.budget import Budget, run_within
 from video_monitoring.core.clock import utc_now
 from video_monitoring.core.logs import labelled, trace_of
 from video_monitoring.dashboard.auth import cors_headers
@@ -206,14 +207,22 @@ class LiveTick:
         """Provider controls from the rules' actions."""
         return self.app.responder.apply(now, rules.rules, providers)
 
-    def deliver(self, now: dt.datetime) -> list[DeliveryResult]:
-        """Deliver the outbox."""
-        return self.app.alerts.dispatch_notifications(now)
+    def delivery_budget(self) -> Budget:
+        """NOTIFY_BUDGET_SECONDS from now."""
+        return Budget(self.app.settings.notifications.notify_budget_seconds)
+
+    def deliver(self, now: dt.datetime, budget: Budget) -> list[DeliveryResult]:
+        """Deliver the outbox within the budget."""
+        return self.app.alerts.dispatch_notifications(now, budget)
 
     def store_daily_snapshots(self, now: dt.datetime) -> bool:
         """The daily snapshots."""
         return self.app.analytics.snapshot_user_behavior(now)
 
-    def send_digests(self, now: dt.datetime) -> dict[str, int]:
-        """The digests due."""
-        return self.app.digests.send_due(now)
+    def send_digests(self, now: dt.datetime, budget: Budget) -> dict[str, int]:
+        """The digests due, waited for at most the budget (a send still running then keeps
+        its lease, and a later run sends it if it does not finish)."""
+        if budget.spent():
+            return {}
+        (sent,) = run_within(budget, [lambda: self.app.digests.send_due(now, budget)], workers=1)
+        return sent or {}

@@ -2,7 +2,9 @@
 
 Each step reads what earlier steps left on the `Tick` and adds its own result; every step is
 idempotent per tick, so a rerun of the same scheduled time changes nothing twice. The steps
-talk to the services only through `TickServices`, which the unit tests fake.
+talk to the services only through `TickServices`, which the unit tests fake. Notifications go
+out last, after the heartbeat, within a time budget: a slow or failing channel cannot delay
+rule evaluation or the heartbeat, and what is not sent stays in the outbox for the next tick.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from video_monitoring.alerting.metrics import Snapshot
 from video_monitoring.alerting.notifications import DeliveryResult
 from video_monitoring.alerting.slo import Objective
 from video_monitoring.analytics.health import HealthInputs, system_figures
+from video_monitoring.core.budget import Budget
 
 log = logging.getLogger(__name__)
 # Audit runs whose repairs the `pipeline_drift` rule sees: a nightly run stays visible for a day.
@@ -81,16 +84,21 @@ class TickServices(Protocol):
         """Provider controls follow the open alerts of rules with a pause_provider action."""
         ...
 
-    def deliver(self, now: dt.datetime) -> list[DeliveryResult]:
-        """Send the notifications the outbox owes."""
+    def delivery_budget(self) -> Budget:
+        """The wall time this run's deliveries (alerts, then digests) may take, from now."""
+        ...
+
+    def deliver(self, now: dt.datetime, budget: Budget) -> list[DeliveryResult]:
+        """Send the notifications the outbox owes, none started once the budget is spent."""
         ...
 
     def store_daily_snapshots(self, now: dt.datetime) -> bool:
         """The daily business, quality and user behaviour snapshots (once a day)."""
         ...
 
-    def send_digests(self, now: dt.datetime) -> dict[str, int]:
-        """The daily and weekly digests due, once per period and recipient; sent by kind."""
+    def send_digests(self, now: dt.datetime, budget: Budget) -> dict[str, int]:
+        """The daily and weekly digests due, once per period and recipient, within the budget;
+        sent by kind."""
         ...
 
 
@@ -108,6 +116,7 @@ class Tick:
     daily_snapshots: bool = False
     control_changes: list[Change] = field(default_factory=list)
     digests: dict[str, int] = field(default_factory=dict)
+    budget: Budget | None = None  # the deliveries', from the first of them
 
 
 def load_rules(services: TickServices, tick: Tick) -> None:
@@ -166,8 +175,10 @@ def apply_actions(services: TickServices, tick: Tick) -> None:
 
 
 def deliver_notifications(services: TickServices, tick: Tick) -> None:
-    """Send what the outbox owes, including messages earlier runs failed to deliver."""
-    tick.report.deliveries = services.deliver(tick.now)
+    """After the heartbeat: send what the outbox owes, including messages earlier runs failed
+    to deliver, within the deliveries' budget (which starts here)."""
+    tick.budget = services.delivery_budget()
+    tick.report.deliveries = services.deliver(tick.now, tick.budget)
 
 
 def store_daily_snapshots(services: TickServices, tick: Tick) -> None:
@@ -176,13 +187,16 @@ def store_daily_snapshots(services: TickServices, tick: Tick) -> None:
 
 
 def send_digests(services: TickServices, tick: Tick) -> None:
-    """The digests due (from 07:00 UTC the day after their period), each once per recipient."""
-    tick.digests = services.send_digests(tick.now)
+    """The digests due (from 07:00 UTC the day after their period), each once per recipient,
+    in what is left of the deliveries' budget."""
+    budget = tick.budget or services.delivery_budget()
+    tick.digests = services.send_digests(tick.now, budget)
 
 
 def record_heartbeat(services: TickServices, tick: Tick) -> None:
-    """Last: say this tick ran to the end (an earlier failure leaves the heartbeat old, so
-    /health and `monitor_stale` notice)."""
+    """Before any delivery: say this tick evaluated its rules and stored its figures (an
+    earlier failure leaves the heartbeat old, so /health and `monitor_stale` notice; a
+    delivery that fails later shows in the outbox figures instead)."""
     services.record_tick(tick.now)
 
 
@@ -195,10 +209,10 @@ STEPS: tuple[Step, ...] = (
     evaluate_rules,
     escalate,
     apply_actions,
-    deliver_notifications,
     store_daily_snapshots,
-    send_digests,
     record_heartbeat,
+    deliver_notifications,
+    send_digests,
 )
 
 
