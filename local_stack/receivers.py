@@ -158,6 +158,41 @@ class SmtpInbox:
         self.stop()
 
 
+class SilentServer:
+    """A TCP server on 127.0.0.1 that accepts every connection and never says a word (a mail
+    server that stalls), holding each for `hold_seconds` before closing it."""
+
+    def __init__(self, hold_seconds: float = 30.0) -> None:
+        self.hold_seconds = hold_seconds
+        self.accepted = 0
+        self._closing = threading.Event()
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.2)  # so the accept loop sees `stop`
+        self.host = "127.0.0.1"
+        self.port: int = self._sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self._closing.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.accepted += 1
+            threading.Thread(target=self._hold, args=(conn,), daemon=True).start()
+
+    def _hold(self, conn: socket.socket) -> None:
+        with conn:
+            self._closing.wait(self.hold_seconds)
+
+    def stop(self) -> None:
+        """Close the listener and every held connection."""
+        self._closing.set()
+        self._sock.close()
+
+
 def free_port() -> int:
     """A port nothing listens on right now (connections to it are refused)."""
     with socket.socket() as sock:
