@@ -16,6 +16,9 @@ from google.cloud import firestore
 from local_stack.receivers import HttpReceiver, Receivers, SilentServer
 from tests.integration.support import Stack, wait_until
 from tests.integration.test_alerting_emulator import EXPECTED, degraded_traffic, open_instances
+from video_monitoring.adapters.firestore_alerts import FirestoreAlertStore
+from video_monitoring.alerting.manager import CLAIM_LEASE
+from video_monitoring.alerting.store import OutboxEntry
 from video_monitoring.config.settings import (
     BigQuerySettings,
     DashboardSettings,
@@ -115,3 +118,33 @@ def test_a_stalled_channel_delays_neither_evaluation_nor_the_heartbeat(
     finally:
         mail.stop()
         webhook.stop()
+
+
+def test_a_send_that_outlived_its_lease_never_overwrites_the_later_runs_outcome(
+    stack: Stack, db: firestore.Client
+) -> None:
+    at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    alert_id, entry_id = "budget_rule__overall__1", "budget_rule__overall__1__1__email"
+    doc = {
+        "alertId": alert_id, "seq": 1, "event": "fired", "level": 0, "channel": "email",
+        "ruleId": "budget_rule", "scope": "overall", "severity": "critical",
+        "metric": "successRate", "value": 0.5, "threshold": 0.95, "comparator": "lt",
+        "window": "1h", "occurredAt": at, "status": "pending", "attempts": 0, "runs": 0,
+        "lastError": None, "createdAt": at, "nextAttemptAt": at, "sentAt": None,
+    }  # fmt: skip
+    db.collection("alert_notifications").document(entry_id).set(doc)
+    db.collection("alert_instances").document(alert_id).set({"deliveries": {}})
+    entry = OutboxEntry.from_doc(entry_id, doc)
+    stalled, later = FirestoreAlertStore(db), FirestoreAlertStore(db)
+    assert stalled.claim_notification(entry_id, at, CLAIM_LEASE)
+    # The stalled send outlives its lease: the next tick claims the message and sends it.
+    next_tick = at + dt.timedelta(minutes=5)
+    assert later.claim_notification(entry_id, next_tick, CLAIM_LEASE)
+    later.finish_notification(entry, {"status": "sent", "sentAt": next_tick, "runs": 1})
+    # The stalled send then gives up; its outcome must not turn the sent message into a retry.
+    retry = {"status": "retrying", "runs": 1, "nextAttemptAt": at + dt.timedelta(minutes=1)}
+    stalled.finish_notification(entry, retry)
+    stored = db.collection("alert_notifications").document(entry_id).get().to_dict() or {}
+    assert stored["status"] == "sent" and stored["sentAt"] == next_tick
+    instance = db.collection("alert_instances").document(alert_id).get().to_dict() or {}
+    assert instance["deliveries"]["email_001"]["status"] == "sent"

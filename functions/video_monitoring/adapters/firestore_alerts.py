@@ -41,6 +41,11 @@ log = logging.getLogger(__name__)
 class FirestoreAlertStore(FirestoreAdapter):
     """AlertStore on Firestore."""
 
+    def __init__(self, client: firestore.Client | None = None) -> None:
+        super().__init__(client)
+        # The outbox messages this store claimed and has not finished: the claim's update time.
+        self._claims: dict[str, dt.datetime] = {}
+
     def seed_rules(self, rules: Iterable[AlertRule]) -> list[str]:
         """create() fails on an existing document, so edited rules are never overwritten; a
         default nobody edited (still marked `seeded`) is brought up to the current default, with
@@ -186,26 +191,35 @@ class FirestoreAlertStore(FirestoreAdapter):
         if not snap.exists or data.get("status") == "sent" or data["nextAttemptAt"] > now:
             return False
         try:
-            ref.update(
+            claimed = ref.update(
                 {"status": "sending", "nextAttemptAt": now + lease},
                 option=self.client.write_option(last_update_time=snap.update_time),
             )
         except (FailedPrecondition, NotFound):
             return False
+        self._claims[entry_id] = claimed.update_time
         return True
 
     def finish_notification(self, entry: OutboxEntry, update: Mapping[str, Any]) -> None:
-        """Entry and the instance's per-channel delivery record in one batch."""
+        """Entry and the instance's per-channel delivery record in one batch, only while this
+        store's claim still holds: a send that outlived its lease (a later run claimed or sent
+        the message meanwhile) never overwrites what that run recorded."""
         ref = self.client.collection(c.ALERT_NOTIFICATIONS).document(entry.entry_id)
         instance_ref = self.client.collection(c.ALERT_INSTANCES).document(entry.alert_id)
         summary = {k: update[k] for k in ("status", "attempts", "lastError") if k in update}
+        claimed = self._claims.pop(entry.entry_id, None)
+        option = None if claimed is None else self.client.write_option(last_update_time=claimed)
         batch = self.client.batch()
-        batch.update(ref, dict(update))
+        batch.update(ref, dict(update), option=option)
         batch.update(instance_ref, {f"deliveries.{entry.delivery_key}": summary})
         try:
-            batch.commit()
-        except NotFound:  # the instance is gone (erased); keep the outbox record anyway
-            ref.update(dict(update))
+            try:
+                batch.commit()
+            except NotFound:  # the instance is gone (erased); keep the outbox record anyway
+                ref.update(dict(update), option=option)
+        except FailedPrecondition:
+            log.warning("alert %s: %s outcome dropped; a later run holds the message",
+                        entry.alert_id, entry.channel)  # fmt: skip
 
     def write_system_metrics(self, docs: Iterable[tuple[str, Mapping[str, Any]]]) -> int:
         """Batched overwrites (deterministic ids make a rerun of a tick replace its documents)."""
