@@ -7,7 +7,8 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 from tests.unit.alert_fakes import RecordingChannel
 from tests.unit.test_alert_manager import World, degraded_world
@@ -17,6 +18,8 @@ from video_monitoring.alerting.manager import CLAIM_LEASE
 from video_monitoring.alerting.notifications import RetryPolicy, deliver
 from video_monitoring.analytics.digests import DigestService, Recipient
 from video_monitoring.core.budget import Budget, run_within
+from video_monitoring.runtime.bootstrap import Services
+from video_monitoring.runtime.handlers import LiveTick
 
 
 class StalledChannel(RecordingChannel):
@@ -141,3 +144,21 @@ def test_digests_stop_claiming_recipients_once_the_budget_is_spent() -> None:
     assert len(store.records) == 1  # the others were never claimed: due for the next run
     assert service.send_due(at + dt.timedelta(minutes=5)) == {"weekly": 2}
     assert sorted(sent) == ["a@example.com", "b@example.com", "slack"]
+
+
+def test_a_stalled_digest_send_costs_the_tick_at_most_its_budget() -> None:
+    gate = threading.Event()
+
+    class StalledDigests:
+        def send_due(self, now: dt.datetime, budget: Budget) -> dict[str, int]:
+            gate.wait(30)  # an SMTP server that never answers
+            return {"weekly": 1}
+
+    live = LiveTick(cast(Services, SimpleNamespace(digests=StalledDigests())))
+    started = time.monotonic()
+    try:
+        assert live.send_digests(MONDAY, Budget(0.3)) == {}
+        assert time.monotonic() - started < 10
+        assert live.send_digests(MONDAY, Budget(0)) == {}  # spent: not even started
+    finally:
+        gate.set()
