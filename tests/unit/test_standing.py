@@ -7,10 +7,17 @@ import datetime as dt
 
 import pytest
 
-from tests.unit.fakes import FakeAccounts, FixedClock
+from tests.unit.fakes import FakeAccounts, FakeStore, FixedClock
+from tests.unit.test_dashboard import call
+from tests.unit.test_health import CountingSource, inputs
+from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.health import HealthCheck
+from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.config.settings import DashboardSettings, Settings
 from video_monitoring.core.errors import ConfigError, Unauthenticated, Unavailable
 from video_monitoring.core.identity import Account
+from video_monitoring.dashboard.app import Dashboard
+from video_monitoring.dashboard.auth import Caller
 from video_monitoring.dashboard.standing import AccountCache, check_standing
 from video_monitoring.runtime.bootstrap import account_checks
 
@@ -90,3 +97,25 @@ def test_a_deployed_function_refuses_to_run_without_account_checks(
         account_checks(off)
     on = account_checks(Settings(dashboard=DashboardSettings(auth_account_cache_seconds=30)))
     assert isinstance(on, AccountCache)
+
+
+def test_an_account_check_auth_cannot_answer_is_a_503_but_never_fails_the_health_check() -> None:
+    given = inputs()
+    store = FakeStore()
+    clock = FixedClock(given.now)
+    monitor = PerformanceMonitor(store, shards=2, clock=clock)
+    accounts = FakeAccounts(Account("tester"))
+    accounts.down = True
+
+    def verifier(header: str | None) -> Caller:  # verify() once the token's signature passed
+        check_standing("tester", given.now, accounts)
+        return Caller("tester", "analytics")
+
+    board = Dashboard(
+        AnalyticsEngine(store, monitor), monitor, clock, 400, verifier=verifier,
+        health=HealthCheck(CountingSource(given), lambda now: (0, 0), clock),
+    )  # fmt: skip
+    assert call(board, "/health", "tok-analytics") == (200, {"status": "ok"})
+    status, body = call(board, "/summary", "tok-analytics")
+    assert status == 503 and body["error"]["code"] == "unavailable"
+    assert body["error"]["message"].startswith("Authorization: Firebase Auth did not answer")
