@@ -23,7 +23,7 @@ from local_stack.stack import (
     port_setting,
     start_stack,
 )
-from tests.integration.support import PROJECT, Stack
+from tests.integration.support import ACCOUNTS, PROJECT, Accounts, Stack
 from video_monitoring.adapters.bigquery import BigQueryWarehouse, bigquery_client
 from video_monitoring.config.settings import BigQuerySettings
 
@@ -126,15 +126,21 @@ def stack(
                 **receivers.env(WEBHOOK_SECRET, TWILIO_TOKEN),
                 "CORS_ORIGINS": f'["{WEB_APP}"]',
                 "HEALTH_CACHE_SECONDS": "0",  # each check reads storage afresh
+                # Each caller's and digest recipient's Auth account is checked, trusted 1 s.
+                "AUTH_ACCOUNT_CHECKS": str(no_auth is None).lower(),
+                "AUTH_ACCOUNT_CACHE_SECONDS": "1",
                 **bigquery_env(bigquery_emulator),
             },
             hosting_port=ports[2],
             auth_port=None if no_auth else ports[3],
         ),
     )
+    if local.auth is not None:
+        ACCOUNTS.append(Accounts(local.auth.url))
     try:
         yield Stack(local, local.functions_base)
     finally:
+        ACCOUNTS.clear()
         local.stop()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -94,8 +95,61 @@ def whole_day(days_ago: int) -> tuple[dt.datetime, dict[str, str]]:
     return day, {"from": day.isoformat(), "to": (day + dt.timedelta(days=1)).isoformat()}
 
 
+class Accounts:
+    """Users in the stack's Auth emulator, edited as an admin would (`Bearer owner`)."""
+
+    def __init__(self, url: str, project: str = PROJECT) -> None:
+        self.base = f"{url}/identitytoolkit.googleapis.com/v1/projects/{project}"
+        self.ensured: dict[str, tuple[str | None, str | None]] = {}
+
+    def call(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One admin call; its JSON answer."""
+        response = requests.post(
+            f"{self.base}/{method}", json=body, headers={"Authorization": "Bearer owner"},
+            timeout=10,
+        )  # fmt: skip
+        assert response.ok, f"Auth emulator refused {method}: {response.text[:300]}"
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    def create(self, uid: str, email: str | None = None) -> None:
+        """A user with this uid (and email), unless one exists."""
+        found = self.call("accounts:lookup", {"localId": [uid]}).get("users")
+        if not found:
+            self.call("accounts", {"localId": uid, **({"email": email} if email else {})})
+
+    def update(self, uid: str, **fields: Any) -> None:
+        """accounts:update, e.g. disableUser, validSince, emailVerified, email."""
+        self.call("accounts:update", {"localId": uid, **fields})
+
+    def set_role(self, uid: str, role: str | None) -> None:
+        """Replace the user's custom claims with this role (none: no claims)."""
+        self.update(uid, customAttributes=json.dumps({"role": role} if role else {}))
+
+    def delete(self, uid: str) -> None:
+        """Delete the user."""
+        self.call("accounts:delete", {"localId": uid})
+
+    def ensure(self, uid: str, role: str | None, email: str | None) -> None:
+        """The user behind a test token exists, with this role and (verified) email."""
+        if self.ensured.get(uid) == (role, email):
+            return
+        self.create(uid, email)
+        self.set_role(uid, role)
+        if email:
+            self.update(uid, email=email, emailVerified=True)
+        self.ensured[uid] = (role, email)
+
+
+# The running stack's Auth emulator, when it has one (set by the stack fixture): every test
+# token's user then exists there, as the dashboard checks each caller's account.
+ACCOUNTS: list[Accounts] = []
+
+
 def token(role: str | None = "analytics", uid: str = "tester", **claims: Any) -> str:
-    """An emulator ID token (with any other claims, e.g. `email`)."""
+    """An emulator ID token (with any other claims, e.g. `email`) of a user that exists."""
+    for accounts in ACCOUNTS:
+        accounts.ensure(uid, role, claims.get("email"))
     return emulator_token(uid, role, PROJECT, **claims)
 
 

@@ -26,6 +26,7 @@ from google.cloud import firestore
 from local_stack.ports import free_ports
 from local_stack.stack import EMULATOR_MAIN, REPO_ROOT, StackError, emulator_jar
 from local_stack.tokens import emulator_token
+from tests.integration.support import Accounts
 
 pytestmark = pytest.mark.integration
 FIREBASE = REPO_ROOT / "node_modules" / ".bin" / "firebase"
@@ -134,6 +135,8 @@ def test_a_generation_written_under_the_cli_emulators_reaches_the_summary(
         f"http://127.0.0.1:{cli['functions']}/{PROJECT}/us-central1/video_analytics_dashboard"
         "/summary"
     )
+    # The dashboard checks the caller's account: the token's user exists in the Auth emulator.
+    Accounts(f"http://127.0.0.1:{cli['auth']}").ensure("cli-tester", "analytics", None)
     token = emulator_token("cli-tester", "analytics", PROJECT)
     deadline = time.monotonic() + 120
     body: dict[str, Any] = {}

@@ -9,6 +9,8 @@ from typing import Any
 from video_monitoring.adapters.firestore_rollups import rollup_doc_id
 from video_monitoring.adapters.firestore_store import tally_backlog, user_day_id
 from video_monitoring.config import constants as c
+from video_monitoring.core.errors import Unavailable
+from video_monitoring.core.identity import Account
 from video_monitoring.ingest.pipeline import Plan, SourceState, StoredState
 from video_monitoring.ingest.rollup import BucketRange, bucket_starts, flatten, floor_time, nest
 from video_monitoring.ingest.store import Ledger, OpenAlert, Planner, RollupDoc, UserActivity
@@ -146,3 +148,18 @@ class FixedClock:
     def advance(self, **delta: float) -> None:
         """Move forward."""
         self.now += dt.timedelta(**delta)
+
+
+class FakeAccounts:
+    """Accounts held in memory, counting lookups; `down` makes every lookup fail."""
+
+    def __init__(self, *accounts: Account) -> None:
+        self.accounts = {a.uid: a for a in accounts}
+        self.lookups = 0
+        self.down = False
+
+    def account(self, uid: str) -> Account | None:
+        self.lookups += 1
+        if self.down:
+            raise Unavailable("Authorization: Firebase Auth did not answer")
+        return self.accounts.get(uid)

@@ -22,7 +22,9 @@ from google.auth import crypt
 from google.auth import jwt as google_jwt
 
 from local_stack.tokens import emulator_token
+from tests.unit.fakes import FakeAccounts
 from video_monitoring.core.errors import Unauthenticated
+from video_monitoring.core.identity import Account
 from video_monitoring.dashboard.auth import verify
 
 PROJECT = "demo-cvplus"
@@ -132,3 +134,27 @@ def test_bad_tokens_are_refused(app: firebase_admin.App, keys: Any, case: str) -
     with pytest.raises(Unauthenticated) as refused:
         verify(f"Bearer {token}", app=app)
     assert token not in str(refused.value)  # a token is never echoed
+
+
+REVOKED_AT = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+
+
+@pytest.mark.parametrize(
+    ("account", "refusal"),
+    [
+        (None, "no longer exists"),
+        (Account("user-1", disabled=True), "account is disabled"),
+        (Account("user-1", tokens_valid_after=REVOKED_AT), "revoked; sign in again"),
+    ],
+)
+def test_a_valid_signature_is_refused_when_its_account_no_longer_stands(
+    app: firebase_admin.App, keys: Any, account: Account | None, refusal: str
+) -> None:
+    token = signed(keys["key"], iat=int(REVOKED_AT.timestamp()) - 5)  # before the revocation
+    accounts = FakeAccounts(*([account] if account else []))
+    with pytest.raises(Unauthenticated, match=refusal) as refused:
+        verify(f"Bearer {token}", app=app, accounts=accounts)
+    assert token not in str(refused.value)
+    standing = FakeAccounts(Account("user-1", tokens_valid_after=REVOKED_AT))
+    fresh = signed(keys["key"], iat=int(time.time()))  # a new sign-in after the revocation
+    assert verify(f"Bearer {fresh}", app=app, accounts=standing).uid == "user-1"

@@ -135,8 +135,9 @@ def test_digests_stop_claiming_recipients_once_the_budget_is_spent() -> None:
         sent.append(recipient.address or recipient.key)
 
     service = DigestService(
-        Figures(), lambda s, e: [], lambda *a: {}, store, TARGETS, send, ["weekly"]
-    )
+        Figures(), lambda s, e: [], lambda *a: {}, store, TARGETS, send, ["weekly"],
+        accounts=None,
+    )  # fmt: skip
     at = MONDAY + dt.timedelta(hours=7, minutes=5)
     # Each look at the budget takes 1 s: the first recipient is sent, then the budget is spent.
     assert service.send_due(at, Budget(1.5, SteppingMonotonic(1.0))) == {"weekly": 1}

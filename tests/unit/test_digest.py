@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.unit.fakes import FakeAccounts
 from video_monitoring.analytics import digest_render as render
 from video_monitoring.analytics import recommend
 from video_monitoring.analytics.digest import (
@@ -27,6 +28,7 @@ from video_monitoring.analytics.digest import (
 from video_monitoring.analytics.digests import DigestService, Recipient
 from video_monitoring.config.settings import DashboardSettings
 from video_monitoring.core import png
+from video_monitoring.core.identity import Account
 from video_monitoring.core.models import Window
 
 UTC = dt.UTC
@@ -269,13 +271,16 @@ class MemoryStore:
     def claim(self, period: str, recipient: str, now: dt.datetime, lease: dt.timedelta) -> bool:
         record = self.records.setdefault(f"{period}__{recipient}", {"attempts": 0})
         leased = record.get("status") == "sending" and record["lease"] > now
-        if record.get("status") == "sent" or leased or record["attempts"] >= 12:
+        if record.get("status") in ("sent", "skipped") or leased or record["attempts"] >= 12:
             return False
         record.update(status="sending", lease=now + lease, attempts=record["attempts"] + 1)
         return True
 
     def finish(self, period: str, recipient: str, now: dt.datetime, error: str | None) -> None:
         self.records[f"{period}__{recipient}"]["status"] = "sent" if error is None else "failed"
+
+    def skip(self, period: str, recipient: str, now: dt.datetime, reason: str) -> None:
+        self.records[f"{period}__{recipient}"].update(status="skipped", reason=reason)
 
     def control_changes(self, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
         return []
@@ -317,8 +322,9 @@ def test_each_recipient_gets_one_digest_per_period_under_reruns_overlaps_and_fai
 
     def service() -> DigestService:
         return DigestService(
-            Figures(), lambda s, e: [], lambda *a: {}, store, TARGETS, send, ["weekly"]
-        )
+            Figures(), lambda s, e: [], lambda *a: {}, store, TARGETS, send, ["weekly"],
+            accounts=None,
+        )  # fmt: skip
 
     at = MONDAY + dt.timedelta(hours=7, minutes=5)
     assert service().send_due(MONDAY + dt.timedelta(hours=6)) == {}  # not due yet
@@ -330,3 +336,41 @@ def test_each_recipient_gets_one_digest_per_period_under_reruns_overlaps_and_fai
     assert service().send_due(at + dt.timedelta(days=1)) == {}  # the same week: nothing more
     week = "weekly-2026-11-23"
     assert sorted(sent) == [("a@example.com", week), ("b@example.com", week), ("slack", week)]
+
+
+def test_each_recipient_is_checked_at_send_time_and_skipped_with_the_reason() -> None:
+    store = MemoryStore()
+    people = {
+        "ok": ("ok@example.com", Account("ok", "ok-now@example.com", True, role="analytics")),
+        "admin": ("ad@example.com", Account("admin", "ad@example.com", True, role="admin")),
+        "gone": ("gone@example.com", None),
+        "off": ("off@example.com", Account("off", "off@example.com", True, True, "admin")),
+        "norole": ("nr@example.com", Account("norole", "nr@example.com", True)),
+        "viewer": ("v@example.com", Account("viewer", "v@example.com", True, role="viewer")),
+        "unverified": ("u@example.com", Account("unverified", "u@example.com", role="admin")),
+        "noemail": ("n@example.com", Account("noemail", None, True, role="admin")),
+    }
+    store.subs = {uid: Recipient(uid, "email", address) for uid, (address, _) in people.items()}
+    accounts = FakeAccounts(*(a for _, a in people.values() if a is not None))
+    sent: list[str] = []
+    service = DigestService(
+        Figures(), lambda s, e: [], lambda *a: {}, store, TARGETS,
+        lambda r, d: sent.append(r.address or r.key), accounts=accounts,
+    )  # fmt: skip
+    at = MONDAY + dt.timedelta(hours=7, minutes=5)
+    accounts.down = True  # Auth does not answer: nobody is sent or skipped, all retried
+    assert service.send_due(at) == {}
+    assert {r["status"] for r in store.records.values()} == {"failed"}
+    accounts.down = False
+    assert service.send_due(at + dt.timedelta(minutes=5)) == {"weekly": 2}
+    assert sorted(sent) == ["ad@example.com", "ok-now@example.com"]  # the current address
+    week = "weekly-2026-11-23"
+    reasons = {uid: store.records[f"{week}__{uid}"].get("reason") for uid in people}
+    assert reasons == {
+        "ok": None, "admin": None, "gone": "user-deleted", "off": "user-disabled",
+        "norole": "no-role", "viewer": "no-role", "unverified": "email-unverified",
+        "noemail": "email-unverified",
+    }  # fmt: skip
+    looked_up = accounts.lookups
+    assert service.send_due(at + dt.timedelta(minutes=10)) == {}  # skipped is final this week
+    assert accounts.lookups == looked_up and len(sent) == 2

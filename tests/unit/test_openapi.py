@@ -75,7 +75,7 @@ def test_documented_paths_are_the_served_routes() -> None:
         responder=ProviderResponder(alerts, None, GuardRails(), clock),
         digests=DigestService(
             AnalyticsEngine(store, monitor), lambda s, e: [], lambda r, s, e, p: {},
-            MemoryStore(), {}, lambda r, d: None,
+            MemoryStore(), {}, lambda r, d: None, accounts=None,
         ),
         slos=SloService(FakeObjectiveStore(), monitor, clock),
     )  # fmt: skip
@@ -114,7 +114,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
             AnalyticsEngine(world.store, world.monitor),
             lambda s, e: world.manager.list_alerts(AlertQuery(s, e))["history"],
             lambda r, s, e, p: world.manager.backtest(r, s, e, None, p),
-            MemoryStore(), DashboardSettings().targets(), lambda r, d: None,
+            MemoryStore(), DashboardSettings().targets(), lambda r, d: None, accounts=None,
         ),
         slos=SloService(FakeObjectiveStore(), world.monitor, world.clock),
     )  # fmt: skip

@@ -55,7 +55,7 @@ class FirestoreDigestStore(FirestoreAdapter):
             data: dict[str, Any] = (snap.to_dict() or {}) if snap.exists else {}
             status, attempts = data.get("status"), int(data.get("attempts") or 0)
             leased = status == "sending" and data.get("leaseUntil") and data["leaseUntil"] > now
-            if status == "sent" or leased or attempts >= MAX_ATTEMPTS:
+            if status in ("sent", "skipped") or leased or attempts >= MAX_ATTEMPTS:
                 taken[0] = False
                 return
             transaction.set(ref, {
@@ -76,6 +76,16 @@ class FirestoreDigestStore(FirestoreAdapter):
         if error is None:
             update["sentAt"] = now
         ref.update(update)
+
+    def skip(self, period: str, recipient: str, now: dt.datetime, reason: str) -> None:
+        """Not sent, for good this period: the reason (the recipient's account no longer
+        qualifies)."""
+        ref = self.client.collection(c.DIGEST_DELIVERIES).document(f"{period}__{recipient}")
+        ref.update({"status": "skipped", "reason": reason, "leaseUntil": None, "skippedAt": now})
+
+    def unsubscribe(self, uid: str) -> None:
+        """Delete the user's digest subscription (none left is fine)."""
+        self.client.collection(c.DIGEST_SUBSCRIPTIONS).document(uid).delete()
 
     def control_changes(self, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
         """The rules' and admins' provider control changes (audit_log, by time)."""

@@ -8,6 +8,11 @@ and the team's Slack webhook when `DIGEST_SLACK` names the kind) is claimed in a
 and no other run holds an unexpired lease; it sends, then marks it sent. A failed send is
 retried by later runs (at most MAX_ATTEMPTS). A crash between sending and marking can repeat
 one message after the lease (3 minutes); nothing else can.
+
+At send time each email recipient's account is looked up again: a user who was deleted or
+disabled, lost their role or has no verified email is skipped, and the delivery records why
+(`status: skipped`, `reason`) so the period is not retried for them; the digest goes to the
+account's current verified address.
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ from typing import Any, Literal, Protocol
 from video_monitoring.analytics import digest_render as render
 from video_monitoring.analytics import recommend
 from video_monitoring.analytics.digest import Period, PeriodKind, alert_summary, build_digest, due
+from video_monitoring.config import constants as c
 from video_monitoring.config.settings import Target
 from video_monitoring.core.budget import Budget
 from video_monitoring.core.errors import InvalidArgument
+from video_monitoring.core.identity import Accounts
 from video_monitoring.core.models import Window
 from video_monitoring.ingest.rollup import merge_cells
 
@@ -32,6 +39,8 @@ KINDS: tuple[PeriodKind, ...] = ("daily", "weekly")
 LEASE = dt.timedelta(minutes=3)
 MAX_ATTEMPTS = 12
 SLACK = "slack"
+# Roles that read the figures a digest carries.
+DIGEST_ROLES = frozenset({c.ROLE_ANALYTICS, c.ROLE_ADMIN})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +65,10 @@ class DigestStore(Protocol):
 
     def finish(self, period: str, recipient: str, now: dt.datetime, error: str | None) -> None:
         """Record the outcome (sent, or failed to be retried)."""
+        ...
+
+    def skip(self, period: str, recipient: str, now: dt.datetime, reason: str) -> None:
+        """Record that this delivery will not be made, and why (never claimed again)."""
         ...
 
     def control_changes(self, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
@@ -101,6 +114,8 @@ class DigestService:
         send: Send,
         slack_kinds: Sequence[str] = (),
         slos: Callable[[dt.datetime], Mapping[str, Any]] | None = None,
+        *,
+        accounts: Accounts | None,
     ) -> None:
         self._figures = figures
         self._alerts = alerts
@@ -110,6 +125,7 @@ class DigestService:
         self._send = send
         self._slack_kinds = frozenset(slack_kinds)
         self._slos = slos
+        self._accounts = accounts  # None: recipients are not checked (no identity provider)
 
     def build(self, period: Period) -> dict[str, Any]:
         """The digest of a period (the API's preview and what is sent)."""
@@ -192,14 +208,35 @@ class DigestService:
                     continue
                 error = None
                 try:
+                    to, reason = self.standing(recipient)
+                    if reason is not None:
+                        log.info("digest %s to %s skipped: %s", period.key, recipient.key, reason)
+                        self._store.skip(period.key, recipient.key, now, reason)
+                        continue
                     digest = digest or self.build(period)
-                    self._send(recipient, digest)
+                    self._send(to, digest)
                     sent[kind] = sent.get(kind, 0) + 1
                 except Exception as failure:  # recorded; a later run retries
                     error = type(failure).__name__
                     log.warning("digest %s to %s failed: %s", period.key, recipient.key, error)
                 self._store.finish(period.key, recipient.key, now, error)
         return sent
+
+    def standing(self, recipient: Recipient) -> tuple[Recipient, str | None]:
+        """The recipient at their account's current verified address, or why they get nothing
+        (user-deleted, user-disabled, no-role, email-unverified)."""
+        if recipient.channel != "email" or self._accounts is None:
+            return recipient, None
+        account = self._accounts.account(recipient.key)
+        if account is None:
+            return recipient, "user-deleted"
+        if account.disabled:
+            return recipient, "user-disabled"
+        if account.role not in DIGEST_ROLES:
+            return recipient, "no-role"
+        if not account.email or not account.email_verified:
+            return recipient, "email-unverified"
+        return dataclasses.replace(recipient, address=account.email), None
 
 
 def sender(

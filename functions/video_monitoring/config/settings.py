@@ -99,6 +99,13 @@ class DashboardSettings(_Group):
     export_sync_rows_json: int = Field(default=100_000, ge=1)
     export_sync_rows_xlsx: int = Field(default=8_000, ge=1)
     export_sync_rows_pdf: int = Field(default=30_000, ge=1)
+    # Look up each caller's Firebase Auth account (refused when deleted, disabled or its tokens
+    # revoked) and each digest recipient's (also needs a role and a verified email). Off only
+    # for a local stack without an Auth emulator: a deployed function refuses to start without.
+    auth_account_checks: bool = True
+    # How long an instance trusts an account it looked up: a revoked or disabled user is
+    # refused within this, at most one Auth API call per user per this per instance.
+    auth_account_cache_seconds: int = Field(default=60, ge=0, le=3600)
     # GET /health computes its verdict at most this often per instance (it needs no token).
     health_cache_seconds: float = Field(default=15.0, ge=0)
     # Targets the console holds the headline figures against (GET /targets).

@@ -8,7 +8,7 @@ from typing import Any
 
 from video_monitoring.analytics.health import Health
 from video_monitoring.config.settings import Target
-from video_monitoring.core.errors import InvalidArgument, NotFound, Unauthenticated
+from video_monitoring.core.errors import InvalidArgument, NotFound, Unauthenticated, Unavailable
 from video_monitoring.dashboard.auth import READ_ROLES, Caller
 from video_monitoring.dashboard.http import Request, Response
 
@@ -25,8 +25,10 @@ def health_response(
     if request.authorization:
         try:
             reader = verify(request.authorization).role in READ_ROLES
-        except Unauthenticated:
-            reader = False  # a bad token never fails the health check; it gets no detail
+        except (Unauthenticated, Unavailable):
+            # A bad token, or an account check Firebase Auth could not answer, never fails the
+            # health check; it gets no detail.
+            reader = False
     health = check()
     return Response(200 if health.ok else 503, health.to_json(with_detail=reader))
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from video_monitoring.adapters.bigquery import BigQueryWarehouse, bigquery_client
+from video_monitoring.adapters.firebase_accounts import FirebaseAccounts
 from video_monitoring.adapters.firestore_access import FirestoreAuditLog, FirestoreRateLimiter
 from video_monitoring.adapters.firestore_alerts import FirestoreAlertStore
 from video_monitoring.adapters.firestore_digests import FirestoreDigestStore
@@ -35,10 +37,14 @@ from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.health import HealthCheck
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.analytics.slos import SloService
-from video_monitoring.config.settings import Settings, get_settings
+from video_monitoring.config.settings import Settings, get_settings, in_production
 from video_monitoring.core.budget import Budget
 from video_monitoring.core.clock import utc_now
+from video_monitoring.core.errors import ConfigError
+from video_monitoring.core.identity import Accounts
 from video_monitoring.dashboard.app import Dashboard, FileExports
+from video_monitoring.dashboard.auth import verify
+from video_monitoring.dashboard.standing import AccountCache
 from video_monitoring.privacy.erasure import ErasureReport, erase_user
 from video_monitoring.privacy.pseudonyms import pseudonym
 from video_monitoring.privacy.retention import Retention, retention_of
@@ -98,8 +104,21 @@ def erase_everywhere(
     )
 
 
+def account_checks(settings: Settings) -> Accounts | None:
+    """The Firebase Auth accounts callers and digest recipients are checked against, cached
+    per instance; None only where the checks are off (never in production)."""
+    board = settings.dashboard
+    if not board.auth_account_checks:
+        if in_production(os.environ):
+            raise ConfigError("AUTH_ACCOUNT_CHECKS: a deployed function must check accounts")
+        return None
+    ttl = dt.timedelta(seconds=board.auth_account_cache_seconds)
+    return AccountCache(FirebaseAccounts(), utc_now, ttl)
+
+
 def build(settings: Settings) -> Services:
     """Wire every service from the settings."""
+    accounts = account_checks(settings)
     retention = retention_of(settings.retention)
     features = frozenset(settings.rollups.tracked_features)
     shards = settings.rollups.rollup_shards
@@ -146,7 +165,7 @@ def build(settings: Settings) -> Services:
     )
 
     slos = SloService(FirestoreObjectiveStore(), monitor, utc_now)
-    digests = digest_service(settings, analytics, alerts, channels, slos)
+    digests = digest_service(settings, analytics, alerts, channels, slos, accounts)
 
     def overall_backlog(now: dt.datetime) -> tuple[int, int]:
         return store.backlog(now - stuck_after).get("overall", (0, 0))
@@ -156,6 +175,7 @@ def build(settings: Settings) -> Services:
         monitor,
         utc_now,
         board.max_window_days,
+        verifier=functools.partial(verify, accounts=accounts),
         alerts=alerts,
         exports=FileExports(
             FirestoreExportSource(),
@@ -200,6 +220,7 @@ def digest_service(
     alerts: AlertManager,
     channels: Mapping[str, Channel],
     slos: SloService | None = None,
+    accounts: Accounts | None = None,
 ) -> DigestService:
     """Digests over the configured email and Slack channels, linking to the console."""
     email, slack = channels.get("email"), channels.get("slack")
@@ -221,7 +242,7 @@ def digest_service(
             slack.post if isinstance(slack, SlackChannel) else None,
             (settings.dashboard.dashboard_base_url or "").rstrip("/") + "/",
         ),
-        kinds, slos.status if slos is not None else None,
+        kinds, slos.status if slos is not None else None, accounts=accounts,
     )  # fmt: skip
 
 

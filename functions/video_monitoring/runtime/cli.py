@@ -2,8 +2,10 @@
 `python -m video_monitoring grant-role someone@example.com analytics`.
 
 `grant-role` sets (or with `none` removes) the console role of a Firebase Auth user, the custom
-claim `role`; the user sees it at their next sign-in or token refresh (within the hour). It uses
-the project's Admin SDK credentials, or the Auth emulator where FIREBASE_AUTH_EMULATOR_HOST is set.
+claim `role`; the user sees it at their next sign-in or token refresh (within the hour). Removing
+the role also deletes the user's digest subscription. It uses the project's Admin SDK
+credentials (or the Auth emulator where FIREBASE_AUTH_EMULATOR_HOST is set) and Firestore (the
+emulator where FIRESTORE_EMULATOR_HOST is set).
 
 `export` backfills or re-exports whole UTC days to BigQuery, oldest first, each day replaced
 exactly as the nightly run does; it shows a progress bar and ends with the rows per table per
@@ -22,6 +24,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
+from video_monitoring.adapters.firestore_digests import FirestoreDigestStore
 from video_monitoring.core.errors import ConfigError
 from video_monitoring.dashboard.auth import ROLES, grant_role
 from video_monitoring.warehouse.nightly import DayRun
@@ -87,11 +90,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     args = parser().parse_args(argv)
     if args.command == "grant-role":
         try:
-            uid = grant_role(args.email, None if args.role == "none" else args.role)
+            role = None if args.role == "none" else args.role
+            uid = grant_role(args.email, role, FirestoreDigestStore().unsubscribe)
         except LookupError as error:
             sys.stderr.write(f"error: {error}\n")
             return 1
-        out.write(f"{args.email} ({uid}): role {args.role}\n")
+        unsubscribed = "; digests unsubscribed" if role is None else ""
+        out.write(f"{args.email} ({uid}): role {args.role}{unsubscribed}\n")
         return 0
     return _export(args, out)
 
