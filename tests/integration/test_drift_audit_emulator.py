@@ -79,16 +79,23 @@ def test_audit_repairs_changes_lost_while_the_host_was_down(
     assert after["costUsd"] == round(truth.cost, 6)
     assert after["business"]["revenueUsd"] == 12.5
     record = db.collection("pipeline_audits").document(DAY.date().isoformat()).get().to_dict()
-    assert record is not None
-    assert record["generations"]["repaired"] == 21  # 20 never counted, 1 deleted
-    assert record["events"]["repaired"] == 1
+    assert record is not None and record["complete"]
+    generations, events = record["generations"], record["events"]
+    assert generations["repaired"] == 21  # 20 never counted, 1 deleted
+    assert events["repaired"] == 1
     assert record["repaired"] == 22
-    # 3 pairs, 20 sources without a record, 1 record without its source; reads: each source and
-    # record once, plus 4 per repair (3 reads and the source check of its commit).
-    assert record["generations"]["checked"] == 24
-    assert record["generations"]["reads"] == 23 + 4 + 21 * 4
+    # The counts found the one hour of each ledger where the changes were lost; only that hour
+    # was walked: 3 pairs, 20 sources without a record, 1 record without its source.
+    assert generations["differingHours"] == [2] and events["differingHours"] == [3]
+    assert generations["checked"] - generations["sampled"] == 24
+    assert generations["sampled"] == 23  # the sample then read the day's 23 (fewer than 100)
+    # Reads: every count query (1 read each below 1,000 entries); the hour's sources and
+    # records once, 4 per repair (3 reads and the source check of its commit) and its
+    # rejection list; the sample's 23 pairs and its rejection list.
+    walk = 23 + 4 + 21 * 4 + 1
+    assert generations["reads"] == generations["countQueries"] + walk + 2 * 23 + 1
 
-    # The next tick raises pipeline_drift; a second audit finds nothing left to repair.
+    # The next tick raises pipeline_drift; the next night's audit finds nothing left to repair.
     assert stack.run_schedule("aggregate_and_alert") == 200
     fired = (
         db.collection("alert_instances")
@@ -96,8 +103,12 @@ def test_audit_repairs_changes_lost_while_the_host_was_down(
         .get()
     )
     assert [(snap.to_dict() or {}).get("status") for snap in fired] == ["firing"]
-    assert stack.run_schedule("audit_pipeline", today) == 200
+    assert stack.run_schedule("audit_pipeline", today + dt.timedelta(days=1)) == 200
     again = db.collection("pipeline_audits").document(DAY.date().isoformat()).get().to_dict()
-    assert again is not None
+    assert again is not None and again["run"] != record["run"]
     assert (again["repaired"], again["generations"]["suspects"]) == (0, 0)
-    assert again["generations"]["reads"] == 2 * 23  # an exact day: two reads per generation
+    assert again["generations"]["differingHours"] == again["events"]["differingHours"] == []
+    # An exact day: the counts and the sample only (before: two reads per generation, 46).
+    again_generations = again["generations"]
+    assert again_generations["checked"] == again_generations["sampled"] == 23
+    assert again_generations["reads"] == again_generations["countQueries"] + 2 * 23 + 1

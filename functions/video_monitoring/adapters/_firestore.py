@@ -96,21 +96,35 @@ class FirestoreAdapter:
 
 
 def paged(
-    client: firestore.Client, query: Any, time_field: str, page_size: int
+    client: firestore.Client,
+    query: Any,
+    time_field: str,
+    page_size: int,
+    after: tuple[dt.datetime, str] | None = None,
+    limit: int | None = None,
+    kind: str = "export_reads",
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """(id, fields) of a query ordered by the time field then the id, in pages of `page_size`,
-    each after the last document's time and id; a broken stream resumes after the last document
-    it delivered (as PAGE_BACKOFF allows)."""
+    each after the last document's time and id (the first after `after`), `limit` documents at
+    most, counted as reads of `kind`; a broken stream resumes after the last document it
+    delivered (as PAGE_BACKOFF allows)."""
     cursor: dict[str, Any] | None = None
+    if after is not None:
+        cursor = {time_field: after[0], "__name__": query._parent.document(after[1])}
     waits = PAGE_BACKOFF.delays()
+    left = limit
     while True:
-        page = query.limit(page_size)
+        if left is not None and left <= 0:
+            return
+        size = page_size if left is None else min(page_size, left)
+        page = query.limit(size)
         if cursor is not None:
             page = page.start_after(cursor)
         count = 0
+        broken = False
         last: tuple[str, dict[str, Any]] | None = None
         try:
-            for last in counted("export_reads", raw_stream(client, page)):
+            for last in counted(kind, raw_stream(client, page)):
                 count += 1
                 yield last
         except TRANSIENT_READ_ERRORS:
@@ -118,8 +132,10 @@ def paged(
             if wait is None:
                 raise
             time.sleep(wait)
-            count = page_size  # go on after the last document read (or redo the page)
-        if count < page_size:
+            broken = True  # go on after the last document read (or redo the page)
+        if left is not None:
+            left -= count
+        if count < size and not broken:
             return
         if last is not None:
             doc_id, data = last
