@@ -62,9 +62,10 @@ METRIC_BOUNDS = {"successRate": (0.0, 1.0), "avgQualityScore": (0.0, 10.0),
                  "avgUserRating": (1.0, 5.0)}  # fmt: skip
 # A day's user snapshot is taken this long after the day ends (late events settle first).
 SNAPSHOT_SETTLE = dt.timedelta(hours=1)
-# Days the tick keeps user figures of until their final snapshot (today and the two before),
-# and how old those may get: /user-insights shows an open day as of at most that (plus a tick).
-OPEN_DAYS = 3
+# Days the tick keeps user figures of until their final snapshot (the 7 ending today: normally
+# today and yesterday, more after an outage), and how old those may get: /user-insights shows an
+# open day as of at most that (plus a tick).
+OPEN_DAYS = 7
 OPEN_DAY_REFRESH = dt.timedelta(minutes=15)
 DAY_KEYS = frozenset(
     {
