@@ -13,6 +13,10 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from tests.integration.support import Stack, summary, wait_until, whole_day
 from tests.lifecycles import expected
+from video_monitoring.config.settings import get_settings
+from video_monitoring.runtime import jobs
+from video_monitoring.runtime.bootstrap import build
+from video_monitoring.runtime.jobs import AuditIncomplete
 
 pytestmark = pytest.mark.integration
 DAY, WINDOW = whole_day(1)  # yesterday: the audit run of today covers it
@@ -112,3 +116,45 @@ def test_audit_repairs_changes_lost_while_the_host_was_down(
     again_generations = again["generations"]
     assert again_generations["checked"] == again_generations["sampled"] == 23
     assert again_generations["reads"] == again_generations["countQueries"] + 2 * 23 + 1
+
+
+def test_an_audit_out_of_time_is_continued_by_its_retry_without_redoing_work(
+    stack: Stack, db: firestore.Client
+) -> None:
+    rng = random.Random(8)
+    sources = db.collection("video_generations")
+    stack.local.stop_host()
+    try:  # 30 finished generations over 6 hours, none ever counted
+        for i in range(30):
+            doc = finished(rng, i)
+            for name in ("createdAt", "startedAt", "completedAt"):
+                doc[name] += dt.timedelta(hours=i % 6)  # type: ignore[operator]
+            sources.document(f"lost-{i:02d}").set(doc)
+        time.sleep(3)
+    finally:
+        stack.local.start_host()
+    services = build(get_settings())
+    run = dt.datetime.now(dt.UTC).replace(hour=1, minute=30, second=0, microsecond=0)
+    ticks = {"n": 0.0}
+
+    def monotonic() -> float:  # each look at the clock finds a second gone
+        ticks["n"] += 1
+        return ticks["n"]
+
+    with pytest.raises(AuditIncomplete):
+        jobs.audit_pipeline(services, run, budget_seconds=23, monotonic=monotonic)
+    ref = db.collection("pipeline_audits").document(DAY.date().isoformat())
+    partial = ref.get().to_dict() or {}
+    cursor = partial["generations"]
+    assert not partial["complete"] and cursor["differingHours"] == [2, 3, 4, 5, 6, 7]
+    assert 0 < cursor["repaired"] < 30 and cursor["after"] is not None  # stopped inside an hour
+
+    jobs.audit_pipeline(services, run)  # the scheduler's retry of the same run
+    done = ref.get().to_dict() or {}
+    generations = done["generations"]
+    assert done["complete"] and done["run"] == partial["run"]
+    assert generations["repaired"] == 30 and len(set(generations["repairedIds"])) == 30
+    # Every document of the six hours was checked once over the two runs, then the sample.
+    assert generations["checked"] == 30 + generations["sampled"]
+    truth = expected([s.to_dict() for s in sources.stream()], DAY, DAY + dt.timedelta(days=1))
+    assert summary(stack, WINDOW)["generations"]["total"] == truth.total == 30
