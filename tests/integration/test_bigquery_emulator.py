@@ -717,6 +717,7 @@ def test_every_endpoint_answers_windows_beyond_the_rollups_from_bigquery_with_th
 
     # User insights from the user days BigQuery's rows give, the opted-out user left out.
     whole = {"from": DAY.isoformat(), "to": (DAY + dt.timedelta(days=1)).isoformat()}
+    assert stack.run_schedule("aggregate_and_alert") == 200  # the tick computes the open days
     served = get(stack, "/user-insights", whole)
     archived_body = json.loads(
         Response(200, archived.generate_user_behavior_insights(
@@ -726,6 +727,7 @@ def test_every_endpoint_answers_windows_beyond_the_rollups_from_bigquery_with_th
     assert (served.pop("source"), archived_body.pop("source")) == ("firestore", "bigquery")
     assert [d.pop("source") for d in served["days"]] == ["live"]
     assert [d.pop("source") for d in archived_body["days"]] == ["bigquery"]
+    assert [d.pop("asOf") is None for d in served["days"] + archived_body["days"]] == [False, True]
     assert (archived_body["days"], archived_body["totals"]) == (served["days"], served["totals"])
     active = {d["userId"] for d in generations.values()} | {
         e["userId"] for k, e in events.items() if k != "ev-bad"

@@ -26,7 +26,9 @@ from video_monitoring.adapters.firestore_exports import FirestoreDaySource, Fire
 from video_monitoring.adapters.firestore_store import FirestoreStore
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.files import DATASETS
+from video_monitoring.ingest.audit import LedgerAudit, differing_hours
 from video_monitoring.ingest.rollup import cover
+from video_monitoring.runtime.jobs import audit_ledgers
 from video_monitoring.warehouse.rows import TABLES
 
 pytestmark = pytest.mark.integration
@@ -147,6 +149,14 @@ def test_every_query_is_served_by_an_index(
         fields = list(model.model_fields)
         list(day_source.documents(collection, time_field, window.start, window.end, fields))
     day_source.changed_days(window.start)
+    # The drift audit's counts (by status, with a rejection that day) and its hour walks.
+    day = window.start.replace(hour=0, minute=0)
+    db.collection("rejected_generations").document("audit-bad").set(
+        {"createdAt": day + dt.timedelta(hours=1), "status": "completed", "reason": "x"}
+    )
+    for ledger in audit_ledgers("video_generations"):
+        differing_hours(store, ledger, day, LedgerAudit())
+        list(store.ordered_documents(ledger.source, ledger.time_field, day, window.end))
 
     spec = json.loads((REPO_ROOT / "firestore.indexes.json").read_text())
     exempt = {

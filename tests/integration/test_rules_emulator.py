@@ -16,7 +16,8 @@ from tests.integration.support import PROJECT, Stack, token
 pytestmark = pytest.mark.integration
 STAFF_READ = (
     "system_performance_metrics", "business_metrics", "quality_insights",
-    "user_behavior_insights", "alert_rules", "alert_instances", "alert_states",
+    "user_behavior_insights", "user_behavior_open_days", "alert_rules", "alert_instances",
+    "alert_states",
     "alert_notifications", "rejected_generations", "rejected_events", "generation_rollups",
     "generation_rollup_shards", "event_rollups", "event_rollup_shards", "user_days",
     "bigquery_export_runs",

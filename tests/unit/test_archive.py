@@ -304,11 +304,16 @@ def test_endpoints_split_old_windows_at_the_horizon_and_say_which_source_answere
     # archived day from its 30 days of archived activity.
     for fake in (recent_store, everything):
         fake.opted_out.add("u1")
+    for insights in (split, engines["all"]):  # the ticks of those days kept their figures
+        for tick in (HORIZON - dt.timedelta(hours=23), HORIZON + dt.timedelta(days=3, hours=1)):
+            insights.refresh_open_days(tick)
     got = split.generate_user_behavior_insights(window)
     want = engines["all"].generate_user_behavior_insights(window)
     assert got["source"] == "bigquery+firestore"
     assert [d.pop("source") for d in got["days"]] == ["bigquery"] * 4 + ["live"] * 4
     assert [d.pop("source") for d in want["days"]] == ["live"] * 8
+    assert [d.pop("asOf") is None for d in got["days"]] == [True] * 4 + [False] * 4
+    assert all(d.pop("asOf") is not None for d in want["days"])
     assert (got["days"], got["totals"]) == (want["days"], want["totals"])
     assert got["totals"]["activeUserDays"] > 0
     last_old = HORIZON - dt.timedelta(days=1)

@@ -25,28 +25,44 @@ from video_monitoring.privacy.erasure import check_user_id, erase_user, subject
 from video_monitoring.privacy.retention import Retention
 
 START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+DAY = dt.timedelta(days=1)
+
+
+def snapshots(engine: AnalyticsEngine) -> None:
+    """What the ticks store for days 40-44: final snapshots of 40-43, the open figures of 44."""
+    for day in range(40, 44):
+        engine.snapshot_user_behavior(START + (day + 1) * DAY + dt.timedelta(hours=2))
+    engine.refresh_open_days(START + 44 * DAY + dt.timedelta(hours=10))
 
 
 def test_opted_out_users_are_left_out_of_user_behaviour_insights() -> None:
+    window = Window(start=START + 40 * DAY, end=START + 45 * DAY)
     store, engine = build()
-    window = Window(start=START + dt.timedelta(days=40), end=START + dt.timedelta(days=45))
+    snapshots(engine)
     before = engine.generate_user_behavior_insights(window)
+    store, engine = build()
     everyone = {a.user_id for a in store.user_days(window.start, window.end)}
     quiet = sorted(everyone)[:5]
-    store.opted_out = set(quiet)
+    store.opted_out = set(quiet)  # before the ticks compute the days
+    snapshots(engine)
     after = engine.generate_user_behavior_insights(window)
     # Independently: the same figures from a store holding only the consenting users' days.
     consenting = FakeStore()
     consenting.user_day_docs = {
         k: v for k, v in store.user_day_docs.items() if v["userId"] not in store.opted_out
     }
+    consenting.rollup_docs, consenting.event_rollup_docs = (
+        store.rollup_docs,
+        store.event_rollup_docs,
+    )
     clock = FixedClock(START + dt.timedelta(days=45))
-    expected = AnalyticsEngine(
-        consenting, PerformanceMonitor(consenting, 2, clock), 2, clock
-    ).generate_user_behavior_insights(window)
+    independent = AnalyticsEngine(consenting, PerformanceMonitor(consenting, 2, clock), 2, clock)
+    snapshots(independent)
+    expected = independent.generate_user_behavior_insights(window)
     assert after == expected
     assert after != before
     assert [d["activeUsers"] for d in after["days"]] != [d["activeUsers"] for d in before["days"]]
+    assert all(d["asOf"] is not None for d in after["days"])  # every day was computed
 
 
 def test_opted_out_users_rows_are_anonymised_in_exports() -> None:

@@ -110,21 +110,60 @@ def test_daily_figures_segments_retention_and_churn(world: Any) -> None:
     assert snap["churnRisk"]["activeIn30Days"] == len(month)
 
 
-def test_user_insights_mixes_snapshots_and_live_days_consistently(world: Any) -> None:
+def test_user_insights_mixes_snapshots_and_the_ticks_open_days_consistently(world: Any) -> None:
     store, engine = world
-    engine.snapshot_user_behavior(START + 41 * DAY + dt.timedelta(hours=2))  # day 40 only
-    window = Window(start=START + 38 * DAY, end=START + 42 * DAY)
+    now = START + 41 * DAY + dt.timedelta(hours=2)
+    engine.snapshot_user_behavior(now)  # day 40 only
+    assert engine.refresh_open_days(now) == 6  # days 35 to 41 but 40 (its final snapshot)
+    window = Window(start=START + 33 * DAY, end=START + 42 * DAY)
     result = engine.generate_user_behavior_insights(window)
     truth = activity(store)
-    assert [p["day"] for p in result["days"]] == [START + k * DAY for k in range(38, 42)]
-    assert [p["source"] for p in result["days"]] == ["live", "live", "snapshot", "live"]
-    for point in result["days"]:
+    assert [p["day"] for p in result["days"]] == [START + k * DAY for k in range(33, 42)]
+    assert [p["source"] for p in result["days"]] == ["live"] * 7 + ["snapshot", "live"]
+    # Days 33 and 34 are older than the open days and have no snapshot: nothing computed.
+    assert [p["asOf"] for p in result["days"]] == [None, None] + [now] * 7
+    assert [p["activeUsers"] for p in result["days"][:2]] == [0, 0]
+    for point in result["days"][2:]:
         assert point["activeUsers"] == len(truth.get(point["day"], {}))
     assert result["latestSnapshotDay"] == START + 40 * DAY
     assert result["retention7"]["cohortDay"] == START + 33 * DAY
     assert result["totals"]["activeUserDays"] == sum(
-        len(truth.get(START + k * DAY, {})) for k in range(38, 42)
+        len(truth.get(START + k * DAY, {})) for k in range(35, 42)
     )
+
+
+def test_a_user_insights_request_reads_no_user_days_and_shows_the_open_day_as_of_the_tick() -> None:
+    store, engine = build()
+    reads: list[tuple[dt.datetime, dt.datetime]] = []
+    user_days = store.user_days
+
+    def counted(start: dt.datetime, end: dt.datetime) -> Any:
+        reads.append((start, end))
+        return user_days(start, end)
+
+    store.user_days = counted  # type: ignore[method-assign]
+    today = START + 44 * DAY
+    tick = today + dt.timedelta(hours=10)
+    assert engine.refresh_open_days(tick) == 7  # days 38 to 44: no final snapshot yet
+    assert reads == [(START + 38 * DAY, START + 45 * DAY)]  # one range read by the tick
+    window = Window(start=today, end=today + DAY)
+    first = engine.generate_user_behavior_insights(window)
+    assert len(reads) == 1  # the request read none
+    truth = activity(store)
+    assert first["days"][0]["activeUsers"] == len(truth.get(today, {})) > 0
+    assert first["days"][0]["asOf"] == tick
+
+    late = today + dt.timedelta(hours=11)
+    store.source["late"] = {"userId": "newcomer", "provider": "runway", "status": "queued",
+                            "createdAt": late, "userTier": "free"}  # fmt: skip
+    PerformanceMonitor(store, shards=2, clock=FixedClock(tick)).record_generation_metrics("late")
+    assert engine.refresh_open_days(tick + dt.timedelta(minutes=10)) == 0  # still fresh
+    stale = engine.generate_user_behavior_insights(window)["days"][0]
+    assert stale["activeUsers"] == first["days"][0]["activeUsers"]  # as of the last refresh
+    assert engine.refresh_open_days(tick + dt.timedelta(minutes=15)) == 7
+    fresh = engine.generate_user_behavior_insights(window)["days"][0]
+    assert fresh["activeUsers"] == len(truth.get(today, {})) + 1
+    assert fresh["asOf"] == tick + dt.timedelta(minutes=15)
 
 
 def test_daily_business_and_quality_snapshots_match_the_endpoints(world: Any) -> None:

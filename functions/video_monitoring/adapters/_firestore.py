@@ -10,7 +10,7 @@ import datetime as dt
 import functools
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from google.api_core.exceptions import (
@@ -24,6 +24,7 @@ from google.api_core.exceptions import (
 )
 from google.cloud import firestore
 from google.cloud.firestore_v1 import DocumentSnapshot
+from google.cloud.firestore_v1.base_query import FieldFilter
 from google.cloud.firestore_v1.types import RunQueryResponse
 
 from video_monitoring.config import constants as c
@@ -74,10 +75,54 @@ def source_version(snap: DocumentSnapshot[Any]) -> dt.datetime | None:
     return snap.update_time if snap.exists else None
 
 
+class OptOuts:
+    """The ids of the `analytics_opt_outs` documents, kept by the process and brought up to date
+    on every call without listing them again: one query for the opt-outs written since the last
+    look (their `at`, less a minute for clock skew and late commits) and one `count()` of the
+    collection. Where the count differs from the set (an opt-out deleted, or written without a
+    fresh `at`), the collection is listed again. A call costs 1 read plus the opt-outs of the
+    last minute plus 1 per 1,000 opt-outs; a full list (the first call, or after a change the
+    query cannot see) costs one read per opt-out. Nothing is stale: every call sees every
+    opt-out committed before it."""
+
+    OVERLAP = dt.timedelta(minutes=1)
+
+    def __init__(self, clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)):
+        self._clock = clock
+        self._users: dict[str, frozenset[str]] = {}  # by database
+        self._since: dict[str, dt.datetime] = {}
+        self._lock = threading.Lock()
+
+    def users(self, client: firestore.Client) -> frozenset[str]:
+        """Users who opted out of analytics, as of now."""
+        collection: Any = client.collection(c.ANALYTICS_OPT_OUTS)
+        database = client._database_string
+        with self._lock:
+            users, since = self._users.get(database), self._since.get(database)
+        looked = self._clock() - self.OVERLAP
+        if users is not None and since is not None:
+            query = collection.where(filter=FieldFilter("at", ">=", since)).select([])
+            users = users | {snap.id for snap in counted("opt_out_reads", query.stream())}
+            result = collection.count(alias="n").get()
+            total = int(result[0][0].value)
+            _count(opt_out_reads=max(1, -(-total // 1000)), queries=1)
+            if total != len(users):
+                users = None
+        if users is None:
+            users = frozenset(
+                ref.id for ref in counted("opt_out_reads", collection.list_documents())
+            )
+        with self._lock:
+            self._users[database], self._since[database] = users, looked
+        return users
+
+
+OPT_OUTS = OptOuts()
+
+
 def opted_out_users(client: firestore.Client) -> frozenset[str]:
-    """Ids of the `analytics_opt_outs` documents (ids only: no fields are read)."""
-    refs = client.collection(c.ANALYTICS_OPT_OUTS).list_documents()
-    return frozenset(ref.id for ref in refs)
+    """Ids of the `analytics_opt_outs` documents (the process's OptOuts, brought up to date)."""
+    return OPT_OUTS.users(client)
 
 
 class FirestoreAdapter:
@@ -96,21 +141,35 @@ class FirestoreAdapter:
 
 
 def paged(
-    client: firestore.Client, query: Any, time_field: str, page_size: int
+    client: firestore.Client,
+    query: Any,
+    time_field: str,
+    page_size: int,
+    after: tuple[dt.datetime, str] | None = None,
+    limit: int | None = None,
+    kind: str = "export_reads",
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """(id, fields) of a query ordered by the time field then the id, in pages of `page_size`,
-    each after the last document's time and id; a broken stream resumes after the last document
-    it delivered (as PAGE_BACKOFF allows)."""
+    each after the last document's time and id (the first after `after`), `limit` documents at
+    most, counted as reads of `kind`; a broken stream resumes after the last document it
+    delivered (as PAGE_BACKOFF allows)."""
     cursor: dict[str, Any] | None = None
+    if after is not None:
+        cursor = {time_field: after[0], "__name__": query._parent.document(after[1])}
     waits = PAGE_BACKOFF.delays()
+    left = limit
     while True:
-        page = query.limit(page_size)
+        if left is not None and left <= 0:
+            return
+        size = page_size if left is None else min(page_size, left)
+        page = query.limit(size)
         if cursor is not None:
             page = page.start_after(cursor)
         count = 0
+        broken = False
         last: tuple[str, dict[str, Any]] | None = None
         try:
-            for last in counted("export_reads", raw_stream(client, page)):
+            for last in counted(kind, raw_stream(client, page)):
                 count += 1
                 yield last
         except TRANSIENT_READ_ERRORS:
@@ -118,8 +177,10 @@ def paged(
             if wait is None:
                 raise
             time.sleep(wait)
-            count = page_size  # go on after the last document read (or redo the page)
-        if count < page_size:
+            broken = True  # go on after the last document read (or redo the page)
+        if left is not None:
+            left -= count
+        if count < size and not broken:
             return
         if last is not None:
             doc_id, data = last

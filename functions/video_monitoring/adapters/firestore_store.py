@@ -41,6 +41,7 @@ from video_monitoring.adapters.firestore_rollups import (
 )
 from video_monitoring.config import constants as c
 from video_monitoring.core.retry import Backoff
+from video_monitoring.ingest.audit import billed_reads
 from video_monitoring.ingest.pipeline import Plan, SourceState, StoredState
 from video_monitoring.ingest.rollup import (
     UserDay,
@@ -306,10 +307,17 @@ class FirestoreStore(FirestoreRollups):
             total += len(snaps)
 
     def ordered_documents(
-        self, collection: str, time_field: str, start: dt.datetime, end: dt.datetime
+        self,
+        collection: str,
+        time_field: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        after: tuple[dt.datetime, str] | None = None,
+        limit: int | None = None,
     ) -> Iterator[tuple[str, dict[str, Any]]]:
         """(id, fields) of the documents whose time field lies in [start, end), ordered by that
-        field then id, streamed in pages (the drift audit merges two such streams)."""
+        field then id, from after `after`, at most `limit`, streamed in pages (the drift audit
+        merges two such streams)."""
         query = (
             self.client.collection(collection)
             .where(filter=FieldFilter(time_field, ">=", start))
@@ -317,7 +325,36 @@ class FirestoreStore(FirestoreRollups):
             .order_by(time_field)
             .order_by("__name__")
         )
-        return paged(self.client, query, time_field, AUDIT_PAGE)
+        return paged(self.client, query, time_field, AUDIT_PAGE, after, limit, "audit_reads")
+
+    def count(
+        self,
+        collection: str,
+        time_field: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        equals: tuple[str, str] | None = None,
+    ) -> int:
+        """One `count()` aggregation of the documents whose time field lies in [start, end)
+        (and whose field `equals[0]` is `equals[1]`: a composite index, firestore.indexes.json);
+        counted as the reads Firestore bills, one per 1,000 index entries matched."""
+        query: Any = (
+            self.client.collection(collection)
+            .where(filter=FieldFilter(time_field, ">=", start))
+            .where(filter=FieldFilter(time_field, "<", end))
+        )
+        if equals is not None:
+            query = query.where(filter=FieldFilter(equals[0], "==", equals[1]))
+        result = query.count(alias="n").get()
+        matched = int(result[0][0].value)
+        _count(aggregation_reads=billed_reads(matched), queries=1)
+        return matched
+
+    def audit_progress(self, day: dt.date) -> dict[str, Any] | None:
+        """The stored audit of one day (its latest run, finished or not), or None."""
+        snap = self.client.collection(c.PIPELINE_AUDITS).document(day.isoformat()).get()
+        _count(audit_reads=1)
+        return snap.to_dict() if snap.exists else None
 
     def record_audit(self, day: dt.date, body: Mapping[str, Any]) -> None:
         """Store one day's drift audit (`pipeline_audits/{YYYY-MM-DD}`, the latest run)."""

@@ -62,6 +62,11 @@ METRIC_BOUNDS = {"successRate": (0.0, 1.0), "avgQualityScore": (0.0, 10.0),
                  "avgUserRating": (1.0, 5.0)}  # fmt: skip
 # A day's user snapshot is taken this long after the day ends (late events settle first).
 SNAPSHOT_SETTLE = dt.timedelta(hours=1)
+# Days the tick keeps user figures of until their final snapshot (the 7 ending today: normally
+# today and yesterday, more after an outage), and how old those may get: /user-insights shows an
+# open day as of at most that (plus a tick).
+OPEN_DAYS = 7
+OPEN_DAY_REFRESH = dt.timedelta(minutes=15)
 DAY_KEYS = frozenset(
     {
         "activeUsers", "generations", "generationsPerActiveUser", "sessions",
@@ -337,6 +342,33 @@ class AnalyticsEngine:
         self._store.put_daily_snapshot(c.USER_BEHAVIOR_INSIGHTS, day, {**body, **stamp})
         return True
 
+    def refresh_open_days(self, now: dt.datetime) -> int:
+        """Store the user figures of each open day (of the OPEN_DAYS ending today, those without
+        a final snapshot) whose stored figures are older than OPEN_DAY_REFRESH, from its user
+        days less the opted-out users (one range read); how many days were written."""
+        today = floor_time(now, "day")
+        days = [today - n * dt.timedelta(days=1) for n in range(OPEN_DAYS - 1, -1, -1)]
+        final = self._store.daily_snapshots(c.USER_BEHAVIOR_INSIGHTS, days)
+        open_days = [d for d in days if d not in final]
+        stored = self._store.daily_snapshots(c.USER_BEHAVIOR_OPEN_DAYS, open_days)
+        due = [
+            d
+            for d in open_days
+            if d not in stored or stored[d]["computedAt"] <= now - OPEN_DAY_REFRESH
+        ]
+        if not due:
+            return 0
+        by_day: dict[dt.datetime, list[UserActivity]] = {}
+        for activity in self._consenting(
+            self._store.user_days(due[0], due[-1] + dt.timedelta(days=1))
+        ):
+            by_day.setdefault(activity.day, []).append(activity)
+        for day in due:
+            figures = user_insights.day_figures(by_day.get(day, []))
+            body = {"day": day, **figures, "computedAt": now}
+            self._store.put_daily_snapshot(c.USER_BEHAVIOR_OPEN_DAYS, day, body)
+        return len(due)
+
     def _consenting(self, activity: Iterable[UserActivity]) -> list[UserActivity]:
         """User activity without the users who opted out of analytics."""
         opted_out = self._store.opted_out_users()
@@ -344,9 +376,9 @@ class AnalyticsEngine:
 
     def generate_user_behavior_insights(self, window: Window) -> dict[str, Any]:
         """docs/interfaces.md §6 `/user-insights`: per UTC day the window touches, activity,
-        engagement and segments (from the daily snapshot, or computed now for days without
-        one: today and any day the scheduled run has not reached; days before the
-        aggregates' retention horizon from the BigQuery archive's rows); retention and churn
+        engagement and segments (from the daily snapshot, or for days without one the tick's
+        figures of the open days, `refresh_open_days`; days before the aggregates' retention
+        horizon from the BigQuery archive's rows); retention and churn
         risk of the latest snapshot day (rebuilt from the archive for the last archived day
         when the window has no stored snapshot)."""
         first = floor_time(window.start, "day")
@@ -360,11 +392,9 @@ class AnalyticsEngine:
             c.USER_BEHAVIOR_INSIGHTS, [d for d in days if d >= horizon]
         )
         missing = [d for d in days if d >= horizon and d not in stored]
+        # The tick's figures of open days: one document per day, whatever the users.
+        opened = self._store.daily_snapshots(c.USER_BEHAVIOR_OPEN_DAYS, missing) if missing else {}
         live: dict[dt.datetime, list[Any]] = {}
-        if missing:
-            days_read = self._store.user_days(missing[0], missing[-1] + dt.timedelta(days=1))
-            for activity in self._consenting(days_read):
-                live.setdefault(activity.day, []).append(activity)
         archived: list[UserActivity] = []
         rebuilt: dict[str, Any] | None = None
         if old_days:
@@ -383,11 +413,17 @@ class AnalyticsEngine:
         for day in days:
             if day in stored:
                 figures = {k: v for k, v in stored[day].items() if k in DAY_KEYS}
-                series.append({"day": day, "source": "snapshot", **figures})
+                as_of = stored[day].get("computedAt")
+                series.append({"day": day, "source": "snapshot", **figures, "asOf": as_of})
+            elif day in opened:
+                figures = {k: v for k, v in opened[day].items() if k in DAY_KEYS}
+                as_of = opened[day]["computedAt"]
+                series.append({"day": day, "source": "live", **figures, "asOf": as_of})
             else:
+                # BigQuery's days; an open day the tick has not computed yet (asOf null): zeros.
                 figures = user_insights.day_figures(live.get(day, []))
                 kind = "bigquery" if day < horizon else "live"
-                series.append({"day": day, "source": kind, **figures})
+                series.append({"day": day, "source": kind, **figures, "asOf": None})
         latest_day: dt.datetime | None = None
         latest: Mapping[str, Any] | None = None
         if stored:

@@ -87,6 +87,9 @@ _TERMINAL_EVENT = {
     "cancelled": c.EVENT_GENERATION_CANCELLED,
 }
 _BOOKKEEPING = ("recordedAt", "updatedAt")
+# Source fields a rejection record copies (when of the right type) so the drift audit can count
+# rejected documents per hour and status next to the stored records (ingest/audit.py).
+AUDITED_FIELDS = {"createdAt": dt.datetime, "timestamp": dt.datetime, "status": str}
 
 
 @dataclass(frozen=True)
@@ -130,11 +133,21 @@ class Rejection:
     """A stored rejection record: why the source document is not counted."""
 
     reason: str
+    audited: Mapping[str, Any] = field(default_factory=dict)  # see AUDITED_FIELDS
 
     @classmethod
     def from_doc(cls, data: Mapping[str, Any]) -> Rejection:
         """The rejection from its stored document."""
-        return cls(str(data.get("reason", "")))
+        return cls(str(data.get("reason", "")), audited_fields(data))
+
+
+def audited_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The AUDITED_FIELDS a document holds with the type the audit counts them by."""
+    return {
+        name: data[name]
+        for name, kind in AUDITED_FIELDS.items()
+        if isinstance(data.get(name), kind)
+    }
 
 
 @dataclass(frozen=True)
@@ -301,13 +314,16 @@ def rejection(
     now: dt.datetime,
     retention: Retention = DEFAULT_RETENTION,
 ) -> Plan:
-    """Take back what was counted and record why the document is rejected (the record is
-    rewritten only when the reason changes)."""
+    """Take back what was counted and record why the document is rejected, with its time and
+    status for the audit's counts (the record is rewritten only when one of those changes)."""
     assert source.data is not None
     reason = describe_validation_error(error)
+    audited = audited_fields(source.data)
     rejected = None
-    if stored.rejected is None or stored.rejected.reason != reason:
+    old = stored.rejected
+    if old is None or old.reason != reason or dict(old.audited) != audited:
         rejected = {
+            **audited,
             id_field: doc_id,
             "reason": reason,
             "rejectedAt": now,

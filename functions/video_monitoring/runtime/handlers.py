@@ -216,8 +216,10 @@ class LiveTick:
         return self.app.alerts.dispatch_notifications(now, budget)
 
     def store_daily_snapshots(self, now: dt.datetime) -> bool:
-        """The daily snapshots."""
-        return self.app.analytics.snapshot_user_behavior(now)
+        """The daily snapshots, and the open days' user figures /user-insights reads."""
+        stored = self.app.analytics.snapshot_user_behavior(now)
+        self.app.analytics.refresh_open_days(now)
+        return stored
 
     def send_digests(self, now: dt.datetime, budget: Budget) -> dict[str, int]:
         """The digests due, waited for at most the budget (a send still running then keeps

@@ -6,14 +6,24 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from video_monitoring.adapters.firestore_rollups import Fold
+from video_monitoring.adapters.firestore_store import FirestoreStore
 from video_monitoring.config import constants as c
 from video_monitoring.core.clock import utc_now
-from video_monitoring.ingest.audit import audit_days, audit_ledger, paired
+from video_monitoring.core.models import STATUSES
+from video_monitoring.ingest.audit import (
+    AuditedLedger,
+    LedgerProgress,
+    Reconcile,
+    audit_days,
+    audit_ledger_day,
+)
+from video_monitoring.ingest.pipeline import Plan
 from video_monitoring.ingest.rollup import floor_time
-from video_monitoring.ingest.store import EVENT_LEDGER
+from video_monitoring.ingest.store import EVENT_LEDGER, Ledger, Planner
 from video_monitoring.runtime.bootstrap import Services
 from video_monitoring.runtime.retry import with_transient_retries
 from video_monitoring.warehouse.nightly import (
@@ -27,6 +37,9 @@ from video_monitoring.warehouse.nightly import (
 log = logging.getLogger(__name__)
 # fold_rollups runs every minute with a 60 s timeout; it stops starting transactions after this.
 FOLD_BUDGET_SECONDS = 45.0
+# audit_pipeline runs with a 1,800 s timeout; it stops starting work after this and stores where
+# it stopped (the margin covers the hour walk's last reconcile and the final write).
+AUDIT_BUDGET_SECONDS = 1500.0
 
 
 def fold_rollups(services: Services, schedule_time: dt.datetime) -> Fold:
@@ -50,58 +63,121 @@ def fold_rollups(services: Services, schedule_time: dt.datetime) -> Fold:
     return result
 
 
-def audit_pipeline(services: Services, schedule_time: dt.datetime) -> list[dict[str, Any]]:
-    """The nightly drift audit (ingest/audit.py) of the settled days: each day's generations and
-    app events re-planned from their source documents, drift repaired through the triggers' own
-    reconcile, the result stored in `pipeline_audits/{day}` (alert rule `pipeline_drift`)."""
+class AuditIncomplete(RuntimeError):
+    """The audit's time budget ran out; its progress is stored and a retry continues it."""
+
+
+def audit_ledgers(settings_source: str) -> tuple[AuditedLedger, AuditedLedger]:
+    """The two ledgers the audit checks: generations (split by status) and app events (the
+    monitor's own events get no record)."""
+    generations = AuditedLedger(
+        "generations", settings_source, c.METRICS, c.REJECTED, "createdAt",
+        split=("status", STATUSES),
+    )  # fmt: skip
+    events = AuditedLedger(
+        "events", c.EVENTS, c.EVENT_CONTRIBUTIONS, c.REJECTED_EVENTS, "timestamp",
+        ignored=("source", c.EVENT_SOURCE_MONITOR),
+    )  # fmt: skip
+    return generations, events
+
+
+def reconciler(store: FirestoreStore, ledger: Ledger | None) -> Reconcile:
+    """The triggers' own reconcile of one ledger, riding out transient errors."""
+
+    def reconcile(doc_id: str, planner: Planner) -> Plan:
+        return with_transient_retries(lambda: store.reconcile(doc_id, planner, ledger))
+
+    return reconcile
+
+
+def audit_pipeline(
+    services: Services,
+    schedule_time: dt.datetime,
+    budget_seconds: float = AUDIT_BUDGET_SECONDS,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> list[dict[str, Any]]:
+    """The nightly drift audit (ingest/audit.py) of the settled days: counts per hour, the
+    hours that differ walked and repaired through the triggers' own reconcile, a rotating
+    sample; each day's progress and result in `pipeline_audits/{day}` (alert rule
+    `pipeline_drift`). Raises AuditIncomplete when the time budget runs out first (the
+    scheduler's retry of the same run continues where it stopped)."""
+    deadline = monotonic() + budget_seconds
+    run = schedule_time.astimezone(dt.UTC).date().isoformat()
     days = audit_days(schedule_time, services.settings.pipeline.audit_days)
-    return [audit_day(services, day) for day in days]
+    bodies = [audit_day(services, day, run, lambda: monotonic() > deadline) for day in days]
+    unfinished = [body["day"] for body in bodies if not body["complete"]]
+    if unfinished:
+        raise AuditIncomplete(
+            f"audit_pipeline {run}: the {budget_seconds:.0f} s budget ran out before "
+            f"{', '.join(unfinished)} was done; a retry continues from the stored cursor"
+        )
+    return bodies
 
 
-def audit_day(services: Services, day: dt.date) -> dict[str, Any]:
-    """Audit one UTC day of both ledgers and record the result."""
+def audit_day(
+    services: Services, day: dt.date, run: str, out_of_time: Callable[[], bool]
+) -> dict[str, Any]:
+    """Audit one UTC day of both ledgers for the run `run`, continuing that run's stored
+    progress, and record the result (after each step, so a stop loses nothing)."""
     store = services.store
     start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-    end = start + dt.timedelta(days=1)
-
-    def pairs(source: str, stored: str, time_field: str) -> Any:
-        return paired(
-            store.ordered_documents(source, time_field, start, end),
-            store.ordered_documents(stored, time_field, start, end),
-            time_field,
-        )
-
-    generations = audit_ledger(
-        pairs(services.settings.runtime.source_collection, c.METRICS, "createdAt"),
-        services.monitor.planner,
-        lambda doc_id, planner: with_transient_retries(lambda: store.reconcile(doc_id, planner)),
-    )
-    events = audit_ledger(
-        pairs(c.EVENTS, c.EVENT_CONTRIBUTIONS, "timestamp"),
-        services.analytics.event_planner,
-        lambda doc_id, planner: with_transient_retries(
-            lambda: store.reconcile(doc_id, planner, EVENT_LEDGER)
-        ),
-    )
-    body = {
-        "day": day.isoformat(),
-        "ranAt": utc_now(),
-        "repaired": generations.repaired + events.repaired,
-        "generations": generations.to_doc(),
-        "events": events.to_doc(),
+    stored = store.audit_progress(day)
+    if stored is not None and stored.get("run") == run and stored.get("complete"):
+        return stored
+    resumed = stored is not None and stored.get("run") == run
+    ledgers = audit_ledgers(services.settings.runtime.source_collection)
+    progress = {
+        ledger.name: LedgerProgress.from_doc(stored[ledger.name])
+        if resumed and stored is not None and ledger.name in stored
+        else LedgerProgress()
+        for ledger in ledgers
     }
-    store.record_audit(day, body)
+
+    def body() -> dict[str, Any]:
+        return {
+            "day": day.isoformat(),
+            "run": run,
+            "ranAt": utc_now(),
+            "complete": all(p.done for p in progress.values()),
+            "repaired": sum(p.audit.repaired for p in progress.values()),
+            **{name: p.to_doc() for name, p in progress.items()},
+        }
+
+    def save() -> None:
+        store.record_audit(day, body())
+
+    planners = {"generations": services.monitor.planner, "events": services.analytics.event_planner}
+    for ledger in ledgers:
+        if not audit_ledger_day(
+            store,
+            ledger,
+            start,
+            run,
+            progress[ledger.name],
+            planners[ledger.name],
+            reconciler(store, EVENT_LEDGER if ledger.name == "events" else None),
+            out_of_time,
+            save,
+        ):
+            break
+    result = body()
+    store.record_audit(day, result)
+    generations, events = progress["generations"].audit, progress["events"].audit
     log.log(
-        logging.ERROR if body["repaired"] else logging.INFO,
-        "audit_pipeline %s: generations %d checked, %d repaired; app events %d checked, "
-        "%d repaired",
+        logging.ERROR if result["repaired"] else logging.INFO,
+        "audit_pipeline %s: generations %d checked (%d sampled), %d repaired; app events %d "
+        "checked (%d sampled), %d repaired; %d reads%s",
         day.isoformat(),
         generations.checked,
+        generations.sampled,
         generations.repaired,
         events.checked,
+        events.sampled,
         events.repaired,
+        generations.reads + events.reads,
+        "" if result["complete"] else "; stopped by the time budget",
     )
-    return body
+    return result
 
 
 def export_one_day(services: Services, day: dt.date, trigger: str) -> DayRun:
