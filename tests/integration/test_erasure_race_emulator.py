@@ -1,7 +1,8 @@
 """Erasure is final, on the Firestore and BigQuery API emulators: an erasure that lands while an
 export of the user's day is in flight (its rows read from Firestore and loaded into staging
 tables, its replace not yet committed) leaves no personal data of the user anywhere in BigQuery,
-staging tables included, nor in Firestore. The erasure is injected at an exact
+staging tables included, nor in Firestore; and an erasure whose BigQuery step failed is finished
+by the next nightly run for every day Firestore still keeps. The erasure is injected at an exact
 step of the export (a warehouse that runs it there), never by timing."""
 
 from __future__ import annotations
@@ -18,10 +19,15 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from tests.integration.support import Stack, token, whole_day
 from tests.integration.test_bigquery_emulator import export_in_process, run_record
 from video_monitoring.adapters.bigquery import STAGING_PREFIX, BigQueryWarehouse
+from video_monitoring.adapters.firestore_store import FirestoreStore
+from video_monitoring.core.errors import Unavailable
+from video_monitoring.privacy.erasure import erase_user
+from video_monitoring.warehouse.nightly import CHANGED_LOOKBACK
 from video_monitoring.warehouse.rows import TABLES
 
 pytestmark = pytest.mark.integration
 DAY, _ = whole_day(3)
+OLD = DAY - dt.timedelta(days=3)  # older than the nightly run's yesterday and resettled day
 USER_TABLES = ("generation_metrics", "analytics_events")
 USER_COLLECTIONS = (
     "video_generation_metrics", "analytics_events", "event_contributions", "user_days",
@@ -195,3 +201,35 @@ def test_an_erasure_during_the_export_of_the_users_day_leaves_no_personal_data(
     for collection in USER_COLLECTIONS:
         assert of_user(db, collection, "user-x") == [], collection
     assert len(of_user(db, "video_generation_metrics", "user-y")) == 2
+
+
+class Unreachable:
+    """BigQuery failing during an erasure (after Firestore was done)."""
+
+    def erase_user(self, user_ids: list[str]) -> dict[str, int]:
+        raise ConnectionError("bigquery unreachable")
+
+
+def test_an_erasure_whose_bigquery_step_failed_is_finished_by_the_next_nightly_run(
+    stack: Stack, db: firestore.Client, bq: BigQueryWarehouse
+) -> None:
+    """The anonymisation marks the user's days as changed (`erasedAt`), so the next nightly
+    run exports each of them again from the anonymised records (trigger `changed`), although
+    no record of theirs changed otherwise within the run's look-back."""
+    write_users(db, OLD)
+    stack.settle()
+    assert stack.run_schedule("export_to_bigquery", OLD + dt.timedelta(days=1, hours=2)) == 200
+    assert users_in(bq, "generation_metrics") == {"user-x": 3, "user-y": 2}
+    # The next nightly run looks back to `recorded`: every record was written before it.
+    recorded = dt.datetime.now(dt.UTC)
+    nightly = recorded + CHANGED_LOOKBACK
+
+    with pytest.raises(Unavailable, match="run the erasure again"):
+        erase_user("user-x", FirestoreStore(db), Unreachable())
+    assert users_in(bq, "generation_metrics")["user-x"] == 3  # BigQuery untouched so far
+
+    assert stack.run_schedule("export_to_bigquery", nightly) == 200
+    assert run_record(db, OLD)["trigger"] == "changed"
+    assert personal_data(bq, list(TABLES)) == []
+    assert users_in(bq, "generation_metrics") == {"erased": 3, "user-y": 2}
+    assert users_in(bq, "analytics_events")["erased"] == 3  # the app events, kept anonymised
