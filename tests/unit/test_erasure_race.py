@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.unit.test_bigquery_export import DAY, START, FakeSource, Runs, generation
+from video_monitoring.privacy.pseudonyms import pseudonym
 from video_monitoring.warehouse.erasures import (
     ERASED_COLUMNS,
     anonymise_statement,
@@ -143,36 +144,43 @@ def source_with_user_x() -> FakeSource:
     )
 
 
+@pytest.mark.parametrize("key", [None, b"pseudonym-key"], ids=["raw ids", "pseudonymised"])
 @pytest.mark.parametrize("moment", MOMENTS)
-def test_an_erasure_at_any_step_of_the_export_leaves_no_raw_row_of_the_user(moment: str) -> None:
+def test_an_erasure_at_any_step_of_the_export_leaves_no_raw_row_of_the_user(
+    moment: str, key: bytes | None
+) -> None:
     source = source_with_user_x()
     seen: dict[str, list[str]] = {}
+    # The ids as BigQuery holds them; the erasure is given both the raw id and its pseudonym.
+    x, y = (pseudonym(u, key) if key else u for u in ("u-x", "u-y"))
 
     def erase() -> None:
         for docs in source.docs.values():  # Firestore first, as the erasure does
             docs[:] = [(i, anonymised(d, "erased") if d["userId"] == "u-x" else d) for i, d in docs]
-        warehouse.erase_user(["u-x"])
+        warehouse.erase_user(["u-x", *([x] if key else [])])
         seen["staging after the erasure"] = [
-            n for n in warehouse.raw_rows_of("u-x") if n.startswith("_staging")
+            n for n in warehouse.raw_rows_of("u-x") + warehouse.raw_rows_of(x) if "_staging" in n
         ]
 
     warehouse = Interleaved(moment, erase)
     if moment == "before":
         erase()
-    run = export_day(source, warehouse, DAY, trigger="test", now=lambda: START, runs=Runs())
+    run = export_day(
+        source, warehouse, DAY, trigger="test", now=lambda: START, runs=Runs(), pseudonym_key=key
+    )
     if moment == "after":
         erase()
 
-    assert warehouse.raw_rows_of("u-x") == []
+    assert warehouse.raw_rows_of("u-x") == warehouse.raw_rows_of(x) == []
     assert seen["staging after the erasure"] == []
     assert warehouse.staging == {}
     users = [row["userId"] for row in warehouse.tables["generation_metrics"]]
-    assert sorted(users) == ["erased"] * 3 + ["u-y"] * 3  # rows kept, anonymised
+    assert sorted(users) == sorted(["erased"] * 3 + [y] * 3)  # rows kept, anonymised
     events = {row["eventId"]: row for row in warehouse.tables["analytics_events"]}
     assert (events["e0"]["sessionId"], events["e0"]["properties"]) == (
         None, '{"feature":"hd_export"}',
     )  # fmt: skip
-    assert events["e1"]["userId"] == "u-y" and "u-y@example.com" in events["e1"]["properties"]
+    assert events["e1"]["userId"] == y and "u-y@example.com" in events["e1"]["properties"]
     # Only an erasure landing inside the replace transaction needs the re-check after it: it
     # anonymised what the transaction had inserted raw (3 generations, 2 events).
     assert run.late_erasure_rows == (5 if moment == "replacing" else 0)
