@@ -111,6 +111,14 @@ class Timed:
     def replace_day(self, day: dt.date, staged: Mapping[str, str]) -> None:
         self._timed("replace", self.warehouse.replace_day, day, staged)
 
+    def erasure_ledger(self) -> frozenset[str]:
+        keys: frozenset[str] = self._timed("replace", self.warehouse.erasure_ledger)
+        return keys
+
+    def anonymise_day(self, day: dt.date, keys: frozenset[str]) -> int:
+        rows: int = self._timed("replace", self.warehouse.anonymise_day, day, keys)
+        return rows
+
     def drop(self, staging: str) -> None:
         self._timed("setup", self.warehouse.drop, staging)
 

@@ -278,6 +278,12 @@ class FailingWarehouse:
             statements.insert(2, "SELECT ERROR('interrupted')")
         self.real.run_script(statements)
 
+    def erasure_ledger(self) -> frozenset[str]:
+        return self.real.erasure_ledger()
+
+    def anonymise_day(self, day: dt.date, keys: frozenset[str]) -> int:
+        return self.real.anonymise_day(day, keys)
+
     def drop(self, staging: str) -> None:
         self.real.drop(staging)
 

@@ -116,6 +116,7 @@ def test_admin_erases_one_user_everywhere_and_no_figure_moves(
     assert report["bigquery"] == {
         "generation_metrics": 3,
         "analytics_events": bq_before["analytics_events"]["user-x"],
+        "staging": 0,  # no export in flight
     }
     stack.settle()
 
@@ -176,7 +177,9 @@ def test_admin_erases_one_user_everywhere_and_no_figure_moves(
         "analytics_events": {"anonymised": 0, "deleted": 0},
         "user_days": {"deleted": 0},
     }
-    assert again.json()["bigquery"] == {"generation_metrics": 0, "analytics_events": 0}
+    assert again.json()["bigquery"] == {
+        "generation_metrics": 0, "analytics_events": 0, "staging": 0,
+    }  # fmt: skip
     audit = [d.to_dict() or {} for d in db.collection("audit_log").stream()]
     erasures = [a for a in audit if a.get("action") == "user.erase"]
     by_target = {subject("user-x"): ["denied", "ok", "ok"], subject("erased"): ["failed"]}

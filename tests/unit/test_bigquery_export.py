@@ -89,6 +89,12 @@ class FakeWarehouse:
             raise RuntimeError("transaction aborted")
         self.replaced.append((day, dict(staged)))
 
+    def erasure_ledger(self) -> frozenset[str]:
+        return frozenset()
+
+    def anonymise_day(self, day: dt.date, keys: frozenset[str]) -> int:
+        raise AssertionError("no erasure happened during the export")
+
     def drop(self, staging: str) -> None:
         self.dropped.append(staging)
 

@@ -3,7 +3,8 @@
 Tables are created on first use from the row models (`bq_rows`), partitioned by day on the
 table's time field. Staging tables are per table and day, expire after a day by themselves (so
 a crashed run leaves nothing behind for long), and are loaded with newline-delimited JSON
-through the resumable upload (the only upload the emulator accepts: EMULATOR-NOTES).
+through the resumable upload (the only upload the emulator accepts: EMULATOR-NOTES). The
+erasure ledger (warehouse/erasures.py) is a table of the dataset too.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from video_monitoring.core.models import Window
 from video_monitoring.dashboard.files import Dataset
 from video_monitoring.ingest.rollup import Granularity
 from video_monitoring.ingest.store import UserActivity
-from video_monitoring.privacy.pseudonyms import ERASED
 from video_monitoring.warehouse.archive import (
     Cells,
     cell_sql,
@@ -44,8 +44,17 @@ from video_monitoring.warehouse.archive import (
     user_day_sql,
     user_days_from_rows,
 )
+from video_monitoring.warehouse.erasures import (
+    ERASED_COLUMNS,
+    LEDGER,
+    LEDGER_LIFETIME,
+    ROW_KEY,
+    anonymise_statement,
+    ledger_key,
+)
 from video_monitoring.warehouse.nightly import (
     dataset_path,
+    day_bounds,
     replace_statements,
     transaction_script,
 )
@@ -61,18 +70,6 @@ JOB_TIMEOUT = 600.0
 MAX_UPLOADS_IN_FLIGHT = 2
 UPLOAD_TIMEOUT = 300.0  # seconds per upload request (a stalled upload fails, not hangs)
 EXPORT_PAGE = 5000  # rows per page when /export streams archived rows
-# The tables with a userId column, and the other columns an erasure clears there.
-_FEATURE = "JSON_QUERY(properties, '$.feature')"
-# Tables holding user ids -> what erasure sets besides the id: an event's session cleared and its
-# properties reduced to the feature name the figures count (bq_rows.kept_properties).
-USER_TABLES: dict[str, dict[str, str]] = {
-    "generation_metrics": {},
-    "analytics_events": {
-        "sessionId": "NULL",
-        "properties": f"IF(STARTS_WITH({_FEATURE}, '\"') AND {_FEATURE} != '\"\"', "
-        f"CONCAT('{{\"feature\":', {_FEATURE}, '}}'), NULL)",
-    },
-}
 # Columns analysts filter on most, per table (BigQuery clusters storage by them).
 CLUSTERING: dict[str, list[str]] = {
     "generation_metrics": ["provider", "status"],
@@ -136,6 +133,24 @@ class BigQueryWarehouse:
             spec.description = f"Exported daily from Firestore `{TABLES[table][1]}`."
             created = self.client.create_table(spec, exists_ok=True, retry=RETRY)
             self._add_missing_columns(created)
+        self._ensure_ledger()
+
+    def _ensure_ledger(self) -> None:
+        """Create the erasure ledger unless it exists (NotFound without the dataset)."""
+        spec = bigquery.Table(
+            f"{self.dataset}.{LEDGER}",
+            schema=[
+                bigquery.SchemaField("idHash", "STRING", mode="REQUIRED"),
+                bigquery.SchemaField("erasedAt", "TIMESTAMP", mode="REQUIRED"),
+            ],
+        )
+        spec.time_partitioning = bigquery.TimePartitioning(
+            type_=bigquery.TimePartitioningType.DAY,
+            field="erasedAt",
+            expiration_ms=int(LEDGER_LIFETIME.total_seconds() * 1000),
+        )
+        spec.description = "SHA-256 of user ids erased lately; the export anonymises their rows."
+        self.client.create_table(spec, exists_ok=True, retry=RETRY)
 
     def _add_missing_columns(self, table: bigquery.Table) -> None:
         """A table created by an earlier version gains the columns its row model added since
@@ -178,13 +193,18 @@ class BigQueryWarehouse:
             timeout=UPLOAD_TIMEOUT,
         )
 
-    def replace_day(self, day: dt.date, staged: Mapping[str, str]) -> None:
-        """Wait for every upload and load, then delete the day from every table and insert the
-        staged rows, in one transaction."""
+    def wait_for_loads(self) -> None:
+        """Wait until every chunk loaded so far is in its staging table (raises if a load
+        failed)."""
         jobs = self._finished_jobs + self._settle_uploads()
         self._finished_jobs = []
         for job in jobs:
-            job.result(retry=RETRY, timeout=JOB_TIMEOUT)  # raises if a load failed
+            job.result(retry=RETRY, timeout=JOB_TIMEOUT)
+
+    def replace_day(self, day: dt.date, staged: Mapping[str, str]) -> None:
+        """Wait for every upload and load, then delete the day from every table and insert the
+        staged rows, in one transaction."""
+        self.wait_for_loads()
         self.run_script(replace_statements(self.dataset, day, staged))
 
     def run_script(self, statements: list[str]) -> None:
@@ -214,28 +234,61 @@ class BigQueryWarehouse:
                 raise error
         return jobs
 
+    def erasure_ledger(self) -> frozenset[str]:
+        """The ledger keys of the ids erased lately (none before the ledger exists)."""
+        rows = self._rows_of(f"SELECT DISTINCT idHash FROM `{self.dataset}.{LEDGER}`", {})
+        return frozenset(str(row["idHash"]) for row in rows)
+
+    def anonymise_day(self, day: dt.date, keys: frozenset[str]) -> int:
+        """Anonymise the day's rows whose id has one of these ledger keys; rows anonymised."""
+        start, end = day_bounds(day)
+        params = {"start": start, "end": end, "keys": sorted(keys)}
+        total = 0
+        for table in ERASED_COLUMNS:
+            time_field = TABLES[table][2]
+            in_day = f"`{time_field}` >= @start AND `{time_field}` < @end"
+            where = f"{in_day} AND {ROW_KEY} IN UNNEST(@keys)"
+            total += self._anonymise(f"{self.dataset}.{table}", table, where, params)
+        return total
+
     def erase_user(self, user_ids: list[str]) -> dict[str, int]:
-        """Anonymise the rows of these user ids (raw and pseudonymised) in the tables that hold
-        user ids, as Firestore's records are: rows anonymised by table (a table not created yet
-        holds none)."""
-        anonymised: dict[str, int] = {}
-        params = {f"u{i}": user_id for i, user_id in enumerate(user_ids)}
-        where = " OR ".join(f"userId = @{name}" for name in params)
-        for table, cleared in USER_TABLES.items():
-            path = f"{self.dataset}.{table}"
-            try:
-                self.client.get_table(path, retry=RETRY)
-            except NotFound:
-                anonymised[table] = 0
-                continue
-            (row,) = self.query(f"SELECT COUNT(*) AS n FROM `{path}` WHERE {where}", **params)
-            anonymised[table] = int(row["n"])
-            if anonymised[table]:
-                sets = ", ".join(
-                    [f"userId = '{ERASED}'", *(f"{c} = {v}" for c, v in cleared.items())]
-                )
-                self.query(f"UPDATE `{path}` SET {sets} WHERE {where}", **params)
+        """Anonymise the rows of these user ids (raw and pseudonymised) as Firestore's records
+        are: first record them in the erasure ledger (so an export in flight cannot bring them
+        back), then anonymise the tables holding user ids and every staging table of them (an
+        export's, loaded but not yet replaced). Rows anonymised by table, staging tables
+        together (a dataset or table not created yet holds none)."""
+        anonymised = dict.fromkeys([*ERASED_COLUMNS, "staging"], 0)
+        try:
+            self._ensure_ledger()
+        except NotFound:  # no dataset: nothing was exported, and an export that starts now
+            return anonymised  # creates it after the erasure anonymised Firestore
+        keys = sorted({ledger_key(user_id) for user_id in user_ids})
+        self.query(
+            f"INSERT INTO `{self.dataset}.{LEDGER}` (idHash, erasedAt) "
+            "SELECT k, CURRENT_TIMESTAMP() FROM UNNEST(@keys) AS k",
+            keys=keys,
+        )
+        params = {"ids": list(user_ids)}
+        staging = [t.table_id for t in self.client.list_tables(self.dataset, retry=RETRY)]
+        for table in ERASED_COLUMNS:
+            where = "userId IN UNNEST(@ids)"
+            anonymised[table] = self._anonymise(f"{self.dataset}.{table}", table, where, params)
+            for name in staging:
+                if name.startswith(f"{STAGING_PREFIX}{table}_"):
+                    path = f"{self.dataset}.{name}"
+                    anonymised["staging"] += self._anonymise(path, table, where, params)
         return anonymised
+
+    def _anonymise(self, path: str, table: str, where: str, params: Mapping[str, Any]) -> int:
+        """Give the matching rows of `path` the erasure's values; how many there were (none
+        when the table does not exist, or no longer: a finished export drops its staging)."""
+        try:
+            (row,) = self.query(f"SELECT COUNT(*) AS n FROM `{path}` WHERE {where}", **params)
+            if row["n"]:
+                self.query(anonymise_statement(path, table, where), **params)
+        except NotFound:
+            return 0
+        return int(row["n"])
 
     def trend_points(self, window: Window, granularity: Granularity) -> list[dict[str, Any]]:
         """TrendArchive: the window's trend points from `generation_metrics`

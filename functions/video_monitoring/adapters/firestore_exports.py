@@ -111,11 +111,14 @@ class FirestoreDaySource(FirestoreAdapter):
 
     def changed_days(self, since: dt.datetime) -> set[dt.date]:
         """UTC days (of the exported time field) of the records changed since `since`: metrics
-        and event records by `updatedAt`, alert instances by when they fired, were acknowledged
-        or resolved (field-masked range reads of the changes only)."""
+        and event records by `updatedAt` and by `erasedAt` (a user erasure anonymised them, so
+        their days are exported again from the anonymous records), alert instances by when they
+        fired, were acknowledged or resolved (field-masked range reads of the changes only)."""
         changes = (
             (c.METRICS, "updatedAt", "createdAt"),
             (c.EVENT_CONTRIBUTIONS, "updatedAt", "timestamp"),
+            (c.METRICS, "erasedAt", "createdAt"),
+            (c.EVENT_CONTRIBUTIONS, "erasedAt", "timestamp"),
             (c.ALERT_INSTANCES, "firedAt", "openedAt"),
             (c.ALERT_INSTANCES, "acknowledgedAt", "openedAt"),
             (c.ALERT_INSTANCES, "resolvedAt", "openedAt"),

@@ -15,7 +15,12 @@ What goes, per collection (docs/interfaces.md §3) and BigQuery table (docs/inte
 - BigQuery `generation_metrics` and `analytics_events` rows whose `userId` is the user's id or
   its pseudonym under the configured key: anonymised the same way (`userId: "erased"`, an event's
   `sessionId` cleared and its `properties` reduced to the feature name it counted for), so
-  BigQuery's totals, and the figures rebuilt from it, keep matching the rollups.
+  BigQuery's totals, and the figures rebuilt from it, keep matching the rollups; first the
+  digests of both ids go into the erasure ledger, so an export in flight cannot bring the raw
+  rows back, and the staging tables of exports in flight are anonymised too
+  (warehouse/erasures.py has the order and why it is race-free).
+The anonymised records carry `erasedAt`: the next nightly export exports their days again from
+them (those Firestore still keeps), which also finishes an erasure whose BigQuery part failed.
 Aggregates (rollups, daily snapshots, system metrics) hold no user ids and stay as they are. The
 user's opt-out record, if any, is kept: it is their standing instruction. The source documents
 of the generation service are that service's to erase.

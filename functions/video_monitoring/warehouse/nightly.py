@@ -7,7 +7,10 @@ either fully old or fully new:
    table's model (`bq_rows`), and loaded in chunks of `EXPORT_LOAD_ROWS` rows into a fresh
    staging table of that day (memory holds one chunk, whatever the day's size);
 2. replace: one multi-statement transaction deletes the day from every table and inserts the
-   staged rows (partition decorators are not used: EMULATOR-NOTES).
+   staged rows (partition decorators are not used: EMULATOR-NOTES), anonymising the rows of
+   users the erasure ledger names; once it has committed, the rows of users erased while it
+   ran are anonymised too, so an erasure during an export is never undone (warehouse/erasures.py
+   says how and why that holds for every order).
 
 Documents that do not fit their table are skipped and counted with their reason; users who
 opted out of analytics (`analytics_opt_outs/{userId}`) are left out; with
@@ -31,6 +34,7 @@ from pydantic import ValidationError
 from video_monitoring.core.errors import ConfigError
 from video_monitoring.core.models import describe_validation_error, rfc3339
 from video_monitoring.privacy.pseudonyms import OPTED_OUT
+from video_monitoring.warehouse.erasures import LEDGER, ROW_KEY, select_columns
 from video_monitoring.warehouse.rows import (
     TABLES,
     bq_schema,
@@ -139,6 +143,7 @@ class DayRun:
     status: str = "running"
     finished_at: dt.datetime | None = None
     error: str | None = None
+    late_erasure_rows: int = 0  # rows of users erased during the replace, anonymised after it
 
     def to_doc(self) -> dict[str, Any]:
         """The `bigquery_export_runs/{day}` document."""
@@ -151,6 +156,7 @@ class DayRun:
             "error": self.error,
             "tables": {name: counts.to_doc() for name, counts in self.tables.items()},
             "rows": sum(counts.rows for counts in self.tables.values()),
+            "lateErasureRows": self.late_erasure_rows,
         }
 
 
@@ -190,7 +196,16 @@ class Warehouse(Protocol):
         ...
 
     def replace_day(self, day: dt.date, staged: Mapping[str, str]) -> None:
-        """In one transaction: delete the day from each table and insert its staging rows."""
+        """In one transaction: delete the day from each table and insert its staging rows,
+        anonymising those of every user the erasure ledger holds (as the transaction reads it)."""
+        ...
+
+    def erasure_ledger(self) -> frozenset[str]:
+        """The keys (`erasures.ledger_key`) of the ids erased recently (erasures.LEDGER)."""
+        ...
+
+    def anonymise_day(self, day: dt.date, keys: frozenset[str]) -> int:
+        """Anonymise the day's rows whose id has one of these ledger keys; rows anonymised."""
         ...
 
     def drop(self, staging: str) -> None:
@@ -246,7 +261,13 @@ def export_day(
                 close = getattr(docs, "close", None)
                 if close is not None:
                     close()  # stop any reading ahead (threads, streams) on every outcome
+        # The ledger before and after the replace: ids erased in between may be missing from
+        # what the replace read, so their rows of the day are anonymised now (erasures.py).
+        erased = warehouse.erasure_ledger()
         warehouse.replace_day(day, staged)
+        late = warehouse.erasure_ledger() - erased
+        if late:
+            run.late_erasure_rows = warehouse.anonymise_day(day, late)
     except Exception as error:
         run.status, run.error, run.finished_at = "failed", _describe(error), now()
         runs.record(run)
@@ -319,20 +340,23 @@ def _describe(error: BaseException) -> str:
 
 def replace_statements(dataset: str, day: dt.date, staged: Mapping[str, str]) -> list[str]:
     """The statements replacing a day in each table from its staging table (explicit columns,
-    literal day bounds: the day is a date, never user text)."""
+    literal day bounds: the day is a date, never user text); rows of ids in the erasure ledger
+    are inserted anonymised."""
     start, end = day_bounds(day)
     bounds = f"TIMESTAMP '{rfc3339(start)}'", f"TIMESTAMP '{rfc3339(end)}'"
+    erased = f"{ROW_KEY} IN (SELECT idHash FROM `{dataset}.{LEDGER}`)"
     statements: list[str] = []
     for table, staging in staged.items():
         model, _, time_field, _ = TABLES[table]
-        columns = ", ".join(f"`{column['name']}`" for column in bq_schema(model))
+        names = [column["name"] for column in bq_schema(model)]
+        columns = ", ".join(f"`{name}`" for name in names)
         statements.append(
             f"DELETE FROM `{dataset}.{table}` "
             f"WHERE `{time_field}` >= {bounds[0]} AND `{time_field}` < {bounds[1]}"
         )
         statements.append(
             f"INSERT INTO `{dataset}.{table}` ({columns}) "
-            f"SELECT {columns} FROM `{dataset}.{staging}`"
+            f"SELECT {select_columns(table, names, erased)} FROM `{dataset}.{staging}`"
         )
     return statements
 
