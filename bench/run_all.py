@@ -11,7 +11,7 @@ SCRIPTS = [
     "percentile_error.py", "reconcile_bench.py", "concurrency_bench.py", "pipeline_bench.py",
     "alerting_bench.py", "dashboard_bench.py", "rollup_scale_bench.py", "export_memory.py",
     "bigquery_export_bench.py", "console_bench.py", "backtest_bench.py", "digest_bench.py",
-    "slo_bench.py",
+    "slo_bench.py", "fold_quarantine_bench.py",
 ]  # fmt: skip
 
 
