@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
 
 from tests.integration.support import Stack, api
 from tests.integration.test_rollup_journal_emulator import (
@@ -71,6 +72,11 @@ def add_entry(db: firestore.Client, journal: str, key: str, text: Any) -> str:
     return first.id
 
 
+def firing(db: firestore.Client, rule: str) -> list[str]:
+    query = db.collection("alert_instances").where(filter=FieldFilter("ruleId", "==", rule))
+    return [str((s.to_dict() or {}).get("status")) for s in query.stream()]
+
+
 def quarantined(db: firestore.Client) -> dict[str, dict[str, Any]]:
     return {s.id: s.to_dict() or {} for s in db.collection(QUARANTINE).stream()}
 
@@ -81,8 +87,9 @@ def test_poison_entries_are_quarantined_and_overlapping_folds_count_the_rest_onc
     """Two poison entries share a journal document with healthy ones. Before any fold a read
     skips them; two fold runs started together quarantine each exactly once, with the original
     text and the reason, and fold everything else exactly once; the journal ends empty, a
-    further fold changes nothing, /health counts them and is degraded. A replay of the fixed
-    entry folds it once."""
+    further fold changes nothing, /health counts them and is degraded, and the tick fires
+    fold_quarantine. A replay of the fixed entry folds it once; once nothing is held, the rule
+    resolves."""
     store = FirestoreStore(db)
     docs = healthy_generations(db, store, 40)
     journal_id = add_entry(db, c.ROLLUP_SHARDS, "poisontext", NOT_JSON)
@@ -134,6 +141,9 @@ def test_poison_entries_are_quarantined_and_overlapping_folds_count_the_rest_onc
     status, body = api(stack, "GET", "/health")
     assert status == 503
     assert body["foldQuarantine"] == {"held": 2, "last24h": 2}
+    tick = dt.datetime.now(dt.UTC)
+    assert stack.run_schedule("aggregate_and_alert", tick) == 200
+    assert firing(db, "fold_quarantine") == ["firing"]
 
     # The operator fixes the cut-short text in the quarantine record and replays both: the
     # fixed one is folded once (one more generation in its minute), the other fails again.
@@ -152,6 +162,11 @@ def test_poison_entries_are_quarantined_and_overlapping_folds_count_the_rest_onc
     }
     base = sum(1 for d in docs.values() if floor_time(d["createdAt"], "minute") == minute)
     assert counts.get(("minute", minute), 0) == base + 1
+
+    # The operator drops the entry that cannot be fixed: the rule resolves on the next tick.
+    db.collection(QUARANTINE).document(next(iter(quarantined(db)))).delete()
+    assert stack.run_schedule("aggregate_and_alert", tick + dt.timedelta(minutes=5)) == 200
+    assert firing(db, "fold_quarantine") == ["resolved"]
 
 
 def big_cells(target: int, rng: random.Random) -> dict[str, dict[str, int]]:
