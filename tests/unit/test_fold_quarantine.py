@@ -5,9 +5,11 @@ quarantine record."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import math
 from collections.abc import Sequence
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given
@@ -21,6 +23,7 @@ from video_monitoring.ingest.quarantine import (
     reason_of,
     settle,
 )
+from video_monitoring.runtime import bootstrap, cli
 
 
 class Poisoned(Exception):
@@ -189,3 +192,46 @@ def test_a_reason_is_the_error_cut_to_its_limit() -> None:
     long = reason_of(ValueError("x" * 5000))
     assert len(long) == REASON_LIMIT and long.endswith("…")
     assert json.dumps(long)  # storable as it is
+
+
+class HeldStore:
+    """The quarantine as the command line sees it (FirestoreFold's two methods)."""
+
+    def __init__(self, held: list[tuple[str, QuarantinedEntry]]) -> None:
+        self.held = held
+        self.asked: list[list[str]] = []
+
+    def quarantined(self, limit: int) -> list[tuple[str, QuarantinedEntry]]:
+        return self.held[:limit]
+
+    def replay_quarantined(self, ids: Sequence[str]) -> list[str]:
+        self.asked.append(list(ids))
+        present = {doc_id for doc_id, _ in self.held}
+        return [doc_id for doc_id in ids if doc_id in present]
+
+
+def test_the_command_line_lists_and_replays_the_quarantine(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    at = dt.datetime(2026, 12, 6, 7, 1, tzinfo=dt.UTC)
+    record = QuarantinedEntry("event_rollups", "j_001", "k", "x", "BadEntry: why", at, None, 1)
+    store = HeldStore([("q1", record), ("q2", record)])
+    monkeypatch.setattr(bootstrap, "services", lambda: SimpleNamespace(store=store))
+    out = io.StringIO()
+    assert cli.main(["quarantine", "list"], out) == 0
+    assert out.getvalue().splitlines() == [
+        "q1  2026-12-06T07:01:00+00:00  BadEntry: why",
+        "q2  2026-12-06T07:01:00+00:00  BadEntry: why",
+        "2 entries held",
+    ]
+    out = io.StringIO()
+    assert cli.main(["quarantine", "replay"], out) == 0
+    assert store.asked == [["q1", "q2"]]
+    assert out.getvalue().startswith("2 of 2 entries put back into the journal")
+    out = io.StringIO()
+    assert cli.main(["quarantine", "replay", "q2", "gone"], out) == 0
+    assert out.getvalue().startswith("1 of 2 entries put back")
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["quarantine", "list", "q1"])
+    assert exit_info.value.code == 2
+    assert "quarantine list takes no ids" in capsys.readouterr().err
