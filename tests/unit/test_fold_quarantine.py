@@ -38,9 +38,12 @@ class FakeFold:
     """A fold transaction over integers: it fails when the chunk holds a poison item (or when
     the backend is down from a given attempt on), else it folds the whole chunk."""
 
-    def __init__(self, poison: set[int], down_from: int | None = None) -> None:
+    def __init__(
+        self, poison: set[int], down_from: int | None = None, too_slow_over: int | None = None
+    ) -> None:
         self.poison = poison
         self.down_from = down_from
+        self.too_slow_over = too_slow_over
         self.folded: list[int] = []
         self.calls = 0
 
@@ -48,6 +51,8 @@ class FakeFold:
         self.calls += 1
         if self.down_from is not None and self.calls >= self.down_from:
             raise Unavailable("503 unavailable")
+        if self.too_slow_over is not None and len(chunk) > self.too_slow_over:
+            raise Unavailable("504 deadline exceeded")
         bad = self.poison.intersection(chunk)
         if bad:
             raise Poisoned(f"entry {min(bad)}")
@@ -98,16 +103,28 @@ def test_every_entry_is_folded_once_or_fails_alone_never_both(case: tuple[int, s
 
 
 def test_a_backend_failure_stops_without_blaming_any_entry() -> None:
-    """The backend going down mid-way quarantines nothing: what is not folded is left for the
-    next run, in order."""
-    # [0, 16) and [0, 8) fail on the poison 5, [0, 4) folds, then the backend is down.
+    """The backend going down mid-way quarantines nothing: the chunk at hand is split down to
+    one entry, which stops it, and what is not folded is left for the next run, in order."""
+    # [0, 16) and [0, 8) fail on the poison 5, [0, 4) folds, then the backend is down:
+    # [4, 8), [4, 6) and [4] fail on it.
     fold = FakeFold({5}, down_from=4)
     settled = settle(list(range(16)), fold, is_backend, always)
     assert settled.failed == []
     assert isinstance(settled.stopped_by, Unavailable)
     assert settled.folded == [0, 1, 2, 3]
     assert settled.left == list(range(4, 16))
-    assert (settled.attempts, settled.failures) == (4, 3)
+    assert (settled.attempts, settled.failures) == (6, 5)
+
+
+def test_a_chunk_too_large_for_the_backend_goes_through_in_pieces() -> None:
+    """A chunk whose transaction cannot finish in time (a deadline: the backend's error) is
+    split like any other until the pieces go through; nothing is quarantined or left."""
+    fold = FakeFold(set(), too_slow_over=8)
+    settled = settle(list(range(40)), fold, is_backend, always)
+    assert (settled.failed, settled.left, settled.stopped_by) == ([], [], None)
+    assert fold.folded == list(range(40))
+    # 40 -> 20 -> 10 -> 5: the chunks of 40, 20 (2) and 10 (4) fail, eight of 5 fold.
+    assert (settled.attempts, settled.failures) == (15, 7)
 
 
 def test_the_time_budget_leaves_the_rest_for_the_next_run() -> None:

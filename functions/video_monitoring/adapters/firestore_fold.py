@@ -66,8 +66,8 @@ log = logging.getLogger(__name__)
 FOLD_PAGE = 40
 FOLD_MAX_BUCKETS = 400
 KINDS = (c.ROLLUPS, c.EVENT_ROLLUPS)
-# The backend's own failures (not an entry's): they stop a kind's fold for this run, and
-# nothing is quarantined for them.
+# The backend's own failures (not an entry's): they split a chunk like any error, but on a single
+# entry they stop that kind's fold for this run, and nothing is quarantined for them.
 BACKEND_ERRORS = (
     Aborted,
     Cancelled,
@@ -122,7 +122,7 @@ class Fold:
 
 
 def backend_error(error: Exception) -> bool:
-    """Whether an error is the backend's (try again later), not the entries' (split them)."""
+    """Whether an error is the backend's (on one entry: try again later), not the entry's."""
     return isinstance(error, BACKEND_ERRORS)
 
 
@@ -140,7 +140,8 @@ class FirestoreFold(FirestoreRollups):
         cut into chunks touching at most FOLD_MAX_BUCKETS buckets, each moved in one
         transaction (`_fold_chunk`). A chunk whose transaction fails is split in halves down
         to single entries (`quarantine.settle`), and an entry that fails alone is quarantined
-        with its reason (`_quarantine`). A backend failure stops that kind for this run.
+        with its reason (`_quarantine`), except after a backend failure, which stops that kind
+        for this run instead.
         """
         deadline = time.monotonic() + budget_seconds
         with ThreadPoolExecutor(max_workers=len(KINDS)) as pool:

@@ -3,10 +3,11 @@ in halves, down to single entries, and what still fails alone is quarantined wit
 
 `settle` plans and runs the splitting over any `attempt` (the Firestore fold transaction in
 adapters/firestore_fold.py, a fake in the unit tests). One failing entry among n costs about
-2·log2(n) extra attempts; entries of the halves that succeed are folded on the way. An error the
-backend raises for reasons of its own (unavailable, a deadline, contention past the client's
-retries) is not an entry's fault: it stops the splitting and nothing is quarantined, so the
-next run tries again.
+2·log2(n) extra attempts; entries of the halves that succeed are folded on the way. Any error
+splits a chunk (a chunk too large to finish before a deadline, or too contended, goes through
+in smaller pieces), but an error the backend raises for reasons of its own (unavailable, a
+deadline, contention past the client's retries) is not a single entry's fault: it stops the
+splitting there and nothing is quarantined, so the next run tries again.
 
 A quarantined entry is kept whole in `rollup_quarantine` (`QuarantinedEntry`), moved there from
 the journal in one transaction, so it is folded exactly once or held exactly once, never both.
@@ -49,8 +50,9 @@ def settle(
     """Run `attempt` on all items; where it raises, on each half, down to single items.
 
     Halves are tried first half first, so entries keep their journal order. A single item whose
-    attempt raises anything but a backend error has failed alone. A backend error, or the time
-    budget, leaves the item at hand and everything not yet tried for the next run."""
+    attempt raises anything but a backend error has failed alone. A backend error on a single
+    item, or the time budget, leaves the item at hand and everything not yet tried for the next
+    run."""
     result: Settled[Item] = Settled()
     stack: list[Sequence[Item]] = [items] if items else []
     while stack:
@@ -63,15 +65,15 @@ def settle(
             attempt(chunk)
         except Exception as error:
             result.failures += 1
+            if len(chunk) > 1:
+                middle = len(chunk) // 2
+                stack.extend((chunk[middle:], chunk[:middle]))
+                continue
             if backend_error(error):
                 result.stopped_by = error
                 result.left = [*chunk, *(item for rest in reversed(stack) for item in rest)]
                 return result
-            if len(chunk) == 1:
-                result.failed.append((chunk[0], error))
-                continue
-            middle = len(chunk) // 2
-            stack.extend((chunk[middle:], chunk[:middle]))
+            result.failed.append((chunk[0], error))
             continue
         result.folded.extend(chunk)
     return result
