@@ -12,7 +12,7 @@ SCRIPTS = [
     "alerting_bench.py", "dashboard_bench.py", "rollup_scale_bench.py", "export_memory.py",
     "export_bench.py",
     "bigquery_export_bench.py", "console_bench.py", "backtest_bench.py", "digest_bench.py",
-    "slo_bench.py", "identity_bench.py",
+    "slo_bench.py", "identity_bench.py", "fold_quarantine_bench.py",
 ]  # fmt: skip
 
 

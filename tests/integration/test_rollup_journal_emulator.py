@@ -19,7 +19,7 @@ import pytest
 from google.cloud import firestore
 
 from tests.integration.support import Stack
-from video_monitoring.adapters import _firestore, firestore_rollups
+from video_monitoring.adapters import _firestore, firestore_fold
 from video_monitoring.adapters.firestore_rollups import FoldedCache
 from video_monitoring.adapters.firestore_store import FirestoreStore
 from video_monitoring.config import constants as c
@@ -100,8 +100,8 @@ def test_folds_racing_handlers_count_every_change_once(
     """Writers create, rate, correct and delete generations while a folder folds every epoch,
     the open one included, a few buckets per transaction: every bucket of every granularity
     ends exactly as the final documents say, and the journal ends empty."""
-    monkeypatch.setattr(firestore_rollups, "FOLD_PAGE", 3)
-    monkeypatch.setattr(firestore_rollups, "FOLD_MAX_BUCKETS", 9)
+    monkeypatch.setattr(firestore_fold, "FOLD_PAGE", 3)
+    monkeypatch.setattr(firestore_fold, "FOLD_MAX_BUCKETS", 9)
     rng = random.Random(13)
     source = db.collection(LEDGER.source)
     ids = [f"g{i}" for i in range(40)]

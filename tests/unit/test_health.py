@@ -75,6 +75,11 @@ def test_a_healthy_monitor_is_ok_with_its_detail() -> None:
             {"last_export": ExportStatus("2026-11-24", "failed", None, {}, "quota")},
             "the BigQuery export of 2026-11-24 failed",
         ),
+        (
+            {"quarantined": 5, "quarantined_last_day": 2},
+            "2 rollup journal entries quarantined in the last 24 hours (the figures leave them "
+            "out until they are replayed)",
+        ),
     ],
 )
 def test_each_problem_degrades_with_a_reason(changes: dict[str, Any], reason: str) -> None:
@@ -82,6 +87,17 @@ def test_each_problem_degrades_with_a_reason(changes: dict[str, Any], reason: st
     assert health.status == "degraded"
     assert health.reasons == (reason,)
     assert health.to_json(with_detail=False) == {"status": "degraded", "reasons": [reason]}
+
+
+def test_entries_held_in_quarantine_longer_than_a_day_are_detail_and_a_rule_figure() -> None:
+    """Held entries keep the `fold_quarantine` rule firing until replayed or dismissed, but
+    only those quarantined in the last 24 hours make /health degraded."""
+    held = inputs(quarantined=4, quarantined_last_day=0)
+    health = assess(held)
+    assert health.ok
+    assert health.detail["foldQuarantine"] == {"held": 4, "last24h": 0}
+    assert system_figures(held)["quarantinedEntries"] == 4.0
+    assert assess(inputs()).detail["foldQuarantine"] == {"held": 0, "last24h": 0}
 
 
 def test_few_changes_are_not_judged_by_their_rejected_share() -> None:
@@ -158,6 +174,7 @@ def test_a_stale_monitor_answers_503_with_the_reason() -> None:
         ("rejectedShare", 0.2, "pipeline_rejections", 2),
         ("abandonedNotifications", 3.0, "notifications_abandoned", 1),
         ("exportFailed", 1.0, "export_failed", 1),
+        ("quarantinedEntries", 2.0, "fold_quarantine", 1),
     ],
 )
 def test_the_system_rules_fire_on_the_first_run_that_sees_the_problem(

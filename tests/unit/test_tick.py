@@ -115,6 +115,7 @@ class FakeServices:
             now=now, last_tick=now - dt.timedelta(minutes=20), oldest_unfolded=None,
             changes_last_hour=90, rejected_last_hour=10, outbox_backlog=0,
             abandoned_last_day=2, last_export=None, queued=queued, stuck=stuck,
+            quarantined=3, quarantined_last_day=1,
         )  # fmt: skip
 
     def record_tick(self, at: dt.datetime) -> None:
@@ -178,6 +179,7 @@ def test_check_monitor_puts_the_monitors_own_figures_in_the_snapshot() -> None:
         "exportFailed": None,
         "queueBacklog": 4.0,
         "stuckJobs": 1.0,
+        "quarantinedEntries": 3.0,
     }
 
 

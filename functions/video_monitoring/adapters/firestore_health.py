@@ -13,6 +13,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from video_monitoring.adapters._firestore import FirestoreAdapter
 from video_monitoring.analytics.health import (
     ABANDONED_SPAN,
+    QUARANTINE_SPAN,
     RECENT,
     ExportStatus,
     HealthInputs,
@@ -67,6 +68,10 @@ class FirestoreHealth(FirestoreAdapter):
             last_export=self._last_export(),
             queued=queued,
             stuck=stuck,
+            quarantined=self._count(c.ROLLUP_QUARANTINE),
+            quarantined_last_day=self._count(
+                c.ROLLUP_QUARANTINE, FieldFilter("quarantinedAt", ">=", now - QUARANTINE_SPAN)
+            ),
         )
 
     def _count(self, collection: str, *filters: FieldFilter) -> int:

@@ -1,6 +1,6 @@
 """Rollups on Firestore: the journal writes of a change, the reads of a window's buckets plus the
-journal, the fold of closed minutes into minute, hour and day buckets, and the instance cache of
-folded buckets checked against the fold log."""
+journal, and the instance cache of folded buckets checked against the fold log (the fold of
+closed minutes into minute, hour and day buckets is in firestore_fold)."""
 
 from __future__ import annotations
 
@@ -11,17 +11,13 @@ import functools
 import json
 import logging
 import threading
-import time
 import uuid
 import zlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from google.api_core.exceptions import AlreadyExists
 from google.cloud import firestore
-from google.cloud.firestore_v1.base_query import FieldFilter
-from google.cloud.firestore_v1.field_path import FieldPath
 
 from video_monitoring.adapters._firestore import (
     FirestoreAdapter,
@@ -36,16 +32,12 @@ from video_monitoring.config.settings import get_settings
 from video_monitoring.ingest.journal import (
     BucketKey,
     Cells,
-    FoldChoice,
     FoldLog,
     JournalView,
     attribute,
     bucket_of,
-    choose,
     entry_text,
     journal_doc_id,
-    key_time,
-    parse_entry,
     sum_cells,
 )
 from video_monitoring.ingest.rollup import (
@@ -55,37 +47,15 @@ from video_monitoring.ingest.rollup import (
     bucket_starts,
     flatten,
     floor_time,
-    step,
 )
 from video_monitoring.ingest.store import RollupDoc
 from video_monitoring.privacy.retention import EXPIRE_FIELD, configured_retention
 
 log = logging.getLogger(__name__)
 
-# A fold transaction reads at most FOLD_PAGE journal documents and writes at most
-# FOLD_MAX_BUCKETS folded documents plus those journal documents (under 500 writes).
-FOLD_PAGE = 40
-FOLD_MAX_BUCKETS = 400
 # Changes the fold log remembers (about 10 minutes of folds at 100 generations/s): a cached
 # folded document older than that is read again.
 FOLD_LOG_SIZE = 2000
-
-
-@dataclass
-class Fold:
-    """What one fold run did: journal entries moved, journal documents drained, folded bucket
-    documents written (a bucket written by two transactions counts twice)."""
-
-    entries: int = 0
-    documents: int = 0
-    buckets: int = 0
-    remaining: bool = False
-
-    def add(self, choice: FoldChoice) -> None:
-        """Count one transaction's move."""
-        self.entries += choice.entries
-        self.documents += len(choice.drained)
-        self.buckets += len(choice.targets)
 
 
 class FoldedCache:
@@ -320,62 +290,6 @@ class FirestoreRollups(FirestoreAdapter):
             for (g, start), cells in found.items()
         ]
 
-    def fold(self, closed_before: dt.datetime, budget_seconds: float = 50.0) -> Fold:
-        """Move the journal entries of epochs before `closed_before` into the folded buckets.
-
-        Both rollup kinds (generations, then app events), the oldest epochs first, a page of
-        journal documents at a time, until nothing closed is left or the time budget is spent
-        (the next run goes on from there). A page is read once and cut into chunks of entries
-        touching at most FOLD_MAX_BUCKETS buckets; each chunk moves in one transaction that
-        reads just the journal documents it takes from, the folded documents of its buckets
-        and the fold log, writes the sums and the log, and deletes each journal document it
-        drained (or removes the entries it took from one it did not). A handler writing a
-        journal document in between makes the transaction start over. A failing transaction
-        is logged and left for the next run.
-        """
-        deadline = time.monotonic() + budget_seconds
-        result = Fold()
-        for collection in (c.ROLLUPS, c.EVENT_ROLLUPS):
-            self._ensure_fold_log(collection)
-            journal = self.client.collection(c.SHARDS_OF[collection])
-            closed = (
-                journal.where(filter=FieldFilter("epoch", "<", closed_before))
-                .order_by("epoch")
-                .limit(FOLD_PAGE)
-            )
-            while True:
-                documents = sorted(
-                    (snap.id, sorted(((snapshot_data(snap) or {}).get("d") or {}).items()))
-                    for snap in counted("fold_reads", closed.stream())
-                )
-                if not documents:
-                    break
-                pending = {
-                    doc_id: [(key, parse_entry(text)) for key, text in items]
-                    for doc_id, items in documents
-                }
-                while pending:
-                    if time.monotonic() >= deadline:
-                        result.remaining = True
-                        return result
-                    plan = choose(sorted(pending.items()), FOLD_MAX_BUCKETS)
-                    try:
-                        moved = self._fold_chunk(journal, collection, plan.taken)
-                    except Exception:
-                        log.exception("folding %d journal entries of %s failed", plan.entries,
-                                      collection)  # fmt: skip
-                        result.remaining = True
-                        return result
-                    result.add(moved)
-                    for doc_id, keys in plan.taken.items():
-                        taken = set(keys)
-                        left = [(k, e) for k, e in pending[doc_id] if k not in taken]
-                        if left:
-                            pending[doc_id] = left
-                        else:
-                            del pending[doc_id]
-        return result
-
     def _ensure_fold_log(self, collection: str) -> None:
         """Create the fold log of a rollup kind that has none yet (a fresh database, or one
         whose journal never held anything), so readers can cache its folded documents."""
@@ -385,85 +299,3 @@ class FirestoreRollups(FirestoreAdapter):
             return
         with contextlib.suppress(AlreadyExists):
             ref.create(FoldLog().after([], FOLD_LOG_SIZE, uuid.uuid4().hex).to_doc())
-
-    def _fold_chunk(
-        self,
-        journal: firestore.CollectionReference,
-        collection: str,
-        planned: Mapping[str, list[str]],
-    ) -> FoldChoice:
-        """Move the planned entries (journal document id -> entry keys) in one transaction."""
-        folded = self.client.collection(collection)
-        log_ref = self.client.collection(c.FOLD_LOGS).document(collection)
-        refs = [journal.document(doc_id) for doc_id in sorted(planned)]
-        chosen: list[FoldChoice] = []
-
-        @firestore.transactional
-        def run(transaction: firestore.Transaction) -> None:
-            chosen.clear()
-            snaps = list(counted("fold_reads", transaction.get_all([log_ref, *refs])))
-            log = FoldLog()
-            documents = []
-            remaining: dict[str, int] = {}
-            for snap in snaps:
-                data = snapshot_data(snap)
-                if snap.reference.path == log_ref.path:
-                    log = FoldLog.from_doc(data)
-                    continue
-                if data is None:
-                    continue  # drained by another fold meanwhile
-                stored = data.get("d") or {}
-                keys = [key for key in planned[snap.id] if key in stored]
-                remaining[snap.id] = len(stored) - len(keys)
-                documents.append((snap.id, [(key, parse_entry(stored[key])) for key in keys]))
-            # A subset of the planned entries: it touches at most the planned buckets.
-            choice = choose(sorted(documents), FOLD_MAX_BUCKETS)
-            targets = {
-                key: folded.document(rollup_doc_id(key[0], key_time(key[1]), None))
-                for key in choice.targets
-            }
-            current = {
-                snap.id: snapshot_data(snap)
-                for snap in counted("fold_reads", transaction.get_all(list(targets.values())))
-            } if targets else {}  # fmt: skip
-            for key, cells in choice.targets.items():
-                granularity, start = bucket_of(key)
-                ref = targets[key]
-                before = current.get(ref.id)
-                total = sum_cells(flat_cells(before or {}), cells)
-                if not total:  # everything in it cancelled out (deleted generations)
-                    if before is not None:
-                        transaction.delete(ref)
-                    continue
-                transaction.set(
-                    ref,
-                    {
-                        "g": granularity,
-                        "start": start,
-                        "end": start + step(granularity),
-                        "shard": -1,
-                        "blob": encode_cells(total),
-                        EXPIRE_FIELD: aggregate_expiry(start),
-                    },
-                )
-            if targets:
-                changed = [ref.id for ref in targets.values()]
-                transaction.set(
-                    log_ref, log.after(changed, FOLD_LOG_SIZE, uuid.uuid4().hex).to_doc()
-                )
-            for doc_id, keys in choice.taken.items():
-                ref = journal.document(doc_id)
-                if remaining[doc_id] == 0:
-                    transaction.delete(ref)
-                    choice.drained.add(doc_id)
-                    continue
-                choice.drained.discard(doc_id)
-                if keys:
-                    transaction.update(
-                        ref,
-                        {FieldPath("d", key).to_api_repr(): firestore.DELETE_FIELD for key in keys},
-                    )
-            chosen.append(choice)
-
-        run(self.client.transaction())
-        return chosen[0] if chosen else FoldChoice()

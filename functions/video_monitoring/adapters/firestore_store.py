@@ -1,6 +1,6 @@
 """MonitoringStore on Firestore: the exactly-once reconcile of one change (ledger records,
 rejections, journal entries, user days), the erasure of one user, the audit's reads, snapshots
-and backlog counts. Rollup reads and the fold are in firestore_rollups."""
+and backlog counts. Rollup reads are in firestore_rollups, the fold in firestore_fold."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ from video_monitoring.adapters.firestore_exports import (
     ANONYMOUS_EVENT_FIELDS,
     anonymous_event,
 )
+from video_monitoring.adapters.firestore_fold import FirestoreFold
 from video_monitoring.adapters.firestore_rollups import (
-    FirestoreRollups,
     FoldedCache,
     aggregate_expiry,
     journal_writes,
@@ -86,7 +86,7 @@ def user_day_increment(day: UserDay) -> dict[str, Any]:
     }
 
 
-class FirestoreStore(FirestoreRollups):
+class FirestoreStore(FirestoreFold):
     """MonitoringStore on Firestore."""
 
     def __init__(

@@ -59,7 +59,8 @@ VALUE_METRICS = frozenset(
 # Figures about the monitor itself (analytics/health.py): changes the nightly drift audit had to
 # repair, minutes since the previous scheduled tick, the share of the last hour's documents that
 # were rejected, notifications given up in the last day, whether the last BigQuery export failed
-# (1) or not (0), generations in flight and those stuck.
+# (1) or not (0), generations in flight and those stuck, rollup journal entries the fold holds in
+# quarantine.
 SYSTEM_METRICS = frozenset(
     {
         "pipelineRepairs",
@@ -69,6 +70,7 @@ SYSTEM_METRICS = frozenset(
         "exportFailed",
         "queueBacklog",
         "stuckJobs",
+        "quarantinedEntries",
     }
 )
 # The burn-rate rules' metric: how fast an objective's error budget is spent (alerting/slo.py).
@@ -396,6 +398,13 @@ DEFAULT_RULES: tuple[AlertRule, ...] = (
         window="5m", scopes=["overall"], minSamples=1, pendingEvaluations=2,
         resolveEvaluations=2, severity="warning", channels=["slack", "email"],
         description="More than 50 generations processing for longer than the stuck limit",
+    ),
+    _rule(
+        ruleId="fold_quarantine", metric="quarantinedEntries", comparator="gt", threshold=0.0,
+        window="5m", scopes=["overall"], minSamples=1, pendingEvaluations=1,
+        resolveEvaluations=1, severity="warning", channels=["slack", "email"],
+        description="The fold holds rollup journal entries in quarantine (rollup_quarantine): "
+        "the figures leave them out until they are replayed",
     ),
     *_burn_pair("success", "generation_success", "Failures"),
     *_burn_pair("latency", "generation_latency", "Slow generations"),

@@ -4,7 +4,7 @@ documents being rejected, do notifications get out, did the last BigQuery export
 `assess` turns what storage reports (`HealthInputs`) into the verdict `GET /health` serves: `ok`,
 or `degraded` with one plain reason per problem. The same inputs give the system metrics the
 built-in rules on the monitor itself evaluate (`monitor_stale`, `pipeline_rejections`,
-`notifications_abandoned`, `export_failed`, `queue_backlog`).
+`notifications_abandoned`, `export_failed`, `queue_backlog`, `fold_quarantine`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ REJECTED_SHARE_LIMIT = 0.05
 MIN_CHANGES_FOR_SHARE = 20
 RECENT = dt.timedelta(hours=1)
 ABANDONED_SPAN = dt.timedelta(hours=24)
+# Journal entries the fold quarantined this recently make the monitor degraded (those held
+# longer stay in the detail, and the `fold_quarantine` rule fires while any are held).
+QUARANTINE_SPAN = dt.timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,8 @@ class HealthInputs:
     last_export: ExportStatus | None
     queued: int = 0  # generations queued or processing now
     stuck: int = 0  # processing longer than the stuck limit
+    quarantined: int = 0  # journal entries held in rollup_quarantine (not replayed)
+    quarantined_last_day: int = 0  # of those, quarantined in the last 24 hours
 
     @property
     def lag(self) -> dt.timedelta:
@@ -118,6 +123,11 @@ def assess(inputs: HealthInputs) -> Health:
         reasons.append(
             f"{inputs.abandoned_last_day} alert notifications abandoned in the last 24 hours"
         )
+    if inputs.quarantined_last_day:
+        reasons.append(
+            f"{inputs.quarantined_last_day} rollup journal entries quarantined in the last 24 "
+            "hours (the figures leave them out until they are replayed)"
+        )
     export = inputs.last_export
     if export is not None and export.status == "failed":
         # The error text is detail (for signed-in readers): it can name tables and projects.
@@ -129,6 +139,10 @@ def assess(inputs: HealthInputs) -> Health:
         "changesLastHour": inputs.changes_last_hour,
         "outbox": {"backlog": inputs.outbox_backlog, "abandoned24h": inputs.abandoned_last_day},
         "queue": {"inProgress": inputs.queued, "stuck": inputs.stuck},
+        "foldQuarantine": {
+            "held": inputs.quarantined,
+            "last24h": inputs.quarantined_last_day,
+        },
         "lastExport": None
         if export is None
         else {
@@ -145,7 +159,7 @@ def assess(inputs: HealthInputs) -> Health:
 def system_figures(inputs: HealthInputs) -> dict[str, float | None]:
     """The monitor's own figures as rule metrics (overall scope): minutes since the previous
     tick, the rejected share, abandoned notifications, whether the last export failed, the queue
-    backlog and stuck jobs."""
+    backlog, stuck jobs and the journal entries held in quarantine."""
     since = None
     if inputs.last_tick is not None:
         since = (inputs.now - inputs.last_tick).total_seconds() / 60
@@ -157,6 +171,7 @@ def system_figures(inputs: HealthInputs) -> dict[str, float | None]:
         "exportFailed": None if export is None else float(export.status == "failed"),
         "queueBacklog": float(inputs.queued),
         "stuckJobs": float(inputs.stuck),
+        "quarantinedEntries": float(inputs.quarantined),
     }
 
 

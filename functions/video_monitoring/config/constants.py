@@ -23,6 +23,8 @@ EVENT_ROLLUP_SHARDS: Final = "event_rollup_shards"
 SHARDS_OF: Final = {ROLLUPS: ROLLUP_SHARDS, EVENT_ROLLUPS: EVENT_ROLLUP_SHARDS}
 # Per rollup kind, which folded documents each fold changed (lets instances cache the rest).
 FOLD_LOGS: Final = "rollup_fold_logs"
+# Journal entries the fold could not fold, kept whole with the reason until replayed.
+ROLLUP_QUARANTINE: Final = "rollup_quarantine"
 SYSTEM_METRICS: Final = "system_performance_metrics"
 # Per user and UTC day: activity counters, kept exactly like the rollups (user insights).
 USER_DAYS: Final = "user_days"

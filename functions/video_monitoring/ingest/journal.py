@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,9 +55,60 @@ class Entry:
     values: Mapping[str, int]
 
 
-def parse_entry(text: str) -> Entry:
-    """Inverse of entry_text."""
-    minute, cell, values = json.loads(text)
+class BadEntry(ValueError):
+    """A journal entry that is not `[minute key, cell, {counter: integer}]` (the fold
+    quarantines it; readers skip it)."""
+
+
+MINUTE_KEY = re.compile(r"[0-9]{8}T[0-9]{4}")
+_INTEGERS = frozenset({int})
+
+
+@functools.lru_cache(maxsize=65536)
+def _real_minute(minute: str) -> bool:
+    if not MINUTE_KEY.fullmatch(minute):
+        return False
+    try:
+        key_time(minute)
+    except ValueError:
+        return False
+    return True
+
+
+def entry_problem(minute: Any, cell: Any, values: Any) -> str | None:
+    """What is wrong with a decoded entry's parts, or None when it can be folded: a minute key
+    naming a real minute, a text cell, integer counters (sums are fixed point: a float, a
+    boolean or a text would not add exactly, or at all). Every read runs it per entry, so the
+    good case is one expression."""
+    if (
+        type(minute) is str
+        and type(cell) is str
+        and type(values) is dict
+        and _real_minute(minute)
+        and {*map(type, values.values())} <= _INTEGERS
+    ):
+        return None
+    if type(minute) is not str or not _real_minute(minute):
+        return f"minute: expected a real minute as YYYYMMDDTHHMM, got {minute!r:.80}"
+    if type(cell) is not str:
+        return f"cell: expected text, got {cell!r:.80}"
+    if type(values) is not dict:
+        return f"counters: expected an object, got {values!r:.80}"
+    key, value = next((k, v) for k, v in values.items() if type(v) is not int)
+    return f"counter {key!r:.80}: expected an integer, got {value!r:.80}"
+
+
+def parse_entry(text: Any) -> Entry:
+    """Inverse of entry_text; BadEntry naming the problem for anything else."""
+    if type(text) is not str:
+        raise BadEntry(f"entry: expected the text of a JSON array, got {text!r:.80}")
+    try:
+        minute, cell, values = json.loads(text)
+    except (ValueError, TypeError) as error:
+        raise BadEntry(f"entry: not a JSON array [minute, cell, counters] ({error})") from None
+    problem = entry_problem(minute, cell, values)
+    if problem is not None:
+        raise BadEntry(problem)
     return Entry(minute, cell, values)
 
 
@@ -84,10 +136,15 @@ def add_values(cells: Cells, cell: str, values: Mapping[str, float]) -> None:
 def attribute(texts: Iterable[str], wanted: set[BucketKey], into: dict[BucketKey, Cells]) -> None:
     """Add each entry (as stored: `entry_text`) to every wanted bucket that contains its
     minute. The read path runs this once per journal entry on every request, so it parses
-    and sums inline."""
+    and sums inline. An entry that cannot be folded counts nowhere: the fold quarantines it."""
     loads = json.loads
     for text in texts:
-        minute, cell, values = loads(text)
+        try:
+            minute, cell, values = loads(text)
+        except (ValueError, TypeError):
+            continue
+        if entry_problem(minute, cell, values) is not None:
+            continue
         for bucket in (("day", minute[:9] + "0000"), ("hour", minute[:11] + "00"),
                        ("minute", minute)):  # fmt: skip
             if bucket not in wanted:

@@ -1,5 +1,6 @@
-"""Operator commands: `python -m video_monitoring export --from 2026-11-01 --to 2026-11-20`, and
-`python -m video_monitoring grant-role someone@example.com analytics`.
+"""Operator commands: `python -m video_monitoring export --from 2026-11-01 --to 2026-11-20`,
+`python -m video_monitoring grant-role someone@example.com analytics`, and
+`python -m video_monitoring quarantine list|replay [ID ...]`.
 
 `grant-role` sets (or with `none` removes) the console role of a Firebase Auth user, the custom
 claim `role`; the user sees it at their next sign-in or token refresh (within the hour). Removing
@@ -12,6 +13,10 @@ exactly as the nightly run does; it shows a progress bar and ends with the rows 
 day. Settings come from the environment, as for the functions (FIRESTORE_EMULATOR_HOST,
 BIGQUERY_PROJECT, BIGQUERY_DATASET, BIGQUERY_API_ENDPOINT, EXPORT_PSEUDONYMIZE_USERS,
 PSEUDONYM_KEY).
+
+`quarantine list` shows the rollup journal entries the fold quarantined (id, when, why);
+`quarantine replay` puts them (all, or the ids given) back into the journal once the cause is
+fixed, and the next `fold_rollups` folds them (or quarantines again what still fails).
 """
 
 from __future__ import annotations
@@ -59,6 +64,11 @@ def parser() -> argparse.ArgumentParser:
     )
     grant.add_argument("email", help="the user's email address")
     grant.add_argument("role", choices=[*ROLES, "none"], help="`none` removes the role")
+    held = commands.add_parser(
+        "quarantine", help="list, or replay after a fix, the journal entries the fold quarantined"
+    )
+    held.add_argument("action", choices=["list", "replay"])
+    held.add_argument("ids", nargs="*", help="replay only these quarantine ids (default: all)")
     return root
 
 
@@ -98,7 +108,30 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         unsubscribed = "; digests unsubscribed" if role is None else ""
         out.write(f"{args.email} ({uid}): role {args.role}{unsubscribed}\n")
         return 0
+    if args.command == "quarantine":
+        return _quarantine(args, out)
     return _export(args, out)
+
+
+def _quarantine(args: argparse.Namespace, out: TextIO) -> int:
+    if args.action == "list" and args.ids:
+        parser().error("quarantine list takes no ids")
+    from video_monitoring.runtime.bootstrap import services  # after argument checks
+
+    store = services().store
+    held = store.quarantined(limit=100_000)
+    if args.action == "list":
+        for doc_id, record in held:
+            out.write(f"{doc_id}  {record.quarantined_at.isoformat()}  {record.reason}\n")
+        out.write(f"{len(held)} entries held\n")
+        return 0
+    ids = list(args.ids) or [doc_id for doc_id, _ in held]
+    done = store.replay_quarantined(ids)
+    out.write(
+        f"{len(done)} of {len(ids)} entries put back into the journal; "
+        "the next fold_rollups folds them\n"
+    )
+    return 0
 
 
 def _export(args: argparse.Namespace, out: TextIO) -> int:

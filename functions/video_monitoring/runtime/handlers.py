@@ -13,7 +13,7 @@ from typing import Any
 from flask import Request as FlaskRequest
 from flask import Response as FlaskResponse
 
-from video_monitoring.adapters.firestore_rollups import Fold
+from video_monitoring.adapters.firestore_fold import Fold
 from video_monitoring.alerting.controls import Change
 from video_monitoring.alerting.manager import RuleSet, RunReport
 from video_monitoring.alerting.metrics import Snapshot

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from video_monitoring.adapters.firestore_rollups import Fold
+from video_monitoring.adapters.firestore_fold import Fold
 from video_monitoring.adapters.firestore_store import FirestoreStore
 from video_monitoring.config import constants as c
 from video_monitoring.core.clock import utc_now
@@ -49,15 +49,20 @@ def fold_rollups(services: Services, schedule_time: dt.datetime) -> Fold:
     t0 = time.monotonic()
     result = services.store.fold(floor_time(now, "minute"), budget_seconds=FOLD_BUDGET_SECONDS)
     seconds = time.monotonic() - t0
-    log.info(
+    log.log(
+        logging.ERROR if result.quarantined or result.stopped else logging.INFO,
         "fold_rollups %s: %d journal entries from %d documents into %d bucket writes in %.1f s "
-        "(%.0f entries/s)%s",
+        "(%.0f entries/s); %d transactions, %d failed; %d entries quarantined%s%s",
         now.isoformat(),
         result.entries,
         result.documents,
         result.buckets,
         seconds,
         result.entries / seconds if seconds > 0 else 0.0,
+        result.transactions,
+        result.failed_transactions,
+        result.quarantined,
+        "".join(f"; {kind} stopped by an error" for kind in result.stopped),
         "; more remain for the next run" if result.remaining else "",
     )
     return result
