@@ -19,9 +19,10 @@ import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from video_monitoring.config.constants import DEFAULT_SOURCE_COLLECTION
@@ -144,7 +145,13 @@ class NotificationSettings(_Group):
     smtp_port: int = 587
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
-    smtp_starttls: bool = False
+    # How the SMTP connection is secured: "starttls" (port 587), "implicit" TLS (SMTP_SSL, port
+    # 465), both verifying the server's certificate and name; "none" is plain text for the local
+    # stack's inbox, refused in production.
+    smtp_tls: Literal["starttls", "implicit", "none"] = "starttls"
+    # CAs the SMTP server's certificate must chain to instead of the system's (a private CA): a
+    # PEM file's path (relative to functions/ when deployed) or the PEM text itself.
+    smtp_ca_bundle: str | None = None
     alert_email_from: str | None = None
     alert_email_to: str | None = None
     slack_webhook_url: SecretStr | None = None
@@ -154,6 +161,13 @@ class NotificationSettings(_Group):
     # Digests the team's Slack webhook receives: "", "daily", "weekly" or "daily,weekly"
     # (people opt in to email digests themselves, PUT /me/digests).
     digest_slack: str = ""
+
+    @field_validator("smtp_ca_bundle")
+    @classmethod
+    def _ca_bundle_readable(cls, value: str | None) -> str | None:
+        if value and not value.lstrip().startswith("-----BEGIN") and not Path(value).is_file():
+            raise ValueError(f"SMTP_CA_BUNDLE: no file {value!r}; expected a PEM file or PEM text")
+        return value or None
 
     def slack_tier_webhooks(self) -> dict[str, SecretStr]:
         """The tiers' webhook URLs that are set, by tier name."""
@@ -300,6 +314,11 @@ def load_settings() -> Settings:
                 f"missing required setting{'s' if len(missing) > 1 else ''}: "
                 + ", ".join(missing)
                 + " (set as environment variables of the deployed functions)"
+            )
+        if settings.notifications.smtp_tls == "none":
+            raise ConfigError(
+                "SMTP_TLS=none is for the local stack only: it would send the SMTP password and "
+                "every alert in plain text; use starttls (port 587) or implicit (port 465)"
             )
     return settings
 
