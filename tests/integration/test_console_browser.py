@@ -408,9 +408,12 @@ def test_a_new_generation_appears_without_a_reload(console: Console) -> None:
         }
     )  # fmt: skip
     started = time.monotonic()
+    # A function, not an expression string: Playwright evaluates a string with eval, which the
+    # page's Content-Security-Policy refuses.
     page.wait_for_function(
-        f"document.querySelector(\"[data-figure='generations.total']\").textContent === "
-        f"'{before + 1:,}'",
+        "(want) => document.querySelector(\"[data-figure='generations.total']\").textContent"
+        " === want",
+        arg=f"{before + 1:,}",
         timeout=15_000,
     )
     seen_after = time.monotonic() - started
