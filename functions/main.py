@@ -11,11 +11,19 @@ from firebase_functions.core import Change
 from flask import Request, Response
 
 from video_monitoring.config.constants import REGION
-from video_monitoring.config.settings import get_settings, in_production, source_collection
+from video_monitoring.config.settings import (
+    get_settings,
+    in_production,
+    refuse_emulators,
+    source_collection,
+)
 from video_monitoring.core.logs import setup_logging
 from video_monitoring.runtime import deploy, handlers
 
 options.set_global_options(region=REGION)
+# A deployed instance with an emulator variable (a stray line of functions/.env) refuses to start
+# before anything reads a token: with FIREBASE_AUTH_EMULATOR_HOST the Admin SDK skips signatures.
+refuse_emulators(os.environ)
 if in_production(os.environ):
     # A deployed instance reads its settings as it starts: a missing required setting fails the
     # cold start with a message naming it, not the first event it handles. Its logs are JSON

@@ -6,7 +6,9 @@ folder, the rewrites (to a function, or to a file for the console's own paths) a
 Responses are gzip-compressed when the browser accepts it, as Hosting's are, so a transfer
 measured here is the one production sends. It also answers `/__/firebase/init.json`, the
 reserved URL where Hosting gives a page its Firebase configuration; locally that configuration
-also names the Auth emulator, which the console then signs in against.
+also names the Auth emulator, which the console then signs in against, so the served
+Content-Security-Policy lets the page connect to that emulator's origin as well (and, this being
+plain HTTP, Strict-Transport-Security is not sent).
 """
 
 from __future__ import annotations
@@ -61,6 +63,25 @@ class HostingConfig:
         return cls(firebase_json.parent / hosting["public"], tuple(rewrites), headers)
 
 
+def served_locally(
+    headers: tuple[tuple[str, str], ...], connect_origins: tuple[str, ...]
+) -> tuple[tuple[str, str], ...]:
+    """firebase.json's headers as this plain-HTTP server sends them: the CSP's `connect-src` also
+    allows `connect_origins` (the Auth emulator), and no Strict-Transport-Security."""
+    served = []
+    for key, value in headers:
+        if key.lower() == "strict-transport-security":
+            continue
+        if key.lower() == "content-security-policy" and connect_origins:
+            directives = [d.strip() for d in value.split(";") if d.strip()]
+            value = "; ".join(
+                " ".join([d, *connect_origins]) if d.split()[0] == "connect-src" else d
+                for d in directives
+            )
+        served.append((key, value))
+    return tuple(served)
+
+
 def glob_matches(pattern: str, path: str) -> bool:
     """Hosting's globs: `**` any depth, `*` within one segment."""
     if pattern == "**":
@@ -80,7 +101,13 @@ class Hosting:
         functions: Mapping[str, WsgiApp],
         firebase_config: Mapping[str, Any],
     ) -> None:
-        self.config = config
+        emulator = firebase_config.get("authEmulatorUrl")
+        origins = (str(emulator).rstrip("/"),) if emulator else ()
+        self.config = HostingConfig(
+            config.public,
+            config.rewrites,
+            tuple((source, served_locally(pairs, origins)) for source, pairs in config.headers),
+        )
         self.functions = functions
         self.init_json = json.dumps(firebase_config).encode()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 
 @dataclass(frozen=True)
@@ -125,22 +127,53 @@ class _Inbox:
 
 
 class SmtpInbox:
-    """An aiosmtpd server on 127.0.0.1 that keeps every message."""
+    """An aiosmtpd server on 127.0.0.1 that keeps every message: plain text, or with a server
+    context offering STARTTLS (`tls="starttls"`, required before MAIL and AUTH) or speaking TLS
+    from the first byte (`tls="implicit"`). With `login` set it accepts that user and password
+    (over TLS only) and records every login attempted."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        tls: str = "none",
+        context: ssl.SSLContext | None = None,
+        login: tuple[str, str] | None = None,
+    ) -> None:
         self.host = "127.0.0.1"
         self._inbox = _Inbox()
+        self.logins: list[tuple[str, str]] = []
+        options: dict[str, Any] = {}
+        if tls == "starttls":
+            options.update(tls_context=context, require_starttls=True)
+        elif tls == "implicit":
+            options.update(ssl_context=context)
+        if login is not None:
+            # aiosmtpd counts only STARTTLS as TLS; an implicit TLS socket is encrypted throughout.
+            options.update(
+                auth_required=True,
+                auth_require_tls=tls == "starttls",
+                authenticator=self._authenticator(login),
+            )
         # aiosmtpd needs the port up front: one picked free can be taken by another process
         # (another test run) before the server binds it, so pick again a few times.
         for attempt in range(3):
             self.port = free_port()
-            self._controller = Controller(self._inbox, hostname=self.host, port=self.port)
+            self._controller = Controller(
+                self._inbox, hostname=self.host, port=self.port, **options
+            )
             try:
                 self._controller.start()
                 break
             except OSError:
                 if attempt == 2:
                     raise
+
+    def _authenticator(self, login: tuple[str, str]) -> Any:
+        def check(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+            seen = (data.login.decode(), data.password.decode())
+            self.logins.append(seen)
+            return AuthResult(success=seen == login)
+
+        return check
 
     @property
     def messages(self) -> list[EmailMessage]:
@@ -221,6 +254,8 @@ class Receivers:
         return {
             "SMTP_HOST": self.inbox.host,
             "SMTP_PORT": str(self.inbox.port),
+            # The local inbox speaks plain text; a deployed function refuses this setting.
+            "SMTP_TLS": "none",
             "ALERT_EMAIL_FROM": "monitor@example.com",
             "ALERT_EMAIL_TO": "ops@example.com",
             "SLACK_WEBHOOK_URL": self.slack.url + "/services/T0/B0/test",

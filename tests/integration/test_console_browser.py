@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,15 +55,21 @@ class Console:
     stack: Stack
     db: firestore.Client
     slack_before: int  # Slack messages received before this module's alerts
+    # Content-Security-Policy violations any page reported (each test must end with none).
+    violations: list[str] = field(default_factory=list)
 
     def page(self, user: DemoUser | None, width: int = 1280, dark: bool = False) -> Page:
         """A fresh browser context, signed in as `user` (None: signed out) on the overview;
-        every request it makes must stay on this machine."""
+        every request it makes must stay on this machine, and every CSP violation it meets
+        (the document's `securitypolicyviolation` events and Chromium's console reports) is
+        recorded."""
         context = self.browser.new_context(
             viewport={"width": width, "height": 900},
             color_scheme="dark" if dark else "light",
             accept_downloads=True,
         )
+        context.expose_function("__cspViolation", lambda text: self.violations.append(text))
+        context.add_init_script(CSP_LISTENER)
         outside: list[str] = []
 
         def only_local(route: Any) -> None:
@@ -75,6 +81,14 @@ class Console:
 
         context.route("**/*", only_local)
         page = context.new_page()
+        page.on(
+            "console",
+            lambda m: (
+                self.violations.append(f"console: {m.text}")
+                if "Content Security Policy" in m.text
+                else None
+            ),
+        )
         page.outside = outside  # type: ignore[attr-defined]
         page.goto(self.url + "/")
         ready(page, "signin")
@@ -104,6 +118,40 @@ class Console:
     def shot(self, page: Page, name: str) -> None:
         """Save a full-page screenshot."""
         page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
+
+
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (e) => window.__cspViolation(
+  `${e.effectiveDirective} refused ${e.blockedURI || "inline"} at ${e.sourceFile}`));
+"""
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violation(console: Console) -> Iterator[None]:
+    """Every page a test visits runs under the served Content-Security-Policy without one
+    violation."""
+    console.violations.clear()
+    yield
+    assert console.violations == [], console.violations
+
+
+def test_a_csp_violation_is_caught(console: Console) -> None:
+    """The check above can fail: an inline script the policy does not hash is refused and
+    reported (then forgotten, so this test passes)."""
+    page = console.page(None)
+    response = page.goto(console.url + "/")
+    assert response is not None
+    assert "script-src 'self' 'sha256-" in response.headers["content-security-policy"]
+    ready(page, "signin")
+    page.evaluate(
+        "() => { const s = document.createElement('script');"
+        " s.textContent = 'window.injected = 1'; document.head.append(s); }"
+    )
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.injected") is None
+    assert any("script-src" in v and "inline" in v for v in console.violations), console.violations
+    assert any(v.startswith("console: ") for v in console.violations), console.violations
+    console.violations.clear()
 
 
 def ready(page: Page, name: str, timeout: float = 20_000) -> None:
@@ -360,9 +408,12 @@ def test_a_new_generation_appears_without_a_reload(console: Console) -> None:
         }
     )  # fmt: skip
     started = time.monotonic()
+    # A function, not an expression string: Playwright evaluates a string with eval, which the
+    # page's Content-Security-Policy refuses.
     page.wait_for_function(
-        f"document.querySelector(\"[data-figure='generations.total']\").textContent === "
-        f"'{before + 1:,}'",
+        "(want) => document.querySelector(\"[data-figure='generations.total']\").textContent"
+        " === want",
+        arg=f"{before + 1:,}",
         timeout=15_000,
     )
     seen_after = time.monotonic() - started

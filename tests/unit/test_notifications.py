@@ -54,7 +54,7 @@ SECRET = "s3cr3t-signing-key"
 def test_email_arrives_over_smtp_naming_rule_scope_value_threshold_window_and_link() -> None:
     with SmtpInbox() as inbox:
         channel = EmailChannel(inbox.host, inbox.port, "monitor@example.com",
-                               ["ops@example.com", "oncall@example.com"])  # fmt: skip
+                               ["ops@example.com", "oncall@example.com"], tls="none")  # fmt: skip
         assert deliver(channel, NOTE, FAST).ok
         (message,) = inbox.messages
     assert message["To"] == "ops@example.com, oncall@example.com"

@@ -21,7 +21,7 @@ LOCAL_ENV = ("FUNCTIONS_EMULATOR", "FIRESTORE_EMULATOR_HOST")
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in (*LOCAL_ENV, "K_SERVICE", "GCLOUD_PROJECT", "GOOGLE_CLOUD_PROJECT",
+    for name in (*LOCAL_ENV, "K_SERVICE", "K_REVISION", "GCLOUD_PROJECT", "GOOGLE_CLOUD_PROJECT",
                  "DASHBOARD_BASE_URL"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
@@ -60,10 +60,11 @@ def test_a_production_start_without_a_required_setting_names_it(
 def test_emulators_and_tests_are_not_production(clean_env: pytest.MonkeyPatch) -> None:
     assert not s.in_production({})
     assert s.in_production(PRODUCTION)
-    for name in LOCAL_ENV:
-        assert not s.in_production({**PRODUCTION, name: "true"})
+    for name in LOCAL_ENV:  # an emulator variable alone no longer says "not production"
+        assert s.in_production({**PRODUCTION, name: "true"})
     clean_env.setenv("FUNCTIONS_EMULATOR", "true")
     clean_env.setenv("K_SERVICE", "x")
+    clean_env.setenv("K_REVISION", s.CLI_EMULATOR_REVISION)  # the Firebase CLI's emulator
     assert s.load_settings().runtime.project == s.LOCAL_PROJECT  # only outside production
 
 

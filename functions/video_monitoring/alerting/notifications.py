@@ -123,7 +123,7 @@ def _configured(s: NotificationSettings) -> dict[str, Channel]:
     if s.smtp_host and s.alert_email_from and _split(s.alert_email_to):
         channels["email"] = EmailChannel(
             s.smtp_host, s.smtp_port, s.alert_email_from, _split(s.alert_email_to),
-            s.smtp_username, s.smtp_password, s.smtp_starttls, timeout,
+            s.smtp_username, s.smtp_password, s.smtp_tls, timeout, s.smtp_ca_bundle,
         )  # fmt: skip
     if s.slack_webhook_url is not None:
         channels["slack"] = SlackChannel(s.slack_webhook_url, timeout, s.slack_tier_webhooks())

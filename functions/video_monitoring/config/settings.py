@@ -6,11 +6,11 @@ Each environment variable is the upper-case name of its field (`ROLLUP_SHARDS` s
 `ALERT_WEBHOOK_SECRET`, `PSEUDONYM_KEY`) are `SecretStr`: bound from Secret Manager in
 production, never printed.
 
-In production (Cloud Functions sets `K_SERVICE`; the emulators set `FUNCTIONS_EMULATOR` or
-`FIRESTORE_EMULATOR_HOST`) the settings without a safe default are required and a cold start
-without one fails naming it. Nothing here defaults to a demo project or to localhost: outside
-production an unset project is `demo-cvplus`, a `demo-` project the Google SDKs never send to
-the cloud, and the local stack sets the rest.
+In production (`deployment()`: Cloud Run's own `K_SERVICE` and `K_REVISION`, which no
+environment file can set) an emulator variable fails the cold start naming it, and so does a
+missing setting without a safe default. Nothing here defaults to a demo project or to
+localhost: outside production an unset project is `demo-cvplus`, a `demo-` project the Google
+SDKs never send to the cloud, and the local stack sets the rest.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from video_monitoring.config.constants import DEFAULT_SOURCE_COLLECTION
@@ -175,7 +176,13 @@ class NotificationSettings(_Group):
     smtp_port: int = 587
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
-    smtp_starttls: bool = False
+    # How the SMTP connection is secured: "starttls" (port 587), "implicit" TLS (SMTP_SSL, port
+    # 465), both verifying the server's certificate and name; "none" is plain text for the local
+    # stack's inbox, refused in production.
+    smtp_tls: Literal["starttls", "implicit", "none"] = "starttls"
+    # CAs the SMTP server's certificate must chain to instead of the system's (a private CA): a
+    # PEM file's path (relative to functions/ when deployed) or the PEM text itself.
+    smtp_ca_bundle: str | None = None
     alert_email_from: str | None = None
     alert_email_to: str | None = None
     slack_webhook_url: SecretStr | None = None
@@ -185,6 +192,13 @@ class NotificationSettings(_Group):
     # Digests the team's Slack webhook receives: "", "daily", "weekly" or "daily,weekly"
     # (people opt in to email digests themselves, PUT /me/digests).
     digest_slack: str = ""
+
+    @field_validator("smtp_ca_bundle")
+    @classmethod
+    def _ca_bundle_readable(cls, value: str | None) -> str | None:
+        if value and not value.lstrip().startswith("-----BEGIN") and not Path(value).is_file():
+            raise ValueError(f"SMTP_CA_BUNDLE: no file {value!r}; expected a PEM file or PEM text")
+        return value or None
 
     def slack_tier_webhooks(self) -> dict[str, SecretStr]:
         """The tiers' webhook URLs that are set, by tier name."""
@@ -269,15 +283,58 @@ class Settings(BaseModel):
         return values
 
 
+# The revision the Firebase CLI's functions emulator gives every function. Cloud Run names each
+# revision after its service (`<service>-00001-abc`) and reserves K_REVISION, as `firebase deploy`
+# does, so no deployed instance carries this value and no environment file can give it one.
+CLI_EMULATOR_REVISION = "1"
+Deployment = Literal["deployed", "cli-emulator", "local"]
+
+
+def deployment(environ: Mapping[str, str]) -> Deployment:
+    """Where this process runs, read only from variables a deploy cannot set: Cloud Run sets
+    `K_SERVICE` in every instance (tests, CLI runs and the local stack's host have none), and the
+    CLI's functions emulator declares itself by its `K_REVISION`. The emulator variables are never
+    consulted: they are what a stray line may add."""
+    if "K_SERVICE" not in environ:
+        return "local"
+    if environ.get("K_REVISION") == CLI_EMULATOR_REVISION:
+        return "cli-emulator"
+    return "deployed"
+
+
 def in_production(environ: Mapping[str, str]) -> bool:
     """Whether this process is a deployed function (not an emulator, a test or a CLI run)."""
-    emulated = environ.get("FUNCTIONS_EMULATOR") == "true" or "FIRESTORE_EMULATOR_HOST" in environ
-    return "K_SERVICE" in environ and not emulated
+    return deployment(environ) == "deployed"
+
+
+def emulator_variables(environ: Mapping[str, str]) -> list[str]:
+    """The emulator variables set (`*_EMULATOR_HOST`, `FUNCTIONS_EMULATOR`), sorted."""
+    return sorted(
+        name
+        for name in environ
+        if name.upper().endswith("_EMULATOR_HOST") or name.upper() == "FUNCTIONS_EMULATOR"
+    )
+
+
+def refuse_emulators(environ: Mapping[str, str]) -> None:
+    """In a deployed function, fail naming each emulator variable: with one set the Admin SDK
+    skips token signatures or the clients talk to an emulator that is not there."""
+    if not in_production(environ):
+        return
+    found = emulator_variables(environ)
+    if found:
+        raise ConfigError(
+            f"emulator variable{'s' if len(found) > 1 else ''} set in a deployed function "
+            f"({environ['K_SERVICE']}): {', '.join(found)}; remove "
+            f"{'them' if len(found) > 1 else 'it'} from functions/.env and the function's "
+            "environment (with FIREBASE_AUTH_EMULATOR_HOST set, unsigned ID tokens are accepted)"
+        )
 
 
 def load_settings() -> Settings:
     """Read every group from the environment; in production, fail naming each required setting
     that is missing."""
+    refuse_emulators(os.environ)
     settings = Settings()
     if in_production(os.environ):
         # What production cannot run without, by environment variable.
@@ -291,6 +348,11 @@ def load_settings() -> Settings:
                 f"missing required setting{'s' if len(missing) > 1 else ''}: "
                 + ", ".join(missing)
                 + " (set as environment variables of the deployed functions)"
+            )
+        if settings.notifications.smtp_tls == "none":
+            raise ConfigError(
+                "SMTP_TLS=none is for the local stack only: it would send the SMTP password and "
+                "every alert in plain text; use starttls (port 587) or implicit (port 465)"
             )
     return settings
 

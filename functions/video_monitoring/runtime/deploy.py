@@ -73,7 +73,7 @@ PARAMS = (
         description="Channels that alert, comma-separated: email, slack, sms, webhook",
     ),
     IntParam("SMTP_PORT", default=587),
-    BoolParam("SMTP_STARTTLS", default=True),
+    StringParam("SMTP_TLS", default="starttls"),
     StringParam("BIGQUERY_DATASET", default="video_monitoring"),
     StringParam("BIGQUERY_LOCATION", default="US"),
     BoolParam("EXPORT_PSEUDONYMIZE_USERS", default=False),
