@@ -135,7 +135,8 @@ def test_health_needs_no_token_and_a_reader_gets_the_detail() -> None:
     assert status == 200 and body["lastTick"] == "2026-11-25T11:56:00Z"
     status, body = call(board, "/health", None, verbose="1")
     assert (status, body["error"]["message"]) == (400, "verbose: /health takes no parameters")
-    assert board.handle(Request("POST", "/health", {}, None)).status == 404
+    refused = board.handle(Request("POST", "/health", {}, None))
+    assert (refused.status, refused.headers) == (405, {"Allow": "GET"})  # type: ignore[union-attr]
 
 
 def test_a_stale_monitor_answers_503_with_the_reason() -> None:

@@ -35,9 +35,11 @@ from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.health import HealthCheck
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.analytics.slos import SloService
-from video_monitoring.config.settings import Settings, get_settings
+from video_monitoring.config.settings import DashboardSettings, Settings, get_settings
 from video_monitoring.core.clock import utc_now
+from video_monitoring.dashboard.access import Quota
 from video_monitoring.dashboard.app import Dashboard, FileExports
+from video_monitoring.dashboard.routes import RouteClass
 from video_monitoring.privacy.erasure import ErasureReport, erase_user
 from video_monitoring.privacy.pseudonyms import pseudonym
 from video_monitoring.privacy.retention import Retention, retention_of
@@ -159,10 +161,9 @@ def build(settings: Settings) -> Services:
         exports=FileExports(
             FirestoreExportSource(),
             max_rows=board.export_max_rows,
-            limiter=FirestoreRateLimiter(board.export_rate_per_hour, dt.timedelta(hours=1)),
-            rate_per_hour=board.export_rate_per_hour,
             archived=archive,
         ),
+        quotas=quotas(board),
         audit=FirestoreAuditLog(),
         eraser=functools.partial(erase_everywhere, settings, store, warehouse),
         retention=retention,
@@ -189,6 +190,19 @@ def build(settings: Settings) -> Services:
         digests=digests,
         slos=slos,
     )
+
+
+def quotas(board: DashboardSettings) -> dict[RouteClass, Quota]:
+    """The API's per-caller limits, one Firestore token bucket per caller and route class."""
+    limits: dict[RouteClass, tuple[int, dt.timedelta]] = {
+        "reads": (board.read_rate_per_minute, dt.timedelta(minutes=1)),
+        "actions": (board.action_rate_per_minute, dt.timedelta(minutes=1)),
+        "exports": (board.export_rate_per_hour, dt.timedelta(hours=1)),
+    }
+    return {
+        name: Quota(FirestoreRateLimiter(limit, period), limit, period)
+        for name, (limit, period) in limits.items()
+    }
 
 
 def digest_service(
