@@ -126,6 +126,10 @@ def stack(
                 **receivers.env(WEBHOOK_SECRET, TWILIO_TOKEN),
                 "CORS_ORIGINS": f'["{WEB_APP}"]',
                 "HEALTH_CACHE_SECONDS": "0",  # each check reads storage afresh
+                # The suite calls as a few users, polling; the limits are tested on their own
+                # buckets (test_rate_limits_emulator.py).
+                "READ_RATE_PER_MINUTE": "1000000",
+                "ACTION_RATE_PER_MINUTE": "1000000",
                 **bigquery_env(bigquery_emulator),
             },
             hosting_port=ports[2],
