@@ -120,3 +120,29 @@ def test_methods_and_newline_paths_over_http(stack: Stack) -> None:
     newline = requests.get(url, params={"provider": "runway\n"}, headers=auth, timeout=30)
     assert newline.status_code == 400
     assert newline.json()["error"]["message"].startswith("provider:")
+
+
+def test_refused_calls_are_counted_per_minute_and_never_recorded(
+    stack: Stack, db: firestore.Client
+) -> None:
+    denials = db.collection("access_denials")
+
+    def counted() -> int:
+        return sum(int((d.to_dict() or {}).get("count", 0)) for d in denials.stream())
+
+    audit_before = sum(1 for _ in db.collection("audit_log").select([]).stream())
+    before, documents = counted(), len(list(denials.select([]).stream()))
+    no_role = {"Authorization": f"Bearer {token(None, uid='no-role')}"}
+    analyst = {"Authorization": f"Bearer {token('analytics', uid='an-analyst')}"}
+    base = stack.url("video_analytics_dashboard", "")
+    for i in range(12):
+        assert requests.get(f"{base}/summary", headers=no_role, timeout=30).status_code == 403
+        put = requests.put(f"{base}/alert-rules/junk_{i}", json={}, headers=analyst, timeout=30)
+        assert put.status_code == 403
+    assert counted() - before == 24
+    # One document per minute (a run may span two), whatever the number of refusals.
+    assert len(list(denials.select([]).stream())) - documents <= 2
+    assert sum(1 for _ in db.collection("audit_log").select([]).stream()) == audit_before
+    health = requests.get(stack.url("video_analytics_dashboard", "/health"), headers=analyst,
+                          timeout=30).json()  # fmt: skip
+    assert health["deniedLastHour"] >= 24

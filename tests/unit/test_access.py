@@ -28,6 +28,17 @@ class ListAudit:
         self.entries.append(entry)
 
 
+class MinuteCounts:
+    """Refused calls per minute, as the Firestore counter keeps them."""
+
+    def __init__(self) -> None:
+        self.minutes: dict[dt.datetime, int] = {}
+
+    def record(self, at: dt.datetime) -> None:
+        minute = at.replace(second=0, microsecond=0)
+        self.minutes[minute] = self.minutes.get(minute, 0) + 1
+
+
 class MemoryLimiter:
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
@@ -178,3 +189,33 @@ def test_admin_actions_refuse_everyone_else(
     assert call(board, method, url, "nobody", body) == 401
     assert call(board, method, url, "tok-user", body) == 403
     assert call(board, method, url, "tok-analytics", body) == 403
+
+
+def test_refused_calls_write_nothing_per_call_and_are_counted_per_minute() -> None:
+    world = degraded_world()
+    world.tick()
+    world.tick()
+    audit, denials, limiter = ListAudit(), MinuteCounts(), MemoryLimiter(1000)
+    board = Dashboard(
+        AnalyticsEngine(world.store, world.monitor), world.monitor, world.clock, 400,
+        verifier=verifier, alerts=world.manager, audit=audit, denials=denials,
+        quotas={name: Quota(limiter, 1000, HOUR) for name in ("reads", "actions", "exports")},
+    )  # fmt: skip
+    alert_id = next(iter(world.alerts.instances))
+    writes = [
+        ("POST", f"/alerts/{alert_id}/acknowledge", {"note": "x"}),
+        ("POST", f"/alerts/{alert_id}/suppress", {"minutes": 5}),
+        ("PUT", "/alert-rules/slow_generation", {"metric": "avgGenerationSeconds"}),
+        ("PUT", "/alert-rules/" + "x" * 400, {}),  # an unvalidated segment is never stored
+    ]
+    before = {k: dict(v) for k, v in world.alerts.rules.items()}
+    for _ in range(50):
+        for method, path, body in writes:
+            assert call(board, method, path, "tok-analytics", body) == 403
+        assert call(board, "GET", "/summary", "tok-user") == 403
+    world.clock.advance(minutes=1)
+    assert call(board, "GET", "/summary", "tok-user") == 403
+    assert audit.entries == [] and limiter.buckets == {}
+    assert {k: dict(v) for k, v in world.alerts.rules.items()} == before
+    minute = world.clock.now.replace(second=0, microsecond=0)
+    assert denials.minutes == {minute - dt.timedelta(minutes=1): 250, minute: 1}

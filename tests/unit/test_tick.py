@@ -172,6 +172,7 @@ def test_check_monitor_puts_the_monitors_own_figures_in_the_snapshot() -> None:
         "exportFailed": None,
         "queueBacklog": 4.0,
         "stuckJobs": 1.0,
+        "deniedRequests": 0.0,
     }
 
 

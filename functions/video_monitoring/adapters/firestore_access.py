@@ -10,6 +10,7 @@ from google.cloud import firestore
 from video_monitoring.adapters._firestore import FirestoreAdapter, count
 from video_monitoring.config import constants as c
 from video_monitoring.dashboard.access import AuditEntry, Bucket, take_token
+from video_monitoring.privacy.retention import EXPIRE_FIELD, Retention
 
 
 class FirestoreAuditLog(FirestoreAdapter):
@@ -19,6 +20,29 @@ class FirestoreAuditLog(FirestoreAdapter):
     def record(self, entry: AuditEntry) -> None:
         """Append one entry."""
         self.client.collection(c.AUDIT_LOG).add(entry.to_doc())
+
+
+class FirestoreDenialCounter(FirestoreAdapter):
+    """DenialCounter on Firestore: one `access_denials` document per minute holding how many
+    calls were refused in it (an increment, no read), expiring with the raw retention; however
+    many calls are refused, storage grows by at most one small document a minute."""
+
+    def __init__(self, retention: Retention, client: firestore.Client | None = None) -> None:
+        super().__init__(client)
+        self._retention = retention
+
+    def record(self, at: dt.datetime) -> None:
+        """Count one refused call in the minute of `at`."""
+        minute = at.astimezone(dt.UTC).replace(second=0, microsecond=0)
+        ref = self.client.collection(c.ACCESS_DENIALS).document(minute.strftime("%Y%m%dT%H%M"))
+        ref.set(
+            {
+                "minute": minute,
+                "count": firestore.Increment(1),
+                EXPIRE_FIELD: self._retention.raw_until(minute),
+            },
+            merge=True,
+        )
 
 
 class FirestoreRateLimiter(FirestoreAdapter):

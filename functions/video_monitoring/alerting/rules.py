@@ -59,7 +59,8 @@ VALUE_METRICS = frozenset(
 # Figures about the monitor itself (analytics/health.py): changes the nightly drift audit had to
 # repair, minutes since the previous scheduled tick, the share of the last hour's documents that
 # were rejected, notifications given up in the last day, whether the last BigQuery export failed
-# (1) or not (0), generations in flight and those stuck.
+# (1) or not (0), generations in flight and those stuck, API calls refused for want of a role in
+# the last hour.
 SYSTEM_METRICS = frozenset(
     {
         "pipelineRepairs",
@@ -69,6 +70,7 @@ SYSTEM_METRICS = frozenset(
         "exportFailed",
         "queueBacklog",
         "stuckJobs",
+        "deniedRequests",
     }
 )
 # The burn-rate rules' metric: how fast an objective's error budget is spent (alerting/slo.py).
@@ -396,6 +398,12 @@ DEFAULT_RULES: tuple[AlertRule, ...] = (
         window="5m", scopes=["overall"], minSamples=1, pendingEvaluations=2,
         resolveEvaluations=2, severity="warning", channels=["slack", "email"],
         description="More than 50 generations processing for longer than the stuck limit",
+    ),
+    _rule(
+        ruleId="access_denials", metric="deniedRequests", comparator="gt", threshold=100.0,
+        window="5m", scopes=["overall"], minSamples=1, pendingEvaluations=1,
+        resolveEvaluations=2, severity="warning", channels=["slack", "email"],
+        description="More than 100 API calls in the last hour were refused for want of a role",
     ),
     *_burn_pair("success", "generation_success", "Failures"),
     *_burn_pair("latency", "generation_latency", "Slow generations"),

@@ -53,6 +53,7 @@ class HealthInputs:
     last_export: ExportStatus | None
     queued: int = 0  # generations queued or processing now
     stuck: int = 0  # processing longer than the stuck limit
+    denied_last_hour: int = 0  # API calls refused for want of a role in the last hour
 
     @property
     def lag(self) -> dt.timedelta:
@@ -129,6 +130,7 @@ def assess(inputs: HealthInputs) -> Health:
         "changesLastHour": inputs.changes_last_hour,
         "outbox": {"backlog": inputs.outbox_backlog, "abandoned24h": inputs.abandoned_last_day},
         "queue": {"inProgress": inputs.queued, "stuck": inputs.stuck},
+        "deniedLastHour": inputs.denied_last_hour,
         "lastExport": None
         if export is None
         else {
@@ -145,7 +147,7 @@ def assess(inputs: HealthInputs) -> Health:
 def system_figures(inputs: HealthInputs) -> dict[str, float | None]:
     """The monitor's own figures as rule metrics (overall scope): minutes since the previous
     tick, the rejected share, abandoned notifications, whether the last export failed, the queue
-    backlog and stuck jobs."""
+    backlog, stuck jobs and the API calls refused for want of a role in the last hour."""
     since = None
     if inputs.last_tick is not None:
         since = (inputs.now - inputs.last_tick).total_seconds() / 60
@@ -157,6 +159,7 @@ def system_figures(inputs: HealthInputs) -> dict[str, float | None]:
         "exportFailed": None if export is None else float(export.status == "failed"),
         "queueBacklog": float(inputs.queued),
         "stuckJobs": float(inputs.stuck),
+        "deniedRequests": float(inputs.denied_last_hour),
     }
 
 

@@ -10,7 +10,24 @@ from typing import Protocol
 from video_monitoring.core.audit import AuditEntry, AuditLog
 from video_monitoring.core.errors import RateLimited
 
-__all__ = ["AuditEntry", "AuditLog", "Bucket", "Quota", "RateLimiter", "take_token"]
+__all__ = [
+    "AuditEntry",
+    "AuditLog",
+    "Bucket",
+    "DenialCounter",
+    "Quota",
+    "RateLimiter",
+    "take_token",
+]
+
+
+class DenialCounter(Protocol):
+    """Counts API calls refused for want of a role, in a figure whose storage is bounded
+    whatever callers do (per minute), instead of a record per call."""
+
+    def record(self, at: dt.datetime) -> None:
+        """Count one refused call at `at`."""
+        ...
 
 
 class RateLimiter(Protocol):

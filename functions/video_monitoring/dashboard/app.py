@@ -22,9 +22,10 @@ from video_monitoring.core.clock import Clock
 from video_monitoring.core.errors import (
     InvalidArgument,
     MonitoringError,
+    PermissionDenied,
 )
 from video_monitoring.core.models import Window, rfc3339
-from video_monitoring.dashboard.access import AuditEntry, AuditLog, Quota
+from video_monitoring.dashboard.access import AuditEntry, AuditLog, DenialCounter, Quota
 from video_monitoring.dashboard.alert_routes import (
     ALERT_ACTIONS,
     ALERT_FILTERS,
@@ -104,6 +105,7 @@ class Dashboard:
         digests: DigestService | None = None,
         slos: SloService | None = None,
         quotas: Mapping[RouteClass, Quota] | None = None,
+        denials: DenialCounter | None = None,
     ) -> None:
         self._engine = engine
         self._monitor = monitor
@@ -120,6 +122,7 @@ class Dashboard:
         self._digests = digests
         self._slos = slos
         self._quotas = dict(quotas or {})
+        self._denials = denials
         engine = self._engine
         # Each read checks its parameters and returns the work to run once the caller is admitted.
         self._routes: dict[str, Callable[[Mapping[str, str]], Prepared]] = {
@@ -183,6 +186,9 @@ class Dashboard:
         """The single boundary: every error becomes a JSON error response."""
         try:
             return self._dispatch(request)
+        except PermissionDenied as error:
+            self._count_denial()
+            return Response(error.http_status, error_body(error.code, str(error)))
         except MonitoringError as error:
             body = error_body(error.code, str(error))
             return Response(error.http_status, body, error.headers())
@@ -224,6 +230,16 @@ class Dashboard:
             admit()
             body = run()
         return body if isinstance(body, StreamResponse) else Response(200, body)
+
+    def _count_denial(self) -> None:
+        """Count a refused call; the count is a figure, so failing to keep it never fails the
+        answer."""
+        if self._denials is None:
+            return
+        try:
+            self._denials.record(self._clock())
+        except Exception:
+            log.warning("could not count a refused call", exc_info=True)
 
     def _admit(self, caller: Caller, route_class: RouteClass) -> None:
         """Spend a token of the caller's bucket of the class (no quota configured: no limit)."""

@@ -11,7 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from video_monitoring.adapters.bigquery import BigQueryWarehouse, bigquery_client
-from video_monitoring.adapters.firestore_access import FirestoreAuditLog, FirestoreRateLimiter
+from video_monitoring.adapters.firestore_access import (
+    FirestoreAuditLog,
+    FirestoreDenialCounter,
+    FirestoreRateLimiter,
+)
 from video_monitoring.adapters.firestore_alerts import FirestoreAlertStore
 from video_monitoring.adapters.firestore_digests import FirestoreDigestStore
 from video_monitoring.adapters.firestore_exports import (
@@ -164,6 +168,7 @@ def build(settings: Settings) -> Services:
             archived=archive,
         ),
         quotas=quotas(board),
+        denials=FirestoreDenialCounter(retention),
         audit=FirestoreAuditLog(),
         eraser=functools.partial(erase_everywhere, settings, store, warehouse),
         retention=retention,
