@@ -49,7 +49,14 @@ from video_monitoring.dashboard.files import (
     row_of,
 )
 from video_monitoring.dashboard.http import Request, Response, StreamResponse, error_body
-from video_monitoring.dashboard.params import Prepared, api_path, choice, int_param, parse_window
+from video_monitoring.dashboard.params import (
+    Prepared,
+    api_path,
+    choice,
+    int_param,
+    parse_window,
+    ready,
+)
 from video_monitoring.dashboard.report import report_figures
 from video_monitoring.dashboard.routes import Admit, RouteClass, resolve
 from video_monitoring.dashboard.rule_routes import backtest_response
@@ -137,7 +144,7 @@ class Dashboard:
                 engine.generate_business_metrics, self._window(p)
             ),
             "/user-insights": self._user_insights,
-            "/targets": lambda p: functools.partial(lambda b: b, targets_body(self._targets, p)),
+            "/targets": lambda p: ready(targets_body(self._targets, p)),
         }
         if digests is not None:
             self._routes["/digest"] = lambda p: digest_request(digests, p, clock)

@@ -25,6 +25,11 @@ _PROVIDER = re.compile(PROVIDER_PATTERN)
 Prepared = Callable[[], Any]
 
 
+def ready(value: Any) -> Prepared:
+    """Work already done while checking (a body computed from settings alone)."""
+    return lambda: value
+
+
 def choice(params: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
     """An optional parameter that must be one of `allowed`, or a 400 naming it."""
     value = params.get(name)
