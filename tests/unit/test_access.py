@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 
@@ -219,3 +220,14 @@ def test_refused_calls_write_nothing_per_call_and_are_counted_per_minute() -> No
     assert {k: dict(v) for k, v in world.alerts.rules.items()} == before
     minute = world.clock.now.replace(second=0, microsecond=0)
     assert denials.minutes == {minute - dt.timedelta(minutes=1): 250, minute: 1}
+
+
+def test_a_bucket_key_is_a_document_id_whatever_the_uid() -> None:
+    limiter = MemoryLimiter(5)
+    quota = Quota(limiter, 5, HOUR)
+    for uid in ("plain-uid_1", "a/b", "", "x" * 200, "..", "__x__"):
+        quota.admit("reads", uid, T0)
+    keys = list(limiter.buckets)
+    assert keys[0] == "reads__plain-uid_1"
+    assert all(re.fullmatch(r"reads__[A-Za-z0-9_.@:-]{1,128}", k) for k in keys), keys
+    assert len(set(keys)) == 6  # distinct callers keep distinct buckets

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
+import re
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -63,6 +65,16 @@ def take_token(
 
 # The bucket key's prefix per route class (exports kept theirs from before reads and actions).
 KEY_PREFIX = {"reads": "reads", "actions": "actions", "exports": "export"}
+PERIOD_NAMES = {60.0: "minute", 3600.0: "hour"}
+_PLAIN_UID = re.compile(r"[A-Za-z0-9_.@:-]{1,128}")
+
+
+def bucket_name(uid: str) -> str:
+    """The caller's part of a bucket key: the uid, or its digest when it could not be a
+    document id as it is (a uid may hold `/`)."""
+    if _PLAIN_UID.fullmatch(uid):
+        return uid
+    return "h-" + hashlib.sha256(uid.encode()).hexdigest()[:40]
 
 
 @dataclass(frozen=True)
@@ -76,14 +88,11 @@ class Quota:
 
     def admit(self, route_class: str, uid: str, now: dt.datetime) -> None:
         """Spend one of the caller's tokens, or RateLimited saying when to retry."""
-        wait = self.limiter.take(f"{KEY_PREFIX[route_class]}__{uid or 'unknown'}", now)
+        wait = self.limiter.take(f"{KEY_PREFIX[route_class]}__{bucket_name(uid)}", now)
         if wait is None:
             return
-        per = (
-            "hour" if self.period == dt.timedelta(hours=1) else f"{self.period.total_seconds():g} s"
-        )
-        if self.period == dt.timedelta(minutes=1):
-            per = "minute"
+        seconds = self.period.total_seconds()
+        per = PERIOD_NAMES.get(seconds, f"{seconds:g} s")
         raise RateLimited(
             f"{route_class}: at most {self.limit} {route_class} per {per} per user; "
             f"retry in {math.ceil(wait)} s",
