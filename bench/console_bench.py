@@ -19,7 +19,7 @@ import time
 from google.cloud import firestore
 from playwright.sync_api import sync_playwright
 
-from benchlib import percentile
+from benchlib import UNLIMITED, percentile
 from local_stack.auth_emulator import DEMO_USERS
 from local_stack.ports import free_ports
 from local_stack.stack import REPO_ROOT, start_stack
@@ -41,6 +41,7 @@ def main() -> int:
     stack = start_stack(
         "demo-cvplus", firestore_port, functions_port, run_schedules=False,
         log_dir=REPO_ROOT / ".stack" / "bench", hosting_port=hosting_port, auth_port=auth_port,
+        env=UNLIMITED,
     )  # fmt: skip
     try:
         assert stack.auth is not None and stack.console_url is not None

@@ -6,6 +6,7 @@ import os
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import flask
 from firebase_functions import firestore_fn, https_fn, options, scheduler_fn
 from firebase_functions.core import Change
 from flask import Request, Response
@@ -30,6 +31,10 @@ if in_production(os.environ):
     # lines Cloud Logging parses (severity, labels, trace), secrets redacted.
     setup_logging(get_settings().secret_values())
     deploy.check_function(os.environ.get("FUNCTION_TARGET"), get_settings())
+if os.environ.get("FUNCTION_TARGET") == "video_analytics_dashboard" and flask.has_app_context():
+    # The framework's `/<path:path>` rule does not match a path holding a newline, and Flask's
+    # HTML 404 would answer it; the dashboard answers it with its JSON error instead.
+    flask.current_app.register_error_handler(404, handlers.unrouted)
 UTC = ZoneInfo("UTC")
 DocumentChange = firestore_fn.Event[Change[Any]]  # before/after DocumentSnapshot | None
 

@@ -152,8 +152,17 @@ class Host:
         def run(path: str = "") -> Any:
             return function.handler(request)
 
+        def unrouted(error: Exception) -> Any:
+            # As functions/main.py does in Cloud Functions: a path the `<path:path>` rule
+            # refuses (it holds a newline) still reaches an HTTPS function.
+            if function.kind == "https":
+                return function.handler(request)
+            body = {"error": {"code": "not-found", "message": "no such path"}}
+            return app.response_class(json.dumps(body), 404, mimetype="application/json")
+
         app.add_url_rule("/", "root", run, methods=methods)
         app.add_url_rule("/<path:path>", "path", run, methods=methods)
+        app.register_error_handler(404, unrouted)
         return app
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:

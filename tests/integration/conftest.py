@@ -129,6 +129,10 @@ def stack(
                 # Each caller's and digest recipient's Auth account is checked, trusted 1 s.
                 "AUTH_ACCOUNT_CHECKS": str(no_auth is None).lower(),
                 "AUTH_ACCOUNT_CACHE_SECONDS": "1",
+                # The suite calls as a few users, polling; the limits are tested on their own
+                # buckets (test_rate_limits_emulator.py).
+                "READ_RATE_PER_MINUTE": "1000000",
+                "ACTION_RATE_PER_MINUTE": "1000000",
                 **bigquery_env(bigquery_emulator),
             },
             hosting_port=ports[2],

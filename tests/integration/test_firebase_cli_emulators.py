@@ -150,3 +150,9 @@ def test_a_generation_written_under_the_cli_emulators_reaches_the_summary(
                 break
         time.sleep(1)
     assert body.get("generations", {}).get("completed") == 1, body
+    # The framework's router refuses a newline in a path; main.py hands it to the API's JSON.
+    auth = {"Authorization": f"Bearer {token}"}
+    odd = requests.get(url.replace("/summary", "/alerts/a%0A"), headers=auth, timeout=60)
+    assert odd.status_code == 404 and odd.headers["Content-Type"] == "application/json", odd.text
+    refused = requests.delete(url, headers=auth, timeout=60)
+    assert (refused.status_code, refused.headers["Allow"]) == (405, "GET"), refused.text

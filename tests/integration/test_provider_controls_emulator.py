@@ -83,7 +83,6 @@ def test_a_rule_pauses_probes_and_an_admin_releases_the_degraded_provider(
         ("provider.provider_probing", "rule", "ok"),
         ("provider.provider_restored", "admin-uid", "ok"),
         ("provider.release", "admin-uid", "ok"),
-        ("provider.release", "analytics-uid", "denied"),
         ("provider.release", "admin-uid", "failed"),
         ("provider.pause", "admin-uid", "failed"),
     ])  # fmt: skip

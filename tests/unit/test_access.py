@@ -1,9 +1,10 @@
-"""Audit of admin actions and exports; per-user export rate limits."""
+"""Audit of admin actions and exports; per-caller rate limits."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 
@@ -12,7 +13,7 @@ from tests.unit.test_alert_manager import degraded_world
 from tests.unit.test_dashboard import json_response, verifier
 from tests.unit.test_export import ListSource, generation
 from video_monitoring.analytics.engine import AnalyticsEngine
-from video_monitoring.dashboard.access import AuditEntry, Bucket, take_token
+from video_monitoring.dashboard.access import AuditEntry, Bucket, Quota, take_token
 from video_monitoring.dashboard.app import Dashboard, FileExports
 from video_monitoring.dashboard.http import Request, StreamResponse
 
@@ -26,6 +27,17 @@ class ListAudit:
 
     def record(self, entry: AuditEntry) -> None:
         self.entries.append(entry)
+
+
+class MinuteCounts:
+    """Refused calls per minute, as the Firestore counter keeps them."""
+
+    def __init__(self) -> None:
+        self.minutes: dict[dt.datetime, int] = {}
+
+    def record(self, at: dt.datetime) -> None:
+        minute = at.replace(second=0, microsecond=0)
+        self.minutes[minute] = self.minutes.get(minute, 0) + 1
 
 
 class MemoryLimiter:
@@ -63,9 +75,9 @@ def setup() -> tuple[Dashboard, ListAudit, str, FixedClock]:
         verifier=verifier, alerts=world.manager,
         exports=FileExports(
             ListSource({"video_generation_metrics": [generation(i) for i in range(3)]}),
-            limiter=MemoryLimiter(2), rate_per_hour=2,
         ),
         audit=audit,
+        quotas={"exports": Quota(MemoryLimiter(2), 2, HOUR)},
     )  # fmt: skip
     return board, audit, next(iter(world.alerts.instances)), world.clock
 
@@ -78,20 +90,22 @@ def call(
     return response.status
 
 
-def test_admin_actions_are_audited_with_refusals(setup: tuple) -> None:  # type: ignore[type-arg]
+def test_admin_actions_are_audited_and_refusals_write_nothing(setup: tuple) -> None:  # type: ignore[type-arg]
     board, audit, alert_id, _ = setup
     assert call(board, "POST", f"/alerts/{alert_id}/acknowledge", "tok-analytics") == 403
+    assert call(board, "POST", "/alerts/no%20such/acknowledge", "tok-analytics") == 403
+    assert audit.entries == []  # a denied call writes nothing per request
     assert (
         call(board, "POST", f"/alerts/{alert_id}/acknowledge", "tok-admin", {"note": "mine"}) == 200
     )
     assert call(board, "POST", f"/alerts/{alert_id}/acknowledge", "tok-admin") == 409
+    assert call(board, "POST", "/alerts/bad id/acknowledge", "tok-admin") == 404
     assert [(e.uid, e.action, e.target, e.outcome) for e in audit.entries] == [
-        ("tok-analytics", "acknowledge", alert_id, "denied"),
         ("tok-admin", "acknowledge", alert_id, "ok"),
         ("tok-admin", "acknowledge", alert_id, "failed"),
-    ]
-    assert audit.entries[1].details == {"note": "mine"}
-    assert audit.entries[1].role == "admin"
+    ]  # only validated targets are recorded
+    assert audit.entries[0].details == {"note": "mine"}
+    assert audit.entries[0].role == "admin"
 
 
 def test_rule_changes_record_before_and_after(setup: tuple) -> None:  # type: ignore[type-arg]
@@ -118,13 +132,15 @@ def test_exports_are_audited_and_rate_limited_per_user(setup: tuple) -> None:  #
     assert limited.body["error"]["code"] == "resource-exhausted"
     assert "2 exports per hour" in limited.body["error"]["message"]
     assert "retry in 1800 s" in limited.body["error"]["message"]
+    assert limited.headers == {"Retry-After": "1800"}
     other = board.handle(Request("GET", "/export", params, "Bearer tok-admin"))
     assert isinstance(other, StreamResponse)  # the limit is per user
     outcomes = [(e.uid, e.action, e.outcome) for e in audit.entries]
     assert outcomes == [
-        ("tok-analytics", "export", "ok"), ("tok-analytics", "export", "ok"),
-        ("tok-analytics", "export", "rate-limited"), ("tok-admin", "export", "ok"),
-    ]  # fmt: skip
+        ("tok-analytics", "export", "ok"),
+        ("tok-analytics", "export", "ok"),
+        ("tok-admin", "export", "ok"),
+    ]  # fmt: skip: a refused export writes no entry (its bucket says enough)
     assert audit.entries[0].details["rows"] == 3 and audit.entries[0].details["format"] == "json"
     clock.advance(minutes=30)
     again = board.handle(Request("GET", "/export", params, "Bearer tok-analytics"))
@@ -174,3 +190,44 @@ def test_admin_actions_refuse_everyone_else(
     assert call(board, method, url, "nobody", body) == 401
     assert call(board, method, url, "tok-user", body) == 403
     assert call(board, method, url, "tok-analytics", body) == 403
+
+
+def test_refused_calls_write_nothing_per_call_and_are_counted_per_minute() -> None:
+    world = degraded_world()
+    world.tick()
+    world.tick()
+    audit, denials, limiter = ListAudit(), MinuteCounts(), MemoryLimiter(1000)
+    board = Dashboard(
+        AnalyticsEngine(world.store, world.monitor), world.monitor, world.clock, 400,
+        verifier=verifier, alerts=world.manager, audit=audit, denials=denials,
+        quotas={name: Quota(limiter, 1000, HOUR) for name in ("reads", "actions", "exports")},
+    )  # fmt: skip
+    alert_id = next(iter(world.alerts.instances))
+    writes = [
+        ("POST", f"/alerts/{alert_id}/acknowledge", {"note": "x"}),
+        ("POST", f"/alerts/{alert_id}/suppress", {"minutes": 5}),
+        ("PUT", "/alert-rules/slow_generation", {"metric": "avgGenerationSeconds"}),
+        ("PUT", "/alert-rules/" + "x" * 400, {}),  # an unvalidated segment is never stored
+    ]
+    before = {k: dict(v) for k, v in world.alerts.rules.items()}
+    for _ in range(50):
+        for method, path, body in writes:
+            assert call(board, method, path, "tok-analytics", body) == 403
+        assert call(board, "GET", "/summary", "tok-user") == 403
+    world.clock.advance(minutes=1)
+    assert call(board, "GET", "/summary", "tok-user") == 403
+    assert audit.entries == [] and limiter.buckets == {}
+    assert {k: dict(v) for k, v in world.alerts.rules.items()} == before
+    minute = world.clock.now.replace(second=0, microsecond=0)
+    assert denials.minutes == {minute - dt.timedelta(minutes=1): 250, minute: 1}
+
+
+def test_a_bucket_key_is_a_document_id_whatever_the_uid() -> None:
+    limiter = MemoryLimiter(5)
+    quota = Quota(limiter, 5, HOUR)
+    for uid in ("plain-uid_1", "a/b", "", "x" * 200, "..", "__x__"):
+        quota.admit("reads", uid, T0)
+    keys = list(limiter.buckets)
+    assert keys[0] == "reads__plain-uid_1"
+    assert all(re.fullmatch(r"reads__[A-Za-z0-9_.@:-]{1,128}", k) for k in keys), keys
+    assert len(set(keys)) == 6  # distinct callers keep distinct buckets

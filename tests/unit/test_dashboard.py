@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import pytest
 
@@ -85,7 +86,7 @@ def test_unknown_path_is_a_json_404(dashboard: Dashboard) -> None:
 
 
 def test_unexpected_failure_is_a_json_500(dashboard: Dashboard) -> None:
-    def boom(params: object) -> object:
+    def boom(params: object) -> Callable[[], object]:
         raise RuntimeError("disk on fire")
 
     dashboard._routes["/summary"] = boom

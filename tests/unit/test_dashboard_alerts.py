@@ -143,7 +143,7 @@ def test_acknowledge_suppress_resolve_by_admin_only(api: Api) -> None:
 
     assert api.call("POST", "/alerts/nope/acknowledge")[0] == 404
     assert api.call("POST", f"{path}/explode")[0] == 404
-    assert api.call("GET", f"{path}/acknowledge")[0] == 404
+    assert api.call("GET", f"{path}/acknowledge")[0] == 405
 
 
 def test_rules_read_and_replace_validated(api: Api) -> None:
@@ -229,7 +229,7 @@ def test_alert_page_errors(api: Api) -> None:
     assert (status, body["error"]["message"]) == (404, "alertId: no alert 'no-such-alert'")
     status, body = api.call("GET", f"/alerts/{alert_id}", "tok-analytics", window="1h")
     assert (status, body["error"]["message"].split(":")[0]) == (400, "window")
-    assert api.call("POST", f"/alerts/{alert_id}", "tok-admin")[0] == 404
+    assert api.call("POST", f"/alerts/{alert_id}", "tok-admin")[0] == 405
 
 
 def test_backtest_over_http_for_readers_with_named_errors(api: Api) -> None:
@@ -259,5 +259,5 @@ def test_backtest_over_http_for_readers_with_named_errors(api: Api) -> None:
         status, body = api.call("GET", "/alert-rules/low_success_rate/backtest", **params)
         assert status == 400 and body["error"]["message"].startswith(f"{named}:"), (params, body)
     assert api.call("GET", "/alert-rules/nope/backtest")[0] == 404
-    assert api.call("POST", "/alert-rules/low_success_rate/backtest")[0] == 404
+    assert api.call("POST", "/alert-rules/low_success_rate/backtest")[0] == 405
     assert api.call("GET", "/alert-rules/low_success_rate/backtest", None)[0] == 401

@@ -51,6 +51,15 @@ def test_a_healthy_monitor_is_ok_with_its_detail() -> None:
     assert detail["rejectedLastHour"] == 3
     assert detail["outbox"] == {"backlog": 0, "abandoned24h": 0}
     assert detail["lastExport"]["rows"] == {"generation_metrics": 9}
+    assert detail["deniedLastHour"] == 0
+
+
+def test_refused_calls_are_a_figure_on_health_and_a_rule_metric() -> None:
+    refused = inputs(denied_last_hour=150)
+    assert assess(refused).to_json(with_detail=True)["deniedLastHour"] == 150
+    assert assess(refused).ok  # a figure and an alert, not a verdict on the monitor
+    assert system_figures(refused)["deniedRequests"] == 150.0
+    assert system_figures(inputs())["deniedRequests"] == 0.0
 
 
 @pytest.mark.parametrize(
@@ -151,7 +160,8 @@ def test_health_needs_no_token_and_a_reader_gets_the_detail() -> None:
     assert status == 200 and body["lastTick"] == "2026-11-25T11:56:00Z"
     status, body = call(board, "/health", None, verbose="1")
     assert (status, body["error"]["message"]) == (400, "verbose: /health takes no parameters")
-    assert board.handle(Request("POST", "/health", {}, None)).status == 404
+    refused = board.handle(Request("POST", "/health", {}, None))
+    assert (refused.status, refused.headers) == (405, {"Allow": "GET"})  # type: ignore[union-attr]
 
 
 def test_a_stale_monitor_answers_503_with_the_reason() -> None:
@@ -175,6 +185,7 @@ def test_a_stale_monitor_answers_503_with_the_reason() -> None:
         ("abandonedNotifications", 3.0, "notifications_abandoned", 1),
         ("exportFailed", 1.0, "export_failed", 1),
         ("quarantinedEntries", 2.0, "fold_quarantine", 1),
+        ("deniedRequests", 150.0, "access_denials", 2),
     ],
 )
 def test_the_system_rules_fire_on_the_first_run_that_sees_the_problem(

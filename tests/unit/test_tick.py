@@ -180,6 +180,7 @@ def test_check_monitor_puts_the_monitors_own_figures_in_the_snapshot() -> None:
         "queueBacklog": 4.0,
         "stuckJobs": 1.0,
         "quarantinedEntries": 3.0,
+        "deniedRequests": 0.0,
     }
 
 

@@ -46,6 +46,11 @@ def _count(**amounts: int) -> None:
         OPERATIONS.update(amounts)
 
 
+def count(**amounts: int) -> None:
+    """Add document operations of one kind to the process's counters (benchmarks read them)."""
+    _count(**amounts)
+
+
 def counted(kind: str, snapshots: Iterable[Any]) -> Iterator[Any]:
     """Pass snapshots through, counting them as document reads of one kind (benchmarks)."""
     n = 0

@@ -7,9 +7,10 @@ import datetime as dt
 from google.api_core.exceptions import Aborted
 from google.cloud import firestore
 
-from video_monitoring.adapters._firestore import FirestoreAdapter
+from video_monitoring.adapters._firestore import FirestoreAdapter, count
 from video_monitoring.config import constants as c
 from video_monitoring.dashboard.access import AuditEntry, Bucket, take_token
+from video_monitoring.privacy.retention import EXPIRE_FIELD, Retention
 
 
 class FirestoreAuditLog(FirestoreAdapter):
@@ -21,9 +22,35 @@ class FirestoreAuditLog(FirestoreAdapter):
         self.client.collection(c.AUDIT_LOG).add(entry.to_doc())
 
 
+class FirestoreDenialCounter(FirestoreAdapter):
+    """DenialCounter on Firestore: one `access_denials` document per minute holding how many
+    calls were refused in it (an increment, no read), expiring with the raw retention; however
+    many calls are refused, storage grows by at most one small document a minute."""
+
+    def __init__(self, retention: Retention, client: firestore.Client | None = None) -> None:
+        super().__init__(client)
+        self._retention = retention
+
+    def record(self, at: dt.datetime) -> None:
+        """Count one refused call in the minute of `at`."""
+        minute = at.astimezone(dt.UTC).replace(second=0, microsecond=0)
+        ref = self.client.collection(c.ACCESS_DENIALS).document(minute.strftime("%Y%m%dT%H%M"))
+        ref.set(
+            {
+                "minute": minute,
+                "count": firestore.Increment(1),
+                EXPIRE_FIELD: self._retention.raw_until(minute),
+            },
+            merge=True,
+        )
+
+
 class FirestoreRateLimiter(FirestoreAdapter):
-    """RateLimiter on Firestore: one bucket document per key, updated in a transaction, so
-    concurrent function instances share the limit."""
+    """RateLimiter on Firestore: one bucket document per key (caller and route class, so the
+    collection grows with callers, never with requests), updated in a transaction, so
+    concurrent function instances share the limit. An admitted request costs one read and one
+    write; a refused one a read only (its bucket is left as it was: refilling is continuous,
+    so the old state says the same)."""
 
     def __init__(
         self, capacity: int, period: dt.timedelta, client: firestore.Client | None = None
@@ -43,8 +70,9 @@ class FirestoreRateLimiter(FirestoreAdapter):
             snap = ref.get(transaction=transaction)
             data = snap.to_dict() if snap.exists else None
             bucket = Bucket(float(data["tokens"]), data["updated"]) if data else None
-            bucket, wait = take_token(bucket, now, self._capacity, self._period)
-            transaction.set(ref, {"tokens": bucket.tokens, "updated": bucket.updated})
+            after, wait = take_token(bucket, now, self._capacity, self._period)
+            if wait is None:
+                transaction.set(ref, {"tokens": after.tokens, "updated": after.updated})
             outcome[0] = wait
 
         try:
@@ -53,4 +81,5 @@ class FirestoreRateLimiter(FirestoreAdapter):
             # The bucket stayed contended through every attempt: refuse (fail closed) and ask
             # for a retry shortly, rather than let a burst through unmetered.
             return 1.0
+        count(limiter_reads=1, limiter_writes=int(outcome[0] is None))
         return outcome[0]

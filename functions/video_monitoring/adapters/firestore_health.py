@@ -72,7 +72,16 @@ class FirestoreHealth(FirestoreAdapter):
             quarantined_last_day=self._count(
                 c.ROLLUP_QUARANTINE, FieldFilter("quarantinedAt", ">=", now - QUARANTINE_SPAN)
             ),
+            denied_last_hour=self._denied_since(since),
         )
+
+    def _denied_since(self, since: dt.datetime) -> int:
+        # One aggregation over the per-minute counters since the minute `since` falls in.
+        query: Any = self.client.collection(c.ACCESS_DENIALS).where(
+            filter=FieldFilter("minute", ">=", since.replace(second=0, microsecond=0))
+        )
+        total = query.sum("count", alias="n").get()[0][0].value
+        return int(total or 0)
 
     def _count(self, collection: str, *filters: FieldFilter) -> int:
         query: Any = self.client.collection(collection)

@@ -218,7 +218,7 @@ def _lead(instances: Iterable[Instance], scope: str) -> Instance | None:
 
 
 def _check(provider: str, reason: str) -> None:
-    if not _PROVIDER.match(provider):
+    if not _PROVIDER.fullmatch(provider):
         raise InvalidArgument(f"provider: expected a provider id matching {PROVIDER_PATTERN}")
     if len(reason) > MAX_REASON:
         raise InvalidArgument(f"reason: at most {MAX_REASON} characters")

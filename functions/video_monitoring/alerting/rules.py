@@ -60,7 +60,7 @@ VALUE_METRICS = frozenset(
 # repair, minutes since the previous scheduled tick, the share of the last hour's documents that
 # were rejected, notifications given up in the last day, whether the last BigQuery export failed
 # (1) or not (0), generations in flight and those stuck, rollup journal entries the fold holds in
-# quarantine.
+# quarantine, API calls refused for want of a role in the last hour.
 SYSTEM_METRICS = frozenset(
     {
         "pipelineRepairs",
@@ -71,6 +71,7 @@ SYSTEM_METRICS = frozenset(
         "queueBacklog",
         "stuckJobs",
         "quarantinedEntries",
+        "deniedRequests",
     }
 )
 # The burn-rate rules' metric: how fast an objective's error budget is spent (alerting/slo.py).
@@ -405,6 +406,12 @@ DEFAULT_RULES: tuple[AlertRule, ...] = (
         resolveEvaluations=1, severity="warning", channels=["slack", "email"],
         description="The fold holds rollup journal entries in quarantine (rollup_quarantine): "
         "the figures leave them out until they are replayed",
+    ),
+    _rule(
+        ruleId="access_denials", metric="deniedRequests", comparator="gt", threshold=100.0,
+        window="5m", scopes=["overall"], minSamples=1, pendingEvaluations=1,
+        resolveEvaluations=2, severity="warning", channels=["slack", "email"],
+        description="More than 100 API calls in the last hour were refused for want of a role",
     ),
     *_burn_pair("success", "generation_success", "Failures"),
     *_burn_pair("latency", "generation_latency", "Slow generations"),

@@ -58,6 +58,7 @@ class HealthInputs:
     stuck: int = 0  # processing longer than the stuck limit
     quarantined: int = 0  # journal entries held in rollup_quarantine (not replayed)
     quarantined_last_day: int = 0  # of those, quarantined in the last 24 hours
+    denied_last_hour: int = 0  # API calls refused for want of a role in the last hour
 
     @property
     def lag(self) -> dt.timedelta:
@@ -143,6 +144,7 @@ def assess(inputs: HealthInputs) -> Health:
             "held": inputs.quarantined,
             "last24h": inputs.quarantined_last_day,
         },
+        "deniedLastHour": inputs.denied_last_hour,
         "lastExport": None
         if export is None
         else {
@@ -159,7 +161,8 @@ def assess(inputs: HealthInputs) -> Health:
 def system_figures(inputs: HealthInputs) -> dict[str, float | None]:
     """The monitor's own figures as rule metrics (overall scope): minutes since the previous
     tick, the rejected share, abandoned notifications, whether the last export failed, the queue
-    backlog, stuck jobs and the journal entries held in quarantine."""
+    backlog, stuck jobs, the journal entries held in quarantine and the API calls refused for
+    want of a role in the last hour."""
     since = None
     if inputs.last_tick is not None:
         since = (inputs.now - inputs.last_tick).total_seconds() / 60
@@ -172,6 +175,7 @@ def system_figures(inputs: HealthInputs) -> dict[str, float | None]:
         "queueBacklog": float(inputs.queued),
         "stuckJobs": float(inputs.stuck),
         "quarantinedEntries": float(inputs.quarantined),
+        "deniedRequests": float(inputs.denied_last_hour),
     }
 
 

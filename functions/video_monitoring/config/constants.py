@@ -37,6 +37,9 @@ ALERT_INSTANCES: Final = "alert_instances"
 # Who did what on the dashboard (admin actions, exports), and per-user export rate buckets.
 AUDIT_LOG: Final = "audit_log"
 RATE_LIMITS: Final = "rate_limits"
+# API calls refused for want of a role, counted per minute (one document a minute, never one a
+# call).
+ACCESS_DENIALS: Final = "access_denials"
 # Evaluation memory per (rule, scope), and the notification outbox / log.
 ALERT_STATES: Final = "alert_states"
 ALERT_NOTIFICATIONS: Final = "alert_notifications"

@@ -83,8 +83,11 @@ class DashboardSettings(_Group):
     max_window_days: int = Field(default=400, ge=1)
     # Web app origins allowed to call the dashboard from a browser (JSON list; none by default).
     cors_origins: list[str] = Field(default_factory=list)
-    # Exports per user per hour (a token bucket: bursts up to this, refilled evenly).
+    # Requests per caller (uid) and route class, each a token bucket (bursts up to the limit,
+    # refilled evenly): exports per hour, reads (GET) per minute, actions (POST, PUT) per minute.
     export_rate_per_hour: int = Field(default=30, ge=1)
+    read_rate_per_minute: int = Field(default=120, ge=1)
+    action_rate_per_minute: int = Field(default=30, ge=1)
     # Most rows one /export may return (a larger window gets a 400 naming the cap).
     export_max_rows: int = Field(default=100_000, ge=1)
     # Work one request may do before it answers: Hosting's rewrite proxy cuts at 60 s, the

@@ -18,7 +18,7 @@ class AuditEntry:
     role: str | None
     action: str  # acknowledge | resolve | suppress | rule.update | export | provider.<event>
     target: str
-    outcome: str  # ok | denied | rate-limited | failed
+    outcome: str  # ok | failed (refused calls are counted per minute, never recorded)
     details: Mapping[str, Any]
 
     def to_doc(self) -> dict[str, Any]:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 
 class MonitoringError(Exception):
     """Base of every error the system raises on purpose."""
 
     code = "internal"
     http_status = 500
+
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the error's response carries (none by default)."""
+        return {}
 
 
 class InvalidArgument(MonitoringError):
@@ -38,11 +44,37 @@ class NotFound(MonitoringError):
     http_status = 404
 
 
+class MethodNotAllowed(MonitoringError):
+    """The path is served, but not for the request's method; `Allow` lists the methods it is."""
+
+    code = "method-not-allowed"
+    http_status = 405
+
+    def __init__(self, message: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.allowed = allowed
+
+    def headers(self) -> dict[str, str]:
+        """The methods the path answers."""
+        return {"Allow": ", ".join(self.allowed)}
+
+
 class RateLimited(MonitoringError):
-    """Too many requests of one kind from one user; the message says when to retry."""
+    """Too many requests of one kind from one user; the message and `Retry-After` say when to
+    retry."""
 
     code = "resource-exhausted"
     http_status = 429
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        """Whole seconds until a request of the kind is allowed again (at least 1)."""
+        if self.retry_after is None:
+            return {}
+        return {"Retry-After": str(max(1, math.ceil(self.retry_after)))}
 
 
 class Conflict(MonitoringError):

@@ -7,13 +7,11 @@ import datetime as dt
 import functools
 import itertools
 import logging
-import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from video_monitoring.alerting.manager import AlertManager, AlertQuery
+from video_monitoring.alerting.manager import AlertManager
 from video_monitoring.alerting.responder import ProviderResponder
-from video_monitoring.alerting.rules import RULE_ID, parse_rule
 from video_monitoring.analytics.digests import DigestService
 from video_monitoring.analytics.engine import TREND_METRICS, AnalyticsEngine
 from video_monitoring.analytics.health import Health
@@ -24,16 +22,21 @@ from video_monitoring.core.clock import Clock
 from video_monitoring.core.errors import (
     InvalidArgument,
     MonitoringError,
-    NotFound,
     PermissionDenied,
-    RateLimited,
 )
 from video_monitoring.core.models import Window, rfc3339
-from video_monitoring.dashboard.access import AuditEntry, AuditLog
-from video_monitoring.dashboard.alert_routes import act_on_alert
+from video_monitoring.dashboard.access import AuditEntry, AuditLog, DenialCounter, Quota
+from video_monitoring.dashboard.alert_routes import (
+    ALERT_ACTIONS,
+    ALERT_FILTERS,
+    alert_list,
+    alert_response,
+    alert_rules,
+    rule_response,
+)
 from video_monitoring.dashboard.auth import ADMIN_ROLES, READ_ROLES, Caller, require, verify
 from video_monitoring.dashboard.control_routes import CONTROL_ACTIONS, controls_response
-from video_monitoring.dashboard.digest_routes import digest_body, my_digests
+from video_monitoring.dashboard.digest_routes import digest_request, my_digests
 from video_monitoring.dashboard.files import (
     DATASETS,
     FORMATS,
@@ -49,10 +52,18 @@ from video_monitoring.dashboard.files import (
     FileExports as FileExports,
 )
 from video_monitoring.dashboard.http import Request, Response, StreamResponse, error_body
-from video_monitoring.dashboard.params import api_path, json_body, parse_window
+from video_monitoring.dashboard.params import (
+    Prepared,
+    api_path,
+    choice,
+    int_param,
+    parse_window,
+    ready,
+)
 from video_monitoring.dashboard.report import report_figures
+from video_monitoring.dashboard.routes import Admit, RouteClass, resolve
 from video_monitoring.dashboard.rule_routes import backtest_response
-from video_monitoring.dashboard.slo_routes import check_objective, slos_response
+from video_monitoring.dashboard.slo_routes import slos_response
 from video_monitoring.dashboard.system_routes import health_response, targets_body
 from video_monitoring.privacy.erasure import ErasureReport, check_user_id, subject
 from video_monitoring.privacy.pseudonyms import OPTED_OUT
@@ -62,27 +73,6 @@ from video_monitoring.warehouse.nightly import anonymised
 log = logging.getLogger(__name__)
 WINDOW_PARAMS = frozenset({"window", "from", "to", "provider"})
 GRANULARITIES = ("minute", "hour", "day")
-ALERT_FILTERS = frozenset({"status", "severity", "rule", "limit"})
-ALERT_STATUSES = ("all", "open", "pending", "firing", "acknowledged", "suppressed", "resolved")
-SEVERITIES = ("critical", "warning", "info")
-ALERT_ACTIONS = ("acknowledge", "resolve", "suppress")
-ALERT_ID = re.compile(r"^(?!__)[A-Za-z0-9_.:|-]{1,500}$")
-
-
-def _choice(params: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
-    value = params.get(name)
-    if value is not None and value not in allowed:
-        raise InvalidArgument(f"{name}: expected one of {', '.join(allowed)}; got {value!r}")
-    return value
-
-
-def _int_param(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    text = params.get(name)
-    if text is None:
-        return default
-    if not re.fullmatch(r"[0-9]{1,9}", text) or not low <= int(text) <= high:
-        raise InvalidArgument(f"{name}: expected an integer from {low} to {high}; got {text!r}")
-    return int(text)
 
 
 def loggable(path: str) -> str:
@@ -114,6 +104,8 @@ class Dashboard:
         responder: ProviderResponder | None = None,
         digests: DigestService | None = None,
         slos: SloService | None = None,
+        quotas: Mapping[RouteClass, Quota] | None = None,
+        denials: DenialCounter | None = None,
     ) -> None:
         self._engine = engine
         self._monitor = monitor
@@ -129,25 +121,33 @@ class Dashboard:
         self._responder = responder
         self._digests = digests
         self._slos = slos
-        self._routes: dict[str, Callable[[Mapping[str, str]], Any]] = {
-            "/summary": self._summary,
-            "/performance": self._performance,
+        self._quotas = dict(quotas or {})
+        self._denials = denials
+        engine = self._engine
+        # Each read checks its parameters and returns the work to run once the caller is admitted.
+        self._routes: dict[str, Callable[[Mapping[str, str]], Prepared]] = {
+            "/summary": lambda p: functools.partial(engine.get_analytics_summary, self._window(p)),
+            "/performance": lambda p: functools.partial(engine.system_metrics, self._window(p)),
             "/trends": self._trends,
-            "/quality": lambda p: self._engine.generate_quality_insights(self._window(p)),
-            "/providers": lambda p: self._engine.compare_providers(self._window(p)),
-            "/business": lambda p: self._engine.generate_business_metrics(self._window(p)),
+            "/quality": lambda p: functools.partial(
+                engine.generate_quality_insights, self._window(p)
+            ),
+            "/providers": lambda p: functools.partial(engine.compare_providers, self._window(p)),
+            "/business": lambda p: functools.partial(
+                engine.generate_business_metrics, self._window(p)
+            ),
             "/user-insights": self._user_insights,
-            "/targets": functools.partial(targets_body, self._targets),
+            "/targets": lambda p: ready(targets_body(self._targets, p)),
         }
         if digests is not None:
-            self._routes["/digest"] = lambda p: digest_body(digests, p, clock)
+            self._routes["/digest"] = lambda p: digest_request(digests, p, clock)
         if alerts is not None:
             self._routes |= {
-                "/alerts": functools.partial(self._alert_list, alerts),
-                "/alert-rules": functools.partial(self._alert_rules, alerts),
+                "/alerts": lambda p: alert_list(alerts, self._window(p, ALERT_FILTERS), p),
+                "/alert-rules": functools.partial(alert_rules, alerts),
             }
         # GET endpoints that also need to know the caller (audit, per-user limits).
-        self._caller_routes: dict[str, Callable[[Mapping[str, str], Caller], Any]] = {}
+        self._caller_routes: dict[str, Callable[[Mapping[str, str], Caller, Admit], Any]] = {}
         if exports is not None:
             source = exports.source
             if exports.archived is not None:
@@ -159,6 +159,7 @@ class Dashboard:
                     frozenset(n for n, d in DATASETS.items() if d.collection in TTL_COLLECTIONS),
                 )
             self._caller_routes["/export"] = functools.partial(self._export, exports, source)
+        self._served = self.paths()
 
     def paths(self) -> set[str]:
         """Every path served, templated paths in OpenAPI form."""
@@ -185,54 +186,72 @@ class Dashboard:
         """The single boundary: every error becomes a JSON error response."""
         try:
             return self._dispatch(request)
-        except MonitoringError as error:
+        except PermissionDenied as error:
+            self._count_denial()
             return Response(error.http_status, error_body(error.code, str(error)))
+        except MonitoringError as error:
+            body = error_body(error.code, str(error))
+            return Response(error.http_status, body, error.headers())
         except Exception:
             log.exception("dashboard request failed: %s %s", request.method, loggable(request.path))
             return Response(500, error_body("internal", "internal error; see the function's logs"))
 
     def _dispatch(self, request: Request) -> Response | StreamResponse:
+        # The path and method are checked before the token: nothing else runs for a bad one.
         path = api_path(request.path)
-        if path == "/health" and self._health is not None:
+        route = resolve(path, request.method, self._served)
+        if route.template == "/health" and self._health is not None:
             return health_response(self._health, request, self._verify)
         caller = self._verify(request.authorization)
-        parts = path.strip("/").split("/")
-        alerts, eraser = self._alerts, self._eraser
-        if alerts is not None and len(parts) == 2 and parts[0] == "alerts":
-            return self._alert_page(alerts, request, caller, parts[1])
-        if alerts is not None and len(parts) == 3 and parts[0] == "alerts":
-            return self._alert_action(alerts, request, caller, parts[1], parts[2])
-        if alerts is not None and len(parts) == 2 and parts[0] == "alert-rules":
-            return self._put_rule(alerts, request, caller, parts[1])
-        if alerts is not None and len(parts) == 3 and parts[::2] == ["alert-rules", "backtest"]:
+        admit = functools.partial(self._admit, caller, route.route_class)
+        head, *rest = path.strip("/").split("/")
+        alerts, audited = self._alerts, self._audited
+        if alerts is not None and head == "alerts" and rest:
+            return alert_response(alerts, self._responder, request, caller, rest, admit, audited)
+        if alerts is not None and head == "alert-rules" and len(rest) == 1:
+            return rule_response(alerts, self._slos, request, caller, rest[0], admit, audited)
+        if alerts is not None and head == "alert-rules" and len(rest) == 2:
             now = self._clock()
             kept = self._retention.raw_horizon(now)
-            return backtest_response(alerts, request, caller, parts[1], now, kept)
+            return backtest_response(alerts, request, caller, rest[0], now, kept, admit)
         if self._digests is not None and path == "/me/digests":
-            require(caller, READ_ROLES)
-            return my_digests(self._digests, request, caller, self._clock)
-        responder = self._responder
-        if responder is not None and parts[0] == "provider-controls":
-            return controls_response(responder, request, caller, parts[1:], self._audited)
-        if self._slos is not None and parts[0] == "slos":
-            return slos_response(self._slos, request, caller, parts[1:], self._audited)
-        if eraser is not None and len(parts) == 3 and parts[::2] == ["users", "erase"]:
-            return self._erase(eraser, request, caller, parts[1])
-        if path not in self._routes and path not in self._caller_routes:
-            raise NotFound(f"path: no endpoint {path}; see openapi.yaml for the API")
-        if request.method != "GET":
-            raise NotFound(f"path: {path} answers GET only")
+            return my_digests(self._digests, request, caller, self._clock, admit)
+        if self._responder is not None and head == "provider-controls":
+            return controls_response(self._responder, request, caller, rest, admit, audited)
+        if self._slos is not None and head == "slos":
+            return slos_response(self._slos, request, caller, rest, admit, audited)
+        if self._eraser is not None and head == "users":
+            return self._erase(self._eraser, request, caller, rest[0], admit)
         require(caller, READ_ROLES)
         if path in self._caller_routes:
-            body = self._caller_routes[path](request.params, caller)
+            body = self._caller_routes[path](request.params, caller, admit)
         else:
-            body = self._routes[path](request.params)
+            run = self._routes[path](request.params)
+            admit()
+            body = run()
         return body if isinstance(body, StreamResponse) else Response(200, body)
 
-    def _user_insights(self, params: Mapping[str, str]) -> Any:
+    def _count_denial(self) -> None:
+        """Count a refused call; the count is a figure, so failing to keep it never fails the
+        answer."""
+        if self._denials is None:
+            return
+        try:
+            self._denials.record(self._clock())
+        except Exception:
+            log.warning("could not count a refused call", exc_info=True)
+
+    def _admit(self, caller: Caller, route_class: RouteClass) -> None:
+        """Spend a token of the caller's bucket of the class (no quota configured: no limit)."""
+        quota = self._quotas.get(route_class)
+        if quota is not None:
+            quota.admit(route_class, caller.uid, self._clock())
+
+    def _user_insights(self, params: Mapping[str, str]) -> Prepared:
         if "provider" in params:
             raise InvalidArgument("provider: user insights are per user and day, not per provider")
-        return self._engine.generate_user_behavior_insights(self._window(params))
+        window = self._window(params)
+        return functools.partial(self._engine.generate_user_behavior_insights, window)
 
     def _export(
         self,
@@ -240,9 +259,10 @@ class Dashboard:
         source: ExportSource,
         params: Mapping[str, str],
         caller: Caller,
+        admit: Admit,
     ) -> StreamResponse:
         deadline = self._clock() + config.deadline
-        name = _choice(params, "dataset", tuple(DATASETS))
+        name = choice(params, "dataset", tuple(DATASETS))
         if name is None:
             raise InvalidArgument(f"dataset: required; one of {', '.join(DATASETS)}")
         # Alert instances do not expire; rows Firestore no longer keeps come from BigQuery when
@@ -250,12 +270,11 @@ class Dashboard:
         archived = isinstance(source, ArchivedExportSource)
         kept = None if archived else TTL_COLLECTIONS.get(DATASETS[name].collection)
         window = self._window(params, frozenset({"dataset", "format"}), kept=kept)
-        fmt = _choice(params, "format", tuple(FORMATS)) or "csv"
+        fmt = choice(params, "format", tuple(FORMATS)) or "csv"
+        admit()
         with self._audited(caller, "export", name) as details:
             details.update({"format": fmt, **window.to_json(), "provider": window.provider})
-            return self._export_file(
-                config, source, DATASETS[name], fmt, window, caller, details, deadline
-            )
+            return self._export_file(config, source, DATASETS[name], fmt, window, details, deadline)
 
     def _export_file(
         self,
@@ -264,17 +283,9 @@ class Dashboard:
         dataset: Dataset,
         fmt: str,
         window: Window,
-        caller: Caller,
         details: dict[str, Any],
         deadline: dt.datetime,
     ) -> StreamResponse:
-        if config.limiter is not None:
-            wait = config.limiter.take(f"export__{caller.uid or 'unknown'}", self._clock())
-            if wait is not None:
-                raise RateLimited(
-                    f"export: at most {config.rate_per_hour} exports per hour per user; "
-                    f"retry in {wait:.0f} s"
-                )
         name = dataset.name
         rows = source.count(dataset, window)
         details["rows"] = rows
@@ -313,106 +324,18 @@ class Dashboard:
             FORMATS[fmt], file_name(dataset, fmt, window), itertools.chain([head], chunks)
         )
 
-    # -- alerts and rules ------------------------------------------------------------------
-
-    def _alert_list(self, manager: AlertManager, params: Mapping[str, str]) -> Any:
-        window = self._window(params, ALERT_FILTERS)  # alert instances do not expire
-        status = _choice(params, "status", ALERT_STATUSES)
-        severity = _choice(params, "severity", SEVERITIES)
-        rule_id = params.get("rule")
-        if rule_id is not None and not RULE_ID.match(rule_id):
-            raise InvalidArgument(f"rule: expected a rule id matching {RULE_ID.pattern}")
-        limit = _int_param(params, "limit", 100, 1, 1000)
-        query = AlertQuery(
-            start=window.start,
-            end=window.end,
-            provider=window.provider,
-            status=None if status in (None, "all") else status,
-            severity=severity,
-            rule_id=rule_id,
-            limit=limit,
-        )
-        return {"window": window.to_json(), **manager.list_alerts(query)}
-
-    def _alert_rules(self, manager: AlertManager, params: Mapping[str, str]) -> Any:
-        if params:
-            raise InvalidArgument(f"{sorted(params)[0]}: /alert-rules takes no parameters")
-        rules, problems = manager.rules()
-        return {"rules": [r.to_doc() for r in rules], "problems": problems}
-
-    def _alert_action(
-        self, manager: AlertManager, request: Request, caller: Caller, alert_id: str, action: str
-    ) -> Response:
-        if not ALERT_ID.match(alert_id):
-            raise NotFound(f"alertId: no alert {alert_id!r}")
-        if action not in ALERT_ACTIONS:
-            raise NotFound(f"path: no alert action {action!r}; expected one of {ALERT_ACTIONS}")
-        if request.method != "POST":
-            raise NotFound(f"path: /alerts/{{alertId}}/{action} answers POST only")
-        with self._audited(caller, action, alert_id) as details:
-            require(caller, ADMIN_ROLES)
-            instance = act_on_alert(
-                manager, request.body, caller.uid or "unknown", alert_id, action, details
-            )
-        return Response(200, {"alert": instance.to_doc()})
-
-    def _alert_page(
-        self, manager: AlertManager, request: Request, caller: Caller, alert_id: str
-    ) -> Response:
-        if request.method != "GET":
-            raise NotFound("path: /alerts/{alertId} answers GET only")
-        require(caller, READ_ROLES)
-        if not ALERT_ID.match(alert_id):
-            raise NotFound(f"alertId: no alert {alert_id!r}")
-        if request.params:
-            raise InvalidArgument(
-                f"{sorted(request.params)[0]}: /alerts/{{alertId}} takes no parameters"
-            )
-        detail = manager.alert_detail(alert_id)
-        kind, _, provider = detail["alert"]["scope"].partition(":")
-        if self._responder is not None and kind == "provider":
-            controls = {ctl.provider: ctl for ctl in self._responder.controls()}
-            if provider in controls:  # the provider's traffic control, when it has one
-                detail["providerControl"] = controls[provider].to_doc()
-        return Response(200, detail)
-
-    def _put_rule(
-        self, manager: AlertManager, request: Request, caller: Caller, rule_id: str
-    ) -> Response:
-        if not RULE_ID.match(rule_id):
-            raise NotFound(f"ruleId: no alert rule {rule_id!r} (ids match {RULE_ID.pattern})")
-        if request.method == "GET":
-            require(caller, READ_ROLES)
-            rule = manager.rule(rule_id)
-            return Response(200, {"rule": rule.to_doc()})
-        if request.method != "PUT":
-            raise NotFound("path: /alert-rules/{ruleId} answers GET and PUT")
-        with self._audited(caller, "rule.update", rule_id) as details:
-            require(caller, ADMIN_ROLES)
-            body = json_body(request.body, optional=False)
-            if "ruleId" in body and body["ruleId"] != rule_id:
-                raise InvalidArgument("ruleId: must equal the rule id in the path")
-            rule = parse_rule(body, rule_id)
-            if self._slos is not None:
-                check_objective(self._slos, rule)
-            details["before"] = manager.rule(rule_id).to_doc()
-            updated = manager.update_rule(rule, caller.uid or "unknown")
-            details["after"] = updated.to_doc()
-        log.info("alert rule %s replaced by %s", rule_id, caller.uid)
-        return Response(200, {"rule": updated.to_doc()})
-
     def _erase(
         self,
         eraser: Callable[[str], ErasureReport],
         request: Request,
         caller: Caller,
         user_id: str,
+        admit: Admit,
     ) -> Response:
-        if request.method != "POST":
-            raise NotFound("path: /users/{userId}/erase answers POST only")
+        require(caller, ADMIN_ROLES)
+        check_user_id(user_id)
+        admit()
         with self._audited(caller, "user.erase", subject(user_id)) as details:
-            require(caller, ADMIN_ROLES)
-            check_user_id(user_id)
             report = eraser(user_id)
             details.update({"firestore": report.firestore, "bigquery": report.bigquery})
         log.info("erased the analytics data of %s at %s's request", subject(user_id), caller.uid)
@@ -420,17 +343,13 @@ class Dashboard:
 
     @contextlib.contextmanager
     def _audited(self, caller: Caller, action: str, target: str) -> Iterator[dict[str, Any]]:
-        """Record the action with its outcome, whatever happens (refusals included)."""
+        """Record the action with its outcome, whatever happens. Callers enter it only once the
+        caller holds the role, the target is valid and the rate limit admitted the request, so
+        refusals write nothing per request."""
         details: dict[str, Any] = {}
         outcome = "ok"
         try:
             yield details
-        except PermissionDenied:
-            outcome = "denied"
-            raise
-        except RateLimited:
-            outcome = "rate-limited"
-            raise
         except MonitoringError as error:
             outcome = "failed"
             details["error"] = error.code
@@ -472,16 +391,11 @@ class Dashboard:
             )
         return window
 
-    def _summary(self, params: Mapping[str, str]) -> Any:
-        return self._engine.get_analytics_summary(self._window(params))
-
-    def _performance(self, params: Mapping[str, str]) -> Any:
-        return self._engine.system_metrics(self._window(params))
-
-    def _trends(self, params: Mapping[str, str]) -> Any:
+    def _trends(self, params: Mapping[str, str]) -> Prepared:
         # The engine answers windows beyond the rollups from BigQuery, or says why it cannot.
         window = self._window(params, frozenset({"granularity", "metric", "horizon"}))
-        granularity = _choice(params, "granularity", GRANULARITIES) or "hour"
-        metric = _choice(params, "metric", tuple(TREND_METRICS)) or "total"
-        horizon = _int_param(params, "horizon", 6, 0, 100)
-        return self._engine.analyze_trends(window, granularity, metric, horizon)  # type: ignore[arg-type]
+        granularity = choice(params, "granularity", GRANULARITIES) or "hour"
+        metric = choice(params, "metric", tuple(TREND_METRICS)) or "total"
+        horizon = int_param(params, "horizon", 6, 0, 100)
+        analyze = self._engine.analyze_trends
+        return lambda: analyze(window, granularity, metric, horizon)  # type: ignore[arg-type]

@@ -3,18 +3,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+import re
 from typing import Any
 
 from video_monitoring.alerting.responder import MAX_PAUSE_MINUTES, MAX_REASON, ProviderResponder
-from video_monitoring.core.errors import InvalidArgument, NotFound
+from video_monitoring.core.errors import InvalidArgument
+from video_monitoring.core.models import PROVIDER_PATTERN
 from video_monitoring.dashboard.auth import ADMIN_ROLES, READ_ROLES, Caller, require
 from video_monitoring.dashboard.http import Request, Response
 from video_monitoring.dashboard.params import json_body
+from video_monitoring.dashboard.routes import Admit, Audited
 
 CONTROL_ACTIONS = ("pause", "release")
-Audited = Callable[[Caller, str, str], AbstractContextManager[dict[str, Any]]]
 
 
 def controls_response(
@@ -22,32 +22,28 @@ def controls_response(
     request: Request,
     caller: Caller,
     rest: list[str],
+    admit: Admit,
     audited: Audited,
 ) -> Response:
     """GET /provider-controls (readers); POST /provider-controls/{provider}/pause|release
-    (admins, audited whatever the outcome)."""
+    (admins, audited whatever the outcome once the provider id is valid)."""
     if not rest:
-        if request.method != "GET":
-            raise NotFound("path: /provider-controls answers GET only")
         require(caller, READ_ROLES)
-        return Response(200, controls_body(responder, dict(request.params)))
-    if len(rest) != 2 or rest[1] not in CONTROL_ACTIONS:
-        raise NotFound(f"path: expected /provider-controls/{{provider}}/{CONTROL_ACTIONS}")
-    if request.method != "POST":
-        raise NotFound(f"path: /provider-controls/{{provider}}/{rest[1]} answers POST only")
+        if request.params:
+            raise InvalidArgument(
+                f"{sorted(request.params)[0]}: /provider-controls takes no parameters"
+            )
+        admit()
+        return Response(200, {"controls": [c.to_doc() for c in responder.controls()]})
     provider, action = rest
+    require(caller, ADMIN_ROLES)
+    if not re.fullmatch(PROVIDER_PATTERN, provider):
+        raise InvalidArgument(f"provider: expected a provider id matching {PROVIDER_PATTERN}")
+    admit()
     with audited(caller, f"provider.{action}", provider) as details:
-        require(caller, ADMIN_ROLES)
         who = caller.uid or "unknown"
         control = act_on_provider(responder, request.body, who, provider, action, details)
     return Response(200, {"control": control})
-
-
-def controls_body(responder: ProviderResponder, params: dict[str, str]) -> dict[str, Any]:
-    """Every provider's control document."""
-    if params:
-        raise InvalidArgument(f"{sorted(params)[0]}: /provider-controls takes no parameters")
-    return {"controls": [c.to_doc() for c in responder.controls()]}
 
 
 def act_on_provider(

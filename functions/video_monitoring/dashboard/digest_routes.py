@@ -9,35 +9,40 @@ from typing import Any
 from video_monitoring.analytics.digest import last_complete
 from video_monitoring.analytics.digests import DigestService
 from video_monitoring.core.clock import Clock
-from video_monitoring.core.errors import InvalidArgument, NotFound
-from video_monitoring.dashboard.auth import Caller
+from video_monitoring.core.errors import InvalidArgument
+from video_monitoring.dashboard.auth import READ_ROLES, Caller, require
 from video_monitoring.dashboard.http import Request, Response
-from video_monitoring.dashboard.params import json_body
+from video_monitoring.dashboard.params import Prepared, json_body
+from video_monitoring.dashboard.routes import Admit
 
 PERIODS = ("daily", "weekly")
 
 
-def digest_body(service: DigestService, params: Mapping[str, str], clock: Clock) -> Any:
-    """The digest of the last whole day or week."""
+def digest_request(service: DigestService, params: Mapping[str, str], clock: Clock) -> Prepared:
+    """The period checked, then the digest of the last whole day or week to build."""
     unknown = sorted(set(params) - {"period"})
     if unknown:
         raise InvalidArgument(f"{unknown[0]}: unknown parameter; accepted: period")
     period = params.get("period", "weekly")
     if period not in PERIODS:
         raise InvalidArgument(f"period: expected one of {', '.join(PERIODS)}; got {period!r}")
-    return service.build(last_complete(period, clock()))  # type: ignore[arg-type]
+    return lambda: service.build(last_complete(period, clock()))  # type: ignore[arg-type]
 
 
 def my_digests(
-    service: DigestService, request: Request, caller: Caller, clock: Callable[[], Any]
+    service: DigestService,
+    request: Request,
+    caller: Caller,
+    clock: Callable[[], Any],
+    admit: Admit,
 ) -> Response:
-    """GET: the caller's choice; PUT {"daily": bool, "weekly": bool}: change it."""
+    """GET: the caller's choice; PUT {"daily": bool, "weekly": bool}: change it (readers)."""
+    require(caller, READ_ROLES)
     if request.method == "GET":
         if request.params:
             raise InvalidArgument(f"{sorted(request.params)[0]}: /me/digests takes no parameters")
+        admit()
         return Response(200, service.subscription(caller.uid))
-    if request.method != "PUT":
-        raise NotFound("path: /me/digests answers GET and PUT")
     body = json_body(request.body, optional=False)
     unknown = sorted(set(body) - set(PERIODS))
     if unknown:
@@ -48,6 +53,7 @@ def my_digests(
         if not isinstance(value, bool):
             raise InvalidArgument(f"{name}: expected true or false")
         choice[name] = value
+    admit()
     return Response(
         200,
         service.subscribe(caller.uid, caller.email, choice["daily"], choice["weekly"], clock()),

@@ -22,7 +22,6 @@ from video_monitoring.core.clock import Clock
 from video_monitoring.core.errors import DeadlineExceeded
 from video_monitoring.core.models import Window
 from video_monitoring.core.values import plain
-from video_monitoring.dashboard.access import RateLimiter
 from video_monitoring.dashboard.report import ReportFigures, pdf_report
 
 FORMATS = {
@@ -178,12 +177,10 @@ class ArchivedExportSource:
 @dataclass(frozen=True)
 class FileExports:
     """What `/export` needs: where rows come from, the most rows one file may hold, the
-    per-user rate limit, and the archive that answers for rows Firestore no longer keeps."""
+    archive that answers for rows Firestore no longer keeps, and the request's time budget."""
 
     source: ExportSource
     max_rows: int = 100_000
-    limiter: RateLimiter | None = None
-    rate_per_hour: int = 30
     archived: ArchivedRows | None = None
     # The most rows each format encodes within the request's deadline (missing: max_rows).
     sync_rows: Mapping[str, int] = field(default_factory=dict)

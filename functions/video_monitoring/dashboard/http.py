@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from video_monitoring.core.models import rfc3339
@@ -24,10 +24,11 @@ class Request:
 
 @dataclass(frozen=True)
 class Response:
-    """Status and JSON body."""
+    """Status, JSON body and any extra headers (`Allow`, `Retry-After`)."""
 
     status: int
     body: Any
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     def text(self) -> str:
         """The body as JSON."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from video_monitoring.core.errors import InvalidArgument
@@ -21,6 +21,31 @@ NAMED_WINDOWS: dict[str, dt.timedelta] = {
 }
 DEFAULT_WINDOW = "24h"
 _PROVIDER = re.compile(PROVIDER_PATTERN)
+# A checked request's work, run once the caller has been admitted (routes.Admit).
+Prepared = Callable[[], Any]
+
+
+def ready(value: Any) -> Prepared:
+    """Work already done while checking (a body computed from settings alone)."""
+    return lambda: value
+
+
+def choice(params: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
+    """An optional parameter that must be one of `allowed`, or a 400 naming it."""
+    value = params.get(name)
+    if value is not None and value not in allowed:
+        raise InvalidArgument(f"{name}: expected one of {', '.join(allowed)}; got {value!r}")
+    return value
+
+
+def int_param(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """An optional integer parameter from `low` to `high`, or a 400 naming it."""
+    text = params.get(name)
+    if text is None:
+        return default
+    if not re.fullmatch(r"[0-9]{1,9}", text) or not low <= int(text) <= high:
+        raise InvalidArgument(f"{name}: expected an integer from {low} to {high}; got {text!r}")
+    return int(text)
 
 
 def parse_time(name: str, text: str) -> dt.datetime:
@@ -63,7 +88,7 @@ def parse_window(params: Mapping[str, str], now: dt.datetime, max_days: int) -> 
     if end - start > dt.timedelta(days=max_days):
         raise InvalidArgument(f"from: windows span at most {max_days} days")
     provider = params.get("provider")
-    if provider is not None and not _PROVIDER.match(provider):
+    if provider is not None and not _PROVIDER.fullmatch(provider):
         raise InvalidArgument(
             f"provider: expected a provider id matching {PROVIDER_PATTERN}; got {provider!r}"
         )

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from video_monitoring.alerting.manager import AlertManager
@@ -15,22 +16,22 @@ from video_monitoring.core.models import rfc3339
 from video_monitoring.dashboard.auth import READ_ROLES, Caller, require
 from video_monitoring.dashboard.http import Request, Response
 from video_monitoring.dashboard.params import parse_window
+from video_monitoring.dashboard.routes import Admit
 
 BACKTEST_PARAMS = frozenset({"window", "from", "to", "threshold", "pagesPerWeek"})
 BACKTEST_DEFAULT_WINDOW = "7d"
 # A month of runs at the 5-minute schedule: about 8,600 runs per scope, read in one query.
 BACKTEST_MAX_DAYS = 31
 MAX_PAGES_PER_WEEK = 1000.0
+NUMBER = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]{1,3})?")
 
 
 def _number(params: Mapping[str, str], name: str, accepts: str) -> float | None:
     text = params.get(name)
     if text is None:
         return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
+    # A plain decimal number only: float() would also take padding, "inf", "nan" and "1_0".
+    value = float(text) if NUMBER.fullmatch(text) else math.nan
     if not math.isfinite(value):
         raise InvalidArgument(f"{name}: expected {accepts}; got {text!r}")
     return value
@@ -42,10 +43,10 @@ def backtest_body(
     params: Mapping[str, str],
     now: dt.datetime,
     kept_since: dt.datetime,
-) -> dict[str, Any]:
-    """The replay of the rule over the window (default the last 7 days), which must start at
-    or after `kept_since` (the system metric documents expire with the raw retention) unless
-    the runs before it are read from BigQuery."""
+) -> Callable[[], dict[str, Any]]:
+    """The parameters checked, then the replay of the rule over the window (default the last
+    7 days), which must start at or after `kept_since` (the system metric documents expire
+    with the raw retention) unless the runs before it are read from BigQuery."""
     unknown = sorted(set(params) - BACKTEST_PARAMS)
     if unknown:
         accepted = ", ".join(sorted(BACKTEST_PARAMS))
@@ -66,7 +67,7 @@ def backtest_body(
         raise InvalidArgument(
             f"pagesPerWeek: expected a number from 0 to {MAX_PAGES_PER_WEEK:g}; got {pages:g}"
         )
-    return manager.backtest(rule_id, window.start, window.end, threshold, pages)
+    return lambda: manager.backtest(rule_id, window.start, window.end, threshold, pages)
 
 
 def backtest_response(
@@ -76,11 +77,12 @@ def backtest_response(
     rule_id: str,
     now: dt.datetime,
     kept_since: dt.datetime,
+    admit: Admit,
 ) -> Response:
     """GET /alert-rules/{ruleId}/backtest for readers."""
-    if request.method != "GET":
-        raise NotFound("path: /alert-rules/{ruleId}/backtest answers GET only")
     require(caller, READ_ROLES)
-    if not RULE_ID.match(rule_id):
+    if not RULE_ID.fullmatch(rule_id):
         raise NotFound(f"ruleId: no alert rule {rule_id!r} (ids match {RULE_ID.pattern})")
-    return Response(200, backtest_body(manager, rule_id, request.params, now, kept_since))
+    run = backtest_body(manager, rule_id, request.params, now, kept_since)
+    admit()
+    return Response(200, run())

@@ -4,10 +4,6 @@ one, audited), bodies checked field by field."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
-from typing import Any
-
 from video_monitoring.alerting.rules import RULE_ID, AlertRule
 from video_monitoring.alerting.slo import parse_objective
 from video_monitoring.analytics.slos import SloService
@@ -15,31 +11,31 @@ from video_monitoring.core.errors import InvalidArgument, NotFound
 from video_monitoring.dashboard.auth import ADMIN_ROLES, READ_ROLES, Caller, require
 from video_monitoring.dashboard.http import Request, Response
 from video_monitoring.dashboard.params import json_body
-
-Audited = Callable[[Caller, str, str], AbstractContextManager[dict[str, Any]]]
+from video_monitoring.dashboard.routes import Admit, Audited
 
 
 def slos_response(
-    service: SloService, request: Request, caller: Caller, rest: list[str], audited: Audited
+    service: SloService,
+    request: Request,
+    caller: Caller,
+    rest: list[str],
+    admit: Admit,
+    audited: Audited,
 ) -> Response:
     """GET /slos and GET /slos/{sloId} (readers); PUT /slos/{sloId} (admins)."""
+    require(caller, READ_ROLES if request.method == "GET" else ADMIN_ROLES)
     if not rest:
-        if request.method != "GET":
-            raise NotFound("path: /slos answers GET only")
-        require(caller, READ_ROLES)
         if request.params:
             raise InvalidArgument(f"{sorted(request.params)[0]}: /slos takes no parameters")
+        admit()
         return Response(200, service.status())
     slo_id = rest[0]
-    if len(rest) != 1 or not RULE_ID.match(slo_id):
+    if not RULE_ID.fullmatch(slo_id):
         raise NotFound(f"sloId: no objective {slo_id!r} (ids match {RULE_ID.pattern})")
+    admit()
     if request.method == "GET":
-        require(caller, READ_ROLES)
         return Response(200, {"objective": service.objective(slo_id).to_doc()})
-    if request.method != "PUT":
-        raise NotFound("path: /slos/{sloId} answers GET and PUT")
     with audited(caller, "slo.update", slo_id) as details:
-        require(caller, ADMIN_ROLES)
         body = json_body(request.body, optional=False)
         if "sloId" in body and body["sloId"] != slo_id:
             raise InvalidArgument("sloId: must equal the objective id in the path")

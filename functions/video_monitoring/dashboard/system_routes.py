@@ -8,7 +8,7 @@ from typing import Any
 
 from video_monitoring.analytics.health import Health
 from video_monitoring.config.settings import Target
-from video_monitoring.core.errors import InvalidArgument, NotFound, Unauthenticated, Unavailable
+from video_monitoring.core.errors import InvalidArgument, Unauthenticated, Unavailable
 from video_monitoring.dashboard.auth import READ_ROLES, Caller
 from video_monitoring.dashboard.http import Request, Response
 
@@ -17,8 +17,6 @@ def health_response(
     check: Callable[[], Health], request: Request, verify: Callable[[str | None], Caller]
 ) -> Response:
     """200 `ok` or 503 `degraded` with the reasons; the detail for an analytics or admin token."""
-    if request.method != "GET":
-        raise NotFound("path: /health answers GET only")
     if request.params:
         raise InvalidArgument(f"{sorted(request.params)[0]}: /health takes no parameters")
     reader = False

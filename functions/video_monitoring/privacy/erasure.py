@@ -36,12 +36,12 @@ from typing import Any, Protocol
 from video_monitoring.core.errors import InvalidArgument, Unavailable
 from video_monitoring.privacy.pseudonyms import ANONYMOUS
 
-USER_ID = re.compile(r"^[^/\x00-\x1f]{1,128}$")
+USER_ID = re.compile(r"[^/\x00-\x1f\x7f]{1,128}")
 
 
 def check_user_id(user_id: str) -> str:
     """A user id as the dashboard accepts it in a path (1-128 characters, no slash)."""
-    if not USER_ID.match(user_id):
+    if not USER_ID.fullmatch(user_id):
         raise InvalidArgument("userId: expected 1-128 characters without '/' or control codes")
     if user_id in ANONYMOUS:
         raise InvalidArgument(f"userId: {user_id!r} is the placeholder of anonymised records")

@@ -13,7 +13,11 @@ from typing import Any
 
 from video_monitoring.adapters.bigquery import BigQueryWarehouse, bigquery_client
 from video_monitoring.adapters.firebase_accounts import FirebaseAccounts
-from video_monitoring.adapters.firestore_access import FirestoreAuditLog, FirestoreRateLimiter
+from video_monitoring.adapters.firestore_access import (
+    FirestoreAuditLog,
+    FirestoreDenialCounter,
+    FirestoreRateLimiter,
+)
 from video_monitoring.adapters.firestore_alerts import FirestoreAlertStore
 from video_monitoring.adapters.firestore_digests import FirestoreDigestStore
 from video_monitoring.adapters.firestore_exports import (
@@ -37,13 +41,20 @@ from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.health import HealthCheck
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.analytics.slos import SloService
-from video_monitoring.config.settings import Settings, get_settings, in_production
+from video_monitoring.config.settings import (
+    DashboardSettings,
+    Settings,
+    get_settings,
+    in_production,
+)
 from video_monitoring.core.budget import Budget
 from video_monitoring.core.clock import utc_now
 from video_monitoring.core.errors import ConfigError
 from video_monitoring.core.identity import Accounts
+from video_monitoring.dashboard.access import Quota
 from video_monitoring.dashboard.app import Dashboard, FileExports
 from video_monitoring.dashboard.auth import verify
+from video_monitoring.dashboard.routes import RouteClass
 from video_monitoring.dashboard.standing import AccountCache
 from video_monitoring.privacy.erasure import ErasureReport, erase_user
 from video_monitoring.privacy.pseudonyms import pseudonym
@@ -180,12 +191,12 @@ def build(settings: Settings) -> Services:
         exports=FileExports(
             FirestoreExportSource(),
             max_rows=board.export_max_rows,
-            limiter=FirestoreRateLimiter(board.export_rate_per_hour, dt.timedelta(hours=1)),
-            rate_per_hour=board.export_rate_per_hour,
             sync_rows=board.sync_export_caps(),
             deadline=dt.timedelta(seconds=board.request_deadline_seconds),
             archived=archive,
         ),
+        quotas=quotas(board),
+        denials=FirestoreDenialCounter(retention),
         audit=FirestoreAuditLog(),
         eraser=functools.partial(erase_everywhere, settings, store, warehouse),
         retention=retention,
@@ -212,6 +223,19 @@ def build(settings: Settings) -> Services:
         digests=digests,
         slos=slos,
     )
+
+
+def quotas(board: DashboardSettings) -> dict[RouteClass, Quota]:
+    """The API's per-caller limits, one Firestore token bucket per caller and route class."""
+    limits: dict[RouteClass, tuple[int, dt.timedelta]] = {
+        "reads": (board.read_rate_per_minute, dt.timedelta(minutes=1)),
+        "actions": (board.action_rate_per_minute, dt.timedelta(minutes=1)),
+        "exports": (board.export_rate_per_hour, dt.timedelta(hours=1)),
+    }
+    return {
+        name: Quota(FirestoreRateLimiter(limit, period), limit, period)
+        for name, (limit, period) in limits.items()
+    }
 
 
 def digest_service(

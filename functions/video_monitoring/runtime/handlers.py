@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import flask
 from flask import Request as FlaskRequest
 from flask import Response as FlaskResponse
 
@@ -97,6 +98,12 @@ def dashboard_request(request: FlaskRequest) -> FlaskResponse:
         return _dashboard_request(app, request)
 
 
+def unrouted(error: Exception) -> FlaskResponse:
+    """A request the framework's router refused (a path holding a newline): the dashboard
+    answers it as any other, with its JSON error, not Flask's HTML page."""
+    return dashboard_request(flask.request)
+
+
 def _dashboard_request(app: Services, request: FlaskRequest) -> FlaskResponse:
     cors = cors_headers(request.headers.get("Origin"), app.settings.dashboard.cors_origins)
     if request.method == "OPTIONS":  # a browser's preflight: no credentials, no body
@@ -119,7 +126,10 @@ def _dashboard_request(app: Services, request: FlaskRequest) -> FlaskResponse:
         )
     else:
         flask_response = FlaskResponse(
-            response.text(), status=response.status, mimetype="application/json"
+            response.text(),
+            status=response.status,
+            mimetype="application/json",
+            headers=dict(response.headers),
         )
     flask_response.headers.update(cors)
     return flask_response

@@ -368,9 +368,9 @@ def transaction_script(statements: list[str]) -> str:
 
 def dataset_path(project: str, dataset: str) -> str:
     """`project.dataset`, after checking both are plain identifiers (they end up in SQL)."""
-    if not _PROJECT.match(project):
+    if not _PROJECT.fullmatch(project):
         raise ExportConfigError(f"BIGQUERY_PROJECT {project!r} is not a project id")
-    if not _DATASET.match(dataset):
+    if not _DATASET.fullmatch(dataset):
         raise ExportConfigError(
             f"BIGQUERY_DATASET {dataset!r} must be letters, digits and underscores"
         )
