@@ -13,7 +13,13 @@ from tests.unit.test_alert_manager import degraded_world
 from tests.unit.test_dashboard import json_response, verifier
 from tests.unit.test_export import ListSource, generation
 from video_monitoring.analytics.engine import AnalyticsEngine
-from video_monitoring.dashboard.access import AuditEntry, Bucket, Quota, take_token
+from video_monitoring.dashboard.access import (
+    AuditEntry,
+    Bucket,
+    MemoryRateLimiter,
+    Quota,
+    take_token,
+)
 from video_monitoring.dashboard.app import Dashboard, FileExports
 from video_monitoring.dashboard.http import Request, StreamResponse
 
@@ -231,3 +237,31 @@ def test_a_bucket_key_is_a_document_id_whatever_the_uid() -> None:
     assert keys[0] == "reads__plain-uid_1"
     assert all(re.fullmatch(r"reads__[A-Za-z0-9_.@:-]{1,128}", k) for k in keys), keys
     assert len(set(keys)) == 6  # distinct callers keep distinct buckets
+
+
+def test_the_in_memory_read_limiter_meters_each_caller_and_keeps_a_bounded_set() -> None:
+    minute = dt.timedelta(minutes=1)
+    limiter = MemoryRateLimiter(3, minute, max_keys=2)
+    # Three reads a minute each: the fourth waits for a token, 20 s at 3 per 60 s.
+    assert [limiter.take("reads__a", T0) for _ in range(3)] == [None, None, None]
+    assert limiter.take("reads__a", T0) == 20
+    assert limiter.take("reads__b", T0) is None  # another caller has a bucket of its own
+    assert limiter.take("reads__a", T0 + dt.timedelta(seconds=20)) is None
+    # A third caller drops the least recently seen (b); never more than two buckets.
+    for key in ("reads__c", "reads__d", "reads__e"):
+        assert limiter.take(key, T0) is None
+        assert len(limiter) == 2
+    assert limiter.take("reads__b", T0) is None  # dropped: starts again with a full bucket
+
+
+def test_reads_are_metered_in_memory_and_actions_and_exports_in_firestore() -> None:
+    from video_monitoring.adapters.firestore_access import FirestoreRateLimiter
+    from video_monitoring.config.settings import DashboardSettings
+    from video_monitoring.runtime.bootstrap import quotas
+
+    limits = quotas(DashboardSettings(read_rate_per_minute=7, action_rate_per_minute=3))
+    assert isinstance(limits["reads"].limiter, MemoryRateLimiter)
+    assert (limits["reads"].limit, limits["reads"].period) == (7, dt.timedelta(minutes=1))
+    assert isinstance(limits["actions"].limiter, FirestoreRateLimiter)
+    assert isinstance(limits["exports"].limiter, FirestoreRateLimiter)
+    assert limits["exports"].period == HOUR

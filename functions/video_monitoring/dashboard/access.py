@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import math
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -17,6 +18,7 @@ __all__ = [
     "AuditLog",
     "Bucket",
     "DenialCounter",
+    "MemoryRateLimiter",
     "Quota",
     "RateLimiter",
     "take_token",
@@ -61,6 +63,31 @@ def take_token(
     if tokens >= 1.0:
         return Bucket(tokens - 1.0, now), None
     return Bucket(tokens, now), math.ceil(round((1.0 - tokens) / rate, 6))
+
+
+class MemoryRateLimiter:
+    """RateLimiter held in this instance's memory: no storage operation and no contention,
+    so a page's parallel reads never queue on one document. The limit holds per instance (the
+    whole service admits at most limit x instances); at most `max_keys` callers are kept, the
+    least recently seen dropped first (a dropped caller starts again with a full bucket)."""
+
+    def __init__(self, capacity: int, period: dt.timedelta, max_keys: int = 10_000) -> None:
+        self._capacity = capacity
+        self._period = period
+        self._max_keys = max_keys
+        self._buckets: OrderedDict[str, Bucket] = OrderedDict()
+
+    def take(self, key: str, now: dt.datetime) -> float | None:
+        """None when allowed, else seconds until a token is free."""
+        after, wait = take_token(self._buckets.get(key), now, self._capacity, self._period)
+        self._buckets[key] = after
+        self._buckets.move_to_end(key)
+        while len(self._buckets) > self._max_keys:
+            self._buckets.popitem(last=False)
+        return wait
+
+    def __len__(self) -> int:
+        return len(self._buckets)
 
 
 # The bucket key's prefix per route class (exports kept theirs from before reads and actions).

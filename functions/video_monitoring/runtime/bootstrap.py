@@ -51,7 +51,7 @@ from video_monitoring.core.budget import Budget
 from video_monitoring.core.clock import utc_now
 from video_monitoring.core.errors import ConfigError
 from video_monitoring.core.identity import Accounts
-from video_monitoring.dashboard.access import Quota
+from video_monitoring.dashboard.access import MemoryRateLimiter, Quota
 from video_monitoring.dashboard.app import Dashboard, FileExports
 from video_monitoring.dashboard.auth import verify
 from video_monitoring.dashboard.routes import RouteClass
@@ -226,15 +226,18 @@ def build(settings: Settings) -> Services:
 
 
 def quotas(board: DashboardSettings) -> dict[RouteClass, Quota]:
-    """The API's per-caller limits, one Firestore token bucket per caller and route class."""
-    limits: dict[RouteClass, tuple[int, dt.timedelta]] = {
-        "reads": (board.read_rate_per_minute, dt.timedelta(minutes=1)),
-        "actions": (board.action_rate_per_minute, dt.timedelta(minutes=1)),
-        "exports": (board.export_rate_per_hour, dt.timedelta(hours=1)),
-    }
+    """The API's per-caller limits. Reads are metered in each instance's memory: a console
+    page asks 3-7 reads at once, and one Firestore bucket per caller would queue them on one
+    document and cost a transaction each. Actions and exports, rare and costly, share one
+    Firestore token bucket per caller across every instance."""
+    minute, hour = dt.timedelta(minutes=1), dt.timedelta(hours=1)
+    reads, actions, exports = (
+        board.read_rate_per_minute, board.action_rate_per_minute, board.export_rate_per_hour
+    )  # fmt: skip
     return {
-        name: Quota(FirestoreRateLimiter(limit, period), limit, period)
-        for name, (limit, period) in limits.items()
+        "reads": Quota(MemoryRateLimiter(reads, minute), reads, minute),
+        "actions": Quota(FirestoreRateLimiter(actions, minute), actions, minute),
+        "exports": Quota(FirestoreRateLimiter(exports, hour), exports, hour),
     }
 
 
