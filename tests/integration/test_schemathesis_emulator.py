@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from local_stack.stack import REPO_ROOT
-from local_stack.tokens import emulator_token
-from tests.integration.support import Stack
+from tests.integration.support import Stack, token
 
 CHECKS = (
     "not_a_server_error",
@@ -33,7 +32,7 @@ pytestmark = pytest.mark.integration
 def test_every_operation_answers_as_documented(stack: Stack, tmp_path: Path) -> None:
     stack.wipe()
     try:
-        token = emulator_token("schemathesis-admin", "admin", email="fuzz@example.com")
+        admin = token("admin", uid="schemathesis-admin", email="fuzz@example.com")
         result = subprocess.run(
             [
                 str(Path(sys.executable).with_name("st")),
@@ -41,12 +40,12 @@ def test_every_operation_answers_as_documented(stack: Stack, tmp_path: Path) -> 
                 "--no-color",
                 "run", str(REPO_ROOT / "openapi.yaml"),
                 "--url", stack.url("video_analytics_dashboard"),
-                "--header", f"Authorization: Bearer {token}",
+                "--header", f"Authorization: Bearer {admin}",
                 "--checks", ",".join(CHECKS),
                 "--workers", "1",
                 "--seed", SEED,
                 "--max-time", SECONDS,
-                "--request-timeout", "30",
+                "--request-timeout", "60",
                 "--report", "junit",
                 "--report-dir", str(tmp_path),
             ],

@@ -42,7 +42,6 @@ def act_on_alert(
 ) -> Instance:
     """Apply `action` by `who`; `details` receives what the audit log keeps of the body."""
     body = json_body(raw_body, optional=action != "suppress")
-    details.update({k: body[k] for k in ("note", "minutes") if k in body})
     allowed = {"note", "minutes"} if action == "suppress" else {"note"}
     unknown = sorted(set(body) - allowed)
     if unknown:
@@ -50,13 +49,19 @@ def act_on_alert(
     note = body.get("note", "")
     if not isinstance(note, str) or len(note) > MAX_NOTE:
         raise InvalidArgument(f"note: expected a string of at most {MAX_NOTE} characters")
+    minutes: Any = body.get("minutes")
+    if action == "suppress" and (
+        not isinstance(minutes, int)
+        or isinstance(minutes, bool)
+        or not 1 <= minutes <= MAX_SUPPRESS_MINUTES
+    ):
+        raise InvalidArgument(f"minutes: expected an integer from 1 to {MAX_SUPPRESS_MINUTES}")
+    # Only what passed the checks reaches the audit entry.
+    details.update({k: body[k] for k in allowed if k in body})
     if action == "acknowledge":
         return manager.acknowledge_alert(alert_id, who, note)
     if action == "resolve":
         return manager.resolve_alert(alert_id, who, note)
-    minutes = body.get("minutes")
-    if not isinstance(minutes, int) or isinstance(minutes, bool):
-        raise InvalidArgument(f"minutes: expected an integer from 1 to {MAX_SUPPRESS_MINUTES}")
     return manager.suppress_alert(alert_id, minutes, who, note)
 
 

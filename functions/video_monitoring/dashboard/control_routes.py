@@ -60,13 +60,19 @@ def act_on_provider(
     unknown = sorted(set(body) - allowed)
     if unknown:
         raise InvalidArgument(f"{unknown[0]}: unknown field; accepted: {sorted(allowed)}")
-    details.update({k: body[k] for k in allowed if k in body})
     reason = body.get("reason", "")
     if not isinstance(reason, str) or len(reason) > MAX_REASON:
         raise InvalidArgument(f"reason: expected a string of at most {MAX_REASON} characters")
+    minutes = body.get("minutes")
+    if minutes is not None and (
+        not isinstance(minutes, int)
+        or isinstance(minutes, bool)
+        or not 1 <= minutes <= MAX_PAUSE_MINUTES
+    ):
+        raise InvalidArgument(f"minutes: expected an integer from 1 to {MAX_PAUSE_MINUTES}")
+    # Only what passed the checks reaches the audit entry (Firestore stores neither an integer
+    # beyond 64 bits nor a map of arbitrary keys).
+    details.update({k: body[k] for k in allowed if k in body})
     if action == "release":
         return responder.release(provider, who, reason).to_doc()
-    minutes = body.get("minutes")
-    if minutes is not None and (not isinstance(minutes, int) or isinstance(minutes, bool)):
-        raise InvalidArgument(f"minutes: expected an integer from 1 to {MAX_PAUSE_MINUTES}")
     return responder.pause(provider, who, reason, minutes).to_doc()

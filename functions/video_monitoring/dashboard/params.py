@@ -123,4 +123,11 @@ def json_body(raw: bytes, optional: bool) -> dict[str, Any]:
         raise InvalidArgument("body: not valid JSON") from None
     if not isinstance(data, dict):
         raise InvalidArgument("body: expected a JSON object")
+    try:
+        # JSON may escape half a surrogate pair ("\ud83d" alone), which no UTF-8 store takes.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidArgument(
+            "body: text holds an unpaired surrogate escape (\\ud800-\\udfff)"
+        ) from None
     return data
