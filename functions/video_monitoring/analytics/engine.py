@@ -27,6 +27,7 @@ from video_monitoring.core.clock import Clock, utc_now
 from video_monitoring.core.errors import InvalidArgument
 from video_monitoring.core.models import Window, rfc3339
 from video_monitoring.ingest import counters as k
+from video_monitoring.ingest.bounds import DEFAULT_BOUNDS, Bounds
 from video_monitoring.ingest.events import plan_event_change
 from video_monitoring.ingest.pipeline import Plan, SourceState, StoredState
 from video_monitoring.ingest.rollup import (
@@ -99,7 +100,7 @@ class AnalyticsEngine:
         monitor: PerformanceMonitor,
         shards: int = 16,
         clock: Clock = utc_now,
-        tracked_features: frozenset[str] | None = None,
+        bounds: Bounds = DEFAULT_BOUNDS,
         retention: Retention = DEFAULT_RETENTION,
         archive: TrendArchive | None = None,
         stuck_after: dt.timedelta = dt.timedelta(minutes=30),
@@ -110,7 +111,7 @@ class AnalyticsEngine:
         self._archive = archive
         self._shards = shards
         self._clock = clock
-        self._features = tracked_features
+        self._bounds = bounds
         self._retention = retention
 
     def record_app_event(self, event_id: str) -> Plan:
@@ -126,7 +127,7 @@ class AnalyticsEngine:
 
         def plan(source: SourceState, stored: StoredState) -> Plan:
             return plan_event_change(
-                event_id, source, stored, now, self._shards, self._features, self._retention
+                event_id, source, stored, now, self._shards, self._bounds, self._retention
             )
 
         return plan
@@ -266,7 +267,7 @@ class AnalyticsEngine:
         old, recent = self._split(window)
         cells: Cells = []
         if old is not None:
-            cells += self._archive_or_fail().cells(old, self._features)
+            cells += self._archive_or_fail().cells(old, self._bounds)
         if recent is not None:
             cells += self._monitor.cells(recent)
         return cells
@@ -276,7 +277,7 @@ class AnalyticsEngine:
         old, recent = self._split(window)
         result = self._monitor.event_totals(recent) if recent is not None else {}
         if old is not None:
-            for event_type, flat in self._archive_or_fail().event_cells(old, self._features):
+            for event_type, flat in self._archive_or_fail().event_cells(old, self._bounds):
                 result.setdefault(event_type, Totals()).add(flat)
         return result
 
@@ -372,7 +373,7 @@ class AnalyticsEngine:
             # Without a stored snapshot, the last archived day's retention needs its 30 days.
             since = old_days[0] if stored else min(old_days[0], last - dt.timedelta(days=30))
             archived = self._archive_or_fail().user_days(
-                since, last + dt.timedelta(days=1), self._store.opted_out_users()
+                since, last + dt.timedelta(days=1), self._store.opted_out_users(), self._bounds
             )
             for activity in archived:
                 if activity.day >= old_days[0]:

@@ -70,6 +70,7 @@ from video_monitoring.core.models import (
     parse_generation,
 )
 from video_monitoring.ingest import counters as k
+from video_monitoring.ingest.bounds import DEFAULT_BOUNDS, Bounds
 from video_monitoring.ingest.rollup import (
     Contribution,
     RollupDelta,
@@ -190,7 +191,7 @@ def plan_change(
     stored: StoredState,
     now: dt.datetime,
     shards: int,
-    tracked_features: frozenset[str] | None = None,
+    bounds: Bounds = DEFAULT_BOUNDS,
     retention: Retention = DEFAULT_RETENTION,
 ) -> Plan:
     """Plan the writes for one generation; never raises for a bad document."""
@@ -206,7 +207,7 @@ def plan_change(
         return rejection("generationId", generation_id, source, stored, error, now, retention)
     if stored.metrics is None and retention.raw_expired(doc.createdAt, now):
         return expiry(stored)
-    new = grandfathered(old, contribution(generation_id, doc, shards, tracked_features))
+    new = grandfathered(old, contribution(generation_id, doc, shards, bounds))
     new_day = generation_user_day(doc)
     emitted = dict(stored.metrics.emitted) if stored.metrics is not None else {}
     events = _lifecycle_events(generation_id, doc, emitted, retention)

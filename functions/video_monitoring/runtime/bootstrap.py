@@ -38,6 +38,7 @@ from video_monitoring.analytics.slos import SloService
 from video_monitoring.config.settings import Settings, get_settings
 from video_monitoring.core.clock import utc_now
 from video_monitoring.dashboard.app import Dashboard, FileExports
+from video_monitoring.ingest.bounds import Bounds
 from video_monitoring.privacy.erasure import ErasureReport, erase_user
 from video_monitoring.privacy.pseudonyms import pseudonym
 from video_monitoring.privacy.retention import Retention, retention_of
@@ -97,10 +98,18 @@ def erase_everywhere(
     )
 
 
+def bounds_of(settings: Settings) -> Bounds:
+    """The tracked values of each bounded field, from TRACKED_* (ingest/bounds.py)."""
+    r = settings.rollups
+    return Bounds.of(
+        r.tracked_providers, r.tracked_event_types, r.tracked_error_codes, r.tracked_features
+    )
+
+
 def build(settings: Settings) -> Services:
     """Wire every service from the settings."""
     retention = retention_of(settings.retention)
-    features = frozenset(settings.rollups.tracked_features)
+    bounds = bounds_of(settings)
     shards = settings.rollups.rollup_shards
     warehouse = LazyWarehouse(settings)
     archive = (
@@ -109,7 +118,7 @@ def build(settings: Settings) -> Services:
         else None
     )
     store = FirestoreStore()
-    monitor = PerformanceMonitor(store, shards, utc_now, features, retention)
+    monitor = PerformanceMonitor(store, shards, utc_now, bounds, retention)
     notify = settings.notifications
     alert_store = FirestoreAlertStore()
     channels = channels_from_settings(notify)
@@ -130,7 +139,7 @@ def build(settings: Settings) -> Services:
     )
     stuck_after = dt.timedelta(minutes=settings.pipeline.stuck_after_minutes)
     analytics = AnalyticsEngine(
-        store, monitor, shards, utc_now, features, retention, archive=archive,
+        store, monitor, shards, utc_now, bounds, retention, archive=archive,
         stuck_after=stuck_after,
     )  # fmt: skip
     board = settings.dashboard
