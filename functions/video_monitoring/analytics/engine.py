@@ -12,6 +12,7 @@ from typing import Any
 from video_monitoring.analytics import forecast, user_insights
 from video_monitoring.analytics.insights import (
     business_metrics,
+    counted_as_other,
     providers_comparison,
     quality_insights,
     upgrades_of,
@@ -134,7 +135,14 @@ class AnalyticsEngine:
 
     def generate_quality_insights(self, window: Window) -> dict[str, Any]:
         """docs/interfaces.md §6 `/quality` (definitions in the README)."""
-        return {**quality_insights(self.cells(window), window), "source": self.source(window)}
+        cells, events = self.cells(window), self.event_totals(window).values()
+        others = counted_as_other(cells, events)
+        quality = quality_insights(cells, window)
+        return {**quality, "countedAsOther": others, "source": self.source(window)}
+
+    def counted_as_other(self, window: Window) -> dict[str, int]:
+        """Per bounded field, the values of the window counted under `other`."""
+        return counted_as_other(self.cells(window), self.event_totals(window).values())
 
     def compare_providers(self, window: Window) -> dict[str, Any]:
         """docs/interfaces.md §6 `/providers`: every provider side by side."""

@@ -37,8 +37,10 @@ from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.analytics.slos import SloService
 from video_monitoring.config.settings import Settings, get_settings
 from video_monitoring.core.clock import utc_now
+from video_monitoring.core.models import Window
 from video_monitoring.dashboard.app import Dashboard, FileExports
 from video_monitoring.ingest.bounds import Bounds
+from video_monitoring.ingest.rollup import floor_time
 from video_monitoring.privacy.erasure import ErasureReport, erase_user
 from video_monitoring.privacy.pseudonyms import pseudonym
 from video_monitoring.privacy.retention import Retention, retention_of
@@ -96,6 +98,12 @@ def erase_everywhere(
         warehouse() if bq.bigquery_enabled else None,
         pseudonym(user_id, key) if key else None,
     )
+
+
+def last_day(now: dt.datetime) -> Window:
+    """The 24 hours of whole minutes before `now`."""
+    end = floor_time(now, "minute")
+    return Window(start=end - dt.timedelta(days=1), end=end)
 
 
 def bounds_of(settings: Settings) -> Bounds:
@@ -176,7 +184,13 @@ def build(settings: Settings) -> Services:
         eraser=functools.partial(erase_everywhere, settings, store, warehouse),
         retention=retention,
         targets=board.targets(),
-        health=HealthCheck(health, overall_backlog, utc_now, board.health_cache_seconds),
+        health=HealthCheck(
+            health,
+            overall_backlog,
+            utc_now,
+            board.health_cache_seconds,
+            others=lambda now: analytics.counted_as_other(last_day(now)),
+        ),
         responder=responder,
         digests=digests,
         slos=slos,
