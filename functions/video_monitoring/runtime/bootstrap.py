@@ -101,8 +101,8 @@ def erase_everywhere(
 
 
 def last_day(now: dt.datetime) -> Window:
-    """The 24 hours of whole minutes before `now`."""
-    end = floor_time(now, "minute")
+    """The 24 whole hours before the current one (24 hour buckets to read, not minutes)."""
+    end = floor_time(now, "hour")
     return Window(start=end - dt.timedelta(days=1), end=end)
 
 
