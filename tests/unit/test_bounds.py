@@ -29,7 +29,12 @@ from video_monitoring.core.models import AppEvent, Window, parse_generation
 from video_monitoring.ingest import counters as k
 from video_monitoring.ingest.bounds import DEFAULT_BOUNDS, Bounds
 from video_monitoring.ingest.events import event_contribution
-from video_monitoring.ingest.pipeline import generation_user_day
+from video_monitoring.ingest.pipeline import (
+    SourceState,
+    StoredState,
+    generation_user_day,
+    plan_change,
+)
 from video_monitoring.ingest.rollup import contribution, deltas, nest
 from video_monitoring.runtime.bootstrap import bounds_of
 from video_monitoring.warehouse.archive import (
@@ -259,3 +264,17 @@ def test_tracked_lists_come_from_the_environment(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("TRACKED_PROVIDERS", json.dumps([f"p{i}" for i in range(201)]))
     with pytest.raises(ValueError, match="tracked_providers"):
         Settings()
+
+
+def test_free_text_field_names_and_features_cannot_grow_a_record() -> None:
+    """A rejected document keeps at most 100 field names of at most 64 characters; a feature
+    name over 128 characters is a rejection naming `features`, not a huge metrics record."""
+    doc = odd_generation(1) | {f"{i:04d}" + "x" * 1400: i for i in range(300)}
+    doc["status"] = "exploded"
+    plan = plan_change("g1", SourceState(doc), StoredState(None, None), DAY, 4)
+    assert plan.rejected is not None and len(plan.rejected["fields"]) == 100
+    assert max(len(name) for name in plan.rejected["fields"]) == 64
+    assert len(json.dumps(plan.rejected, default=str)) < 16 * 1024
+    long_feature = odd_generation(2) | {"features": ["f" * 129]}
+    plan = plan_change("g2", SourceState(long_feature), StoredState(None, None), DAY, 4)
+    assert plan.outcome == "rejected" and (plan.reason or "").startswith("features.0:")

@@ -313,7 +313,8 @@ def rejection(
             "reason": reason,
             "rejectedAt": now,
             "sourceUpdateTime": source.update_time,
-            "fields": sorted(source.data.keys())[:100],
+            # Field names are free text up to 1,500 bytes each: keep the record small.
+            "fields": [name[:64] for name in sorted(source.data.keys())[:100]],
             EXPIRE_FIELD: retention.raw_until(now),
         }
     withdrawn = withdrawal("rejected", stored)
