@@ -16,7 +16,8 @@ from google.cloud import firestore
 
 from tests.integration.support import Stack, summary, token, wait_until
 
-pytestmark = pytest.mark.integration
+# Writing 10,000 values of every field through the triggers takes minutes on the emulator.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(5400)]
 log = logging.getLogger(__name__)
 # Distinct values of each field (fewer only to measure growth, e.g. on an older commit).
 DISTINCT = int(os.environ.get("TEST_BOUNDED_VALUES", "10000"))
