@@ -34,9 +34,10 @@ from video_monitoring.adapters.firestore_store import FirestoreStore
 from video_monitoring.analytics import user_insights
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
-from video_monitoring.config.settings import BigQuerySettings, RollupSettings
+from video_monitoring.config.settings import BigQuerySettings, Settings
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.http import Response
+from video_monitoring.runtime.bootstrap import bounds_of
 from video_monitoring.warehouse.nightly import DayRun, export_day, replace_statements
 from video_monitoring.warehouse.rows import TABLES, bq_schema
 
@@ -691,7 +692,7 @@ def test_every_endpoint_answers_windows_beyond_the_rollups_from_bigquery_with_th
     later = DAY + dt.timedelta(days=900)
     archived = AnalyticsEngine(
         store, PerformanceMonitor(store, 16, lambda: later), 16, lambda: later,
-        frozenset(RollupSettings().tracked_features), archive=bq,
+        bounds_of(Settings()), archive=bq,
     )  # fmt: skip
     endpoints = {
         "/summary": archived.get_analytics_summary, "/performance": archived.system_metrics,

@@ -23,6 +23,7 @@ from google.cloud import firestore
 from tests.integration.support import Stack
 from video_monitoring.adapters.firestore_store import FirestoreStore
 from video_monitoring.config import constants as c
+from video_monitoring.ingest.bounds import Bounds
 from video_monitoring.ingest.events import plan_event_change
 from video_monitoring.ingest.pipeline import Plan, SourceState, StoredState, plan_change
 from video_monitoring.ingest.rollup import BucketRange, flatten, floor_time, step
@@ -31,6 +32,8 @@ from video_monitoring.ingest.store import Ledger
 pytestmark = pytest.mark.integration
 
 SHARDS = 16
+# The test's own provider is tracked, so it keeps the cell `race|free` to itself.
+BOUNDS = Bounds(providers=frozenset({*c.DEFAULT_TRACKED_PROVIDERS, "race"}))
 GENERATIONS = Ledger("race_generations", c.METRICS, c.REJECTED, c.ROLLUPS)
 EVENTS = Ledger("race_events", c.EVENT_CONTRIBUTIONS, c.REJECTED_EVENTS, c.EVENT_ROLLUPS)
 # A minute of its own (within the raw retention), so the event rollups of that minute hold only
@@ -47,7 +50,7 @@ def clean(stack: Stack) -> Iterator[None]:
 def generation_planner(doc_id: str) -> Callable[[SourceState, StoredState], Plan]:
     """The planner `on_generation_written` uses."""
     now = dt.datetime.now(dt.UTC)
-    return lambda source, stored: plan_change(doc_id, source, stored, now, SHARDS)
+    return lambda source, stored: plan_change(doc_id, source, stored, now, SHARDS, BOUNDS)
 
 
 def event_planner(doc_id: str) -> Callable[[SourceState, StoredState], Plan]:

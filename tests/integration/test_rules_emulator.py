@@ -12,6 +12,7 @@ import requests
 from google.cloud import firestore
 
 from tests.integration.support import PROJECT, Stack, token
+from video_monitoring.config.constants import CLIENT_EVENT_TYPES
 
 pytestmark = pytest.mark.integration
 STAFF_READ = (
@@ -152,6 +153,19 @@ def test_app_events_only_own_checked_and_server_timed(rest: Rest, who: str) -> N
     for label, fields, server_time in forged:
         assert rest.create(who, path, fields, server_time=server_time) == 403, (who, label)
     assert rest.delete(who, f"analytics_events/ok-{who}") == 403  # no rewriting history
+
+
+def test_clients_write_only_the_counted_event_types(rest: Rest) -> None:
+    """Each client type of the contract is accepted; an invented type (which would count only
+    under `other`) is refused."""
+    for kind in CLIENT_EVENT_TYPES:
+        fields = event_fields("alice", kind)
+        path = f"analytics_events/type-{kind}"
+        assert rest.create("owner", path, fields, server_time="timestamp") == 200, kind
+    for kind in ("session_start2", "zz_invented", "other"):
+        fields = event_fields("alice", kind)
+        path = f"analytics_events/type-{kind}"
+        assert rest.create("owner", path, fields, server_time="timestamp") == 403, kind
 
 
 @pytest.mark.parametrize("who", list(PRINCIPALS))

@@ -18,6 +18,7 @@ from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.errors import InvalidArgument
 from video_monitoring.core.models import AppEvent, GenerationDocument, Window
 from video_monitoring.ingest import sketch
+from video_monitoring.ingest.bounds import DEFAULT_BOUNDS, Bounds
 from video_monitoring.ingest.counters import MICRO_USD, MILLI, MS
 from video_monitoring.ingest.events import event_contribution
 from video_monitoring.ingest.pipeline import generation_user_day
@@ -49,15 +50,19 @@ class FakeArchive:
                  "avg_seconds": 40.0, "quantiles": list(range(101)), "cost": 2.5}]  # fmt: skip
         return points_from_rows(rows, window, granularity)
 
-    def cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
+    def cells(self, window: Window, bounds: Bounds) -> Cells:
         self.asked.append(window)
         return []
 
-    def event_cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
+    def event_cells(self, window: Window, bounds: Bounds) -> Cells:
         return []
 
     def user_days(
-        self, start: dt.datetime, end: dt.datetime, excluded: frozenset[str]
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        excluded: frozenset[str],
+        bounds: Bounds = DEFAULT_BOUNDS,
     ) -> list[UserActivity]:
         return []
 
@@ -168,7 +173,7 @@ def test_cells_from_rows_add_up_to_the_pipeline_contributions() -> None:
         error={"code": "rate limit!", "message": "m", "retryable": True}, costUsd=0.5,
     )  # fmt: skip
     queued = generation_doc(userTier="premium")
-    tracked = frozenset({"hd_export"})
+    tracked = Bounds(features=frozenset({"hd_export"}))
     expected: dict[str, dict[str, int]] = {}
     for i, doc in enumerate((done, failed, queued)):
         c = contribution(f"g{i}", doc, 4, tracked)
@@ -219,7 +224,7 @@ def test_event_cells_from_rows_add_up_to_the_pipeline_contributions() -> None:
     ]
     expected: dict[str, dict[str, int]] = {}
     for i, event in enumerate(events):
-        c = event_contribution(f"e{i}", event, 4, None)
+        c = event_contribution(f"e{i}", event, 4)
         cell = expected.setdefault(c.cell, {})
         for key, value in c.values.items():
             cell[key] = cell.get(key, 0) + value
@@ -230,7 +235,7 @@ def test_event_cells_from_rows_add_up_to_the_pipeline_contributions() -> None:
         {"type": "feature_used", "feature": "3", "n": 1, "rev_n": 0, "rev_sum": None},
         {"type": "feature_used", "feature": '""', "n": 1, "rev_n": 0, "rev_sum": None},
     ]  # fmt: skip
-    assert dict(event_cells_from_rows(rows, None)) == expected
+    assert dict(event_cells_from_rows(rows)) == expected
 
 
 class CellArchive(FakeArchive):
@@ -240,15 +245,19 @@ class CellArchive(FakeArchive):
         super().__init__()
         self.old = old
 
-    def cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
+    def cells(self, window: Window, bounds: Bounds) -> Cells:
         self.asked.append(window)
         return self.old.cells(window)
 
-    def event_cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
+    def event_cells(self, window: Window, bounds: Bounds) -> Cells:
         return [(k, t.values) for k, t in self.old.event_totals(window).items()]
 
     def user_days(
-        self, start: dt.datetime, end: dt.datetime, excluded: frozenset[str]
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        excluded: frozenset[str],
+        bounds: Bounds = DEFAULT_BOUNDS,
     ) -> list[UserActivity]:
         days = self.old._store.user_days(start, end)
         return [a for a in days if a.user_id not in excluded]

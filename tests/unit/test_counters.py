@@ -10,6 +10,7 @@ import pytest
 
 from video_monitoring.core.models import AppEvent, GenerationDocument
 from video_monitoring.ingest import counters as k
+from video_monitoring.ingest.bounds import Bounds
 from video_monitoring.ingest.events import event_contribution, plan_event_change
 from video_monitoring.ingest.pipeline import SourceState, StoredState, generation_user_day
 from video_monitoring.ingest.rollup import Totals, contribution
@@ -41,7 +42,9 @@ GENERATIONS = [
 def test_every_generation_counter_written_is_defined() -> None:
     written = set()
     for doc in GENERATIONS:
-        written |= set(contribution("g1", doc, 16, frozenset({"custom_avatar"})).values)
+        written |= set(
+            contribution("g1", doc, 16, Bounds(features=frozenset({"custom_avatar"}))).values
+        )
         written |= set(generation_user_day(doc).values)
     undefined = {
         key

@@ -13,6 +13,7 @@ from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.models import Window
 from video_monitoring.ingest import counters as k
+from video_monitoring.ingest.bounds import UNBOUNDED
 from video_monitoring.ingest.events import is_monitor_event
 
 DAY = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
@@ -28,7 +29,9 @@ def store() -> FakeStore:
 @pytest.fixture
 def engine(store: FakeStore) -> AnalyticsEngine:
     clock = FixedClock(DAY + dt.timedelta(days=1))
-    return AnalyticsEngine(store, PerformanceMonitor(store, shards=4, clock=clock), 4, clock)
+    # Every value tracked: the exactness of event counting, not the bounds (test_bounds.py).
+    monitor = PerformanceMonitor(store, shards=4, clock=clock, bounds=UNBOUNDED)
+    return AnalyticsEngine(store, monitor, 4, clock, bounds=UNBOUNDED)
 
 
 def upgrade(amount: float, minute: int = 600, **extra: Any) -> dict[str, Any]:

@@ -82,7 +82,7 @@ def test_trends_forecast_counts_from_whole_hours_only() -> None:
 
 
 def test_gaps_are_interpolated_and_edges_trimmed() -> None:
-    from video_monitoring.analytics.engine import fill_gaps
+    from video_monitoring.analytics.forecast import fill_gaps
 
     t = [dt.datetime(2026, 11, 23, h, tzinfo=dt.UTC) for h in range(6)]
     points = [(t[0], None), (t[1], 1.0), (t[2], None), (t[3], None), (t[4], 4.0), (t[5], None)]

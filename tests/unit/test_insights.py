@@ -15,6 +15,7 @@ from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.models import Window
 from video_monitoring.ingest import sketch
+from video_monitoring.ingest.bounds import UNBOUNDED
 
 DAY = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
 WINDOW = Window(start=DAY, end=DAY + dt.timedelta(days=1))
@@ -61,8 +62,9 @@ def world() -> tuple[AnalyticsEngine, list[dict[str, Any]], list[dict[str, Any]]
     rng = random.Random(11)
     store = FakeStore()
     clock = FixedClock(DAY + dt.timedelta(days=1))
-    monitor = PerformanceMonitor(store, shards=4, clock=clock)
-    engine = AnalyticsEngine(store, monitor, 4, clock)
+    # Every value tracked: these figures' arithmetic, not the bounds (test_bounds.py).
+    monitor = PerformanceMonitor(store, shards=4, clock=clock, bounds=UNBOUNDED)
+    engine = AnalyticsEngine(store, monitor, 4, clock, bounds=UNBOUNDED)
     docs = []
     for i in range(600):
         store.source[f"g{i}"] = generation(rng, i)

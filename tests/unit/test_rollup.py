@@ -6,6 +6,7 @@ import datetime as dt
 import random
 
 from video_monitoring.ingest import rollup
+from video_monitoring.ingest.bounds import UNBOUNDED, Bounds
 
 T0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 
@@ -86,12 +87,12 @@ def test_untracked_feature_names_fold_into_other() -> None:
             "userTier": "premium", "features": ["custom_avatar", "x1", "x2"],
         }
     )  # fmt: skip
-    tracked = frozenset({"custom_avatar"})
+    tracked = Bounds(features=frozenset({"custom_avatar"}))
     values = rollup.contribution("g", doc, 4, tracked).values
     assert {k: v for k, v in values.items() if k.startswith("feat")} == {
         "feat/custom_avatar": 1, "feat/other": 1, "feat_any": 1,
     }  # fmt: skip
-    everything = rollup.contribution("g", doc, 4).values
+    everything = rollup.contribution("g", doc, 4, UNBOUNDED).values
     assert {"feat/x1", "feat/x2"} <= set(everything)
 
 

@@ -14,6 +14,7 @@ from video_monitoring.config.settings import BigQuerySettings, Settings
 from video_monitoring.core.errors import Unavailable
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.files import DATASETS
+from video_monitoring.ingest.bounds import DEFAULT_BOUNDS
 from video_monitoring.runtime import jobs
 from video_monitoring.runtime.archive import ArchiveOnDemand
 from video_monitoring.runtime.bootstrap import build
@@ -84,8 +85,8 @@ def test_an_unreachable_archive_is_a_503_naming_bigquery() -> None:
     )
     dataset = DATASETS["generations"]
     for ask in (
-        lambda: archive.cells(window, None),
-        lambda: archive.event_cells(window, None),
+        lambda: archive.cells(window, DEFAULT_BOUNDS),
+        lambda: archive.event_cells(window, DEFAULT_BOUNDS),
         lambda: archive.trend_points(window, "day"),
         lambda: archive.count_rows(dataset, window),
         lambda: next(archive.archived_rows(dataset, window)),

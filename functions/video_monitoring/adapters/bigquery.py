@@ -28,6 +28,7 @@ from video_monitoring.alerting.rules import STORED_METRICS
 from video_monitoring.config.settings import BigQuerySettings
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.files import Dataset
+from video_monitoring.ingest.bounds import DEFAULT_BOUNDS, Bounds
 from video_monitoring.ingest.rollup import Granularity
 from video_monitoring.ingest.store import UserActivity
 from video_monitoring.warehouse.archive import (
@@ -340,32 +341,36 @@ class BigQueryWarehouse:
             for row in self._rows_of(sql, params)
         ]
 
-    def cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
+    def cells(self, window: Window, bounds: Bounds) -> Cells:
         """TrendArchive: the generation rollup cells of the window, rebuilt from
         `generation_metrics` (warehouse/archive.py); the plain and keyed counters are queried
         together."""
         table = f"{self.dataset}.generation_metrics"
-        bounds = {"start": window.start, "end": window.end}
+        span = {"start": window.start, "end": window.end}
         with ThreadPoolExecutor(max_workers=2) as pool:
-            plain = pool.submit(self._rows_of, cell_sql(table), bounds)
-            keyed = pool.submit(self._rows_of, keyed_cell_sql(table), bounds | keyed_params())
-            return cells_from_rows(plain.result(), keyed.result(), tracked_features)
+            plain = pool.submit(self._rows_of, cell_sql(table), span)
+            keyed = pool.submit(self._rows_of, keyed_cell_sql(table), span | keyed_params())
+            return cells_from_rows(plain.result(), keyed.result(), bounds)
 
-    def event_cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
+    def event_cells(self, window: Window, bounds: Bounds) -> Cells:
         """TrendArchive: the event rollup cells of the window, from `analytics_events`."""
         table = f"{self.dataset}.analytics_events"
         rows = self._rows_of(event_cell_sql(table), {"start": window.start, "end": window.end})
-        return event_cells_from_rows(rows, tracked_features)
+        return event_cells_from_rows(rows, bounds)
 
     def user_days(
-        self, start: dt.datetime, end: dt.datetime, excluded: frozenset[str]
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        excluded: frozenset[str],
+        bounds: Bounds = DEFAULT_BOUNDS,
     ) -> list[UserActivity]:
         """TrendArchive: user activity per UTC day from `generation_metrics` and
         `analytics_events` (warehouse/archive.py); `excluded` holds ids as BigQuery stores them (the
         caller adds pseudonyms where the export pseudonymises)."""
         sql = user_day_sql(f"{self.dataset}.generation_metrics", f"{self.dataset}.analytics_events")
         params = {"start": start, "end": end, "excluded": sorted(excluded)}
-        return user_days_from_rows(self._rows_of(sql, params))
+        return user_days_from_rows(self._rows_of(sql, params), bounds)
 
     def count_rows(self, dataset: Dataset, window: Window) -> int:
         """ArchivedRows: rows of the dataset's table in the window (none before it exists)."""

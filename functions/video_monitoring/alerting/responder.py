@@ -28,6 +28,7 @@ from video_monitoring.alerting.controls import (
 from video_monitoring.alerting.records import AlertState, Instance, Transition, state_key
 from video_monitoring.alerting.rules import AlertRule
 from video_monitoring.alerting.store import AlertStore
+from video_monitoring.config.constants import OTHER
 from video_monitoring.core.audit import AuditEntry, AuditLog
 from video_monitoring.core.errors import Conflict, InvalidArgument
 from video_monitoring.core.models import PROVIDER_PATTERN
@@ -88,7 +89,8 @@ class ProviderResponder:
         instances = self._store.load_instances(open_only=True)
         demands = _demands(instances.values(), by_rule)
         open_ids = frozenset(i.instance_id for i in instances.values() if i.status in ACTIVE)
-        known = list(providers)
+        # `other` sums the untracked providers: no one provider the service could route away.
+        known = [p for p in providers if p != OTHER]
 
         def planned(controls: dict[str, ProviderControl]) -> list[Change]:
             return plan(controls, demands, known, open_ids, now, self._rails)
@@ -201,7 +203,7 @@ def _demands(instances: Iterable[Instance], rules: dict[str, AlertRule]) -> list
         rule = rules.get(inst.rule_id)
         action = None if rule is None else rule.pause_action
         kind, _, provider = inst.scope.partition(":")
-        if action is None or kind != "provider" or inst.status not in ACTIVE:
+        if action is None or kind != "provider" or provider == OTHER or inst.status not in ACTIVE:
             continue
         fired = inst.fired_at or inst.opened_at
         demands.append(
@@ -220,5 +222,10 @@ def _lead(instances: Iterable[Instance], scope: str) -> Instance | None:
 def _check(provider: str, reason: str) -> None:
     if not _PROVIDER.fullmatch(provider):
         raise InvalidArgument(f"provider: expected a provider id matching {PROVIDER_PATTERN}")
+    if provider == OTHER:
+        raise InvalidArgument(
+            f"provider: {OTHER!r} sums the providers outside TRACKED_PROVIDERS; pause a tracked "
+            "provider (add it to TRACKED_PROVIDERS to control it)"
+        )
     if len(reason) > MAX_REASON:
         raise InvalidArgument(f"reason: at most {MAX_REASON} characters")

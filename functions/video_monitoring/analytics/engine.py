@@ -12,6 +12,7 @@ from typing import Any
 from video_monitoring.analytics import forecast, user_insights
 from video_monitoring.analytics.insights import (
     business_metrics,
+    counted_as_other,
     providers_comparison,
     quality_insights,
     upgrades_of,
@@ -27,6 +28,7 @@ from video_monitoring.core.clock import Clock, utc_now
 from video_monitoring.core.errors import InvalidArgument
 from video_monitoring.core.models import Window, rfc3339
 from video_monitoring.ingest import counters as k
+from video_monitoring.ingest.bounds import DEFAULT_BOUNDS, Bounds
 from video_monitoring.ingest.events import plan_event_change
 from video_monitoring.ingest.pipeline import Plan, SourceState, StoredState
 from video_monitoring.ingest.rollup import (
@@ -77,24 +79,6 @@ DAY_KEYS = frozenset(
 SETTLE = dt.timedelta(minutes=15)
 
 
-def fill_gaps(
-    points: list[tuple[dt.datetime, float | None]],
-) -> list[tuple[dt.datetime, float]]:
-    """Drop leading and trailing buckets without a value; interpolate inner ones linearly, so
-    the fitted series stays evenly spaced."""
-    known = [i for i, (_, value) in enumerate(points) if value is not None]
-    result: list[tuple[dt.datetime, float]] = []
-    for left, right in zip(known, [*known[1:], known[-1]] if known else [], strict=True):
-        start, value = points[left]
-        right_value = points[right][1]
-        assert value is not None and right_value is not None
-        result.append((start, value))
-        for i in range(left + 1, right):
-            share = (i - left) / (right - left)
-            result.append((points[i][0], value + share * (right_value - value)))
-    return result
-
-
 class AnalyticsEngine:
     """Combines rollups, events and alerts into dashboard answers."""
 
@@ -104,7 +88,7 @@ class AnalyticsEngine:
         monitor: PerformanceMonitor,
         shards: int = 16,
         clock: Clock = utc_now,
-        tracked_features: frozenset[str] | None = None,
+        bounds: Bounds = DEFAULT_BOUNDS,
         retention: Retention = DEFAULT_RETENTION,
         archive: TrendArchive | None = None,
         stuck_after: dt.timedelta = dt.timedelta(minutes=30),
@@ -115,7 +99,7 @@ class AnalyticsEngine:
         self._archive = archive
         self._shards = shards
         self._clock = clock
-        self._features = tracked_features
+        self._bounds = bounds
         self._retention = retention
 
     def record_app_event(self, event_id: str) -> Plan:
@@ -131,14 +115,21 @@ class AnalyticsEngine:
 
         def plan(source: SourceState, stored: StoredState) -> Plan:
             return plan_event_change(
-                event_id, source, stored, now, self._shards, self._features, self._retention
+                event_id, source, stored, now, self._shards, self._bounds, self._retention
             )
 
         return plan
 
     def generate_quality_insights(self, window: Window) -> dict[str, Any]:
         """docs/interfaces.md §6 `/quality` (definitions in the README)."""
-        return {**quality_insights(self.cells(window), window), "source": self.source(window)}
+        cells, events = self.cells(window), self.event_totals(window).values()
+        others = counted_as_other(cells, events)
+        quality = quality_insights(cells, window)
+        return {**quality, "countedAsOther": others, "source": self.source(window)}
+
+    def counted_as_other(self, window: Window) -> dict[str, int]:
+        """Per bounded field, the values of the window counted under `other`."""
+        return counted_as_other(self.cells(window), self.event_totals(window).values())
 
     def compare_providers(self, window: Window) -> dict[str, Any]:
         """docs/interfaces.md §6 `/providers`: every provider side by side."""
@@ -206,7 +197,7 @@ class AnalyticsEngine:
             if point["fitted"]:
                 value = TREND_METRICS[metric](point)
                 eligible.append((point["start"], None if value is None else float(value)))
-        fitted = fill_gaps(eligible)
+        fitted = forecast.fill_gaps(eligible)
         observed = {start for start, value in eligible if value is not None}
         model = forecast.fit([v for _, v in fitted])
         low, high = METRIC_BOUNDS.get(metric, (0.0, math.inf))
@@ -271,7 +262,7 @@ class AnalyticsEngine:
         old, recent = self._split(window)
         cells: Cells = []
         if old is not None:
-            cells += self._archive_or_fail().cells(old, self._features)
+            cells += self._archive_or_fail().cells(old, self._bounds)
         if recent is not None:
             cells += self._monitor.cells(recent)
         return cells
@@ -281,7 +272,7 @@ class AnalyticsEngine:
         old, recent = self._split(window)
         result = self._monitor.event_totals(recent) if recent is not None else {}
         if old is not None:
-            for event_type, flat in self._archive_or_fail().event_cells(old, self._features):
+            for event_type, flat in self._archive_or_fail().event_cells(old, self._bounds):
                 result.setdefault(event_type, Totals()).add(flat)
         return result
 
@@ -402,7 +393,7 @@ class AnalyticsEngine:
             # Without a stored snapshot, the last archived day's retention needs its 30 days.
             since = old_days[0] if stored else min(old_days[0], last - dt.timedelta(days=30))
             archived = self._archive_or_fail().user_days(
-                since, last + dt.timedelta(days=1), self._store.opted_out_users()
+                since, last + dt.timedelta(days=1), self._store.opted_out_users(), self._bounds
             )
             for activity in archived:
                 if activity.day >= old_days[0]:

@@ -9,6 +9,7 @@ flagged anomalous when its one-step error exceeds `ANOMALY_Z` robust standard de
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import statistics
 from collections.abc import Sequence
@@ -87,3 +88,21 @@ def anomalies(model: Fit) -> list[int]:
     median = statistics.median(errors)
     scale = max(1.4826 * statistics.median(abs(e - median) for e in errors), 1e-9)
     return [i + 2 for i, e in enumerate(errors) if abs(e - median) > ANOMALY_Z * scale]
+
+
+def fill_gaps(
+    points: list[tuple[dt.datetime, float | None]],
+) -> list[tuple[dt.datetime, float]]:
+    """Drop leading and trailing buckets without a value; interpolate inner ones linearly, so
+    the fitted series stays evenly spaced."""
+    known = [i for i, (_, value) in enumerate(points) if value is not None]
+    result: list[tuple[dt.datetime, float]] = []
+    for left, right in zip(known, [*known[1:], known[-1]] if known else [], strict=True):
+        start, value = points[left]
+        right_value = points[right][1]
+        assert value is not None and right_value is not None
+        result.append((start, value))
+        for i in range(left + 1, right):
+            share = (i - left) / (right - left)
+            result.append((points[i][0], value + share * (right_value - value)))
+    return result

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from video_monitoring.core.models import rfc3339
@@ -201,7 +201,9 @@ class HealthCheck:
         backlog: Callable[[dt.datetime], tuple[int, int]],
         clock: Callable[[], dt.datetime],
         cache_seconds: float = 15.0,
+        others: Callable[[dt.datetime], Mapping[str, int]] | None = None,
     ) -> None:
+        self._others = others
         self._source = source
         self._backlog = backlog
         self._clock = clock
@@ -216,5 +218,9 @@ class HealthCheck:
                 return self._last[1]
             queued, stuck = self._backlog(now)
             health = assess(self._source.health_inputs(now, queued, stuck))
+            if self._others is not None:
+                # Detail only: values under `other` are counted, not a fault of the monitor.
+                others = dict(self._others(now))
+                health = replace(health, detail={**health.detail, "countedAsOther24h": others})
             self._last = (now, health)
             return health

@@ -11,6 +11,7 @@ from video_monitoring.config import constants as c
 from video_monitoring.core.models import Window
 from video_monitoring.core.stats import wilson_interval
 from video_monitoring.ingest import counters as k
+from video_monitoring.ingest.bounds import FIELDS
 from video_monitoring.ingest.counters import MILLI
 from video_monitoring.ingest.rollup import Totals, merge_cells, ratio, split_cell, statuses
 
@@ -23,6 +24,15 @@ CONFIDENCE = 0.95
 def providers_in(cells: Iterable[tuple[str, Mapping[str, float]]]) -> list[str]:
     """Providers present in the cells, sorted."""
     return sorted({split_cell(key)[0] for key, _ in cells})
+
+
+def counted_as_other(cells: Cells, events: Iterable[Totals]) -> dict[str, int]:
+    """Per bounded field, how many values the window counted under `other` (generation and
+    event cells together: `feature` adds generations' untracked names and feature_used events')."""
+    totals = merge_cells(cells)
+    for event_totals in events:
+        totals.add(event_totals.values)
+    return {field: int(totals.of(k.OTHER, field)) for field in FIELDS}
 
 
 def quality_json(totals: Totals) -> dict[str, Any]:

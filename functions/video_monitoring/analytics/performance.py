@@ -25,6 +25,7 @@ from video_monitoring.core.errors import InvalidArgument
 from video_monitoring.core.models import Window
 from video_monitoring.ingest import counters as k
 from video_monitoring.ingest import sketch
+from video_monitoring.ingest.bounds import DEFAULT_BOUNDS, Bounds
 from video_monitoring.ingest.pipeline import Plan, SourceState, StoredState, plan_change
 from video_monitoring.ingest.rollup import (
     BucketRange,
@@ -125,13 +126,13 @@ class PerformanceMonitor:
         store: MonitoringStore,
         shards: int,
         clock: Clock = utc_now,
-        tracked_features: frozenset[str] | None = None,
+        bounds: Bounds = DEFAULT_BOUNDS,
         retention: Retention = DEFAULT_RETENTION,
     ) -> None:
         self._store = store
         self._shards = shards
         self._clock = clock
-        self._features = tracked_features
+        self._bounds = bounds
         self._retention = retention
 
     def record_generation_metrics(self, generation_id: str) -> Plan:
@@ -147,7 +148,7 @@ class PerformanceMonitor:
 
         def plan(source: SourceState, stored: StoredState) -> Plan:
             return plan_change(
-                generation_id, source, stored, now, self._shards, self._features, self._retention
+                generation_id, source, stored, now, self._shards, self._bounds, self._retention
             )
 
         return plan

@@ -70,3 +70,24 @@ EVENT_PREMIUM_UPGRADE: Final = "premium_upgrade"
 
 ROLE_ANALYTICS: Final = "analytics"
 ROLE_ADMIN: Final = "admin"
+
+# Bounded keys: free-form values that name a rollup cell or counter keep their own name only when
+# listed (settings TRACKED_*); every other value counts under OTHER, so a day's rollup documents
+# stay small whatever arrives. The raw value stays on the stored record and in BigQuery.
+OTHER: Final = "other"
+DEFAULT_TRACKED_PROVIDERS: Final = ("runway", "pika", "heygen", "synthesia", "d-id")
+# The contract's app event types (docs/interfaces.md §2) and the monitor's own.
+CLIENT_EVENT_TYPES: Final = (
+    "session_start", "session_end", "video_viewed", "video_shared", "video_downloaded",
+    "feature_used",
+)  # fmt: skip
+DEFAULT_TRACKED_EVENT_TYPES: Final = (
+    *CLIENT_EVENT_TYPES, EVENT_PREMIUM_UPGRADE, EVENT_GENERATION_REQUESTED,
+    EVENT_GENERATION_STARTED, EVENT_GENERATION_COMPLETED, EVENT_GENERATION_FAILED,
+    EVENT_GENERATION_CANCELLED,
+)  # fmt: skip
+DEFAULT_TRACKED_ERROR_CODES: Final = (
+    "provider_timeout", "provider_5xx", "provider_unavailable", "content_policy",
+    "quota_exceeded", "rate_limited", "invalid_input", "timeout", "internal_error",
+)  # fmt: skip
+DEFAULT_TRACKED_FEATURES: Final = ("custom_avatar", "voice_clone", "hd_export", "brand_kit")

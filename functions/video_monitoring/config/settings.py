@@ -25,11 +25,20 @@ from typing import Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from video_monitoring.config.constants import DEFAULT_SOURCE_COLLECTION
+from video_monitoring.config.constants import (
+    DEFAULT_SOURCE_COLLECTION,
+    DEFAULT_TRACKED_ERROR_CODES,
+    DEFAULT_TRACKED_EVENT_TYPES,
+    DEFAULT_TRACKED_FEATURES,
+    DEFAULT_TRACKED_PROVIDERS,
+)
 from video_monitoring.core.errors import ConfigError
 
 # The project outside production when none is set (the local stack's; `demo-` ids stay local).
 LOCAL_PROJECT = "demo-cvplus"
+# Most values one TRACKED_* list may name: 200 cells of ~300 bytes keep a day's generation rollup
+# (providers x tiers) and event rollup far below Firestore's 1 MiB (README "Bounded keys").
+MAX_TRACKED = 200
 
 
 class _Group(BaseSettings):
@@ -60,9 +69,19 @@ class RollupSettings(_Group):
     rollup_shards: int = Field(default=16, ge=1, le=4096)
     # Memory per function instance for folded rollup documents already read (0: no cache).
     rollup_cache_mb: int = Field(default=32, ge=0, le=1024)
-    # Feature names counted one by one in the rollups; any other name counts as "other".
+    # Values counted one by one in the rollups (JSON lists); any other value counts under
+    # "other" (and in the `other/<field>` counters), so documents stay bounded whatever arrives.
     tracked_features: list[str] = Field(
-        default_factory=lambda: ["custom_avatar", "voice_clone", "hd_export", "brand_kit"]
+        default_factory=lambda: [*DEFAULT_TRACKED_FEATURES], max_length=MAX_TRACKED
+    )
+    tracked_providers: list[str] = Field(
+        default_factory=lambda: [*DEFAULT_TRACKED_PROVIDERS], max_length=MAX_TRACKED
+    )
+    tracked_event_types: list[str] = Field(
+        default_factory=lambda: [*DEFAULT_TRACKED_EVENT_TYPES], max_length=MAX_TRACKED
+    )
+    tracked_error_codes: list[str] = Field(
+        default_factory=lambda: [*DEFAULT_TRACKED_ERROR_CODES], max_length=MAX_TRACKED
     )
 
 

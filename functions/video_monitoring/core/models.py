@@ -16,6 +16,8 @@ IN_PROGRESS: frozenset[str] = frozenset({"queued", "processing"})
 
 PROVIDER_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 _Timestamp = Annotated[dt.datetime, Field(strict=True)]
+# A feature name is a short identifier; the stored metrics record copies the list.
+FeatureName = Annotated[str, Field(max_length=128)]
 
 
 def _finite(value: float | None, name: str) -> None:
@@ -66,7 +68,7 @@ class GenerationDocument(BaseModel):
     costUsd: float | None = Field(default=None, ge=0)
     outputSeconds: float | None = Field(default=None, gt=0)
     resolution: str | None = Field(default=None, max_length=32)
-    features: list[str] = Field(default_factory=list, max_length=100)
+    features: list[FeatureName] = Field(default_factory=list, max_length=100)
 
     @field_validator("createdAt", "startedAt", "completedAt", mode="after")
     @classmethod

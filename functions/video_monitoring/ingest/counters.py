@@ -94,6 +94,8 @@ FALLBACK = Count("fallback", "generations another provider took over")
 ERRORS = Family("err", "failed generations per error code")
 FEATURES = Family("feat", "generations (or feature_used events) per premium feature")
 ANY_FEATURE = Count("feat_any", "generations using any premium feature")
+# Values of the bounded fields (ingest/bounds.py) counted under `other`, per field.
+OTHER = Family("other", "values counted under `other` (provider, errorCode, feature, eventType)")
 # Exact sums over generations with both a quality score and a rating (their correlation).
 RATED_PAIRS = Count("qr/n", "generations with a quality score and a rating")
 PAIR_QUALITY = Count("qr/q", "sum of quality scores, thousandths")
@@ -121,15 +123,16 @@ GENERATION_COUNTERS: tuple[Counter, ...] = (
     GENERATIONS, STATUS, GENERATION_TIME, GENERATION_TIME_BINS, OUTPUT, QUEUE, RENDER, COST,
     QUALITY, RATING, ATTEMPTS, RETRIED, FALLBACK, ERRORS, FEATURES, ANY_FEATURE, RATED_PAIRS,
     PAIR_QUALITY, PAIR_RATING, PAIR_QUALITY_SQUARES, PAIR_RATING_SQUARES, PAIR_PRODUCTS,
-    BAND_RATED, BAND_RATING, FAILED_COST, RETRY_WASTE,
+    BAND_RATED, BAND_RATING, FAILED_COST, RETRY_WASTE, OTHER,
 )  # fmt: skip
 # Counters added after generations were first recorded: a stored contribution without them is
 # kept as it is while its generation does not change (the next change counts them), so a
 # release adding them neither rewrites history nor looks like drift to the nightly audit.
 LATER_GENERATION_KEYS: frozenset[str] = frozenset(
     {FAILED_COST.sum_key, FAILED_COST.n_key, RETRY_WASTE.key}
+    | {OTHER.key(f) for f in ("provider", "errorCode", "feature")}
 )
-EVENT_COUNTERS: tuple[Counter, ...] = (EVENTS, REVENUE, FEATURES)
+EVENT_COUNTERS: tuple[Counter, ...] = (EVENTS, REVENUE, FEATURES, OTHER)
 USER_DAY_COUNTERS: tuple[Counter, ...] = (
     USER_GENERATIONS, USER_STATUS, USER_PREMIUM, USER_EVENTS, USER_REVENUE,
 )  # fmt: skip

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from video_monitoring.config import constants as c
 from video_monitoring.core.models import AppEvent
 from video_monitoring.ingest import counters as k
+from video_monitoring.ingest.bounds import DEFAULT_BOUNDS, FIELD_EVENT_TYPE, Bounds
 from video_monitoring.ingest.counters import MICRO_USD
 from video_monitoring.ingest.pipeline import (
     Plan,
@@ -39,10 +40,10 @@ from video_monitoring.ingest.pipeline import (
 )
 from video_monitoring.ingest.rollup import (
     Contribution,
+    count_features,
+    count_other,
     deltas,
-    feature_key,
     fixed,
-    safe_key,
     shard_of,
     user_day,
     user_day_deltas,
@@ -56,20 +57,22 @@ def is_monitor_event(data: Mapping[str, Any] | None) -> bool:
 
 
 def event_contribution(
-    event_id: str, event: AppEvent, shards: int, tracked_features: frozenset[str] | None = None
+    event_id: str, event: AppEvent, shards: int, bounds: Bounds = DEFAULT_BOUNDS
 ) -> Contribution:
     """Counters one app event adds to its type's cell: one occurrence, revenue for upgrades,
-    the feature for `feature_used`."""
+    the feature for `feature_used` (type and feature mapped through the bounds)."""
+    cell = bounds.event_type(event.type)
     values: dict[str, int] = {k.EVENTS.key: 1}
+    count_other(values, FIELD_EVENT_TYPE, cell)
     if event.amountUsd is not None:
         values[k.REVENUE.sum_key] = fixed(event.amountUsd, k.REVENUE.scale)
         values[k.REVENUE.n_key] = 1
     feature = event.properties.get("feature")
     if event.type == "feature_used" and isinstance(feature, str) and feature:
-        values[k.FEATURES.key(feature_key(feature, tracked_features))] = 1
+        count_features(values, [feature], bounds)
     return Contribution(
         created_at=event.timestamp,
-        cell=safe_key(event.type),
+        cell=cell,
         shard=shard_of(event_id, shards),
         values=values,
     )
@@ -81,7 +84,7 @@ def plan_event_change(
     stored: StoredState,
     now: dt.datetime,
     shards: int,
-    tracked_features: frozenset[str] | None = None,
+    bounds: Bounds = DEFAULT_BOUNDS,
     retention: Retention = DEFAULT_RETENTION,
 ) -> Plan:
     """Plan the writes for one analytics event; never raises for a bad document. An event
@@ -102,8 +105,8 @@ def plan_event_change(
         return rejection("eventId", event_id, source, stored, error, now, retention)
     if stored.metrics is None and retention.raw_expired(event.timestamp, now):
         return expiry(stored)
-    new = event_contribution(event_id, event, shards, tracked_features)
-    day_values = {k.USER_EVENTS.key(safe_key(event.type)): 1}
+    new = event_contribution(event_id, event, shards, bounds)
+    day_values = {k.USER_EVENTS.key(bounds.event_type(event.type)): 1}
     if event.amountUsd is not None:
         day_values[k.USER_REVENUE.key] = fixed(event.amountUsd, MICRO_USD)
     new_day = user_day(event.userId, event.timestamp, day_values)

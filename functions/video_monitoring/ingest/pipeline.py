@@ -70,6 +70,7 @@ from video_monitoring.core.models import (
     parse_generation,
 )
 from video_monitoring.ingest import counters as k
+from video_monitoring.ingest.bounds import DEFAULT_BOUNDS, Bounds
 from video_monitoring.ingest.rollup import (
     Contribution,
     RollupDelta,
@@ -203,7 +204,7 @@ def plan_change(
     stored: StoredState,
     now: dt.datetime,
     shards: int,
-    tracked_features: frozenset[str] | None = None,
+    bounds: Bounds = DEFAULT_BOUNDS,
     retention: Retention = DEFAULT_RETENTION,
 ) -> Plan:
     """Plan the writes for one generation; never raises for a bad document."""
@@ -219,7 +220,7 @@ def plan_change(
         return rejection("generationId", generation_id, source, stored, error, now, retention)
     if stored.metrics is None and retention.raw_expired(doc.createdAt, now):
         return expiry(stored)
-    new = grandfathered(old, contribution(generation_id, doc, shards, tracked_features))
+    new = grandfathered(old, contribution(generation_id, doc, shards, bounds))
     new_day = generation_user_day(doc)
     emitted = dict(stored.metrics.emitted) if stored.metrics is not None else {}
     events = _lifecycle_events(generation_id, doc, emitted, retention)
@@ -328,7 +329,8 @@ def rejection(
             "reason": reason,
             "rejectedAt": now,
             "sourceUpdateTime": source.update_time,
-            "fields": sorted(source.data.keys())[:100],
+            # Field names are free text up to 1,500 bytes each: keep the record small.
+            "fields": [name[:64] for name in sorted(source.data.keys())[:100]],
             EXPIRE_FIELD: retention.raw_until(now),
         }
     withdrawn = withdrawal("rejected", stored)

@@ -16,9 +16,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from video_monitoring.config.constants import OTHER
 from video_monitoring.core.models import STATUSES, GenerationDocument
 from video_monitoring.ingest import counters as k
 from video_monitoring.ingest import sketch
+from video_monitoring.ingest.bounds import (
+    DEFAULT_BOUNDS,
+    FIELD_ERROR,
+    FIELD_FEATURE,
+    FIELD_PROVIDER,
+    Bounds,
+)
 from video_monitoring.ingest.counters import MILLI, Count, Family, Measure
 
 Granularity = Literal["minute", "hour", "day"]
@@ -142,19 +150,32 @@ class Contribution:
         )
 
 
-def feature_key(name: str, tracked: frozenset[str] | None) -> str:
-    """A feature's counter name: itself when tracked (or when every feature is), else `other`,
-    so free-form names cannot grow rollup documents without bound."""
-    return safe_key(name) if tracked is None or name in tracked else "other"
+def count_features(values: Values, names: Iterable[str], bounds: Bounds, n: int = 1) -> None:
+    """Add `n` to each feature counter the names map to (once per counter), and count the
+    distinct untracked names under `other/feature`."""
+    distinct = set(names)
+    for key in sorted({bounds.feature(f) for f in distinct}):
+        values[k.FEATURES.key(key)] = values.get(k.FEATURES.key(key), 0) + n
+    untracked = sum(1 for f in distinct if bounds.feature(f) == OTHER)
+    if untracked:
+        key = k.OTHER.key(FIELD_FEATURE)
+        values[key] = values.get(key, 0) + n * untracked
+
+
+def count_other(values: Values, field_name: str, mapped: str, n: int = 1) -> None:
+    """Count `n` values of a field that went to `other`."""
+    if mapped == OTHER and n:
+        values[k.OTHER.key(field_name)] = values.get(k.OTHER.key(field_name), 0) + n
 
 
 def contribution(
     generation_id: str,
     doc: GenerationDocument,
     shards: int,
-    tracked_features: frozenset[str] | None = None,
+    bounds: Bounds = DEFAULT_BOUNDS,
 ) -> Contribution:
-    """The counters a generation in its current state adds to its cell."""
+    """The counters a generation in its current state adds to its cell (provider, error code
+    and features mapped through the bounds)."""
     values: Values = {k.GENERATIONS.key: 1, k.STATUS.key(doc.status): 1}
 
     def add_sum(measure: Measure, value: float | None) -> None:
@@ -188,7 +209,9 @@ def contribution(
         if doc.fallbackFrom:
             values[k.FALLBACK.key] = 1
     if doc.status == "failed" and doc.error is not None:
-        values[k.ERRORS.key(safe_key(doc.error.code))] = 1
+        code = bounds.error_code(doc.error.code)
+        values[k.ERRORS.key(code)] = 1
+        count_other(values, FIELD_ERROR, code)
     if doc.qualityScore is not None and doc.userRating is not None:
         # Exact sums for the quality-satisfaction correlation, and mean rating per quality band.
         q, r = fixed(doc.qualityScore, MILLI), fixed(doc.userRating, MILLI)
@@ -200,22 +223,17 @@ def contribution(
         band = min(int(doc.qualityScore), 9)
         values[k.BAND_RATED.key(band)] = 1
         values[k.BAND_RATING.key(band)] = r
-    for key in sorted({feature_key(f, tracked_features) for f in doc.features}):
-        values[k.FEATURES.key(key)] = 1
+    count_features(values, doc.features, bounds)
     if doc.features:
         values[k.ANY_FEATURE.key] = 1
+    provider = bounds.provider(doc.provider)
+    count_other(values, FIELD_PROVIDER, provider)
     return Contribution(
         created_at=doc.createdAt,
-        cell=cell_key(doc.provider, doc.userTier),
+        cell=cell_key(provider, doc.userTier),
         shard=shard_of(generation_id, shards),
         values=values,
     )
-
-
-def safe_key(code: str) -> str:
-    # Error codes are free text from providers; keep them usable as one map key.
-    cleaned = "".join(ch if ch.isalnum() or ch in "_-." else "_" for ch in code)
-    return cleaned[:64] or "_"
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from video_monitoring.alerting.backtest import StoredRun
 from video_monitoring.core.errors import Unavailable
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.files import Dataset
+from video_monitoring.ingest.bounds import DEFAULT_BOUNDS, Bounds
 from video_monitoring.ingest.rollup import Granularity
 from video_monitoring.ingest.store import UserActivity
 from video_monitoring.privacy.pseudonyms import pseudonym
@@ -40,15 +41,15 @@ class ArchiveOnDemand:
         with _bigquery_answers():
             return self._warehouse().trend_points(window, granularity)
 
-    def cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
+    def cells(self, window: Window, bounds: Bounds) -> Cells:
         """Generation rollup cells of the window, rebuilt in BigQuery."""
         with _bigquery_answers():
-            return self._warehouse().cells(window, tracked_features)
+            return self._warehouse().cells(window, bounds)
 
-    def event_cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
+    def event_cells(self, window: Window, bounds: Bounds) -> Cells:
         """Event rollup cells of the window, rebuilt in BigQuery."""
         with _bigquery_answers():
-            return self._warehouse().event_cells(window, tracked_features)
+            return self._warehouse().event_cells(window, bounds)
 
     def count_rows(self, dataset: Dataset, window: Window) -> int:
         """Archived rows of an exported dataset in the window."""
@@ -64,12 +65,18 @@ class ArchiveOnDemand:
             yield from self._warehouse().archived_rows(dataset, window)
 
     def user_days(
-        self, start: dt.datetime, end: dt.datetime, excluded: frozenset[str]
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        excluded: frozenset[str],
+        bounds: Bounds = DEFAULT_BOUNDS,
     ) -> list[UserActivity]:
         """User activity per day from BigQuery, the excluded users left out under their ids and,
         where the export pseudonymises, under their pseudonyms."""
         with _bigquery_answers():
-            return self._warehouse().user_days(start, end, excluded | self.aliases(excluded))
+            return self._warehouse().user_days(
+                start, end, excluded | self.aliases(excluded), bounds
+            )
 
     def rule_runs(
         self, metric: str, window: str, start: dt.datetime, end: dt.datetime, kinds: Sequence[str]

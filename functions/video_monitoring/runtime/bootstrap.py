@@ -51,11 +51,14 @@ from video_monitoring.core.budget import Budget
 from video_monitoring.core.clock import utc_now
 from video_monitoring.core.errors import ConfigError
 from video_monitoring.core.identity import Accounts
+from video_monitoring.core.models import Window
 from video_monitoring.dashboard.access import MemoryRateLimiter, Quota
 from video_monitoring.dashboard.app import Dashboard, FileExports
 from video_monitoring.dashboard.auth import verify
 from video_monitoring.dashboard.routes import RouteClass
 from video_monitoring.dashboard.standing import AccountCache
+from video_monitoring.ingest.bounds import Bounds
+from video_monitoring.ingest.rollup import floor_time
 from video_monitoring.privacy.erasure import ErasureReport, erase_user
 from video_monitoring.privacy.pseudonyms import pseudonym
 from video_monitoring.privacy.retention import Retention, retention_of
@@ -127,11 +130,25 @@ def account_checks(settings: Settings) -> Accounts | None:
     return AccountCache(FirebaseAccounts(), utc_now, ttl)
 
 
+def last_day(now: dt.datetime) -> Window:
+    """The 24 whole hours before the current one (24 hour buckets to read, not minutes)."""
+    end = floor_time(now, "hour")
+    return Window(start=end - dt.timedelta(days=1), end=end)
+
+
+def bounds_of(settings: Settings) -> Bounds:
+    """The tracked values of each bounded field, from TRACKED_* (ingest/bounds.py)."""
+    r = settings.rollups
+    return Bounds.of(
+        r.tracked_providers, r.tracked_event_types, r.tracked_error_codes, r.tracked_features
+    )
+
+
 def build(settings: Settings) -> Services:
     """Wire every service from the settings."""
     accounts = account_checks(settings)
     retention = retention_of(settings.retention)
-    features = frozenset(settings.rollups.tracked_features)
+    bounds = bounds_of(settings)
     shards = settings.rollups.rollup_shards
     warehouse = LazyWarehouse(settings)
     archive = (
@@ -140,7 +157,7 @@ def build(settings: Settings) -> Services:
         else None
     )
     store = FirestoreStore()
-    monitor = PerformanceMonitor(store, shards, utc_now, features, retention)
+    monitor = PerformanceMonitor(store, shards, utc_now, bounds, retention)
     notify = settings.notifications
     alert_store = FirestoreAlertStore()
     channels = channels_from_settings(notify)
@@ -161,7 +178,7 @@ def build(settings: Settings) -> Services:
     )
     stuck_after = dt.timedelta(minutes=settings.pipeline.stuck_after_minutes)
     analytics = AnalyticsEngine(
-        store, monitor, shards, utc_now, features, retention, archive=archive,
+        store, monitor, shards, utc_now, bounds, retention, archive=archive,
         stuck_after=stuck_after,
     )  # fmt: skip
     board = settings.dashboard
@@ -201,7 +218,13 @@ def build(settings: Settings) -> Services:
         eraser=functools.partial(erase_everywhere, settings, store, warehouse),
         retention=retention,
         targets=board.targets(),
-        health=HealthCheck(health, overall_backlog, utc_now, board.health_cache_seconds),
+        health=HealthCheck(
+            health,
+            overall_backlog,
+            utc_now,
+            board.health_cache_seconds,
+            others=lambda now: analytics.counted_as_other(last_day(now)),
+        ),
         responder=responder,
         digests=digests,
         slos=slos,

@@ -13,9 +13,10 @@ answered.
   one per event type, with the counters `rollup.contribution` and `events.event_contribution`
   give: the same fixed-point rounding (half to even, as Python's `round`), the same sketch bins
   (`CEIL(LN(seconds) / LN(gamma))`, the divisor passed in so both sides divide by the same
-  double) and the same keys (error codes and features mapped here, in Python, by the pipeline's
-  own functions). The figure code then runs unchanged, so a window answered from BigQuery gives
-  the figures the rollups gave for it, percentiles within the same sketch bound.
+  double) and the same keys (providers, event types, error codes and features mapped here, in
+  Python, through the pipeline's `Bounds`, `other/<field>` counters included). The figure code
+  then runs unchanged, so a window answered from BigQuery gives the figures the rollups gave for
+  it, percentiles within the same sketch bound.
 """
 
 from __future__ import annotations
@@ -29,15 +30,22 @@ from video_monitoring.config.constants import EVENT_PREMIUM_UPGRADE, EVENT_SOURC
 from video_monitoring.core.models import Window
 from video_monitoring.ingest import counters as k
 from video_monitoring.ingest import sketch
+from video_monitoring.ingest.bounds import (
+    DEFAULT_BOUNDS,
+    FIELD_ERROR,
+    FIELD_EVENT_TYPE,
+    FIELD_PROVIDER,
+    Bounds,
+)
 from video_monitoring.ingest.counters import MICRO_USD, MILLI, Count, Measure
 from video_monitoring.ingest.rollup import (
     Granularity,
     Values,
     business_point,
     cell_key,
-    feature_key,
+    count_features,
+    count_other,
     floor_time,
-    safe_key,
     step,
 )
 from video_monitoring.ingest.store import UserActivity
@@ -57,16 +65,20 @@ class TrendArchive(Protocol):
         """One point per bucket of the window (empty buckets included), as the rollups give."""
         ...
 
-    def cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
+    def cells(self, window: Window, bounds: Bounds) -> Cells:
         """The generation rollup cells of the window: one per (provider, tier)."""
         ...
 
-    def event_cells(self, window: Window, tracked_features: frozenset[str] | None) -> Cells:
+    def event_cells(self, window: Window, bounds: Bounds) -> Cells:
         """The event rollup cells of the window: one per event type."""
         ...
 
     def user_days(
-        self, start: dt.datetime, end: dt.datetime, excluded: frozenset[str]
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        excluded: frozenset[str],
+        bounds: Bounds = DEFAULT_BOUNDS,
     ) -> list[UserActivity]:
         """Each user's activity on each UTC day starting in [start, end), as `user_days` holds
         it, without the excluded users (opted out) and the anonymised rows."""
@@ -256,19 +268,27 @@ def keyed_params() -> dict[str, float]:
 def cells_from_rows(
     plain: Iterable[Mapping[str, Any]],
     keyed: Iterable[Mapping[str, Any]],
-    tracked_features: frozenset[str] | None,
+    bounds: Bounds = DEFAULT_BOUNDS,
 ) -> Cells:
     """The generation cells from the rows of cell_sql and keyed_cell_sql."""
     cells: dict[str, Values] = {}
 
     def add(row: Mapping[str, Any], key: str, value: Any) -> None:
         if value:
-            values = cells.setdefault(cell_key(row["provider"], row["tier"]), {})
+            cell = cell_key(bounds.provider(row["provider"]), row["tier"])
+            values = cells.setdefault(cell, {})
             values[key] = values.get(key, 0) + int(value)
+
+    def add_all(row: Mapping[str, Any], counters: Mapping[str, int]) -> None:
+        for key, value in counters.items():
+            add(row, key, value)
 
     for row in plain:
         add(row, k.GENERATIONS.key, row["n"])
         add(row, k.STATUS.key(row["status"]), row["n"])
+        others: Values = {}
+        count_other(others, FIELD_PROVIDER, bounds.provider(row["provider"]), int(row["n"]))
+        add_all(row, others)
         for measure in _SUMS:
             if row[f"{measure.key}_n"]:
                 add(row, measure.sum_key, row[f"{measure.key}_sum"])
@@ -290,13 +310,17 @@ def cells_from_rows(
         if kind == "b":
             add(row, k.GENERATION_TIME_BINS.key(sketch.ZERO_KEY if key is None else int(key)), n)
         elif kind == "err":
-            add(row, k.ERRORS.key(safe_key(key)), n)
+            code = bounds.error_code(key)
+            errors: Values = {k.ERRORS.key(code): int(n)}
+            count_other(errors, FIELD_ERROR, code, int(n))
+            add_all(row, errors)
         elif kind == "qb":
             add(row, k.BAND_RATED.key(int(key)), n)
             add(row, k.BAND_RATING.key(int(key)), row["total"])
         elif kind == "feat":
-            for name in sorted({feature_key(f, tracked_features) for f in json.loads(key)}):
-                add(row, k.FEATURES.key(name), n)
+            features: Values = {}
+            count_features(features, json.loads(key), bounds, int(n))
+            add_all(row, features)
     return [(key, values) for key, values in sorted(cells.items())]
 
 
@@ -315,24 +339,26 @@ def event_cell_sql(table: str) -> str:
 
 
 def event_cells_from_rows(
-    rows: Iterable[Mapping[str, Any]], tracked_features: frozenset[str] | None
+    rows: Iterable[Mapping[str, Any]], bounds: Bounds = DEFAULT_BOUNDS
 ) -> Cells:
     """The event cells from the rows of event_cell_sql (as events.event_contribution counts:
     a feature counts when it is a non-empty string)."""
     cells: dict[str, Values] = {}
     for row in rows:
-        values = cells.setdefault(safe_key(row["type"]), {})
-        counters = {
-            k.EVENTS.key: row["n"],
-            k.REVENUE.n_key: row["rev_n"],
-            k.REVENUE.sum_key: row["rev_sum"],
+        cell = bounds.event_type(row["type"])
+        values = cells.setdefault(cell, {})
+        counters: Values = {
+            k.EVENTS.key: int(row["n"]),
+            k.REVENUE.n_key: int(row["rev_n"] or 0),
+            k.REVENUE.sum_key: int(row["rev_sum"] or 0),
         }
+        count_other(counters, FIELD_EVENT_TYPE, cell, int(row["n"]))
         feature = json.loads(row["feature"]) if row["feature"] is not None else None
         if isinstance(feature, str) and feature:
-            counters[k.FEATURES.key(feature_key(feature, tracked_features))] = row["n"]
+            count_features(counters, [feature], bounds, int(row["n"]))
         for key, value in counters.items():
             if value:
-                values[key] = values.get(key, 0) + int(value)
+                values[key] = values.get(key, 0) + value
     return [(key, values) for key, values in sorted(cells.items())]
 
 
@@ -358,7 +384,9 @@ def user_day_sql(generations: str, events: str) -> str:
     )
 
 
-def user_days_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[UserActivity]:
+def user_days_from_rows(
+    rows: Iterable[Mapping[str, Any]], bounds: Bounds = DEFAULT_BOUNDS
+) -> list[UserActivity]:
     """User activity from the rows of user_day_sql, with the counters the pipeline keeps
     (pipeline.generation_user_day, events.plan_event_change)."""
     days: dict[tuple[dt.datetime, str], Values] = {}
@@ -371,7 +399,7 @@ def user_days_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[UserActivity]
             for key in keys:
                 counters[key] = counters.get(key, 0) + n
         else:
-            key = k.USER_EVENTS.key(safe_key(row["key"]))
+            key = k.USER_EVENTS.key(bounds.event_type(row["key"]))
             counters[key] = counters.get(key, 0) + n
             if row["total"] is not None:
                 revenue = k.USER_REVENUE.key

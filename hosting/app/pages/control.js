@@ -13,6 +13,12 @@ export function controlBadge(control) {
 
 // `onChange(control)` is called after an admin's action succeeds.
 export function controlPanel(provider, control, isAdmin, onChange) {
+  if (provider === "other") {
+    // `other` sums the providers outside TRACKED_PROVIDERS: the API refuses to pause it.
+    return h("section", { class: "panel", "aria-label": `Traffic to ${provider}` },
+      h("h2", { style: "margin-top:0" }, `Traffic to ${provider}`),
+      h("p", { class: "muted" }, "The providers outside TRACKED_PROVIDERS, counted together: no single provider to pause."));
+  }
   const notice = h("div", { "aria-live": "polite", tabindex: -1 });
   const reason = h("input", { id: `control-reason-${provider}`, type: "text", maxlength: 500, placeholder: "why" });
   const act = (action) => async (event) => {
