@@ -41,6 +41,7 @@ def settings(smtp_port: int, webhook: str, budget: float = BUDGET) -> Settings:
         notifications=NotificationSettings(
             alert_channels="email,webhook", smtp_host="127.0.0.1", smtp_port=smtp_port,
             alert_email_from="monitor@example.com", alert_email_to="ops@example.com",
+            smtp_tls="none",  # the local inbox speaks plain SMTP
             alert_webhook_url=webhook + "/alerts", alert_webhook_secret="budget-secret",
             notify_attempts=2, notify_base_delay_seconds=0.1,
             notify_timeout_seconds=CHANNEL_TIMEOUT, notify_budget_seconds=budget,
