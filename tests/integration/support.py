@@ -4,17 +4,33 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import requests
+from google.cloud import firestore
 
 from local_stack.stack import LocalStack
 from local_stack.tokens import emulator_token
 
 PROJECT = "demo-cvplus"
+
+
+def client_of(local: LocalStack) -> firestore.Client:
+    """A Firestore client of a stack's emulator, leaving this process's FIRESTORE_EMULATOR_HOST
+    (the session stack's) as it was."""
+    previous = os.environ.get("FIRESTORE_EMULATOR_HOST")
+    os.environ["FIRESTORE_EMULATOR_HOST"] = local.firestore_host
+    try:
+        return firestore.Client(project=PROJECT)
+    finally:
+        if previous is None:
+            os.environ.pop("FIRESTORE_EMULATOR_HOST", None)
+        else:
+            os.environ["FIRESTORE_EMULATOR_HOST"] = previous
 
 
 @dataclass

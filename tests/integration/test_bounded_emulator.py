@@ -18,7 +18,7 @@ from google.cloud import firestore
 
 from local_stack.ports import free_ports
 from local_stack.stack import start_stack
-from tests.integration.support import PROJECT, Stack, summary, token, wait_until
+from tests.integration.support import PROJECT, Stack, client_of, summary, token, wait_until
 
 # Writing 10,000 values of every field through the triggers takes minutes on the emulator.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(5400)]
@@ -123,15 +123,7 @@ def own_stack(stack: Stack) -> Iterator[tuple[Stack, firestore.Client]]:
             log_dir=Path(logs),
             env={"BIGQUERY_ENABLED": "false", "HEALTH_CACHE_SECONDS": "0"},
         )
-        previous = os.environ.get("FIRESTORE_EMULATOR_HOST")
-        os.environ["FIRESTORE_EMULATOR_HOST"] = local.firestore_host
-        try:
-            client = firestore.Client(project=PROJECT)
-        finally:
-            if previous is None:
-                os.environ.pop("FIRESTORE_EMULATOR_HOST", None)
-            else:
-                os.environ["FIRESTORE_EMULATOR_HOST"] = previous
+        client = client_of(local)
         try:
             yield Stack(local, local.functions_base), client
         finally:

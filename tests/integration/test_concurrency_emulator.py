@@ -10,7 +10,6 @@ document really overlap.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ from google.cloud import firestore
 from local_stack.ports import free_ports
 from local_stack.stack import start_stack
 from tests.chaos import run_chaos
-from tests.integration.support import PROJECT, Stack
+from tests.integration.support import PROJECT, Stack, client_of
 
 pytestmark = pytest.mark.integration
 
@@ -43,15 +42,7 @@ def slow_stack(stack: Stack) -> Iterator[tuple[Stack, firestore.Client]]:
                 "BIGQUERY_ENABLED": "false",
             },
         )
-        previous = os.environ.get("FIRESTORE_EMULATOR_HOST")
-        os.environ["FIRESTORE_EMULATOR_HOST"] = local.firestore_host
-        try:
-            client = firestore.Client(project=PROJECT)
-        finally:
-            if previous is None:
-                os.environ.pop("FIRESTORE_EMULATOR_HOST", None)
-            else:
-                os.environ["FIRESTORE_EMULATOR_HOST"] = previous
+        client = client_of(local)
         try:
             yield Stack(local, local.functions_base), client
         finally:
