@@ -53,16 +53,16 @@ def anchors(path: Path) -> set[str]:
 def broken_links(path: Path) -> list[str]:
     """The relative links of one markdown file whose file or heading does not exist."""
     broken = []
-    for line in prose(path.read_text()):
-        for target in LINK.findall(line):
-            if re.match(r"[a-z][a-z0-9+.-]*:", target):  # http:, https:, mailto:
-                continue
-            file_part, _, anchor = target.partition("#")
-            resolved = (path.parent / file_part).resolve() if file_part else path
-            if not resolved.exists():
-                broken.append(f"{target} (no such file)")
-            elif anchor and (resolved.suffix != ".md" or anchor not in anchors(resolved)):
-                broken.append(f"{target} (no such heading)")
+    # Joined, so a link whose text wraps onto the next line is still seen.
+    for target in LINK.findall("\n".join(prose(path.read_text()))):
+        if re.match(r"[a-z][a-z0-9+.-]*:", target):  # http:, https:, mailto:
+            continue
+        file_part, _, anchor = target.partition("#")
+        resolved = (path.parent / file_part).resolve() if file_part else path
+        if not resolved.exists():
+            broken.append(f"{target} (no such file)")
+        elif anchor and (resolved.suffix != ".md" or anchor not in anchors(resolved)):
+            broken.append(f"{target} (no such heading)")
     return broken
 
 
@@ -90,13 +90,15 @@ def test_the_check_sees_a_missing_file_and_a_missing_heading(tmp_path: Path) -> 
         "# Page\n\n## Local\n\n"
         "[ok](other.md) [ok](other.md#exactly-once-at-least-twice) [ok](#local)"
         " [web](https://example.com/x.md)\n"
-        "[gone](missing.md) [gone](other.md#nowhere) [gone](#elsewhere)\n"
+        "[gone](missing.md) [gone](other.md#nowhere) [gone](#elsewhere) [wrapped\n"
+        "text](other.md#wrapped)\n"
         "```\n[in code](not-a-link.md)\n```\n"
     )
     assert broken_links(page) == [
         "missing.md (no such file)",
         "other.md#nowhere (no such heading)",
         "#elsewhere (no such heading)",
+        "other.md#wrapped (no such heading)",
     ]
 
 
