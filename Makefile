@@ -58,7 +58,7 @@ test: lint $(BQ_STAMP) $(NODE_STAMP) $(FN_STAMP)
 	$(PY) -m pytest tests -q -rs
 
 bench: $(STAMP) $(BQ_STAMP)
-	$(PY) bench/run_all.py
+	$(PY) bench/run_all.py --table docs/benchmarks-latest.md
 
 # Copy the browser libraries at their pinned versions (package.json) into hosting/vendor; the
 # copies are committed, so running the console needs no build step.

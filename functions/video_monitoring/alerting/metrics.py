@@ -104,7 +104,7 @@ def _rate(successes: float, trials: float) -> Measurement:
 
 
 def measure(metric: str, scoped: ScopeTotals) -> Measurement:
-    """A rule metric from the totals of one scope and window (definitions in the README)."""
+    """A rule metric from the totals of one scope and window (definitions in docs/figures.md)."""
     t = scoped.totals
     completed, failed = t.count("completed"), t.count("failed")
     terminal = t.samples(k.ATTEMPTS)

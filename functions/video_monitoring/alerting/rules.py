@@ -39,7 +39,7 @@ BURN_LONG = ("1h", "6h")  # a burn-rate rule's window ...
 BURN_SHORT = ("5m", "30m")  # ... and its short window
 Direction = Literal["above", "below", "both"]
 
-# Metrics a rule may name. Rates are judged on a Wilson confidence bound (README "Alerting").
+# Metrics a rule may name. Rates are judged on a Wilson confidence bound (docs/alerting.md).
 RATE_METRICS = frozenset(
     {"successRate", "failureRate", "retryRate", "fallbackRate", "conversionRate"}
 )

@@ -121,7 +121,7 @@ class AnalyticsEngine:
         return plan
 
     def generate_quality_insights(self, window: Window) -> dict[str, Any]:
-        """docs/interfaces.md §6 `/quality` (definitions in the README)."""
+        """docs/interfaces.md §6 `/quality` (definitions in docs/figures.md)."""
         cells, events = self.cells(window), self.event_totals(window).values()
         others = counted_as_other(cells, events)
         quality = quality_insights(cells, window)
@@ -156,7 +156,7 @@ class AnalyticsEngine:
         }
 
     def generate_business_metrics(self, window: Window) -> dict[str, Any]:
-        """docs/interfaces.md §6 `/business` (definitions in the README)."""
+        """docs/interfaces.md §6 `/business` (definitions in docs/figures.md)."""
         with ThreadPoolExecutor(max_workers=2) as pool:
             cells = pool.submit(self.cells, window)
             events = pool.submit(self.event_totals, window)
@@ -440,7 +440,7 @@ class AnalyticsEngine:
         }
 
     def get_analytics_summary(self, window: Window) -> dict[str, Any]:
-        """docs/interfaces.md §6 `/summary`; every figure is defined in the README."""
+        """docs/interfaces.md §6 `/summary`; every figure is defined in docs/figures.md."""
         # Three independent reads, issued together.
         with ThreadPoolExecutor(max_workers=3) as pool:
             cells_future = pool.submit(self.cells, window)

@@ -1,4 +1,4 @@
-"""Quality, provider and business figures from rollup cells (pure; definitions in the README)."""
+"""Quality, provider and business figures from rollup cells (pure; defined in docs/figures.md)."""
 
 from __future__ import annotations
 

@@ -86,7 +86,7 @@ def generation_time(totals: Totals) -> dict[str, float | None]:
 
 
 def system_metrics_json(totals: Totals, window: Window) -> dict[str, Any]:
-    """Every system figure of a window (definitions in the README)."""
+    """Every system figure of a window (definitions in docs/figures.md)."""
     counts = statuses(totals)
     completed, failed = counts["completed"], counts["failed"]
     terminal_attempted = totals.samples(k.ATTEMPTS)
@@ -110,7 +110,7 @@ def system_metrics_json(totals: Totals, window: Window) -> dict[str, Any]:
         "fallbackRate": ratio(totals.get(k.FALLBACK), terminal_attempted),
         "avgAttempts": totals.mean(k.ATTEMPTS),
         "costUsd": cost,
-        # Cost that bought no output (README "Figures"): failed jobs, and retries' failed tries.
+        # Cost that bought no output (docs/figures.md): failed jobs, and retries' failed tries.
         "failedCostUsd": totals.sum(k.FAILED_COST),
         "retryWasteUsd": totals.get(k.RETRY_WASTE) / k.MICRO_USD,
         "costPerOutputSecondUsd": ratio(cost, output) if totals.samples(k.OUTPUT) else None,

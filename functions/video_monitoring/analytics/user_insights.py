@@ -1,4 +1,4 @@
-"""User behaviour from per-user-day activity (pure; definitions in the README).
+"""User behaviour from per-user-day activity (pure; definitions in docs/figures.md).
 
 A user is active on a UTC day when any of their counters for that day is positive (a generation
 created that day, or an app event timestamped that day). Segments are per day: premium (a premium

@@ -37,7 +37,7 @@ from video_monitoring.core.errors import ConfigError
 # The project outside production when none is set (the local stack's; `demo-` ids stay local).
 LOCAL_PROJECT = "demo-cvplus"
 # Most values one TRACKED_* list may name: 200 cells of ~300 bytes keep a day's generation rollup
-# (providers x tiers) and event rollup far below Firestore's 1 MiB (README "Bounded keys").
+# (providers x tiers) and event rollup far below Firestore's 1 MiB (docs/design.md "Bounded keys").
 MAX_TRACKED = 200
 
 
@@ -64,7 +64,7 @@ class RuntimeSettings(_Group):
 class RollupSettings(_Group):
     """Rollup layout and the instance cache."""
 
-    # Journal documents per arrival minute (hash shards of the generation id); see README
+    # Journal documents per arrival minute (hash shards of the generation id); see docs/design.md
     # "Capacity" for the arithmetic behind the default.
     rollup_shards: int = Field(default=16, ge=1, le=4096)
     # Memory per function instance for folded rollup documents already read (0: no cache).

@@ -1,57 +1,10 @@
 """Pure planning of one generation change: what to write so the rollups match the source document.
 
-Exactly-once effect under at-least-once, unordered, concurrent delivery
------------------------------------------------------------------------
-An event is treated as a notification that `video_generations/{id}` may have changed, never as
-the data to apply. Handling it (`FirestoreStore.reconcile`) reads the source document as it is
-now, the generation's metrics document (which stores the exact contribution the generation
-currently makes to the rollups) and its rejection record, in one consistent read, then plans:
-
-* the contribution the source document implies now (none if it is missing or invalid);
-* the rollup increments `new - old` (nothing when they are equal);
-* the metrics document, lifecycle events and rejection record that go with it.
-
-Two rules make the handler safe however deliveries are duplicated, reordered or run at once:
-
-1. **Commit on a precondition.** One atomic batch commits the increments together with the new
-   stored contribution, on the precondition that the metrics document is unchanged since it was
-   read (absent stays absent); otherwise the handler reads again and replans. So the rollups
-   always equal the sum of the stored contributions, and every commit moves the stored state
-   from exactly the state its plan was computed against.
-2. **Check the source after committing.** Right after a commit the handler reads the source
-   document's update time again; if the source changed since the plan read it, the handler
-   plans again from fresh reads (and commits and checks again, until a check passes or a plan
-   has nothing to write). A plan with nothing to write commits nothing and needs no check.
-
-Why that is enough. Call the final write of a source document W (at time t_W). Every handler
-whose plan wrote something either read the source after t_W, or read it before and checked
-after committing; in the second case, if the commit came after t_W the check saw W and the
-handler planned again from the final source. Now take the last commit C to the metrics document:
-
-* If C came after t_W, the handler that made C planned from the final source: it either read
-  after t_W, or it read earlier, committed after t_W, saw W in its check and planned again
-  (contradicting that C is the last commit unless that new plan had nothing to write). Either
-  way the stored state is what the final source implies, against the state C started from,
-  which the precondition guarantees was current.
-* If C came before t_W (or there is none), W's own delivery reads after t_W, sees the final
-  source and the final stored state, and, since no commit follows, planned nothing to write:
-  the stored state already is what the final source implies.
-
-Without rule 2 the first case fails: a handler that read an older source and was slow to commit
-(paused, or a slow instance) commits after W's handler found nothing to do, and its stale plan
-stays forever (create then delete, valid then invalid, A -> B -> A). Rule 1 alone cannot see
-it, because the precondition is on the metrics document, not on the source. A transaction that
-reads the source would also close the gap, but it holds a lock on the generation service's own
-document while it runs (production Firestore locks pessimistically) and costs a round trip on
-every change, including those that write nothing; the check costs one read on changes that write
-(measured in `bench/reconcile_bench.py`).
-
-Consequences: a duplicate event finds `new == old` and writes nothing; a stale event either
-changes nothing or applies a change the newer event finds applied; an identical rewrite, a late
-`qualityScore`/`userRating` or a corrected value moves the aggregates by exactly the difference;
-a deleted source document subtracts the whole contribution. What this cannot cover is a change
-whose every handler crashed or timed out for good (the Python SDK has no trigger retries): the
-nightly drift audit (`drift_audit`) re-reconciles the settled days and repairs such changes.
+Given the source document as it is now and the contribution stored for it, the plan is the new
+contribution, the rollup increments `new - old`, and the metrics document, lifecycle events and
+rejection record that go with it. The handler commits a plan on a precondition and checks the
+source after committing; docs/design.md ("Exactly once") argues why that gives an exactly-once
+effect under at-least-once, unordered, concurrent delivery.
 """
 
 from __future__ import annotations

@@ -145,7 +145,7 @@ def check_function(target: str | None, settings: Settings) -> None:
         raise ConfigError(
             f"missing required setting{'s' if len(missing) > 1 else ''} for ALERT_CHANNELS="
             f"{','.join(channels)}: {', '.join(missing)} (secrets from Secret Manager, the rest "
-            "in functions/.env; see the README's Deploy section)"
+            "in functions/.env; see docs/operations.md, Deploy)"
         )
 
 

@@ -13,7 +13,7 @@ function errorMix(errors) {
   return entries.map(([code, count]) => `${code} ${count}`).join(", ");
 }
 
-// What bought no output: failed jobs and the failed attempts of retried ones (README "Figures").
+// What bought no output: failed jobs and the failed attempts of retried ones (docs/figures.md).
 const wasted = (p) => (p.failedCostUsd || 0) + (p.retryWasteUsd || 0);
 
 export async function render(context) {

@@ -79,7 +79,7 @@ class Notification:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The webhook payload (stable, documented in the README)."""
+        """The webhook payload (stable: receivers parse it)."""
         return {
             "alertId": self.alert_id,
             "ruleId": self.rule_id,
