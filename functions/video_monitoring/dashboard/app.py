@@ -66,9 +66,8 @@ from video_monitoring.dashboard.rule_routes import backtest_response
 from video_monitoring.dashboard.slo_routes import slos_response
 from video_monitoring.dashboard.system_routes import health_response, targets_body
 from video_monitoring.privacy.erasure import ErasureReport, check_user_id, subject
-from video_monitoring.privacy.pseudonyms import OPTED_OUT
+from video_monitoring.privacy.pseudonyms import OPTED_OUT, anonymised
 from video_monitoring.privacy.retention import DEFAULT_RETENTION, RAW, TTL_COLLECTIONS, Retention
-from video_monitoring.warehouse.nightly import anonymised
 
 log = logging.getLogger(__name__)
 WINDOW_PARAMS = frozenset({"window", "from", "to", "provider"})
