@@ -28,6 +28,8 @@ from video_monitoring.adapters.firestore_exports import (
 from video_monitoring.adapters.firestore_health import FirestoreHealth
 from video_monitoring.adapters.firestore_slos import FirestoreObjectiveStore
 from video_monitoring.adapters.firestore_store import FirestoreStore
+from video_monitoring.adapters.http_transport import RequestsTransport
+from video_monitoring.adapters.smtp import SmtpTransport
 from video_monitoring.alerting.backtest import SplitRuns
 from video_monitoring.alerting.channels.base import Channel
 from video_monitoring.alerting.channels.mail import EmailChannel
@@ -160,7 +162,7 @@ def build(settings: Settings) -> Services:
     monitor = PerformanceMonitor(store, shards, utc_now, bounds, retention)
     notify = settings.notifications
     alert_store = FirestoreAlertStore()
-    channels = channels_from_settings(notify)
+    channels = channels_from_settings(notify, RequestsTransport(), SmtpTransport)
     alerts = AlertManager(
         alert_store,
         channels,
