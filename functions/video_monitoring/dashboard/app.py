@@ -34,7 +34,7 @@ from video_monitoring.dashboard.alert_routes import (
     alert_rules,
     rule_response,
 )
-from video_monitoring.dashboard.auth import ADMIN_ROLES, READ_ROLES, Caller, require, verify
+from video_monitoring.dashboard.auth import ADMIN_ROLES, READ_ROLES, Caller, require
 from video_monitoring.dashboard.control_routes import CONTROL_ACTIONS, controls_response
 from video_monitoring.dashboard.digest_routes import digest_request, my_digests
 from video_monitoring.dashboard.files import (
@@ -92,7 +92,7 @@ class Dashboard:
         monitor: PerformanceMonitor,
         clock: Clock,
         max_window_days: int,
-        verifier: Callable[[str | None], Caller] = verify,
+        verifier: Callable[[str | None], Caller],
         alerts: AlertManager | None = None,
         exports: FileExports | None = None,
         audit: AuditLog | None = None,

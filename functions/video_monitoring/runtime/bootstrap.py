@@ -13,6 +13,7 @@ from typing import Any
 
 from video_monitoring.adapters.bigquery import BigQueryWarehouse, bigquery_client
 from video_monitoring.adapters.firebase_accounts import FirebaseAccounts
+from video_monitoring.adapters.firebase_auth import FirebaseTokens
 from video_monitoring.adapters.firestore_access import (
     FirestoreAuditLog,
     FirestoreDenialCounter,
@@ -205,7 +206,7 @@ def build(settings: Settings) -> Services:
         monitor,
         utc_now,
         board.max_window_days,
-        verifier=functools.partial(verify, accounts=accounts),
+        verifier=functools.partial(verify, tokens=FirebaseTokens(), accounts=accounts),
         alerts=alerts,
         exports=FileExports(
             FirestoreExportSource(),
