@@ -62,6 +62,7 @@ from video_monitoring.dashboard.routes import RouteClass
 from video_monitoring.dashboard.standing import AccountCache
 from video_monitoring.ingest.bounds import Bounds
 from video_monitoring.ingest.rollup import floor_time
+from video_monitoring.ingest.service import IngestService
 from video_monitoring.privacy.erasure import ErasureReport, erase_user
 from video_monitoring.privacy.pseudonyms import pseudonym
 from video_monitoring.privacy.retention import Retention, retention_of
@@ -92,6 +93,7 @@ class Services:
     settings: Settings
     retention: Retention
     store: FirestoreStore
+    ingest: IngestService
     monitor: PerformanceMonitor
     alert_store: FirestoreAlertStore
     alerts: AlertManager
@@ -160,6 +162,7 @@ def build(settings: Settings) -> Services:
         else None
     )
     store = FirestoreStore()
+    ingest = IngestService(store, shards, utc_now, bounds, retention)
     monitor = PerformanceMonitor(store, shards, utc_now, bounds, retention)
     notify = settings.notifications
     alert_store = FirestoreAlertStore()
@@ -236,6 +239,7 @@ def build(settings: Settings) -> Services:
         settings=settings,
         retention=retention,
         store=store,
+        ingest=ingest,
         monitor=monitor,
         alert_store=alert_store,
         alerts=alerts,
