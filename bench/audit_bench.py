@@ -41,11 +41,10 @@ from benchlib import bench_stack, finished_generation, store_counters, write_gen
 from local_stack.ports import free_ports
 from video_monitoring.adapters import _firestore
 from video_monitoring.adapters.firestore_store import FirestoreStore
-from video_monitoring.analytics.engine import AnalyticsEngine
-from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.config import constants as c
 from video_monitoring.ingest.audit import audit_ledger, paired
 from video_monitoring.ingest.pipeline import SourceState, StoredState
+from video_monitoring.ingest.service import IngestService
 from video_monitoring.ingest.store import EVENT_LEDGER
 from video_monitoring.runtime.jobs import audit_ledgers, reconciler
 
@@ -72,14 +71,14 @@ def recorded(db: firestore.Client) -> int:
 def full_walk(db: firestore.Client, day: dt.datetime) -> dict[str, int]:
     """The audit before counts, in this process: reads of each ledger's whole-day walk."""
     store = FirestoreStore(db, cache=None)
-    monitor = PerformanceMonitor(store, shards=16, clock=lambda: day + dt.timedelta(days=1))
-    engine = AnalyticsEngine(store, monitor, clock=lambda: day + dt.timedelta(days=1))
+    ingest = IngestService(store, shards=16, clock=lambda: day + dt.timedelta(days=1))
     end = day + dt.timedelta(days=1)
     reads: dict[str, int] = {}
     for ledger in audit_ledgers(SOURCE):
         before = _firestore.OPERATIONS["audit_reads"]
-        planner = monitor.planner if ledger.name == "generations" else engine.event_planner
-        target = EVENT_LEDGER if ledger.name == "events" else None
+        events = ledger.name == "events"
+        planner = ingest.event_planner if events else ingest.generation_planner
+        target = EVENT_LEDGER if events else None
         audit = audit_ledger(
             paired(
                 store.ordered_documents(ledger.source, ledger.time_field, day, end),
@@ -99,10 +98,10 @@ def record_in_process(
     db: firestore.Client, docs: list[tuple[str, dict[str, Any]]], now: Any
 ) -> None:
     """Write each generation with what the pipeline's planner records for it, in batches."""
-    monitor = PerformanceMonitor(FirestoreStore(db, cache=None), shards=16, clock=now)
+    ingest = IngestService(FirestoreStore(db, cache=None), shards=16, clock=now)
     batch, pending = db.batch(), 0
     for doc_id, doc in docs:
-        plan = monitor.planner(doc_id)(SourceState(doc), StoredState(None, None))
+        plan = ingest.generation_planner(doc_id)(SourceState(doc), StoredState(None, None))
         assert plan.metrics is not None, plan.reason
         writes = [(SOURCE, doc_id, doc), (c.METRICS, doc_id, plan.metrics)]
         writes += [(c.EVENTS, event_id, body) for event_id, body in plan.events]

@@ -223,9 +223,9 @@ def test_concurrent_handlers_of_one_generation_stay_exact(
     from concurrent.futures import ThreadPoolExecutor
 
     from video_monitoring.adapters.firestore_store import FirestoreStore
-    from video_monitoring.analytics.performance import PerformanceMonitor
+    from video_monitoring.ingest.service import IngestService
 
-    monitor = PerformanceMonitor(FirestoreStore(db), shards=4)
+    ingest = IngestService(FirestoreStore(db), shards=4)
     ref = db.collection("video_generations").document("race-1")
     states = [lifecycle_doc(), completed_doc(), completed_doc(userRating=3), completed_doc()]
     stack.settle()
@@ -233,7 +233,7 @@ def test_concurrent_handlers_of_one_generation_stay_exact(
         ref.set(state)
         with ThreadPoolExecutor(max_workers=6) as pool:
             outcomes = list(
-                pool.map(lambda _: monitor.record_generation_metrics("race-1").outcome, range(6))
+                pool.map(lambda _: ingest.record_generation_metrics("race-1").outcome, range(6))
             )
         assert set(outcomes) <= {"recorded", "updated", "unchanged"}
     stack.settle()

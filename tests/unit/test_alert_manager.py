@@ -17,6 +17,7 @@ from video_monitoring.alerting.manager import AlertManager, RunReport
 from video_monitoring.alerting.notifications import RetryPolicy
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.errors import Conflict, InvalidArgument
+from video_monitoring.ingest.service import IngestService
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 TICK = dt.timedelta(minutes=5)
@@ -25,12 +26,14 @@ CHANNELS = ("slack", "email", "webhook", "sms")
 
 
 class World:
-    """Generations in an in-memory store, the monitor over them and an alert manager."""
+    """Generations in an in-memory store, recorded by the ingest service, the monitor over them
+    and an alert manager."""
 
     def __init__(self, email_failures: int = 0) -> None:
         self.store = FakeStore()
         self.clock = FixedClock(NOW)
         self.monitor = PerformanceMonitor(self.store, shards=4, clock=self.clock)
+        self.ingest = IngestService(self.store, shards=4, clock=self.clock)
         self.alerts = FakeAlertStore()
         self.channels = {name: RecordingChannel(name) for name in CHANNELS}
         self.channels["email"].fail = email_failures
@@ -65,7 +68,7 @@ class World:
         doc.update(extra)
         generation_id = f"g{self.count}"
         self.store.source[generation_id] = doc
-        self.monitor.record_generation_metrics(generation_id)
+        self.ingest.record_generation_metrics(generation_id)
 
     def tick(self) -> RunReport:
         """One scheduled run at the clock's time, then move the clock one tick on."""

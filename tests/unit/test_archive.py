@@ -23,6 +23,7 @@ from video_monitoring.ingest.counters import MICRO_USD, MILLI, MS
 from video_monitoring.ingest.events import event_contribution
 from video_monitoring.ingest.pipeline import generation_user_day
 from video_monitoring.ingest.rollup import Granularity, contribution, fixed
+from video_monitoring.ingest.service import IngestService
 from video_monitoring.ingest.store import UserActivity
 from video_monitoring.privacy.retention import Retention
 from video_monitoring.warehouse.archive import (
@@ -268,12 +269,13 @@ def test_endpoints_split_old_windows_at_the_horizon_and_say_which_source_answere
     window across the horizon gives the figures of an engine that saw them all."""
     clock = FixedClock(NOW)
     everything, old_part, recent_part = (FakeStore() for _ in range(3))
-    engines = {}
+    engines, ingests = {}, {}
     for name, store in (("all", everything), ("old", old_part), ("recent", recent_part)):
         keep = Retention(3650, 3650)  # these see every generation in their rollups
         engines[name] = AnalyticsEngine(
             store, PerformanceMonitor(store, 2, clock, retention=keep), 2, clock, retention=keep
         )
+        ingests[name] = IngestService(store, 2, clock, retention=keep)
     for i in range(40):
         created = HORIZON + dt.timedelta(hours=6 * i - 120, minutes=7)
         doc = {
@@ -283,7 +285,7 @@ def test_endpoints_split_old_windows_at_the_horizon_and_say_which_source_answere
         }  # fmt: skip
         for name in ("all", "old" if created < HORIZON else "recent"):
             engines[name]._store.source[f"g{i}"] = doc  # type: ignore[attr-defined]
-            engines[name]._monitor.record_generation_metrics(f"g{i}")
+            ingests[name].record_generation_metrics(f"g{i}")
     archive = CellArchive(engines["old"])
     recent_store = recent_part
     split = AnalyticsEngine(

@@ -23,6 +23,7 @@ from google.auth import jwt as google_jwt
 
 from local_stack.tokens import emulator_token
 from tests.unit.fakes import FakeAccounts
+from video_monitoring.adapters.firebase_auth import FirebaseTokens
 from video_monitoring.core.errors import Unauthenticated
 from video_monitoring.core.identity import Account
 from video_monitoring.dashboard.auth import verify
@@ -109,7 +110,7 @@ def signed(key: bytes, kid: str | None = "kid-1", **overrides: Any) -> str:
 
 
 def test_a_signed_token_verifies_and_carries_the_role(app: firebase_admin.App, keys: Any) -> None:
-    caller = verify(f"Bearer {signed(keys['key'])}", app=app)
+    caller = verify(f"Bearer {signed(keys['key'])}", FirebaseTokens(lambda: app))
     assert (caller.uid, caller.role) == ("user-1", "analytics")
 
 
@@ -132,7 +133,7 @@ def test_bad_tokens_are_refused(app: firebase_admin.App, keys: Any, case: str) -
         "unsigned emulator token": lambda: emulator_token("user-1", "admin", PROJECT),
     }[case]()
     with pytest.raises(Unauthenticated) as refused:
-        verify(f"Bearer {token}", app=app)
+        verify(f"Bearer {token}", FirebaseTokens(lambda: app))
     assert token not in str(refused.value)  # a token is never echoed
 
 
@@ -153,8 +154,8 @@ def test_a_valid_signature_is_refused_when_its_account_no_longer_stands(
     token = signed(keys["key"], iat=int(REVOKED_AT.timestamp()) - 5)  # before the revocation
     accounts = FakeAccounts(*([account] if account else []))
     with pytest.raises(Unauthenticated, match=refusal) as refused:
-        verify(f"Bearer {token}", app=app, accounts=accounts)
+        verify(f"Bearer {token}", FirebaseTokens(lambda: app), accounts=accounts)
     assert token not in str(refused.value)
     standing = FakeAccounts(Account("user-1", tokens_valid_after=REVOKED_AT))
     fresh = signed(keys["key"], iat=int(time.time()))  # a new sign-in after the revocation
-    assert verify(f"Bearer {fresh}", app=app, accounts=standing).uid == "user-1"
+    assert verify(f"Bearer {fresh}", FirebaseTokens(lambda: app), accounts=standing).uid == "user-1"

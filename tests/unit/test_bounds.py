@@ -36,6 +36,7 @@ from video_monitoring.ingest.pipeline import (
     plan_change,
 )
 from video_monitoring.ingest.rollup import contribution, deltas, nest
+from video_monitoring.ingest.service import IngestService
 from video_monitoring.runtime.bootstrap import bounds_of
 from video_monitoring.warehouse.archive import (
     cells_from_rows,
@@ -185,17 +186,18 @@ def test_the_archive_maps_untracked_values_as_the_pipeline_does() -> None:
 def test_quality_and_health_say_how_many_values_went_to_other() -> None:
     store, clock = FakeStore(), FixedClock(DAY + dt.timedelta(hours=2))
     monitor = PerformanceMonitor(store, shards=4, clock=clock)
+    ingest = IngestService(store, shards=4, clock=clock)
     engine = AnalyticsEngine(store, monitor, 4, clock)
     for i in range(30):
         doc = odd_generation(i)
         if i % 3 == 0:
             doc["provider"], doc["error"]["code"] = "runway", "provider_timeout"
         store.source[f"g{i}"] = doc
-        monitor.record_generation_metrics(f"g{i}")
+        ingest.record_generation_metrics(f"g{i}")
     for i in range(12):
         kind = ("session_start", "invented_a", "invented_b")[i % 3]
         store.events[f"e{i}"] = {"type": kind, "userId": "u", "timestamp": DAY}
-        engine.record_app_event(f"e{i}")
+        ingest.record_app_event(f"e{i}")
     window = Window(start=DAY, end=DAY + dt.timedelta(hours=2))
     expected = {"provider": 20, "errorCode": 20, "feature": 30, "eventType": 8}
     assert engine.generate_quality_insights(window)["countedAsOther"] == expected

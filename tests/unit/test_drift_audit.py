@@ -13,6 +13,7 @@ from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.models import Window
 from video_monitoring.ingest.audit import LedgerAudit, audit_days, audit_ledger, paired
+from video_monitoring.ingest.service import IngestService
 
 DAY = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
 WHOLE_DAY = Window(start=DAY, end=DAY + dt.timedelta(days=1))
@@ -29,11 +30,11 @@ def ordered(docs: Mapping[str, Mapping[str, Any]], time_field: str) -> list[tupl
     return sorted(inside, key=lambda item: (item[1][time_field], item[0]))
 
 
-def audit(store: FakeStore, monitor: PerformanceMonitor) -> LedgerAudit:
+def audit(store: FakeStore, ingest: IngestService) -> LedgerAudit:
     pairs = paired(
         ordered(store.source, "createdAt"), ordered(store.metrics, "createdAt"), "createdAt"
     )
-    return audit_ledger(pairs, monitor.planner, store.reconcile)
+    return audit_ledger(pairs, ingest.generation_planner, store.reconcile)
 
 
 def test_audit_days_are_the_settled_days_before_the_run() -> None:
@@ -57,13 +58,13 @@ def test_paired_merges_by_time_then_id_and_leaves_moved_halves_unpaired() -> Non
 
 def test_audit_of_an_exact_day_reconciles_nothing() -> None:
     store = FakeStore()
-    monitor = PerformanceMonitor(store, shards=4, clock=FixedClock(DAY + dt.timedelta(days=1)))
+    ingest = IngestService(store, shards=4, clock=FixedClock(DAY + dt.timedelta(days=1)))
     rng = random.Random(3)
     for i in range(60):
         store.source[f"g{i}"] = dict(random_lifecycle(rng, f"g{i}", DAY).states[0] or {})
-        monitor.record_generation_metrics(f"g{i}")
+        ingest.record_generation_metrics(f"g{i}")
     before = store.reconciles
-    result = audit(store, monitor)
+    result = audit(store, ingest)
     assert result.checked == 60
     assert (result.suspects, result.repaired) == (0, 0)
     assert store.reconciles == before
@@ -72,6 +73,7 @@ def test_audit_of_an_exact_day_reconciles_nothing() -> None:
 def test_audit_repairs_every_kind_of_lost_change_to_match_the_documents() -> None:
     store = FakeStore()
     monitor = PerformanceMonitor(store, shards=4, clock=FixedClock(DAY + dt.timedelta(days=1)))
+    ingest = IngestService(store, shards=4, clock=FixedClock(DAY + dt.timedelta(days=1)))
     rng = random.Random(7)
     lives = [random_lifecycle(rng, f"g{i}", DAY) for i in range(120)]
     for life in lives:  # every state but the last was handled; the last change was lost
@@ -80,7 +82,7 @@ def test_audit_repairs_every_kind_of_lost_change_to_match_the_documents() -> Non
                 store.source.pop(life.generation_id, None)
             else:
                 store.source[life.generation_id] = dict(state)
-            monitor.record_generation_metrics(life.generation_id)
+            ingest.record_generation_metrics(life.generation_id)
         if life.final is None:
             store.source.pop(life.generation_id, None)
         else:
@@ -89,7 +91,7 @@ def test_audit_repairs_every_kind_of_lost_change_to_match_the_documents() -> Non
         "userId": "u", "provider": "pika", "status": "queued", "userTier": "free",
         "createdAt": DAY + dt.timedelta(hours=1),
     }  # fmt: skip
-    monitor.record_generation_metrics("moved")
+    ingest.record_generation_metrics("moved")
     store.source["moved"]["createdAt"] = DAY + dt.timedelta(hours=20)  # lost: moved in the day
     finals = [life.final for life in lives] + [store.source["moved"]]
     truth = expected(finals, WHOLE_DAY.start, WHOLE_DAY.end)
@@ -100,7 +102,7 @@ def test_audit_repairs_every_kind_of_lost_change_to_match_the_documents() -> Non
     assert lost > 0
     assert (stale["generations"]["total"], stale["costUsd"]) != (truth.total, round(truth.cost, 6))
 
-    result = audit(store, monitor)
+    result = audit(store, ingest)
 
     shown = AnalyticsEngine(store, monitor).get_analytics_summary(WHOLE_DAY)
     assert shown["generations"]["total"] == truth.total
@@ -108,5 +110,5 @@ def test_audit_repairs_every_kind_of_lost_change_to_match_the_documents() -> Non
     assert shown["costUsd"] == round(truth.cost, 6)
     assert result.repaired >= lost + 1  # every lost change, and the moved generation
     assert "moved" in result.repaired_ids
-    again = audit(store, monitor)
+    again = audit(store, ingest)
     assert (again.suspects, again.repaired) == (0, 0)

@@ -13,6 +13,7 @@ from tests.unit.fakes import FakeStore, FixedClock
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.config import constants as c
+from video_monitoring.core.clock import Clock, utc_now
 from video_monitoring.core.models import STATUSES, Window
 from video_monitoring.ingest.audit import (
     SAMPLE_SIZE,
@@ -21,6 +22,7 @@ from video_monitoring.ingest.audit import (
     audit_ledger_day,
     sample_start,
 )
+from video_monitoring.ingest.service import IngestService
 from video_monitoring.ingest.store import EVENT_LEDGER
 
 DAY = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
@@ -34,22 +36,27 @@ EVENTS = AuditedLedger(
 )  # fmt: skip
 
 
-def setup() -> tuple[FakeStore, PerformanceMonitor, FakeAuditReads]:
+def setup() -> tuple[FakeStore, IngestService, FakeAuditReads]:
     store = FakeStore()
-    monitor = PerformanceMonitor(store, shards=4, clock=FixedClock(DAY + dt.timedelta(days=1)))
-    return store, monitor, FakeAuditReads(store)
+    ingest = IngestService(store, shards=4, clock=FixedClock(DAY + dt.timedelta(days=1)))
+    return store, ingest, FakeAuditReads(store)
+
+
+def figures(store: FakeStore, clock: Clock = utc_now) -> AnalyticsEngine:
+    """The dashboard's figures over the store."""
+    return AnalyticsEngine(store, PerformanceMonitor(store, shards=4), clock=clock)
 
 
 def run_audit(
     reads: FakeAuditReads,
-    monitor: PerformanceMonitor,
+    ingest: IngestService,
     run: str = "2026-11-24",
     progress: LedgerProgress | None = None,
     out_of_time: Any = lambda: False,
 ) -> tuple[bool, LedgerProgress]:
     progress = progress or LedgerProgress()
     done = audit_ledger_day(
-        reads, GENERATIONS, DAY, run, progress, monitor.planner,
+        reads, GENERATIONS, DAY, run, progress, ingest.generation_planner,
         reads.store.reconcile, out_of_time, lambda: None,
     )  # fmt: skip
     return done, progress
@@ -68,21 +75,21 @@ def generation(hour: int, minute: int, status: str = "completed") -> dict[str, A
     return doc
 
 
-def recorded_day(store: FakeStore, monitor: PerformanceMonitor, per_hour: int) -> None:
+def recorded_day(store: FakeStore, ingest: IngestService, per_hour: int) -> None:
     """`per_hour` generations in each hour of the day, every change handled."""
     for hour in range(24):
         for i in range(per_hour):
             doc_id = f"g{hour:02d}-{i:03d}"
             store.source[doc_id] = generation(hour, i % 60, "failed" if i % 9 == 0 else "completed")
-            monitor.record_generation_metrics(doc_id)
+            ingest.record_generation_metrics(doc_id)
 
 
 def test_an_exact_day_reads_its_counts_and_the_sample_only() -> None:
-    store, monitor, reads = setup()
-    recorded_day(store, monitor, per_hour=50)
+    store, ingest, reads = setup()
+    recorded_day(store, ingest, per_hour=50)
     reconciles = store.reconciles
 
-    done, progress = run_audit(reads, monitor)
+    done, progress = run_audit(reads, ingest)
 
     assert done and progress.hours == []
     assert store.reconciles == reconciles  # nothing to repair, nothing reconciled
@@ -100,18 +107,18 @@ def test_an_exact_day_reads_its_counts_and_the_sample_only() -> None:
 
 
 def test_counts_find_the_hours_of_lost_changes_and_their_walk_repairs_them() -> None:
-    store, monitor, reads = setup()
-    recorded_day(store, monitor, per_hour=20)
+    store, ingest, reads = setup()
+    recorded_day(store, ingest, per_hour=20)
     store.source["new"] = generation(5, 30)  # a create whose trigger never ran
     store.source["g09-001"]["status"] = "cancelled"  # a status change lost (same hour total)
     del store.source["g14-002"]  # a deletion lost
     store.source["g20-004"] = generation(21, 4)  # moved to the next hour
     truth = expected(store.source.values(), WHOLE_DAY.start, WHOLE_DAY.end)
-    engine = AnalyticsEngine(store, monitor)
+    engine = figures(store)
     stale = engine.get_analytics_summary(WHOLE_DAY)["generations"]
     assert (stale["total"], stale["cancelled"]) != (truth.total, truth.by_status["cancelled"])
 
-    done, progress = run_audit(reads, monitor)
+    done, progress = run_audit(reads, ingest)
 
     assert done and progress.hours == [5, 9, 14, 20, 21]
     assert {"new", "g09-001", "g14-002", "g20-004"} <= set(progress.audit.repaired_ids)
@@ -120,35 +127,35 @@ def test_counts_find_the_hours_of_lost_changes_and_their_walk_repairs_them() -> 
     for status in ("completed", "failed", "cancelled"):
         assert shown["generations"][status] == truth.by_status[status]
     assert shown["costUsd"] == round(truth.cost, 6)
-    again = run_audit(reads, monitor, run="2026-11-25")[1]
+    again = run_audit(reads, ingest, run="2026-11-25")[1]
     assert again.hours == [] and again.audit.repaired == 0
 
 
 def test_rejected_documents_balance_the_counts_and_a_lost_rejection_is_recorded() -> None:
-    store, monitor, reads = setup()
-    recorded_day(store, monitor, per_hour=10)
+    store, ingest, reads = setup()
+    recorded_day(store, ingest, per_hour=10)
     store.source["bad"] = {**generation(3, 10), "userTier": "gold"}
-    monitor.record_generation_metrics("bad")  # handled: rejected with its hour and status
+    ingest.record_generation_metrics("bad")  # handled: rejected with its hour and status
     assert store.rejected["bad"]["createdAt"] == DAY + dt.timedelta(hours=3, minutes=10)
     assert store.rejected["bad"]["status"] == "completed"
-    assert run_audit(reads, monitor)[1].hours == []
+    assert run_audit(reads, ingest)[1].hours == []
 
     store.source["lost-bad"] = {**generation(7, 10), "userTier": "gold"}  # never handled
-    first = run_audit(reads, monitor, run="2026-11-25")[1]
+    first = run_audit(reads, ingest, run="2026-11-25")[1]
     assert first.hours == [7]
     assert "lost-bad" in store.rejected  # the walk reconciled it: its rejection is recorded
-    assert run_audit(reads, monitor, run="2026-11-26")[1].hours == []
+    assert run_audit(reads, ingest, run="2026-11-26")[1].hours == []
 
 
 def test_the_rotating_sample_catches_a_change_that_moves_no_count() -> None:
-    store, monitor, reads = setup()
-    recorded_day(store, monitor, per_hour=30)
+    store, ingest, reads = setup()
+    recorded_day(store, ingest, per_hour=30)
     for data in store.source.values():  # every late rating lost: no count moves
         data["userRating"] = 4
-    engine = AnalyticsEngine(store, monitor)
+    engine = figures(store)
     assert engine.get_analytics_summary(WHOLE_DAY)["satisfaction"]["rated"] == 0
 
-    done, progress = run_audit(reads, monitor)
+    done, progress = run_audit(reads, ingest)
 
     assert done and progress.hours == []
     assert progress.audit.repaired == progress.audit.sampled == SAMPLE_SIZE
@@ -160,22 +167,22 @@ def test_the_rotating_sample_catches_a_change_that_moves_no_count() -> None:
     assert engine.get_analytics_summary(WHOLE_DAY)["satisfaction"]["rated"] == SAMPLE_SIZE
     # The next night starts elsewhere.
     assert sample_start(DAY, "2026-11-25") != start
-    run_audit(reads, monitor, run="2026-11-25")
+    run_audit(reads, ingest, run="2026-11-25")
     assert sum(1 for m in store.metrics.values() if m.get("userRating") == 4) > SAMPLE_SIZE
 
 
 def test_the_sample_wraps_round_to_the_start_of_the_day() -> None:
-    store, monitor, reads = setup()
+    store, ingest, reads = setup()
     for i in range(3):  # three generations, whatever the starting point: all sampled
         store.source[f"g{i}"] = generation(i * 11, 0)
-        monitor.record_generation_metrics(f"g{i}")
-    _, progress = run_audit(reads, monitor)
+        ingest.record_generation_metrics(f"g{i}")
+    _, progress = run_audit(reads, ingest)
     assert progress.audit.sampled == 3
 
 
 def test_a_run_out_of_time_continues_from_its_cursor_without_redoing_work() -> None:
-    store, monitor, reads = setup()
-    recorded_day(store, monitor, per_hour=20)
+    store, ingest, reads = setup()
+    recorded_day(store, ingest, per_hour=20)
     rng = random.Random(5)
     lost = [f"new{i}" for i in range(30)]
     for doc_id in lost:  # lost creates spread over the day
@@ -195,7 +202,7 @@ def test_a_run_out_of_time_continues_from_its_cursor_without_redoing_work() -> N
         budget["steps"] = 0
         # What the run stored is what the retry reads back.
         progress = LedgerProgress.from_doc(progress.to_doc())
-        done, progress = run_audit(reads, monitor, progress=progress, out_of_time=out_of_time)
+        done, progress = run_audit(reads, ingest, progress=progress, out_of_time=out_of_time)
         assert runs < 40
     assert runs > 3  # it did stop and continue
     audit = progress.audit
@@ -203,17 +210,17 @@ def test_a_run_out_of_time_continues_from_its_cursor_without_redoing_work() -> N
     hours = progress.hours or []
     walked = sum(1 for d in store.source.values() if d["createdAt"].hour in hours)
     assert audit.checked == walked + audit.sampled  # every document of those hours once
-    shown = AnalyticsEngine(store, monitor).get_analytics_summary(WHOLE_DAY)["generations"]
+    shown = figures(store).get_analytics_summary(WHOLE_DAY)["generations"]
     assert shown["total"] == truth.total
 
 
 def test_counts_find_a_lost_app_event_among_the_monitors_own_events() -> None:
-    store, monitor, reads = setup()
-    recorded_day(store, monitor, per_hour=5)  # the monitor writes its lifecycle events
-    engine = AnalyticsEngine(store, monitor, clock=FixedClock(DAY + dt.timedelta(days=1)))
+    store, ingest, reads = setup()
+    recorded_day(store, ingest, per_hour=5)  # the monitor writes its lifecycle events
+    engine = figures(store, FixedClock(DAY + dt.timedelta(days=1)))
     store.events["view"] = {"type": "video_viewed", "userId": "u1",
                             "timestamp": DAY + dt.timedelta(hours=4)}  # fmt: skip
-    store.reconcile("view", engine.event_planner("view"), EVENT_LEDGER)  # handled
+    store.reconcile("view", ingest.event_planner("view"), EVENT_LEDGER)  # handled
     store.events["upgrade"] = {"type": "premium_upgrade", "userId": "u2", "amountUsd": 12.5,
                                "timestamp": DAY + dt.timedelta(hours=6)}  # fmt: skip
     progress = LedgerProgress()
@@ -222,7 +229,7 @@ def test_counts_find_a_lost_app_event_among_the_monitors_own_events() -> None:
         return store.reconcile(doc_id, planner, EVENT_LEDGER)
 
     done = audit_ledger_day(
-        reads, EVENTS, DAY, "2026-11-24", progress, engine.event_planner, reconcile,
+        reads, EVENTS, DAY, "2026-11-24", progress, ingest.event_planner, reconcile,
         lambda: False, lambda: None,
     )  # fmt: skip
     assert done and progress.hours == [6]

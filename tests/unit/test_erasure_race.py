@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 
 from tests.unit.test_bigquery_export import DAY, START, FakeSource, Runs, generation
-from video_monitoring.privacy.pseudonyms import pseudonym
+from video_monitoring.privacy.pseudonyms import anonymised, pseudonym
 from video_monitoring.warehouse.erasures import (
     ERASED_COLUMNS,
     anonymise_statement,
     ledger_key,
     select_columns,
 )
-from video_monitoring.warehouse.nightly import anonymised, export_day, replace_statements
+from video_monitoring.warehouse.nightly import export_day, replace_statements
 from video_monitoring.warehouse.rows import TABLES
 
 MOMENTS = ("before", "staged", "replacing", "replaced", "after")

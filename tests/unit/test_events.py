@@ -15,6 +15,7 @@ from video_monitoring.core.models import Window
 from video_monitoring.ingest import counters as k
 from video_monitoring.ingest.bounds import UNBOUNDED
 from video_monitoring.ingest.events import is_monitor_event
+from video_monitoring.ingest.service import IngestService
 
 DAY = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
 WHOLE_DAY = Window(start=DAY, end=DAY + dt.timedelta(days=1))
@@ -34,6 +35,12 @@ def engine(store: FakeStore) -> AnalyticsEngine:
     return AnalyticsEngine(store, monitor, 4, clock, bounds=UNBOUNDED)
 
 
+@pytest.fixture
+def ingest(store: FakeStore) -> IngestService:
+    clock = FixedClock(DAY + dt.timedelta(days=1))
+    return IngestService(store, shards=4, clock=clock, bounds=UNBOUNDED)
+
+
 def upgrade(amount: float, minute: int = 600, **extra: Any) -> dict[str, Any]:
     return {
         "type": "premium_upgrade",
@@ -49,56 +56,60 @@ def upgrades(engine: AnalyticsEngine, window: Window = WHOLE_DAY) -> tuple[int, 
     return summary["upgrades"], summary["revenueUsd"]
 
 
-def test_duplicates_corrections_and_deletion(store: FakeStore, engine: AnalyticsEngine) -> None:
+def test_duplicates_corrections_and_deletion(
+    store: FakeStore, engine: AnalyticsEngine, ingest: IngestService
+) -> None:
     store.events["e1"] = upgrade(9.99)
-    assert engine.record_app_event("e1").outcome == "recorded"
-    assert engine.record_app_event("e1").writes == 0  # duplicate delivery
+    assert ingest.record_app_event("e1").outcome == "recorded"
+    assert ingest.record_app_event("e1").writes == 0  # duplicate delivery
     assert upgrades(engine) == (1, 9.99)
     store.events["e1"] = upgrade(19.99)  # corrected amount
-    assert engine.record_app_event("e1").outcome == "updated"
+    assert ingest.record_app_event("e1").outcome == "updated"
     assert upgrades(engine) == (1, 19.99)
     store.events["e1"] = upgrade(19.99, minute=60 * 30)  # moved to the next day
-    engine.record_app_event("e1")
+    ingest.record_app_event("e1")
     assert upgrades(engine) == (0, 0.0)
     del store.events["e1"]
-    assert engine.record_app_event("e1").outcome == "removed"
-    assert engine.record_app_event("e1").writes == 0
+    assert ingest.record_app_event("e1").outcome == "removed"
+    assert ingest.record_app_event("e1").writes == 0
     assert upgrades(engine, Window(start=DAY, end=DAY + dt.timedelta(days=2))) == (0, 0.0)
     assert store.event_records == {}
 
 
 def test_bad_event_is_rejected_with_reason_then_counted_when_fixed(
-    store: FakeStore, engine: AnalyticsEngine
+    store: FakeStore, engine: AnalyticsEngine, ingest: IngestService
 ) -> None:
     store.events["e1"] = {"type": "premium_upgrade", "userId": "u1", "timestamp": DAY}
-    plan = engine.record_app_event("e1")
+    plan = ingest.record_app_event("e1")
     assert plan.outcome == "rejected"
     assert store.rejected_events["e1"]["reason"] == (
         "document: amountUsd is required when type is premium_upgrade"
     )
     assert upgrades(engine) == (0, 0.0)
     store.events["e2"] = {"type": "Bad Type!", "userId": "", "timestamp": "yesterday"}
-    engine.record_app_event("e2")
+    ingest.record_app_event("e2")
     reason = store.rejected_events["e2"]["reason"]
     for field in ("type", "userId", "timestamp"):
         assert field in reason
     store.events["e1"] = upgrade(5.0, minute=0)
-    assert engine.record_app_event("e1").outcome == "recorded"
+    assert ingest.record_app_event("e1").outcome == "recorded"
     assert "e1" not in store.rejected_events
     assert upgrades(engine) == (1, 5.0)
 
 
-def test_monitor_events_are_not_counted(store: FakeStore, engine: AnalyticsEngine) -> None:
+def test_monitor_events_are_not_counted(
+    store: FakeStore, engine: AnalyticsEngine, ingest: IngestService
+) -> None:
     event = upgrade(3.0, source="monitor")
     assert is_monitor_event(event)
     store.events["m1"] = event
-    assert engine.record_app_event("m1").outcome == "ignored"
+    assert ingest.record_app_event("m1").outcome == "ignored"
     assert upgrades(engine) == (0, 0.0)
     assert store.event_records == {}
 
 
 def test_random_event_histories_match_the_final_documents(
-    store: FakeStore, engine: AnalyticsEngine
+    store: FakeStore, ingest: IngestService
 ) -> None:
     rng = random.Random(7)
     ids = [f"e{i}" for i in range(150)]
@@ -119,9 +130,9 @@ def test_random_event_histories_match_the_final_documents(
             store.events[event_id] = {"type": "premium_upgrade", "userId": "u"}  # malformed
         # Deliveries lag, repeat and reorder: reconcile a random earlier-touched id, maybe twice.
         for _ in range(rng.choice((0, 1, 1, 2))):
-            engine.record_app_event(rng.choice(ids))
+            ingest.record_app_event(rng.choice(ids))
     for event_id in ids:  # the last write of each document is always delivered
-        engine.record_app_event(event_id)
+        ingest.record_app_event(event_id)
 
     window = Window(start=DAY + dt.timedelta(hours=3), end=DAY + dt.timedelta(hours=20, minutes=7))
     final = [
@@ -150,9 +161,9 @@ def test_random_event_histories_match_the_final_documents(
 
 
 def test_an_event_document_anonymised_by_an_erasure_is_never_counted_anew(
-    store: FakeStore, engine: AnalyticsEngine
+    store: FakeStore, engine: AnalyticsEngine, ingest: IngestService
 ) -> None:
     store.events["e1"] = upgrade(4.0, userId="erased", erased=True)
-    plan = engine.record_app_event("e1")
+    plan = ingest.record_app_event("e1")
     assert (plan.outcome, plan.writes) == ("erased", 0)
     assert upgrades(engine) == (0, 0.0) and store.event_records == {}

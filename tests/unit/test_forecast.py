@@ -12,6 +12,7 @@ from video_monitoring.analytics import forecast
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.models import Window
+from video_monitoring.ingest.service import IngestService
 
 
 def test_a_straight_line_is_continued_exactly_with_no_spread() -> None:
@@ -58,6 +59,7 @@ def test_trends_forecast_counts_from_whole_hours_only() -> None:
     store = FakeStore()
     clock = FixedClock(day + dt.timedelta(hours=12, minutes=30))
     monitor = PerformanceMonitor(store, shards=2, clock=clock)
+    ingest = IngestService(store, shards=2, clock=clock)
     engine = AnalyticsEngine(store, monitor, 2, clock)
     n = 0
     for hour in range(13):
@@ -68,7 +70,7 @@ def test_trends_forecast_counts_from_whole_hours_only() -> None:
                 "userId": "u", "provider": "runway", "status": "queued",
                 "createdAt": created, "userTier": "free",
             }  # fmt: skip
-            monitor.record_generation_metrics(f"g{n}")
+            ingest.record_generation_metrics(f"g{n}")
     window = Window(start=day, end=day + dt.timedelta(hours=12, minutes=30))
     result = engine.analyze_trends(window, "hour", "total", 3)
     assert [p["total"] for p in result["series"]] == [5 + 3 * h for h in range(12)] + [1]
@@ -105,6 +107,7 @@ def test_trends_carry_quality_and_rating_per_bucket() -> None:
     store = FakeStore()
     clock = FixedClock(day + dt.timedelta(hours=3))
     monitor = PerformanceMonitor(store, shards=2, clock=clock)
+    ingest = IngestService(store, shards=2, clock=clock)
     engine = AnalyticsEngine(store, monitor, 2, clock)
     scores: dict[int, list[tuple[float, int | None]]] = {0: [(8.0, 5), (9.5, None)], 1: [(6.25, 2)]}
     n = 0
@@ -120,7 +123,7 @@ def test_trends_carry_quality_and_rating_per_bucket() -> None:
             if rating is not None:
                 doc["userRating"] = rating
             store.source[f"g{n}"] = doc
-            monitor.record_generation_metrics(f"g{n}")
+            ingest.record_generation_metrics(f"g{n}")
     window = Window(start=day, end=day + dt.timedelta(hours=3))
     series = engine.analyze_trends(window, "hour", "avgQualityScore", 0)["series"]
     assert [p["avgQualityScore"] for p in series] == [pytest.approx(8.75), 6.25, None]
@@ -134,6 +137,7 @@ def test_trends_carry_revenue_upgrades_and_conversion_per_bucket() -> None:
     store = FakeStore()
     clock = FixedClock(day + dt.timedelta(hours=4))
     monitor = PerformanceMonitor(store, shards=2, clock=clock)
+    ingest = IngestService(store, shards=2, clock=clock)
     engine = AnalyticsEngine(store, monitor, 2, clock)
     # hour: (free generations, premium generations, upgrade amounts)
     plan = {0: (4, 1, [9.99, 19.99]), 1: (0, 2, [5.0]), 2: (5, 0, [])}
@@ -148,14 +152,14 @@ def test_trends_carry_revenue_upgrades_and_conversion_per_bucket() -> None:
                     "userTier": tier, "createdAt": created,
                     "completedAt": created + dt.timedelta(seconds=30),
                 }  # fmt: skip
-                monitor.record_generation_metrics(f"g{n}")
+                ingest.record_generation_metrics(f"g{n}")
         for amount in amounts:
             n += 1
             store.events[f"e{n}"] = {
                 "type": "premium_upgrade", "userId": f"u{n}", "amountUsd": amount,
                 "timestamp": day + dt.timedelta(hours=hour, minutes=n),
             }  # fmt: skip
-            engine.record_app_event(f"e{n}")
+            ingest.record_app_event(f"e{n}")
     window = Window(start=day, end=day + dt.timedelta(hours=4))
     body = engine.analyze_trends(window, "hour", "revenueUsd", 0)
     series = body["series"]

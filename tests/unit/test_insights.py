@@ -16,6 +16,7 @@ from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.models import Window
 from video_monitoring.ingest import sketch
 from video_monitoring.ingest.bounds import UNBOUNDED
+from video_monitoring.ingest.service import IngestService
 
 DAY = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
 WINDOW = Window(start=DAY, end=DAY + dt.timedelta(days=1))
@@ -64,14 +65,15 @@ def world() -> tuple[AnalyticsEngine, list[dict[str, Any]], list[dict[str, Any]]
     clock = FixedClock(DAY + dt.timedelta(days=1))
     # Every value tracked: these figures' arithmetic, not the bounds (test_bounds.py).
     monitor = PerformanceMonitor(store, shards=4, clock=clock, bounds=UNBOUNDED)
+    ingest = IngestService(store, shards=4, clock=clock, bounds=UNBOUNDED)
     engine = AnalyticsEngine(store, monitor, 4, clock, bounds=UNBOUNDED)
     docs = []
     for i in range(600):
         store.source[f"g{i}"] = generation(rng, i)
         docs.append(store.source[f"g{i}"])
-        monitor.record_generation_metrics(f"g{i}")
+        ingest.record_generation_metrics(f"g{i}")
         if i % 7 == 0:
-            monitor.record_generation_metrics(f"g{i}")  # a duplicate delivery
+            ingest.record_generation_metrics(f"g{i}")  # a duplicate delivery
     events = []
     types = ("video_viewed", "video_shared", "video_downloaded", "session_start", "feature_used")
     for i in range(400):
@@ -86,7 +88,7 @@ def world() -> tuple[AnalyticsEngine, list[dict[str, Any]], list[dict[str, Any]]
         if kind == "feature_used":
             event["properties"] = {"feature": rng.choice(FEATURES)}
         store.events[f"e{i}"] = event
-        engine.record_app_event(f"e{i}")
+        ingest.record_app_event(f"e{i}")
         events.append(event)
     inside = [e for e in events if WINDOW.start <= e["timestamp"] < WINDOW.end]
     return engine, docs, inside

@@ -1,5 +1,6 @@
 """The package layout holds: each subpackage imports only the packages inside it, says what it
-owns, and the local stack stays out of the deployed package."""
+owns, only the edge (adapters, runtime, config) touches SDKs, the network and the settings, and
+the local stack stays out of the deployed package."""
 
 from __future__ import annotations
 
@@ -25,6 +26,18 @@ ALLOWED: dict[str, frozenset[str]] = {
     "adapters": FIGURES | {"dashboard"},
     "runtime": FIGURES | {"dashboard", "adapters"},
 }
+# The edge: the only packages that may talk to a cloud SDK or the network, or read the settings;
+# everything inside gets clients, transports and setting values passed in (runtime/bootstrap.py).
+EDGE = frozenset({"adapters", "runtime", "config"})
+# Cloud SDKs, web frameworks and network transports (a module and everything under it). `email`
+# is not here: building a message is pure; sending it (smtplib, ssl) is the transport.
+SDK_MODULES = (
+    "firebase_admin", "firebase_functions", "functions_framework", "google", "grpc",
+    "flask", "werkzeug", "requests", "urllib3", "httpx", "aiohttp",
+    "smtplib", "ssl", "socket", "http.client", "http.server", "urllib.request",
+    "ftplib", "imaplib", "poplib", "xmlrpc.client",
+)  # fmt: skip
+SETTINGS_READER = "get_settings"
 
 
 def imported_packages(path: Path) -> set[str]:
@@ -40,6 +53,33 @@ def imported_packages(path: Path) -> set[str]:
             parts = name.split(".")
             if parts[0] == "video_monitoring" and len(parts) > 1:
                 found.add(parts[1])
+    return found
+
+
+def _is_sdk(name: str) -> bool:
+    return any(name == m or name.startswith(m + ".") for m in SDK_MODULES)
+
+
+def edge_violations(path: Path) -> list[str]:
+    """`line: rule` for each SDK or network import and each use of `get_settings` in a module."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            if any(a.name == SETTINGS_READER for a in node.names):
+                found.append(f"{node.lineno}: imports {SETTINGS_READER} (settings: the edge only)")
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            if isinstance(node, ast.Call):
+                called = node.func
+                name = called.id if isinstance(called, ast.Name) else getattr(called, "attr", "")
+                if name == SETTINGS_READER:
+                    found.append(f"{node.lineno}: calls {SETTINGS_READER}() (pass the values in)")
+            continue
+        sdk = sorted({n for n in names if _is_sdk(n)}, key=len)
+        if sdk:
+            found.append(f"{node.lineno}: imports {sdk[0]} (SDK or network: the edge only)")
     return found
 
 
@@ -66,6 +106,33 @@ def test_imports_follow_the_layering(path: Path) -> None:
     own = relative.parts[0]
     stray = imported - ALLOWED[own] - {own}
     assert not stray, f"{relative} imports {sorted(stray)}; {own} may import {sorted(ALLOWED[own])}"
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_only_the_edge_touches_sdks_the_network_and_settings(path: Path) -> None:
+    relative = path.relative_to(PACKAGE)
+    if relative.parts[0] in EDGE:
+        return
+    where = [f"{relative}:{v}" for v in edge_violations(path)]
+    assert not where, f"only {sorted(EDGE)} may do this:\n" + "\n".join(where)
+
+
+def test_the_edge_check_sees_sdks_the_network_and_settings(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text(
+        "import email.utils\nimport requests_cache_like_name\nfrom http import HTTPStatus\n"
+        "import requests\nfrom firebase_admin import auth\nfrom http import client\n"
+        "from video_monitoring.config.settings import get_settings\n"
+        "def f():\n    import google.cloud.firestore\n    return settings.get_settings()\n"
+    )
+    assert edge_violations(module) == [
+        "4: imports requests (SDK or network: the edge only)",
+        "5: imports firebase_admin (SDK or network: the edge only)",
+        "6: imports http.client (SDK or network: the edge only)",
+        "7: imports get_settings (settings: the edge only)",
+        "9: imports google.cloud.firestore (SDK or network: the edge only)",
+        "10: calls get_settings() (pass the values in)",
+    ]
 
 
 def test_the_check_sees_a_stray_import(tmp_path: Path) -> None:

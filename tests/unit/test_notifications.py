@@ -13,8 +13,10 @@ import pytest
 from pydantic import SecretStr
 
 from local_stack.receivers import HttpReceiver, SmtpInbox, free_port
+from video_monitoring.adapters.http_transport import RequestsTransport
+from video_monitoring.adapters.smtp import SmtpTransport
 from video_monitoring.alerting.channels.base import Channel, Notification
-from video_monitoring.alerting.channels.mail import EmailChannel
+from video_monitoring.alerting.channels.mail import EmailChannel, SmtpServer
 from video_monitoring.alerting.channels.slack import SlackChannel
 from video_monitoring.alerting.channels.sms import SmsChannel
 from video_monitoring.alerting.channels.webhook import (
@@ -49,12 +51,14 @@ NOTE = Notification(
 )
 FAST = RetryPolicy(attempts=3, base_delay_seconds=0.01, max_delay_seconds=0.02, timeout_seconds=0.3)
 SECRET = "s3cr3t-signing-key"
+HTTP = RequestsTransport()
 
 
 def test_email_arrives_over_smtp_naming_rule_scope_value_threshold_window_and_link() -> None:
     with SmtpInbox() as inbox:
-        channel = EmailChannel(inbox.host, inbox.port, "monitor@example.com",
-                               ["ops@example.com", "oncall@example.com"], tls="none")  # fmt: skip
+        server = SmtpServer(inbox.host, inbox.port, tls="none")
+        recipients = ["ops@example.com", "oncall@example.com"]
+        channel = EmailChannel("monitor@example.com", recipients, SmtpTransport(server))
         assert deliver(channel, NOTE, FAST).ok
         (message,) = inbox.messages
     assert message["To"] == "ops@example.com, oncall@example.com"
@@ -66,7 +70,7 @@ def test_email_arrives_over_smtp_naming_rule_scope_value_threshold_window_and_li
 
 def test_slack_gets_block_kit_and_a_500_is_a_failure() -> None:
     with HttpReceiver() as slack:
-        channel = SlackChannel(SecretStr(slack.url + "/services/T/B/X"))
+        channel = SlackChannel(SecretStr(slack.url + "/services/T/B/X"), http=HTTP)
         assert deliver(channel, NOTE, FAST).ok
         payload = json.loads(slack.requests[0].body)
         assert payload["text"] == NOTE.subject()
@@ -83,7 +87,7 @@ def test_slack_gets_block_kit_and_a_500_is_a_failure() -> None:
 def test_sms_speaks_twilio_form_fields_with_basic_auth_one_request_per_recipient() -> None:
     with HttpReceiver("created") as twilio:
         channel = SmsChannel(twilio.url, "AC123", SecretStr("tok"), "+15550000000",
-                             ["+15551111111", "+15552222222"])  # fmt: skip
+                             ["+15551111111", "+15552222222"], http=HTTP)  # fmt: skip
         assert deliver(channel, NOTE, FAST).ok
         assert [r.path for r in twilio.requests] == ["/2010-04-01/Accounts/AC123/Messages.json"] * 2
         first = twilio.requests[0]
@@ -96,7 +100,7 @@ def test_sms_speaks_twilio_form_fields_with_basic_auth_one_request_per_recipient
 
 def test_webhook_is_signed_and_the_signature_checks_body_and_age() -> None:
     with HttpReceiver() as hook:
-        channel = WebhookChannel(SecretStr(hook.url + "/alerts"), SecretStr(SECRET))
+        channel = WebhookChannel(SecretStr(hook.url + "/alerts"), SecretStr(SECRET), http=HTTP)
         assert deliver(channel, NOTE, FAST).ok
         request = hook.requests[0]
     body, stamp = request.body, request.headers[TIMESTAMP_HEADER]
@@ -132,7 +136,7 @@ def test_retries_back_off_exponentially_with_a_cap_and_recover() -> None:
 def test_broken_receivers_fail_cleanly_without_raising(fault: str) -> None:
     with HttpReceiver("slow" if fault == "timeout" else "error", slow_seconds=1.0) as hook:
         url = f"http://127.0.0.1:{free_port()}/x" if fault == "refused" else hook.url
-        channel = WebhookChannel(SecretStr(url), SecretStr(SECRET), timeout=0.2)
+        channel = WebhookChannel(SecretStr(url), SecretStr(SECRET), timeout=0.2, http=HTTP)
         result = deliver(channel, NOTE, FAST, sleep=lambda _: None)
     assert not result.ok and result.attempts == 3
     assert result.error is not None and result.error.startswith("webhook:")
@@ -141,8 +145,8 @@ def test_broken_receivers_fail_cleanly_without_raising(fault: str) -> None:
 def test_one_broken_channel_never_blocks_the_others() -> None:
     with HttpReceiver() as slack, HttpReceiver("error") as hook:
         channels: dict[str, Channel] = {
-            "slack": SlackChannel(SecretStr(slack.url)),
-            "webhook": WebhookChannel(SecretStr(hook.url), SecretStr(SECRET)),
+            "slack": SlackChannel(SecretStr(slack.url), http=HTTP),
+            "webhook": WebhookChannel(SecretStr(hook.url), SecretStr(SECRET), http=HTTP),
         }
         results = deliver_all(channels, ["webhook", "slack", "sms"], NOTE, FAST, lambda _: None)
     assert [(r.channel, r.ok) for r in results] == [
@@ -162,7 +166,7 @@ def test_secrets_stay_out_of_errors_logs_and_reprs(caplog: pytest.LogCaptureFixt
         alert_webhook_secret=SecretStr(token),
     )  # fmt: skip
     assert token not in repr(settings)
-    channels = channels_from_settings(settings)
+    channels = channels_from_settings(settings, HTTP, SmtpTransport)
     assert set(channels) == {"slack", "email", "webhook"}
     with caplog.at_level(logging.DEBUG):
         results = deliver_all(channels, list(channels), NOTE, FAST, lambda _: None)

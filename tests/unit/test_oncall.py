@@ -81,6 +81,7 @@ def test_tier_recipients_are_validated(recipients: dict[str, list[str]], field: 
 def test_a_slack_tier_without_a_webhook_is_a_delivery_error_naming_it() -> None:
     from pydantic import SecretStr
 
+    from video_monitoring.adapters.http_transport import RequestsTransport
     from video_monitoring.alerting.channels.base import DeliveryError
     from video_monitoring.alerting.channels.slack import SlackChannel
 
@@ -89,7 +90,10 @@ def test_a_slack_tier_without_a_webhook_is_a_delivery_error_naming_it() -> None:
         dt.datetime(2026, 11, 30, tzinfo=dt.UTC), "https://console/alerts/a",
         recipients=("leads",),
     )  # fmt: skip
-    channel = SlackChannel(SecretStr("http://127.0.0.1:9/never"), 1.0, {"oncall": SecretStr("x")})
+    channel = SlackChannel(
+        SecretStr("http://127.0.0.1:9/never"), 1.0, {"oncall": SecretStr("x")},
+        http=RequestsTransport(),
+    )  # fmt: skip
     with pytest.raises(DeliveryError, match="no webhook for tier 'leads'"):
         channel.send(note)
 

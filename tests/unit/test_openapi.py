@@ -32,6 +32,7 @@ from video_monitoring.config.settings import DashboardSettings
 from video_monitoring.dashboard.app import Dashboard, FileExports
 from video_monitoring.dashboard.files import FORMATS
 from video_monitoring.dashboard.http import Request, StreamResponse
+from video_monitoring.ingest.service import IngestService
 from video_monitoring.privacy.erasure import ErasureReport, erase_user
 
 SPEC = pathlib.Path(__file__).resolve().parents[2] / "openapi.yaml"
@@ -100,7 +101,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
     world.store.events["up"] = {
         "type": "premium_upgrade", "userId": "u", "timestamp": world.clock.now, "amountUsd": 9.99,
     }  # fmt: skip
-    AnalyticsEngine(world.store, world.monitor).record_app_event("up")
+    IngestService(world.store).record_app_event("up")
     dashboard = Dashboard(
         AnalyticsEngine(world.store, world.monitor), world.monitor, world.clock, 400,
         verifier=verifier, alerts=world.manager,

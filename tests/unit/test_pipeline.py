@@ -15,6 +15,7 @@ from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.models import Window
 from video_monitoring.ingest import sketch
 from video_monitoring.ingest.audit import moves_counts
+from video_monitoring.ingest.service import IngestService
 
 DAY = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
 WHOLE_DAY = Window(start=DAY, end=DAY + dt.timedelta(days=1))
@@ -28,6 +29,11 @@ def store() -> FakeStore:
 @pytest.fixture
 def monitor(store: FakeStore) -> PerformanceMonitor:
     return PerformanceMonitor(store, shards=4, clock=FixedClock(DAY + dt.timedelta(days=1)))
+
+
+@pytest.fixture
+def ingest(store: FakeStore) -> IngestService:
+    return IngestService(store, shards=4, clock=FixedClock(DAY + dt.timedelta(days=1)))
 
 
 def doc(**fields: Any) -> dict[str, Any]:
@@ -57,11 +63,13 @@ def summary(store: FakeStore, monitor: PerformanceMonitor, window: Window = WHOL
     return AnalyticsEngine(store, monitor).get_analytics_summary(window)
 
 
-def test_duplicate_delivery_changes_nothing(store: FakeStore, monitor: PerformanceMonitor) -> None:
+def test_duplicate_delivery_changes_nothing(
+    store: FakeStore, monitor: PerformanceMonitor, ingest: IngestService
+) -> None:
     store.source["g"] = completed()
-    first = monitor.record_generation_metrics("g")
+    first = ingest.record_generation_metrics("g")
     before = {k: dict(v) for k, v in store.rollup_docs.items()}
-    again = monitor.record_generation_metrics("g")
+    again = ingest.record_generation_metrics("g")
     assert first.outcome == "recorded" and again.outcome == "unchanged"
     assert again.writes == 0
     assert store.rollup_docs == before
@@ -69,24 +77,24 @@ def test_duplicate_delivery_changes_nothing(store: FakeStore, monitor: Performan
 
 
 def test_stale_event_after_newer_state_keeps_the_newer(
-    store: FakeStore, monitor: PerformanceMonitor
+    store: FakeStore, monitor: PerformanceMonitor, ingest: IngestService
 ) -> None:
     store.source["g"] = completed()
-    monitor.record_generation_metrics("g")  # the newer event, handled first
-    monitor.record_generation_metrics("g")  # the older "queued" event arrives late
+    ingest.record_generation_metrics("g")  # the newer event, handled first
+    ingest.record_generation_metrics("g")  # the older "queued" event arrives late
     result = summary(store, monitor)["generations"]
     assert (result["completed"], result["inProgress"], result["total"]) == (1, 0, 1)
 
 
 def test_late_rating_and_quality_and_corrections_move_sums_exactly(
-    store: FakeStore, monitor: PerformanceMonitor
+    store: FakeStore, monitor: PerformanceMonitor, ingest: IngestService
 ) -> None:
     store.source["g"] = completed()
-    monitor.record_generation_metrics("g")
+    ingest.record_generation_metrics("g")
     store.source["g"] = completed(qualityScore=7.25, userRating=4)
-    monitor.record_generation_metrics("g")
+    ingest.record_generation_metrics("g")
     store.source["g"] = completed(qualityScore=9.5, userRating=2, costUsd=0.1)
-    monitor.record_generation_metrics("g")
+    ingest.record_generation_metrics("g")
     result = summary(store, monitor)
     assert result["quality"] == {"avgScore": 9.5, "scored": 1}
     assert result["satisfaction"] == {"avgRating": 2.0, "rated": 1}
@@ -94,59 +102,63 @@ def test_late_rating_and_quality_and_corrections_move_sums_exactly(
 
 
 def test_provider_correction_moves_the_generation(
-    store: FakeStore, monitor: PerformanceMonitor
+    store: FakeStore, monitor: PerformanceMonitor, ingest: IngestService
 ) -> None:
     store.source["g"] = completed()
-    monitor.record_generation_metrics("g")
+    ingest.record_generation_metrics("g")
     store.source["g"] = completed(provider="pika")
-    monitor.record_generation_metrics("g")
+    ingest.record_generation_metrics("g")
     runway = Window(start=WHOLE_DAY.start, end=WHOLE_DAY.end, provider="runway")
     pika = Window(start=WHOLE_DAY.start, end=WHOLE_DAY.end, provider="pika")
     assert summary(store, monitor, runway)["generations"]["total"] == 0
     assert summary(store, monitor, pika)["generations"]["total"] == 1
 
 
-def test_deleted_source_removes_everything(store: FakeStore, monitor: PerformanceMonitor) -> None:
+def test_deleted_source_removes_everything(
+    store: FakeStore, monitor: PerformanceMonitor, ingest: IngestService
+) -> None:
     store.source["g"] = completed(qualityScore=8)
-    monitor.record_generation_metrics("g")
+    ingest.record_generation_metrics("g")
     del store.source["g"]
-    assert monitor.record_generation_metrics("g").outcome == "removed"
-    assert monitor.record_generation_metrics("g").outcome == "unchanged"
+    assert ingest.record_generation_metrics("g").outcome == "removed"
+    assert ingest.record_generation_metrics("g").outcome == "unchanged"
     result = summary(store, monitor)
     assert result["generations"]["total"] == 0
     assert result["quality"]["scored"] == 0
     assert "g" not in store.metrics
 
 
-def test_rejected_then_valid_is_counted(store: FakeStore, monitor: PerformanceMonitor) -> None:
+def test_rejected_then_valid_is_counted(
+    store: FakeStore, monitor: PerformanceMonitor, ingest: IngestService
+) -> None:
     store.source["g"] = doc(userTier="gold")
-    plan = monitor.record_generation_metrics("g")
+    plan = ingest.record_generation_metrics("g")
     assert plan.outcome == "rejected"
     assert "userTier" in store.rejected["g"]["reason"]
     assert summary(store, monitor)["generations"]["total"] == 0
-    assert monitor.record_generation_metrics("g").writes == 0, "same rejection is not rewritten"
+    assert ingest.record_generation_metrics("g").writes == 0, "same rejection is not rewritten"
     store.source["g"] = doc()
-    monitor.record_generation_metrics("g")
+    ingest.record_generation_metrics("g")
     assert "g" not in store.rejected
     assert summary(store, monitor)["generations"]["total"] == 1
 
 
-def test_lifecycle_events_written_once_each(store: FakeStore, monitor: PerformanceMonitor) -> None:
+def test_lifecycle_events_written_once_each(store: FakeStore, ingest: IngestService) -> None:
     store.source["g"] = doc()
-    monitor.record_generation_metrics("g")
+    ingest.record_generation_metrics("g")
     store.source["g"] = completed()
     for _ in range(3):
-        monitor.record_generation_metrics("g")
+        ingest.record_generation_metrics("g")
     types = sorted(e["type"] for e in store.events.values())
     assert types == ["generation_completed", "generation_requested", "generation_started"]
     assert all(e["source"] == "monitor" for e in store.events.values())
 
 
 def test_two_hundred_malformed_documents_touch_no_aggregate(
-    store: FakeStore, monitor: PerformanceMonitor
+    store: FakeStore, monitor: PerformanceMonitor, ingest: IngestService
 ) -> None:
     store.source["ok"] = completed(qualityScore=9)
-    monitor.record_generation_metrics("ok")
+    ingest.record_generation_metrics("ok")
     before = summary(store, monitor)
     rng = random.Random(11)
     breakers: list[dict[str, Any]] = [
@@ -156,7 +168,7 @@ def test_two_hundred_malformed_documents_touch_no_aggregate(
     ]  # fmt: skip
     for i in range(200):
         store.source[f"bad{i}"] = doc(**rng.choice(breakers))
-        plan = monitor.record_generation_metrics(f"bad{i}")
+        plan = ingest.record_generation_metrics(f"bad{i}")
         assert plan.outcome == "rejected"
         assert plan.rollup_deltas == []
     assert len(store.rejected) == 200
@@ -169,6 +181,7 @@ def test_random_lifecycles_shuffled_and_duplicated_match_the_oracle(seed: int) -
     rng = random.Random(seed)
     store = FakeStore()
     monitor = PerformanceMonitor(store, shards=8, clock=FixedClock(DAY + dt.timedelta(days=1)))
+    ingest = IngestService(store, shards=8, clock=FixedClock(DAY + dt.timedelta(days=1)))
     lives = [random_lifecycle(rng, f"gen-{i}", DAY) for i in range(1500)]
     # Deliveries: every state write yields an event; events are duplicated and reordered, and
     # each handler call sees whatever the document holds at that moment.
@@ -191,10 +204,10 @@ def test_random_lifecycles_shuffled_and_duplicated_match_the_oracle(seed: int) -
             rng.shuffle(pending)
             cut = rng.randrange(len(pending) + 1)
             for generation_id in pending[:cut]:
-                monitor.record_generation_metrics(generation_id)
+                ingest.record_generation_metrics(generation_id)
             del pending[:cut]
     for generation_id in pending:
-        monitor.record_generation_metrics(generation_id)
+        ingest.record_generation_metrics(generation_id)
 
     finals = [life.final for life in lives]
     for provider in (None, "runway", "pika"):
@@ -230,13 +243,13 @@ def test_random_lifecycles_shuffled_and_duplicated_match_the_oracle(seed: int) -
 
 
 def test_a_generation_stored_before_the_cost_counters_keeps_counting_as_it_did(
-    store: FakeStore, monitor: PerformanceMonitor
+    store: FakeStore, monitor: PerformanceMonitor, ingest: IngestService
 ) -> None:
     """A contribution stored without counters added since (as an earlier release stored it)
     is left alone while its generation is unchanged (no rewrite, nothing for the audit to
     repair) and gains them on its next change."""
     store.source["g"] = completed(attempts=2)
-    monitor.record_generation_metrics("g")
+    ingest.record_generation_metrics("g")
     stored = store.metrics["g"]["contribution"]["values"]
     assert stored["costw"] == 150_000  # 0.3 USD x 1 of 2 attempts
     # As an earlier release stored it: without the later counters, rollups alike.
@@ -246,11 +259,11 @@ def test_a_generation_stored_before_the_cost_counters_keeps_counting_as_it_did(
             for cell in rollup.get("cells", {}).values():
                 cell.pop(key, None)
     before = summary(store, monitor)
-    plan = monitor.record_generation_metrics("g")  # a redelivery, or the nightly audit
+    plan = ingest.record_generation_metrics("g")  # a redelivery, or the nightly audit
     assert plan.outcome == "unchanged" and plan.rollup_deltas == []
     assert not moves_counts(plan)  # so the nightly audit finds nothing to repair
     assert monitor.calculate_system_metrics(WHOLE_DAY).to_json()["retryWasteUsd"] == 0.0
     store.source["g"] = completed(attempts=2, userRating=4)  # the next change
-    monitor.record_generation_metrics("g")
+    ingest.record_generation_metrics("g")
     assert monitor.calculate_system_metrics(WHOLE_DAY).to_json()["retryWasteUsd"] == 0.15
     assert summary(store, monitor)["satisfaction"]["rated"] == before["satisfaction"]["rated"] + 1

@@ -21,6 +21,7 @@ from video_monitoring.core.errors import InvalidArgument, Unavailable
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.app import Dashboard, FileExports, loggable
 from video_monitoring.dashboard.http import Request, StreamResponse
+from video_monitoring.ingest.service import IngestService
 from video_monitoring.privacy.erasure import check_user_id, erase_user, subject
 from video_monitoring.privacy.retention import Retention
 
@@ -89,6 +90,7 @@ def generation_doc(**fields: Any) -> dict[str, Any]:
 def test_erased_records_are_frozen() -> None:
     store, clock = FakeStore(), FixedClock(NOW)
     monitor = PerformanceMonitor(store, 2, clock)
+    ingest = IngestService(store, 2, clock)
     engine = AnalyticsEngine(store, monitor, 2, clock)
     window = Window(start=NOW - dt.timedelta(days=1), end=NOW)
     store.source["g1"] = generation_doc()
@@ -96,19 +98,19 @@ def test_erased_records_are_frozen() -> None:
         "type": "premium_upgrade", "userId": "u1", "amountUsd": 4.0,
         "timestamp": NOW - dt.timedelta(hours=3),
     }  # fmt: skip
-    monitor.record_generation_metrics("g1")
-    engine.record_app_event("e1")
+    ingest.record_generation_metrics("g1")
+    ingest.record_app_event("e1")
     before = engine.get_analytics_summary(window)
     # What FirestoreStore.erase_user does to the ledger records:
     for record in (store.metrics["g1"], store.event_records["e1"]):
         record.update(userId="erased", erased=True)
         record.pop("userDay", None)
     store.source["g1"] = generation_doc(costUsd=9.0)  # a later change of the source
-    assert monitor.record_generation_metrics("g1").outcome == "erased"
+    assert ingest.record_generation_metrics("g1").outcome == "erased"
     del store.events["e1"]  # the erasure deletes the event
-    assert engine.record_app_event("e1").outcome == "erased"
+    assert ingest.record_app_event("e1").outcome == "erased"
     del store.source["g1"]
-    assert monitor.record_generation_metrics("g1").outcome == "erased"
+    assert ingest.record_generation_metrics("g1").outcome == "erased"
     assert store.metrics["g1"]["userId"] == "erased"
     assert engine.get_analytics_summary(window) == before
 

@@ -15,6 +15,7 @@ from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.config.settings import DashboardSettings, RetentionSettings
 from video_monitoring.core.models import Window
+from video_monitoring.ingest.service import IngestService
 from video_monitoring.privacy.retention import (
     EXPIRE_FIELD,
     TTL_COLLECTIONS,
@@ -43,11 +44,11 @@ def upgrade(**fields: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def setup(now: dt.datetime) -> tuple[FakeStore, FixedClock, PerformanceMonitor, AnalyticsEngine]:
+def setup(now: dt.datetime) -> tuple[FakeStore, FixedClock, IngestService, AnalyticsEngine]:
     store, clock = FakeStore(), FixedClock(now)
     monitor = PerformanceMonitor(store, shards=2, clock=clock, retention=RETENTION)
     engine = AnalyticsEngine(store, monitor, shards=2, clock=clock, retention=RETENTION)
-    return store, clock, monitor, engine
+    return store, clock, IngestService(store, shards=2, clock=clock, retention=RETENTION), engine
 
 
 def figures(engine: AnalyticsEngine) -> tuple[int, float, int, float]:
@@ -62,13 +63,13 @@ def figures(engine: AnalyticsEngine) -> tuple[int, float, int, float]:
 
 
 def test_records_carry_their_expiry() -> None:
-    store, _, monitor, engine = setup(DAY + dt.timedelta(days=1))
+    store, _, ingest, _ = setup(DAY + dt.timedelta(days=1))
     store.source["g1"] = generation()
     store.source["bad"] = generation(userTier="gold")
     store.events["e1"] = upgrade()
-    monitor.record_generation_metrics("g1")
-    monitor.record_generation_metrics("bad")
-    engine.record_app_event("e1")
+    ingest.record_generation_metrics("g1")
+    ingest.record_generation_metrics("bad")
+    ingest.record_app_event("e1")
     created = DAY + dt.timedelta(hours=10)
     assert store.metrics["g1"][EXPIRE_FIELD] == created + dt.timedelta(days=30)
     lifecycle = [e for e in store.events.values() if e.get("source") == "monitor"]
@@ -79,42 +80,42 @@ def test_records_carry_their_expiry() -> None:
 
 
 def test_expiry_deletions_and_late_rewrites_never_change_a_figure() -> None:
-    store, clock, monitor, engine = setup(DAY + dt.timedelta(days=1))
+    store, clock, ingest, engine = setup(DAY + dt.timedelta(days=1))
     store.source["g1"] = generation()
     store.source["g2"] = generation(costUsd=1.0)
     store.events["e1"] = upgrade()
     for generation_id in ("g1", "g2"):
-        monitor.record_generation_metrics(generation_id)
-    engine.record_app_event("e1")
+        ingest.record_generation_metrics(generation_id)
+    ingest.record_app_event("e1")
     before = figures(engine)
     assert before[0] == 2 and before[2] == 1
     assert before[1] == pytest.approx(1.3) and before[3] == pytest.approx(9.5)
 
     clock.advance(days=31)  # past the raw retention of everything above
     del store.events["e1"]  # TTL deletes the event ...
-    assert engine.record_app_event("e1").outcome == "expired"
+    assert ingest.record_app_event("e1").outcome == "expired"
     assert "e1" not in store.event_records  # ... its record goes, its revenue stays counted
     del store.metrics["g1"]  # TTL deleted the metrics record; then the source is rewritten
     store.source["g1"] = generation(costUsd=5.0)
-    assert monitor.record_generation_metrics("g1").outcome == "expired"
+    assert ingest.record_generation_metrics("g1").outcome == "expired"
     assert "g1" not in store.metrics
     del store.source["g2"]  # a source deleted after its record's expiry
-    assert monitor.record_generation_metrics("g2").outcome == "expired"
+    assert ingest.record_generation_metrics("g2").outcome == "expired"
     assert "g2" not in store.metrics
     assert figures(engine) == before
 
     clock.now = DAY + dt.timedelta(days=2)  # within the retention, a deletion is a deletion
     store.source["g3"] = generation()
-    monitor.record_generation_metrics("g3")
+    ingest.record_generation_metrics("g3")
     del store.source["g3"]
-    assert monitor.record_generation_metrics("g3").outcome == "removed"
+    assert ingest.record_generation_metrics("g3").outcome == "removed"
     assert figures(engine) == before
 
 
 def test_an_event_older_than_the_retention_is_not_counted_afresh() -> None:
-    store, _, _, engine = setup(DAY + dt.timedelta(days=40))
+    store, _, ingest, engine = setup(DAY + dt.timedelta(days=40))
     store.events["old"] = upgrade()
-    assert engine.record_app_event("old").outcome == "expired"
+    assert ingest.record_app_event("old").outcome == "expired"
     assert figures(engine)[2:] == (0, 0.0)
 
 

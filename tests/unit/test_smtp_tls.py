@@ -20,7 +20,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pydantic import SecretStr, ValidationError
 
 from local_stack.receivers import SmtpInbox
-from tests.unit.test_notifications import FAST, NOTE
+from tests.unit.test_notifications import FAST, HTTP, NOTE
+from video_monitoring.adapters.smtp import SmtpTransport
 from video_monitoring.alerting.channels.base import DeliveryError
 from video_monitoring.alerting.channels.mail import EmailChannel
 from video_monitoring.alerting.notifications import channels_from_settings, deliver
@@ -142,7 +143,7 @@ def channel(
         alert_email_from="monitor@example.com", alert_email_to="ops@example.com",
         notify_timeout_seconds=5.0,
     )  # fmt: skip
-    email = channels_from_settings(settings)["email"]
+    email = channels_from_settings(settings, HTTP, SmtpTransport)["email"]
     assert isinstance(email, EmailChannel)
     return email
 

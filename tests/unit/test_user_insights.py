@@ -13,6 +13,7 @@ from tests.unit.fakes import FakeStore, FixedClock
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.models import Window
+from video_monitoring.ingest.service import IngestService
 
 START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
 DAYS = 45
@@ -24,6 +25,7 @@ def build() -> tuple[FakeStore, AnalyticsEngine]:
     store = FakeStore()
     clock = FixedClock(START + DAYS * DAY)
     monitor = PerformanceMonitor(store, shards=2, clock=clock)
+    ingest = IngestService(store, shards=2, clock=clock)
     engine = AnalyticsEngine(store, monitor, 2, clock)
     for i in range(1500):
         user = f"u{rng.randrange(60)}"
@@ -33,14 +35,14 @@ def build() -> tuple[FakeStore, AnalyticsEngine]:
             "userId": user, "provider": "runway", "status": "queued", "createdAt": created,
             "userTier": "premium" if user < "u2" else "free",
         }  # fmt: skip
-        monitor.record_generation_metrics(gid)
+        ingest.record_generation_metrics(gid)
         if rng.random() < 0.1:
             del store.source[gid]  # deleted: its activity must leave the user's day
-            monitor.record_generation_metrics(gid)
+            ingest.record_generation_metrics(gid)
         elif rng.random() < 0.1:  # moved to another day (a corrected createdAt)
             store.source[gid]["createdAt"] = created + 2 * DAY
-            monitor.record_generation_metrics(gid)
-            monitor.record_generation_metrics(gid)  # duplicate delivery
+            ingest.record_generation_metrics(gid)
+            ingest.record_generation_metrics(gid)  # duplicate delivery
     for i in range(800):
         kind = rng.choice(("session_start", "video_viewed", "video_shared", "premium_upgrade"))
         event: dict[str, Any] = {
@@ -50,7 +52,7 @@ def build() -> tuple[FakeStore, AnalyticsEngine]:
         if kind == "premium_upgrade":
             event["amountUsd"] = 9.99
         store.events[f"e{i}"] = event
-        engine.record_app_event(f"e{i}")
+        ingest.record_app_event(f"e{i}")
     return store, engine
 
 
@@ -156,7 +158,7 @@ def test_a_user_insights_request_reads_no_user_days_and_shows_the_open_day_as_of
     late = today + dt.timedelta(hours=11)
     store.source["late"] = {"userId": "newcomer", "provider": "runway", "status": "queued",
                             "createdAt": late, "userTier": "free"}  # fmt: skip
-    PerformanceMonitor(store, shards=2, clock=FixedClock(tick)).record_generation_metrics("late")
+    IngestService(store, shards=2, clock=FixedClock(tick)).record_generation_metrics("late")
     assert engine.refresh_open_days(tick + dt.timedelta(minutes=10)) == 0  # still fresh
     stale = engine.generate_user_behavior_insights(window)["days"][0]
     assert stale["activeUsers"] == first["days"][0]["activeUsers"]  # as of the last refresh

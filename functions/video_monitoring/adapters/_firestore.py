@@ -30,6 +30,7 @@ from google.cloud.firestore_v1.types import RunQueryResponse
 from video_monitoring.config import constants as c
 from video_monitoring.config.settings import get_settings
 from video_monitoring.core.retry import Backoff
+from video_monitoring.privacy.retention import Retention, retention_of
 
 # A broken export stream resumes after its last document: 1 s, 2 s, 4 s, then it gives up.
 PAGE_BACKOFF = Backoff(first=1.0, cap=4.0, retries=3)
@@ -64,6 +65,11 @@ def counted(kind: str, snapshots: Iterable[Any]) -> Iterator[Any]:
 def firestore_client() -> firestore.Client:
     """The process's Firestore client, created on first use (anonymous on the emulator)."""
     return firestore.Client(project=get_settings().runtime.project)
+
+
+def configured_retention() -> Retention:
+    """The process's retention, from its settings (the expiry the adapters write)."""
+    return retention_of(get_settings().retention)
 
 
 def snapshot_data(snap: DocumentSnapshot[Any]) -> dict[str, Any] | None:

@@ -11,9 +11,9 @@ import firebase_admin
 from firebase_admin import auth as firebase_auth
 from firebase_admin import exceptions as firebase_errors
 
+from video_monitoring.adapters.firebase_auth import default_app
 from video_monitoring.core.errors import Unavailable
 from video_monitoring.core.identity import Account
-from video_monitoring.dashboard.auth import default_app
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 from pydantic import ValidationError
 
-from video_monitoring.adapters._firestore import FirestoreAdapter, counted
+from video_monitoring.adapters._firestore import FirestoreAdapter, configured_retention, counted
 from video_monitoring.alerting.backtest import StoredRun, stored_run
 from video_monitoring.alerting.controls import Change, ProviderControl
 from video_monitoring.alerting.metrics import system_metrics_id
@@ -33,7 +33,7 @@ from video_monitoring.alerting.store import (
     outbox_docs,
 )
 from video_monitoring.config import constants as c
-from video_monitoring.privacy.retention import EXPIRE_FIELD, configured_retention
+from video_monitoring.privacy.retention import EXPIRE_FIELD
 
 log = logging.getLogger(__name__)
 

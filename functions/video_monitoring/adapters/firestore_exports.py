@@ -20,9 +20,9 @@ from video_monitoring.adapters.streams import merged
 from video_monitoring.config import constants as c
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.files import Dataset
+from video_monitoring.privacy.pseudonyms import kept_properties
 from video_monitoring.privacy.retention import EXPIRE_FIELD
 from video_monitoring.warehouse.nightly import DayRun
-from video_monitoring.warehouse.rows import kept_properties
 
 EXPORT_PAGE = 500
 # The BigQuery export's pages: documents stream through (none are kept), so a page bounds one

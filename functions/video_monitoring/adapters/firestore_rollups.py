@@ -22,6 +22,7 @@ from google.cloud import firestore
 from video_monitoring.adapters._firestore import (
     FirestoreAdapter,
     _count,
+    configured_retention,
     counted,
     entry_texts,
     journal_entries,
@@ -49,7 +50,7 @@ from video_monitoring.ingest.rollup import (
     floor_time,
 )
 from video_monitoring.ingest.store import RollupDoc
-from video_monitoring.privacy.retention import EXPIRE_FIELD, configured_retention
+from video_monitoring.privacy.retention import EXPIRE_FIELD
 
 log = logging.getLogger(__name__)
 

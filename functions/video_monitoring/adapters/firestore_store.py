@@ -40,6 +40,7 @@ from video_monitoring.adapters.firestore_rollups import (
     journal_writes,
 )
 from video_monitoring.config import constants as c
+from video_monitoring.config.settings import get_settings
 from video_monitoring.core.retry import Backoff
 from video_monitoring.ingest.audit import billed_reads
 from video_monitoring.ingest.pipeline import Plan, SourceState, StoredState
@@ -116,7 +117,7 @@ class FirestoreStore(FirestoreFold):
         argument in `pipeline`). A plan with nothing to write needs no check.
         """
         client = self.client
-        ledger = ledger or generation_ledger()
+        ledger = ledger or generation_ledger(get_settings().runtime.source_collection)
         source_ref = client.collection(ledger.source).document(doc_id)
         metrics_ref = client.collection(ledger.stored).document(doc_id)
         rejected_ref = client.collection(ledger.rejected).document(doc_id)

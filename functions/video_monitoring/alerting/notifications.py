@@ -12,8 +12,13 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from video_monitoring.alerting.channels.base import Channel, DeliveryError, Notification
-from video_monitoring.alerting.channels.mail import EmailChannel
+from video_monitoring.alerting.channels.base import (
+    Channel,
+    DeliveryError,
+    HttpTransport,
+    Notification,
+)
+from video_monitoring.alerting.channels.mail import EmailChannel, MailConnector, SmtpServer
 from video_monitoring.alerting.channels.slack import SlackChannel
 from video_monitoring.alerting.channels.sms import SmsChannel
 from video_monitoring.alerting.channels.webhook import WebhookChannel
@@ -109,24 +114,32 @@ def _split(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
-def channels_from_settings(s: NotificationSettings) -> dict[str, Channel]:
+def channels_from_settings(
+    s: NotificationSettings, http: HttpTransport, mail: MailConnector
+) -> dict[str, Channel]:
     """Only the channels whose required settings are present, and of those only the ones
-    `ALERT_CHANNELS` names when it is set."""
-    channels = _configured(s)
+    `ALERT_CHANNELS` names when it is set; the web channels POST through `http`, email goes
+    through the transport `mail` opens to the SMTP server."""
+    channels = _configured(s, http, mail)
     named = {c.strip() for c in s.alert_channels.split(",") if c.strip()}
     return {name: channel for name, channel in channels.items() if not named or name in named}
 
 
-def _configured(s: NotificationSettings) -> dict[str, Channel]:
+def _configured(
+    s: NotificationSettings, http: HttpTransport, mail: MailConnector
+) -> dict[str, Channel]:
     channels: dict[str, Channel] = {}
     timeout = s.notify_timeout_seconds
     if s.smtp_host and s.alert_email_from and _split(s.alert_email_to):
-        channels["email"] = EmailChannel(
-            s.smtp_host, s.smtp_port, s.alert_email_from, _split(s.alert_email_to),
-            s.smtp_username, s.smtp_password, s.smtp_tls, timeout, s.smtp_ca_bundle,
+        server = SmtpServer(
+            s.smtp_host, s.smtp_port, s.smtp_username, s.smtp_password, s.smtp_tls, timeout,
+            s.smtp_ca_bundle,
         )  # fmt: skip
+        channels["email"] = EmailChannel(s.alert_email_from, _split(s.alert_email_to), mail(server))
     if s.slack_webhook_url is not None:
-        channels["slack"] = SlackChannel(s.slack_webhook_url, timeout, s.slack_tier_webhooks())
+        channels["slack"] = SlackChannel(
+            s.slack_webhook_url, timeout, s.slack_tier_webhooks(), http=http
+        )
     if (
         s.twilio_account_sid
         and s.twilio_auth_token is not None
@@ -135,8 +148,10 @@ def _configured(s: NotificationSettings) -> dict[str, Channel]:
     ):
         channels["sms"] = SmsChannel(
             s.twilio_base_url, s.twilio_account_sid, s.twilio_auth_token,
-            s.twilio_from_number, _split(s.alert_sms_to), timeout,
+            s.twilio_from_number, _split(s.alert_sms_to), timeout, http=http,
         )  # fmt: skip
     if s.alert_webhook_url is not None and s.alert_webhook_secret is not None:
-        channels["webhook"] = WebhookChannel(s.alert_webhook_url, s.alert_webhook_secret, timeout)
+        channels["webhook"] = WebhookChannel(
+            s.alert_webhook_url, s.alert_webhook_secret, timeout, http=http
+        )
     return channels

@@ -29,8 +29,6 @@ from video_monitoring.core.errors import InvalidArgument
 from video_monitoring.core.models import Window, rfc3339
 from video_monitoring.ingest import counters as k
 from video_monitoring.ingest.bounds import DEFAULT_BOUNDS, Bounds
-from video_monitoring.ingest.events import plan_event_change
-from video_monitoring.ingest.pipeline import Plan, SourceState, StoredState
 from video_monitoring.ingest.rollup import (
     Granularity,
     Totals,
@@ -39,7 +37,7 @@ from video_monitoring.ingest.rollup import (
     statuses,
     step,
 )
-from video_monitoring.ingest.store import EVENT_LEDGER, MonitoringStore, OpenAlert, UserActivity
+from video_monitoring.ingest.store import MonitoringStore, OpenAlert, UserActivity
 from video_monitoring.privacy.retention import DEFAULT_RETENTION, Retention
 from video_monitoring.warehouse.archive import Cells, TrendArchive
 
@@ -101,24 +99,6 @@ class AnalyticsEngine:
         self._clock = clock
         self._bounds = bounds
         self._retention = retention
-
-    def record_app_event(self, event_id: str) -> Plan:
-        """Bring one app event's contribution to the event rollups in line with its document."""
-        plan = self._store.reconcile(event_id, self.event_planner(event_id), EVENT_LEDGER)
-        if plan.outcome == "rejected":
-            log.warning("analytics event %s rejected: %s", event_id, plan.reason)
-        return plan
-
-    def event_planner(self, event_id: str) -> Callable[[SourceState, StoredState], Plan]:
-        """The event pipeline's planner for one event, at this moment."""
-        now = self._clock()
-
-        def plan(source: SourceState, stored: StoredState) -> Plan:
-            return plan_event_change(
-                event_id, source, stored, now, self._shards, self._bounds, self._retention
-            )
-
-        return plan
 
     def generate_quality_insights(self, window: Window) -> dict[str, Any]:
         """docs/interfaces.md §6 `/quality` (definitions in docs/figures.md)."""

@@ -1,10 +1,11 @@
-"""Performance monitor: per-generation metrics, real-time rollups, windowed system metrics."""
+"""Performance monitor: windowed system metrics and trends from the real-time rollups (the
+ingest service, ingest/service.py, records each generation into them)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,6 @@ from video_monitoring.core.models import Window
 from video_monitoring.ingest import counters as k
 from video_monitoring.ingest import sketch
 from video_monitoring.ingest.bounds import DEFAULT_BOUNDS, Bounds
-from video_monitoring.ingest.pipeline import Plan, SourceState, StoredState, plan_change
 from video_monitoring.ingest.rollup import (
     BucketRange,
     Granularity,
@@ -119,7 +119,7 @@ def system_metrics_json(totals: Totals, window: Window) -> dict[str, Any]:
 
 
 class PerformanceMonitor:
-    """Records generations into metrics and rollups; answers windowed performance questions."""
+    """Answers windowed performance questions from the rollups."""
 
     def __init__(
         self,
@@ -134,24 +134,6 @@ class PerformanceMonitor:
         self._clock = clock
         self._bounds = bounds
         self._retention = retention
-
-    def record_generation_metrics(self, generation_id: str) -> Plan:
-        """Bring one generation's metrics and rollup contribution in line with its document."""
-        plan = self._store.reconcile(generation_id, self.planner(generation_id))
-        if plan.outcome == "rejected":
-            log.warning("generation %s rejected: %s", generation_id, plan.reason)
-        return plan
-
-    def planner(self, generation_id: str) -> Callable[[SourceState, StoredState], Plan]:
-        """The pipeline's planner for one generation, at this moment."""
-        now = self._clock()
-
-        def plan(source: SourceState, stored: StoredState) -> Plan:
-            return plan_change(
-                generation_id, source, stored, now, self._shards, self._bounds, self._retention
-            )
-
-        return plan
 
     def cells(self, window: Window) -> list[tuple[str, Mapping[str, Any]]]:
         """Every rollup cell inside the window, read from a number of documents bounded by the

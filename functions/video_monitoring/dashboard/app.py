@@ -34,7 +34,7 @@ from video_monitoring.dashboard.alert_routes import (
     alert_rules,
     rule_response,
 )
-from video_monitoring.dashboard.auth import ADMIN_ROLES, READ_ROLES, Caller, require, verify
+from video_monitoring.dashboard.auth import ADMIN_ROLES, READ_ROLES, Caller, require
 from video_monitoring.dashboard.control_routes import CONTROL_ACTIONS, controls_response
 from video_monitoring.dashboard.digest_routes import digest_request, my_digests
 from video_monitoring.dashboard.files import (
@@ -66,9 +66,8 @@ from video_monitoring.dashboard.rule_routes import backtest_response
 from video_monitoring.dashboard.slo_routes import slos_response
 from video_monitoring.dashboard.system_routes import health_response, targets_body
 from video_monitoring.privacy.erasure import ErasureReport, check_user_id, subject
-from video_monitoring.privacy.pseudonyms import OPTED_OUT
+from video_monitoring.privacy.pseudonyms import OPTED_OUT, anonymised
 from video_monitoring.privacy.retention import DEFAULT_RETENTION, RAW, TTL_COLLECTIONS, Retention
-from video_monitoring.warehouse.nightly import anonymised
 
 log = logging.getLogger(__name__)
 WINDOW_PARAMS = frozenset({"window", "from", "to", "provider"})
@@ -93,7 +92,7 @@ class Dashboard:
         monitor: PerformanceMonitor,
         clock: Clock,
         max_window_days: int,
-        verifier: Callable[[str | None], Caller] = verify,
+        verifier: Callable[[str | None], Caller],
         alerts: AlertManager | None = None,
         exports: FileExports | None = None,
         audit: AuditLog | None = None,

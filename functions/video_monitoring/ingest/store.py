@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from video_monitoring.config import constants as c
-from video_monitoring.config.settings import get_settings
 from video_monitoring.ingest.pipeline import Plan, SourceState, StoredState
 from video_monitoring.ingest.rollup import BucketRange
 
@@ -32,9 +31,9 @@ class Ledger:
     rollups: str
 
 
-def generation_ledger() -> Ledger:
-    """Generations (the source collection is a setting, docs/interfaces.md §1)."""
-    return Ledger(get_settings().runtime.source_collection, c.METRICS, c.REJECTED, c.ROLLUPS)
+def generation_ledger(source_collection: str) -> Ledger:
+    """Generations, read from `source_collection` (a setting, docs/interfaces.md §1)."""
+    return Ledger(source_collection, c.METRICS, c.REJECTED, c.ROLLUPS)
 
 
 EVENT_LEDGER = Ledger(c.EVENTS, c.EVENT_CONTRIBUTIONS, c.REJECTED_EVENTS, c.EVENT_ROLLUPS)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from video_monitoring.config import constants as c
-from video_monitoring.config.settings import RetentionSettings, get_settings
+from video_monitoring.config.settings import RetentionSettings
 
 EXPIRE_FIELD: Final = "expireAt"
 RAW: Final = "raw"
@@ -89,8 +89,3 @@ DEFAULT_RETENTION: Final = Retention()
 def retention_of(settings: RetentionSettings) -> Retention:
     """The configured retention (raises unless aggregates are kept at least as long as raw)."""
     return Retention(settings.raw_retention_days, settings.rollup_retention_days)
-
-
-def configured_retention() -> Retention:
-    """The process's retention, from its settings."""
-    return retention_of(get_settings().retention)

@@ -13,6 +13,7 @@ from typing import Any
 
 from video_monitoring.adapters.bigquery import BigQueryWarehouse, bigquery_client
 from video_monitoring.adapters.firebase_accounts import FirebaseAccounts
+from video_monitoring.adapters.firebase_auth import FirebaseTokens
 from video_monitoring.adapters.firestore_access import (
     FirestoreAuditLog,
     FirestoreDenialCounter,
@@ -28,6 +29,8 @@ from video_monitoring.adapters.firestore_exports import (
 from video_monitoring.adapters.firestore_health import FirestoreHealth
 from video_monitoring.adapters.firestore_slos import FirestoreObjectiveStore
 from video_monitoring.adapters.firestore_store import FirestoreStore
+from video_monitoring.adapters.http_transport import RequestsTransport
+from video_monitoring.adapters.smtp import SmtpTransport
 from video_monitoring.alerting.backtest import SplitRuns
 from video_monitoring.alerting.channels.base import Channel
 from video_monitoring.alerting.channels.mail import EmailChannel
@@ -59,6 +62,7 @@ from video_monitoring.dashboard.routes import RouteClass
 from video_monitoring.dashboard.standing import AccountCache
 from video_monitoring.ingest.bounds import Bounds
 from video_monitoring.ingest.rollup import floor_time
+from video_monitoring.ingest.service import IngestService
 from video_monitoring.privacy.erasure import ErasureReport, erase_user
 from video_monitoring.privacy.pseudonyms import pseudonym
 from video_monitoring.privacy.retention import Retention, retention_of
@@ -89,6 +93,7 @@ class Services:
     settings: Settings
     retention: Retention
     store: FirestoreStore
+    ingest: IngestService
     monitor: PerformanceMonitor
     alert_store: FirestoreAlertStore
     alerts: AlertManager
@@ -157,10 +162,11 @@ def build(settings: Settings) -> Services:
         else None
     )
     store = FirestoreStore()
+    ingest = IngestService(store, shards, utc_now, bounds, retention)
     monitor = PerformanceMonitor(store, shards, utc_now, bounds, retention)
     notify = settings.notifications
     alert_store = FirestoreAlertStore()
-    channels = channels_from_settings(notify)
+    channels = channels_from_settings(notify, RequestsTransport(), SmtpTransport)
     alerts = AlertManager(
         alert_store,
         channels,
@@ -203,7 +209,7 @@ def build(settings: Settings) -> Services:
         monitor,
         utc_now,
         board.max_window_days,
-        verifier=functools.partial(verify, accounts=accounts),
+        verifier=functools.partial(verify, tokens=FirebaseTokens(), accounts=accounts),
         alerts=alerts,
         exports=FileExports(
             FirestoreExportSource(),
@@ -233,6 +239,7 @@ def build(settings: Settings) -> Services:
         settings=settings,
         retention=retention,
         store=store,
+        ingest=ingest,
         monitor=monitor,
         alert_store=alert_store,
         alerts=alerts,

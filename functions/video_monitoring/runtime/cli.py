@@ -29,9 +29,10 @@ from typing import TextIO
 
 from tqdm import tqdm
 
+from video_monitoring.adapters.firebase_auth import grant_role
 from video_monitoring.adapters.firestore_digests import FirestoreDigestStore
 from video_monitoring.core.errors import ConfigError
-from video_monitoring.dashboard.auth import ROLES, grant_role
+from video_monitoring.dashboard.auth import ROLES
 from video_monitoring.warehouse.nightly import DayRun
 from video_monitoring.warehouse.rows import TABLES
 

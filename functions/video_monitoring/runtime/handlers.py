@@ -43,8 +43,8 @@ def generation_written(event: Any) -> None:
     """Reconcile the generation the event names."""
     generation_id = event.params["generationId"]
     with labelled(function="on_generation_written", generation=generation_id, event=event.id):
-        monitor = services().monitor
-        plan = with_transient_retries(lambda: monitor.record_generation_metrics(generation_id))
+        ingest = services().ingest
+        plan = with_transient_retries(lambda: ingest.record_generation_metrics(generation_id))
         log.info("generation %s: %s (event %s, %d writes)", generation_id, plan.outcome,
                  event.id, plan.writes)  # fmt: skip
 
@@ -63,7 +63,7 @@ def _event_written(event: Any) -> None:
     if all(d is None or is_monitor_event(d) for d in datas) and any(datas):
         return
     app = services()
-    plan = with_transient_retries(lambda: app.analytics.record_app_event(event_id))
+    plan = with_transient_retries(lambda: app.ingest.record_app_event(event_id))
     after = sides[1]
     if after is not None and after.exists and lacks_expiry(datas[1]):
         # Client events carry no expiry of their own: give them one, unless a newer write came.

@@ -151,7 +151,8 @@ def audit_day(
     def save() -> None:
         store.record_audit(day, body())
 
-    planners = {"generations": services.monitor.planner, "events": services.analytics.event_planner}
+    ingest = services.ingest
+    planners = {"generations": ingest.generation_planner, "events": ingest.event_planner}
     for ledger in ledgers:
         if not audit_ledger_day(
             store,

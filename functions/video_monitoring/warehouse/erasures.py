@@ -36,7 +36,7 @@ LEDGER = "erasure_ledger"
 LEDGER_LIFETIME = dt.timedelta(days=7)
 _FEATURE = "JSON_QUERY(properties, '$.feature')"
 # Tables holding user ids -> what erasure sets besides the id: an event's session cleared and its
-# properties reduced to the feature name the figures count (rows.kept_properties).
+# properties reduced to the feature name the figures count (privacy/pseudonyms.kept_properties).
 ERASED_COLUMNS: dict[str, dict[str, str]] = {
     "generation_metrics": {},
     "analytics_events": {

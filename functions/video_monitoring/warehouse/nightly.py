@@ -33,15 +33,9 @@ from pydantic import ValidationError
 
 from video_monitoring.core.errors import ConfigError
 from video_monitoring.core.models import describe_validation_error, rfc3339
-from video_monitoring.privacy.pseudonyms import OPTED_OUT
+from video_monitoring.privacy.pseudonyms import OPTED_OUT, anonymised
 from video_monitoring.warehouse.erasures import LEDGER, ROW_KEY, select_columns
-from video_monitoring.warehouse.rows import (
-    TABLES,
-    bq_schema,
-    check_counted,
-    export_line,
-    kept_properties,
-)
+from video_monitoring.warehouse.rows import TABLES, bq_schema, check_counted, export_line
 
 log = logging.getLogger(__name__)
 MAX_REASONS = 20  # distinct skip reasons kept per table and run
@@ -314,17 +308,6 @@ def _stage(
         warehouse.load(staging, table, chunk.getvalue())
         counts.rows += pending
     return counts
-
-
-def anonymised(data: Mapping[str, Any], placeholder: str) -> dict[str, Any]:
-    """A row's fields without what points at its user: the id replaced, an event's session
-    cleared and its free-form properties reduced to the feature name the figures count."""
-    return {
-        **data,
-        "userId": placeholder,
-        "sessionId": None,
-        "properties": kept_properties(data.get("properties")),
-    }
 
 
 def _drop_quietly(warehouse: Warehouse, staging: str) -> None:

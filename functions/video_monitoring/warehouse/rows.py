@@ -193,13 +193,6 @@ def check_counted(table: str, data: Mapping[str, Any]) -> None:
         AppEvent.model_validate(data)
 
 
-def kept_properties(properties: Any) -> dict[str, str] | None:
-    """What an anonymised event keeps of its free-form properties: only the feature name the
-    figures count (a string naming a product feature, nothing about the user)."""
-    feature = properties.get("feature") if isinstance(properties, dict) else None
-    return {"feature": feature} if isinstance(feature, str) and feature else None
-
-
 def export_line(
     table: str, doc_id: str, data: Mapping[str, Any], pseudonym_key: bytes | None = None
 ) -> bytes:

@@ -1,14 +1,13 @@
 """What every channel shares: the notification it speaks about, the channel protocol, the delivery
-error (whose message never carries a secret), and the HTTP POST the web channels use."""
+error (whose message never carries a secret), and the HTTP transport the web channels POST
+through (adapters/http_transport.py implements it)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
-
-import requests
 
 
 @dataclass(frozen=True)
@@ -113,13 +112,45 @@ class Channel(Protocol):
         ...
 
 
-def http_post(url: str, timeout: float, what: str, **kwargs: Any) -> requests.Response:
-    try:
-        response = requests.post(url, timeout=timeout, **kwargs)
-    except requests.Timeout:
-        raise DeliveryError(f"{what}: timed out after {timeout:g} s") from None
-    except requests.ConnectionError:
-        raise DeliveryError(f"{what}: connection failed") from None
-    if not 200 <= response.status_code < 300:
-        raise DeliveryError(f"{what}: HTTP {response.status_code}")
+@dataclass(frozen=True)
+class HttpAnswer:
+    """What a web channel reads of an HTTP response."""
+
+    status: int
+    text: str
+
+
+class HttpTransport(Protocol):
+    """Sends one HTTP POST (a JSON body, a form or raw bytes)."""
+
+    def post(
+        self,
+        url: str,
+        timeout: float,
+        what: str,
+        *,
+        json: Any = None,
+        data: bytes | Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+    ) -> HttpAnswer:
+        """The response, whatever its status; DeliveryError naming `what` when none came."""
+        ...
+
+
+def http_post(
+    http: HttpTransport,
+    url: str,
+    timeout: float,
+    what: str,
+    *,
+    json: Any = None,
+    data: bytes | Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    auth: tuple[str, str] | None = None,
+) -> HttpAnswer:
+    """A 2xx response, or DeliveryError naming `what` and the status."""
+    response = http.post(url, timeout, what, json=json, data=data, headers=headers, auth=auth)
+    if not 200 <= response.status < 300:
+        raise DeliveryError(f"{what}: HTTP {response.status}")
     return response

@@ -1,57 +1,55 @@
-"""Email over SMTP (smtplib): a plain-text message to every recipient, and digests (plain text
-with an HTML alternative whose charts are inline PNG parts). The connection is TLS whose
-certificate and host name are verified (STARTTLS or implicit TLS), or plain text for the local
-stack's inbox only."""
+"""Email: a plain-text message to every recipient, and digests (plain text with an HTML
+alternative whose charts are inline PNG parts), handed to a mail transport. The SMTP transport
+(adapters/smtp.py) speaks TLS whose certificate and host name are verified (STARTTLS or implicit
+TLS), or plain text for the local stack's inbox only."""
 
 from __future__ import annotations
 
 import email.utils
-import smtplib
-import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import SecretStr
 
-from video_monitoring.alerting.channels.base import DeliveryError, Notification
+from video_monitoring.alerting.channels.base import Notification
 
 SmtpTls = Literal["starttls", "implicit", "none"]
-PEM_MARK = "-----BEGIN"
 
 
-def tls_context(ca_bundle: str | None = None) -> ssl.SSLContext:
-    """A client context that verifies the server's certificate chain and host name: against the
-    system's CAs, or only against `ca_bundle` (a PEM file's path, or PEM text) for a private CA."""
-    if ca_bundle and ca_bundle.lstrip().startswith(PEM_MARK):
-        context = ssl.create_default_context(cadata=ca_bundle)
-    else:
-        context = ssl.create_default_context(cafile=ca_bundle or None)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context
+@dataclass(frozen=True)
+class SmtpServer:
+    """Where and how messages are submitted (the SMTP_* settings)."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: SecretStr | None = None
+    tls: SmtpTls = "starttls"
+    timeout: float = 5.0
+    ca_bundle: str | None = None
+
+
+class MailTransport(Protocol):
+    """Submits a finished message."""
+
+    def submit(self, message: EmailMessage) -> None:
+        """Hand the message to the server, or raise DeliveryError (never carrying a secret)."""
+        ...
+
+
+# Opens the transport to a server (adapters/smtp.py's SmtpTransport).
+MailConnector = Callable[[SmtpServer], MailTransport]
 
 
 class EmailChannel:
-    """SMTP."""
+    """Email through a mail transport (SMTP)."""
 
     name = "email"
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        sender: str,
-        recipients: list[str],
-        username: str | None = None,
-        password: SecretStr | None = None,
-        tls: SmtpTls = "starttls",
-        timeout: float = 5.0,
-        ca_bundle: str | None = None,
-    ) -> None:
-        self._host, self._port, self._sender, self._recipients = host, port, sender, recipients
-        self._username, self._password, self._tls = username, password, tls
-        self.timeout = timeout
-        self._context = tls_context(ca_bundle) if tls != "none" else None
+    def __init__(self, sender: str, recipients: list[str], mail: MailTransport) -> None:
+        self._sender, self._recipients, self._mail = sender, recipients, mail
 
     def send(self, notification: Notification) -> None:
         """One message to every recipient."""
@@ -62,7 +60,7 @@ class EmailChannel:
         message["Date"] = email.utils.format_datetime(notification.occurred_at)
         message["Message-ID"] = email.utils.make_msgid(domain="video-monitoring")
         message.set_content(notification.text())
-        self._submit(message)
+        self._mail.submit(message)
 
     def send_digest(
         self, to: str, subject: str, text: str, html: str, images: Mapping[str, bytes]
@@ -82,33 +80,4 @@ class EmailChannel:
         for name, data in images.items():
             related.add_related(data, maintype="image", subtype="png", cid=f"<{name}>",
                                 filename=f"{name}.png")  # fmt: skip
-        self._submit(message)
-
-    def _submit(self, message: EmailMessage) -> None:
-        try:
-            with self._connect() as smtp:
-                if self._username and self._password is not None:
-                    smtp.login(self._username, self._password.get_secret_value())
-                smtp.send_message(message)
-        except ssl.SSLCertVerificationError as error:
-            # Nothing was sent: the password and the message wait for a server that proves it is
-            # SMTP_HOST (a private CA goes in SMTP_CA_BUNDLE).
-            raise DeliveryError(f"email: certificate refused ({error.verify_message})") from None
-        except (OSError, smtplib.SMTPException) as error:
-            raise DeliveryError(f"email: {type(error).__name__}") from None
-
-    def _connect(self) -> smtplib.SMTP:
-        """A session whose every later byte is encrypted to a verified server (or plain text,
-        local only); a server that does not offer STARTTLS is an error, never a fallback."""
-        if self._tls == "implicit":
-            return smtplib.SMTP_SSL(
-                self._host, self._port, timeout=self.timeout, context=self._context
-            )
-        smtp = smtplib.SMTP(self._host, self._port, timeout=self.timeout)
-        if self._tls == "starttls":
-            try:
-                smtp.starttls(context=self._context)
-            except BaseException:
-                smtp.close()
-                raise
-        return smtp
+        self._mail.submit(message)

@@ -7,7 +7,12 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from video_monitoring.alerting.channels.base import DeliveryError, Notification, http_post
+from video_monitoring.alerting.channels.base import (
+    DeliveryError,
+    HttpTransport,
+    Notification,
+    http_post,
+)
 
 
 class SlackChannel:
@@ -20,8 +25,11 @@ class SlackChannel:
         webhook_url: SecretStr,
         timeout: float = 5.0,
         tiers: Mapping[str, SecretStr] | None = None,
+        *,
+        http: HttpTransport,
     ) -> None:
         self._url = webhook_url
+        self._http = http
         self._tiers = dict(tiers or {})
         self.timeout = timeout
 
@@ -52,7 +60,9 @@ class SlackChannel:
 
     def post(self, payload: dict[str, Any]) -> None:
         """Any message (a digest) to the configured webhook."""
-        response = http_post(self._url.get_secret_value(), self.timeout, "slack", json=payload)
+        response = http_post(
+            self._http, self._url.get_secret_value(), self.timeout, "slack", json=payload
+        )
         if response.text.strip() != "ok":
             raise DeliveryError("slack: unexpected answer")
 
@@ -69,7 +79,8 @@ class SlackChannel:
                 raise DeliveryError(f"slack: no webhook for tier {who!r} (SLACK_TIERS)")
         for url in urls:
             response = http_post(
-                url.get_secret_value(), self.timeout, "slack", json=self.payload(notification)
-            )
+                self._http, url.get_secret_value(), self.timeout, "slack",
+                json=self.payload(notification),
+            )  # fmt: skip
             if response.text.strip() != "ok":
                 raise DeliveryError("slack: unexpected answer")

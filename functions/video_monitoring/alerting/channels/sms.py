@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from video_monitoring.alerting.channels.base import Notification, http_post
+from video_monitoring.alerting.channels.base import HttpTransport, Notification, http_post
 
 
 class SmsChannel:
@@ -20,7 +20,10 @@ class SmsChannel:
         from_number: str,
         to_numbers: list[str],
         timeout: float = 5.0,
+        *,
+        http: HttpTransport,
     ) -> None:
+        self._http = http
         self._base, self._sid, self._token = base_url.rstrip("/"), account_sid, auth_token
         self._from, self._to = from_number, to_numbers
         self.timeout = timeout
@@ -31,7 +34,7 @@ class SmsChannel:
         body = f"{notification.subject()} {notification.dashboard_url}"[:320]
         for number in notification.addressed_to(self._to):
             http_post(
-                url, self.timeout, "sms",
+                self._http, url, self.timeout, "sms",
                 data={"To": number, "From": self._from, "Body": body},
                 auth=(self._sid, self._token.get_secret_value()),
             )  # fmt: skip

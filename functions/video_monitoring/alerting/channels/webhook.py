@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from pydantic import SecretStr
 
-from video_monitoring.alerting.channels.base import Notification, http_post
+from video_monitoring.alerting.channels.base import HttpTransport, Notification, http_post
 
 SIGNATURE_HEADER = "X-Monitor-Signature"
 
@@ -54,8 +54,11 @@ class WebhookChannel:
         secret: SecretStr,
         timeout: float = 5.0,
         clock: Callable[[], float] = time.time,
+        *,
+        http: HttpTransport,
     ) -> None:
         self._url, self._secret, self.timeout, self._clock = url, secret, timeout, clock
+        self._http = http
 
     def send(self, notification: Notification) -> None:
         """POST the payload with timestamp and signature headers."""
@@ -66,4 +69,7 @@ class WebhookChannel:
             TIMESTAMP_HEADER: timestamp,
             SIGNATURE_HEADER: sign(self._secret.get_secret_value(), timestamp, body),
         }
-        http_post(self._url.get_secret_value(), self.timeout, "webhook", data=body, headers=headers)
+        http_post(
+            self._http, self._url.get_secret_value(), self.timeout, "webhook",
+            data=body, headers=headers,
+        )  # fmt: skip
