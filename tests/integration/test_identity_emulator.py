@@ -100,16 +100,16 @@ def grant_role(stack: Stack, auth: AuthEmulator, email: str, role: str) -> str:
     return done.stdout.strip()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open defect: in the merged full suite a deleted recipient was mailed once (the "
-    "role-less and unverified ones were skipped); passes on its own; under investigation",
-)
 def test_a_digest_goes_only_to_recipients_whose_account_still_qualifies(
     stack: Stack, db: firestore.Client, receivers: Receivers
 ) -> None:
     auth, accounts = auth_of(stack)
     stack.wipe()
+    week = last_complete("weekly", dt.datetime.now(dt.UTC))
+    tick = week.end + dt.timedelta(hours=7, minutes=5)
+    # A warm tick, as in a running deployment, reaches the digests soon after the API last
+    # looked these users up (a cold one took longer than the API's account cache trusts them).
+    assert stack.run_schedule("aggregate_and_alert", tick - dt.timedelta(minutes=10)) == 200
     people = subscribe(
         stack, auth, accounts, "kept", "disabled", "roleless", "unverified", "deleted"
     )
@@ -119,8 +119,6 @@ def test_a_digest_goes_only_to_recipients_whose_account_still_qualifies(
     accounts.delete(people["deleted"][0])
 
     before = len(receivers.inbox.messages)
-    week = last_complete("weekly", dt.datetime.now(dt.UTC))
-    tick = week.end + dt.timedelta(hours=7, minutes=5)
     for when in (tick, tick + dt.timedelta(minutes=5)):  # the rerun skips nobody again
         assert stack.run_schedule("aggregate_and_alert", when) == 200
     ours = {email for _, email in people.values()}

@@ -8,7 +8,7 @@ from typing import Any
 
 from tests.unit.fakes import FakeStore
 from video_monitoring.config import constants as c
-from video_monitoring.ingest.audit import Document, Position
+from video_monitoring.ingest.audit import Document, Position, position
 
 SOURCE = "video_generations"
 
@@ -41,7 +41,7 @@ class FakeAuditReads:
             for doc_id, data in self._collection(name).items()
             if isinstance(data.get(time_field), dt.datetime) and start <= data[time_field] < end
         ]
-        return sorted(docs, key=lambda doc: (doc[1][time_field], doc[0]))
+        return sorted(docs, key=lambda doc: position(doc, time_field))
 
     def count(
         self,
@@ -70,7 +70,7 @@ class FakeAuditReads:
         """Documents in the range by (time, id), after `after`, at most `limit` (copies)."""
         docs = self._inside(collection, time_field, start, end)
         if after is not None:
-            docs = [d for d in docs if (d[1][time_field], d[0]) > after]
+            docs = [d for d in docs if position(d, time_field) > after]
         for doc_id, data in docs[:limit]:
             self.streamed += 1
             yield doc_id, dict(data)

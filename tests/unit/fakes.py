@@ -158,7 +158,7 @@ class FakeAccounts:
         self.lookups = 0
         self.down = False
 
-    def account(self, uid: str) -> Account | None:
+    def account(self, uid: str, *, fresh: bool = False) -> Account | None:
         self.lookups += 1
         if self.down:
             raise Unavailable("Authorization: Firebase Auth did not answer")

@@ -4,6 +4,7 @@ hand-computed episodes, another threshold, threshold suggestions, and refusals."
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Sequence
 
 import pytest
@@ -19,7 +20,8 @@ from video_monitoring.alerting.backtest import (
 )
 from video_monitoring.alerting.records import Measurement
 from video_monitoring.alerting.rules import AlertRule
-from video_monitoring.core.errors import InvalidArgument, NotFound
+from video_monitoring.core.budget import Budget
+from video_monitoring.core.errors import DeadlineExceeded, InvalidArgument, NotFound
 
 TICK = dt.timedelta(minutes=5)
 TICKS = 48  # four hours
@@ -189,3 +191,65 @@ def test_refusals_name_the_field(world: World) -> None:
     world.alerts.put_rule(anomaly, "t", NOW)
     with pytest.raises(InvalidArgument, match=r"^ruleId: anomaly"):
         world.manager.backtest("hourly", NOW, NOW + TICK)
+
+
+class Ticking:
+    """A monotonic clock that moves `step` seconds each time it is read, and more by hand."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+class SlowReader:
+    """The world's runs, read at `seconds_per_hour` of the clock per hour of window asked."""
+
+    def __init__(self, inner: World, clock: Ticking, seconds_per_hour: float) -> None:
+        self.inner, self.clock, self.rate = inner, clock, seconds_per_hour
+
+    def rule_runs(
+        self, metric: str, window: str, start: dt.datetime, end: dt.datetime, kinds: Sequence[str]
+    ) -> list[StoredRun]:
+        self.clock.now += self.rate * ((end - start) / dt.timedelta(hours=1))
+        return self.inner.alerts.rule_runs(metric, window, start, end, kinds)
+
+
+def proposed(message: str) -> tuple[dt.datetime, dt.datetime]:
+    """The `from` and `to` the refusal proposes."""
+    found = re.search(r"e\.g\. from=(\S+)&to=(\S+)$", message)
+    assert found, message
+    return dt.datetime.fromisoformat(found[1]), dt.datetime.fromisoformat(found[2])
+
+
+@pytest.mark.parametrize(
+    ("read_per_hour", "step", "pages"),
+    [(15.0, 0.0, None),  # reading 4 hours of runs takes 60 s: the read alone runs late
+     (0.0, 0.2, 1.0)],  # each run replayed takes 0.2 s: the suggestion's replays run late
+)  # fmt: skip
+def test_a_backtest_that_cannot_finish_by_the_deadline_stops_and_names_a_window_that_fits(
+    world: World, read_per_hour: float, step: float, pages: float | None
+) -> None:
+    clock = Ticking(step)
+    reader = SlowReader(world, clock, read_per_hour)
+    rule = world.alerts.rules["low_success_rate"]
+    end = NOW + TICKS * TICK
+
+    def backtest(start: dt.datetime) -> dict[str, object]:
+        return backtest_rule(rule, reader, None, start, end, None, pages, Budget(50, clock))
+
+    with pytest.raises(DeadlineExceeded) as refused:
+        backtest(NOW)
+    message = str(refused.value)
+    assert message.startswith("from: the backtest of 4 hours stopped at the request's deadline")
+    assert refused.value.http_status == 503
+    fits, to = proposed(message)
+    assert to == end and NOW < fits < end - dt.timedelta(
+        minutes=59
+    )  # a shorter window, of whole hours
+    began = clock.now
+    body = backtest(fits)  # the window proposed finishes within the same budget
+    assert clock.now - began < 50
+    assert body == backtest_rule(rule, world.alerts, None, fits, end, None, pages)

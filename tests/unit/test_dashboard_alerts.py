@@ -9,8 +9,12 @@ from typing import Any
 import pytest
 
 from tests.unit.test_alert_manager import World, degraded_world
+from tests.unit.test_backtest import Ticking
 from tests.unit.test_dashboard import json_response, verifier
+from video_monitoring.alerting.manager import AlertManager
+from video_monitoring.alerting.notifications import RetryPolicy
 from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.core.budget import Budget
 from video_monitoring.dashboard.app import Dashboard
 from video_monitoring.dashboard.http import Request
 
@@ -261,3 +265,16 @@ def test_backtest_over_http_for_readers_with_named_errors(api: Api) -> None:
     assert api.call("GET", "/alert-rules/nope/backtest")[0] == 404
     assert api.call("POST", "/alert-rules/low_success_rate/backtest")[0] == 405
     assert api.call("GET", "/alert-rules/low_success_rate/backtest", None)[0] == 401
+
+
+def test_a_backtest_past_the_request_deadline_is_a_503_naming_from() -> None:
+    world = degraded_world()
+    world.tick()
+    late = Ticking(30.0)  # every look at the clock finds 30 s more gone
+    world.manager = AlertManager(
+        world.alerts, world.channels, RetryPolicy(attempts=1), "", world.clock,
+        backtest_budget=lambda: Budget(50, late),
+    )  # fmt: skip
+    status, body = Api(world).call("GET", "/alert-rules/low_success_rate/backtest", window="1h")
+    assert status == 503 and body["error"]["code"] == "deadline-exceeded"
+    assert body["error"]["message"].startswith("from: the backtest of 1 hour stopped at the ")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.fakes import FakeAccounts
+from tests.unit.fakes import FakeAccounts, FixedClock
 from video_monitoring.analytics import digest_render as render
 from video_monitoring.analytics import recommend
 from video_monitoring.analytics.digest import (
@@ -30,6 +30,7 @@ from video_monitoring.config.settings import DashboardSettings
 from video_monitoring.core import png
 from video_monitoring.core.identity import Account
 from video_monitoring.core.models import Window
+from video_monitoring.dashboard.standing import AccountCache
 
 UTC = dt.UTC
 MONDAY = dt.datetime(2026, 11, 30, tzinfo=UTC)
@@ -374,3 +375,23 @@ def test_each_recipient_is_checked_at_send_time_and_skipped_with_the_reason() ->
     looked_up = accounts.lookups
     assert service.send_due(at + dt.timedelta(minutes=10)) == {}  # skipped is final this week
     assert accounts.lookups == looked_up and len(sent) == 2
+
+
+def test_a_recipient_seen_by_the_api_moments_ago_is_still_checked_afresh_at_send_time() -> None:
+    store = MemoryStore()
+    store.subs = {uid: Recipient(uid, "email", f"{uid}@example.com") for uid in ("kept", "gone")}
+    source = FakeAccounts(*(Account(uid, f"{uid}@example.com", True, role="analytics")
+                            for uid in ("kept", "gone")))  # fmt: skip
+    at = MONDAY + dt.timedelta(hours=7, minutes=5)
+    clock = FixedClock(at)
+    cache = AccountCache(source, clock, dt.timedelta(seconds=60))  # the API's, one per instance
+    assert cache.account("gone") is not None  # the user's last request, just before the tick
+    del source.accounts["gone"]
+    sent: list[str] = []
+    service = DigestService(
+        Figures(), lambda s, e: [], lambda *a: {}, store, TARGETS,
+        lambda r, d: sent.append(r.key), accounts=cache,
+    )  # fmt: skip
+    assert service.send_due(at) == {"weekly": 1} and sent == ["kept"]
+    assert store.records["weekly-2026-11-23__gone"]["reason"] == "user-deleted"
+    assert cache.account("gone") is None  # the API refuses the deleted user from now on

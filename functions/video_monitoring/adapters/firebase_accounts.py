@@ -24,8 +24,9 @@ class FirebaseAccounts:
     def __init__(self, app: Callable[[], firebase_admin.App] = default_app) -> None:
         self._app = app
 
-    def account(self, uid: str) -> Account | None:
-        """The user's account; None when no user has that uid; Unavailable when Auth fails."""
+    def account(self, uid: str, *, fresh: bool = False) -> Account | None:
+        """The user's account (always fresh); None when no user has that uid; Unavailable when
+        Auth fails."""
         try:
             user = firebase_auth.get_user(uid, app=self._app())
         except (firebase_auth.UserNotFoundError, ValueError):  # ValueError: not a valid uid

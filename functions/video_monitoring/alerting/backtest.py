@@ -13,6 +13,9 @@ Scopes follow the live run: `overall` and the tiers at every run, a provider fro
 that stored it. Beyond Firestore's retention the same runs are read from the BigQuery export
 (`SplitRuns`), which carries the same `ruleMeasurements`. `anomaly` rules compare whole rollup
 hours, and `burn_rate` rules windows, that the runs do not store, so they cannot be replayed.
+
+A backtest runs within a time budget (the request's deadline): one that cannot finish in time
+stops with DeadlineExceeded naming `from` and a window of the size that would have fit.
 """
 
 from __future__ import annotations
@@ -27,13 +30,16 @@ from video_monitoring.alerting import engine
 from video_monitoring.alerting.metrics import RULE_WINDOWS, TIERS, ScopeTotals, measure
 from video_monitoring.alerting.records import AlertState, Instance, Measurement
 from video_monitoring.alerting.rules import AlertRule, parse_rule
-from video_monitoring.core.errors import InvalidArgument
-from video_monitoring.core.models import Window
+from video_monitoring.core.budget import Budget
+from video_monitoring.core.errors import DeadlineExceeded, InvalidArgument
+from video_monitoring.core.models import Window, rfc3339
 from video_monitoring.ingest.rollup import Totals, floor_time
 
 WEEK = dt.timedelta(days=7)
 # Candidate thresholds tried when suggesting one (between the rule's and the extreme measured).
 SUGGESTION_CANDIDATES = 64
+# Replays a suggestion makes at most: the strictest candidate, then a bisection of the rest.
+SUGGESTION_REPLAYS = 1 + math.ceil(math.log2(SUGGESTION_CANDIDATES + 2))
 
 
 @dataclass(frozen=True)
@@ -155,6 +161,54 @@ class Replay:
         return self.firings * (WEEK / (self.end - self.start))
 
 
+class Pace:
+    """A backtest's progress against its time budget: each replayed run is a step, and a step
+    taken once the budget is spent stops the backtest, saying what window would have fit."""
+
+    def __init__(self, budget: Budget, start: dt.datetime, end: dt.datetime) -> None:
+        self.budget, self.start, self.end = budget, start, end
+        self.done = 0
+        self.total = 0  # runs to replay, over every replay the backtest makes
+        self.read = 0.0  # seconds the runs took to read
+
+    def plan(self, runs: int, replays: int) -> None:
+        """The work ahead once the runs are read (the read alone may have spent the budget)."""
+        self.total = runs * replays
+        self.read = self.budget.elapsed()
+        self.check()
+
+    def step(self) -> None:
+        """One run replayed."""
+        self.done += 1
+        self.check()
+
+    def check(self) -> None:
+        """DeadlineExceeded once the budget is spent."""
+        if not self.budget.spent():
+            return
+        seconds, span = self.budget.seconds, self.end - self.start
+        # Reading and replaying both grow with the window: project the whole backtest's time
+        # from the share done, and keep 80% of the window that the budget would have covered.
+        replaying = max(0.0, seconds - self.read) * self.total / max(1, self.done)
+        projected = max(seconds, self.read + (replaying if self.done else 0.0))
+        hours = int(0.8 * span * (seconds / projected) / dt.timedelta(hours=1))
+        hint = (
+            f"a window of at most {_hours(hours)} would fit, e.g. "
+            f"from={rfc3339(self.end - dt.timedelta(hours=hours))}&to={rfc3339(self.end)}"
+            if hours >= 1
+            else "narrow the window to less than an hour"
+        )
+        raise DeadlineExceeded(
+            f"from: the backtest of {_hours(span / dt.timedelta(hours=1))} stopped at the "
+            f"request's deadline ({seconds:g} s) after replaying {self.done} of {self.total} "
+            f"runs; {hint}"
+        )
+
+
+def _hours(count: float) -> str:
+    return f"{count:g} hour" if count == 1 else f"{count:g} hours"
+
+
 class History:
     """The stored runs of one metric and window, indexed for the replay."""
 
@@ -188,8 +242,15 @@ def _scopes(rule: AlertRule, providers: Iterable[str]) -> list[str]:
     return scopes
 
 
-def replay(rule: AlertRule, history: History, start: dt.datetime, end: dt.datetime) -> Replay:
-    """Step a fresh state per scope through every run in [start, end), as the live run did."""
+def replay(
+    rule: AlertRule,
+    history: History,
+    start: dt.datetime,
+    end: dt.datetime,
+    pace: Pace | None = None,
+) -> Replay:
+    """Step a fresh state per scope through every run in [start, end), as the live run did
+    (stopped by the pace's budget)."""
     if rule.kind in ("anomaly", "burn_rate"):
         raise ValueError(f"{rule.kind} rules compare windows the stored runs do not hold")
     result = Replay(start, end)
@@ -198,6 +259,8 @@ def replay(rule: AlertRule, history: History, start: dt.datetime, end: dt.dateti
     open_episode: dict[str, Episode] = {}
     providers: set[str] = set()
     for tick in sorted(t for t in history.by_tick if start <= t < end):
+        if pace is not None:
+            pace.step()
         runs = history.by_tick[tick]
         providers |= {s.partition(":")[2] for s in runs if s.startswith("provider:")}
         result.runs += 1
@@ -269,6 +332,7 @@ def suggest(
     end: dt.datetime,
     target_per_week: float,
     current: Replay,
+    pace: Pace | None = None,
 ) -> Suggestion:
     """The threshold closest to the rule's own that would have fired at most `target_per_week`
     times a week: among candidates from the rule's threshold towards stricter ones (spread over
@@ -281,7 +345,7 @@ def suggest(
     def outcome(i: int) -> Replay:
         if i not in replays:
             trial = rule.model_copy(update={"threshold": candidates[i]})
-            replays[i] = current if i == 0 else replay(trial, history, start, end)
+            replays[i] = current if i == 0 else replay(trial, history, start, end, pace)
         return replays[i]
 
     def meets(i: int) -> bool:
@@ -368,11 +432,13 @@ def backtest_rule(
     end: dt.datetime,
     threshold: float | None = None,
     pages_per_week: float | None = None,
+    budget: Budget | None = None,
 ) -> dict[str, Any]:
     """GET /alert-rules/{ruleId}/backtest: the rule (or it with another threshold; nothing
     saved) replayed over the runs stored in [start, end) with the live state machine; with
     `pages_per_week`, the threshold nearest the rule's that would have paged at most that
-    often. `source` names the store of a span (None: Firestore alone)."""
+    often. `source` names the store of a span (None: Firestore alone). DeadlineExceeded when
+    the budget is spent before the answer is ready."""
     if rule.kind in ("anomaly", "burn_rate"):
         raise InvalidArgument(
             f"ruleId: {rule.kind} rules compare windows the stored runs do not hold (whole "
@@ -386,11 +452,14 @@ def backtest_rule(
         except InvalidArgument as error:
             raise InvalidArgument(f"threshold: {error}") from None
     earliest = needs_from(trial, start)
+    pace = Pace(budget or Budget.unlimited(), start, end)
     history = History(reader.rule_runs(rule.metric, rule.window, earliest, end, rule.scopes))
-    result = replay(trial, history, start, end)
+    runs = sum(1 for tick in history.by_tick if start <= tick < end)
+    pace.plan(runs, 1 if pages_per_week is None else 1 + SUGGESTION_REPLAYS)
+    result = replay(trial, history, start, end, pace)
     suggestion = None
     if pages_per_week is not None:
-        suggestion = suggest(trial, history, start, end, pages_per_week, result)
+        suggestion = suggest(trial, history, start, end, pages_per_week, result, pace)
     return backtest_json(trial, result, threshold, suggestion) | {
         "source": source(earliest, end) if source else "firestore",
         "storedThreshold": rule.threshold,

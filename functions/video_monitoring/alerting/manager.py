@@ -126,9 +126,11 @@ class AlertManager:
         clock: Callable[[], dt.datetime],
         sleep: Callable[[float], None] = time.sleep,
         runs: SplitRuns | None = None,  # backtests beyond Firestore's retention (BigQuery)
+        backtest_budget: Callable[[], Budget] = Budget.unlimited,  # each backtest's, from its start
     ) -> None:
         self._store = store
         self._runs = runs
+        self._backtest_budget = backtest_budget
         self._channels = channels
         self._policy = policy
         self._dashboard_url = dashboard_url.rstrip("/")
@@ -178,11 +180,13 @@ class AlertManager:
     ) -> dict[str, Any]:
         """The stored rule (or it with another threshold; nothing saved) replayed over the
         runs stored in [start, end) with the live state machine; with `pages_per_week`, the
-        threshold nearest the rule's that would have paged at most that often."""
+        threshold nearest the rule's that would have paged at most that often; stopped with
+        DeadlineExceeded when it cannot finish within its time budget."""
+        budget = self._backtest_budget()
         reader = self._runs or self._store
         source = self._runs.source if self._runs else None
         return backtest_rule(
-            self.rule(rule_id), reader, source, start, end, threshold, pages_per_week
+            self.rule(rule_id), reader, source, start, end, threshold, pages_per_week, budget
         )
 
     # -- scheduled evaluation ----------------------------------------------------------------

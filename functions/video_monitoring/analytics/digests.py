@@ -9,10 +9,11 @@ and no other run holds an unexpired lease; it sends, then marks it sent. A faile
 retried by later runs (at most MAX_ATTEMPTS). A crash between sending and marking can repeat
 one message after the lease (3 minutes); nothing else can.
 
-At send time each email recipient's account is looked up again: a user who was deleted or
-disabled, lost their role or has no verified email is skipped, and the delivery records why
-(`status: skipped`, `reason`) so the period is not retried for them; the digest goes to the
-account's current verified address.
+At send time each email recipient's account is looked up again, from the identity provider and
+never from the API's account cache (one lookup per email recipient and period): a user who was
+deleted or disabled, lost their role or has no verified email is skipped, and the delivery
+records why (`status: skipped`, `reason`) so the period is not retried for them; the digest
+goes to the account's current verified address.
 """
 
 from __future__ import annotations
@@ -227,7 +228,9 @@ class DigestService:
         (user-deleted, user-disabled, no-role, email-unverified)."""
         if recipient.channel != "email" or self._accounts is None:
             return recipient, None
-        account = self._accounts.account(recipient.key)
+        # Never a cached answer: the API caches each caller's account for a while, and a user
+        # deleted seconds after their last request would otherwise still be mailed.
+        account = self._accounts.account(recipient.key, fresh=True)
         if account is None:
             return recipient, "user-deleted"
         if account.disabled:

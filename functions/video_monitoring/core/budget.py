@@ -21,7 +21,8 @@ class Budget:
     def __init__(self, seconds: float, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.seconds = seconds
         self._monotonic = monotonic
-        self._end = monotonic() + seconds
+        self._start = monotonic()
+        self._end = self._start + seconds
 
     @classmethod
     def unlimited(cls) -> Budget:
@@ -31,6 +32,10 @@ class Budget:
     def remaining(self) -> float:
         """Seconds left (0 when spent)."""
         return max(0.0, self._end - self._monotonic())
+
+    def elapsed(self) -> float:
+        """Seconds since it was made (past its end too)."""
+        return self._monotonic() - self._start
 
     def spent(self) -> bool:
         """Whether no time is left."""

@@ -24,7 +24,7 @@ class Account:
 class Accounts(Protocol):
     """Looks up accounts by uid."""
 
-    def account(self, uid: str) -> Account | None:
-        """The user's account, or None when no user has that uid (deleted). Raises when the
-        identity provider cannot answer."""
+    def account(self, uid: str, *, fresh: bool = False) -> Account | None:
+        """The user's account, or None when no user has that uid (deleted); `fresh` asks the
+        identity provider now, never a remembered answer. Raises when it cannot answer."""
         ...

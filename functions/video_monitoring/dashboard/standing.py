@@ -35,12 +35,13 @@ class AccountCache:
         self._lock = threading.Lock()  # an instance serves concurrent requests
         self.lookups = 0  # calls to the identity provider
 
-    def account(self, uid: str) -> Account | None:
-        """The account, from the cache while its entry is younger than the TTL."""
+    def account(self, uid: str, *, fresh: bool = False) -> Account | None:
+        """The account, from the cache while its entry is younger than the TTL; `fresh` looks
+        it up now and renews the entry (a deletion seen there is refused on the next call)."""
         now = self._clock()
         with self._lock:
             entry = self._entries.get(uid)
-            if entry is not None and now < entry[0]:
+            if not fresh and entry is not None and now < entry[0]:
                 self._entries.move_to_end(uid)
                 return entry[1]
         # Looked up outside the lock: one slow call does not hold up other users' requests.

@@ -187,6 +187,11 @@ def billed_reads(matched: int) -> int:
     return max(1, -(-matched // ENTRIES_PER_BILLED_READ))
 
 
+def position(doc: Document, time_field: str) -> Position:
+    """Where a document stands in a walk ordered by (time field, id)."""
+    return doc[1][time_field], doc[0]
+
+
 def paired(
     sources: Iterable[Document], stored: Iterable[Document], time_field: str
 ) -> Iterator[tuple[str, Mapping[str, Any] | None, Mapping[str, Any] | None]]:
@@ -198,8 +203,8 @@ def paired(
     left, right = iter(sources), iter(stored)
     a, b = next(left, None), next(right, None)
     while a is not None or b is not None:
-        key_a = (a[1][time_field], a[0]) if a is not None else None
-        key_b = (b[1][time_field], b[0]) if b is not None else None
+        key_a = position(a, time_field) if a is not None else None
+        key_b = position(b, time_field) if b is not None else None
         if b is None or (key_a is not None and key_b is not None and key_a < key_b):
             assert a is not None
             yield a[0], a[1], None
@@ -339,8 +344,7 @@ def sample_pairs(
         if not sources:
             continue
         size -= len(sources)
-        last_id, last_doc = sources[-1]
-        last = (last_doc[ledger.time_field], last_id)
+        last = position(sources[-1], ledger.time_field)
         end = last[0] + dt.timedelta(microseconds=1)
         records = reads.ordered_documents(
             ledger.stored, ledger.time_field, lower, end, limit=2 * len(sources)
@@ -366,7 +370,7 @@ def rejected_in(
 
 def up_to(documents: Iterable[Document], time_field: str, last: Position) -> Iterator[Document]:
     """The ordered documents up to and including the position `last`."""
-    return takewhile(lambda doc: (doc[1][time_field], doc[0]) <= last, documents)
+    return takewhile(lambda doc: position(doc, time_field) <= last, documents)
 
 
 def audit_ledger_day(

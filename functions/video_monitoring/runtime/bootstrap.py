@@ -181,6 +181,8 @@ def build(settings: Settings) -> Services:
         runs=None
         if archive is None
         else SplitRuns(alert_store, archive, lambda: retention.raw_horizon(utc_now())),
+        # A backtest answers a request: it stops at the deadline every request keeps.
+        backtest_budget=functools.partial(Budget, settings.dashboard.request_deadline_seconds),
     )
     stuck_after = dt.timedelta(minutes=settings.pipeline.stuck_after_minutes)
     analytics = AnalyticsEngine(
