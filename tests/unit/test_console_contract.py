@@ -1,0 +1,95 @@
+"""The console's contract module (hosting/app/contract.js) is openapi.yaml's: regenerated, it
+equals the committed file and its lists are the API's allowed values."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from local_stack.console_contract import (
+    ALLOWED,
+    COMMAND,
+    CONTRACT,
+    OPENAPI,
+    generate,
+    main,
+    ts_type,
+)
+
+
+def spec() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(OPENAPI.read_text())
+    return loaded
+
+
+def exported_lists(text: str) -> dict[str, list[str]]:
+    """Every `export const NAME = Object.freeze([...])` of a module, read back as strings."""
+    found = re.findall(r"export const (\w+) = Object\.freeze\(\[(.*?)\]\);", text)
+    return {name: re.findall(r'"([^"]*)"', items) for name, items in found}
+
+
+def test_the_committed_module_is_the_generated_one() -> None:
+    assert CONTRACT.read_text() == generate(spec()), (
+        f"{CONTRACT.name} is out of date with openapi.yaml: run `{COMMAND}` and commit it"
+    )
+
+
+def test_check_fails_on_a_stale_module(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stale = tmp_path / "contract.js"
+    stale.write_text(CONTRACT.read_text().replace('"csv", ', "", 1))
+    assert main(["--check"], stale) == 1
+    assert f"run `{COMMAND}`" in capsys.readouterr().err
+    assert main([], stale) == 0  # regenerates it
+    assert main(["--check"], stale) == 0
+    assert stale.read_text() == CONTRACT.read_text()
+
+
+def test_the_lists_are_the_apis_allowed_values() -> None:
+    """Read from openapi.yaml by hand (not through the generator's pointers)."""
+    api = spec()
+    paths = api["paths"]
+    schemas = api["components"]["schemas"]
+
+    def query(path: str, name: str) -> list[str]:
+        (parameter,) = [p for p in paths[path]["get"]["parameters"] if p["name"] == name]
+        return list(parameter["schema"]["enum"])
+
+    lists = exported_lists(CONTRACT.read_text())
+    assert lists["WINDOWS"] == query("/summary", "window") == ["1h", "24h", "7d", "30d"]
+    assert lists["ALERT_FILTERS"] == query("/alerts", "status")
+    assert lists["SEVERITIES"] == query("/alerts", "severity")
+    assert lists["EXPORT_DATASETS"] == query("/export", "dataset")
+    assert lists["EXPORT_FORMATS"] == query("/export", "format")
+    assert lists["BACKTEST_WINDOWS"] == query("/alert-rules/{ruleId}/backtest", "window")
+    rule = schemas["AlertRule"]["properties"]
+    assert lists["CHANNELS"] == rule["channels"]["items"]["enum"]
+    assert lists["RULE_SHORT_WINDOWS"] == [w for w in rule["shortWindow"]["enum"] if w]
+    assert lists["RULE_WINDOWS_BURN_RATE"] == rule["window"]["x-enum-by-kind"]["burn_rate"]
+    assert lists["CONTROL_STATES"] == schemas["ProviderControl"]["properties"]["state"]["enum"]
+    assert len(lists) == len(ALLOWED) + 2  # and the two windows by rule kind
+    assert 'export const BACKTEST_WINDOWS_DEFAULT = "7d";' in CONTRACT.read_text()
+
+
+def test_schema_types() -> None:
+    """OpenAPI schemas become the TypeScript types a JSDoc typedef holds."""
+    node = {
+        "type": "object",
+        "required": ["a", "c"],
+        "properties": {
+            "a": {"type": "integer", "nullable": True},
+            "b": {"type": "array", "items": {"$ref": "#/components/schemas/Window"}},
+            "5m": {"type": "string", "enum": ["x", "y"]},
+        },
+        "additionalProperties": {"type": "boolean"},
+    }
+    assert ts_type(node) == (
+        '{\n  a: number | null;\n  b?: Array<TimeWindow>;\n  "5m"?: "x" | "y";\n  c: boolean;\n}'
+        " & { [key: string]: boolean }"
+    )
+    assert ts_type({"allOf": [{"$ref": "#/x/Error"}, {"type": "object"}]}) == (
+        "ErrorBody & { [key: string]: unknown }"
+    )
