@@ -1,5 +1,6 @@
 """The console's contract module (hosting/app/contract.js) is openapi.yaml's: regenerated, it
-equals the committed file and its lists are the API's allowed values."""
+equals the committed file, its lists are the API's allowed values, and no console module keeps
+its own copy of one."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ from local_stack.console_contract import (
     main,
     ts_type,
 )
+
+APP = Path(__file__).resolve().parents[2] / "hosting" / "app"
+STRING_ARRAY = re.compile(r'\[(\s*"[^"]*"(?:\s*,\s*"[^"]*")+\s*,?\s*)\]')
 
 
 def spec() -> dict[str, Any]:
@@ -93,3 +97,18 @@ def test_schema_types() -> None:
     assert ts_type({"allOf": [{"$ref": "#/x/Error"}, {"type": "object"}]}) == (
         "ErrorBody & { [key: string]: unknown }"
     )
+
+
+def test_no_console_module_keeps_its_own_copy_of_a_list() -> None:
+    """No module but contract.js writes two values of one allowed list as an array of strings."""
+    lists = exported_lists(CONTRACT.read_text())
+    copies = []
+    for module in sorted(APP.rglob("*.js")):
+        if module == CONTRACT:
+            continue
+        for array in STRING_ARRAY.findall(module.read_text()):
+            strings = set(re.findall(r'"([^"]*)"', array))
+            for name, values in lists.items():
+                if len(strings & set(values)) >= 2:
+                    copies.append(f"{module.relative_to(APP)}: [{array}] copies {name}")
+    assert copies == []
