@@ -20,7 +20,7 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OPENAPI = REPO_ROOT / "openapi.yaml"
-CONTRACT = REPO_ROOT / "hosting" / "app" / "contract.js"
+GENERATED = REPO_ROOT / "hosting" / "app" / "contract.js"
 COMMAND = "python -m local_stack.console_contract"
 IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 # Schemas whose names would shadow a global of the browser (its Window, JavaScript's Error).
@@ -244,7 +244,7 @@ def generate(spec: Schema) -> str:
     return "\n".join(out) + "\n"
 
 
-def main(argv: list[str] | None = None, contract: Path = CONTRACT) -> int:
+def main(argv: list[str] | None = None, contract: Path = GENERATED) -> int:
     """Write the contract module, or with --check say whether it is current."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if the module is stale")

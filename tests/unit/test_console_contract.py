@@ -14,7 +14,7 @@ import yaml
 from local_stack.console_contract import (
     ALLOWED,
     COMMAND,
-    CONTRACT,
+    GENERATED,
     OPENAPI,
     generate,
     main,
@@ -37,19 +37,19 @@ def exported_lists(text: str) -> dict[str, list[str]]:
 
 
 def test_the_committed_module_is_the_generated_one() -> None:
-    assert CONTRACT.read_text() == generate(spec()), (
-        f"{CONTRACT.name} is out of date with openapi.yaml: run `{COMMAND}` and commit it"
+    assert GENERATED.read_text() == generate(spec()), (
+        f"{GENERATED.name} is out of date with openapi.yaml: run `{COMMAND}` and commit it"
     )
 
 
 def test_check_fails_on_a_stale_module(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     stale = tmp_path / "contract.js"
-    stale.write_text(CONTRACT.read_text().replace('"csv", ', "", 1))
+    stale.write_text(GENERATED.read_text().replace('"csv", ', "", 1))
     assert main(["--check"], stale) == 1
     assert f"run `{COMMAND}`" in capsys.readouterr().err
     assert main([], stale) == 0  # regenerates it
     assert main(["--check"], stale) == 0
-    assert stale.read_text() == CONTRACT.read_text()
+    assert stale.read_text() == GENERATED.read_text()
 
 
 def test_the_lists_are_the_apis_allowed_values() -> None:
@@ -62,7 +62,7 @@ def test_the_lists_are_the_apis_allowed_values() -> None:
         (parameter,) = [p for p in paths[path]["get"]["parameters"] if p["name"] == name]
         return list(parameter["schema"]["enum"])
 
-    lists = exported_lists(CONTRACT.read_text())
+    lists = exported_lists(GENERATED.read_text())
     assert lists["WINDOWS"] == query("/summary", "window") == ["1h", "24h", "7d", "30d"]
     assert lists["ALERT_FILTERS"] == query("/alerts", "status")
     assert lists["SEVERITIES"] == query("/alerts", "severity")
@@ -75,7 +75,7 @@ def test_the_lists_are_the_apis_allowed_values() -> None:
     assert lists["RULE_WINDOWS_BURN_RATE"] == rule["window"]["x-enum-by-kind"]["burn_rate"]
     assert lists["CONTROL_STATES"] == schemas["ProviderControl"]["properties"]["state"]["enum"]
     assert len(lists) == len(ALLOWED) + 2  # and the two windows by rule kind
-    assert 'export const BACKTEST_WINDOWS_DEFAULT = "7d";' in CONTRACT.read_text()
+    assert 'export const BACKTEST_WINDOWS_DEFAULT = "7d";' in GENERATED.read_text()
 
 
 def test_schema_types() -> None:
@@ -101,10 +101,10 @@ def test_schema_types() -> None:
 
 def test_no_console_module_keeps_its_own_copy_of_a_list() -> None:
     """No module but contract.js writes two values of one allowed list as an array of strings."""
-    lists = exported_lists(CONTRACT.read_text())
+    lists = exported_lists(GENERATED.read_text())
     copies = []
     for module in sorted(APP.rglob("*.js")):
-        if module == CONTRACT:
+        if module == GENERATED:
             continue
         for array in STRING_ARRAY.findall(module.read_text()):
             strings = set(re.findall(r'"([^"]*)"', array))
