@@ -39,10 +39,13 @@ serve: $(STAMP) $(BQ_STAMP) $(NODE_STAMP)
 demo: $(STAMP) $(BQ_STAMP) $(NODE_STAMP)
 	PYTHONPATH=functions $(PY) -m local_stack.run_demo $(DEMO_ARGS)
 
-lint: $(STAMP)
+# The console's JavaScript too: TypeScript checks its JSDoc types (tsconfig.json), Biome lints it.
+lint: $(STAMP) $(NODE_STAMP)
 	$(VENV)/bin/ruff check functions local_stack tests bench clients
 	$(VENV)/bin/ruff format --check functions local_stack tests bench clients
 	$(VENV)/bin/mypy
+	node_modules/.bin/tsc --noEmit --checkJs -p tsconfig.json
+	node_modules/.bin/biome lint --error-on-warnings
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q

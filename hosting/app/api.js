@@ -1,7 +1,18 @@
+// @ts-check
 // The dashboard API on the console's own origin (/api/**). Every call carries the user's ID token;
 // the SDK's getIdToken() returns a fresh one once the current one is within five minutes of expiry.
+// Paths are openapi.yaml's (`/alerts/{alertId}`): a parameter whose name is in the path fills it,
+// the others go in the query string; the answer has the type contract.js gives that path.
+
+/** @import { GetResponses, PostResponses, PutResponses } from "./contract.js" */
+/** @typedef {Record<string, string | number | boolean | null | undefined>} Params */
 
 export class ApiError extends Error {
+  /**
+   * @param {number} status
+   * @param {string} code
+   * @param {string} message
+   */
   constructor(status, code, message) {
     super(message);
     this.status = status;
@@ -9,9 +20,11 @@ export class ApiError extends Error {
   }
 }
 
+/** @type {(() => Promise<string>) | null} */
 let tokenSource = null;
 let calls = 0;
 
+/** @param {() => Promise<string>} source */
 export function setTokenSource(source) {
   tokenSource = source;
 }
@@ -20,11 +33,33 @@ export function callCount() {
   return calls;
 }
 
-async function request(method, path, params, body) {
-  const url = new URL(`/api${path}`, location.origin);
-  for (const [key, value] of Object.entries(params || {})) {
-    if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, value);
+/**
+ * The URL of an API path with its parameters.
+ * @param {string} path
+ * @param {Params} params
+ */
+function apiUrl(path, params) {
+  const rest = { ...params };
+  const filled = path.replace(/\{(\w+)\}/g, (_, name) => {
+    const value = rest[name];
+    delete rest[name];
+    if (value === undefined || value === null) throw new Error(`${path}: no value for ${name}`);
+    return encodeURIComponent(String(value));
+  });
+  const url = new URL(`/api${filled}`, location.origin);
+  for (const [key, value] of Object.entries(rest)) {
+    if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, String(value));
   }
+  return url;
+}
+
+/**
+ * @param {string} method
+ * @param {URL} url
+ * @param {unknown} [body]
+ */
+async function request(method, url, body) {
+  /** @type {Record<string, string>} */
   const headers = {};
   if (tokenSource) headers.Authorization = `Bearer ${await tokenSource()}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -33,15 +68,18 @@ async function request(method, path, params, body) {
   try {
     response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch (error) {
-    throw new ApiError(0, "unavailable", `The API did not answer (${error.message}).`);
+    throw new ApiError(0, "unavailable", `The API did not answer (${error instanceof Error ? error.message : error}).`);
   }
+  if (!response.ok) throw await failure(response);
   return response;
 }
 
+/** @param {Response} response */
 async function failure(response) {
   let code = "internal";
   let text = `HTTP ${response.status}`;
   try {
+    /** @type {Partial<import("./contract.js").ErrorBody>} */
     const body = await response.json();
     code = body.error?.code || code;
     text = body.error?.message || text;
@@ -51,22 +89,44 @@ async function failure(response) {
   return new ApiError(response.status, code, text);
 }
 
-export async function get(path, params) {
-  const response = await request("GET", path, params);
-  if (!response.ok) throw await failure(response);
-  return response.json();
+/**
+ * @template {keyof GetResponses} P
+ * @param {P} path
+ * @param {Params} [params]
+ * @returns {Promise<GetResponses[P]>}
+ */
+export async function get(path, params = {}) {
+  return (await request("GET", apiUrl(path, params))).json();
 }
 
-export async function send(method, path, body) {
-  const response = await request(method, path, {}, body);
-  if (!response.ok) throw await failure(response);
-  return response.json();
+/**
+ * @template {keyof PostResponses} P
+ * @param {P} path
+ * @param {Params} params the path's parameters
+ * @param {unknown} body
+ * @returns {Promise<PostResponses[P]>}
+ */
+export async function post(path, params, body) {
+  return (await request("POST", apiUrl(path, params), body)).json();
 }
 
-// A file from /export, saved under the name the API gives it.
+/**
+ * @template {keyof PutResponses} P
+ * @param {P} path
+ * @param {Params} params the path's parameters
+ * @param {unknown} body
+ * @returns {Promise<PutResponses[P]>}
+ */
+export async function put(path, params, body) {
+  return (await request("PUT", apiUrl(path, params), body)).json();
+}
+
+/**
+ * A file from /export, saved under the name the API gives it.
+ * @param {Params} params
+ */
 export async function download(params) {
-  const response = await request("GET", "/export", params);
-  if (!response.ok) throw await failure(response);
+  const response = await request("GET", apiUrl("/export", params));
   const disposition = response.headers.get("Content-Disposition") || "";
   const name = /filename="([^"]+)"/.exec(disposition)?.[1] || "export";
   const blob = await response.blob();

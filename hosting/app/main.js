@@ -1,3 +1,4 @@
+// @ts-check
 // The console: Firebase sign-in, then one page per path with its state in the query string.
 // Hosting gives the Firebase configuration at /__/firebase/init.json; locally it also names the
 // Auth emulator.
@@ -7,20 +8,44 @@ import {
   GoogleAuthProvider, connectAuthEmulator, getAuth, onIdTokenChanged, signInWithEmailAndPassword,
   signInWithPopup, signOut,
 } from "/vendor/firebase/firebase-auth.js";
-import { setTokenSource } from "./api.js";
+import { ApiError, setTokenSource } from "./api.js";
 import { h, message, replace } from "./ui.js";
-import { pageFor } from "./pages.js";
+import { navLinks, pageFor } from "./pages.js";
 
-const main = document.getElementById("main");
-const nav = document.getElementById("nav");
-const account = document.getElementById("account");
+/** @import { Auth, User } from "/vendor/firebase/firebase-auth.js" */
+
+/**
+ * An element of index.html.
+ * @param {string} id
+ */
+function byId(id) {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`index.html has no #${id}`);
+  return el;
+}
+
+const main = byId("main");
+const nav = byId("nav");
+const account = byId("account");
 const REFRESH_MS = 10_000;
-let auth = null;
-let session = null; // {user, role}
-let current = null; // {name, page, refresh}
-let timer = null;
+/** @type {Auth} */
+let auth;
+/** @type {{ user: User, role: "admin" | "analytics" } | null} */
+let session = null;
+/** @type {{ name: string, token: object, refresh: (() => Promise<void>) | null } | null} */
+let current = null;
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let timer;
+/** @type {import("/vendor/firebase/firebase-app.js").FirebaseOptions & { authEmulatorUrl?: string }} */
 let config = {};
 
+replace(nav, navLinks());
+
+/**
+ * @param {string} path
+ * @param {URLSearchParams} [params]
+ * @param {{ replaceState?: boolean }} [options]
+ */
 function navigate(path, params, { replaceState = false } = {}) {
   const url = new URL(path, location.origin);
   if (params) url.search = new URLSearchParams(params).toString();
@@ -31,8 +56,8 @@ function navigate(path, params, { replaceState = false } = {}) {
 
 // Links with data-nav (and every same-origin link inside main) change the page without a reload.
 document.addEventListener("click", (event) => {
-  const link = event.target.closest("a[href]");
-  if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
+  const link = event.target instanceof Element ? event.target.closest("a[href]") : null;
+  if (!(link instanceof HTMLAnchorElement) || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
   const url = new URL(link.href, location.origin);
   if (url.origin !== location.origin || link.hasAttribute("download") || url.pathname.startsWith("/api/")) return;
   event.preventDefault();
@@ -40,7 +65,10 @@ document.addEventListener("click", (event) => {
   if (link.hasAttribute("data-nav")) {
     const keep = new URLSearchParams();
     const here = new URLSearchParams(location.search);
-    for (const key of ["window", "from", "to", "provider"]) if (here.has(key)) keep.set(key, here.get(key));
+    for (const key of ["window", "from", "to", "provider"]) {
+      const value = here.get(key);
+      if (value !== null) keep.set(key, value);
+    }
     url.search = keep.toString();
   }
   navigate(url.pathname + url.search);
@@ -50,15 +78,16 @@ document.addEventListener("visibilitychange", () => schedule());
 
 function schedule() {
   clearTimeout(timer);
-  timer = null;
-  if (!current || !current.refresh || document.visibilityState !== "visible") return;
+  timer = undefined;
+  const refresh = current?.refresh;
+  if (!refresh || document.visibilityState !== "visible") return;
   timer = setTimeout(async () => {
     try {
-      await current.refresh();
+      await refresh();
       performance.mark("console:refreshed");
     } catch (error) {
       // Keep the figures shown (their "updated" time says how old they are); try again later.
-      console.warn("refresh failed:", error.message);
+      console.warn("refresh failed:", error instanceof Error ? error.message : error);
     } finally {
       schedule();
     }
@@ -67,16 +96,19 @@ function schedule() {
 
 // After a change of page (not the first load) the focus moves to the new page's content, so a
 // screen reader announces it and Tab continues from there.
+/** @param {{ focus?: boolean }} [options] */
 async function route({ focus = false } = {}) {
   clearTimeout(timer);
   if (!session) return;
-  const { name, page, args } = pageFor(location.pathname);
+  const { page, args } = pageFor(location.pathname);
+  const name = page.name;
   for (const link of nav.querySelectorAll("a")) {
     if (link.dataset.page === name) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
   // The page renders into a view of its own, shown only if the user is still on it.
   const view = h("div", { class: "view" });
+  /** @type {import("./pages.js").PageContext} */
   const context = {
     main: view,
     args,
@@ -90,7 +122,7 @@ async function route({ focus = false } = {}) {
   main.dataset.ready = "loading";
   document.title = `${page.title(args)} · Generation monitor`;
   try {
-    const refresh = await page.render(context);
+    const refresh = await (await page.load()).render(context);
     if (current?.token !== token) return; // the user moved on (or signed out) meanwhile
     replace(main, view);
     current.refresh = refresh || null;
@@ -105,24 +137,28 @@ async function route({ focus = false } = {}) {
   }
 }
 
+/** @param {unknown} error */
 function showError(error) {
   main.dataset.ready = "error";
-  if (error.status === 400) {
+  const status = error instanceof ApiError ? error.status : 0;
+  const text = error instanceof Error ? error.message : String(error);
+  if (status === 400) {
     replace(main, h("h1", {}, "This link cannot be shown"),
-      message("error", "The page's address has a value the console cannot use.", error.message),
+      message("error", "The page's address has a value the console cannot use.", text),
       h("p", {}, h("a", { href: location.pathname }, "Open this page with the default settings")));
-  } else if (error.status === 403) {
-    replace(main, h("h1", {}, "Not allowed"), message("error", "Your role does not allow this.", error.message));
-  } else if (error.status === 404) {
-    replace(main, h("h1", {}, "Not found"), message("error", "There is nothing here.", error.message),
+  } else if (status === 403) {
+    replace(main, h("h1", {}, "Not allowed"), message("error", "Your role does not allow this.", text));
+  } else if (status === 404) {
+    replace(main, h("h1", {}, "Not found"), message("error", "There is nothing here.", text),
       h("p", {}, h("a", { href: "/", "data-nav": true }, "Back to the overview")));
   } else {
     replace(main, h("h1", {}, "Something went wrong"),
-      message("error", "The console could not load this page.", error.message || String(error)),
+      message("error", "The console could not load this page.", text || String(error)),
       h("p", {}, h("button", { type: "button", onclick: () => route() }, "Try again")));
   }
 }
 
+/** @param {string} [problem] */
 function signInPage(problem) {
   nav.hidden = true;
   replace(account);
@@ -130,7 +166,7 @@ function signInPage(problem) {
   const password = h("input", { id: "password", type: "password", autocomplete: "current-password", required: true });
   const status = h("div", { "aria-live": "polite" }, problem ? message("error", problem) : null);
   const button = h("button", { class: "primary", type: "submit" }, "Sign in");
-  const form = h("form", { class: "panel signin", onsubmit: async (event) => {
+  const form = h("form", { class: "panel signin", onsubmit: async (/** @type {SubmitEvent} */ event) => {
     event.preventDefault();
     button.disabled = true;
     replace(status, h("p", { class: "muted" }, "Signing in…"));
@@ -156,22 +192,28 @@ function signInPage(problem) {
   email.focus();
 }
 
+/** @param {unknown} error */
 function readableAuthError(error) {
-  const code = error.code || "";
+  const code = error instanceof Error && "code" in error ? String(error.code) : "";
   if (code.includes("invalid-credential") || code.includes("wrong-password") || code.includes("user-not-found")) {
     return "The email or password is not right.";
   }
   if (code.includes("too-many-requests")) return "Too many attempts; wait a minute and try again.";
   if (code.includes("network")) return "The sign-in service did not answer.";
-  return error.message || String(error);
+  return error instanceof Error ? error.message : String(error);
 }
 
+/**
+ * @param {User} user
+ * @param {string | null} role
+ */
 function accountBar(user, role) {
   replace(account,
     h("span", {}, user.email || user.uid, " · ", h("strong", {}, role || "no role")),
     h("button", { type: "button", onclick: () => signOut(auth) }, "Sign out"));
 }
 
+/** @param {User} user */
 function noRolePage(user) {
   nav.hidden = true;
   accountBar(user, null);
@@ -192,7 +234,11 @@ async function start() {
   const app = initializeApp(config);
   auth = getAuth(app);
   if (config.authEmulatorUrl) connectAuthEmulator(auth, config.authEmulatorUrl, { disableWarnings: true });
-  setTokenSource(() => auth.currentUser.getIdToken());
+  setTokenSource(async () => {
+    if (!auth.currentUser) throw new ApiError(401, "unauthenticated", "Not signed in.");
+    return auth.currentUser.getIdToken();
+  });
+  /** @type {string | null} */
   let shownFor = null;
   onIdTokenChanged(auth, async (user) => {
     if (!user) {

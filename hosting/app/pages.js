@@ -1,57 +1,92 @@
-// Which page a path shows. Page modules load when first visited.
+// @ts-check
+// Every page of the console, in the navigation's order: its path, the name `main[data-ready]`
+// says once it shows its figures (also the navigation entry marked current), its navigation
+// label (none: not listed), its title and its module, loaded when first visited. A page module
+// exports `render(context)`, which may return a refresh function. Adding a page is one entry
+// here and one module under pages/.
 
 import { h, replace } from "./ui.js";
 
-const loaders = {
-  overview: () => import("./pages/overview.js"),
-  providers: () => import("./pages/providers.js"),
-  quality: () => import("./pages/quality.js"),
-  business: () => import("./pages/business.js"),
-  users: () => import("./pages/users.js"),
-  alerts: () => import("./pages/alerts.js"),
-  alert: () => import("./pages/alert.js"),
-  rules: () => import("./pages/rules.js"),
-  exports: () => import("./pages/exports.js"),
+/**
+ * What a page renders with.
+ * @typedef {object} PageContext
+ * @property {HTMLElement} main the page's view, shown once `render` has finished
+ * @property {Record<string, string>} args the path's arguments (`:alertId`)
+ * @property {URLSearchParams} params the query string: the page's state
+ * @property {"admin" | "analytics"} role
+ * @property {boolean} isAdmin
+ * @property {(path: string, params?: URLSearchParams) => void} navigate
+ */
+
+/** @typedef {{ render: (context: PageContext) => Promise<(() => Promise<void>) | void> }} PageModule */
+
+/**
+ * @typedef {object} Page
+ * @property {string} path `/alerts/:alertId`: a segment with a colon is an argument
+ * @property {string} name
+ * @property {string} [nav] its link's text in the navigation bar
+ * @property {(args: Record<string, string>) => string} title
+ * @property {() => Promise<PageModule>} load
+ */
+
+/** @type {ReadonlyArray<Page>} */
+export const PAGES = Object.freeze([
+  { path: "/", name: "overview", nav: "Overview", title: () => "Overview", load: () => import("./pages/overview.js") },
+  { path: "/providers", name: "providers", nav: "Providers", title: () => "Providers", load: () => import("./pages/providers.js") },
+  { path: "/quality", name: "quality", nav: "Quality", title: () => "Quality", load: () => import("./pages/quality.js") },
+  { path: "/business", name: "business", nav: "Business", title: () => "Business", load: () => import("./pages/business.js") },
+  { path: "/users", name: "users", nav: "Users", title: () => "Users", load: () => import("./pages/users.js") },
+  { path: "/alerts", name: "alerts", nav: "Alerts", title: () => "Alerts", load: () => import("./pages/alerts.js") },
+  { path: "/alerts/:alertId", name: "alerts", title: (args) => `Alert ${args.alertId}`, load: () => import("./pages/alert.js") },
+  { path: "/rules", name: "rules", nav: "Rules", title: () => "Rules", load: () => import("./pages/rules.js") },
+  { path: "/exports", name: "exports", nav: "Exports", title: () => "Exports", load: () => import("./pages/exports.js") },
+]);
+
+/** @type {Page} */
+const NOT_FOUND = {
+  path: "",
+  name: "notfound",
+  title: () => "Not found",
+  load: async () => ({
+    render: async ({ main }) => {
+      replace(main, h("h1", {}, "Not found"),
+        h("p", {}, `The console has no page at ${location.pathname}. `, h("a", { href: "/", "data-nav": true }, "Go to the overview.")));
+    },
+  }),
 };
 
-const PATHS = {
-  "/": "overview",
-  "/providers": "providers",
-  "/quality": "quality",
-  "/business": "business",
-  "/users": "users",
-  "/alerts": "alerts",
-  "/rules": "rules",
-  "/exports": "exports",
-};
-
-function lazy(name) {
-  return {
-    title: (args) => ({ alert: `Alert ${args.alertId}` })[name] || name[0].toUpperCase() + name.slice(1),
-    render: async (context) => (await loaders[name]()).render(context),
-  };
+/**
+ * The navigation bar's links, one per listed page.
+ * @returns {HTMLAnchorElement[]}
+ */
+export function navLinks() {
+  return PAGES.filter((page) => page.nav).map((page) =>
+    h("a", { href: page.path, "data-nav": true, "data-page": page.name }, page.nav));
 }
 
-const notFound = {
-  title: () => "Not found",
-  render: async ({ main }) => {
-    replace(main, h("h1", {}, "Not found"),
-      h("p", {}, `The console has no page at ${location.pathname}. `, h("a", { href: "/", "data-nav": true }, "Go to the overview.")));
-  },
-};
-
+/**
+ * The page a path shows, with the path's arguments.
+ * @param {string} path
+ * @returns {{ page: Page, args: Record<string, string> }}
+ */
 export function pageFor(path) {
   const clean = path.length > 1 ? path.replace(/\/+$/, "") : path;
-  if (PATHS[clean]) return { name: PATHS[clean], page: lazy(PATHS[clean]), args: {} };
-  const match = /^\/alerts\/([^/]+)$/.exec(clean);
-  if (match) {
-    let alertId;
-    try {
-      alertId = decodeURIComponent(match[1]);
-    } catch {
-      return { name: "notfound", page: notFound, args: {} }; // not a valid encoding
-    }
-    return { name: "alerts", page: lazy("alert"), args: { alertId } };
+  const parts = clean.split("/");
+  for (const page of PAGES) {
+    const pattern = page.path.split("/");
+    if (pattern.length !== parts.length) continue;
+    /** @type {Record<string, string>} */
+    const args = {};
+    const matches = pattern.every((segment, i) => {
+      if (!segment.startsWith(":")) return segment === parts[i];
+      try {
+        args[segment.slice(1)] = decodeURIComponent(parts[i]);
+      } catch {
+        return false; // not a valid encoding
+      }
+      return parts[i] !== "";
+    });
+    if (matches) return { page, args };
   }
-  return { name: "notfound", page: notFound, args: {} };
+  return { page: NOT_FOUND, args: {} };
 }

@@ -1,19 +1,28 @@
+// @ts-check
 // One alert: its rule's figure over time against the threshold, the history, the notifications
 // and how they went, and for admins Acknowledge / Resolve / Suppress with a note.
 
-import { get, send } from "../api.js";
-import { TimeChart } from "../charts.js";
-import { badge, h, message, replace, table, when } from "../ui.js";
-import { comparator, formatValue } from "./alerts.js";
-import { controlPanel } from "./control.js";
+import { get, post } from "../api.js";
+import { comparator, formatValue } from "../panels/alerts.js";
+import { TimeChart } from "../panels/charts.js";
+import { table } from "../panels/table.js";
+import { controlPanel } from "../panels/traffic.js";
+import { badge, errorText, h, message, replace, when } from "../ui.js";
 
+/** @import { AlertInstance } from "../contract.js" */
+
+/**
+ * @param {string} metric
+ * @returns {import("../panels/charts.js").Unit}
+ */
 const UNITS = (metric) => (/Rate$/.test(metric) ? "ratio" : /Seconds$/.test(metric) ? "seconds" : "count");
 
+/** @param {import("../pages.js").PageContext} context */
 export async function render(context) {
   const { main, args, isAdmin } = context;
   const id = args.alertId;
   const notice = h("div", { "aria-live": "polite", tabindex: -1 });
-  let detail = await get(`/alerts/${encodeURIComponent(id)}`);
+  let detail = await get("/alerts/{alertId}", { alertId: id });
   const chart = new TimeChart({ title: "", unit: UNITS(detail.alert.metric), height: 240 });
   const content = h("div", {});
   replace(main, h("p", {}, h("a", { href: "/alerts" }, "← All alerts")), content);
@@ -24,13 +33,13 @@ export async function render(context) {
     // Every alert on a provider offers its traffic control (the rule's action or an admin's).
     const traffic = provider
       ? controlPanel(provider, providerControl, isAdmin, async (control) => {
-        detail = await get(`/alerts/${encodeURIComponent(id)}`);
+        detail = await get("/alerts/{alertId}", { alertId: id });
         draw();
         replace(notice, message("notice", `${provider}: ${control.state === "closed" ? "released" : "paused"}.`));
         notice.focus();
       })
       : null;
-    chart.el.querySelector("h3").textContent =
+    chart.title.textContent =
       `${figure.metric} in ${figure.scope} over ${figure.window}, each scheduled run`;
     const points = figure.points;
     const actions = isAdmin ? actionPanel(alert) : null;
@@ -76,22 +85,27 @@ export async function render(context) {
     });
   }
 
+  /** @param {AlertInstance} alert */
   function actionPanel(alert) {
     const open = alert.open;
     const note = h("input", { id: "action-note", type: "text", maxlength: 2000, placeholder: "what you found or did" });
     const minutes = h("input", { id: "action-minutes", type: "number", min: 1, max: 10080, value: 60, style: "width:7em" });
-    const act = (action, body) => async (event) => {
-      const button = event.currentTarget;
+    /**
+     * @param {"acknowledge" | "resolve" | "suppress"} action
+     * @param {() => Record<string, unknown>} body
+     */
+    const act = (action, body) => async (/** @type {Event} */ event) => {
+      const button = /** @type {HTMLButtonElement} */ (event.currentTarget);
       button.disabled = true;
       try {
-        await send("POST", `/alerts/${encodeURIComponent(id)}/${action}`, body());
-        detail = await get(`/alerts/${encodeURIComponent(id)}`);
+        await post(`/alerts/{alertId}/${action}`, { alertId: id }, body());
+        detail = await get("/alerts/{alertId}", { alertId: id });
         draw();
         replace(notice, message("notice", `Done: ${action}.`));
         notice.focus(); // the pressed button was rebuilt
 
       } catch (error) {
-        replace(notice, message("error", `Could not ${action} this alert.`, error.message));
+        replace(notice, message("error", `Could not ${action} this alert.`, errorText(error)));
         button.disabled = false;
       }
     };
@@ -111,5 +125,3 @@ export async function render(context) {
   draw();
   // No live refresh here: it would clear a note being typed.
 }
-
-export const title = (args) => `Alert ${args.alertId}`;

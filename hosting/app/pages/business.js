@@ -1,17 +1,15 @@
+// @ts-check
 // Business: revenue, conversion, their trend per bucket with a forecast of revenue, premium
 // adoption by feature, the engagement funnel, retention.
 
 import { get } from "../api.js";
-import { TimeChart, forecastBand } from "../charts.js";
-import { controlBar, granularity, windowParams } from "../controls.js";
-import { h, num, pct, replace, table, usd, when } from "../ui.js";
+import { TimeChart, forecastBand } from "../panels/charts.js";
+import { controlBar, granularity, windowParams } from "../panels/controls.js";
+import { table } from "../panels/table.js";
+import { tile } from "../panels/tiles.js";
+import { errorText, h, num, pct, replace, usd, when } from "../ui.js";
 
-function tile(label, figure, value, note) {
-  return h("section", { class: "tile" }, h("div", { class: "label" }, label),
-    h("div", { class: "value", "data-figure": figure }, value),
-    note ? h("div", { class: "muted target" }, note) : null);
-}
-
+/** @param {import("../pages.js").PageContext} context */
 export async function render(context) {
   const { main, params } = context;
   const bar = await controlBar(context);
@@ -19,7 +17,7 @@ export async function render(context) {
   const [b, trends] = await Promise.all([
     get("/business", windowParams(params)),
     get("/trends", { ...windowParams(params), granularity: granularity(params), metric: "revenueUsd", horizon: 6 })
-      .catch((error) => ({ error })),
+      .catch((/** @type {unknown} */ error) => new Error(errorText(error))),
   ]);
   const whole = params.get("provider") ? " (upgrades belong to no provider: the whole product's)" : "";
   const revenue = new TimeChart({ title: `Revenue per bucket, with forecast (95% band)${whole}`, unit: "usd" });
@@ -70,8 +68,8 @@ export async function render(context) {
     h("p", { class: "muted" }, b.retention?.snapshotDay
       ? `Retention as of the daily snapshot of ${when(b.retention.snapshotDay)}.`
       : "No daily snapshot covers this window yet (one is taken each day after midnight UTC)."));
-  if (trends.error) {
-    for (const chart of [revenue, conversion]) chart.summary.textContent = `No trend: ${trends.error.message}`;
+  if (trends instanceof Error) {
+    for (const chart of [revenue, conversion]) chart.summary.textContent = `No trend: ${trends.message}`;
     return;
   }
   const x = trends.series.map((p) => p.start);
@@ -89,5 +87,3 @@ export async function render(context) {
     summary: `${num(trends.series.reduce((sum, p) => sum + p.upgrades, 0))} upgrades over ${num(trends.series.reduce((sum, p) => sum + p.freeGenerations, 0))} free generations`,
   });
 }
-
-export const title = () => "Business";

@@ -1,15 +1,21 @@
+// @ts-check
 // Exports: the current window's data, any dataset, in every format the API writes.
 
-import { download, get, send } from "../api.js";
-import { controlBar, windowParams } from "../controls.js";
-import { h, message, num, replace } from "../ui.js";
+import { download, get, put } from "../api.js";
+import { EXPORT_DATASETS, EXPORT_FORMATS } from "../contract.js";
+import { controlBar, windowParams } from "../panels/controls.js";
+import { errorText, h, message, num, replace } from "../ui.js";
 
+/** @import { ExportDataset, ExportFormat, GetResponses } from "../contract.js" */
+
+/** @type {Record<ExportDataset, string>} */
 const DATASETS = {
   generations: "Generations (one row per generation)",
   events: "Analytics events",
   alerts: "Alerts",
   system: "System metrics (each scheduled run)",
 };
+/** @type {Record<ExportFormat, string>} */
 const FORMATS = {
   csv: "CSV",
   xlsx: "Excel (xlsx)",
@@ -18,28 +24,30 @@ const FORMATS = {
   ndjson: "NDJSON",
 };
 
+/** @param {import("../pages.js").PageContext} context */
 export async function render(context) {
   const { main, params } = context;
   const bar = await controlBar(context);
   const status = h("div", { "aria-live": "polite" });
   const dataset = h("select", { id: "export-dataset" },
-    Object.entries(DATASETS).map(([value, label]) => h("option", { value }, label)));
-  const buttons = Object.entries(FORMATS).map(([format, label]) => h("button", {
+    EXPORT_DATASETS.map((value) => h("option", { value }, DATASETS[value])));
+  const buttons = EXPORT_FORMATS.map((format) => h("button", {
     type: "button",
-    onclick: async (event) => {
-      const button = event.currentTarget;
+    onclick: async (/** @type {Event} */ event) => {
+      const label = FORMATS[format];
+      const button = /** @type {HTMLButtonElement} */ (event.currentTarget);
       button.disabled = true;
       replace(status, h("p", { class: "muted" }, `Preparing ${label}…`));
       try {
         const file = await download({ ...windowParams(params), dataset: dataset.value, format });
         replace(status, message("notice", `Downloaded ${file.name} (${num(file.bytes)} bytes).`));
       } catch (error) {
-        replace(status, message("error", "The export failed.", error.message));
+        replace(status, message("error", "The export failed.", errorText(error)));
       } finally {
         button.disabled = false;
       }
     },
-  }, `Download ${label}`));
+  }, `Download ${FORMATS[format]}`));
   const [choice, weekly] = await Promise.all([get("/me/digests"), get("/digest", { period: "weekly" })]);
   replace(main,
     h("h1", {}, "Exports"),
@@ -51,21 +59,31 @@ export async function render(context) {
     digests(choice, weekly));
 }
 
-// Digests: the caller opts in to the daily and weekly email, and sees what last week's said.
+/**
+ * Digests: the caller opts in to the daily and weekly email, and sees what last week's said.
+ * @param {GetResponses["/me/digests"]} choice
+ * @param {GetResponses["/digest"]} weekly
+ */
 function digests(choice, weekly) {
   const status = h("div", { "aria-live": "polite" });
+  /**
+   * @param {"daily" | "weekly"} name
+   * @param {string} label
+   */
   const box = (name, label) => h("label", { style: "display:flex;gap:6px;align-items:center;color:inherit" },
     h("input", { type: "checkbox", name, checked: choice[name] }), label);
   const daily = box("daily", "Email me the daily digest (after 07:00 UTC)");
   const weeklyBox = box("weekly", "Email me the weekly digest (Mondays after 07:00 UTC)");
-  const form = h("form", { class: "panel", style: "margin-top:16px", "aria-label": "Digests", onsubmit: async (event) => {
+  /** @param {HTMLElement} label */
+  const checked = (label) => Boolean(label.querySelector("input")?.checked);
+  const form = h("form", { class: "panel", style: "margin-top:16px", "aria-label": "Digests", onsubmit: async (/** @type {SubmitEvent} */ event) => {
     event.preventDefault();
-    const body = { daily: daily.querySelector("input").checked, weekly: weeklyBox.querySelector("input").checked };
+    const body = { daily: checked(daily), weekly: checked(weeklyBox) };
     try {
-      const saved = await send("PUT", "/me/digests", body);
+      const saved = await put("/me/digests", {}, body);
       replace(status, message("notice", saved.daily || saved.weekly ? `Digests go to ${saved.email}.` : "No digests."));
     } catch (error) {
-      replace(status, message("error", "Not saved.", error.message));
+      replace(status, message("error", "Not saved.", errorText(error)));
     }
   } },
   h("h2", { style: "margin-top:0" }, "Digests"),
@@ -80,5 +98,3 @@ function digests(choice, weekly) {
     : h("p", { class: "muted", "data-figure": "digest.recommendations" }, "None: nothing to change last week."));
   return form;
 }
-
-export const title = () => "Exports";

@@ -1,17 +1,36 @@
+// @ts-check
 // Overview: the headline figures against their targets and the previous period, volume with its
 // forecast band and anomalies, success rate, generation time percentiles, the error budgets of
 // the service level objectives, backlog, open alerts.
 // It refreshes itself; each refresh swaps text and chart data in place.
 
 import { get } from "../api.js";
-import { TimeChart, forecastBand } from "../charts.js";
-import { controlBar, granularity, previousWindow, windowParams } from "../controls.js";
-import { alertRows } from "./alerts.js";
-import { sloPanel } from "./slos.js";
+import { alertRows } from "../panels/alerts.js";
+import { TimeChart, forecastBand } from "../panels/charts.js";
+import { controlBar, granularity, previousWindow, windowParams } from "../panels/controls.js";
+import { sloPanel } from "../panels/slos.js";
 import { h, num, pct, replace, secs, usd, when } from "../ui.js";
 
-// Each tile: what it shows, where the figure is in the loaded data, how it is written, and which
-// target (from GET /targets) it is held against.
+/** @import { GetResponses } from "../contract.js" */
+/** @typedef {GetResponses["/targets"]} Targets */
+/** @typedef {{ summary: GetResponses["/summary"], business: GetResponses["/business"] }} Figures */
+/** @typedef {Figures & { trends: GetResponses["/trends"], performance: GetResponses["/performance"], open: GetResponses["/alerts"], before: Figures | null }} Loaded */
+/**
+ * A tile: what it shows, where the figure is in the loaded data, how it is written, which target
+ * (from GET /targets) it is held against, or whether lower is better.
+ * @typedef {object} TileSpec
+ * @property {string} id
+ * @property {string} label
+ * @property {(d: Figures) => number | null | undefined} value
+ * @property {(v: number | null | undefined) => string} fmt
+ * @property {string} [target]
+ * @property {boolean} [lowerIsBetter]
+ * @property {boolean} [noDelta]
+ * @property {string} [good]
+ * @property {(d: Figures) => string} [extra]
+ */
+
+/** @type {TileSpec[]} */
 const TILES = [
   { id: "generations.total", label: "Generations", value: (d) => d.summary.generations.total, fmt: (v) => num(v), good: "up-neutral" },
   { id: "successRate", label: "Success rate", value: (d) => d.summary.generations.successRate, fmt: (v) => pct(v, 2), target: "successRate" },
@@ -27,11 +46,21 @@ const TILES = [
   { id: "alerts.active", label: "Open alerts", value: (d) => d.summary.alerts.active, fmt: (v) => num(v), lowerIsBetter: true, noDelta: true, extra: (d) => `${d.summary.alerts.critical} critical` },
 ];
 
+/**
+ * @param {Targets[string]} target
+ * @param {number | null | undefined} value
+ */
 function meets(target, value) {
   if (value === null || value === undefined) return null;
   return target.direction === "min" ? value >= target.value : value <= target.value;
 }
 
+/**
+ * @param {TileSpec} spec
+ * @param {Figures} data
+ * @param {Figures | null} previous
+ * @param {Targets} targets
+ */
 function tile(spec, data, previous, targets) {
   const value = spec.value(data);
   const parts = [h("div", { class: "label", id: `tile-${spec.id}` }, spec.label),
@@ -59,6 +88,7 @@ function tile(spec, data, previous, targets) {
   return h("section", { class: `tile ${state || ""}`, "aria-labelledby": `tile-${spec.id}` }, parts);
 }
 
+/** @param {import("../pages.js").PageContext} context */
 export async function render(context) {
   const { main, params } = context;
   const compare = params.get("compare") !== "none";
@@ -85,6 +115,7 @@ export async function render(context) {
       h("section", {}, h("h2", {}, "Open alerts"), alerts)));
 
   const base = windowParams(params);
+  /** @returns {Promise<Loaded>} */
   async function load() {
     // The summary first: its answered window pins every other call to the same minutes.
     const summary = await get("/summary", base);
@@ -98,10 +129,11 @@ export async function render(context) {
       compare ? get("/summary", earlier) : null,
       compare ? get("/business", earlier) : null,
     ]);
-    const before = previous ? { summary: previous, business: previousBusiness } : null;
+    const before = previous && previousBusiness ? { summary: previous, business: previousBusiness } : null;
     return { summary, business, trends, performance, open, before };
   }
 
+  /** @param {Loaded} data */
   function show(data) {
     const { summary, trends, performance, open } = data;
     replace(windowText, `${when(summary.window.from)} – ${when(summary.window.to)}`,
@@ -126,7 +158,7 @@ export async function render(context) {
     });
     latency.update({
       x,
-      lines: ["p50", "p95", "p99"].map((q) => ({ label: q, values: trends.series.map((p) => p.generationTimeSeconds[q]) })),
+      lines: /** @type {const} */ (["p50", "p95", "p99"]).map((q) => ({ label: q, values: trends.series.map((p) => p.generationTimeSeconds[q]) })),
       summary: "percentiles from the rollups' sketch (within 2% relative error)",
     });
     const g = performance.generations;
@@ -155,10 +187,13 @@ export async function render(context) {
 
 // Windows the API is asked for, pinned to the edges it answered for the summary, so every
 // figure on the page describes the same minutes.
+/**
+ * @param {import("../contract.js").TimeWindow} window
+ * @param {string} [provider]
+ */
 function pinned(window, provider) {
+  /** @type {Record<string, string>} */
   const out = { from: window.from, to: window.to };
   if (provider) out.provider = provider;
   return out;
 }
-
-export const title = () => "Overview";

@@ -1,12 +1,18 @@
+// @ts-check
 // Providers: a sortable comparison (success, p95, quality, rating, cost per output second,
 // error mix) and small multiples of each provider's success rate and p95 over the window.
 
 import { get } from "../api.js";
-import { TimeChart } from "../charts.js";
-import { controlBar, granularity, windowParams } from "../controls.js";
-import { h, num, pct, replace, secs, table, usd, when } from "../ui.js";
-import { controlBadge } from "./control.js";
+import { TimeChart } from "../panels/charts.js";
+import { controlBar, granularity, windowParams } from "../panels/controls.js";
+import { table } from "../panels/table.js";
+import { controlBadge } from "../panels/traffic.js";
+import { h, num, pct, replace, secs, usd, when } from "../ui.js";
 
+/** @import { GetResponses } from "../contract.js" */
+/** @typedef {GetResponses["/providers"]["providers"][number] & { q?: GetResponses["/quality"]["providers"][number] }} Row */
+
+/** @param {Record<string, number> | undefined} errors */
 function errorMix(errors) {
   const entries = Object.entries(errors || {}).sort((a, b) => b[1] - a[1]);
   if (!entries.length) return "none";
@@ -14,8 +20,10 @@ function errorMix(errors) {
 }
 
 // What bought no output: failed jobs and the failed attempts of retried ones (docs/figures.md).
+/** @param {Row} p */
 const wasted = (p) => (p.failedCostUsd || 0) + (p.retryWasteUsd || 0);
 
+/** @param {import("../pages.js").PageContext} context */
 export async function render(context) {
   const { main, params } = context;
   const bar = await controlBar(context, { provider: false });
@@ -27,6 +35,7 @@ export async function render(context) {
   const rows = providers.providers.map((p) => ({ ...p, q: ratings.get(p.provider) }));
   const sort = { column: 3, descending: false };
   const holder = h("div", {});
+  /** @type {Array<import("../panels/table.js").Column<Row>>} */
   const columns = [
     { label: "Provider", value: (p) => h("a", { href: `/?provider=${encodeURIComponent(p.provider)}` }, p.provider), sort: (p) => p.provider },
     { label: "Traffic", value: (p) => h("span", { title: control.get(p.provider)?.reason || "" }, controlBadge(control.get(p.provider))), sort: (p) => control.get(p.provider)?.weight ?? 1 },
@@ -41,6 +50,7 @@ export async function render(context) {
         usd(wasted(p)), p.costUsd ? ` (${pct(wasted(p) / p.costUsd, 0)})` : "") },
     { label: "Errors", value: (p) => errorMix(p.errors), sort: (p) => Object.values(p.errors || {}).reduce((a, b) => a + b, 0) },
   ];
+  /** @returns {HTMLElement} */
   const draw = () => replace(holder, table(columns, rows, {
     state: sort, onSort: draw, caption: "Select a column heading to sort.", empty: "No provider had a generation in this window.",
   }));
@@ -65,5 +75,3 @@ export async function render(context) {
     p95.update({ x, lines: [{ label: "p95", values: trends.series.map((s) => s.generationTimeSeconds.p95) }] });
   }));
 }
-
-export const title = () => "Providers";

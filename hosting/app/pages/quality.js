@@ -1,9 +1,13 @@
+// @ts-check
 // Quality and satisfaction: overall, by tier, quality against rating, and the provider ranking.
 
 import { get } from "../api.js";
-import { controlBar, windowParams } from "../controls.js";
-import { h, num, pct, replace, table, when } from "../ui.js";
+import { controlBar, windowParams } from "../panels/controls.js";
+import { table } from "../panels/table.js";
+import { tile } from "../panels/tiles.js";
+import { h, num, pct, replace, when } from "../ui.js";
 
+/** @param {import("../pages.js").PageContext} context */
 export async function render(context) {
   const { main, params } = context;
   const bar = await controlBar(context);
@@ -16,15 +20,10 @@ export async function render(context) {
     bar,
     h("p", { class: "muted" }, `${when(body.window.from)} – ${when(body.window.to)}`),
     h("div", { class: "tiles" },
-      h("section", { class: "tile" }, h("div", { class: "label" }, "Average quality score"),
-        h("div", { class: "value", "data-figure": "quality.avgScore" }, num(o.avgScore, 2)),
-        h("div", { class: "muted target" }, `${num(o.scored)} scored generations`)),
-      h("section", { class: "tile" }, h("div", { class: "label" }, "Average user rating"),
-        h("div", { class: "value", "data-figure": "satisfaction.avgRating" }, num(o.avgRating, 2)),
-        h("div", { class: "muted target" }, `${num(o.rated)} ratings`)),
-      h("section", { class: "tile" }, h("div", { class: "label" }, "Quality–rating correlation"),
-        h("div", { class: "value" }, num(body.qualityVsSatisfaction?.correlation, 2)),
-        h("div", { class: "muted target" }, `${num(body.qualityVsSatisfaction?.pairs)} rated and scored`))),
+      tile("Average quality score", "quality.avgScore", num(o.avgScore, 2), `${num(o.scored)} scored generations`),
+      tile("Average user rating", "satisfaction.avgRating", num(o.avgRating, 2), `${num(o.rated)} ratings`),
+      tile("Quality–rating correlation", null, num(body.qualityVsSatisfaction?.correlation, 2),
+        `${num(body.qualityVsSatisfaction?.pairs)} rated and scored`)),
     h("h2", {}, "By tier"),
     table([
       { label: "Tier", value: (t) => t.tier },
@@ -49,5 +48,3 @@ export async function render(context) {
       { label: "Ratings", value: (b) => num(b.rated), num: true },
     ], bands.filter((b) => b.rated > 0), { empty: "No rated generation with a score in this window." }));
 }
-
-export const title = () => "Quality";

@@ -1,18 +1,38 @@
+// @ts-check
 // Rules: every alert rule; admins edit one at a time, and the API's validation error appears next
 // to the field it names.
 
-import { get, send } from "../api.js";
-import { badge, h, message, replace, table } from "../ui.js";
-import { comparator, formatValue } from "./alerts.js";
-import { backtestPanel } from "./backtest.js";
+import { get, put } from "../api.js";
+import {
+  CHANNELS, RULE_COMPARATORS, RULE_SHORT_WINDOWS, RULE_WINDOWS_BURN_RATE, RULE_WINDOWS_STORED, SEVERITIES,
+} from "../contract.js";
+import { comparator, formatValue } from "../panels/alerts.js";
+import { backtestPanel } from "../panels/backtest.js";
+import { table } from "../panels/table.js";
+import { badge, errorText, h, message, replace } from "../ui.js";
 
+/** @import { AlertRule } from "../contract.js" */
+/** @typedef {import("../panels/backtest.js").StoredRule} StoredRule */
+/**
+ * A field of the rule editor: the rule's property, its label, and its input (a number, text or
+ * checkbox, or a choice of options), shown only for the rules `only` accepts.
+ * @typedef {object} Field
+ * @property {keyof AlertRule} name
+ * @property {string} label
+ * @property {"number" | "text" | "checkbox"} [type]
+ * @property {string} [step]
+ * @property {(rule: StoredRule) => ReadonlyArray<string>} [options]
+ * @property {(rule: StoredRule) => boolean} [only]
+ */
+
+/** @type {Field[]} */
 const EDITABLE = [
   { name: "threshold", label: "Threshold", type: "number", step: "any" },
-  { name: "comparator", label: "Comparator", options: () => ["lt", "gt"] },
+  { name: "comparator", label: "Comparator", options: () => RULE_COMPARATORS },
   // Burn-rate rules judge a pair of windows (the long one and the short one).
-  { name: "window", label: "Window", options: (r) => (r.kind === "burn_rate" ? ["1h", "6h"] : ["5m", "1h", "24h"]) },
-  { name: "shortWindow", label: "Short window", options: () => ["5m", "30m"], only: (r) => r.kind === "burn_rate" },
-  { name: "severity", label: "Severity", options: () => ["critical", "warning", "info"] },
+  { name: "window", label: "Window", options: (r) => (r.kind === "burn_rate" ? RULE_WINDOWS_BURN_RATE : RULE_WINDOWS_STORED) },
+  { name: "shortWindow", label: "Short window", options: () => RULE_SHORT_WINDOWS, only: (r) => r.kind === "burn_rate" },
+  { name: "severity", label: "Severity", options: () => SEVERITIES },
   { name: "minSamples", label: "Minimum samples", type: "number", step: "1" },
   { name: "pendingEvaluations", label: "Breaching runs before firing", type: "number", step: "1" },
   { name: "resolveEvaluations", label: "Clear runs before resolving", type: "number", step: "1" },
@@ -20,14 +40,14 @@ const EDITABLE = [
   { name: "description", label: "Description", type: "text" },
   { name: "enabled", label: "Enabled", type: "checkbox" },
 ];
-const CHANNELS = ["slack", "email", "sms", "webhook"];
-
+/** @param {StoredRule} r */
 function pauseText(r) {
   const action = (r.actions || []).find((a) => a.type === "pause_provider");
   if (!action) return "notify";
-  return `notify; pause the provider (probe ${Math.round(action.probeShare * 100)}% after ${action.cooldownMinutes} min)`;
+  return `notify; pause the provider (probe ${Math.round((action.probeShare ?? 0) * 100)}% after ${action.cooldownMinutes} min)`;
 }
 
+/** @param {StoredRule} r */
 function condition(r) {
   if (r.kind === "baseline") {
     const share = r.comparator === "lt" ? 1 - r.threshold : 1 + r.threshold;
@@ -42,9 +62,11 @@ function condition(r) {
   return `${r.metric} ${comparator(r.comparator)} ${formatValue(r.metric, r.threshold)} over ${r.window}`;
 }
 
+/** @param {import("../pages.js").PageContext} context */
 export async function render(context) {
   const { main, isAdmin } = context;
   const body = await get("/alert-rules");
+  const rules = /** @type {StoredRule[]} */ (body.rules);
   const editor = h("div", {});
   const tester = h("div", {});
   const list = h("div", {});
@@ -60,21 +82,28 @@ export async function render(context) {
       isAdmin ? h("button", { type: "button", "aria-label": `Edit ${r.ruleId}`, onclick: () => edit(r) }, "Edit") : null,
       // Anomaly and burn-rate rules compare windows the stored runs do not hold: no backtest.
       r.kind === "anomaly" || r.kind === "burn_rate" ? null : h("button", { type: "button", "aria-label": `Backtest ${r.ruleId}`, onclick: () => backtest(r) }, "Backtest")) },
-  ], body.rules, { empty: "No rules." }));
+  ], rules, { empty: "No rules." }));
 
   // The backtest sits beside the editor; for readers it stands alone.
+  /**
+   * @param {StoredRule} rule
+   * @param {import("../panels/backtest.js").UseThreshold} [useThreshold]
+   */
   function backtest(rule, useThreshold) {
     const panel = backtestPanel(rule, useThreshold);
     replace(tester, panel);
     if (!useThreshold) {
       replace(editor);
       panel.scrollIntoView({ block: "start" });
-      panel.querySelector("select").focus();
+      panel.querySelector("select")?.focus();
     }
   }
 
+  /** @param {StoredRule} rule */
   function edit(rule) {
+    /** @type {Record<string, HTMLInputElement | HTMLSelectElement>} */
     const inputs = {};
+    /** @type {Record<string, HTMLElement>} */
     const errors = {};
     const status = h("div", { "aria-live": "polite" });
     const editable = EDITABLE.filter((f) => !f.only || f.only(rule));
@@ -104,36 +133,38 @@ export async function render(context) {
     errors.actions = h("div", { class: "error", id: "rule-actions-error" });
     inputs.actions = probe;
     // The API validates (its message appears next to the field it names), not the browser.
-    const form = h("form", { class: "panel", novalidate: true, "aria-label": `Edit rule ${rule.ruleId}`, onsubmit: async (event) => {
+    const form = h("form", { class: "panel", novalidate: true, "aria-label": `Edit rule ${rule.ruleId}`, onsubmit: async (/** @type {SubmitEvent} */ event) => {
       event.preventDefault();
       for (const [name, el] of Object.entries(errors)) {
         el.textContent = "";
         inputs[name]?.removeAttribute("aria-invalid");
       }
+      /** @type {Record<string, unknown>} */
       const next = { ...rule };
       for (const f of editable) {
         const input = inputs[f.name];
-        if (f.type === "checkbox") next[f.name] = input.checked;
+        if (f.type === "checkbox") next[f.name] = /** @type {HTMLInputElement} */ (input).checked;
         else if (f.type === "number") next[f.name] = input.value === "" ? null : Number(input.value);
         else next[f.name] = input.value;
       }
-      next.channels = channelBoxes.map((l) => l.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
+      next.channels = channelBoxes.map((l) => l.querySelector("input")).filter((i) => i?.checked).map((i) => i?.value);
       next.actions = pauseBox.checked
         ? [{ type: "pause_provider", cooldownMinutes: Number(cooldown.value), probeShare: Number(probe.value) }]
         : [];
       try {
-        const saved = await send("PUT", `/alert-rules/${rule.ruleId}`, next);
+        const saved = await put("/alert-rules/{ruleId}", { ruleId: rule.ruleId }, next);
         Object.assign(rule, saved.rule);
         draw();
         replace(status, message("notice", `Saved ${rule.ruleId}.`));
       } catch (error) {
-        const field = error.message.split(":")[0].split(".")[0];
+        const text = errorText(error);
+        const field = text.split(":")[0].split(".")[0];
         if (errors[field]) {
-          errors[field].textContent = error.message;
+          errors[field].textContent = text;
           inputs[field]?.setAttribute("aria-invalid", "true");
           inputs[field]?.focus();
         }
-        replace(status, message("error", "Not saved.", error.message));
+        replace(status, message("error", "Not saved.", text));
       }
     } },
     h("h2", { style: "margin-top:0" }, `Edit ${rule.ruleId}`),
@@ -154,7 +185,7 @@ export async function render(context) {
     status);
     replace(editor, form);
     backtest(rule, (value) => {
-      inputs.threshold.value = value;
+      inputs.threshold.value = String(value);
       inputs.threshold.focus();
     });
     form.scrollIntoView({ block: "start" });
@@ -169,5 +200,3 @@ export async function render(context) {
     list,
     h("div", { class: "grid2" }, editor, tester));
 }
-
-export const title = () => "Rules";

@@ -1,14 +1,21 @@
+// @ts-check
 // Users: daily activity, segments, retention and churn risk (per user and day; no provider).
 
 import { get } from "../api.js";
-import { controlBar, windowParams } from "../controls.js";
-import { h, num, pct, replace, table, when } from "../ui.js";
+import { controlBar, windowParams } from "../panels/controls.js";
+import { table } from "../panels/table.js";
+import { tile } from "../panels/tiles.js";
+import { h, num, pct, replace, when } from "../ui.js";
 
+/** @import { UserDay } from "../contract.js" */
+
+/** @param {import("../pages.js").PageContext} context */
 export async function render(context) {
   const { main, params } = context;
   const bar = await controlBar(context, { provider: false });
   const u = await get("/user-insights", windowParams(params, { provider: false }));
-  const churn = u.churnRisk || {};
+  const churn = u.churnRisk;
+  /** @param {UserDay} day */
   const segments = (day) => Object.entries(day.segments || {})
     .map(([name, s]) => `${name} ${num(s.users)} (${pct(s.share, 0)})`).join(", ");
   replace(main,
@@ -16,17 +23,11 @@ export async function render(context) {
     bar,
     h("p", { class: "muted" }, `${when(u.window.from)} – ${when(u.window.to)}`),
     h("div", { class: "tiles" },
-      h("section", { class: "tile" }, h("div", { class: "label" }, "Average daily active users"),
-        h("div", { class: "value", "data-figure": "averageDailyActiveUsers" }, num(u.totals.averageDailyActiveUsers, 1))),
-      h("section", { class: "tile" }, h("div", { class: "label" }, "7-day retention"),
-        h("div", { class: "value" }, pct(u.retention7?.rate)),
-        h("div", { class: "muted target" }, `cohort of ${num(u.retention7?.cohort)}`)),
-      h("section", { class: "tile" }, h("div", { class: "label" }, "30-day retention"),
-        h("div", { class: "value" }, pct(u.retention30?.rate)),
-        h("div", { class: "muted target" }, `cohort of ${num(u.retention30?.cohort)}`)),
-      h("section", { class: "tile" }, h("div", { class: "label" }, "Churn risk"),
-        h("div", { class: "value" }, num(churn.users)),
-        h("div", { class: "muted target" }, `${pct(churn.share)} of ${num(churn.activeIn30Days)} active; ${num(churn.premium)} premium`))),
+      tile("Average daily active users", "averageDailyActiveUsers", num(u.totals.averageDailyActiveUsers, 1)),
+      tile("7-day retention", null, pct(u.retention7?.rate), `cohort of ${num(u.retention7?.cohort)}`),
+      tile("30-day retention", null, pct(u.retention30?.rate), `cohort of ${num(u.retention30?.cohort)}`),
+      tile("Churn risk", null, num(churn?.users),
+        `${pct(churn?.share)} of ${num(churn?.activeIn30Days)} active; ${num(churn?.premium)} premium`)),
     h("h2", {}, "By day"),
     table([
       { label: "Day", value: (d) => when(d.day).slice(0, 10) },
@@ -38,5 +39,3 @@ export async function render(context) {
       { label: "Source", value: (d) => d.source },
     ], u.days, { empty: "No user activity in this window." }));
 }
-
-export const title = () => "Users";

@@ -1,24 +1,36 @@
+// @ts-check
 // Error budgets: every service level objective (GET /slos) over its own rolling window, overall
 // and per provider: how much of the budget is left, how fast it burns now, and when it runs out
 // at that pace. Shown on the overview; the window controls above do not change it.
 
 import { get } from "../api.js";
-import { badge, h, num, pct, replace, table } from "../ui.js";
+import { badge, h, num, pct, replace } from "../ui.js";
+import { table } from "./table.js";
 
+/** @import { BudgetStatus, GetResponses } from "../contract.js" */
+/** @typedef {GetResponses["/slos"]["objectives"][number]} ObjectiveStatus */
+/** @typedef {ObjectiveStatus["budgets"][number] & { objective: ObjectiveStatus }} Row */
+/** @typedef {number | null | undefined} Figure */
+
+/** @type {Record<BudgetStatus, string>} */
 const STATUS = { ok: "on track", at_risk: "at risk", exhausted: "exhausted", no_data: "no data" };
+/** @type {Record<BudgetStatus, string>} */
 const KIND = { ok: "st-resolved", at_risk: "sev-warning", exhausted: "sev-critical", no_data: "sev-info" };
 
+/** @param {Figure} value */
 function burn(value) {
   return value === null || value === undefined ? "–" : `${num(value, value < 10 ? 1 : 0)}×`;
 }
 
 // The budget left as a bar (0 to 100%) and a figure; an overspent budget shows an empty bar and
 // how many times over it was spent (bad events / allowed = 1 - remaining).
+/** @param {Figure} left */
 export function budgetText(left) {
   if (left === null || left === undefined) return "–";
   return left >= 0 ? pct(left, 0) : `0% · ${num(1 - left, 1)}× spent`;
 }
 
+/** @param {Figure} left */
 function meter(left) {
   if (left === null || left === undefined) return "–";
   const share = Math.max(0, Math.min(1, left));
@@ -29,7 +41,12 @@ function meter(left) {
     " ", budgetText(left));
 }
 
+/**
+ * @param {ObjectiveStatus[]} objectives
+ * @param {string | null} provider
+ */
 function rows(objectives, provider) {
+  /** @type {Row[]} */
   const out = [];
   for (const o of objectives) {
     for (const b of o.budgets) {
@@ -40,6 +57,7 @@ function rows(objectives, provider) {
   return out;
 }
 
+/** @type {Array<import("./table.js").Column<Row>>} */
 const COLUMNS = [
   { label: "Objective", value: (r) => h("span", { title: r.objective.description }, r.objective.sloId) },
   { label: "Scope", value: (r) => r.scope },
@@ -53,12 +71,15 @@ const COLUMNS = [
 ];
 
 // The panel: a section whose table is refreshed in place by `refresh()`.
+/** @param {string | null} provider */
 export function sloPanel(provider) {
   const body = h("div", {}, h("p", { class: "muted" }, "Loading objectives…"));
   const state = { column: 4, descending: false };
+  /** @type {GetResponses["/slos"] | null} */
   let last = null;
   let loadedAt = 0;
   function draw() {
+    if (!last) return;
     const objectives = last.objectives.filter((o) => o.enabled);
     const days = [...new Set(objectives.map((o) => o.windowDays))].join(" or ");
     replace(body,

@@ -1,40 +1,61 @@
+// @ts-check
 // The backtest panel beside a rule: replay the rule (or another threshold) over the stored runs of
 // a window, see when it would have fired and resolved, and ask for the threshold that keeps it
 // within a number of pages a week.
 
 import { get } from "../api.js";
-import { h, message, num, replace, table, when } from "../ui.js";
+import { BACKTEST_WINDOWS, BACKTEST_WINDOWS_DEFAULT } from "../contract.js";
+import { h, message, num, replace, when } from "../ui.js";
 import { formatValue } from "./alerts.js";
+import { WINDOW_LABELS } from "./controls.js";
+import { table } from "./table.js";
 
-const WINDOWS = [["24h", "Last 24 hours"], ["7d", "Last 7 days"], ["30d", "Last 30 days"]];
+/** @import { AlertRule, Backtest } from "../contract.js" */
+/**
+ * A rule as GET /alert-rules lists it: stored rules carry every field (the API fills defaults).
+ * @typedef {AlertRule & Required<Pick<AlertRule, "ruleId" | "kind" | "comparator" | "window" | "scopes" | "severity" | "channels" | "enabled">>} StoredRule
+ */
+/** @typedef {(value: number) => void} UseThreshold */
 
+/** @param {number | null} n */
 const times = (n) => (n === 1 ? "once" : `${num(n)} times`);
 
+/**
+ * @param {string} from
+ * @param {string | null} to
+ */
 function duration(from, to) {
   if (!to) return "still firing";
-  const minutes = Math.round((new Date(to) - new Date(from)) / 60000);
+  const minutes = Math.round((Date.parse(to) - Date.parse(from)) / 60000);
   return minutes < 120 ? `${minutes} min` : `${(minutes / 60).toFixed(1)} h`;
 }
 
-// `useThreshold(value)`, when given, offers to put a suggested threshold into the rule editor.
+/**
+ * `useThreshold(value)`, when given, offers to put a suggested threshold into the rule editor.
+ * @param {StoredRule} rule
+ * @param {UseThreshold} [useThreshold]
+ */
 export function backtestPanel(rule, useThreshold) {
+  /** @param {string} name */
   const id = (name) => `backtest-${name}`;
   const windowSelect = h("select", { id: id("window") },
-    WINDOWS.map(([value, label]) => h("option", { value, selected: value === "7d" }, label)));
+    BACKTEST_WINDOWS.map((value) => h("option", { value, selected: value === BACKTEST_WINDOWS_DEFAULT }, WINDOW_LABELS[value])));
   const threshold = h("input", { id: id("threshold"), type: "number", step: "any", value: rule.threshold, style: "width:8em" });
   const pages = h("input", { id: id("pages"), type: "number", min: 0, step: "any", placeholder: "optional", style: "width:7em" });
   const output = h("div", { "aria-live": "polite" });
+  /** @param {SubmitEvent} event */
   const run = async (event) => {
     event.preventDefault();
-    const params = { window: windowSelect.value };
+    /** @type {Record<string, string>} */
+    const params = { ruleId: rule.ruleId, window: windowSelect.value };
     if (threshold.value !== "" && Number(threshold.value) !== rule.threshold) params.threshold = threshold.value;
     if (pages.value !== "") params.pagesPerWeek = pages.value;
     replace(output, h("p", { class: "muted" }, "Replaying…"));
     try {
-      const result = await get(`/alert-rules/${rule.ruleId}/backtest`, params);
+      const result = await get("/alert-rules/{ruleId}/backtest", params);
       replace(output, describe(rule, result, useThreshold));
     } catch (error) {
-      replace(output, message("error", "The backtest did not run.", error.message));
+      replace(output, message("error", "The backtest did not run.", error instanceof Error ? error.message : String(error)));
     }
   };
   return h("form", { class: "panel", "aria-label": `Backtest ${rule.ruleId}`, onsubmit: run },
@@ -48,6 +69,11 @@ export function backtestPanel(rule, useThreshold) {
     output);
 }
 
+/**
+ * @param {StoredRule} rule
+ * @param {Backtest} result
+ * @param {UseThreshold} [useThreshold]
+ */
 function describe(rule, result, useThreshold) {
   const summary = h("p", { "data-figure": "backtest.summary" },
     `${num(result.runs)} runs (${num(result.evaluations)} evaluations) from ${when(result.window.from)} to ${when(result.window.to)}: `,
@@ -66,15 +92,21 @@ function describe(rule, result, useThreshold) {
   return [summary, suggestion, episodes];
 }
 
+/**
+ * @param {StoredRule} rule
+ * @param {NonNullable<Backtest["suggestion"]>} s
+ * @param {UseThreshold} [useThreshold]
+ */
 function suggested(rule, s, useThreshold) {
-  if (s.threshold === null) {
+  const threshold = s.threshold;
+  if (threshold === null) {
     return message("notice", `No threshold keeps ${rule.ruleId} within ${s.pagesPerWeek} pages a week in this window.`);
   }
   const missed = s.missed.length
     ? `It would have missed ${s.missed.length} of these episodes (${s.missed.map((e) => `${e.scope} at ${when(e.from)}`).join("; ")}).`
     : "It misses none of these episodes.";
   return message("notice",
-    `At most ${s.pagesPerWeek} pages a week: threshold ${formatValue(rule.metric, s.threshold)} (fires ${times(s.firings)}, ${num(s.firingsPerWeek, 1)} a week).`,
+    `At most ${s.pagesPerWeek} pages a week: threshold ${formatValue(rule.metric, threshold)} (fires ${times(s.firings)}, ${num(s.firingsPerWeek, 1)} a week).`,
     h("div", {}, missed),
-    useThreshold ? h("button", { type: "button", onclick: () => useThreshold(s.threshold) }, "Use this threshold in the editor") : null);
+    useThreshold ? h("button", { type: "button", onclick: () => useThreshold(threshold) }, "Use this threshold in the editor") : null);
 }

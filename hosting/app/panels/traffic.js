@@ -1,17 +1,28 @@
+// @ts-check
 // A provider's traffic control (provider_controls): its state and weight, why, since when and
 // by whom, and for admins Pause / Release with a reason.
 
-import { send } from "../api.js";
-import { badge, h, message, pct, replace, when } from "../ui.js";
+import { post } from "../api.js";
+import { badge, errorText, h, message, pct, replace, when } from "../ui.js";
 
+/** @import { ControlState, ProviderControl } from "../contract.js" */
+
+/** @type {Record<ControlState, string>} */
 const STATES = { closed: "full traffic", open: "paused", half_open: "probing" };
 
+/** @param {ProviderControl | null | undefined} control */
 export function controlBadge(control) {
   const state = control?.state || "closed";
   return badge(`ctl-${state}`, `${STATES[state]} · ${pct(control ? control.weight : 1, 0)}`);
 }
 
-// `onChange(control)` is called after an admin's action succeeds.
+/**
+ * `onChange(control)` is called after an admin's action succeeds.
+ * @param {string} provider
+ * @param {ProviderControl | null | undefined} control
+ * @param {boolean} isAdmin
+ * @param {(control: ProviderControl) => Promise<void>} onChange
+ */
 export function controlPanel(provider, control, isAdmin, onChange) {
   if (provider === "other") {
     // `other` sums the providers outside TRACKED_PROVIDERS: the API refuses to pause it.
@@ -21,15 +32,16 @@ export function controlPanel(provider, control, isAdmin, onChange) {
   }
   const notice = h("div", { "aria-live": "polite", tabindex: -1 });
   const reason = h("input", { id: `control-reason-${provider}`, type: "text", maxlength: 500, placeholder: "why" });
-  const act = (action) => async (event) => {
-    const button = event.currentTarget;
+  /** @param {"pause" | "release"} action */
+  const act = (action) => async (/** @type {Event} */ event) => {
+    const button = /** @type {HTMLButtonElement} */ (event.currentTarget);
     button.disabled = true;
     try {
       const body = reason.value ? { reason: reason.value } : {};
-      const result = await send("POST", `/provider-controls/${encodeURIComponent(provider)}/${action}`, body);
+      const result = await post(`/provider-controls/{provider}/${action}`, { provider }, body);
       onChange(result.control);
     } catch (error) {
-      replace(notice, message("error", `Could not ${action} ${provider}.`, error.message));
+      replace(notice, message("error", `Could not ${action} ${provider}.`, errorText(error)));
       notice.focus();
       button.disabled = false;
     }
