@@ -212,6 +212,8 @@ def test_only_the_owner_or_an_admin_sees_a_job() -> None:
     assert call(dashboard, f"/export-jobs/{job_id}", token="tok-admin").status == 200
     missing = call(dashboard, "/export-jobs/" + "0" * 32)
     assert missing.status == 404 and "jobId" in missing.body["error"]["message"]
+    extra = call(dashboard, f"/export-jobs/{job_id}", colour="red")
+    assert extra.status == 400 and extra.body["error"]["message"].startswith("colour:")
     bad = call(dashboard, "/export-jobs/not-a-job%0A")
     assert bad.status == 404 and bad.body["error"]["message"].startswith("jobId:")
     clock.advance(days=8)  # past the job's lifetime

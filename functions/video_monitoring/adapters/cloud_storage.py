@@ -17,6 +17,8 @@ import urllib.parse
 from collections.abc import Iterable
 from typing import Any
 
+from video_monitoring.core.errors import Unavailable
+
 # Bytes a resumable upload sends per request (a multiple of 256 KiB): the most of a file the
 # worker holds in memory besides the encoder's own buffer.
 UPLOAD_CHUNK = 4 * 1024 * 1024
@@ -43,20 +45,32 @@ class CloudStorageFiles:
 
     def write(self, name: str, content_type: str, chunks: Iterable[bytes]) -> int:
         """A resumable upload: the object exists only once its last chunk is committed, and a
-        failed write cancels the upload (the error that stopped it is the one raised)."""
+        failed write cancels the upload. Reading or encoding errors pass as they are; a refused
+        upload is Unavailable naming the object and the status."""
         blob = self.bucket.blob(name)
         writer = blob.open("wb", content_type=content_type, chunk_size=UPLOAD_CHUNK)
         size = 0
         try:
             for chunk in chunks:
-                writer.write(chunk)
+                self._upload(name, lambda chunk=chunk: writer.write(chunk))
                 size += len(chunk)
+            self._upload(name, writer.close)
         except BaseException:
             with contextlib.suppress(Exception):
                 writer.terminate()
             raise
-        writer.close()
         return size
+
+    def _upload(self, name: str, step: Any) -> None:
+        try:
+            step()
+        except Exception as error:
+            response = getattr(error, "response", None)
+            status = getattr(response, "status_code", None) or getattr(error, "code", None)
+            raise Unavailable(
+                f"Cloud Storage refused the upload to gs://{self._bucket_name}/{name}: "
+                f"{f'HTTP {status}' if status else type(error).__name__}"
+            ) from error
 
     def link(self, name: str, download_as: str, now: dt.datetime) -> str:
         """A V4 signed GET URL valid until now + EXPORT_LINK_MINUTES, saving as `download_as`;

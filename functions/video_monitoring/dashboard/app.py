@@ -217,7 +217,7 @@ class Dashboard:
         if self._slos is not None and head == "slos":
             return slos_response(self._slos, request, caller, rest, admit, audited)
         if self._jobs is not None and head == "export-jobs":
-            return job_response(self._jobs, caller, rest, admit, self._clock())
+            return job_response(self._jobs, caller, rest, request.params, admit, self._clock())
         if self._eraser is not None and head == "users":
             return self._erase(self._eraser, request, caller, rest[0], admit)
         require(caller, READ_ROLES)

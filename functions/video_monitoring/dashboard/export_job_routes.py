@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from video_monitoring.core.errors import NotFound
+from video_monitoring.core.errors import InvalidArgument, NotFound
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.auth import ADMIN_ROLES, READ_ROLES, Caller, require
 from video_monitoring.dashboard.export_jobs import JOB_ID, ExportJobs, as_seen, queue_job
@@ -35,14 +35,18 @@ def queued_response(
 
 
 def job_response(
-    jobs: ExportJobs, caller: Caller, rest: Sequence[str], admit: Admit, now: dt.datetime
-) -> Response:
+    jobs: ExportJobs, caller: Caller, rest: Sequence[str], params: Mapping[str, str],
+    admit: Admit, now: dt.datetime,
+) -> Response:  # fmt: skip
     """The job, to its owner or an admin (anyone else is told there is no such job, so ids
     cannot be probed); a done job carries a download link minted now."""
     require(caller, READ_ROLES)
     job_id = rest[0]
     if not JOB_ID.fullmatch(job_id):
         raise NotFound(f"jobId: no export job {job_id[:40]!r} (ids are 32 hex digits)")
+    if params:
+        name = sorted(params)[0][:40]
+        raise InvalidArgument(f"{name}: unknown parameter; {JOB_PATH} takes none")
     admit()
     job = jobs.store.get(job_id)
     if (
