@@ -63,10 +63,12 @@ export async function send(method, path, body) {
   return response.json();
 }
 
-// A file from /export, saved under the name the API gives it.
+// A file from /export, saved under the name the API gives it; a window too large for one request
+// is a 202 naming a background job instead ({ job }).
 export async function download(params) {
   const response = await request("GET", "/export", params);
   if (!response.ok) throw await failure(response);
+  if (response.status === 202) return { job: await response.json() };
   const disposition = response.headers.get("Content-Disposition") || "";
   const name = /filename="([^"]+)"/.exec(disposition)?.[1] || "export";
   const blob = await response.blob();
