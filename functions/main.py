@@ -85,6 +85,17 @@ def video_analytics_dashboard(request: Request) -> Response:
     return handlers.dashboard_request(request)
 
 
+@firestore_fn.on_document_created(
+    document="export_jobs/{jobId}",
+    timeout_sec=deploy.TIMEOUTS["run_export_job"],
+    memory=options.MemoryOption.GB_1,
+    secrets=deploy.secrets_of("run_export_job"),
+)
+def run_export_job(event: firestore_fn.Event[Any]) -> None:
+    """Write a background export's file to Cloud Storage (docs/exports.md)."""
+    handlers.export_job_created(event)
+
+
 @scheduler_fn.on_schedule(
     schedule="0 2 * * *",
     timezone=UTC,

@@ -1,7 +1,8 @@
 """Start the whole local stack the way `make serve` and `make demo` both do: every port checked
-first, then the BigQuery emulator (when installed), the Auth emulator (when firebase-tools is
-installed) with its demo users, the functions host serving the console, and the Firestore
-emulator; and the lines that tell a person where everything is."""
+first, then the BigQuery emulator (when installed), the Cloud Storage emulator for background
+exports (when installed), the Auth emulator (when firebase-tools is installed) with its demo
+users, the functions host serving the console, and the Firestore emulator; and the lines that
+tell a person where everything is."""
 
 from __future__ import annotations
 
@@ -31,6 +32,12 @@ from local_stack.stack import (
     local_ports,
     start_stack,
 )
+from local_stack.storage_emulator import (
+    StorageEmulator,
+    start_storage_emulator,
+    storage_missing,
+    storage_port_of,
+)
 
 LaunchError = (StackError, PortUnavailable, AuthEmulatorError)
 
@@ -47,6 +54,7 @@ def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--auth-port", type=int, default=None, help="or AUTH_PORT; hub and logging on the next two"
     )
+    parser.add_argument("--storage-port", type=int, default=None, help="or STORAGE_PORT")
 
 
 @dataclass
@@ -56,12 +64,15 @@ class Launched:
     stack: LocalStack
     warehouse: BigQueryEmulator | None
     users: list[DemoUser] = field(default_factory=list)
+    storage: StorageEmulator | None = None
 
     def stop(self) -> None:
-        """Stop the stack, then the BigQuery emulator."""
+        """Stop the stack, then the BigQuery and Cloud Storage emulators."""
         self.stack.stop()
         if self.warehouse is not None:
             self.warehouse.stop()
+        if self.storage is not None:
+            self.storage.stop()
 
     def console_lines(self) -> list[str]:
         """Where the console is and who can sign in."""
@@ -87,9 +98,12 @@ def launch(
     missing = bigquery_missing()
     no_auth = auth_missing()
     console = ConsolePorts(args.hosting_port or 0, None if no_auth else (args.auth_port or 0))
+    no_storage = storage_missing()
+    storage_port = None if no_storage else storage_port_of(args.storage_port)
     local_ports(
-        args.firestore_port, args.functions_port, args.bigquery_port, missing is None, console
-    )
+        args.firestore_port, args.functions_port, args.bigquery_port, missing is None, console,
+        storage_port,
+    )  # fmt: skip
     warehouse: BigQueryEmulator | None = None
     if missing is None:
         rest, grpc = bigquery_ports_of(args.bigquery_port)
@@ -100,18 +114,23 @@ def launch(
         print(f"no BigQuery emulator ({missing}); running without BigQuery", file=sys.stderr)
     if no_auth:
         print(f"no Auth emulator ({no_auth}); the console cannot sign in", file=sys.stderr)
+    storage: StorageEmulator | None = None
+    if storage_port is None:
+        print(f"no Cloud Storage emulator ({no_storage}); large exports fail", file=sys.stderr)
     try:
+        if storage_port is not None:
+            storage = start_storage_emulator(storage_port, REPO_ROOT / ".stack")
         stack = start_stack(
             args.project,
             firestore_port_of(args.firestore_port).number,
             functions_port_of(args.functions_port).number,
             rules_path=REPO_ROOT / "firestore.rules",
             run_schedules=run_schedules,
-            env=env(warehouse),
+            env=env(warehouse) | ({} if storage is None else storage.env()),
             hosting_port=hosting_port_of(args.hosting_port).number,
             auth_port=None if no_auth else auth_ports_of(args.auth_port)[0].number,
         )
-        launched = Launched(stack, warehouse)
+        launched = Launched(stack, warehouse, storage=storage)
         if stack.auth is not None:
             try:
                 launched.users = stack.auth.seed_demo_users()
@@ -121,6 +140,8 @@ def launch(
     except BaseException:
         if warehouse is not None:
             warehouse.stop()
+        if storage is not None:
+            storage.stop()
         raise
     return launched
 

@@ -132,10 +132,12 @@ def local_ports(
     bigquery_port: int | None,
     bigquery: bool,
     console: ConsolePorts | None = None,
+    storage: Port | None = None,
 ) -> list[Port]:
     """Every port `make serve` and `make demo` bind (Firestore, functions, then BigQuery's REST
-    and gRPC when `bigquery`, then the console's and the Auth emulator's when given), checked free
-    before anything starts, so a taken one is refused without leaving half a stack behind."""
+    and gRPC when `bigquery`, then the console's and the Auth emulator's when given, then the
+    Cloud Storage emulator's when given), checked free before anything starts, so a taken one is
+    refused without leaving half a stack behind."""
     ports = [firestore_port_of(firestore_port), functions_port_of(functions_port)]
     if bigquery:
         ports.extend(bigquery_ports_of(bigquery_port))
@@ -143,6 +145,8 @@ def local_ports(
         ports.append(hosting_port_of(console.hosting))
         if console.auth is not None:
             ports.extend(auth_ports_of(console.auth))
+    if storage is not None:
+        ports.append(storage)
     require_free(ports)
     return ports
 

@@ -122,11 +122,13 @@ export async function put(path, params, body) {
 }
 
 /**
- * A file from /export, saved under the name the API gives it.
+ * A file from /export, saved under the name the API gives it; a window too large for one request
+ * is a 202 naming a background job instead ({ job }).
  * @param {Params} params
  */
 export async function download(params) {
   const response = await request("GET", apiUrl("/export", params));
+  if (response.status === 202) return { job: await response.json() };
   const disposition = response.headers.get("Content-Disposition") || "";
   const name = /filename="([^"]+)"/.exec(disposition)?.[1] || "export";
   const blob = await response.blob();

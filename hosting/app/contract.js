@@ -188,6 +188,27 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
 
 /**
  * @typedef {{
+ *   jobId: string;
+ *   status: "queued" | "running" | "done" | "failed";
+ *   statusUrl: string;
+ *   dataset: "generations" | "events" | "alerts" | "system";
+ *   format: "csv" | "ndjson" | "json" | "xlsx" | "pdf";
+ *   window: TimeWindow;
+ *   provider: string | null;
+ *   rows: number;
+ *   bytes: number | null;
+ *   error: string | null;
+ *   fileName: string;
+ *   createdAt: string;
+ *   startedAt: string | null;
+ *   finishedAt: string | null;
+ *   expiresAt: string;
+ *   downloadUrl?: string;
+ * }} ExportJob
+ */
+
+/**
+ * @typedef {{
  *   from: string;
  *   to: string;
  * }} TimeWindow
@@ -793,6 +814,7 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
  *     value: number;
  *     direction: "min" | "max";
  *   } };
+ *   "/export-jobs/{jobId}": ExportJob;
  *   "/alerts": {
  *     window: TimeWindow;
  *     active: Array<AlertInstance>;

@@ -25,7 +25,8 @@ from tests.unit.test_access import ListAudit
 from tests.unit.test_alert_manager import World, degraded_world
 from tests.unit.test_dashboard import verifier
 from tests.unit.test_digest import MemoryStore
-from tests.unit.test_export import ListSource, generation
+from tests.unit.test_export import NOW, ListSource, generation
+from tests.unit.test_export_jobs import DictFiles, DictJobs
 from tests.unit.test_openapi import SPEC, _validator, fake_eraser, healthy_check
 from tests.unit.test_slo import FakeObjectiveStore
 from video_monitoring.alerting.controls import GuardRails
@@ -36,10 +37,11 @@ from video_monitoring.analytics.digests import DigestService
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.slos import SloService
 from video_monitoring.config.settings import DashboardSettings
-from video_monitoring.core.models import PROVIDER_PATTERN
+from video_monitoring.core.models import PROVIDER_PATTERN, Window
 from video_monitoring.dashboard.access import Bucket, Quota, take_token
 from video_monitoring.dashboard.alert_routes import ALERT_ID
 from video_monitoring.dashboard.app import Dashboard, FileExports
+from video_monitoring.dashboard.export_jobs import JOB_ID, ExportJobs, queue_job
 from video_monitoring.dashboard.http import Request, Response, StreamResponse
 from video_monitoring.dashboard.routes import METHODS
 from video_monitoring.privacy.erasure import USER_ID
@@ -53,6 +55,7 @@ ID_VALID: dict[str, Callable[[str], bool]] = {
     "sloId": lambda v: RULE_ID.fullmatch(v) is not None,
     "provider": lambda v: re.fullmatch(PROVIDER_PATTERN, v) is not None,
     "userId": lambda v: USER_ID.fullmatch(v) is not None and v not in ANONYMOUS,
+    "jobId": lambda v: JOB_ID.fullmatch(v) is not None,
 }
 # A body each write accepts, so a refusal can only come from the path, the query or the role.
 BODIES = {
@@ -91,6 +94,9 @@ class Api:
         objectives = FakeObjectiveStore()
         digests = MemoryStore()
         engine = AnalyticsEngine(world.store, world.monitor)
+        jobs = ExportJobs(DictJobs(), DictFiles())
+        window = Window(start=NOW - dt.timedelta(days=1), end=NOW)
+        self.job_id = queue_job(jobs, "tok-admin", "admin", "generations", "csv", window, 3, NOW)
         self.dashboard = Dashboard(
             engine, world.monitor, world.clock, 400, verifier=verifier, alerts=world.manager,
             exports=FileExports(
@@ -107,6 +113,7 @@ class Api:
                 digests, DashboardSettings().targets(), lambda r, d: None, accounts=None,
             ),
             slos=SloService(objectives, world.monitor, world.clock),
+            jobs=jobs,
             quotas={
                 name: Quota(self.limiter, 10**9, dt.timedelta(minutes=1))
                 for name in ("reads", "actions", "exports")
@@ -118,6 +125,7 @@ class Api:
             world.store: ("reconcile", "put_daily_snapshot"),
             objectives: ("put", "seed"),
             digests: ("claim", "finish", "subscribe"),
+            jobs.store: ("create", "claim", "settle"),
         }  # fmt: skip
         for target, names in writers.items():
             for name in names:
@@ -241,7 +249,8 @@ def test_an_id_or_value_with_a_trailing_newline_is_refused_untouched(
 ) -> None:
     """The near miss that `$` lets through: a valid value followed by a newline."""
     valid = {"alertId": next(iter(api.world.alerts.instances)), "ruleId": "slow_generation",
-             "sloId": "generation_success", "provider": "pika", "userId": "u-1"}  # fmt: skip
+             "sloId": "generation_success", "provider": "pika", "userId": "u-1",
+             "jobId": api.job_id.job_id}  # fmt: skip
     names = re.findall(r"{(\w+)}", path)
     cases: list[tuple[str, dict[str, str]]] = []
     for name in names:

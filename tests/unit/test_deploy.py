@@ -59,6 +59,7 @@ def test_each_function_binds_exactly_the_secrets_it_reads() -> None:
         "aggregate_and_alert": notify,
         "video_analytics_dashboard": notify | {"PSEUDONYM_KEY"},
         "export_to_bigquery": {"PSEUDONYM_KEY"},
+        "run_export_job": {"PSEUDONYM_KEY"},  # archived rows' aliases of opted-out users
     }
     # Every secret setting is one a deploy can bind: nothing secret is left to plain env vars.
     secret_fields = {

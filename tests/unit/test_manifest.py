@@ -33,6 +33,7 @@ def test_exactly_the_contract_functions(manifest: dict[str, Any]) -> None:
     assert set(manifest["endpoints"]) == {
         "on_generation_written", "aggregate_and_alert", "video_analytics_dashboard",
         "export_to_bigquery", "on_analytics_event_written", "audit_pipeline", "fold_rollups",
+        "run_export_job",
     }  # fmt: skip
     for endpoint in manifest["endpoints"].values():
         assert endpoint["region"] == ["us-central1"]
@@ -48,6 +49,9 @@ def test_triggers(manifest: dict[str, Any]) -> None:
     events = endpoints["on_analytics_event_written"]["eventTrigger"]
     assert events["eventType"] == "google.cloud.firestore.document.v1.written"
     assert events["eventFilterPathPatterns"] == {"document": "analytics_events/{eventId}"}
+    jobs = endpoints["run_export_job"]["eventTrigger"]
+    assert jobs["eventType"] == "google.cloud.firestore.document.v1.created"
+    assert jobs["eventFilterPathPatterns"] == {"document": "export_jobs/{jobId}"}
     assert endpoints["aggregate_and_alert"]["scheduleTrigger"]["schedule"] == "*/5 * * * *"
     assert endpoints["export_to_bigquery"]["scheduleTrigger"]["schedule"] == "0 2 * * *"
     audit = endpoints["audit_pipeline"]["scheduleTrigger"]
@@ -75,6 +79,7 @@ def test_every_function_has_the_timeout_set_on_purpose(manifest: dict[str, Any])
         "on_generation_written": 60, "on_analytics_event_written": 60, "fold_rollups": 60,
         "aggregate_and_alert": 240, "video_analytics_dashboard": 60,
         "export_to_bigquery": 1800, "audit_pipeline": 1800,
+        "run_export_job": 540,  # the most an event-triggered function may run
     }  # fmt: skip
     # No request outlives Hosting's rewrite proxy, and its own deadline stops work before both.
     assert timeouts["video_analytics_dashboard"] <= 60

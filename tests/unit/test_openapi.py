@@ -18,6 +18,7 @@ from tests.unit.test_alert_manager import degraded_world
 from tests.unit.test_dashboard import NOW, json_response, verifier
 from tests.unit.test_digest import MemoryStore
 from tests.unit.test_export import ListSource, generation
+from tests.unit.test_export_jobs import DictFiles, DictJobs
 from tests.unit.test_slo import FakeObjectiveStore
 from video_monitoring.alerting.controls import GuardRails
 from video_monitoring.alerting.manager import AlertManager, AlertQuery
@@ -30,6 +31,7 @@ from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.analytics.slos import SloService
 from video_monitoring.config.settings import DashboardSettings
 from video_monitoring.dashboard.app import Dashboard, FileExports
+from video_monitoring.dashboard.export_jobs import ExportJobs, run_job
 from video_monitoring.dashboard.files import FORMATS
 from video_monitoring.dashboard.http import Request, StreamResponse
 from video_monitoring.ingest.service import IngestService
@@ -73,6 +75,7 @@ def test_documented_paths_are_the_served_routes() -> None:
     dashboard = Dashboard(
         AnalyticsEngine(store, monitor), monitor, clock, 400, verifier=verifier, alerts=manager,
         exports=FileExports(ListSource({})), eraser=fake_eraser, health=healthy_check(clock),
+        jobs=ExportJobs(DictJobs(), DictFiles()),
         responder=ProviderResponder(alerts, None, GuardRails(), clock),
         digests=DigestService(
             AnalyticsEngine(store, monitor), lambda s, e: [], lambda r, s, e, p: {},
@@ -102,12 +105,13 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         "type": "premium_upgrade", "userId": "u", "timestamp": world.clock.now, "amountUsd": 9.99,
     }  # fmt: skip
     IngestService(world.store).record_app_event("up")
+    source = ListSource({"video_generation_metrics": [generation(i) for i in range(3)]})
+    jobs = ExportJobs(DictJobs(), DictFiles())
     dashboard = Dashboard(
         AnalyticsEngine(world.store, world.monitor), world.monitor, world.clock, 400,
         verifier=verifier, alerts=world.manager,
-        exports=FileExports(
-            ListSource({"video_generation_metrics": [generation(i) for i in range(3)]})
-        ),
+        exports=FileExports(source, sync_rows={"csv": 2}),
+        jobs=jobs,
         eraser=fake_eraser,
         health=healthy_check(world.clock),
         responder=ProviderResponder(world.alerts, None, GuardRails(), world.clock),
@@ -120,6 +124,16 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         slos=SloService(FakeObjectiveStore(), world.monitor, world.clock),
     )  # fmt: skip
     alert_id = next(iter(world.alerts.instances))
+    # Over the csv cap: a 202 naming the job, which the worker then writes.
+    export = {"dataset": "generations", "format": "csv", "window": "7d"}
+    queued = json_response(dashboard.handle(Request("GET", "/export", export, "Bearer tok-admin")))
+    assert queued.status == 202
+    accepted = spec["paths"]["/export"]["get"]["responses"]["202"]
+    _validator(spec, accepted["content"]["application/json"]["schema"]).validate(queued.body)
+    assert set(accepted["headers"]) == set(queued.headers) == {"Location"}
+    job_id = queued.body["jobId"]
+    done = run_job(jobs, job_id, source, world.clock)
+    assert done is not None and done.status == "done"
     engine = AnalyticsEngine(world.store, world.monitor)
     assert engine.snapshot_user_behavior(world.clock.now + dt.timedelta(days=1, hours=2))
     calls = {
@@ -158,6 +172,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         ("/me/digests", "get"): ("GET", "/me/digests", b"NOPARAMS"),
         ("/me/digests", "put"): ("PUT", "/me/digests", b'{"weekly": true}'),
         ("/slos", "get"): ("GET", "/slos", b"NOPARAMS"),
+        ("/export-jobs/{jobId}", "get"): ("GET", f"/export-jobs/{job_id}", b"NOPARAMS"),
         ("/slos/{sloId}", "get"): ("GET", "/slos/generation_latency", b"NOPARAMS"),
         ("/slos/{sloId}", "put"): (
             "PUT", "/slos/generation_success", b'{"sli": "success", "target": 0.99}'

@@ -37,6 +37,8 @@ ALERT_INSTANCES: Final = "alert_instances"
 # Who did what on the dashboard (admin actions, exports), and per-user export rate buckets.
 AUDIT_LOG: Final = "audit_log"
 RATE_LIMITS: Final = "rate_limits"
+# Exports too large for a request: one document per job, the worker's file in Cloud Storage.
+EXPORT_JOBS: Final = "export_jobs"
 # API calls refused for want of a role, counted per minute (one document a minute, never one a
 # call).
 ACCESS_DENIALS: Final = "access_denials"

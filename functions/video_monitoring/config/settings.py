@@ -122,6 +122,16 @@ class DashboardSettings(_Group):
     export_sync_rows_json: int = Field(default=100_000, ge=1)
     export_sync_rows_xlsx: int = Field(default=8_000, ge=1)
     export_sync_rows_pdf: int = Field(default=30_000, ge=1)
+    # A window over its format's synchronous cap (and within EXPORT_MAX_ROWS) becomes a
+    # background job writing the file to this Cloud Storage bucket (docs/exports.md); unset,
+    # the project's default Firebase bucket `<project>.firebasestorage.app`.
+    export_bucket: str | None = None
+    # Jobs queued or running one caller may hold; one more is a 429.
+    export_jobs_pending_max: int = Field(default=3, ge=1, le=50)
+    # How long a finished job's download link (a V4 signed URL) stays valid, and how long the
+    # job and its file are kept (the job's TTL; the bucket's lifecycle rule deletes the file).
+    export_link_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
+    export_job_days: int = Field(default=7, ge=1, le=30)
     # Look up each caller's Firebase Auth account (refused when deleted, disabled or its tokens
     # revoked) and each digest recipient's (also needs a role and a verified email). Off only
     # for a local stack without an Auth emulator: a deployed function refuses to start without.

@@ -37,16 +37,17 @@ from video_monitoring.dashboard.alert_routes import (
 from video_monitoring.dashboard.auth import ADMIN_ROLES, READ_ROLES, Caller, require
 from video_monitoring.dashboard.control_routes import CONTROL_ACTIONS, controls_response
 from video_monitoring.dashboard.digest_routes import digest_request, my_digests
+from video_monitoring.dashboard.export_job_routes import JOB_PATH, job_response, queued_response
+from video_monitoring.dashboard.export_jobs import ExportJobs
 from video_monitoring.dashboard.files import (
     DATASETS,
     FORMATS,
-    ArchivedExportSource,
     Dataset,
     ExportSource,
     before_deadline,
-    encode,
+    export_chunks,
+    export_source,
     file_name,
-    row_of,
 )
 from video_monitoring.dashboard.files import (
     FileExports as FileExports,
@@ -66,7 +67,6 @@ from video_monitoring.dashboard.rule_routes import backtest_response
 from video_monitoring.dashboard.slo_routes import slos_response
 from video_monitoring.dashboard.system_routes import health_response, targets_body
 from video_monitoring.privacy.erasure import ErasureReport, check_user_id, subject
-from video_monitoring.privacy.pseudonyms import OPTED_OUT, anonymised
 from video_monitoring.privacy.retention import DEFAULT_RETENTION, RAW, TTL_COLLECTIONS, Retention
 
 log = logging.getLogger(__name__)
@@ -105,6 +105,7 @@ class Dashboard:
         slos: SloService | None = None,
         quotas: Mapping[RouteClass, Quota] | None = None,
         denials: DenialCounter | None = None,
+        jobs: ExportJobs | None = None,
     ) -> None:
         self._engine = engine
         self._monitor = monitor
@@ -122,6 +123,7 @@ class Dashboard:
         self._slos = slos
         self._quotas = dict(quotas or {})
         self._denials = denials
+        self._jobs = jobs if exports is not None else None
         engine = self._engine
         # Each read checks its parameters and returns the work to run once the caller is admitted.
         self._routes: dict[str, Callable[[Mapping[str, str]], Prepared]] = {
@@ -148,15 +150,8 @@ class Dashboard:
         # GET endpoints that also need to know the caller (audit, per-user limits).
         self._caller_routes: dict[str, Callable[[Mapping[str, str], Caller, Admit], Any]] = {}
         if exports is not None:
-            source = exports.source
-            if exports.archived is not None:
-                # Rows older than Firestore keeps come from BigQuery.
-                source = ArchivedExportSource(
-                    source,
-                    exports.archived,
-                    lambda: retention.raw_horizon(clock()),
-                    frozenset(n for n, d in DATASETS.items() if d.collection in TTL_COLLECTIONS),
-                )
+            # Rows older than Firestore keeps come from BigQuery, when it is configured.
+            source = export_source(exports, lambda: retention.raw_horizon(clock()))
             self._caller_routes["/export"] = functools.partial(self._export, exports, source)
         self._served = self.paths()
 
@@ -172,6 +167,8 @@ class Dashboard:
             served.add("/users/{userId}/erase")
         if self._health is not None:
             served.add("/health")
+        if self._jobs is not None:
+            served.add(JOB_PATH)
         if self._digests is not None:
             served |= {"/digest", "/me/digests"}
         if self._slos is not None:
@@ -219,6 +216,8 @@ class Dashboard:
             return controls_response(self._responder, request, caller, rest, admit, audited)
         if self._slos is not None and head == "slos":
             return slos_response(self._slos, request, caller, rest, admit, audited)
+        if self._jobs is not None and head == "export-jobs":
+            return job_response(self._jobs, caller, rest, request.params, admit, self._clock())
         if self._eraser is not None and head == "users":
             return self._erase(self._eraser, request, caller, rest[0], admit)
         require(caller, READ_ROLES)
@@ -228,7 +227,7 @@ class Dashboard:
             run = self._routes[path](request.params)
             admit()
             body = run()
-        return body if isinstance(body, StreamResponse) else Response(200, body)
+        return body if isinstance(body, StreamResponse | Response) else Response(200, body)
 
     def _count_denial(self) -> None:
         """Count a refused call; the count is a figure, so failing to keep it never fails the
@@ -259,21 +258,23 @@ class Dashboard:
         params: Mapping[str, str],
         caller: Caller,
         admit: Admit,
-    ) -> StreamResponse:
+    ) -> StreamResponse | Response:
         deadline = self._clock() + config.deadline
         name = choice(params, "dataset", tuple(DATASETS))
         if name is None:
             raise InvalidArgument(f"dataset: required; one of {', '.join(DATASETS)}")
         # Alert instances do not expire; rows Firestore no longer keeps come from BigQuery when
         # it is configured (otherwise the window is a 400 naming `from`).
-        archived = isinstance(source, ArchivedExportSource)
+        archived = config.archived is not None
         kept = None if archived else TTL_COLLECTIONS.get(DATASETS[name].collection)
         window = self._window(params, frozenset({"dataset", "format"}), kept=kept)
         fmt = choice(params, "format", tuple(FORMATS)) or "csv"
         admit()
         with self._audited(caller, "export", name) as details:
             details.update({"format": fmt, **window.to_json(), "provider": window.provider})
-            return self._export_file(config, source, DATASETS[name], fmt, window, details, deadline)
+            return self._export_file(
+                config, source, DATASETS[name], fmt, window, details, deadline, caller
+            )
 
     def _export_file(
         self,
@@ -284,7 +285,8 @@ class Dashboard:
         window: Window,
         details: dict[str, Any],
         deadline: dt.datetime,
-    ) -> StreamResponse:
+        caller: Caller,
+    ) -> StreamResponse | Response:
         name = dataset.name
         rows = source.count(dataset, window)
         details["rows"] = rows
@@ -293,29 +295,22 @@ class Dashboard:
                 f"from: the window holds {rows} {name} rows, more than the export cap of "
                 f"{config.max_rows}; narrow the window (or split it)"
             )
-        if rows > (cap := config.sync_cap(fmt)):
+        if rows > (cap := config.sync_cap(fmt)) and self._jobs is not None:
+            # Too large to encode within the request: a background job writes the file.
+            response = queued_response(self._jobs, caller, name, fmt, window,
+                                       rows, self._clock())  # fmt: skip
+            details["jobId"] = response.body["jobId"]
+            return response
+        if rows > cap:
             raise InvalidArgument(
                 f"from: the window holds {rows} {name} rows, more than a {fmt} export encodes "
                 f"within the request's deadline ({cap} rows); narrow the window or choose csv"
             )
         # The first page is read before the response starts, so a failing query is an error
         # response rather than a 200 with a cut file.
-        opted_out = source.opted_out_users()
-        rows_read = (
-            (doc_id, anonymised(data, OPTED_OUT) if data.get("userId") in opted_out else data)
-            for doc_id, data in source.rows(dataset, window)
-        )
-        first = list(itertools.islice(rows_read, 1))
-        chunks = encode(
-            dataset,
-            fmt,
-            before_deadline(
-                (row_of(dataset, i, d) for i, d in itertools.chain(first, rows_read)),
-                deadline, self._clock, fmt,
-            ),
-            window,
-            report_figures(self._engine, window, self._targets) if fmt == "pdf" else None,
-        )  # fmt: skip
+        figures = report_figures(self._engine, window, self._targets) if fmt == "pdf" else None
+        guard = functools.partial(before_deadline, deadline=deadline, clock=self._clock, fmt=fmt)
+        chunks = export_chunks(source, dataset, fmt, window, figures, guard=guard)
         # The first chunk is made before the response starts: a file built whole (xlsx, pdf)
         # that misses the deadline is an error response, never a 200 with a cut file.
         head = next(chunks, b"")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import json
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -23,6 +24,8 @@ from video_monitoring.core.errors import DeadlineExceeded
 from video_monitoring.core.models import Window
 from video_monitoring.core.values import plain
 from video_monitoring.dashboard.report import ReportFigures, pdf_report
+from video_monitoring.privacy.pseudonyms import OPTED_OUT, anonymised
+from video_monitoring.privacy.retention import TTL_COLLECTIONS
 
 FORMATS = {
     "csv": "text/csv",
@@ -191,6 +194,15 @@ class FileExports:
         return min(self.sync_rows.get(fmt, self.max_rows), self.max_rows)
 
 
+def export_source(exports: FileExports, horizon: Callable[[], dt.datetime]) -> ExportSource:
+    """Where a window's rows come from: Firestore, and the archive for the part of a window
+    before `horizon()` when one is configured (alert instances do not expire)."""
+    if exports.archived is None:
+        return exports.source
+    expiring = frozenset(n for n, d in DATASETS.items() if d.collection in TTL_COLLECTIONS)
+    return ArchivedExportSource(exports.source, exports.archived, horizon, expiring)
+
+
 def before_deadline(
     rows: Iterable[dict[str, Any]], deadline: dt.datetime, clock: Clock, fmt: str
 ) -> Iterator[dict[str, Any]]:
@@ -205,6 +217,38 @@ def before_deadline(
                 f"from: the {fmt} export stopped after {count} rows at the request's deadline; "
                 "narrow the window or choose csv"
             )
+        yield row
+
+
+def export_chunks(
+    source: ExportSource,
+    dataset: Dataset,
+    fmt: str,
+    window: Window,
+    figures: ReportFigures | None,
+    counter: list[int] | None = None,
+    guard: Callable[[Iterator[dict[str, Any]]], Iterator[dict[str, Any]]] | None = None,
+) -> Iterator[bytes]:
+    """The file of a window, chunk by chunk: rows read page by page, opted-out users'
+    anonymised, each counted into counter[0] and passed through `guard` (a deadline) when
+    given. The first page is read now, so a failing query raises before any chunk."""
+    opted_out = source.opted_out_users()
+    rows_read = (
+        (doc_id, anonymised(data, OPTED_OUT) if data.get("userId") in opted_out else data)
+        for doc_id, data in source.rows(dataset, window)
+    )
+    first = list(itertools.islice(rows_read, 1))
+    rows: Iterator[dict[str, Any]] = (
+        row_of(dataset, i, d) for i, d in itertools.chain(first, rows_read)
+    )
+    if counter is not None:
+        rows = _counting(rows, counter)
+    return encode(dataset, fmt, rows if guard is None else guard(rows), window, figures)
+
+
+def _counting(rows: Iterator[dict[str, Any]], counter: list[int]) -> Iterator[dict[str, Any]]:
+    for row in rows:
+        counter[0] += 1
         yield row
 
 

@@ -24,6 +24,7 @@ from video_monitoring.config.settings import RetentionSettings
 EXPIRE_FIELD: Final = "expireAt"
 RAW: Final = "raw"
 AGGREGATE: Final = "aggregate"
+JOB: Final = "job"  # EXPORT_JOB_DAYS (docs/exports.md), shorter than either retention
 # Collection -> which retention its documents get.
 TTL_COLLECTIONS: Final = {
     c.METRICS: RAW,
@@ -33,6 +34,7 @@ TTL_COLLECTIONS: Final = {
     c.REJECTED_EVENTS: RAW,
     c.SYSTEM_METRICS: RAW,
     c.ACCESS_DENIALS: RAW,
+    c.EXPORT_JOBS: JOB,
     c.ROLLUPS: AGGREGATE,
     c.ROLLUP_SHARDS: AGGREGATE,
     c.EVENT_ROLLUPS: AGGREGATE,

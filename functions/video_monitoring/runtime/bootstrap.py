@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from video_monitoring.adapters.bigquery import BigQueryWarehouse, bigquery_client
+from video_monitoring.adapters.cloud_storage import CloudStorageFiles
 from video_monitoring.adapters.firebase_accounts import FirebaseAccounts
 from video_monitoring.adapters.firebase_auth import FirebaseTokens
 from video_monitoring.adapters.firestore_access import (
@@ -21,6 +22,7 @@ from video_monitoring.adapters.firestore_access import (
 )
 from video_monitoring.adapters.firestore_alerts import FirestoreAlertStore
 from video_monitoring.adapters.firestore_digests import FirestoreDigestStore
+from video_monitoring.adapters.firestore_export_jobs import FirestoreJobStore
 from video_monitoring.adapters.firestore_exports import (
     FirestoreDaySource,
     FirestoreExportSource,
@@ -58,6 +60,8 @@ from video_monitoring.core.models import Window
 from video_monitoring.dashboard.access import MemoryRateLimiter, Quota
 from video_monitoring.dashboard.app import Dashboard, FileExports
 from video_monitoring.dashboard.auth import verify
+from video_monitoring.dashboard.export_jobs import ExportJobs
+from video_monitoring.dashboard.files import ExportSource, export_source
 from video_monitoring.dashboard.routes import RouteClass
 from video_monitoring.dashboard.standing import AccountCache
 from video_monitoring.ingest.bounds import Bounds
@@ -106,6 +110,8 @@ class Services:
     responder: ProviderResponder
     digests: DigestService
     slos: SloService
+    export_jobs: ExportJobs
+    export_source: ExportSource
 
 
 def erase_everywhere(
@@ -206,6 +212,14 @@ def build(settings: Settings) -> Services:
     def overall_backlog(now: dt.datetime) -> tuple[int, int]:
         return store.backlog(now - stuck_after).get("overall", (0, 0))
 
+    file_exports = FileExports(
+        FirestoreExportSource(),
+        max_rows=board.export_max_rows,
+        sync_rows=board.sync_export_caps(),
+        deadline=dt.timedelta(seconds=board.request_deadline_seconds),
+        archived=archive,
+    )
+    export_jobs = export_jobs_of(settings)
     dashboard = Dashboard(
         analytics,
         monitor,
@@ -213,13 +227,8 @@ def build(settings: Settings) -> Services:
         board.max_window_days,
         verifier=functools.partial(verify, tokens=FirebaseTokens(), accounts=accounts),
         alerts=alerts,
-        exports=FileExports(
-            FirestoreExportSource(),
-            max_rows=board.export_max_rows,
-            sync_rows=board.sync_export_caps(),
-            deadline=dt.timedelta(seconds=board.request_deadline_seconds),
-            archived=archive,
-        ),
+        exports=file_exports,
+        jobs=export_jobs,
         quotas=quotas(board),
         denials=FirestoreDenialCounter(retention),
         audit=FirestoreAuditLog(),
@@ -254,6 +263,21 @@ def build(settings: Settings) -> Services:
         responder=responder,
         digests=digests,
         slos=slos,
+        export_jobs=export_jobs,
+        export_source=export_source(file_exports, lambda: retention.raw_horizon(utc_now())),
+    )
+
+
+def export_jobs_of(settings: Settings) -> ExportJobs:
+    """Background exports: jobs in Firestore, files in EXPORT_BUCKET (else the project's
+    default Firebase bucket)."""
+    board, project = settings.dashboard, settings.runtime.project
+    bucket = board.export_bucket or f"{project}.firebasestorage.app"
+    return ExportJobs(
+        FirestoreJobStore(),
+        CloudStorageFiles(bucket, project, board.export_link_minutes),
+        board.export_jobs_pending_max,
+        dt.timedelta(days=board.export_job_days),
     )
 
 

@@ -5,8 +5,9 @@ Secrets follow the channels named in `ALERT_CHANNELS` (read from `functions/.env
 analyses the code), so a project binds, and must create, only the secrets of the channels it
 uses; `PSEUDONYM_KEY` is bound when `EXPORT_PSEUDONYMIZE_USERS` is on. A function binds exactly
 the secrets its code can read: notifications go out from the scheduled tick and from the
-dashboard (an admin's action notifies at once); the pseudonym key is read by the export and by
-the dashboard's erasure.
+dashboard (an admin's action notifies at once); the pseudonym key is read by the export, by
+the dashboard's erasure and by file exports reading archived rows (the dashboard's and the
+background export worker's).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from firebase_functions.params import BoolParam, IntParam, SecretParam, StringPa
 
 from video_monitoring.config.settings import Settings, slack_tier_secret
 from video_monitoring.core.errors import ConfigError
+from video_monitoring.dashboard.export_jobs import WORKER_TIMEOUT_SECONDS
 
 CHANNELS = ("email", "slack", "sms", "webhook")
 # The secrets each channel needs (the rest of its settings are plain parameters).
@@ -37,7 +39,7 @@ CHANNEL_SETTINGS: dict[str, tuple[str, ...]] = {
 }
 # Functions that deliver notifications, and those that read the pseudonym key.
 NOTIFYING = ("aggregate_and_alert", "video_analytics_dashboard")
-PSEUDONYMISING = ("export_to_bigquery", "video_analytics_dashboard")
+PSEUDONYMISING = ("export_to_bigquery", "video_analytics_dashboard", "run_export_job")
 
 # Hosting's rewrite to a function answers 504 once the function has taken this long.
 HOSTING_PROXY_SECONDS = 60
@@ -57,6 +59,9 @@ TIMEOUTS: dict[str, int] = {
     # Nightly, with retries: a day's export and the audit of settled days are long batch jobs.
     "export_to_bigquery": 1800,
     "audit_pipeline": 1800,
+    # A background export: the longest an event-triggered function may run (540 s); its
+    # row cap (EXPORT_MAX_ROWS) is derived from the encoding rate within it (docs/exports.md).
+    "run_export_job": WORKER_TIMEOUT_SECONDS,
 }
 # What a tick needs besides its notifications (rules, snapshot, heartbeat), at the least.
 TICK_RESERVE_SECONDS = 120

@@ -25,7 +25,9 @@ from video_monitoring.core.budget import Budget, run_within
 from video_monitoring.core.clock import utc_now
 from video_monitoring.core.logs import labelled, trace_of
 from video_monitoring.dashboard.auth import cors_headers
+from video_monitoring.dashboard.export_jobs import run_job
 from video_monitoring.dashboard.http import Request, StreamResponse
+from video_monitoring.dashboard.report import report_figures
 from video_monitoring.ingest.events import is_monitor_event
 from video_monitoring.privacy.retention import EXPIRE_FIELD, Retention
 from video_monitoring.runtime import jobs
@@ -133,6 +135,22 @@ def _dashboard_request(app: Services, request: FlaskRequest) -> FlaskResponse:
         )
     flask_response.headers.update(cors)
     return flask_response
+
+
+def export_job_created(event: Any) -> None:
+    """Claim the new export job and write its file (a redelivery of a claimed or finished
+    job does nothing)."""
+    job_id = event.params["jobId"]
+    with labelled(function="run_export_job", exportJob=job_id, event=event.id):
+        app = services()
+        targets = app.settings.dashboard.targets()
+        job = run_job(
+            app.export_jobs, job_id, app.export_source, utc_now,
+            lambda window: report_figures(app.analytics, window, targets),
+        )  # fmt: skip
+        if job is not None:
+            log.info("export job %s: %s, %d rows, %s bytes (event %s)", job_id, job.status,
+                     job.rows, job.bytes, event.id)  # fmt: skip
 
 
 def fold_rollups(schedule_time: dt.datetime) -> Fold:

@@ -8,6 +8,8 @@ import { errorText, h, message, num, replace } from "../ui.js";
 
 /** @import { ExportDataset, ExportFormat, GetResponses } from "../contract.js" */
 
+const POLL_MS = 2000;
+
 /** @type {Record<ExportDataset, string>} */
 const DATASETS = {
   generations: "Generations (one row per generation)",
@@ -40,7 +42,11 @@ export async function render(context) {
       replace(status, h("p", { class: "muted" }, `Preparing ${label}…`));
       try {
         const file = await download({ ...windowParams(params), dataset: dataset.value, format });
-        replace(status, message("notice", `Downloaded ${file.name} (${num(file.bytes)} bytes).`));
+        if (file.job) {
+          await follow(file.job.jobId, label, status);
+        } else {
+          replace(status, message("notice", `Downloaded ${file.name} (${num(file.bytes)} bytes).`));
+        }
       } catch (error) {
         replace(status, message("error", "The export failed.", errorText(error)));
       } finally {
@@ -57,6 +63,33 @@ export async function render(context) {
     h("div", { class: "actions" }, buttons),
     status,
     digests(choice, weekly));
+}
+
+/**
+ * A background export: its status until done (then a download link) or failed; polling stops
+ * when the page is left.
+ * @param {string} jobId
+ * @param {string} label
+ * @param {HTMLElement} status
+ */
+async function follow(jobId, label, status) {
+  replace(status, h("p", { class: "muted", "data-export-job": jobId }, `Preparing ${label} in the background: queued.`));
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    if (!status.isConnected) return;
+    const job = await get("/export-jobs/{jobId}", { jobId });
+    if (job.status === "done") {
+      replace(status, message("notice", `${job.fileName} is ready (${num(job.rows)} rows, ${num(job.bytes ?? 0)} bytes). `),
+        h("a", { href: job.downloadUrl ?? "", download: job.fileName, class: "button", "data-export-link": jobId }, `Download ${job.fileName}`),
+        h("p", { class: "muted" }, "The link expires after a few minutes; export again if it has."));
+      return;
+    }
+    if (job.status === "failed") {
+      replace(status, message("error", "The export failed.", job.error ?? "no reason recorded"));
+      return;
+    }
+    replace(status, h("p", { class: "muted", "data-export-job": jobId }, `Preparing ${label} in the background: ${job.status} (${num(job.rows)} rows).`));
+  }
 }
 
 /**
