@@ -75,17 +75,14 @@ def test_system_counts_the_queue_now_and_the_waits_of_jobs_started_in_the_window
     assert one["queue"]["queued"] == 1 and [r["provider"] for r in one["providers"]] == ["pika"]
 
 
-def test_a_window_with_more_starts_than_the_cap_is_a_400_naming_from() -> None:
-    queue = QueueService(FakeQueue(jobs()), TRACKED)
+def test_a_window_with_more_starts_than_the_cap_is_a_400_naming_from(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import video_monitoring.analytics.queue as q
 
-    cap = q.MAX_WAIT_SAMPLES
-    q.MAX_WAIT_SAMPLES = 4
-    try:
-        with pytest.raises(InvalidArgument, match=r"^from: more than 4"):
-            queue.system(WINDOW, NOW)
-    finally:
-        q.MAX_WAIT_SAMPLES = cap
+    monkeypatch.setattr(q, "MAX_WAIT_SAMPLES", 4)
+    with pytest.raises(InvalidArgument, match=r"^from: more than 4"):
+        QueueService(FakeQueue(jobs()), TRACKED).system(WINDOW, NOW)
 
 
 def world_with_spend() -> World:
@@ -235,3 +232,21 @@ def test_routes_serve_the_queue_and_let_admins_set_limits() -> None:
     assert status == 400 and body["error"]["message"].startswith("colour:")
     status, body = ask("GET", "/capacity", "tok-analytics", window="1h")
     assert status == 200 and body["providers"][0]["maxConcurrent"] == 2
+
+
+def test_performance_still_answers_when_the_window_holds_too_many_starts_for_waits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import video_monitoring.analytics.queue as q
+
+    monkeypatch.setattr(q, "MAX_WAIT_SAMPLES", 4)
+    board = dashboard_with_capacity(FakeQueue(jobs()))
+    request = Request("GET", "/performance", {"window": "1h"}, "Bearer tok-analytics")
+    response = json_response(board.handle(request))
+    assert response.status == 200
+    queue = response.body["queue"]
+    assert (queue["queued"], queue["processing"], queue.get("waitP95Seconds")) == (4, 3, None)
+    system = json_response(
+        board.handle(Request("GET", "/system", {"window": "1h"}, "Bearer tok-analytics"))
+    )
+    assert system.status == 400 and system.body["error"]["message"].startswith("from:")

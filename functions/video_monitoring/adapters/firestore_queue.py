@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from google.cloud.firestore_v1.base_query import FieldFilter
@@ -15,6 +16,8 @@ from video_monitoring.adapters._firestore import FirestoreAdapter, count, counte
 from video_monitoring.analytics.capacity import ProviderCapacity
 from video_monitoring.analytics.queue import OVERALL, QueueNow, Start
 from video_monitoring.config import constants as c
+
+QUERY_WORKERS = 8  # concurrent count and ordered queries of one `now` (the client is shared)
 
 
 class FirestoreQueue(FirestoreAdapter):
@@ -36,22 +39,32 @@ class FirestoreQueue(FirestoreAdapter):
         if provider is not None:
             query = query.where(filter=FieldFilter("provider", "==", provider))
         query = query.order_by("createdAt").limit(1).select(["createdAt"])
-        for snap in counted("queue_reads", query.stream()):
+        for snap in list(counted("queue_reads", query.stream())):
             created = (snap.to_dict() or {}).get("createdAt")
             return created if isinstance(created, dt.datetime) else None
         return None
 
+    def _status_count(self, status: str, scope: str) -> int:
+        provider = [] if scope == OVERALL else [FieldFilter("provider", "==", scope)]
+        return self._count(FieldFilter("status", "==", status), *provider)
+
     def now(self, providers: Sequence[str]) -> QueueNow:
-        """Counts overall and per provider, the oldest queued job overall and per provider."""
-        queued, processing = {}, {}
-        oldest: dict[str, dt.datetime | None] = {OVERALL: self._oldest(None)}
-        for scope in (OVERALL, *providers):
-            filters = [] if scope == OVERALL else [FieldFilter("provider", "==", scope)]
-            queued[scope] = self._count(FieldFilter("status", "==", "queued"), *filters)
-            processing[scope] = self._count(FieldFilter("status", "==", "processing"), *filters)
-            if scope != OVERALL:
-                oldest[scope] = self._oldest(scope) if queued[scope] else None
+        """Counts overall and per provider, the oldest queued job overall and per provider.
+        The queries are independent, so they run side by side (each waits on the network)."""
+        scopes = (OVERALL, *providers)
+        with ThreadPoolExecutor(max_workers=QUERY_WORKERS) as pool:
+            queued_at = {s: pool.submit(self._status_count, "queued", s) for s in scopes}
+            processing_at = {s: pool.submit(self._status_count, "processing", s) for s in scopes}
+            queued = {s: f.result() for s, f in queued_at.items()}
+            processing = {s: f.result() for s, f in processing_at.items()}
+            # Only where something is queued: the rest have no oldest queued job.
+            oldest_at = {s: pool.submit(self._oldest_of, s) for s in scopes if queued[s]}
+            found = {s: f.result() for s, f in oldest_at.items()}
+        oldest = {s: found.get(s) for s in scopes}
         return QueueNow(queued, processing, oldest)
+
+    def _oldest_of(self, scope: str) -> dt.datetime | None:
+        return self._oldest(None if scope == OVERALL else scope)
 
     def starts(self, start: dt.datetime, end: dt.datetime, limit: int) -> list[Start]:
         """Jobs started in [start, end), projected to three fields."""

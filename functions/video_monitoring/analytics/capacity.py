@@ -13,6 +13,7 @@ import collections
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -215,14 +216,17 @@ class CapacityService:
         the p95 wait of jobs started in the last hour (None beyond MAX_WAIT_SAMPLES), and per
         provider utilisation and the month's forecast spend against the budget."""
         stored = self._store.capacities()
-        current = self._queue.now()
         providers = self._queue.providers
-        starts = self._queue_starts(now)
+        capacity_providers = self._providers(stored)
+        # Independent reads, each mostly waiting on Firestore: side by side.
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            current_at = pool.submit(self._queue.now)
+            starts_at = pool.submit(self._queue_starts, now)
+            spent_at = pool.submit(self.month_to_date, now, capacity_providers)
+            current, starts, spent = current_at.result(), starts_at.result(), spent_at.result()
         waits = waits_by_scope(starts or [], providers) if starts is not None else {}
         queued = with_other(current.queued, providers)
         processing = with_other(current.processing, providers)
-        capacity_providers = self._providers(stored)
-        spent = self.month_to_date(now, capacity_providers)
         figures: dict[str, dict[str, float | None]] = {}
         for scope in (OVERALL, *providers, OTHER, *capacity_providers):
             key = scope if scope == OVERALL else f"provider:{scope}"

@@ -190,6 +190,15 @@ class QueueService:
             for scope in (OVERALL, *providers, OTHER)
         }
 
+    def current(self, scope: str, now: dt.datetime) -> dict[str, Any]:
+        """The queue now in one scope (queued, processing, the oldest queued job's age)."""
+        counts = self.now()
+        return {
+            "queued": with_other(counts.queued, self._providers)[scope],
+            "processing": with_other(counts.processing, self._providers)[scope],
+            "oldestQueuedSeconds": age_seconds(now, counts.oldest_queued.get(scope)),
+        }
+
     def system(self, window: Window, now: dt.datetime) -> dict[str, Any]:
         """`GET /system`: the queue (the window's provider's when it names one) and per
         provider; `functions` lists the functions' runtime series once they are collected."""
