@@ -22,7 +22,7 @@ class Job:
     completed: dt.datetime | None = None
 
 
-@dataclass
+@dataclass(eq=False)
 class FakeQueue:
     """QueueSource and CapacityStore over a list of jobs and a dict of limits."""
 

@@ -21,8 +21,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.unit.queue_fakes import FakeQueue
 from tests.unit.test_access import ListAudit
 from tests.unit.test_alert_manager import World, degraded_world
+from tests.unit.test_capacity import jobs
 from tests.unit.test_dashboard import verifier
 from tests.unit.test_digest import MemoryStore
 from tests.unit.test_export import ListSource, generation
@@ -32,8 +34,10 @@ from video_monitoring.alerting.controls import GuardRails
 from video_monitoring.alerting.manager import AlertQuery
 from video_monitoring.alerting.responder import ProviderResponder
 from video_monitoring.alerting.rules import RULE_ID
+from video_monitoring.analytics.capacity import CapacityService
 from video_monitoring.analytics.digests import DigestService
 from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.queue import QueueService
 from video_monitoring.analytics.slos import SloService
 from video_monitoring.config.settings import DashboardSettings
 from video_monitoring.core.models import PROVIDER_PATTERN
@@ -61,6 +65,7 @@ BODIES = {
     "/slos/{sloId}": {"sli": "success", "target": 0.99},
     "/me/digests": {"weekly": True},
     "/provider-controls/{provider}/pause": {"reason": "test", "minutes": 5},
+    "/capacity/{provider}": {"maxConcurrent": 3},
 }
 
 
@@ -90,6 +95,7 @@ class Api:
         self.writes = 0
         objectives = FakeObjectiveStore()
         digests = MemoryStore()
+        queue = FakeQueue(jobs())
         engine = AnalyticsEngine(world.store, world.monitor)
         self.dashboard = Dashboard(
             engine, world.monitor, world.clock, 400, verifier=verifier, alerts=world.manager,
@@ -107,6 +113,9 @@ class Api:
                 digests, DashboardSettings().targets(), lambda r, d: None, accounts=None,
             ),
             slos=SloService(objectives, world.monitor, world.clock),
+            capacity=CapacityService(
+                queue, QueueService(queue, ("pika", "runway")), world.monitor.cells, world.clock
+            ),
             quotas={
                 name: Quota(self.limiter, 10**9, dt.timedelta(minutes=1))
                 for name in ("reads", "actions", "exports")
@@ -118,6 +127,7 @@ class Api:
             world.store: ("reconcile", "put_daily_snapshot"),
             objectives: ("put", "seed"),
             digests: ("claim", "finish", "subscribe"),
+            queue: ("put_capacity",),
         }  # fmt: skip
         for target, names in writers.items():
             for name in names:
