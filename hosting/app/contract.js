@@ -267,8 +267,79 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
  *     inProgress: number;
  *     stuck: number;
  *     stuckAfterMinutes: number;
+ *     queued?: number;
+ *     processing?: number;
+ *     oldestQueuedSeconds?: number | null;
+ *     waitP50Seconds?: number | null;
+ *     waitP95Seconds?: number | null;
+ *     waitSamples?: number;
+ *     arrivals?: number;
+ *     departures?: number;
+ *     netGrowthPerMinute?: number | null;
  *   };
  * }} Performance
+ */
+
+/**
+ * @typedef {{
+ *   queued: number;
+ *   processing: number;
+ *   oldestQueuedSeconds: number | null;
+ *   waitP50Seconds: number | null;
+ *   waitP95Seconds: number | null;
+ *   waitSamples: number;
+ *   arrivals: number;
+ *   departures: number;
+ *   netGrowthPerMinute: number | null;
+ * }} QueueFigures
+ */
+
+/**
+ * @typedef {{
+ *   asOf: string;
+ *   window: TimeWindow;
+ *   queue: QueueFigures;
+ *   providers: Array<QueueFigures & {
+ *     provider: string;
+ *   }>;
+ *   functions: Array<{ [key: string]: unknown }>;
+ * }} System
+ */
+
+/**
+ * @typedef {{
+ *   maxConcurrent?: number | null;
+ *   maxPerMinute?: number | null;
+ *   monthlyBudgetUsd?: number | null;
+ * }} ProviderCapacity
+ */
+
+/**
+ * @typedef {{
+ *   asOf: string;
+ *   window: TimeWindow;
+ *   monthStart: string;
+ *   quotaErrorCodes: Array<string>;
+ *   providers: Array<{
+ *     provider: string;
+ *     inFlight: number;
+ *     queued: number;
+ *     maxConcurrent: number | null;
+ *     utilization: number | null;
+ *     starts: number;
+ *     startsPerMinute: number;
+ *     peakStartsPerMinute: number;
+ *     maxPerMinute: number | null;
+ *     rateUtilization: number | null;
+ *     failed: number;
+ *     quotaErrors: number;
+ *     quotaErrorShare: number | null;
+ *     monthToDateUsd: number;
+ *     forecastMonthUsd: number;
+ *     monthlyBudgetUsd: number | null;
+ *     budgetForecastShare: number | null;
+ *   }>;
+ * }} Capacity
  */
 
 /**
@@ -340,7 +411,7 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
  * @typedef {{
  *   ruleId?: string;
  *   kind?: "threshold" | "anomaly" | "baseline" | "burn_rate";
- *   metric: string;
+ *   metric: "abandonedNotifications" | "avgGenerationSeconds" | "avgQualityScore" | "avgQueueSeconds" | "avgUserRating" | "budgetForecastShare" | "conversionRate" | "costPerOutputSecondUsd" | "deniedRequests" | "errorBudgetBurn" | "exportFailed" | "failureRate" | "fallbackRate" | "minutesSinceLastTick" | "oldestQueuedSeconds" | "p95GenerationSeconds" | "pipelineRepairs" | "providerUtilization" | "quarantinedEntries" | "queueBacklog" | "queueWaitP95Seconds" | "queuedJobs" | "rejectedShare" | "retryRate" | "revenueUsd" | "stuckJobs" | "successRate" | "throughputPerHour" | "total";
  *   comparator?: "gt" | "lt";
  *   threshold: number;
  *   window?: "5m" | "1h" | "6h" | "24h";
@@ -873,6 +944,8 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
  *   "/slos/{sloId}": {
  *     objective: Objective;
  *   };
+ *   "/system": System;
+ *   "/capacity": Capacity;
  *   "/digest": Digest;
  *   "/me/digests": {
  *     daily: boolean;
@@ -910,6 +983,12 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
  *   };
  *   "/slos/{sloId}": {
  *     objective: Objective;
+ *   };
+ *   "/capacity/{provider}": {
+ *     provider: string;
+ *     maxConcurrent: number | null;
+ *     maxPerMinute: number | null;
+ *     monthlyBudgetUsd: number | null;
  *   };
  *   "/me/digests": {
  *     daily: boolean;

@@ -23,6 +23,7 @@ from video_monitoring.adapters import _firestore
 from video_monitoring.adapters.firestore_alerts import FirestoreAlertStore
 from video_monitoring.adapters.firestore_digests import FirestoreDigestStore
 from video_monitoring.adapters.firestore_exports import FirestoreDaySource, FirestoreExportSource
+from video_monitoring.adapters.firestore_queue import FirestoreQueue
 from video_monitoring.adapters.firestore_store import FirestoreStore
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.files import DATASETS
@@ -125,6 +126,16 @@ def test_every_query_is_served_by_an_index(
     store.rollups(cover(window.start, window.end), "event_rollups")
     store.fold(now)
     store.backlog(now)
+    # The queue and capacity figures (counts, oldest queued, starts, unstarted ends).
+    queue = FirestoreQueue(db)
+    db.collection("video_generation_metrics").document("queued-1").set(
+        {"status": "queued", "provider": "pika", "createdAt": now, "startedAt": None}
+    )
+    queue.now(["pika"])
+    queue.starts(window.start, window.end, 10)
+    queue.arrivals(window.start, window.end, ["pika"])
+    queue.unstarted_ends(window.start, window.end)
+    queue.capacities()
     store.open_alerts()
     store.user_days(window.start, window.end)
     alerts.load_rules()

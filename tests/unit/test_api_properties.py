@@ -21,8 +21,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.unit.queue_fakes import FakeQueue
 from tests.unit.test_access import ListAudit
 from tests.unit.test_alert_manager import World, degraded_world
+from tests.unit.test_capacity import jobs as queue_jobs
 from tests.unit.test_dashboard import verifier
 from tests.unit.test_digest import MemoryStore
 from tests.unit.test_export import NOW, ListSource, generation
@@ -33,8 +35,10 @@ from video_monitoring.alerting.controls import GuardRails
 from video_monitoring.alerting.manager import AlertQuery
 from video_monitoring.alerting.responder import ProviderResponder
 from video_monitoring.alerting.rules import RULE_ID
+from video_monitoring.analytics.capacity import CapacityService
 from video_monitoring.analytics.digests import DigestService
 from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.queue import QueueService
 from video_monitoring.analytics.slos import SloService
 from video_monitoring.config.settings import DashboardSettings
 from video_monitoring.core.models import PROVIDER_PATTERN, Window
@@ -64,6 +68,7 @@ BODIES = {
     "/slos/{sloId}": {"sli": "success", "target": 0.99},
     "/me/digests": {"weekly": True},
     "/provider-controls/{provider}/pause": {"reason": "test", "minutes": 5},
+    "/capacity/{provider}": {"maxConcurrent": 3},
 }
 
 
@@ -93,6 +98,7 @@ class Api:
         self.writes = 0
         objectives = FakeObjectiveStore()
         digests = MemoryStore()
+        queue = FakeQueue(queue_jobs())
         engine = AnalyticsEngine(world.store, world.monitor)
         jobs = ExportJobs(DictJobs(), DictFiles())
         window = Window(start=NOW - dt.timedelta(days=1), end=NOW)
@@ -114,6 +120,9 @@ class Api:
             ),
             slos=SloService(objectives, world.monitor, world.clock),
             jobs=jobs,
+            capacity=CapacityService(
+                queue, QueueService(queue, ("pika", "runway")), world.monitor.cells, world.clock
+            ),
             quotas={
                 name: Quota(self.limiter, 10**9, dt.timedelta(minutes=1))
                 for name in ("reads", "actions", "exports")
@@ -126,6 +135,7 @@ class Api:
             objectives: ("put", "seed"),
             digests: ("claim", "finish", "subscribe"),
             jobs.store: ("create", "claim", "settle"),
+            queue: ("put_capacity",),
         }  # fmt: skip
         for target, names in writers.items():
             for name in names:

@@ -205,7 +205,7 @@ def test_the_system_rules_fire_on_the_first_run_that_sees_the_problem(
     assert resolved == [[rule, "overall"]]
 
 
-def test_queue_backlog_waits_two_runs() -> None:
+def test_stuck_jobs_waits_two_runs() -> None:
     world = World()
     fired = []
     for _ in range(2):
@@ -213,7 +213,23 @@ def test_queue_backlog_waits_two_runs() -> None:
         snapshot.system["stuckJobs"] = 80.0
         fired.append([f.split("__")[:2] for f in world.manager.run(snapshot).fired])
         world.clock.advance(minutes=5)
-    assert fired == [[], [["queue_backlog", "overall"]]]
+    assert fired == [[], [["stuck_jobs", "overall"]]]
+
+
+def test_queue_backlog_measures_the_queued_jobs_not_the_stuck_ones() -> None:
+    """The rule keeps its id; it fires on 501 jobs queued (its threshold is 500), after two
+    runs, and stuck jobs alone never fire it."""
+    world = World()
+    fired = []
+    for queued, stuck in ((501.0, 0.0), (501.0, 0.0), (0.0, 80.0)):
+        snapshot = world.monitor.snapshot(world.clock.now)
+        snapshot.live = {"overall": {"queuedJobs": queued}}
+        snapshot.system["stuckJobs"] = stuck
+        report = world.manager.run(snapshot)
+        fired.append(sorted(f.split("__")[0] for f in report.fired))
+        world.clock.advance(minutes=5)
+    assert fired[:2] == [[], ["queue_backlog", "queue_depth"]]
+    assert "queue_backlog" not in fired[2]
 
 
 def test_performance_shows_the_queue_now_with_stuck_jobs() -> None:

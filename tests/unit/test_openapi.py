@@ -14,7 +14,9 @@ from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
 from tests.unit.alert_fakes import FakeAlertStore
 from tests.unit.fakes import FakeStore, FixedClock
+from tests.unit.queue_fakes import FakeQueue
 from tests.unit.test_alert_manager import degraded_world
+from tests.unit.test_capacity import jobs as queue_jobs
 from tests.unit.test_dashboard import NOW, json_response, verifier
 from tests.unit.test_digest import MemoryStore
 from tests.unit.test_export import ListSource, generation
@@ -24,10 +26,13 @@ from video_monitoring.alerting.controls import GuardRails
 from video_monitoring.alerting.manager import AlertManager, AlertQuery
 from video_monitoring.alerting.notifications import RetryPolicy
 from video_monitoring.alerting.responder import ProviderResponder
+from video_monitoring.alerting.rules import METRICS
+from video_monitoring.analytics.capacity import CapacityService
 from video_monitoring.analytics.digests import DigestService
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.health import ExportStatus, HealthCheck, HealthInputs
 from video_monitoring.analytics.performance import PerformanceMonitor
+from video_monitoring.analytics.queue import QueueService
 from video_monitoring.analytics.slos import SloService
 from video_monitoring.config.settings import DashboardSettings
 from video_monitoring.dashboard.app import Dashboard, FileExports
@@ -82,6 +87,9 @@ def test_documented_paths_are_the_served_routes() -> None:
             MemoryStore(), {}, lambda r, d: None, accounts=None,
         ),
         slos=SloService(FakeObjectiveStore(), monitor, clock),
+        capacity=CapacityService(
+            FakeQueue(), QueueService(FakeQueue(), ("pika",)), monitor.cells, clock
+        ),
     )  # fmt: skip
     assert set(spec["paths"]) == dashboard.paths()
     summary = spec["components"]["schemas"]["Summary"]
@@ -107,6 +115,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
     IngestService(world.store).record_app_event("up")
     source = ListSource({"video_generation_metrics": [generation(i) for i in range(3)]})
     jobs = ExportJobs(DictJobs(), DictFiles())
+    queue = FakeQueue(queue_jobs())
     dashboard = Dashboard(
         AnalyticsEngine(world.store, world.monitor), world.monitor, world.clock, 400,
         verifier=verifier, alerts=world.manager,
@@ -122,6 +131,9 @@ def test_every_documented_response_validates_against_its_schema() -> None:
             MemoryStore(), DashboardSettings().targets(), lambda r, d: None, accounts=None,
         ),
         slos=SloService(FakeObjectiveStore(), world.monitor, world.clock),
+        capacity=CapacityService(
+            queue, QueueService(queue, ("pika", "runway")), world.monitor.cells, world.clock
+        ),
     )  # fmt: skip
     alert_id = next(iter(world.alerts.instances))
     # Over the csv cap: a 202 naming the job, which the worker then writes.
@@ -171,6 +183,11 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         ("/digest", "get"): ("GET", "/digest", b"NOPARAMS"),
         ("/me/digests", "get"): ("GET", "/me/digests", b"NOPARAMS"),
         ("/me/digests", "put"): ("PUT", "/me/digests", b'{"weekly": true}'),
+        ("/system", "get"): ("GET", "/system", b""),
+        ("/capacity", "get"): ("GET", "/capacity", b""),
+        ("/capacity/{provider}", "put"): (
+            "PUT", "/capacity/runway", b'{"maxConcurrent": 4, "monthlyBudgetUsd": 5.0}'
+        ),
         ("/slos", "get"): ("GET", "/slos", b"NOPARAMS"),
         ("/export-jobs/{jobId}", "get"): ("GET", f"/export-jobs/{job_id}", b"NOPARAMS"),
         ("/slos/{sloId}", "get"): ("GET", "/slos/generation_latency", b"NOPARAMS"),
@@ -194,7 +211,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         params = {} if plain else {"window": "24h"}
         if body == b"NOPARAMS":
             body, params = b"", {}
-        if url in ("/me/digests", "/slos/generation_success") and verb == "PUT":
+        if url in ("/me/digests", "/slos/generation_success", "/capacity/runway") and verb == "PUT":
             params = {}
         if body == b"BACKTEST":
             body, params = b"", {"window": "24h", "pagesPerWeek": "1"}
@@ -228,3 +245,9 @@ def test_every_documented_response_validates_against_its_schema() -> None:
     missing = json_response(dashboard.handle(Request("GET", "/nope", {}, "Bearer tok-admin")))
     assert missing.status == 404
     error_schema.validate(json.loads(missing.text()))
+
+
+def test_the_rule_metric_enum_is_every_metric_a_rule_may_name() -> None:
+    spec = yaml.safe_load(SPEC.read_text())
+    metric = spec["components"]["schemas"]["AlertRule"]["properties"]["metric"]
+    assert set(metric["enum"]) == METRICS

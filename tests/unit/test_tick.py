@@ -11,12 +11,14 @@ import pytest
 
 from video_monitoring.alerting.controls import Change, ProviderControl
 from video_monitoring.alerting.manager import RuleSet, RunReport
-from video_monitoring.alerting.metrics import Snapshot
+from video_monitoring.alerting.metrics import Snapshot, measure
 from video_monitoring.alerting.notifications import DeliveryResult
+from video_monitoring.alerting.records import Measurement
 from video_monitoring.alerting.rules import DEFAULT_RULES, AlertRule
 from video_monitoring.alerting.slo import DEFAULT_OBJECTIVES, Objective
 from video_monitoring.analytics.health import HealthInputs
 from video_monitoring.core.budget import Budget
+from video_monitoring.core.models import Window
 from video_monitoring.runtime import tick as t
 
 NOW = dt.datetime(2026, 11, 30, 12, 5, tzinfo=dt.UTC)
@@ -75,6 +77,10 @@ class FakeServices:
     def backlog(self, stuck_before: dt.datetime) -> dict[str, tuple[int, int]]:
         self.calls.append(("backlog", stuck_before))
         return self.backlog_counts
+
+    def live_figures(self, now: dt.datetime) -> dict[str, dict[str, float | None]]:
+        self.calls.append(("live_figures", now))
+        return {"provider:pika": {"providerUtilization": 0.9, "queuedJobs": 12.0}}
 
     def write_system_metrics(
         self, snapshot: Snapshot, backlog: Mapping[str, tuple[int, int]]
@@ -184,6 +190,18 @@ def test_check_monitor_puts_the_monitors_own_figures_in_the_snapshot() -> None:
     }
 
 
+def test_measure_queue_puts_the_live_figures_where_the_rules_measure_them() -> None:
+    services = FakeServices()
+    window = Window(start=NOW - dt.timedelta(minutes=5), end=NOW)
+    snapshot = Snapshot(tick=NOW, cells={"5m": []}, windows={"5m": window}, upgrades={})
+    t.measure_queue(services, t.Tick(NOW, snapshot=snapshot))
+    assert services.calls == [("live_figures", NOW)]
+    scoped = snapshot.scope_totals("5m", "provider:pika")
+    assert measure("providerUtilization", scoped) == Measurement(0.9, 1)
+    assert measure("queuedJobs", scoped) == Measurement(12.0, 1)
+    assert measure("queuedJobs", snapshot.scope_totals("5m", "overall")).value is None
+
+
 def test_write_system_metrics_writes_the_backlog_the_tick_read() -> None:
     services = FakeServices()
     snapshot = Snapshot(tick=NOW, cells={}, windows={}, upgrades={})
@@ -248,6 +266,7 @@ def test_a_run_takes_every_step_in_order_and_reads_the_rules_once(
         "audit_repairs_since",
         "backlog",
         "health_inputs",
+        "live_figures",
         "write_system_metrics",
         "evaluate",
         "escalate",
@@ -270,6 +289,7 @@ def test_the_steps_are_named_in_the_order_they_run() -> None:
         "load_rules",
         "take_snapshot",
         "check_monitor",
+        "measure_queue",
         "write_system_metrics",
         "evaluate_rules",
         "escalate",

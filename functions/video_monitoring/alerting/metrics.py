@@ -13,7 +13,7 @@ from typing import Any
 
 from video_monitoring.alerting import slo
 from video_monitoring.alerting.records import Measurement
-from video_monitoring.alerting.rules import SYSTEM_METRICS, AlertRule
+from video_monitoring.alerting.rules import LIVE_METRICS, SYSTEM_METRICS, AlertRule
 from video_monitoring.core.models import Window
 from video_monitoring.ingest import counters as k
 from video_monitoring.ingest import sketch
@@ -37,6 +37,7 @@ class ScopeTotals:
     free_generations: int = 0  # free-tier generations in the window (overall only)
     system: Mapping[str, float | None] = field(default_factory=dict)  # overall only
     revenue: float = 0.0  # USD of the upgrades (overall only)
+    live: Mapping[str, float | None] = field(default_factory=dict)  # measured now, this scope
 
 
 @dataclass
@@ -53,6 +54,8 @@ class Snapshot:
     revenue: dict[str, float] = field(default_factory=dict)  # USD of upgrades per window
     # The objectives burn-rate rules name, by id (the run reads them with the rules).
     objectives: dict[str, slo.Objective] = field(default_factory=dict)
+    # Queue and capacity figures measured now, by scope (analytics/capacity.py live_figures).
+    live: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
     def providers(self) -> list[str]:
         """Providers with any generation in the widest window."""
@@ -69,7 +72,9 @@ class Snapshot:
         upgrades = self.upgrades.get(window_name, 0) if overall else 0
         system = self.system if overall else {}
         revenue = self.revenue.get(window_name, 0.0) if overall else 0.0
-        return ScopeTotals(self.windows[window_name], totals, upgrades, free, system, revenue)
+        live = self.live.get(scope, {})
+        window = self.windows[window_name]
+        return ScopeTotals(window, totals, upgrades, free, system, revenue, live)
 
     def burn(self, rule: AlertRule, scope: str) -> Measurement:
         """A burn-rate rule's measurement in one scope (no data: its objective is missing or
@@ -141,6 +146,12 @@ def measure(metric: str, scoped: ScopeTotals) -> Measurement:
     if metric == "revenueUsd":
         # Judged once the window had traffic (its generations), however few upgrades it had.
         return Measurement(scoped.revenue, t.count())
+    if metric in LIVE_METRICS:
+        value = scoped.live.get(metric)
+        samples = int(value is not None)
+        if metric == "queueWaitP95Seconds":
+            samples = int(scoped.live.get("queueWaitSamples") or 0)
+        return Measurement(value, samples)
     if metric in SYSTEM_METRICS:
         value = scoped.system.get(metric)
         return Measurement(None if value is None else float(value), int(value is not None))

@@ -74,9 +74,23 @@ SYSTEM_METRICS = frozenset(
         "deniedRequests",
     }
 )
+# Measured now per scope by the tick (analytics/capacity.py), whatever the rule's window:
+# generations queued, the oldest queued one's age, the p95 wait of jobs started in the last hour,
+# and per provider in flight / maxConcurrent and the month's forecast spend / monthlyBudgetUsd.
+LIVE_METRICS = frozenset(
+    {
+        "queuedJobs",
+        "oldestQueuedSeconds",
+        "queueWaitP95Seconds",
+        "providerUtilization",
+        "budgetForecastShare",
+    }
+)
+# Metrics of a provider's limits: they exist per provider only.
+PROVIDER_ONLY = frozenset({"providerUtilization", "budgetForecastShare"})
 # The burn-rate rules' metric: how fast an objective's error budget is spent (alerting/slo.py).
 BURN_METRIC = "errorBudgetBurn"
-METRICS = RATE_METRICS | VALUE_METRICS | SYSTEM_METRICS | {BURN_METRIC}
+METRICS = RATE_METRICS | VALUE_METRICS | SYSTEM_METRICS | LIVE_METRICS | {BURN_METRIC}
 # Metrics that exist overall only (premium upgrades carry no provider; the system is one).
 OVERALL_ONLY = frozenset({"conversionRate", "revenueUsd"}) | SYSTEM_METRICS
 # Measured per run for the stored figures (the burn metric depends on a rule's objective).
@@ -205,6 +219,8 @@ class AlertRule(BaseModel):
     def _consistent(self) -> AlertRule:
         if self.metric in OVERALL_ONLY and self.scopes != ["overall"]:
             raise ValueError(f"metric {self.metric} exists overall only; scopes must be [overall]")
+        if self.metric in PROVIDER_ONLY and self.scopes != ["provider"]:
+            raise ValueError(f"metric {self.metric} exists per provider only; scopes: [provider]")
         afters = [level.after_minutes for level in self.escalation]
         if afters != sorted(set(afters)):
             raise ValueError("escalation levels need strictly increasing afterMinutes")
@@ -395,10 +411,41 @@ DEFAULT_RULES: tuple[AlertRule, ...] = (
         description="The last nightly BigQuery export failed",
     ),
     _rule(
-        ruleId="queue_backlog", metric="stuckJobs", comparator="gt", threshold=50.0,
+        ruleId="stuck_jobs", metric="stuckJobs", comparator="gt", threshold=50.0,
         window="5m", scopes=["overall"], minSamples=1, pendingEvaluations=2,
         resolveEvaluations=2, severity="warning", channels=["slack", "email"],
         description="More than 50 generations processing for longer than the stuck limit",
+    ),
+    # The queue and the providers' capacity (analytics/capacity.py, docs/capacity.md).
+    _rule(
+        ruleId="queue_backlog", metric="queuedJobs", comparator="gt", threshold=500.0,
+        window="5m", scopes=["overall"], minSamples=1, pendingEvaluations=2,
+        resolveEvaluations=2, severity="critical", channels=["slack", "email", "webhook"],
+        description="More than 500 generations queued (not yet started) overall",
+    ),
+    _rule(
+        ruleId="queue_depth", metric="queuedJobs", comparator="gt", threshold=100.0,
+        window="5m", scopes=["overall", "provider"], minSamples=1, pendingEvaluations=2,
+        resolveEvaluations=2, hysteresis=10.0, severity="warning", channels=["slack", "email"],
+        description="More than 100 generations queued, overall or for one provider",
+    ),
+    _rule(
+        ruleId="queue_wait", metric="queueWaitP95Seconds", comparator="gt", threshold=120.0,
+        window="5m", scopes=["overall", "provider"], minSamples=20, pendingEvaluations=2,
+        resolveEvaluations=2, hysteresis=10.0, severity="warning", channels=["slack", "email"],
+        description="95% of the jobs started in the last hour waited up to more than 2 minutes",
+    ),
+    _rule(
+        ruleId="provider_saturation", metric="providerUtilization", comparator="gt",
+        threshold=0.8, window="5m", scopes=["provider"], minSamples=1, pendingEvaluations=4,
+        resolveEvaluations=2, severity="warning", channels=["slack", "email"],
+        description="A provider ran above 80% of its maxConcurrent for 15 minutes (4 ticks)",
+    ),
+    _rule(
+        ruleId="budget_overrun", metric="budgetForecastShare", comparator="gt", threshold=1.0,
+        window="5m", scopes=["provider"], minSamples=1, pendingEvaluations=2,
+        resolveEvaluations=2, severity="warning", channels=["slack", "email"],
+        description="A provider's spend this month, at its run rate, will exceed its budget",
     ),
     _rule(
         ruleId="fold_quarantine", metric="quarantinedEntries", comparator="gt", threshold=0.0,

@@ -4,7 +4,7 @@ documents being rejected, do notifications get out, did the last BigQuery export
 `assess` turns what storage reports (`HealthInputs`) into the verdict `GET /health` serves: `ok`,
 or `degraded` with one plain reason per problem. The same inputs give the system metrics the
 built-in rules on the monitor itself evaluate (`monitor_stale`, `pipeline_rejections`,
-`notifications_abandoned`, `export_failed`, `queue_backlog`, `fold_quarantine`).
+`notifications_abandoned`, `export_failed`, `stuck_jobs`, `fold_quarantine`).
 """
 
 from __future__ import annotations

@@ -58,6 +58,8 @@ PROVIDER_CONTROLS: Final = "provider_controls"
 DIGEST_SUBSCRIPTIONS: Final = "digest_subscriptions"
 DIGEST_DELIVERIES: Final = "digest_deliveries"
 SLO_OBJECTIVES: Final = "slo_objectives"
+# Per provider: its concurrency limit, rate limit and monthly budget (admin-edited).
+PROVIDER_CAPACITY: Final = "provider_capacity"
 # Users who opted out of analytics: `{userId}` documents, written by the user or the backend.
 ANALYTICS_OPT_OUTS: Final = "analytics_opt_outs"
 

@@ -12,10 +12,12 @@ from typing import Any
 
 from video_monitoring.alerting.manager import AlertManager
 from video_monitoring.alerting.responder import ProviderResponder
+from video_monitoring.analytics.capacity import CapacityService
 from video_monitoring.analytics.digests import DigestService
 from video_monitoring.analytics.engine import TREND_METRICS, AnalyticsEngine
 from video_monitoring.analytics.health import Health
 from video_monitoring.analytics.performance import PerformanceMonitor
+from video_monitoring.analytics.queue import QueueService
 from video_monitoring.analytics.slos import SloService
 from video_monitoring.config.settings import DashboardSettings, Target
 from video_monitoring.core.clock import Clock
@@ -35,6 +37,11 @@ from video_monitoring.dashboard.alert_routes import (
     rule_response,
 )
 from video_monitoring.dashboard.auth import ADMIN_ROLES, READ_ROLES, Caller, require
+from video_monitoring.dashboard.capacity_routes import (
+    capacity_response,
+    system_request,
+    with_queue,
+)
 from video_monitoring.dashboard.control_routes import CONTROL_ACTIONS, controls_response
 from video_monitoring.dashboard.digest_routes import digest_request, my_digests
 from video_monitoring.dashboard.export_job_routes import JOB_PATH, job_response, queued_response
@@ -106,6 +113,7 @@ class Dashboard:
         quotas: Mapping[RouteClass, Quota] | None = None,
         denials: DenialCounter | None = None,
         jobs: ExportJobs | None = None,
+        capacity: CapacityService | None = None,
     ) -> None:
         self._engine = engine
         self._monitor = monitor
@@ -124,6 +132,7 @@ class Dashboard:
         self._quotas = dict(quotas or {})
         self._denials = denials
         self._jobs = jobs if exports is not None else None
+        self._capacity = capacity
         engine = self._engine
         # Each read checks its parameters and returns the work to run once the caller is admitted.
         self._routes: dict[str, Callable[[Mapping[str, str]], Prepared]] = {
@@ -140,6 +149,10 @@ class Dashboard:
             "/user-insights": self._user_insights,
             "/targets": lambda p: ready(targets_body(self._targets, p)),
         }
+        if capacity is not None:
+            queue = capacity.queue
+            self._routes["/system"] = lambda p: system_request(queue, self._window(p), clock)
+            self._routes["/performance"] = lambda p: self._performance(queue, self._window(p))
         if digests is not None:
             self._routes["/digest"] = lambda p: digest_request(digests, p, clock)
         if alerts is not None:
@@ -173,6 +186,8 @@ class Dashboard:
             served |= {"/digest", "/me/digests"}
         if self._slos is not None:
             served |= {"/slos", "/slos/{sloId}"}
+        if self._capacity is not None:
+            served |= {"/capacity", "/capacity/{provider}"}
         if self._responder is not None:
             served.add("/provider-controls")
             served |= {f"/provider-controls/{{provider}}/{a}" for a in CONTROL_ACTIONS}
@@ -214,6 +229,10 @@ class Dashboard:
             return my_digests(self._digests, request, caller, self._clock, admit)
         if self._responder is not None and head == "provider-controls":
             return controls_response(self._responder, request, caller, rest, admit, audited)
+        if self._capacity is not None and head == "capacity":
+            window = functools.partial(self._window, request.params)
+            capacity = self._capacity
+            return capacity_response(capacity, request, caller, rest, window, admit, audited)
         if self._slos is not None and head == "slos":
             return slos_response(self._slos, request, caller, rest, admit, audited)
         if self._jobs is not None and head == "export-jobs":
@@ -244,6 +263,10 @@ class Dashboard:
         quota = self._quotas.get(route_class)
         if quota is not None:
             quota.admit(route_class, caller.uid, self._clock())
+
+    def _performance(self, queue: QueueService, window: Window) -> Prepared:
+        """`/performance` with the queue figures added (when the queue is served)."""
+        return lambda: with_queue(self._engine.system_metrics(window), queue, window, self._clock())
 
     def _user_insights(self, params: Mapping[str, str]) -> Prepared:
         if "provider" in params:

@@ -24,6 +24,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "/alerts/{alertId}/acknowledge": ("POST",),
     "/alerts/{alertId}/resolve": ("POST",),
     "/alerts/{alertId}/suppress": ("POST",),
+    "/capacity/{provider}": ("PUT",),
     "/me/digests": ("GET", "PUT"),
     "/provider-controls/{provider}/pause": ("POST",),
     "/provider-controls/{provider}/release": ("POST",),

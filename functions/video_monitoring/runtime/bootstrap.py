@@ -29,6 +29,7 @@ from video_monitoring.adapters.firestore_exports import (
     FirestoreRunLog,
 )
 from video_monitoring.adapters.firestore_health import FirestoreHealth
+from video_monitoring.adapters.firestore_queue import FirestoreQueue
 from video_monitoring.adapters.firestore_slos import FirestoreObjectiveStore
 from video_monitoring.adapters.firestore_store import FirestoreStore
 from video_monitoring.adapters.http_transport import RequestsTransport
@@ -41,10 +42,12 @@ from video_monitoring.alerting.controls import GuardRails
 from video_monitoring.alerting.manager import ACTION_NOTIFY_SECONDS, AlertManager, AlertQuery
 from video_monitoring.alerting.notifications import RetryPolicy, channels_from_settings
 from video_monitoring.alerting.responder import ProviderResponder
+from video_monitoring.analytics.capacity import CapacityService
 from video_monitoring.analytics.digests import DigestService, sender
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.health import HealthCheck
 from video_monitoring.analytics.performance import PerformanceMonitor
+from video_monitoring.analytics.queue import QueueService
 from video_monitoring.analytics.slos import SloService
 from video_monitoring.config.settings import (
     DashboardSettings,
@@ -112,6 +115,7 @@ class Services:
     slos: SloService
     export_jobs: ExportJobs
     export_source: ExportSource
+    capacity: CapacityService
 
 
 def erase_everywhere(
@@ -209,6 +213,10 @@ def build(settings: Settings) -> Services:
     slos = SloService(FirestoreObjectiveStore(), monitor, utc_now)
     digests = digest_service(settings, analytics, alerts, channels, slos, accounts)
 
+    queue_store = FirestoreQueue()
+    queue = QueueService(queue_store, settings.rollups.tracked_providers)
+    capacity = CapacityService(queue_store, queue, monitor.cells, utc_now)
+
     def overall_backlog(now: dt.datetime) -> tuple[int, int]:
         return store.backlog(now - stuck_after).get("overall", (0, 0))
 
@@ -245,6 +253,7 @@ def build(settings: Settings) -> Services:
         responder=responder,
         digests=digests,
         slos=slos,
+        capacity=capacity,
     )
     return Services(
         settings=settings,
@@ -265,6 +274,7 @@ def build(settings: Settings) -> Services:
         slos=slos,
         export_jobs=export_jobs,
         export_source=export_source(file_exports, lambda: retention.raw_horizon(utc_now())),
+        capacity=capacity,
     )
 
 

@@ -208,6 +208,10 @@ class LiveTick:
         """Queued and stuck generations per scope."""
         return self.app.store.backlog(stuck_before)
 
+    def live_figures(self, now: dt.datetime) -> dict[str, dict[str, float | None]]:
+        """The queue and capacity figures now."""
+        return self.app.capacity.live_figures(now)
+
     def write_system_metrics(
         self, snapshot: Snapshot, backlog: Mapping[str, tuple[int, int]]
     ) -> int:

@@ -57,6 +57,10 @@ class TickServices(Protocol):
         """Generations queued or processing now, and those stuck, per scope."""
         ...
 
+    def live_figures(self, now: dt.datetime) -> dict[str, dict[str, float | None]]:
+        """The queue and capacity figures measured now, per scope (rule metrics)."""
+        ...
+
     def write_system_metrics(
         self, snapshot: Snapshot, backlog: Mapping[str, tuple[int, int]]
     ) -> int:
@@ -149,6 +153,13 @@ def check_monitor(services: TickServices, tick: Tick) -> None:
     tick.snapshot.system |= system_figures(tick.health)
 
 
+def measure_queue(services: TickServices, tick: Tick) -> None:
+    """The queue and the providers' capacity now (queued, oldest, waits, utilisation, the
+    month's forecast spend), which the queue and capacity rules evaluate."""
+    assert tick.snapshot is not None
+    tick.snapshot.live = services.live_figures(tick.now)
+
+
 def write_system_metrics(services: TickServices, tick: Tick) -> None:
     """The windowed system metrics, with the backlog of queued and stuck generations."""
     assert tick.snapshot is not None
@@ -205,6 +216,7 @@ STEPS: tuple[Step, ...] = (
     load_rules,
     take_snapshot,
     check_monitor,
+    measure_queue,
     write_system_metrics,
     evaluate_rules,
     escalate,
