@@ -11,7 +11,7 @@ import pytest
 from tests.unit.test_alert_manager import World, degraded_world
 from tests.unit.test_dashboard import json_response, verifier
 from video_monitoring.analytics.engine import AnalyticsEngine
-from video_monitoring.dashboard.app import Dashboard
+from video_monitoring.dashboard.app import ApiServices, Dashboard
 from video_monitoring.dashboard.http import Request
 
 
@@ -22,13 +22,14 @@ class Api:
         """`services`: more of the Dashboard's optional services (audit, slos, ...)."""
         self.world = world
         self.dashboard = Dashboard(
-            AnalyticsEngine(world.store, world.monitor),
-            world.monitor,
-            world.clock,
-            400,
-            verifier=verifier,
-            alerts=world.manager,
-            **services,
+            ApiServices(
+                AnalyticsEngine(world.store, world.monitor),
+                world.clock,
+                400,
+                verifier=verifier,
+                alerts=world.manager,
+                **services,
+            )
         )
 
     def call(

@@ -29,7 +29,7 @@ from video_monitoring.analytics.health import ExportStatus, HealthCheck, HealthI
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.analytics.slos import SloService
 from video_monitoring.config.settings import DashboardSettings
-from video_monitoring.dashboard.app import Dashboard, FileExports
+from video_monitoring.dashboard.app import ApiServices, Dashboard, FileExports
 from video_monitoring.dashboard.files import FORMATS
 from video_monitoring.dashboard.http import Request, StreamResponse
 from video_monitoring.privacy.erasure import ErasureReport, erase_user
@@ -69,8 +69,8 @@ def test_documented_paths_are_the_served_routes() -> None:
     monitor = PerformanceMonitor(store, shards=2, clock=clock)
     alerts = FakeAlertStore()
     manager = AlertManager(alerts, {}, RetryPolicy(), "http://x", clock)
-    dashboard = Dashboard(
-        AnalyticsEngine(store, monitor), monitor, clock, 400, verifier=verifier, alerts=manager,
+    dashboard = Dashboard(ApiServices(
+        AnalyticsEngine(store, monitor), clock, 400, verifier=verifier, alerts=manager,
         exports=FileExports(ListSource({})), eraser=fake_eraser, health=healthy_check(clock),
         responder=ProviderResponder(alerts, None, GuardRails(), clock),
         digests=DigestService(
@@ -78,7 +78,7 @@ def test_documented_paths_are_the_served_routes() -> None:
             MemoryStore(), {}, lambda r, d: None, accounts=None,
         ),
         slos=SloService(FakeObjectiveStore(), monitor, clock),
-    )  # fmt: skip
+    ))  # fmt: skip
     assert set(spec["paths"]) == dashboard.paths()
     summary = spec["components"]["schemas"]["Summary"]
     assert set(summary["required"]) >= {"window", "generations", "costUsd", "business", "alerts"}
@@ -101,8 +101,8 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         "type": "premium_upgrade", "userId": "u", "timestamp": world.clock.now, "amountUsd": 9.99,
     }  # fmt: skip
     AnalyticsEngine(world.store, world.monitor).record_app_event("up")
-    dashboard = Dashboard(
-        AnalyticsEngine(world.store, world.monitor), world.monitor, world.clock, 400,
+    dashboard = Dashboard(ApiServices(
+        AnalyticsEngine(world.store, world.monitor), world.clock, 400,
         verifier=verifier, alerts=world.manager,
         exports=FileExports(
             ListSource({"video_generation_metrics": [generation(i) for i in range(3)]})
@@ -117,7 +117,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
             MemoryStore(), DashboardSettings().targets(), lambda r, d: None, accounts=None,
         ),
         slos=SloService(FakeObjectiveStore(), world.monitor, world.clock),
-    )  # fmt: skip
+    ))  # fmt: skip
     alert_id = next(iter(world.alerts.instances))
     engine = AnalyticsEngine(world.store, world.monitor)
     assert engine.snapshot_user_behavior(world.clock.now + dt.timedelta(days=1, hours=2))

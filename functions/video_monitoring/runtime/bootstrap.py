@@ -53,7 +53,7 @@ from video_monitoring.core.errors import ConfigError
 from video_monitoring.core.identity import Accounts
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.access import MemoryRateLimiter, Quota
-from video_monitoring.dashboard.app import Dashboard, FileExports
+from video_monitoring.dashboard.app import ApiServices, Dashboard, FileExports
 from video_monitoring.dashboard.auth import verify
 from video_monitoring.dashboard.routes import RouteClass
 from video_monitoring.dashboard.standing import AccountCache
@@ -199,35 +199,36 @@ def build(settings: Settings) -> Services:
         return store.backlog(now - stuck_after).get("overall", (0, 0))
 
     dashboard = Dashboard(
-        analytics,
-        monitor,
-        utc_now,
-        board.max_window_days,
-        verifier=functools.partial(verify, accounts=accounts),
-        alerts=alerts,
-        exports=FileExports(
-            FirestoreExportSource(),
-            max_rows=board.export_max_rows,
-            sync_rows=board.sync_export_caps(),
-            deadline=dt.timedelta(seconds=board.request_deadline_seconds),
-            archived=archive,
-        ),
-        quotas=quotas(board),
-        denials=FirestoreDenialCounter(retention),
-        audit=FirestoreAuditLog(),
-        eraser=functools.partial(erase_everywhere, settings, store, warehouse),
-        retention=retention,
-        targets=board.targets(),
-        health=HealthCheck(
-            health,
-            overall_backlog,
+        ApiServices(
+            analytics,
             utc_now,
-            board.health_cache_seconds,
-            others=lambda now: analytics.counted_as_other(last_day(now)),
-        ),
-        responder=responder,
-        digests=digests,
-        slos=slos,
+            board.max_window_days,
+            verifier=functools.partial(verify, accounts=accounts),
+            alerts=alerts,
+            exports=FileExports(
+                FirestoreExportSource(),
+                max_rows=board.export_max_rows,
+                sync_rows=board.sync_export_caps(),
+                deadline=dt.timedelta(seconds=board.request_deadline_seconds),
+                archived=archive,
+            ),
+            quotas=quotas(board),
+            denials=FirestoreDenialCounter(retention),
+            audit=FirestoreAuditLog(),
+            eraser=functools.partial(erase_everywhere, settings, store, warehouse),
+            retention=retention,
+            targets=board.targets(),
+            health=HealthCheck(
+                health,
+                overall_backlog,
+                utc_now,
+                board.health_cache_seconds,
+                others=lambda now: analytics.counted_as_other(last_day(now)),
+            ),
+            responder=responder,
+            digests=digests,
+            slos=slos,
+        )
     )
     return Services(
         settings=settings,
