@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import ConfigDict
+from pydantic import Field
 
 from video_monitoring.core.errors import InvalidArgument
 from video_monitoring.core.models import Window
@@ -36,10 +36,8 @@ from video_monitoring.warehouse.nightly import anonymised
 class ExportQuery(WindowQuery):
     """Which dataset, in which format (default csv), over the window."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    dataset: Literal["generations", "events", "alerts", "system"]
-    format: Literal["csv", "ndjson", "json", "xlsx", "pdf"] | None = None
+    dataset: str = Field(json_schema_extra={"enum": list(DATASETS)})
+    format: str | None = Field(None, json_schema_extra={"enum": list(FORMATS)})
 
 
 def export_source(api: ApiServices, config: FileExports) -> ExportSource:
