@@ -198,38 +198,37 @@ def build(settings: Settings) -> Services:
     def overall_backlog(now: dt.datetime) -> tuple[int, int]:
         return store.backlog(now - stuck_after).get("overall", (0, 0))
 
-    dashboard = Dashboard(
-        ApiServices(
-            analytics,
+    api = ApiServices(
+        analytics,
+        utc_now,
+        board.max_window_days,
+        verifier=functools.partial(verify, accounts=accounts),
+        alerts=alerts,
+        exports=FileExports(
+            FirestoreExportSource(),
+            max_rows=board.export_max_rows,
+            sync_rows=board.sync_export_caps(),
+            deadline=dt.timedelta(seconds=board.request_deadline_seconds),
+            archived=archive,
+        ),
+        quotas=quotas(board),
+        denials=FirestoreDenialCounter(retention),
+        audit=FirestoreAuditLog(),
+        eraser=functools.partial(erase_everywhere, settings, store, warehouse),
+        retention=retention,
+        targets=board.targets(),
+        health=HealthCheck(
+            health,
+            overall_backlog,
             utc_now,
-            board.max_window_days,
-            verifier=functools.partial(verify, accounts=accounts),
-            alerts=alerts,
-            exports=FileExports(
-                FirestoreExportSource(),
-                max_rows=board.export_max_rows,
-                sync_rows=board.sync_export_caps(),
-                deadline=dt.timedelta(seconds=board.request_deadline_seconds),
-                archived=archive,
-            ),
-            quotas=quotas(board),
-            denials=FirestoreDenialCounter(retention),
-            audit=FirestoreAuditLog(),
-            eraser=functools.partial(erase_everywhere, settings, store, warehouse),
-            retention=retention,
-            targets=board.targets(),
-            health=HealthCheck(
-                health,
-                overall_backlog,
-                utc_now,
-                board.health_cache_seconds,
-                others=lambda now: analytics.counted_as_other(last_day(now)),
-            ),
-            responder=responder,
-            digests=digests,
-            slos=slos,
-        )
+            board.health_cache_seconds,
+            others=lambda now: analytics.counted_as_other(last_day(now)),
+        ),
+        responder=responder,
+        digests=digests,
+        slos=slos,
     )
+    dashboard = Dashboard(api)
     return Services(
         settings=settings,
         retention=retention,
