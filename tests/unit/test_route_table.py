@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 import yaml
+from pydantic import BaseModel, ConfigDict
 
 from tests.unit.fakes import FakeStore, FixedClock
 from tests.unit.test_dashboard import NOW, verifier
 from tests.unit.test_openapi import SPEC
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
+from video_monitoring.core.errors import InvalidArgument
 from video_monitoring.dashboard.app import ApiServices, Dashboard
 from video_monitoring.dashboard.http import Request, Response
 from video_monitoring.dashboard.routes import Route, query_fields
@@ -135,3 +137,31 @@ def test_a_route_whose_service_is_absent_is_not_served() -> None:
     assert board.paths() == {r.path for r in ROUTES if r.uses is None}
     response = board.handle(Request("GET", "/slos", {}, "Bearer tok-admin"))
     assert isinstance(response, Response) and response.status == 404
+
+
+class _Query(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    kind: Literal["a", "b"] | None = None
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({}, "name: required"),
+        ({"name": "x", "kind": "c"}, "kind: expected one of a, b; got 'c'"),
+        ({"name": "x", "other": "1"}, "other: unknown parameter; accepted: kind, name"),
+    ],
+)
+def test_query_messages_name_the_parameter_and_what_it_accepts(
+    params: dict[str, str], message: str
+) -> None:
+    route = Route("GET", "/thing", lambda service, call: lambda: None, query=_Query)
+    with pytest.raises(InvalidArgument) as refused:
+        route.check_query(params)
+    assert str(refused.value) == message
+    bare = Route("GET", "/thing", lambda service, call: lambda: None)
+    with pytest.raises(InvalidArgument, match=r"^x: /thing takes no parameters$"):
+        bare.check_query({"x": "1"})
+    assert route.check_query({"name": "x", "kind": "b"}) == _Query(name="x", kind="b")

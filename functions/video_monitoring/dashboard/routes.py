@@ -4,6 +4,7 @@ messages and the list of served paths all derive from these entries (dashboard/t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -142,7 +143,8 @@ class Route:
         for name, (allowed, required) in fields.items():
             value = params.get(name)
             if value is None and required:
-                raise InvalidArgument(f"{name}: required; one of {', '.join(allowed)}")
+                accepts = f"; one of {', '.join(allowed)}" if allowed else ""
+                raise InvalidArgument(f"{name}: required{accepts}")
             if value is not None and allowed and value not in allowed:
                 raise InvalidArgument(
                     f"{name}: expected one of {', '.join(allowed)}; got {value!r}"
@@ -150,6 +152,7 @@ class Route:
         return self.query.model_validate(dict(params))
 
 
+@functools.cache
 def query_fields(model: type[BaseModel]) -> dict[str, tuple[tuple[str, ...], bool]]:
     """Each query parameter by its name in the URL: its allowed values (none: any text) and
     whether it is required."""
