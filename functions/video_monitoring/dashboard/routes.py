@@ -77,7 +77,8 @@ class Body:
         fields = self.model.model_fields
         unknown = sorted(set(data) - set(fields))
         if unknown:
-            raise InvalidArgument(f"{unknown[0]}: unknown field; accepted: {', '.join(fields)}")
+            accepted = ", ".join(sorted(fields))
+            raise InvalidArgument(f"{unknown[0]}: unknown field; accepted: {accepted}")
         try:
             return self.model.model_validate(data)
         except ValidationError as error:
