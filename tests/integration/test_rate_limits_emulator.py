@@ -18,7 +18,7 @@ from video_monitoring.adapters.firestore_access import FirestoreRateLimiter
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.dashboard.access import Quota
-from video_monitoring.dashboard.app import Dashboard
+from video_monitoring.dashboard.app import ApiServices, Dashboard
 from video_monitoring.dashboard.auth import Caller
 from video_monitoring.dashboard.http import Request, Response
 
@@ -38,10 +38,10 @@ def board(db: firestore.Client, clock: FixedClock, uid: str) -> Dashboard:
         return Caller(f"{uid}-{caller.uid}", caller.role, caller.email)
 
     quota = Quota(FirestoreRateLimiter(LIMIT, MINUTE, client=db), LIMIT, MINUTE)
-    return Dashboard(
-        AnalyticsEngine(store, monitor), monitor, clock, 400, verifier=verify,
+    return Dashboard(ApiServices(
+        AnalyticsEngine(store, monitor), clock, 400, verifier=verify,
         quotas={"reads": quota},
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def get(api: Dashboard, path: str, who: str | None, **params: str) -> Response:

@@ -20,7 +20,7 @@ from video_monitoring.dashboard.access import (
     Quota,
     take_token,
 )
-from video_monitoring.dashboard.app import Dashboard, FileExports
+from video_monitoring.dashboard.app import ApiServices, Dashboard, FileExports
 from video_monitoring.dashboard.http import Request, StreamResponse
 
 HOUR = dt.timedelta(hours=1)
@@ -76,15 +76,15 @@ def setup() -> tuple[Dashboard, ListAudit, str, FixedClock]:
     world.tick()
     world.tick()
     audit = ListAudit()
-    board = Dashboard(
-        AnalyticsEngine(world.store, world.monitor), world.monitor, world.clock, 400,
+    board = Dashboard(ApiServices(
+        AnalyticsEngine(world.store, world.monitor), world.clock, 400,
         verifier=verifier, alerts=world.manager,
         exports=FileExports(
             ListSource({"video_generation_metrics": [generation(i) for i in range(3)]}),
         ),
         audit=audit,
         quotas={"exports": Quota(MemoryLimiter(2), 2, HOUR)},
-    )  # fmt: skip
+    ))  # fmt: skip
     return board, audit, next(iter(world.alerts.instances)), world.clock
 
 
@@ -203,11 +203,11 @@ def test_refused_calls_write_nothing_per_call_and_are_counted_per_minute() -> No
     world.tick()
     world.tick()
     audit, denials, limiter = ListAudit(), MinuteCounts(), MemoryLimiter(1000)
-    board = Dashboard(
-        AnalyticsEngine(world.store, world.monitor), world.monitor, world.clock, 400,
+    board = Dashboard(ApiServices(
+        AnalyticsEngine(world.store, world.monitor), world.clock, 400,
         verifier=verifier, alerts=world.manager, audit=audit, denials=denials,
         quotas={name: Quota(limiter, 1000, HOUR) for name in ("reads", "actions", "exports")},
-    )  # fmt: skip
+    ))  # fmt: skip
     alert_id = next(iter(world.alerts.instances))
     writes = [
         ("POST", f"/alerts/{alert_id}/acknowledge", {"note": "x"}),

@@ -17,7 +17,7 @@ from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.queue import QueueService, nearest_rank
 from video_monitoring.core.errors import InvalidArgument, NotFound
 from video_monitoring.core.models import Window
-from video_monitoring.dashboard.app import Dashboard
+from video_monitoring.dashboard.app import ApiServices, Dashboard
 from video_monitoring.dashboard.http import Request
 
 TRACKED = ("pika", "runway")
@@ -201,10 +201,9 @@ def test_saturation_fires_on_the_fourth_tick_above_and_budget_overrun_on_the_sec
 def dashboard_with_capacity(queue: FakeQueue) -> Dashboard:
     world = world_with_spend()
     engine = AnalyticsEngine(world.store, world.monitor)
-    return Dashboard(
-        engine, world.monitor, world.clock, 400, verifier=verifier,
-        capacity=service(queue, world),
-    )  # fmt: skip
+    return Dashboard(ApiServices(
+        engine, world.clock, 400, verifier=verifier, capacity=service(queue, world),
+    ))  # fmt: skip
 
 
 def test_routes_serve_the_queue_and_let_admins_set_limits() -> None:

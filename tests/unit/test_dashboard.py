@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 
 import pytest
 
@@ -12,7 +11,7 @@ from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.config.settings import DashboardSettings
 from video_monitoring.core.errors import Unauthenticated
-from video_monitoring.dashboard.app import Dashboard
+from video_monitoring.dashboard.app import ApiServices, Dashboard
 from video_monitoring.dashboard.auth import Caller
 from video_monitoring.dashboard.http import Request, Response, StreamResponse
 
@@ -32,7 +31,7 @@ def dashboard() -> Dashboard:
     store = FakeStore()
     clock = FixedClock(NOW)
     monitor = PerformanceMonitor(store, shards=2, clock=clock)
-    return Dashboard(AnalyticsEngine(store, monitor), monitor, clock, 400, verifier=verifier)
+    return Dashboard(ApiServices(AnalyticsEngine(store, monitor), clock, 400, verifier=verifier))
 
 
 def json_response(response: Response | StreamResponse) -> Response:
@@ -85,11 +84,13 @@ def test_unknown_path_is_a_json_404(dashboard: Dashboard) -> None:
     assert (status, body["error"]["code"]) == (404, "not-found")
 
 
-def test_unexpected_failure_is_a_json_500(dashboard: Dashboard) -> None:
-    def boom(params: object) -> Callable[[], object]:
+def test_unexpected_failure_is_a_json_500(
+    dashboard: Dashboard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(window: object) -> object:
         raise RuntimeError("disk on fire")
 
-    dashboard._routes["/summary"] = boom
+    monkeypatch.setattr(dashboard.api.engine, "get_analytics_summary", boom)
     status, body = call(dashboard, "/summary", "tok-analytics")
     assert (status, body["error"]["code"]) == (500, "internal")
     assert "disk on fire" not in body["error"]["message"]
@@ -102,10 +103,10 @@ def test_targets_come_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TARGET_SUCCESS_RATE", "0.98")
     monkeypatch.setenv("TARGET_AVG_GENERATION_SECONDS", "45")
     targets = DashboardSettings().targets()
-    board = Dashboard(
-        AnalyticsEngine(store, monitor), monitor, FixedClock(NOW), 400, verifier=verifier,
+    board = Dashboard(ApiServices(
+        AnalyticsEngine(store, monitor), FixedClock(NOW), 400, verifier=verifier,
         targets=targets,
-    )  # fmt: skip
+    ))  # fmt: skip
     status, body = call(board, "/api/targets", "tok-analytics")
     assert status == 200
     assert body == {

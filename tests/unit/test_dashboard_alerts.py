@@ -15,7 +15,7 @@ from video_monitoring.alerting.manager import AlertManager
 from video_monitoring.alerting.notifications import RetryPolicy
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.core.budget import Budget
-from video_monitoring.dashboard.app import Dashboard
+from video_monitoring.dashboard.app import ApiServices, Dashboard
 from video_monitoring.dashboard.http import Request
 
 
@@ -26,13 +26,14 @@ class Api:
         """`services`: more of the Dashboard's optional services (audit, slos, ...)."""
         self.world = world
         self.dashboard = Dashboard(
-            AnalyticsEngine(world.store, world.monitor),
-            world.monitor,
-            world.clock,
-            400,
-            verifier=verifier,
-            alerts=world.manager,
-            **services,
+            ApiServices(
+                AnalyticsEngine(world.store, world.monitor),
+                world.clock,
+                400,
+                verifier=verifier,
+                alerts=world.manager,
+                **services,
+            )
         )
 
     def call(

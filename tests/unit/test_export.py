@@ -16,7 +16,7 @@ from tests.unit.test_dashboard import json_response, verifier
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.models import Window
-from video_monitoring.dashboard.app import Dashboard, FileExports
+from video_monitoring.dashboard.app import ApiServices, Dashboard, FileExports
 from video_monitoring.dashboard.files import Dataset, safe_cell
 from video_monitoring.dashboard.http import Request, StreamResponse
 from video_monitoring.privacy.retention import Retention
@@ -75,10 +75,10 @@ def dashboard(source: ListSource, cap: int = 1000) -> Dashboard:
     store = FakeStore()
     clock = FixedClock(NOW)
     monitor = PerformanceMonitor(store, shards=2, clock=clock)
-    return Dashboard(
-        AnalyticsEngine(store, monitor), monitor, clock, 400, verifier=verifier,
+    return Dashboard(ApiServices(
+        AnalyticsEngine(store, monitor), clock, 400, verifier=verifier,
         exports=FileExports(source, max_rows=cap),
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def export(board: Dashboard, **params: str) -> StreamResponse:
@@ -306,11 +306,11 @@ def test_rows_older_than_firestore_keeps_come_from_the_archive() -> None:
     monitor = PerformanceMonitor(store, shards=2, clock=clock)
 
     def board(archived: ArchiveList | None, cap: int = 1000) -> Dashboard:
-        return Dashboard(
-            AnalyticsEngine(store, monitor), monitor, clock, 400, verifier=verifier,
+        return Dashboard(ApiServices(
+            AnalyticsEngine(store, monitor), clock, 400, verifier=verifier,
             exports=FileExports(firestore, max_rows=cap, archived=archived),
             retention=Retention(10, 760),
-        )  # fmt: skip
+        ))  # fmt: skip
 
     window = {"from": (NOW - dt.timedelta(days=15)).isoformat(), "to": NOW.isoformat()}
     body = b"".join(export(board(archive), dataset="generations", format="csv", **window).chunks)

@@ -14,7 +14,7 @@ from tests.unit.test_export import NOW, ListSource, generation
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.config.settings import DashboardSettings
-from video_monitoring.dashboard.app import Dashboard, FileExports
+from video_monitoring.dashboard.app import ApiServices, Dashboard, FileExports
 from video_monitoring.dashboard.http import Request, StreamResponse
 
 
@@ -40,7 +40,7 @@ def board(rows: int, clock: SteppingClock, sync_rows: dict[str, int]) -> Dashboa
         source, max_rows=10_000, sync_rows=sync_rows, deadline=dt.timedelta(seconds=50)
     )
     return Dashboard(
-        AnalyticsEngine(store, monitor), monitor, clock, 400, verifier=verifier, exports=exports
+        ApiServices(AnalyticsEngine(store, monitor), clock, 400, verifier=verifier, exports=exports)
     )
 
 

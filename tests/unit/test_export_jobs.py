@@ -15,7 +15,7 @@ from tests.unit.test_export import NOW, ListSource, generation
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.errors import RateLimited
-from video_monitoring.dashboard.app import Dashboard, FileExports
+from video_monitoring.dashboard.app import ApiServices, Dashboard, FileExports
 from video_monitoring.dashboard.export_jobs import (
     MAX_ATTEMPTS,
     WORKER_TIMEOUT_SECONDS,
@@ -88,10 +88,10 @@ def board(
     store = FakeStore()
     monitor = PerformanceMonitor(store, shards=2, clock=clock)
     exports = FileExports(source, max_rows=100, sync_rows={"csv": sync_rows, "xlsx": sync_rows})
-    return Dashboard(
-        AnalyticsEngine(store, monitor), monitor, clock, 400, verifier=verifier, exports=exports,
+    return Dashboard(ApiServices(
+        AnalyticsEngine(store, monitor), clock, 400, verifier=verifier, exports=exports,
         jobs=jobs,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def call(dashboard: Dashboard, path: str, token: str = "tok-analytics", **params: str) -> Response:

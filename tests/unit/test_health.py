@@ -21,7 +21,7 @@ from video_monitoring.analytics.health import (
     system_figures,
 )
 from video_monitoring.analytics.performance import PerformanceMonitor
-from video_monitoring.dashboard.app import Dashboard
+from video_monitoring.dashboard.app import ApiServices, Dashboard
 from video_monitoring.dashboard.http import Request
 
 
@@ -147,7 +147,7 @@ def dashboard(given: HealthInputs) -> Dashboard:
     monitor = PerformanceMonitor(store, shards=2, clock=clock)
     check = HealthCheck(CountingSource(given), lambda now: (0, 0), clock)
     return Dashboard(
-        AnalyticsEngine(store, monitor), monitor, clock, 400, verifier=verifier, health=check
+        ApiServices(AnalyticsEngine(store, monitor), clock, 400, verifier=verifier, health=check)
     )
 
 
@@ -241,7 +241,7 @@ def test_performance_shows_the_queue_now_with_stuck_jobs() -> None:
     world.add("runway", "queued", 0, ago_minutes=1)
     world.add("runway", "completed", 40, ago_minutes=20)
     engine = AnalyticsEngine(world.store, world.monitor, clock=world.clock)
-    board = Dashboard(engine, world.monitor, world.clock, 400, verifier=verifier)
+    board = Dashboard(ApiServices(engine, world.clock, 400, verifier=verifier))
     status, body = call(board, "/performance", "tok-analytics", window="1h")
     assert status == 200
     assert body["queue"] == {

@@ -35,7 +35,7 @@ from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.analytics.queue import QueueService
 from video_monitoring.analytics.slos import SloService
 from video_monitoring.config.settings import DashboardSettings
-from video_monitoring.dashboard.app import Dashboard, FileExports
+from video_monitoring.dashboard.app import ApiServices, Dashboard, FileExports
 from video_monitoring.dashboard.export_jobs import ExportJobs, run_job
 from video_monitoring.dashboard.files import FORMATS
 from video_monitoring.dashboard.http import Request, StreamResponse
@@ -77,8 +77,8 @@ def test_documented_paths_are_the_served_routes() -> None:
     monitor = PerformanceMonitor(store, shards=2, clock=clock)
     alerts = FakeAlertStore()
     manager = AlertManager(alerts, {}, RetryPolicy(), "http://x", clock)
-    dashboard = Dashboard(
-        AnalyticsEngine(store, monitor), monitor, clock, 400, verifier=verifier, alerts=manager,
+    dashboard = Dashboard(ApiServices(
+        AnalyticsEngine(store, monitor), clock, 400, verifier=verifier, alerts=manager,
         exports=FileExports(ListSource({})), eraser=fake_eraser, health=healthy_check(clock),
         jobs=ExportJobs(DictJobs(), DictFiles()),
         responder=ProviderResponder(alerts, None, GuardRails(), clock),
@@ -90,7 +90,7 @@ def test_documented_paths_are_the_served_routes() -> None:
         capacity=CapacityService(
             FakeQueue(), QueueService(FakeQueue(), ("pika",)), monitor.cells, clock
         ),
-    )  # fmt: skip
+    ))  # fmt: skip
     assert set(spec["paths"]) == dashboard.paths()
     summary = spec["components"]["schemas"]["Summary"]
     assert set(summary["required"]) >= {"window", "generations", "costUsd", "business", "alerts"}
@@ -116,8 +116,8 @@ def test_every_documented_response_validates_against_its_schema() -> None:
     source = ListSource({"video_generation_metrics": [generation(i) for i in range(3)]})
     jobs = ExportJobs(DictJobs(), DictFiles())
     queue = FakeQueue(queue_jobs())
-    dashboard = Dashboard(
-        AnalyticsEngine(world.store, world.monitor), world.monitor, world.clock, 400,
+    dashboard = Dashboard(ApiServices(
+        AnalyticsEngine(world.store, world.monitor), world.clock, 400,
         verifier=verifier, alerts=world.manager,
         exports=FileExports(source, sync_rows={"csv": 2}),
         jobs=jobs,
@@ -134,7 +134,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         capacity=CapacityService(
             queue, QueueService(queue, ("pika", "runway")), world.monitor.cells, world.clock
         ),
-    )  # fmt: skip
+    ))  # fmt: skip
     alert_id = next(iter(world.alerts.instances))
     # Over the csv cap: a 202 naming the job, which the worker then writes.
     export = {"dataset": "generations", "format": "csv", "window": "7d"}

@@ -19,7 +19,7 @@ from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.errors import InvalidArgument, Unavailable
 from video_monitoring.core.models import Window
-from video_monitoring.dashboard.app import Dashboard, FileExports, loggable
+from video_monitoring.dashboard.app import ApiServices, Dashboard, FileExports, loggable
 from video_monitoring.dashboard.http import Request, StreamResponse
 from video_monitoring.ingest.service import IngestService
 from video_monitoring.privacy.erasure import check_user_id, erase_user, subject
@@ -167,10 +167,10 @@ def test_windows_beyond_what_firestore_keeps_are_a_400_naming_from() -> None:
     monitor = PerformanceMonitor(store, 2, clock)
     retention = Retention(raw_days=20, aggregate_days=60)
     source = ListSource({"video_generation_metrics": []})
-    board = Dashboard(
-        AnalyticsEngine(store, monitor, 2, clock, retention=retention), monitor, clock, 400,
+    board = Dashboard(ApiServices(
+        AnalyticsEngine(store, monitor, 2, clock, retention=retention), clock, 400,
         verifier=verifier, exports=FileExports(source), retention=retention,
-    )  # fmt: skip
+    ))  # fmt: skip
 
     def get(path: str, days_ago: int, **params: str) -> tuple[int, str]:
         start = NOW - dt.timedelta(days=days_ago)
@@ -203,10 +203,10 @@ def test_logs_and_audit_never_name_the_erased_user_even_when_the_erasure_fails()
     store, clock = FakeStore(), FixedClock(NOW)
     monitor = PerformanceMonitor(store, 2, clock)
     audit = Log()
-    board = Dashboard(
-        AnalyticsEngine(store, monitor), monitor, clock, 400, verifier=verifier,
+    board = Dashboard(ApiServices(
+        AnalyticsEngine(store, monitor), clock, 400, verifier=verifier,
         eraser=broken, audit=audit,
-    )  # fmt: skip
+    ))  # fmt: skip
     response = board.handle(Request("POST", "/users/alice/erase", {}, "Bearer tok-admin"))
     assert not isinstance(response, StreamResponse)
     assert response.status == 500

@@ -16,7 +16,7 @@ from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.config.settings import DashboardSettings, Settings
 from video_monitoring.core.errors import ConfigError, Unauthenticated, Unavailable
 from video_monitoring.core.identity import Account
-from video_monitoring.dashboard.app import Dashboard
+from video_monitoring.dashboard.app import ApiServices, Dashboard
 from video_monitoring.dashboard.auth import Caller
 from video_monitoring.dashboard.standing import AccountCache, check_standing
 from video_monitoring.runtime.bootstrap import account_checks
@@ -111,10 +111,10 @@ def test_an_account_check_auth_cannot_answer_is_a_503_but_never_fails_the_health
         check_standing("tester", given.now, accounts)
         return Caller("tester", "analytics")
 
-    board = Dashboard(
-        AnalyticsEngine(store, monitor), monitor, clock, 400, verifier=verifier,
+    board = Dashboard(ApiServices(
+        AnalyticsEngine(store, monitor), clock, 400, verifier=verifier,
         health=HealthCheck(CountingSource(given), lambda now: (0, 0), clock),
-    )  # fmt: skip
+    ))  # fmt: skip
     assert call(board, "/health", "tok-analytics") == (200, {"status": "ok"})
     status, body = call(board, "/summary", "tok-analytics")
     assert status == 503 and body["error"]["code"] == "unavailable"

@@ -5,24 +5,21 @@ window, overall and per provider), `GET /capacity` (every provider against its l
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import functools
 from typing import Any
 
 from video_monitoring.analytics.capacity import CapacityService
 from video_monitoring.analytics.queue import OVERALL, QueueService, provider_key
 from video_monitoring.core.errors import InvalidArgument
 from video_monitoring.core.models import Window
-from video_monitoring.dashboard.auth import ADMIN_ROLES, READ_ROLES, Caller, require
-from video_monitoring.dashboard.http import Request, Response
-from video_monitoring.dashboard.params import Prepared, json_body
-from video_monitoring.dashboard.routes import Admit, Audited
+from video_monitoring.dashboard.params import Prepared
+from video_monitoring.dashboard.routes import Call
 
 
-def system_request(
-    queue: QueueService, window: Window, clock: Callable[[], dt.datetime]
-) -> Prepared:
+def system(capacity: CapacityService, call: Call) -> Prepared:
     """GET /system, once the caller is admitted."""
-    return lambda: queue.system(window, clock())
+    window, clock = call.api.window(call.request.params), call.api.clock
+    return lambda: capacity.queue.system(window, clock())
 
 
 def with_queue(
@@ -39,30 +36,34 @@ def with_queue(
     return {**body, "queue": {**body.get("queue", {}), **figures}}
 
 
-def capacity_response(
-    service: CapacityService,
-    request: Request,
-    caller: Caller,
-    rest: list[str],
-    window: Callable[[], Window],
-    admit: Admit,
-    audited: Audited,
-) -> Response:
-    """GET /capacity (readers); PUT /capacity/{provider} (admins)."""
-    require(caller, READ_ROLES if request.method == "GET" else ADMIN_ROLES)
-    if not rest:
-        scoped = window()
-        admit()
-        return Response(200, service.capacity(scoped))
-    provider = rest[0]
-    if request.params:
-        raise InvalidArgument(f"{sorted(request.params)[0]}: PUT /capacity takes no parameters")
-    service.check_provider(provider)
-    admit()
-    with audited(caller, "capacity.update", provider) as details:
-        body = json_body(request.body, optional=False)
-        before = service.limits(provider)
-        details["before"] = None if before is None else before.to_doc()
-        capacity = service.put(provider, body, caller.uid or "unknown")
-        details["after"] = capacity.to_doc()
-    return Response(200, {"provider": provider, **capacity.to_doc()})
+def capacity_list(capacity: CapacityService, call: Call) -> Prepared:
+    """GET /capacity (readers)."""
+    return functools.partial(capacity.capacity, call.api.window(call.request.params))
+
+
+def capacity_body(call: Call, data: dict[str, Any]) -> dict[str, Any]:
+    """The PUT body as sent; the service checks it field by field before writing."""
+    return data
+
+
+def capacity_before(capacity: CapacityService, call: Call) -> dict[str, Any] | None:
+    """The audit's `before`: the provider's stored limits, if any."""
+    before = capacity.limits(call.path["provider"])
+    return None if before is None else before.to_doc()
+
+
+def capacity_after(body: dict[str, Any]) -> dict[str, Any]:
+    """The audit's `after`: the limits as stored (the answer without its provider)."""
+    return {k: v for k, v in body.items() if k != "provider"}
+
+
+def replace_capacity(capacity: CapacityService, call: Call) -> Prepared:
+    """PUT /capacity/{provider} (admins): the provider checked before anything is admitted."""
+    provider = call.path["provider"]
+    capacity.check_provider(provider)
+
+    def run() -> dict[str, Any]:
+        stored = capacity.put(provider, call.body, call.who)
+        return {"provider": provider, **stored.to_doc()}
+
+    return run

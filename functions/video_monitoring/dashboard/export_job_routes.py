@@ -4,14 +4,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from typing import Any
 
-from video_monitoring.core.errors import InvalidArgument, NotFound
+from video_monitoring.core.errors import NotFound
 from video_monitoring.core.models import Window
-from video_monitoring.dashboard.auth import ADMIN_ROLES, READ_ROLES, Caller, require
+from video_monitoring.dashboard.auth import ADMIN_ROLES, Caller
 from video_monitoring.dashboard.export_jobs import JOB_ID, ExportJobs, as_seen, queue_job
 from video_monitoring.dashboard.http import Response
-from video_monitoring.dashboard.routes import Admit
+from video_monitoring.dashboard.params import Prepared
+from video_monitoring.dashboard.routes import Call
 
 JOB_PATH = "/export-jobs/{jobId}"
 
@@ -34,27 +35,30 @@ def queued_response(
     )
 
 
-def job_response(
-    jobs: ExportJobs, caller: Caller, rest: Sequence[str], params: Mapping[str, str],
-    admit: Admit, now: dt.datetime,
-) -> Response:  # fmt: skip
-    """The job, to its owner or an admin (anyone else is told there is no such job, so ids
-    cannot be probed); a done job carries a download link minted now."""
-    require(caller, READ_ROLES)
-    job_id = rest[0]
+def check_job_id(job_id: str) -> None:
+    """A job id is 32 hex digits; anything else names no job (404)."""
     if not JOB_ID.fullmatch(job_id):
         raise NotFound(f"jobId: no export job {job_id[:40]!r} (ids are 32 hex digits)")
-    if params:
-        name = sorted(params)[0][:40]
-        raise InvalidArgument(f"{name}: unknown parameter; {JOB_PATH} takes none")
-    admit()
-    job = jobs.store.get(job_id)
-    if (
-        job is None
-        or job.expire_at <= now
-        or (job.uid != caller.uid and caller.role not in ADMIN_ROLES)
-    ):
-        raise NotFound(f"jobId: no export job {job_id!r} of yours (jobs expire after a while)")
-    job = as_seen(job, now)
-    link = jobs.files.link(job.object_name, job.file_name, now) if job.status == "done" else None
-    return Response(200, job.to_json(status_url(job.job_id), link))
+
+
+def job(jobs: ExportJobs, call: Call) -> Prepared:
+    """GET /export-jobs/{jobId}: the job, to its owner or an admin (anyone else is told there
+    is no such job, so ids cannot be probed); a done job carries a download link minted now."""
+    job_id, caller = call.path["jobId"], call.caller
+
+    def run() -> dict[str, Any]:
+        now = call.api.clock()
+        found = jobs.store.get(job_id)
+        if (
+            found is None
+            or caller is None
+            or found.expire_at <= now
+            or (found.uid != caller.uid and caller.role not in ADMIN_ROLES)
+        ):
+            raise NotFound(f"jobId: no export job {job_id!r} of yours (jobs expire after a while)")
+        seen = as_seen(found, now)
+        done = seen.status == "done"
+        link = jobs.files.link(seen.object_name, seen.file_name, now) if done else None
+        return seen.to_json(status_url(seen.job_id), link)
+
+    return run

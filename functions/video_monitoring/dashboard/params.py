@@ -7,7 +7,9 @@ import datetime as dt
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from video_monitoring.core.errors import InvalidArgument
 from video_monitoring.core.models import PROVIDER_PATTERN, Window
@@ -21,7 +23,25 @@ NAMED_WINDOWS: dict[str, dt.timedelta] = {
 }
 DEFAULT_WINDOW = "24h"
 _PROVIDER = re.compile(PROVIDER_PATTERN)
-# A checked request's work, run once the caller has been admitted (routes.Admit).
+
+
+class RangeQuery(BaseModel):
+    """A time range: a named `window`, or `from` and `to` (RFC 3339) together."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    window: Literal["1h", "24h", "7d", "30d"] | None = None
+    from_: str | None = Field(None, alias="from")
+    to: str | None = None
+
+
+class WindowQuery(RangeQuery):
+    """The window of a read, optionally of one provider."""
+
+    provider: str | None = None
+
+
+# A checked request's work, run once the caller has been admitted to its rate limit.
 Prepared = Callable[[], Any]
 
 

@@ -4,47 +4,54 @@ one, audited), bodies checked field by field."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from video_monitoring.alerting.rules import RULE_ID, AlertRule
-from video_monitoring.alerting.slo import parse_objective
+from video_monitoring.alerting.slo import Objective, parse_objective
 from video_monitoring.analytics.slos import SloService
 from video_monitoring.core.errors import InvalidArgument, NotFound
-from video_monitoring.dashboard.auth import ADMIN_ROLES, READ_ROLES, Caller, require
-from video_monitoring.dashboard.http import Request, Response
-from video_monitoring.dashboard.params import json_body
-from video_monitoring.dashboard.routes import Admit, Audited
+from video_monitoring.dashboard.params import Prepared
+from video_monitoring.dashboard.routes import Call
 
 
-def slos_response(
-    service: SloService,
-    request: Request,
-    caller: Caller,
-    rest: list[str],
-    admit: Admit,
-    audited: Audited,
-) -> Response:
-    """GET /slos and GET /slos/{sloId} (readers); PUT /slos/{sloId} (admins)."""
-    require(caller, READ_ROLES if request.method == "GET" else ADMIN_ROLES)
-    if not rest:
-        if request.params:
-            raise InvalidArgument(f"{sorted(request.params)[0]}: /slos takes no parameters")
-        admit()
-        return Response(200, service.status())
-    slo_id = rest[0]
+def check_slo_id(slo_id: str) -> None:
+    """A 404 naming `sloId` for a path segment no objective id can be."""
     if not RULE_ID.fullmatch(slo_id):
         raise NotFound(f"sloId: no objective {slo_id!r} (ids match {RULE_ID.pattern})")
-    admit()
-    if request.method == "GET":
-        return Response(200, {"objective": service.objective(slo_id).to_doc()})
-    with audited(caller, "slo.update", slo_id) as details:
-        body = json_body(request.body, optional=False)
-        if "sloId" in body and body["sloId"] != slo_id:
-            raise InvalidArgument("sloId: must equal the objective id in the path")
-        objective = parse_objective(body, slo_id)
-        before = service.objectives().get(slo_id)
-        details["before"] = None if before is None else before.to_doc()
-        service.update(objective, caller.uid or "unknown")
-        details["after"] = objective.to_doc()
-    return Response(200, {"objective": objective.to_doc()})
+
+
+def slos(service: SloService, call: Call) -> Prepared:
+    """GET /slos."""
+    return service.status
+
+
+def objective(service: SloService, call: Call) -> Prepared:
+    """GET /slos/{sloId}."""
+    return lambda: {"objective": service.objective(call.path["sloId"]).to_doc()}
+
+
+def objective_body(call: Call, body: dict[str, Any]) -> Objective:
+    """PUT /slos/{sloId}'s body: an objective whose id, if given, is the path's."""
+    slo_id = call.path["sloId"]
+    if "sloId" in body and body["sloId"] != slo_id:
+        raise InvalidArgument("sloId: must equal the objective id in the path")
+    return parse_objective(body, slo_id)
+
+
+def objective_before(service: SloService, call: Call) -> dict[str, Any] | None:
+    """The objective's document before it is replaced; None when it is new."""
+    before = service.objectives().get(call.path["sloId"])
+    return None if before is None else before.to_doc()
+
+
+def replace_objective(service: SloService, call: Call) -> Prepared:
+    """PUT /slos/{sloId} (admins)."""
+
+    def run() -> dict[str, Any]:
+        service.update(call.body, call.who)
+        return {"objective": call.body.to_doc()}
+
+    return run
 
 
 def check_objective(service: SloService, rule: AlertRule) -> None:

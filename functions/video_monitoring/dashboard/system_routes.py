@@ -3,36 +3,35 @@ a reader's token adds the detail) and `/targets` (what the headline figures are 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
 from video_monitoring.analytics.health import Health
-from video_monitoring.config.settings import Target
-from video_monitoring.core.errors import InvalidArgument, Unauthenticated, Unavailable
-from video_monitoring.dashboard.auth import READ_ROLES, Caller
-from video_monitoring.dashboard.http import Request, Response
+from video_monitoring.core.errors import Unauthenticated, Unavailable
+from video_monitoring.dashboard.auth import READ_ROLES
+from video_monitoring.dashboard.http import Response
+from video_monitoring.dashboard.params import Prepared, ready
+from video_monitoring.dashboard.routes import Call
+from video_monitoring.dashboard.services import ApiServices
 
 
-def health_response(
-    check: Callable[[], Health], request: Request, verify: Callable[[str | None], Caller]
-) -> Response:
+def health_response(check: Callable[[], Health], call: Call) -> Prepared:
     """200 `ok` or 503 `degraded` with the reasons; the detail for an analytics or admin token."""
-    if request.params:
-        raise InvalidArgument(f"{sorted(request.params)[0]}: /health takes no parameters")
     reader = False
-    if request.authorization:
+    if call.request.authorization:
         try:
-            reader = verify(request.authorization).role in READ_ROLES
+            reader = call.api.verifier(call.request.authorization).role in READ_ROLES
         except (Unauthenticated, Unavailable):
             # A bad token, or an account check Firebase Auth could not answer, never fails the
             # health check; it gets no detail.
             reader = False
-    health = check()
-    return Response(200 if health.ok else 503, health.to_json(with_detail=reader))
+
+    def run() -> Response:
+        health = check()
+        return Response(200 if health.ok else 503, health.to_json(with_detail=reader))
+
+    return run
 
 
-def targets_body(targets: Mapping[str, Target], params: Mapping[str, str]) -> dict[str, Any]:
+def targets_body(api: ApiServices, call: Call) -> Prepared:
     """GET /targets."""
-    if params:
-        raise InvalidArgument(f"{sorted(params)[0]}: /targets takes no parameters")
-    return {name: target.to_json() for name, target in targets.items()}
+    return ready({name: target.to_json() for name, target in api.targets.items()})

@@ -61,7 +61,7 @@ from video_monitoring.core.errors import ConfigError
 from video_monitoring.core.identity import Accounts
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.access import MemoryRateLimiter, Quota
-from video_monitoring.dashboard.app import Dashboard, FileExports
+from video_monitoring.dashboard.app import ApiServices, Dashboard, FileExports
 from video_monitoring.dashboard.auth import verify
 from video_monitoring.dashboard.export_jobs import ExportJobs
 from video_monitoring.dashboard.files import ExportSource, export_source
@@ -228,9 +228,8 @@ def build(settings: Settings) -> Services:
         archived=archive,
     )
     export_jobs = export_jobs_of(settings)
-    dashboard = Dashboard(
+    api = ApiServices(
         analytics,
-        monitor,
         utc_now,
         board.max_window_days,
         verifier=functools.partial(verify, tokens=FirebaseTokens(), accounts=accounts),
@@ -255,6 +254,7 @@ def build(settings: Settings) -> Services:
         slos=slos,
         capacity=capacity,
     )
+    dashboard = Dashboard(api)
     return Services(
         settings=settings,
         retention=retention,
