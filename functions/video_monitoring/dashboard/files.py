@@ -22,7 +22,7 @@ from video_monitoring.core.clock import Clock
 from video_monitoring.core.errors import DeadlineExceeded
 from video_monitoring.core.models import Window
 from video_monitoring.core.values import plain
-from video_monitoring.dashboard.report import ReportFigures, pdf_report
+from video_monitoring.dashboard.report import PdfTable, ReportFigures, pdf_report
 
 FORMATS = {
     "csv": "text/csv",
@@ -250,8 +250,8 @@ def encode(
     if fmt == "xlsx":
         yield from _xlsx(dataset, rows)
     elif fmt == "pdf":
-        columns = dataset.pdf_columns or dataset.columns[:8]
-        yield from pdf_report(dataset.name, columns, dataset.tally, rows, window, figures, _spooled)
+        layout = PdfTable(dataset.name, dataset.pdf_columns or dataset.columns[:8], dataset.tally)
+        yield from pdf_report(layout, rows, window, figures, _spooled)
     else:
         for text in _text(dataset, fmt, rows):
             yield text.encode()
