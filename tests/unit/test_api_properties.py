@@ -32,7 +32,7 @@ from video_monitoring.alerting.controls import GuardRails
 from video_monitoring.alerting.manager import AlertQuery
 from video_monitoring.alerting.responder import ProviderResponder
 from video_monitoring.alerting.rules import RULE_ID
-from video_monitoring.analytics.digests import DigestService
+from video_monitoring.analytics.digests import DigestService, DigestSources
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.slos import SloService
 from video_monitoring.config.settings import DashboardSettings
@@ -101,9 +101,11 @@ class Api:
             health=healthy_check(world.clock),
             responder=ProviderResponder(world.alerts, None, GuardRails(), world.clock),
             digests=DigestService(
-                engine,
-                lambda s, e: world.manager.list_alerts(AlertQuery(s, e))["history"],
-                lambda r, s, e, p: world.manager.backtest(r, s, e, None, p),
+                DigestSources(
+                    engine,
+                    lambda s, e: world.manager.list_alerts(AlertQuery(s, e))["history"],
+                    lambda r, s, e, p: world.manager.backtest(r, s, e, None, p),
+                ),
                 digests, DashboardSettings().targets(), lambda r, d: None, accounts=None,
             ),
             slos=SloService(objectives, world.monitor, world.clock),

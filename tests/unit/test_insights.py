@@ -16,6 +16,7 @@ from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.models import Window
 from video_monitoring.ingest import sketch
 from video_monitoring.ingest.bounds import UNBOUNDED
+from video_monitoring.ingest.pipeline import Counting
 
 DAY = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
 WINDOW = Window(start=DAY, end=DAY + dt.timedelta(days=1))
@@ -64,7 +65,7 @@ def world() -> tuple[AnalyticsEngine, list[dict[str, Any]], list[dict[str, Any]]
     clock = FixedClock(DAY + dt.timedelta(days=1))
     # Every value tracked: these figures' arithmetic, not the bounds (test_bounds.py).
     monitor = PerformanceMonitor(store, shards=4, clock=clock, bounds=UNBOUNDED)
-    engine = AnalyticsEngine(store, monitor, 4, clock, bounds=UNBOUNDED)
+    engine = AnalyticsEngine(store, monitor, Counting(4, UNBOUNDED), clock)
     docs = []
     for i in range(600):
         store.source[f"g{i}"] = generation(rng, i)

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from local_stack.receivers import HttpReceiver, SmtpInbox, free_port
 from video_monitoring.alerting.channels.base import Channel, Notification
-from video_monitoring.alerting.channels.mail import EmailChannel
+from video_monitoring.alerting.channels.mail import EmailChannel, SmtpServer
 from video_monitoring.alerting.channels.slack import SlackChannel
 from video_monitoring.alerting.channels.sms import SmsChannel
 from video_monitoring.alerting.channels.webhook import (
@@ -53,8 +53,9 @@ SECRET = "s3cr3t-signing-key"
 
 def test_email_arrives_over_smtp_naming_rule_scope_value_threshold_window_and_link() -> None:
     with SmtpInbox() as inbox:
-        channel = EmailChannel(inbox.host, inbox.port, "monitor@example.com",
-                               ["ops@example.com", "oncall@example.com"], tls="none")  # fmt: skip
+        channel = EmailChannel(SmtpServer(inbox.host, inbox.port, tls="none"),
+                               "monitor@example.com",
+                               ["ops@example.com", "oncall@example.com"])  # fmt: skip
         assert deliver(channel, NOTE, FAST).ok
         (message,) = inbox.messages
     assert message["To"] == "ops@example.com, oncall@example.com"

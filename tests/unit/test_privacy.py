@@ -21,6 +21,7 @@ from video_monitoring.core.errors import InvalidArgument, Unavailable
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.app import Dashboard, FileExports, loggable
 from video_monitoring.dashboard.http import Request, StreamResponse
+from video_monitoring.ingest.pipeline import Counting
 from video_monitoring.privacy.erasure import check_user_id, erase_user, subject
 from video_monitoring.privacy.retention import Retention
 
@@ -56,7 +57,9 @@ def test_opted_out_users_are_left_out_of_user_behaviour_insights() -> None:
         store.event_rollup_docs,
     )
     clock = FixedClock(START + dt.timedelta(days=45))
-    independent = AnalyticsEngine(consenting, PerformanceMonitor(consenting, 2, clock), 2, clock)
+    independent = AnalyticsEngine(
+        consenting, PerformanceMonitor(consenting, 2, clock), Counting(2), clock
+    )
     snapshots(independent)
     expected = independent.generate_user_behavior_insights(window)
     assert after == expected
@@ -89,7 +92,7 @@ def generation_doc(**fields: Any) -> dict[str, Any]:
 def test_erased_records_are_frozen() -> None:
     store, clock = FakeStore(), FixedClock(NOW)
     monitor = PerformanceMonitor(store, 2, clock)
-    engine = AnalyticsEngine(store, monitor, 2, clock)
+    engine = AnalyticsEngine(store, monitor, Counting(2), clock)
     window = Window(start=NOW - dt.timedelta(days=1), end=NOW)
     store.source["g1"] = generation_doc()
     store.events["e1"] = {
@@ -166,8 +169,8 @@ def test_windows_beyond_what_firestore_keeps_are_a_400_naming_from() -> None:
     retention = Retention(raw_days=20, aggregate_days=60)
     source = ListSource({"video_generation_metrics": []})
     board = Dashboard(
-        AnalyticsEngine(store, monitor, 2, clock, retention=retention), monitor, clock, 400,
-        verifier=verifier, exports=FileExports(source), retention=retention,
+        AnalyticsEngine(store, monitor, Counting(2, retention=retention), clock), monitor, clock,
+        400, verifier=verifier, exports=FileExports(source), retention=retention,
     )  # fmt: skip
 
     def get(path: str, days_ago: int, **params: str) -> tuple[int, str]:

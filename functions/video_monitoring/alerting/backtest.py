@@ -360,14 +360,22 @@ def needs_from(rule: AlertRule, start: dt.datetime) -> dt.datetime:
     return start
 
 
+@dataclass(frozen=True)
+class WhatIf:
+    """What a backtest asks beyond replaying the stored rule: another threshold to replay it
+    with, and a paging rate to find the nearest threshold for (None: not asked)."""
+
+    threshold: float | None = None
+    pages_per_week: float | None = None
+
+
 def backtest_rule(
     rule: AlertRule,
     reader: RunReader,
     source: Callable[[dt.datetime, dt.datetime], str] | None,
     start: dt.datetime,
     end: dt.datetime,
-    threshold: float | None = None,
-    pages_per_week: float | None = None,
+    what_if: WhatIf = WhatIf(),
 ) -> dict[str, Any]:
     """GET /alert-rules/{ruleId}/backtest: the rule (or it with another threshold; nothing
     saved) replayed over the runs stored in [start, end) with the live state machine; with
@@ -379,6 +387,7 @@ def backtest_rule(
             "rollup hours, or an objective's 30-minute and 6-hour burn); backtests replay "
             "threshold and baseline rules"
         )
+    threshold, pages_per_week = what_if.threshold, what_if.pages_per_week
     trial = rule
     if threshold is not None:
         try:

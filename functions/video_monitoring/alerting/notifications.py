@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from video_monitoring.alerting.channels.base import Channel, DeliveryError, Notification
-from video_monitoring.alerting.channels.mail import EmailChannel
+from video_monitoring.alerting.channels.mail import EmailChannel, SmtpServer
 from video_monitoring.alerting.channels.slack import SlackChannel
 from video_monitoring.alerting.channels.sms import SmsChannel
 from video_monitoring.alerting.channels.webhook import WebhookChannel
@@ -105,6 +105,16 @@ def deliver_all(
         return list(pool.map(one, wanted))
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """How alerts reach people: the channels by name, the retry policy of each delivery, and
+    how a retry waits (injected, so a test does not)."""
+
+    channels: Mapping[str, Channel]
+    policy: RetryPolicy = RetryPolicy()
+    sleep: Callable[[float], None] = time.sleep
+
+
 def _split(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
@@ -121,10 +131,13 @@ def _configured(s: NotificationSettings) -> dict[str, Channel]:
     channels: dict[str, Channel] = {}
     timeout = s.notify_timeout_seconds
     if s.smtp_host and s.alert_email_from and _split(s.alert_email_to):
-        channels["email"] = EmailChannel(
-            s.smtp_host, s.smtp_port, s.alert_email_from, _split(s.alert_email_to),
-            s.smtp_username, s.smtp_password, s.smtp_tls, timeout, s.smtp_ca_bundle,
+        server = SmtpServer(
+            s.smtp_host, s.smtp_port, s.smtp_username, s.smtp_password, s.smtp_tls,
+            s.smtp_ca_bundle,
         )  # fmt: skip
+        channels["email"] = EmailChannel(
+            server, s.alert_email_from, _split(s.alert_email_to), timeout
+        )
     if s.slack_webhook_url is not None:
         channels["slack"] = SlackChannel(s.slack_webhook_url, timeout, s.slack_tier_webhooks())
     if (

@@ -26,7 +26,7 @@ from video_monitoring.core.models import Window
 from video_monitoring.ingest import counters as k
 from video_monitoring.ingest import sketch
 from video_monitoring.ingest.bounds import DEFAULT_BOUNDS, Bounds
-from video_monitoring.ingest.pipeline import Plan, SourceState, StoredState, plan_change
+from video_monitoring.ingest.pipeline import Counting, Plan, SourceState, StoredState, plan_change
 from video_monitoring.ingest.rollup import (
     BucketRange,
     Granularity,
@@ -147,9 +147,8 @@ class PerformanceMonitor:
         now = self._clock()
 
         def plan(source: SourceState, stored: StoredState) -> Plan:
-            return plan_change(
-                generation_id, source, stored, now, self._shards, self._bounds, self._retention
-            )
+            counting = Counting(self._shards, self._bounds, self._retention)
+            return plan_change(generation_id, source, stored, now, counting)
 
         return plan
 

@@ -9,6 +9,7 @@ import email.utils
 import smtplib
 import ssl
 from collections.abc import Mapping
+from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Literal
 
@@ -31,27 +32,33 @@ def tls_context(ca_bundle: str | None = None) -> ssl.SSLContext:
     return context
 
 
+@dataclass(frozen=True)
+class SmtpServer:
+    """Where mail is submitted: host and port, the login (none without a username), the TLS
+    mode, and the CA bundle a private CA's certificate is verified against (None: the system's)."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: SecretStr | None = None
+    tls: SmtpTls = "starttls"
+    ca_bundle: str | None = None
+
+
 class EmailChannel:
     """SMTP."""
 
     name = "email"
 
     def __init__(
-        self,
-        host: str,
-        port: int,
-        sender: str,
-        recipients: list[str],
-        username: str | None = None,
-        password: SecretStr | None = None,
-        tls: SmtpTls = "starttls",
-        timeout: float = 5.0,
-        ca_bundle: str | None = None,
+        self, server: SmtpServer, sender: str, recipients: list[str], timeout: float = 5.0
     ) -> None:
-        self._host, self._port, self._sender, self._recipients = host, port, sender, recipients
-        self._username, self._password, self._tls = username, password, tls
+        self._host, self._port, self._sender, self._recipients = (
+            server.host, server.port, sender, recipients,
+        )  # fmt: skip
+        self._username, self._password, self._tls = server.username, server.password, server.tls
         self.timeout = timeout
-        self._context = tls_context(ca_bundle) if tls != "none" else None
+        self._context = tls_context(server.ca_bundle) if server.tls != "none" else None
 
     def send(self, notification: Notification) -> None:
         """One message to every recipient."""
