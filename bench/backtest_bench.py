@@ -25,7 +25,7 @@ from video_monitoring.adapters import _firestore
 from video_monitoring.adapters.firestore_alerts import FirestoreAlertStore
 from video_monitoring.alerting.manager import AlertManager
 from video_monitoring.alerting.metrics import system_metrics_id
-from video_monitoring.alerting.notifications import RetryPolicy
+from video_monitoring.alerting.notifications import Delivery
 from video_monitoring.alerting.rules import (
     DEFAULT_RULES,
     OVERALL_ONLY,
@@ -107,7 +107,7 @@ def main() -> int:
               f"{len(SCOPES)} scopes) written in {took:.1f} s")  # fmt: skip
         store = FirestoreAlertStore(db)
         store.seed_rules(DEFAULT_RULES)
-        manager = AlertManager(store, {}, RetryPolicy(), "http://x", lambda: END)
+        manager = AlertManager(store, Delivery({}), "http://x", lambda: END)
         seconds, reads, body = timed(manager, args.days)
         print(f"  {args.days}-day backtest of low_success_rate: {seconds:.2f} s, {reads} documents "
               f"read, {body['evaluations']} evaluations, {body['firings']} firings "

@@ -15,7 +15,7 @@ from typing import Any
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from local_stack.stack import REPO_ROOT, LocalStack, start_stack
+from local_stack.stack import REPO_ROOT, LocalStack, StackPorts, start_stack
 
 PROVIDERS = ("runway", "pika", "heygen", "synthesia", "d-id")
 
@@ -37,8 +37,7 @@ def bench_stack(
     stopped on exit."""
     stack = start_stack(
         project,
-        firestore_port,
-        functions_port,
+        StackPorts(firestore_port, functions_port),
         run_schedules=False,
         log_dir=log_dir,
         env={**UNLIMITED, **(env or {})},

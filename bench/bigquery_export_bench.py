@@ -135,7 +135,7 @@ def run_one(day: dt.date) -> dict[str, Any]:
     from video_monitoring.adapters.bigquery import BigQueryWarehouse, bigquery_client
     from video_monitoring.adapters.firestore_exports import FirestoreDaySource
     from video_monitoring.config.settings import BigQuerySettings
-    from video_monitoring.warehouse.nightly import export_day
+    from video_monitoring.warehouse.nightly import ExportOptions, export_day
 
     settings = BigQuerySettings(
         bigquery_api_endpoint=f"http://127.0.0.1:{BQ_PORT}", bigquery_project=PROJECT
@@ -145,7 +145,12 @@ def run_one(day: dt.date) -> dict[str, Any]:
     baseline_mb = _high_water_mb()
     t0 = time.perf_counter()
     run = export_day(
-        timed, timed, day, trigger="bench", now=lambda: dt.datetime.now(dt.UTC), runs=NoRuns()
+        timed,
+        timed,
+        day,
+        ExportOptions("bench"),
+        now=lambda: dt.datetime.now(dt.UTC),
+        runs=NoRuns(),
     )
     elapsed = time.perf_counter() - t0
     table = f"`{warehouse.dataset}.generation_metrics`"

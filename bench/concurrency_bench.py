@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchlib import bench_stack
 from local_stack.ports import free_ports
-from tests.chaos import run_chaos
+from tests.chaos import ChaosPlan, run_chaos
 from tests.integration.support import Stack
 
 PROJECT = "demo-cvplus"
@@ -39,13 +39,15 @@ def main() -> int:
             stack.functions_base,
             db,
             lambda: Stack(stack, stack.functions_base).settle(quiet=2.0, timeout=600),
-            generations=args.generations,
-            events=args.events,
-            writers=8,
-            writes=args.writes,
-            replayers=4,
-            replays=args.replays,
-            seed=42,
+            ChaosPlan(
+                generations=args.generations,
+                events=args.events,
+                writers=8,
+                writes=args.writes,
+                replayers=4,
+                replays=args.replays,
+                seed=42,
+            ),
         )
         failures = {
             name: counts.get("failed", 0) for name, counts in stack.stats()["triggers"].items()

@@ -22,7 +22,7 @@ from playwright.sync_api import sync_playwright
 from benchlib import UNLIMITED, percentile
 from local_stack.auth_emulator import DEMO_USERS
 from local_stack.ports import free_ports
-from local_stack.stack import REPO_ROOT, start_stack
+from local_stack.stack import REPO_ROOT, StackPorts, start_stack
 from local_stack.traffic import simulate
 
 BUDGET_BYTES = 300 * 1024  # the overview's transfer budget, compressed
@@ -39,9 +39,8 @@ def main() -> int:
         return 0
     firestore_port, functions_port, hosting_port, auth_port = free_ports(4)
     stack = start_stack(
-        "demo-cvplus", firestore_port, functions_port, run_schedules=False,
-        log_dir=REPO_ROOT / ".stack" / "bench", hosting_port=hosting_port, auth_port=auth_port,
-        env=UNLIMITED,
+        "demo-cvplus", StackPorts(firestore_port, functions_port, hosting_port, auth_port),
+        run_schedules=False, log_dir=REPO_ROOT / ".stack" / "bench", env=UNLIMITED,
     )  # fmt: skip
     try:
         assert stack.auth is not None and stack.console_url is not None

@@ -39,7 +39,12 @@ from video_monitoring.adapters.cloud_storage import CloudStorageFiles
 from video_monitoring.adapters.firestore_export_jobs import FirestoreJobStore
 from video_monitoring.config.settings import DashboardSettings
 from video_monitoring.core.models import Window
-from video_monitoring.dashboard.export_jobs import WORKER_TIMEOUT_SECONDS, ExportJobs, queue_job
+from video_monitoring.dashboard.export_jobs import (
+    WORKER_TIMEOUT_SECONDS,
+    ExportJobs,
+    JobRequest,
+    queue_job,
+)
 
 PROJECT = "demo-export-jobs-bench"
 VCPU = 0.583
@@ -106,7 +111,9 @@ def run(args: argparse.Namespace, stack: LocalStack, client: firestore.Client, b
     for fmt in args.formats.split(","):
         cpu = cpu_seconds(host)
         now = dt.datetime.now(dt.UTC)
-        job = queue_job(jobs, "bench", "admin", "generations", fmt, window, args.rows, now)
+        job = queue_job(
+            jobs, JobRequest("bench", "admin", "generations", fmt, window, args.rows), now
+        )
         deadline = time.monotonic() + WORKER_TIMEOUT_SECONDS
         while (done := store.get(job.job_id)) is None or done.status in ("queued", "running"):
             assert time.monotonic() < deadline, f"{fmt}: not done within the worker's timeout"

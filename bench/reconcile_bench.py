@@ -34,7 +34,7 @@ from benchlib import bench_stack, percentile
 from local_stack.ports import free_ports
 from video_monitoring.adapters import _firestore, firestore_store
 from video_monitoring.adapters.firestore_store import FirestoreStore
-from video_monitoring.ingest.pipeline import Plan, SourceState, StoredState, plan_change
+from video_monitoring.ingest.pipeline import Counting, Plan, SourceState, StoredState, plan_change
 from video_monitoring.ingest.store import ConcurrencyError, Ledger, Planner
 
 PROJECT = "demo-cvplus"
@@ -119,7 +119,7 @@ def lifecycle(rng: random.Random, created: dt.datetime) -> list[dict[str, Any]]:
 
 def planner_for(doc_id: str) -> Planner:
     now = dt.datetime.now(dt.UTC)
-    return lambda source, stored: plan_change(doc_id, source, stored, now, 16)
+    return lambda source, stored: plan_change(doc_id, source, stored, now, Counting(16))
 
 
 def sequential(store: FirestoreStore, db: firestore.Client, name: str, count: int) -> None:

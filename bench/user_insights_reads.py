@@ -32,6 +32,7 @@ from video_monitoring.adapters.firestore_store import FirestoreStore, user_day_i
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.models import Window
+from video_monitoring.ingest.pipeline import Counting
 
 PROJECT = "demo-cvplus"
 KINDS = ("user_reads", "snapshot_reads", "opt_out_reads", "listed")
@@ -89,7 +90,9 @@ def main() -> int:
         today = now.replace(hour=0, minute=0, second=0, microsecond=0)
         seed(db, today, args.users, args.opt_outs)
         store = FirestoreStore(db, cache=None)
-        engine = AnalyticsEngine(store, PerformanceMonitor(store, 16, lambda: now), 16, lambda: now)
+        engine = AnalyticsEngine(
+            store, PerformanceMonitor(store, 16, lambda: now), Counting(16), lambda: now
+        )
         window = Window(start=now - dt.timedelta(hours=24), end=now)
         print(f"/user-insights reads: {args.users} active users today, {args.opt_outs} opt-outs")
         refresh = getattr(engine, "refresh_open_days", None)

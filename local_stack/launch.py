@@ -24,6 +24,7 @@ from local_stack.stack import (
     ConsolePorts,
     LocalStack,
     StackError,
+    StackPorts,
     auth_ports_of,
     bigquery_ports_of,
     firestore_port_of,
@@ -120,15 +121,18 @@ def launch(
     try:
         if storage_port is not None:
             storage = start_storage_emulator(storage_port, REPO_ROOT / ".stack")
-        stack = start_stack(
-            args.project,
+        ports = StackPorts(
             firestore_port_of(args.firestore_port).number,
             functions_port_of(args.functions_port).number,
+            hosting_port_of(args.hosting_port).number,
+            None if no_auth else auth_ports_of(args.auth_port)[0].number,
+        )
+        stack = start_stack(
+            args.project,
+            ports,
             rules_path=REPO_ROOT / "firestore.rules",
             run_schedules=run_schedules,
             env=env(warehouse) | ({} if storage is None else storage.env()),
-            hosting_port=hosting_port_of(args.hosting_port).number,
-            auth_port=None if no_auth else auth_ports_of(args.auth_port)[0].number,
         )
         launched = Launched(stack, warehouse, storage=storage)
         if stack.auth is not None:

@@ -326,26 +326,35 @@ class LocalStack:
             log_file.close()
 
 
+@dataclass(frozen=True)
+class StackPorts:
+    """The ports a stack asks for: Firestore's and the functions host's (None: the configured
+    ones), the console's on the host and the Auth emulator's (None: not started)."""
+
+    firestore: int | None = None
+    functions: int | None = None
+    hosting: int | None = None
+    auth: int | None = None
+
+
 def start_stack(
     project: str = "demo-cvplus",
-    firestore_port: int | None = None,
-    functions_port: int | None = None,
+    ports: StackPorts = StackPorts(),
     rules_path: Path | None = None,
     run_schedules: bool = True,
     log_dir: Path | None = None,
     env: dict[str, str] | None = None,
-    hosting_port: int | None = None,
-    auth_port: int | None = None,
 ) -> LocalStack:
-    """Start the Auth emulator when `auth_port` is given, the functions host (serving the console
-    too when `hosting_port` is given), then the Firestore emulator pointed at it, then register
-    triggers; PortUnavailable, before starting anything, when a port is taken."""
-    firestore = firestore_port_of(firestore_port)
-    functions = functions_port_of(functions_port)
+    """Start the Auth emulator when `ports.auth` is given, the functions host (serving the
+    console too when `ports.hosting` is given), then the Firestore emulator pointed at it, then
+    register triggers; PortUnavailable, before starting anything, when a port is taken."""
+    hosting_port = ports.hosting
+    firestore = firestore_port_of(ports.firestore)
+    functions = functions_port_of(ports.functions)
     host_ports = [functions]
     if hosting_port is not None:
         host_ports.append(hosting_port_of(hosting_port))
-    auth_ports = auth_ports_of(auth_port) if auth_port is not None else ()
+    auth_ports = auth_ports_of(ports.auth) if ports.auth is not None else ()
     require_free((firestore, *host_ports, *auth_ports))
     firestore_port, functions_port = firestore.number, functions.number
     java = check_java()

@@ -33,6 +33,8 @@ PROVIDERS: tuple[ProviderProfile, ...] = (
     ProviderProfile("synthesia", 0.15, 75, 0.30, 0.01, 0.07),
     ProviderProfile("d-id", 0.15, 35, 0.40, 0.03, 0.04),
 )
+GENERATIONS = "video_generations"
+WRITERS = 8  # generations written at once, each through its lifecycle in order
 ERROR_CODES = ("provider_timeout", "provider_5xx", "content_policy", "quota_exceeded")
 
 
@@ -177,9 +179,7 @@ def simulate(
     count: int = 2000,
     seed: int = 7,
     now: dt.datetime | None = None,
-    collection: str = "video_generations",
     progress: bool = True,
-    concurrency: int = 8,
     prefix: str = "sim",
 ) -> Tally:
     """Write `count` generations through their lifecycles, interleaved, plus upgrade events."""
@@ -195,13 +195,13 @@ def simulate(
 
     def run(plan: tuple[str, list[dict[str, Any]]]) -> None:
         generation_id, states = plan
-        ref = client.collection(collection).document(generation_id)
+        ref = client.collection(GENERATIONS).document(generation_id)
         for state in states:
             ref.set(state)
         if bar is not None:
             bar.update(1)
 
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
         list(pool.map(run, plans))
     if bar is not None:
         bar.close()

@@ -90,66 +90,84 @@ def random_event(rng: random.Random, start: dt.datetime) -> dict[str, Any] | Non
     }
 
 
-def run_chaos(
-    functions_base: str,
-    db: firestore.Client,
-    settle: Callable[[], None],
-    *,
-    generations: int,
-    events: int,
-    writers: int,
-    writes: int,
-    replayers: int,
-    replays: int,
-    seed: int,
-) -> ChaosReport:
-    """Run the writers and replayers, wait for deliveries to settle, compare with the truth."""
-    start = window_start()
-    report = ChaosReport()
-    targets = [("video_generations", f"chaos-g{i}") for i in range(generations)]
-    targets += [("analytics_events", f"chaos-e{i}") for i in range(events)]
-    # Each document moves among a few states of its own (two valid ones, an invalid one, gone), so
-    # it often returns to a state that is already counted: the case where a newer delivery finds
-    # nothing to do while an older handler has not committed yet.
-    palette_rng = random.Random(seed)
-    palettes: dict[str, list[dict[str, Any] | None]] = {}
+@dataclass(frozen=True)
+class ChaosPlan:
+    """How much chaos: generation and event documents, writer threads and the writes they make
+    in all, replay threads and the deliveries they repeat in all, and the seed of it all."""
+
+    generations: int
+    events: int
+    writers: int
+    writes: int
+    replayers: int
+    replays: int
+    seed: int
+
+
+def palettes(
+    targets: list[tuple[str, str]], seed: int, start: dt.datetime
+) -> dict[str, list[dict[str, Any] | None]]:
+    """A few states per document (three valid or invalid ones, then gone)."""
+    rng = random.Random(seed)
+    found: dict[str, list[dict[str, Any] | None]] = {}
     for collection, doc_id in targets:
         make = random_generation if collection == "video_generations" else random_event
         states: list[dict[str, Any] | None] = []
         while len([s for s in states if s is not None]) < 3:
-            states.append(make(palette_rng, start))
-        palettes[doc_id] = [s for s in states if s is not None] + [None]
-    lock = threading.Lock()
-    writes_left = [writes]
-    writers_done = threading.Event()
+            states.append(make(rng, start))
+        found[doc_id] = [s for s in states if s is not None] + [None]
+    return found
 
-    def writer(number: int) -> None:
-        rng = random.Random(seed * 1000 + number)
-        while True:
-            with lock:
-                if writes_left[0] <= 0:
-                    return
-                writes_left[0] -= 1
-            collection, doc_id = rng.choice(targets)
-            state = rng.choice(palettes[doc_id])
-            ref = db.collection(collection).document(doc_id)
+
+@dataclass
+class ChaosRun:
+    """What the writer and replayer threads of one run share."""
+
+    functions_base: str
+    db: firestore.Client
+    plan: ChaosPlan
+    targets: list[tuple[str, str]]
+    palettes: dict[str, list[dict[str, Any] | None]]
+    report: ChaosReport = field(default_factory=ChaosReport)
+    writes_left: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    writers_done: threading.Event = field(default_factory=threading.Event)
+
+    def take_write(self) -> bool:
+        """Claim one of the writes left; False when none is."""
+        with self.lock:
+            if self.writes_left <= 0:
+                return False
+            self.writes_left -= 1
+            return True
+
+    def write(self, number: int) -> None:
+        """Writer thread: set or delete random documents until the writes run out."""
+        rng = random.Random(self.plan.seed * 1000 + number)
+        while self.take_write():
+            collection, doc_id = rng.choice(self.targets)
+            state = rng.choice(self.palettes[doc_id])
+            ref = self.db.collection(collection).document(doc_id)
             if state is None:
                 ref.delete()
             else:
                 ref.set(state)
-            with lock:
-                report.writes += 1
-                report.deletes += state is None
+            with self.lock:
+                self.report.writes += 1
+                self.report.deletes += state is None
             time.sleep(rng.uniform(0, 0.004))
 
-    def replayer(number: int) -> None:
-        rng = random.Random(seed * 2000 + number)
+    def replay(self, number: int) -> None:
+        """Replayer thread: post recorded deliveries again, until its share is done (or the
+        writers are, once it replayed one)."""
+        rng = random.Random(self.plan.seed * 2000 + number)
         session = requests.Session()
         done = 0
-        while done < replays // max(replayers, 1) and not (writers_done.is_set() and done > 0):
-            _, doc_id = rng.choice(targets)
+        share = self.plan.replays // max(self.plan.replayers, 1)
+        while done < share and not (self.writers_done.is_set() and done > 0):
+            _, doc_id = rng.choice(self.targets)
             recorded = session.get(
-                f"{functions_base}/__/recorded", params={"document": doc_id}, timeout=10
+                f"{self.functions_base}/__/recorded", params={"document": doc_id}, timeout=10
             ).json()
             if not recorded:
                 time.sleep(0.005)
@@ -157,23 +175,39 @@ def run_chaos(
             event = rng.choice(recorded)  # any of them: duplicates and stale ones alike
             for _ in range(rng.choice((1, 1, 2))):
                 session.post(
-                    f"{functions_base}{event['path']}",
+                    f"{self.functions_base}{event['path']}",
                     data=event["body"].encode("latin-1"),
                     headers=event["headers"],
                     timeout=60,
                 )
                 done += 1
-        with lock:
-            report.replays += done
+        with self.lock:
+            self.report.replays += done
 
+
+def run_chaos(
+    functions_base: str, db: firestore.Client, settle: Callable[[], None], plan: ChaosPlan
+) -> ChaosReport:
+    """Run the writers and replayers, wait for deliveries to settle, compare with the truth."""
+    start = window_start()
+    targets = [("video_generations", f"chaos-g{i}") for i in range(plan.generations)]
+    targets += [("analytics_events", f"chaos-e{i}") for i in range(plan.events)]
+    # Each document moves among a few states of its own (two valid ones, an invalid one, gone), so
+    # it often returns to a state that is already counted: the case where a newer delivery finds
+    # nothing to do while an older handler has not committed yet.
+    run = ChaosRun(
+        functions_base, db, plan, targets, palettes(targets, plan.seed, start),
+        writes_left=plan.writes,
+    )  # fmt: skip
+    report = run.report
     began = time.monotonic()
-    threads = [threading.Thread(target=writer, args=(i,)) for i in range(writers)]
-    replay_threads = [threading.Thread(target=replayer, args=(i,)) for i in range(replayers)]
+    threads = [threading.Thread(target=run.write, args=(i,)) for i in range(plan.writers)]
+    replay_threads = [threading.Thread(target=run.replay, args=(i,)) for i in range(plan.replayers)]
     for thread in threads + replay_threads:
         thread.start()
     for thread in threads:
         thread.join()
-    writers_done.set()
+    run.writers_done.set()
     for thread in replay_threads:
         thread.join()
     report.seconds = time.monotonic() - began

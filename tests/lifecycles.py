@@ -44,6 +44,14 @@ def random_lifecycle(rng: random.Random, generation_id: str, day: dt.datetime) -
         doc["status"] = "processing"
         doc["startedAt"] = created + dt.timedelta(seconds=rng.uniform(0, 30))
         life.states.append(dict(doc))
+    _finish(rng, doc, life)
+    _late_change(rng, doc, life)
+    return life
+
+
+def _finish(rng: random.Random, doc: dict[str, Any], life: Lifecycle) -> None:
+    """Most generations complete, some fail, a few are cancelled, the rest stay in progress."""
+    created = doc["createdAt"]
     roll = rng.random()
     if roll < 0.75 or (roll < 0.85 and "startedAt" in doc):
         start = doc.get("startedAt", created)
@@ -70,6 +78,10 @@ def random_lifecycle(rng: random.Random, generation_id: str, day: dt.datetime) -
             status="cancelled", completedAt=doc.get("startedAt", created) + dt.timedelta(seconds=5)
         )
         life.states.append(dict(doc))
+
+
+def _late_change(rng: random.Random, doc: dict[str, Any], life: Lifecycle) -> None:
+    """Now and then a rewrite, a corrected cost, a deletion, or an update that breaks it."""
     extra = rng.random()
     if extra < 0.05:
         life.states.append(dict(doc))  # identical rewrite
@@ -82,7 +94,6 @@ def random_lifecycle(rng: random.Random, generation_id: str, day: dt.datetime) -
         bad = dict(doc)
         bad["userTier"] = "gold"  # invalid now: must leave every aggregate
         life.states.append(bad)
-    return life
 
 
 def is_valid(doc: Mapping[str, Any] | None) -> bool:

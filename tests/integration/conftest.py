@@ -18,6 +18,7 @@ from local_stack.receivers import Receivers
 from local_stack.stack import (
     REPO_ROOT,
     StackError,
+    StackPorts,
     check_java,
     emulator_jar,
     port_setting,
@@ -117,8 +118,7 @@ def stack(
         ("TEST_FIRESTORE_PORT", "TEST_FUNCTIONS_PORT", "TEST_HOSTING_PORT", "TEST_AUTH_PORT"),
         lambda ports: start_stack(
             PROJECT,
-            ports[0],
-            ports[1],
+            StackPorts(ports[0], ports[1], ports[2], None if no_auth else ports[3]),
             rules_path=REPO_ROOT / "firestore.rules",
             run_schedules=False,
             log_dir=run_dir,
@@ -135,8 +135,6 @@ def stack(
                 "ACTION_RATE_PER_MINUTE": "1000000",
                 **bigquery_env(bigquery_emulator),
             },
-            hosting_port=ports[2],
-            auth_port=None if no_auth else ports[3],
         ),
     )
     if local.auth is not None:

@@ -37,8 +37,9 @@ from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.config.settings import BigQuerySettings, Settings
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.http import Response
+from video_monitoring.ingest.pipeline import Counting
 from video_monitoring.runtime.bootstrap import bounds_of
-from video_monitoring.warehouse.nightly import DayRun, export_day, replace_statements
+from video_monitoring.warehouse.nightly import DayRun, ExportOptions, export_day, replace_statements
 from video_monitoring.warehouse.rows import TABLES, bq_schema
 
 pytestmark = pytest.mark.integration
@@ -124,10 +125,9 @@ def export_in_process(
         FirestoreDaySource(db),
         options.pop("warehouse", bq),
         day.date(),
-        trigger="test",
+        ExportOptions("test", **options),
         now=lambda: dt.datetime.now(dt.UTC),
         runs=FirestoreRunLog(db),
-        **options,
     )
 
 
@@ -691,8 +691,8 @@ def test_every_endpoint_answers_windows_beyond_the_rollups_from_bigquery_with_th
     store = FirestoreStore(db)
     later = DAY + dt.timedelta(days=900)
     archived = AnalyticsEngine(
-        store, PerformanceMonitor(store, 16, lambda: later), 16, lambda: later,
-        bounds_of(Settings()), archive=bq,
+        store, PerformanceMonitor(store, 16, lambda: later),
+        Counting(16, bounds_of(Settings())), lambda: later, archive=bq,
     )  # fmt: skip
     endpoints = {
         "/summary": archived.get_analytics_summary, "/performance": archived.system_metrics,

@@ -17,7 +17,7 @@ import requests
 from google.cloud import firestore
 
 from local_stack.ports import free_ports
-from local_stack.stack import start_stack
+from local_stack.stack import StackPorts, start_stack
 from tests.integration.support import PROJECT, Stack, client_of, summary, token, wait_until
 
 # Writing 10,000 values of every field through the triggers takes minutes on the emulator.
@@ -117,8 +117,7 @@ def own_stack(stack: Stack) -> Iterator[tuple[Stack, firestore.Client]]:
     with tempfile.TemporaryDirectory(prefix="bounded-stack-") as logs:
         local = start_stack(
             PROJECT,
-            firestore_port,
-            functions_port,
+            StackPorts(firestore_port, functions_port),
             run_schedules=False,
             log_dir=Path(logs),
             env={"BIGQUERY_ENABLED": "false", "HEALTH_CACHE_SECONDS": "0"},

@@ -18,8 +18,8 @@ import pytest
 from google.cloud import firestore
 
 from local_stack.ports import free_ports
-from local_stack.stack import start_stack
-from tests.chaos import run_chaos
+from local_stack.stack import StackPorts, start_stack
+from tests.chaos import ChaosPlan, run_chaos
 from tests.integration.support import PROJECT, Stack, client_of
 
 pytestmark = pytest.mark.integration
@@ -32,8 +32,7 @@ def slow_stack(stack: Stack) -> Iterator[tuple[Stack, firestore.Client]]:
     with tempfile.TemporaryDirectory(prefix="chaos-stack-") as logs:
         local = start_stack(
             PROJECT,
-            firestore_port,
-            functions_port,
+            StackPorts(firestore_port, functions_port),
             run_schedules=False,
             log_dir=Path(logs),
             env={
@@ -60,13 +59,9 @@ def test_concurrent_rewrites_and_redeliveries_stay_exact(
         stack.functions_base,
         db,
         lambda: stack.settle(quiet=1.0),
-        generations=8,
-        events=4,
-        writers=4,
-        writes=160,
-        replayers=4,
-        replays=240,
-        seed=seed,
+        ChaosPlan(
+            generations=8, events=4, writers=4, writes=160, replayers=4, replays=240, seed=seed
+        ),
     )
     assert report.writes == 160
     assert report.replays > 0

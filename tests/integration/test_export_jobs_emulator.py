@@ -20,7 +20,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from local_stack.ports import Port, free_ports
-from local_stack.stack import LocalStack, start_stack
+from local_stack.stack import LocalStack, StackPorts, start_stack
 from local_stack.storage_emulator import StorageEmulator, start_storage_emulator, storage_missing
 from tests.integration.support import PROJECT, Stack, client_of, token, wait_until, whole_day
 
@@ -42,7 +42,7 @@ def own_stack() -> Iterator[tuple[Stack, firestore.Client, StorageEmulator]]:
         )
         try:
             local = start_stack(
-                PROJECT, firestore_port, functions_port, run_schedules=False,
+                PROJECT, StackPorts(firestore_port, functions_port), run_schedules=False,
                 log_dir=Path(logs),
                 env={
                     "BIGQUERY_ENABLED": "false", "EXPORT_SYNC_ROWS_CSV": str(SYNC_CAP),

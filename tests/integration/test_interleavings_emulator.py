@@ -25,7 +25,7 @@ from video_monitoring.adapters.firestore_store import FirestoreStore
 from video_monitoring.config import constants as c
 from video_monitoring.ingest.bounds import Bounds
 from video_monitoring.ingest.events import plan_event_change
-from video_monitoring.ingest.pipeline import Plan, SourceState, StoredState, plan_change
+from video_monitoring.ingest.pipeline import Counting, Plan, SourceState, StoredState, plan_change
 from video_monitoring.ingest.rollup import BucketRange, flatten, floor_time, step
 from video_monitoring.ingest.store import Ledger
 
@@ -50,13 +50,13 @@ def clean(stack: Stack) -> Iterator[None]:
 def generation_planner(doc_id: str) -> Callable[[SourceState, StoredState], Plan]:
     """The planner `on_generation_written` uses."""
     now = dt.datetime.now(dt.UTC)
-    return lambda source, stored: plan_change(doc_id, source, stored, now, SHARDS, BOUNDS)
+    return lambda source, stored: plan_change(doc_id, source, stored, now, Counting(SHARDS, BOUNDS))
 
 
 def event_planner(doc_id: str) -> Callable[[SourceState, StoredState], Plan]:
     """The planner `on_analytics_event_written` uses."""
     now = dt.datetime.now(dt.UTC)
-    return lambda source, stored: plan_event_change(doc_id, source, stored, now, SHARDS)
+    return lambda source, stored: plan_event_change(doc_id, source, stored, now, Counting(SHARDS))
 
 
 class Handler:

@@ -16,7 +16,7 @@ from local_stack.auth_emulator import auth_missing
 from local_stack.bigquery_emulator import bigquery_missing
 from local_stack.host import FUNCTIONS_DIR
 from local_stack.ports import Port, PortUnavailable, free_ports, why_unusable
-from local_stack.stack import main, start_stack
+from local_stack.stack import StackPorts, main, start_stack
 from tests.integration.conftest import on_ports
 from tests.integration.support import PROJECT
 
@@ -128,7 +128,7 @@ def test_start_stack_refuses_a_taken_port_before_starting_anything(
     taken = listen(0)
     firestore = free_ports(1)[0]
     with pytest.raises(PortUnavailable, match=rf"port {taken} \(functions host\).*FUNCTIONS_PORT"):
-        start_stack(PROJECT, firestore, taken, run_schedules=False)
+        start_stack(PROJECT, StackPorts(firestore, taken), run_schedules=False)
     assert why_unusable(firestore) is None
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -23,7 +23,7 @@ from video_monitoring.adapters import _firestore, firestore_fold
 from video_monitoring.adapters.firestore_rollups import FoldedCache
 from video_monitoring.adapters.firestore_store import FirestoreStore
 from video_monitoring.config import constants as c
-from video_monitoring.ingest.pipeline import plan_change
+from video_monitoring.ingest.pipeline import Counting, plan_change
 from video_monitoring.ingest.rollup import BucketRange, bucket_starts, cover, floor_time
 from video_monitoring.ingest.store import Ledger
 
@@ -58,7 +58,9 @@ def generation(created: dt.datetime, rng: random.Random, **fields: Any) -> dict[
 def reconcile(store: FirestoreStore, doc_id: str) -> None:
     now = dt.datetime.now(dt.UTC)
     store.reconcile(
-        doc_id, lambda source, stored: plan_change(doc_id, source, stored, now, SHARDS), LEDGER
+        doc_id,
+        lambda source, stored: plan_change(doc_id, source, stored, now, Counting(SHARDS)),
+        LEDGER,
     )
 
 
@@ -94,6 +96,46 @@ def assert_exact(store: FirestoreStore, docs: dict[str, dict[str, Any]]) -> None
         assert counted(store, granularity, start, FAR) == expected(docs, granularity)
 
 
+def random_writes(db: firestore.Client, created: dict[str, dt.datetime], seed: int) -> None:
+    """Sixty random creates, ratings, corrections and deletions of the documents, each
+    reconciled as its trigger would."""
+    store, local = FirestoreStore(db), random.Random(seed)
+    source = db.collection(LEDGER.source)
+    ids = list(created)  # in the order they were made
+    for _ in range(60):
+        doc_id = local.choice(ids)
+        action = local.random()
+        if action < 0.15:
+            source.document(doc_id).delete()
+        else:
+            fields = {"userRating": local.randint(1, 5)} if action < 0.5 else {}
+            source.document(doc_id).set(generation(created[doc_id], local, **fields))
+        reconcile(store, doc_id)
+
+
+def fold_until(
+    db: firestore.Client, stop: threading.Event, folds: list[firestore_fold.Fold]
+) -> None:
+    """Fold every epoch, the open one included, until told to stop."""
+    store = FirestoreStore(db)
+    while not stop.is_set():
+        folds.append(store.fold(FAR))
+
+
+def collecting(
+    errors: list[BaseException], action: Callable[..., None], *args: Any
+) -> Callable[[], None]:
+    """A thread's target: the action, its error kept for the test to raise."""
+
+    def run() -> None:
+        try:
+            action(*args)
+        except BaseException as error:
+            errors.append(error)
+
+    return run
+
+
 def test_folds_racing_handlers_count_every_change_once(
     db: firestore.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -108,34 +150,11 @@ def test_folds_racing_handlers_count_every_change_once(
     created = {i: NOW - dt.timedelta(minutes=rng.randrange(3 * 24 * 60)) for i in ids}
     stop = threading.Event()
     errors: list[BaseException] = []
-
-    def writer(seed: int) -> None:
-        store, local = FirestoreStore(db), random.Random(seed)
-        try:
-            for _ in range(60):
-                doc_id = local.choice(ids)
-                action = local.random()
-                if action < 0.15:
-                    source.document(doc_id).delete()
-                else:
-                    fields = {"userRating": local.randint(1, 5)} if action < 0.5 else {}
-                    source.document(doc_id).set(generation(created[doc_id], local, **fields))
-                reconcile(store, doc_id)
-        except BaseException as error:
-            errors.append(error)
-
-    folds = []
-
-    def folder() -> None:
-        store = FirestoreStore(db)
-        try:
-            while not stop.is_set():
-                folds.append(store.fold(FAR))
-        except BaseException as error:
-            errors.append(error)
-
-    writers = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
-    fold_thread = threading.Thread(target=folder)
+    folds: list[firestore_fold.Fold] = []
+    writers = [
+        threading.Thread(target=collecting(errors, random_writes, db, created, n)) for n in range(4)
+    ]
+    fold_thread = threading.Thread(target=collecting(errors, fold_until, db, stop, folds))
     fold_thread.start()
     for thread in writers:
         thread.start()

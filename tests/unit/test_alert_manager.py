@@ -14,7 +14,7 @@ import pytest
 from tests.unit.alert_fakes import FakeAlertStore, RecordingChannel
 from tests.unit.fakes import FakeStore, FixedClock
 from video_monitoring.alerting.manager import AlertManager, RunReport
-from video_monitoring.alerting.notifications import RetryPolicy
+from video_monitoring.alerting.notifications import Delivery, RetryPolicy
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.errors import Conflict, InvalidArgument
 from video_monitoring.ingest.service import IngestService
@@ -37,13 +37,12 @@ class World:
         self.alerts = FakeAlertStore()
         self.channels = {name: RecordingChannel(name) for name in CHANNELS}
         self.channels["email"].fail = email_failures
+        policy = RetryPolicy(attempts=1, base_delay_seconds=0, max_delay_seconds=0)
         self.manager = AlertManager(
             self.alerts,
-            self.channels,
-            RetryPolicy(attempts=1, base_delay_seconds=0, max_delay_seconds=0),
+            Delivery(self.channels, policy, sleep=lambda _: None),
             "http://127.0.0.1:5001/p/us-central1/video_analytics_dashboard",
             self.clock,
-            sleep=lambda _: None,
         )
         self.count = 0
 

@@ -36,7 +36,7 @@ from video_monitoring.alerting.manager import AlertQuery
 from video_monitoring.alerting.responder import ProviderResponder
 from video_monitoring.alerting.rules import RULE_ID
 from video_monitoring.analytics.capacity import CapacityService
-from video_monitoring.analytics.digests import DigestService
+from video_monitoring.analytics.digests import DigestService, DigestSources
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.queue import QueueService
 from video_monitoring.analytics.slos import SloService
@@ -45,7 +45,7 @@ from video_monitoring.core.models import PROVIDER_PATTERN, Window
 from video_monitoring.dashboard.access import Bucket, Quota, take_token
 from video_monitoring.dashboard.alert_routes import ALERT_ID
 from video_monitoring.dashboard.app import ApiServices, Dashboard, FileExports
-from video_monitoring.dashboard.export_jobs import JOB_ID, ExportJobs, queue_job
+from video_monitoring.dashboard.export_jobs import JOB_ID, ExportJobs, JobRequest, queue_job
 from video_monitoring.dashboard.http import Request, Response, StreamResponse
 from video_monitoring.privacy.erasure import USER_ID
 from video_monitoring.privacy.pseudonyms import ANONYMOUS
@@ -101,7 +101,9 @@ class Api:
         engine = AnalyticsEngine(world.store, world.monitor)
         jobs = ExportJobs(DictJobs(), DictFiles())
         window = Window(start=NOW - dt.timedelta(days=1), end=NOW)
-        self.job_id = queue_job(jobs, "tok-admin", "admin", "generations", "csv", window, 3, NOW)
+        self.job_id = queue_job(
+            jobs, JobRequest("tok-admin", "admin", "generations", "csv", window, 3), NOW
+        )
         self.dashboard = Dashboard(ApiServices(
             engine, world.clock, 400, verifier=verifier, alerts=world.manager,
             exports=FileExports(
@@ -112,9 +114,11 @@ class Api:
             health=healthy_check(world.clock),
             responder=ProviderResponder(world.alerts, None, GuardRails(), world.clock),
             digests=DigestService(
-                engine,
-                lambda s, e: world.manager.list_alerts(AlertQuery(s, e))["history"],
-                lambda r, s, e, p: world.manager.backtest(r, s, e, None, p),
+                DigestSources(
+                    engine,
+                    lambda s, e: world.manager.list_alerts(AlertQuery(s, e))["history"],
+                    lambda r, s, e, p: world.manager.backtest(r, s, e, None, p),
+                ),
                 digests, DashboardSettings().targets(), lambda r, d: None, accounts=None,
             ),
             slos=SloService(objectives, world.monitor, world.clock),

@@ -21,7 +21,7 @@ from video_monitoring.ingest import sketch
 from video_monitoring.ingest.bounds import DEFAULT_BOUNDS, Bounds
 from video_monitoring.ingest.counters import MICRO_USD, MILLI, MS
 from video_monitoring.ingest.events import event_contribution
-from video_monitoring.ingest.pipeline import generation_user_day
+from video_monitoring.ingest.pipeline import Counting, generation_user_day
 from video_monitoring.ingest.rollup import Granularity, contribution, fixed
 from video_monitoring.ingest.service import IngestService
 from video_monitoring.ingest.store import UserActivity
@@ -71,7 +71,9 @@ class FakeArchive:
 def engine(archive: FakeArchive | None) -> AnalyticsEngine:
     store, clock = FakeStore(), FixedClock(NOW)
     monitor = PerformanceMonitor(store, 2, clock)
-    return AnalyticsEngine(store, monitor, 2, clock, retention=Retention(10, 30), archive=archive)
+    return AnalyticsEngine(
+        store, monitor, Counting(2, retention=Retention(10, 30)), clock, archive=archive
+    )
 
 
 def days(start: dt.datetime, end: dt.datetime) -> Window:
@@ -273,7 +275,10 @@ def test_endpoints_split_old_windows_at_the_horizon_and_say_which_source_answere
     for name, store in (("all", everything), ("old", old_part), ("recent", recent_part)):
         keep = Retention(3650, 3650)  # these see every generation in their rollups
         engines[name] = AnalyticsEngine(
-            store, PerformanceMonitor(store, 2, clock, retention=keep), 2, clock, retention=keep
+            store,
+            PerformanceMonitor(store, 2, clock, retention=keep),
+            Counting(2, retention=keep),
+            clock,
         )
         ingests[name] = IngestService(store, 2, clock, retention=keep)
     for i in range(40):
@@ -289,8 +294,8 @@ def test_endpoints_split_old_windows_at_the_horizon_and_say_which_source_answere
     archive = CellArchive(engines["old"])
     recent_store = recent_part
     split = AnalyticsEngine(
-        recent_store, PerformanceMonitor(recent_store, 2, clock), 2, clock,
-        retention=Retention(10, 30), archive=archive,
+        recent_store, PerformanceMonitor(recent_store, 2, clock),
+        Counting(2, retention=Retention(10, 30)), clock, archive=archive,
     )  # fmt: skip
     window = days(HORIZON - dt.timedelta(days=4), HORIZON + dt.timedelta(days=4))
     for endpoint in ("get_analytics_summary", "system_metrics", "generate_quality_insights",

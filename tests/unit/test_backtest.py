@@ -12,8 +12,10 @@ import pytest
 from tests.unit.test_alert_manager import NOW, World
 from video_monitoring.alerting.backtest import (
     History,
+    Pace,
     SplitRuns,
     StoredRun,
+    WhatIf,
     backtest_rule,
     replay,
     suggest,
@@ -169,14 +171,14 @@ def test_a_suggested_threshold_meets_the_page_budget_and_names_what_it_misses() 
     history = History(runs)
     current = replay(rule, history, NOW, end)
     assert current.firings == 3
-    one = suggest(rule, history, NOW, end, 1.0, current)
+    one = suggest(rule, history, Pace(Budget.unlimited(), NOW, end), 1.0, current)
     assert one.threshold is not None and 130.0 <= one.threshold < 200.0
     assert one.replay is not None and one.replay.firings == 1
     assert [e.value for e in one.missed] == [95.0, 130.0]
-    two = suggest(rule, history, NOW, end, 2.0, current)
+    two = suggest(rule, history, Pace(Budget.unlimited(), NOW, end), 2.0, current)
     assert two.threshold is not None and 95.0 <= two.threshold < 130.0
     assert [e.value for e in two.missed] == [95.0]
-    none = suggest(rule, history, NOW, end, 5.0, current)
+    none = suggest(rule, history, Pace(Budget.unlimited(), NOW, end), 5.0, current)
     assert none.threshold == 90.0 and none.missed == []  # the rule already meets the target
 
 
@@ -238,7 +240,7 @@ def test_a_backtest_that_cannot_finish_by_the_deadline_stops_and_names_a_window_
     end = NOW + TICKS * TICK
 
     def backtest(start: dt.datetime) -> dict[str, object]:
-        return backtest_rule(rule, reader, None, start, end, None, pages, Budget(50, clock))
+        return backtest_rule(rule, reader, None, start, end, WhatIf(None, pages, Budget(50, clock)))
 
     with pytest.raises(DeadlineExceeded) as refused:
         backtest(NOW)
@@ -252,4 +254,4 @@ def test_a_backtest_that_cannot_finish_by_the_deadline_stops_and_names_a_window_
     began = clock.now
     body = backtest(fits)  # the window proposed finishes within the same budget
     assert clock.now - began < 50
-    assert body == backtest_rule(rule, world.alerts, None, fits, end, None, pages)
+    assert body == backtest_rule(rule, world.alerts, None, fits, end, WhatIf(None, pages))

@@ -18,6 +18,7 @@ from video_monitoring.runtime import cli
 from video_monitoring.warehouse.nightly import (
     DayRun,
     ExportConfigError,
+    ExportOptions,
     TableCounts,
     dataset_path,
     day_bounds,
@@ -110,7 +111,7 @@ class Runs:
 def run_export(source: FakeSource, warehouse: FakeWarehouse, **options: Any) -> tuple[DayRun, Runs]:
     runs = Runs()
     run = export_day(
-        source, warehouse, DAY, trigger="test", now=lambda: START, runs=runs, **options
+        source, warehouse, DAY, ExportOptions("test", **options), now=lambda: START, runs=runs
     )
     return run, runs
 
@@ -243,7 +244,7 @@ def test_a_failed_replace_is_recorded_and_raised_and_staging_is_dropped() -> Non
     warehouse = FakeWarehouse(fail_on_replace=True)
     runs = Runs()
     with pytest.raises(RuntimeError, match="transaction aborted"):
-        export_day(source, warehouse, DAY, trigger="t", now=lambda: START, runs=runs)
+        export_day(source, warehouse, DAY, ExportOptions("t"), now=lambda: START, runs=runs)
     assert runs.states[-1]["status"] == "failed"
     assert runs.states[-1]["error"] == "RuntimeError: transaction aborted"
     assert len(warehouse.dropped) == len(TABLES)

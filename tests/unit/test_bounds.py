@@ -30,6 +30,7 @@ from video_monitoring.ingest import counters as k
 from video_monitoring.ingest.bounds import DEFAULT_BOUNDS, Bounds
 from video_monitoring.ingest.events import event_contribution
 from video_monitoring.ingest.pipeline import (
+    Counting,
     SourceState,
     StoredState,
     generation_user_day,
@@ -187,7 +188,7 @@ def test_quality_and_health_say_how_many_values_went_to_other() -> None:
     store, clock = FakeStore(), FixedClock(DAY + dt.timedelta(hours=2))
     monitor = PerformanceMonitor(store, shards=4, clock=clock)
     ingest = IngestService(store, shards=4, clock=clock)
-    engine = AnalyticsEngine(store, monitor, 4, clock)
+    engine = AnalyticsEngine(store, monitor, Counting(4), clock)
     for i in range(30):
         doc = odd_generation(i)
         if i % 3 == 0:
@@ -273,10 +274,10 @@ def test_free_text_field_names_and_features_cannot_grow_a_record() -> None:
     name over 128 characters is a rejection naming `features`, not a huge metrics record."""
     doc = odd_generation(1) | {f"{i:04d}" + "x" * 1400: i for i in range(300)}
     doc["status"] = "exploded"
-    plan = plan_change("g1", SourceState(doc), StoredState(None, None), DAY, 4)
+    plan = plan_change("g1", SourceState(doc), StoredState(None, None), DAY, Counting(4))
     assert plan.rejected is not None and len(plan.rejected["fields"]) == 100
     assert max(len(name) for name in plan.rejected["fields"]) == 64
     assert len(json.dumps(plan.rejected, default=str)) < 16 * 1024
     long_feature = odd_generation(2) | {"features": ["f" * 129]}
-    plan = plan_change("g2", SourceState(long_feature), StoredState(None, None), DAY, 4)
+    plan = plan_change("g2", SourceState(long_feature), StoredState(None, None), DAY, Counting(4))
     assert plan.outcome == "rejected" and (plan.reason or "").startswith("features.0:")

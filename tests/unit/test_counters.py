@@ -12,7 +12,7 @@ from video_monitoring.core.models import AppEvent, GenerationDocument
 from video_monitoring.ingest import counters as k
 from video_monitoring.ingest.bounds import Bounds
 from video_monitoring.ingest.events import event_contribution, plan_event_change
-from video_monitoring.ingest.pipeline import SourceState, StoredState, generation_user_day
+from video_monitoring.ingest.pipeline import Counting, SourceState, StoredState, generation_user_day
 from video_monitoring.ingest.rollup import Totals, contribution
 
 T0 = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
@@ -68,7 +68,9 @@ def test_every_event_counter_written_is_defined() -> None:
     days: set[str] = set()
     for i, data in enumerate(events):
         cells |= set(event_contribution(f"e{i}", AppEvent.model_validate(data), 4).values)
-        plan = plan_event_change(f"e{i}", SourceState(data), StoredState(None, None), T0, 4)
+        plan = plan_event_change(
+            f"e{i}", SourceState(data), StoredState(None, None), T0, Counting(4)
+        )
         days |= {key for delta in plan.user_deltas for key in delta.values}
     assert all(k.defines(key, k.EVENT_COUNTERS) for key in cells), cells
     assert all(k.defines(key, k.USER_DAY_COUNTERS) for key in days), days

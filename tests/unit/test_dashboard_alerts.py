@@ -12,7 +12,7 @@ from tests.unit.test_alert_manager import World, degraded_world
 from tests.unit.test_backtest import Ticking
 from tests.unit.test_dashboard import json_response, verifier
 from video_monitoring.alerting.manager import AlertManager
-from video_monitoring.alerting.notifications import RetryPolicy
+from video_monitoring.alerting.notifications import Delivery, RetryPolicy
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.core.budget import Budget
 from video_monitoring.dashboard.app import ApiServices, Dashboard
@@ -273,7 +273,7 @@ def test_a_backtest_past_the_request_deadline_is_a_503_naming_from() -> None:
     world.tick()
     late = Ticking(30.0)  # every look at the clock finds 30 s more gone
     world.manager = AlertManager(
-        world.alerts, world.channels, RetryPolicy(attempts=1), "", world.clock,
+        world.alerts, Delivery(world.channels, RetryPolicy(attempts=1)), "", world.clock,
         backtest_budget=lambda: Budget(50, late),
     )  # fmt: skip
     status, body = Api(world).call("GET", "/alert-rules/low_success_rate/backtest", window="1h")

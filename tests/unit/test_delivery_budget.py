@@ -16,7 +16,7 @@ from tests.unit.test_digest import MONDAY, TARGETS, Figures, MemoryStore
 from video_monitoring.alerting.channels.base import DeliveryError, Notification
 from video_monitoring.alerting.manager import CLAIM_LEASE
 from video_monitoring.alerting.notifications import RetryPolicy, deliver
-from video_monitoring.analytics.digests import DigestService, Recipient
+from video_monitoring.analytics.digests import DigestService, DigestSources, Recipient
 from video_monitoring.core.budget import Budget, run_within
 from video_monitoring.runtime.bootstrap import Services
 from video_monitoring.runtime.handlers import LiveTick
@@ -135,7 +135,7 @@ def test_digests_stop_claiming_recipients_once_the_budget_is_spent() -> None:
         sent.append(recipient.address or recipient.key)
 
     service = DigestService(
-        Figures(), lambda s, e: [], lambda *a: {}, store, TARGETS, send, ["weekly"],
+        DigestSources(Figures(), lambda s, e: [], lambda *a: {}), store, TARGETS, send, ["weekly"],
         accounts=None,
     )  # fmt: skip
     at = MONDAY + dt.timedelta(hours=7, minutes=5)

@@ -17,6 +17,7 @@ from tests.unit.fakes import FakeAccounts, FixedClock
 from video_monitoring.analytics import digest_render as render
 from video_monitoring.analytics import recommend
 from video_monitoring.analytics.digest import (
+    DigestFigures,
     Period,
     alert_summary,
     build_digest,
@@ -25,7 +26,7 @@ from video_monitoring.analytics.digest import (
     last_complete,
     regressions,
 )
-from video_monitoring.analytics.digests import DigestService, Recipient
+from video_monitoring.analytics.digests import DigestService, DigestSources, Recipient
 from video_monitoring.config.settings import DashboardSettings
 from video_monitoring.core import png
 from video_monitoring.core.identity import Account
@@ -72,29 +73,28 @@ def test_headline_figures_change_and_targets() -> None:
 
 
 def provider(
-    name: str,
-    total: int,
-    success: float,
-    cost_per_s: float,
-    quality: float,
-    cost: float,
-    p95: float = 100.0,
+    name: str, total: int, success: float, cost_per_s: float, quality: float, cost: float
 ) -> dict[str, Any]:
     return {
         "provider": name, "generations": {"total": total}, "successRate": success,
         "costPerOutputSecondUsd": cost_per_s, "quality": {"avgScore": quality}, "costUsd": cost,
-        "generationTimeSeconds": {"p95": p95},
+        "generationTimeSeconds": {"p95": 100.0},
     }  # fmt: skip
+
+
+def slower(figures: dict[str, Any], p95: float) -> dict[str, Any]:
+    """A provider's figures with another p95 generation time."""
+    return {**figures, "generationTimeSeconds": {"p95": p95}}
 
 
 def test_regressions_are_the_figures_that_moved_the_wrong_way_worst_first() -> None:
     now = [
-        provider("pika", 100, 0.80, 0.05, 8.0, 50, p95=200),
+        slower(provider("pika", 100, 0.80, 0.05, 8.0, 50), 200),
         provider("runway", 100, 0.99, 0.05, 8.5, 50),
         provider("tiny", 5, 0.1, 1, 1, 1),
     ]
     before = [
-        provider("pika", 100, 0.97, 0.05, 8.0, 50, p95=100),
+        slower(provider("pika", 100, 0.97, 0.05, 8.0, 50), 100),
         provider("runway", 100, 0.995, 0.05, 8.5, 50),
         provider("tiny", 5, 1, 1, 1, 1),
     ]
@@ -224,8 +224,8 @@ def test_the_chart_is_a_valid_png_with_bars_where_values_are() -> None:
 
 
 def sample_digest() -> dict[str, Any]:
-    return build_digest(
-        WEEK, summary(1100, 990, 10, 50, 220), summary(1000, 980, 20, 40, 200),
+    return build_digest(WEEK, DigestFigures(
+        summary(1100, 990, 10, 50, 220), summary(1000, 980, 20, 40, 200),
         [provider("pika", 400, 0.80, 0.06, 8.4, 600.0)],
         [provider("pika", 400, 0.9, 0.06, 8.4, 600.0)],
         TARGETS, [alert("a", 0, 4, 30)],
@@ -233,7 +233,7 @@ def sample_digest() -> dict[str, Any]:
           "text": "pika: open (weight 0): low_success_rate fired"}],
         [{"rank": 1, "kind": "noisy_rule", "title": "Retune <a>", "text": "x & y", "expected": {}}],
         [{"start": WEEK.start, "total": 10, "successRate": 0.9}],
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def test_rendering_text_html_and_slack() -> None:
@@ -323,7 +323,8 @@ def test_each_recipient_gets_one_digest_per_period_under_reruns_overlaps_and_fai
 
     def service() -> DigestService:
         return DigestService(
-            Figures(), lambda s, e: [], lambda *a: {}, store, TARGETS, send, ["weekly"],
+            DigestSources(Figures(), lambda s, e: [], lambda *a: {}), store, TARGETS, send,
+            ["weekly"],
             accounts=None,
         )  # fmt: skip
 
@@ -355,7 +356,7 @@ def test_each_recipient_is_checked_at_send_time_and_skipped_with_the_reason() ->
     accounts = FakeAccounts(*(a for _, a in people.values() if a is not None))
     sent: list[str] = []
     service = DigestService(
-        Figures(), lambda s, e: [], lambda *a: {}, store, TARGETS,
+        DigestSources(Figures(), lambda s, e: [], lambda *a: {}), store, TARGETS,
         lambda r, d: sent.append(r.address or r.key), accounts=accounts,
     )  # fmt: skip
     at = MONDAY + dt.timedelta(hours=7, minutes=5)
@@ -389,7 +390,7 @@ def test_a_recipient_seen_by_the_api_moments_ago_is_still_checked_afresh_at_send
     del source.accounts["gone"]
     sent: list[str] = []
     service = DigestService(
-        Figures(), lambda s, e: [], lambda *a: {}, store, TARGETS,
+        DigestSources(Figures(), lambda s, e: [], lambda *a: {}), store, TARGETS,
         lambda r, d: sent.append(r.key), accounts=cache,
     )  # fmt: skip
     assert service.send_due(at) == {"weekly": 1} and sent == ["kept"]

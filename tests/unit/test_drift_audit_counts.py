@@ -18,6 +18,7 @@ from video_monitoring.core.models import STATUSES, Window
 from video_monitoring.ingest.audit import (
     SAMPLE_SIZE,
     AuditedLedger,
+    AuditHooks,
     LedgerProgress,
     audit_ledger_day,
     sample_start,
@@ -56,8 +57,8 @@ def run_audit(
 ) -> tuple[bool, LedgerProgress]:
     progress = progress or LedgerProgress()
     done = audit_ledger_day(
-        reads, GENERATIONS, DAY, run, progress, ingest.generation_planner,
-        reads.store.reconcile, out_of_time, lambda: None,
+        reads, GENERATIONS, DAY, run, progress,
+        AuditHooks(ingest.generation_planner, reads.store.reconcile, out_of_time),
     )  # fmt: skip
     return done, progress
 
@@ -229,8 +230,7 @@ def test_counts_find_a_lost_app_event_among_the_monitors_own_events() -> None:
         return store.reconcile(doc_id, planner, EVENT_LEDGER)
 
     done = audit_ledger_day(
-        reads, EVENTS, DAY, "2026-11-24", progress, ingest.event_planner, reconcile,
-        lambda: False, lambda: None,
+        reads, EVENTS, DAY, "2026-11-24", progress, AuditHooks(ingest.event_planner, reconcile),
     )  # fmt: skip
     assert done and progress.hours == [6]
     assert progress.audit.repaired_ids[0] == "upgrade"

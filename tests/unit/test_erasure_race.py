@@ -23,7 +23,11 @@ from video_monitoring.warehouse.erasures import (
     ledger_key,
     select_columns,
 )
-from video_monitoring.warehouse.nightly import export_day, replace_statements
+from video_monitoring.warehouse.nightly import (
+    ExportOptions,
+    export_day,
+    replace_statements,
+)
 from video_monitoring.warehouse.rows import TABLES
 
 MOMENTS = ("before", "staged", "replacing", "replaced", "after")
@@ -166,7 +170,12 @@ def test_an_erasure_at_any_step_of_the_export_leaves_no_raw_row_of_the_user(
     if moment == "before":
         erase()
     run = export_day(
-        source, warehouse, DAY, trigger="test", now=lambda: START, runs=Runs(), pseudonym_key=key
+        source,
+        warehouse,
+        DAY,
+        ExportOptions("test", pseudonym_key=key),
+        now=lambda: START,
+        runs=Runs(),
     )
     if moment == "after":
         erase()

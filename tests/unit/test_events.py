@@ -15,6 +15,7 @@ from video_monitoring.core.models import Window
 from video_monitoring.ingest import counters as k
 from video_monitoring.ingest.bounds import UNBOUNDED
 from video_monitoring.ingest.events import is_monitor_event
+from video_monitoring.ingest.pipeline import Counting
 from video_monitoring.ingest.service import IngestService
 
 DAY = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
@@ -32,7 +33,7 @@ def engine(store: FakeStore) -> AnalyticsEngine:
     clock = FixedClock(DAY + dt.timedelta(days=1))
     # Every value tracked: the exactness of event counting, not the bounds (test_bounds.py).
     monitor = PerformanceMonitor(store, shards=4, clock=clock, bounds=UNBOUNDED)
-    return AnalyticsEngine(store, monitor, 4, clock, bounds=UNBOUNDED)
+    return AnalyticsEngine(store, monitor, Counting(4, UNBOUNDED), clock)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from video_monitoring.analytics import forecast
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.models import Window
+from video_monitoring.ingest.pipeline import Counting
 from video_monitoring.ingest.service import IngestService
 
 
@@ -60,7 +61,7 @@ def test_trends_forecast_counts_from_whole_hours_only() -> None:
     clock = FixedClock(day + dt.timedelta(hours=12, minutes=30))
     monitor = PerformanceMonitor(store, shards=2, clock=clock)
     ingest = IngestService(store, shards=2, clock=clock)
-    engine = AnalyticsEngine(store, monitor, 2, clock)
+    engine = AnalyticsEngine(store, monitor, Counting(2), clock)
     n = 0
     for hour in range(13):
         for _ in range(5 + 3 * hour if hour < 12 else 1):  # the 13th hour is only half over
@@ -96,7 +97,9 @@ def test_buckets_ending_in_the_last_15_minutes_are_not_fitted() -> None:
     day = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
     store = FakeStore()
     clock = FixedClock(day + dt.timedelta(hours=1))
-    engine = AnalyticsEngine(store, PerformanceMonitor(store, shards=2, clock=clock), 2, clock)
+    engine = AnalyticsEngine(
+        store, PerformanceMonitor(store, shards=2, clock=clock), Counting(2), clock
+    )
     window = Window(start=day, end=day + dt.timedelta(minutes=40))
     series = engine.analyze_trends(window, "minute", "total", 1)["series"]
     assert [p["fitted"] for p in series] == [True] * 25 + [False] * 15
@@ -108,7 +111,7 @@ def test_trends_carry_quality_and_rating_per_bucket() -> None:
     clock = FixedClock(day + dt.timedelta(hours=3))
     monitor = PerformanceMonitor(store, shards=2, clock=clock)
     ingest = IngestService(store, shards=2, clock=clock)
-    engine = AnalyticsEngine(store, monitor, 2, clock)
+    engine = AnalyticsEngine(store, monitor, Counting(2), clock)
     scores: dict[int, list[tuple[float, int | None]]] = {0: [(8.0, 5), (9.5, None)], 1: [(6.25, 2)]}
     n = 0
     for hour, rated in scores.items():
@@ -138,7 +141,7 @@ def test_trends_carry_revenue_upgrades_and_conversion_per_bucket() -> None:
     clock = FixedClock(day + dt.timedelta(hours=4))
     monitor = PerformanceMonitor(store, shards=2, clock=clock)
     ingest = IngestService(store, shards=2, clock=clock)
-    engine = AnalyticsEngine(store, monitor, 2, clock)
+    engine = AnalyticsEngine(store, monitor, Counting(2), clock)
     # hour: (free generations, premium generations, upgrade amounts)
     plan = {0: (4, 1, [9.99, 19.99]), 1: (0, 2, [5.0]), 2: (5, 0, [])}
     n = 0

@@ -16,6 +16,7 @@ from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.models import Window
 from video_monitoring.ingest import sketch
 from video_monitoring.ingest.bounds import UNBOUNDED
+from video_monitoring.ingest.pipeline import Counting
 from video_monitoring.ingest.service import IngestService
 
 DAY = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
@@ -66,7 +67,7 @@ def world() -> tuple[AnalyticsEngine, list[dict[str, Any]], list[dict[str, Any]]
     # Every value tracked: these figures' arithmetic, not the bounds (test_bounds.py).
     monitor = PerformanceMonitor(store, shards=4, clock=clock, bounds=UNBOUNDED)
     ingest = IngestService(store, shards=4, clock=clock, bounds=UNBOUNDED)
-    engine = AnalyticsEngine(store, monitor, 4, clock, bounds=UNBOUNDED)
+    engine = AnalyticsEngine(store, monitor, Counting(4, UNBOUNDED), clock)
     docs = []
     for i in range(600):
         store.source[f"g{i}"] = generation(rng, i)

@@ -18,7 +18,7 @@ from video_monitoring.adapters.smtp import SmtpTransport
 from video_monitoring.alerting.channels.base import Channel, Notification
 from video_monitoring.alerting.channels.mail import EmailChannel, SmtpServer
 from video_monitoring.alerting.channels.slack import SlackChannel
-from video_monitoring.alerting.channels.sms import SmsChannel
+from video_monitoring.alerting.channels.sms import SmsChannel, TwilioAccount
 from video_monitoring.alerting.channels.webhook import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -86,7 +86,7 @@ def test_slack_gets_block_kit_and_a_500_is_a_failure() -> None:
 
 def test_sms_speaks_twilio_form_fields_with_basic_auth_one_request_per_recipient() -> None:
     with HttpReceiver("created") as twilio:
-        channel = SmsChannel(twilio.url, "AC123", SecretStr("tok"), "+15550000000",
+        channel = SmsChannel(TwilioAccount(twilio.url, "AC123", SecretStr("tok")), "+15550000000",
                              ["+15551111111", "+15552222222"], http=HTTP)  # fmt: skip
         assert deliver(channel, NOTE, FAST).ok
         assert [r.path for r in twilio.requests] == ["/2010-04-01/Accounts/AC123/Messages.json"] * 2

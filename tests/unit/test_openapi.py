@@ -24,11 +24,11 @@ from tests.unit.test_export_jobs import DictFiles, DictJobs
 from tests.unit.test_slo import FakeObjectiveStore
 from video_monitoring.alerting.controls import GuardRails
 from video_monitoring.alerting.manager import AlertManager, AlertQuery
-from video_monitoring.alerting.notifications import RetryPolicy
+from video_monitoring.alerting.notifications import Delivery
 from video_monitoring.alerting.responder import ProviderResponder
 from video_monitoring.alerting.rules import METRICS
 from video_monitoring.analytics.capacity import CapacityService
-from video_monitoring.analytics.digests import DigestService
+from video_monitoring.analytics.digests import DigestService, DigestSources
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.health import ExportStatus, HealthCheck, HealthInputs
 from video_monitoring.analytics.performance import PerformanceMonitor
@@ -76,14 +76,14 @@ def test_documented_paths_are_the_served_routes() -> None:
     clock = FixedClock(NOW)
     monitor = PerformanceMonitor(store, shards=2, clock=clock)
     alerts = FakeAlertStore()
-    manager = AlertManager(alerts, {}, RetryPolicy(), "http://x", clock)
+    manager = AlertManager(alerts, Delivery({}), "http://x", clock)
     dashboard = Dashboard(ApiServices(
         AnalyticsEngine(store, monitor), clock, 400, verifier=verifier, alerts=manager,
         exports=FileExports(ListSource({})), eraser=fake_eraser, health=healthy_check(clock),
         jobs=ExportJobs(DictJobs(), DictFiles()),
         responder=ProviderResponder(alerts, None, GuardRails(), clock),
         digests=DigestService(
-            AnalyticsEngine(store, monitor), lambda s, e: [], lambda r, s, e, p: {},
+            DigestSources(AnalyticsEngine(store, monitor), lambda s, e: [], lambda r, s, e, p: {}),
             MemoryStore(), {}, lambda r, d: None, accounts=None,
         ),
         slos=SloService(FakeObjectiveStore(), monitor, clock),
@@ -125,9 +125,11 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         health=healthy_check(world.clock),
         responder=ProviderResponder(world.alerts, None, GuardRails(), world.clock),
         digests=DigestService(
-            AnalyticsEngine(world.store, world.monitor),
-            lambda s, e: world.manager.list_alerts(AlertQuery(s, e))["history"],
-            lambda r, s, e, p: world.manager.backtest(r, s, e, None, p),
+            DigestSources(
+                AnalyticsEngine(world.store, world.monitor),
+                lambda s, e: world.manager.list_alerts(AlertQuery(s, e))["history"],
+                lambda r, s, e, p: world.manager.backtest(r, s, e, None, p),
+            ),
             MemoryStore(), DashboardSettings().targets(), lambda r, d: None, accounts=None,
         ),
         slos=SloService(FakeObjectiveStore(), world.monitor, world.clock),

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.lifecycles import expected, mean, random_lifecycle
+from tests.lifecycles import Lifecycle, expected, mean, random_lifecycle
 from tests.unit.fakes import FakeStore, FixedClock
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
@@ -176,15 +176,11 @@ def test_two_hundred_malformed_documents_touch_no_aggregate(
     assert summary(store, monitor) == before
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_random_lifecycles_shuffled_and_duplicated_match_the_oracle(seed: int) -> None:
-    rng = random.Random(seed)
-    store = FakeStore()
-    monitor = PerformanceMonitor(store, shards=8, clock=FixedClock(DAY + dt.timedelta(days=1)))
-    ingest = IngestService(store, shards=8, clock=FixedClock(DAY + dt.timedelta(days=1)))
-    lives = [random_lifecycle(rng, f"gen-{i}", DAY) for i in range(1500)]
-    # Deliveries: every state write yields an event; events are duplicated and reordered, and
-    # each handler call sees whatever the document holds at that moment.
+def deliver_shuffled(
+    rng: random.Random, lives: list[Lifecycle], store: FakeStore, ingest: IngestService
+) -> None:
+    """Every state write yields an event; events are duplicated and reordered, and each handler
+    call sees whatever the document holds at that moment."""
     writes = [(life, i) for life in lives for i in range(len(life.states))]
     rng.shuffle(writes)
     progress = {life.generation_id: -1 for life in lives}
@@ -208,6 +204,16 @@ def test_random_lifecycles_shuffled_and_duplicated_match_the_oracle(seed: int) -
             del pending[:cut]
     for generation_id in pending:
         ingest.record_generation_metrics(generation_id)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_random_lifecycles_shuffled_and_duplicated_match_the_oracle(seed: int) -> None:
+    rng = random.Random(seed)
+    store = FakeStore()
+    monitor = PerformanceMonitor(store, shards=8, clock=FixedClock(DAY + dt.timedelta(days=1)))
+    ingest = IngestService(store, shards=8, clock=FixedClock(DAY + dt.timedelta(days=1)))
+    lives = [random_lifecycle(rng, f"gen-{i}", DAY) for i in range(1500)]
+    deliver_shuffled(rng, lives, store, ingest)
 
     finals = [life.final for life in lives]
     for provider in (None, "runway", "pika"):

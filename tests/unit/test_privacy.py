@@ -21,6 +21,7 @@ from video_monitoring.core.errors import InvalidArgument, Unavailable
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.app import ApiServices, Dashboard, FileExports, loggable
 from video_monitoring.dashboard.http import Request, StreamResponse
+from video_monitoring.ingest.pipeline import Counting
 from video_monitoring.ingest.service import IngestService
 from video_monitoring.privacy.erasure import check_user_id, erase_user, subject
 from video_monitoring.privacy.retention import Retention
@@ -57,7 +58,9 @@ def test_opted_out_users_are_left_out_of_user_behaviour_insights() -> None:
         store.event_rollup_docs,
     )
     clock = FixedClock(START + dt.timedelta(days=45))
-    independent = AnalyticsEngine(consenting, PerformanceMonitor(consenting, 2, clock), 2, clock)
+    independent = AnalyticsEngine(
+        consenting, PerformanceMonitor(consenting, 2, clock), Counting(2), clock
+    )
     snapshots(independent)
     expected = independent.generate_user_behavior_insights(window)
     assert after == expected
@@ -91,7 +94,7 @@ def test_erased_records_are_frozen() -> None:
     store, clock = FakeStore(), FixedClock(NOW)
     monitor = PerformanceMonitor(store, 2, clock)
     ingest = IngestService(store, 2, clock)
-    engine = AnalyticsEngine(store, monitor, 2, clock)
+    engine = AnalyticsEngine(store, monitor, Counting(2), clock)
     window = Window(start=NOW - dt.timedelta(days=1), end=NOW)
     store.source["g1"] = generation_doc()
     store.events["e1"] = {
@@ -168,7 +171,7 @@ def test_windows_beyond_what_firestore_keeps_are_a_400_naming_from() -> None:
     retention = Retention(raw_days=20, aggregate_days=60)
     source = ListSource({"video_generation_metrics": []})
     board = Dashboard(ApiServices(
-        AnalyticsEngine(store, monitor, 2, clock, retention=retention), clock, 400,
+        AnalyticsEngine(store, monitor, Counting(2, retention=retention), clock), clock, 400,
         verifier=verifier, exports=FileExports(source), retention=retention,
     ))  # fmt: skip
 

@@ -12,6 +12,7 @@ from video_monitoring.alerting.controls import (
     Change,
     Demand,
     GuardRails,
+    ManualAction,
     ProviderControl,
     manual,
     plan,
@@ -100,16 +101,21 @@ def test_at_most_one_provider_paused_and_never_the_last_healthy_one() -> None:
 
 def test_manual_pause_holds_until_released_and_release_holds_against_open_alerts() -> None:
     c = Controls()
-    c.docs["runway"] = manual(ProviderControl("runway"), "pause", "ops", NOW, "", frozenset())
+    c.docs["runway"] = manual(
+        ProviderControl("runway"), ManualAction("pause", "ops", NOW), frozenset()
+    )
     assert c.step(NOW + MIN) == []  # no alert, still paused: the admin's hold
-    c.docs["runway"] = manual(c.docs["runway"], "release", "ops", NOW + 2 * MIN, "", frozenset())
+    c.docs["runway"] = manual(
+        c.docs["runway"], ManualAction("release", "ops", NOW + 2 * MIN), frozenset()
+    )
     (ended,) = c.step(NOW + 3 * MIN)
     assert c.state("runway") == ("closed", 1.0) and not c.docs["runway"].manual
     assert ended.event == "provider_restored"
 
     a = demand("pika", "a1")
     c.step(NOW, a)
-    held = manual(c.docs["pika"], "release", "ops", NOW + MIN, "false alarm", frozenset({"a1"}))
+    release = ManualAction("release", "ops", NOW + MIN, "false alarm")
+    held = manual(c.docs["pika"], release, frozenset({"a1"}))
     c.docs["pika"] = held
     assert c.step(NOW + 5 * MIN, a) == [] and c.state("pika") == ("closed", 1.0)
     # a1 resolves; a new alert a2 pauses pika again.
@@ -118,7 +124,9 @@ def test_manual_pause_holds_until_released_and_release_holds_against_open_alerts
     assert c.docs["pika"].alert_id == "a2" and not c.docs["pika"].manual
 
     lapsing = manual(
-        ProviderControl("heygen"), "pause", "ops", NOW, "", frozenset(), NOW + 31 * MIN
+        ProviderControl("heygen"),
+        ManualAction("pause", "ops", NOW, "", NOW + 31 * MIN),
+        frozenset(),
     )
     c.docs["heygen"] = lapsing
     assert c.step(NOW + 30 * MIN, demand("pika", "a2", NOW + 30 * MIN)) == []

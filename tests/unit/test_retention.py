@@ -15,6 +15,7 @@ from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.config.settings import DashboardSettings, RetentionSettings
 from video_monitoring.core.models import Window
+from video_monitoring.ingest.pipeline import Counting
 from video_monitoring.ingest.service import IngestService
 from video_monitoring.privacy.retention import (
     EXPIRE_FIELD,
@@ -47,7 +48,7 @@ def upgrade(**fields: Any) -> dict[str, Any]:
 def setup(now: dt.datetime) -> tuple[FakeStore, FixedClock, IngestService, AnalyticsEngine]:
     store, clock = FakeStore(), FixedClock(now)
     monitor = PerformanceMonitor(store, shards=2, clock=clock, retention=RETENTION)
-    engine = AnalyticsEngine(store, monitor, shards=2, clock=clock, retention=RETENTION)
+    engine = AnalyticsEngine(store, monitor, Counting(2, retention=RETENTION), clock=clock)
     return store, clock, IngestService(store, shards=2, clock=clock, retention=RETENTION), engine
 
 

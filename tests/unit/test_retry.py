@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from video_monitoring.alerting.notifications import RetryPolicy
-from video_monitoring.core.retry import Backoff, retrying
+from video_monitoring.core.retry import Backoff, RetryTime, retrying
 
 
 def test_waits_double_up_to_the_cap_and_stop_after_the_retries() -> None:
@@ -31,7 +31,9 @@ def test_retrying_stops_at_the_retries_and_raises_the_last_error() -> None:
         raise TimeoutError(f"try {len(calls)}")
 
     with pytest.raises(TimeoutError, match="try 3"):
-        retrying(failing, (TimeoutError,), Backoff(0.1, 1.0, retries=2), sleep=slept.append)
+        retrying(
+            failing, (TimeoutError,), Backoff(0.1, 1.0, retries=2), RetryTime(sleep=slept.append)
+        )
     assert slept == [0.1, 0.2]
 
 
@@ -47,8 +49,8 @@ def test_retrying_gives_up_before_a_wait_would_pass_the_budget() -> None:
         raise ConnectionError("down")
 
     with pytest.raises(ConnectionError):
-        retrying(failing, (ConnectionError,), Backoff(1.0, 8.0), budget_seconds=10.0,
-                 sleep=sleep, clock=lambda: now[0])  # fmt: skip
+        retrying(failing, (ConnectionError,), Backoff(1.0, 8.0),
+                 RetryTime(10.0, sleep, clock=lambda: now[0]))  # fmt: skip
     assert slept == [1.0, 2.0, 4.0]  # the next wait (8 s) would end at 15 s
 
 
@@ -61,10 +63,11 @@ def test_other_errors_are_not_retried_and_success_returns() -> None:
             raise error
         return "done"
 
-    assert retrying(flaky, (ConnectionError,), Backoff(0.0, 0.0), sleep=lambda _: None) == "done"
+    no_wait = RetryTime(sleep=lambda _: None)
+    assert retrying(flaky, (ConnectionError,), Backoff(0.0, 0.0), no_wait) == "done"
     empty: dict[str, int] = {}
     with pytest.raises(KeyError):
-        retrying(lambda: empty["x"], (ConnectionError,), Backoff(0.0, 0.0), sleep=lambda _: None)
+        retrying(lambda: empty["x"], (ConnectionError,), Backoff(0.0, 0.0), no_wait)
 
 
 def test_notification_retries_follow_the_same_policy() -> None:

@@ -13,6 +13,7 @@ from tests.unit.fakes import FakeStore, FixedClock
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.models import Window
+from video_monitoring.ingest.pipeline import Counting
 from video_monitoring.ingest.service import IngestService
 
 START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
@@ -26,7 +27,7 @@ def build() -> tuple[FakeStore, AnalyticsEngine]:
     clock = FixedClock(START + DAYS * DAY)
     monitor = PerformanceMonitor(store, shards=2, clock=clock)
     ingest = IngestService(store, shards=2, clock=clock)
-    engine = AnalyticsEngine(store, monitor, 2, clock)
+    engine = AnalyticsEngine(store, monitor, Counting(2), clock)
     for i in range(1500):
         user = f"u{rng.randrange(60)}"
         created = START + dt.timedelta(seconds=rng.uniform(0, DAYS * 86400))

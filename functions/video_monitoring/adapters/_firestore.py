@@ -10,7 +10,8 @@ import datetime as dt
 import functools
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from google.api_core.exceptions import (
@@ -151,51 +152,63 @@ class FirestoreAdapter:
         return self._client
 
 
+@dataclass(frozen=True)
+class Paging:
+    """How `paged` walks a query: the time field it is ordered by (then the id), documents per
+    page, the (time, id) it starts after, how many documents at most, the reads it counts."""
+
+    time_field: str
+    page_size: int
+    after: tuple[dt.datetime, str] | None = None
+    limit: int | None = None
+    kind: str = "export_reads"
+
+
 def paged(
-    client: firestore.Client,
-    query: Any,
-    time_field: str,
-    page_size: int,
-    after: tuple[dt.datetime, str] | None = None,
-    limit: int | None = None,
-    kind: str = "export_reads",
+    client: firestore.Client, query: Any, paging: Paging
 ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(id, fields) of a query ordered by the time field then the id, in pages of `page_size`,
-    each after the last document's time and id (the first after `after`), `limit` documents at
-    most, counted as reads of `kind`; a broken stream resumes after the last document it
-    delivered (as PAGE_BACKOFF allows)."""
-    cursor: dict[str, Any] | None = None
-    if after is not None:
-        cursor = {time_field: after[0], "__name__": query._parent.document(after[1])}
+    """(id, fields) of a query ordered by the time field then the id, in pages, each after the
+    last document's time and id (the first after `paging.after`), `paging.limit` documents at
+    most; a broken stream resumes after the last document it delivered (as PAGE_BACKOFF
+    allows)."""
+    position: tuple[Any, str] | None = paging.after
     waits = PAGE_BACKOFF.delays()
-    left = limit
-    while True:
-        if left is not None and left <= 0:
-            return
-        size = page_size if left is None else min(page_size, left)
+    left = paging.limit
+    while left is None or left > 0:
+        size = paging.page_size if left is None else min(paging.page_size, left)
         page = query.limit(size)
-        if cursor is not None:
+        if position is not None:
+            time_value, doc_id = position
+            cursor = {paging.time_field: time_value, "__name__": query._parent.document(doc_id)}
             page = page.start_after(cursor)
-        count = 0
-        broken = False
-        last: tuple[str, dict[str, Any]] | None = None
-        try:
-            for last in counted(kind, raw_stream(client, page)):
-                count += 1
-                yield last
-        except TRANSIENT_READ_ERRORS:
-            wait = next(waits, None)
-            if wait is None:
-                raise
-            time.sleep(wait)
-            broken = True  # go on after the last document read (or redo the page)
+        count, broken, last = yield from _page(client, page, paging.kind, waits)
         if left is not None:
             left -= count
         if count < size and not broken:
             return
         if last is not None:
-            doc_id, data = last
-            cursor = {time_field: data[time_field], "__name__": query._parent.document(doc_id)}
+            position = (last[1][paging.time_field], last[0])
+
+
+def _page(
+    client: firestore.Client, page: Any, kind: str, waits: Iterator[float]
+) -> Generator[
+    tuple[str, dict[str, Any]], None, tuple[int, bool, tuple[str, dict[str, Any]] | None]
+]:
+    """Stream one page; then (documents delivered, whether the stream broke, the last one)."""
+    count = 0
+    last: tuple[str, dict[str, Any]] | None = None
+    try:
+        for last in counted(kind, raw_stream(client, page)):
+            count += 1
+            yield last
+    except TRANSIENT_READ_ERRORS:
+        wait = next(waits, None)
+        if wait is None:
+            raise
+        time.sleep(wait)
+        return count, True, last  # go on after the last document read (or redo the page)
+    return count, False, last
 
 
 def raw_stream(client: firestore.Client, query: Any) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -13,6 +13,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from video_monitoring.adapters._firestore import (
     FirestoreAdapter,
+    Paging,
     opted_out_users,
     paged,
 )
@@ -57,7 +58,7 @@ class FirestoreExportSource(FirestoreAdapter):
     def rows(self, dataset: Dataset, window: Window) -> Iterator[tuple[str, Mapping[str, Any]]]:
         """Pages of EXPORT_PAGE documents ordered by time then id (see `paged`)."""
         query = self._query(dataset, window).order_by(dataset.time_field).order_by("__name__")
-        return paged(self.client, query, dataset.time_field, EXPORT_PAGE)
+        return paged(self.client, query, Paging(dataset.time_field, EXPORT_PAGE))
 
 
 class FirestoreDaySource(FirestoreAdapter):
@@ -103,7 +104,7 @@ class FirestoreDaySource(FirestoreAdapter):
         wanted = sorted(set(fields) | {time_field})
         if fields:
             query = query.select(wanted)
-        return paged(self.client, query, time_field, DAY_PAGE)
+        return paged(self.client, query, Paging(time_field, DAY_PAGE))
 
     def opted_out_users(self) -> frozenset[str]:
         """Users who opted out of analytics."""
@@ -132,7 +133,7 @@ class FirestoreDaySource(FirestoreAdapter):
                 .order_by("__name__")
                 .select([changed_at, time_field])
             )
-            for _, data in paged(self.client, query, changed_at, DAY_PAGE):
+            for _, data in paged(self.client, query, Paging(changed_at, DAY_PAGE)):
                 if isinstance(data.get(time_field), dt.datetime):
                     days.add(data[time_field].astimezone(dt.UTC).date())
         return days

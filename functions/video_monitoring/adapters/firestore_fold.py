@@ -40,7 +40,6 @@ from video_monitoring.adapters.firestore_rollups import (
 )
 from video_monitoring.config import constants as c
 from video_monitoring.ingest.journal import (
-    BadEntry,
     Entry,
     FoldChoice,
     FoldLog,
@@ -51,6 +50,7 @@ from video_monitoring.ingest.journal import (
     sum_cells,
 )
 from video_monitoring.ingest.quarantine import (
+    JournalPage,
     QuarantinedEntry,
     quarantine_id,
     reason_of,
@@ -126,6 +126,58 @@ def backend_error(error: Exception) -> bool:
     return isinstance(error, BACKEND_ERRORS)
 
 
+@dataclass
+class _PlannedRead:
+    """What a fold transaction reads first: the fold log, the planned entries still in the
+    journal by document, and how many other entries each of those documents holds."""
+
+    fold_log: FoldLog = field(default_factory=FoldLog)
+    documents: list[tuple[str, list[tuple[str, Entry]]]] = field(default_factory=list)
+    remaining: dict[str, int] = field(default_factory=dict)
+
+
+def _read_planned(
+    transaction: firestore.Transaction,
+    log_ref: firestore.DocumentReference,
+    refs: list[firestore.DocumentReference],
+    planned: Mapping[str, list[str]],
+) -> _PlannedRead:
+    """Read the fold log and the planned journal documents in the transaction."""
+    read = _PlannedRead()
+    for snap in counted("fold_reads", transaction.get_all([log_ref, *refs])):
+        data = snapshot_data(snap)
+        if snap.reference.path == log_ref.path:
+            read.fold_log = FoldLog.from_doc(data)
+            continue
+        if data is None:
+            continue  # drained by another fold meanwhile
+        stored = data.get("d") or {}
+        keys = [key for key in planned[snap.id] if key in stored]
+        read.remaining[snap.id] = len(stored) - len(keys)
+        read.documents.append((snap.id, [(key, parse_entry(stored[key])) for key in keys]))
+    return read
+
+
+def _drain_journal(
+    transaction: firestore.Transaction,
+    journal: firestore.CollectionReference,
+    choice: FoldChoice,
+    remaining: Mapping[str, int],
+) -> None:
+    """Delete the taken entries from the journal, and the documents left with none."""
+    for doc_id, keys in choice.taken.items():
+        ref = journal.document(doc_id)
+        if remaining[doc_id] == 0:
+            transaction.delete(ref)
+            choice.drained.add(doc_id)
+            continue
+        choice.drained.discard(doc_id)
+        if keys:
+            transaction.update(
+                ref, {FieldPath("d", key).to_api_repr(): firestore.DELETE_FIELD for key in keys}
+            )
+
+
 class FirestoreFold(FirestoreRollups):
     """The fold and the quarantine on Firestore (the rest of the rollups in FirestoreRollups)."""
 
@@ -182,40 +234,34 @@ class FirestoreFold(FirestoreRollups):
             snaps = sorted(counted("fold_reads", closed.stream()), key=lambda snap: snap.id)
             if not snaps:
                 return
-            pending: dict[str, list[tuple[str, Entry]]] = {}
-            poison: list[tuple[str, str | None, str]] = []
-            for snap in snaps:
-                stored = (snapshot_data(snap) or {}).get("d")
-                if stored is not None and not isinstance(stored, Mapping):
-                    what = type(stored).__name__
-                    poison.append((snap.id, None, f"d: expected a map of entries, got {what}"))
-                    continue
-                items = pending[snap.id] = []
-                for key, text in sorted((stored or {}).items()):
-                    try:
-                        items.append((key, parse_entry(text)))
-                    except BadEntry as error:
-                        poison.append((snap.id, key, reason_of(error)))
-            for doc_id, key, reason in poison:
-                if time.monotonic() >= deadline:
-                    result.remaining = True
-                    return
-                result.quarantined += self._quarantine(collection, doc_id, key, reason)
-            while pending:
-                if time.monotonic() >= deadline:
-                    result.remaining = True
-                    return
-                plan = choose(sorted(pending.items()), FOLD_MAX_BUCKETS)
-                if not self._settle(collection, plan, deadline, result):
-                    result.remaining = True
-                    return
-                for doc_id, keys in plan.taken.items():
-                    taken = set(keys)
-                    left = [(k, e) for k, e in pending[doc_id] if k not in taken]
-                    if left:
-                        pending[doc_id] = left
-                    else:
-                        del pending[doc_id]
+            page = JournalPage.parse((snap.id, snapshot_data(snap)) for snap in snaps)
+            if not (
+                self._quarantine_poison(collection, page, deadline, result)
+                and self._fold_page(collection, page, deadline, result)
+            ):
+                result.remaining = True
+                return
+
+    def _quarantine_poison(
+        self, collection: str, page: JournalPage, deadline: float, result: Fold
+    ) -> bool:
+        """Quarantine the page's entries that cannot be parsed; False when the time ran out."""
+        for doc_id, key, reason in page.poison:
+            if time.monotonic() >= deadline:
+                return False
+            result.quarantined += self._quarantine(collection, doc_id, key, reason)
+        return True
+
+    def _fold_page(self, collection: str, page: JournalPage, deadline: float, result: Fold) -> bool:
+        """Fold the page's parsed entries chunk by chunk; False when part is left for later."""
+        while page.pending:
+            if time.monotonic() >= deadline:
+                return False
+            plan = choose(sorted(page.pending.items()), FOLD_MAX_BUCKETS)
+            if not self._settle(collection, plan, deadline, result):
+                return False
+            page.drop(plan.taken)
+        return True
 
     def _settle(self, collection: str, plan: FoldChoice, deadline: float, result: Fold) -> bool:
         """Fold a planned chunk, splitting it where it fails and quarantining what fails
@@ -306,7 +352,6 @@ class FirestoreFold(FirestoreRollups):
         planned: Mapping[str, list[str]],
     ) -> FoldChoice:
         """Move the planned entries (journal document id -> entry keys) in one transaction."""
-        folded = self.client.collection(collection)
         log_ref = self.client.collection(c.FOLD_LOGS).document(collection)
         refs = [journal.document(doc_id) for doc_id in sorted(planned)]
         chosen: list[FoldChoice] = []
@@ -314,72 +359,55 @@ class FirestoreFold(FirestoreRollups):
         @firestore.transactional
         def run(transaction: firestore.Transaction) -> None:
             chosen.clear()
-            snaps = list(counted("fold_reads", transaction.get_all([log_ref, *refs])))
-            log = FoldLog()
-            documents = []
-            remaining: dict[str, int] = {}
-            for snap in snaps:
-                data = snapshot_data(snap)
-                if snap.reference.path == log_ref.path:
-                    log = FoldLog.from_doc(data)
-                    continue
-                if data is None:
-                    continue  # drained by another fold meanwhile
-                stored = data.get("d") or {}
-                keys = [key for key in planned[snap.id] if key in stored]
-                remaining[snap.id] = len(stored) - len(keys)
-                documents.append((snap.id, [(key, parse_entry(stored[key])) for key in keys]))
+            read = _read_planned(transaction, log_ref, refs, planned)
             # A subset of the planned entries: it touches at most the planned buckets.
-            choice = choose(sorted(documents), FOLD_MAX_BUCKETS)
-            targets = {
-                key: folded.document(rollup_doc_id(key[0], key_time(key[1]), None))
-                for key in choice.targets
-            }
-            current = {
-                snap.id: snapshot_data(snap)
-                for snap in counted("fold_reads", transaction.get_all(list(targets.values())))
-            } if targets else {}  # fmt: skip
-            for key, cells in choice.targets.items():
-                granularity, start = bucket_of(key)
-                ref = targets[key]
-                before = current.get(ref.id)
-                total = sum_cells(flat_cells(before or {}), cells)
-                if not total:  # everything in it cancelled out (deleted generations)
-                    if before is not None:
-                        transaction.delete(ref)
-                    continue
-                transaction.set(
-                    ref,
-                    {
-                        "g": granularity,
-                        "start": start,
-                        "end": start + step(granularity),
-                        "shard": -1,
-                        "blob": encode_cells(total),
-                        EXPIRE_FIELD: aggregate_expiry(start),
-                    },
-                )
-            if targets:
-                changed = [ref.id for ref in targets.values()]
-                transaction.set(
-                    log_ref, log.after(changed, FOLD_LOG_SIZE, uuid.uuid4().hex).to_doc()
-                )
-            for doc_id, keys in choice.taken.items():
-                ref = journal.document(doc_id)
-                if remaining[doc_id] == 0:
-                    transaction.delete(ref)
-                    choice.drained.add(doc_id)
-                    continue
-                choice.drained.discard(doc_id)
-                if keys:
-                    transaction.update(
-                        ref,
-                        {FieldPath("d", key).to_api_repr(): firestore.DELETE_FIELD for key in keys},
-                    )
+            choice = choose(sorted(read.documents), FOLD_MAX_BUCKETS)
+            changed = self._write_buckets(transaction, collection, choice)
+            if changed:
+                fold_log = read.fold_log.after(changed, FOLD_LOG_SIZE, uuid.uuid4().hex)
+                transaction.set(log_ref, fold_log.to_doc())
+            _drain_journal(transaction, journal, choice, read.remaining)
             chosen.append(choice)
 
         run(self.client.transaction())
         return chosen[0] if chosen else FoldChoice()
+
+    def _write_buckets(
+        self, transaction: firestore.Transaction, collection: str, choice: FoldChoice
+    ) -> list[str]:
+        """Add the chosen sums to their folded buckets; the ids of the bucket documents."""
+        folded = self.client.collection(collection)
+        targets = {
+            key: folded.document(rollup_doc_id(key[0], key_time(key[1]), None))
+            for key in choice.targets
+        }
+        if not targets:
+            return []
+        current = {
+            snap.id: snapshot_data(snap)
+            for snap in counted("fold_reads", transaction.get_all(list(targets.values())))
+        }
+        for key, cells in choice.targets.items():
+            granularity, start = bucket_of(key)
+            ref = targets[key]
+            before = current.get(ref.id)
+            total = sum_cells(flat_cells(before or {}), cells)
+            if not total:  # everything in it cancelled out (deleted generations)
+                if before is not None:
+                    transaction.delete(ref)
+                continue
+            transaction.set(
+                ref,
+                {
+                    "g": granularity,
+                    "start": start,
+                    "end": start + step(granularity),
+                    "shard": -1,
+                    "blob": encode_cells(total),
+                    EXPIRE_FIELD: aggregate_expiry(start),
+                },
+            )
+        return [ref.id for ref in targets.values()]
 
     def quarantined(self, limit: int = 1000) -> list[tuple[str, QuarantinedEntry]]:
         """Quarantined entries, oldest first (id and record)."""

@@ -14,6 +14,7 @@ import threading
 import uuid
 import zlib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from google.api_core.exceptions import AlreadyExists
@@ -205,6 +206,37 @@ def journal_writes(
     ]
 
 
+@dataclass
+class _BucketRead:
+    """One read of rollup buckets: what it asks for, and what its transaction gathered."""
+
+    collection: str
+    ids: dict[str, tuple[str, dt.datetime]]  # folded document id -> (granularity, start)
+    wanted: set[BucketKey]  # (granularity, bucket key) of every bucket asked for
+    found: dict[tuple[str, dt.datetime], dict[str, dict[str, float]]] = field(default_factory=dict)
+    cached: dict[tuple[str, dt.datetime], bytes] = field(default_factory=dict)
+    pending: dict[BucketKey, Cells] = field(default_factory=dict)
+
+    def clear(self) -> None:
+        """Forget what a previous attempt of the transaction gathered."""
+        self.found.clear()
+        self.cached.clear()
+        self.pending.clear()
+
+    def docs(self) -> list[RollupDoc]:
+        """One document per bucket found: folded (read or cached) plus its pending entries."""
+        found = dict(self.found)
+        for bucket, blob in self.cached.items():
+            found[bucket] = decode_cells(blob)
+        for key, cells in self.pending.items():
+            bucket = bucket_of(key)
+            found[bucket] = sum_cells(found.get(bucket, {}), cells)
+        return [
+            RollupDoc(granularity=g, start=start, shard=-1, cells=cells)
+            for (g, start), cells in found.items()
+        ]
+
+
 class FirestoreRollups(FirestoreAdapter):
     """Rollup reads and the fold on Firestore (the rollup half of MonitoringStore)."""
 
@@ -229,17 +261,12 @@ class FirestoreRollups(FirestoreAdapter):
         buckets = {(r.granularity, start) for r in ranges for start in bucket_starts(r)}
         if not buckets:
             return []
-        folded = self.client.collection(collection)
-        ids = {rollup_doc_id(g, start, None): (g, start) for g, start in buckets}
-        refs = [folded.document(doc_id) for doc_id in sorted(ids)]
-        wanted = {(g, bucket_key(start)) for g, start in buckets}
-        journal = self.client.collection(c.SHARDS_OF[collection])
-        log_ref = self.client.collection(c.FOLD_LOGS).document(collection)
-        found: dict[tuple[str, dt.datetime], dict[str, dict[str, float]]] = {}
-        cached: dict[tuple[str, dt.datetime], bytes] = {}
-        pending: dict[BucketKey, Cells] = {}
-        cache = self.cache
-        if cache is not None and collection not in self._logs_checked:
+        got = _BucketRead(
+            collection,
+            ids={rollup_doc_id(g, start, None): (g, start) for g, start in buckets},
+            wanted={(g, bucket_key(start)) for g, start in buckets},
+        )
+        if self.cache is not None and collection not in self._logs_checked:
             # Caching needs the fold log; before the first fold (or during a scheduler
             # outage on a fresh database) there is none yet.
             self._ensure_fold_log(collection)
@@ -247,49 +274,70 @@ class FirestoreRollups(FirestoreAdapter):
 
         @firestore.transactional
         def read(transaction: firestore.Transaction) -> None:
-            found.clear()
-            cached.clear()
-            pending.clear()
-            misses = refs
-            log = FoldLog()
-            if cache is not None:
-                log_snaps = list(counted("rollup_reads", transaction.get_all([log_ref])))
-                log = FoldLog.from_doc(snapshot_data(log_snaps[0]) if log_snaps else None)
-                misses = []
-                for ref in refs:
-                    hit, blob = cache.lookup(collection, ref.id, log)
-                    if not hit:
-                        misses.append(ref)
-                    elif blob is not None:
-                        cached[ids[ref.id]] = blob
-            for snap in counted("rollup_reads", transaction.get_all(misses)) if misses else ():
-                data = snapshot_data(snap)
-                if cache is not None and log.log_id is not None:
-                    blob = data.get("blob") if data is not None else None
-                    cache.store(collection, snap.id, log, None if blob is None else bytes(blob))
-                if data is not None:
-                    found[ids[snap.id]] = flat_cells(data)
-            versions, documents = journal_entries(self.client, journal, transaction)
-            if cache is None:
-                attribute(entry_texts(documents), wanted, pending)
-                return
-            view = cache.journal_view(collection, versions)
-            if view is None:
-                view = JournalView.build(entry_texts(documents))
-                cache.store_journal_view(collection, versions, view)
-            view.attribute(wanted, pending)
+            got.clear()
+            fold_log, misses = self._cached_folded(transaction, got)
+            self._read_folded(transaction, got, fold_log, misses)
+            self._read_journal(transaction, got)
 
         read(self.client.transaction(read_only=True))
-        _count(rollup_cache_hits=len(cached))
-        for (g, start), blob in cached.items():
-            found[(g, start)] = decode_cells(blob)
-        for key, cells in pending.items():
-            bucket = bucket_of(key)
-            found[bucket] = sum_cells(found.get(bucket, {}), cells)
-        return [
-            RollupDoc(granularity=g, start=start, shard=-1, cells=cells)
-            for (g, start), cells in found.items()
-        ]
+        _count(rollup_cache_hits=len(got.cached))
+        return got.docs()
+
+    def _cached_folded(
+        self, transaction: firestore.Transaction, got: _BucketRead
+    ) -> tuple[FoldLog, list[firestore.DocumentReference]]:
+        """The fold log, and the folded documents the cache cannot answer (all without one)."""
+        folded = self.client.collection(got.collection)
+        refs = [folded.document(doc_id) for doc_id in sorted(got.ids)]
+        cache = self.cache
+        if cache is None:
+            return FoldLog(), refs
+        log_ref = self.client.collection(c.FOLD_LOGS).document(got.collection)
+        log_snaps = list(counted("rollup_reads", transaction.get_all([log_ref])))
+        fold_log = FoldLog.from_doc(snapshot_data(log_snaps[0]) if log_snaps else None)
+        misses = []
+        for ref in refs:
+            hit, blob = cache.lookup(got.collection, ref.id, fold_log)
+            if not hit:
+                misses.append(ref)
+            elif blob is not None:
+                got.cached[got.ids[ref.id]] = blob
+        return fold_log, misses
+
+    def _read_folded(
+        self,
+        transaction: firestore.Transaction,
+        got: _BucketRead,
+        fold_log: FoldLog,
+        misses: list[firestore.DocumentReference],
+    ) -> None:
+        """Read the folded documents the cache missed, and cache them against the fold log."""
+        if not misses:
+            return
+        cache = self.cache if fold_log.log_id is not None else None
+        for snap in counted("rollup_reads", transaction.get_all(misses)):
+            data = snapshot_data(snap)
+            if cache is not None:
+                blob = data.get("blob") if data is not None else None
+                cache.store(
+                    got.collection, snap.id, fold_log, None if blob is None else bytes(blob)
+                )
+            if data is not None:
+                got.found[got.ids[snap.id]] = flat_cells(data)
+
+    def _read_journal(self, transaction: firestore.Transaction, got: _BucketRead) -> None:
+        """Attribute the journal's entries not folded yet to the buckets the read wants."""
+        journal = self.client.collection(c.SHARDS_OF[got.collection])
+        versions, documents = journal_entries(self.client, journal, transaction)
+        cache = self.cache
+        if cache is None:
+            attribute(entry_texts(documents), got.wanted, got.pending)
+            return
+        view = cache.journal_view(got.collection, versions)
+        if view is None:
+            view = JournalView.build(entry_texts(documents))
+            cache.store_journal_view(got.collection, versions, view)
+        view.attribute(got.wanted, got.pending)
 
     def _ensure_fold_log(self, collection: str) -> None:
         """Create the fold log of a rollup kind that has none yet (a fresh database, or one

@@ -22,6 +22,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from video_monitoring.adapters._firestore import (
     COMMIT_CONFLICTS,
+    Paging,
     _count,
     counted,
     opted_out_users,
@@ -185,18 +186,7 @@ class FirestoreStore(FirestoreFold):
                 user_day_increment(day),
                 merge=True,
             )
-        metrics_ref = metrics_snap.reference
-        if metrics_snap.exists:
-            unchanged = self.client.write_option(last_update_time=metrics_snap.update_time)
-            if plan.delete_metrics:
-                batch.delete(metrics_ref, option=unchanged)
-            elif plan.metrics is not None:
-                # Every field is listed, so this update replaces the document.
-                batch.update(metrics_ref, plan.metrics, option=unchanged)
-            elif plan.rollup_deltas:
-                raise AssertionError("rollup deltas without a metrics write")
-        elif plan.metrics is not None:
-            batch.create(metrics_ref, plan.metrics)
+        self._write_metrics(batch, plan, metrics_snap)
         events = self.client.collection(c.EVENTS)
         for event_id, body in plan.events:
             batch.set(events.document(event_id), body)
@@ -204,6 +194,24 @@ class FirestoreStore(FirestoreFold):
             batch.set(rejected_ref, plan.rejected)
         if plan.delete_rejected:
             batch.delete(rejected_ref)
+
+    def _write_metrics(
+        self, batch: WriteBatch, plan: Plan, metrics_snap: DocumentSnapshot[Any]
+    ) -> None:
+        """Create, replace or delete the metrics document, only if unchanged since it was read."""
+        metrics_ref = metrics_snap.reference
+        if not metrics_snap.exists:
+            if plan.metrics is not None:
+                batch.create(metrics_ref, plan.metrics)
+            return
+        unchanged = self.client.write_option(last_update_time=metrics_snap.update_time)
+        if plan.delete_metrics:
+            batch.delete(metrics_ref, option=unchanged)
+        elif plan.metrics is not None:
+            # Every field is listed, so this update replaces the document.
+            batch.update(metrics_ref, plan.metrics, option=unchanged)
+        elif plan.rollup_deltas:
+            raise AssertionError("rollup deltas without a metrics write")
 
     def user_days(self, start: dt.datetime, end: dt.datetime) -> list[UserActivity]:
         """One range query on `day` (single-field index); one document per active user-day."""
@@ -326,7 +334,9 @@ class FirestoreStore(FirestoreFold):
             .order_by(time_field)
             .order_by("__name__")
         )
-        return paged(self.client, query, time_field, AUDIT_PAGE, after, limit, "audit_reads")
+        return paged(
+            self.client, query, Paging(time_field, AUDIT_PAGE, after, limit, "audit_reads")
+        )
 
     def count(
         self,

@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import requests
 
-from video_monitoring.alerting.channels.base import DeliveryError, HttpAnswer
+from video_monitoring.alerting.channels.base import DeliveryError, HttpAnswer, HttpPost
 
 
 class RequestsTransport:
     """POSTs with requests; a timeout or a failed connection is a DeliveryError."""
 
-    def post(
-        self,
-        url: str,
-        timeout: float,
-        what: str,
-        *,
-        json: Any = None,
-        data: bytes | Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-    ) -> HttpAnswer:
+    def post(self, request: HttpPost) -> HttpAnswer:
         """The response, whatever its status; DeliveryError naming `what` when none came."""
+        what, timeout = request.what, request.timeout
         try:
             response = requests.post(
-                url, timeout=timeout, json=json, data=data, headers=headers, auth=auth
-            )
+                request.url, timeout=timeout, json=request.json, data=request.data,
+                headers=request.headers, auth=request.auth,
+            )  # fmt: skip
         except requests.Timeout:
             raise DeliveryError(f"{what}: timed out after {timeout:g} s") from None
         except requests.ConnectionError:

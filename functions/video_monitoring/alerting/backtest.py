@@ -326,19 +326,14 @@ class Suggestion:
 
 
 def suggest(
-    rule: AlertRule,
-    history: History,
-    start: dt.datetime,
-    end: dt.datetime,
-    target_per_week: float,
-    current: Replay,
-    pace: Pace | None = None,
+    rule: AlertRule, history: History, pace: Pace, target_per_week: float, current: Replay
 ) -> Suggestion:
     """The threshold closest to the rule's own that would have fired at most `target_per_week`
     times a week: among candidates from the rule's threshold towards stricter ones (spread over
     the values the runs measured), the first within the target, found by bisection (a stricter
     threshold never fires more often, so about 7 replays instead of 66). A rule within the
-    target already is suggested as it is."""
+    target already is suggested as it is. The window replayed is the pace's."""
+    start, end = pace.start, pace.end
     candidates = _stricter(rule, history, start, end)
     replays: dict[int, Replay] = {}
 
@@ -424,15 +419,24 @@ def needs_from(rule: AlertRule, start: dt.datetime) -> dt.datetime:
     return start
 
 
+@dataclass(frozen=True)
+class WhatIf:
+    """What a backtest asks beyond replaying the stored rule: another threshold to replay it
+    with, and a paging rate to find the nearest threshold for (None: not asked)."""
+
+    threshold: float | None = None
+    pages_per_week: float | None = None
+    # The time the backtest may take (None: unlimited); spent, it stops with DeadlineExceeded.
+    budget: Budget | None = None
+
+
 def backtest_rule(
     rule: AlertRule,
     reader: RunReader,
     source: Callable[[dt.datetime, dt.datetime], str] | None,
     start: dt.datetime,
     end: dt.datetime,
-    threshold: float | None = None,
-    pages_per_week: float | None = None,
-    budget: Budget | None = None,
+    what_if: WhatIf = WhatIf(),
 ) -> dict[str, Any]:
     """GET /alert-rules/{ruleId}/backtest: the rule (or it with another threshold; nothing
     saved) replayed over the runs stored in [start, end) with the live state machine; with
@@ -445,6 +449,7 @@ def backtest_rule(
             "rollup hours, or an objective's 30-minute and 6-hour burn); backtests replay "
             "threshold and baseline rules"
         )
+    threshold, pages_per_week, budget = what_if.threshold, what_if.pages_per_week, what_if.budget
     trial = rule
     if threshold is not None:
         try:
@@ -459,7 +464,7 @@ def backtest_rule(
     result = replay(trial, history, start, end, pace)
     suggestion = None
     if pages_per_week is not None:
-        suggestion = suggest(trial, history, start, end, pages_per_week, result, pace)
+        suggestion = suggest(trial, history, pace, pages_per_week, result)
     return backtest_json(trial, result, threshold, suggestion) | {
         "source": source(earliest, end) if source else "firestore",
         "storedThreshold": rule.threshold,

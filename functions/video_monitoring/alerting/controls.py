@@ -229,21 +229,28 @@ def _guard(
             )
 
 
+@dataclass(frozen=True)
+class ManualAction:
+    """An admin's pause or release of a provider: who, when, why, and until when a pause lasts
+    (None: until released)."""
+
+    action: Literal["pause", "release"]
+    by: str
+    now: dt.datetime
+    reason: str = ""
+    until: dt.datetime | None = None
+
+
 def manual(
-    current: ProviderControl,
-    action: Literal["pause", "release"],
-    by: str,
-    now: dt.datetime,
-    reason: str,
-    open_alert_ids: frozenset[str],
-    until: dt.datetime | None = None,
+    current: ProviderControl, request: ManualAction, open_alert_ids: frozenset[str]
 ) -> ProviderControl:
     """An admin's pause (held open until released or `until`) or release (held closed against
     the alerts open now)."""
-    if action == "pause":
+    by, now, reason = request.by, request.now, request.reason
+    if request.action == "pause":
         return ProviderControl(
             current.provider, "open", 0.0, reason or f"paused by {by}", current.alert_id,
-            current.rule_id, now, until, by, manual=True,
+            current.rule_id, now, request.until, by, manual=True,
         )  # fmt: skip
     return ProviderControl(
         current.provider, "closed", 1.0, reason or f"released by {by}", None, None, now, None,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from video_monitoring.alerting.records import (
     AlertState,
@@ -158,6 +158,93 @@ def _describe(j: Judgement) -> str:
     return text
 
 
+@dataclass
+class _Step:
+    """One evaluation as it goes: what it judged (the condition read through the rule's
+    `noData`), and what it has decided so far: the state, the instance, the pending instance it
+    withdrew, and the messages to send."""
+
+    judgement: Judgement
+    condition: str
+    state: AlertState
+    instance: Instance | None
+    deleted: str | None = None
+    out: list[Outbound] = field(default_factory=list)
+
+
+def _condition(rule: AlertRule, judgement: Judgement) -> str:
+    """The judged condition, with no data read as the rule's `noData` says."""
+    if judgement.condition == "nodata":
+        return {"ok": "clear", "alerting": "breach", "keep": "nodata"}[rule.no_data]
+    return judgement.condition
+
+
+def _streaks(rule: AlertRule, state: AlertState, condition: str, tick: dt.datetime) -> AlertState:
+    """The state at `tick` with its breach or clear streak counted."""
+    # Streaks are capped at what the rule needs, so a steady state changes nothing but the tick.
+    if condition == "breach":
+        streak = min(state.breach_streak + 1, rule.pending_evaluations)
+        return replace(state, last_tick=tick, breach_streak=streak, clear_streak=0)
+    if condition == "clear":
+        streak = min(state.clear_streak + 1, rule.resolve_evaluations)
+        return replace(state, last_tick=tick, clear_streak=streak, breach_streak=0)
+    return replace(state, last_tick=tick)
+
+
+def _open(step: _Step, rule: AlertRule, tick: dt.datetime) -> None:
+    """Open a pending instance on a first breach."""
+    instance = Instance(
+        instance_id=instance_id_for(rule.rule_id, step.state.scope, tick),
+        rule_id=rule.rule_id,
+        scope=step.state.scope,
+        status="pending",
+        severity=rule.severity,
+        metric=rule.metric,
+        comparator=rule.comparator,
+        threshold=rule.threshold,
+        window=rule.window,
+        value=step.judgement.value,
+        samples=step.judgement.samples,
+        opened_at=tick,
+    )
+    step.instance = _log(instance, tick, "pending", "monitor", _describe(step.judgement))
+    step.state = replace(step.state, open_instance_id=instance.instance_id)
+
+
+def _settle_pending(step: _Step, instance: Instance, rule: AlertRule, tick: dt.datetime) -> None:
+    """Withdraw a pending instance that cleared, or fire it once the breach lasted long enough."""
+    if step.condition == "clear":
+        step.deleted, step.instance = instance.instance_id, None
+        step.state = replace(step.state, open_instance_id=None)
+    elif step.state.breach_streak >= rule.pending_evaluations:
+        instance = replace(instance, status="firing", fired_at=tick, level=0)
+        instance = _log(instance, tick, "firing", "monitor", _describe(step.judgement))
+        step.instance, message = _notify(instance, "firing", rule.channels, tick)
+        step.out.append(message)
+
+
+def _resolve(step: _Step, instance: Instance, rule: AlertRule, tick: dt.datetime) -> None:
+    """Resolve an open instance whose condition stayed clear long enough."""
+    was_suppressed = instance.status == "suppressed"
+    instance = replace(
+        instance,
+        status="resolved",
+        resolved_at=tick,
+        resolved_by="monitor",
+        resolution="auto",
+        suppressed_until=None,
+        resumes_as=None,
+    )
+    instance = _log(instance, tick, "resolved", "monitor", _describe(step.judgement))
+    if not was_suppressed:
+        instance, message = _notify(
+            instance, "resolved", _notified(rule, instance), tick, _everyone(rule, instance)
+        )
+        step.out.append(message)
+    step.instance = instance
+    step.state = replace(step.state, open_instance_id=None)
+
+
 def evaluate(
     rule: AlertRule,
     state: AlertState,
@@ -170,84 +257,36 @@ def evaluate(
         return Transition(state, instance, changed=False)
     if instance is not None and not instance.is_open:
         instance = None  # a resolved instance is history; the next breach opens a new one
-    firing = instance is not None and instance.status != "pending"
-    judgement = judge(rule, measurement, firing)
-    condition = judgement.condition
-    if condition == "nodata":
-        condition = {"ok": "clear", "alerting": "breach", "keep": "nodata"}[rule.no_data]  # type: ignore[assignment]
-    new_state = replace(state, last_tick=tick)
-    out: list[Outbound] = []
-    deleted: str | None = None
-    # Streaks are capped at what the rule needs, so a steady state changes nothing but the tick.
-    if condition == "breach":
-        streak = min(state.breach_streak + 1, rule.pending_evaluations)
-        new_state = replace(new_state, breach_streak=streak, clear_streak=0)
-    elif condition == "clear":
-        streak = min(state.clear_streak + 1, rule.resolve_evaluations)
-        new_state = replace(new_state, clear_streak=streak, breach_streak=0)
     before = instance
+    judgement = judge(rule, measurement, instance is not None and instance.status != "pending")
+    condition = _condition(rule, judgement)
+    step = _Step(judgement, condition, _streaks(rule, state, condition, tick), instance)
     if instance is not None and (instance.value, instance.samples) != (
         judgement.value,
         judgement.samples,
     ):
-        instance = replace(instance, value=judgement.value, samples=judgement.samples)
-    if instance is None and condition == "breach":
-        instance = Instance(
-            instance_id=instance_id_for(rule.rule_id, state.scope, tick),
-            rule_id=rule.rule_id,
-            scope=state.scope,
-            status="pending",
-            severity=rule.severity,
-            metric=rule.metric,
-            comparator=rule.comparator,
-            threshold=rule.threshold,
-            window=rule.window,
-            value=judgement.value,
-            samples=judgement.samples,
-            opened_at=tick,
-        )
-        instance = _log(instance, tick, "pending", "monitor", _describe(judgement))
-        new_state = replace(new_state, open_instance_id=instance.instance_id)
-    if instance is not None and instance.status == "pending":
-        if condition == "clear":
-            deleted, instance = instance.instance_id, None
-            new_state = replace(new_state, open_instance_id=None)
-        elif new_state.breach_streak >= rule.pending_evaluations:
-            instance = replace(instance, status="firing", fired_at=tick, level=0)
-            instance = _log(instance, tick, "firing", "monitor", _describe(judgement))
-            instance, message = _notify(instance, "firing", rule.channels, tick)
-            out.append(message)
+        step.instance = replace(instance, value=judgement.value, samples=judgement.samples)
+    if step.instance is None and condition == "breach":
+        _open(step, rule, tick)
+    if step.instance is not None and step.instance.status == "pending":
+        _settle_pending(step, step.instance, rule, tick)
     elif (
-        instance is not None
+        step.instance is not None
         and condition == "clear"
-        and new_state.clear_streak >= rule.resolve_evaluations
+        and step.state.clear_streak >= rule.resolve_evaluations
     ):
-        was_suppressed = instance.status == "suppressed"
-        instance = replace(
-            instance,
-            status="resolved",
-            resolved_at=tick,
-            resolved_by="monitor",
-            resolution="auto",
-            suppressed_until=None,
-            resumes_as=None,
-        )
-        instance = _log(instance, tick, "resolved", "monitor", _describe(judgement))
-        if not was_suppressed:
-            instance, message = _notify(
-                instance, "resolved", _notified(rule, instance), tick, _everyone(rule, instance)
-            )
-            out.append(message)
-        new_state = replace(new_state, open_instance_id=None)
-    if instance is not None and instance.is_open:
-        timed = advance(rule, instance, tick)
-        instance, out = timed.instance, out + list(timed.outbound)
+        _resolve(step, step.instance, rule, tick)
+    if step.instance is not None and step.instance.is_open:
+        timed = advance(rule, step.instance, tick)
+        step.instance, step.out = timed.instance, [*step.out, *timed.outbound]
     changed = (
-        replace(new_state, last_tick=state.last_tick) != state
-        or deleted is not None
-        or (instance is not None and instance != before)
+        replace(step.state, last_tick=state.last_tick) != state
+        or step.deleted is not None
+        or (step.instance is not None and step.instance != before)
     )
-    return Transition(new_state, instance, deleted, tuple(out), judgement, changed=changed)
+    return Transition(
+        step.state, step.instance, step.deleted, tuple(step.out), judgement, changed=changed
+    )
 
 
 def _notified(rule: AlertRule, instance: Instance) -> list[str]:

@@ -13,16 +13,15 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from video_monitoring.alerting import engine
-from video_monitoring.alerting.backtest import SplitRuns, backtest_rule
-from video_monitoring.alerting.channels.base import Channel, Notification
+from video_monitoring.alerting.backtest import SplitRuns, WhatIf, backtest_rule
+from video_monitoring.alerting.channels.base import Notification
 from video_monitoring.alerting.metrics import TIERS, ScopeTotals, Snapshot, measure, parse_scope
-from video_monitoring.alerting.notifications import DeliveryResult, RetryPolicy, deliver
+from video_monitoring.alerting.notifications import Delivery, DeliveryResult, deliver
 from video_monitoring.alerting.records import (
     AlertState,
     Instance,
@@ -120,22 +119,20 @@ class AlertManager:
     def __init__(
         self,
         store: AlertStore,
-        channels: Mapping[str, Channel],
-        policy: RetryPolicy,
+        delivery: Delivery,
         dashboard_url: str,
         clock: Callable[[], dt.datetime],
-        sleep: Callable[[float], None] = time.sleep,
         runs: SplitRuns | None = None,  # backtests beyond Firestore's retention (BigQuery)
         backtest_budget: Callable[[], Budget] = Budget.unlimited,  # each backtest's, from its start
     ) -> None:
         self._store = store
         self._runs = runs
         self._backtest_budget = backtest_budget
-        self._channels = channels
-        self._policy = policy
+        self._channels = delivery.channels
+        self._policy = delivery.policy
         self._dashboard_url = dashboard_url.rstrip("/")
         self._clock = clock
-        self._sleep = sleep
+        self._sleep = delivery.sleep
 
     # -- rules -------------------------------------------------------------------------------
 
@@ -185,9 +182,8 @@ class AlertManager:
         budget = self._backtest_budget()
         reader = self._runs or self._store
         source = self._runs.source if self._runs else None
-        return backtest_rule(
-            self.rule(rule_id), reader, source, start, end, threshold, pages_per_week, budget
-        )
+        what_if = WhatIf(threshold, pages_per_week, budget)
+        return backtest_rule(self.rule(rule_id), reader, source, start, end, what_if)
 
     # -- scheduled evaluation ----------------------------------------------------------------
 

@@ -7,7 +7,7 @@ writer and every rule share it, so a run reads each window's rollups once.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,51 +108,112 @@ def _rate(successes: float, trials: float) -> Measurement:
     return Measurement(None if n <= 0 else k / n, n, min(k, n) if n > 0 else None)
 
 
+# Measures one metric from the totals of one scope and window.
+_Measurer = Callable[[ScopeTotals], Measurement]
+
+
+def _outcome_rate(outcome: str) -> _Measurer:
+    """Share of finished generations that ended in `outcome` ("completed" or "failed")."""
+
+    def rate(scoped: ScopeTotals) -> Measurement:
+        t = scoped.totals
+        completed, failed = t.count("completed"), t.count("failed")
+        return _rate(t.count(outcome), completed + failed)
+
+    return rate
+
+
+def _attempt_rate(counter: k.Count) -> _Measurer:
+    """Share of terminal generations that carry `counter` (retried, fell back)."""
+
+    def rate(scoped: ScopeTotals) -> Measurement:
+        return _rate(scoped.totals.get(counter), scoped.totals.samples(k.ATTEMPTS))
+
+    return rate
+
+
+def _mean(measured: k.Measure) -> _Measurer:
+    """Mean of one measure over its samples."""
+
+    def mean(scoped: ScopeTotals) -> Measurement:
+        return Measurement(scoped.totals.mean(measured), scoped.totals.samples(measured))
+
+    return mean
+
+
+def _conversion_rate(scoped: ScopeTotals) -> Measurement:
+    return _rate(scoped.upgrades, scoped.free_generations)
+
+
+def _p95_generation_seconds(scoped: ScopeTotals) -> Measurement:
+    t = scoped.totals
+    (p95,) = sketch.quantiles(t.bins(k.GENERATION_TIME_BINS), (0.95,))
+    return Measurement(p95, t.samples(k.GENERATION_TIME))
+
+
+def _cost_per_output_second(scoped: ScopeTotals) -> Measurement:
+    t = scoped.totals
+    output = t.sum(k.OUTPUT)
+    value = t.sum(k.COST) / output if output > 0 else None
+    return Measurement(value, t.samples(k.OUTPUT))
+
+
+def _throughput_per_hour(scoped: ScopeTotals) -> Measurement:
+    completed = scoped.totals.count("completed")
+    hours = (scoped.window.end - scoped.window.start).total_seconds() / 3600
+    return Measurement(completed / hours, completed)
+
+
+def _total(scoped: ScopeTotals) -> Measurement:
+    return Measurement(float(scoped.totals.count()), scoped.totals.count())
+
+
+def _revenue(scoped: ScopeTotals) -> Measurement:
+    # Judged once the window had traffic (its generations), however few upgrades it had.
+    return Measurement(scoped.revenue, scoped.totals.count())
+
+
+def _system_figure(metric: str, scoped: ScopeTotals) -> Measurement:
+    value = scoped.system.get(metric)
+    return Measurement(None if value is None else float(value), int(value is not None))
+
+
+# How each rollup metric is measured from one scope's totals (definitions in docs/figures.md).
+_MEASURES: dict[str, _Measurer] = {
+    "successRate": _outcome_rate("completed"),
+    "failureRate": _outcome_rate("failed"),
+    "retryRate": _attempt_rate(k.RETRIED),
+    "fallbackRate": _attempt_rate(k.FALLBACK),
+    "conversionRate": _conversion_rate,
+    "avgGenerationSeconds": _mean(k.GENERATION_TIME),
+    "p95GenerationSeconds": _p95_generation_seconds,
+    "avgQueueSeconds": _mean(k.QUEUE),
+    "avgQualityScore": _mean(k.QUALITY),
+    "avgUserRating": _mean(k.RATING),
+    "costPerOutputSecondUsd": _cost_per_output_second,
+    "throughputPerHour": _throughput_per_hour,
+    "total": _total,
+    "revenueUsd": _revenue,
+}
+
+
+def _live_figure(metric: str, scoped: ScopeTotals) -> Measurement:
+    """A figure the tick read live (the queue, capacity): judged once it was measured; the wait
+    percentile by the waits it was computed from."""
+    value = scoped.live.get(metric)
+    samples = int(value is not None)
+    if metric == "queueWaitP95Seconds":
+        samples = int(scoped.live.get("queueWaitSamples") or 0)
+    return Measurement(value, samples)
+
+
 def measure(metric: str, scoped: ScopeTotals) -> Measurement:
     """A rule metric from the totals of one scope and window (definitions in docs/figures.md)."""
-    t = scoped.totals
-    completed, failed = t.count("completed"), t.count("failed")
-    terminal = t.samples(k.ATTEMPTS)
-    if metric == "successRate":
-        return _rate(completed, completed + failed)
-    if metric == "failureRate":
-        return _rate(failed, completed + failed)
-    if metric == "retryRate":
-        return _rate(t.get(k.RETRIED), terminal)
-    if metric == "fallbackRate":
-        return _rate(t.get(k.FALLBACK), terminal)
-    if metric == "conversionRate":
-        return _rate(scoped.upgrades, scoped.free_generations)
-    if metric == "avgGenerationSeconds":
-        return Measurement(t.mean(k.GENERATION_TIME), t.samples(k.GENERATION_TIME))
-    if metric == "p95GenerationSeconds":
-        (p95,) = sketch.quantiles(t.bins(k.GENERATION_TIME_BINS), (0.95,))
-        return Measurement(p95, t.samples(k.GENERATION_TIME))
-    if metric == "avgQueueSeconds":
-        return Measurement(t.mean(k.QUEUE), t.samples(k.QUEUE))
-    if metric == "avgQualityScore":
-        return Measurement(t.mean(k.QUALITY), t.samples(k.QUALITY))
-    if metric == "avgUserRating":
-        return Measurement(t.mean(k.RATING), t.samples(k.RATING))
-    if metric == "costPerOutputSecondUsd":
-        output = t.sum(k.OUTPUT)
-        value = t.sum(k.COST) / output if output > 0 else None
-        return Measurement(value, t.samples(k.OUTPUT))
-    if metric == "throughputPerHour":
-        hours = (scoped.window.end - scoped.window.start).total_seconds() / 3600
-        return Measurement(completed / hours, completed)
-    if metric == "total":
-        return Measurement(float(t.count()), t.count())
-    if metric == "revenueUsd":
-        # Judged once the window had traffic (its generations), however few upgrades it had.
-        return Measurement(scoped.revenue, t.count())
+    measurer = _MEASURES.get(metric)
+    if measurer is not None:
+        return measurer(scoped)
     if metric in LIVE_METRICS:
-        value = scoped.live.get(metric)
-        samples = int(value is not None)
-        if metric == "queueWaitP95Seconds":
-            samples = int(scoped.live.get("queueWaitSamples") or 0)
-        return Measurement(value, samples)
+        return _live_figure(metric, scoped)
     if metric in SYSTEM_METRICS:
-        value = scoped.system.get(metric)
-        return Measurement(None if value is None else float(value), int(value is not None))
+        return _system_figure(metric, scoped)
     raise ValueError(f"unknown metric {metric}")

@@ -20,7 +20,7 @@ from video_monitoring.alerting.channels.base import (
 )
 from video_monitoring.alerting.channels.mail import EmailChannel, MailConnector, SmtpServer
 from video_monitoring.alerting.channels.slack import SlackChannel
-from video_monitoring.alerting.channels.sms import SmsChannel
+from video_monitoring.alerting.channels.sms import SmsChannel, TwilioAccount
 from video_monitoring.alerting.channels.webhook import WebhookChannel
 from video_monitoring.config.settings import NotificationSettings
 from video_monitoring.core.budget import Budget
@@ -110,6 +110,16 @@ def deliver_all(
         return list(pool.map(one, wanted))
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """How alerts reach people: the channels by name, the retry policy of each delivery, and
+    how a retry waits (injected, so a test does not)."""
+
+    channels: Mapping[str, Channel]
+    policy: RetryPolicy = RetryPolicy()
+    sleep: Callable[[float], None] = time.sleep
+
+
 def _split(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
@@ -147,7 +157,7 @@ def _configured(
         and _split(s.alert_sms_to)
     ):
         channels["sms"] = SmsChannel(
-            s.twilio_base_url, s.twilio_account_sid, s.twilio_auth_token,
+            TwilioAccount(s.twilio_base_url, s.twilio_account_sid, s.twilio_auth_token),
             s.twilio_from_number, _split(s.alert_sms_to), timeout, http=http,
         )  # fmt: skip
     if s.alert_webhook_url is not None and s.alert_webhook_secret is not None:

@@ -14,13 +14,15 @@ import functools
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
 from video_monitoring.alerting import engine
 from video_monitoring.alerting.controls import (
     Change,
     Demand,
     GuardRails,
+    ManualAction,
     ProviderControl,
     manual,
     plan,
@@ -139,8 +141,8 @@ class ProviderResponder:
             current = controls.get(provider) or ProviderControl(provider)
             if action == "release" and not current.paused:
                 raise Conflict(f"provider: {provider} is not paused; nothing to release")
-            verb = "pause" if action == "pause" else "release"
-            after = manual(current, verb, by, now, reason, held, until)  # type: ignore[arg-type]
+            verb: Literal["pause", "release"] = "pause" if action == "pause" else "release"
+            after = manual(current, ManualAction(verb, by, now, reason, until), held)
             return [Change(current, after)]
 
         (change,) = self._store.transact_controls(compute)
@@ -176,23 +178,27 @@ class ProviderResponder:
             state_key(rule.rule_id, instance.scope),
             alert_id,
             rule,
-            functools.partial(_note, rule, change.event, detail, by, now),
+            functools.partial(_note, rule, _Note(change.event, detail, by, now)),
         )
 
 
+@dataclass(frozen=True)
+class _Note:
+    """A control change as the alert's history notes it: event, detail, who and when."""
+
+    event: str
+    detail: str
+    by: str
+    now: dt.datetime
+
+
 def _note(
-    rule: AlertRule,
-    event: str,
-    detail: str,
-    by: str,
-    now: dt.datetime,
-    state: AlertState | None,
-    current: Instance | None,
+    rule: AlertRule, note: _Note, state: AlertState | None, current: Instance | None
 ) -> Transition | None:
     """The change in the alert's history, and its message (inside the alert's transaction)."""
     if state is None or current is None:
         return None
-    noted = engine.note_action(rule, current, event, detail, by, now)
+    noted = engine.note_action(rule, current, note.event, note.detail, note.by, note.now)
     return Transition(state, noted.instance, outbound=noted.outbound)
 
 

@@ -208,28 +208,34 @@ def slo_summary(status: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     return found
 
 
-def build_digest(
-    period: Period,
-    summary: Mapping[str, Any],
-    previous: Mapping[str, Any],
-    providers: Sequence[Mapping[str, Any]],
-    previous_providers: Sequence[Mapping[str, Any]],
-    targets: Mapping[str, Target],
-    alerts: Sequence[Mapping[str, Any]],
-    controls: Sequence[Mapping[str, Any]],
-    recommendations: Sequence[Mapping[str, Any]],
-    series: Sequence[Mapping[str, Any]],
-    slos: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class DigestFigures:
+    """What a digest is made of: the API's summary and provider comparison of the period and
+    of the one before, the targets, the alerts opened, the provider control changes, the
+    ranked recommendations, the trend points and the objectives' status (None: no SLOs)."""
+
+    summary: Mapping[str, Any]
+    previous: Mapping[str, Any]
+    providers: Sequence[Mapping[str, Any]]
+    previous_providers: Sequence[Mapping[str, Any]]
+    targets: Mapping[str, Target]
+    alerts: Sequence[Mapping[str, Any]]
+    controls: Sequence[Mapping[str, Any]]
+    recommendations: Sequence[Mapping[str, Any]]
+    series: Sequence[Mapping[str, Any]]
+    slos: Mapping[str, Any] | None = None
+
+
+def build_digest(period: Period, figures: DigestFigures) -> dict[str, Any]:
     """The digest of a period, as JSON (what every channel renders and the API serves)."""
     return {
         "period": period.to_json(),
         "previous": period.previous().to_json(),
-        "headline": headline(summary, previous, targets),
-        "regressions": regressions(providers, previous_providers),
-        "alerts": alert_summary(alerts),
-        "slos": slo_summary(slos),
-        "controls": list(controls),
-        "recommendations": list(recommendations),
-        "series": list(series),
+        "headline": headline(figures.summary, figures.previous, figures.targets),
+        "regressions": regressions(figures.providers, figures.previous_providers),
+        "alerts": alert_summary(figures.alerts),
+        "slos": slo_summary(figures.slos),
+        "controls": list(figures.controls),
+        "recommendations": list(figures.recommendations),
+        "series": list(figures.series),
     }

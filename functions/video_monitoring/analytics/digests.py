@@ -26,7 +26,14 @@ from typing import Any, Literal, Protocol
 
 from video_monitoring.analytics import digest_render as render
 from video_monitoring.analytics import recommend
-from video_monitoring.analytics.digest import Period, PeriodKind, alert_summary, build_digest, due
+from video_monitoring.analytics.digest import (
+    DigestFigures,
+    Period,
+    PeriodKind,
+    alert_summary,
+    build_digest,
+    due,
+)
 from video_monitoring.config import constants as c
 from video_monitoring.config.settings import Target
 from video_monitoring.core.budget import Budget
@@ -102,30 +109,38 @@ class Figures(Protocol):
 Send = Callable[[Recipient, Mapping[str, Any]], None]
 
 
+@dataclasses.dataclass(frozen=True)
+class DigestSources:
+    """Where a digest's figures come from: the API's figures, the alerts opened in a span, a
+    rule's backtest (for retuning suggestions), and the objectives' status (None: no SLOs)."""
+
+    figures: Figures
+    alerts: Callable[[dt.datetime, dt.datetime], list[dict[str, Any]]]
+    backtest: Callable[[str, dt.datetime, dt.datetime, float], dict[str, Any]]
+    slos: Callable[[dt.datetime], Mapping[str, Any]] | None = None
+
+
 class DigestService:
     """Builds and sends digests."""
 
     def __init__(
         self,
-        figures: Figures,
-        alerts: Callable[[dt.datetime, dt.datetime], list[dict[str, Any]]],
-        backtest: Callable[[str, dt.datetime, dt.datetime, float], dict[str, Any]],
+        sources: DigestSources,
         store: DigestStore,
         targets: Mapping[str, Target],
         send: Send,
         slack_kinds: Sequence[str] = (),
-        slos: Callable[[dt.datetime], Mapping[str, Any]] | None = None,
         *,
         accounts: Accounts | None,
     ) -> None:
-        self._figures = figures
-        self._alerts = alerts
-        self._backtest = backtest
+        self._figures = sources.figures
+        self._alerts = sources.alerts
+        self._backtest = sources.backtest
         self._store = store
         self._targets = targets
         self._send = send
         self._slack_kinds = frozenset(slack_kinds)
-        self._slos = slos
+        self._slos = sources.slos
         self._accounts = accounts  # None: recipients are not checked (no identity provider)
 
     def build(self, period: Period) -> dict[str, Any]:
@@ -155,11 +170,11 @@ class DigestService:
             *recommend.cost_rises(providers, providers_before, shown),
             *recommend.failure_costs(providers, shown),
         ]  # fmt: skip
-        return build_digest(
-            period, summary, summary_before, providers, providers_before, self._targets,
+        return build_digest(period, DigestFigures(
+            summary, summary_before, providers, providers_before, self._targets,
             alerts, self._store.control_changes(period.start, period.end),
             recommend.rank(found), points, self._slos(period.end) if self._slos else None,
-        )  # fmt: skip
+        ))  # fmt: skip
 
     def _suggest(self, rule_id: str, period: Period) -> dict[str, Any] | None:
         try:

@@ -28,7 +28,10 @@ from video_monitoring.core.clock import Clock, utc_now
 from video_monitoring.core.errors import InvalidArgument
 from video_monitoring.core.models import Window, rfc3339
 from video_monitoring.ingest import counters as k
-from video_monitoring.ingest.bounds import DEFAULT_BOUNDS, Bounds
+from video_monitoring.ingest.pipeline import (
+    DEFAULT_COUNTING,
+    Counting,
+)
 from video_monitoring.ingest.rollup import (
     Granularity,
     Totals,
@@ -38,7 +41,6 @@ from video_monitoring.ingest.rollup import (
     step,
 )
 from video_monitoring.ingest.store import MonitoringStore, OpenAlert, UserActivity
-from video_monitoring.privacy.retention import DEFAULT_RETENTION, Retention
 from video_monitoring.warehouse.archive import Cells, TrendArchive
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,26 @@ DAY_KEYS = frozenset(
 SETTLE = dt.timedelta(minutes=15)
 
 
+def _day_point(
+    day: dt.datetime,
+    stored: Mapping[dt.datetime, Any],
+    opened: Mapping[dt.datetime, Any],
+    live: Mapping[dt.datetime, list[Any]],
+    horizon: dt.datetime,
+) -> dict[str, Any]:
+    """One day of `/user-insights`: its snapshot, else the tick's figures, else computed."""
+    if day in stored:
+        figures = {k: v for k, v in stored[day].items() if k in DAY_KEYS}
+        return {"day": day, "source": "snapshot", **figures, "asOf": stored[day].get("computedAt")}
+    if day in opened:
+        figures = {k: v for k, v in opened[day].items() if k in DAY_KEYS}
+        return {"day": day, "source": "live", **figures, "asOf": opened[day]["computedAt"]}
+    # BigQuery's days; an open day the tick has not computed yet (asOf null): zeros.
+    figures = user_insights.day_figures(live.get(day, []))
+    kind = "bigquery" if day < horizon else "live"
+    return {"day": day, "source": kind, **figures, "asOf": None}
+
+
 class AnalyticsEngine:
     """Combines rollups, events and alerts into dashboard answers."""
 
@@ -84,10 +106,8 @@ class AnalyticsEngine:
         self,
         store: MonitoringStore,
         monitor: PerformanceMonitor,
-        shards: int = 16,
+        counting: Counting = DEFAULT_COUNTING,
         clock: Clock = utc_now,
-        bounds: Bounds = DEFAULT_BOUNDS,
-        retention: Retention = DEFAULT_RETENTION,
         archive: TrendArchive | None = None,
         stuck_after: dt.timedelta = dt.timedelta(minutes=30),
     ) -> None:
@@ -95,10 +115,11 @@ class AnalyticsEngine:
         self._stuck_after = stuck_after
         self._monitor = monitor
         self._archive = archive
-        self._shards = shards
+        self._counting = counting
+        self._shards = counting.shards
         self._clock = clock
-        self._bounds = bounds
-        self._retention = retention
+        self._bounds = counting.bounds
+        self._retention = counting.retention
 
     def generate_quality_insights(self, window: Window) -> dict[str, Any]:
         """docs/interfaces.md §6 `/quality` (definitions in docs/figures.md)."""
@@ -380,21 +401,7 @@ class AnalyticsEngine:
                     live.setdefault(activity.day, []).append(activity)
             if not stored:
                 rebuilt = user_insights.snapshot(archived, last)
-        series = []
-        for day in days:
-            if day in stored:
-                figures = {k: v for k, v in stored[day].items() if k in DAY_KEYS}
-                as_of = stored[day].get("computedAt")
-                series.append({"day": day, "source": "snapshot", **figures, "asOf": as_of})
-            elif day in opened:
-                figures = {k: v for k, v in opened[day].items() if k in DAY_KEYS}
-                as_of = opened[day]["computedAt"]
-                series.append({"day": day, "source": "live", **figures, "asOf": as_of})
-            else:
-                # BigQuery's days; an open day the tick has not computed yet (asOf null): zeros.
-                figures = user_insights.day_figures(live.get(day, []))
-                kind = "bigquery" if day < horizon else "live"
-                series.append({"day": day, "source": kind, **figures, "asOf": None})
+        series = [_day_point(day, stored, opened, live, horizon) for day in days]
         latest_day: dt.datetime | None = None
         latest: Mapping[str, Any] | None = None
         if stored:

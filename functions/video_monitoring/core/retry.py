@@ -41,18 +41,27 @@ class Backoff:
             retry += 1
 
 
+@dataclass(frozen=True)
+class RetryTime:
+    """The seconds a retry loop may spend (None: no limit), and how it waits and reads the
+    clock (injected, so a test spends no time)."""
+
+    budget_seconds: float | None = None
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+
+
 def retrying(
     action: Callable[[], T],
     on: tuple[type[BaseException], ...],
     backoff: Backoff,
-    budget_seconds: float | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
+    timing: RetryTime = RetryTime(),
     on_retry: Callable[[BaseException, float], None] | None = None,
 ) -> T:
     """Run `action`; on one of the `on` errors wait as `backoff` says and run it again, until
     it succeeds, the backoff runs out of retries, or the next wait would pass the budget (then
     the last error is raised). Any other error is raised at once."""
+    clock, budget_seconds = timing.clock, timing.budget_seconds
     deadline = None if budget_seconds is None else clock() + budget_seconds
     delays = backoff.delays()
     while True:
@@ -64,4 +73,4 @@ def retrying(
                 raise
             if on_retry is not None:
                 on_retry(error, delay)
-            sleep(delay)
+            timing.sleep(delay)

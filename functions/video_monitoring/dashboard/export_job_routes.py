@@ -7,9 +7,14 @@ import datetime as dt
 from typing import Any
 
 from video_monitoring.core.errors import NotFound
-from video_monitoring.core.models import Window
-from video_monitoring.dashboard.auth import ADMIN_ROLES, Caller
-from video_monitoring.dashboard.export_jobs import JOB_ID, ExportJobs, as_seen, queue_job
+from video_monitoring.dashboard.auth import ADMIN_ROLES
+from video_monitoring.dashboard.export_jobs import (
+    JOB_ID,
+    ExportJobs,
+    JobRequest,
+    as_seen,
+    queue_job,
+)
 from video_monitoring.dashboard.http import Response
 from video_monitoring.dashboard.params import Prepared
 from video_monitoring.dashboard.routes import Call
@@ -23,12 +28,9 @@ def status_url(job_id: str) -> str:
     return f"export-jobs/{job_id}"
 
 
-def queued_response(
-    jobs: ExportJobs, caller: Caller, dataset: str, fmt: str, window: Window, rows: int,
-    now: dt.datetime,
-) -> Response:  # fmt: skip
+def queued_response(jobs: ExportJobs, asked: JobRequest, now: dt.datetime) -> Response:
     """Queue the export as a job: 202 with `Location` and the job's id and status."""
-    job = queue_job(jobs, caller.uid, caller.role, dataset, fmt, window, rows, now)
+    job = queue_job(jobs, asked, now)
     url = status_url(job.job_id)
     return Response(
         202, {"jobId": job.job_id, "status": job.status, "statusUrl": url}, {"Location": url}

@@ -11,6 +11,7 @@ name is fixed by the job, so even a taken-over run replaces the file rather than
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import re
 import secrets
@@ -24,6 +25,7 @@ from video_monitoring.dashboard.files import (
     DATASETS,
     FORMATS,
     ExportSource,
+    counting,
     export_chunks,
     file_name,
 )
@@ -203,14 +205,25 @@ class ExportJobs:
     keep: dt.timedelta = dt.timedelta(days=7)
 
 
-def queue_job(
-    jobs: ExportJobs, uid: str, role: str | None, dataset: str, fmt: str, window: Window,
-    rows: int, now: dt.datetime,
-) -> ExportJob:  # fmt: skip
+@dataclass(frozen=True)
+class JobRequest:
+    """What a caller asked to export: who (uid, role), the dataset, format and window, and the
+    rows the window held when asked."""
+
+    uid: str
+    role: str | None
+    dataset: str
+    fmt: str
+    window: Window
+    rows: int
+
+
+def queue_job(jobs: ExportJobs, asked: JobRequest, now: dt.datetime) -> ExportJob:
     """A new queued job for the caller (RateLimited when they hold too many pending)."""
+    window = asked.window
     job = ExportJob(
-        new_job_id(), uid, role, dataset, fmt, window.start, window.end, window.provider, now,
-        now + jobs.keep, rows,
+        new_job_id(), asked.uid, asked.role, asked.dataset, asked.fmt, window.start, window.end,
+        window.provider, now, now + jobs.keep, asked.rows,
     )  # fmt: skip
     jobs.store.create(job, jobs.pending_max)
     return job
@@ -245,7 +258,8 @@ def run_job(
             raise ValueError(f"unknown dataset {job.dataset!r} or format {job.format!r}")
         dataset = DATASETS[job.dataset]
         report = figures(job.window) if figures is not None and job.format == "pdf" else None
-        chunks = export_chunks(source, dataset, job.format, job.window, report, rows)
+        count = functools.partial(counting, counter=rows)
+        chunks = export_chunks(source, dataset, job.format, job.window, report, guard=count)
         size = jobs.files.write(job.object_name, FORMATS[job.format], chunks)
         settled = replace(job, status="done", rows=rows[0], bytes=size, finished_at=clock())
     except Exception as error:

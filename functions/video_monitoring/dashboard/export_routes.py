@@ -14,6 +14,7 @@ from pydantic import Field
 from video_monitoring.core.errors import InvalidArgument
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.export_job_routes import queued_response
+from video_monitoring.dashboard.export_jobs import JobRequest
 from video_monitoring.dashboard.files import (
     DATASETS,
     FORMATS,
@@ -99,7 +100,9 @@ class ExportFile:
         cap = config.sync_cap(fmt)
         if rows > cap and api.jobs is not None and call.caller is not None:
             # Too large to encode within the request: a background job writes the file.
-            response = queued_response(api.jobs, call.caller, name, fmt, window, rows, api.clock())
+            caller = call.caller
+            asked = JobRequest(caller.uid, caller.role, name, fmt, window, rows)
+            response = queued_response(api.jobs, asked, api.clock())
             details["jobId"] = response.body["jobId"]
             return response
         if rows > cap:

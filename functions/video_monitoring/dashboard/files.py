@@ -23,7 +23,7 @@ from video_monitoring.core.clock import Clock
 from video_monitoring.core.errors import DeadlineExceeded
 from video_monitoring.core.models import Window
 from video_monitoring.core.values import plain
-from video_monitoring.dashboard.report import ReportFigures, pdf_report
+from video_monitoring.dashboard.report import PdfTable, ReportFigures, pdf_report
 from video_monitoring.privacy.pseudonyms import OPTED_OUT, anonymised
 from video_monitoring.privacy.retention import TTL_COLLECTIONS
 
@@ -226,12 +226,11 @@ def export_chunks(
     fmt: str,
     window: Window,
     figures: ReportFigures | None,
-    counter: list[int] | None = None,
     guard: Callable[[Iterator[dict[str, Any]]], Iterator[dict[str, Any]]] | None = None,
 ) -> Iterator[bytes]:
     """The file of a window, chunk by chunk: rows read page by page, opted-out users'
-    anonymised, each counted into counter[0] and passed through `guard` (a deadline) when
-    given. The first page is read now, so a failing query raises before any chunk."""
+    anonymised, passed through `guard` (a deadline, a count) when given. The first page is
+    read now, so a failing query raises before any chunk."""
     opted_out = source.opted_out_users()
     rows_read = (
         (doc_id, anonymised(data, OPTED_OUT) if data.get("userId") in opted_out else data)
@@ -241,12 +240,11 @@ def export_chunks(
     rows: Iterator[dict[str, Any]] = (
         row_of(dataset, i, d) for i, d in itertools.chain(first, rows_read)
     )
-    if counter is not None:
-        rows = _counting(rows, counter)
     return encode(dataset, fmt, rows if guard is None else guard(rows), window, figures)
 
 
-def _counting(rows: Iterator[dict[str, Any]], counter: list[int]) -> Iterator[dict[str, Any]]:
+def counting(rows: Iterator[dict[str, Any]], counter: list[int]) -> Iterator[dict[str, Any]]:
+    """The rows, each counted into counter[0] as it passes."""
     for row in rows:
         counter[0] += 1
         yield row
@@ -294,8 +292,8 @@ def encode(
     if fmt == "xlsx":
         yield from _xlsx(dataset, rows)
     elif fmt == "pdf":
-        columns = dataset.pdf_columns or dataset.columns[:8]
-        yield from pdf_report(dataset.name, columns, dataset.tally, rows, window, figures, _spooled)
+        layout = PdfTable(dataset.name, dataset.pdf_columns or dataset.columns[:8], dataset.tally)
+        yield from pdf_report(layout, rows, window, figures, _spooled)
     else:
         for text in _text(dataset, fmt, rows):
             yield text.encode()

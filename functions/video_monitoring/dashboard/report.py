@@ -205,30 +205,44 @@ def charts(figures: ReportFigures) -> list[Any]:
     ]  # fmt: skip
 
 
-def pdf_report(
-    name: str,
-    columns: Sequence[str],
-    tally: str | None,
-    rows: Iterable[Mapping[str, Any]],
-    window: Window | None,
-    figures: ReportFigures | None,
-    spooled: Callable[[Callable[[IO[bytes]], None]], Iterator[bytes]],
-) -> Iterator[bytes]:
-    """The report, chunk by chunk: figures first (when given), then the rows."""
-    from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4, landscape
-    from reportlab.lib.styles import getSampleStyleSheet
-    from reportlab.platypus import (
-        KeepTogether,
-        PageBreak,
-        Paragraph,
-        SimpleDocTemplate,
-        Spacer,
-        Table,
-        TableStyle,
-    )
+@dataclass(frozen=True)
+class PdfTable:
+    """What a PDF export prints of its rows: the dataset's name, the columns shown, and the
+    column whose values break the row count down (None: no breakdown)."""
 
-    grid_style = TableStyle(
+    name: str
+    columns: Sequence[str]
+    tally: str | None = None
+
+
+@dataclass
+class _Tabulated:
+    """The rows as the PDF prints them: the first PDF_MAX_ROWS as text, and counts of all."""
+
+    table: list[list[str]]
+    counts: dict[str, int] = field(default_factory=dict)
+    total: int = 0
+
+
+def _tabulate(layout: PdfTable, rows: Iterable[Mapping[str, Any]]) -> _Tabulated:
+    """Count every row (by the tally column too) and keep the first PDF_MAX_ROWS as text."""
+    tabulated = _Tabulated([list(layout.columns)])
+    for row in rows:
+        tabulated.total += 1
+        if layout.tally:
+            key = str(row.get(layout.tally))
+            tabulated.counts[key] = tabulated.counts.get(key, 0) + 1
+        if tabulated.total <= PDF_MAX_ROWS:
+            tabulated.table.append([_text(row.get(c)) for c in layout.columns])
+    return tabulated
+
+
+def _grid_style() -> Any:
+    """The style of the report's tables: small type, a grey header, thin rules."""
+    from reportlab.lib import colors
+    from reportlab.platypus import TableStyle
+
+    return TableStyle(
         [
             ("FONTSIZE", (0, 0), (-1, -1), 7),
             ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
@@ -239,68 +253,91 @@ def pdf_report(
         ]
     )
 
+
+def _title_story(name: str, window: Window | None, report: bool, styles: Any) -> list[Any]:
+    """The title, and the window with its scope when there is one."""
+    from reportlab.platypus import Paragraph
+
+    title = "Generation report" if report else f"Export: {name}"
+    story: list[Any] = [Paragraph(title, styles["Title"])]
+    if window is not None:
+        scope = f"provider {window.provider}" if window.provider else "all providers"
+        text = f"Window {rfc3339(window.start)} to {rfc3339(window.end)} ({scope})"
+        story.append(Paragraph(text, styles["Normal"]))
+    return story
+
+
+def _figures_story(figures: ReportFigures, name: str, styles: Any, grid_style: Any) -> list[Any]:
+    """The first page: headline figures against targets, the trend charts, the providers."""
+    from reportlab.lib import colors
+    from reportlab.platypus import KeepTogether, PageBreak, Paragraph, Spacer, Table, TableStyle
+
+    lines = headline_rows(figures)
+    headline = Table(lines, repeatRows=1, hAlign="LEFT")
+    style = TableStyle(grid_style.getCommands())
+    for i, line in enumerate(lines):
+        if line[3] == "MISSED":
+            style.add("TEXTCOLOR", (3, i), (3, i), colors.red)
+    headline.setStyle(style)
+    providers = Table(provider_rows(figures.providers), repeatRows=1, hAlign="LEFT")
+    providers.setStyle(grid_style)
+    return [
+        Spacer(1, 6),
+        Paragraph("Headline figures", styles["Heading2"]),
+        headline,
+        Spacer(1, 8),
+        KeepTogether(
+            [Paragraph("Trends", styles["Heading2"]), Table([charts(figures)], hAlign="LEFT")]
+        ),
+        KeepTogether([Paragraph("Providers", styles["Heading2"]), providers]),
+        PageBreak(),
+        Paragraph(f"Rows: {name}", styles["Heading2"]),
+    ]
+
+
+def _rows_story(tabulated: _Tabulated, styles: Any, grid_style: Any) -> list[Any]:
+    """The row count (broken down by the tally), a note when cut short, and the table."""
+    from reportlab.platypus import Paragraph, Spacer, Table
+
+    summary = f"{tabulated.total} rows"
+    if tabulated.counts:
+        summary += " — " + ", ".join(f"{k}: {v}" for k, v in sorted(tabulated.counts.items()))
+    story: list[Any] = [Paragraph(escape(summary), styles["Normal"])]
+    if tabulated.total > PDF_MAX_ROWS:
+        story.append(
+            Paragraph(
+                f"The table shows the first {PDF_MAX_ROWS} of {tabulated.total} rows; "
+                "export csv or xlsx for all of them.",
+                styles["Italic"],
+            )
+        )
+    grid = Table(tabulated.table, repeatRows=1)
+    grid.setStyle(grid_style)
+    return [*story, Spacer(1, 8), grid]
+
+
+def pdf_report(
+    layout: PdfTable,
+    rows: Iterable[Mapping[str, Any]],
+    window: Window | None,
+    figures: ReportFigures | None,
+    spooled: Callable[[Callable[[IO[bytes]], None]], Iterator[bytes]],
+) -> Iterator[bytes]:
+    """The report, chunk by chunk: figures first (when given), then the rows."""
+    from reportlab.lib.pagesizes import A4, landscape
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import SimpleDocTemplate
+
+    grid_style = _grid_style()
+
     def write(spool: IO[bytes]) -> None:
-        table: list[list[str]] = [list(columns)]
-        counts: dict[str, int] = {}
-        total = 0
-        for row in rows:  # every row is counted; the first PDF_MAX_ROWS are printed
-            total += 1
-            if tally:
-                key = str(row.get(tally))
-                counts[key] = counts.get(key, 0) + 1
-            if total <= PDF_MAX_ROWS:
-                table.append([_text(row.get(c)) for c in columns])
+        tabulated = _tabulate(layout, rows)
         styles = getSampleStyleSheet()
-        story: list[Any] = []
-        title = "Generation report" if figures is not None else f"Export: {name}"
-        story.append(Paragraph(title, styles["Title"]))
-        if window is not None:
-            scope = f"provider {window.provider}" if window.provider else "all providers"
-            story.append(
-                Paragraph(
-                    f"Window {rfc3339(window.start)} to {rfc3339(window.end)} ({scope})",
-                    styles["Normal"],
-                )
-            )
+        story = _title_story(layout.name, window, figures is not None, styles)
         if figures is not None:
-            story.append(Spacer(1, 6))
-            story.append(Paragraph("Headline figures", styles["Heading2"]))
-            lines = headline_rows(figures)
-            headline = Table(lines, repeatRows=1, hAlign="LEFT")
-            style = TableStyle(grid_style.getCommands())
-            for i, line in enumerate(lines):
-                if line[3] == "MISSED":
-                    style.add("TEXTCOLOR", (3, i), (3, i), colors.red)
-            headline.setStyle(style)
-            story.append(headline)
-            story.append(Spacer(1, 8))
-            drawn = charts(figures)
-            story.append(KeepTogether([
-                Paragraph("Trends", styles["Heading2"]),
-                Table([drawn], hAlign="LEFT"),
-            ]))  # fmt: skip
-            providers = Table(provider_rows(figures.providers), repeatRows=1, hAlign="LEFT")
-            providers.setStyle(grid_style)
-            story.append(KeepTogether([Paragraph("Providers", styles["Heading2"]), providers]))
-            story.append(PageBreak())
-            story.append(Paragraph(f"Rows: {name}", styles["Heading2"]))
-        summary = f"{total} rows"
-        if counts:
-            summary += " — " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
-        story.append(Paragraph(escape(summary), styles["Normal"]))
-        if total > PDF_MAX_ROWS:
-            story.append(
-                Paragraph(
-                    f"The table shows the first {PDF_MAX_ROWS} of {total} rows; "
-                    "export csv or xlsx for all of them.",
-                    styles["Italic"],
-                )
-            )
-        story.append(Spacer(1, 8))
-        grid = Table(table, repeatRows=1)
-        grid.setStyle(grid_style)
-        story.append(grid)
-        doc_title = "Generation report" if figures is not None else f"{name} export"
+            story += _figures_story(figures, layout.name, styles, grid_style)
+        story += _rows_story(tabulated, styles, grid_style)
+        doc_title = "Generation report" if figures is not None else f"{layout.name} export"
         margin = 36  # half an inch: the first page holds the figures, the charts and providers
         SimpleDocTemplate(
             spool, pagesize=landscape(A4), title=doc_title, leftMargin=margin,

@@ -225,13 +225,30 @@ def moves_counts(plan: Plan) -> bool:
     )
 
 
+def _never() -> bool:
+    return False
+
+
+def _unsaved() -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class AuditHooks:
+    """What an audit calls out to: the planner of a document, the reconcile that repairs one
+    for real, whether its time is up, and the save of its progress (after each step)."""
+
+    planner_for: PlannerFor
+    reconcile: Reconcile
+    out_of_time: OutOfTime = _never
+    save: Callable[[], None] = _unsaved
+
+
 def audit_pairs(
     pairs: Iterable[tuple[str, Mapping[str, Any] | None, Mapping[str, Any] | None]],
-    planner_for: PlannerFor,
-    reconcile: Reconcile,
+    hooks: AuditHooks,
     audit: LedgerAudit,
     time_field: str,
-    out_of_time: OutOfTime = lambda: False,
     position: Position | None = None,
     rejected_ids: Collection[str] | None = None,
 ) -> tuple[bool, Position | None]:
@@ -241,12 +258,12 @@ def audit_pairs(
     none)."""
     suspected: set[str] = set()
     for doc_id, source, stored in pairs:
-        if out_of_time():
+        if hooks.out_of_time():
             return False, position
         position = ((source or stored or {})[time_field], doc_id)
         audit.checked += 1
         audit.reads += int(source is not None) + int(stored is not None)
-        planner = planner_for(doc_id)
+        planner = hooks.planner_for(doc_id)
         quick = planner(SourceState(source), StoredState.from_docs(stored, None))
         # A source without a record here is a suspect only if it would count or be rejected
         # (the monitor's own events would not); a record without its source here is always
@@ -262,7 +279,7 @@ def audit_pairs(
             continue  # the other half of a moved document: already reconciled
         suspected.add(doc_id)
         audit.suspects += 1
-        plan = reconcile(doc_id, planner)
+        plan = hooks.reconcile(doc_id, planner)
         audit.reads += 3 + int(plan.writes > 0)
         if moves_counts(plan):
             audit.repaired += 1
@@ -279,7 +296,7 @@ def audit_ledger(
 ) -> LedgerAudit:
     """Plan and repair every pair of a whole stream (no time budget)."""
     audit = LedgerAudit()
-    audit_pairs(pairs, planner_for, reconcile, audit, time_field)
+    audit_pairs(pairs, AuditHooks(planner_for, reconcile), audit, time_field)
     return audit
 
 
@@ -379,19 +396,16 @@ def audit_ledger_day(
     day: dt.datetime,
     run: str,
     progress: LedgerProgress,
-    planner_for: PlannerFor,
-    reconcile: Reconcile,
-    out_of_time: OutOfTime,
-    save: Callable[[], None],
+    hooks: AuditHooks,
 ) -> bool:
     """Carry one ledger's audit of one day on from `progress` (saved after each step); True
     when it is done, False when time ran out first."""
     audit = progress.audit
     if progress.hours is None:
-        if out_of_time():
+        if hooks.out_of_time():
             return False
         progress.hours = differing_hours(reads, ledger, day, audit)
-        save()
+        hooks.save()
     while progress.walked < len(progress.hours):
         start = day + progress.hours[progress.walked] * HOUR
         pairs = paired(
@@ -405,34 +419,26 @@ def audit_ledger_day(
         )
         rejected = rejected_in(reads, ledger, start, start + HOUR, audit)
         finished, progress.after = audit_pairs(
-            pairs,
-            planner_for,
-            reconcile,
-            audit,
-            ledger.time_field,
-            out_of_time,
-            progress.after,
-            rejected,
+            pairs, hooks, audit, ledger.time_field, progress.after, rejected
         )
         if not finished:
-            save()
+            hooks.save()
             return False
         progress.walked += 1
         progress.after = None
-        save()
+        hooks.save()
     if not progress.sample_done:
-        if out_of_time():
+        if hooks.out_of_time():
             return False
         checked = audit.checked
         audit_pairs(
             sample_pairs(reads, ledger, day, run, SAMPLE_SIZE),
-            planner_for,
-            reconcile,
+            AuditHooks(hooks.planner_for, hooks.reconcile),
             audit,
             ledger.time_field,
             rejected_ids=rejected_in(reads, ledger, day, day + DAY, audit),
         )
         audit.sampled += audit.checked - checked
         progress.sample_done = True
-        save()
+        hooks.save()
     return True

@@ -27,6 +27,7 @@ from video_monitoring.ingest import counters as k
 from video_monitoring.ingest.bounds import DEFAULT_BOUNDS, FIELD_EVENT_TYPE, Bounds
 from video_monitoring.ingest.counters import MICRO_USD
 from video_monitoring.ingest.pipeline import (
+    Counting,
     Plan,
     SourceState,
     StoredState,
@@ -48,7 +49,7 @@ from video_monitoring.ingest.rollup import (
     user_day,
     user_day_deltas,
 )
-from video_monitoring.privacy.retention import DEFAULT_RETENTION, EXPIRE_FIELD, Retention
+from video_monitoring.privacy.retention import EXPIRE_FIELD
 
 
 def is_monitor_event(data: Mapping[str, Any] | None) -> bool:
@@ -83,13 +84,12 @@ def plan_event_change(
     source: SourceState,
     stored: StoredState,
     now: dt.datetime,
-    shards: int,
-    bounds: Bounds = DEFAULT_BOUNDS,
-    retention: Retention = DEFAULT_RETENTION,
+    counting: Counting,
 ) -> Plan:
     """Plan the writes for one analytics event; never raises for a bad document. An event
     deleted after the raw retention (Firestore TTL) stays counted, and so does one of an erased
     user."""
+    bounds, retention = counting.bounds, counting.retention
     settled = frozen(source, stored, now, retention)
     if settled is not None:
         return settled
@@ -102,10 +102,10 @@ def plan_event_change(
     try:
         event = AppEvent.model_validate(dict(source.data))
     except ValidationError as error:
-        return rejection("eventId", event_id, source, stored, error, now, retention)
+        return rejection({"eventId": event_id}, source, stored, error, now, retention)
     if stored.metrics is None and retention.raw_expired(event.timestamp, now):
         return expiry(stored)
-    new = event_contribution(event_id, event, shards, bounds)
+    new = event_contribution(event_id, event, counting.shards, bounds)
     day_values = {k.USER_EVENTS.key(bounds.event_type(event.type)): 1}
     if event.amountUsd is not None:
         day_values[k.USER_REVENUE.key] = fixed(event.amountUsd, MICRO_USD)

@@ -47,6 +47,19 @@ AUDITED_FIELDS = {"createdAt": dt.datetime, "timestamp": dt.datetime, "status": 
 
 
 @dataclass(frozen=True)
+class Counting:
+    """How a change is counted: rollup shards per bucket, the bounds that map open-ended values
+    (providers, error codes, features, event types) to counters, and the retention."""
+
+    shards: int = 16
+    bounds: Bounds = DEFAULT_BOUNDS
+    retention: Retention = DEFAULT_RETENTION
+
+
+DEFAULT_COUNTING = Counting()
+
+
+@dataclass(frozen=True)
 class SourceState:
     """The generation document as the transaction read it (data None when it does not exist)."""
 
@@ -156,11 +169,10 @@ def plan_change(
     source: SourceState,
     stored: StoredState,
     now: dt.datetime,
-    shards: int,
-    bounds: Bounds = DEFAULT_BOUNDS,
-    retention: Retention = DEFAULT_RETENTION,
+    counting: Counting,
 ) -> Plan:
     """Plan the writes for one generation; never raises for a bad document."""
+    retention = counting.retention
     settled = frozen(source, stored, now, retention)
     if settled is not None:
         return settled
@@ -170,10 +182,10 @@ def plan_change(
     try:
         doc = parse_generation(dict(source.data))
     except ValidationError as error:
-        return rejection("generationId", generation_id, source, stored, error, now, retention)
+        return rejection({"generationId": generation_id}, source, stored, error, now, retention)
     if stored.metrics is None and retention.raw_expired(doc.createdAt, now):
         return expiry(stored)
-    new = grandfathered(old, contribution(generation_id, doc, shards, bounds))
+    new = grandfathered(old, contribution(generation_id, doc, counting.shards, counting.bounds))
     new_day = generation_user_day(doc)
     emitted = dict(stored.metrics.emitted) if stored.metrics is not None else {}
     events = _lifecycle_events(generation_id, doc, emitted, retention)
@@ -260,8 +272,7 @@ def expiry(stored: StoredState) -> Plan:
 
 
 def rejection(
-    id_field: str,
-    doc_id: str,
+    identity: Mapping[str, str],
     source: SourceState,
     stored: StoredState,
     error: ValidationError,
@@ -269,7 +280,8 @@ def rejection(
     retention: Retention = DEFAULT_RETENTION,
 ) -> Plan:
     """Take back what was counted and record why the document is rejected, with its time and
-    status for the audit's counts (the record is rewritten only when one of those changes)."""
+    status for the audit's counts (the record is rewritten only when one of those changes);
+    `identity` names the document ({id field: id})."""
     assert source.data is not None
     reason = describe_validation_error(error)
     audited = audited_fields(source.data)
@@ -278,7 +290,7 @@ def rejection(
     if old is None or old.reason != reason or dict(old.audited) != audited:
         rejected = {
             **audited,
-            id_field: doc_id,
+            **identity,
             "reason": reason,
             "rejectedAt": now,
             "sourceUpdateTime": source.update_time,

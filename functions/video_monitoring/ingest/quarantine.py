@@ -18,9 +18,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
+
+from video_monitoring.ingest.journal import BadEntry, Entry, parse_entry
 
 Item = TypeVar("Item")
 REASON_LIMIT = 1500  # characters of an error kept as the reason
@@ -77,6 +79,43 @@ def settle(
             continue
         result.folded.extend(chunk)
     return result
+
+
+@dataclass
+class JournalPage:
+    """A page of journal documents as the fold reads it: the entries it can fold, by journal
+    document, and those it quarantines at once (document id, entry key or None, reason)."""
+
+    pending: dict[str, list[tuple[str, Entry]]] = field(default_factory=dict)
+    poison: list[tuple[str, str | None, str]] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, documents: Iterable[tuple[str, Mapping[str, Any] | None]]) -> JournalPage:
+        """Parse each journal document's entries (id and data, None when gone)."""
+        page = cls()
+        for doc_id, data in documents:
+            stored = (data or {}).get("d")
+            if stored is not None and not isinstance(stored, Mapping):
+                what = type(stored).__name__
+                page.poison.append((doc_id, None, f"d: expected a map of entries, got {what}"))
+                continue
+            items = page.pending[doc_id] = []
+            for key, text in sorted((stored or {}).items()):
+                try:
+                    items.append((key, parse_entry(text)))
+                except BadEntry as error:
+                    page.poison.append((doc_id, key, reason_of(error)))
+        return page
+
+    def drop(self, taken: Mapping[str, list[str]]) -> None:
+        """Forget the entries a transaction took (journal document id -> entry keys)."""
+        for doc_id, keys in taken.items():
+            taken_keys = set(keys)
+            left = [(k, e) for k, e in self.pending[doc_id] if k not in taken_keys]
+            if left:
+                self.pending[doc_id] = left
+            else:
+                del self.pending[doc_id]
 
 
 def reason_of(error: BaseException) -> str:

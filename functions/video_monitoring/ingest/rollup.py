@@ -168,39 +168,38 @@ def count_other(values: Values, field_name: str, mapped: str, n: int = 1) -> Non
         values[k.OTHER.key(field_name)] = values.get(k.OTHER.key(field_name), 0) + n
 
 
-def contribution(
-    generation_id: str,
-    doc: GenerationDocument,
-    shards: int,
-    bounds: Bounds = DEFAULT_BOUNDS,
-) -> Contribution:
-    """The counters a generation in its current state adds to its cell (provider, error code
-    and features mapped through the bounds)."""
-    values: Values = {k.GENERATIONS.key: 1, k.STATUS.key(doc.status): 1}
-
-    def add_sum(measure: Measure, value: float | None) -> None:
-        if value is None:
-            return
+def _add_sum(values: Values, measure: Measure, value: float | None) -> None:
+    """Add one sample of a measure (none when the value is missing)."""
+    if value is not None:
         values[measure.sum_key] = values.get(measure.sum_key, 0) + fixed(value, measure.scale)
         values[measure.n_key] = values.get(measure.n_key, 0) + 1
 
+
+def _count_times(values: Values, doc: GenerationDocument) -> None:
+    """Generation time (with its sketch bin) and output, queue and render seconds."""
     generation_seconds = doc.generation_seconds
     if generation_seconds is not None:
-        add_sum(k.GENERATION_TIME, generation_seconds)
+        _add_sum(values, k.GENERATION_TIME, generation_seconds)
         values[k.GENERATION_TIME_BINS.key(sketch.bin_key(generation_seconds))] = 1
-        add_sum(k.OUTPUT, doc.outputSeconds)
-    add_sum(k.QUEUE, doc.queue_seconds)
+        _add_sum(values, k.OUTPUT, doc.outputSeconds)
+    _add_sum(values, k.QUEUE, doc.queue_seconds)
     if doc.status == "completed":
-        add_sum(k.RENDER, doc.render_seconds)
-    add_sum(k.COST, doc.costUsd)
+        _add_sum(values, k.RENDER, doc.render_seconds)
+
+
+def _count_cost(values: Values, doc: GenerationDocument) -> None:
+    """Provider cost, the cost of failures, and the share of a retried success's cost wasted."""
+    _add_sum(values, k.COST, doc.costUsd)
     if doc.status == "failed":
-        add_sum(k.FAILED_COST, doc.costUsd)
+        _add_sum(values, k.FAILED_COST, doc.costUsd)
     elif doc.status == "completed" and doc.attempts > 1 and doc.costUsd is not None:
         waste = fixed(doc.costUsd, k.COST.scale) * (doc.attempts - 1) // doc.attempts
         if waste:
             values[k.RETRY_WASTE.key] = waste
-    add_sum(k.QUALITY, doc.qualityScore)
-    add_sum(k.RATING, doc.userRating)
+
+
+def _count_outcome(values: Values, doc: GenerationDocument, bounds: Bounds) -> None:
+    """Attempts, retries and fallbacks of a finished generation, and a failure's error code."""
     if doc.status in ("completed", "failed"):
         values[k.ATTEMPTS.sum_key] = doc.attempts
         values[k.ATTEMPTS.n_key] = 1
@@ -212,17 +211,38 @@ def contribution(
         code = bounds.error_code(doc.error.code)
         values[k.ERRORS.key(code)] = 1
         count_other(values, FIELD_ERROR, code)
-    if doc.qualityScore is not None and doc.userRating is not None:
-        # Exact sums for the quality-satisfaction correlation, and mean rating per quality band.
-        q, r = fixed(doc.qualityScore, MILLI), fixed(doc.userRating, MILLI)
-        values |= {
-            k.RATED_PAIRS.key: 1, k.PAIR_QUALITY.key: q, k.PAIR_RATING.key: r,
-            k.PAIR_QUALITY_SQUARES.key: q * q, k.PAIR_RATING_SQUARES.key: r * r,
-            k.PAIR_PRODUCTS.key: q * r,
-        }  # fmt: skip
-        band = min(int(doc.qualityScore), 9)
-        values[k.BAND_RATED.key(band)] = 1
-        values[k.BAND_RATING.key(band)] = r
+
+
+def _count_rated_pair(values: Values, doc: GenerationDocument) -> None:
+    """Exact sums for the quality-satisfaction correlation, and mean rating per quality band."""
+    if doc.qualityScore is None or doc.userRating is None:
+        return
+    q, r = fixed(doc.qualityScore, MILLI), fixed(doc.userRating, MILLI)
+    values |= {
+        k.RATED_PAIRS.key: 1, k.PAIR_QUALITY.key: q, k.PAIR_RATING.key: r,
+        k.PAIR_QUALITY_SQUARES.key: q * q, k.PAIR_RATING_SQUARES.key: r * r,
+        k.PAIR_PRODUCTS.key: q * r,
+    }  # fmt: skip
+    band = min(int(doc.qualityScore), 9)
+    values[k.BAND_RATED.key(band)] = 1
+    values[k.BAND_RATING.key(band)] = r
+
+
+def contribution(
+    generation_id: str,
+    doc: GenerationDocument,
+    shards: int,
+    bounds: Bounds = DEFAULT_BOUNDS,
+) -> Contribution:
+    """The counters a generation in its current state adds to its cell (provider, error code
+    and features mapped through the bounds)."""
+    values: Values = {k.GENERATIONS.key: 1, k.STATUS.key(doc.status): 1}
+    _count_times(values, doc)
+    _count_cost(values, doc)
+    _add_sum(values, k.QUALITY, doc.qualityScore)
+    _add_sum(values, k.RATING, doc.userRating)
+    _count_outcome(values, doc, bounds)
+    _count_rated_pair(values, doc)
     count_features(values, doc.features, bounds)
     if doc.features:
         values[k.ANY_FEATURE.key] = 1

@@ -9,7 +9,7 @@ import logging
 from video_monitoring.core.clock import Clock, utc_now
 from video_monitoring.ingest.bounds import DEFAULT_BOUNDS, Bounds
 from video_monitoring.ingest.events import plan_event_change
-from video_monitoring.ingest.pipeline import Plan, SourceState, StoredState, plan_change
+from video_monitoring.ingest.pipeline import Counting, Plan, SourceState, StoredState, plan_change
 from video_monitoring.ingest.store import EVENT_LEDGER, MonitoringStore, Planner
 from video_monitoring.privacy.retention import DEFAULT_RETENTION, Retention
 
@@ -28,10 +28,8 @@ class IngestService:
         retention: Retention = DEFAULT_RETENTION,
     ) -> None:
         self._store = store
-        self._shards = shards
         self._clock = clock
-        self._bounds = bounds
-        self._retention = retention
+        self._counting = Counting(shards, bounds, retention)
 
     def record_generation_metrics(self, generation_id: str) -> Plan:
         """Bring one generation's metrics and rollup contribution in line with its document."""
@@ -45,9 +43,7 @@ class IngestService:
         now = self._clock()
 
         def plan(source: SourceState, stored: StoredState) -> Plan:
-            return plan_change(
-                generation_id, source, stored, now, self._shards, self._bounds, self._retention
-            )
+            return plan_change(generation_id, source, stored, now, self._counting)
 
         return plan
 
@@ -63,8 +59,6 @@ class IngestService:
         now = self._clock()
 
         def plan(source: SourceState, stored: StoredState) -> Plan:
-            return plan_event_change(
-                event_id, source, stored, now, self._shards, self._bounds, self._retention
-            )
+            return plan_event_change(event_id, source, stored, now, self._counting)
 
         return plan

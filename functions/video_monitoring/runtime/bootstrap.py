@@ -40,10 +40,14 @@ from video_monitoring.alerting.channels.mail import EmailChannel
 from video_monitoring.alerting.channels.slack import SlackChannel
 from video_monitoring.alerting.controls import GuardRails
 from video_monitoring.alerting.manager import ACTION_NOTIFY_SECONDS, AlertManager, AlertQuery
-from video_monitoring.alerting.notifications import RetryPolicy, channels_from_settings
+from video_monitoring.alerting.notifications import (
+    Delivery,
+    RetryPolicy,
+    channels_from_settings,
+)
 from video_monitoring.alerting.responder import ProviderResponder
 from video_monitoring.analytics.capacity import CapacityService
-from video_monitoring.analytics.digests import DigestService, sender
+from video_monitoring.analytics.digests import DigestService, DigestSources, sender
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.health import HealthCheck
 from video_monitoring.analytics.performance import PerformanceMonitor
@@ -68,6 +72,7 @@ from video_monitoring.dashboard.files import ExportSource, export_source
 from video_monitoring.dashboard.routes import RouteClass
 from video_monitoring.dashboard.standing import AccountCache
 from video_monitoring.ingest.bounds import Bounds
+from video_monitoring.ingest.pipeline import Counting
 from video_monitoring.ingest.rollup import floor_time
 from video_monitoring.ingest.service import IngestService
 from video_monitoring.privacy.erasure import ErasureReport, erase_user
@@ -179,12 +184,14 @@ def build(settings: Settings) -> Services:
     channels = channels_from_settings(notify, RequestsTransport(), SmtpTransport)
     alerts = AlertManager(
         alert_store,
-        channels,
-        RetryPolicy(
-            attempts=notify.notify_attempts,
-            base_delay_seconds=notify.notify_base_delay_seconds,
-            max_delay_seconds=notify.notify_max_delay_seconds,
-            timeout_seconds=notify.notify_timeout_seconds,
+        Delivery(
+            channels,
+            RetryPolicy(
+                attempts=notify.notify_attempts,
+                base_delay_seconds=notify.notify_base_delay_seconds,
+                max_delay_seconds=notify.notify_max_delay_seconds,
+                timeout_seconds=notify.notify_timeout_seconds,
+            ),
         ),
         settings.dashboard.dashboard_base_url or "",
         utc_now,
@@ -196,7 +203,7 @@ def build(settings: Settings) -> Services:
     )
     stuck_after = dt.timedelta(minutes=settings.pipeline.stuck_after_minutes)
     analytics = AnalyticsEngine(
-        store, monitor, shards, utc_now, bounds, retention, archive=archive,
+        store, monitor, Counting(shards, bounds, retention), utc_now, archive=archive,
         stuck_after=stuck_after,
     )  # fmt: skip
     board = settings.dashboard
@@ -329,13 +336,14 @@ def digest_service(
 
     kinds = [k.strip() for k in settings.notifications.digest_slack.split(",") if k.strip()]
     return DigestService(
-        analytics, opened, backtest, FirestoreDigestStore(), settings.dashboard.targets(),
+        DigestSources(analytics, opened, backtest, slos.status if slos is not None else None),
+        FirestoreDigestStore(), settings.dashboard.targets(),
         sender(
             email.send_digest if isinstance(email, EmailChannel) else None,
             slack.post if isinstance(slack, SlackChannel) else None,
             (settings.dashboard.dashboard_base_url or "").rstrip("/") + "/",
         ),
-        kinds, slos.status if slos is not None else None, accounts=accounts,
+        kinds, accounts=accounts,
     )  # fmt: skip
 
 

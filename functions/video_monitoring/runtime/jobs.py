@@ -16,6 +16,7 @@ from video_monitoring.core.clock import utc_now
 from video_monitoring.core.models import STATUSES
 from video_monitoring.ingest.audit import (
     AuditedLedger,
+    AuditHooks,
     LedgerProgress,
     Reconcile,
     audit_days,
@@ -29,6 +30,7 @@ from video_monitoring.runtime.retry import with_transient_retries
 from video_monitoring.warehouse.nightly import (
     CHANGED_LOOKBACK,
     DayRun,
+    ExportOptions,
     export_day,
     nightly_plan,
     scheduled_day,
@@ -160,10 +162,12 @@ def audit_day(
             start,
             run,
             progress[ledger.name],
-            planners[ledger.name],
-            reconciler(store, EVENT_LEDGER if ledger.name == "events" else None),
-            out_of_time,
-            save,
+            AuditHooks(
+                planners[ledger.name],
+                reconciler(store, EVENT_LEDGER if ledger.name == "events" else None),
+                out_of_time,
+                save,
+            ),
         ):
             break
     result = body()
@@ -193,12 +197,14 @@ def export_one_day(services: Services, day: dt.date, trigger: str) -> DayRun:
         services.day_source,
         services.warehouse(),
         day,
-        trigger=trigger,
+        ExportOptions(
+            trigger,
+            pseudonym_key=bq.key(),
+            load_rows=bq.export_load_rows,
+            raw_horizon=services.retention.raw_horizon(utc_now()),
+        ),
         now=utc_now,
         runs=services.run_log,
-        pseudonym_key=bq.key(),
-        load_rows=bq.export_load_rows,
-        raw_horizon=services.retention.raw_horizon(utc_now()),
     )
     log.info(
         "export_to_bigquery %s (%s): %s",

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from google.api_core.exceptions import DeadlineExceeded, InternalServerError, ServiceUnavailable
 
-from video_monitoring.core.retry import Backoff, retrying
+from video_monitoring.core.retry import Backoff, RetryTime, retrying
 from video_monitoring.ingest.store import ConcurrencyError
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,8 @@ def with_transient_retries(
 ) -> T:
     """Run `action`, retrying transient failures with exponential backoff (0.2 s doubling,
     at most 5 s) for up to `budget_seconds`; any other error is raised at once."""
-    return retrying(action, TRANSIENT, TRIGGER_BACKOFF, budget_seconds, sleep, on_retry=_log_retry)
+    timing = RetryTime(budget_seconds, sleep)
+    return retrying(action, TRANSIENT, TRIGGER_BACKOFF, timing, on_retry=_log_retry)
 
 
 def _log_retry(error: BaseException, delay: float) -> None:

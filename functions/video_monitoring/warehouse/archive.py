@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from video_monitoring.config.constants import EVENT_PREMIUM_UPGRADE, EVENT_SOURCE_MONITOR
@@ -265,63 +266,103 @@ def keyed_params() -> dict[str, float]:
     return {"log_gamma": sketch.LOG_GAMMA, "zero": sketch.MIN_POSITIVE}
 
 
+@dataclass
+class _CellSums:
+    """Counters summed per generation cell, each row's provider mapped through the bounds."""
+
+    bounds: Bounds
+    cells: dict[str, Values] = field(default_factory=dict)
+
+    def add(self, row: Mapping[str, Any], key: str, value: Any) -> None:
+        """Add a row's value (none when NULL or zero) to one counter of the row's cell."""
+        if value:
+            cell = cell_key(self.bounds.provider(row["provider"]), row["tier"])
+            values = self.cells.setdefault(cell, {})
+            values[key] = values.get(key, 0) + int(value)
+
+    def add_all(self, row: Mapping[str, Any], counters: Mapping[str, int]) -> None:
+        """Add several counters to the row's cell."""
+        for key, value in counters.items():
+            self.add(row, key, value)
+
+    def add_plain(self, row: Mapping[str, Any]) -> None:
+        """Add a row of cell_sql: one (provider, tier, status) group's plain counters."""
+        self.add(row, k.GENERATIONS.key, row["n"])
+        self.add(row, k.STATUS.key(row["status"]), row["n"])
+        others: Values = {}
+        count_other(others, FIELD_PROVIDER, self.bounds.provider(row["provider"]), int(row["n"]))
+        self.add_all(row, others)
+        for measure in _SUMS:
+            if row[f"{measure.key}_n"]:
+                self.add(row, measure.sum_key, row[f"{measure.key}_sum"])
+                self.add(row, measure.n_key, row[f"{measure.key}_n"])
+        if row["status"] in ("completed", "failed"):
+            self.add(row, k.ATTEMPTS.sum_key, row["att_sum"])
+            self.add(row, k.ATTEMPTS.n_key, row["n"])
+            self.add(row, k.RETRIED.key, row["retried"])
+            self.add(row, k.FALLBACK.key, row["fallback"])
+        for counter, column in PAIR_COLUMNS:
+            self.add(row, counter.key, row[column])
+        self.add(row, k.ANY_FEATURE.key, row["feat_any"])
+        if row["status"] == "failed" and row["cost_n"]:
+            self.add(row, k.FAILED_COST.sum_key, row["cost_sum"])
+            self.add(row, k.FAILED_COST.n_key, row["cost_n"])
+        self.add(row, k.RETRY_WASTE.key, row.get("costw"))
+
+    def add_keyed(self, row: Mapping[str, Any]) -> None:
+        """Add a row of keyed_cell_sql (a kind this code does not know adds nothing)."""
+        adder = _KEYED_ADDERS.get(row["kind"])
+        if adder is not None:
+            adder(self, row)
+
+    def add_bin(self, row: Mapping[str, Any]) -> None:
+        """Generations in one sketch bin of generation time (key NULL: the zero bin)."""
+        key = row["key"]
+        self.add(
+            row, k.GENERATION_TIME_BINS.key(sketch.ZERO_KEY if key is None else int(key)), row["n"]
+        )
+
+    def add_error(self, row: Mapping[str, Any]) -> None:
+        """Failed generations with one error code, mapped through the bounds."""
+        code = self.bounds.error_code(row["key"])
+        errors: Values = {k.ERRORS.key(code): int(row["n"])}
+        count_other(errors, FIELD_ERROR, code, int(row["n"]))
+        self.add_all(row, errors)
+
+    def add_band(self, row: Mapping[str, Any]) -> None:
+        """Rated generations in one quality band, and the sum of their ratings."""
+        band = int(row["key"])
+        self.add(row, k.BAND_RATED.key(band), row["n"])
+        self.add(row, k.BAND_RATING.key(band), row["total"])
+
+    def add_features(self, row: Mapping[str, Any]) -> None:
+        """Generations with one distinct feature list (JSON), mapped through the bounds."""
+        features: Values = {}
+        count_features(features, json.loads(row["key"]), self.bounds, int(row["n"]))
+        self.add_all(row, features)
+
+
+# How each kind of keyed_cell_sql row is added.
+_KEYED_ADDERS: dict[str, Callable[[_CellSums, Mapping[str, Any]], None]] = {
+    "b": _CellSums.add_bin,
+    "err": _CellSums.add_error,
+    "qb": _CellSums.add_band,
+    "feat": _CellSums.add_features,
+}
+
+
 def cells_from_rows(
     plain: Iterable[Mapping[str, Any]],
     keyed: Iterable[Mapping[str, Any]],
     bounds: Bounds = DEFAULT_BOUNDS,
 ) -> Cells:
     """The generation cells from the rows of cell_sql and keyed_cell_sql."""
-    cells: dict[str, Values] = {}
-
-    def add(row: Mapping[str, Any], key: str, value: Any) -> None:
-        if value:
-            cell = cell_key(bounds.provider(row["provider"]), row["tier"])
-            values = cells.setdefault(cell, {})
-            values[key] = values.get(key, 0) + int(value)
-
-    def add_all(row: Mapping[str, Any], counters: Mapping[str, int]) -> None:
-        for key, value in counters.items():
-            add(row, key, value)
-
+    sums = _CellSums(bounds)
     for row in plain:
-        add(row, k.GENERATIONS.key, row["n"])
-        add(row, k.STATUS.key(row["status"]), row["n"])
-        others: Values = {}
-        count_other(others, FIELD_PROVIDER, bounds.provider(row["provider"]), int(row["n"]))
-        add_all(row, others)
-        for measure in _SUMS:
-            if row[f"{measure.key}_n"]:
-                add(row, measure.sum_key, row[f"{measure.key}_sum"])
-                add(row, measure.n_key, row[f"{measure.key}_n"])
-        if row["status"] in ("completed", "failed"):
-            add(row, k.ATTEMPTS.sum_key, row["att_sum"])
-            add(row, k.ATTEMPTS.n_key, row["n"])
-            add(row, k.RETRIED.key, row["retried"])
-            add(row, k.FALLBACK.key, row["fallback"])
-        for counter, column in PAIR_COLUMNS:
-            add(row, counter.key, row[column])
-        add(row, k.ANY_FEATURE.key, row["feat_any"])
-        if row["status"] == "failed" and row["cost_n"]:
-            add(row, k.FAILED_COST.sum_key, row["cost_sum"])
-            add(row, k.FAILED_COST.n_key, row["cost_n"])
-        add(row, k.RETRY_WASTE.key, row.get("costw"))
+        sums.add_plain(row)
     for row in keyed:
-        kind, key, n = row["kind"], row["key"], row["n"]
-        if kind == "b":
-            add(row, k.GENERATION_TIME_BINS.key(sketch.ZERO_KEY if key is None else int(key)), n)
-        elif kind == "err":
-            code = bounds.error_code(key)
-            errors: Values = {k.ERRORS.key(code): int(n)}
-            count_other(errors, FIELD_ERROR, code, int(n))
-            add_all(row, errors)
-        elif kind == "qb":
-            add(row, k.BAND_RATED.key(int(key)), n)
-            add(row, k.BAND_RATING.key(int(key)), row["total"])
-        elif kind == "feat":
-            features: Values = {}
-            count_features(features, json.loads(key), bounds, int(n))
-            add_all(row, features)
-    return [(key, values) for key, values in sorted(cells.items())]
+        sums.add_keyed(row)
+    return [(key, values) for key, values in sorted(sums.cells.items())]
 
 
 def event_cell_sql(table: str) -> str:

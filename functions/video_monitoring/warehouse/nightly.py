@@ -215,28 +215,38 @@ class RunLog(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ExportOptions:
+    """How one day's export runs: what triggered it, the key that pseudonymises user ids (None:
+    kept as they are), rows per load job, and since when Firestore keeps every raw record (None:
+    always; an earlier day is refused)."""
+
+    trigger: str
+    pseudonym_key: bytes | None = None
+    load_rows: int = 10_000
+    raw_horizon: dt.datetime | None = None
+
+
 def export_day(
     source: DaySource,
     warehouse: Warehouse,
     day: dt.date,
+    options: ExportOptions,
     *,
-    trigger: str,
     now: Callable[[], dt.datetime],
     runs: RunLog,
-    pseudonym_key: bytes | None = None,
-    load_rows: int = 10_000,
-    raw_horizon: dt.datetime | None = None,
 ) -> DayRun:
     """Export one UTC day of every table; replaces the day in BigQuery atomically. Raises when
     the export fails (the run is recorded as failed first, and the day is left as it was), and
     refuses a day starting before `raw_horizon` (Firestore's TTL may have removed part of it)."""
+    raw_horizon = options.raw_horizon
     if raw_horizon is not None and day_bounds(day)[0] < raw_horizon:
         raise ExportConfigError(
             f"{day.isoformat()}: Firestore no longer keeps all of this day's raw records (kept "
             f"since {rfc3339(raw_horizon)}); re-exporting it would replace BigQuery's full copy "
             "with what is left"
         )
-    run = DayRun(day=day, trigger=trigger, started_at=now())
+    run = DayRun(day=day, trigger=options.trigger, started_at=now())
     runs.record(run)
     staged: dict[str, str] = {}
     try:
@@ -248,9 +258,7 @@ def export_day(
             staged[table] = staging
             docs = source.documents(collection, time_field, start, end, list(model.model_fields))
             try:
-                run.tables[table] = _stage(
-                    warehouse, table, staging, docs, opted_out, pseudonym_key, load_rows
-                )
+                run.tables[table] = _stage(warehouse, table, staging, docs, opted_out, options)
             finally:
                 close = getattr(docs, "close", None)
                 if close is not None:
@@ -280,8 +288,7 @@ def _stage(
     staging: str,
     docs: Iterator[tuple[str, Mapping[str, Any]]],
     opted_out: frozenset[str],
-    pseudonym_key: bytes | None,
-    load_rows: int,
+    options: ExportOptions,
 ) -> TableCounts:
     """Turn the documents into rows and load them in chunks; returns the table's counts."""
     counts = TableCounts()
@@ -293,14 +300,14 @@ def _stage(
             if data.get("userId") in opted_out:
                 counts.opted_out += 1
                 data = anonymised(data, OPTED_OUT)
-            line = export_line(table, doc_id, data, pseudonym_key)
+            line = export_line(table, doc_id, data, options.pseudonym_key)
         except ValidationError as error:
             counts.skip(describe_validation_error(error))
             continue
         chunk.write(line)
         chunk.write(b"\n")
         pending += 1
-        if pending >= load_rows:
+        if pending >= options.load_rows:
             warehouse.load(staging, table, chunk.getvalue())
             counts.rows += pending
             chunk, pending = io.BytesIO(), 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
@@ -120,37 +120,32 @@ class HttpAnswer:
     text: str
 
 
-class HttpTransport(Protocol):
-    """Sends one HTTP POST (a JSON body, a form or raw bytes)."""
+@dataclass(frozen=True)
+class HttpPost:
+    """One POST: where (its URL may hold a secret, so it is never in the repr), what it
+    delivers (named in errors), its timeout, its body (JSON, a form or raw bytes), headers and
+    basic auth."""
 
-    def post(
-        self,
-        url: str,
-        timeout: float,
-        what: str,
-        *,
-        json: Any = None,
-        data: bytes | Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-    ) -> HttpAnswer:
+    url: str = field(repr=False)
+    what: str
+    timeout: float
+    json: Any = None
+    data: bytes | Mapping[str, str] | None = None
+    headers: Mapping[str, str] | None = None
+    auth: tuple[str, str] | None = field(default=None, repr=False)
+
+
+class HttpTransport(Protocol):
+    """Sends one HTTP POST."""
+
+    def post(self, request: HttpPost) -> HttpAnswer:
         """The response, whatever its status; DeliveryError naming `what` when none came."""
         ...
 
 
-def http_post(
-    http: HttpTransport,
-    url: str,
-    timeout: float,
-    what: str,
-    *,
-    json: Any = None,
-    data: bytes | Mapping[str, str] | None = None,
-    headers: Mapping[str, str] | None = None,
-    auth: tuple[str, str] | None = None,
-) -> HttpAnswer:
+def http_post(http: HttpTransport, request: HttpPost) -> HttpAnswer:
     """A 2xx response, or DeliveryError naming `what` and the status."""
-    response = http.post(url, timeout, what, json=json, data=data, headers=headers, auth=auth)
+    response = http.post(request)
     if not 200 <= response.status < 300:
-        raise DeliveryError(f"{what}: HTTP {response.status}")
+        raise DeliveryError(f"{request.what}: HTTP {response.status}")
     return response

@@ -9,6 +9,7 @@ from pydantic import SecretStr
 
 from video_monitoring.alerting.channels.base import (
     DeliveryError,
+    HttpPost,
     HttpTransport,
     Notification,
     http_post,
@@ -60,9 +61,8 @@ class SlackChannel:
 
     def post(self, payload: dict[str, Any]) -> None:
         """Any message (a digest) to the configured webhook."""
-        response = http_post(
-            self._http, self._url.get_secret_value(), self.timeout, "slack", json=payload
-        )
+        request = HttpPost(self._url.get_secret_value(), "slack", self.timeout, json=payload)
+        response = http_post(self._http, request)
         if response.text.strip() != "ok":
             raise DeliveryError("slack: unexpected answer")
 
@@ -78,9 +78,9 @@ class SlackChannel:
             else:
                 raise DeliveryError(f"slack: no webhook for tier {who!r} (SLACK_TIERS)")
         for url in urls:
-            response = http_post(
-                self._http, url.get_secret_value(), self.timeout, "slack",
-                json=self.payload(notification),
-            )  # fmt: skip
+            request = HttpPost(
+                url.get_secret_value(), "slack", self.timeout, json=self.payload(notification)
+            )
+            response = http_post(self._http, request)
             if response.text.strip() != "ok":
                 raise DeliveryError("slack: unexpected answer")

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from pydantic import SecretStr
 
-from video_monitoring.alerting.channels.base import HttpTransport, Notification, http_post
+from video_monitoring.alerting.channels.base import HttpPost, HttpTransport, Notification, http_post
 
 SIGNATURE_HEADER = "X-Monitor-Signature"
 
@@ -69,7 +69,6 @@ class WebhookChannel:
             TIMESTAMP_HEADER: timestamp,
             SIGNATURE_HEADER: sign(self._secret.get_secret_value(), timestamp, body),
         }
-        http_post(
-            self._http, self._url.get_secret_value(), self.timeout, "webhook",
-            data=body, headers=headers,
-        )  # fmt: skip
+        http_post(self._http, HttpPost(
+            self._url.get_secret_value(), "webhook", self.timeout, data=body, headers=headers,
+        ))  # fmt: skip
