@@ -11,8 +11,8 @@ import pytest
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
+from local_stack.lifecycles import expected
 from tests.integration.support import Stack, summary, wait_until, whole_day
-from tests.lifecycles import expected
 from video_monitoring.config.settings import get_settings
 from video_monitoring.runtime import jobs
 from video_monitoring.runtime.bootstrap import build

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from google.cloud import firestore
 
+from local_stack.lifecycles import expected, is_valid, mean, random_lifecycle
 from tests.integration.support import Stack, summary, wait_until, whole_day
-from tests.lifecycles import expected, is_valid, mean, random_lifecycle
 from video_monitoring.ingest import rollup, sketch
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.lifecycles import expected, mean, random_lifecycle
+from local_stack.lifecycles import expected, mean, random_lifecycle
 from tests.unit.fakes import FakeStore, FixedClock
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
