@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
-from collections.abc import Iterator
 
 import pytest
 from google.cloud import firestore
@@ -20,12 +19,6 @@ from video_monitoring.runtime.jobs import AuditIncomplete
 
 pytestmark = pytest.mark.integration
 DAY, WINDOW = whole_day(1)  # yesterday: the audit run of today covers it
-
-
-@pytest.fixture(autouse=True)
-def clean(stack: Stack) -> Iterator[None]:
-    stack.wipe()
-    yield
 
 
 def finished(rng: random.Random, i: int) -> dict[str, object]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,12 +16,6 @@ from video_monitoring.ingest import rollup, sketch
 
 pytestmark = pytest.mark.integration
 DAY, WINDOW = whole_day(2)
-
-
-@pytest.fixture(autouse=True)
-def clean(stack: Stack) -> Iterator[None]:
-    stack.wipe()
-    yield
 
 
 def rollup_documents(db: firestore.Client) -> dict[str, Any]:
