@@ -21,11 +21,6 @@ WHOLE_DAY = Window(start=DAY, end=DAY + dt.timedelta(days=1))
 
 
 @pytest.fixture
-def store() -> FakeStore:
-    return FakeStore()
-
-
-@pytest.fixture
 def monitor(store: FakeStore) -> PerformanceMonitor:
     return PerformanceMonitor(store, shards=4, clock=FixedClock(DAY + dt.timedelta(days=1)))
 
