@@ -17,9 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchlib import bench_stack
+from local_stack.chaos import ChaosPlan, run_chaos
+from local_stack.harness import Stack
 from local_stack.ports import free_ports
-from tests.chaos import ChaosPlan, run_chaos
-from tests.integration.support import Stack
 
 PROJECT = "demo-cvplus"
 

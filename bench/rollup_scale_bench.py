@@ -34,10 +34,10 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from benchlib import bench_stack, finished_generation, percentile, store_counters
+from local_stack.harness import Stack
 from local_stack.ports import free_ports
 from local_stack.stack import LocalStack
 from local_stack.tokens import emulator_token
-from tests.integration.support import Stack
 from video_monitoring.config import constants as c
 from video_monitoring.core.models import GenerationDocument
 from video_monitoring.ingest import rollup, sketch

@@ -1,1 +1,2 @@
-"""The local stack: Firestore emulator, functions host, simulator and demo (not deployed)."""
+"""The local stack: Firestore emulator, functions host, simulator, demo, and the harness tests
+and benchmarks drive it with (not deployed)."""

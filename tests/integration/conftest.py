@@ -1,5 +1,6 @@
 """One local stack for the whole integration session, on ports and in a directory of its own:
-two sessions at once on one machine (one checkout or two) never meet."""
+two sessions at once on one machine (one checkout or two) never meet; each test on it starts on
+an empty database."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ PORT_SETTINGS = {
     "TEST_AUTH_PORT": "Auth emulator (its hub and logging take the two ports above)",
 }
 START_ATTEMPTS = 3
+# The marker of a module whose tests share data a module-scoped fixture seeded: no wipe per test.
+SHARED_DATA = "shared_data"
 
 WEBHOOK_SECRET = "integration-webhook-secret"
 TWILIO_TOKEN = "twilio-test-token"
@@ -61,6 +64,12 @@ def on_ports(settings: tuple[str, ...], start: Callable[[list[int]], T]) -> T:
             if error.port.number in pinned.values() or attempt == START_ATTEMPTS:
                 raise
     raise AssertionError("unreachable")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{SHARED_DATA}: the module's tests share data seeded once; no wipe per test"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -159,9 +168,20 @@ def db(stack: Stack) -> Iterator[firestore.Client]:
             os.environ["FIRESTORE_EMULATOR_HOST"] = previous
 
 
+@pytest.fixture(autouse=True)
+def clean_database(request: pytest.FixtureRequest) -> None:
+    """Every test on the session stack starts on an empty Firestore with no trigger in flight,
+    unless its module is marked `shared_data` (its tests share what a module-scoped fixture
+    seeded, after wiping)."""
+    if "stack" not in request.fixturenames or request.node.get_closest_marker(SHARED_DATA):
+        return  # a test without the session stack need not start it
+    stack: Stack = request.getfixturevalue("stack")
+    stack.wipe()
+
+
 @pytest.fixture
-def bq(bigquery_emulator: BigQueryEmulator | None, stack: Stack) -> Iterator[BigQueryWarehouse]:
-    """A warehouse on the BigQuery emulator with no dataset yet, and an empty Firestore."""
+def bq(bigquery_emulator: BigQueryEmulator | None) -> Iterator[BigQueryWarehouse]:
+    """A warehouse on the BigQuery emulator with no dataset yet."""
     if bigquery_emulator is None:
         pytest.skip("BigQuery emulator not installed (make .venv-bq/.installed)")
     client = bigquery_client(
@@ -171,7 +191,6 @@ def bq(bigquery_emulator: BigQueryEmulator | None, stack: Stack) -> Iterator[Big
         PROJECT,
     )
     client.delete_dataset(f"{PROJECT}.video_monitoring", delete_contents=True, not_found_ok=True)
-    stack.wipe()
     yield BigQueryWarehouse(client, "video_monitoring")
 
 

@@ -9,7 +9,6 @@ import datetime as dt
 import pytest
 from google.cloud import firestore
 
-from tests.integration.support import Stack
 from video_monitoring.adapters.firestore_alerts import FirestoreAlertStore
 from video_monitoring.alerting.metrics import system_metrics_id
 from video_monitoring.alerting.rules import DEFAULT_RULES, AlertRule
@@ -18,8 +17,7 @@ pytestmark = pytest.mark.integration
 CONVERSION = next(r for r in DEFAULT_RULES if r.rule_id == "conversion_drop")
 
 
-def test_previous_days_values_by_tick(stack: Stack, db: firestore.Client) -> None:
-    stack.wipe()
+def test_previous_days_values_by_tick(db: firestore.Client) -> None:
     store = FirestoreAlertStore(db)
     now = dt.datetime(2026, 11, 30, 12, 5, tzinfo=dt.UTC)
     days = [now - dt.timedelta(days=d) for d in (1, 2, 3)]
@@ -30,10 +28,7 @@ def test_previous_days_values_by_tick(stack: Stack, db: firestore.Client) -> Non
     assert store.rule_values("conversionRate", "overall", "24h", days) == [0.04, None, None]
 
 
-def test_unedited_defaults_are_updated_and_edited_ones_kept(
-    stack: Stack, db: firestore.Client
-) -> None:
-    stack.wipe()
+def test_unedited_defaults_are_updated_and_edited_ones_kept(db: firestore.Client) -> None:
     store = FirestoreAlertStore(db)
     old = {**CONVERSION.to_doc(), "kind": "threshold", "threshold": 0.5, "minSamples": 20}
     rules = db.collection("alert_rules")

@@ -463,7 +463,6 @@ def test_a_broken_read_stream_resumes_after_the_last_document(
     monkeypatch.setattr("video_monitoring.adapters.firestore_exports.DAY_PAGE", 4)
     monkeypatch.setattr("video_monitoring.adapters.firestore_exports.DAY_READERS", 1)
     monkeypatch.setattr("video_monitoring.adapters._firestore.time.sleep", lambda seconds: None)
-    stack.wipe()
     batch = db.batch()
     for i in range(10):
         created = DAY + dt.timedelta(minutes=i)

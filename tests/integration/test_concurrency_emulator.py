@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from google.cloud import firestore
 
+from local_stack.chaos import ChaosPlan, run_chaos
 from local_stack.ports import free_ports
 from local_stack.stack import StackPorts, start_stack
-from tests.chaos import ChaosPlan, run_chaos
 from tests.integration.support import PROJECT, Stack, client_of
 
 pytestmark = pytest.mark.integration

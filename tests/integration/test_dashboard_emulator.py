@@ -14,7 +14,8 @@ from google.cloud import firestore
 
 from tests.integration.support import Stack, token, wait_until, whole_day
 
-pytestmark = pytest.mark.integration
+# Three tests read the traffic `loaded` writes once (COUNT generations through the triggers).
+pytestmark = [pytest.mark.integration, pytest.mark.shared_data]
 DAY, WINDOW = whole_day(1)
 COUNT = 620  # more than one export page (500)
 

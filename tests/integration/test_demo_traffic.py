@@ -13,7 +13,6 @@ COUNTS = ("total", "completed", "failed", "cancelled", "inProgress")
 
 
 def test_summary_matches_the_simulators_tally(stack: Stack, db: firestore.Client) -> None:
-    stack.wipe()
     tally = simulate(db, count=150, seed=3, progress=False, prefix="demo-test")
     wanted = tally.generations()
 

@@ -22,7 +22,6 @@ LEAD = "ops-lead@example.com"
 def test_a_weekly_digest_is_mailed_once_with_its_charts(
     stack: Stack, db: firestore.Client, receivers: Receivers
 ) -> None:
-    stack.wipe()
     week = last_complete("weekly", dt.datetime.now(dt.UTC))
     batch = db.batch()
     for i in range(30):

@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
-from collections.abc import Iterator
 
 import pytest
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
+from local_stack.lifecycles import expected
 from tests.integration.support import Stack, summary, wait_until, whole_day
-from tests.lifecycles import expected
 from video_monitoring.config.settings import get_settings
 from video_monitoring.runtime import jobs
 from video_monitoring.runtime.bootstrap import build
@@ -20,12 +19,6 @@ from video_monitoring.runtime.jobs import AuditIncomplete
 
 pytestmark = pytest.mark.integration
 DAY, WINDOW = whole_day(1)  # yesterday: the audit run of today covers it
-
-
-@pytest.fixture(autouse=True)
-def clean(stack: Stack) -> Iterator[None]:
-    stack.wipe()
-    yield
 
 
 def finished(rng: random.Random, i: int) -> dict[str, object]:

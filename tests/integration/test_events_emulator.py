@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,12 +13,6 @@ from tests.integration.support import Stack, summary, wait_until, whole_day
 
 pytestmark = pytest.mark.integration
 DAY, WINDOW = whole_day(2)
-
-
-@pytest.fixture(autouse=True)
-def clean(stack: Stack) -> Iterator[None]:
-    stack.wipe()
-    yield
 
 
 def upgrade(amount: Any, hour: int = 5) -> dict[str, Any]:

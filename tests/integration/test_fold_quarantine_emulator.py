@@ -18,7 +18,6 @@ import os
 import random
 import threading
 import zlib
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -46,12 +45,6 @@ pytestmark = pytest.mark.integration
 QUARANTINE = "rollup_quarantine"
 NOT_JSON = '["20261206T0700","runway|free",{"n":1'  # cut short
 FLOAT_COUNTER = '["20261206T0700","runway|free",{"n":1.5}]'
-
-
-@pytest.fixture(autouse=True)
-def clean(stack: Stack) -> Iterator[None]:
-    stack.wipe()
-    yield
 
 
 def healthy_generations(db: firestore.Client, store: FirestoreStore, n: int) -> dict[str, Any]:

@@ -34,7 +34,6 @@ def firing(db: firestore.Client, rule: str) -> list[str]:
 def test_a_stale_tick_degrades_health_and_fires_monitor_stale_when_ticks_resume(
     stack: Stack, db: firestore.Client
 ) -> None:
-    stack.wipe()
     status, body = health(stack)
     assert status == 503
     assert body == {
@@ -67,7 +66,6 @@ def test_a_stale_tick_degrades_health_and_fires_monitor_stale_when_ticks_resume(
 def test_a_burst_of_malformed_documents_fires_pipeline_rejections(
     stack: Stack, db: firestore.Client
 ) -> None:
-    stack.wipe()
     now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
     batch = db.batch()
     for i in range(30):

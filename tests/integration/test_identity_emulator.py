@@ -104,7 +104,6 @@ def test_a_digest_goes_only_to_recipients_whose_account_still_qualifies(
     stack: Stack, db: firestore.Client, receivers: Receivers
 ) -> None:
     auth, accounts = auth_of(stack)
-    stack.wipe()
     week = last_complete("weekly", dt.datetime.now(dt.UTC))
     tick = week.end + dt.timedelta(hours=7, minutes=5)
     # A warm tick, as in a running deployment, reaches the digests soon after the API last
@@ -144,7 +143,6 @@ def test_removing_a_role_with_the_cli_deletes_the_digest_subscription(
     stack: Stack, db: firestore.Client
 ) -> None:
     auth, accounts = auth_of(stack)
-    stack.wipe()
     people = subscribe(stack, auth, accounts, "stays", "leaver")
     subscriptions = db.collection("digest_subscriptions")
     assert grant_role(stack, auth, people["stays"][1], "admin").endswith("role admin")

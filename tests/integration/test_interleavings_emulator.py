@@ -14,13 +14,12 @@ from __future__ import annotations
 import datetime as dt
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from google.cloud import firestore
 
-from tests.integration.support import Stack
 from video_monitoring.adapters.firestore_store import FirestoreStore
 from video_monitoring.config import constants as c
 from video_monitoring.ingest.bounds import Bounds
@@ -39,12 +38,6 @@ EVENTS = Ledger("race_events", c.EVENT_CONTRIBUTIONS, c.REJECTED_EVENTS, c.EVENT
 # A minute of its own (within the raw retention), so the event rollups of that minute hold only
 # this test's events.
 CREATED = (dt.datetime.now(dt.UTC) - dt.timedelta(days=20)).replace(second=0, microsecond=0)
-
-
-@pytest.fixture(autouse=True)
-def clean(stack: Stack) -> Iterator[None]:
-    stack.wipe()
-    yield
 
 
 def generation_planner(doc_id: str) -> Callable[[SourceState, StoredState], Plan]:

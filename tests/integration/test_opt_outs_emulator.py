@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 from google.cloud import firestore
 
-from tests.integration.support import Stack
 from video_monitoring.adapters._firestore import OPERATIONS, OptOuts
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(autouse=True)
-def clean(stack: Stack) -> Iterator[None]:
-    stack.wipe()
-    yield
 
 
 def reads_of(call: object) -> int:

@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from google.cloud import firestore
 
+from local_stack.lifecycles import expected, is_valid, mean, random_lifecycle
 from tests.integration.support import Stack, summary, wait_until, whole_day
-from tests.lifecycles import expected, is_valid, mean, random_lifecycle
 from video_monitoring.ingest import rollup, sketch
 
 pytestmark = pytest.mark.integration
 DAY, WINDOW = whole_day(2)
-
-
-@pytest.fixture(autouse=True)
-def clean(stack: Stack) -> Iterator[None]:
-    stack.wipe()
-    yield
 
 
 def rollup_documents(db: firestore.Client) -> dict[str, Any]:

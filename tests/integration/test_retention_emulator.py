@@ -5,7 +5,6 @@ twice."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,12 +20,6 @@ AGGREGATE = dt.timedelta(days=760)  # ROLLUP_RETENTION_DAYS default
 
 def fields(ref: firestore.DocumentReference) -> dict[str, Any]:
     return ref.get().to_dict() or {}
-
-
-@pytest.fixture(autouse=True)
-def clean(stack: Stack) -> Iterator[None]:
-    stack.wipe()
-    yield
 
 
 def test_records_and_aggregates_carry_their_expiry(stack: Stack, db: firestore.Client) -> None:

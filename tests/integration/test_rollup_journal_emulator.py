@@ -12,13 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import random
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from google.cloud import firestore
 
-from tests.integration.support import Stack
 from video_monitoring.adapters import _firestore, firestore_fold
 from video_monitoring.adapters.firestore_rollups import FoldedCache
 from video_monitoring.adapters.firestore_store import FirestoreStore
@@ -33,12 +32,6 @@ SHARDS = 4
 LEDGER = Ledger("journal_generations", c.METRICS, c.REJECTED, c.ROLLUPS)
 NOW = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
 FAR = NOW + dt.timedelta(days=1)  # a fold "before FAR" takes every epoch, even the open one
-
-
-@pytest.fixture(autouse=True)
-def clean(stack: Stack) -> Iterator[None]:
-    stack.wipe()
-    yield
 
 
 def generation(created: dt.datetime, rng: random.Random, **fields: Any) -> dict[str, Any]:

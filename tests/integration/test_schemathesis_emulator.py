@@ -30,32 +30,28 @@ pytestmark = pytest.mark.integration
 
 
 def test_every_operation_answers_as_documented(stack: Stack, tmp_path: Path) -> None:
-    stack.wipe()
-    try:
-        admin = token("admin", uid="schemathesis-admin", email="fuzz@example.com")
-        result = subprocess.run(
-            [
-                str(Path(sys.executable).with_name("st")),
-                "--config-file", str(CONFIG),
-                "--no-color",
-                "run", str(REPO_ROOT / "openapi.yaml"),
-                "--url", stack.url("video_analytics_dashboard"),
-                "--header", f"Authorization: Bearer {admin}",
-                "--checks", ",".join(CHECKS),
-                "--workers", "1",
-                "--seed", SEED,
-                "--max-time", SECONDS,
-                "--request-timeout", "60",
-                "--report", "junit",
-                "--report-dir", str(tmp_path),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=int(SECONDS) + 300,
-            check=False,
-        )  # fmt: skip
-    finally:
-        stack.wipe()  # the run edits rules, objectives and controls; later tests start clean
+    admin = token("admin", uid="schemathesis-admin", email="fuzz@example.com")
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("st")),
+            "--config-file", str(CONFIG),
+            "--no-color",
+            "run", str(REPO_ROOT / "openapi.yaml"),
+            "--url", stack.url("video_analytics_dashboard"),
+            "--header", f"Authorization: Bearer {admin}",
+            "--checks", ",".join(CHECKS),
+            "--workers", "1",
+            "--seed", SEED,
+            "--max-time", SECONDS,
+            "--request-timeout", "60",
+            "--report", "junit",
+            "--report-dir", str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=int(SECONDS) + 300,
+        check=False,
+    )  # fmt: skip
     summary = result.stdout[-6000:]
     assert result.returncode == 0, (
         f"schemathesis found failures:\n{summary}\n{result.stderr[-2000:]}"

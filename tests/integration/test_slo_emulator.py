@@ -63,7 +63,6 @@ def counted(
 def test_budgets_match_the_documents_and_the_fast_burn_rule_fires_where_it_burns(
     stack: Stack, db: firestore.Client, receivers: Receivers
 ) -> None:
-    stack.wipe()
     now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
     written = write(db, now)
     metrics = db.collection("video_generation_metrics")

@@ -7,7 +7,7 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from tests.lifecycles import expected, random_lifecycle
+from local_stack.lifecycles import expected, random_lifecycle
 from tests.unit.fakes import FakeStore, FixedClock
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor

@@ -7,7 +7,7 @@ import datetime as dt
 import random
 from typing import Any
 
-from tests.lifecycles import expected
+from local_stack.lifecycles import expected
 from tests.unit.audit_fakes import SOURCE, FakeAuditReads
 from tests.unit.fakes import FakeStore, FixedClock
 from video_monitoring.analytics.engine import AnalyticsEngine

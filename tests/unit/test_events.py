@@ -24,11 +24,6 @@ TYPES = ("session_start", "video_viewed", "video_shared", "premium_upgrade", "fe
 
 
 @pytest.fixture
-def store() -> FakeStore:
-    return FakeStore()
-
-
-@pytest.fixture
 def engine(store: FakeStore) -> AnalyticsEngine:
     clock = FixedClock(DAY + dt.timedelta(days=1))
     # Every value tracked: the exactness of event counting, not the bounds (test_bounds.py).

@@ -147,6 +147,35 @@ def test_the_local_stack_is_not_in_the_deployed_package() -> None:
         assert "local_stack" not in imported_packages(path)
 
 
+def top_level_imports(path: Path) -> set[str]:
+    """The top-level modules a file imports (at any depth of its code)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[0] for a in node.names)
+    return found
+
+
+def test_the_stack_and_the_benchmarks_never_import_the_tests() -> None:
+    """What bench/ and the local stack share with the tests lives in local_stack/ (the harness,
+    the chaos workload, the lifecycle oracle): tests/ is not a library."""
+    root = PACKAGE.parents[1]
+    files = sorted([*(root / "bench").rglob("*.py"), *(root / "local_stack").rglob("*.py")])
+    assert files
+    offenders = [str(p.relative_to(root)) for p in files if "tests" in top_level_imports(p)]
+    assert not offenders, f"these import tests; move what they need into local_stack/: {offenders}"
+
+
+def test_the_check_sees_an_import_of_the_tests(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text("import os\ndef f():\n    from tests.integration.support import Stack\n")
+    assert top_level_imports(module) == {"os", "tests"}
+    module.write_text("import tests.chaos as chaos\nfrom . import tests\n")
+    assert top_level_imports(module) == {"tests"}
+
+
 def test_the_repository_explains_itself() -> None:
     """Docs and code cite docs/interfaces.md, never a document outside the repository."""
     root = PACKAGE.parents[1]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.lifecycles import Lifecycle, expected, mean, random_lifecycle
+from local_stack.lifecycles import Lifecycle, expected, mean, random_lifecycle
 from tests.unit.fakes import FakeStore, FixedClock
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
@@ -19,11 +19,6 @@ from video_monitoring.ingest.service import IngestService
 
 DAY = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
 WHOLE_DAY = Window(start=DAY, end=DAY + dt.timedelta(days=1))
-
-
-@pytest.fixture
-def store() -> FakeStore:
-    return FakeStore()
 
 
 @pytest.fixture

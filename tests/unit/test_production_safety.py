@@ -95,17 +95,14 @@ def test_every_emulator_variable_is_named() -> None:
 
 
 def test_emulator_variables_no_longer_switch_the_required_settings_off(
-    monkeypatch: pytest.MonkeyPatch,
+    clean_env: pytest.MonkeyPatch,
 ) -> None:
-    for name in (*EMULATOR_VARIABLES, "GCLOUD_PROJECT", "GOOGLE_CLOUD_PROJECT",
-                 "DASHBOARD_BASE_URL", "K_REVISION", "K_CONFIGURATION"):  # fmt: skip
-        monkeypatch.delenv(name, raising=False)
     for name, value in CLOUD_RUN.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", "127.0.0.1:8080")
+        clean_env.setenv(name, value)
+    clean_env.setenv("FIRESTORE_EMULATOR_HOST", "127.0.0.1:8080")
     with pytest.raises(ConfigError, match="FIRESTORE_EMULATOR_HOST"):
         s.load_settings()
-    monkeypatch.delenv("FIRESTORE_EMULATOR_HOST")
+    clean_env.delenv("FIRESTORE_EMULATOR_HOST")
     with pytest.raises(ConfigError, match="GCLOUD_PROJECT, DASHBOARD_BASE_URL"):
         s.load_settings()
 

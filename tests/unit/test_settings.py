@@ -19,14 +19,6 @@ PRODUCTION = {"K_SERVICE": "video-analytics-dashboard"}
 LOCAL_ENV = ("FUNCTIONS_EMULATOR", "FIRESTORE_EMULATOR_HOST")
 
 
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in (*LOCAL_ENV, "K_SERVICE", "K_REVISION", "GCLOUD_PROJECT", "GOOGLE_CLOUD_PROJECT",
-                 "DASHBOARD_BASE_URL"):  # fmt: skip
-        monkeypatch.delenv(name, raising=False)
-    return monkeypatch
-
-
 def test_each_group_reads_its_variables(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("ROLLUP_SHARDS", "64")
     clean_env.setenv("STUCK_AFTER_MINUTES", "12")

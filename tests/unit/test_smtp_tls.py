@@ -192,18 +192,16 @@ def test_starttls_is_the_default_and_a_bad_setting_names_itself(tmp_path: Path) 
         NotificationSettings(smtp_ca_bundle=str(tmp_path / "missing.pem"))
 
 
-def test_production_refuses_plain_text_smtp(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("FUNCTIONS_EMULATOR", "FIRESTORE_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("K_SERVICE", "aggregate-and-alert")
-    monkeypatch.setenv("K_REVISION", "aggregate-and-alert-00002-kes")
-    monkeypatch.setenv("GCLOUD_PROJECT", "acme-video")
-    monkeypatch.setenv("DASHBOARD_BASE_URL", "https://monitor.acme.example")
-    monkeypatch.setenv("SMTP_TLS", "none")
+def test_production_refuses_plain_text_smtp(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("K_SERVICE", "aggregate-and-alert")
+    clean_env.setenv("K_REVISION", "aggregate-and-alert-00002-kes")
+    clean_env.setenv("GCLOUD_PROJECT", "acme-video")
+    clean_env.setenv("DASHBOARD_BASE_URL", "https://monitor.acme.example")
+    clean_env.setenv("SMTP_TLS", "none")
     with pytest.raises(ConfigError, match="SMTP_TLS=none is for the local stack only"):
         s.load_settings()
-    monkeypatch.setenv("SMTP_TLS", "implicit")
+    clean_env.setenv("SMTP_TLS", "implicit")
     assert s.load_settings().notifications.smtp_tls == "implicit"
-    monkeypatch.setenv("K_REVISION", s.CLI_EMULATOR_REVISION)  # emulated: plain text allowed
-    monkeypatch.setenv("SMTP_TLS", "none")
+    clean_env.setenv("K_REVISION", s.CLI_EMULATOR_REVISION)  # emulated: plain text allowed
+    clean_env.setenv("SMTP_TLS", "none")
     assert s.load_settings().notifications.smtp_tls == "none"

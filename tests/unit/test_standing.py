@@ -86,13 +86,11 @@ def test_a_failed_lookup_is_not_cached_and_a_zero_ttl_looks_up_every_time() -> N
 
 
 def test_a_deployed_function_refuses_to_run_without_account_checks(
-    monkeypatch: pytest.MonkeyPatch,
+    clean_env: pytest.MonkeyPatch,
 ) -> None:
     off = Settings(dashboard=DashboardSettings(auth_account_checks=False))
-    for name in ("FUNCTIONS_EMULATOR", "FIRESTORE_EMULATOR_HOST", "K_SERVICE"):
-        monkeypatch.delenv(name, raising=False)
     assert account_checks(off) is None  # a local stack without an Auth emulator
-    monkeypatch.setenv("K_SERVICE", "video_analytics_dashboard")
+    clean_env.setenv("K_SERVICE", "video_analytics_dashboard")
     with pytest.raises(ConfigError, match="AUTH_ACCOUNT_CHECKS"):
         account_checks(off)
     on = account_checks(Settings(dashboard=DashboardSettings(auth_account_cache_seconds=30)))

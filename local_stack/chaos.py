@@ -22,8 +22,8 @@ from typing import Any
 import requests
 from google.cloud import firestore
 
+from local_stack.lifecycles import expected
 from local_stack.tokens import emulator_token
-from tests.lifecycles import expected
 
 PROJECT = "demo-cvplus"
 USERS = ("chaos-u0", "chaos-u1", "chaos-u2")
