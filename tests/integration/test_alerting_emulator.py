@@ -12,7 +12,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from local_stack.receivers import Receivers
-from tests.integration.conftest import WEBHOOK_SECRET
+from tests.conftest import WEBHOOK_SECRET
 from tests.integration.support import Stack, wait_until
 from video_monitoring.alerting.channels.webhook import (
     SIGNATURE_HEADER,

@@ -25,7 +25,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from local_stack.bigquery_emulator import BigQueryEmulator
 from local_stack.host import FUNCTIONS_DIR
-from tests.integration.conftest import bigquery_env
+from tests.conftest import bigquery_env
 from tests.integration.support import PROJECT, Stack, token, whole_day
 from video_monitoring.adapters import _firestore
 from video_monitoring.adapters.bigquery import STAGING_PREFIX, BigQueryWarehouse

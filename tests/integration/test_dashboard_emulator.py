@@ -164,7 +164,7 @@ def test_export_rate_limit_holds_across_concurrent_instances(db: firestore.Clien
 
 
 def test_cors_for_the_listed_web_app_only(stack: Stack) -> None:
-    from tests.integration.conftest import WEB_APP
+    from tests.conftest import WEB_APP
 
     url = stack.url("video_analytics_dashboard", "/summary")
     preflight = requests.options(

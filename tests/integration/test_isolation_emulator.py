@@ -1,6 +1,6 @@
 """Each test on the session stack starts on an empty Firestore, even when the test before it left
 documents behind and their trigger deliveries in flight; a test marked `shared_data` keeps what
-came before it (tests/integration/conftest.py). The tests run in this order."""
+came before it (tests/integration/conftest.py, clean_database). The tests run in this order."""
 
 from __future__ import annotations
 

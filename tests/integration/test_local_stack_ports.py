@@ -17,7 +17,7 @@ from local_stack.bigquery_emulator import bigquery_missing
 from local_stack.host import FUNCTIONS_DIR
 from local_stack.ports import Port, PortUnavailable, free_ports, why_unusable
 from local_stack.stack import StackPorts, main, start_stack
-from tests.integration.conftest import on_ports
+from tests.conftest import on_ports
 from tests.integration.support import PROJECT
 
 pytestmark = pytest.mark.integration
