@@ -56,14 +56,17 @@ class Stack:
         self.settle()
 
     def settle(self, quiet: float = 0.5, timeout: float = 60) -> None:
-        """Wait until no trigger delivery has arrived for `quiet` seconds."""
+        """Wait until no handler is running and no trigger delivery has finished for `quiet`
+        seconds. Handlers that run in threads of their own (LOCAL_CONCURRENT_TRIGGERS) can
+        outlast a quiet spell on a loaded machine, so the host's running count must be 0 too."""
         deadline = time.monotonic() + timeout
         last = self.stats()["triggers"]
         quiet_since = time.monotonic()
         while time.monotonic() < deadline:
             time.sleep(0.1)
-            now = self.stats()["triggers"]
-            if now != last:
+            stats = self.stats()
+            now = stats["triggers"]
+            if now != last or stats.get("running", 0) > 0:
                 last, quiet_since = now, time.monotonic()
             elif time.monotonic() - quiet_since >= quiet:
                 return

@@ -94,10 +94,17 @@ class Stats:
     triggers: dict[str, dict[str, int]] = field(default_factory=dict)
     recorded: dict[str, collections.deque[dict[str, Any]]] = field(default_factory=dict)
     probes: dict[str, float] = field(default_factory=dict)
+    running: int = 0  # handlers started and not finished (deliveries still being handled)
+
+    def started(self) -> None:
+        """Note a handler that began."""
+        with self.lock:
+            self.running += 1
 
     def count(self, name: str, outcome: str) -> None:
-        """Count one delivery outcome."""
+        """Count one delivery outcome (its handler has finished)."""
         with self.lock:
+            self.running -= 1
             bucket = self.triggers.setdefault(name, {"ok": 0, "failed": 0})
             bucket[outcome] = bucket.get(outcome, 0) + 1
 
@@ -177,7 +184,13 @@ class Host:
             from video_monitoring.adapters._firestore import OPERATIONS
 
             with self.stats.lock:
-                body = json.dumps({"triggers": self.stats.triggers, "store": dict(OPERATIONS)})
+                body = json.dumps(
+                    {
+                        "triggers": self.stats.triggers,
+                        "running": self.stats.running,
+                        "store": dict(OPERATIONS),
+                    }
+                )
             return _respond(start_response, 200, body)
         if path == "/__/recorded":
             return self._recorded(environ, start_response)
@@ -222,6 +235,7 @@ class Host:
         if function is None or function.kind != "event":
             return _respond(start_response, 404, json.dumps({"error": f"no trigger {trigger_id}"}))
         event = self._cloud_event(headers, raw, document)
+        self.stats.started()
         if self.concurrent_triggers:
             # Production runs deliveries of one document at once; the emulator waits for each.
             threading.Thread(target=self._handle, args=(function, event), daemon=True).start()
