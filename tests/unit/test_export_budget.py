@@ -96,6 +96,8 @@ def test_a_file_within_the_deadline_is_whole() -> None:
 def test_the_configured_caps_follow_the_measured_rates_and_the_export_cap() -> None:
     caps = DashboardSettings().sync_export_caps()
     assert set(caps) == {"csv", "ndjson", "json", "xlsx", "pdf"}
-    # xlsx encodes an order of magnitude slower than the text formats (bench/export_bench.py).
-    assert caps["xlsx"] * 4 <= min(caps["csv"], caps["ndjson"], caps["json"])
+    # Read and encoded, xlsx goes at about a third of the text formats' rate
+    # (bench/export_bench.py --from-firestore), and no format's cap passes the export cap.
+    assert caps["xlsx"] * 2 <= min(caps["csv"], caps["ndjson"], caps["json"], caps["pdf"])
+    assert max(caps.values()) <= DashboardSettings().export_max_rows
     assert DashboardSettings(export_max_rows=500).sync_export_caps()["csv"] == 500

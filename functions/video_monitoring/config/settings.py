@@ -112,16 +112,17 @@ class DashboardSettings(_Group):
     # Work one request may do before it answers: Hosting's rewrite proxy cuts at 60 s, the
     # function's own timeout (runtime/deploy.py) is 60 s, and this leaves 10 s of margin.
     request_deadline_seconds: float = Field(default=50.0, gt=0, le=55)
-    # Most rows a synchronous /export of each format encodes within the deadline: the rate
-    # bench/export_bench.py measures (rows per CPU second) x REQUEST_DEADLINE_SECONDS / 12 (a
-    # sixth of a vCPU deployed, half the deadline for encoding), rounded down; a larger window
-    # is a 400 naming the cap. Measured (the lower of two runs): csv 23,767, ndjson 25,918, json
-    # 24,578, xlsx 1,960, pdf 8,399 rows/CPU-s (the PDF prints 2,000 rows and counts the rest).
-    export_sync_rows_csv: int = Field(default=90_000, ge=1)
-    export_sync_rows_ndjson: int = Field(default=100_000, ge=1)
-    export_sync_rows_json: int = Field(default=100_000, ge=1)
-    export_sync_rows_xlsx: int = Field(default=8_000, ge=1)
-    export_sync_rows_pdf: int = Field(default=30_000, ge=1)
+    # Most rows a synchronous /export of each format reads and encodes within the deadline:
+    # the whole-path rate `bench/export_bench.py --from-firestore` measures (rows per CPU
+    # second, Firestore pages decoded and the file encoded) x REQUEST_DEADLINE_SECONDS / 12 (a
+    # sixth of a vCPU deployed, half the deadline held back), two significant digits; a larger
+    # window is a background job (or a 400 without one). Measured: csv 4,432, ndjson 4,069,
+    # json 3,959, xlsx 1,522, pdf 3,391 rows/CPU-s (the PDF prints 2,000 rows, counts the rest).
+    export_sync_rows_csv: int = Field(default=18_000, ge=1)
+    export_sync_rows_ndjson: int = Field(default=16_000, ge=1)
+    export_sync_rows_json: int = Field(default=16_000, ge=1)
+    export_sync_rows_xlsx: int = Field(default=6_300, ge=1)
+    export_sync_rows_pdf: int = Field(default=14_000, ge=1)
     # A window over its format's synchronous cap (and within EXPORT_MAX_ROWS) becomes a
     # background job writing the file to this Cloud Storage bucket (docs/exports.md); unset,
     # the project's default Firebase bucket `<project>.firebasestorage.app`.
