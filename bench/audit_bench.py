@@ -41,11 +41,11 @@ from benchlib import bench_stack, finished_generation, store_counters, write_gen
 from local_stack.ports import free_ports
 from video_monitoring.adapters import _firestore
 from video_monitoring.adapters.firestore_store import FirestoreStore
-from video_monitoring.config import constants as c
-from video_monitoring.ingest.audit import audit_ledger, paired
+from video_monitoring.config import constants
+from video_monitoring.ingest.drift_audit import audit_ledger, paired
+from video_monitoring.ingest.monitoring_store import EVENT_LEDGER
 from video_monitoring.ingest.pipeline import SourceState, StoredState
 from video_monitoring.ingest.service import IngestService
-from video_monitoring.ingest.store import EVENT_LEDGER
 from video_monitoring.runtime.jobs import audit_ledgers, reconciler
 
 PROJECT = "demo-cvplus"
@@ -63,7 +63,7 @@ def generations(count: int, day: dt.datetime) -> Iterator[tuple[str, dict[str, A
 
 def recorded(db: firestore.Client) -> int:
     """Generations the pipeline has recorded (one aggregation query)."""
-    metrics: Any = db.collection(c.METRICS)
+    metrics: Any = db.collection(constants.METRICS)
     result = metrics.count(alias="n").get()
     return int(result[0][0].value)
 
@@ -103,8 +103,8 @@ def record_in_process(
     for doc_id, doc in docs:
         plan = ingest.generation_planner(doc_id)(SourceState(doc), StoredState(None, None))
         assert plan.metrics is not None, plan.reason
-        writes = [(SOURCE, doc_id, doc), (c.METRICS, doc_id, plan.metrics)]
-        writes += [(c.EVENTS, event_id, body) for event_id, body in plan.events]
+        writes = [(SOURCE, doc_id, doc), (constants.METRICS, doc_id, plan.metrics)]
+        writes += [(constants.EVENTS, event_id, body) for event_id, body in plan.events]
         for collection, write_id, body in writes:
             batch.set(db.collection(collection).document(write_id), body)
         pending += len(writes)
@@ -156,7 +156,7 @@ def main() -> int:
         seconds = time.monotonic() - t0
         response.raise_for_status()
         spent = {k: v - counters[k] for k, v in store_counters(stack, HOST_READS).items()}
-        record = db.collection(c.PIPELINE_AUDITS).document(day.date().isoformat()).get()
+        record = db.collection(constants.PIPELINE_AUDITS).document(day.date().isoformat()).get()
         body = record.to_dict() or {}
         gen, events = body["generations"], body["events"]
         both = gen["reads"] + events["reads"]

@@ -33,7 +33,7 @@ from benchlib import (
 from local_stack.stack import LocalStack
 from local_stack.tokens import emulator_token
 from video_monitoring.analytics import digest_render as render
-from video_monitoring.analytics.digest import last_complete
+from video_monitoring.analytics.digest_content import last_complete
 
 PROJECT = "demo-bench-digest"
 KINDS = ("rollup_reads", "alert_reads", "queries")

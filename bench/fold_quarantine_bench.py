@@ -34,7 +34,7 @@ from local_stack.stack import LocalStack
 from video_monitoring.adapters import _firestore
 from video_monitoring.adapters.firestore_rollups import journal_writes, rollup_doc_id
 from video_monitoring.adapters.firestore_store import FirestoreStore
-from video_monitoring.config import constants as c
+from video_monitoring.config import constants
 from video_monitoring.ingest.rollup import RollupDelta, floor_time
 
 PROJECT = "demo-cvplus"
@@ -73,13 +73,15 @@ def prepare(
     batch = db.batch()
     for count, delta in enumerate(deltas, 1):
         for doc_id, body in journal_writes([delta], arrived):
-            batch.set(db.collection(c.EVENT_ROLLUP_SHARDS).document(doc_id), body, merge=True)
+            batch.set(
+                db.collection(constants.EVENT_ROLLUP_SHARDS).document(doc_id), body, merge=True
+            )
         if count % 400 == 0:
             batch.commit()
             batch = db.batch()
     batch.commit()
     if poison == "text":
-        first = next(iter(db.collection(c.EVENT_ROLLUP_SHARDS).limit(1).stream()))
+        first = next(iter(db.collection(constants.EVENT_ROLLUP_SHARDS).limit(1).stream()))
         first.reference.set({"d": {"poison": '["20261206T0700","x",{"n":'}}, merge=True)
 
 
@@ -92,7 +94,7 @@ def fold_once(
     start = floor_time(now, "hour") - dt.timedelta(hours=1) + dt.timedelta(minutes=7)
     cells = oversized_cells(rng)
     blob = zlib.compress(json.dumps(cells, separators=(",", ":")).encode(), 6)
-    db.collection(c.EVENT_ROLLUPS).document(rollup_doc_id("minute", start, None)).set(
+    db.collection(constants.EVENT_ROLLUPS).document(rollup_doc_id("minute", start, None)).set(
         {
             "g": "minute",
             "start": start,
@@ -107,7 +109,9 @@ def fold_once(
     t0 = time.perf_counter()
     result = store.fold(now)
     seconds = time.perf_counter() - t0
-    assert not list(db.collection(c.EVENT_ROLLUP_SHARDS).stream()), "the journal must end empty"
+    assert not list(db.collection(constants.EVENT_ROLLUP_SHARDS).stream()), (
+        "the journal must end empty"
+    )
     return {
         "seconds": seconds,
         "entries": result.entries,

@@ -34,8 +34,8 @@ from benchlib import bench_stack, percentile
 from local_stack.ports import free_ports
 from video_monitoring.adapters import _firestore, firestore_store
 from video_monitoring.adapters.firestore_store import FirestoreStore
+from video_monitoring.ingest.monitoring_store import ConcurrencyError, Ledger, Planner
 from video_monitoring.ingest.pipeline import Counting, Plan, SourceState, StoredState, plan_change
-from video_monitoring.ingest.store import ConcurrencyError, Ledger, Planner
 
 PROJECT = "demo-cvplus"
 LEDGER = Ledger("bench_sources", "video_generation_metrics", "rejected_generations",

@@ -38,7 +38,7 @@ from local_stack.harness import Stack
 from local_stack.ports import free_ports
 from local_stack.stack import LocalStack
 from local_stack.tokens import emulator_token
-from video_monitoring.config import constants as c
+from video_monitoring.config import constants
 from video_monitoring.core.models import GenerationDocument
 from video_monitoring.ingest import rollup, sketch
 
@@ -151,7 +151,7 @@ def documents(db: firestore.Client) -> int:
     """Rollup documents of both kinds (folded buckets and anything waiting to be folded)."""
     return sum(
         sum(1 for _ in db.collection(name).select([]).stream())
-        for name in (c.ROLLUPS, c.ROLLUP_SHARDS)
+        for name in (constants.ROLLUPS, constants.ROLLUP_SHARDS)
     )
 
 
@@ -185,7 +185,7 @@ def part1(stack: LocalStack, db: firestore.Client, sizes: list[int], samples: in
     for size in sizes:
         wipe(stack)
         seconds = load(stack, db, size)
-        journal_docs = sum(1 for _ in db.collection(c.ROLLUP_SHARDS).select([]).stream())
+        journal_docs = sum(1 for _ in db.collection(constants.ROLLUP_SHARDS).select([]).stream())
         docs_before = documents(db)
         before = {path: client.measure(path, params, samples) for path, params in ENDPOINTS}
         cached_before = summary_with_cache(stack, samples)
@@ -196,7 +196,7 @@ def part1(stack: LocalStack, db: firestore.Client, sizes: list[int], samples: in
             stack.run_schedule(TICK, dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2), 1800)
             if TICK != "fold_rollups":
                 break  # the previous design's compaction leaves open buckets' shards by design
-            if not any(True for _ in db.collection(c.ROLLUP_SHARDS).limit(1).stream()):
+            if not any(True for _ in db.collection(constants.ROLLUP_SHARDS).limit(1).stream()):
                 break
         tick = time.perf_counter() - t0
         docs_after = documents(db)
@@ -292,7 +292,7 @@ def journal_docs(
             doc = finished_generation(rng, created, pika_failure=0.2, users=2000)
             part = rollup.contribution(f"x{shard}-{k}", GenerationDocument.model_validate(doc), 384)
             entries[f"{shard}x{k}"] = journal.entry_text(rollup.deltas(None, part)[0])
-        docs.append((c.ROLLUP_SHARDS, journal.journal_doc_id(epoch, shard),
+        docs.append((constants.ROLLUP_SHARDS, journal.journal_doc_id(epoch, shard),
                      {"epoch": epoch, "shard": shard, "d": entries}))  # fmt: skip
     return docs
 
@@ -313,13 +313,13 @@ def layout_new(db: firestore.Client, now: dt.datetime, rng: random.Random) -> st
         start = rollup.floor_time(minute, granularity)  # type: ignore[arg-type]
         for i in range(1, count + 1):
             bucket = start - i * rollup.step(granularity)  # type: ignore[arg-type]
-            docs.append((c.ROLLUPS, firestore_rollups.rollup_doc_id(granularity, bucket, None),
-                         folded_bucket(granularity, bucket, blob)))  # fmt: skip
+            doc_id = firestore_rollups.rollup_doc_id(granularity, bucket, None)
+            docs.append((constants.ROLLUPS, doc_id, folded_bucket(granularity, bucket, blob)))
     docs += journal_docs(minute, CHANGES_PER_SHARD // 2, now, rng)
     # The fold log a running system has (the folds of the last minutes changed only the
     # open buckets and the ones the journal's late changes touched).
     log = journal.FoldLog("bench", 100_000, 90_000, {})
-    docs.append((c.FOLD_LOGS, c.ROLLUPS, log.to_doc()))
+    docs.append((constants.FOLD_LOGS, constants.ROLLUPS, log.to_doc()))
     write_all(db, docs)
     return f"{len(docs)} documents: 31 days of minutes, hours and days folded, 384 journal"
 
@@ -340,8 +340,8 @@ def layout_old(db: firestore.Client, now: dt.datetime, rng: random.Random) -> st
             bucket = start - i * rollup.step(granularity)  # type: ignore[arg-type]
             if granularity == "minute" and i <= 12:
                 continue
-            docs.append((c.ROLLUPS, firestore_rollups.rollup_doc_id(granularity, bucket, None),
-                         folded_bucket(granularity, bucket, blob)))  # fmt: skip
+            doc_id = firestore_rollups.rollup_doc_id(granularity, bucket, None)
+            docs.append((constants.ROLLUPS, doc_id, folded_bucket(granularity, bucket, blob)))
     live = [("minute", minute - i * rollup.step("minute")) for i in range(13)]
     live += [("hour", rollup.floor_time(minute, "hour")), ("day", rollup.floor_time(minute, "day"))]
     for granularity, bucket in live:
@@ -352,7 +352,7 @@ def layout_old(db: firestore.Client, now: dt.datetime, rng: random.Random) -> st
             body["cells"] = {cell: rollup.nest({k: int(v) for k, v in flat.items()})
                              for cell, flat in small.items()}  # fmt: skip
             doc_id = firestore_rollups.rollup_doc_id(granularity, bucket, shard)
-            docs.append((c.ROLLUP_SHARDS, doc_id, body))
+            docs.append((constants.ROLLUP_SHARDS, doc_id, body))
     write_all(db, docs)
     return f"{len(docs)} documents: {len(live)} live buckets x 384 shards, the rest compacted"
 

@@ -29,7 +29,7 @@ from local_stack.ports import free_ports
 from video_monitoring.adapters import _firestore
 from video_monitoring.adapters.firestore_exports import FirestoreExportSource
 from video_monitoring.adapters.firestore_store import FirestoreStore, user_day_id
-from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.models import Window
 from video_monitoring.ingest.pipeline import Counting
@@ -101,7 +101,7 @@ def main() -> int:
         shown: dict[str, Any] = {}
 
         def request() -> None:
-            shown.update(engine.generate_user_behavior_insights(window))
+            shown.update(engine.user_insights(window))
 
         print(f"  first request:              {reads(request):>6}")
         print(f"  second request:             {reads(request):>6}")

@@ -32,7 +32,7 @@ from video_monitoring.adapters.bigquery import STAGING_PREFIX, BigQueryWarehouse
 from video_monitoring.adapters.firestore_exports import FirestoreDaySource, FirestoreRunLog
 from video_monitoring.adapters.firestore_store import FirestoreStore
 from video_monitoring.analytics import user_insights
-from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.config.settings import BigQuerySettings, Settings
 from video_monitoring.core.models import Window
@@ -694,9 +694,9 @@ def test_every_endpoint_answers_windows_beyond_the_rollups_from_bigquery_with_th
         Counting(16, bounds_of(Settings())), lambda: later, archive=bq,
     )  # fmt: skip
     endpoints = {
-        "/summary": archived.get_analytics_summary, "/performance": archived.system_metrics,
-        "/quality": archived.generate_quality_insights, "/providers": archived.compare_providers,
-        "/business": archived.generate_business_metrics,
+        "/summary": archived.summary, "/performance": archived.system_metrics,
+        "/quality": archived.quality, "/providers": archived.provider_comparison,
+        "/business": archived.business,
     }  # fmt: skip
     windows = [
         (DAY, DAY + dt.timedelta(days=1), None),
@@ -726,7 +726,7 @@ def test_every_endpoint_answers_windows_beyond_the_rollups_from_bigquery_with_th
     assert stack.run_schedule("aggregate_and_alert") == 200  # the tick computes the open days
     served = get(stack, "/user-insights", whole)
     archived_body = json.loads(
-        Response(200, archived.generate_user_behavior_insights(
+        Response(200, archived.user_insights(
             Window(start=DAY, end=DAY + dt.timedelta(days=1))
         )).text()
     )  # fmt: skip

@@ -13,7 +13,7 @@ from google.cloud import firestore
 from local_stack.receivers import Receivers
 from tests.integration.support import Stack, api, wait_until
 from tests.integration.test_alerting_emulator import generation
-from video_monitoring.analytics.digest import last_complete
+from video_monitoring.analytics.digest_content import last_complete
 
 pytestmark = pytest.mark.integration
 LEAD = "ops-lead@example.com"

@@ -37,7 +37,7 @@ from video_monitoring.adapters.firestore_health import FirestoreHealth
 from video_monitoring.adapters.firestore_rollups import journal_writes, rollup_doc_id
 from video_monitoring.adapters.firestore_store import FirestoreStore
 from video_monitoring.analytics.health import assess
-from video_monitoring.config import constants as c
+from video_monitoring.config import constants
 from video_monitoring.ingest.rollup import BucketRange, RollupDelta, floor_time
 
 pytestmark = pytest.mark.integration
@@ -85,8 +85,8 @@ def test_poison_entries_are_quarantined_and_overlapping_folds_count_the_rest_onc
     resolves."""
     store = FirestoreStore(db)
     docs = healthy_generations(db, store, 40)
-    journal_id = add_entry(db, c.ROLLUP_SHARDS, "poisontext", NOT_JSON)
-    add_entry(db, c.ROLLUP_SHARDS, "poisonfloat", FLOAT_COUNTER)
+    journal_id = add_entry(db, constants.ROLLUP_SHARDS, "poisontext", NOT_JSON)
+    add_entry(db, constants.ROLLUP_SHARDS, "poisonfloat", FLOAT_COUNTER)
     assert_exact(store, docs)  # the read skips what cannot be folded
 
     folds: list[Any] = []
@@ -108,7 +108,7 @@ def test_poison_entries_are_quarantined_and_overlapping_folds_count_the_rest_onc
     assert not errors, errors
     assert sum(f.quarantined for f in folds) == 2, "each poison entry quarantined once"
     assert not any(f.stopped for f in folds)
-    assert list(db.collection(c.ROLLUP_SHARDS).stream()) == []
+    assert list(db.collection(constants.ROLLUP_SHARDS).stream()) == []
     assert_exact(store, docs)  # the folded buckets alone: the healthy generations, once
 
     held = quarantined(db)
@@ -121,7 +121,7 @@ def test_poison_entries_are_quarantined_and_overlapping_folds_count_the_rest_onc
         "BadEntry: counter 'n': expected an integer, got 1.5"
     )
     for doc in held.values():
-        assert (doc["rollups"], doc["journalId"]) == (c.ROLLUPS, journal_id)
+        assert (doc["rollups"], doc["journalId"]) == (constants.ROLLUPS, journal_id)
 
     again = store.fold(FAR)
     assert (again.entries, again.quarantined) == (0, 0)
@@ -193,7 +193,7 @@ def test_a_bucket_too_large_to_write_quarantines_only_the_entry_that_grows_it(
     kept_cell = next(iter(cells))
     blob = zlib.compress(json.dumps(cells, separators=(",", ":")).encode(), 6)
     assert 1_028_000 < len(blob) <= 1_030_000  # the new cell's ~40 KB pass the limit
-    db.collection(c.EVENT_ROLLUPS).document(rollup_doc_id("minute", big, None)).set(
+    db.collection(constants.EVENT_ROLLUPS).document(rollup_doc_id("minute", big, None)).set(
         {
             "g": "minute",
             "start": big,
@@ -210,16 +210,16 @@ def test_a_bucket_too_large_to_write_quarantines_only_the_entry_that_grows_it(
     grower = RollupDelta("minute", big, 1, os.urandom(40_000).hex(), {"n": 1})
     for delta in [*deltas, grower]:
         for doc_id, body in journal_writes([delta], NOW - dt.timedelta(minutes=1)):
-            db.collection(c.EVENT_ROLLUP_SHARDS).document(doc_id).set(body, merge=True)
+            db.collection(constants.EVENT_ROLLUP_SHARDS).document(doc_id).set(body, merge=True)
 
     assert stack.run_schedule("fold_rollups", FAR) == 200
     held = list(quarantined(db).values())
     assert len(held) == 1
-    assert held[0]["rollups"] == c.EVENT_ROLLUPS
+    assert held[0]["rollups"] == constants.EVENT_ROLLUPS
     assert json.loads(held[0]["entry"])[1] == grower.cell
     assert held[0]["reason"].startswith("InvalidArgument: 400")
-    assert list(db.collection(c.EVENT_ROLLUP_SHARDS).stream()) == []
-    assert list(db.collection(c.ROLLUP_SHARDS).stream()) == []
+    assert list(db.collection(constants.EVENT_ROLLUP_SHARDS).stream()) == []
+    assert list(db.collection(constants.ROLLUP_SHARDS).stream()) == []
     assert_exact(store, docs)  # the generations folded, untouched by the events' failure
 
     def event_counts() -> dict[tuple[str, dt.datetime], dict[str, int]]:
@@ -227,7 +227,7 @@ def test_a_bucket_too_large_to_write_quarantines_only_the_entry_that_grows_it(
         found = {}
         for granularity in ("minute", "hour", "day"):
             ranges = [BucketRange(granularity, start, FAR)]
-            for doc in store.rollups(ranges, c.EVENT_ROLLUPS):
+            for doc in store.rollups(ranges, constants.EVENT_ROLLUPS):
                 found[(doc.granularity, doc.start)] = {
                     cell: int(v["n"]) for cell, v in doc.cells.items() if cell in wanted
                 }
@@ -247,7 +247,7 @@ def test_a_bucket_too_large_to_write_quarantines_only_the_entry_that_grows_it(
     assert event_counts() == expected([])
 
     # The fix: the oversized bucket is rebuilt small (only the counts this test checks).
-    db.collection(c.EVENT_ROLLUPS).document(rollup_doc_id("minute", big, None)).update(
+    db.collection(constants.EVENT_ROLLUPS).document(rollup_doc_id("minute", big, None)).update(
         {"blob": zlib.compress(json.dumps({kept_cell: {"n": 3}}).encode())}
     )
     assert len(store.replay_quarantined(list(quarantined(db)))) == 1

@@ -18,7 +18,7 @@ from google.cloud import firestore
 from local_stack.auth_emulator import AuthEmulator
 from local_stack.receivers import Receivers
 from tests.integration.support import ACCOUNTS, PROJECT, Accounts, Stack, wait_until
-from video_monitoring.analytics.digest import last_complete
+from video_monitoring.analytics.digest_content import last_complete
 
 pytestmark = pytest.mark.integration
 FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"

@@ -27,7 +27,7 @@ from video_monitoring.adapters.firestore_queue import FirestoreQueue
 from video_monitoring.adapters.firestore_store import FirestoreStore
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.files import DATASETS
-from video_monitoring.ingest.audit import LedgerAudit, differing_hours
+from video_monitoring.ingest.drift_audit import LedgerAudit, differing_hours
 from video_monitoring.ingest.rollup import cover
 from video_monitoring.runtime.jobs import audit_ledgers
 from video_monitoring.warehouse.rows import TABLES

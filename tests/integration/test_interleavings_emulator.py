@@ -21,20 +21,22 @@ import pytest
 from google.cloud import firestore
 
 from video_monitoring.adapters.firestore_store import FirestoreStore
-from video_monitoring.config import constants as c
+from video_monitoring.config import constants
 from video_monitoring.ingest.bounds import Bounds
 from video_monitoring.ingest.events import plan_event_change
+from video_monitoring.ingest.monitoring_store import Ledger
 from video_monitoring.ingest.pipeline import Counting, Plan, SourceState, StoredState, plan_change
 from video_monitoring.ingest.rollup import BucketRange, flatten, floor_time, step
-from video_monitoring.ingest.store import Ledger
 
 pytestmark = pytest.mark.integration
 
 SHARDS = 16
 # The test's own provider is tracked, so it keeps the cell `race|free` to itself.
-BOUNDS = Bounds(providers=frozenset({*c.DEFAULT_TRACKED_PROVIDERS, "race"}))
-GENERATIONS = Ledger("race_generations", c.METRICS, c.REJECTED, c.ROLLUPS)
-EVENTS = Ledger("race_events", c.EVENT_CONTRIBUTIONS, c.REJECTED_EVENTS, c.EVENT_ROLLUPS)
+BOUNDS = Bounds(providers=frozenset({*constants.DEFAULT_TRACKED_PROVIDERS, "race"}))
+GENERATIONS = Ledger("race_generations", constants.METRICS, constants.REJECTED, constants.ROLLUPS)
+EVENTS = Ledger(
+    "race_events", constants.EVENT_CONTRIBUTIONS, constants.REJECTED_EVENTS, constants.EVENT_ROLLUPS
+)
 # A minute of its own (within the raw retention), so the event rollups of that minute hold only
 # this test's events.
 CREATED = (dt.datetime.now(dt.UTC) - dt.timedelta(days=20)).replace(second=0, microsecond=0)
@@ -163,7 +165,10 @@ def expected_event(doc: dict[str, Any] | None) -> dict[str, int]:
 def cell_counters(db: firestore.Client, shards: str, granularity: str, cell: str) -> dict[str, int]:
     """The counters of one cell in the bucket of one granularity holding CREATED, as every
     reader sees them: folded and journal increments together (`FirestoreStore.rollups`)."""
-    collection = {c.ROLLUP_SHARDS: c.ROLLUPS, c.EVENT_ROLLUP_SHARDS: c.EVENT_ROLLUPS}[shards]
+    collection = {
+        constants.ROLLUP_SHARDS: constants.ROLLUPS,
+        constants.EVENT_ROLLUP_SHARDS: constants.EVENT_ROLLUPS,
+    }[shards]
     start = floor_time(CREATED, granularity)  # type: ignore[arg-type]
     bucket = BucketRange(granularity, start, start + step(granularity))  # type: ignore[arg-type]
     total: dict[str, int] = {}
@@ -179,12 +184,12 @@ def assert_generation_counted(db: firestore.Client, doc_id: str) -> None:
     final = snap.to_dict() if snap.exists else None
     want = expected_generation(final)
     for granularity in ("minute", "hour", "day"):
-        got = cell_counters(db, c.ROLLUP_SHARDS, granularity, "race|free")
+        got = cell_counters(db, constants.ROLLUP_SHARDS, granularity, "race|free")
         checked = {"n", "cost/sum", "cost/n", "r/sum", "r/n", *want}
         assert {k: got.get(k, 0) for k in checked} == {k: want.get(k, 0) for k in checked}
-    stored = db.collection(c.METRICS).document(doc_id).get()
+    stored = db.collection(constants.METRICS).document(doc_id).get()
     assert stored.exists == bool(want)
-    days = [d.to_dict() or {} for d in db.collection(c.USER_DAYS).stream()]
+    days = [d.to_dict() or {} for d in db.collection(constants.USER_DAYS).stream()]
     generations = sum(flatten(d.get("c", {})).get("gen/n", 0) for d in days)
     assert generations == want.get("n", 0)
 
@@ -193,10 +198,10 @@ def assert_event_counted(db: firestore.Client, doc_id: str) -> None:
     """The event rollups of the minute and the stored record agree with the final event."""
     snap = db.collection(EVENTS.source).document(doc_id).get()
     want = expected_event(snap.to_dict() if snap.exists else None)
-    got = cell_counters(db, c.EVENT_ROLLUP_SHARDS, "minute", "premium_upgrade")
+    got = cell_counters(db, constants.EVENT_ROLLUP_SHARDS, "minute", "premium_upgrade")
     checked = {"n", "rev/sum", "rev/n"}
     assert {k: got.get(k, 0) for k in checked} == {k: want.get(k, 0) for k in checked}
-    assert db.collection(c.EVENT_CONTRIBUTIONS).document(doc_id).get().exists == bool(want)
+    assert db.collection(constants.EVENT_CONTRIBUTIONS).document(doc_id).get().exists == bool(want)
 
 
 @pytest.mark.parametrize("ledger", [GENERATIONS, EVENTS], ids=["generation", "event"])

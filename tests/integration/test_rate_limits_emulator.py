@@ -15,7 +15,7 @@ from tests.unit.fakes import FakeStore, FixedClock
 from tests.unit.test_dashboard import verifier
 from video_monitoring.adapters._firestore import OPERATIONS
 from video_monitoring.adapters.firestore_access import FirestoreRateLimiter
-from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.dashboard.access import Quota
 from video_monitoring.dashboard.app import ApiServices, Dashboard

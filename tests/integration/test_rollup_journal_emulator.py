@@ -21,15 +21,15 @@ from google.cloud import firestore
 from video_monitoring.adapters import _firestore, firestore_fold
 from video_monitoring.adapters.firestore_rollups import FoldedCache
 from video_monitoring.adapters.firestore_store import FirestoreStore
-from video_monitoring.config import constants as c
+from video_monitoring.config import constants
+from video_monitoring.ingest.monitoring_store import Ledger
 from video_monitoring.ingest.pipeline import Counting, plan_change
 from video_monitoring.ingest.rollup import BucketRange, bucket_starts, cover, floor_time
-from video_monitoring.ingest.store import Ledger
 
 pytestmark = pytest.mark.integration
 
 SHARDS = 4
-LEDGER = Ledger("journal_generations", c.METRICS, c.REJECTED, c.ROLLUPS)
+LEDGER = Ledger("journal_generations", constants.METRICS, constants.REJECTED, constants.ROLLUPS)
 NOW = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
 FAR = NOW + dt.timedelta(days=1)  # a fold "before FAR" takes every epoch, even the open one
 
@@ -163,7 +163,7 @@ def test_folds_racing_handlers_count_every_change_once(
     finals = {s.id: s.to_dict() or {} for s in source.stream()}
     assert_exact(store, finals)  # journal and folded buckets together
     store.fold(FAR)
-    assert list(db.collection(c.ROLLUP_SHARDS).stream()) == []
+    assert list(db.collection(constants.ROLLUP_SHARDS).stream()) == []
     assert_exact(store, finals)  # folded buckets alone
 
 
@@ -181,7 +181,7 @@ def test_a_late_rating_to_a_folded_bucket_is_visible_at_once(db: firestore.Clien
         db.collection(LEDGER.source).document(doc_id).set(body)
         reconcile(store, doc_id)
     store.fold(FAR)
-    assert list(db.collection(c.ROLLUP_SHARDS).stream()) == []
+    assert list(db.collection(constants.ROLLUP_SHARDS).stream()) == []
     assert_exact(store, {**others, "late": doc})  # fills the cache
     hits = cache.hits
     assert_exact(store, {**others, "late": doc})
@@ -189,7 +189,7 @@ def test_a_late_rating_to_a_folded_bucket_is_visible_at_once(db: firestore.Clien
     rated = doc | {"userRating": 4}
     db.collection(LEDGER.source).document("late").set(rated)
     reconcile(store, "late")
-    journal = list(db.collection(c.ROLLUP_SHARDS).stream())
+    journal = list(db.collection(constants.ROLLUP_SHARDS).stream())
     assert len(journal) == 1, "one journal write for the change"
     assert_exact(store, {**others, "late": rated})  # before any fold: from the journal
     store.fold(FAR)

@@ -6,19 +6,19 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from video_monitoring.alerting.backtest import StoredRun, stored_run
-from video_monitoring.alerting.channels.base import DeliveryError, Notification
-from video_monitoring.alerting.controls import Change, ProviderControl
-from video_monitoring.alerting.metrics import system_metrics_id
-from video_monitoring.alerting.records import AlertState, Instance, Transition
-from video_monitoring.alerting.rules import SCOPE_KINDS, AlertRule
-from video_monitoring.alerting.store import (
+from video_monitoring.alerting.alert_store import (
     Compute,
     Delivery,
     FigurePoint,
     OutboxEntry,
     outbox_docs,
 )
+from video_monitoring.alerting.backtest import StoredRun, stored_run
+from video_monitoring.alerting.channels.base import DeliveryError, Notification
+from video_monitoring.alerting.controls import Change, ProviderControl
+from video_monitoring.alerting.metrics import system_metrics_id
+from video_monitoring.alerting.records import AlertState, Instance, Transition
+from video_monitoring.alerting.rules import SCOPE_KINDS, AlertRule
 
 
 class FakeAlertStore:

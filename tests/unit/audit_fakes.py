@@ -7,8 +7,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from tests.unit.fakes import FakeStore
-from video_monitoring.config import constants as c
-from video_monitoring.ingest.audit import Document, Position, position
+from video_monitoring.config import constants
+from video_monitoring.ingest.drift_audit import Document, Position, position
 
 SOURCE = "video_generations"
 
@@ -26,11 +26,11 @@ class FakeAuditReads:
         store = self.store
         return {
             SOURCE: store.source,
-            c.METRICS: store.metrics,
-            c.REJECTED: store.rejected,
-            c.EVENTS: store.events,
-            c.EVENT_CONTRIBUTIONS: store.event_records,
-            c.REJECTED_EVENTS: store.rejected_events,
+            constants.METRICS: store.metrics,
+            constants.REJECTED: store.rejected,
+            constants.EVENTS: store.events,
+            constants.EVENT_CONTRIBUTIONS: store.event_records,
+            constants.REJECTED_EVENTS: store.rejected_events,
         }[name]
 
     def _inside(

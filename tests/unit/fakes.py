@@ -8,12 +8,18 @@ from typing import Any
 
 from video_monitoring.adapters.firestore_rollups import rollup_doc_id
 from video_monitoring.adapters.firestore_store import tally_backlog, user_day_id
-from video_monitoring.config import constants as c
+from video_monitoring.config import constants
 from video_monitoring.core.errors import Unavailable
 from video_monitoring.core.identity import Account
+from video_monitoring.ingest.monitoring_store import (
+    Ledger,
+    OpenAlert,
+    Planner,
+    RollupDoc,
+    UserActivity,
+)
 from video_monitoring.ingest.pipeline import Plan, SourceState, StoredState
 from video_monitoring.ingest.rollup import BucketRange, bucket_starts, flatten, floor_time, nest
-from video_monitoring.ingest.store import Ledger, OpenAlert, Planner, RollupDoc, UserActivity
 
 
 class FakeStore:
@@ -36,7 +42,7 @@ class FakeStore:
         self.reconciles = 0
 
     def _collections(self, ledger: Ledger | None) -> tuple[dict[str, Any], ...]:
-        if ledger is None or ledger.source != c.EVENTS:
+        if ledger is None or ledger.source != constants.EVENTS:
             return self.source, self.metrics, self.rejected, self.rollup_docs
         return self.events, self.event_records, self.rejected_events, self.event_rollup_docs
 
@@ -82,11 +88,11 @@ class FakeStore:
         return plan
 
     def rollups(
-        self, ranges: Iterable[BucketRange], collection: str = c.ROLLUPS
+        self, ranges: Iterable[BucketRange], collection: str = constants.ROLLUPS
     ) -> list[RollupDoc]:
         """Each bucket beginning inside one of the ranges, summed from the minute documents the
         deltas landed in."""
-        docs = self.event_rollup_docs if collection == c.EVENT_ROLLUPS else self.rollup_docs
+        docs = self.event_rollup_docs if collection == constants.EVENT_ROLLUPS else self.rollup_docs
         wanted = {(r.granularity, start) for r in ranges for start in bucket_starts(r)}
         found: dict[tuple[str, dt.datetime], dict[str, dict[str, float]]] = {}
         for doc in docs.values():

@@ -12,7 +12,7 @@ from tests.unit.fakes import FixedClock
 from tests.unit.test_alert_manager import degraded_world
 from tests.unit.test_dashboard import json_response, verifier
 from tests.unit.test_export import ListSource, generation
-from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.dashboard.access import (
     AuditEntry,
     Bucket,

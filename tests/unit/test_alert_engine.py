@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from video_monitoring.alerting import engine
+from video_monitoring.alerting import state_machine
 from video_monitoring.alerting.records import (
     AlertState,
     Instance,
@@ -55,7 +55,7 @@ class Run:
 
     def tick(self, measurement: Measurement | None) -> Transition:
         """One scheduled evaluation at the next tick."""
-        result = engine.evaluate(self.rule, self.state, self.instance, measurement, self.now)
+        result = state_machine.evaluate(self.rule, self.state, self.instance, measurement, self.now)
         self.apply(result)
         self.now += TICK
         return result
@@ -157,11 +157,11 @@ def test_rates_are_judged_on_the_wilson_bound() -> None:
     r = rule(metric="successRate", comparator="lt", threshold=0.95, minSamples=0,
              pendingEvaluations=1)  # fmt: skip
     # 19 of 21 succeeded: 90.5% looks bad, but the interval reaches 98.7%: no page.
-    judged = engine.judge(r, Measurement(19 / 21, 21, 19), firing=False)
+    judged = state_machine.judge(r, Measurement(19 / 21, 21, 19), firing=False)
     assert judged.condition == "clear"
     assert judged.bound is not None and judged.bound > 0.95
     # 80 of 100: even the favourable end (87.1%) is below 95%.
-    judged = engine.judge(r, Measurement(0.8, 100, 80), firing=False)
+    judged = state_machine.judge(r, Measurement(0.8, 100, 80), firing=False)
     assert judged.condition == "breach"
     low, high = wilson_interval(80, 100, 0.95)
     assert low == pytest.approx(0.7112, abs=1e-4) and high == pytest.approx(0.8666, abs=1e-4)
@@ -169,7 +169,7 @@ def test_rates_are_judged_on_the_wilson_bound() -> None:
 
 def test_two_failures_in_three_do_not_page_with_the_default_minimum() -> None:
     r = rule(metric="successRate", comparator="lt", threshold=0.95, pendingEvaluations=1)
-    assert engine.judge(r, Measurement(1 / 3, 3, 1), firing=False).condition == "nodata"
+    assert state_machine.judge(r, Measurement(1 / 3, 3, 1), firing=False).condition == "nodata"
 
 
 def test_escalation_moves_up_when_unacknowledged_and_acknowledging_stops_it() -> None:
@@ -190,7 +190,7 @@ def test_escalation_moves_up_when_unacknowledged_and_acknowledging_stops_it() ->
     acked = Run(r)
     acked.series([95, 95])
     assert acked.instance is not None
-    ack = engine.acknowledge(r, acked.instance, "ops@example.com", acked.now)
+    ack = state_machine.acknowledge(r, acked.instance, "ops@example.com", acked.now)
     acked.instance = ack.instance
     acked.messages += ack.outbound
     acked.series([95] * 8)  # past both escalation delays
@@ -216,7 +216,7 @@ def test_suppression_silences_until_it_expires_then_the_alert_is_back() -> None:
     run = Run(r)
     run.series([95])
     assert run.instance is not None
-    silenced = engine.suppress(r, run.instance, 30, "ops", run.now)
+    silenced = state_machine.suppress(r, run.instance, 30, "ops", run.now)
     run.instance = silenced.instance
     assert run.series([95] * 6) == ["suppressed"] * 6  # 30 minutes: no repeats, no escalation
     assert run.events() == [("firing", ("slack",))]
@@ -230,7 +230,7 @@ def test_resolving_while_suppressed_tells_nobody() -> None:
     run = Run(r)
     run.series([95])
     assert run.instance is not None
-    run.instance = engine.suppress(r, run.instance, 60, "ops", run.now).instance
+    run.instance = state_machine.suppress(r, run.instance, 60, "ops", run.now).instance
     assert run.series([80]) == ["resolved"]
     assert run.events() == [("firing", ("slack",))]
 
@@ -244,18 +244,18 @@ def test_repeat_interval_renotifies_a_firing_unacknowledged_alert() -> None:
 def test_a_rerun_of_the_same_tick_changes_nothing() -> None:
     r = rule(pendingEvaluations=2)
     state = AlertState("slow", "overall")
-    first = engine.evaluate(r, state, None, Measurement(95, 50), T0)
-    again = engine.evaluate(r, first.state, first.instance, Measurement(95, 50), T0)
+    first = state_machine.evaluate(r, state, None, Measurement(95, 50), T0)
+    again = state_machine.evaluate(r, first.state, first.instance, Measurement(95, 50), T0)
     assert not again.changed and again.outbound == ()
     assert again.state.breach_streak == 1
-    older = engine.evaluate(r, first.state, first.instance, Measurement(95, 50), T0 - TICK)
+    older = state_machine.evaluate(r, first.state, first.instance, Measurement(95, 50), T0 - TICK)
     assert not older.changed
 
 
 def test_steady_state_writes_nothing() -> None:
     run = Run(rule())
     run.tick(Measurement(50, 50))
-    later = engine.evaluate(run.rule, run.state, None, Measurement(51, 50), run.now)
+    later = state_machine.evaluate(run.rule, run.state, None, Measurement(51, 50), run.now)
     assert not later.changed
 
 
@@ -264,7 +264,7 @@ def test_manual_resolve_needs_a_new_pending_period_to_reopen() -> None:
     run = Run(r)
     run.series([95, 95])
     assert run.instance is not None and run.instance.status == "firing"
-    closed = engine.resolve(r, run.state, run.instance, "ops", run.now, "fixed upstream")
+    closed = state_machine.resolve(r, run.state, run.instance, "ops", run.now, "fixed upstream")
     run.apply(closed)
     assert run.instance is not None and run.instance.resolution == "manual"
     run.instance = None
@@ -277,9 +277,9 @@ def test_actions_refuse_states_they_do_not_apply_to() -> None:
     run.series([95, 80])
     assert run.instance is not None and run.instance.status == "resolved"
     with pytest.raises(ValueError, match="resolved"):
-        engine.acknowledge(r, run.instance, "ops", run.now)
+        state_machine.acknowledge(r, run.instance, "ops", run.now)
     with pytest.raises(ValueError, match="already resolved"):
-        engine.resolve(r, run.state, run.instance, "ops", run.now)
+        state_machine.resolve(r, run.state, run.instance, "ops", run.now)
 
 
 def test_anomaly_rule_fires_on_a_robust_z_score_after_minimum_history() -> None:
@@ -287,14 +287,16 @@ def test_anomaly_rule_fires_on_a_robust_z_score_after_minimum_history() -> None:
              pendingEvaluations=1, baselineDays=7, minHistoryDays=3, zThreshold=3.5,
              direction="above")  # fmt: skip
     baseline = (100.0, 104.0, 98.0, 101.0, 97.0)
-    assert engine.judge(r, Measurement(103.0, 103, None, baseline), False).condition == "clear"
-    spike = engine.judge(r, Measurement(160.0, 160, None, baseline), False)
+    assert (
+        state_machine.judge(r, Measurement(103.0, 103, None, baseline), False).condition == "clear"
+    )
+    spike = state_machine.judge(r, Measurement(160.0, 160, None, baseline), False)
     assert spike.condition == "breach"
     # median 100, MAD 2 -> scale 2.9652; z = 60 / 2.9652
     assert spike.bound == pytest.approx(60 / (1.4826 * 2), rel=1e-9)
-    short = engine.judge(r, Measurement(160.0, 160, None, (100.0, 101.0)), False)
+    short = state_machine.judge(r, Measurement(160.0, 160, None, (100.0, 101.0)), False)
     assert short.condition == "nodata" and "minHistoryDays" in short.reason
-    dip = engine.judge(r, Measurement(20.0, 20, None, baseline), False)
+    dip = state_machine.judge(r, Measurement(20.0, 20, None, baseline), False)
     assert dip.condition == "clear"  # direction: above only
 
 

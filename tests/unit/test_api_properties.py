@@ -36,10 +36,10 @@ from video_monitoring.alerting.manager import AlertQuery
 from video_monitoring.alerting.responder import ProviderResponder
 from video_monitoring.alerting.rules import RULE_ID
 from video_monitoring.analytics.capacity import CapacityService
-from video_monitoring.analytics.digests import DigestService, DigestSources
-from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.digest_service import DigestService, DigestSources
+from video_monitoring.analytics.error_budgets import SloService
+from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.queue import QueueService
-from video_monitoring.analytics.slos import SloService
 from video_monitoring.config.settings import DashboardSettings
 from video_monitoring.core.models import PROVIDER_PATTERN, Window
 from video_monitoring.dashboard.access import Bucket, Quota, take_token

@@ -13,7 +13,7 @@ import pytest
 
 from tests.unit.fakes import FakeStore, FixedClock
 from video_monitoring.analytics import user_insights
-from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.errors import InvalidArgument
 from video_monitoring.core.models import AppEvent, GenerationDocument, Window
@@ -21,10 +21,10 @@ from video_monitoring.ingest import sketch
 from video_monitoring.ingest.bounds import DEFAULT_BOUNDS, Bounds
 from video_monitoring.ingest.counters import MICRO_USD, MILLI, MS
 from video_monitoring.ingest.events import event_contribution
+from video_monitoring.ingest.monitoring_store import UserActivity
 from video_monitoring.ingest.pipeline import Counting, generation_user_day
 from video_monitoring.ingest.rollup import Granularity, contribution, fixed
 from video_monitoring.ingest.service import IngestService
-from video_monitoring.ingest.store import UserActivity
 from video_monitoring.privacy.retention import Retention
 from video_monitoring.warehouse.archive import (
     Cells,
@@ -82,11 +82,11 @@ def days(start: dt.datetime, end: dt.datetime) -> Window:
 
 def test_recent_windows_come_from_the_rollups() -> None:
     archive = FakeArchive()
-    result = engine(archive).analyze_trends(days(HORIZON, NOW), "day", "total", 3)
+    result = engine(archive).trends(days(HORIZON, NOW), "day", "total", 3)
     assert result["source"] == "firestore"
     assert archive.asked == []
     with_the_expiring_day = days(HORIZON - dt.timedelta(days=1), NOW)
-    assert engine(archive).analyze_trends(with_the_expiring_day, "day", "total", 3)["source"] == (
+    assert engine(archive).trends(with_the_expiring_day, "day", "total", 3)["source"] == (
         "bigquery+firestore"
     )
 
@@ -94,14 +94,14 @@ def test_recent_windows_come_from_the_rollups() -> None:
 def test_old_windows_come_from_the_archive_and_mixed_ones_split_at_the_horizon() -> None:
     archive = FakeArchive()
     old = days(HORIZON - dt.timedelta(days=20), HORIZON - dt.timedelta(days=10))
-    result = engine(archive).analyze_trends(old, "day", "total", 3)
+    result = engine(archive).trends(old, "day", "total", 3)
     assert result["source"] == "bigquery"
     assert archive.asked == [old]
     assert len(result["series"]) == 10
     assert result["series"][0]["total"] == 7 and result["series"][1]["total"] == 0
 
     mixed = days(HORIZON - dt.timedelta(days=3), HORIZON + dt.timedelta(days=2))
-    result = engine(archive).analyze_trends(mixed, "hour", "total", 3)
+    result = engine(archive).trends(mixed, "hour", "total", 3)
     assert result["source"] == "bigquery+firestore"
     assert archive.asked[-1] == days(mixed.start, HORIZON)
     starts = [p["start"] for p in result["series"]]
@@ -111,7 +111,7 @@ def test_old_windows_come_from_the_archive_and_mixed_ones_split_at_the_horizon()
 def test_old_windows_without_an_archive_are_a_400_naming_from() -> None:
     old = days(HORIZON - dt.timedelta(days=5), HORIZON - dt.timedelta(days=1))
     with pytest.raises(InvalidArgument, match=r"^from: Firestore keeps aggregates for 30 days"):
-        engine(None).analyze_trends(old, "day", "total", 3)
+        engine(None).trends(old, "day", "total", 3)
 
 
 def test_rows_become_points_with_every_bucket() -> None:
@@ -298,22 +298,22 @@ def test_endpoints_split_old_windows_at_the_horizon_and_say_which_source_answere
         Counting(2, retention=Retention(10, 30)), clock, archive=archive,
     )  # fmt: skip
     window = days(HORIZON - dt.timedelta(days=4), HORIZON + dt.timedelta(days=4))
-    for endpoint in ("get_analytics_summary", "system_metrics", "generate_quality_insights",
-                     "compare_providers", "generate_business_metrics"):  # fmt: skip
+    for endpoint in ("summary", "system_metrics", "quality",
+                     "provider_comparison", "business"):  # fmt: skip
         want = getattr(engines["all"], endpoint)(window)
         got = getattr(split, endpoint)(window)
         assert got.pop("source") == "bigquery+firestore"
         assert want.pop("source") == "firestore"
         assert got == want, endpoint
     assert archive.asked[-1] == days(window.start, HORIZON)
-    summary = split.get_analytics_summary(window)
+    summary = split.summary(window)
     assert summary["generations"]["total"] == 32  # 16 before the horizon, 16 after, in the window
     recent = days(HORIZON, HORIZON + dt.timedelta(days=1))
     assert split.system_metrics(recent)["source"] == "firestore"
     old = days(HORIZON - dt.timedelta(days=2), HORIZON)
-    assert split.compare_providers(old)["source"] == "bigquery"
+    assert split.provider_comparison(old)["source"] == "bigquery"
     with pytest.raises(InvalidArgument, match=r"^from: Firestore keeps aggregates for 30 days"):
-        engine(None).get_analytics_summary(old)
+        engine(None).summary(old)
 
     # User insights: days before the horizon from the archive's user days, the opted-out user
     # left out on both sides; without stored snapshots, retention is rebuilt for the last
@@ -323,8 +323,8 @@ def test_endpoints_split_old_windows_at_the_horizon_and_say_which_source_answere
     for insights in (split, engines["all"]):  # the ticks of those days kept their figures
         for tick in (HORIZON - dt.timedelta(hours=23), HORIZON + dt.timedelta(days=3, hours=1)):
             insights.refresh_open_days(tick)
-    got = split.generate_user_behavior_insights(window)
-    want = engines["all"].generate_user_behavior_insights(window)
+    got = split.user_insights(window)
+    want = engines["all"].user_insights(window)
     assert got["source"] == "bigquery+firestore"
     assert [d.pop("source") for d in got["days"]] == ["bigquery"] * 4 + ["live"] * 4
     assert [d.pop("source") for d in want["days"]] == ["live"] * 8

@@ -10,10 +10,10 @@ import pytest
 
 from tests.unit.alert_fakes import FakeAlertStore
 from tests.unit.test_alert_manager import World
-from video_monitoring.alerting.engine import judge
 from video_monitoring.alerting.metrics import system_metrics_id
 from video_monitoring.alerting.records import Measurement
 from video_monitoring.alerting.rules import DEFAULT_RULES, AlertRule
+from video_monitoring.alerting.state_machine import judge
 
 CONVERSION = next(r for r in DEFAULT_RULES if r.rule_id == "conversion_drop")
 REVENUE = next(r for r in DEFAULT_RULES if r.rule_id == "revenue_decline")

@@ -18,15 +18,15 @@ from tests.unit.test_alert_manager import NOW, World
 from video_monitoring.alerting.controls import GuardRails
 from video_monitoring.alerting.responder import ProviderResponder
 from video_monitoring.alerting.rules import parse_rule
-from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.health import HealthCheck
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.config.constants import CLIENT_EVENT_TYPES, DEFAULT_TRACKED_EVENT_TYPES
 from video_monitoring.config.settings import Settings
-from video_monitoring.core.audit import AuditEntry
+from video_monitoring.core.audit_log import AuditEntry
 from video_monitoring.core.errors import InvalidArgument
 from video_monitoring.core.models import AppEvent, Window, parse_generation
-from video_monitoring.ingest import counters as k
+from video_monitoring.ingest import counters
 from video_monitoring.ingest.bounds import DEFAULT_BOUNDS, Bounds
 from video_monitoring.ingest.events import event_contribution
 from video_monitoring.ingest.pipeline import (
@@ -93,11 +93,13 @@ def test_ten_thousand_new_values_of_every_field_keep_the_days_documents_small() 
     cells = summed((c.cell, c.values) for c in made)
     assert set(cells) == {"other|free", "other|premium"}
     both = {key: a + cells["other|premium"].get(key, 0) for key, a in cells["other|free"].items()}
-    assert both[k.OTHER.key("provider")] == DISTINCT
-    assert both[k.OTHER.key("errorCode")] == DISTINCT
-    assert both[k.OTHER.key("feature")] == DISTINCT  # hd_export is tracked: not counted
-    assert both[k.ERRORS.key("other")] == DISTINCT
-    assert both[k.FEATURES.key("other")] == both[k.FEATURES.key("hd_export")] == DISTINCT
+    assert both[counters.OTHER.key("provider")] == DISTINCT
+    assert both[counters.OTHER.key("errorCode")] == DISTINCT
+    assert both[counters.OTHER.key("feature")] == DISTINCT  # hd_export is tracked: not counted
+    assert both[counters.ERRORS.key("other")] == DISTINCT
+    assert (
+        both[counters.FEATURES.key("other")] == both[counters.FEATURES.key("hd_export")] == DISTINCT
+    )
     assert encoded_size(cells) < 4096
 
     events = [odd_event(i) for i in range(DISTINCT)]
@@ -108,7 +110,7 @@ def test_ten_thousand_new_values_of_every_field_keep_the_days_documents_small() 
     assert event_cells == {
         "other": {
             "n": DISTINCT,
-            k.OTHER.key("eventType"): DISTINCT,
+            counters.OTHER.key("eventType"): DISTINCT,
         }
     }  # feature_used alone counts features: an invented type's "feature" property is not one
     assert encoded_size(event_cells) < LIMIT
@@ -125,7 +127,7 @@ def test_untracked_features_of_feature_used_events_count_under_other() -> None:
     cells = summed((c.cell, c.values) for c in (event_contribution("e", e, 4) for e in events))
     assert cells == {
         "feature_used": {
-            "n": 4, "feat/hd_export": 1, "feat/other": 3, k.OTHER.key("feature"): 3,
+            "n": 4, "feat/hd_export": 1, "feat/other": 3, counters.OTHER.key("feature"): 3,
         }
     }  # fmt: skip
 
@@ -144,7 +146,7 @@ def test_a_generation_whose_provider_leaves_the_list_moves_exactly() -> None:
     )
     assert all(v == 0 for v in cells["acme-7|premium"].values())
     assert cells["other|premium"] == dict(after.values)
-    assert after.values[k.OTHER.key("errorCode")] == 1 and "err/other" in after.values
+    assert after.values[counters.OTHER.key("errorCode")] == 1 and "err/other" in after.values
 
 
 def test_the_archive_maps_untracked_values_as_the_pipeline_does() -> None:
@@ -181,7 +183,7 @@ def test_the_archive_maps_untracked_values_as_the_pipeline_does() -> None:
         [{"kind": "ev", "day": DAY, "user": "u", "key": e.type, "n": 1, "total": None}
          for e in events]
     )  # fmt: skip
-    assert [dict(a.counters) for a in days] == [{k.USER_EVENTS.key("other"): 2}]
+    assert [dict(a.counters) for a in days] == [{counters.USER_EVENTS.key("other"): 2}]
 
 
 def test_quality_and_health_say_how_many_values_went_to_other() -> None:
@@ -201,7 +203,7 @@ def test_quality_and_health_say_how_many_values_went_to_other() -> None:
         ingest.record_app_event(f"e{i}")
     window = Window(start=DAY, end=DAY + dt.timedelta(hours=2))
     expected = {"provider": 20, "errorCode": 20, "feature": 30, "eventType": 8}
-    assert engine.generate_quality_insights(window)["countedAsOther"] == expected
+    assert engine.quality(window)["countedAsOther"] == expected
 
     class Inputs:
         def health_inputs(self, now: dt.datetime, queued: int, stuck: int) -> Any:

@@ -13,7 +13,7 @@ from tests.unit.test_alert_manager import NOW, World
 from tests.unit.test_dashboard import json_response, verifier
 from video_monitoring.alerting.rules import DEFAULT_RULES, parse_rule
 from video_monitoring.analytics.capacity import CapacityService, ProviderCapacity, month_forecast
-from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.queue import QueueService, nearest_rank
 from video_monitoring.core.errors import InvalidArgument, NotFound
 from video_monitoring.core.models import Window
@@ -78,9 +78,9 @@ def test_system_counts_the_queue_now_and_the_waits_of_jobs_started_in_the_window
 def test_a_window_with_more_starts_than_the_cap_is_a_400_naming_from(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import video_monitoring.analytics.queue as q
+    import video_monitoring.analytics.queue as queue_module
 
-    monkeypatch.setattr(q, "MAX_WAIT_SAMPLES", 4)
+    monkeypatch.setattr(queue_module, "MAX_WAIT_SAMPLES", 4)
     with pytest.raises(InvalidArgument, match=r"^from: more than 4"):
         QueueService(FakeQueue(jobs()), TRACKED).system(WINDOW, NOW)
 
@@ -236,9 +236,9 @@ def test_routes_serve_the_queue_and_let_admins_set_limits() -> None:
 def test_performance_still_answers_when_the_window_holds_too_many_starts_for_waits(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import video_monitoring.analytics.queue as q
+    import video_monitoring.analytics.queue as queue_module
 
-    monkeypatch.setattr(q, "MAX_WAIT_SAMPLES", 4)
+    monkeypatch.setattr(queue_module, "MAX_WAIT_SAMPLES", 4)
     board = dashboard_with_capacity(FakeQueue(jobs()))
     request = Request("GET", "/performance", {"window": "1h"}, "Bearer tok-analytics")
     response = json_response(board.handle(request))

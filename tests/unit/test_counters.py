@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from video_monitoring.core.models import AppEvent, GenerationDocument
-from video_monitoring.ingest import counters as k
+from video_monitoring.ingest import counters
 from video_monitoring.ingest.bounds import Bounds
 from video_monitoring.ingest.events import event_contribution, plan_event_change
 from video_monitoring.ingest.pipeline import Counting, SourceState, StoredState, generation_user_day
@@ -49,12 +49,13 @@ def test_every_generation_counter_written_is_defined() -> None:
     undefined = {
         key
         for key in written
-        if not k.defines(key, k.GENERATION_COUNTERS) and not k.defines(key, k.USER_DAY_COUNTERS)
+        if not counters.defines(key, counters.GENERATION_COUNTERS)
+        and not counters.defines(key, counters.USER_DAY_COUNTERS)
     }
     assert not undefined
     # The documents above reach every kind of generation counter.
-    for counter in k.GENERATION_COUNTERS:
-        assert any(k.defines(key, (counter,)) for key in written), counter
+    for counter in counters.GENERATION_COUNTERS:
+        assert any(counters.defines(key, (counter,)) for key in written), counter
 
 
 def test_every_event_counter_written_is_defined() -> None:
@@ -72,8 +73,8 @@ def test_every_event_counter_written_is_defined() -> None:
             f"e{i}", SourceState(data), StoredState(None, None), T0, Counting(4)
         )
         days |= {key for delta in plan.user_deltas for key in delta.values}
-    assert all(k.defines(key, k.EVENT_COUNTERS) for key in cells), cells
-    assert all(k.defines(key, k.USER_DAY_COUNTERS) for key in days), days
+    assert all(counters.defines(key, counters.EVENT_COUNTERS) for key in cells), cells
+    assert all(counters.defines(key, counters.USER_DAY_COUNTERS) for key in days), days
     assert {"ev/premium_upgrade", "ev/feature_used", "ev/video_viewed", "rev"} <= days
 
 
@@ -82,19 +83,19 @@ def test_every_event_counter_written_is_defined() -> None:
     ["gtt/sum", "gt/total", "s", "s/a/b", "qb/3", "qb/3/x", "err/a/b", "feat", "nn", "gen/x"],
 )
 def test_names_not_defined_are_refused(key: str) -> None:
-    groups = (k.GENERATION_COUNTERS, k.EVENT_COUNTERS, k.USER_DAY_COUNTERS)
-    assert not any(k.defines(key, group) for group in groups)
+    groups = (counters.GENERATION_COUNTERS, counters.EVENT_COUNTERS, counters.USER_DAY_COUNTERS)
+    assert not any(counters.defines(key, group) for group in groups)
 
 
 def test_a_reader_cannot_ask_for_a_counter_by_its_string() -> None:
     totals = Totals({"gt/sum": 90_000, "gt/n": 2, "retried": 1, "err/timeout": 3})
-    assert totals.mean(k.GENERATION_TIME) == 45.0
-    assert totals.get(k.RETRIED) == 1
-    assert totals.members(k.ERRORS) == {"timeout": 3}
+    assert totals.mean(counters.GENERATION_TIME) == 45.0
+    assert totals.get(counters.RETRIED) == 1
+    assert totals.members(counters.ERRORS) == {"timeout": 3}
     for ask in (
         lambda: totals.mean("gt"),  # type: ignore[arg-type]
         lambda: totals.get("retried"),  # type: ignore[arg-type]
-        lambda: totals.samples(k.RETRIED),  # type: ignore[arg-type]
+        lambda: totals.samples(counters.RETRIED),  # type: ignore[arg-type]
         lambda: totals.members("err/"),  # type: ignore[arg-type]
     ):
         with pytest.raises(TypeError, match=r"of ingest\.counters"):
@@ -102,13 +103,17 @@ def test_a_reader_cannot_ask_for_a_counter_by_its_string() -> None:
 
 
 def test_each_key_is_defined_once_per_rollup_with_a_unit() -> None:
-    for group in (k.GENERATION_COUNTERS, k.EVENT_COUNTERS, k.USER_DAY_COUNTERS):
+    for group in (
+        counters.GENERATION_COUNTERS,
+        counters.EVENT_COUNTERS,
+        counters.USER_DAY_COUNTERS,
+    ):
         keys: list[str] = []
         for counter in group:
             assert counter.unit
-            if isinstance(counter, k.Measure):
+            if isinstance(counter, counters.Measure):
                 keys += [counter.sum_key, counter.n_key]
-            elif isinstance(counter, k.Count):
+            elif isinstance(counter, counters.Count):
                 keys.append(counter.key)
             else:
                 keys.append(counter.key("member"))

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from tests.unit.fakes import FakeStore, FixedClock
-from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.config.settings import DashboardSettings
 from video_monitoring.core.errors import Unauthenticated
@@ -90,7 +90,7 @@ def test_unexpected_failure_is_a_json_500(
     def boom(window: object) -> object:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(dashboard.api.engine, "get_analytics_summary", boom)
+    monkeypatch.setattr(dashboard.api.engine, "summary", boom)
     status, body = call(dashboard, "/summary", "tok-analytics")
     assert (status, body["error"]["code"]) == (500, "internal")
     assert "disk on fire" not in body["error"]["message"]

@@ -13,7 +13,7 @@ from tests.unit.test_backtest import Ticking
 from tests.unit.test_dashboard import json_response, verifier
 from video_monitoring.alerting.manager import AlertManager
 from video_monitoring.alerting.notifications import Delivery, RetryPolicy
-from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.core.budget import Budget
 from video_monitoring.dashboard.app import ApiServices, Dashboard
 from video_monitoring.dashboard.http import Request

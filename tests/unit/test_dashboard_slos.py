@@ -9,7 +9,7 @@ from tests.unit.test_access import ListAudit
 from tests.unit.test_alert_manager import World
 from tests.unit.test_dashboard_alerts import Api
 from tests.unit.test_slo import FakeObjectiveStore
-from video_monitoring.analytics.slos import SloService
+from video_monitoring.analytics.error_budgets import SloService
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from tests.unit.test_digest import MONDAY, TARGETS, Figures, MemoryStore
 from video_monitoring.alerting.channels.base import DeliveryError, Notification
 from video_monitoring.alerting.manager import CLAIM_LEASE
 from video_monitoring.alerting.notifications import RetryPolicy, deliver
-from video_monitoring.analytics.digests import DigestService, DigestSources, Recipient
+from video_monitoring.analytics.digest_service import DigestService, DigestSources, Recipient
 from video_monitoring.core.budget import Budget, run_within
 from video_monitoring.runtime.bootstrap import Services
 from video_monitoring.runtime.handlers import LiveTick

@@ -16,7 +16,7 @@ import pytest
 from tests.unit.fakes import FakeAccounts, FixedClock
 from video_monitoring.analytics import digest_render as render
 from video_monitoring.analytics import recommend
-from video_monitoring.analytics.digest import (
+from video_monitoring.analytics.digest_content import (
     DigestFigures,
     Period,
     alert_summary,
@@ -26,7 +26,7 @@ from video_monitoring.analytics.digest import (
     last_complete,
     regressions,
 )
-from video_monitoring.analytics.digests import DigestService, DigestSources, Recipient
+from video_monitoring.analytics.digest_service import DigestService, DigestSources, Recipient
 from video_monitoring.config.settings import DashboardSettings
 from video_monitoring.core import png
 from video_monitoring.core.identity import Account
@@ -294,18 +294,16 @@ class MemoryStore:
 
 
 class Figures:
-    def get_analytics_summary(self, window: Window) -> dict[str, Any]:
+    def summary(self, window: Window) -> dict[str, Any]:
         return summary(100, 95, 5, 40, 10)
 
-    def compare_providers(self, window: Window) -> dict[str, Any]:
+    def provider_comparison(self, window: Window) -> dict[str, Any]:
         return {"providers": []}
 
     def cells(self, window: Window) -> Any:
         return []
 
-    def analyze_trends(
-        self, window: Window, granularity: Any, metric: str, horizon: int
-    ) -> dict[str, Any]:
+    def trends(self, window: Window, granularity: Any, metric: str, horizon: int) -> dict[str, Any]:
         return {"series": [{"start": window.start, "total": 3, "successRate": 1.0}]}
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 from local_stack.lifecycles import expected, random_lifecycle
 from tests.unit.fakes import FakeStore, FixedClock
-from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.models import Window
-from video_monitoring.ingest.audit import LedgerAudit, audit_days, audit_ledger, paired
+from video_monitoring.ingest.drift_audit import LedgerAudit, audit_days, audit_ledger, paired
 from video_monitoring.ingest.service import IngestService
 
 DAY = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
@@ -98,13 +98,13 @@ def test_audit_repairs_every_kind_of_lost_change_to_match_the_documents() -> Non
     lost = sum(1 for life in lives if len(life.states) > 1 and life.states[-1] != life.states[-2])
 
     engine = AnalyticsEngine(store, monitor)
-    stale = engine.get_analytics_summary(WHOLE_DAY)
+    stale = engine.summary(WHOLE_DAY)
     assert lost > 0
     assert (stale["generations"]["total"], stale["costUsd"]) != (truth.total, round(truth.cost, 6))
 
     result = audit(store, ingest)
 
-    shown = AnalyticsEngine(store, monitor).get_analytics_summary(WHOLE_DAY)
+    shown = AnalyticsEngine(store, monitor).summary(WHOLE_DAY)
     assert shown["generations"]["total"] == truth.total
     assert shown["generations"]["completed"] == truth.by_status["completed"]
     assert shown["costUsd"] == round(truth.cost, 6)

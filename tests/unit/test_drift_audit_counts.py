@@ -10,12 +10,12 @@ from typing import Any
 from local_stack.lifecycles import expected
 from tests.unit.audit_fakes import SOURCE, FakeAuditReads
 from tests.unit.fakes import FakeStore, FixedClock
-from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
-from video_monitoring.config import constants as c
+from video_monitoring.config import constants
 from video_monitoring.core.clock import Clock, utc_now
 from video_monitoring.core.models import STATUSES, Window
-from video_monitoring.ingest.audit import (
+from video_monitoring.ingest.drift_audit import (
     SAMPLE_SIZE,
     AuditedLedger,
     AuditHooks,
@@ -23,17 +23,23 @@ from video_monitoring.ingest.audit import (
     audit_ledger_day,
     sample_start,
 )
+from video_monitoring.ingest.monitoring_store import EVENT_LEDGER
 from video_monitoring.ingest.service import IngestService
-from video_monitoring.ingest.store import EVENT_LEDGER
 
 DAY = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
 WHOLE_DAY = Window(start=DAY, end=DAY + dt.timedelta(days=1))
 GENERATIONS = AuditedLedger(
-    "generations", SOURCE, c.METRICS, c.REJECTED, "createdAt", split=("status", STATUSES)
+    "generations",
+    SOURCE,
+    constants.METRICS,
+    constants.REJECTED,
+    "createdAt",
+    split=("status", STATUSES),
 )
 EVENTS = AuditedLedger(
-    "events", c.EVENTS, c.EVENT_CONTRIBUTIONS, c.REJECTED_EVENTS, "timestamp",
-    ignored=("source", c.EVENT_SOURCE_MONITOR),
+    "events", constants.EVENTS, constants.EVENT_CONTRIBUTIONS, constants.REJECTED_EVENTS,
+    "timestamp",
+    ignored=("source", constants.EVENT_SOURCE_MONITOR),
 )  # fmt: skip
 
 
@@ -116,14 +122,14 @@ def test_counts_find_the_hours_of_lost_changes_and_their_walk_repairs_them() -> 
     store.source["g20-004"] = generation(21, 4)  # moved to the next hour
     truth = expected(store.source.values(), WHOLE_DAY.start, WHOLE_DAY.end)
     engine = figures(store)
-    stale = engine.get_analytics_summary(WHOLE_DAY)["generations"]
+    stale = engine.summary(WHOLE_DAY)["generations"]
     assert (stale["total"], stale["cancelled"]) != (truth.total, truth.by_status["cancelled"])
 
     done, progress = run_audit(reads, ingest)
 
     assert done and progress.hours == [5, 9, 14, 20, 21]
     assert {"new", "g09-001", "g14-002", "g20-004"} <= set(progress.audit.repaired_ids)
-    shown = engine.get_analytics_summary(WHOLE_DAY)
+    shown = engine.summary(WHOLE_DAY)
     assert shown["generations"]["total"] == truth.total == 24 * 20
     for status in ("completed", "failed", "cancelled"):
         assert shown["generations"][status] == truth.by_status[status]
@@ -154,7 +160,7 @@ def test_the_rotating_sample_catches_a_change_that_moves_no_count() -> None:
     for data in store.source.values():  # every late rating lost: no count moves
         data["userRating"] = 4
     engine = figures(store)
-    assert engine.get_analytics_summary(WHOLE_DAY)["satisfaction"]["rated"] == 0
+    assert engine.summary(WHOLE_DAY)["satisfaction"]["rated"] == 0
 
     done, progress = run_audit(reads, ingest)
 
@@ -165,7 +171,7 @@ def test_the_rotating_sample_catches_a_change_that_moves_no_count() -> None:
     start = sample_start(DAY, "2026-11-24")
     after = sorted((d["createdAt"], i) for i, d in store.source.items() if d["createdAt"] >= start)
     assert rated == {i for _, i in after[:SAMPLE_SIZE]}  # the documents from its start on
-    assert engine.get_analytics_summary(WHOLE_DAY)["satisfaction"]["rated"] == SAMPLE_SIZE
+    assert engine.summary(WHOLE_DAY)["satisfaction"]["rated"] == SAMPLE_SIZE
     # The next night starts elsewhere.
     assert sample_start(DAY, "2026-11-25") != start
     run_audit(reads, ingest, run="2026-11-25")
@@ -211,7 +217,7 @@ def test_a_run_out_of_time_continues_from_its_cursor_without_redoing_work() -> N
     hours = progress.hours or []
     walked = sum(1 for d in store.source.values() if d["createdAt"].hour in hours)
     assert audit.checked == walked + audit.sampled  # every document of those hours once
-    shown = figures(store).get_analytics_summary(WHOLE_DAY)["generations"]
+    shown = figures(store).summary(WHOLE_DAY)["generations"]
     assert shown["total"] == truth.total
 
 
@@ -234,4 +240,4 @@ def test_counts_find_a_lost_app_event_among_the_monitors_own_events() -> None:
     )  # fmt: skip
     assert done and progress.hours == [6]
     assert progress.audit.repaired_ids[0] == "upgrade"
-    assert engine.get_analytics_summary(WHOLE_DAY)["business"]["revenueUsd"] == 12.5
+    assert engine.summary(WHOLE_DAY)["business"]["revenueUsd"] == 12.5

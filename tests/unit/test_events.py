@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from tests.unit.fakes import FakeStore, FixedClock
-from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.models import Window
-from video_monitoring.ingest import counters as k
+from video_monitoring.ingest import counters
 from video_monitoring.ingest.bounds import UNBOUNDED
 from video_monitoring.ingest.events import is_monitor_event
 from video_monitoring.ingest.pipeline import Counting
@@ -48,7 +48,7 @@ def upgrade(amount: float, minute: int = 600, **extra: Any) -> dict[str, Any]:
 
 
 def upgrades(engine: AnalyticsEngine, window: Window = WHOLE_DAY) -> tuple[int, float]:
-    summary = engine.get_analytics_summary(window)["business"]
+    summary = engine.summary(window)["business"]
     return summary["upgrades"], summary["revenueUsd"]
 
 
@@ -142,11 +142,11 @@ def test_random_event_histories_match_the_final_documents(
         totals = by_type.get(event_type)
         assert (totals.count() if totals else 0) == len(of_type)
         if totals:
-            assert totals.sum(k.REVENUE) == pytest.approx(
+            assert totals.sum(counters.REVENUE) == pytest.approx(
                 sum(e["amountUsd"] for e in of_type), abs=1e-6
             )
     used = [e for e in final if e["type"] == "feature_used"]
-    assert by_type["feature_used"].members(k.FEATURES) == {
+    assert by_type["feature_used"].members(counters.FEATURES) == {
         name: sum(1 for e in used if e["properties"]["feature"] == name)
         for name in ("avatar", "4k")
         if any(e["properties"]["feature"] == name for e in used)

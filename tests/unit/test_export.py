@@ -13,7 +13,7 @@ import pytest
 
 from tests.unit.fakes import FakeStore, FixedClock
 from tests.unit.test_dashboard import json_response, verifier
-from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.app import ApiServices, Dashboard, FileExports

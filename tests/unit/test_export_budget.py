@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from tests.unit.fakes import FakeStore
 from tests.unit.test_dashboard import json_response, verifier
 from tests.unit.test_export import NOW, ListSource, generation
-from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.config.settings import DashboardSettings
 from video_monitoring.dashboard.app import ApiServices, Dashboard, FileExports

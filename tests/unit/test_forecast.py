@@ -9,7 +9,7 @@ import pytest
 
 from tests.unit.fakes import FakeStore, FixedClock
 from video_monitoring.analytics import forecast
-from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.models import Window
 from video_monitoring.ingest.pipeline import Counting
@@ -73,7 +73,7 @@ def test_trends_forecast_counts_from_whole_hours_only() -> None:
             }  # fmt: skip
             ingest.record_generation_metrics(f"g{n}")
     window = Window(start=day, end=day + dt.timedelta(hours=12, minutes=30))
-    result = engine.analyze_trends(window, "hour", "total", 3)
+    result = engine.trends(window, "hour", "total", 3)
     assert [p["total"] for p in result["series"]] == [5 + 3 * h for h in range(12)] + [1]
     assert [p["complete"] for p in result["series"]] == [True] * 12 + [False]
     predicted = [p["value"] for p in result["forecast"]["points"]]
@@ -81,7 +81,7 @@ def test_trends_forecast_counts_from_whole_hours_only() -> None:
     assert result["forecast"]["points"][0]["start"] == day + dt.timedelta(hours=12)
     assert result["anomalies"] == []
     short = Window(start=day, end=day + dt.timedelta(hours=3))
-    assert engine.analyze_trends(short, "hour", "total", 3)["forecast"] is None
+    assert engine.trends(short, "hour", "total", 3)["forecast"] is None
 
 
 def test_gaps_are_interpolated_and_edges_trimmed() -> None:
@@ -101,7 +101,7 @@ def test_buckets_ending_in_the_last_15_minutes_are_not_fitted() -> None:
         store, PerformanceMonitor(store, shards=2, clock=clock), Counting(2), clock
     )
     window = Window(start=day, end=day + dt.timedelta(minutes=40))
-    series = engine.analyze_trends(window, "minute", "total", 1)["series"]
+    series = engine.trends(window, "minute", "total", 1)["series"]
     assert [p["fitted"] for p in series] == [True] * 25 + [False] * 15
 
 
@@ -128,7 +128,7 @@ def test_trends_carry_quality_and_rating_per_bucket() -> None:
             store.source[f"g{n}"] = doc
             ingest.record_generation_metrics(f"g{n}")
     window = Window(start=day, end=day + dt.timedelta(hours=3))
-    series = engine.analyze_trends(window, "hour", "avgQualityScore", 0)["series"]
+    series = engine.trends(window, "hour", "avgQualityScore", 0)["series"]
     assert [p["avgQualityScore"] for p in series] == [pytest.approx(8.75), 6.25, None]
     assert [p["avgUserRating"] for p in series] == [5.0, 2.0, None]
 
@@ -164,13 +164,13 @@ def test_trends_carry_revenue_upgrades_and_conversion_per_bucket() -> None:
             }  # fmt: skip
             ingest.record_app_event(f"e{n}")
     window = Window(start=day, end=day + dt.timedelta(hours=4))
-    body = engine.analyze_trends(window, "hour", "revenueUsd", 0)
+    body = engine.trends(window, "hour", "revenueUsd", 0)
     series = body["series"]
     assert [p["revenueUsd"] for p in series] == [pytest.approx(29.98), 5.0, 0.0, 0.0]
     assert [p["upgrades"] for p in series] == [2, 1, 0, 0]
     assert [p["freeGenerations"] for p in series] == [4, 0, 5, 0]
     assert [p["conversionRate"] for p in series] == [0.5, None, 0.0, None]
-    pika = engine.analyze_trends(Window(start=day, end=window.end, provider="pika"), "hour",
+    pika = engine.trends(Window(start=day, end=window.end, provider="pika"), "hour",
                                  "conversionRate", 0)["series"]  # fmt: skip
     assert [p["upgrades"] for p in pika] == [2, 1, 0, 0]  # upgrades have no provider
     assert [p["conversionRate"] for p in pika] == [None] * 4  # pika had no free generations

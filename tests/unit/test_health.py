@@ -12,7 +12,7 @@ import pytest
 from tests.unit.fakes import FakeStore, FixedClock
 from tests.unit.test_alert_manager import NOW, World
 from tests.unit.test_dashboard import call, verifier
-from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.health import (
     ExportStatus,
     HealthCheck,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.unit.fakes import FakeStore, FixedClock
-from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.models import Window
 from video_monitoring.ingest import sketch
@@ -105,7 +105,7 @@ def wilson_lower(successes: int, n: int, confidence: float = 0.95) -> float:
 
 def test_quality_insights_per_provider(world: Any) -> None:
     engine, docs, _ = world
-    result = engine.generate_quality_insights(WINDOW)
+    result = engine.quality(WINDOW)
     scored_all = [d["qualityScore"] for d in docs if "qualityScore" in d]
     prior = statistics.fmean(scored_all)
     by_name = {p["provider"]: p for p in result["providers"]}
@@ -155,7 +155,7 @@ def test_quality_insights_per_provider(world: Any) -> None:
 
 def test_quality_by_tier_and_against_satisfaction(world: Any) -> None:
     engine, docs, _ = world
-    result = engine.generate_quality_insights(WINDOW)
+    result = engine.quality(WINDOW)
     for tier in ("free", "premium"):
         scores = [d["qualityScore"] for d in docs if d["userTier"] == tier and "qualityScore" in d]
         got = result["byTier"][tier]
@@ -182,7 +182,7 @@ def test_quality_by_tier_and_against_satisfaction(world: Any) -> None:
 
 def test_providers_side_by_side(world: Any) -> None:
     engine, docs, _ = world
-    rows = engine.compare_providers(WINDOW)["providers"]
+    rows = engine.provider_comparison(WINDOW)["providers"]
     assert {r["provider"] for r in rows} == set(PROVIDERS)  # so the loop below checks each
     totals = [r["generations"]["total"] for r in rows]
     assert totals == sorted(totals, reverse=True)
@@ -191,12 +191,12 @@ def test_providers_side_by_side(world: Any) -> None:
         assert row["generations"]["total"] == len(mine)
         assert row["costUsd"] == pytest.approx(sum(d["costUsd"] for d in mine))
     pika = Window(start=WINDOW.start, end=WINDOW.end, provider="pika")
-    assert [r["provider"] for r in engine.compare_providers(pika)["providers"]] == ["pika"]
+    assert [r["provider"] for r in engine.provider_comparison(pika)["providers"]] == ["pika"]
 
 
 def test_business_metrics(world: Any) -> None:
     engine, docs, events = world
-    got = engine.generate_business_metrics(WINDOW)
+    got = engine.business(WINDOW)
     upgrades = [e for e in events if e["type"] == "premium_upgrade"]
     free = [d for d in docs if d["userTier"] == "free"]
     premium = [d for d in docs if d["userTier"] == "premium"]
@@ -230,7 +230,7 @@ def test_business_metrics(world: Any) -> None:
 
 def test_performance_figures(world: Any) -> None:
     engine, docs, _ = world
-    got = engine._monitor.calculate_system_metrics(WINDOW).to_json()
+    got = engine._monitor.system_metrics(WINDOW).to_json()
     completed = [d for d in docs if d["status"] == "completed"]
     finished = [d for d in docs if d["status"] in ("completed", "failed")]
     queue = [(d["startedAt"] - d["createdAt"]).total_seconds() for d in docs]

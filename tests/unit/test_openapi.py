@@ -28,12 +28,12 @@ from video_monitoring.alerting.notifications import Delivery
 from video_monitoring.alerting.responder import ProviderResponder
 from video_monitoring.alerting.rules import METRICS
 from video_monitoring.analytics.capacity import CapacityService
-from video_monitoring.analytics.digests import DigestService, DigestSources
-from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.digest_service import DigestService, DigestSources
+from video_monitoring.analytics.error_budgets import SloService
+from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.health import ExportStatus, HealthCheck, HealthInputs
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.analytics.queue import QueueService
-from video_monitoring.analytics.slos import SloService
 from video_monitoring.config.settings import DashboardSettings
 from video_monitoring.dashboard.app import ApiServices, Dashboard, FileExports
 from video_monitoring.dashboard.export_jobs import ExportJobs, run_job

@@ -10,11 +10,11 @@ import pytest
 
 from local_stack.lifecycles import Lifecycle, expected, mean, random_lifecycle
 from tests.unit.fakes import FakeStore, FixedClock
-from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.models import Window
 from video_monitoring.ingest import sketch
-from video_monitoring.ingest.audit import moves_counts
+from video_monitoring.ingest.drift_audit import moves_counts
 from video_monitoring.ingest.service import IngestService
 
 DAY = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
@@ -55,7 +55,7 @@ def completed(**fields: Any) -> dict[str, Any]:
 
 
 def summary(store: FakeStore, monitor: PerformanceMonitor, window: Window = WHOLE_DAY) -> Any:
-    return AnalyticsEngine(store, monitor).get_analytics_summary(window)
+    return AnalyticsEngine(store, monitor).summary(window)
 
 
 def test_duplicate_delivery_changes_nothing(
@@ -226,7 +226,7 @@ def test_random_lifecycles_shuffled_and_duplicated_match_the_oracle(seed: int) -
         assert got["satisfaction"]["rated"] == len(truth.ratings)
         assert got["satisfaction"]["avgRating"] == pytest.approx(mean(truth.ratings), abs=1e-3)
         assert got["costUsd"] == pytest.approx(truth.cost, abs=1e-6 * truth.total)
-        performance = monitor.calculate_system_metrics(window).to_json()
+        performance = monitor.system_metrics(window).to_json()
         assert truth.failed_cost > 0 and truth.retry_waste > 0
         assert performance["failedCostUsd"] == pytest.approx(truth.failed_cost, abs=1e-9)
         assert performance["retryWasteUsd"] == pytest.approx(truth.retry_waste, abs=1e-9)
@@ -263,8 +263,8 @@ def test_a_generation_stored_before_the_cost_counters_keeps_counting_as_it_did(
     plan = ingest.record_generation_metrics("g")  # a redelivery, or the nightly audit
     assert plan.outcome == "unchanged" and plan.rollup_deltas == []
     assert not moves_counts(plan)  # so the nightly audit finds nothing to repair
-    assert monitor.calculate_system_metrics(WHOLE_DAY).to_json()["retryWasteUsd"] == 0.0
+    assert monitor.system_metrics(WHOLE_DAY).to_json()["retryWasteUsd"] == 0.0
     store.source["g"] = completed(attempts=2, userRating=4)  # the next change
     ingest.record_generation_metrics("g")
-    assert monitor.calculate_system_metrics(WHOLE_DAY).to_json()["retryWasteUsd"] == 0.15
+    assert monitor.system_metrics(WHOLE_DAY).to_json()["retryWasteUsd"] == 0.15
     assert summary(store, monitor)["satisfaction"]["rated"] == before["satisfaction"]["rated"] + 1

@@ -15,7 +15,7 @@ from tests.unit.fakes import FakeStore, FixedClock
 from tests.unit.test_dashboard import verifier
 from tests.unit.test_export import NOW, ListSource, dashboard, generation
 from tests.unit.test_user_insights import build
-from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.errors import InvalidArgument, Unavailable
 from video_monitoring.core.models import Window
@@ -41,13 +41,13 @@ def test_opted_out_users_are_left_out_of_user_behaviour_insights() -> None:
     window = Window(start=START + 40 * DAY, end=START + 45 * DAY)
     store, engine = build()
     snapshots(engine)
-    before = engine.generate_user_behavior_insights(window)
+    before = engine.user_insights(window)
     store, engine = build()
     everyone = {a.user_id for a in store.user_days(window.start, window.end)}
     quiet = sorted(everyone)[:5]
     store.opted_out = set(quiet)  # before the ticks compute the days
     snapshots(engine)
-    after = engine.generate_user_behavior_insights(window)
+    after = engine.user_insights(window)
     # Independently: the same figures from a store holding only the consenting users' days.
     consenting = FakeStore()
     consenting.user_day_docs = {
@@ -62,7 +62,7 @@ def test_opted_out_users_are_left_out_of_user_behaviour_insights() -> None:
         consenting, PerformanceMonitor(consenting, 2, clock), Counting(2), clock
     )
     snapshots(independent)
-    expected = independent.generate_user_behavior_insights(window)
+    expected = independent.user_insights(window)
     assert after == expected
     assert after != before
     assert [d["activeUsers"] for d in after["days"]] != [d["activeUsers"] for d in before["days"]]
@@ -103,7 +103,7 @@ def test_erased_records_are_frozen() -> None:
     }  # fmt: skip
     ingest.record_generation_metrics("g1")
     ingest.record_app_event("e1")
-    before = engine.get_analytics_summary(window)
+    before = engine.summary(window)
     # What FirestoreStore.erase_user does to the ledger records:
     for record in (store.metrics["g1"], store.event_records["e1"]):
         record.update(userId="erased", erased=True)
@@ -115,7 +115,7 @@ def test_erased_records_are_frozen() -> None:
     del store.source["g1"]
     assert ingest.record_generation_metrics("g1").outcome == "erased"
     assert store.metrics["g1"]["userId"] == "erased"
-    assert engine.get_analytics_summary(window) == before
+    assert engine.summary(window) == before
 
 
 class FakeUserData:

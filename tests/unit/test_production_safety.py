@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from video_monitoring.config import settings as s
+from video_monitoring.config import settings
 from video_monitoring.core.errors import ConfigError
 
 FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
@@ -66,22 +66,22 @@ EMULATOR_VARIABLES = (
     ],
 )
 def test_where_a_process_runs(environ: dict[str, str], expected: str) -> None:
-    assert s.deployment(environ) == expected
-    assert s.in_production(environ) is (expected == "deployed")
+    assert settings.deployment(environ) == expected
+    assert settings.in_production(environ) is (expected == "deployed")
 
 
 def test_emulator_variables_are_every_emulator_host_and_functions_emulator() -> None:
     environ = {**CLOUD_RUN, **{name: "x" for name in EMULATOR_VARIABLES}, "EMULATOR": "x",
                "FIREBASE_EMULATOR_HUB": "x", "MY_EMULATOR_HOSTNAME": "x"}  # fmt: skip
-    assert s.emulator_variables(environ) == sorted(EMULATOR_VARIABLES)
+    assert settings.emulator_variables(environ) == sorted(EMULATOR_VARIABLES)
 
 
 @pytest.mark.parametrize("name", EMULATOR_VARIABLES)
 def test_a_deployed_function_refuses_each_emulator_variable(name: str) -> None:
     with pytest.raises(ConfigError, match=f"deployed function \\(fold-rollups\\): {name};"):
-        s.refuse_emulators({**CLOUD_RUN, name: "127.0.0.1:9"})
-    s.refuse_emulators({**CLI_EMULATOR, name: "127.0.0.1:9"})  # emulated: allowed
-    s.refuse_emulators({**LOCAL_STACK, name: "127.0.0.1:9"})
+        settings.refuse_emulators({**CLOUD_RUN, name: "127.0.0.1:9"})
+    settings.refuse_emulators({**CLI_EMULATOR, name: "127.0.0.1:9"})  # emulated: allowed
+    settings.refuse_emulators({**LOCAL_STACK, name: "127.0.0.1:9"})
 
 
 def test_every_emulator_variable_is_named() -> None:
@@ -90,7 +90,7 @@ def test_every_emulator_variable_is_named() -> None:
         match="variables set in a deployed function \\(fold-rollups\\): "
         "FIREBASE_AUTH_EMULATOR_HOST, FUNCTIONS_EMULATOR; remove them",
     ):
-        s.refuse_emulators({**CLOUD_RUN, "FUNCTIONS_EMULATOR": "false",
+        settings.refuse_emulators({**CLOUD_RUN, "FUNCTIONS_EMULATOR": "false",
                             "FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:9099"})  # fmt: skip
 
 
@@ -101,10 +101,10 @@ def test_emulator_variables_no_longer_switch_the_required_settings_off(
         clean_env.setenv(name, value)
     clean_env.setenv("FIRESTORE_EMULATOR_HOST", "127.0.0.1:8080")
     with pytest.raises(ConfigError, match="FIRESTORE_EMULATOR_HOST"):
-        s.load_settings()
+        settings.load_settings()
     clean_env.delenv("FIRESTORE_EMULATOR_HOST")
     with pytest.raises(ConfigError, match="GCLOUD_PROJECT, DASHBOARD_BASE_URL"):
-        s.load_settings()
+        settings.load_settings()
 
 
 def cold_start(extra: dict[str, str]) -> subprocess.CompletedProcess[str]:

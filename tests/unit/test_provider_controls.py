@@ -19,7 +19,7 @@ from video_monitoring.alerting.controls import (
 )
 from video_monitoring.alerting.responder import ProviderResponder
 from video_monitoring.alerting.rules import parse_rule
-from video_monitoring.core.audit import AuditEntry
+from video_monitoring.core.audit_log import AuditEntry
 from video_monitoring.core.errors import Conflict, InvalidArgument
 
 MIN = dt.timedelta(minutes=1)

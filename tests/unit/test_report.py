@@ -7,7 +7,7 @@ import datetime as dt
 
 from tests.unit.test_alert_manager import degraded_world
 from tests.unit.test_export import pdf_text
-from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.config.settings import DashboardSettings
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.files import DATASETS, encode, row_of

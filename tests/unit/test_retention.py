@@ -11,7 +11,7 @@ import pytest
 
 from local_stack.stack import REPO_ROOT
 from tests.unit.fakes import FakeStore, FixedClock
-from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.config.settings import DashboardSettings, RetentionSettings
 from video_monitoring.core.models import Window
@@ -53,7 +53,7 @@ def setup(now: dt.datetime) -> tuple[FakeStore, FixedClock, IngestService, Analy
 
 
 def figures(engine: AnalyticsEngine) -> tuple[int, float, int, float]:
-    summary = engine.get_analytics_summary(WHOLE_DAY)
+    summary = engine.summary(WHOLE_DAY)
     business = summary["business"]
     return (
         summary["generations"]["total"],

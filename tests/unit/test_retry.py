@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from video_monitoring.alerting.notifications import RetryPolicy
-from video_monitoring.core.retry import Backoff, RetryTime, retrying
+from video_monitoring.core.backoff import Backoff, RetryTime, retrying
 
 
 def test_waits_double_up_to_the_cap_and_stop_after_the_retries() -> None:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from tests.unit.fakes import FakeStore, FixedClock
 from tests.unit.test_dashboard import NOW, verifier
 from tests.unit.test_openapi import SPEC
-from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.errors import InvalidArgument
 from video_monitoring.dashboard.app import ApiServices, Dashboard

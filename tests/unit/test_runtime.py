@@ -16,9 +16,9 @@ from video_monitoring.core.models import Window
 from video_monitoring.dashboard.files import DATASETS
 from video_monitoring.ingest.bounds import DEFAULT_BOUNDS
 from video_monitoring.runtime import jobs
-from video_monitoring.runtime.archive import ArchiveOnDemand
 from video_monitoring.runtime.bootstrap import build
-from video_monitoring.runtime.retry import with_transient_retries
+from video_monitoring.runtime.lazy_archive import ArchiveOnDemand
+from video_monitoring.runtime.transient import with_transient_retries
 
 
 def unavailable() -> ServiceUnavailable:

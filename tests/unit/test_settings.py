@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic_settings import BaseSettings
 
-from video_monitoring.config import settings as s
+from video_monitoring.config import settings
 from video_monitoring.core.errors import ConfigError
 
 FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
@@ -25,7 +25,7 @@ def test_each_group_reads_its_variables(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("EXPORT_RESETTLE_DAYS", "3")
     clean_env.setenv("NOTIFY_ATTEMPTS", "5")
     clean_env.setenv("GOOGLE_CLOUD_PROJECT", "acme-video")
-    loaded = s.load_settings()
+    loaded = settings.load_settings()
     assert loaded.rollups.rollup_shards == 64
     assert loaded.pipeline.stuck_after_minutes == 12
     assert loaded.bigquery.export_resettle_days == 3
@@ -39,29 +39,31 @@ def test_a_production_start_without_a_required_setting_names_it(
     for name, value in PRODUCTION.items():
         clean_env.setenv(name, value)
     with pytest.raises(ConfigError, match="GCLOUD_PROJECT, DASHBOARD_BASE_URL"):
-        s.load_settings()
+        settings.load_settings()
     clean_env.setenv("GCLOUD_PROJECT", "acme-video")
     with pytest.raises(ConfigError, match=r"setting: DASHBOARD_BASE_URL \(set as"):
-        s.load_settings()
+        settings.load_settings()
     clean_env.setenv("DASHBOARD_BASE_URL", "https://monitor.acme.example")
-    loaded = s.load_settings()
+    loaded = settings.load_settings()
     assert loaded.runtime.project == "acme-video"
     assert loaded.dashboard.dashboard_base_url == "https://monitor.acme.example"
 
 
 def test_emulators_and_tests_are_not_production(clean_env: pytest.MonkeyPatch) -> None:
-    assert not s.in_production({})
-    assert s.in_production(PRODUCTION)
+    assert not settings.in_production({})
+    assert settings.in_production(PRODUCTION)
     for name in LOCAL_ENV:  # an emulator variable alone no longer says "not production"
-        assert s.in_production({**PRODUCTION, name: "true"})
+        assert settings.in_production({**PRODUCTION, name: "true"})
     clean_env.setenv("FUNCTIONS_EMULATOR", "true")
     clean_env.setenv("K_SERVICE", "x")
-    clean_env.setenv("K_REVISION", s.CLI_EMULATOR_REVISION)  # the Firebase CLI's emulator
-    assert s.load_settings().runtime.project == s.LOCAL_PROJECT  # only outside production
+    clean_env.setenv("K_REVISION", settings.CLI_EMULATOR_REVISION)  # the Firebase CLI's emulator
+    assert (
+        settings.load_settings().runtime.project == settings.LOCAL_PROJECT
+    )  # only outside production
 
 
 def test_no_default_points_at_a_demo_project_or_this_machine() -> None:
-    groups = [f.default_factory for f in s.Settings.model_fields.values()]
+    groups = [f.default_factory for f in settings.Settings.model_fields.values()]
     assert len(groups) == 7
     for group in groups:
         assert isinstance(group, type) and issubclass(group, BaseSettings)

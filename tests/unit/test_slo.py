@@ -11,12 +11,17 @@ from typing import Any
 import pytest
 
 from tests.unit.test_alert_manager import NOW, World
-from video_monitoring.alerting import slo
+from video_monitoring.alerting import slo_objectives
 from video_monitoring.alerting.rules import DEFAULT_RULES, AlertRule, parse_rule
-from video_monitoring.alerting.slo import DEFAULT_OBJECTIVES, Counts, Objective, parse_objective
+from video_monitoring.alerting.slo_objectives import (
+    DEFAULT_OBJECTIVES,
+    Counts,
+    Objective,
+    parse_objective,
+)
 from video_monitoring.analytics import digest_render as render
-from video_monitoring.analytics.digest import slo_summary
-from video_monitoring.analytics.slos import SloService
+from video_monitoring.analytics.digest_content import slo_summary
+from video_monitoring.analytics.error_budgets import SloService
 from video_monitoring.core.errors import InvalidArgument
 from video_monitoring.ingest import sketch
 from video_monitoring.ingest.rollup import Totals
@@ -97,38 +102,44 @@ def test_latency_is_counted_from_the_sketch_exactly_outside_the_one_percent_band
     times = [rng.uniform(1, 400) for _ in range(5000)]
     times = [t for t in times if not 90 / 1.01 < t <= 90 / 0.99]
     bins = sketch.add({}, times)
-    assert slo.slower_than(bins, 90.0) == sum(1 for t in times if t > 90)
+    assert slo_objectives.slower_than(bins, 90.0) == sum(1 for t in times if t > 90)
     # Inside the band a time may land on either side, never outside it.
     edge = sketch.add({}, [89.2, 90.0, 90.8])
-    assert 0 <= slo.slower_than(edge, 90.0) <= 3
-    assert slo.slower_than(sketch.add({}, [89.0, 91.0]), 90.0) == 1
+    assert 0 <= slo_objectives.slower_than(edge, 90.0) <= 3
+    assert slo_objectives.slower_than(sketch.add({}, [89.0, 91.0]), 90.0) == 1
 
 
 def test_budget_and_burn_rate_arithmetic() -> None:
     # 10,000 valid, 30 bad against 99.5%: 50 allowed, 40% left; burn 0.3% / 0.5% = 0.6.
-    budget = slo.budget_json(SUCCESS, Counts(10_000, 30))
+    budget = slo_objectives.budget_json(SUCCESS, Counts(10_000, 30))
     assert budget["allowedBad"] == pytest.approx(50)
     assert budget["budgetRemaining"] == pytest.approx(0.4)
     assert budget["sli"] == pytest.approx(0.997) and budget["status"] == "ok"
-    assert slo.budget_json(SUCCESS, Counts(10_000, 40))["status"] == "at_risk"  # 20% left
-    assert slo.budget_json(SUCCESS, Counts(10_000, 60))["budgetRemaining"] == pytest.approx(-0.2)
-    assert slo.budget_json(SUCCESS, Counts(10_000, 60))["status"] == "exhausted"
-    assert slo.budget_json(SUCCESS, Counts(0, 0))["status"] == "no_data"
-    assert slo.burn_rate(SUCCESS, Counts(10_000, 30)) == pytest.approx(0.6)
-    assert slo.burn_rate(SUCCESS, Counts(0, 0)) is None
+    assert (
+        slo_objectives.budget_json(SUCCESS, Counts(10_000, 40))["status"] == "at_risk"
+    )  # 20% left
+    assert slo_objectives.budget_json(SUCCESS, Counts(10_000, 60))[
+        "budgetRemaining"
+    ] == pytest.approx(-0.2)
+    assert slo_objectives.budget_json(SUCCESS, Counts(10_000, 60))["status"] == "exhausted"
+    assert slo_objectives.budget_json(SUCCESS, Counts(0, 0))["status"] == "no_data"
+    assert slo_objectives.burn_rate(SUCCESS, Counts(10_000, 30)) == pytest.approx(0.6)
+    assert slo_objectives.burn_rate(SUCCESS, Counts(0, 0)) is None
     # 40% left (the window spent 60% so far) burning at 2x: it shrinks by 2 - 0.6 = 1.4 budgets
     # per 28 days, so the 40% lasts 0.4 * 672 h / 1.4 = 192 hours; at 0.5x it grows back.
-    assert slo.hours_to_exhaustion(SUCCESS, 0.4, 2.0) == pytest.approx(192.0)
-    assert slo.hours_to_exhaustion(SUCCESS, 0.4, 0.9) == pytest.approx(0.4 * 672 / 0.3)
-    assert slo.hours_to_exhaustion(SUCCESS, 0.4, 0.5) is None
-    assert slo.hours_to_exhaustion(SUCCESS, -0.1, 3.0) is None  # spent already
+    assert slo_objectives.hours_to_exhaustion(SUCCESS, 0.4, 2.0) == pytest.approx(192.0)
+    assert slo_objectives.hours_to_exhaustion(SUCCESS, 0.4, 0.9) == pytest.approx(0.4 * 672 / 0.3)
+    assert slo_objectives.hours_to_exhaustion(SUCCESS, 0.4, 0.5) is None
+    assert slo_objectives.hours_to_exhaustion(SUCCESS, -0.1, 3.0) is None  # spent already
     # Both windows must burn: the smaller counts; a short window with nothing finished defers
     # to the long one.
-    fast = slo.burn_measurement(SUCCESS, Counts(100, 10), Counts(10, 5))
+    fast = slo_objectives.burn_measurement(SUCCESS, Counts(100, 10), Counts(10, 5))
     assert fast.value == pytest.approx(20.0) and fast.samples == 100
-    assert slo.burn_measurement(SUCCESS, Counts(100, 10), Counts(10, 0)).value == 0.0
-    assert slo.burn_measurement(SUCCESS, Counts(100, 10), Counts(0, 0)).value == pytest.approx(20)
-    assert slo.burn_measurement(SUCCESS, Counts(0, 0), Counts(0, 0)).value is None
+    assert slo_objectives.burn_measurement(SUCCESS, Counts(100, 10), Counts(10, 0)).value == 0.0
+    assert slo_objectives.burn_measurement(
+        SUCCESS, Counts(100, 10), Counts(0, 0)
+    ).value == pytest.approx(20)
+    assert slo_objectives.burn_measurement(SUCCESS, Counts(0, 0), Counts(0, 0)).value is None
 
 
 def random_history(world: World, rng: random.Random, days: int) -> list[dict[str, Any]]:
@@ -188,7 +199,7 @@ def test_status_matches_a_hand_count_for_every_objective_scope_and_window() -> N
             assert (scope["valid"], scope["bad"]) == (counted.valid, counted.bad)
             allowed = (1 - objective.target) * counted.valid
             assert scope["budgetRemaining"] == pytest.approx(1 - counted.bad / allowed)
-            for name, span in slo.BURN_WINDOWS.items():
+            for name, span in slo_objectives.BURN_WINDOWS.items():
                 small = hand_count(written, objective, scope["scope"], span)
                 expected = (
                     None if small.valid == 0
@@ -293,5 +304,5 @@ def test_the_digest_shows_each_objective_overall_and_the_scopes_at_risk() -> Non
 
 
 def test_counts_of_an_empty_window() -> None:
-    assert slo.counts(SUCCESS, Totals()) == Counts(0, 0)
-    assert slo.counts(LATENCY, Totals()) == Counts(0, 0)
+    assert slo_objectives.counts(SUCCESS, Totals()) == Counts(0, 0)
+    assert slo_objectives.counts(LATENCY, Totals()) == Counts(0, 0)

@@ -25,7 +25,7 @@ from video_monitoring.adapters.smtp import SmtpTransport
 from video_monitoring.alerting.channels.base import DeliveryError
 from video_monitoring.alerting.channels.mail import EmailChannel
 from video_monitoring.alerting.notifications import channels_from_settings, deliver
-from video_monitoring.config import settings as s
+from video_monitoring.config import settings as settings_module
 from video_monitoring.config.settings import NotificationSettings
 from video_monitoring.core.errors import ConfigError
 
@@ -199,9 +199,11 @@ def test_production_refuses_plain_text_smtp(clean_env: pytest.MonkeyPatch) -> No
     clean_env.setenv("DASHBOARD_BASE_URL", "https://monitor.acme.example")
     clean_env.setenv("SMTP_TLS", "none")
     with pytest.raises(ConfigError, match="SMTP_TLS=none is for the local stack only"):
-        s.load_settings()
+        settings_module.load_settings()
     clean_env.setenv("SMTP_TLS", "implicit")
-    assert s.load_settings().notifications.smtp_tls == "implicit"
-    clean_env.setenv("K_REVISION", s.CLI_EMULATOR_REVISION)  # emulated: plain text allowed
+    assert settings_module.load_settings().notifications.smtp_tls == "implicit"
+    clean_env.setenv(
+        "K_REVISION", settings_module.CLI_EMULATOR_REVISION
+    )  # emulated: plain text allowed
     clean_env.setenv("SMTP_TLS", "none")
-    assert s.load_settings().notifications.smtp_tls == "none"
+    assert settings_module.load_settings().notifications.smtp_tls == "none"

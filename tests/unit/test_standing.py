@@ -10,7 +10,7 @@ import pytest
 from tests.unit.fakes import FakeAccounts, FakeStore, FixedClock
 from tests.unit.test_dashboard import call
 from tests.unit.test_health import CountingSource, inputs
-from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.health import HealthCheck
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.config.settings import DashboardSettings, Settings

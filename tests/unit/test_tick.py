@@ -15,11 +15,11 @@ from video_monitoring.alerting.metrics import Snapshot, measure
 from video_monitoring.alerting.notifications import DeliveryResult
 from video_monitoring.alerting.records import Measurement
 from video_monitoring.alerting.rules import DEFAULT_RULES, AlertRule
-from video_monitoring.alerting.slo import DEFAULT_OBJECTIVES, Objective
+from video_monitoring.alerting.slo_objectives import DEFAULT_OBJECTIVES, Objective
 from video_monitoring.analytics.health import HealthInputs
 from video_monitoring.core.budget import Budget
 from video_monitoring.core.models import Window
-from video_monitoring.runtime import tick as t
+from video_monitoring.runtime import tick as tick_module
 
 NOW = dt.datetime(2026, 11, 30, 12, 5, tzinfo=dt.UTC)
 
@@ -130,16 +130,18 @@ class FakeServices:
 
 def test_load_rules_reads_the_rules_once_for_the_run() -> None:
     services = FakeServices()
-    tick = t.Tick(NOW)
-    t.load_rules(services, tick)
+    tick = tick_module.Tick(NOW)
+    tick_module.load_rules(services, tick)
     assert tick.rules == services.rules
     assert [name for name, _ in services.calls] == ["rule_set"]
 
 
 def test_take_snapshot_reads_as_much_history_as_the_longest_anomaly_baseline() -> None:
     services = FakeServices()
-    tick = t.Tick(NOW, rules=RuleSet((*DEFAULT_RULES, anomaly_rule(5), anomaly_rule(9)), ()))
-    t.take_snapshot(services, tick)
+    tick = tick_module.Tick(
+        NOW, rules=RuleSet((*DEFAULT_RULES, anomaly_rule(5), anomaly_rule(9)), ())
+    )
+    tick_module.take_snapshot(services, tick)
     assert services.calls[0] == ("snapshot", (NOW, 9, False))
     assert services.calls[1] == ("audit_repairs_since", NOW - dt.timedelta(hours=26))
     assert tick.snapshot is not None and tick.snapshot.system["pipelineRepairs"] == 3
@@ -147,8 +149,8 @@ def test_take_snapshot_reads_as_much_history_as_the_longest_anomaly_baseline() -
 
 def test_take_snapshot_without_anomaly_rules_reads_no_history() -> None:
     services = FakeServices(repairs=None)
-    tick = t.Tick(NOW, rules=RuleSet(DEFAULT_RULES, ()))
-    t.take_snapshot(services, tick)
+    tick = tick_module.Tick(NOW, rules=RuleSet(DEFAULT_RULES, ()))
+    tick_module.take_snapshot(services, tick)
     assert services.calls[0] == ("snapshot", (NOW, 0, False))
     assert tick.snapshot is not None and tick.snapshot.system["pipelineRepairs"] is None
 
@@ -156,13 +158,13 @@ def test_take_snapshot_without_anomaly_rules_reads_no_history() -> None:
 def test_take_snapshot_reads_the_objectives_only_for_enabled_burn_rate_rules() -> None:
     """The default burn-rate rules are seeded disabled: no objective read until one is on."""
     services = FakeServices()
-    tick = t.Tick(NOW, rules=RuleSet(DEFAULT_RULES, ()))
-    t.take_snapshot(services, tick)
+    tick = tick_module.Tick(NOW, rules=RuleSet(DEFAULT_RULES, ()))
+    tick_module.take_snapshot(services, tick)
     assert "objectives" not in [name for name, _ in services.calls]
     burn = next(r for r in DEFAULT_RULES if r.kind == "burn_rate")
     enabled = RuleSet((*DEFAULT_RULES, burn.model_copy(update={"enabled": True})), ())
-    tick = t.Tick(NOW, rules=enabled)
-    t.take_snapshot(services, tick)
+    tick = tick_module.Tick(NOW, rules=enabled)
+    tick_module.take_snapshot(services, tick)
     asked = [args for name, args in services.calls if name == "snapshot"]
     assert asked == [(NOW, 0, False), (NOW, 0, True)]  # the burn windows only when needed
     assert tick.snapshot is not None
@@ -173,8 +175,8 @@ def test_check_monitor_puts_the_monitors_own_figures_in_the_snapshot() -> None:
     """The backlog with stuck jobs counted from the setting, and the health inputs become the
     system metrics the built-in rules evaluate."""
     services = FakeServices()
-    tick = t.Tick(NOW, snapshot=Snapshot(tick=NOW, cells={}, windows={}, upgrades={}))
-    t.check_monitor(services, tick)
+    tick = tick_module.Tick(NOW, snapshot=Snapshot(tick=NOW, cells={}, windows={}, upgrades={}))
+    tick_module.check_monitor(services, tick)
     assert services.calls[0] == ("backlog", NOW - dt.timedelta(minutes=30))
     assert services.calls[1] == ("health_inputs", (NOW, 4, 1))
     assert tick.snapshot is not None
@@ -194,7 +196,7 @@ def test_measure_queue_puts_the_live_figures_where_the_rules_measure_them() -> N
     services = FakeServices()
     window = Window(start=NOW - dt.timedelta(minutes=5), end=NOW)
     snapshot = Snapshot(tick=NOW, cells={"5m": []}, windows={"5m": window}, upgrades={})
-    t.measure_queue(services, t.Tick(NOW, snapshot=snapshot))
+    tick_module.measure_queue(services, tick_module.Tick(NOW, snapshot=snapshot))
     assert services.calls == [("live_figures", NOW)]
     scoped = snapshot.scope_totals("5m", "provider:pika")
     assert measure("providerUtilization", scoped) == Measurement(0.9, 1)
@@ -205,27 +207,31 @@ def test_measure_queue_puts_the_live_figures_where_the_rules_measure_them() -> N
 def test_write_system_metrics_writes_the_backlog_the_tick_read() -> None:
     services = FakeServices()
     snapshot = Snapshot(tick=NOW, cells={}, windows={}, upgrades={})
-    tick = t.Tick(NOW, snapshot=snapshot, backlog={"overall": (4, 1)})
-    t.write_system_metrics(services, tick)
+    tick = tick_module.Tick(NOW, snapshot=snapshot, backlog={"overall": (4, 1)})
+    tick_module.write_system_metrics(services, tick)
     assert services.calls == [("write_system_metrics", (NOW, {"overall": (4, 1)}))]
     assert tick.system_documents == 17
 
 
 def test_the_heartbeat_comes_after_evaluation_and_before_any_delivery() -> None:
     services = FakeServices()
-    t.record_heartbeat(services, t.Tick(NOW))
+    tick_module.record_heartbeat(services, tick_module.Tick(NOW))
     assert services.calls == [("record_tick", NOW)]
-    steps = list(t.STEPS)
-    beat = steps.index(t.record_heartbeat)
-    assert steps.index(t.evaluate_rules) < beat
-    assert beat < steps.index(t.deliver_notifications) < steps.index(t.send_digests)
+    steps = list(tick_module.STEPS)
+    beat = steps.index(tick_module.record_heartbeat)
+    assert steps.index(tick_module.evaluate_rules) < beat
+    assert (
+        beat
+        < steps.index(tick_module.deliver_notifications)
+        < steps.index(tick_module.send_digests)
+    )
 
 
 def test_alerts_and_digests_share_one_delivery_budget() -> None:
     services = FakeServices()
-    tick = t.Tick(NOW)
-    t.deliver_notifications(services, tick)
-    t.send_digests(services, tick)
+    tick = tick_module.Tick(NOW)
+    tick_module.deliver_notifications(services, tick)
+    tick_module.send_digests(services, tick)
     assert services.calls == [
         ("delivery_budget", None),
         ("deliver", (NOW, services.budget)),
@@ -236,9 +242,9 @@ def test_alerts_and_digests_share_one_delivery_budget() -> None:
 def test_evaluation_and_escalation_use_the_rules_the_run_read() -> None:
     services = FakeServices()
     rules = RuleSet((anomaly_rule(7),), ("bad_rule: threshold: not a number",))
-    tick = t.Tick(NOW, rules=rules, snapshot=Snapshot(NOW, {}, {}, {}))
-    t.evaluate_rules(services, tick)
-    t.escalate(services, tick)
+    tick = tick_module.Tick(NOW, rules=rules, snapshot=Snapshot(NOW, {}, {}, {}))
+    tick_module.evaluate_rules(services, tick)
+    tick_module.escalate(services, tick)
     assert services.calls == [("evaluate", rules), ("escalate", (NOW, rules))]
     assert tick.report.evaluations == 1
 
@@ -246,9 +252,9 @@ def test_evaluation_and_escalation_use_the_rules_the_run_read() -> None:
 def test_deliveries_and_daily_snapshots_are_recorded_on_the_tick() -> None:
     sent = [DeliveryResult("slack", True, 1, None), DeliveryResult("sms", False, 3, "down")]
     services = FakeServices(deliveries=sent, daily=False)
-    tick = t.Tick(NOW)
-    t.deliver_notifications(services, tick)
-    t.store_daily_snapshots(services, tick)
+    tick = tick_module.Tick(NOW)
+    tick_module.deliver_notifications(services, tick)
+    tick_module.store_daily_snapshots(services, tick)
     assert tick.report.deliveries == sent
     assert tick.daily_snapshots is False
 
@@ -259,7 +265,7 @@ def test_a_run_takes_every_step_in_order_and_reads_the_rules_once(
     services = FakeServices(rules=RuleSet(DEFAULT_RULES, ("broken: metric: unknown",)))
     services.deliveries = [DeliveryResult("email", False, 3, "refused")]
     with caplog.at_level("INFO"):
-        tick = t.run_tick(services, NOW)
+        tick = tick_module.run_tick(services, NOW)
     assert [name for name, _ in services.calls] == [
         "rule_set",
         "snapshot",
@@ -285,7 +291,7 @@ def test_a_run_takes_every_step_in_order_and_reads_the_rules_once(
 
 
 def test_the_steps_are_named_in_the_order_they_run() -> None:
-    assert [step.__name__ for step in t.STEPS] == [
+    assert [step.__name__ for step in tick_module.STEPS] == [
         "load_rules",
         "take_snapshot",
         "check_monitor",
@@ -307,7 +313,7 @@ def test_apply_actions_hands_the_providers_seen_and_logs_each_change(
     paused = ProviderControl("pika", "open", 0.0, "low_success_rate fired", until=NOW)
     services = FakeServices(changes=[Change(ProviderControl("pika"), paused)])
     with caplog.at_level("WARNING"):
-        tick = t.run_tick(services, NOW)
+        tick = tick_module.run_tick(services, NOW)
     (respond,) = [args for name, args in services.calls if name == "respond"]
     assert tick.snapshot is not None and respond == (NOW, tuple(tick.snapshot.providers()))
     assert tick.control_changes == services.changes

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.unit.fakes import FakeStore, FixedClock
-from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.models import Window
 from video_monitoring.ingest.pipeline import Counting
@@ -119,7 +119,7 @@ def test_user_insights_mixes_snapshots_and_the_ticks_open_days_consistently(worl
     engine.snapshot_user_behavior(now)  # day 40 only
     assert engine.refresh_open_days(now) == 6  # days 35 to 41 but 40 (its final snapshot)
     window = Window(start=START + 33 * DAY, end=START + 42 * DAY)
-    result = engine.generate_user_behavior_insights(window)
+    result = engine.user_insights(window)
     truth = activity(store)
     assert [p["day"] for p in result["days"]] == [START + k * DAY for k in range(33, 42)]
     assert [p["source"] for p in result["days"]] == ["live"] * 7 + ["snapshot", "live"]
@@ -150,7 +150,7 @@ def test_a_user_insights_request_reads_no_user_days_and_shows_the_open_day_as_of
     assert engine.refresh_open_days(tick) == 7  # days 38 to 44: no final snapshot yet
     assert reads == [(START + 38 * DAY, START + 45 * DAY)]  # one range read by the tick
     window = Window(start=today, end=today + DAY)
-    first = engine.generate_user_behavior_insights(window)
+    first = engine.user_insights(window)
     assert len(reads) == 1  # the request read none
     truth = activity(store)
     assert first["days"][0]["activeUsers"] == len(truth.get(today, {})) > 0
@@ -161,10 +161,10 @@ def test_a_user_insights_request_reads_no_user_days_and_shows_the_open_day_as_of
                             "createdAt": late, "userTier": "free"}  # fmt: skip
     IngestService(store, shards=2, clock=FixedClock(tick)).record_generation_metrics("late")
     assert engine.refresh_open_days(tick + dt.timedelta(minutes=10)) == 0  # still fresh
-    stale = engine.generate_user_behavior_insights(window)["days"][0]
+    stale = engine.user_insights(window)["days"][0]
     assert stale["activeUsers"] == first["days"][0]["activeUsers"]  # as of the last refresh
     assert engine.refresh_open_days(tick + dt.timedelta(minutes=15)) == 7
-    fresh = engine.generate_user_behavior_insights(window)["days"][0]
+    fresh = engine.user_insights(window)["days"][0]
     assert fresh["activeUsers"] == len(truth.get(today, {})) + 1
     assert fresh["asOf"] == tick + dt.timedelta(minutes=15)
 
@@ -175,7 +175,7 @@ def test_daily_business_and_quality_snapshots_match_the_endpoints(world: Any) ->
     assert engine.snapshot_user_behavior(day + DAY + dt.timedelta(hours=1, minutes=5))
     whole_day = Window(start=day, end=day + DAY)
     business = store.snapshots[("business_metrics", day)]
-    assert business["upgrades"] == engine.generate_business_metrics(whole_day)["upgrades"]
+    assert business["upgrades"] == engine.business(whole_day)["upgrades"]
     assert business["upgrades"] == sum(
         1 for e in store.events.values()
         if e["type"] == "premium_upgrade" and day <= e["timestamp"] < day + DAY
@@ -185,6 +185,6 @@ def test_daily_business_and_quality_snapshots_match_the_endpoints(world: Any) ->
         1 for d in store.source.values() if day <= d["createdAt"] < day + DAY
     )
     assert quality["day"] == day and "computedAt" in quality
-    retention = engine.generate_business_metrics(whole_day)["retention"]
+    retention = engine.business(whole_day)["retention"]
     assert retention["snapshotDay"] == day
     assert retention["days7"] == store.snapshots[("user_behavior_insights", day)]["retention7"]

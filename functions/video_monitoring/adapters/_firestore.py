@@ -28,9 +28,9 @@ from google.cloud.firestore_v1 import DocumentSnapshot
 from google.cloud.firestore_v1.base_query import FieldFilter
 from google.cloud.firestore_v1.types import RunQueryResponse
 
-from video_monitoring.config import constants as c
+from video_monitoring.config import constants
 from video_monitoring.config.settings import get_settings
-from video_monitoring.core.retry import Backoff
+from video_monitoring.core.backoff import Backoff
 from video_monitoring.privacy.retention import Retention, retention_of
 
 # A broken export stream resumes after its last document: 1 s, 2 s, 4 s, then it gives up.
@@ -107,7 +107,7 @@ class OptOuts:
 
     def users(self, client: firestore.Client) -> frozenset[str]:
         """Users who opted out of analytics, as of now."""
-        collection: Any = client.collection(c.ANALYTICS_OPT_OUTS)
+        collection: Any = client.collection(constants.ANALYTICS_OPT_OUTS)
         database = client._database_string
         with self._lock:
             users, since = self._users.get(database), self._since.get(database)

@@ -29,8 +29,8 @@ from video_monitoring.config.settings import BigQuerySettings
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.files import Dataset
 from video_monitoring.ingest.bounds import DEFAULT_BOUNDS, Bounds
+from video_monitoring.ingest.monitoring_store import UserActivity
 from video_monitoring.ingest.rollup import Granularity
-from video_monitoring.ingest.store import UserActivity
 from video_monitoring.warehouse.archive import (
     Cells,
     cell_sql,

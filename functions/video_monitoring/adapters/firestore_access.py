@@ -8,7 +8,7 @@ from google.api_core.exceptions import Aborted
 from google.cloud import firestore
 
 from video_monitoring.adapters._firestore import FirestoreAdapter, count
-from video_monitoring.config import constants as c
+from video_monitoring.config import constants
 from video_monitoring.dashboard.access import AuditEntry, Bucket, take_token
 from video_monitoring.privacy.retention import EXPIRE_FIELD, Retention
 
@@ -19,7 +19,7 @@ class FirestoreAuditLog(FirestoreAdapter):
 
     def record(self, entry: AuditEntry) -> None:
         """Append one entry."""
-        self.client.collection(c.AUDIT_LOG).add(entry.to_doc())
+        self.client.collection(constants.AUDIT_LOG).add(entry.to_doc())
 
 
 class FirestoreDenialCounter(FirestoreAdapter):
@@ -34,7 +34,9 @@ class FirestoreDenialCounter(FirestoreAdapter):
     def record(self, at: dt.datetime) -> None:
         """Count one refused call in the minute of `at`."""
         minute = at.astimezone(dt.UTC).replace(second=0, microsecond=0)
-        ref = self.client.collection(c.ACCESS_DENIALS).document(minute.strftime("%Y%m%dT%H%M"))
+        ref = self.client.collection(constants.ACCESS_DENIALS).document(
+            minute.strftime("%Y%m%dT%H%M")
+        )
         ref.set(
             {
                 "minute": minute,
@@ -62,7 +64,7 @@ class FirestoreRateLimiter(FirestoreAdapter):
     def take(self, key: str, now: dt.datetime) -> float | None:
         """None when allowed, else seconds until a token is free."""
         client = self.client
-        ref = client.collection(c.RATE_LIMITS).document(key)
+        ref = client.collection(constants.RATE_LIMITS).document(key)
         outcome: list[float | None] = [None]
 
         @firestore.transactional

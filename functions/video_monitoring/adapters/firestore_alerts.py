@@ -20,19 +20,19 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from pydantic import ValidationError
 
 from video_monitoring.adapters._firestore import FirestoreAdapter, configured_retention, counted
-from video_monitoring.alerting.backtest import StoredRun, stored_run
-from video_monitoring.alerting.controls import Change, ProviderControl
-from video_monitoring.alerting.metrics import system_metrics_id
-from video_monitoring.alerting.records import AlertState, Instance, Transition
-from video_monitoring.alerting.rules import SCOPE_KINDS, AlertRule
-from video_monitoring.alerting.store import (
+from video_monitoring.alerting.alert_store import (
     Compute,
     Delivery,
     FigurePoint,
     OutboxEntry,
     outbox_docs,
 )
-from video_monitoring.config import constants as c
+from video_monitoring.alerting.backtest import StoredRun, stored_run
+from video_monitoring.alerting.controls import Change, ProviderControl
+from video_monitoring.alerting.metrics import system_metrics_id
+from video_monitoring.alerting.records import AlertState, Instance, Transition
+from video_monitoring.alerting.rules import SCOPE_KINDS, AlertRule
+from video_monitoring.config import constants
 from video_monitoring.privacy.retention import EXPIRE_FIELD
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class FirestoreAlertStore(FirestoreAdapter):
         a precondition on the version read so an edit in between wins."""
         changed = []
         for rule in rules:
-            ref = self.client.collection(c.ALERT_RULES).document(rule.rule_id)
+            ref = self.client.collection(constants.ALERT_RULES).document(rule.rule_id)
             doc = {**rule.to_doc(), "seeded": True}
             try:
                 ref.create(doc)
@@ -80,7 +80,7 @@ class FirestoreAlertStore(FirestoreAdapter):
     def load_rules(self) -> tuple[list[AlertRule], list[str]]:
         """Every rule; a stored rule that no longer validates is reported, not fatal."""
         rules, problems = [], []
-        for snap in counted("alert_reads", self.client.collection(c.ALERT_RULES).stream()):
+        for snap in counted("alert_reads", self.client.collection(constants.ALERT_RULES).stream()):
             try:
                 rules.append(_rule_from(snap.to_dict() or {}, snap.id))
             except ValidationError as error:
@@ -89,12 +89,12 @@ class FirestoreAlertStore(FirestoreAdapter):
 
     def get_rule(self, rule_id: str) -> AlertRule | None:
         """One rule, None when missing."""
-        snap = self.client.collection(c.ALERT_RULES).document(rule_id).get()
+        snap = self.client.collection(constants.ALERT_RULES).document(rule_id).get()
         return _rule_from(snap.to_dict() or {}, snap.id) if snap.exists else None
 
     def put_rule(self, rule: AlertRule, by: str, now: dt.datetime) -> None:
         """Replace a rule, stamped with who changed it."""
-        self.client.collection(c.ALERT_RULES).document(rule.rule_id).set(
+        self.client.collection(constants.ALERT_RULES).document(rule.rule_id).set(
             {**rule.to_doc(), "updatedBy": by, "updatedAt": now}
         )
 
@@ -102,12 +102,14 @@ class FirestoreAlertStore(FirestoreAdapter):
         """All states (one per rule and scope ever evaluated with a change)."""
         return {
             snap.id: AlertState.from_doc(snap.to_dict() or {})
-            for snap in counted("alert_reads", self.client.collection(c.ALERT_STATES).stream())
+            for snap in counted(
+                "alert_reads", self.client.collection(constants.ALERT_STATES).stream()
+            )
         }
 
     def load_instances(self, open_only: bool) -> dict[str, Instance]:
         """Instances, optionally only the open ones (indexed `open` flag)."""
-        query: Any = self.client.collection(c.ALERT_INSTANCES)
+        query: Any = self.client.collection(constants.ALERT_INSTANCES)
         if open_only:
             query = query.where(filter=FieldFilter("open", "==", True))
         return {
@@ -117,13 +119,13 @@ class FirestoreAlertStore(FirestoreAdapter):
 
     def get_instance(self, instance_id: str) -> Instance | None:
         """One instance."""
-        snap = self.client.collection(c.ALERT_INSTANCES).document(instance_id).get()
+        snap = self.client.collection(constants.ALERT_INSTANCES).document(instance_id).get()
         return Instance.from_doc(snap.to_dict() or {}) if snap.exists else None
 
     def instances_opened(self, start: dt.datetime, end: dt.datetime) -> list[Instance]:
         """Instances opened in the window (single-field index on openedAt), newest first."""
         query = (
-            self.client.collection(c.ALERT_INSTANCES)
+            self.client.collection(constants.ALERT_INSTANCES)
             .where(filter=FieldFilter("openedAt", ">=", start))
             .where(filter=FieldFilter("openedAt", "<", end))
             .order_by("openedAt", direction=firestore.Query.DESCENDING)
@@ -135,7 +137,7 @@ class FirestoreAlertStore(FirestoreAdapter):
     ) -> Transition | None:
         """One serialisable transaction per (rule, scope) change."""
         db = self.client
-        state_ref = db.collection(c.ALERT_STATES).document(key)
+        state_ref = db.collection(constants.ALERT_STATES).document(key)
         outcome: list[Transition | None] = [None]
 
         @firestore.transactional
@@ -146,7 +148,9 @@ class FirestoreAlertStore(FirestoreAdapter):
             instance = None
             if wanted:
                 snap = (
-                    db.collection(c.ALERT_INSTANCES).document(wanted).get(transaction=transaction)
+                    db.collection(constants.ALERT_INSTANCES)
+                    .document(wanted)
+                    .get(transaction=transaction)
                 )
                 instance = Instance.from_doc(snap.to_dict() or {}) if snap.exists else None
             result = compute(state, instance)
@@ -155,16 +159,18 @@ class FirestoreAlertStore(FirestoreAdapter):
                 return
             transaction.set(state_ref, result.state.to_doc())
             if result.delete_instance_id:
-                transaction.delete(db.collection(c.ALERT_INSTANCES).document(
+                transaction.delete(db.collection(constants.ALERT_INSTANCES).document(
                     result.delete_instance_id
                 ))  # fmt: skip
             if result.instance is not None:
                 transaction.set(
-                    db.collection(c.ALERT_INSTANCES).document(result.instance.instance_id),
+                    db.collection(constants.ALERT_INSTANCES).document(result.instance.instance_id),
                     result.instance.to_doc(),
                 )
             for entry_id, doc in outbox_docs(result, rule):
-                transaction.set(db.collection(c.ALERT_NOTIFICATIONS).document(entry_id), doc)
+                transaction.set(
+                    db.collection(constants.ALERT_NOTIFICATIONS).document(entry_id), doc
+                )
 
         run(db.transaction())
         return outcome[0]
@@ -172,7 +178,7 @@ class FirestoreAlertStore(FirestoreAdapter):
     def due_notifications(self, now: dt.datetime, limit: int) -> list[OutboxEntry]:
         """Pending or failed-and-retrying entries due now (index: status, nextAttemptAt)."""
         query = (
-            self.client.collection(c.ALERT_NOTIFICATIONS)
+            self.client.collection(constants.ALERT_NOTIFICATIONS)
             .where(filter=FieldFilter("status", "in", ["pending", "retrying", "sending"]))
             .where(filter=FieldFilter("nextAttemptAt", "<=", now))
             .order_by("nextAttemptAt")
@@ -185,7 +191,7 @@ class FirestoreAlertStore(FirestoreAdapter):
 
     def claim_notification(self, entry_id: str, now: dt.datetime, lease: dt.timedelta) -> bool:
         """Optimistic claim: move nextAttemptAt past the lease, only if nobody changed it since."""
-        ref = self.client.collection(c.ALERT_NOTIFICATIONS).document(entry_id)
+        ref = self.client.collection(constants.ALERT_NOTIFICATIONS).document(entry_id)
         snap = ref.get()
         data = snap.to_dict() or {}
         if not snap.exists or data.get("status") == "sent" or data["nextAttemptAt"] > now:
@@ -204,8 +210,8 @@ class FirestoreAlertStore(FirestoreAdapter):
         """Entry and the instance's per-channel delivery record in one batch, only while this
         store's claim still holds: a send that outlived its lease (a later run claimed or sent
         the message meanwhile) never overwrites what that run recorded."""
-        ref = self.client.collection(c.ALERT_NOTIFICATIONS).document(entry.entry_id)
-        instance_ref = self.client.collection(c.ALERT_INSTANCES).document(entry.alert_id)
+        ref = self.client.collection(constants.ALERT_NOTIFICATIONS).document(entry.entry_id)
+        instance_ref = self.client.collection(constants.ALERT_INSTANCES).document(entry.alert_id)
         summary = {k: update[k] for k in ("status", "attempts", "lastError") if k in update}
         claimed = self._claims.pop(entry.entry_id, None)
         option = None if claimed is None else self.client.write_option(last_update_time=claimed)
@@ -228,7 +234,7 @@ class FirestoreAlertStore(FirestoreAdapter):
         retention = configured_retention()
         for doc_id, doc in docs:
             body = {**doc, EXPIRE_FIELD: retention.raw_until(doc["tick"])}
-            batch.set(self.client.collection(c.SYSTEM_METRICS).document(doc_id), body)
+            batch.set(self.client.collection(constants.SYSTEM_METRICS).document(doc_id), body)
             written += 1
             if written % 400 == 0:
                 batch.commit()
@@ -239,7 +245,7 @@ class FirestoreAlertStore(FirestoreAdapter):
 
     def deliveries(self, alert_id: str) -> list[Delivery]:
         """The alert's outbox records (single-field index on alertId)."""
-        query = self.client.collection(c.ALERT_NOTIFICATIONS).where(
+        query = self.client.collection(constants.ALERT_NOTIFICATIONS).where(
             filter=FieldFilter("alertId", "==", alert_id)
         )
         records = [
@@ -253,7 +259,9 @@ class FirestoreAlertStore(FirestoreAdapter):
         """One batched read of the runs' documents (their ids are deterministic), projected to
         the one metric."""
         refs = [
-            self.client.collection(c.SYSTEM_METRICS).document(system_metrics_id(t, window, scope))
+            self.client.collection(constants.SYSTEM_METRICS).document(
+                system_metrics_id(t, window, scope)
+            )
             for t in ticks
         ]
         found: dict[str, float | None] = {}
@@ -272,7 +280,7 @@ class FirestoreAlertStore(FirestoreAdapter):
         windowName, tick)."""
         field = f"ruleMetrics.{metric}"
         query = (
-            self.client.collection(c.SYSTEM_METRICS)
+            self.client.collection(constants.SYSTEM_METRICS)
             .where(filter=FieldFilter("scope", "==", scope))
             .where(filter=FieldFilter("windowName", "==", window))
             .where(filter=FieldFilter("tick", ">=", start))
@@ -297,7 +305,7 @@ class FirestoreAlertStore(FirestoreAdapter):
         """One query over the window's runs in the scope kinds the rule has, projected to the
         run, the scope and the one metric (composite index: windowName, scopeKind, tick)."""
         query = (
-            self.client.collection(c.SYSTEM_METRICS)
+            self.client.collection(constants.SYSTEM_METRICS)
             .where(filter=FieldFilter("windowName", "==", window))
             .where(filter=FieldFilter("scopeKind", "in", list(kinds)))
             .where(filter=FieldFilter("tick", ">=", start))
@@ -312,7 +320,7 @@ class FirestoreAlertStore(FirestoreAdapter):
 
     def load_controls(self) -> dict[str, ProviderControl]:
         """Every `provider_controls` document."""
-        snaps = counted("alert_reads", self.client.collection(c.PROVIDER_CONTROLS).stream())
+        snaps = counted("alert_reads", self.client.collection(constants.PROVIDER_CONTROLS).stream())
         return {s.id: ProviderControl.from_doc(s.id, s.to_dict() or {}) for s in snaps}
 
     def transact_controls(
@@ -320,7 +328,7 @@ class FirestoreAlertStore(FirestoreAdapter):
     ) -> list[Change]:
         """Read every control in the transaction (a handful of documents), compute, write the
         changed ones; Firestore reruns it when an admin's action or another run interleaves."""
-        collection = self.client.collection(c.PROVIDER_CONTROLS)
+        collection = self.client.collection(constants.PROVIDER_CONTROLS)
         outcome: list[list[Change]] = [[]]
 
         @firestore.transactional

@@ -10,9 +10,9 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from video_monitoring.adapters._firestore import FirestoreAdapter
-from video_monitoring.analytics.digest import PeriodKind
-from video_monitoring.analytics.digests import MAX_ATTEMPTS, Recipient
-from video_monitoring.config import constants as c
+from video_monitoring.analytics.digest_content import PeriodKind
+from video_monitoring.analytics.digest_service import MAX_ATTEMPTS, Recipient
+from video_monitoring.config import constants
 
 CONTROL_EVENTS = ("provider.provider_paused", "provider.provider_probing",
                   "provider.provider_restored", "provider.provider_pause_blocked")  # fmt: skip
@@ -23,7 +23,7 @@ class FirestoreDigestStore(FirestoreAdapter):
 
     def subscribers(self, kind: PeriodKind) -> list[Recipient]:
         """Users who opted in to `kind` (single-field index on the flag)."""
-        query = self.client.collection(c.DIGEST_SUBSCRIPTIONS).where(
+        query = self.client.collection(constants.DIGEST_SUBSCRIPTIONS).where(
             filter=FieldFilter(kind, "==", True)
         )
         found = []
@@ -35,18 +35,18 @@ class FirestoreDigestStore(FirestoreAdapter):
 
     def subscription(self, uid: str) -> dict[str, Any] | None:
         """One user's subscription."""
-        snap = self.client.collection(c.DIGEST_SUBSCRIPTIONS).document(uid).get()
+        snap = self.client.collection(constants.DIGEST_SUBSCRIPTIONS).document(uid).get()
         return snap.to_dict() if snap.exists else None
 
     def subscribe(self, uid: str, email: str, daily: bool, weekly: bool, now: dt.datetime) -> None:
         """Set one user's choice."""
-        self.client.collection(c.DIGEST_SUBSCRIPTIONS).document(uid).set(
+        self.client.collection(constants.DIGEST_SUBSCRIPTIONS).document(uid).set(
             {"email": email, "daily": daily, "weekly": weekly, "updatedAt": now}
         )
 
     def claim(self, period: str, recipient: str, now: dt.datetime, lease: dt.timedelta) -> bool:
         """Take the delivery unless it was sent, given up, or is leased by another run."""
-        ref = self.client.collection(c.DIGEST_DELIVERIES).document(f"{period}__{recipient}")
+        ref = self.client.collection(constants.DIGEST_DELIVERIES).document(f"{period}__{recipient}")
         taken = [False]
 
         @firestore.transactional
@@ -70,7 +70,7 @@ class FirestoreDigestStore(FirestoreAdapter):
 
     def finish(self, period: str, recipient: str, now: dt.datetime, error: str | None) -> None:
         """Sent, or failed (a later run retries)."""
-        ref = self.client.collection(c.DIGEST_DELIVERIES).document(f"{period}__{recipient}")
+        ref = self.client.collection(constants.DIGEST_DELIVERIES).document(f"{period}__{recipient}")
         update: dict[str, Any] = {"status": "sent" if error is None else "failed", "error": error,
                                   "leaseUntil": None}  # fmt: skip
         if error is None:
@@ -80,17 +80,17 @@ class FirestoreDigestStore(FirestoreAdapter):
     def skip(self, period: str, recipient: str, now: dt.datetime, reason: str) -> None:
         """Not sent, for good this period: the reason (the recipient's account no longer
         qualifies)."""
-        ref = self.client.collection(c.DIGEST_DELIVERIES).document(f"{period}__{recipient}")
+        ref = self.client.collection(constants.DIGEST_DELIVERIES).document(f"{period}__{recipient}")
         ref.update({"status": "skipped", "reason": reason, "leaseUntil": None, "skippedAt": now})
 
     def unsubscribe(self, uid: str) -> None:
         """Delete the user's digest subscription (none left is fine)."""
-        self.client.collection(c.DIGEST_SUBSCRIPTIONS).document(uid).delete()
+        self.client.collection(constants.DIGEST_SUBSCRIPTIONS).document(uid).delete()
 
     def control_changes(self, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
         """The rules' and admins' provider control changes (audit_log, by time)."""
         query = (
-            self.client.collection(c.AUDIT_LOG)
+            self.client.collection(constants.AUDIT_LOG)
             .where(filter=FieldFilter("action", "in", list(CONTROL_EVENTS)))
             .where(filter=FieldFilter("at", ">=", start))
             .where(filter=FieldFilter("at", "<", end))

@@ -10,7 +10,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from video_monitoring.adapters._firestore import FirestoreAdapter
-from video_monitoring.config import constants as c
+from video_monitoring.config import constants
 from video_monitoring.core.errors import RateLimited
 from video_monitoring.dashboard.export_jobs import PENDING, ExportJob, claimed, pending_count
 
@@ -25,13 +25,13 @@ class FirestoreJobStore(FirestoreAdapter):
     and write the job's document once each."""
 
     def _ref(self, job_id: str) -> Any:
-        return self.client.collection(c.EXPORT_JOBS).document(job_id)
+        return self.client.collection(constants.EXPORT_JOBS).document(job_id)
 
     def create(self, job: ExportJob, pending_max: int) -> None:
         """Store the job unless the caller holds pending_max pending jobs (RateLimited)."""
         client = self.client
         pending = (
-            client.collection(c.EXPORT_JOBS)
+            client.collection(constants.EXPORT_JOBS)
             .where(filter=FieldFilter("uid", "==", job.uid))
             .where(filter=FieldFilter("status", "in", list(PENDING)))
         )

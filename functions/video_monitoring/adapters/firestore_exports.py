@@ -18,7 +18,7 @@ from video_monitoring.adapters._firestore import (
     paged,
 )
 from video_monitoring.adapters.streams import merged
-from video_monitoring.config import constants as c
+from video_monitoring.config import constants
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.files import Dataset
 from video_monitoring.privacy.pseudonyms import kept_properties
@@ -116,13 +116,13 @@ class FirestoreDaySource(FirestoreAdapter):
         their days are exported again from the anonymous records), alert instances by when they
         fired, were acknowledged or resolved (field-masked range reads of the changes only)."""
         changes = (
-            (c.METRICS, "updatedAt", "createdAt"),
-            (c.EVENT_CONTRIBUTIONS, "updatedAt", "timestamp"),
-            (c.METRICS, "erasedAt", "createdAt"),
-            (c.EVENT_CONTRIBUTIONS, "erasedAt", "timestamp"),
-            (c.ALERT_INSTANCES, "firedAt", "openedAt"),
-            (c.ALERT_INSTANCES, "acknowledgedAt", "openedAt"),
-            (c.ALERT_INSTANCES, "resolvedAt", "openedAt"),
+            (constants.METRICS, "updatedAt", "createdAt"),
+            (constants.EVENT_CONTRIBUTIONS, "updatedAt", "timestamp"),
+            (constants.METRICS, "erasedAt", "createdAt"),
+            (constants.EVENT_CONTRIBUTIONS, "erasedAt", "timestamp"),
+            (constants.ALERT_INSTANCES, "firedAt", "openedAt"),
+            (constants.ALERT_INSTANCES, "acknowledgedAt", "openedAt"),
+            (constants.ALERT_INSTANCES, "resolvedAt", "openedAt"),
         )
         days: set[dt.date] = set()
         for collection, changed_at, time_field in changes:
@@ -164,5 +164,5 @@ class FirestoreRunLog(FirestoreAdapter):
     def record(self, run: DayRun) -> None:
         """Write the run's current state."""
         doc = run.to_doc()
-        ref = self.client.collection(c.EXPORT_RUNS).document(doc["day"])
+        ref = self.client.collection(constants.EXPORT_RUNS).document(doc["day"])
         ref.set({**doc, "updatedAt": firestore.SERVER_TIMESTAMP})

@@ -38,7 +38,7 @@ from video_monitoring.adapters.firestore_rollups import (
     flat_cells,
     rollup_doc_id,
 )
-from video_monitoring.config import constants as c
+from video_monitoring.config import constants
 from video_monitoring.ingest.journal import (
     Entry,
     FoldChoice,
@@ -65,7 +65,7 @@ log = logging.getLogger(__name__)
 # FOLD_MAX_BUCKETS folded documents plus those journal documents (under 500 writes).
 FOLD_PAGE = 40
 FOLD_MAX_BUCKETS = 400
-KINDS = (c.ROLLUPS, c.EVENT_ROLLUPS)
+KINDS = (constants.ROLLUPS, constants.EVENT_ROLLUPS)
 # The backend's own failures (not an entry's): they split a chunk like any error, but on a single
 # entry they stop that kind's fold for this run, and nothing is quarantined for them.
 BACKEND_ERRORS = (
@@ -217,14 +217,14 @@ class FirestoreFold(FirestoreRollups):
             result.stopped.append(collection)
         if result.quarantined:
             log.error("folding %s quarantined %d journal entries (%s)", collection,
-                      result.quarantined, c.ROLLUP_QUARANTINE)  # fmt: skip
+                      result.quarantined, constants.ROLLUP_QUARANTINE)  # fmt: skip
         return result
 
     def _fold_journal(
         self, collection: str, closed_before: dt.datetime, deadline: float, result: Fold
     ) -> None:
         self._ensure_fold_log(collection)
-        journal = self.client.collection(c.SHARDS_OF[collection])
+        journal = self.client.collection(constants.SHARDS_OF[collection])
         closed = (
             journal.where(filter=FieldFilter("epoch", "<", closed_before))
             .order_by("epoch")
@@ -266,7 +266,7 @@ class FirestoreFold(FirestoreRollups):
     def _settle(self, collection: str, plan: FoldChoice, deadline: float, result: Fold) -> bool:
         """Fold a planned chunk, splitting it where it fails and quarantining what fails
         alone; False when a backend error or the time budget left part of it for later."""
-        journal = self.client.collection(c.SHARDS_OF[collection])
+        journal = self.client.collection(constants.SHARDS_OF[collection])
         items: list[Item] = [
             item
             for doc_id, keys in plan.taken.items()
@@ -298,8 +298,8 @@ class FirestoreFold(FirestoreRollups):
         entries) into `rollup_quarantine`, in one transaction that reads the journal document:
         an entry already folded or quarantined by an overlapping run is left alone. 1 when
         moved, else 0."""
-        ref = self.client.collection(c.SHARDS_OF[collection]).document(doc_id)
-        held = self.client.collection(c.ROLLUP_QUARANTINE).document(
+        ref = self.client.collection(constants.SHARDS_OF[collection]).document(doc_id)
+        held = self.client.collection(constants.ROLLUP_QUARANTINE).document(
             quarantine_id(collection, doc_id, key)
         )
         moved: list[int] = []
@@ -352,7 +352,7 @@ class FirestoreFold(FirestoreRollups):
         planned: Mapping[str, list[str]],
     ) -> FoldChoice:
         """Move the planned entries (journal document id -> entry keys) in one transaction."""
-        log_ref = self.client.collection(c.FOLD_LOGS).document(collection)
+        log_ref = self.client.collection(constants.FOLD_LOGS).document(collection)
         refs = [journal.document(doc_id) for doc_id in sorted(planned)]
         chosen: list[FoldChoice] = []
 
@@ -411,7 +411,11 @@ class FirestoreFold(FirestoreRollups):
 
     def quarantined(self, limit: int = 1000) -> list[tuple[str, QuarantinedEntry]]:
         """Quarantined entries, oldest first (id and record)."""
-        query = self.client.collection(c.ROLLUP_QUARANTINE).order_by("quarantinedAt").limit(limit)
+        query = (
+            self.client.collection(constants.ROLLUP_QUARANTINE)
+            .order_by("quarantinedAt")
+            .limit(limit)
+        )
         return [
             (snap.id, QuarantinedEntry.from_doc(snapshot_data(snap) or {}))
             for snap in query.stream()
@@ -425,7 +429,7 @@ class FirestoreFold(FirestoreRollups):
         return [doc_id for doc_id in ids if self._replay(doc_id)]
 
     def _replay(self, doc_id: str) -> bool:
-        held = self.client.collection(c.ROLLUP_QUARANTINE).document(doc_id)
+        held = self.client.collection(constants.ROLLUP_QUARANTINE).document(doc_id)
         moved: list[bool] = []
 
         @firestore.transactional
@@ -435,7 +439,7 @@ class FirestoreFold(FirestoreRollups):
             if data is None:
                 return
             record = QuarantinedEntry.from_doc(data)
-            journal = c.SHARDS_OF.get(record.rollups)
+            journal = constants.SHARDS_OF.get(record.rollups)
             if journal is None:
                 raise ValueError(f"{doc_id}: unknown rollups {record.rollups!r}")
             ref = self.client.collection(journal).document(record.journal_id)

@@ -18,7 +18,7 @@ from video_monitoring.analytics.health import (
     ExportStatus,
     HealthInputs,
 )
-from video_monitoring.config import constants as c
+from video_monitoring.config import constants
 
 TICK = "aggregate_and_alert"
 WAITING = ["pending", "retrying", "sending"]
@@ -30,7 +30,7 @@ class FirestoreHealth(FirestoreAdapter):
     def record_tick(self, at: dt.datetime) -> None:
         """The tick scheduled at `at` finished (`monitor_heartbeats/aggregate_and_alert`); a rerun
         of an older tick never moves the heartbeat back."""
-        ref = self.client.collection(c.HEARTBEATS).document(TICK)
+        ref = self.client.collection(constants.HEARTBEATS).document(TICK)
         previous = (ref.get().to_dict() or {}).get("at")
         if previous is None or previous < at:
             ref.set({"at": at, "finishedAt": firestore.SERVER_TIMESTAMP})
@@ -38,11 +38,11 @@ class FirestoreHealth(FirestoreAdapter):
     def health_inputs(self, now: dt.datetime, queued: int, stuck: int) -> HealthInputs:
         """Everything `assess` needs, read at `now` (the queue counts come from the caller,
         which reads them for the system metrics anyway)."""
-        beat = self.client.collection(c.HEARTBEATS).document(TICK).get()
+        beat = self.client.collection(constants.HEARTBEATS).document(TICK).get()
         last_tick = (beat.to_dict() or {}).get("at") if beat.exists else None
         waiting = [
             _minute(snap.id)
-            for journal in (c.ROLLUP_SHARDS, c.EVENT_ROLLUP_SHARDS)
+            for journal in (constants.ROLLUP_SHARDS, constants.EVENT_ROLLUP_SHARDS)
             for snap in self.client.collection(journal)
             .order_by("__name__")
             .limit(1)
@@ -54,30 +54,33 @@ class FirestoreHealth(FirestoreAdapter):
             now=now,
             last_tick=last_tick,
             oldest_unfolded=min(waiting, default=None),
-            changes_last_hour=self._count(c.METRICS, FieldFilter("updatedAt", ">=", since)),
+            changes_last_hour=self._count(constants.METRICS, FieldFilter("updatedAt", ">=", since)),
             rejected_last_hour=sum(
                 self._count(name, FieldFilter("rejectedAt", ">=", since))
-                for name in (c.REJECTED, c.REJECTED_EVENTS)
+                for name in (constants.REJECTED, constants.REJECTED_EVENTS)
             ),
-            outbox_backlog=self._count(c.ALERT_NOTIFICATIONS, FieldFilter("status", "in", WAITING)),
+            outbox_backlog=self._count(
+                constants.ALERT_NOTIFICATIONS, FieldFilter("status", "in", WAITING)
+            ),
             abandoned_last_day=self._count(
-                c.ALERT_NOTIFICATIONS,
+                constants.ALERT_NOTIFICATIONS,
                 FieldFilter("status", "==", "abandoned"),
                 FieldFilter("lastAttemptAt", ">=", now - ABANDONED_SPAN),
             ),
             last_export=self._last_export(),
             queued=queued,
             stuck=stuck,
-            quarantined=self._count(c.ROLLUP_QUARANTINE),
+            quarantined=self._count(constants.ROLLUP_QUARANTINE),
             quarantined_last_day=self._count(
-                c.ROLLUP_QUARANTINE, FieldFilter("quarantinedAt", ">=", now - QUARANTINE_SPAN)
+                constants.ROLLUP_QUARANTINE,
+                FieldFilter("quarantinedAt", ">=", now - QUARANTINE_SPAN),
             ),
             denied_last_hour=self._denied_since(since),
         )
 
     def _denied_since(self, since: dt.datetime) -> int:
         # One aggregation over the per-minute counters since the minute `since` falls in.
-        query: Any = self.client.collection(c.ACCESS_DENIALS).where(
+        query: Any = self.client.collection(constants.ACCESS_DENIALS).where(
             filter=FieldFilter("minute", ">=", since.replace(second=0, microsecond=0))
         )
         total = query.sum("count", alias="n").get()[0][0].value
@@ -92,7 +95,7 @@ class FirestoreHealth(FirestoreAdapter):
 
     def _last_export(self) -> ExportStatus | None:
         runs = list(
-            self.client.collection(c.EXPORT_RUNS)
+            self.client.collection(constants.EXPORT_RUNS)
             .order_by("day", direction=firestore.Query.DESCENDING)
             .limit(1)
             .stream()

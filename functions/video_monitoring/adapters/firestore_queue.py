@@ -15,7 +15,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from video_monitoring.adapters._firestore import FirestoreAdapter, count, counted
 from video_monitoring.analytics.capacity import ProviderCapacity
 from video_monitoring.analytics.queue import OVERALL, QueueNow, Start
-from video_monitoring.config import constants as c
+from video_monitoring.config import constants
 
 QUERY_WORKERS = 8  # concurrent count and ordered queries of one `now` (the client is shared)
 
@@ -25,7 +25,7 @@ class FirestoreQueue(FirestoreAdapter):
     follows each source document exactly once (rejected documents never reach it)."""
 
     def _count(self, *filters: FieldFilter) -> int:
-        query: Any = self.client.collection(c.METRICS)
+        query: Any = self.client.collection(constants.METRICS)
         for condition in filters:
             query = query.where(filter=condition)
         result = query.count(alias="n").get()
@@ -33,7 +33,7 @@ class FirestoreQueue(FirestoreAdapter):
         return int(result[0][0].value)
 
     def _oldest(self, provider: str | None) -> dt.datetime | None:
-        query: Any = self.client.collection(c.METRICS).where(
+        query: Any = self.client.collection(constants.METRICS).where(
             filter=FieldFilter("status", "==", "queued")
         )
         if provider is not None:
@@ -69,7 +69,7 @@ class FirestoreQueue(FirestoreAdapter):
     def starts(self, start: dt.datetime, end: dt.datetime, limit: int) -> list[Start]:
         """Jobs started in [start, end), projected to three fields."""
         query = (
-            self.client.collection(c.METRICS)
+            self.client.collection(constants.METRICS)
             .where(filter=FieldFilter("startedAt", ">=", start))
             .where(filter=FieldFilter("startedAt", "<", end))
             .select(["provider", "createdAt", "startedAt"])
@@ -95,7 +95,7 @@ class FirestoreQueue(FirestoreAdapter):
         """Providers of jobs that ended in [start, end) with no start (few: cancellations and
         failures while queued)."""
         query = (
-            self.client.collection(c.METRICS)
+            self.client.collection(constants.METRICS)
             .where(filter=FieldFilter("startedAt", "==", None))
             .where(filter=FieldFilter("completedAt", ">=", start))
             .where(filter=FieldFilter("completedAt", "<", end))
@@ -107,7 +107,9 @@ class FirestoreQueue(FirestoreAdapter):
     def capacities(self) -> dict[str, ProviderCapacity]:
         """Every `provider_capacity` document (one per configured provider)."""
         out = {}
-        for snap in counted("capacity_reads", self.client.collection(c.PROVIDER_CAPACITY).stream()):
+        for snap in counted(
+            "capacity_reads", self.client.collection(constants.PROVIDER_CAPACITY).stream()
+        ):
             data = snap.to_dict() or {}
             fields = {f.alias: data.get(f.alias) for f in ProviderCapacity.model_fields.values()}
             out[snap.id] = ProviderCapacity.model_validate(fields)
@@ -117,6 +119,6 @@ class FirestoreQueue(FirestoreAdapter):
         self, provider: str, capacity: ProviderCapacity, by: str, now: dt.datetime
     ) -> None:
         """Replace one provider's limits."""
-        self.client.collection(c.PROVIDER_CAPACITY).document(provider).set(
+        self.client.collection(constants.PROVIDER_CAPACITY).document(provider).set(
             {**capacity.to_doc(), "updatedBy": by, "updatedAt": now}
         )

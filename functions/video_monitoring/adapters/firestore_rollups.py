@@ -29,7 +29,7 @@ from video_monitoring.adapters._firestore import (
     journal_entries,
     snapshot_data,
 )
-from video_monitoring.config import constants as c
+from video_monitoring.config import constants
 from video_monitoring.config.settings import get_settings
 from video_monitoring.ingest.journal import (
     BucketKey,
@@ -42,6 +42,7 @@ from video_monitoring.ingest.journal import (
     journal_doc_id,
     sum_cells,
 )
+from video_monitoring.ingest.monitoring_store import RollupDoc
 from video_monitoring.ingest.rollup import (
     BucketRange,
     RollupDelta,
@@ -50,7 +51,6 @@ from video_monitoring.ingest.rollup import (
     flatten,
     floor_time,
 )
-from video_monitoring.ingest.store import RollupDoc
 from video_monitoring.privacy.retention import EXPIRE_FIELD
 
 log = logging.getLogger(__name__)
@@ -251,7 +251,7 @@ class FirestoreRollups(FirestoreAdapter):
         self._logs_checked: set[str] = set()
 
     def rollups(
-        self, ranges: Iterable[BucketRange], collection: str = c.ROLLUPS
+        self, ranges: Iterable[BucketRange], collection: str = constants.ROLLUPS
     ) -> list[RollupDoc]:
         """Each bucket the ranges tile, with every increment it holds: its folded document,
         read by id, plus the journal entries not folded yet that fall in it. The journal is
@@ -292,7 +292,7 @@ class FirestoreRollups(FirestoreAdapter):
         cache = self.cache
         if cache is None:
             return FoldLog(), refs
-        log_ref = self.client.collection(c.FOLD_LOGS).document(got.collection)
+        log_ref = self.client.collection(constants.FOLD_LOGS).document(got.collection)
         log_snaps = list(counted("rollup_reads", transaction.get_all([log_ref])))
         fold_log = FoldLog.from_doc(snapshot_data(log_snaps[0]) if log_snaps else None)
         misses = []
@@ -327,7 +327,7 @@ class FirestoreRollups(FirestoreAdapter):
 
     def _read_journal(self, transaction: firestore.Transaction, got: _BucketRead) -> None:
         """Attribute the journal's entries not folded yet to the buckets the read wants."""
-        journal = self.client.collection(c.SHARDS_OF[got.collection])
+        journal = self.client.collection(constants.SHARDS_OF[got.collection])
         versions, documents = journal_entries(self.client, journal, transaction)
         cache = self.cache
         if cache is None:
@@ -342,7 +342,7 @@ class FirestoreRollups(FirestoreAdapter):
     def _ensure_fold_log(self, collection: str) -> None:
         """Create the fold log of a rollup kind that has none yet (a fresh database, or one
         whose journal never held anything), so readers can cache its folded documents."""
-        ref = self.client.collection(c.FOLD_LOGS).document(collection)
+        ref = self.client.collection(constants.FOLD_LOGS).document(collection)
         _count(fold_reads=1)
         if ref.get(field_paths=["seq"]).exists:
             return

@@ -10,8 +10,8 @@ from google.api_core.exceptions import AlreadyExists
 from pydantic import ValidationError
 
 from video_monitoring.adapters._firestore import FirestoreAdapter
-from video_monitoring.alerting.slo import Objective
-from video_monitoring.config import constants as c
+from video_monitoring.alerting.slo_objectives import Objective
+from video_monitoring.config import constants
 
 _FIELDS = frozenset(str(f.alias or name) for name, f in Objective.model_fields.items())
 
@@ -22,7 +22,7 @@ class FirestoreObjectiveStore(FirestoreAdapter):
     def load(self) -> tuple[list[Objective], list[str]]:
         """Every objective; one that no longer validates is reported, not fatal."""
         objectives, problems = [], []
-        for snap in self.client.collection(c.SLO_OBJECTIVES).stream():
+        for snap in self.client.collection(constants.SLO_OBJECTIVES).stream():
             doc = {k: v for k, v in (snap.to_dict() or {}).items() if k in _FIELDS}
             try:
                 objectives.append(Objective.model_validate({**doc, "sloId": snap.id}))
@@ -34,7 +34,7 @@ class FirestoreObjectiveStore(FirestoreAdapter):
         """Create the objectives that are missing (create() never overwrites an edit)."""
         created = []
         for objective in objectives:
-            ref = self.client.collection(c.SLO_OBJECTIVES).document(objective.slo_id)
+            ref = self.client.collection(constants.SLO_OBJECTIVES).document(objective.slo_id)
             try:
                 ref.create({**objective.to_doc(), "seeded": True})
                 created.append(objective.slo_id)
@@ -44,6 +44,6 @@ class FirestoreObjectiveStore(FirestoreAdapter):
 
     def put(self, objective: Objective, by: str, now: dt.datetime) -> None:
         """Replace one objective, stamped with who changed it."""
-        self.client.collection(c.SLO_OBJECTIVES).document(objective.slo_id).set(
+        self.client.collection(constants.SLO_OBJECTIVES).document(objective.slo_id).set(
             {**objective.to_doc(), "updatedBy": by, "updatedAt": now}
         )

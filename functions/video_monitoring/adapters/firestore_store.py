@@ -40,23 +40,23 @@ from video_monitoring.adapters.firestore_rollups import (
     aggregate_expiry,
     journal_writes,
 )
-from video_monitoring.config import constants as c
+from video_monitoring.config import constants
 from video_monitoring.config.settings import get_settings
-from video_monitoring.core.retry import Backoff
-from video_monitoring.ingest.audit import billed_reads
-from video_monitoring.ingest.pipeline import Plan, SourceState, StoredState
-from video_monitoring.ingest.rollup import (
-    UserDay,
-    flatten,
-    nest,
-)
-from video_monitoring.ingest.store import (
+from video_monitoring.core.backoff import Backoff
+from video_monitoring.ingest.drift_audit import billed_reads
+from video_monitoring.ingest.monitoring_store import (
     ConcurrencyError,
     Ledger,
     OpenAlert,
     Planner,
     UserActivity,
     generation_ledger,
+)
+from video_monitoring.ingest.pipeline import Plan, SourceState, StoredState
+from video_monitoring.ingest.rollup import (
+    UserDay,
+    flatten,
+    nest,
 )
 from video_monitoring.privacy.pseudonyms import ERASED
 from video_monitoring.privacy.retention import EXPIRE_FIELD
@@ -176,10 +176,10 @@ class FirestoreStore(FirestoreFold):
         rejected_ref: firestore.DocumentReference,
         rollup_collection: str,
     ) -> None:
-        journal = self.client.collection(c.SHARDS_OF[rollup_collection])
+        journal = self.client.collection(constants.SHARDS_OF[rollup_collection])
         for doc_id, body in journal_writes(plan.rollup_deltas, self.clock()):
             batch.set(journal.document(doc_id), body, merge=True)
-        days = self.client.collection(c.USER_DAYS)
+        days = self.client.collection(constants.USER_DAYS)
         for day in plan.user_deltas:
             batch.set(
                 days.document(user_day_id(day.day, day.user_id)),
@@ -187,7 +187,7 @@ class FirestoreStore(FirestoreFold):
                 merge=True,
             )
         self._write_metrics(batch, plan, metrics_snap)
-        events = self.client.collection(c.EVENTS)
+        events = self.client.collection(constants.EVENTS)
         for event_id, body in plan.events:
             batch.set(events.document(event_id), body)
         if plan.rejected is not None:
@@ -216,7 +216,7 @@ class FirestoreStore(FirestoreFold):
     def user_days(self, start: dt.datetime, end: dt.datetime) -> list[UserActivity]:
         """One range query on `day` (single-field index); one document per active user-day."""
         query = (
-            self.client.collection(c.USER_DAYS)
+            self.client.collection(constants.USER_DAYS)
             .where(filter=FieldFilter("day", ">=", start))
             .where(filter=FieldFilter("day", "<", end))
         )
@@ -261,14 +261,14 @@ class FirestoreStore(FirestoreFold):
             for snap in page:
                 batch.delete(snap.reference)
 
-        for collection in (c.EVENT_CONTRIBUTIONS, c.METRICS):
+        for collection in (constants.EVENT_CONTRIBUTIONS, constants.METRICS):
             report[collection] = {
                 "anonymised": self._each_of_user(collection, user_id, anonymise_page)
             }
         events = {"anonymised": 0, "deleted": 0}
 
         def event_page(batch: WriteBatch, page: list[DocumentSnapshot[Any]]) -> None:
-            records = self.client.collection(c.EVENT_CONTRIBUTIONS)
+            records = self.client.collection(constants.EVENT_CONTRIBUTIONS)
             counted_ids = {
                 snap.id
                 for snap in self.client.get_all(
@@ -278,16 +278,18 @@ class FirestoreStore(FirestoreFold):
             }
             for snap in page:
                 data = snap.to_dict() or {}
-                if snap.id in counted_ids and data.get("source") != c.EVENT_SOURCE_MONITOR:
+                if snap.id in counted_ids and data.get("source") != constants.EVENT_SOURCE_MONITOR:
                     batch.set(snap.reference, {**anonymous_event(data), **erased})
                     events["anonymised"] += 1
                 else:
                     batch.delete(snap.reference)
                     events["deleted"] += 1
 
-        self._each_of_user(c.EVENTS, user_id, event_page, list(ANONYMOUS_EVENT_FIELDS))
-        report[c.EVENTS] = events
-        report[c.USER_DAYS] = {"deleted": self._each_of_user(c.USER_DAYS, user_id, delete_page)}
+        self._each_of_user(constants.EVENTS, user_id, event_page, list(ANONYMOUS_EVENT_FIELDS))
+        report[constants.EVENTS] = events
+        report[constants.USER_DAYS] = {
+            "deleted": self._each_of_user(constants.USER_DAYS, user_id, delete_page)
+        }
         return report
 
     def _each_of_user(
@@ -363,17 +365,17 @@ class FirestoreStore(FirestoreFold):
 
     def audit_progress(self, day: dt.date) -> dict[str, Any] | None:
         """The stored audit of one day (its latest run, finished or not), or None."""
-        snap = self.client.collection(c.PIPELINE_AUDITS).document(day.isoformat()).get()
+        snap = self.client.collection(constants.PIPELINE_AUDITS).document(day.isoformat()).get()
         _count(audit_reads=1)
         return snap.to_dict() if snap.exists else None
 
     def record_audit(self, day: dt.date, body: Mapping[str, Any]) -> None:
         """Store one day's drift audit (`pipeline_audits/{YYYY-MM-DD}`, the latest run)."""
-        self.client.collection(c.PIPELINE_AUDITS).document(day.isoformat()).set(dict(body))
+        self.client.collection(constants.PIPELINE_AUDITS).document(day.isoformat()).set(dict(body))
 
     def audit_repairs_since(self, since: dt.datetime) -> int | None:
         """Changes the drift audits that ran since `since` repaired (None: no audit ran)."""
-        query = self.client.collection(c.PIPELINE_AUDITS).where(
+        query = self.client.collection(constants.PIPELINE_AUDITS).where(
             filter=FieldFilter("ranAt", ">=", since)
         )
         runs = [snap.to_dict() or {} for snap in counted("audit_reads", query.stream())]
@@ -400,7 +402,7 @@ class FirestoreStore(FirestoreFold):
 
     def open_alerts(self) -> list[OpenAlert]:
         """Firing or acknowledged alert instances."""
-        query = self.client.collection(c.ALERT_INSTANCES).where(
+        query = self.client.collection(constants.ALERT_INSTANCES).where(
             filter=FieldFilter("status", "in", ["firing", "acknowledged"])
         )
         snaps = counted("alert_reads", query.select(["scope", "severity"]).stream())
@@ -410,7 +412,7 @@ class FirestoreStore(FirestoreFold):
         """Reads one document per job in flight (projected to four fields), whatever the history:
         the backlog is small next to the history, and a large one is itself what to look at."""
         query = (
-            self.client.collection(c.METRICS)
+            self.client.collection(constants.METRICS)
             .where(filter=FieldFilter("status", "in", ["queued", "processing"]))
             .select(["provider", "userTier", "status", "startedAt"])
         )

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from video_monitoring.alerting import engine
+from video_monitoring.alerting import state_machine
 from video_monitoring.alerting.metrics import RULE_WINDOWS, TIERS, ScopeTotals, measure
 from video_monitoring.alerting.records import AlertState, Instance, Measurement
 from video_monitoring.alerting.rules import AlertRule, parse_rule
@@ -272,7 +272,7 @@ def replay(
                 result.unmeasured += 1
             state = states.get(scope) or AlertState(rule.rule_id, scope)
             before = instances.get(scope)
-            step = engine.evaluate(rule, state, before, measurement, tick)
+            step = state_machine.evaluate(rule, state, before, measurement, tick)
             result.evaluations += 1
             result.notifications += len(step.outbound)
             states[scope], after = step.state, step.instance

@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
-from video_monitoring.alerting import engine
+from video_monitoring.alerting import state_machine
+from video_monitoring.alerting.alert_store import AlertStore, OutboxEntry
 from video_monitoring.alerting.backtest import SplitRuns, WhatIf, backtest_rule
 from video_monitoring.alerting.channels.base import Notification
 from video_monitoring.alerting.metrics import TIERS, ScopeTotals, Snapshot, measure, parse_scope
@@ -30,7 +31,6 @@ from video_monitoring.alerting.records import (
     state_key,
 )
 from video_monitoring.alerting.rules import DEFAULT_RULES, AlertRule
-from video_monitoring.alerting.store import AlertStore, OutboxEntry
 from video_monitoring.core.budget import Budget, run_within
 from video_monitoring.core.errors import Conflict, InvalidArgument, NotFound
 from video_monitoring.core.logs import labelled
@@ -219,7 +219,7 @@ class AlertManager:
                 state = states.get(key) or AlertState(rule.rule_id, scope)
                 instance = instances.get(state.open_instance_id or "")
                 report.evaluations += 1
-                planned = engine.evaluate(rule, state, instance, measurement, snapshot.tick)
+                planned = state_machine.evaluate(rule, state, instance, measurement, snapshot.tick)
                 if not planned.changed:
                     continue
                 result = self._store.transact(
@@ -233,7 +233,7 @@ class AlertManager:
     ) -> Callable[[AlertState | None, Instance | None], Transition | None]:
         def compute(state: AlertState | None, instance: Instance | None) -> Transition:
             current = state or AlertState(rule.rule_id, scope)
-            return engine.evaluate(rule, current, instance, measurement, tick)
+            return state_machine.evaluate(rule, current, instance, measurement, tick)
 
         return compute
 
@@ -298,7 +298,7 @@ class AlertManager:
             rule = rules.get(instance.rule_id)
             if rule is None or instance.status == "pending":
                 continue
-            if not engine.advance(rule, instance, now).changed:
+            if not state_machine.advance(rule, instance, now).changed:
                 continue
 
             def compute(
@@ -306,7 +306,7 @@ class AlertManager:
             ) -> Transition | None:
                 if state is None or current is None or not current.is_open:
                     return None
-                timed = engine.advance(rule, current, now)
+                timed = state_machine.advance(rule, current, now)
                 return Transition(state, timed.instance, outbound=timed.outbound,
                                   changed=timed.changed)  # fmt: skip
 
@@ -350,7 +350,7 @@ class AlertManager:
         return self._act(
             alert_id,
             lambda rule, state, inst: _keep_state(
-                state, engine.acknowledge(rule, inst, by, now, note)
+                state, state_machine.acknowledge(rule, inst, by, now, note)
             ),
         )
 
@@ -358,7 +358,8 @@ class AlertManager:
         """Close by hand."""
         now = self._clock()
         return self._act(
-            alert_id, lambda rule, state, inst: engine.resolve(rule, state, inst, by, now, note)
+            alert_id,
+            lambda rule, state, inst: state_machine.resolve(rule, state, inst, by, now, note),
         )
 
     def suppress_alert(self, alert_id: str, minutes: int, by: str, note: str = "") -> Instance:
@@ -369,7 +370,7 @@ class AlertManager:
         return self._act(
             alert_id,
             lambda rule, state, inst: _keep_state(
-                state, engine.suppress(rule, inst, minutes, by, now, note)
+                state, state_machine.suppress(rule, inst, minutes, by, now, note)
             ),
         )
 

@@ -11,12 +11,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from video_monitoring.alerting import slo
+from video_monitoring.alerting import slo_objectives
 from video_monitoring.alerting.records import Measurement
 from video_monitoring.alerting.rules import LIVE_METRICS, SYSTEM_METRICS, AlertRule
 from video_monitoring.core.models import Window
-from video_monitoring.ingest import counters as k
-from video_monitoring.ingest import sketch
+from video_monitoring.ingest import counters, sketch
 from video_monitoring.ingest.rollup import Totals, merge_cells, split_cell
 
 RULE_WINDOWS: dict[str, dt.timedelta] = {
@@ -53,7 +52,7 @@ class Snapshot:
     system: dict[str, float | None] = field(default_factory=dict)
     revenue: dict[str, float] = field(default_factory=dict)  # USD of upgrades per window
     # The objectives burn-rate rules name, by id (the run reads them with the rules).
-    objectives: dict[str, slo.Objective] = field(default_factory=dict)
+    objectives: dict[str, slo_objectives.Objective] = field(default_factory=dict)
     # Queue and capacity figures measured now, by scope (analytics/capacity.py live_figures).
     live: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
@@ -83,8 +82,10 @@ class Snapshot:
         windows = (rule.window, rule.short_window or "")
         if objective is None or not objective.enabled or not all(w in self.cells for w in windows):
             return Measurement(None, 0)
-        long, short = (slo.counts(objective, self.scope_totals(w, scope).totals) for w in windows)
-        return slo.burn_measurement(objective, long, short)
+        long, short = (
+            slo_objectives.counts(objective, self.scope_totals(w, scope).totals) for w in windows
+        )
+        return slo_objectives.burn_measurement(objective, long, short)
 
 
 def system_metrics_id(tick: dt.datetime, window_name: str, scope: str) -> str:
@@ -123,16 +124,16 @@ def _outcome_rate(outcome: str) -> _Measurer:
     return rate
 
 
-def _attempt_rate(counter: k.Count) -> _Measurer:
+def _attempt_rate(counter: counters.Count) -> _Measurer:
     """Share of terminal generations that carry `counter` (retried, fell back)."""
 
     def rate(scoped: ScopeTotals) -> Measurement:
-        return _rate(scoped.totals.get(counter), scoped.totals.samples(k.ATTEMPTS))
+        return _rate(scoped.totals.get(counter), scoped.totals.samples(counters.ATTEMPTS))
 
     return rate
 
 
-def _mean(measured: k.Measure) -> _Measurer:
+def _mean(measured: counters.Measure) -> _Measurer:
     """Mean of one measure over its samples."""
 
     def mean(scoped: ScopeTotals) -> Measurement:
@@ -147,15 +148,15 @@ def _conversion_rate(scoped: ScopeTotals) -> Measurement:
 
 def _p95_generation_seconds(scoped: ScopeTotals) -> Measurement:
     t = scoped.totals
-    (p95,) = sketch.quantiles(t.bins(k.GENERATION_TIME_BINS), (0.95,))
-    return Measurement(p95, t.samples(k.GENERATION_TIME))
+    (p95,) = sketch.quantiles(t.bins(counters.GENERATION_TIME_BINS), (0.95,))
+    return Measurement(p95, t.samples(counters.GENERATION_TIME))
 
 
 def _cost_per_output_second(scoped: ScopeTotals) -> Measurement:
     t = scoped.totals
-    output = t.sum(k.OUTPUT)
-    value = t.sum(k.COST) / output if output > 0 else None
-    return Measurement(value, t.samples(k.OUTPUT))
+    output = t.sum(counters.OUTPUT)
+    value = t.sum(counters.COST) / output if output > 0 else None
+    return Measurement(value, t.samples(counters.OUTPUT))
 
 
 def _throughput_per_hour(scoped: ScopeTotals) -> Measurement:
@@ -182,14 +183,14 @@ def _system_figure(metric: str, scoped: ScopeTotals) -> Measurement:
 _MEASURES: dict[str, _Measurer] = {
     "successRate": _outcome_rate("completed"),
     "failureRate": _outcome_rate("failed"),
-    "retryRate": _attempt_rate(k.RETRIED),
-    "fallbackRate": _attempt_rate(k.FALLBACK),
+    "retryRate": _attempt_rate(counters.RETRIED),
+    "fallbackRate": _attempt_rate(counters.FALLBACK),
     "conversionRate": _conversion_rate,
-    "avgGenerationSeconds": _mean(k.GENERATION_TIME),
+    "avgGenerationSeconds": _mean(counters.GENERATION_TIME),
     "p95GenerationSeconds": _p95_generation_seconds,
-    "avgQueueSeconds": _mean(k.QUEUE),
-    "avgQualityScore": _mean(k.QUALITY),
-    "avgUserRating": _mean(k.RATING),
+    "avgQueueSeconds": _mean(counters.QUEUE),
+    "avgQualityScore": _mean(counters.QUALITY),
+    "avgUserRating": _mean(counters.RATING),
     "costPerOutputSecondUsd": _cost_per_output_second,
     "throughputPerHour": _throughput_per_hour,
     "total": _total,

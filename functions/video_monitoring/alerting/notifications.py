@@ -23,8 +23,8 @@ from video_monitoring.alerting.channels.slack import SlackChannel
 from video_monitoring.alerting.channels.sms import SmsChannel, TwilioAccount
 from video_monitoring.alerting.channels.webhook import WebhookChannel
 from video_monitoring.config.settings import NotificationSettings
+from video_monitoring.core.backoff import Backoff
 from video_monitoring.core.budget import Budget
-from video_monitoring.core.retry import Backoff
 
 log = logging.getLogger(__name__)
 

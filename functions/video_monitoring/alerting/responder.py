@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from video_monitoring.alerting import engine
+from video_monitoring.alerting import state_machine
+from video_monitoring.alerting.alert_store import AlertStore
 from video_monitoring.alerting.controls import (
     Change,
     Demand,
@@ -29,9 +30,8 @@ from video_monitoring.alerting.controls import (
 )
 from video_monitoring.alerting.records import AlertState, Instance, Transition, state_key
 from video_monitoring.alerting.rules import AlertRule
-from video_monitoring.alerting.store import AlertStore
 from video_monitoring.config.constants import OTHER
-from video_monitoring.core.audit import AuditEntry, AuditLog
+from video_monitoring.core.audit_log import AuditEntry, AuditLog
 from video_monitoring.core.errors import Conflict, InvalidArgument
 from video_monitoring.core.models import PROVIDER_PATTERN
 
@@ -198,7 +198,7 @@ def _note(
     """The change in the alert's history, and its message (inside the alert's transaction)."""
     if state is None or current is None:
         return None
-    noted = engine.note_action(rule, current, note.event, note.detail, note.by, note.now)
+    noted = state_machine.note_action(rule, current, note.event, note.detail, note.by, note.now)
     return Transition(state, noted.instance, outbound=noted.outbound)
 
 

@@ -88,7 +88,8 @@ LIVE_METRICS = frozenset(
 )
 # Metrics of a provider's limits: they exist per provider only.
 PROVIDER_ONLY = frozenset({"providerUtilization", "budgetForecastShare"})
-# The burn-rate rules' metric: how fast an objective's error budget is spent (alerting/slo.py).
+# The burn-rate rules' metric: how fast an objective's error budget is spent
+# (alerting/slo_objectives.py).
 BURN_METRIC = "errorBudgetBurn"
 METRICS = RATE_METRICS | VALUE_METRICS | SYSTEM_METRICS | LIVE_METRICS | {BURN_METRIC}
 # Metrics that exist overall only (premium upgrades carry no provider; the system is one).
@@ -311,10 +312,10 @@ def _rule(**fields: Any) -> AlertRule:
 
 
 def _burn_pair(name: str, objective: str, what: str) -> tuple[AlertRule, AlertRule]:
-    """The SRE workbook's two burn-rate rules of one objective (alerting/slo.py): 1 h and 5 min
-    above 14.4 (about 2% of a 28-day budget in an hour; critical) and 6 h and 30 min above 6
-    (about 5% in 6 hours; warning). Seeded disabled: they page on objectives the team chooses,
-    so they are turned on once slo_objectives holds the team's."""
+    """The SRE workbook's two burn-rate rules of one objective (alerting/slo_objectives.py):
+    1 h and 5 min above 14.4 (about 2% of a 28-day budget in an hour; critical) and 6 h and
+    30 min above 6 (about 5% in 6 hours; warning). Seeded disabled: they page on objectives the
+    team chooses, so they are turned on once slo_objectives holds the team's."""
     common = {"kind": "burn_rate", "metric": BURN_METRIC, "slo": objective,
               "scopes": ["overall", "provider"], "minSamples": 20, "pendingEvaluations": 1,
               "resolveEvaluations": 2, "enabled": False}  # fmt: skip

@@ -32,7 +32,7 @@ from video_monitoring.analytics.queue import (
 from video_monitoring.config.constants import OTHER
 from video_monitoring.core.errors import InvalidArgument, NotFound
 from video_monitoring.core.models import PROVIDER_PATTERN, Window, rfc3339
-from video_monitoring.ingest import counters as k
+from video_monitoring.ingest import counters
 from video_monitoring.ingest.rollup import floor_time, merge_cells
 
 # Error codes that say the provider refused for want of capacity (a quota or a rate limit), not
@@ -100,7 +100,9 @@ def quota_share(cells: Cells, provider: str) -> tuple[int, int, float | None]:
     """(failed, quota-type failed, share) of the provider's generations in the cells."""
     totals = merge_cells(cells, provider=provider)
     failed = totals.count("failed")
-    quota = sum(n for code, n in totals.members(k.ERRORS).items() if code in QUOTA_ERROR_CODES)
+    quota = sum(
+        n for code, n in totals.members(counters.ERRORS).items() if code in QUOTA_ERROR_CODES
+    )
     return failed, quota, None if failed <= 0 else quota / failed
 
 
@@ -132,7 +134,7 @@ class CapacityService:
         end = floor_time(now, "minute")
         start = month_start(now)
         cells = self._cells(Window(start=start, end=end)) if end > start else []
-        return {p: merge_cells(cells, provider=p).sum(k.COST) for p in providers}
+        return {p: merge_cells(cells, provider=p).sum(counters.COST) for p in providers}
 
     def capacity(self, window: Window) -> dict[str, Any]:
         """`GET /capacity`: every tracked or configured provider (the window's provider only

@@ -7,10 +7,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from video_monitoring.analytics.performance import generation_time, system_metrics_json
-from video_monitoring.config import constants as c
+from video_monitoring.config import constants
 from video_monitoring.core.models import Window
 from video_monitoring.core.stats import wilson_interval
-from video_monitoring.ingest import counters as k
+from video_monitoring.ingest import counters
 from video_monitoring.ingest.bounds import FIELDS
 from video_monitoring.ingest.counters import MILLI
 from video_monitoring.ingest.rollup import Totals, merge_cells, ratio, split_cell, statuses
@@ -32,36 +32,36 @@ def counted_as_other(cells: Cells, events: Iterable[Totals]) -> dict[str, int]:
     totals = merge_cells(cells)
     for event_totals in events:
         totals.add(event_totals.values)
-    return {field: int(totals.of(k.OTHER, field)) for field in FIELDS}
+    return {field: int(totals.of(counters.OTHER, field)) for field in FIELDS}
 
 
 def quality_json(totals: Totals) -> dict[str, Any]:
     """Mean quality score and how many generations carried one."""
-    return {"avgScore": totals.mean(k.QUALITY), "scored": totals.samples(k.QUALITY)}
+    return {"avgScore": totals.mean(counters.QUALITY), "scored": totals.samples(counters.QUALITY)}
 
 
 def satisfaction_json(totals: Totals) -> dict[str, Any]:
     """Mean user rating and how many generations carried one."""
-    return {"avgRating": totals.mean(k.RATING), "rated": totals.samples(k.RATING)}
+    return {"avgRating": totals.mean(counters.RATING), "rated": totals.samples(counters.RATING)}
 
 
 def shrunk_quality(totals: Totals, prior: float, weight: int = PRIOR_WEIGHT) -> float:
     """Bayesian average: the provider's quality pulled towards the overall mean by `weight`
     pseudo-generations, so three perfect scores do not outrank three hundred good ones."""
-    scored = totals.samples(k.QUALITY)
-    return (totals.sum(k.QUALITY) + prior * weight) / (scored + weight)
+    scored = totals.samples(counters.QUALITY)
+    return (totals.sum(counters.QUALITY) + prior * weight) / (scored + weight)
 
 
 def correlation(totals: Totals) -> float | None:
     """Pearson correlation of quality score and rating over generations that have both, exact
     from integer sums; None with fewer than 3 pairs or no variance."""
-    n = int(totals.get(k.RATED_PAIRS))
+    n = int(totals.get(counters.RATED_PAIRS))
     if n < 3:
         return None
-    sq, sr = int(totals.get(k.PAIR_QUALITY)), int(totals.get(k.PAIR_RATING))
-    cov = n * int(totals.get(k.PAIR_PRODUCTS)) - sq * sr
-    var_q = n * int(totals.get(k.PAIR_QUALITY_SQUARES)) - sq * sq
-    var_r = n * int(totals.get(k.PAIR_RATING_SQUARES)) - sr * sr
+    sq, sr = int(totals.get(counters.PAIR_QUALITY)), int(totals.get(counters.PAIR_RATING))
+    cov = n * int(totals.get(counters.PAIR_PRODUCTS)) - sq * sr
+    var_q = n * int(totals.get(counters.PAIR_QUALITY_SQUARES)) - sq * sq
+    var_r = n * int(totals.get(counters.PAIR_RATING_SQUARES)) - sr * sr
     if var_q <= 0 or var_r <= 0:
         return None
     return cov / math.sqrt(var_q * var_r)
@@ -71,7 +71,7 @@ def quality_insights(cells: Cells, window: Window) -> dict[str, Any]:
     """Per provider quality, satisfaction, success, speed, cost, errors, fallbacks, ranked with
     sample size in mind; quality by tier; quality against satisfaction."""
     overall = merge_cells(cells, provider=window.provider)
-    prior = overall.mean(k.QUALITY)
+    prior = overall.mean(counters.QUALITY)
     prior = DEFAULT_PRIOR_QUALITY if prior is None else prior
     providers: list[dict[str, Any]] = []
     for provider in providers_in(cells):
@@ -82,7 +82,7 @@ def quality_insights(cells: Cells, window: Window) -> dict[str, Any]:
         finished = counts["completed"] + counts["failed"]
         lower = wilson_interval(counts["completed"], finished, CONFIDENCE)[0] if finished else 0.0
         shrunk = shrunk_quality(totals, prior)
-        cost, output = totals.sum(k.COST), totals.sum(k.OUTPUT)
+        cost, output = totals.sum(counters.COST), totals.sum(counters.OUTPUT)
         providers.append(
             {
                 "provider": provider,
@@ -94,10 +94,14 @@ def quality_insights(cells: Cells, window: Window) -> dict[str, Any]:
                 "quality": {**quality_json(totals), "shrunkScore": shrunk},
                 "satisfaction": satisfaction_json(totals),
                 "generationTimeP95Seconds": generation_time(totals)["p95"],
-                "costPerOutputSecondUsd": ratio(cost, output) if totals.samples(k.OUTPUT) else None,
-                "errors": totals.members(k.ERRORS),
-                "fallbackRate": ratio(totals.get(k.FALLBACK), totals.samples(k.ATTEMPTS)),
-                "retryRate": ratio(totals.get(k.RETRIED), totals.samples(k.ATTEMPTS)),
+                "costPerOutputSecondUsd": ratio(cost, output)
+                if totals.samples(counters.OUTPUT)
+                else None,
+                "errors": totals.members(counters.ERRORS),
+                "fallbackRate": ratio(
+                    totals.get(counters.FALLBACK), totals.samples(counters.ATTEMPTS)
+                ),
+                "retryRate": ratio(totals.get(counters.RETRIED), totals.samples(counters.ATTEMPTS)),
                 "rankScore": shrunk / 10 * lower,
             }
         )
@@ -106,8 +110,8 @@ def quality_insights(cells: Cells, window: Window) -> dict[str, Any]:
         entry["rank"] = rank
     bands = []
     for band in range(10):
-        rated = int(overall.of(k.BAND_RATED, band))
-        mean = overall.of(k.BAND_RATING, band) / rated / MILLI if rated else None
+        rated = int(overall.of(counters.BAND_RATED, band))
+        mean = overall.of(counters.BAND_RATING, band) / rated / MILLI if rated else None
         bands.append(
             {"qualityFrom": band, "qualityTo": band + 1, "avgRating": mean, "rated": rated}
         )
@@ -122,7 +126,7 @@ def quality_insights(cells: Cells, window: Window) -> dict[str, Any]:
         "providers": providers,
         "byTier": by_tier,
         "qualityVsSatisfaction": {
-            "pairs": int(overall.get(k.RATED_PAIRS)),
+            "pairs": int(overall.get(counters.RATED_PAIRS)),
             "correlation": correlation(overall),
             "byQualityBand": bands,
         },
@@ -154,8 +158,8 @@ def providers_comparison(cells: Cells, window: Window) -> dict[str, Any]:
 
 def upgrades_of(events: Mapping[str, Totals]) -> tuple[int, float]:
     """premium_upgrade events among the event totals, and their revenue in USD."""
-    upgrades = events.get(c.EVENT_PREMIUM_UPGRADE, Totals())
-    return upgrades.count(), upgrades.sum(k.REVENUE)
+    upgrades = events.get(constants.EVENT_PREMIUM_UPGRADE, Totals())
+    return upgrades.count(), upgrades.sum(counters.REVENUE)
 
 
 def business_metrics(cells: Cells, events: Mapping[str, Totals], window: Window) -> dict[str, Any]:
@@ -188,11 +192,11 @@ def business_metrics(cells: Cells, events: Mapping[str, Totals], window: Window)
             "premiumShare": ratio(premium.count(), generations.count()),
         },
         "premiumFeatures": {
-            "generationsWithFeatures": int(premium.get(k.ANY_FEATURE)),
-            "adoptionRate": ratio(premium.get(k.ANY_FEATURE), premium.count()),
-            "byFeature": premium.members(k.FEATURES),
+            "generationsWithFeatures": int(premium.get(counters.ANY_FEATURE)),
+            "adoptionRate": ratio(premium.get(counters.ANY_FEATURE), premium.count()),
+            "byFeature": premium.members(counters.FEATURES),
         },
-        "featureUsedEvents": used.members(k.FEATURES),
+        "featureUsedEvents": used.members(counters.FEATURES),
         "engagement": {
             **engagement,
             "perCompletedGeneration": {k: ratio(v, completed) for k, v in engagement.items()},

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from video_monitoring.alerting import slo
+from video_monitoring.alerting import slo_objectives
 from video_monitoring.alerting.backtest import measurement_json
 from video_monitoring.alerting.metrics import (
     RULE_WINDOWS,
@@ -20,13 +20,13 @@ from video_monitoring.alerting.metrics import (
     system_metrics_id,
 )
 from video_monitoring.alerting.rules import OVERALL_ONLY, STORED_METRICS
-from video_monitoring.config import constants as c
+from video_monitoring.config import constants
 from video_monitoring.core.clock import Clock, utc_now
 from video_monitoring.core.errors import InvalidArgument
 from video_monitoring.core.models import Window
-from video_monitoring.ingest import counters as k
-from video_monitoring.ingest import sketch
+from video_monitoring.ingest import counters, sketch
 from video_monitoring.ingest.bounds import DEFAULT_BOUNDS, Bounds
+from video_monitoring.ingest.monitoring_store import MonitoringStore, RollupDoc
 from video_monitoring.ingest.rollup import (
     BucketRange,
     Granularity,
@@ -40,7 +40,6 @@ from video_monitoring.ingest.rollup import (
     statuses,
     step,
 )
-from video_monitoring.ingest.store import MonitoringStore, RollupDoc
 from video_monitoring.privacy.retention import DEFAULT_RETENTION, Retention
 
 log = logging.getLogger(__name__)
@@ -81,18 +80,18 @@ def check_trend_points(window: Window, granularity: Granularity) -> None:
 
 def generation_time(totals: Totals) -> dict[str, float | None]:
     """Average and sketch percentiles of completed generations' time, in seconds."""
-    p50, p95, p99 = sketch.quantiles(totals.bins(k.GENERATION_TIME_BINS), PERCENTILES)
-    return {"avg": totals.mean(k.GENERATION_TIME), "p50": p50, "p95": p95, "p99": p99}
+    p50, p95, p99 = sketch.quantiles(totals.bins(counters.GENERATION_TIME_BINS), PERCENTILES)
+    return {"avg": totals.mean(counters.GENERATION_TIME), "p50": p50, "p95": p95, "p99": p99}
 
 
 def system_metrics_json(totals: Totals, window: Window) -> dict[str, Any]:
     """Every system figure of a window (definitions in docs/figures.md)."""
     counts = statuses(totals)
     completed, failed = counts["completed"], counts["failed"]
-    terminal_attempted = totals.samples(k.ATTEMPTS)
+    terminal_attempted = totals.samples(counters.ATTEMPTS)
     hours = (window.end - window.start).total_seconds() / 3600
-    cost = totals.sum(k.COST)
-    output = totals.sum(k.OUTPUT)
+    cost = totals.sum(counters.COST)
+    output = totals.sum(counters.OUTPUT)
     return {
         "window": window.to_json(),
         "provider": window.provider,
@@ -103,17 +102,23 @@ def system_metrics_json(totals: Totals, window: Window) -> dict[str, Any]:
         },
         "successRate": ratio(completed, completed + failed),
         "generationTimeSeconds": generation_time(totals),
-        "queueSeconds": {"avg": totals.mean(k.QUEUE), "samples": totals.samples(k.QUEUE)},
-        "renderSeconds": {"avg": totals.mean(k.RENDER), "samples": totals.samples(k.RENDER)},
-        "errors": totals.members(k.ERRORS),
-        "retryRate": ratio(totals.get(k.RETRIED), terminal_attempted),
-        "fallbackRate": ratio(totals.get(k.FALLBACK), terminal_attempted),
-        "avgAttempts": totals.mean(k.ATTEMPTS),
+        "queueSeconds": {
+            "avg": totals.mean(counters.QUEUE),
+            "samples": totals.samples(counters.QUEUE),
+        },
+        "renderSeconds": {
+            "avg": totals.mean(counters.RENDER),
+            "samples": totals.samples(counters.RENDER),
+        },
+        "errors": totals.members(counters.ERRORS),
+        "retryRate": ratio(totals.get(counters.RETRIED), terminal_attempted),
+        "fallbackRate": ratio(totals.get(counters.FALLBACK), terminal_attempted),
+        "avgAttempts": totals.mean(counters.ATTEMPTS),
         "costUsd": cost,
         # Cost that bought no output (docs/figures.md): failed jobs, and retries' failed tries.
-        "failedCostUsd": totals.sum(k.FAILED_COST),
-        "retryWasteUsd": totals.get(k.RETRY_WASTE) / k.MICRO_USD,
-        "costPerOutputSecondUsd": ratio(cost, output) if totals.samples(k.OUTPUT) else None,
+        "failedCostUsd": totals.sum(counters.FAILED_COST),
+        "retryWasteUsd": totals.get(counters.RETRY_WASTE) / counters.MICRO_USD,
+        "costPerOutputSecondUsd": ratio(cost, output) if totals.samples(counters.OUTPUT) else None,
         "throughputPerHour": ratio(completed, hours),
     }
 
@@ -151,7 +156,7 @@ class PerformanceMonitor:
     def event_totals(self, window: Window) -> dict[str, Totals]:
         """App-event counters inside the window, per event type (from the event rollups)."""
         result: dict[str, Totals] = {}
-        docs = self._store.rollups(cover(window.start, window.end), c.EVENT_ROLLUPS)
+        docs = self._store.rollups(cover(window.start, window.end), constants.EVENT_ROLLUPS)
         for event_type, flat in cells_of(docs):
             result.setdefault(event_type, Totals()).add(flat)
         return result
@@ -160,13 +165,11 @@ class PerformanceMonitor:
         """Sum of every rollup cell inside the window (optionally one provider or tier)."""
         return merge_cells(self.cells(window), provider=window.provider, tier=tier)
 
-    def calculate_system_metrics(self, window: Window) -> SystemMetrics:
+    def system_metrics(self, window: Window) -> SystemMetrics:
         """System metrics of a window."""
         return SystemMetrics(window, self.totals(window))
 
-    def get_performance_trends(
-        self, window: Window, granularity: Granularity
-    ) -> list[dict[str, Any]]:
+    def performance_trends(self, window: Window, granularity: Granularity) -> list[dict[str, Any]]:
         """One point per bucket of the granularity: counts, success rate, time percentiles."""
         start = floor_time(window.start, granularity)
         check_trend_points(window, granularity)
@@ -177,9 +180,9 @@ class PerformanceMonitor:
             series.setdefault(floor_time(doc.start, granularity), []).append(doc)
         # Premium upgrades per bucket (app events carry no provider: the whole product's).
         upgrades: dict[dt.datetime, Totals] = {}
-        for doc in self._store.rollups(ranges, c.EVENT_ROLLUPS):
+        for doc in self._store.rollups(ranges, constants.EVENT_ROLLUPS):
             bucket_upgrades = upgrades.setdefault(floor_time(doc.start, granularity), Totals())
-            bucket_upgrades.add(doc.cells.get(c.EVENT_PREMIUM_UPGRADE, {}))
+            bucket_upgrades.add(doc.cells.get(constants.EVENT_PREMIUM_UPGRADE, {}))
         result = []
         bucket = start
         while bucket < window.end:
@@ -197,10 +200,10 @@ class PerformanceMonitor:
                     "failed": failed,
                     "successRate": ratio(completed, completed + failed),
                     "generationTimeSeconds": generation_time(totals),
-                    "costUsd": totals.sum(k.COST),
-                    "avgQualityScore": totals.mean(k.QUALITY),
-                    "avgUserRating": totals.mean(k.RATING),
-                    **business_point(bought.count(), bought.sum(k.REVENUE), free),
+                    "costUsd": totals.sum(counters.COST),
+                    "avgQualityScore": totals.mean(counters.QUALITY),
+                    "avgUserRating": totals.mean(counters.RATING),
+                    **business_point(bought.count(), bought.sum(counters.REVENUE), free),
                 }
             )
             bucket += step(granularity)
@@ -217,7 +220,7 @@ class PerformanceMonitor:
         previous `anomaly_days` days."""
         end = floor_time(tick, "minute")
         # The burn-rate rules' windows too (30m, 6h) when one is enabled.
-        lengths = RULE_WINDOWS | (slo.BURN_WINDOWS if burn_windows else {})
+        lengths = RULE_WINDOWS | (slo_objectives.BURN_WINDOWS if burn_windows else {})
         windows = {name: Window(start=end - length, end=end) for name, length in lengths.items()}
         covers = {name: cover(w.start, w.end) for name, w in windows.items()}
         hours: list[BucketRange] = []
@@ -228,15 +231,17 @@ class PerformanceMonitor:
         # One read per rollup collection for every window at once (the windows overlap).
         everything = [r for ranges in covers.values() for r in ranges] + hours
         docs = self._store.rollups(everything)
-        event_docs = self._store.rollups([r for rs in covers.values() for r in rs], c.EVENT_ROLLUPS)
+        event_docs = self._store.rollups(
+            [r for rs in covers.values() for r in rs], constants.EVENT_ROLLUPS
+        )
         cells = {name: cells_of(docs_in(docs, ranges)) for name, ranges in covers.items()}
         counts, revenue = {}, {}
         for name, ranges in covers.items():
             upgrades = Totals()
             for doc in docs_in(event_docs, ranges):
-                upgrades.add(doc.cells.get(c.EVENT_PREMIUM_UPGRADE, {}))
+                upgrades.add(doc.cells.get(constants.EVENT_PREMIUM_UPGRADE, {}))
             counts[name] = upgrades.count()
-            revenue[name] = upgrades.sum(k.REVENUE)
+            revenue[name] = upgrades.sum(counters.REVENUE)
         hour_cells: dict[dt.datetime, list[tuple[str, Mapping[str, Any]]]] = {}
         for doc in docs_in(docs, hours):
             hour_cells.setdefault(doc.start, []).extend(doc.cells.items())

@@ -12,8 +12,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from video_monitoring.config import constants as c
-from video_monitoring.ingest import counters as k
+from video_monitoring.config import constants
+from video_monitoring.ingest import counters
 from video_monitoring.ingest.counters import Count
 from video_monitoring.ingest.rollup import ratio
 
@@ -35,7 +35,7 @@ class Activity(Protocol):
 
 
 # A user day's premium upgrades.
-UPGRADES = k.USER_EVENTS.key(c.EVENT_PREMIUM_UPGRADE)
+UPGRADES = counters.USER_EVENTS.key(constants.EVENT_PREMIUM_UPGRADE)
 
 
 def is_active(activity: Activity) -> bool:
@@ -52,14 +52,16 @@ def day_figures(activities: Iterable[Activity]) -> dict[str, Any]:
         return int(sum(a.counters.get(counter.key, 0) for a in active))
 
     def events(event_type: str) -> int:
-        key = k.USER_EVENTS.key(event_type)
+        key = counters.USER_EVENTS.key(event_type)
         return int(sum(a.counters.get(key, 0) for a in active))
 
     premium = sum(
-        1 for a in active if a.counters.get(k.USER_PREMIUM.key, 0) > 0
+        1 for a in active if a.counters.get(counters.USER_PREMIUM.key, 0) > 0
         or a.counters.get(UPGRADES, 0) > 0
     )  # fmt: skip
-    power = sum(1 for a in active if a.counters.get(k.USER_GENERATIONS.key, 0) >= POWER_GENERATIONS)
+    power = sum(
+        1 for a in active if a.counters.get(counters.USER_GENERATIONS.key, 0) >= POWER_GENERATIONS
+    )
     engagement = {
         "views": events("video_viewed"),
         "shares": events("video_shared"),
@@ -67,8 +69,8 @@ def day_figures(activities: Iterable[Activity]) -> dict[str, Any]:
     }
     return {
         "activeUsers": users,
-        "generations": total(k.USER_GENERATIONS),
-        "generationsPerActiveUser": ratio(total(k.USER_GENERATIONS), users),
+        "generations": total(counters.USER_GENERATIONS),
+        "generationsPerActiveUser": ratio(total(counters.USER_GENERATIONS), users),
         "sessions": events("session_start"),
         "sessionsPerActiveUser": ratio(events("session_start"), users),
         "engagement": {
@@ -135,7 +137,7 @@ def snapshot(activities: Sequence[Activity], day: dt.datetime) -> dict[str, Any]
     premium = {
         a.user_id
         for a in activities
-        if a.counters.get(k.USER_PREMIUM.key, 0) > 0 or a.counters.get(UPGRADES, 0) > 0
+        if a.counters.get(counters.USER_PREMIUM.key, 0) > 0 or a.counters.get(UPGRADES, 0) > 0
     }
     figures = day_figures(a for a in activities if a.day == day)
     return {

@@ -10,7 +10,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Protocol
 
-from video_monitoring.core.audit import AuditEntry, AuditLog
+from video_monitoring.core.audit_log import AuditEntry, AuditLog
 from video_monitoring.core.errors import RateLimited
 
 __all__ = [

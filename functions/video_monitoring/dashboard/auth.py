@@ -7,14 +7,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from video_monitoring.config import constants as c
+from video_monitoring.config import constants
 from video_monitoring.core.errors import PermissionDenied, Unauthenticated
 from video_monitoring.core.identity import Accounts
 from video_monitoring.dashboard.standing import check_standing
 
-READ_ROLES = frozenset({c.ROLE_ANALYTICS, c.ROLE_ADMIN})
-ADMIN_ROLES = frozenset({c.ROLE_ADMIN})
-ROLES = (c.ROLE_ANALYTICS, c.ROLE_ADMIN)
+READ_ROLES = frozenset({constants.ROLE_ANALYTICS, constants.ROLE_ADMIN})
+ADMIN_ROLES = frozenset({constants.ROLE_ADMIN})
+ROLES = (constants.ROLE_ANALYTICS, constants.ROLE_ADMIN)
 
 
 @dataclass(frozen=True)

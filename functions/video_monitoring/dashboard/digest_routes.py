@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from video_monitoring.analytics.digest import last_complete
-from video_monitoring.analytics.digests import DigestService
+from video_monitoring.analytics.digest_content import last_complete
+from video_monitoring.analytics.digest_service import DigestService
 from video_monitoring.dashboard.params import Prepared
 from video_monitoring.dashboard.routes import BodyModel, Call
 

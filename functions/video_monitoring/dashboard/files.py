@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
-from video_monitoring.config import constants as c
+from video_monitoring.config import constants
 from video_monitoring.core.clock import Clock
 from video_monitoring.core.errors import DeadlineExceeded
 from video_monitoring.core.models import Window
@@ -54,7 +54,7 @@ class Dataset:
 
 DATASETS: dict[str, Dataset] = {
     "generations": Dataset(
-        "generations", c.METRICS, "createdAt",
+        "generations", constants.METRICS, "createdAt",
         ("generationId", "userId", "provider", "model", "status", "userTier", "createdAt",
          "startedAt", "completedAt", "generationSeconds", "queueSeconds", "renderSeconds",
          "attempts", "fallbackFrom", "errorCode", "errorRetryable", "qualityScore", "userRating",
@@ -65,14 +65,14 @@ DATASETS: dict[str, Dataset] = {
         tally="status",
     ),
     "events": Dataset(
-        "events", c.EVENTS, "timestamp",
+        "events", constants.EVENTS, "timestamp",
         ("eventId", "type", "userId", "timestamp", "sessionId", "generationId", "amountUsd",
          "source", "properties"),
         pdf_columns=("timestamp", "type", "userId", "generationId", "amountUsd", "source"),
         tally="type",
     ),
     "alerts": Dataset(
-        "alerts", c.ALERT_INSTANCES, "openedAt",
+        "alerts", constants.ALERT_INSTANCES, "openedAt",
         ("alertId", "ruleId", "scope", "status", "severity", "metric", "comparator", "threshold",
          "window", "value", "samples", "openedAt", "firedAt", "acknowledgedAt", "acknowledgedBy",
          "resolvedAt", "resolvedBy", "resolution", "level"),
@@ -81,7 +81,7 @@ DATASETS: dict[str, Dataset] = {
         tally="status",
     ),
     "system": Dataset(
-        "system", c.SYSTEM_METRICS, "tick",
+        "system", constants.SYSTEM_METRICS, "tick",
         ("tick", "windowName", "scope", "windowStart", "windowEnd", "generations", "successRate",
          "generationTimeSeconds", "queueSeconds", "renderSeconds", "errors", "retryRate",
          "fallbackRate", "avgAttempts", "costUsd", "costPerOutputSecondUsd", "throughputPerHour",

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from video_monitoring.analytics.engine import TREND_METRICS
+from video_monitoring.analytics.figures import TREND_METRICS
 from video_monitoring.dashboard.capacity_routes import with_queue
 from video_monitoring.dashboard.params import Prepared, WindowQuery, int_param
 from video_monitoring.dashboard.routes import Call
@@ -25,7 +25,7 @@ class TrendsQuery(WindowQuery):
 
 def summary(api: ApiServices, call: Call) -> Prepared:
     """GET /summary."""
-    return functools.partial(api.engine.get_analytics_summary, api.window(call.request.params))
+    return functools.partial(api.engine.summary, api.window(call.request.params))
 
 
 def performance(api: ApiServices, call: Call) -> Prepared:
@@ -40,24 +40,24 @@ def performance(api: ApiServices, call: Call) -> Prepared:
 def quality(api: ApiServices, call: Call) -> Prepared:
     """GET /quality."""
     window = api.window(call.request.params)
-    return functools.partial(api.engine.generate_quality_insights, window)
+    return functools.partial(api.engine.quality, window)
 
 
 def providers(api: ApiServices, call: Call) -> Prepared:
     """GET /providers."""
-    return functools.partial(api.engine.compare_providers, api.window(call.request.params))
+    return functools.partial(api.engine.provider_comparison, api.window(call.request.params))
 
 
 def business(api: ApiServices, call: Call) -> Prepared:
     """GET /business."""
     window = api.window(call.request.params)
-    return functools.partial(api.engine.generate_business_metrics, window)
+    return functools.partial(api.engine.business, window)
 
 
 def user_insights(api: ApiServices, call: Call) -> Prepared:
     """GET /user-insights: per user and day, so over the whole window of every provider."""
     window = api.window(call.request.params)
-    return functools.partial(api.engine.generate_user_behavior_insights, window)
+    return functools.partial(api.engine.user_insights, window)
 
 
 def trends(api: ApiServices, call: Call) -> Prepared:
@@ -67,4 +67,4 @@ def trends(api: ApiServices, call: Call) -> Prepared:
     window = api.window(call.request.params)
     horizon = int_param(call.request.params, "horizon", 6, 0, 100)
     granularity, metric = query.granularity or "hour", query.metric or "total"
-    return lambda: api.engine.analyze_trends(window, granularity, metric, horizon)
+    return lambda: api.engine.trends(window, granularity, metric, horizon)

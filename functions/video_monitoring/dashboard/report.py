@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 from xml.sax.saxutils import escape
 
-from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.config.settings import Target
 from video_monitoring.core.models import Window, rfc3339
 from video_monitoring.ingest.rollup import Granularity
@@ -42,9 +42,9 @@ def report_figures(
         else "day"
     )  # fmt: skip
     return ReportFigures(
-        summary=engine.get_analytics_summary(window),
-        trends=engine.analyze_trends(window, granularity, "total", 0),
-        providers=engine.compare_providers(window)["providers"],
+        summary=engine.summary(window),
+        trends=engine.trends(window, granularity, "total", 0),
+        providers=engine.provider_comparison(window)["providers"],
         targets=targets,
     )
 

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from video_monitoring.alerting.manager import AlertManager
 from video_monitoring.alerting.responder import ProviderResponder
 from video_monitoring.analytics.capacity import CapacityService
-from video_monitoring.analytics.digests import DigestService
-from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.digest_service import DigestService
+from video_monitoring.analytics.error_budgets import SloService
+from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.health import Health
-from video_monitoring.analytics.slos import SloService
 from video_monitoring.config.settings import DashboardSettings, Target
 from video_monitoring.core.clock import Clock
 from video_monitoring.core.errors import InvalidArgument

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from video_monitoring.alerting.rules import RULE_ID, AlertRule
-from video_monitoring.alerting.slo import Objective, parse_objective
-from video_monitoring.analytics.slos import SloService
+from video_monitoring.alerting.slo_objectives import Objective, parse_objective
+from video_monitoring.analytics.error_budgets import SloService
 from video_monitoring.core.errors import InvalidArgument, NotFound
 from video_monitoring.dashboard.params import Prepared
 from video_monitoring.dashboard.routes import Call

@@ -21,9 +21,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from video_monitoring.config import constants as c
+from video_monitoring.config import constants
 from video_monitoring.core.models import AppEvent
-from video_monitoring.ingest import counters as k
+from video_monitoring.ingest import counters
 from video_monitoring.ingest.bounds import DEFAULT_BOUNDS, FIELD_EVENT_TYPE, Bounds
 from video_monitoring.ingest.counters import MICRO_USD
 from video_monitoring.ingest.pipeline import (
@@ -54,7 +54,7 @@ from video_monitoring.privacy.retention import EXPIRE_FIELD
 
 def is_monitor_event(data: Mapping[str, Any] | None) -> bool:
     """Whether a document is one of the monitor's own lifecycle events."""
-    return data is not None and data.get("source") == c.EVENT_SOURCE_MONITOR
+    return data is not None and data.get("source") == constants.EVENT_SOURCE_MONITOR
 
 
 def event_contribution(
@@ -63,11 +63,11 @@ def event_contribution(
     """Counters one app event adds to its type's cell: one occurrence, revenue for upgrades,
     the feature for `feature_used` (type and feature mapped through the bounds)."""
     cell = bounds.event_type(event.type)
-    values: dict[str, int] = {k.EVENTS.key: 1}
+    values: dict[str, int] = {counters.EVENTS.key: 1}
     count_other(values, FIELD_EVENT_TYPE, cell)
     if event.amountUsd is not None:
-        values[k.REVENUE.sum_key] = fixed(event.amountUsd, k.REVENUE.scale)
-        values[k.REVENUE.n_key] = 1
+        values[counters.REVENUE.sum_key] = fixed(event.amountUsd, counters.REVENUE.scale)
+        values[counters.REVENUE.n_key] = 1
     feature = event.properties.get("feature")
     if event.type == "feature_used" and isinstance(feature, str) and feature:
         count_features(values, [feature], bounds)
@@ -106,9 +106,9 @@ def plan_event_change(
     if stored.metrics is None and retention.raw_expired(event.timestamp, now):
         return expiry(stored)
     new = event_contribution(event_id, event, counting.shards, bounds)
-    day_values = {k.USER_EVENTS.key(bounds.event_type(event.type)): 1}
+    day_values = {counters.USER_EVENTS.key(bounds.event_type(event.type)): 1}
     if event.amountUsd is not None:
-        day_values[k.USER_REVENUE.key] = fixed(event.amountUsd, MICRO_USD)
+        day_values[counters.USER_REVENUE.key] = fixed(event.amountUsd, MICRO_USD)
     new_day = user_day(event.userId, event.timestamp, day_values)
     body = {
         "eventId": event_id,

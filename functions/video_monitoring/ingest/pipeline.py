@@ -16,13 +16,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from video_monitoring.config import constants as c
+from video_monitoring.config import constants
 from video_monitoring.core.models import (
     GenerationDocument,
     describe_validation_error,
     parse_generation,
 )
-from video_monitoring.ingest import counters as k
+from video_monitoring.ingest import counters
 from video_monitoring.ingest.bounds import DEFAULT_BOUNDS, Bounds
 from video_monitoring.ingest.rollup import (
     Contribution,
@@ -36,13 +36,13 @@ from video_monitoring.ingest.rollup import (
 from video_monitoring.privacy.retention import DEFAULT_RETENTION, EXPIRE_FIELD, Retention
 
 _TERMINAL_EVENT = {
-    "completed": c.EVENT_GENERATION_COMPLETED,
-    "failed": c.EVENT_GENERATION_FAILED,
-    "cancelled": c.EVENT_GENERATION_CANCELLED,
+    "completed": constants.EVENT_GENERATION_COMPLETED,
+    "failed": constants.EVENT_GENERATION_FAILED,
+    "cancelled": constants.EVENT_GENERATION_CANCELLED,
 }
 _BOOKKEEPING = ("recordedAt", "updatedAt")
 # Source fields a rejection record copies (when of the right type) so the drift audit can count
-# rejected documents per hour and status next to the stored records (ingest/audit.py).
+# rejected documents per hour and status next to the stored records (ingest/drift_audit.py).
 AUDITED_FIELDS = {"createdAt": dt.datetime, "timestamp": dt.datetime, "status": str}
 
 
@@ -211,17 +211,17 @@ def grandfathered(old: Contribution | None, new: Contribution) -> Contribution:
     it did, and gains them on its next change."""
     if old is None or not old.same_place(new):
         return new
-    earlier = {key: v for key, v in new.values.items() if key not in k.LATER_GENERATION_KEYS}
-    missing = k.LATER_GENERATION_KEYS.isdisjoint(old.values)
+    earlier = {key: v for key, v in new.values.items() if key not in counters.LATER_GENERATION_KEYS}
+    missing = counters.LATER_GENERATION_KEYS.isdisjoint(old.values)
     return old if missing and dict(old.values) == earlier else new
 
 
 def generation_user_day(doc: GenerationDocument) -> UserDay:
     """A generation's part of its user's day: one generation, its status, premium or not."""
     # Flat keys that nest without collisions ("gen" cannot be a leaf and a map at once).
-    values = {k.USER_GENERATIONS.key: 1, k.USER_STATUS.key(doc.status): 1}
+    values = {counters.USER_GENERATIONS.key: 1, counters.USER_STATUS.key(doc.status): 1}
     if doc.userTier == "premium":
-        values[k.USER_PREMIUM.key] = 1
+        values[counters.USER_PREMIUM.key] = 1
     return user_day(doc.userId, doc.createdAt, values)
 
 
@@ -318,10 +318,10 @@ def _lifecycle_events(
 ) -> list[tuple[str, dict[str, Any]]]:
     """The monitor's own events, each written once (ids are deterministic; `emitted` remembers)."""
     wanted: list[tuple[str, str, dt.datetime]] = [
-        ("requested", c.EVENT_GENERATION_REQUESTED, doc.createdAt)
+        ("requested", constants.EVENT_GENERATION_REQUESTED, doc.createdAt)
     ]
     if doc.startedAt is not None:
-        wanted.append(("started", c.EVENT_GENERATION_STARTED, doc.startedAt))
+        wanted.append(("started", constants.EVENT_GENERATION_STARTED, doc.startedAt))
     if doc.status in _TERMINAL_EVENT and doc.completedAt is not None:
         wanted.append(("terminal", _TERMINAL_EVENT[doc.status], doc.completedAt))
     events: list[tuple[str, dict[str, Any]]] = []
@@ -346,7 +346,7 @@ def _lifecycle_events(
                     "userId": doc.userId,
                     "timestamp": timestamp,
                     "generationId": generation_id,
-                    "source": c.EVENT_SOURCE_MONITOR,
+                    "source": constants.EVENT_SOURCE_MONITOR,
                     "properties": properties,
                     EXPIRE_FIELD: retention.raw_until(timestamp),
                 },

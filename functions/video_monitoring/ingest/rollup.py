@@ -18,8 +18,7 @@ from typing import Any, Literal
 
 from video_monitoring.config.constants import OTHER
 from video_monitoring.core.models import STATUSES, GenerationDocument
-from video_monitoring.ingest import counters as k
-from video_monitoring.ingest import sketch
+from video_monitoring.ingest import counters, sketch
 from video_monitoring.ingest.bounds import (
     DEFAULT_BOUNDS,
     FIELD_ERROR,
@@ -155,17 +154,17 @@ def count_features(values: Values, names: Iterable[str], bounds: Bounds, n: int 
     distinct untracked names under `other/feature`."""
     distinct = set(names)
     for key in sorted({bounds.feature(f) for f in distinct}):
-        values[k.FEATURES.key(key)] = values.get(k.FEATURES.key(key), 0) + n
+        values[counters.FEATURES.key(key)] = values.get(counters.FEATURES.key(key), 0) + n
     untracked = sum(1 for f in distinct if bounds.feature(f) == OTHER)
     if untracked:
-        key = k.OTHER.key(FIELD_FEATURE)
+        key = counters.OTHER.key(FIELD_FEATURE)
         values[key] = values.get(key, 0) + n * untracked
 
 
 def count_other(values: Values, field_name: str, mapped: str, n: int = 1) -> None:
     """Count `n` values of a field that went to `other`."""
     if mapped == OTHER and n:
-        values[k.OTHER.key(field_name)] = values.get(k.OTHER.key(field_name), 0) + n
+        values[counters.OTHER.key(field_name)] = values.get(counters.OTHER.key(field_name), 0) + n
 
 
 def _add_sum(values: Values, measure: Measure, value: float | None) -> None:
@@ -179,37 +178,37 @@ def _count_times(values: Values, doc: GenerationDocument) -> None:
     """Generation time (with its sketch bin) and output, queue and render seconds."""
     generation_seconds = doc.generation_seconds
     if generation_seconds is not None:
-        _add_sum(values, k.GENERATION_TIME, generation_seconds)
-        values[k.GENERATION_TIME_BINS.key(sketch.bin_key(generation_seconds))] = 1
-        _add_sum(values, k.OUTPUT, doc.outputSeconds)
-    _add_sum(values, k.QUEUE, doc.queue_seconds)
+        _add_sum(values, counters.GENERATION_TIME, generation_seconds)
+        values[counters.GENERATION_TIME_BINS.key(sketch.bin_key(generation_seconds))] = 1
+        _add_sum(values, counters.OUTPUT, doc.outputSeconds)
+    _add_sum(values, counters.QUEUE, doc.queue_seconds)
     if doc.status == "completed":
-        _add_sum(values, k.RENDER, doc.render_seconds)
+        _add_sum(values, counters.RENDER, doc.render_seconds)
 
 
 def _count_cost(values: Values, doc: GenerationDocument) -> None:
     """Provider cost, the cost of failures, and the share of a retried success's cost wasted."""
-    _add_sum(values, k.COST, doc.costUsd)
+    _add_sum(values, counters.COST, doc.costUsd)
     if doc.status == "failed":
-        _add_sum(values, k.FAILED_COST, doc.costUsd)
+        _add_sum(values, counters.FAILED_COST, doc.costUsd)
     elif doc.status == "completed" and doc.attempts > 1 and doc.costUsd is not None:
-        waste = fixed(doc.costUsd, k.COST.scale) * (doc.attempts - 1) // doc.attempts
+        waste = fixed(doc.costUsd, counters.COST.scale) * (doc.attempts - 1) // doc.attempts
         if waste:
-            values[k.RETRY_WASTE.key] = waste
+            values[counters.RETRY_WASTE.key] = waste
 
 
 def _count_outcome(values: Values, doc: GenerationDocument, bounds: Bounds) -> None:
     """Attempts, retries and fallbacks of a finished generation, and a failure's error code."""
     if doc.status in ("completed", "failed"):
-        values[k.ATTEMPTS.sum_key] = doc.attempts
-        values[k.ATTEMPTS.n_key] = 1
+        values[counters.ATTEMPTS.sum_key] = doc.attempts
+        values[counters.ATTEMPTS.n_key] = 1
         if doc.attempts > 1:
-            values[k.RETRIED.key] = 1
+            values[counters.RETRIED.key] = 1
         if doc.fallbackFrom:
-            values[k.FALLBACK.key] = 1
+            values[counters.FALLBACK.key] = 1
     if doc.status == "failed" and doc.error is not None:
         code = bounds.error_code(doc.error.code)
-        values[k.ERRORS.key(code)] = 1
+        values[counters.ERRORS.key(code)] = 1
         count_other(values, FIELD_ERROR, code)
 
 
@@ -219,13 +218,13 @@ def _count_rated_pair(values: Values, doc: GenerationDocument) -> None:
         return
     q, r = fixed(doc.qualityScore, MILLI), fixed(doc.userRating, MILLI)
     values |= {
-        k.RATED_PAIRS.key: 1, k.PAIR_QUALITY.key: q, k.PAIR_RATING.key: r,
-        k.PAIR_QUALITY_SQUARES.key: q * q, k.PAIR_RATING_SQUARES.key: r * r,
-        k.PAIR_PRODUCTS.key: q * r,
+        counters.RATED_PAIRS.key: 1, counters.PAIR_QUALITY.key: q, counters.PAIR_RATING.key: r,
+        counters.PAIR_QUALITY_SQUARES.key: q * q, counters.PAIR_RATING_SQUARES.key: r * r,
+        counters.PAIR_PRODUCTS.key: q * r,
     }  # fmt: skip
     band = min(int(doc.qualityScore), 9)
-    values[k.BAND_RATED.key(band)] = 1
-    values[k.BAND_RATING.key(band)] = r
+    values[counters.BAND_RATED.key(band)] = 1
+    values[counters.BAND_RATING.key(band)] = r
 
 
 def contribution(
@@ -236,16 +235,16 @@ def contribution(
 ) -> Contribution:
     """The counters a generation in its current state adds to its cell (provider, error code
     and features mapped through the bounds)."""
-    values: Values = {k.GENERATIONS.key: 1, k.STATUS.key(doc.status): 1}
+    values: Values = {counters.GENERATIONS.key: 1, counters.STATUS.key(doc.status): 1}
     _count_times(values, doc)
     _count_cost(values, doc)
-    _add_sum(values, k.QUALITY, doc.qualityScore)
-    _add_sum(values, k.RATING, doc.userRating)
+    _add_sum(values, counters.QUALITY, doc.qualityScore)
+    _add_sum(values, counters.RATING, doc.userRating)
     _count_outcome(values, doc, bounds)
     _count_rated_pair(values, doc)
     count_features(values, doc.features, bounds)
     if doc.features:
-        values[k.ANY_FEATURE.key] = 1
+        values[counters.ANY_FEATURE.key] = 1
     provider = bounds.provider(doc.provider)
     count_other(values, FIELD_PROVIDER, provider)
     return Contribution(
@@ -420,7 +419,9 @@ class Totals:
 
     def count(self, status: str | None = None) -> int:
         """Generations (or events), or generations in one status."""
-        return int(self.get(k.GENERATIONS) if status is None else self.of(k.STATUS, status))
+        return int(
+            self.get(counters.GENERATIONS) if status is None else self.of(counters.STATUS, status)
+        )
 
     def mean(self, measure: Measure) -> float | None:
         """Average of a measure; None without samples."""
@@ -435,7 +436,7 @@ class Totals:
         """How many generations (or events) carried a value of the measure."""
         return int(self.values.get(_checked(measure, Measure).n_key, 0))
 
-    def bins(self, family: Family = k.GENERATION_TIME_BINS) -> dict[str, float]:
+    def bins(self, family: Family = counters.GENERATION_TIME_BINS) -> dict[str, float]:
         """Sketch bins of a timed measure."""
         return {m: v for key, v in self.values.items() if (m := family.member(key)) is not None}
 

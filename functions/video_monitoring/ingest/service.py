@@ -9,8 +9,8 @@ import logging
 from video_monitoring.core.clock import Clock, utc_now
 from video_monitoring.ingest.bounds import DEFAULT_BOUNDS, Bounds
 from video_monitoring.ingest.events import plan_event_change
+from video_monitoring.ingest.monitoring_store import EVENT_LEDGER, MonitoringStore, Planner
 from video_monitoring.ingest.pipeline import Counting, Plan, SourceState, StoredState, plan_change
-from video_monitoring.ingest.store import EVENT_LEDGER, MonitoringStore, Planner
 from video_monitoring.privacy.retention import DEFAULT_RETENTION, Retention
 
 log = logging.getLogger(__name__)

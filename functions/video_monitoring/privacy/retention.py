@@ -18,7 +18,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Final
 
-from video_monitoring.config import constants as c
+from video_monitoring.config import constants
 from video_monitoring.config.settings import RetentionSettings
 
 EXPIRE_FIELD: Final = "expireAt"
@@ -27,24 +27,24 @@ AGGREGATE: Final = "aggregate"
 JOB: Final = "job"  # EXPORT_JOB_DAYS (docs/exports.md), shorter than either retention
 # Collection -> which retention its documents get.
 TTL_COLLECTIONS: Final = {
-    c.METRICS: RAW,
-    c.EVENTS: RAW,
-    c.EVENT_CONTRIBUTIONS: RAW,
-    c.REJECTED: RAW,
-    c.REJECTED_EVENTS: RAW,
-    c.SYSTEM_METRICS: RAW,
-    c.ACCESS_DENIALS: RAW,
-    c.EXPORT_JOBS: JOB,
-    c.ROLLUPS: AGGREGATE,
-    c.ROLLUP_SHARDS: AGGREGATE,
-    c.EVENT_ROLLUPS: AGGREGATE,
-    c.EVENT_ROLLUP_SHARDS: AGGREGATE,
-    c.ROLLUP_QUARANTINE: AGGREGATE,  # held as long as the aggregates it would feed
-    c.USER_DAYS: AGGREGATE,
-    c.BUSINESS_METRICS: AGGREGATE,
-    c.QUALITY_INSIGHTS: AGGREGATE,
-    c.USER_BEHAVIOR_INSIGHTS: AGGREGATE,
-    c.USER_BEHAVIOR_OPEN_DAYS: AGGREGATE,
+    constants.METRICS: RAW,
+    constants.EVENTS: RAW,
+    constants.EVENT_CONTRIBUTIONS: RAW,
+    constants.REJECTED: RAW,
+    constants.REJECTED_EVENTS: RAW,
+    constants.SYSTEM_METRICS: RAW,
+    constants.ACCESS_DENIALS: RAW,
+    constants.EXPORT_JOBS: JOB,
+    constants.ROLLUPS: AGGREGATE,
+    constants.ROLLUP_SHARDS: AGGREGATE,
+    constants.EVENT_ROLLUPS: AGGREGATE,
+    constants.EVENT_ROLLUP_SHARDS: AGGREGATE,
+    constants.ROLLUP_QUARANTINE: AGGREGATE,  # held as long as the aggregates it would feed
+    constants.USER_DAYS: AGGREGATE,
+    constants.BUSINESS_METRICS: AGGREGATE,
+    constants.QUALITY_INSIGHTS: AGGREGATE,
+    constants.USER_BEHAVIOR_INSIGHTS: AGGREGATE,
+    constants.USER_BEHAVIOR_OPEN_DAYS: AGGREGATE,
 }
 
 

@@ -47,12 +47,12 @@ from video_monitoring.alerting.notifications import (
 )
 from video_monitoring.alerting.responder import ProviderResponder
 from video_monitoring.analytics.capacity import CapacityService
-from video_monitoring.analytics.digests import DigestService, DigestSources, sender
-from video_monitoring.analytics.engine import AnalyticsEngine
+from video_monitoring.analytics.digest_service import DigestService, DigestSources, sender
+from video_monitoring.analytics.error_budgets import SloService
+from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.health import HealthCheck
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.analytics.queue import QueueService
-from video_monitoring.analytics.slos import SloService
 from video_monitoring.config.settings import (
     DashboardSettings,
     Settings,
@@ -78,7 +78,7 @@ from video_monitoring.ingest.service import IngestService
 from video_monitoring.privacy.erasure import ErasureReport, erase_user
 from video_monitoring.privacy.pseudonyms import pseudonym
 from video_monitoring.privacy.retention import Retention, retention_of
-from video_monitoring.runtime.archive import ArchiveOnDemand
+from video_monitoring.runtime.lazy_archive import ArchiveOnDemand
 
 
 class LazyWarehouse:

@@ -45,7 +45,7 @@ PSEUDONYMISING = ("export_to_bigquery", "video_analytics_dashboard", "run_export
 HOSTING_PROXY_SECONDS = 60
 # Each function's timeout in seconds, set on purpose (main.py's decorators read it).
 TIMEOUTS: dict[str, int] = {
-    # One document's reconcile; its transient retries give up after 50 s (runtime/retry.py).
+    # One document's reconcile; its transient retries give up after 50 s (runtime/transient.py).
     "on_generation_written": 60,
     "on_analytics_event_written": 60,
     # Every minute: one fold ends before the next one starts.

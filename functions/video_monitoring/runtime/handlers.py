@@ -1,6 +1,6 @@
 """What each deployed function does, in a few lines: decode the trigger, call the services
 built once by the bootstrap, log the outcome. Bad documents are recorded by the services and
-never raised; transient failures are ridden out (runtime/retry.py)."""
+never raised; transient failures are ridden out (runtime/transient.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from video_monitoring.alerting.controls import Change
 from video_monitoring.alerting.manager import RuleSet, RunReport
 from video_monitoring.alerting.metrics import Snapshot
 from video_monitoring.alerting.notifications import DeliveryResult
-from video_monitoring.alerting.slo import Objective
+from video_monitoring.alerting.slo_objectives import Objective
 from video_monitoring.analytics.health import HealthInputs
 from video_monitoring.core.budget import Budget, run_within
 from video_monitoring.core.clock import utc_now
@@ -32,8 +32,8 @@ from video_monitoring.ingest.events import is_monitor_event
 from video_monitoring.privacy.retention import EXPIRE_FIELD, Retention
 from video_monitoring.runtime import jobs
 from video_monitoring.runtime.bootstrap import Services, services
-from video_monitoring.runtime.retry import with_transient_retries
 from video_monitoring.runtime.tick import Tick, run_tick
+from video_monitoring.runtime.transient import with_transient_retries
 from video_monitoring.warehouse.nightly import DayRun
 
 log = logging.getLogger(__name__)

@@ -11,10 +11,10 @@ from typing import Any
 
 from video_monitoring.adapters.firestore_fold import Fold
 from video_monitoring.adapters.firestore_store import FirestoreStore
-from video_monitoring.config import constants as c
+from video_monitoring.config import constants
 from video_monitoring.core.clock import utc_now
 from video_monitoring.core.models import STATUSES
-from video_monitoring.ingest.audit import (
+from video_monitoring.ingest.drift_audit import (
     AuditedLedger,
     AuditHooks,
     LedgerProgress,
@@ -22,11 +22,11 @@ from video_monitoring.ingest.audit import (
     audit_days,
     audit_ledger_day,
 )
+from video_monitoring.ingest.monitoring_store import EVENT_LEDGER, Ledger, Planner
 from video_monitoring.ingest.pipeline import Plan
 from video_monitoring.ingest.rollup import floor_time
-from video_monitoring.ingest.store import EVENT_LEDGER, Ledger, Planner
 from video_monitoring.runtime.bootstrap import Services
-from video_monitoring.runtime.retry import with_transient_retries
+from video_monitoring.runtime.transient import with_transient_retries
 from video_monitoring.warehouse.nightly import (
     CHANGED_LOOKBACK,
     DayRun,
@@ -78,12 +78,13 @@ def audit_ledgers(settings_source: str) -> tuple[AuditedLedger, AuditedLedger]:
     """The two ledgers the audit checks: generations (split by status) and app events (the
     monitor's own events get no record)."""
     generations = AuditedLedger(
-        "generations", settings_source, c.METRICS, c.REJECTED, "createdAt",
+        "generations", settings_source, constants.METRICS, constants.REJECTED, "createdAt",
         split=("status", STATUSES),
     )  # fmt: skip
     events = AuditedLedger(
-        "events", c.EVENTS, c.EVENT_CONTRIBUTIONS, c.REJECTED_EVENTS, "timestamp",
-        ignored=("source", c.EVENT_SOURCE_MONITOR),
+        "events", constants.EVENTS, constants.EVENT_CONTRIBUTIONS, constants.REJECTED_EVENTS,
+        "timestamp",
+        ignored=("source", constants.EVENT_SOURCE_MONITOR),
     )  # fmt: skip
     return generations, events
 
@@ -103,7 +104,7 @@ def audit_pipeline(
     budget_seconds: float = AUDIT_BUDGET_SECONDS,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> list[dict[str, Any]]:
-    """The nightly drift audit (ingest/audit.py) of the settled days: counts per hour, the
+    """The nightly drift audit (ingest/drift_audit.py) of the settled days: counts per hour, the
     hours that differ walked and repaired through the triggers' own reconcile, a rotating
     sample; each day's progress and result in `pipeline_audits/{day}` (alert rule
     `pipeline_drift`). Raises AuditIncomplete when the time budget runs out first (the

@@ -19,7 +19,7 @@ from video_monitoring.alerting.controls import Change
 from video_monitoring.alerting.manager import RuleSet, RunReport
 from video_monitoring.alerting.metrics import Snapshot
 from video_monitoring.alerting.notifications import DeliveryResult
-from video_monitoring.alerting.slo import Objective
+from video_monitoring.alerting.slo_objectives import Objective
 from video_monitoring.analytics.health import HealthInputs, system_figures
 from video_monitoring.core.budget import Budget
 

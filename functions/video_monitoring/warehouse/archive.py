@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from video_monitoring.config.constants import EVENT_PREMIUM_UPGRADE, EVENT_SOURCE_MONITOR
 from video_monitoring.core.models import Window
-from video_monitoring.ingest import counters as k
+from video_monitoring.ingest import counters as counter_keys
 from video_monitoring.ingest import sketch
 from video_monitoring.ingest.bounds import (
     DEFAULT_BOUNDS,
@@ -39,6 +39,7 @@ from video_monitoring.ingest.bounds import (
     Bounds,
 )
 from video_monitoring.ingest.counters import MICRO_USD, MILLI, Count, Measure
+from video_monitoring.ingest.monitoring_store import UserActivity
 from video_monitoring.ingest.rollup import (
     Granularity,
     Values,
@@ -49,7 +50,6 @@ from video_monitoring.ingest.rollup import (
     floor_time,
     step,
 )
-from video_monitoring.ingest.store import UserActivity
 from video_monitoring.privacy.pseudonyms import ANONYMOUS
 
 _UNITS = {"minute": "MINUTE", "hour": "HOUR", "day": "DAY"}
@@ -185,19 +185,20 @@ def fixed_sql(column: str, scale: int) -> str:
 # Fixed-point sums of a generation, as rollup.contribution adds them: name -> (column, scale).
 # `out` counts only timed (completed) generations and `rt` only completed ones.
 _SUMS: dict[Measure, str] = {
-    k.GENERATION_TIME: "generationSeconds",
-    k.OUTPUT: "IF(generationSeconds IS NULL, NULL, outputSeconds)",
-    k.QUEUE: "queueSeconds",
-    k.RENDER: "IF(status = 'completed', renderSeconds, NULL)",
-    k.COST: "costUsd",
-    k.QUALITY: "qualityScore",
-    k.RATING: "userRating",
+    counter_keys.GENERATION_TIME: "generationSeconds",
+    counter_keys.OUTPUT: "IF(generationSeconds IS NULL, NULL, outputSeconds)",
+    counter_keys.QUEUE: "queueSeconds",
+    counter_keys.RENDER: "IF(status = 'completed', renderSeconds, NULL)",
+    counter_keys.COST: "costUsd",
+    counter_keys.QUALITY: "qualityScore",
+    counter_keys.RATING: "userRating",
 }
 # The quality x rating cross sums, as cell_sql names their columns.
 PAIR_COLUMNS: tuple[tuple[Count, str], ...] = (
-    (k.RATED_PAIRS, "qr_n"), (k.PAIR_QUALITY, "qr_q"), (k.PAIR_RATING, "qr_r"),
-    (k.PAIR_QUALITY_SQUARES, "qr_qq"), (k.PAIR_RATING_SQUARES, "qr_rr"),
-    (k.PAIR_PRODUCTS, "qr_qr"),
+    (counter_keys.RATED_PAIRS, "qr_n"), (counter_keys.PAIR_QUALITY, "qr_q"),
+    (counter_keys.PAIR_RATING, "qr_r"),
+    (counter_keys.PAIR_QUALITY_SQUARES, "qr_qq"), (counter_keys.PAIR_RATING_SQUARES, "qr_rr"),
+    (counter_keys.PAIR_PRODUCTS, "qr_qr"),
 )  # fmt: skip
 _WHERE = "WHERE createdAt >= @start AND createdAt < @end"
 
@@ -287,8 +288,8 @@ class _CellSums:
 
     def add_plain(self, row: Mapping[str, Any]) -> None:
         """Add a row of cell_sql: one (provider, tier, status) group's plain counters."""
-        self.add(row, k.GENERATIONS.key, row["n"])
-        self.add(row, k.STATUS.key(row["status"]), row["n"])
+        self.add(row, counter_keys.GENERATIONS.key, row["n"])
+        self.add(row, counter_keys.STATUS.key(row["status"]), row["n"])
         others: Values = {}
         count_other(others, FIELD_PROVIDER, self.bounds.provider(row["provider"]), int(row["n"]))
         self.add_all(row, others)
@@ -297,17 +298,17 @@ class _CellSums:
                 self.add(row, measure.sum_key, row[f"{measure.key}_sum"])
                 self.add(row, measure.n_key, row[f"{measure.key}_n"])
         if row["status"] in ("completed", "failed"):
-            self.add(row, k.ATTEMPTS.sum_key, row["att_sum"])
-            self.add(row, k.ATTEMPTS.n_key, row["n"])
-            self.add(row, k.RETRIED.key, row["retried"])
-            self.add(row, k.FALLBACK.key, row["fallback"])
+            self.add(row, counter_keys.ATTEMPTS.sum_key, row["att_sum"])
+            self.add(row, counter_keys.ATTEMPTS.n_key, row["n"])
+            self.add(row, counter_keys.RETRIED.key, row["retried"])
+            self.add(row, counter_keys.FALLBACK.key, row["fallback"])
         for counter, column in PAIR_COLUMNS:
             self.add(row, counter.key, row[column])
-        self.add(row, k.ANY_FEATURE.key, row["feat_any"])
+        self.add(row, counter_keys.ANY_FEATURE.key, row["feat_any"])
         if row["status"] == "failed" and row["cost_n"]:
-            self.add(row, k.FAILED_COST.sum_key, row["cost_sum"])
-            self.add(row, k.FAILED_COST.n_key, row["cost_n"])
-        self.add(row, k.RETRY_WASTE.key, row.get("costw"))
+            self.add(row, counter_keys.FAILED_COST.sum_key, row["cost_sum"])
+            self.add(row, counter_keys.FAILED_COST.n_key, row["cost_n"])
+        self.add(row, counter_keys.RETRY_WASTE.key, row.get("costw"))
 
     def add_keyed(self, row: Mapping[str, Any]) -> None:
         """Add a row of keyed_cell_sql (a kind this code does not know adds nothing)."""
@@ -319,21 +320,23 @@ class _CellSums:
         """Generations in one sketch bin of generation time (key NULL: the zero bin)."""
         key = row["key"]
         self.add(
-            row, k.GENERATION_TIME_BINS.key(sketch.ZERO_KEY if key is None else int(key)), row["n"]
+            row,
+            counter_keys.GENERATION_TIME_BINS.key(sketch.ZERO_KEY if key is None else int(key)),
+            row["n"],
         )
 
     def add_error(self, row: Mapping[str, Any]) -> None:
         """Failed generations with one error code, mapped through the bounds."""
         code = self.bounds.error_code(row["key"])
-        errors: Values = {k.ERRORS.key(code): int(row["n"])}
+        errors: Values = {counter_keys.ERRORS.key(code): int(row["n"])}
         count_other(errors, FIELD_ERROR, code, int(row["n"]))
         self.add_all(row, errors)
 
     def add_band(self, row: Mapping[str, Any]) -> None:
         """Rated generations in one quality band, and the sum of their ratings."""
         band = int(row["key"])
-        self.add(row, k.BAND_RATED.key(band), row["n"])
-        self.add(row, k.BAND_RATING.key(band), row["total"])
+        self.add(row, counter_keys.BAND_RATED.key(band), row["n"])
+        self.add(row, counter_keys.BAND_RATING.key(band), row["total"])
 
     def add_features(self, row: Mapping[str, Any]) -> None:
         """Generations with one distinct feature list (JSON), mapped through the bounds."""
@@ -389,9 +392,9 @@ def event_cells_from_rows(
         cell = bounds.event_type(row["type"])
         values = cells.setdefault(cell, {})
         counters: Values = {
-            k.EVENTS.key: int(row["n"]),
-            k.REVENUE.n_key: int(row["rev_n"] or 0),
-            k.REVENUE.sum_key: int(row["rev_sum"] or 0),
+            counter_keys.EVENTS.key: int(row["n"]),
+            counter_keys.REVENUE.n_key: int(row["rev_n"] or 0),
+            counter_keys.REVENUE.sum_key: int(row["rev_sum"] or 0),
         }
         count_other(counters, FIELD_EVENT_TYPE, cell, int(row["n"]))
         feature = json.loads(row["feature"]) if row["feature"] is not None else None
@@ -435,14 +438,14 @@ def user_days_from_rows(
         counters = days.setdefault((floor_time(row["day"], "day"), row["user"]), {})
         n = int(row["n"])
         if row["kind"] == "gen":
-            keys = [k.USER_GENERATIONS.key, k.USER_STATUS.key(row["key"])]
-            keys += [k.USER_PREMIUM.key] if row["premium"] else []
+            keys = [counter_keys.USER_GENERATIONS.key, counter_keys.USER_STATUS.key(row["key"])]
+            keys += [counter_keys.USER_PREMIUM.key] if row["premium"] else []
             for key in keys:
                 counters[key] = counters.get(key, 0) + n
         else:
-            key = k.USER_EVENTS.key(bounds.event_type(row["key"]))
+            key = counter_keys.USER_EVENTS.key(bounds.event_type(row["key"]))
             counters[key] = counters.get(key, 0) + n
             if row["total"] is not None:
-                revenue = k.USER_REVENUE.key
+                revenue = counter_keys.USER_REVENUE.key
                 counters[revenue] = counters.get(revenue, 0) + int(row["total"])
     return [UserActivity(day, user, counters) for (day, user), counters in sorted(days.items())]

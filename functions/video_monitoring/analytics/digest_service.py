@@ -26,7 +26,7 @@ from typing import Any, Literal, Protocol
 
 from video_monitoring.analytics import digest_render as render
 from video_monitoring.analytics import recommend
-from video_monitoring.analytics.digest import (
+from video_monitoring.analytics.digest_content import (
     DigestFigures,
     Period,
     PeriodKind,
@@ -34,7 +34,7 @@ from video_monitoring.analytics.digest import (
     build_digest,
     due,
 )
-from video_monitoring.config import constants as c
+from video_monitoring.config import constants
 from video_monitoring.config.settings import Target
 from video_monitoring.core.budget import Budget
 from video_monitoring.core.errors import InvalidArgument
@@ -48,7 +48,7 @@ LEASE = dt.timedelta(minutes=3)
 MAX_ATTEMPTS = 12
 SLACK = "slack"
 # Roles that read the figures a digest carries.
-DIGEST_ROLES = frozenset({c.ROLE_ANALYTICS, c.ROLE_ADMIN})
+DIGEST_ROLES = frozenset({constants.ROLE_ANALYTICS, constants.ROLE_ADMIN})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,13 +95,13 @@ class DigestStore(Protocol):
 class Figures(Protocol):
     """The dashboard's figures the digest reports (AnalyticsEngine and AlertManager)."""
 
-    def get_analytics_summary(self, window: Window) -> dict[str, Any]: ...
+    def summary(self, window: Window) -> dict[str, Any]: ...
 
-    def compare_providers(self, window: Window) -> dict[str, Any]: ...
+    def provider_comparison(self, window: Window) -> dict[str, Any]: ...
 
     def cells(self, window: Window) -> Any: ...
 
-    def analyze_trends(
+    def trends(
         self, window: Window, granularity: Any, metric: str, horizon: int
     ) -> dict[str, Any]: ...
 
@@ -148,16 +148,16 @@ class DigestService:
         window = Window(start=period.start, end=period.end)
         before = period.previous()
         previous = Window(start=before.start, end=before.end)
-        summary = self._figures.get_analytics_summary(window)
-        summary_before = self._figures.get_analytics_summary(previous)
-        providers = self._figures.compare_providers(window)["providers"]
-        providers_before = self._figures.compare_providers(previous)["providers"]
+        summary = self._figures.summary(window)
+        summary_before = self._figures.summary(previous)
+        providers = self._figures.provider_comparison(window)["providers"]
+        providers_before = self._figures.provider_comparison(previous)["providers"]
         cells = self._figures.cells(window)
         premium = {p["provider"]: merge_cells(cells, provider=p["provider"], tier="premium").count()
                    for p in providers}  # fmt: skip
         alerts = self._alerts(period.start, period.end)
         granularity = "day" if period.kind == "weekly" else "hour"
-        series = self._figures.analyze_trends(window, granularity, "total", 0)["series"]
+        series = self._figures.trends(window, granularity, "total", 0)["series"]
         points = [{"start": s["start"], "total": s["total"], "successRate": s["successRate"]}
                   for s in series]  # fmt: skip
         shown = window.to_json()

@@ -28,8 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from video_monitoring.alerting.records import Measurement
 from video_monitoring.alerting.rules import RULE_ID_PATTERN, SCOPE_KINDS, ScopeKind, parse_model
-from video_monitoring.ingest import counters as k
-from video_monitoring.ingest import sketch
+from video_monitoring.ingest import counters, sketch
 from video_monitoring.ingest.rollup import Totals
 
 SliKind = Literal["success", "latency"]
@@ -136,7 +135,7 @@ def counts(objective: Objective, totals: Totals) -> Counts:
         failed = totals.count("failed")
         return Counts(totals.count("completed") + failed, failed)
     assert objective.threshold_seconds is not None
-    bins = totals.bins(k.GENERATION_TIME_BINS)
+    bins = totals.bins(counters.GENERATION_TIME_BINS)
     valid = int(sum(bins.values()))
     return Counts(valid, min(valid, slower_than(bins, objective.threshold_seconds)))
 

@@ -16,8 +16,8 @@ from typing import TypeVar
 
 from google.api_core.exceptions import DeadlineExceeded, InternalServerError, ServiceUnavailable
 
-from video_monitoring.core.retry import Backoff, RetryTime, retrying
-from video_monitoring.ingest.store import ConcurrencyError
+from video_monitoring.core.backoff import Backoff, RetryTime, retrying
+from video_monitoring.ingest.monitoring_store import ConcurrencyError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

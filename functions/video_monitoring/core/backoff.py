@@ -1,7 +1,7 @@
 """The one retry policy: exponential backoff with a cap, bounded by attempts or a time budget.
 
 Every place that retries uses a `Backoff` (named where it is used, with its reason):
-a trigger handler riding out a briefly unavailable service (runtime/retry.py), a reconcile
+a trigger handler riding out a briefly unavailable service (runtime/transient.py), a reconcile
 whose commit lost a race (adapters/firestore_store.py), a broken export stream resuming after
 its last document (adapters/_firestore.py), a notification channel that failed
 (alerting/notifications.py).

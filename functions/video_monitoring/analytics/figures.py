@@ -23,11 +23,12 @@ from video_monitoring.analytics.performance import (
     generation_time,
     system_metrics_json,
 )
-from video_monitoring.config import constants as c
+from video_monitoring.config import constants
 from video_monitoring.core.clock import Clock, utc_now
 from video_monitoring.core.errors import InvalidArgument
 from video_monitoring.core.models import Window, rfc3339
-from video_monitoring.ingest import counters as k
+from video_monitoring.ingest import counters
+from video_monitoring.ingest.monitoring_store import MonitoringStore, OpenAlert, UserActivity
 from video_monitoring.ingest.pipeline import (
     DEFAULT_COUNTING,
     Counting,
@@ -40,7 +41,6 @@ from video_monitoring.ingest.rollup import (
     statuses,
     step,
 )
-from video_monitoring.ingest.store import MonitoringStore, OpenAlert, UserActivity
 from video_monitoring.warehouse.archive import Cells, TrendArchive
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ class AnalyticsEngine:
         self._bounds = counting.bounds
         self._retention = counting.retention
 
-    def generate_quality_insights(self, window: Window) -> dict[str, Any]:
+    def quality(self, window: Window) -> dict[str, Any]:
         """docs/interfaces.md §6 `/quality` (definitions in docs/figures.md)."""
         cells, events = self.cells(window), self.event_totals(window).values()
         others = counted_as_other(cells, events)
@@ -132,7 +132,7 @@ class AnalyticsEngine:
         """Per bounded field, the values of the window counted under `other`."""
         return counted_as_other(self.cells(window), self.event_totals(window).values())
 
-    def compare_providers(self, window: Window) -> dict[str, Any]:
+    def provider_comparison(self, window: Window) -> dict[str, Any]:
         """docs/interfaces.md §6 `/providers`: every provider side by side."""
         return {**providers_comparison(self.cells(window), window), "source": self.source(window)}
 
@@ -156,7 +156,7 @@ class AnalyticsEngine:
             "source": self.source(window),
         }
 
-    def generate_business_metrics(self, window: Window) -> dict[str, Any]:
+    def business(self, window: Window) -> dict[str, Any]:
         """docs/interfaces.md §6 `/business` (definitions in docs/figures.md)."""
         with ThreadPoolExecutor(max_workers=2) as pool:
             cells = pool.submit(self.cells, window)
@@ -168,7 +168,7 @@ class AnalyticsEngine:
         while day < window.end:
             days.append(day)
             day += dt.timedelta(days=1)
-        stored = self._store.daily_snapshots(c.USER_BEHAVIOR_INSIGHTS, days)
+        stored = self._store.daily_snapshots(constants.USER_BEHAVIOR_INSIGHTS, days)
         latest = max(stored) if stored else None
         result["retention"] = {
             "snapshotDay": latest,
@@ -177,7 +177,7 @@ class AnalyticsEngine:
         }
         return result
 
-    def analyze_trends(
+    def trends(
         self, window: Window, granularity: Granularity, metric: str, horizon: int
     ) -> dict[str, Any]:
         """docs/interfaces.md §6 `/trends`: one point per bucket, a Holt forecast of `metric` for
@@ -254,7 +254,7 @@ class AnalyticsEngine:
             check_trend_points(window, granularity)
             points += self._archive_or_fail().trend_points(old, granularity)
         if recent is not None:
-            points += self._monitor.get_performance_trends(recent, granularity)
+            points += self._monitor.performance_trends(recent, granularity)
         return points, self.source(window)
 
     def cells(self, window: Window) -> Cells:
@@ -317,21 +317,21 @@ class AnalyticsEngine:
         the 31 days of user activity ending that day). The user snapshot is written last, so
         its presence means the day is done."""
         day = floor_time(now - settle, "day") - dt.timedelta(days=1)
-        if self._store.daily_snapshots(c.USER_BEHAVIOR_INSIGHTS, [day]):
+        if self._store.daily_snapshots(constants.USER_BEHAVIOR_INSIGHTS, [day]):
             return False
         whole_day = Window(start=day, end=day + dt.timedelta(days=1))
         stamp = {"day": day, "computedAt": now}
         self._store.put_daily_snapshot(
-            c.BUSINESS_METRICS, day, {**self.generate_business_metrics(whole_day), **stamp}
+            constants.BUSINESS_METRICS, day, {**self.business(whole_day), **stamp}
         )
         self._store.put_daily_snapshot(
-            c.QUALITY_INSIGHTS, day, {**self.generate_quality_insights(whole_day), **stamp}
+            constants.QUALITY_INSIGHTS, day, {**self.quality(whole_day), **stamp}
         )
         activity = self._consenting(
             self._store.user_days(day - dt.timedelta(days=30), day + dt.timedelta(days=1))
         )
         body = user_insights.snapshot(activity, day)
-        self._store.put_daily_snapshot(c.USER_BEHAVIOR_INSIGHTS, day, {**body, **stamp})
+        self._store.put_daily_snapshot(constants.USER_BEHAVIOR_INSIGHTS, day, {**body, **stamp})
         return True
 
     def refresh_open_days(self, now: dt.datetime) -> int:
@@ -340,9 +340,9 @@ class AnalyticsEngine:
         days less the opted-out users (one range read); how many days were written."""
         today = floor_time(now, "day")
         days = [today - n * dt.timedelta(days=1) for n in range(OPEN_DAYS - 1, -1, -1)]
-        final = self._store.daily_snapshots(c.USER_BEHAVIOR_INSIGHTS, days)
+        final = self._store.daily_snapshots(constants.USER_BEHAVIOR_INSIGHTS, days)
         open_days = [d for d in days if d not in final]
-        stored = self._store.daily_snapshots(c.USER_BEHAVIOR_OPEN_DAYS, open_days)
+        stored = self._store.daily_snapshots(constants.USER_BEHAVIOR_OPEN_DAYS, open_days)
         due = [
             d
             for d in open_days
@@ -358,7 +358,7 @@ class AnalyticsEngine:
         for day in due:
             figures = user_insights.day_figures(by_day.get(day, []))
             body = {"day": day, **figures, "computedAt": now}
-            self._store.put_daily_snapshot(c.USER_BEHAVIOR_OPEN_DAYS, day, body)
+            self._store.put_daily_snapshot(constants.USER_BEHAVIOR_OPEN_DAYS, day, body)
         return len(due)
 
     def _consenting(self, activity: Iterable[UserActivity]) -> list[UserActivity]:
@@ -366,7 +366,7 @@ class AnalyticsEngine:
         opted_out = self._store.opted_out_users()
         return [a for a in activity if a.user_id not in opted_out]
 
-    def generate_user_behavior_insights(self, window: Window) -> dict[str, Any]:
+    def user_insights(self, window: Window) -> dict[str, Any]:
         """docs/interfaces.md §6 `/user-insights`: per UTC day the window touches, activity,
         engagement and segments (from the daily snapshot, or for days without one the tick's
         figures of the open days, `refresh_open_days`; days before the aggregates' retention
@@ -381,11 +381,15 @@ class AnalyticsEngine:
         horizon = self._retention.aggregate_horizon(self._clock())
         old_days = [d for d in days if d < horizon]
         stored = self._store.daily_snapshots(
-            c.USER_BEHAVIOR_INSIGHTS, [d for d in days if d >= horizon]
+            constants.USER_BEHAVIOR_INSIGHTS, [d for d in days if d >= horizon]
         )
         missing = [d for d in days if d >= horizon and d not in stored]
         # The tick's figures of open days: one document per day, whatever the users.
-        opened = self._store.daily_snapshots(c.USER_BEHAVIOR_OPEN_DAYS, missing) if missing else {}
+        opened = (
+            self._store.daily_snapshots(constants.USER_BEHAVIOR_OPEN_DAYS, missing)
+            if missing
+            else {}
+        )
         live: dict[dt.datetime, list[Any]] = {}
         archived: list[UserActivity] = []
         rebuilt: dict[str, Any] | None = None
@@ -426,7 +430,7 @@ class AnalyticsEngine:
             "churnRisk": latest["churnRisk"] if latest else None,
         }
 
-    def get_analytics_summary(self, window: Window) -> dict[str, Any]:
+    def summary(self, window: Window) -> dict[str, Any]:
         """docs/interfaces.md §6 `/summary`; every figure is defined in docs/figures.md."""
         # Three independent reads, issued together.
         with ThreadPoolExecutor(max_workers=3) as pool:
@@ -456,9 +460,15 @@ class AnalyticsEngine:
                 else completed / (completed + failed),
             },
             "generationTimeSeconds": generation_time(totals),
-            "quality": {"avgScore": totals.mean(k.QUALITY), "scored": totals.samples(k.QUALITY)},
-            "satisfaction": {"avgRating": totals.mean(k.RATING), "rated": totals.samples(k.RATING)},
-            "costUsd": totals.sum(k.COST),
+            "quality": {
+                "avgScore": totals.mean(counters.QUALITY),
+                "scored": totals.samples(counters.QUALITY),
+            },
+            "satisfaction": {
+                "avgRating": totals.mean(counters.RATING),
+                "rated": totals.samples(counters.RATING),
+            },
+            "costUsd": totals.sum(counters.COST),
             "business": {
                 "revenueUsd": round(revenue, 6),
                 "upgrades": upgrades,

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from video_monitoring.config import constants as c
+from video_monitoring.config import constants
 from video_monitoring.ingest.pipeline import Plan, SourceState, StoredState
 from video_monitoring.ingest.rollup import BucketRange
 
@@ -33,10 +33,15 @@ class Ledger:
 
 def generation_ledger(source_collection: str) -> Ledger:
     """Generations, read from `source_collection` (a setting, docs/interfaces.md §1)."""
-    return Ledger(source_collection, c.METRICS, c.REJECTED, c.ROLLUPS)
+    return Ledger(source_collection, constants.METRICS, constants.REJECTED, constants.ROLLUPS)
 
 
-EVENT_LEDGER = Ledger(c.EVENTS, c.EVENT_CONTRIBUTIONS, c.REJECTED_EVENTS, c.EVENT_ROLLUPS)
+EVENT_LEDGER = Ledger(
+    constants.EVENTS,
+    constants.EVENT_CONTRIBUTIONS,
+    constants.REJECTED_EVENTS,
+    constants.EVENT_ROLLUPS,
+)
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,7 @@ class MonitoringStore(Protocol):
         ...
 
     def rollups(
-        self, ranges: Iterable[BucketRange], collection: str = c.ROLLUPS
+        self, ranges: Iterable[BucketRange], collection: str = constants.ROLLUPS
     ) -> list[RollupDoc]:
         """One document per bucket beginning inside the ranges, holding every increment of
         that bucket (folded or still in the journal)."""

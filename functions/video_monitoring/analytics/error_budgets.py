@@ -1,8 +1,8 @@
 """Service level objectives served: every objective's error budget over its rolling window,
 overall and per provider (and tier when asked), with the burn rates the burn-rate rules judge.
 
-The objectives are data (`slo_objectives`, alerting/slo.py); the figures come from the rollup
-cells in one read of every window's buckets, so they are as exact as the counts.
+The objectives are data (`slo_objectives`, alerting/slo_objectives.py); the figures come from
+the rollup cells in one read of every window's buckets, so they are as exact as the counts.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from video_monitoring.alerting import slo
+from video_monitoring.alerting import slo_objectives
 from video_monitoring.alerting.metrics import TIERS
-from video_monitoring.alerting.slo import DEFAULT_OBJECTIVES, Objective
+from video_monitoring.alerting.slo_objectives import DEFAULT_OBJECTIVES, Objective
 from video_monitoring.core.clock import Clock, utc_now
 from video_monitoring.core.errors import NotFound
 from video_monitoring.core.models import rfc3339
@@ -67,11 +67,13 @@ def _totals(cells: Cells, scope: str) -> Any:
 
 def scope_status(objective: Objective, scope: str, cells: Mapping[str, Cells]) -> dict[str, Any]:
     """One scope's budget over the objective's window and its burn rates."""
-    measured = slo.counts(objective, _totals(cells[f"{objective.window_days}d"], scope))
-    budget = slo.budget_json(objective, measured)
+    measured = slo_objectives.counts(objective, _totals(cells[f"{objective.window_days}d"], scope))
+    budget = slo_objectives.budget_json(objective, measured)
     burns = {
-        name: slo.burn_rate(objective, slo.counts(objective, _totals(cells[name], scope)))
-        for name in slo.BURN_WINDOWS
+        name: slo_objectives.burn_rate(
+            objective, slo_objectives.counts(objective, _totals(cells[name], scope))
+        )
+        for name in slo_objectives.BURN_WINDOWS
     }
     kind, _, value = scope.partition(":")
     return {
@@ -80,7 +82,7 @@ def scope_status(objective: Objective, scope: str, cells: Mapping[str, Cells]) -
         "tier": value if kind == "tier" else None,
         **budget,
         "burnRates": burns,
-        "hoursToExhaustion": slo.hours_to_exhaustion(
+        "hoursToExhaustion": slo_objectives.hours_to_exhaustion(
             objective, budget["budgetRemaining"], burns["6h"]
         ),
     }
@@ -139,7 +141,7 @@ class SloService:
         end = floor_time(now or self._clock(), "minute")
         objectives = sorted(self.objectives().values(), key=_order)
         enabled = [o for o in objectives if o.enabled]
-        lengths = dict(slo.BURN_WINDOWS)
+        lengths = dict(slo_objectives.BURN_WINDOWS)
         lengths |= {f"{o.window_days}d": o.window for o in enabled}
         cells = self._monitor.window_cells(end, lengths) if enabled else {}
         return {
