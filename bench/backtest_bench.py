@@ -89,7 +89,9 @@ def seed(db: firestore.Client, days: int) -> int:
 def timed(manager: AlertManager, days: int, **extra: Any) -> tuple[float, int, dict[str, Any]]:
     before = _firestore.OPERATIONS["alert_reads"]
     started = time.perf_counter()
-    body = manager.backtest("low_success_rate", END - dt.timedelta(days=days), END, **extra)
+    body = manager.rule_book.backtest(
+        "low_success_rate", END - dt.timedelta(days=days), END, **extra
+    )
     return time.perf_counter() - started, _firestore.OPERATIONS["alert_reads"] - before, body
 
 

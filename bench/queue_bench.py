@@ -113,7 +113,7 @@ def main() -> int:
             call(stack, "PUT", f"/capacity/{provider}", limits)
 
         settings = get_settings()
-        monitor = PerformanceMonitor(FirestoreStore(db), settings.rollups.rollup_shards, utc_now)
+        monitor = PerformanceMonitor(FirestoreStore(db))
         source = FirestoreQueue(db)
         queue = QueueService(source, settings.rollups.tracked_providers)
         capacity = CapacityService(source, queue, monitor.cells, utc_now)

@@ -90,9 +90,7 @@ def main() -> int:
         today = now.replace(hour=0, minute=0, second=0, microsecond=0)
         seed(db, today, args.users, args.opt_outs)
         store = FirestoreStore(db, cache=None)
-        engine = AnalyticsEngine(
-            store, PerformanceMonitor(store, 16, lambda: now), Counting(16), lambda: now
-        )
+        engine = AnalyticsEngine(store, PerformanceMonitor(store), Counting(16), lambda: now)
         window = Window(start=now - dt.timedelta(hours=24), end=now)
         print(f"/user-insights reads: {args.users} active users today, {args.opt_outs} opt-outs")
         refresh = getattr(engine, "refresh_open_days", None)

@@ -690,7 +690,7 @@ def test_every_endpoint_answers_windows_beyond_the_rollups_from_bigquery_with_th
     store = FirestoreStore(db)
     later = DAY + dt.timedelta(days=900)
     archived = AnalyticsEngine(
-        store, PerformanceMonitor(store, 16, lambda: later),
+        store, PerformanceMonitor(store),
         Counting(16, bounds_of(Settings())), lambda: later, archive=bq,
     )  # fmt: skip
     endpoints = {

@@ -31,7 +31,7 @@ def board(db: firestore.Client, clock: FixedClock, uid: str) -> Dashboard:
     """A dashboard whose reads are limited to LIMIT a minute per caller in Firestore buckets;
     `uid` stands for every token the unit verifier knows, so each test has fresh buckets."""
     store = FakeStore()
-    monitor = PerformanceMonitor(store, shards=2, clock=clock)
+    monitor = PerformanceMonitor(store)
 
     def verify(header: str | None) -> Caller:
         caller = verifier(header)

@@ -18,7 +18,7 @@ from tests.integration.support import Stack, wait_until
 from tests.integration.test_alerting_emulator import EXPECTED, degraded_traffic, open_instances
 from video_monitoring.adapters.firestore_alerts import FirestoreAlertStore
 from video_monitoring.alerting.alert_store import OutboxEntry
-from video_monitoring.alerting.manager import CLAIM_LEASE
+from video_monitoring.alerting.dispatch import CLAIM_LEASE
 from video_monitoring.config.settings import (
     BigQuerySettings,
     DashboardSettings,

@@ -13,7 +13,8 @@ import pytest
 
 from tests.unit.alert_fakes import FakeAlertStore, RecordingChannel
 from tests.unit.fakes import FakeStore, FixedClock
-from video_monitoring.alerting.manager import AlertManager, RunReport
+from video_monitoring.alerting.evaluation import RunReport
+from video_monitoring.alerting.manager import AlertManager
 from video_monitoring.alerting.notifications import Delivery, RetryPolicy
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.errors import Conflict, InvalidArgument
@@ -32,7 +33,7 @@ class World:
     def __init__(self, email_failures: int = 0) -> None:
         self.store = FakeStore()
         self.clock = FixedClock(NOW)
-        self.monitor = PerformanceMonitor(self.store, shards=4, clock=self.clock)
+        self.monitor = PerformanceMonitor(self.store)
         self.ingest = IngestService(self.store, shards=4, clock=self.clock)
         self.alerts = FakeAlertStore()
         self.channels = {name: RecordingChannel(name) for name in CHANNELS}
@@ -141,7 +142,7 @@ def test_escalation_to_sms_after_fifteen_minutes_and_acknowledgement_stops_it() 
         i for i in world.alerts.instances.values()
         if (i.rule_id, i.scope) == ("low_success_rate", "overall")
     )  # fmt: skip
-    world.manager.acknowledge_alert(overall.instance_id, "ops@example.com", "looking")
+    world.manager.actions.acknowledge(overall.instance_id, "ops@example.com", "looking")
     world.tick()
     world.tick()  # NOW + 15
     assert world.received("sms") == []
@@ -153,7 +154,7 @@ def test_escalation_to_sms_after_fifteen_minutes_and_acknowledgement_stops_it() 
     assert acknowledged.status == "acknowledged" and acknowledged.level == 0
     assert acknowledged.acknowledged_by == "ops@example.com"
     with pytest.raises(Conflict, match="acknowledged"):
-        world.manager.acknowledge_alert(overall.instance_id, "ops@example.com")
+        world.manager.actions.acknowledge(overall.instance_id, "ops@example.com")
 
 
 def test_a_failing_channel_is_retried_on_later_runs_and_never_blocks_the_others() -> None:
@@ -197,8 +198,8 @@ def test_suppress_validates_minutes_and_silences() -> None:
     world.tick()
     alert = next(i for i in world.alerts.instances.values() if i.rule_id == "slow_generation")
     with pytest.raises(InvalidArgument, match="minutes"):
-        world.manager.suppress_alert(alert.instance_id, 0, "ops")
-    silenced = world.manager.suppress_alert(alert.instance_id, 60, "ops")
+        world.manager.actions.suppress(alert.instance_id, 0, "ops")
+    silenced = world.manager.actions.suppress(alert.instance_id, 60, "ops")
     assert silenced.status == "suppressed"
     assert silenced.suppressed_until == world.clock.now + dt.timedelta(minutes=60)
 

@@ -31,8 +31,8 @@ from tests.unit.test_export import NOW, ListSource, generation
 from tests.unit.test_export_jobs import DictFiles, DictJobs
 from tests.unit.test_openapi import SPEC, _validator, fake_eraser, healthy_check
 from tests.unit.test_slo import FakeObjectiveStore
+from video_monitoring.alerting.actions import AlertQuery
 from video_monitoring.alerting.controls import GuardRails
-from video_monitoring.alerting.manager import AlertQuery
 from video_monitoring.alerting.responder import ProviderResponder
 from video_monitoring.alerting.rules import RULE_ID
 from video_monitoring.analytics.capacity import CapacityService
@@ -116,8 +116,8 @@ class Api:
             digests=DigestService(
                 DigestSources(
                     engine,
-                    lambda s, e: world.manager.list_alerts(AlertQuery(s, e))["history"],
-                    lambda r, s, e, p: world.manager.backtest(r, s, e, None, p),
+                    lambda s, e: world.manager.actions.alerts(AlertQuery(s, e))["history"],
+                    lambda r, s, e, p: world.manager.rule_book.backtest(r, s, e, None, p),
                 ),
                 digests, DashboardSettings().targets(), lambda r, d: None, accounts=None,
             ),

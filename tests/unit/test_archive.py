@@ -70,7 +70,7 @@ class FakeArchive:
 
 def engine(archive: FakeArchive | None) -> AnalyticsEngine:
     store, clock = FakeStore(), FixedClock(NOW)
-    monitor = PerformanceMonitor(store, 2, clock)
+    monitor = PerformanceMonitor(store)
     return AnalyticsEngine(
         store, monitor, Counting(2, retention=Retention(10, 30)), clock, archive=archive
     )
@@ -276,7 +276,7 @@ def test_endpoints_split_old_windows_at_the_horizon_and_say_which_source_answere
         keep = Retention(3650, 3650)  # these see every generation in their rollups
         engines[name] = AnalyticsEngine(
             store,
-            PerformanceMonitor(store, 2, clock, retention=keep),
+            PerformanceMonitor(store),
             Counting(2, retention=keep),
             clock,
         )
@@ -294,7 +294,7 @@ def test_endpoints_split_old_windows_at_the_horizon_and_say_which_source_answere
     archive = CellArchive(engines["old"])
     recent_store = recent_part
     split = AnalyticsEngine(
-        recent_store, PerformanceMonitor(recent_store, 2, clock),
+        recent_store, PerformanceMonitor(recent_store),
         Counting(2, retention=Retention(10, 30)), clock, archive=archive,
     )  # fmt: skip
     window = days(HORIZON - dt.timedelta(days=4), HORIZON + dt.timedelta(days=4))

@@ -40,7 +40,7 @@ def traffic_world(edit: dict[str, float] | None = None) -> World:
     """Four hours of scheduled runs; every 5 minutes 6 runway and 6 pika generations, pika
     slow and failing half of them from the second hour for an hour and a half, then recovered."""
     world = World()
-    world.manager.seed_default_rules()
+    world.manager.rule_book.seed_default_rules()
     if edit:
         for rule_id, threshold in edit.items():
             rule = world.alerts.get_rule(rule_id)
@@ -80,7 +80,7 @@ def world() -> World:
 def test_a_backtest_agrees_with_the_live_alerts_on_the_same_runs(
     world: World, rule_id: str
 ) -> None:
-    body = world.manager.backtest(rule_id, NOW, NOW + TICKS * TICK)
+    body = world.manager.rule_book.backtest(rule_id, NOW, NOW + TICKS * TICK)
     live = live_episodes(world, rule_id)
     assert live, "the degraded hour must have fired the rule"
     assert any(to is not None for _, _, to in live), "and the recovery resolved it"
@@ -118,7 +118,7 @@ def test_runs_split_between_the_archive_and_firestore_replay_as_one(
     archive = CutReader(world, lambda tick: tick < cut)
     runs = SplitRuns(recent, archive, lambda: cut)
     end = NOW + TICKS * TICK
-    whole = world.manager.backtest("low_success_rate", NOW, end)
+    whole = world.manager.rule_book.backtest("low_success_rate", NOW, end)
     split = backtest_rule(world.alerts.rules["low_success_rate"], runs, runs.source, NOW, end)
     assert replayed(split) == replayed(whole) and split["runs"] == whole["runs"] == TICKS
     assert split["source"] == {0: "firestore", 2: "bigquery+firestore", 5: "bigquery"}[hours]
@@ -131,7 +131,9 @@ def test_another_threshold_replays_as_the_live_runs_of_the_edited_rule() -> None
     edited = traffic_world({"slow_generation": 120.0, "low_success_rate": 0.6})
     base = traffic_world()
     for rule_id, threshold in (("slow_generation", 120.0), ("low_success_rate", 0.6)):
-        body = base.manager.backtest(rule_id, NOW, NOW + TICKS * TICK, threshold=threshold)
+        body = base.manager.rule_book.backtest(
+            rule_id, NOW, NOW + TICKS * TICK, threshold=threshold
+        )
         assert body["threshold"] == threshold and body["storedThreshold"] != threshold
         assert replayed(body) == live_episodes(edited, rule_id)
     stored = base.alerts.get_rule("slow_generation")
@@ -184,15 +186,15 @@ def test_a_suggested_threshold_meets_the_page_budget_and_names_what_it_misses() 
 
 def test_refusals_name_the_field(world: World) -> None:
     with pytest.raises(NotFound, match="ruleId"):
-        world.manager.backtest("no_such_rule", NOW, NOW + TICK)
+        world.manager.rule_book.backtest("no_such_rule", NOW, NOW + TICK)
     with pytest.raises(InvalidArgument, match=r"^threshold: .*baseline"):
-        world.manager.backtest("conversion_drop", NOW, NOW + TICK, threshold=4.0)
+        world.manager.rule_book.backtest("conversion_drop", NOW, NOW + TICK, threshold=4.0)
     anomaly = AlertRule.model_validate(
         {"ruleId": "hourly", "kind": "anomaly", "metric": "total", "window": "1h"}
     )
     world.alerts.put_rule(anomaly, "t", NOW)
     with pytest.raises(InvalidArgument, match=r"^ruleId: anomaly"):
-        world.manager.backtest("hourly", NOW, NOW + TICK)
+        world.manager.rule_book.backtest("hourly", NOW, NOW + TICK)
 
 
 class Ticking:

@@ -188,7 +188,7 @@ def test_the_archive_maps_untracked_values_as_the_pipeline_does() -> None:
 
 def test_quality_and_health_say_how_many_values_went_to_other() -> None:
     store, clock = FakeStore(), FixedClock(DAY + dt.timedelta(hours=2))
-    monitor = PerformanceMonitor(store, shards=4, clock=clock)
+    monitor = PerformanceMonitor(store)
     ingest = IngestService(store, shards=4, clock=clock)
     engine = AnalyticsEngine(store, monitor, Counting(4), clock)
     for i in range(30):
@@ -226,7 +226,7 @@ def test_other_is_alerted_on_but_never_paused() -> None:
     for i in range(40):
         world.add(f"acme-{i}", "completed" if i % 4 else "failed", 40, ago_minutes=50 - i)
         world.add("runway", "completed", 40, ago_minutes=50 - i)
-    world.manager.seed_default_rules()
+    world.manager.rule_book.seed_default_rules()
     stored = world.alerts.get_rule("low_success_rate")
     assert stored is not None
     body = {**stored.to_doc(), "actions": [{"type": "pause_provider"}]}
@@ -234,7 +234,7 @@ def test_other_is_alerted_on_but_never_paused() -> None:
     responder = ProviderResponder(world.alerts, Recorded(), GuardRails(), world.clock)
     for _ in range(2):
         world.tick()
-        responder.apply(world.clock.now, world.manager.rules()[0], ["other", "runway"])
+        responder.apply(world.clock.now, world.manager.rule_book.rules()[0], ["other", "runway"])
     fired = {(i.rule_id, i.scope) for i in world.alerts.instances.values()}
     assert ("low_success_rate", "provider:other") in fired
     assert responder.controls() == []

@@ -30,7 +30,7 @@ def verifier(header: str | None) -> Caller:
 def dashboard() -> Dashboard:
     store = FakeStore()
     clock = FixedClock(NOW)
-    monitor = PerformanceMonitor(store, shards=2, clock=clock)
+    monitor = PerformanceMonitor(store)
     return Dashboard(ApiServices(AnalyticsEngine(store, monitor), clock, 400, verifier=verifier))
 
 
@@ -99,7 +99,7 @@ def test_unexpected_failure_is_a_json_500(
 def test_targets_come_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """GET /targets: the seed's defaults, or TARGET_* settings; no parameters accepted."""
     store = FakeStore()
-    monitor = PerformanceMonitor(store, shards=2, clock=FixedClock(NOW))
+    monitor = PerformanceMonitor(store)
     monkeypatch.setenv("TARGET_SUCCESS_RATE", "0.98")
     monkeypatch.setenv("TARGET_AVG_GENERATION_SECONDS", "45")
     targets = DashboardSettings().targets()

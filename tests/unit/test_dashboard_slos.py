@@ -20,7 +20,7 @@ def api() -> Api:
     audit = ListAudit()
     api = Api(world, audit=audit, slos=SloService(FakeObjectiveStore(), world.monitor, world.clock))
     api.audit = audit  # type: ignore[attr-defined]
-    world.manager.seed_default_rules()
+    world.manager.rule_book.seed_default_rules()
     return api
 
 

@@ -14,7 +14,7 @@ from tests.unit.alert_fakes import RecordingChannel
 from tests.unit.test_alert_manager import World, degraded_world
 from tests.unit.test_digest import MONDAY, TARGETS, Figures, MemoryStore
 from video_monitoring.alerting.channels.base import DeliveryError, Notification
-from video_monitoring.alerting.manager import CLAIM_LEASE
+from video_monitoring.alerting.dispatch import CLAIM_LEASE
 from video_monitoring.alerting.notifications import RetryPolicy, deliver
 from video_monitoring.analytics.digest_service import DigestService, DigestSources, Recipient
 from video_monitoring.core.budget import Budget, run_within
@@ -60,7 +60,7 @@ def fired(world: World) -> dt.datetime:
     the second evaluation."""
     for _ in range(2):
         at = world.clock.now
-        world.manager.check_alerts(world.monitor.snapshot(at))
+        world.manager.evaluation.evaluate(world.monitor.snapshot(at))
         world.clock.advance(minutes=5)
     return at
 
@@ -77,7 +77,7 @@ def test_a_stalled_channel_costs_the_run_its_budget_and_its_message_stays_owed()
     owed = statuses(world, "slack")
     assert owed and set(owed) == {"pending"}
     started = time.monotonic()
-    results = world.manager.dispatch_notifications(at, Budget(0.5))
+    results = world.manager.dispatcher.dispatch(at, Budget(0.5))
     took = time.monotonic() - started
     try:
         assert took < 10, f"the run waited {took:.1f} s for a channel stalled 30 s"
@@ -104,7 +104,7 @@ def test_nothing_is_claimed_once_the_budget_is_spent() -> None:
     at = fired(world)
     before = dict((k, dict(v)) for k, v in world.alerts.outbox.items())
     assert before
-    assert world.manager.dispatch_notifications(at, Budget(0)) == []
+    assert world.manager.dispatcher.dispatch(at, Budget(0)) == []
     assert world.alerts.outbox == before  # still pending, due for the next run
     assert world.received("email") == []
 

@@ -72,7 +72,7 @@ def test_audit_of_an_exact_day_reconciles_nothing() -> None:
 
 def test_audit_repairs_every_kind_of_lost_change_to_match_the_documents() -> None:
     store = FakeStore()
-    monitor = PerformanceMonitor(store, shards=4, clock=FixedClock(DAY + dt.timedelta(days=1)))
+    monitor = PerformanceMonitor(store)
     ingest = IngestService(store, shards=4, clock=FixedClock(DAY + dt.timedelta(days=1)))
     rng = random.Random(7)
     lives = [random_lifecycle(rng, f"g{i}", DAY) for i in range(120)]

@@ -51,7 +51,7 @@ def setup() -> tuple[FakeStore, IngestService, FakeAuditReads]:
 
 def figures(store: FakeStore, clock: Clock = utc_now) -> AnalyticsEngine:
     """The dashboard's figures over the store."""
-    return AnalyticsEngine(store, PerformanceMonitor(store, shards=4), clock=clock)
+    return AnalyticsEngine(store, PerformanceMonitor(store), clock=clock)
 
 
 def run_audit(

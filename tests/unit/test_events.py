@@ -27,7 +27,7 @@ TYPES = ("session_start", "video_viewed", "video_shared", "premium_upgrade", "fe
 def engine(store: FakeStore) -> AnalyticsEngine:
     clock = FixedClock(DAY + dt.timedelta(days=1))
     # Every value tracked: the exactness of event counting, not the bounds (test_bounds.py).
-    monitor = PerformanceMonitor(store, shards=4, clock=clock, bounds=UNBOUNDED)
+    monitor = PerformanceMonitor(store)
     return AnalyticsEngine(store, monitor, Counting(4, UNBOUNDED), clock)
 
 
@@ -136,7 +136,7 @@ def test_random_event_histories_match_the_final_documents(
         for e in store.events.values()
         if "timestamp" in e and window.start <= e["timestamp"] < window.end
     ]
-    by_type = PerformanceMonitor(store, shards=4).event_totals(window)
+    by_type = PerformanceMonitor(store).event_totals(window)
     for event_type in TYPES:
         of_type = [e for e in final if e["type"] == event_type]
         totals = by_type.get(event_type)

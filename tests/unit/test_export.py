@@ -74,7 +74,7 @@ def generation(i: int, **extra: Any) -> tuple[str, dict[str, Any]]:
 def dashboard(source: ListSource, cap: int = 1000) -> Dashboard:
     store = FakeStore()
     clock = FixedClock(NOW)
-    monitor = PerformanceMonitor(store, shards=2, clock=clock)
+    monitor = PerformanceMonitor(store)
     return Dashboard(ApiServices(
         AnalyticsEngine(store, monitor), clock, 400, verifier=verifier,
         exports=FileExports(source, max_rows=cap),
@@ -303,7 +303,7 @@ def test_rows_older_than_firestore_keeps_come_from_the_archive() -> None:
     firestore.opted_out.add(late_opt_out)
     store = FakeStore()
     clock = FixedClock(NOW)
-    monitor = PerformanceMonitor(store, shards=2, clock=clock)
+    monitor = PerformanceMonitor(store)
 
     def board(archived: ArchiveList | None, cap: int = 1000) -> Dashboard:
         return Dashboard(ApiServices(

@@ -35,7 +35,7 @@ class SteppingClock:
 def board(rows: int, clock: SteppingClock, sync_rows: dict[str, int]) -> Dashboard:
     source = ListSource({"video_generation_metrics": [generation(i) for i in range(rows)]})
     store = FakeStore()
-    monitor = PerformanceMonitor(store, shards=2, clock=clock)
+    monitor = PerformanceMonitor(store)
     exports = FileExports(
         source, max_rows=10_000, sync_rows=sync_rows, deadline=dt.timedelta(seconds=50)
     )

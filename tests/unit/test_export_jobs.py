@@ -86,7 +86,7 @@ def board(
     source: ListSource, jobs: ExportJobs | None, clock: FixedClock, sync_rows: int = 3
 ) -> Dashboard:
     store = FakeStore()
-    monitor = PerformanceMonitor(store, shards=2, clock=clock)
+    monitor = PerformanceMonitor(store)
     exports = FileExports(source, max_rows=100, sync_rows={"csv": sync_rows, "xlsx": sync_rows})
     return Dashboard(ApiServices(
         AnalyticsEngine(store, monitor), clock, 400, verifier=verifier, exports=exports,

@@ -59,7 +59,7 @@ def test_trends_forecast_counts_from_whole_hours_only() -> None:
     day = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
     store = FakeStore()
     clock = FixedClock(day + dt.timedelta(hours=12, minutes=30))
-    monitor = PerformanceMonitor(store, shards=2, clock=clock)
+    monitor = PerformanceMonitor(store)
     ingest = IngestService(store, shards=2, clock=clock)
     engine = AnalyticsEngine(store, monitor, Counting(2), clock)
     n = 0
@@ -97,9 +97,7 @@ def test_buckets_ending_in_the_last_15_minutes_are_not_fitted() -> None:
     day = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
     store = FakeStore()
     clock = FixedClock(day + dt.timedelta(hours=1))
-    engine = AnalyticsEngine(
-        store, PerformanceMonitor(store, shards=2, clock=clock), Counting(2), clock
-    )
+    engine = AnalyticsEngine(store, PerformanceMonitor(store), Counting(2), clock)
     window = Window(start=day, end=day + dt.timedelta(minutes=40))
     series = engine.trends(window, "minute", "total", 1)["series"]
     assert [p["fitted"] for p in series] == [True] * 25 + [False] * 15
@@ -109,7 +107,7 @@ def test_trends_carry_quality_and_rating_per_bucket() -> None:
     day = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
     store = FakeStore()
     clock = FixedClock(day + dt.timedelta(hours=3))
-    monitor = PerformanceMonitor(store, shards=2, clock=clock)
+    monitor = PerformanceMonitor(store)
     ingest = IngestService(store, shards=2, clock=clock)
     engine = AnalyticsEngine(store, monitor, Counting(2), clock)
     scores: dict[int, list[tuple[float, int | None]]] = {0: [(8.0, 5), (9.5, None)], 1: [(6.25, 2)]}
@@ -139,7 +137,7 @@ def test_trends_carry_revenue_upgrades_and_conversion_per_bucket() -> None:
     day = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
     store = FakeStore()
     clock = FixedClock(day + dt.timedelta(hours=4))
-    monitor = PerformanceMonitor(store, shards=2, clock=clock)
+    monitor = PerformanceMonitor(store)
     ingest = IngestService(store, shards=2, clock=clock)
     engine = AnalyticsEngine(store, monitor, Counting(2), clock)
     # hour: (free generations, premium generations, upgrade amounts)

@@ -144,7 +144,7 @@ def test_the_check_reads_storage_at_most_every_15_seconds() -> None:
 def dashboard(given: HealthInputs) -> Dashboard:
     store = FakeStore()
     clock = FixedClock(given.now)
-    monitor = PerformanceMonitor(store, shards=2, clock=clock)
+    monitor = PerformanceMonitor(store)
     check = HealthCheck(CountingSource(given), lambda now: (0, 0), clock)
     return Dashboard(
         ApiServices(AnalyticsEngine(store, monitor), clock, 400, verifier=verifier, health=check)

@@ -65,7 +65,7 @@ def world() -> tuple[AnalyticsEngine, list[dict[str, Any]], list[dict[str, Any]]
     store = FakeStore()
     clock = FixedClock(DAY + dt.timedelta(days=1))
     # Every value tracked: these figures' arithmetic, not the bounds (test_bounds.py).
-    monitor = PerformanceMonitor(store, shards=4, clock=clock, bounds=UNBOUNDED)
+    monitor = PerformanceMonitor(store)
     ingest = IngestService(store, shards=4, clock=clock, bounds=UNBOUNDED)
     engine = AnalyticsEngine(store, monitor, Counting(4, UNBOUNDED), clock)
     docs = []

@@ -25,7 +25,7 @@ def with_tier(rule: AlertRule) -> AlertRule:
 
 def test_the_tier_hears_the_escalation_and_everything_after_it() -> None:
     world = degraded_world()
-    world.manager.seed_default_rules()
+    world.manager.rule_book.seed_default_rules()
     rule = world.alerts.rules["low_success_rate"]
     world.alerts.put_rule(with_tier(rule), "ops", world.clock.now)
     world.tick()

@@ -22,8 +22,9 @@ from tests.unit.test_digest import MemoryStore
 from tests.unit.test_export import ListSource, generation
 from tests.unit.test_export_jobs import DictFiles, DictJobs
 from tests.unit.test_slo import FakeObjectiveStore
+from video_monitoring.alerting.actions import AlertQuery
 from video_monitoring.alerting.controls import GuardRails
-from video_monitoring.alerting.manager import AlertManager, AlertQuery
+from video_monitoring.alerting.manager import AlertManager
 from video_monitoring.alerting.notifications import Delivery
 from video_monitoring.alerting.responder import ProviderResponder
 from video_monitoring.alerting.rules import METRICS
@@ -74,7 +75,7 @@ def test_documented_paths_are_the_served_routes() -> None:
     spec = yaml.safe_load(SPEC.read_text())
     store = FakeStore()
     clock = FixedClock(NOW)
-    monitor = PerformanceMonitor(store, shards=2, clock=clock)
+    monitor = PerformanceMonitor(store)
     alerts = FakeAlertStore()
     manager = AlertManager(alerts, Delivery({}), "http://x", clock)
     dashboard = Dashboard(ApiServices(
@@ -127,8 +128,8 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         digests=DigestService(
             DigestSources(
                 AnalyticsEngine(world.store, world.monitor),
-                lambda s, e: world.manager.list_alerts(AlertQuery(s, e))["history"],
-                lambda r, s, e, p: world.manager.backtest(r, s, e, None, p),
+                lambda s, e: world.manager.actions.alerts(AlertQuery(s, e))["history"],
+                lambda r, s, e, p: world.manager.rule_book.backtest(r, s, e, None, p),
             ),
             MemoryStore(), DashboardSettings().targets(), lambda r, d: None, accounts=None,
         ),

@@ -23,7 +23,7 @@ WHOLE_DAY = Window(start=DAY, end=DAY + dt.timedelta(days=1))
 
 @pytest.fixture
 def monitor(store: FakeStore) -> PerformanceMonitor:
-    return PerformanceMonitor(store, shards=4, clock=FixedClock(DAY + dt.timedelta(days=1)))
+    return PerformanceMonitor(store)
 
 
 @pytest.fixture
@@ -205,7 +205,7 @@ def deliver_shuffled(
 def test_random_lifecycles_shuffled_and_duplicated_match_the_oracle(seed: int) -> None:
     rng = random.Random(seed)
     store = FakeStore()
-    monitor = PerformanceMonitor(store, shards=8, clock=FixedClock(DAY + dt.timedelta(days=1)))
+    monitor = PerformanceMonitor(store)
     ingest = IngestService(store, shards=8, clock=FixedClock(DAY + dt.timedelta(days=1)))
     lives = [random_lifecycle(rng, f"gen-{i}", DAY) for i in range(1500)]
     deliver_shuffled(rng, lives, store, ingest)

@@ -58,9 +58,7 @@ def test_opted_out_users_are_left_out_of_user_behaviour_insights() -> None:
         store.event_rollup_docs,
     )
     clock = FixedClock(START + dt.timedelta(days=45))
-    independent = AnalyticsEngine(
-        consenting, PerformanceMonitor(consenting, 2, clock), Counting(2), clock
-    )
+    independent = AnalyticsEngine(consenting, PerformanceMonitor(consenting), Counting(2), clock)
     snapshots(independent)
     expected = independent.user_insights(window)
     assert after == expected
@@ -92,7 +90,7 @@ def generation_doc(**fields: Any) -> dict[str, Any]:
 
 def test_erased_records_are_frozen() -> None:
     store, clock = FakeStore(), FixedClock(NOW)
-    monitor = PerformanceMonitor(store, 2, clock)
+    monitor = PerformanceMonitor(store)
     ingest = IngestService(store, 2, clock)
     engine = AnalyticsEngine(store, monitor, Counting(2), clock)
     window = Window(start=NOW - dt.timedelta(days=1), end=NOW)
@@ -167,7 +165,7 @@ def test_user_ids_and_their_audit_digest() -> None:
 
 def test_windows_beyond_what_firestore_keeps_are_a_400_naming_from() -> None:
     store, clock = FakeStore(), FixedClock(NOW)
-    monitor = PerformanceMonitor(store, 2, clock)
+    monitor = PerformanceMonitor(store)
     retention = Retention(raw_days=20, aggregate_days=60)
     source = ListSource({"video_generation_metrics": []})
     board = Dashboard(ApiServices(
@@ -204,7 +202,7 @@ def test_logs_and_audit_never_name_the_erased_user_even_when_the_erasure_fails()
         raise RuntimeError("firestore unavailable")
 
     store, clock = FakeStore(), FixedClock(NOW)
-    monitor = PerformanceMonitor(store, 2, clock)
+    monitor = PerformanceMonitor(store)
     audit = Log()
     board = Dashboard(ApiServices(
         AnalyticsEngine(store, monitor), clock, 400, verifier=verifier,

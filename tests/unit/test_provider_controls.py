@@ -139,7 +139,7 @@ def paused_world(
 ) -> tuple[World, ProviderResponder, list[AuditEntry]]:
     """The degraded world with low_success_rate pausing providers; its first two ticks fired."""
     world = degraded_world()
-    world.manager.seed_default_rules()
+    world.manager.rule_book.seed_default_rules()
     stored = world.alerts.get_rule("low_success_rate")
     assert stored is not None
     body = {**stored.to_doc(), "actions": [{"type": "pause_provider", **(action or {})}]}
@@ -153,7 +153,7 @@ def paused_world(
     responder = ProviderResponder(world.alerts, Log(), GuardRails(), world.clock)
     for _ in range(2):
         world.tick()
-        responder.apply(world.clock.now, world.manager.rules()[0], ["pika", "runway"])
+        responder.apply(world.clock.now, world.manager.rule_book.rules()[0], ["pika", "runway"])
     return world, responder, audit
 
 
@@ -167,13 +167,15 @@ def test_the_responder_pauses_the_degraded_provider_and_tells_everyone() -> None
     assert [(e.action, e.uid, e.target) for e in audit] == [
         ("provider.provider_paused", "rule", "pika")
     ]
-    world.manager.dispatch_notifications(world.clock.now)
+    world.manager.dispatcher.dispatch(world.clock.now)
     told = [n for n in world.channels["slack"].sent if n.event == "provider_paused"]
     assert len(told) == 1 and "pika paused (weight 0)" in told[0].subject()
     assert told[0].detail.startswith("pika paused") and told[0].alert_id == alert.instance_id
     # Twenty minutes after firing it probes with half the traffic.
     assert alert.fired_at is not None
-    responder.apply(alert.fired_at + dt.timedelta(minutes=20), world.manager.rules()[0], [])
+    responder.apply(
+        alert.fired_at + dt.timedelta(minutes=20), world.manager.rule_book.rules()[0], []
+    )
     assert responder.controls()[0].weight == 0.5
 
 
@@ -183,7 +185,9 @@ def test_manual_pause_and_release_by_an_admin_with_named_errors() -> None:
     assert (released.state, released.weight, released.by, released.manual) == (
         "closed", 1.0, "ops-uid", True,
     )  # fmt: skip
-    responder.apply(world.clock.now + dt.timedelta(minutes=5), world.manager.rules()[0], [])
+    responder.apply(
+        world.clock.now + dt.timedelta(minutes=5), world.manager.rule_book.rules()[0], []
+    )
     assert responder.controls()[0].state == "closed"  # the open alert cannot pause it again
     with pytest.raises(Conflict, match=r"^provider: pika is not paused"):
         responder.release("pika", "ops-uid", "")

@@ -47,7 +47,7 @@ def upgrade(**fields: Any) -> dict[str, Any]:
 
 def setup(now: dt.datetime) -> tuple[FakeStore, FixedClock, IngestService, AnalyticsEngine]:
     store, clock = FakeStore(), FixedClock(now)
-    monitor = PerformanceMonitor(store, shards=2, clock=clock, retention=RETENTION)
+    monitor = PerformanceMonitor(store)
     engine = AnalyticsEngine(store, monitor, Counting(2, retention=RETENTION), clock=clock)
     return store, clock, IngestService(store, shards=2, clock=clock, retention=RETENTION), engine
 

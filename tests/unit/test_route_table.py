@@ -132,7 +132,7 @@ def test_a_difference_in_either_direction_is_named(spec: dict[str, Any]) -> None
 def test_a_route_whose_service_is_absent_is_not_served() -> None:
     store = FakeStore()
     clock = FixedClock(NOW)
-    engine = AnalyticsEngine(store, PerformanceMonitor(store, shards=2, clock=clock))
+    engine = AnalyticsEngine(store, PerformanceMonitor(store))
     board = Dashboard(ApiServices(engine, clock, 400, verifier=verifier))
     assert board.paths() == {r.path for r in ROUTES if r.uses is None}
     response = board.handle(Request("GET", "/slos", {}, "Bearer tok-admin"))

@@ -227,8 +227,8 @@ def test_a_disabled_objective_is_listed_without_figures_and_edits_replace() -> N
 def enable(world: World, rule_id: str) -> AlertRule:
     rule = next(r for r in DEFAULT_RULES if r.rule_id == rule_id)
     on = rule.model_copy(update={"enabled": True})
-    world.manager.seed_default_rules()
-    world.manager.update_rule(on, "admin")
+    world.manager.rule_book.seed_default_rules()
+    world.manager.rule_book.update_rule(on, "admin")
     return on
 
 
@@ -260,7 +260,7 @@ def test_the_fast_burn_rule_fires_when_both_windows_burn_and_clears_with_the_sho
     # Its page says why no figure is charted (runs store no burn).
     alert_id = next(i.instance_id for i in world.alerts.instances.values()
                     if i.rule_id == "slo_success_fast_burn")  # fmt: skip
-    figure = world.manager.alert_detail(alert_id)["figure"]
+    figure = world.manager.actions.alert(alert_id)["figure"]
     assert figure["points"] == [] and "GET /slos" in figure["unavailable"]
     # No generation created since: the short window has none finished, so the long window
     # judges alone and the alerts stay firing (a slow incident is not taken for a recovery).

@@ -101,7 +101,7 @@ def test_an_account_check_auth_cannot_answer_is_a_503_but_never_fails_the_health
     given = inputs()
     store = FakeStore()
     clock = FixedClock(given.now)
-    monitor = PerformanceMonitor(store, shards=2, clock=clock)
+    monitor = PerformanceMonitor(store)
     accounts = FakeAccounts(Account("tester"))
     accounts.down = True
 

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from video_monitoring.alerting.controls import Change, ProviderControl
-from video_monitoring.alerting.manager import RuleSet, RunReport
+from video_monitoring.alerting.evaluation import RunReport
 from video_monitoring.alerting.metrics import Snapshot, measure
 from video_monitoring.alerting.notifications import DeliveryResult
 from video_monitoring.alerting.records import Measurement
+from video_monitoring.alerting.rule_book import RuleSet
 from video_monitoring.alerting.rules import DEFAULT_RULES, AlertRule
 from video_monitoring.alerting.slo_objectives import DEFAULT_OBJECTIVES, Objective
 from video_monitoring.analytics.health import HealthInputs

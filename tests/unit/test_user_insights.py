@@ -25,7 +25,7 @@ def build() -> tuple[FakeStore, AnalyticsEngine]:
     rng = random.Random(21)
     store = FakeStore()
     clock = FixedClock(START + DAYS * DAY)
-    monitor = PerformanceMonitor(store, shards=2, clock=clock)
+    monitor = PerformanceMonitor(store)
     ingest = IngestService(store, shards=2, clock=clock)
     engine = AnalyticsEngine(store, monitor, Counting(2), clock)
     for i in range(1500):

@@ -21,11 +21,9 @@ from video_monitoring.alerting.metrics import (
 )
 from video_monitoring.alerting.rules import OVERALL_ONLY, STORED_METRICS
 from video_monitoring.config import constants
-from video_monitoring.core.clock import Clock, utc_now
 from video_monitoring.core.errors import InvalidArgument
 from video_monitoring.core.models import Window
 from video_monitoring.ingest import counters, sketch
-from video_monitoring.ingest.bounds import DEFAULT_BOUNDS, Bounds
 from video_monitoring.ingest.monitoring_store import MonitoringStore, RollupDoc
 from video_monitoring.ingest.rollup import (
     BucketRange,
@@ -40,7 +38,6 @@ from video_monitoring.ingest.rollup import (
     statuses,
     step,
 )
-from video_monitoring.privacy.retention import DEFAULT_RETENTION, Retention
 
 log = logging.getLogger(__name__)
 PERCENTILES = (0.5, 0.95, 0.99)
@@ -126,19 +123,8 @@ def system_metrics_json(totals: Totals, window: Window) -> dict[str, Any]:
 class PerformanceMonitor:
     """Answers windowed performance questions from the rollups."""
 
-    def __init__(
-        self,
-        store: MonitoringStore,
-        shards: int,
-        clock: Clock = utc_now,
-        bounds: Bounds = DEFAULT_BOUNDS,
-        retention: Retention = DEFAULT_RETENTION,
-    ) -> None:
+    def __init__(self, store: MonitoringStore) -> None:
         self._store = store
-        self._shards = shards
-        self._clock = clock
-        self._bounds = bounds
-        self._retention = retention
 
     def cells(self, window: Window) -> list[tuple[str, Mapping[str, Any]]]:
         """Every rollup cell inside the window, read from a number of documents bounded by the

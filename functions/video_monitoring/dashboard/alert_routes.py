@@ -9,7 +9,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from video_monitoring.alerting.manager import AlertManager, AlertQuery
+from video_monitoring.alerting.actions import AlertQuery
+from video_monitoring.alerting.manager import AlertManager
 from video_monitoring.alerting.rules import RULE_ID
 from video_monitoring.core.errors import InvalidArgument, NotFound
 from video_monitoring.dashboard.params import Prepared, WindowQuery, int_param
@@ -64,7 +65,7 @@ def alert_list(manager: AlertManager, call: Call) -> Prepared:
         rule_id=query.rule,
         limit=int_param(call.request.params, "limit", 100, 1, 1000),
     )
-    return lambda: {"window": window.to_json(), **manager.list_alerts(alerts)}
+    return lambda: {"window": window.to_json(), **manager.actions.alerts(alerts)}
 
 
 def check_alert_id(alert_id: str) -> None:
@@ -79,7 +80,7 @@ def alert_detail(manager: AlertManager, call: Call) -> Prepared:
     responder = call.api.responder
 
     def run() -> dict[str, Any]:
-        detail = manager.alert_detail(call.path["alertId"])
+        detail = manager.actions.alert(call.path["alertId"])
         kind, _, provider = detail["alert"]["scope"].partition(":")
         if responder is not None and kind == "provider":
             controls = {ctl.provider: ctl for ctl in responder.controls()}
@@ -97,12 +98,12 @@ def act_on_alert(action: str, manager: AlertManager, call: Call) -> Prepared:
     def run() -> dict[str, Any]:
         body: NoteBody = call.body
         if action == "acknowledge":
-            instance = manager.acknowledge_alert(alert_id, call.who, body.note)
+            instance = manager.actions.acknowledge(alert_id, call.who, body.note)
         elif action == "resolve":
-            instance = manager.resolve_alert(alert_id, call.who, body.note)
+            instance = manager.actions.resolve(alert_id, call.who, body.note)
         else:
             assert isinstance(body, SuppressBody)
-            instance = manager.suppress_alert(alert_id, body.minutes, call.who, body.note)
+            instance = manager.actions.suppress(alert_id, body.minutes, call.who, body.note)
         return {"alert": instance.to_doc()}
 
     return run

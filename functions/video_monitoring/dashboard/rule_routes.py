@@ -43,7 +43,7 @@ def alert_rules(manager: AlertManager, call: Call) -> Prepared:
     """GET /alert-rules."""
 
     def run() -> Any:
-        rules, problems = manager.rules()
+        rules, problems = manager.rule_book.rules()
         return {"rules": [r.to_doc() for r in rules], "problems": problems}
 
     return run
@@ -51,7 +51,7 @@ def alert_rules(manager: AlertManager, call: Call) -> Prepared:
 
 def rule(manager: AlertManager, call: Call) -> Prepared:
     """GET /alert-rules/{ruleId}."""
-    return lambda: {"rule": manager.rule(call.path["ruleId"]).to_doc()}
+    return lambda: {"rule": manager.rule_book.rule(call.path["ruleId"]).to_doc()}
 
 
 def rule_body(call: Call, body: dict[str, Any]) -> AlertRule:
@@ -67,14 +67,14 @@ def rule_body(call: Call, body: dict[str, Any]) -> AlertRule:
 
 def rule_before(manager: AlertManager, call: Call) -> dict[str, Any]:
     """The rule's document before it is replaced (for the audit entry)."""
-    return manager.rule(call.path["ruleId"]).to_doc()
+    return manager.rule_book.rule(call.path["ruleId"]).to_doc()
 
 
 def replace_rule(manager: AlertManager, call: Call) -> Prepared:
     """PUT /alert-rules/{ruleId} (admins)."""
 
     def run() -> dict[str, Any]:
-        updated = manager.update_rule(call.body, call.who)
+        updated = manager.rule_book.update_rule(call.body, call.who)
         log.info("alert rule %s replaced by %s", call.path["ruleId"], call.who)
         return {"rule": updated.to_doc()}
 
@@ -103,7 +103,7 @@ def backtest(manager: AlertManager, call: Call) -> Prepared:
     window = parse_window(
         window_params or {"window": BACKTEST_DEFAULT_WINDOW}, now, BACKTEST_MAX_DAYS
     )
-    if window.start < kept_since and not manager.archived_runs:
+    if window.start < kept_since and not manager.rule_book.archived_runs:
         raise InvalidArgument(
             f"from: Firestore keeps the stored runs a backtest replays since "
             f"{rfc3339(kept_since)} and no BigQuery archive is configured; start the window "
@@ -116,4 +116,4 @@ def backtest(manager: AlertManager, call: Call) -> Prepared:
             f"pagesPerWeek: expected a number from 0 to {MAX_PAGES_PER_WEEK:g}; got {pages:g}"
         )
     rule_id = call.path["ruleId"]
-    return lambda: manager.backtest(rule_id, window.start, window.end, threshold, pages)
+    return lambda: manager.rule_book.backtest(rule_id, window.start, window.end, threshold, pages)

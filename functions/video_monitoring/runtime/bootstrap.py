@@ -34,12 +34,13 @@ from video_monitoring.adapters.firestore_slos import FirestoreObjectiveStore
 from video_monitoring.adapters.firestore_store import FirestoreStore
 from video_monitoring.adapters.http_transport import RequestsTransport
 from video_monitoring.adapters.smtp import SmtpTransport
+from video_monitoring.alerting.actions import ACTION_NOTIFY_SECONDS, AlertQuery
 from video_monitoring.alerting.backtest import SplitRuns
 from video_monitoring.alerting.channels.base import Channel
 from video_monitoring.alerting.channels.mail import EmailChannel
 from video_monitoring.alerting.channels.slack import SlackChannel
 from video_monitoring.alerting.controls import GuardRails
-from video_monitoring.alerting.manager import ACTION_NOTIFY_SECONDS, AlertManager, AlertQuery
+from video_monitoring.alerting.manager import AlertManager
 from video_monitoring.alerting.notifications import (
     Delivery,
     RetryPolicy,
@@ -178,7 +179,7 @@ def build(settings: Settings) -> Services:
     )
     store = FirestoreStore()
     ingest = IngestService(store, shards, utc_now, bounds, retention)
-    monitor = PerformanceMonitor(store, shards, utc_now, bounds, retention)
+    monitor = PerformanceMonitor(store)
     notify = settings.notifications
     alert_store = FirestoreAlertStore()
     channels = channels_from_settings(notify, RequestsTransport(), SmtpTransport)
@@ -214,7 +215,7 @@ def build(settings: Settings) -> Services:
         FirestoreAuditLog(),
         GuardRails(pipeline.provider_control_max_open, pipeline.provider_control_keep_one_healthy),
         utc_now,
-        dispatch=lambda now: alerts.dispatch_notifications(now, Budget(ACTION_NOTIFY_SECONDS)),
+        dispatch=lambda now: alerts.dispatcher.dispatch(now, Budget(ACTION_NOTIFY_SECONDS)),
     )
 
     slos = SloService(FirestoreObjectiveStore(), monitor, utc_now)
@@ -326,13 +327,13 @@ def digest_service(
     email, slack = channels.get("email"), channels.get("slack")
 
     def opened(start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
-        history: list[dict[str, Any]] = alerts.list_alerts(
+        history: list[dict[str, Any]] = alerts.actions.alerts(
             AlertQuery(start=start, end=end, limit=10_000)
         )["history"]
         return history
 
     def backtest(rule: str, start: dt.datetime, end: dt.datetime, pages: float) -> dict[str, Any]:
-        return alerts.backtest(rule, start, end, None, pages)
+        return alerts.rule_book.backtest(rule, start, end, None, pages)
 
     kinds = [k.strip() for k in settings.notifications.digest_slack.split(",") if k.strip()]
     return DigestService(

@@ -16,9 +16,10 @@ from flask import Response as FlaskResponse
 
 from video_monitoring.adapters.firestore_fold import Fold
 from video_monitoring.alerting.controls import Change
-from video_monitoring.alerting.manager import RuleSet, RunReport
+from video_monitoring.alerting.evaluation import RunReport
 from video_monitoring.alerting.metrics import Snapshot
 from video_monitoring.alerting.notifications import DeliveryResult
+from video_monitoring.alerting.rule_book import RuleSet
 from video_monitoring.alerting.slo_objectives import Objective
 from video_monitoring.analytics.health import HealthInputs
 from video_monitoring.core.budget import Budget, run_within
@@ -190,7 +191,7 @@ class LiveTick:
 
     def rule_set(self) -> RuleSet:
         """The alert rules of this run."""
-        return self.app.alerts.rule_set()
+        return self.app.alerts.rule_book.rule_set()
 
     def snapshot(self, now: dt.datetime, anomaly_days: int, burn_windows: bool) -> Snapshot:
         """Every rule window's figures."""
@@ -229,11 +230,11 @@ class LiveTick:
 
     def evaluate(self, snapshot: Snapshot, report: RunReport, rules: RuleSet) -> None:
         """Evaluate the rules."""
-        self.app.alerts.check_alerts(snapshot, report, rules)
+        self.app.alerts.evaluation.evaluate(snapshot, report, rules)
 
     def escalate(self, now: dt.datetime, report: RunReport, rules: RuleSet) -> None:
         """Time-driven changes of open alerts."""
-        self.app.alerts.process_escalations(now, report, rules)
+        self.app.alerts.evaluation.escalate(now, report, rules)
 
     def respond(self, now: dt.datetime, rules: RuleSet, providers: list[str]) -> list[Change]:
         """Provider controls from the rules' actions."""
@@ -245,7 +246,7 @@ class LiveTick:
 
     def deliver(self, now: dt.datetime, budget: Budget) -> list[DeliveryResult]:
         """Deliver the outbox within the budget."""
-        return self.app.alerts.dispatch_notifications(now, budget)
+        return self.app.alerts.dispatcher.dispatch(now, budget)
 
     def store_daily_snapshots(self, now: dt.datetime) -> bool:
         """The daily snapshots, and the open days' user figures /user-insights reads."""

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from video_monitoring.alerting.controls import Change
-from video_monitoring.alerting.manager import RuleSet, RunReport
+from video_monitoring.alerting.evaluation import RunReport
 from video_monitoring.alerting.metrics import Snapshot
 from video_monitoring.alerting.notifications import DeliveryResult
+from video_monitoring.alerting.rule_book import RuleSet
 from video_monitoring.alerting.slo_objectives import Objective
 from video_monitoring.analytics.health import HealthInputs, system_figures
 from video_monitoring.core.budget import Budget

@@ -1,5 +1,6 @@
 """Rule tests in the promtool style: a synthetic series per 5-minute tick, expected states and
-messages at given ticks. Pure: the state machine of alert_engine, a fake clock, no storage."""
+messages at given ticks. Pure: the alert state machine (alerting/state_machine.py), a fake
+clock, no storage."""
 
 from __future__ import annotations
 
