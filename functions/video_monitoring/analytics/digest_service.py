@@ -143,7 +143,7 @@ class DigestService:
         self._slos = sources.slos
         self._accounts = accounts  # None: recipients are not checked (no identity provider)
 
-    def build(self, period: Period) -> dict[str, Any]:
+    def digest(self, period: Period) -> dict[str, Any]:
         """The digest of a period (the API's preview and what is sent)."""
         window = Window(start=period.start, end=period.end)
         before = period.previous()
@@ -229,7 +229,7 @@ class DigestService:
                         log.info("digest %s to %s skipped: %s", period.key, recipient.key, reason)
                         self._store.skip(period.key, recipient.key, now, reason)
                         continue
-                    digest = digest or self.build(period)
+                    digest = digest or self.digest(period)
                     self._send(to, digest)
                     sent[kind] = sent.get(kind, 0) + 1
                 except Exception as failure:  # recorded; a later run retries

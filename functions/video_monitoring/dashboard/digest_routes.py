@@ -34,7 +34,7 @@ def digest(service: DigestService, call: Call) -> Prepared:
     """GET /digest: the digest of the last whole day or week."""
     query: DigestQuery = call.query
     period = query.period or "weekly"
-    return lambda: service.build(last_complete(period, call.api.clock()))
+    return lambda: service.digest(last_complete(period, call.api.clock()))
 
 
 def my_digests(service: DigestService, call: Call) -> Prepared:
