@@ -12,7 +12,7 @@ NODE_STAMP := node_modules/.installed
 # functions/venv: what the Firebase CLI runs the functions with (its emulators and deploy).
 FN_STAMP := functions/venv/.installed
 
-.PHONY: serve demo test lint unit integration browser bench vendor clean
+.PHONY: serve demo test lint unit integration browser bench vendor clean monitoring
 
 $(STAMP): requirements.txt functions/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,12 @@ test: lint $(BQ_STAMP) $(NODE_STAMP) $(FN_STAMP)
 
 bench: $(STAMP) $(BQ_STAMP)
 	$(PY) bench/run_all.py --table docs/benchmarks-latest.md
+
+# Cloud Monitoring as code (docs/operations.md, Deploy): make monitoring PROJECT=<id>
+# [MONITORING_ARGS=--dry-run]; the uptime check, its alert policy and the ERROR log metric.
+monitoring: $(STAMP)
+	PYTHONPATH=functions $(PY) -m video_monitoring.runtime.monitoring_as_code --project $(PROJECT) \
+		--url $(or $(HEALTH_URL),https://$(PROJECT).web.app/api/health) $(MONITORING_ARGS)
 
 # Copy the browser libraries at their pinned versions (package.json) into hosting/vendor; the
 # copies are committed, so running the console needs no build step.

@@ -18,6 +18,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from local_stack.bigquery_emulator import BigQueryEmulator
 from local_stack.closed_loop import run_closed_loop, run_digest, run_slos
+from local_stack.demo_system import run_system_pressure
 from local_stack.launch import LaunchError, add_stack_arguments, default_env, launch
 from local_stack.receivers import Receivers
 from local_stack.stack import LocalStack
@@ -345,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         if warehouse_emulator is not None:
             ok = run_export(stack, warehouse_emulator, client, args.project) and ok
         ok = run_closed_loop(stack, client, args.project, last_tick(client), began) and ok
+        ok = run_system_pressure(stack, client, args.project, last_tick(client)) and ok
         ok = run_digest(stack, client, args.project, receivers.inbox, last_tick(client)) and ok
         print()
         print(f"query it:  curl -H 'Authorization: Bearer {token}' '{url}?window=24h'")
