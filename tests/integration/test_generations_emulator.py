@@ -143,14 +143,16 @@ def test_user_ids_and_figures_equal_the_exports(
 
 
 def test_each_page_is_in_the_audit_log(stack: Stack, db: firestore.Client) -> None:
+    def entries() -> dict[str, dict[str, Any]]:
+        found = ((d.id, d.to_dict() or {}) for d in db.collection("audit_log").stream())
+        return {i: e for i, e in found if e.get("action") == "generations.list"}
+
+    before = entries()
     first = get(stack, "/generations", status="failed", limit="5", **WINDOW).json()
     get(stack, "/generations", status="failed", limit="5", cursor=first["next"], **WINDOW)
-    entries = [
-        d.to_dict() or {}
-        for d in db.collection("audit_log").stream()
-        if (d.to_dict() or {}).get("action") == "generations.list"
-    ]
-    mine = [e for e in entries if e["details"].get("status") == "failed"]
+    assert get(stack, "/generations", status="lost", **WINDOW).status_code == 400
+    mine = [e for i, e in entries().items() if i not in before]
+    assert all(e["details"]["status"] == "failed" for e in mine)  # the refusal wrote nothing
     assert sorted(e["details"]["cursor"] for e in mine) == [False, True]
     assert {(e["target"], e["outcome"], e["details"]["rows"]) for e in mine} == {
         ("generations", "ok", 5)
