@@ -3,9 +3,10 @@ audited like an export, since it names users)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from video_monitoring.core.errors import InvalidArgument
+from video_monitoring.core.models import Status
 from video_monitoring.dashboard.generation_list import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -23,7 +24,7 @@ from video_monitoring.privacy.retention import RAW
 class GenerationsQuery(WindowQuery):
     """The window, the filters, the page size and the cursor of a later page."""
 
-    status: Literal["queued", "processing", "completed", "failed", "cancelled"] | None = None
+    status: Status | None = None
     errorCode: str | None = None
     limit: str | None = None
     cursor: str | None = None
