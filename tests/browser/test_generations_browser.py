@@ -121,6 +121,7 @@ def test_a_provider_row_opens_its_generations_page_by_page(drill: Drill) -> None
     page = drill.page()
     page.goto(f"{drill.url}/providers?window=24h")
     ready(page, "providers")
+    page.screenshot(path=str(drill.shots / "providers-links.png"), full_page=True)
     page.get_by_role("link", name=f"{PIKA} generations of pika: list them").click()
     ready(page, "generations")
     assert query_of(page) == {"window": "24h", "provider": "pika"}
@@ -172,6 +173,7 @@ def test_a_chart_bucket_links_to_its_minutes(drill: Drill) -> None:
     ready(page, "overview")
     volume = page.locator("figure", has_text="Generations per bucket")
     volume.locator("summary").click()
+    page.screenshot(path=str(drill.shots / "overview-bucket-links.png"), full_page=True)
     links = volume.locator("details a")
     trends = drill.api("/trends", window="1h", granularity="minute", horizon="0")
     busy = next(s for s in trends["series"] if s["total"] > 0)
@@ -182,4 +184,33 @@ def test_a_chart_bucket_links_to_its_minutes(drill: Drill) -> None:
     assert asked["from"] == busy["start"].replace(".000", "")
     body = drill.api("/generations", **asked)
     assert len(body["generations"]) == busy["total"] == len(shown_rows(page))
+    page.context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_page_passes_axe_and_works_from_the_keyboard(drill: Drill, width: int) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    page = drill.page()
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"{drill.url}/generations?window=24h&provider=pika&status=lost")
+    ready(page, "error")  # the API's 400, readable, naming the parameter
+    assert "status: expected one of" in page.locator("main").inner_text()
+    page.goto(f"{drill.url}/generations?window=24h&provider=pika")
+    ready(page, "generations")
+    results = Axe().run(page)
+    bad = [
+        f"{v['id']} ({v['impact']}): {v['nodes'][0]['target']}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert bad == []
+    page.screenshot(path=str(drill.shots / f"generations-{width}.png"), full_page=True)
+    # The status filter from the keyboard: a new list from its first page.
+    page.focus("#ctl-status")
+    page.keyboard.press("ArrowDown")  # any -> queued
+    page.wait_for_url("**/generations?*status=queued*")
+    ready(page, "generations")
+    assert query_of(page) == {"window": "24h", "provider": "pika", "status": "queued"}
+    assert page.get_by_text("No generation matches in this window.").is_visible()
     page.context.close()

@@ -77,7 +77,7 @@ export async function render(context) {
     h("nav", { class: "pager", "aria-label": "Pages" },
       params.has("cursor") ? h("a", { href: `${location.pathname}?${first}` }, "First page") : null,
       page.next ? h("a", { href: `${location.pathname}?${next}`, rel: "next" }, "Next page") : h("span", { class: "muted" }, "Last page"),
-      " ", h("a", { href: generationsHref({ ...windowParams(params), status: "failed" }) }, "Failed only")));
+      status === "failed" ? null : h("a", { href: generationsHref({ ...windowParams(params), status: "failed" }) }, "Failed only")));
 }
 
 /**
