@@ -69,6 +69,12 @@ ALLOWED = (
     Allowed("EXPORT_DATASETS", "ExportDataset", query("/export", "dataset"), "export datasets"),
     Allowed("EXPORT_FORMATS", "ExportFormat", query("/export", "format"), "export file formats"),
     Allowed("DIGEST_PERIODS", "DigestPeriod", query("/digest", "period"), "digest periods"),
+    Allowed(
+        "GENERATION_STATUSES",
+        "GenerationStatus",
+        query("/generations", "status"),
+        "statuses a generation list filters by",
+    ),
     Allowed("RULE_KINDS", "RuleKind", schema("AlertRule/properties/kind"), "alert rule kinds"),
     Allowed(
         "RULE_COMPARATORS", "Comparator", schema("AlertRule/properties/comparator"), "comparators"

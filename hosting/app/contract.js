@@ -67,6 +67,11 @@ export const DIGEST_PERIODS = Object.freeze(["daily", "weekly"]);
 /** @type {DigestPeriod} */
 export const DIGEST_PERIODS_DEFAULT = "weekly";
 
+// Statuses a generation list filters by.
+/** @typedef {"queued" | "processing" | "completed" | "failed" | "cancelled"} GenerationStatus */
+/** @type {ReadonlyArray<GenerationStatus>} */
+export const GENERATION_STATUSES = Object.freeze(["queued", "processing", "completed", "failed", "cancelled"]);
+
 // Alert rule kinds.
 /** @typedef {"threshold" | "anomaly" | "baseline" | "burn_rate"} RuleKind */
 /** @type {ReadonlyArray<RuleKind>} */
@@ -808,6 +813,42 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
 
 /**
  * @typedef {{
+ *   window: TimeWindow;
+ *   order: string;
+ *   generations: Array<GenerationRow>;
+ *   next: string | null;
+ * }} GenerationPage
+ */
+
+/**
+ * @typedef {{
+ *   generationId: string;
+ *   userId: string | null;
+ *   provider: string | null;
+ *   model: string | null;
+ *   status: "queued" | "processing" | "completed" | "failed" | "cancelled" | null;
+ *   userTier: string | null;
+ *   createdAt: string | null;
+ *   startedAt: string | null;
+ *   completedAt: string | null;
+ *   generationSeconds: number | null;
+ *   queueSeconds: number | null;
+ *   renderSeconds: number | null;
+ *   attempts: number | null;
+ *   fallbackFrom: string | null;
+ *   errorCode: string | null;
+ *   errorRetryable: boolean | null;
+ *   qualityScore: number | null;
+ *   userRating: number | null;
+ *   costUsd: number | null;
+ *   outputSeconds: number | null;
+ *   resolution: string | null;
+ *   features: Array<string> | null;
+ * }} GenerationRow
+ */
+
+/**
+ * @typedef {{
  *   "/summary": Summary;
  *   "/performance": Performance;
  *   "/trends": {
@@ -886,6 +927,7 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
  *     direction: "min" | "max";
  *   } };
  *   "/export-jobs/{jobId}": ExportJob;
+ *   "/generations": GenerationPage;
  *   "/alerts": {
  *     window: TimeWindow;
  *     active: Array<AlertInstance>;

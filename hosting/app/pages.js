@@ -37,9 +37,10 @@ export const PAGES = Object.freeze([
   { path: "/business", name: "business", nav: "Business", title: () => "Business", load: () => import("./pages/business.js") },
   { path: "/users", name: "users", nav: "Users", title: () => "Users", load: () => import("./pages/users.js") },
   { path: "/alerts", name: "alerts", nav: "Alerts", title: () => "Alerts", load: () => import("./pages/alerts.js") },
-  { path: "/alerts/:alertId", name: "alerts", title: (args) => `Alert ${args.alertId}`, load: () => import("./pages/alert.js") },
+  { path: "/alerts/:alertId", name: "alerts", title: (/** @type {Record<string, string>} */ args) => `Alert ${args.alertId}`, load: () => import("./pages/alert.js") },
   { path: "/rules", name: "rules", nav: "Rules", title: () => "Rules", load: () => import("./pages/rules.js") },
   { path: "/exports", name: "exports", nav: "Exports", title: () => "Exports", load: () => import("./pages/exports.js") },
+  { path: "/generations", name: "generations", title: () => "Generations", load: () => import("./pages/generations.js") },
 ]);
 
 /** @type {Page} */

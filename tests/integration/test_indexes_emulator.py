@@ -6,6 +6,7 @@ emulator) and checked against Firestore's index rules."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,10 +24,12 @@ from video_monitoring.adapters import _firestore
 from video_monitoring.adapters.firestore_alerts import FirestoreAlertStore
 from video_monitoring.adapters.firestore_digests import FirestoreDigestStore
 from video_monitoring.adapters.firestore_exports import FirestoreDaySource, FirestoreExportSource
+from video_monitoring.adapters.firestore_generations import FirestoreGenerations
 from video_monitoring.adapters.firestore_queue import FirestoreQueue
 from video_monitoring.adapters.firestore_store import FirestoreStore
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.files import DATASETS
+from video_monitoring.dashboard.generation_list import GenerationFilter
 from video_monitoring.ingest.drift_audit import LedgerAudit, differing_hours
 from video_monitoring.ingest.rollup import cover
 from video_monitoring.runtime.jobs import audit_ledgers
@@ -105,13 +108,14 @@ def needs_composite(shape: Shape) -> bool:
 def covered(shape: Shape, indexes: list[dict[str, Any]]) -> bool:
     equal = {f for f, op in shape.filters if op in EQUALITY}
     ranged = [f for f, op in shape.filters if op not in EQUALITY]
-    tail = [f for f, _ in shape.orders] or ranged[:1]
+    # A composite index serves its orders in its own directions (the inequality's is ascending).
+    tail = list(shape.orders) or [(f, "ASCENDING") for f in ranged[:1]]
     for index in indexes:
         if index["collectionGroup"] != shape.collection:
             continue
-        fields = [f["fieldPath"] for f in index["fields"]]
+        fields = [(f["fieldPath"], f.get("order")) for f in index["fields"]]
         head, rest = fields[: len(equal)], fields[len(equal) :]
-        if set(head) == equal and rest[: len(tail)] == tail:
+        if {f for f, _ in head} == equal and rest[: len(tail)] == tail:
             return True
     return False
 
@@ -155,6 +159,12 @@ def test_every_query_is_served_by_an_index(
             scoped = Window(start=window.start, end=window.end, provider=provider)
             exports.count(dataset, scoped)
             list(exports.rows(dataset, scoped))
+    # The drill-down: every combination of its filters, a first page and one after a cursor.
+    generations = FirestoreGenerations(db)
+    for provider, status, code in itertools.product((None, "pika"), (None, "failed"), (None, "x")):
+        wanted = GenerationFilter(window.model_copy(update={"provider": provider}), status, code)
+        generations.page(wanted, None, 5)
+        generations.page(wanted, (now, "queued-1"), 5)
     day_source = FirestoreDaySource(db)
     for model, collection, time_field, _ in TABLES.values():
         fields = list(model.model_fields)

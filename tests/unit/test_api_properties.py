@@ -21,6 +21,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.unit.generation_fakes import ListGenerations
 from tests.unit.queue_fakes import FakeQueue
 from tests.unit.test_access import ListAudit
 from tests.unit.test_alert_manager import World, degraded_world
@@ -46,6 +47,7 @@ from video_monitoring.dashboard.access import Bucket, Quota, take_token
 from video_monitoring.dashboard.alert_routes import ALERT_ID
 from video_monitoring.dashboard.app import ApiServices, Dashboard, FileExports
 from video_monitoring.dashboard.export_jobs import JOB_ID, ExportJobs, JobRequest, queue_job
+from video_monitoring.dashboard.generation_list import GenerationList
 from video_monitoring.dashboard.http import Request, Response, StreamResponse
 from video_monitoring.privacy.erasure import USER_ID
 from video_monitoring.privacy.pseudonyms import ANONYMOUS
@@ -126,6 +128,7 @@ class Api:
             capacity=CapacityService(
                 queue, QueueService(queue, ("pika", "runway")), world.monitor.cells, world.clock
             ),
+            generations=GenerationList(ListGenerations([generation(i) for i in range(3)])),
             quotas={
                 name: Quota(self.limiter, 10**9, dt.timedelta(minutes=1))
                 for name in ("reads", "actions", "exports")
@@ -279,7 +282,7 @@ def test_an_id_or_value_with_a_trailing_newline_is_refused_untouched(
                 "rule": "slow_generation", "period": "weekly", "status": "open", "limit": "5",
                 "severity": "warning", "granularity": "hour", "metric": "total", "horizon": "2",
                 "from": "2026-11-24T09:00:00Z", "to": "2026-11-24T10:00:00Z", "threshold": "1",
-                "pagesPerWeek": "1"}[name]  # fmt: skip
+                "pagesPerWeek": "1", "errorCode": "timeout", "cursor": "e30"}[name]  # fmt: skip
         base = {"dataset": "generations"} if path == "/export" else {}
         cases.append((url, base | {name: good + "\n"}))
     body = BODIES.get(path) if method != "GET" else None

@@ -14,6 +14,7 @@ from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
 from tests.unit.alert_fakes import FakeAlertStore
 from tests.unit.fakes import FakeStore, FixedClock
+from tests.unit.generation_fakes import ListGenerations
 from tests.unit.queue_fakes import FakeQueue
 from tests.unit.test_alert_manager import degraded_world
 from tests.unit.test_capacity import jobs as queue_jobs
@@ -39,6 +40,7 @@ from video_monitoring.config.settings import DashboardSettings
 from video_monitoring.dashboard.app import ApiServices, Dashboard, FileExports
 from video_monitoring.dashboard.export_jobs import ExportJobs, run_job
 from video_monitoring.dashboard.files import FORMATS
+from video_monitoring.dashboard.generation_list import GenerationList
 from video_monitoring.dashboard.http import Request, StreamResponse
 from video_monitoring.ingest.service import IngestService
 from video_monitoring.privacy.erasure import ErasureReport, erase_user
@@ -91,6 +93,7 @@ def test_documented_paths_are_the_served_routes() -> None:
         capacity=CapacityService(
             FakeQueue(), QueueService(FakeQueue(), ("pika",)), monitor.cells, clock
         ),
+        generations=GenerationList(ListGenerations()),
     ))  # fmt: skip
     assert set(spec["paths"]) == dashboard.paths()
     summary = spec["components"]["schemas"]["Summary"]
@@ -137,6 +140,10 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         capacity=CapacityService(
             queue, QueueService(queue, ("pika", "runway")), world.monitor.cells, world.clock
         ),
+        generations=GenerationList(ListGenerations([
+            generation(i, createdAt=world.clock.now - dt.timedelta(minutes=i + 1))
+            for i in range(3)
+        ])),
     ))  # fmt: skip
     alert_id = next(iter(world.alerts.instances))
     # Over the csv cap: a 202 naming the job, which the worker then writes.
@@ -193,6 +200,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         ),
         ("/slos", "get"): ("GET", "/slos", b"NOPARAMS"),
         ("/export-jobs/{jobId}", "get"): ("GET", f"/export-jobs/{job_id}", b"NOPARAMS"),
+        ("/generations", "get"): ("GET", "/generations", b""),
         ("/slos/{sloId}", "get"): ("GET", "/slos/generation_latency", b"NOPARAMS"),
         ("/slos/{sloId}", "put"): (
             "PUT", "/slos/generation_success", b'{"sli": "success", "target": 0.99}'

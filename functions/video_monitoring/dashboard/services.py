@@ -1,6 +1,6 @@
 """What the API is served from: the analytics engine, the clock and limits always; alerts,
-exports, export jobs, erasure, health, provider controls, digests, objectives and capacity
-when configured (a route whose service is None is not served)."""
+exports, export jobs, erasure, health, provider controls, digests, objectives, capacity
+and the generation list when configured (a route whose service is None is not served)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from video_monitoring.dashboard.access import AuditLog, DenialCounter, Quota
 from video_monitoring.dashboard.auth import Caller
 from video_monitoring.dashboard.export_jobs import ExportJobs
 from video_monitoring.dashboard.files import FileExports
+from video_monitoring.dashboard.generation_list import GenerationList
 from video_monitoring.dashboard.params import parse_window
 from video_monitoring.dashboard.routes import RouteClass
 from video_monitoring.privacy.erasure import ErasureReport
@@ -54,6 +55,7 @@ class ApiServices:
     denials: DenialCounter | None = None
     jobs: ExportJobs | None = None
     capacity: CapacityService | None = None
+    generations: GenerationList | None = None
 
     def window(self, params: Mapping[str, str], kept: str | None = None) -> Window:
         """The request's window; with `kept=RAW`, a 400 naming `from` when it starts before

@@ -13,6 +13,7 @@ from video_monitoring.dashboard import (
     digest_routes,
     export_job_routes,
     export_routes,
+    generation_routes,
     privacy_routes,
     read_routes,
     rule_routes,
@@ -51,6 +52,11 @@ ROUTES: tuple[Route, ...] = (
         rate_class="exports", audit=Audit("export", export_routes.export_target),
     ),
     Route("GET", "/export-jobs/{jobId}", export_job_routes.job, uses="jobs"),
+    Route(
+        "GET", "/generations", generation_routes.generations, uses="generations",
+        query=generation_routes.GenerationsQuery,
+        audit=Audit("generations.list", generation_routes.generations_target),
+    ),
     Route("GET", "/system", capacity_routes.system, uses="capacity", query=WindowQuery),
     Route(
         "GET", "/capacity", capacity_routes.capacity_list, uses="capacity", query=WindowQuery

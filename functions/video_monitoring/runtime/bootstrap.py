@@ -28,6 +28,7 @@ from video_monitoring.adapters.firestore_exports import (
     FirestoreExportSource,
     FirestoreRunLog,
 )
+from video_monitoring.adapters.firestore_generations import FirestoreGenerations
 from video_monitoring.adapters.firestore_health import FirestoreHealth
 from video_monitoring.adapters.firestore_queue import FirestoreQueue
 from video_monitoring.adapters.firestore_slos import FirestoreObjectiveStore
@@ -70,6 +71,7 @@ from video_monitoring.dashboard.app import ApiServices, Dashboard, FileExports
 from video_monitoring.dashboard.auth import verify
 from video_monitoring.dashboard.export_jobs import ExportJobs
 from video_monitoring.dashboard.files import ExportSource, export_source
+from video_monitoring.dashboard.generation_list import GenerationList
 from video_monitoring.dashboard.routes import RouteClass
 from video_monitoring.dashboard.standing import AccountCache
 from video_monitoring.ingest.bounds import Bounds
@@ -261,6 +263,8 @@ def build(settings: Settings) -> Services:
         digests=digests,
         slos=slos,
         capacity=capacity,
+        # User ids leave the drill-down as they leave the exports (pseudonymised where set).
+        generations=GenerationList(FirestoreGenerations(), settings.bigquery.key),
     )
     dashboard = Dashboard(api)
     return Services(

@@ -8,6 +8,7 @@ import { get } from "../api.js";
 import { alertRows } from "../panels/alerts.js";
 import { TimeChart, forecastBand } from "../panels/charts.js";
 import { controlBar, granularity, previousWindow, windowParams } from "../panels/controls.js";
+import { bucketDrill } from "../panels/drill.js";
 import { sloPanel } from "../panels/slos.js";
 import { h, num, pct, replace, secs, usd, when } from "../ui.js";
 
@@ -142,8 +143,11 @@ export async function render(context) {
     replace(tiles, TILES.map((spec) => tile(spec, data, data.before, targets)));
     const x = trends.series.map((p) => p.start);
     const forecast = trends.forecast;
+    // Each bucket links to its generations (the success chart's to its failed ones).
+    const drill = bucketDrill(trends.granularity, { provider: base.provider });
     volume.update({
       x,
+      drill,
       lines: [{ label: "generations", values: trends.series.map((p) => p.total) }],
       band: forecastBand(forecast),
       marks: trends.anomalies.map((a) => ({ x: a.start, value: a.value })),
@@ -152,12 +156,14 @@ export async function render(context) {
     });
     success.update({
       x,
+      drill: bucketDrill(trends.granularity, { provider: base.provider, status: "failed" }),
       lines: [{ label: "success rate", values: trends.series.map((p) => p.successRate) }],
       threshold: targets.successRate ? targets.successRate.value : null,
       summary: `target ${pct(targets.successRate?.value, 1)} shown as the dashed line`,
     });
     latency.update({
       x,
+      drill,
       lines: /** @type {const} */ (["p50", "p95", "p99"]).map((q) => ({ label: q, values: trends.series.map((p) => p.generationTimeSeconds[q]) })),
       summary: "percentiles from the rollups' sketch (within 2% relative error)",
     });

@@ -5,6 +5,7 @@
 import { get } from "../api.js";
 import { TimeChart } from "../panels/charts.js";
 import { controlBar, granularity, windowParams } from "../panels/controls.js";
+import { bucketDrill, generationsLink } from "../panels/drill.js";
 import { table } from "../panels/table.js";
 import { controlBadge } from "../panels/traffic.js";
 import { h, num, pct, replace, secs, usd, when } from "../ui.js";
@@ -12,11 +13,16 @@ import { h, num, pct, replace, secs, usd, when } from "../ui.js";
 /** @import { GetResponses } from "../contract.js" */
 /** @typedef {GetResponses["/providers"]["providers"][number] & { q?: GetResponses["/quality"]["providers"][number] }} Row */
 
-/** @param {Record<string, number> | undefined} errors */
-function errorMix(errors) {
+/**
+ * Each error code with its count, linked to the provider's failed generations with that code.
+ * @param {Record<string, number> | undefined} errors
+ * @param {Record<string, string>} filters the window and provider
+ */
+function errorMix(errors, filters) {
   const entries = Object.entries(errors || {}).sort((a, b) => b[1] - a[1]);
   if (!entries.length) return "none";
-  return entries.map(([code, count]) => `${code} ${count}`).join(", ");
+  return entries.map(([code, count], i) => [i ? ", " : "",
+    generationsLink(`${code} ${count}`, { ...filters, status: "failed", errorCode: code })]);
 }
 
 // What bought no output: failed jobs and the failed attempts of retried ones (docs/figures.md).
@@ -39,7 +45,8 @@ export async function render(context) {
   const columns = [
     { label: "Provider", value: (p) => h("a", { href: `/?provider=${encodeURIComponent(p.provider)}` }, p.provider), sort: (p) => p.provider },
     { label: "Traffic", value: (p) => h("span", { title: control.get(p.provider)?.reason || "" }, controlBadge(control.get(p.provider))), sort: (p) => control.get(p.provider)?.weight ?? 1 },
-    { label: "Generations", value: (p) => num(p.generations.total), num: true, sort: (p) => p.generations.total },
+    { label: "Generations", num: true, sort: (p) => p.generations.total,
+      value: (p) => generationsLink(num(p.generations.total), { ...window, provider: p.provider }, `${num(p.generations.total)} generations of ${p.provider}: list them`) },
     { label: "Success rate", value: (p) => h("span", { "data-provider-figure": `${p.provider}.successRate` }, pct(p.successRate, 2)), num: true, sort: (p) => p.successRate },
     { label: "p95 time", value: (p) => secs(p.generationTimeSeconds.p95), num: true, sort: (p) => p.generationTimeSeconds.p95 },
     { label: "Quality", value: (p) => num(p.quality?.avgScore, 2), num: true, sort: (p) => p.quality?.avgScore },
@@ -48,7 +55,7 @@ export async function render(context) {
     { label: "Spent on failures", num: true, sort: (p) => wasted(p),
       value: (p) => h("span", { "data-provider-figure": `${p.provider}.wasted`, title: `failed jobs ${usd(p.failedCostUsd)}, failed retry attempts ${usd(p.retryWasteUsd)}` },
         usd(wasted(p)), p.costUsd ? ` (${pct(wasted(p) / p.costUsd, 0)})` : "") },
-    { label: "Errors", value: (p) => errorMix(p.errors), sort: (p) => Object.values(p.errors || {}).reduce((a, b) => a + b, 0) },
+    { label: "Errors", value: (p) => errorMix(p.errors, { ...window, provider: p.provider }), sort: (p) => Object.values(p.errors || {}).reduce((a, b) => a + b, 0) },
   ];
   /** @returns {HTMLElement} */
   const draw = () => replace(holder, table(columns, rows, {
@@ -71,7 +78,9 @@ export async function render(context) {
     multiples.append(rate.el, p95.el);
     const trends = await get("/trends", { ...window, provider: name, granularity: granularity(params), horizon: 0 });
     const x = trends.series.map((s) => s.start);
-    rate.update({ x, lines: [{ label: "success", values: trends.series.map((s) => s.successRate) }] });
-    p95.update({ x, lines: [{ label: "p95", values: trends.series.map((s) => s.generationTimeSeconds.p95) }] });
+    const drill = bucketDrill(trends.granularity, { provider: name });
+    rate.update({ x, drill: bucketDrill(trends.granularity, { provider: name, status: "failed" }),
+      lines: [{ label: "success", values: trends.series.map((s) => s.successRate) }] });
+    p95.update({ x, drill, lines: [{ label: "p95", values: trends.series.map((s) => s.generationTimeSeconds.p95) }] });
   }));
 }

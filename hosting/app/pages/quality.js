@@ -3,6 +3,7 @@
 
 import { get } from "../api.js";
 import { controlBar, windowParams } from "../panels/controls.js";
+import { generationsLink } from "../panels/drill.js";
 import { table } from "../panels/table.js";
 import { tile } from "../panels/tiles.js";
 import { h, num, pct, replace, when } from "../ui.js";
@@ -11,7 +12,8 @@ import { h, num, pct, replace, when } from "../ui.js";
 export async function render(context) {
   const { main, params } = context;
   const bar = await controlBar(context);
-  const body = await get("/quality", windowParams(params));
+  const window = windowParams(params);
+  const body = await get("/quality", window);
   const o = body.overall;
   const tiers = Object.entries(body.byTier || {}).map(([tier, t]) => ({ tier, ...t }));
   const bands = body.qualityVsSatisfaction?.byQualityBand || [];
@@ -35,7 +37,7 @@ export async function render(context) {
     h("h2", {}, "Provider ranking"),
     h("p", { class: "muted" }, body.ranking?.method || ""),
     table([
-      { label: "Provider", value: (p) => p.provider },
+      { label: "Provider", value: (p) => generationsLink(p.provider, { ...window, provider: p.provider }, `${p.provider}: list its generations`) },
       { label: "Rank score", value: (p) => num(p.rankScore, 3), num: true },
       { label: "Quality (shrunk)", value: (p) => num(p.quality?.shrunkScore, 2), num: true },
       { label: "Rating", value: (p) => num(p.satisfaction?.avgRating, 2), num: true },

@@ -19,6 +19,7 @@ import { h } from "../ui.js";
  * @property {number | null} [threshold]
  * @property {Array<{ x: string, value: Value }>} [marks]
  * @property {string} [summary]
+ * @property {(x: string) => string} [drill] the URL of the generations behind bucket `x`
  */
 
 /** @param {string} name */
@@ -61,7 +62,12 @@ export class TimeChart {
     this.plotEl = h("div", { class: "plot", style: `min-height:${spec.height || 220}px` });
     this.summary = h("p", { class: "muted", style: "font-size:12px;margin:4px 0 0" });
     this.title = h("h3", {}, spec.title);
-    this.el = h("figure", { class: "chart", style: "margin:0" }, this.title, this.plotEl, this.summary);
+    // Links to the generations behind each bucket; a click on the plot follows its bucket's.
+    this.drillEl = h("div", {});
+    /** @type {string[]} */
+    this.buckets = [];
+    this.el = h("figure", { class: "chart", style: "margin:0" }, this.title, this.plotEl, this.summary, this.drillEl);
+    this.plotEl.addEventListener("click", () => this.follow());
     this.observer = new ResizeObserver(() => this.resize());
     this.observer.observe(this.plotEl);
   }
@@ -74,11 +80,38 @@ export class TimeChart {
     return Math.max(240, this.plotEl.clientWidth || 400);
   }
 
+  /** Follow the link of the bucket under the cursor (the console's router takes the click). */
+  follow() {
+    const i = this.plot?.cursor.idx;
+    const x = i === null || i === undefined ? undefined : this.buckets[i];
+    const link = x && [...this.drillEl.querySelectorAll("a")].find((a) => a.dataset.bucket === x);
+    if (link) link.click();
+  }
+
+  /** @param {ChartData} data */
+  drill(data) {
+    const drill = data.drill;
+    const shown = drill ? data.x.join("|") : "";
+    this.plotEl.style.cursor = drill ? "pointer" : "";
+    if (shown === this.drillEl.dataset.shown) return;
+    this.drillEl.dataset.shown = shown;
+    if (!drill) {
+      this.drillEl.replaceChildren();
+      return;
+    }
+    const links = data.x.map((x) => h("li", {}, h("a", { href: drill(x), dataset: { bucket: x } },
+      new Date(x).toLocaleString("en-GB", { timeZone: "UTC", dateStyle: "medium", timeStyle: "short" }), " UTC")));
+    this.drillEl.replaceChildren(h("details", { class: "drill-list" },
+      h("summary", {}, `Generations behind each bucket (${this.spec.title})`), h("ul", {}, links)));
+  }
+
   /** @param {ChartData} data */
   update(data) {
+    this.drill(data);
     // Every x: the series' buckets, then forecast buckets after them.
     const xs = [...new Set([...data.x, ...(data.band ? data.band.x : [])])].sort();
     const index = new Map(xs.map((x, i) => [x, i]));
+    this.buckets = xs.map((x) => (data.x.includes(x) ? x : ""));
     /**
      * @param {Array<[string, Value]>} pairs
      * @returns {Array<number | null>}
