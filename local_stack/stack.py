@@ -314,7 +314,10 @@ class LocalStack:
             "namespace": "(default)",
             "document": {"value": document, "matchType": "PATH_PATTERN"},
         }
-        requests.post(url, json=body, timeout=10).raise_for_status()
+        # One try with a long read timeout rather than retries: a registration the emulator
+        # finished after a timed-out request could register the trigger twice. A JVM starting
+        # on a loaded machine has taken over 10 s to answer the first registration.
+        requests.post(url, json=body, timeout=(10, 60)).raise_for_status()
 
     def stop(self) -> None:
         """Stop the emulator, then the host, then the Auth emulator."""
