@@ -338,8 +338,33 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
  *     forecastMonthUsd: number;
  *     monthlyBudgetUsd: number | null;
  *     budgetForecastShare: number | null;
+ *     forecast: DemandForecast;
  *   }>;
  * }} Capacity
+ */
+
+/**
+ * @typedef {{
+ *   model: "trend+hour-of-week" | "hour-of-day" | "none";
+ *   historyDays: number;
+ *   historyStart: string | null;
+ *   trendPerDay: number | null;
+ *   meanBusySeconds: number | null;
+ *   capacityPerHour: number | null;
+ *   limitedBy: "maxConcurrent" | "maxPerMinute" | null;
+ *   days: Array<{
+ *     date: string;
+ *     peakPerHour: number;
+ *     peakAt: string;
+ *     utilization: number | null;
+ *   }>;
+ *   observed: Array<{
+ *     date: string;
+ *     peakPerHour: number;
+ *   }>;
+ *   headroom: number | null;
+ *   crosses80At: string | null;
+ * }} DemandForecast
  */
 
 /**

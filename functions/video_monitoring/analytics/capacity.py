@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from video_monitoring.alerting.rules import parse_model
+from video_monitoring.analytics.planning import Planner
 from video_monitoring.analytics.queue import (
     LIVE_WAIT_SPAN,
     OVERALL,
@@ -113,11 +114,13 @@ class CapacityService:
         queue: QueueService,
         cells: Callable[[Window], Cells],
         clock: Callable[[], dt.datetime],
+        planner: Planner | None = None,
     ) -> None:
         self._store = store
         self._queue = queue
         self._cells = cells
         self._clock = clock
+        self._planner = planner or Planner()
 
     @property
     def queue(self) -> QueueService:
@@ -150,6 +153,7 @@ class CapacityService:
         minutes = (window.end - window.start).total_seconds() / 60
         cells = self._cells(window)
         spent = self.month_to_date(now, providers)
+        forecasts = self.plan(now, providers, stored)
         rows = []
         for p in providers:
             limits = stored.get(p, ProviderCapacity())
@@ -177,6 +181,7 @@ class CapacityService:
                     "forecastMonthUsd": forecast,
                     "monthlyBudgetUsd": limits.monthly_budget_usd,
                     "budgetForecastShare": ratio(forecast, limits.monthly_budget_usd),
+                    "forecast": forecasts[p],
                 }
             )
         return {
@@ -186,6 +191,15 @@ class CapacityService:
             "quotaErrorCodes": sorted(QUOTA_ERROR_CODES),
             "providers": rows,
         }
+
+    def plan(
+        self, now: dt.datetime, providers: Sequence[str], stored: Mapping[str, ProviderCapacity]
+    ) -> dict[str, dict[str, Any]]:
+        """Each provider's 14-day peak-hour demand forecast against its limits."""
+        limits = {p: stored.get(p, ProviderCapacity()) for p in providers}
+        return self._planner.forecasts(
+            now, {p: (c.max_concurrent, c.max_per_minute) for p, c in limits.items()}
+        )
 
     def check_provider(self, provider: str) -> None:
         """A 400 for a malformed id or `other`, a 404 for a provider neither tracked nor

@@ -51,6 +51,7 @@ from video_monitoring.analytics.digests import DigestService, DigestSources, sen
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.health import HealthCheck
 from video_monitoring.analytics.performance import PerformanceMonitor
+from video_monitoring.analytics.planning import Planner, hourly_cells
 from video_monitoring.analytics.queue import QueueService
 from video_monitoring.analytics.slos import SloService
 from video_monitoring.config.settings import (
@@ -222,7 +223,8 @@ def build(settings: Settings) -> Services:
 
     queue_store = FirestoreQueue()
     queue = QueueService(queue_store, settings.rollups.tracked_providers)
-    capacity = CapacityService(queue_store, queue, monitor.cells, utc_now)
+    planner = Planner(functools.partial(hourly_cells, store))
+    capacity = CapacityService(queue_store, queue, monitor.cells, utc_now, planner)
 
     def overall_backlog(now: dt.datetime) -> tuple[int, int]:
         return store.backlog(now - stuck_after).get("overall", (0, 0))
