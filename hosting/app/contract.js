@@ -596,6 +596,24 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
  *     total: number;
  *     successRate: number | null;
  *   }>;
+ *   capacity?: ({
+ *     crossing: Array<{
+ *       provider: string;
+ *       crosses80At: string;
+ *       headroom: number;
+ *       capacityPerHour: number;
+ *       peakPerHour: number;
+ *       limitedBy: "maxConcurrent" | "maxPerMinute";
+ *     }>;
+ *     budgets: Array<{
+ *       provider: string;
+ *       monthToDateUsd: number;
+ *       forecastMonthUsd: number;
+ *       monthlyBudgetUsd: number;
+ *       budgetForecastShare: number | null;
+ *       over: boolean;
+ *     }>;
+ *   } | null);
  * }} Digest
  */
 

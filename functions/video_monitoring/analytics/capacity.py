@@ -201,6 +201,24 @@ class CapacityService:
             now, {p: (c.max_concurrent, c.max_per_minute) for p, c in limits.items()}
         )
 
+    def outlook(self, now: dt.datetime) -> list[dict[str, Any]]:
+        """Per provider as of `now`: the month's spend and forecast against the budget, and
+        the peak-hour demand forecast against capacity (the weekly digest's section)."""
+        stored = self._store.capacities()
+        providers = self._providers(stored)
+        spent = self.month_to_date(now, providers)
+        forecasts = self.plan(now, providers, stored)
+        rows = []
+        for p in providers:
+            budget = stored.get(p, ProviderCapacity()).monthly_budget_usd
+            month = month_forecast(spent[p], now)
+            rows.append({
+                "provider": p, "monthToDateUsd": spent[p], "forecastMonthUsd": month,
+                "monthlyBudgetUsd": budget, "budgetForecastShare": ratio(month, budget),
+                "forecast": forecasts[p],
+            })  # fmt: skip
+        return rows
+
     def check_provider(self, provider: str) -> None:
         """A 400 for a malformed id or `other`, a 404 for a provider neither tracked nor
         configured: a client cannot grow the collection."""
