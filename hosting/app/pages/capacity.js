@@ -51,7 +51,8 @@ export async function render(context) {
       h("p", { class: "muted" }, `In flight now (${when(body.asOf)}); starts and quota errors over ${when(body.window.from)} – ${when(body.window.to)}; spend since ${when(body.monthStart)}.`),
       holder,
       h("h2", {}, "Peak-hour demand forecast, 14 days"),
-      h("div", { class: "small-multiples" }, body.providers.map((r) => capacityPanel(r, isAdmin, draw))));
+      // One provider a row: its figures, a 14-day chart and the form need the width.
+      h("div", { style: "display:grid;gap:14px" }, body.providers.map((r) => capacityPanel(r, isAdmin, draw))));
   };
   await draw();
 }

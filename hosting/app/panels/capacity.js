@@ -117,6 +117,6 @@ export function capacityPanel(row, isAdmin, onSaved) {
       h("dt", {}, "Capacity per hour"), fig("capacityPerHour", num(f.capacityPerHour, 1)),
       h("dt", {}, "Headroom at the forecast peak"), fig("headroom", pct(f.headroom, 1)),
       h("dt", {}, "Reaches 80%"), fig("crosses80At", f.crosses80At || (f.capacityPerHour === null ? "–" : "not within 14 days"))),
-    forecastChart(row),
+    f.model === "none" ? h("p", { class: "muted" }, "No forecast yet: less than one whole day of history.") : forecastChart(row),
     isAdmin ? limitsForm(row, onSaved) : null);
 }
