@@ -26,7 +26,7 @@ SCRIPTS = [
     "export_bench.py",
     "bigquery_export_bench.py", "console_bench.py", "backtest_bench.py", "digest_bench.py",
     "slo_bench.py", "identity_bench.py", "fold_quarantine_bench.py",
-    "generations_bench.py", "tick_bench.py",
+    "generations_bench.py", "tick_bench.py", "capacity_forecast_bench.py",
 ]  # fmt: skip
 
 

@@ -343,8 +343,33 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
  *     forecastMonthUsd: number;
  *     monthlyBudgetUsd: number | null;
  *     budgetForecastShare: number | null;
+ *     forecast: DemandForecast;
  *   }>;
  * }} Capacity
+ */
+
+/**
+ * @typedef {{
+ *   model: "trend+hour-of-week" | "hour-of-day" | "none";
+ *   historyDays: number;
+ *   historyStart: string | null;
+ *   trendPerDay: number | null;
+ *   meanBusySeconds: number | null;
+ *   capacityPerHour: number | null;
+ *   limitedBy: "maxConcurrent" | "maxPerMinute" | null;
+ *   days: Array<{
+ *     date: string;
+ *     peakPerHour: number;
+ *     peakAt: string;
+ *     utilization: number | null;
+ *   }>;
+ *   observed: Array<{
+ *     date: string;
+ *     peakPerHour: number;
+ *   }>;
+ *   headroom: number | null;
+ *   crosses80At: string | null;
+ * }} DemandForecast
  */
 
 /**
@@ -576,6 +601,24 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
  *     total: number;
  *     successRate: number | null;
  *   }>;
+ *   capacity?: ({
+ *     crossing: Array<{
+ *       provider: string;
+ *       crosses80At: string;
+ *       headroom: number;
+ *       capacityPerHour: number;
+ *       peakPerHour: number;
+ *       limitedBy: "maxConcurrent" | "maxPerMinute";
+ *     }>;
+ *     budgets: Array<{
+ *       provider: string;
+ *       monthToDateUsd: number;
+ *       forecastMonthUsd: number;
+ *       monthlyBudgetUsd: number;
+ *       budgetForecastShare: number | null;
+ *       over: boolean;
+ *     }>;
+ *   } | null);
  * }} Digest
  */
 

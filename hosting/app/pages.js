@@ -41,6 +41,7 @@ export const PAGES = Object.freeze([
   { path: "/rules", name: "rules", nav: "Rules", title: () => "Rules", load: () => import("./pages/rules.js") },
   { path: "/exports", name: "exports", nav: "Exports", title: () => "Exports", load: () => import("./pages/exports.js") },
   { path: "/generations", name: "generations", title: () => "Generations", load: () => import("./pages/generations.js") },
+  { path: "/capacity", name: "capacity", nav: "Capacity", title: () => "Capacity", load: () => import("./pages/capacity.js") },
 ]);
 
 /** @type {Page} */

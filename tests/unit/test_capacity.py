@@ -115,6 +115,7 @@ def test_capacity_sets_what_runs_now_against_each_providers_limits() -> None:
     )
     rows = {r["provider"]: r for r in service(queue, world).capacity(WINDOW)["providers"]}
     assert list(rows) == ["pika", "runway"]
+    assert rows["runway"].pop("forecast")["model"] == "none"  # no hourly history: test_planning
     # NOW is in November 2026 (30 days): spend per second so far, times the month's seconds.
     assert (NOW.year, NOW.month) == (2026, 11)
     elapsed = (NOW - dt.datetime(2026, 11, 1, tzinfo=dt.UTC)).total_seconds()

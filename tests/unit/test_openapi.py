@@ -22,6 +22,7 @@ from tests.unit.test_dashboard import NOW, json_response, verifier
 from tests.unit.test_digest import MemoryStore
 from tests.unit.test_export import ListSource, generation
 from tests.unit.test_export_jobs import DictFiles, DictJobs
+from tests.unit.test_planning import linear_hours
 from tests.unit.test_slo import FakeObjectiveStore
 from video_monitoring.alerting.actions import AlertQuery
 from video_monitoring.alerting.controls import GuardRails
@@ -29,12 +30,13 @@ from video_monitoring.alerting.manager import AlertManager
 from video_monitoring.alerting.notifications import Delivery
 from video_monitoring.alerting.responder import ProviderResponder
 from video_monitoring.alerting.rules import METRICS
-from video_monitoring.analytics.capacity import CapacityService
+from video_monitoring.analytics.capacity import CapacityService, ProviderCapacity
 from video_monitoring.analytics.digest_service import DigestService, DigestSources
 from video_monitoring.analytics.error_budgets import SloService
 from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.health import ExportStatus, HealthCheck, HealthInputs
 from video_monitoring.analytics.performance import PerformanceMonitor
+from video_monitoring.analytics.planning import Planner
 from video_monitoring.analytics.queue import QueueService
 from video_monitoring.config.settings import DashboardSettings
 from video_monitoring.dashboard.app import ApiServices, Dashboard, FileExports
@@ -119,7 +121,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
     IngestService(world.store).record_app_event("up")
     source = ListSource({"video_generation_metrics": [generation(i) for i in range(3)]})
     jobs = ExportJobs(DictJobs(), DictFiles())
-    queue = FakeQueue(queue_jobs())
+    queue = FakeQueue(queue_jobs(), {"runway": ProviderCapacity(max_concurrent=2)})
     dashboard = Dashboard(ApiServices(
         AnalyticsEngine(world.store, world.monitor), world.clock, 400,
         verifier=verifier, alerts=world.manager,
@@ -138,7 +140,8 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         ),
         slos=SloService(FakeObjectiveStore(), world.monitor, world.clock),
         capacity=CapacityService(
-            queue, QueueService(queue, ("pika", "runway")), world.monitor.cells, world.clock
+            queue, QueueService(queue, ("pika", "runway")), world.monitor.cells, world.clock,
+            Planner(lambda start, end: linear_hours(14)),  # a forecast with every field set
         ),
         generations=GenerationList(ListGenerations([
             generation(i, createdAt=world.clock.now - dt.timedelta(minutes=i + 1))

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from video_monitoring.alerting.rules import parse_model
+from video_monitoring.analytics.planning import Planner
 from video_monitoring.analytics.queue import (
     LIVE_WAIT_SPAN,
     OVERALL,
@@ -115,11 +116,13 @@ class CapacityService:
         queue: QueueService,
         cells: Callable[[Window], Cells],
         clock: Callable[[], dt.datetime],
+        planner: Planner | None = None,
     ) -> None:
         self._store = store
         self._queue = queue
         self._cells = cells
         self._clock = clock
+        self._planner = planner or Planner()
 
     @property
     def queue(self) -> QueueService:
@@ -152,6 +155,7 @@ class CapacityService:
         minutes = (window.end - window.start).total_seconds() / 60
         cells = self._cells(window)
         spent = self.month_to_date(now, providers)
+        forecasts = self.plan(now, providers, stored)
         rows = []
         for p in providers:
             limits = stored.get(p, ProviderCapacity())
@@ -179,6 +183,7 @@ class CapacityService:
                     "forecastMonthUsd": forecast,
                     "monthlyBudgetUsd": limits.monthly_budget_usd,
                     "budgetForecastShare": ratio(forecast, limits.monthly_budget_usd),
+                    "forecast": forecasts[p],
                 }
             )
         return {
@@ -188,6 +193,33 @@ class CapacityService:
             "quotaErrorCodes": sorted(QUOTA_ERROR_CODES),
             "providers": rows,
         }
+
+    def plan(
+        self, now: dt.datetime, providers: Sequence[str], stored: Mapping[str, ProviderCapacity]
+    ) -> dict[str, dict[str, Any]]:
+        """Each provider's 14-day peak-hour demand forecast against its limits."""
+        limits = {p: stored.get(p, ProviderCapacity()) for p in providers}
+        return self._planner.forecasts(
+            now, {p: (c.max_concurrent, c.max_per_minute) for p, c in limits.items()}
+        )
+
+    def outlook(self, now: dt.datetime) -> list[dict[str, Any]]:
+        """Per provider as of `now`: the month's spend and forecast against the budget, and
+        the peak-hour demand forecast against capacity (the weekly digest's section)."""
+        stored = self._store.capacities()
+        providers = self._providers(stored)
+        spent = self.month_to_date(now, providers)
+        forecasts = self.plan(now, providers, stored)
+        rows = []
+        for p in providers:
+            budget = stored.get(p, ProviderCapacity()).monthly_budget_usd
+            month = month_forecast(spent[p], now)
+            rows.append({
+                "provider": p, "monthToDateUsd": spent[p], "forecastMonthUsd": month,
+                "monthlyBudgetUsd": budget, "budgetForecastShare": ratio(month, budget),
+                "forecast": forecasts[p],
+            })  # fmt: skip
+        return rows
 
     def check_provider(self, provider: str) -> None:
         """A 400 for a malformed id or `other`, a 404 for a provider neither tracked nor

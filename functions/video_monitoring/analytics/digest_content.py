@@ -4,9 +4,10 @@ dashboard's own figures of the period and the period before.
 A digest has: headline figures against their targets with the change on the previous period;
 the providers that regressed most; the alerts of the period with time to acknowledge and to
 resolve; the error budgets of the objectives at the period's end; provider controls the rules
-and admins changed; and ranked recommendations
-(`analytics/recommend.py`). `build_digest` takes plain JSON (what the API answers), so the
-figures are the dashboard's, not a second computation.
+and admins changed; ranked recommendations (`analytics/recommend.py`); and in weekly digests
+the capacity outlook (providers nearing 80% of capacity, month spend against budgets).
+`build_digest` takes plain JSON (what the API answers), so the figures are the dashboard's, not
+a second computation.
 """
 
 from __future__ import annotations
@@ -208,6 +209,36 @@ def slo_summary(status: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     return found
 
 
+def capacity_summary(providers: Sequence[Mapping[str, Any]] | None) -> dict[str, Any] | None:
+    """From GET /capacity's rows at the period's end: the providers whose peak-hour forecast
+    reaches 80% of capacity within 14 days (soonest first) and each budgeted provider's month
+    forecast against its budget (largest share first). None without rows (daily digests)."""
+    if providers is None:
+        return None
+    crossing = []
+    budgets = []
+    for row in providers:
+        forecast = row.get("forecast") or {}
+        if forecast.get("crosses80At") is not None:
+            crossing.append({
+                "provider": row["provider"], "crosses80At": forecast["crosses80At"],
+                "headroom": forecast["headroom"], "capacityPerHour": forecast["capacityPerHour"],
+                "peakPerHour": max(d["peakPerHour"] for d in forecast["days"]),
+                "limitedBy": forecast["limitedBy"],
+            })  # fmt: skip
+        if row.get("monthlyBudgetUsd") is not None:
+            budgets.append({
+                "provider": row["provider"], "monthToDateUsd": row["monthToDateUsd"],
+                "forecastMonthUsd": row["forecastMonthUsd"],
+                "monthlyBudgetUsd": row["monthlyBudgetUsd"],
+                "budgetForecastShare": row["budgetForecastShare"],
+                "over": (row["budgetForecastShare"] or 0.0) > 1.0,
+            })  # fmt: skip
+    crossing.sort(key=lambda r: (r["crosses80At"], r["provider"]))
+    budgets.sort(key=lambda r: (-(r["budgetForecastShare"] or 0.0), r["provider"]))
+    return {"crossing": crossing, "budgets": budgets}
+
+
 @dataclass(frozen=True)
 class DigestFigures:
     """What a digest is made of: the API's summary and provider comparison of the period and
@@ -224,6 +255,7 @@ class DigestFigures:
     recommendations: Sequence[Mapping[str, Any]]
     series: Sequence[Mapping[str, Any]]
     slos: Mapping[str, Any] | None = None
+    capacity: Sequence[Mapping[str, Any]] | None = None  # GET /capacity's rows (weekly only)
 
 
 def build_digest(period: Period, figures: DigestFigures) -> dict[str, Any]:
@@ -238,4 +270,5 @@ def build_digest(period: Period, figures: DigestFigures) -> dict[str, Any]:
         "controls": list(figures.controls),
         "recommendations": list(figures.recommendations),
         "series": list(figures.series),
+        "capacity": capacity_summary(figures.capacity),
     }

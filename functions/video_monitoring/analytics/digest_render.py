@@ -96,6 +96,27 @@ def slo_line(item: Mapping[str, Any]) -> str:
             f"{item['windowDays']} days){budget}, {item['status'].replace('_', ' ')}")  # fmt: skip
 
 
+def capacity_lines(digest: Mapping[str, Any]) -> list[str]:
+    """The weekly capacity outlook, one line each (none in daily digests)."""
+    outlook = digest.get("capacity")
+    if outlook is None:
+        return []
+    lines = [
+        f"{r['provider']}: peak-hour demand reaches 80% of capacity on {r['crosses80At']} "
+        f"(forecast peak {r['peakPerHour']:,.0f}/h of {r['capacityPerHour']:,.0f}/h, "
+        f"limited by {r['limitedBy']})"
+        for r in outlook["crossing"]
+    ] or ["no provider reaches 80% of capacity within 14 days"]
+    for r in outlook["budgets"]:
+        verdict = "over budget" if r["over"] else "within budget"
+        lines.append(
+            f"{r['provider']}: {fmt(r['monthToDateUsd'], 'usd')} so far this month, forecast "
+            f"{fmt(r['forecastMonthUsd'], 'usd')} of {fmt(r['monthlyBudgetUsd'], 'usd')} "
+            f"({verdict})"
+        )
+    return lines
+
+
 def text(digest: Mapping[str, Any], link: str) -> str:
     """The plain-text alternative."""
     lines = [title(digest), "", f"Headline (against the previous {_noun(digest)})"]
@@ -110,6 +131,8 @@ def text(digest: Mapping[str, Any], link: str) -> str:
     lines += [f"  {_alert_line(i)}" for i in alerts["items"][:20]]
     lines += ["", "Error budgets at the end of the period"]
     lines += [f"  {slo_line(item)}" for item in digest.get("slos", [])] or ["  no objectives"]
+    if digest.get("capacity") is not None:
+        lines += ["", "Capacity outlook"] + [f"  {line}" for line in capacity_lines(digest)]
     lines += ["", "Provider traffic controls"]
     lines += [f"  {_when(c['at'])} {c['text']} (by {c['by']})" for c in digest["controls"]] or [
         "  no change"
@@ -163,6 +186,7 @@ def to_html(digest: Mapping[str, Any], link: str) -> str:
     )
     controls = "".join(f"<li>{e(_when(c['at']))} {e(c['text'])} (by {e(c['by'])})</li>"
                        for c in digest["controls"]) or "<li>no change</li>"  # fmt: skip
+    outlook = "".join(f"<li>{e(line)}</li>" for line in capacity_lines(digest))
     recs = (
         "".join(
             f"<li><b>{e(r['title'])}</b><br>{e(r['text'])}</li>" for r in digest["recommendations"]
@@ -178,7 +202,8 @@ def to_html(digest: Mapping[str, Any], link: str) -> str:
         f"<h3>Providers that regressed</h3><ul>{regressed}</ul>"
         f"<h3>Alerts</h3><p>{e(_alerts_line(alerts))}</p><ul>{alert_items}</ul>"
         f"<h3>Error budgets</h3><ul>{budgets}</ul>"
-        f"<h3>Provider traffic controls</h3><ul>{controls}</ul>"
+        + (f"<h3>Capacity outlook</h3><ul>{outlook}</ul>" if outlook else "")
+        + f"<h3>Provider traffic controls</h3><ul>{controls}</ul>"
         f"<h3>Recommendations</h3><ol>{recs}</ol>"
         f"<p><a href='{e(link)}'>Open the console</a></p></body></html>"
     )
@@ -192,6 +217,7 @@ def slack(digest: Mapping[str, Any], link: str) -> dict[str, Any]:
         fields.append({"type": "mrkdwn", "text": f"*{row['label']}*\n{value}"})
     recs = "\n".join(f"{r['rank']}. {r['title']}" for r in digest["recommendations"][:5])
     budgets = [slo_line(item) for item in digest.get("slos", [])[:8]]
+    outlook = capacity_lines(digest)[:8]
 
     def section(text: str) -> dict[str, Any]:
         return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
@@ -204,6 +230,7 @@ def slack(digest: Mapping[str, Any], link: str) -> dict[str, Any]:
             {"type": "section", "fields": fields},
             section(f"*Alerts:* {_alerts_line(digest['alerts'])}"),
             section("*Error budgets*\n" + ("\n".join(budgets) or "no objectives")),
+            *([section("*Capacity outlook*\n" + "\n".join(outlook))] if outlook else []),
             section(f"*Recommendations*\n{recs or 'none'}"),
             {"type": "context", "elements": [console]},
         ],

@@ -118,6 +118,8 @@ class DigestSources:
     alerts: Callable[[dt.datetime, dt.datetime], list[dict[str, Any]]]
     backtest: Callable[[str, dt.datetime, dt.datetime, float], dict[str, Any]]
     slos: Callable[[dt.datetime], Mapping[str, Any]] | None = None
+    # GET /capacity's provider rows as of a time (None: no capacity section).
+    capacity: Callable[[dt.datetime], Sequence[Mapping[str, Any]]] | None = None
 
 
 class DigestService:
@@ -141,6 +143,7 @@ class DigestService:
         self._send = send
         self._slack_kinds = frozenset(slack_kinds)
         self._slos = sources.slos
+        self._capacity = sources.capacity
         self._accounts = accounts  # None: recipients are not checked (no identity provider)
 
     def digest(self, period: Period) -> dict[str, Any]:
@@ -174,7 +177,14 @@ class DigestService:
             summary, summary_before, providers, providers_before, self._targets,
             alerts, self._store.control_changes(period.start, period.end),
             recommend.rank(found), points, self._slos(period.end) if self._slos else None,
+            self._outlook(period),
         ))  # fmt: skip
+
+    def _outlook(self, period: Period) -> Sequence[Mapping[str, Any]] | None:
+        """Weekly digests: the providers' capacity as of the period's end."""
+        if self._capacity is None or period.kind != "weekly":
+            return None
+        return self._capacity(period.end)
 
     def _suggest(self, rule_id: str, period: Period) -> dict[str, Any] | None:
         try:

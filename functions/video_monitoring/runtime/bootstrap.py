@@ -54,6 +54,7 @@ from video_monitoring.analytics.error_budgets import SloService
 from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.health import HealthCheck
 from video_monitoring.analytics.performance import PerformanceMonitor
+from video_monitoring.analytics.planning import Planner, hourly_cells
 from video_monitoring.analytics.queue import QueueService
 from video_monitoring.config.settings import (
     DashboardSettings,
@@ -221,11 +222,12 @@ def build(settings: Settings) -> Services:
     )
 
     slos = SloService(FirestoreObjectiveStore(), monitor, utc_now)
-    digests = digest_service(settings, analytics, alerts, channels, slos, accounts)
-
     queue_store = FirestoreQueue()
     queue = QueueService(queue_store, settings.rollups.tracked_providers)
-    capacity = CapacityService(queue_store, queue, monitor.cells, utc_now)
+    planner = Planner(functools.partial(hourly_cells, store))
+    capacity = CapacityService(queue_store, queue, monitor.cells, utc_now, planner)
+    sources = digest_sources(analytics, alerts, slos, capacity)
+    digests = digest_service(settings, sources, channels, accounts)
 
     def overall_backlog(now: dt.datetime) -> tuple[int, int]:
         return store.backlog(now - stuck_after).get("overall", (0, 0))
@@ -319,16 +321,13 @@ def quotas(board: DashboardSettings) -> dict[RouteClass, Quota]:
     }
 
 
-def digest_service(
-    settings: Settings,
+def digest_sources(
     analytics: AnalyticsEngine,
     alerts: AlertManager,
-    channels: Mapping[str, Channel],
     slos: SloService | None = None,
-    accounts: Accounts | None = None,
-) -> DigestService:
-    """Digests over the configured email and Slack channels, linking to the console."""
-    email, slack = channels.get("email"), channels.get("slack")
+    capacity: CapacityService | None = None,
+) -> DigestSources:
+    """Where digests read their figures: the API's, the alerts, objectives and capacity."""
 
     def opened(start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
         history: list[dict[str, Any]] = alerts.actions.alerts(
@@ -339,9 +338,23 @@ def digest_service(
     def backtest(rule: str, start: dt.datetime, end: dt.datetime, pages: float) -> dict[str, Any]:
         return alerts.rule_book.backtest(rule, start, end, None, pages)
 
+    return DigestSources(
+        analytics, opened, backtest, slos.status if slos is not None else None,
+        capacity.outlook if capacity is not None else None,
+    )  # fmt: skip
+
+
+def digest_service(
+    settings: Settings,
+    sources: DigestSources,
+    channels: Mapping[str, Channel],
+    accounts: Accounts | None = None,
+) -> DigestService:
+    """Digests over the configured email and Slack channels, linking to the console."""
+    email, slack = channels.get("email"), channels.get("slack")
     kinds = [k.strip() for k in settings.notifications.digest_slack.split(",") if k.strip()]
     return DigestService(
-        DigestSources(analytics, opened, backtest, slos.status if slos is not None else None),
+        sources,
         FirestoreDigestStore(), settings.dashboard.targets(),
         sender(
             email.send_digest if isinstance(email, EmailChannel) else None,
