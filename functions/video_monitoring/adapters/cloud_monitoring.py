@@ -43,6 +43,12 @@ class TimeSeriesClient(Protocol):
         ...
 
 
+def metric_client() -> TimeSeriesClient:
+    """The Monitoring API's client, with the function's own service account."""
+    client: TimeSeriesClient = monitoring_v3.MetricServiceClient()
+    return client
+
+
 def _which(message: Any, oneof: str) -> str | None:
     # proto-plus wraps monitoring's own messages; google.api's Distribution is plain protobuf.
     found: str | None = getattr(message, "_pb", message).WhichOneof(oneof)

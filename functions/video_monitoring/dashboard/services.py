@@ -13,6 +13,7 @@ from video_monitoring.analytics.capacity import CapacityService
 from video_monitoring.analytics.digests import DigestService
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.health import Health
+from video_monitoring.analytics.runtime import RuntimeService
 from video_monitoring.analytics.slos import SloService
 from video_monitoring.config.settings import DashboardSettings, Target
 from video_monitoring.core.clock import Clock
@@ -54,6 +55,7 @@ class ApiServices:
     denials: DenialCounter | None = None
     jobs: ExportJobs | None = None
     capacity: CapacityService | None = None
+    runtime: RuntimeService | None = None  # the functions' own series on GET /system
 
     def window(self, params: Mapping[str, str], kept: str | None = None) -> Window:
         """The request's window; with `kept=RAW`, a 400 naming `from` when it starts before

@@ -16,6 +16,7 @@ from video_monitoring.dashboard import (
     privacy_routes,
     read_routes,
     rule_routes,
+    runtime_routes,
     slo_routes,
     system_routes,
 )
@@ -51,7 +52,7 @@ ROUTES: tuple[Route, ...] = (
         rate_class="exports", audit=Audit("export", export_routes.export_target),
     ),
     Route("GET", "/export-jobs/{jobId}", export_job_routes.job, uses="jobs"),
-    Route("GET", "/system", capacity_routes.system, uses="capacity", query=WindowQuery),
+    Route("GET", "/system", runtime_routes.system, uses="capacity", query=WindowQuery),
     Route(
         "GET", "/capacity", capacity_routes.capacity_list, uses="capacity", query=WindowQuery
     ),

@@ -52,9 +52,11 @@ from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.health import HealthCheck
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.analytics.queue import QueueService
+from video_monitoring.analytics.runtime import RuntimeSeries, RuntimeService
 from video_monitoring.analytics.slos import SloService
 from video_monitoring.config.settings import (
     DashboardSettings,
+    RuntimeSettings,
     Settings,
     get_settings,
     in_production,
@@ -121,6 +123,7 @@ class Services:
     export_jobs: ExportJobs
     export_source: ExportSource
     capacity: CapacityService
+    runtime: RuntimeService
 
 
 def erase_everywhere(
@@ -223,6 +226,11 @@ def build(settings: Settings) -> Services:
     queue_store = FirestoreQueue()
     queue = QueueService(queue_store, settings.rollups.tracked_providers)
     capacity = CapacityService(queue_store, queue, monitor.cells, utc_now)
+    runtime = RuntimeService(
+        runtime_series(settings.runtime, os.environ),
+        utc_now,
+        dt.timedelta(seconds=settings.runtime.runtime_cache_seconds),
+    )
 
     def overall_backlog(now: dt.datetime) -> tuple[int, int]:
         return store.backlog(now - stuck_after).get("overall", (0, 0))
@@ -260,6 +268,7 @@ def build(settings: Settings) -> Services:
         digests=digests,
         slos=slos,
         capacity=capacity,
+        runtime=runtime,
     )
     dashboard = Dashboard(api)
     return Services(
@@ -282,7 +291,29 @@ def build(settings: Settings) -> Services:
         export_jobs=export_jobs,
         export_source=export_source(file_exports, lambda: retention.raw_horizon(utc_now())),
         capacity=capacity,
+        runtime=runtime,
     )
+
+
+def runtime_series(runtime: RuntimeSettings, environ: Mapping[str, str]) -> RuntimeSeries | None:
+    """The functions' runtime series RUNTIME_SERIES names (`auto`: Cloud Monitoring when
+    deployed, the local host when RUNTIME_SERIES_URL is set, else none)."""
+    choice = runtime.runtime_series
+    if choice == "auto":
+        choice = "cloud_monitoring" if in_production(environ) else "off"
+        choice = "local" if runtime.runtime_series_url and choice == "off" else choice
+    if choice == "local":
+        if not runtime.runtime_series_url:
+            raise ConfigError("RUNTIME_SERIES=local needs RUNTIME_SERIES_URL (the host's series)")
+        from video_monitoring.adapters.local_runtime import LocalHostSeries
+
+        return LocalHostSeries(runtime.runtime_series_url)
+    if choice == "cloud_monitoring":
+        # Imported here: the Monitoring client's import costs a cold start that never reads it.
+        from video_monitoring.adapters.cloud_monitoring import CloudMonitoringSeries, metric_client
+
+        return CloudMonitoringSeries(runtime.project, metric_client)
+    return None
 
 
 def export_jobs_of(settings: Settings) -> ExportJobs:
