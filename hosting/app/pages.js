@@ -40,6 +40,7 @@ export const PAGES = Object.freeze([
   { path: "/alerts/:alertId", name: "alerts", title: (args) => `Alert ${args.alertId}`, load: () => import("./pages/alert.js") },
   { path: "/rules", name: "rules", nav: "Rules", title: () => "Rules", load: () => import("./pages/rules.js") },
   { path: "/exports", name: "exports", nav: "Exports", title: () => "Exports", load: () => import("./pages/exports.js") },
+  { path: "/system", name: "system", nav: "System", title: () => "System", load: () => import("./pages/system.js") },
 ]);
 
 /** @type {Page} */
