@@ -77,7 +77,7 @@ export async function render(context) {
     h("div", { class: "tiles" },
       tile("Queued now", "system.queued", num(q.queued), `${num(q.processing)} processing`),
       tile("Oldest queued job", "system.oldestQueuedSeconds", secs(q.oldestQueuedSeconds)),
-      tile("Wait p50 / p95", "system.waitP95Seconds", `${secs(q.waitP50Seconds)} / ${secs(q.waitP95Seconds)}`, `${num(q.waitSamples)} jobs started`),
+      tile("Wait p50 / p95", "system.waitSeconds", `${secs(q.waitP50Seconds)} / ${secs(q.waitP95Seconds)}`, `${num(q.waitSamples)} jobs started`),
       tile("Net growth per minute", "system.netGrowthPerMinute", num(q.netGrowthPerMinute, 2), `${num(q.arrivals)} arrived, ${num(q.departures)} left`)),
     table(QUEUE_COLUMNS, s.providers, { state: { column: 0, descending: false }, label: "Queue per provider" }),
     functionsPanel(s));
