@@ -115,7 +115,7 @@ class RuntimeService:
             tuple[dt.datetime, dt.datetime], tuple[dt.datetime, RuntimeFigures]
         ] = collections.OrderedDict()
         self._lock = threading.Lock()
-        self.reads = 0  # series reads made (not served from the cache): the benchmarks read it
+        self.reads = 0  # series reads made (not served from the cache): what the cache saves
 
     @property
     def source(self) -> str | None:
