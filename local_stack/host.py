@@ -28,6 +28,7 @@ from typing import Any
 
 from local_stack.auth_emulator import API_KEY
 from local_stack.hosting import Hosting, HostingConfig
+from local_stack.runtime_log import RuntimeLog, store_operations
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS_DIR = REPO_ROOT / "functions"
@@ -141,6 +142,7 @@ class Host:
         self.functions = {f.name: f for f in functions}
         self.stats = Stats()
         self.concurrent_triggers = False
+        self.runtime = RuntimeLog(self.functions, store_operations, time.time)
         self._apps: dict[str, Flask] = {}
         for function in self.functions.values():
             if function.kind in ("https", "schedule"):
@@ -157,13 +159,13 @@ class Host:
         methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
 
         def run(path: str = "") -> Any:
-            return function.handler(request)
+            return self._timed(function, request)
 
         def unrouted(error: Exception) -> Any:
             # As functions/main.py does in Cloud Functions: a path the `<path:path>` rule
             # refuses (it holds a newline) still reaches an HTTPS function.
             if function.kind == "https":
-                return function.handler(request)
+                return self._timed(function, request)
             body = {"error": {"code": "not-found", "message": "no such path"}}
             return app.response_class(json.dumps(body), 404, mimetype="application/json")
 
@@ -171,6 +173,19 @@ class Host:
         app.add_url_rule("/<path:path>", "path", run, methods=methods)
         app.register_error_handler(404, unrouted)
         return app
+
+    def _timed(self, function: Discovered, request: Any) -> Any:
+        """Run an HTTP or scheduled function, recording it in the runtime series (an exception
+        or a 5xx answer is an error, as Cloud Run counts them)."""
+        started = self.runtime.started(function.name)
+        ok = False
+        try:
+            result = function.handler(request)
+            status = result[1] if isinstance(result, tuple) else getattr(result, "status_code", 200)
+            ok = int(status) < 500
+            return result
+        finally:
+            self.runtime.finished(function.name, started, ok)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path: str = environ.get("PATH_INFO", "")
@@ -192,6 +207,11 @@ class Host:
                     }
                 )
             return _respond(start_response, 200, body)
+        if path == "/__/runtime":
+            return self._runtime(environ, start_response)
+        if path == "/__/runtime/reset":
+            self.runtime.reset()
+            return _respond(start_response, 204, "")
         if path == "/__/recorded":
             return self._recorded(environ, start_response)
         if path == "/__/probe":
@@ -246,15 +266,22 @@ class Host:
         return _respond(start_response, 204, "")
 
     def _handle(self, function: Any, event: Any) -> bool:
-        """Run one trigger handler and count the outcome."""
+        """Run one trigger handler, count the outcome and record it in the runtime series."""
+        started = self.runtime.started(function.name)
         try:
             function.handler(event)
         except Exception:
             log.exception("function %s failed on event %s", function.name, event["id"])
+            self.runtime.finished(function.name, started, ok=False)
             self.stats.count(function.name, "failed")
             return False
+        self.runtime.finished(function.name, started, ok=True)
         self.stats.count(function.name, "ok")
         return True
+
+    def _runtime(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        status, body = self.runtime.answer(environ.get("QUERY_STRING", ""))
+        return _respond(start_response, status, json.dumps(body))
 
     def _cloud_event(self, headers: dict[str, str], raw: bytes, document: str) -> Any:
         from cloudevents.http import CloudEvent
@@ -413,6 +440,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["FIRESTORE_EMULATOR_HOST"] = f"127.0.0.1:{args.firestore_port}"
     os.environ.setdefault("FIREBASE_AUTH_EMULATOR_HOST", f"127.0.0.1:{args.auth_port}")
     os.environ["FUNCTIONS_EMULATOR"] = "true"
+    # The functions read their runtime series from this host, as Cloud Monitoring when deployed.
+    os.environ.setdefault("RUNTIME_SERIES_URL", f"http://127.0.0.1:{args.port}/__/runtime")
     # Alert notifications link to the console this host serves, else to the dashboard function
     # (production sets its own).
     os.environ.setdefault(

@@ -307,8 +307,31 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
  *   providers: Array<QueueFigures & {
  *     provider: string;
  *   }>;
- *   functions: Array<{ [key: string]: unknown }>;
+ *   functions: Array<FunctionRuntime>;
+ *   runtime: RuntimeSource;
  * }} System
+ */
+
+/**
+ * @typedef {{
+ *   function: string;
+ *   executions: number;
+ *   errors: number;
+ *   errorRate: number | null;
+ *   p95ExecutionMs: number | null;
+ *   activeInstances: number | null;
+ * }} FunctionRuntime
+ */
+
+/**
+ * @typedef {{
+ *   source: "cloud_monitoring" | "local" | null;
+ *   error: string | null;
+ *   firestoreReads: number | null;
+ *   firestoreWrites: number | null;
+ *   firestoreReadsPerMinute: number | null;
+ *   firestoreWritesPerMinute: number | null;
+ * }} RuntimeSource
  */
 
 /**
@@ -441,7 +464,7 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
  * @typedef {{
  *   ruleId?: string;
  *   kind?: "threshold" | "anomaly" | "baseline" | "burn_rate";
- *   metric: "abandonedNotifications" | "avgGenerationSeconds" | "avgQualityScore" | "avgQueueSeconds" | "avgUserRating" | "budgetForecastShare" | "conversionRate" | "costPerOutputSecondUsd" | "deniedRequests" | "errorBudgetBurn" | "exportFailed" | "failureRate" | "fallbackRate" | "minutesSinceLastTick" | "oldestQueuedSeconds" | "p95GenerationSeconds" | "pipelineRepairs" | "providerUtilization" | "quarantinedEntries" | "queueBacklog" | "queueWaitP95Seconds" | "queuedJobs" | "rejectedShare" | "retryRate" | "revenueUsd" | "stuckJobs" | "successRate" | "throughputPerHour" | "total";
+ *   metric: "abandonedNotifications" | "avgGenerationSeconds" | "avgQualityScore" | "avgQueueSeconds" | "avgUserRating" | "budgetForecastShare" | "conversionRate" | "costPerOutputSecondUsd" | "deniedRequests" | "errorBudgetBurn" | "exportFailed" | "failureRate" | "fallbackRate" | "functionErrorRate" | "functionErrors" | "functionP95Ms" | "minutesSinceLastTick" | "oldestQueuedSeconds" | "p95GenerationSeconds" | "pipelineRepairs" | "providerUtilization" | "quarantinedEntries" | "queueBacklog" | "queueWaitP95Seconds" | "queuedJobs" | "rejectedShare" | "retryRate" | "revenueUsd" | "stuckJobs" | "successRate" | "throughputPerHour" | "total";
  *   comparator?: "gt" | "lt";
  *   threshold: number;
  *   window?: "5m" | "1h" | "6h" | "24h";

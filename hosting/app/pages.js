@@ -42,6 +42,7 @@ export const PAGES = Object.freeze([
   { path: "/exports", name: "exports", nav: "Exports", title: () => "Exports", load: () => import("./pages/exports.js") },
   { path: "/generations", name: "generations", title: () => "Generations", load: () => import("./pages/generations.js") },
   { path: "/capacity", name: "capacity", nav: "Capacity", title: () => "Capacity", load: () => import("./pages/capacity.js") },
+  { path: "/system", name: "system", nav: "System", title: () => "System", load: () => import("./pages/system.js") },
 ]);
 
 /** @type {Page} */

@@ -33,7 +33,10 @@ pytestmark = pytest.mark.integration
 
 CHROMIUM = shutil.which("chromium")
 ADMIN, ANALYST, VISITOR = DEMO_USERS
-PAGES = ("/", "/providers", "/quality", "/business", "/users", "/alerts", "/rules", "/exports")
+PAGES = (
+    "/", "/providers", "/quality", "/business", "/users", "/alerts", "/rules", "/exports",
+    "/system",
+)  # fmt: skip
 if CHROMIUM is None and not os.environ.get("CI"):
     pytest.skip(
         "Chromium not installed (apt-get install chromium); CI installs it",

@@ -198,13 +198,22 @@ _MEASURES: dict[str, _Measurer] = {
 }
 
 
+# Live figures judged by how many values they summarise, and the figure that counts them.
+LIVE_SAMPLES = {
+    "queueWaitP95Seconds": "queueWaitSamples",
+    "functionErrorRate": "functionExecutions",
+    "functionP95Ms": "functionP95Samples",
+}
+
+
 def _live_figure(metric: str, scoped: ScopeTotals) -> Measurement:
     """A figure the tick read live (the queue, capacity): judged once it was measured; the wait
     percentile by the waits it was computed from."""
     value = scoped.live.get(metric)
     samples = int(value is not None)
-    if metric == "queueWaitP95Seconds":
-        samples = int(scoped.live.get("queueWaitSamples") or 0)
+    of = LIVE_SAMPLES.get(metric)
+    if of is not None:
+        samples = int(scoped.live.get(of) or 0)
     return Measurement(value, samples)
 
 

@@ -1,4 +1,4 @@
-"""Alert rules as data: the `alert_rules` document schema, its validation and the five defaults.
+"""Alert rules as data: the `alert_rules` document schema, its validation and the defaults.
 
 A rule names a metric of the windowed system metrics, how to judge it (a fixed threshold, or its
 own baseline for `kind: anomaly`), over which window and for which scopes (overall, each provider,
@@ -74,17 +74,24 @@ SYSTEM_METRICS = frozenset(
         "deniedRequests",
     }
 )
+# The functions' own runtime over the last 10 minutes (analytics/runtime.py, docs/runtime.md),
+# measured by the tick with the live figures below: errors of every function, errors per
+# execution, and the slowest function's p95 execution time (ms). One figure for the system.
+FUNCTION_METRICS = frozenset({"functionErrors", "functionErrorRate", "functionP95Ms"})
 # Measured now per scope by the tick (analytics/capacity.py), whatever the rule's window:
 # generations queued, the oldest queued one's age, the p95 wait of jobs started in the last hour,
 # and per provider in flight / maxConcurrent and the month's forecast spend / monthlyBudgetUsd.
-LIVE_METRICS = frozenset(
-    {
-        "queuedJobs",
-        "oldestQueuedSeconds",
-        "queueWaitP95Seconds",
-        "providerUtilization",
-        "budgetForecastShare",
-    }
+LIVE_METRICS = (
+    frozenset(
+        {
+            "queuedJobs",
+            "oldestQueuedSeconds",
+            "queueWaitP95Seconds",
+            "providerUtilization",
+            "budgetForecastShare",
+        }
+    )
+    | FUNCTION_METRICS
 )
 # Metrics of a provider's limits: they exist per provider only.
 PROVIDER_ONLY = frozenset({"providerUtilization", "budgetForecastShare"})
@@ -93,7 +100,7 @@ PROVIDER_ONLY = frozenset({"providerUtilization", "budgetForecastShare"})
 BURN_METRIC = "errorBudgetBurn"
 METRICS = RATE_METRICS | VALUE_METRICS | SYSTEM_METRICS | LIVE_METRICS | {BURN_METRIC}
 # Metrics that exist overall only (premium upgrades carry no provider; the system is one).
-OVERALL_ONLY = frozenset({"conversionRate", "revenueUsd"}) | SYSTEM_METRICS
+OVERALL_ONLY = frozenset({"conversionRate", "revenueUsd"}) | SYSTEM_METRICS | FUNCTION_METRICS
 # Measured per run for the stored figures (the burn metric depends on a rule's objective).
 STORED_METRICS = METRICS - {BURN_METRIC}
 
@@ -447,6 +454,13 @@ DEFAULT_RULES: tuple[AlertRule, ...] = (
         window="5m", scopes=["provider"], minSamples=1, pendingEvaluations=2,
         resolveEvaluations=2, severity="warning", channels=["slack", "email"],
         description="A provider's spend this month, at its run rate, will exceed its budget",
+    ),
+    _rule(
+        ruleId="function_errors", metric="functionErrors", comparator="gt", threshold=0.0,
+        window="5m", scopes=["overall"], minSamples=1, pendingEvaluations=1,
+        resolveEvaluations=2, severity="warning", channels=["slack", "email"],
+        description="A function failed (raised, or answered 5xx) in the last 10 minutes: "
+        "GET /system lists which",
     ),
     _rule(
         ruleId="fold_quarantine", metric="quarantinedEntries", comparator="gt", threshold=0.0,

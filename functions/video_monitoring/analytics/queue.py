@@ -201,7 +201,7 @@ class QueueService:
 
     def system(self, window: Window, now: dt.datetime) -> dict[str, Any]:
         """`GET /system`: the queue (the window's provider's when it names one) and per
-        provider; `functions` lists the functions' runtime series once they are collected."""
+        provider; `functions` is empty here (dashboard/runtime_routes.py adds the runtime)."""
         figures = self.figures(window, now)
         scope = OVERALL
         if window.provider is not None:

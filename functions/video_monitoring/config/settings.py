@@ -54,6 +54,13 @@ class RuntimeSettings(_Group):
         default=None, validation_alias=AliasChoices("GCLOUD_PROJECT", "GOOGLE_CLOUD_PROJECT")
     )
     source_collection: str = DEFAULT_SOURCE_COLLECTION
+    # Where the functions' own runtime series come from (docs/runtime.md): `cloud_monitoring`,
+    # `local` (the local functions host at RUNTIME_SERIES_URL) or `off`; `auto` is Cloud
+    # Monitoring when deployed, the local host when RUNTIME_SERIES_URL is set, else off.
+    runtime_series: Literal["auto", "cloud_monitoring", "local", "off"] = "auto"
+    runtime_series_url: str | None = None
+    # How long one instance reuses a window's series before reading it again: the tick's period.
+    runtime_cache_seconds: int = Field(default=300, ge=0, le=3600)
 
     @property
     def project(self) -> str:

@@ -1,5 +1,5 @@
-"""The queue and the providers' capacity over HTTP: `GET /system` (the queue now and over the
-window, overall and per provider), `GET /capacity` (every provider against its limits) and
+"""The queue and the providers' capacity over HTTP: the queue of `/performance` (GET /system's
+is dashboard/runtime_routes.py's), `GET /capacity` (every provider against its limits) and
 `PUT /capacity/{provider}` (admins: replace one provider's limits, audited)."""
 
 from __future__ import annotations
@@ -14,12 +14,6 @@ from video_monitoring.core.errors import InvalidArgument
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.params import Prepared
 from video_monitoring.dashboard.routes import Call
-
-
-def system(capacity: CapacityService, call: Call) -> Prepared:
-    """GET /system, once the caller is admitted."""
-    window, clock = call.api.window(call.request.params), call.api.clock
-    return lambda: capacity.queue.system(window, clock())
 
 
 def with_queue(

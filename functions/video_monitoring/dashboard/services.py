@@ -14,6 +14,7 @@ from video_monitoring.analytics.digest_service import DigestService
 from video_monitoring.analytics.error_budgets import SloService
 from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.health import Health
+from video_monitoring.analytics.runtime import RuntimeService
 from video_monitoring.config.settings import DashboardSettings, Target
 from video_monitoring.core.clock import Clock
 from video_monitoring.core.errors import InvalidArgument
@@ -56,6 +57,7 @@ class ApiServices:
     jobs: ExportJobs | None = None
     capacity: CapacityService | None = None
     generations: GenerationList | None = None
+    runtime: RuntimeService | None = None  # the functions' own series on GET /system
 
     def window(self, params: Mapping[str, str], kept: str | None = None) -> Window:
         """The request's window; with `kept=RAW`, a 400 naming `from` when it starts before

@@ -17,6 +17,7 @@ from video_monitoring.dashboard import (
     privacy_routes,
     read_routes,
     rule_routes,
+    runtime_routes,
     slo_routes,
     system_routes,
 )
@@ -57,7 +58,7 @@ ROUTES: tuple[Route, ...] = (
         query=generation_routes.GenerationsQuery,
         audit=Audit("generations.list", generation_routes.generations_target),
     ),
-    Route("GET", "/system", capacity_routes.system, uses="capacity", query=WindowQuery),
+    Route("GET", "/system", runtime_routes.system, uses="capacity", query=WindowQuery),
     Route(
         "GET", "/capacity", capacity_routes.capacity_list, uses="capacity", query=WindowQuery
     ),

@@ -56,8 +56,10 @@ from video_monitoring.analytics.health import HealthCheck
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.analytics.planning import Planner, hourly_cells
 from video_monitoring.analytics.queue import QueueService
+from video_monitoring.analytics.runtime import RuntimeSeries, RuntimeService
 from video_monitoring.config.settings import (
     DashboardSettings,
+    RuntimeSettings,
     Settings,
     get_settings,
     in_production,
@@ -125,6 +127,7 @@ class Services:
     export_jobs: ExportJobs
     export_source: ExportSource
     capacity: CapacityService
+    runtime: RuntimeService
 
 
 def erase_everywhere(
@@ -228,6 +231,11 @@ def build(settings: Settings) -> Services:
     capacity = CapacityService(queue_store, queue, monitor.cells, utc_now, planner)
     sources = digest_sources(analytics, alerts, slos, capacity)
     digests = digest_service(settings, sources, channels, accounts)
+    runtime = RuntimeService(
+        runtime_series(settings.runtime, os.environ),
+        utc_now,
+        dt.timedelta(seconds=settings.runtime.runtime_cache_seconds),
+    )
 
     def overall_backlog(now: dt.datetime) -> tuple[int, int]:
         return store.backlog(now - stuck_after).get("overall", (0, 0))
@@ -267,6 +275,7 @@ def build(settings: Settings) -> Services:
         capacity=capacity,
         # User ids leave the drill-down as they leave the exports (pseudonymised where set).
         generations=GenerationList(FirestoreGenerations(), settings.bigquery.key),
+        runtime=runtime,
     )
     dashboard = Dashboard(api)
     return Services(
@@ -289,7 +298,29 @@ def build(settings: Settings) -> Services:
         export_jobs=export_jobs,
         export_source=export_source(file_exports, lambda: retention.raw_horizon(utc_now())),
         capacity=capacity,
+        runtime=runtime,
     )
+
+
+def runtime_series(runtime: RuntimeSettings, environ: Mapping[str, str]) -> RuntimeSeries | None:
+    """The functions' runtime series RUNTIME_SERIES names (`auto`: Cloud Monitoring when
+    deployed, the local host when RUNTIME_SERIES_URL is set, else none)."""
+    choice = runtime.runtime_series
+    if choice == "auto":
+        choice = "cloud_monitoring" if in_production(environ) else "off"
+        choice = "local" if runtime.runtime_series_url and choice == "off" else choice
+    if choice == "local":
+        if not runtime.runtime_series_url:
+            raise ConfigError("RUNTIME_SERIES=local needs RUNTIME_SERIES_URL (the host's series)")
+        from video_monitoring.adapters.local_runtime import LocalHostSeries
+
+        return LocalHostSeries(runtime.runtime_series_url)
+    if choice == "cloud_monitoring":
+        # Imported here: the Monitoring client's import costs a cold start that never reads it.
+        from video_monitoring.adapters.cloud_monitoring import CloudMonitoringSeries, metric_client
+
+        return CloudMonitoringSeries(runtime.project, metric_client)
+    return None
 
 
 def export_jobs_of(settings: Settings) -> ExportJobs:

@@ -210,8 +210,10 @@ class LiveTick:
         return self.app.store.backlog(stuck_before)
 
     def live_figures(self, now: dt.datetime) -> dict[str, dict[str, float | None]]:
-        """The queue and capacity figures now."""
-        return self.app.capacity.live_figures(now)
+        """The queue and capacity figures now, with the functions' runtime overall."""
+        figures = self.app.capacity.live_figures(now)
+        figures.setdefault("overall", {}).update(self.app.runtime.live_figures(now))
+        return figures
 
     def write_system_metrics(
         self, snapshot: Snapshot, backlog: Mapping[str, tuple[int, int]]
