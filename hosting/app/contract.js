@@ -125,6 +125,19 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
 
 /**
  * @typedef {{
+ *   id: string;
+ *   at: string;
+ *   actor: string;
+ *   role: string | null;
+ *   action: string;
+ *   target: string;
+ *   outcome: "ok" | "failed";
+ *   details: { [key: string]: unknown };
+ * }} AuditEntry
+ */
+
+/**
+ * @typedef {{
  *   error: {
  *     code: "invalid-argument" | "unauthenticated" | "permission-denied" | "not-found" | "method-not-allowed" | "failed-precondition" | "resource-exhausted" | "unavailable" | "internal";
  *     message: string;
@@ -952,6 +965,10 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
  *     weekly: boolean;
  *     email: string | null;
  *   };
+ *   "/audit-log": {
+ *     entries: Array<AuditEntry>;
+ *     next: string | null;
+ *   };
  * }} GetResponses
  */
 
@@ -966,6 +983,7 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
  *   "/alerts/{alertId}/suppress": {
  *     alert: AlertInstance;
  *   };
+ *   "/alert-rules/backtest": Backtest;
  *   "/provider-controls/{provider}/pause": {
  *     control: ProviderControl;
  *   };

@@ -13,14 +13,20 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
-from video_monitoring.alerting import engine
+from video_monitoring.alerting import catalog, engine
 from video_monitoring.alerting.backtest import SplitRuns, WhatIf, backtest_rule
 from video_monitoring.alerting.channels.base import Notification
-from video_monitoring.alerting.metrics import TIERS, ScopeTotals, Snapshot, measure, parse_scope
+from video_monitoring.alerting.metrics import (
+    ScopeTotals,
+    Snapshot,
+    measure,
+    parse_scope,
+    scopes_for,
+)
 from video_monitoring.alerting.notifications import Delivery, DeliveryResult, deliver
 from video_monitoring.alerting.records import (
     AlertState,
@@ -53,19 +59,6 @@ MAX_DELIVERY_RUNS = 12  # scheduled runs (about an hour at 5 minutes) before a m
 # An admin's action notifies at once for this long, well inside its request's deadline; what a
 # slow channel has not sent by then goes out with a later tick.
 ACTION_NOTIFY_SECONDS = 10.0
-
-
-def scopes_for(rule: AlertRule, providers: Iterable[str], known: Iterable[str]) -> list[str]:
-    """The scopes a rule is evaluated in: its kinds over what the data and its history show."""
-    scopes: list[str] = []
-    if "overall" in rule.scopes:
-        scopes.append("overall")
-    if "provider" in rule.scopes:
-        seen = set(providers) | {s[len("provider:") :] for s in known if s.startswith("provider:")}
-        scopes += [f"provider:{p}" for p in sorted(seen)]
-    if "tier" in rule.scopes:
-        scopes += [f"tier:{t}" for t in TIERS]
-    return scopes
 
 
 @dataclass(frozen=True)
@@ -162,6 +155,17 @@ class AlertManager:
         self._store.put_rule(rule, by, self._clock())
         return rule
 
+    def create_rule(self, rule: AlertRule, by: str) -> AlertRule:
+        """Store a new custom rule (alerting/catalog.py: bounded, ids never overwritten)."""
+        return catalog.create(self._store, rule, by, self._clock())
+
+    def delete_rule(self, rule_id: str, by: str) -> list[str]:
+        """Delete a custom rule; the alerts it left open are resolved and those told of them
+        are told at once. The ids of those alerts."""
+        resolved = catalog.delete(self._store, rule_id, by, self._clock())
+        self.dispatch_notifications(self._clock(), Budget(ACTION_NOTIFY_SECONDS))
+        return resolved
+
     @property
     def archived_runs(self) -> bool:
         """Whether backtests can read runs beyond Firestore's retention (BigQuery)."""
@@ -169,21 +173,22 @@ class AlertManager:
 
     def backtest(
         self,
-        rule_id: str,
+        rule: AlertRule | str,
         start: dt.datetime,
         end: dt.datetime,
         threshold: float | None = None,
         pages_per_week: float | None = None,
     ) -> dict[str, Any]:
-        """The stored rule (or it with another threshold; nothing saved) replayed over the
-        runs stored in [start, end) with the live state machine; with `pages_per_week`, the
-        threshold nearest the rule's that would have paged at most that often; stopped with
+        """The rule (by id: the stored one; or it with another threshold; nothing saved) replayed
+        over the runs stored in [start, end) with the live state machine; with `pages_per_week`,
+        the threshold nearest the rule's that would have paged at most that often; stopped with
         DeadlineExceeded when it cannot finish within its time budget."""
         budget = self._backtest_budget()
         reader = self._runs or self._store
         source = self._runs.source if self._runs else None
         what_if = WhatIf(threshold, pages_per_week, budget)
-        return backtest_rule(self.rule(rule_id), reader, source, start, end, what_if)
+        replayed = self.rule(rule) if isinstance(rule, str) else rule
+        return backtest_rule(replayed, reader, source, start, end, what_if)
 
     # -- scheduled evaluation ----------------------------------------------------------------
 

@@ -235,6 +235,7 @@ def build(settings: Settings) -> Services:
         archived=archive,
     )
     export_jobs = export_jobs_of(settings)
+    audit_log = FirestoreAuditLog()
     api = ApiServices(
         analytics,
         utc_now,
@@ -245,7 +246,7 @@ def build(settings: Settings) -> Services:
         jobs=export_jobs,
         quotas=quotas(board),
         denials=FirestoreDenialCounter(retention),
-        audit=FirestoreAuditLog(),
+        audit=audit_log,
         eraser=functools.partial(erase_everywhere, settings, store, warehouse),
         retention=retention,
         targets=board.targets(),
@@ -260,6 +261,7 @@ def build(settings: Settings) -> Services:
         digests=digests,
         slos=slos,
         capacity=capacity,
+        trail=audit_log,
     )
     dashboard = Dashboard(api)
     return Services(
