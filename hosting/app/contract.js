@@ -98,6 +98,21 @@ export const RULE_SHORT_WINDOWS = Object.freeze(["5m", "30m"]);
 /** @type {ReadonlyArray<RuleScope>} */
 export const RULE_SCOPES = Object.freeze(["overall", "provider", "tier"]);
 
+// Rule metrics.
+/** @typedef {"abandonedNotifications" | "avgGenerationSeconds" | "avgQualityScore" | "avgQueueSeconds" | "avgUserRating" | "budgetForecastShare" | "conversionRate" | "costPerOutputSecondUsd" | "deniedRequests" | "errorBudgetBurn" | "exportFailed" | "failureRate" | "fallbackRate" | "minutesSinceLastTick" | "oldestQueuedSeconds" | "p95GenerationSeconds" | "pipelineRepairs" | "providerUtilization" | "quarantinedEntries" | "queueBacklog" | "queueWaitP95Seconds" | "queuedJobs" | "rejectedShare" | "retryRate" | "revenueUsd" | "stuckJobs" | "successRate" | "throughputPerHour" | "total"} RuleMetric */
+/** @type {ReadonlyArray<RuleMetric>} */
+export const RULE_METRICS = Object.freeze(["abandonedNotifications", "avgGenerationSeconds", "avgQualityScore", "avgQueueSeconds", "avgUserRating", "budgetForecastShare", "conversionRate", "costPerOutputSecondUsd", "deniedRequests", "errorBudgetBurn", "exportFailed", "failureRate", "fallbackRate", "minutesSinceLastTick", "oldestQueuedSeconds", "p95GenerationSeconds", "pipelineRepairs", "providerUtilization", "quarantinedEntries", "queueBacklog", "queueWaitP95Seconds", "queuedJobs", "rejectedShare", "retryRate", "revenueUsd", "stuckJobs", "successRate", "throughputPerHour", "total"]);
+
+// No-data choices.
+/** @typedef {"keep" | "ok" | "alerting"} RuleNoData */
+/** @type {ReadonlyArray<RuleNoData>} */
+export const RULE_NO_DATA = Object.freeze(["keep", "ok", "alerting"]);
+
+// Directions.
+/** @typedef {"above" | "below" | "both"} RuleDirection */
+/** @type {ReadonlyArray<RuleDirection>} */
+export const RULE_DIRECTIONS = Object.freeze(["above", "below", "both"]);
+
 // Channels.
 /** @typedef {"email" | "slack" | "sms" | "webhook"} Channel */
 /** @type {ReadonlyArray<Channel>} */
@@ -942,6 +957,7 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
  *   "/alert-rules": {
  *     rules: Array<AlertRule>;
  *     problems: Array<string>;
+ *     defaults: Array<string>;
  *   };
  *   "/alert-rules/{ruleId}": {
  *     rule: AlertRule;
@@ -982,6 +998,9 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
  *   };
  *   "/alerts/{alertId}/suppress": {
  *     alert: AlertInstance;
+ *   };
+ *   "/alert-rules": {
+ *     rule: AlertRule;
  *   };
  *   "/alert-rules/backtest": Backtest;
  *   "/provider-controls/{provider}/pause": {

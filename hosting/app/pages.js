@@ -25,6 +25,7 @@ import { h, replace } from "./ui.js";
  * @property {string} path `/alerts/:alertId`: a segment with a colon is an argument
  * @property {string} name
  * @property {string} [nav] its link's text in the navigation bar
+ * @property {boolean} [adminOnly] listed in the navigation for admins only
  * @property {(args: Record<string, string>) => string} title
  * @property {() => Promise<PageModule>} load
  */
@@ -40,6 +41,7 @@ export const PAGES = Object.freeze([
   { path: "/alerts/:alertId", name: "alerts", title: (args) => `Alert ${args.alertId}`, load: () => import("./pages/alert.js") },
   { path: "/rules", name: "rules", nav: "Rules", title: () => "Rules", load: () => import("./pages/rules.js") },
   { path: "/exports", name: "exports", nav: "Exports", title: () => "Exports", load: () => import("./pages/exports.js") },
+  { path: "/audit", name: "audit", nav: "Audit", adminOnly: true, title: () => "Audit log", load: () => import("./pages/audit.js") },
 ]);
 
 /** @type {Page} */
@@ -56,11 +58,12 @@ const NOT_FOUND = {
 };
 
 /**
- * The navigation bar's links, one per listed page.
+ * The navigation bar's links, one per listed page (admin pages for admins only).
+ * @param {"admin" | "analytics" | null} [role]
  * @returns {HTMLAnchorElement[]}
  */
-export function navLinks() {
-  return PAGES.filter((page) => page.nav).map((page) =>
+export function navLinks(role = null) {
+  return PAGES.filter((page) => page.nav && (!page.adminOnly || role === "admin")).map((page) =>
     h("a", { href: page.path, "data-nav": true, "data-page": page.name }, page.nav));
 }
 

@@ -20,11 +20,13 @@ from google.cloud.firestore_v1.types import StructuredQuery
 from local_stack.stack import REPO_ROOT
 from tests.integration.support import Stack
 from video_monitoring.adapters import _firestore
+from video_monitoring.adapters.firestore_access import FirestoreAuditLog
 from video_monitoring.adapters.firestore_alerts import FirestoreAlertStore
 from video_monitoring.adapters.firestore_digests import FirestoreDigestStore
 from video_monitoring.adapters.firestore_exports import FirestoreDaySource, FirestoreExportSource
 from video_monitoring.adapters.firestore_queue import FirestoreQueue
 from video_monitoring.adapters.firestore_store import FirestoreStore
+from video_monitoring.core.audit import AuditFilter
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.files import DATASETS
 from video_monitoring.ingest.audit import LedgerAudit, differing_hours
@@ -150,6 +152,11 @@ def test_every_query_is_served_by_an_index(
     digests = FirestoreDigestStore(db)
     digests.subscribers("weekly")
     digests.control_changes(window.start, window.end)
+    # GET /audit-log: every combination of its filters, with and without a time range.
+    audit_log = FirestoreAuditLog(db)
+    for actor, action in ((None, None), ("adam", None), (None, "export"), ("adam", "export")):
+        for start in (None, window.start):
+            audit_log.page(AuditFilter(actor, action, start, None, None, 5))
     for dataset in DATASETS.values():
         for provider in (None, "pika"):
             scoped = Window(start=window.start, end=window.end, provider=provider)

@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from video_monitoring.alerting.catalog import DEFAULT_IDS
 from video_monitoring.alerting.manager import AlertManager
 from video_monitoring.alerting.rules import RULE_ID, AlertRule, parse_rule
 from video_monitoring.core.errors import InvalidArgument, NotFound
@@ -44,7 +45,11 @@ def alert_rules(manager: AlertManager, call: Call) -> Prepared:
 
     def run() -> Any:
         rules, problems = manager.rules()
-        return {"rules": [r.to_doc() for r in rules], "problems": problems}
+        return {
+            "rules": [r.to_doc() for r in rules],
+            "problems": problems,
+            "defaults": sorted(DEFAULT_IDS),
+        }
 
     return run
 
