@@ -90,7 +90,7 @@ def test_a_rule_created_over_the_api_fires_in_a_tick_and_deleting_it_resolves_th
         ("rule.create", "pika_failures", "ok"),
     ]
     assert page["next"] is None
-    assert page["entries"][1]["details"]["resolvedAlerts"] == [alert["instanceId"]]
+    assert page["entries"][1]["details"]["resolvedAlerts"] == [alert["alertId"]]
 
 
 def test_the_audit_log_pages_every_entry_once_with_filters(

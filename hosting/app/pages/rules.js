@@ -121,7 +121,7 @@ export async function render(context) {
           } catch (error) {
             replace(notice, message("error", "Not deleted.", errorText(error)));
           }
-        } }, `Delete ${rule.ruleId}`),
+        } }, `Yes, delete ${rule.ruleId}`),
         cancel));
     replace(editor, panel);
     panel.scrollIntoView({ block: "start" });
