@@ -45,7 +45,7 @@ def test_an_admin_backtests_creates_and_deletes_a_custom_rule(console: Console) 
     form = page.get_by_role("form", name="New rule")
     assert page.evaluate("document.activeElement.id") == "new-ruleId"
     form.get_by_label("Rule id").fill("pika_slow_custom")
-    form.get_by_label("Metric").select_option("avgGenerationSeconds")
+    form.get_by_label("Metric", exact=True).select_option("avgGenerationSeconds")
     form.get_by_label("Comparator").select_option("gt")
     form.get_by_label("Threshold", exact=True).fill("60")
     form.get_by_label("Window", exact=True).select_option("1h")

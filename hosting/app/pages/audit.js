@@ -51,8 +51,10 @@ export async function render(context) {
   const action = h("input", { id: "audit-action", type: "text", value: params.get("action") || "", placeholder: "any", list: "audit-actions", autocomplete: "off" });
   const from = h("input", { id: "audit-from", type: "datetime-local", value: local(params.get("from")) });
   const to = h("input", { id: "audit-to", type: "datetime-local", value: local(params.get("to")) });
-  const size = h("select", { id: "audit-limit" },
-    PAGE_SIZES.map((n) => h("option", { value: n, selected: n === (params.get("limit") || "50") }, n)));
+  const limit = params.get("limit") || "50";
+  // A size a link chose outside the usual ones is shown as chosen, not as the first option.
+  const sizes = PAGE_SIZES.includes(limit) ? PAGE_SIZES : [limit, ...PAGE_SIZES];
+  const size = h("select", { id: "audit-limit" }, sizes.map((n) => h("option", { value: n, selected: n === limit }, n)));
   const filters = h("form", { class: "controls", "aria-label": "Audit filters", onsubmit: (/** @type {SubmitEvent} */ event) => {
     event.preventDefault();
     const next = new URLSearchParams();
@@ -90,10 +92,10 @@ export async function render(context) {
       { label: "Role", value: (e) => e.role ?? "" },
       { label: "Action", value: (e) => e.action },
       { label: "Target", value: (e) => e.target },
-      { label: "Outcome", value: (e) => badge(e.outcome === "ok" ? "ok" : "sev-critical", e.outcome) },
+      { label: "Outcome", value: (e) => badge(e.outcome === "ok" ? "st-resolved" : "sev-critical", e.outcome) },
       { label: "Details", value: (e) => h("span", { class: "muted" }, detailText(e.details)) },
     ], body.entries, { label: "Audit entries", empty: "No entry matches these filters." }),
     h("p", { class: "muted", "data-figure": "audit.count" },
-      `${body.entries.length} entries on this page${body.next ? "; more on the next" : first ? "" : "; the last page"}.`),
+      `${body.entries.length} ${body.entries.length === 1 ? "entry" : "entries"} on this page${body.next ? "; more on the next" : first ? "" : "; the last page"}.`),
     pager);
 }
