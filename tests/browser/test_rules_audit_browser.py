@@ -166,3 +166,36 @@ def test_the_audit_page_pages_and_filters_the_apis_entries(console: Console) -> 
     ready(page, "error")
     assert page.get_by_text("limit: expected an integer from 1 to 200").is_visible()
     page.context.close()
+
+
+def test_axe_finds_nothing_serious_on_the_audit_page_and_the_new_rule_form(
+    console: Console,
+) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    page = console.page(ADMIN, width=390, dark=True)
+    found: dict[str, list[str]] = {}
+
+    def check(name: str) -> None:
+        results = axe.run(page)
+        bad = [
+            f"{v['id']} ({v['impact']}): {v['nodes'][0]['target']}"
+            for v in results.response["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+        if bad:
+            found[name] = bad
+        console.shot(page, f"phone-{name}")
+
+    page.goto(f"{console.url}/audit")
+    ready(page, "audit")
+    check("audit")
+    page.goto(f"{console.url}/rules")
+    ready(page, "rules")
+    page.get_by_role("button", name="New rule").click()
+    page.get_by_role("form", name="New rule").get_by_role("button", name="Backtest").click()
+    page.locator("[data-figure='backtest.summary']").wait_for()
+    check("rules-new")
+    assert found == {}
+    page.context.close()

@@ -111,7 +111,7 @@ export async function render(context) {
       h("h2", { style: "margin-top:0" }, `Delete ${rule.ruleId}?`),
       h("p", {}, "The rule stops being evaluated; alerts it left open are resolved (\"rule deleted\") and whoever was told of them is told. This cannot be undone."),
       h("div", { class: "actions" },
-        h("button", { type: "button", class: "primary danger", onclick: async () => {
+        h("button", { type: "button", class: "danger", onclick: async () => {
           try {
             await del("/alert-rules/{ruleId}", { ruleId: rule.ruleId });
             rules.splice(rules.indexOf(rule), 1);
