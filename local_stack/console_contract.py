@@ -87,6 +87,11 @@ ALLOWED = (
         "a burn-rate rule's short windows",
     ),
     Allowed("RULE_SCOPES", "RuleScope", schema("AlertRule/properties/scopes/items"), "rule scopes"),
+    Allowed("RULE_METRICS", "RuleMetric", schema("AlertRule/properties/metric"), "rule metrics"),
+    Allowed("RULE_NO_DATA", "RuleNoData", schema("AlertRule/properties/noData"), "no-data choices"),
+    Allowed(
+        "RULE_DIRECTIONS", "RuleDirection", schema("AlertRule/properties/direction"), "directions"
+    ),
     Allowed("CHANNELS", "Channel", schema("AlertRule/properties/channels/items"), "channels"),
     Allowed(
         "CONTROL_STATES",
@@ -191,8 +196,9 @@ def object_type(node: Schema, indent: str) -> str:
 
 
 def json_response(operation: Schema) -> Schema | None:
-    """The schema of an operation's 200 JSON answer, if it has one."""
-    content = operation.get("responses", {}).get("200", {}).get("content", {})
+    """The schema of an operation's 200 (or 201, a creation's) JSON answer, if it has one."""
+    responses = operation.get("responses", {})
+    content = responses.get("200", responses.get("201", {})).get("content", {})
     answer = content.get("application/json")
     if answer is None or len(content) > 1:  # a file download is no JSON answer
         return None

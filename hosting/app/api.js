@@ -122,6 +122,15 @@ export async function put(path, params, body) {
 }
 
 /**
+ * A DELETE (its answer, a 204, has no body).
+ * @param {string} path
+ * @param {Params} params the path's parameters
+ */
+export async function del(path, params) {
+  await request("DELETE", apiUrl(path, params));
+}
+
+/**
  * A file from /export, saved under the name the API gives it; a window too large for one request
  * is a 202 naming a background job instead ({ job }).
  * @param {Params} params

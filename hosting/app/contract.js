@@ -103,6 +103,21 @@ export const RULE_SHORT_WINDOWS = Object.freeze(["5m", "30m"]);
 /** @type {ReadonlyArray<RuleScope>} */
 export const RULE_SCOPES = Object.freeze(["overall", "provider", "tier"]);
 
+// Rule metrics.
+/** @typedef {"abandonedNotifications" | "avgGenerationSeconds" | "avgQualityScore" | "avgQueueSeconds" | "avgUserRating" | "budgetForecastShare" | "conversionRate" | "costPerOutputSecondUsd" | "deniedRequests" | "errorBudgetBurn" | "exportFailed" | "failureRate" | "fallbackRate" | "functionErrorRate" | "functionErrors" | "functionP95Ms" | "minutesSinceLastTick" | "oldestQueuedSeconds" | "p95GenerationSeconds" | "pipelineRepairs" | "providerUtilization" | "quarantinedEntries" | "queueBacklog" | "queueWaitP95Seconds" | "queuedJobs" | "rejectedShare" | "retryRate" | "revenueUsd" | "stuckJobs" | "successRate" | "throughputPerHour" | "total"} RuleMetric */
+/** @type {ReadonlyArray<RuleMetric>} */
+export const RULE_METRICS = Object.freeze(["abandonedNotifications", "avgGenerationSeconds", "avgQualityScore", "avgQueueSeconds", "avgUserRating", "budgetForecastShare", "conversionRate", "costPerOutputSecondUsd", "deniedRequests", "errorBudgetBurn", "exportFailed", "failureRate", "fallbackRate", "functionErrorRate", "functionErrors", "functionP95Ms", "minutesSinceLastTick", "oldestQueuedSeconds", "p95GenerationSeconds", "pipelineRepairs", "providerUtilization", "quarantinedEntries", "queueBacklog", "queueWaitP95Seconds", "queuedJobs", "rejectedShare", "retryRate", "revenueUsd", "stuckJobs", "successRate", "throughputPerHour", "total"]);
+
+// No-data choices.
+/** @typedef {"keep" | "ok" | "alerting"} RuleNoData */
+/** @type {ReadonlyArray<RuleNoData>} */
+export const RULE_NO_DATA = Object.freeze(["keep", "ok", "alerting"]);
+
+// Directions.
+/** @typedef {"above" | "below" | "both"} RuleDirection */
+/** @type {ReadonlyArray<RuleDirection>} */
+export const RULE_DIRECTIONS = Object.freeze(["above", "below", "both"]);
+
 // Channels.
 /** @typedef {"email" | "slack" | "sms" | "webhook"} Channel */
 /** @type {ReadonlyArray<Channel>} */
@@ -127,6 +142,19 @@ export const DELIVERY_STATUSES = Object.freeze(["pending", "sending", "retrying"
 /** @typedef {"invalid-argument" | "unauthenticated" | "permission-denied" | "not-found" | "method-not-allowed" | "failed-precondition" | "resource-exhausted" | "unavailable" | "internal"} ErrorCode */
 /** @type {ReadonlyArray<ErrorCode>} */
 export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated", "permission-denied", "not-found", "method-not-allowed", "failed-precondition", "resource-exhausted", "unavailable", "internal"]);
+
+/**
+ * @typedef {{
+ *   id: string;
+ *   at: string;
+ *   actor: string;
+ *   role: string | null;
+ *   action: string;
+ *   target: string;
+ *   outcome: "ok" | "failed";
+ *   details: { [key: string]: unknown };
+ * }} AuditEntry
+ */
 
 /**
  * @typedef {{
@@ -1037,6 +1065,7 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
  *   "/alert-rules": {
  *     rules: Array<AlertRule>;
  *     problems: Array<string>;
+ *     defaults: Array<string>;
  *   };
  *   "/alert-rules/{ruleId}": {
  *     rule: AlertRule;
@@ -1060,6 +1089,10 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
  *     weekly: boolean;
  *     email: string | null;
  *   };
+ *   "/audit-log": {
+ *     entries: Array<AuditEntry>;
+ *     next: string | null;
+ *   };
  * }} GetResponses
  */
 
@@ -1074,6 +1107,10 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
  *   "/alerts/{alertId}/suppress": {
  *     alert: AlertInstance;
  *   };
+ *   "/alert-rules": {
+ *     rule: AlertRule;
+ *   };
+ *   "/alert-rules/backtest": Backtest;
  *   "/provider-controls/{provider}/pause": {
  *     control: ProviderControl;
  *   };

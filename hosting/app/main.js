@@ -262,6 +262,7 @@ async function start() {
     }
     const fromSignIn = main.dataset.ready === "signin";
     session = { user, role };
+    replace(nav, navLinks(role));
     nav.hidden = false;
     accountBar(user, role);
     route({ focus: fromSignIn });

@@ -25,6 +25,7 @@ import { h, replace } from "./ui.js";
  * @property {string} path `/alerts/:alertId`: a segment with a colon is an argument
  * @property {string} name
  * @property {string} [nav] its link's text in the navigation bar
+ * @property {boolean} [adminOnly] listed in the navigation for admins only
  * @property {(args: Record<string, string>) => string} title
  * @property {() => Promise<PageModule>} load
  */
@@ -43,6 +44,7 @@ export const PAGES = Object.freeze([
   { path: "/generations", name: "generations", title: () => "Generations", load: () => import("./pages/generations.js") },
   { path: "/capacity", name: "capacity", nav: "Capacity", title: () => "Capacity", load: () => import("./pages/capacity.js") },
   { path: "/system", name: "system", nav: "System", title: () => "System", load: () => import("./pages/system.js") },
+  { path: "/audit", name: "audit", nav: "Audit", adminOnly: true, title: () => "Audit log", load: () => import("./pages/audit.js") },
 ]);
 
 /** @type {Page} */
@@ -59,11 +61,12 @@ const NOT_FOUND = {
 };
 
 /**
- * The navigation bar's links, one per listed page.
+ * The navigation bar's links, one per listed page (admin pages for admins only).
+ * @param {"admin" | "analytics" | null} [role]
  * @returns {HTMLAnchorElement[]}
  */
-export function navLinks() {
-  return PAGES.filter((page) => page.nav).map((page) =>
+export function navLinks(role = null) {
+  return PAGES.filter((page) => page.nav && (!page.adminOnly || role === "admin")).map((page) =>
     h("a", { href: page.path, "data-nav": true, "data-page": page.name }, page.nav));
 }
 

@@ -21,12 +21,14 @@ from google.cloud.firestore_v1.types import StructuredQuery
 from local_stack.stack import REPO_ROOT
 from tests.integration.support import Stack
 from video_monitoring.adapters import _firestore
+from video_monitoring.adapters.firestore_access import FirestoreAuditLog
 from video_monitoring.adapters.firestore_alerts import FirestoreAlertStore
 from video_monitoring.adapters.firestore_digests import FirestoreDigestStore
 from video_monitoring.adapters.firestore_exports import FirestoreDaySource, FirestoreExportSource
 from video_monitoring.adapters.firestore_generations import FirestoreGenerations
 from video_monitoring.adapters.firestore_queue import FirestoreQueue
 from video_monitoring.adapters.firestore_store import FirestoreStore
+from video_monitoring.core.audit_log import AuditFilter
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.files import DATASETS
 from video_monitoring.dashboard.generation_list import GenerationFilter
@@ -120,12 +122,33 @@ def covered(shape: Shape, indexes: list[dict[str, Any]]) -> bool:
     return False
 
 
+def read_filtered_lists(db: firestore.Client, window: Window, now: dt.datetime) -> None:
+    """The lists read with filters a caller chooses: the audit log, the exports, the drill-down."""
+    exports = FirestoreExportSource(db)
+    # GET /audit-log: every combination of its filters, with and without a time range.
+    audit_log = FirestoreAuditLog(db)
+    for actor, action in ((None, None), ("adam", None), (None, "export"), ("adam", "export")):
+        for start in (None, window.start):
+            audit_log.page(AuditFilter(actor, action, start, None, None, 5))
+    for dataset in DATASETS.values():
+        for provider in (None, "pika"):
+            scoped = Window(start=window.start, end=window.end, provider=provider)
+            exports.count(dataset, scoped)
+            list(exports.rows(dataset, scoped))
+    # The drill-down: every combination of its filters, a first page and one after a cursor.
+    generations = FirestoreGenerations(db)
+    for provider, status, code in itertools.product((None, "pika"), (None, "failed"), (None, "x")):
+        wanted = GenerationFilter(window.model_copy(update={"provider": provider}), status, code)
+        generations.page(wanted, None, 5)
+        generations.page(wanted, (now, "queued-1"), 5)
+
+
 def test_every_query_is_served_by_an_index(
     stack: Stack, db: firestore.Client, recorded: list[Shape]
 ) -> None:
     now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
     window = Window(start=now - dt.timedelta(days=30), end=now)
-    store, alerts, exports = FirestoreStore(db), FirestoreAlertStore(db), FirestoreExportSource(db)
+    store, alerts = FirestoreStore(db), FirestoreAlertStore(db)
     store.rollups(cover(window.start, window.end))
     store.rollups(cover(window.start, window.end), "event_rollups")
     store.fold(now)
@@ -154,17 +177,7 @@ def test_every_query_is_served_by_an_index(
     digests = FirestoreDigestStore(db)
     digests.subscribers("weekly")
     digests.control_changes(window.start, window.end)
-    for dataset in DATASETS.values():
-        for provider in (None, "pika"):
-            scoped = Window(start=window.start, end=window.end, provider=provider)
-            exports.count(dataset, scoped)
-            list(exports.rows(dataset, scoped))
-    # The drill-down: every combination of its filters, a first page and one after a cursor.
-    generations = FirestoreGenerations(db)
-    for provider, status, code in itertools.product((None, "pika"), (None, "failed"), (None, "x")):
-        wanted = GenerationFilter(window.model_copy(update={"provider": provider}), status, code)
-        generations.page(wanted, None, 5)
-        generations.page(wanted, (now, "queued-1"), 5)
+    read_filtered_lists(db, window, now)
     day_source = FirestoreDaySource(db)
     for model, collection, time_field, _ in TABLES.values():
         fields = list(model.model_fields)

@@ -58,6 +58,19 @@ class FakeAlertStore:
         self.rules[rule.rule_id] = rule
         self.seeded.discard(rule.rule_id)
 
+    def create_rule(self, rule: AlertRule, by: str, now: dt.datetime) -> bool:
+        """Create unless the id is taken."""
+        if rule.rule_id in self.rules:
+            return False
+        self.rules[rule.rule_id] = rule
+        return True
+
+    def delete_rule(self, rule_id: str) -> None:
+        """The rule and its states."""
+        self.rules.pop(rule_id, None)
+        self.seeded.discard(rule_id)
+        self.states = {k: v for k, v in self.states.items() if v.rule_id != rule_id}
+
     def load_states(self) -> dict[str, AlertState]:
         """All states."""
         return dict(self.states)

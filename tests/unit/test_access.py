@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,7 @@ from tests.unit.test_alert_manager import degraded_world
 from tests.unit.test_dashboard import json_response, verifier
 from tests.unit.test_export import ListSource, generation
 from video_monitoring.analytics.figures import AnalyticsEngine
+from video_monitoring.core.audit_log import AuditFilter
 from video_monitoring.dashboard.access import (
     AuditEntry,
     Bucket,
@@ -28,11 +30,26 @@ T0 = dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)
 
 
 class ListAudit:
+    """The audit log as a list; read as Firestore's query does (filters, newest first, ties by
+    id, after a position, at most a limit)."""
+
     def __init__(self) -> None:
         self.entries: list[AuditEntry] = []
 
     def record(self, entry: AuditEntry) -> None:
         self.entries.append(entry)
+
+    def page(self, wanted: AuditFilter) -> list[tuple[str, dict[str, Any]]]:
+        rows = [(f"e{i:06d}", e.to_doc()) for i, e in enumerate(self.entries)]
+        rows = [
+            (i, d) for i, d in rows
+            if wanted.actor in (None, d["uid"]) and wanted.action in (None, d["action"])
+            and (wanted.start is None or d["at"] >= wanted.start)
+            and (wanted.end is None or d["at"] < wanted.end)
+            and (wanted.after is None or (d["at"], i) < (wanted.after.at, wanted.after.entry_id))
+        ]  # fmt: skip
+        rows.sort(key=lambda row: (row[1]["at"], row[0]), reverse=True)
+        return rows[: wanted.limit]
 
 
 class MinuteCounts:

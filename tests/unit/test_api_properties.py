@@ -46,6 +46,7 @@ from video_monitoring.core.models import PROVIDER_PATTERN, Window
 from video_monitoring.dashboard.access import Bucket, Quota, take_token
 from video_monitoring.dashboard.alert_routes import ALERT_ID
 from video_monitoring.dashboard.app import ApiServices, Dashboard, FileExports
+from video_monitoring.dashboard.audit_routes import encode_cursor
 from video_monitoring.dashboard.export_jobs import JOB_ID, ExportJobs, JobRequest, queue_job
 from video_monitoring.dashboard.generation_list import GenerationList
 from video_monitoring.dashboard.http import Request, Response, StreamResponse
@@ -66,6 +67,8 @@ ID_VALID: dict[str, Callable[[str], bool]] = {
 BODIES = {
     "/alerts/{alertId}/suppress": {"minutes": 30},
     "/alert-rules/{ruleId}": "RULE",
+    "/alert-rules": "RULE",
+    "/alert-rules/backtest": "RULE",
     "/slos/{sloId}": {"sli": "success", "target": 0.99},
     "/me/digests": {"weekly": True},
     "/provider-controls/{provider}/pause": {"reason": "test", "minutes": 5},
@@ -112,6 +115,7 @@ class Api:
                 ListSource({"video_generation_metrics": [generation(i) for i in range(3)]})
             ),
             audit=self.audit,
+            trail=self.audit,
             eraser=self._count(fake_eraser),
             health=healthy_check(world.clock),
             responder=ProviderResponder(world.alerts, None, GuardRails(), world.clock),
@@ -136,7 +140,8 @@ class Api:
         ))  # fmt: skip
         writers = {
             world.alerts: ("put_rule", "transact", "claim_notification", "finish_notification",
-                           "write_system_metrics", "transact_controls", "seed_rules"),
+                           "write_system_metrics", "transact_controls", "seed_rules",
+                           "create_rule", "delete_rule"),
             world.store: ("reconcile", "put_daily_snapshot"),
             objectives: ("put", "seed"),
             digests: ("claim", "finish", "subscribe"),
@@ -282,7 +287,10 @@ def test_an_id_or_value_with_a_trailing_newline_is_refused_untouched(
                 "rule": "slow_generation", "period": "weekly", "status": "open", "limit": "5",
                 "severity": "warning", "granularity": "hour", "metric": "total", "horizon": "2",
                 "from": "2026-11-24T09:00:00Z", "to": "2026-11-24T10:00:00Z", "threshold": "1",
-                "pagesPerWeek": "1", "errorCode": "timeout", "cursor": "e30"}[name]  # fmt: skip
+                "pagesPerWeek": "1", "errorCode": "timeout", "actor": "tok-admin",
+                "action": "rule.update",
+                "cursor": encode_cursor(NOW, "e000001") if path == "/audit-log" else "e30",
+                }[name]  # fmt: skip
         base = {"dataset": "generations"} if path == "/export" else {}
         cases.append((url, base | {name: good + "\n"}))
     body = BODIES.get(path) if method != "GET" else None

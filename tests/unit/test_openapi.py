@@ -16,6 +16,7 @@ from tests.unit.alert_fakes import FakeAlertStore
 from tests.unit.fakes import FakeStore, FixedClock
 from tests.unit.generation_fakes import ListGenerations
 from tests.unit.queue_fakes import FakeQueue
+from tests.unit.test_access import ListAudit
 from tests.unit.test_alert_manager import degraded_world
 from tests.unit.test_capacity import jobs as queue_jobs
 from tests.unit.test_dashboard import NOW, json_response, verifier
@@ -91,7 +92,7 @@ def test_documented_paths_are_the_served_routes() -> None:
             DigestSources(AnalyticsEngine(store, monitor), lambda s, e: [], lambda r, s, e, p: {}),
             MemoryStore(), {}, lambda r, d: None, accounts=None,
         ),
-        slos=SloService(FakeObjectiveStore(), monitor, clock),
+        slos=SloService(FakeObjectiveStore(), monitor, clock), trail=ListAudit(),
         capacity=CapacityService(
             FakeQueue(), QueueService(FakeQueue(), ("pika",)), monitor.cells, clock
         ),
@@ -122,9 +123,10 @@ def test_every_documented_response_validates_against_its_schema() -> None:
     source = ListSource({"video_generation_metrics": [generation(i) for i in range(3)]})
     jobs = ExportJobs(DictJobs(), DictFiles())
     queue = FakeQueue(queue_jobs(), {"runway": ProviderCapacity(max_concurrent=2)})
+    audit = ListAudit()
     dashboard = Dashboard(ApiServices(
         AnalyticsEngine(world.store, world.monitor), world.clock, 400,
-        verifier=verifier, alerts=world.manager,
+        verifier=verifier, alerts=world.manager, audit=audit, trail=audit,
         exports=FileExports(source, sync_rows={"csv": 2}),
         jobs=jobs,
         eraser=fake_eraser,
@@ -208,6 +210,9 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         ("/slos/{sloId}", "put"): (
             "PUT", "/slos/generation_success", b'{"sli": "success", "target": 0.99}'
         ),
+        ("/alert-rules", "post"): ("POST", "/alert-rules", b"RULE"),
+        ("/alert-rules/backtest", "post"): ("POST", "/alert-rules/backtest", b"DRAFT"),
+        ("/audit-log", "get"): ("GET", "/audit-log", b"NOPARAMS"),
     }  # fmt: skip
     documented = {
         (path, method) for path, item in spec["paths"].items() for method in item
@@ -229,6 +234,9 @@ def test_every_documented_response_validates_against_its_schema() -> None:
             params = {}
         if body == b"BACKTEST":
             body, params = b"", {"window": "24h", "pagesPerWeek": "1"}
+        if body == b"DRAFT":
+            rule = world.alerts.rules["low_success_rate"].to_doc()
+            body, params = json.dumps(rule).encode(), {"window": "24h", "pagesPerWeek": "1"}
         if url == "/export":
             streamed = dashboard.handle(
                 Request(
@@ -248,13 +256,16 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         response = json_response(
             dashboard.handle(Request(verb, url, params, "Bearer tok-admin", body))
         )
-        assert response.status == 200, (path, response.body)
-        schema = spec["paths"][path][method]["responses"]["200"]["content"]["application/json"]
+        status = "201" if (path, method) == ("/alert-rules", "post") else "200"
+        assert str(response.status) == status, (path, response.body)
+        documented_headers = spec["paths"][path][method]["responses"][status].get("headers", {})
+        assert set(documented_headers) == set(response.headers), path
+        schema = spec["paths"][path][method]["responses"][status]["content"]["application/json"]
         _validator(spec, schema["schema"]).validate(json.loads(response.text()))
         bad = json_response(
             dashboard.handle(Request(verb, url, {"colour": "red"}, "Bearer tok-admin", body))
         )
-        if bad.status != 200:
+        if bad.status >= 400:
             error_schema.validate(json.loads(bad.text()))
     missing = json_response(dashboard.handle(Request("GET", "/nope", {}, "Bearer tok-admin")))
     assert missing.status == 404

@@ -98,6 +98,24 @@ class FirestoreAlertStore(FirestoreAdapter):
             {**rule.to_doc(), "updatedBy": by, "updatedAt": now}
         )
 
+    def create_rule(self, rule: AlertRule, by: str, now: dt.datetime) -> bool:
+        """create() fails on an existing document: an id taken is never overwritten."""
+        try:
+            self.client.collection(constants.ALERT_RULES).document(rule.rule_id).create(
+                {**rule.to_doc(), "createdBy": by, "createdAt": now}
+            )
+        except AlreadyExists:
+            return False
+        return True
+
+    def delete_rule(self, rule_id: str) -> None:
+        """The rule's document, then its states (single-field index on ruleId)."""
+        self.client.collection(constants.ALERT_RULES).document(rule_id).delete()
+        states = self.client.collection(constants.ALERT_STATES)
+        query = states.where(filter=FieldFilter("ruleId", "==", rule_id))
+        for snap in counted("alert_reads", query.stream()):
+            snap.reference.delete()
+
     def load_states(self) -> dict[str, AlertState]:
         """All states (one per rule and scope ever evaluated with a change)."""
         return {

@@ -198,6 +198,14 @@ class AlertStore(Protocol):
         """Create or replace a rule."""
         ...
 
+    def create_rule(self, rule: AlertRule, by: str, now: dt.datetime) -> bool:
+        """Create a rule; False when one with its id exists (nothing written)."""
+        ...
+
+    def delete_rule(self, rule_id: str) -> None:
+        """Delete a rule and every (rule, scope) state of it."""
+        ...
+
     def load_states(self) -> dict[str, AlertState]:
         """Every (rule, scope) state by state key."""
         ...

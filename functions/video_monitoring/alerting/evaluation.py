@@ -6,12 +6,18 @@ expiry)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from video_monitoring.alerting import state_machine
 from video_monitoring.alerting.alert_store import AlertStore
-from video_monitoring.alerting.metrics import TIERS, ScopeTotals, Snapshot, measure, parse_scope
+from video_monitoring.alerting.metrics import (
+    ScopeTotals,
+    Snapshot,
+    measure,
+    parse_scope,
+    scopes_for,
+)
 from video_monitoring.alerting.notifications import DeliveryResult
 from video_monitoring.alerting.records import (
     AlertState,
@@ -24,19 +30,6 @@ from video_monitoring.alerting.rule_book import RuleBook, RuleSet
 from video_monitoring.alerting.rules import AlertRule
 from video_monitoring.core.models import Window
 from video_monitoring.ingest.rollup import floor_time, merge_cells
-
-
-def scopes_for(rule: AlertRule, providers: Iterable[str], known: Iterable[str]) -> list[str]:
-    """The scopes a rule is evaluated in: its kinds over what the data and its history show."""
-    scopes: list[str] = []
-    if "overall" in rule.scopes:
-        scopes.append("overall")
-    if "provider" in rule.scopes:
-        seen = set(providers) | {s[len("provider:") :] for s in known if s.startswith("provider:")}
-        scopes += [f"provider:{p}" for p in sorted(seen)]
-    if "tier" in rule.scopes:
-        scopes += [f"tier:{t}" for t in TIERS]
-    return scopes
 
 
 @dataclass

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from video_monitoring.alerting.actions import AlertActions
+from video_monitoring.alerting.actions import ACTION_NOTIFY_SECONDS, AlertActions
 from video_monitoring.alerting.alert_store import AlertStore
 from video_monitoring.alerting.backtest import SplitRuns
 from video_monitoring.alerting.dispatch import Dispatcher
@@ -30,10 +30,18 @@ class AlertManager:
         runs: SplitRuns | None = None,  # backtests beyond Firestore's retention (BigQuery)
         backtest_budget: Callable[[], Budget] = Budget.unlimited,  # each backtest's, from its start
     ) -> None:
+        self._clock = clock
         self.rule_book = RuleBook(store, clock, runs, backtest_budget)
         self.dispatcher = Dispatcher(store, delivery, dashboard_url)
         self.evaluation = Evaluation(store, self.rule_book)
         self.actions = AlertActions(store, clock, self.dispatcher)
+
+    def delete_rule(self, rule_id: str, by: str) -> list[str]:
+        """Delete a custom rule; the alerts it left open are resolved and those told of them
+        are told at once. The ids of those alerts."""
+        resolved = self.rule_book.delete_rule(rule_id, by)
+        self.dispatcher.dispatch(self._clock(), Budget(ACTION_NOTIFY_SECONDS))
+        return resolved
 
     def run(self, snapshot: Snapshot) -> RunReport:
         """One scheduled run: evaluate, advance, deliver (the rules read once)."""

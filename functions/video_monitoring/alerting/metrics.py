@@ -7,7 +7,7 @@ writer and every rule share it, so a run reads each window's rollups once.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -227,3 +227,16 @@ def measure(metric: str, scoped: ScopeTotals) -> Measurement:
     if metric in SYSTEM_METRICS:
         return _system_figure(metric, scoped)
     raise ValueError(f"unknown metric {metric}")
+
+
+def scopes_for(rule: AlertRule, providers: Iterable[str], known: Iterable[str]) -> list[str]:
+    """The scopes a rule is evaluated in: its kinds over what the data and its history show."""
+    scopes: list[str] = []
+    if "overall" in rule.scopes:
+        scopes.append("overall")
+    if "provider" in rule.scopes:
+        seen = set(providers) | {s[len("provider:") :] for s in known if s.startswith("provider:")}
+        scopes += [f"provider:{p}" for p in sorted(seen)]
+    if "tier" in rule.scopes:
+        scopes += [f"tier:{t}" for t in TIERS]
+    return scopes

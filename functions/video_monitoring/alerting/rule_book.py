@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from video_monitoring.alerting import catalog
 from video_monitoring.alerting.alert_store import AlertStore
 from video_monitoring.alerting.backtest import SplitRuns, WhatIf, backtest_rule
 from video_monitoring.alerting.rules import DEFAULT_RULES, AlertRule
@@ -62,6 +63,14 @@ class RuleBook:
         self._store.put_rule(rule, by, self._clock())
         return rule
 
+    def create_rule(self, rule: AlertRule, by: str) -> AlertRule:
+        """Store a new custom rule (alerting/catalog.py: bounded, ids never overwritten)."""
+        return catalog.create(self._store, rule, by, self._clock())
+
+    def delete_rule(self, rule_id: str, by: str) -> list[str]:
+        """Delete a custom rule, resolving the alerts it left open; their ids."""
+        return catalog.delete(self._store, rule_id, by, self._clock())
+
     @property
     def archived_runs(self) -> bool:
         """Whether backtests can read runs beyond Firestore's retention (BigQuery)."""
@@ -69,21 +78,22 @@ class RuleBook:
 
     def backtest(
         self,
-        rule_id: str,
+        rule: AlertRule | str,
         start: dt.datetime,
         end: dt.datetime,
         threshold: float | None = None,
         pages_per_week: float | None = None,
     ) -> dict[str, Any]:
-        """The stored rule (or it with another threshold; nothing saved) replayed over the
-        runs stored in [start, end) with the live state machine; with `pages_per_week`, the
-        threshold nearest the rule's that would have paged at most that often; stopped with
+        """The rule (by id: the stored one; or it with another threshold; nothing saved) replayed
+        over the runs stored in [start, end) with the live state machine; with `pages_per_week`,
+        the threshold nearest the rule's that would have paged at most that often; stopped with
         DeadlineExceeded when it cannot finish within its time budget."""
         budget = self._backtest_budget()
         reader = self._runs or self._store
         source = self._runs.source if self._runs else None
         what_if = WhatIf(threshold, pages_per_week, budget)
-        return backtest_rule(self.rule(rule_id), reader, source, start, end, what_if)
+        replayed = self.rule(rule) if isinstance(rule, str) else rule
+        return backtest_rule(replayed, reader, source, start, end, what_if)
 
     def rule_set(self) -> RuleSet:
         """The stored rules for one run, the missing defaults seeded first."""

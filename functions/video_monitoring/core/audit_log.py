@@ -40,3 +40,33 @@ class AuditLog(Protocol):
     def record(self, entry: AuditEntry) -> None:
         """Append one entry."""
         ...
+
+
+@dataclass(frozen=True)
+class AuditPosition:
+    """Where a page of the audit log stops: the last entry's time and document id (entries
+    are read newest first, ties by id, so the position is total)."""
+
+    at: dt.datetime
+    entry_id: str
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which entries one page of `GET /audit-log` reads: by actor (uid), action and time
+    (`start` inclusive, `end` exclusive), newest first, after `after`, at most `limit`."""
+
+    actor: str | None = None
+    action: str | None = None
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    after: AuditPosition | None = None
+    limit: int = 50
+
+
+class AuditTrail(Protocol):
+    """Reads the audit log (Firestore `audit_log`; a list in unit tests)."""
+
+    def page(self, wanted: AuditFilter) -> list[tuple[str, dict[str, Any]]]:
+        """Up to `wanted.limit` entries (document id, document) newest first."""
+        ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from video_monitoring.core.errors import MonitoringError, PermissionDenied
@@ -78,7 +78,8 @@ class Dashboard:
         so a bad body is recorded as a failed action."""
         audit = route.audit
         assert audit is not None and call.caller is not None
-        with self._audited(call.caller, audit.action, audit.target(call)) as details:
+        # The target is named once the body was read: a created resource's id is in it.
+        with self._audited(call.caller, audit.action, lambda: audit.target(call)) as details:
             call.details = details
             if route.body is not None:
                 call.body = route.body.read(call)
@@ -109,7 +110,9 @@ class Dashboard:
             quota.admit(route_class, caller.uid, self.api.clock())
 
     @contextlib.contextmanager
-    def _audited(self, caller: Caller, action: str, target: str) -> Iterator[dict[str, Any]]:
+    def _audited(
+        self, caller: Caller, action: str, target: Callable[[], str]
+    ) -> Iterator[dict[str, Any]]:
         """Record the action with its outcome, whatever happens. It is entered only once the
         caller holds the role, the target is valid and the rate limit admitted the request, so
         refusals write nothing per request."""
@@ -129,7 +132,7 @@ class Dashboard:
             if self.api.audit is not None:
                 self.api.audit.record(
                     AuditEntry(
-                        self.api.clock(), caller.uid or "unknown", caller.role, action, target,
+                        self.api.clock(), caller.uid or "unknown", caller.role, action, target(),
                         outcome, details,
                     )
                 )  # fmt: skip

@@ -10,10 +10,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from video_monitoring.alerting.catalog import DEFAULT_IDS
 from video_monitoring.alerting.manager import AlertManager
 from video_monitoring.alerting.rules import RULE_ID, AlertRule, parse_rule
 from video_monitoring.core.errors import InvalidArgument, NotFound
-from video_monitoring.core.models import rfc3339
+from video_monitoring.core.models import Window, rfc3339
 from video_monitoring.dashboard.params import Prepared, RangeQuery, parse_window
 from video_monitoring.dashboard.routes import Call
 from video_monitoring.dashboard.slo_routes import check_objective
@@ -44,7 +45,11 @@ def alert_rules(manager: AlertManager, call: Call) -> Prepared:
 
     def run() -> Any:
         rules, problems = manager.rule_book.rules()
-        return {"rules": [r.to_doc() for r in rules], "problems": problems}
+        return {
+            "rules": [r.to_doc() for r in rules],
+            "problems": problems,
+            "defaults": sorted(DEFAULT_IDS),
+        }
 
     return run
 
@@ -92,10 +97,10 @@ def _number(params: Mapping[str, str], name: str, accepts: str) -> float | None:
     return value
 
 
-def backtest(manager: AlertManager, call: Call) -> Prepared:
-    """The parameters checked, then the replay of the rule over the window (default the last
-    7 days), which must start no earlier than Firestore keeps the system metric documents (they
-    expire with the raw retention) unless the runs before it are read from BigQuery."""
+def replay_options(manager: AlertManager, call: Call) -> tuple[Window, float | None, float | None]:
+    """A replay's window (default the last 7 days), which must start no earlier than Firestore
+    keeps the system metric documents (they expire with the raw retention) unless the runs
+    before it are read from BigQuery, and the optional threshold and page budget, each checked."""
     params = call.request.params
     now = call.api.clock()
     kept_since = call.api.retention.raw_horizon(now)
@@ -115,5 +120,11 @@ def backtest(manager: AlertManager, call: Call) -> Prepared:
         raise InvalidArgument(
             f"pagesPerWeek: expected a number from 0 to {MAX_PAGES_PER_WEEK:g}; got {pages:g}"
         )
+    return window, threshold, pages
+
+
+def backtest(manager: AlertManager, call: Call) -> Prepared:
+    """The parameters checked, then the replay of the stored rule over the window."""
+    window, threshold, pages = replay_options(manager, call)
     rule_id = call.path["ruleId"]
     return lambda: manager.rule_book.backtest(rule_id, window.start, window.end, threshold, pages)

@@ -1,6 +1,7 @@
 """What the API is served from: the analytics engine, the clock and limits always; alerts,
-exports, export jobs, erasure, health, provider controls, digests, objectives, capacity
-and the generation list when configured (a route whose service is None is not served)."""
+exports, export jobs, erasure, health, provider controls, digests, objectives, capacity,
+the generation list and the audit log's reader when configured (a route whose service is None
+is not served)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.health import Health
 from video_monitoring.analytics.runtime import RuntimeService
 from video_monitoring.config.settings import DashboardSettings, Target
+from video_monitoring.core.audit_log import AuditTrail
 from video_monitoring.core.clock import Clock
 from video_monitoring.core.errors import InvalidArgument
 from video_monitoring.core.models import Window, rfc3339
@@ -58,6 +60,7 @@ class ApiServices:
     capacity: CapacityService | None = None
     generations: GenerationList | None = None
     runtime: RuntimeService | None = None  # the functions' own series on GET /system
+    trail: AuditTrail | None = None  # reads the audit log (GET /audit-log)
 
     def window(self, params: Mapping[str, str], kept: str | None = None) -> Window:
         """The request's window; with `kept=RAW`, a 400 naming `from` when it starts before

@@ -8,8 +8,10 @@ import operator
 
 from video_monitoring.dashboard import (
     alert_routes,
+    audit_routes,
     capacity_routes,
     control_routes,
+    custom_rule_routes,
     digest_routes,
     export_job_routes,
     export_routes,
@@ -101,6 +103,24 @@ ROUTES: tuple[Route, ...] = (
         "GET", "/alert-rules/{ruleId}/backtest", rule_routes.backtest, uses="alerts",
         query=rule_routes.BacktestQuery,
     ),
+    Route(
+        "POST", "/alert-rules", custom_rule_routes.create_rule, uses="alerts", roles=ADMIN,
+        query=None, body=Body(required=True, parse=custom_rule_routes.new_rule_body),
+        audit=Audit(
+            "rule.create", custom_rule_routes.create_target,
+            after=custom_rule_routes.created_rule,
+        ),
+    ),
+    Route(
+        "DELETE", "/alert-rules/{ruleId}", custom_rule_routes.delete_rule, uses="alerts",
+        roles=ADMIN, query=None,
+        audit=Audit("rule.delete", param("ruleId"), before=rule_routes.rule_before),
+    ),
+    Route(
+        "POST", "/alert-rules/backtest", custom_rule_routes.backtest_draft, uses="alerts",
+        query=rule_routes.BacktestQuery,
+        body=Body(required=True, parse=custom_rule_routes.draft_body),
+    ),
     Route("GET", "/provider-controls", control_routes.controls, uses="responder"),
     Route(
         "POST", "/provider-controls/{provider}/pause", control_routes.pause, uses="responder",
@@ -133,6 +153,10 @@ ROUTES: tuple[Route, ...] = (
         "POST", "/users/{userId}/erase", privacy_routes.erase, uses="eraser",
         roles=ADMIN, query=None,
         audit=Audit("user.erase", privacy_routes.erase_target),
+    ),
+    Route(
+        "GET", "/audit-log", audit_routes.audit_log, uses="trail", roles=ADMIN,
+        query=audit_routes.AuditLogQuery,
     ),
 )  # fmt: skip
 

@@ -248,6 +248,7 @@ def build(settings: Settings) -> Services:
         archived=archive,
     )
     export_jobs = export_jobs_of(settings)
+    audit_log = FirestoreAuditLog()
     api = ApiServices(
         analytics,
         utc_now,
@@ -258,7 +259,7 @@ def build(settings: Settings) -> Services:
         jobs=export_jobs,
         quotas=quotas(board),
         denials=FirestoreDenialCounter(retention),
-        audit=FirestoreAuditLog(),
+        audit=audit_log,
         eraser=functools.partial(erase_everywhere, settings, store, warehouse),
         retention=retention,
         targets=board.targets(),
@@ -276,6 +277,7 @@ def build(settings: Settings) -> Services:
         # User ids leave the drill-down as they leave the exports (pseudonymised where set).
         generations=GenerationList(FirestoreGenerations(), settings.bigquery.key),
         runtime=runtime,
+        trail=audit_log,
     )
     dashboard = Dashboard(api)
     return Services(

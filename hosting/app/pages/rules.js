@@ -1,13 +1,14 @@
 // @ts-check
-// Rules: every alert rule; admins edit one at a time, and the API's validation error appears next
-// to the field it names.
+// Rules: every alert rule; admins edit one at a time (the API's validation error appears next to
+// the field it names), create one after backtesting it, and delete custom ones after confirming.
 
-import { get, put } from "../api.js";
+import { del, get, put } from "../api.js";
 import {
   CHANNELS, RULE_COMPARATORS, RULE_SHORT_WINDOWS, RULE_WINDOWS_BURN_RATE, RULE_WINDOWS_STORED, SEVERITIES,
 } from "../contract.js";
 import { comparator, formatValue } from "../panels/alerts.js";
 import { backtestPanel } from "../panels/backtest.js";
+import { newRuleForm } from "../panels/newrule.js";
 import { table } from "../panels/table.js";
 import { badge, errorText, h, message, replace } from "../ui.js";
 
@@ -67,6 +68,8 @@ export async function render(context) {
   const { main, isAdmin } = context;
   const body = await get("/alert-rules");
   const rules = /** @type {StoredRule[]} */ (body.rules);
+  const defaults = new Set(body.defaults);
+  const notice = h("div", { "aria-live": "polite" });
   const editor = h("div", {});
   const tester = h("div", {});
   const list = h("div", {});
@@ -80,6 +83,7 @@ export async function render(context) {
     { label: "State", value: (r) => (r.enabled ? "enabled" : "disabled") },
     { label: "Action", value: (r) => h("span", { class: "row-actions" },
       isAdmin ? h("button", { type: "button", "aria-label": `Edit ${r.ruleId}`, onclick: () => edit(r) }, "Edit") : null,
+      isAdmin && !defaults.has(r.ruleId) ? h("button", { type: "button", class: "danger", "aria-label": `Delete ${r.ruleId}`, onclick: () => confirmDelete(r) }, "Delete") : null,
       // Anomaly and burn-rate rules compare windows the stored runs do not hold: no backtest.
       r.kind === "anomaly" || r.kind === "burn_rate" ? null : h("button", { type: "button", "aria-label": `Backtest ${r.ruleId}`, onclick: () => backtest(r) }, "Backtest")) },
   ], rules, { empty: "No rules." }));
@@ -97,6 +101,54 @@ export async function render(context) {
       panel.scrollIntoView({ block: "start" });
       panel.querySelector("select")?.focus();
     }
+  }
+
+  /** @param {StoredRule} rule */
+  function confirmDelete(rule) {
+    replace(tester);
+    const cancel = h("button", { type: "button", onclick: () => replace(editor) }, "Cancel");
+    const panel = h("div", { class: "panel", role: "alertdialog", "aria-label": `Delete ${rule.ruleId}?` },
+      h("h2", { style: "margin-top:0" }, `Delete ${rule.ruleId}?`),
+      h("p", {}, "The rule stops being evaluated; alerts it left open are resolved (\"rule deleted\") and whoever was told of them is told. This cannot be undone."),
+      h("div", { class: "actions" },
+        h("button", { type: "button", class: "danger", onclick: async () => {
+          try {
+            await del("/alert-rules/{ruleId}", { ruleId: rule.ruleId });
+            rules.splice(rules.indexOf(rule), 1);
+            replace(editor);
+            draw();
+            replace(notice, message("notice", `Deleted ${rule.ruleId}.`));
+          } catch (error) {
+            replace(notice, message("error", "Not deleted.", errorText(error)));
+          }
+        } }, `Yes, delete ${rule.ruleId}`),
+        cancel));
+    replace(editor, panel);
+    panel.scrollIntoView({ block: "start" });
+    cancel.focus();
+  }
+
+  function create() {
+    const made = newRuleForm({
+      onBacktest: (draft) => {
+        const shown = /** @type {StoredRule} */ (/** @type {unknown} */ ({ ...draft, ruleId: String(draft.ruleId || "") }));
+        const panel = backtestPanel(shown, made.setThreshold, draft);
+        replace(tester, panel);
+        panel.requestSubmit();
+      },
+      onCreated: (rule) => {
+        rules.push(rule);
+        replace(editor);
+        replace(tester);
+        draw();
+        replace(notice, message("notice", `Created ${rule.ruleId}; the next scheduled run evaluates it.`));
+      },
+      onCancel: () => { replace(editor); replace(tester); },
+    });
+    replace(tester);
+    replace(editor, made.form);
+    made.form.scrollIntoView({ block: "start" });
+    made.focus();
   }
 
   /** @param {StoredRule} rule */
@@ -196,7 +248,9 @@ export async function render(context) {
   replace(main,
     h("h1", {}, "Alert rules"),
     body.problems.length ? message("error", "Some stored rules do not validate and are not evaluated:", h("ul", {}, body.problems.map((p) => h("li", {}, p)))) : null,
-    isAdmin ? null : h("p", { class: "muted" }, "Read only: editing rules needs the admin role."),
+    isAdmin ? h("div", { class: "actions" }, h("button", { type: "button", class: "primary", onclick: create }, "New rule"))
+      : h("p", { class: "muted" }, "Read only: editing rules needs the admin role."),
+    notice,
     list,
     h("div", { class: "grid2" }, editor, tester));
 }

@@ -3,7 +3,7 @@
 // a window, see when it would have fired and resolved, and ask for the threshold that keeps it
 // within a number of pages a week.
 
-import { get } from "../api.js";
+import { get, post } from "../api.js";
 import { BACKTEST_WINDOWS, BACKTEST_WINDOWS_DEFAULT } from "../contract.js";
 import { h, message, num, replace, when } from "../ui.js";
 import { formatValue } from "./alerts.js";
@@ -31,11 +31,14 @@ function duration(from, to) {
 }
 
 /**
- * `useThreshold(value)`, when given, offers to put a suggested threshold into the rule editor.
+ * `useThreshold(value)`, when given, offers to put a suggested threshold into the rule editor;
+ * `draft`, when given, is a rule not saved yet (the new-rule form's body), replayed by
+ * POST /alert-rules/backtest instead of the stored rule.
  * @param {StoredRule} rule
  * @param {UseThreshold} [useThreshold]
+ * @param {Record<string, unknown>} [draft]
  */
-export function backtestPanel(rule, useThreshold) {
+export function backtestPanel(rule, useThreshold, draft) {
   /** @param {string} name */
   const id = (name) => `backtest-${name}`;
   const windowSelect = h("select", { id: id("window") },
@@ -47,19 +50,21 @@ export function backtestPanel(rule, useThreshold) {
   const run = async (event) => {
     event.preventDefault();
     /** @type {Record<string, string>} */
-    const params = { ruleId: rule.ruleId, window: windowSelect.value };
+    const params = draft ? { window: windowSelect.value } : { ruleId: rule.ruleId, window: windowSelect.value };
     if (threshold.value !== "" && Number(threshold.value) !== rule.threshold) params.threshold = threshold.value;
     if (pages.value !== "") params.pagesPerWeek = pages.value;
     replace(output, h("p", { class: "muted" }, "Replaying…"));
     try {
-      const result = await get("/alert-rules/{ruleId}/backtest", params);
+      const result = draft
+        ? await post("/alert-rules/backtest", params, draft)
+        : await get("/alert-rules/{ruleId}/backtest", params);
       replace(output, describe(rule, result, useThreshold));
     } catch (error) {
       replace(output, message("error", "The backtest did not run.", error instanceof Error ? error.message : String(error)));
     }
   };
-  return h("form", { class: "panel", "aria-label": `Backtest ${rule.ruleId}`, onsubmit: run },
-    h("h2", { style: "margin-top:0" }, `Backtest ${rule.ruleId}`),
+  return h("form", { class: "panel", "aria-label": draft ? "Backtest the new rule" : `Backtest ${rule.ruleId}`, onsubmit: run },
+    h("h2", { style: "margin-top:0" }, draft ? "Backtest the new rule" : `Backtest ${rule.ruleId}`),
     h("p", { class: "muted" }, "Replays the rule over what each scheduled run measured, with the same code the live alerts use (nothing is saved)."),
     h("div", { class: "actions" },
       h("div", { class: "field" }, h("label", { for: id("window") }, "Window"), windowSelect),
