@@ -219,6 +219,7 @@ def cell_sql(table: str) -> str:
         f"SELECT provider, tier, status, COUNT(*) AS n, {sums}, "
         "SUM(attempts) AS att_sum, COUNTIF(attempts > 1) AS retried, "
         "COUNTIF(fallbackFrom IS NOT NULL AND fallbackFrom != '') AS fallback, "
+        "COUNTIF(attempts > 1 OR (fallbackFrom IS NOT NULL AND fallbackFrom != '')) AS rcv, "
         "COUNT(IF(fx_r IS NULL, NULL, fx_q)) AS qr_n, SUM(IF(fx_r IS NULL, NULL, fx_q)) AS qr_q, "
         "SUM(IF(fx_q IS NULL, NULL, fx_r)) AS qr_r, "
         "SUM(IF(fx_r IS NULL, NULL, fx_q * fx_q)) AS qr_qq, "
@@ -250,6 +251,16 @@ def keyed_cell_sql(table: str) -> str:
         f"SELECT 'err' AS kind, provider, userTier AS tier, errorCode AS key, COUNT(*) AS n, "
         f"0 AS total FROM `{table}` {_WHERE} AND status = 'failed' AND errorCode IS NOT NULL "
         "GROUP BY provider, tier, key",
+        # The flag (r or p) then the code: the error code by its retryable flag.
+        f"SELECT 'errc' AS kind, provider, userTier AS tier, "
+        f"CONCAT(IF(errorRetryable, 'r', 'p'), errorCode) AS key, COUNT(*) AS n, 0 AS total "
+        f"FROM `{table}` {_WHERE} AND status = 'failed' AND errorCode IS NOT NULL "
+        "GROUP BY provider, tier, key",
+        # The outcome (c or f) then the provider taken over from.
+        f"SELECT 'fbk' AS kind, provider, userTier AS tier, "
+        f"CONCAT(IF(status = 'completed', 'c', 'f'), fallbackFrom) AS key, COUNT(*) AS n, "
+        f"0 AS total FROM `{table}` {_WHERE} AND status IN ('completed', 'failed') "
+        "AND fallbackFrom IS NOT NULL AND fallbackFrom != '' GROUP BY provider, tier, key",
         f"SELECT 'qb' AS kind, provider, userTier AS tier, CAST({band} AS STRING) AS key, "
         f"COUNT(*) AS n, SUM({rating}) AS total FROM `{table}` {_WHERE} "
         "AND qualityScore IS NOT NULL AND userRating IS NOT NULL "
@@ -301,6 +312,9 @@ class _CellSums:
             self.add(row, k.ATTEMPTS.n_key, row["n"])
             self.add(row, k.RETRIED.key, row["retried"])
             self.add(row, k.FALLBACK.key, row["fallback"])
+            self.add(row, k.RECOVERY_TRIED.key, row.get("rcv"))
+            if row["status"] == "completed":
+                self.add(row, k.RECOVERED.key, row.get("rcv"))
         for counter, column in PAIR_COLUMNS:
             self.add(row, counter.key, row[column])
         self.add(row, k.ANY_FEATURE.key, row["feat_any"])
@@ -329,6 +343,18 @@ class _CellSums:
         count_other(errors, FIELD_ERROR, code, int(row["n"]))
         self.add_all(row, errors)
 
+    def add_error_flag(self, row: Mapping[str, Any]) -> None:
+        """Failed generations with one error code and retryable flag (`r` or `p` first)."""
+        key = str(row["key"])
+        flagged = k.ERROR_RETRYABLE if key[0] == "r" else k.ERROR_PERMANENT
+        self.add(row, flagged.key(self.bounds.error_code(key[1:])), row["n"])
+
+    def add_fallback(self, row: Mapping[str, Any]) -> None:
+        """Finished generations taken over from one provider (`c` completed or `f` first)."""
+        key = str(row["key"])
+        outcome = k.FALLBACK_COMPLETED if key[0] == "c" else k.FALLBACK_FAILED
+        self.add(row, outcome.key(self.bounds.provider(key[1:])), row["n"])
+
     def add_band(self, row: Mapping[str, Any]) -> None:
         """Rated generations in one quality band, and the sum of their ratings."""
         band = int(row["key"])
@@ -346,6 +372,8 @@ class _CellSums:
 _KEYED_ADDERS: dict[str, Callable[[_CellSums, Mapping[str, Any]], None]] = {
     "b": _CellSums.add_bin,
     "err": _CellSums.add_error,
+    "errc": _CellSums.add_error_flag,
+    "fbk": _CellSums.add_fallback,
     "qb": _CellSums.add_band,
     "feat": _CellSums.add_features,
 }
