@@ -411,7 +411,7 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
  * @typedef {{
  *   ruleId?: string;
  *   kind?: "threshold" | "anomaly" | "baseline" | "burn_rate";
- *   metric: "abandonedNotifications" | "avgGenerationSeconds" | "avgQualityScore" | "avgQueueSeconds" | "avgUserRating" | "budgetForecastShare" | "conversionRate" | "costPerOutputSecondUsd" | "deniedRequests" | "errorBudgetBurn" | "exportFailed" | "failureRate" | "fallbackRate" | "minutesSinceLastTick" | "oldestQueuedSeconds" | "p95GenerationSeconds" | "pipelineRepairs" | "providerUtilization" | "quarantinedEntries" | "queueBacklog" | "queueWaitP95Seconds" | "queuedJobs" | "rejectedShare" | "retryRate" | "revenueUsd" | "stuckJobs" | "successRate" | "throughputPerHour" | "total";
+ *   metric: "abandonedNotifications" | "avgGenerationSeconds" | "avgQualityScore" | "avgQueueSeconds" | "avgUserRating" | "budgetForecastShare" | "conversionRate" | "costPerOutputSecondUsd" | "deniedRequests" | "errorBudgetBurn" | "exportFailed" | "failureRate" | "fallbackRate" | "minutesSinceLastTick" | "oldestQueuedSeconds" | "p95GenerationSeconds" | "pipelineRepairs" | "providerUtilization" | "quarantinedEntries" | "queueBacklog" | "queueWaitP95Seconds" | "queuedJobs" | "recoveryRate" | "rejectedShare" | "retryRate" | "revenueUsd" | "stuckJobs" | "successRate" | "throughputPerHour" | "total";
  *   comparator?: "gt" | "lt";
  *   threshold: number;
  *   window?: "5m" | "1h" | "6h" | "24h";
@@ -808,6 +808,58 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
 
 /**
  * @typedef {{
+ *   code: string;
+ *   failed: number;
+ *   retryable: number;
+ *   permanent: number;
+ *   unclassified: number;
+ *   classifiedBy: "table" | "flag" | "mixed";
+ * }} ErrorCodeCount
+ */
+
+/**
+ * @typedef {{
+ *   window: TimeWindow;
+ *   provider: string | null;
+ *   granularity: "minute" | "hour" | "day";
+ *   source: "firestore";
+ *   recovery: {
+ *     attempted: number;
+ *     recovered: number;
+ *     unrecovered: number;
+ *     rate: number | null;
+ *   };
+ *   errors: {
+ *     failed: number;
+ *     retryable: number;
+ *     permanent: number;
+ *     unclassified: number;
+ *     retryableShare: number | null;
+ *     topCodes: Array<string>;
+ *     codes: Array<ErrorCodeCount>;
+ *   };
+ *   errorSeries: Array<{
+ *     start: string;
+ *     failed: number;
+ *     retryable: number;
+ *     permanent: number;
+ *     unclassified: number;
+ *     codes: { [key: string]: number };
+ *   }>;
+ *   fallbacks: Array<{
+ *     from: string;
+ *     to: string;
+ *     completed: number;
+ *     failed: number;
+ *     total: number;
+ *     recoveryRate: number;
+ *   }>;
+ *   errorClasses: { [key: string]: "retryable" | "permanent" };
+ * }} Recovery
+ */
+
+/**
+ * @typedef {{
  *   "/summary": Summary;
  *   "/performance": Performance;
  *   "/trends": {
@@ -855,6 +907,7 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
  *   "/providers": Providers;
  *   "/business": Business;
  *   "/user-insights": UserInsights;
+ *   "/recovery": Recovery;
  *   "/health": Health;
  *   "/targets": {
  *     successRate: {

@@ -39,6 +39,7 @@ from video_monitoring.analytics.capacity import CapacityService
 from video_monitoring.analytics.digests import DigestService, DigestSources
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.queue import QueueService
+from video_monitoring.analytics.recovery import RecoveryService
 from video_monitoring.analytics.slos import SloService
 from video_monitoring.config.settings import DashboardSettings
 from video_monitoring.core.models import PROVIDER_PATTERN, Window
@@ -126,6 +127,7 @@ class Api:
             capacity=CapacityService(
                 queue, QueueService(queue, ("pika", "runway")), world.monitor.cells, world.clock
             ),
+            recovery=RecoveryService(world.store, clock=world.clock),
             quotas={
                 name: Quota(self.limiter, 10**9, dt.timedelta(minutes=1))
                 for name in ("reads", "actions", "exports")

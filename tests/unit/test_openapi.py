@@ -33,6 +33,7 @@ from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.health import ExportStatus, HealthCheck, HealthInputs
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.analytics.queue import QueueService
+from video_monitoring.analytics.recovery import RecoveryService
 from video_monitoring.analytics.slos import SloService
 from video_monitoring.config.settings import DashboardSettings
 from video_monitoring.dashboard.app import ApiServices, Dashboard, FileExports
@@ -90,6 +91,7 @@ def test_documented_paths_are_the_served_routes() -> None:
         capacity=CapacityService(
             FakeQueue(), QueueService(FakeQueue(), ("pika",)), monitor.cells, clock
         ),
+        recovery=RecoveryService(store, clock=clock),
     ))  # fmt: skip
     assert set(spec["paths"]) == dashboard.paths()
     summary = spec["components"]["schemas"]["Summary"]
@@ -136,6 +138,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         capacity=CapacityService(
             queue, QueueService(queue, ("pika", "runway")), world.monitor.cells, world.clock
         ),
+        recovery=RecoveryService(world.store, clock=world.clock),
     ))  # fmt: skip
     alert_id = next(iter(world.alerts.instances))
     # Over the csv cap: a 202 naming the job, which the worker then writes.
@@ -187,6 +190,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         ("/me/digests", "put"): ("PUT", "/me/digests", b'{"weekly": true}'),
         ("/system", "get"): ("GET", "/system", b""),
         ("/capacity", "get"): ("GET", "/capacity", b""),
+        ("/recovery", "get"): ("GET", "/recovery", b""),
         ("/capacity/{provider}", "put"): (
             "PUT", "/capacity/runway", b'{"maxConcurrent": 4, "monthlyBudgetUsd": 5.0}'
         ),

@@ -141,6 +141,11 @@ def _mean(measured: k.Measure) -> _Measurer:
     return mean
 
 
+def _recovery_rate(scoped: ScopeTotals) -> Measurement:
+    """Of the finished generations retried or taken over, the share that completed."""
+    return _rate(scoped.totals.get(k.RECOVERED), scoped.totals.get(k.RECOVERY_TRIED))
+
+
 def _conversion_rate(scoped: ScopeTotals) -> Measurement:
     return _rate(scoped.upgrades, scoped.free_generations)
 
@@ -184,6 +189,7 @@ _MEASURES: dict[str, _Measurer] = {
     "failureRate": _outcome_rate("failed"),
     "retryRate": _attempt_rate(k.RETRIED),
     "fallbackRate": _attempt_rate(k.FALLBACK),
+    "recoveryRate": _recovery_rate,
     "conversionRate": _conversion_rate,
     "avgGenerationSeconds": _mean(k.GENERATION_TIME),
     "p95GenerationSeconds": _p95_generation_seconds,

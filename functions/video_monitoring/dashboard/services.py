@@ -1,6 +1,6 @@
 """What the API is served from: the analytics engine, the clock and limits always; alerts,
-exports, export jobs, erasure, health, provider controls, digests, objectives and capacity
-when configured (a route whose service is None is not served)."""
+exports, export jobs, erasure, health, provider controls, digests, objectives, capacity
+and recovery when configured (a route whose service is None is not served)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from video_monitoring.analytics.capacity import CapacityService
 from video_monitoring.analytics.digests import DigestService
 from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.health import Health
+from video_monitoring.analytics.recovery import RecoveryService
 from video_monitoring.analytics.slos import SloService
 from video_monitoring.config.settings import DashboardSettings, Target
 from video_monitoring.core.clock import Clock
@@ -54,6 +55,7 @@ class ApiServices:
     denials: DenialCounter | None = None
     jobs: ExportJobs | None = None
     capacity: CapacityService | None = None
+    recovery: RecoveryService | None = None
 
     def window(self, params: Mapping[str, str], kept: str | None = None) -> Window:
         """The request's window; with `kept=RAW`, a 400 naming `from` when it starts before

@@ -52,6 +52,7 @@ from video_monitoring.analytics.engine import AnalyticsEngine
 from video_monitoring.analytics.health import HealthCheck
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.analytics.queue import QueueService
+from video_monitoring.analytics.recovery import RecoveryService
 from video_monitoring.analytics.slos import SloService
 from video_monitoring.config.settings import (
     DashboardSettings,
@@ -260,6 +261,7 @@ def build(settings: Settings) -> Services:
         digests=digests,
         slos=slos,
         capacity=capacity,
+        recovery=RecoveryService(store, settings.rollups.error_classes, retention, utc_now),
     )
     dashboard = Dashboard(api)
     return Services(
