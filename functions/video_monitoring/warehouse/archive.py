@@ -251,16 +251,6 @@ def keyed_cell_sql(table: str) -> str:
         f"SELECT 'err' AS kind, provider, userTier AS tier, errorCode AS key, COUNT(*) AS n, "
         f"0 AS total FROM `{table}` {_WHERE} AND status = 'failed' AND errorCode IS NOT NULL "
         "GROUP BY provider, tier, key",
-        # The flag (r or p) then the code: the error code by its retryable flag.
-        f"SELECT 'errc' AS kind, provider, userTier AS tier, "
-        f"CONCAT(IF(errorRetryable, 'r', 'p'), errorCode) AS key, COUNT(*) AS n, 0 AS total "
-        f"FROM `{table}` {_WHERE} AND status = 'failed' AND errorCode IS NOT NULL "
-        "GROUP BY provider, tier, key",
-        # The outcome (c or f) then the provider taken over from.
-        f"SELECT 'fbk' AS kind, provider, userTier AS tier, "
-        f"CONCAT(IF(status = 'completed', 'c', 'f'), fallbackFrom) AS key, COUNT(*) AS n, "
-        f"0 AS total FROM `{table}` {_WHERE} AND status IN ('completed', 'failed') "
-        "AND fallbackFrom IS NOT NULL AND fallbackFrom != '' GROUP BY provider, tier, key",
         f"SELECT 'qb' AS kind, provider, userTier AS tier, CAST({band} AS STRING) AS key, "
         f"COUNT(*) AS n, SUM({rating}) AS total FROM `{table}` {_WHERE} "
         "AND qualityScore IS NOT NULL AND userRating IS NOT NULL "
@@ -268,6 +258,27 @@ def keyed_cell_sql(table: str) -> str:
         f"SELECT 'feat' AS kind, provider, userTier AS tier, TO_JSON_STRING(features) AS key, "
         f"COUNT(*) AS n, 0 AS total FROM `{table}` {_WHERE} AND ARRAY_LENGTH(features) > 0 "
         "GROUP BY provider, tier, key",
+    ]
+    return " UNION ALL ".join(f"({part})" for part in parts)
+
+
+def recovery_cell_sql(table: str) -> str:
+    """Per (provider, tier): the recovery counters keyed by a free value, in keyed_cell_sql's
+    columns: `errc` failed generations per retryable flag and error code, `fbk` finished
+    generations per outcome and provider taken over from. Parameters: @start, @end. (A query
+    of its own: the BigQuery emulator mis-binds keyed_cell_sql's grouping with more parts.)"""
+    parts = [
+        # The flag (r or p) then the code: the error code by its retryable flag.
+        f"SELECT 'errc' AS kind, provider, userTier AS tier, "
+        f"CONCAT(IF(errorRetryable, 'r', 'p'), errorCode) AS key, COUNT(*) AS n, 0 AS total "
+        f"FROM `{table}` {_WHERE} AND status = 'failed' AND errorCode IS NOT NULL "
+        "GROUP BY provider, tier, errorRetryable, errorCode",
+        # The outcome (c or f) then the provider taken over from.
+        f"SELECT 'fbk' AS kind, provider, userTier AS tier, "
+        f"CONCAT(IF(status = 'completed', 'c', 'f'), fallbackFrom) AS key, COUNT(*) AS n, "
+        f"0 AS total FROM `{table}` {_WHERE} AND status IN ('completed', 'failed') "
+        "AND fallbackFrom IS NOT NULL AND fallbackFrom != '' "
+        "GROUP BY provider, tier, status, fallbackFrom",
     ]
     return " UNION ALL ".join(f"({part})" for part in parts)
 
