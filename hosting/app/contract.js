@@ -104,9 +104,9 @@ export const RULE_SHORT_WINDOWS = Object.freeze(["5m", "30m"]);
 export const RULE_SCOPES = Object.freeze(["overall", "provider", "tier"]);
 
 // Rule metrics.
-/** @typedef {"abandonedNotifications" | "avgGenerationSeconds" | "avgQualityScore" | "avgQueueSeconds" | "avgUserRating" | "budgetForecastShare" | "conversionRate" | "costPerOutputSecondUsd" | "deniedRequests" | "errorBudgetBurn" | "exportFailed" | "failureRate" | "fallbackRate" | "functionErrorRate" | "functionErrors" | "functionP95Ms" | "minutesSinceLastTick" | "oldestQueuedSeconds" | "p95GenerationSeconds" | "pipelineRepairs" | "providerUtilization" | "quarantinedEntries" | "queueBacklog" | "queueWaitP95Seconds" | "queuedJobs" | "rejectedShare" | "retryRate" | "revenueUsd" | "stuckJobs" | "successRate" | "throughputPerHour" | "total"} RuleMetric */
+/** @typedef {"abandonedNotifications" | "avgGenerationSeconds" | "avgQualityScore" | "avgQueueSeconds" | "avgUserRating" | "budgetForecastShare" | "conversionRate" | "costPerOutputSecondUsd" | "deniedRequests" | "errorBudgetBurn" | "exportFailed" | "failureRate" | "fallbackRate" | "functionErrorRate" | "functionErrors" | "functionP95Ms" | "minutesSinceLastTick" | "oldestQueuedSeconds" | "p95GenerationSeconds" | "pipelineRepairs" | "providerUtilization" | "quarantinedEntries" | "queueBacklog" | "queueWaitP95Seconds" | "queuedJobs" | "recoveryRate" | "rejectedShare" | "retryRate" | "revenueUsd" | "stuckJobs" | "successRate" | "throughputPerHour" | "total"} RuleMetric */
 /** @type {ReadonlyArray<RuleMetric>} */
-export const RULE_METRICS = Object.freeze(["abandonedNotifications", "avgGenerationSeconds", "avgQualityScore", "avgQueueSeconds", "avgUserRating", "budgetForecastShare", "conversionRate", "costPerOutputSecondUsd", "deniedRequests", "errorBudgetBurn", "exportFailed", "failureRate", "fallbackRate", "functionErrorRate", "functionErrors", "functionP95Ms", "minutesSinceLastTick", "oldestQueuedSeconds", "p95GenerationSeconds", "pipelineRepairs", "providerUtilization", "quarantinedEntries", "queueBacklog", "queueWaitP95Seconds", "queuedJobs", "rejectedShare", "retryRate", "revenueUsd", "stuckJobs", "successRate", "throughputPerHour", "total"]);
+export const RULE_METRICS = Object.freeze(["abandonedNotifications", "avgGenerationSeconds", "avgQualityScore", "avgQueueSeconds", "avgUserRating", "budgetForecastShare", "conversionRate", "costPerOutputSecondUsd", "deniedRequests", "errorBudgetBurn", "exportFailed", "failureRate", "fallbackRate", "functionErrorRate", "functionErrors", "functionP95Ms", "minutesSinceLastTick", "oldestQueuedSeconds", "p95GenerationSeconds", "pipelineRepairs", "providerUtilization", "quarantinedEntries", "queueBacklog", "queueWaitP95Seconds", "queuedJobs", "recoveryRate", "rejectedShare", "retryRate", "revenueUsd", "stuckJobs", "successRate", "throughputPerHour", "total"]);
 
 // No-data choices.
 /** @typedef {"keep" | "ok" | "alerting"} RuleNoData */
@@ -492,7 +492,7 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
  * @typedef {{
  *   ruleId?: string;
  *   kind?: "threshold" | "anomaly" | "baseline" | "burn_rate";
- *   metric: "abandonedNotifications" | "avgGenerationSeconds" | "avgQualityScore" | "avgQueueSeconds" | "avgUserRating" | "budgetForecastShare" | "conversionRate" | "costPerOutputSecondUsd" | "deniedRequests" | "errorBudgetBurn" | "exportFailed" | "failureRate" | "fallbackRate" | "functionErrorRate" | "functionErrors" | "functionP95Ms" | "minutesSinceLastTick" | "oldestQueuedSeconds" | "p95GenerationSeconds" | "pipelineRepairs" | "providerUtilization" | "quarantinedEntries" | "queueBacklog" | "queueWaitP95Seconds" | "queuedJobs" | "rejectedShare" | "retryRate" | "revenueUsd" | "stuckJobs" | "successRate" | "throughputPerHour" | "total";
+ *   metric: "abandonedNotifications" | "avgGenerationSeconds" | "avgQualityScore" | "avgQueueSeconds" | "avgUserRating" | "budgetForecastShare" | "conversionRate" | "costPerOutputSecondUsd" | "deniedRequests" | "errorBudgetBurn" | "exportFailed" | "failureRate" | "fallbackRate" | "functionErrorRate" | "functionErrors" | "functionP95Ms" | "minutesSinceLastTick" | "oldestQueuedSeconds" | "p95GenerationSeconds" | "pipelineRepairs" | "providerUtilization" | "quarantinedEntries" | "queueBacklog" | "queueWaitP95Seconds" | "queuedJobs" | "recoveryRate" | "rejectedShare" | "retryRate" | "revenueUsd" | "stuckJobs" | "successRate" | "throughputPerHour" | "total";
  *   comparator?: "gt" | "lt";
  *   threshold: number;
  *   window?: "5m" | "1h" | "6h" | "24h";
@@ -943,6 +943,58 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
 
 /**
  * @typedef {{
+ *   code: string;
+ *   failed: number;
+ *   retryable: number;
+ *   permanent: number;
+ *   unclassified: number;
+ *   classifiedBy: "table" | "flag" | "mixed";
+ * }} ErrorCodeCount
+ */
+
+/**
+ * @typedef {{
+ *   window: TimeWindow;
+ *   provider: string | null;
+ *   granularity: "minute" | "hour" | "day";
+ *   source: "firestore";
+ *   recovery: {
+ *     attempted: number;
+ *     recovered: number;
+ *     unrecovered: number;
+ *     rate: number | null;
+ *   };
+ *   errors: {
+ *     failed: number;
+ *     retryable: number;
+ *     permanent: number;
+ *     unclassified: number;
+ *     retryableShare: number | null;
+ *     topCodes: Array<string>;
+ *     codes: Array<ErrorCodeCount>;
+ *   };
+ *   errorSeries: Array<{
+ *     start: string;
+ *     failed: number;
+ *     retryable: number;
+ *     permanent: number;
+ *     unclassified: number;
+ *     codes: { [key: string]: number };
+ *   }>;
+ *   fallbacks: Array<{
+ *     from: string;
+ *     to: string;
+ *     completed: number;
+ *     failed: number;
+ *     total: number;
+ *     recoveryRate: number;
+ *   }>;
+ *   errorClasses: { [key: string]: "retryable" | "permanent" };
+ * }} Recovery
+ */
+
+/**
+ * @typedef {{
  *   "/summary": Summary;
  *   "/performance": Performance;
  *   "/trends": {
@@ -990,6 +1042,7 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
  *   "/providers": Providers;
  *   "/business": Business;
  *   "/user-insights": UserInsights;
+ *   "/recovery": Recovery;
  *   "/health": Health;
  *   "/targets": {
  *     successRate: {

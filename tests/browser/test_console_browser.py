@@ -745,3 +745,30 @@ def test_an_analyst_opts_in_to_the_weekly_digest(console: Console) -> None:
         assert shown.startswith("None")
     console.shot(page, "exports-digests")
     page.context.close()
+
+
+def test_the_quality_page_shows_error_recovery_as_the_api_gives_it(console: Console) -> None:
+    """Recovery rate, retryable share, the error codes and the fallback matrix on /quality equal
+    GET /recovery for the same window (the simulator retries and falls back)."""
+    page = console.page(ANALYST)
+    page.goto(f"{console.url}/quality?window=24h")
+    ready(page, "quality")
+    body = console.api(ANALYST, "/recovery", window="24h")
+    recovery, errors = body["recovery"], body["errors"]
+    assert recovery["attempted"] > 0 and errors["failed"] > 0 and body["fallbacks"]
+    assert figure(page, "recovery.rate") == percent(recovery["rate"], 1)
+    assert figure(page, "errors.retryableShare") == percent(errors["retryableShare"], 1)
+    assert figure(page, "errors.failed") == f"{errors['failed']:,}"
+    codes = page.get_by_role("region", name="Table: Error codes").locator("tbody tr")
+    assert [r.inner_text().split("\t")[:2] for r in codes.all()] == [
+        [row["code"], f"{row['failed']:,}"] for row in errors["codes"]
+    ]
+    matrix = page.get_by_role("region", name="Table: Fallback matrix").locator("tbody tr")
+    assert [r.inner_text().split("\t")[:4] for r in matrix.all()] == [
+        [f["from"], f["to"], f"{f['completed']:,}", f"{f['failed']:,}"] for f in body["fallbacks"]
+    ]
+    chart = page.locator("figure", has_text="Failures per error code").locator("p").inner_text()
+    assert chart.startswith(f"{errors['failed']:,} failures"), chart
+    page.get_by_role("heading", name="Error recovery").scroll_into_view_if_needed()
+    console.shot(page, "quality-recovery")
+    page.context.close()

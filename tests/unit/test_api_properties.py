@@ -41,6 +41,7 @@ from video_monitoring.analytics.digest_service import DigestService, DigestSourc
 from video_monitoring.analytics.error_budgets import SloService
 from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.queue import QueueService
+from video_monitoring.analytics.recovery import RecoveryService
 from video_monitoring.config.settings import DashboardSettings
 from video_monitoring.core.models import PROVIDER_PATTERN, Window
 from video_monitoring.dashboard.access import Bucket, Quota, take_token
@@ -133,6 +134,7 @@ class Api:
                 queue, QueueService(queue, ("pika", "runway")), world.monitor.cells, world.clock
             ),
             generations=GenerationList(ListGenerations([generation(i) for i in range(3)])),
+            recovery=RecoveryService(world.store, clock=world.clock),
             quotas={
                 name: Quota(self.limiter, 10**9, dt.timedelta(minutes=1))
                 for name in ("reads", "actions", "exports")

@@ -191,7 +191,7 @@ def test_cells_from_rows_add_up_to_the_pipeline_contributions() -> None:
             row[f"{name}_n"], row[f"{name}_sum"] = (1, sums[name]) if name in sums else (0, None)
         for name in ("n", "q", "r", "qq", "rr", "qr"):
             row[f"qr_{name}"] = sums.get(f"qr_{name}", 0 if name == "n" else None)
-        kept = ("att_sum", "retried", "fallback", "feat_any", "costw")
+        kept = ("att_sum", "retried", "fallback", "feat_any", "costw", "rcv")
         return row | {k: v for k, v in sums.items() if k in kept}
 
     # What SQL computes: fixed-point values rounded half to even (2002.5 ms -> 2002,
@@ -199,14 +199,18 @@ def test_cells_from_rows_add_up_to_the_pipeline_contributions() -> None:
     rows = [
         plain("completed", gt=62000, out=10000, qt=2002, rt=59998, cost=2, q=7250, r=4000,
               qr_n=1, qr_q=7250, qr_r=4000, qr_qq=7250**2, qr_rr=4000**2, qr_qr=7250 * 4000,
-              att_sum=2, retried=1, feat_any=1, costw=1),  # 2 micro-USD x 1 of 2 attempts
-        plain("failed", cost=500000, fallback=1),
+              att_sum=2, retried=1, feat_any=1, costw=1, rcv=1),  # costw: 2 micro-USD x 1/2
+        plain("failed", cost=500000, fallback=1, rcv=1),
         plain("queued", tier="premium", att_sum=None),
     ]  # fmt: skip
     keyed = [
         {"kind": "b", "provider": "runway", "tier": "free",
          "key": str(math.ceil(math.log(62.0) / math.log(sketch.GAMMA))), "n": 1, "total": 0},
         {"kind": "err", "provider": "runway", "tier": "free", "key": "rate limit!", "n": 1,
+         "total": 0},
+        {"kind": "errc", "provider": "runway", "tier": "free", "key": "rrate limit!", "n": 1,
+         "total": 0},
+        {"kind": "fbk", "provider": "runway", "tier": "free", "key": "fpika", "n": 1,
          "total": 0},
         {"kind": "qb", "provider": "runway", "tier": "free", "key": "7", "n": 1,
          "total": 4000},

@@ -158,17 +158,20 @@ def test_the_archive_maps_untracked_values_as_the_pipeline_does() -> None:
             "userId": "u", "provider": "acme", "status": "failed", "createdAt": created,
             "completedAt": created, "userTier": "free", "features": ["glitter", "sparkle"],
             "error": {"code": "weird", "message": "m", "retryable": False},
+            "fallbackFrom": "zeta",
         }
     )  # fmt: skip
     want = summed([(contribution("g", failed, 4).cell, contribution("g", failed, 4).values)])
     plain = {
         "provider": "acme", "tier": "free", "status": "failed", "n": 1, "att_sum": 1,
-        "retried": 0, "fallback": 0, "feat_any": 1, "costw": None,
+        "retried": 0, "fallback": 1, "feat_any": 1, "costw": None, "rcv": 1,
         **{f"{m}_{s}": None for m in ("gt", "out", "qt", "rt", "cost", "q", "r") for s in "n"},
         **{f"qr_{n}": None for n in ("n", "q", "r", "qq", "rr", "qr")},
     }  # fmt: skip
     keyed = [
         {"kind": "err", "provider": "acme", "tier": "free", "key": "weird", "n": 1, "total": 0},
+        {"kind": "errc", "provider": "acme", "tier": "free", "key": "pweird", "n": 1, "total": 0},
+        {"kind": "fbk", "provider": "acme", "tier": "free", "key": "fzeta", "n": 1, "total": 0},
         {"kind": "feat", "provider": "acme", "tier": "free",
          "key": json.dumps(["glitter", "sparkle"]), "n": 1, "total": 0},
     ]  # fmt: skip

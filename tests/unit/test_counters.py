@@ -33,6 +33,9 @@ def generation(**fields: Any) -> GenerationDocument:
 GENERATIONS = [
     generation(),
     generation(status="failed", error={"code": "rate/limit!", "message": "m", "retryable": True}),
+    generation(
+        status="failed", error={"code": "content_policy", "message": "m", "retryable": False}
+    ),
     generation(status="cancelled", qualityScore=None, userRating=None, features=[]),
     generation(status="processing", completedAt=None, userTier="free", attempts=1),
     generation(startedAt=None, completedAt=T0),  # a zero generation time (the zero bin)

@@ -39,6 +39,7 @@ from video_monitoring.analytics.health import ExportStatus, HealthCheck, HealthI
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.analytics.planning import Planner
 from video_monitoring.analytics.queue import QueueService
+from video_monitoring.analytics.recovery import RecoveryService
 from video_monitoring.config.settings import DashboardSettings
 from video_monitoring.dashboard.app import ApiServices, Dashboard, FileExports
 from video_monitoring.dashboard.export_jobs import ExportJobs, run_job
@@ -97,6 +98,7 @@ def test_documented_paths_are_the_served_routes() -> None:
             FakeQueue(), QueueService(FakeQueue(), ("pika",)), monitor.cells, clock
         ),
         generations=GenerationList(ListGenerations()),
+        recovery=RecoveryService(store, clock=clock),
     ))  # fmt: skip
     assert set(spec["paths"]) == dashboard.paths()
     summary = spec["components"]["schemas"]["Summary"]
@@ -149,6 +151,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
             generation(i, createdAt=world.clock.now - dt.timedelta(minutes=i + 1))
             for i in range(3)
         ])),
+        recovery=RecoveryService(world.store, clock=world.clock),
     ))  # fmt: skip
     alert_id = next(iter(world.alerts.instances))
     # Over the csv cap: a 202 naming the job, which the worker then writes.
@@ -200,6 +203,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         ("/me/digests", "put"): ("PUT", "/me/digests", b'{"weekly": true}'),
         ("/system", "get"): ("GET", "/system", b""),
         ("/capacity", "get"): ("GET", "/capacity", b""),
+        ("/recovery", "get"): ("GET", "/recovery", b""),
         ("/capacity/{provider}", "put"): (
             "PUT", "/capacity/runway", b'{"maxConcurrent": 4, "monthlyBudgetUsd": 5.0}'
         ),

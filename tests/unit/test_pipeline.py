@@ -268,3 +268,23 @@ def test_a_generation_stored_before_the_cost_counters_keeps_counting_as_it_did(
     ingest.record_generation_metrics("g")
     assert monitor.system_metrics(WHOLE_DAY).to_json()["retryWasteUsd"] == 0.15
     assert summary(store, monitor)["satisfaction"]["rated"] == before["satisfaction"]["rated"] + 1
+
+
+def test_a_generation_stored_before_the_recovery_counters_keeps_counting_as_it_did(
+    store: FakeStore, monitor: PerformanceMonitor, ingest: IngestService
+) -> None:
+    """A record of a release that had the cost counters but not the recovery ones (rcv, fbk,
+    errc) is left alone while unchanged, and counts them from its next change."""
+    store.source["g"] = completed(attempts=2, fallbackFrom="pika")
+    ingest.record_generation_metrics("g")
+    stored = store.metrics["g"]["contribution"]["values"]
+    later = ("rcv/n", "rcv/ok", "fbk/pika/completed")
+    assert all(stored[key] == 1 for key in later) and stored["costw"] == 150_000
+    for key in later:
+        stored.pop(key)
+    plan = ingest.record_generation_metrics("g")  # a redelivery, or the nightly audit
+    assert plan.outcome == "unchanged" and plan.rollup_deltas == []
+    assert not moves_counts(plan)
+    store.source["g"] = completed(attempts=2, fallbackFrom="pika", userRating=4)
+    ingest.record_generation_metrics("g")
+    assert all(store.metrics["g"]["contribution"]["values"][key] == 1 for key in later)

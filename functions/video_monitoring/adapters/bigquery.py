@@ -40,6 +40,7 @@ from video_monitoring.warehouse.archive import (
     keyed_cell_sql,
     keyed_params,
     points_from_rows,
+    recovery_cell_sql,
     trend_sql,
     upgrade_trend_sql,
     user_day_sql,
@@ -343,14 +344,15 @@ class BigQueryWarehouse:
 
     def cells(self, window: Window, bounds: Bounds) -> Cells:
         """TrendArchive: the generation rollup cells of the window, rebuilt from
-        `generation_metrics` (warehouse/archive.py); the plain and keyed counters are queried
-        together."""
+        `generation_metrics` (warehouse/archive.py); the plain, keyed and recovery counters are
+        queried together."""
         table = f"{self.dataset}.generation_metrics"
         span = {"start": window.start, "end": window.end}
-        with ThreadPoolExecutor(max_workers=2) as pool:
+        with ThreadPoolExecutor(max_workers=3) as pool:
             plain = pool.submit(self._rows_of, cell_sql(table), span)
             keyed = pool.submit(self._rows_of, keyed_cell_sql(table), span | keyed_params())
-            return cells_from_rows(plain.result(), keyed.result(), bounds)
+            recovery = pool.submit(self._rows_of, recovery_cell_sql(table), span)
+            return cells_from_rows(plain.result(), keyed.result() + recovery.result(), bounds)
 
     def event_cells(self, window: Window, bounds: Bounds) -> Cells:
         """TrendArchive: the event rollup cells of the window, from `analytics_events`."""

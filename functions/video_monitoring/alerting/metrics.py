@@ -142,6 +142,11 @@ def _mean(measured: counters.Measure) -> _Measurer:
     return mean
 
 
+def _recovery_rate(scoped: ScopeTotals) -> Measurement:
+    """Of the finished generations retried or taken over, the share that completed."""
+    return _rate(scoped.totals.get(counters.RECOVERED), scoped.totals.get(counters.RECOVERY_TRIED))
+
+
 def _conversion_rate(scoped: ScopeTotals) -> Measurement:
     return _rate(scoped.upgrades, scoped.free_generations)
 
@@ -185,6 +190,7 @@ _MEASURES: dict[str, _Measurer] = {
     "failureRate": _outcome_rate("failed"),
     "retryRate": _attempt_rate(counters.RETRIED),
     "fallbackRate": _attempt_rate(counters.FALLBACK),
+    "recoveryRate": _recovery_rate,
     "conversionRate": _conversion_rate,
     "avgGenerationSeconds": _mean(counters.GENERATION_TIME),
     "p95GenerationSeconds": _p95_generation_seconds,

@@ -41,7 +41,7 @@ Direction = Literal["above", "below", "both"]
 
 # Metrics a rule may name. Rates are judged on a Wilson confidence bound (docs/alerting.md).
 RATE_METRICS = frozenset(
-    {"successRate", "failureRate", "retryRate", "fallbackRate", "conversionRate"}
+    {"successRate", "failureRate", "retryRate", "fallbackRate", "conversionRate", "recoveryRate"}
 )
 VALUE_METRICS = frozenset(
     {
@@ -474,6 +474,14 @@ DEFAULT_RULES: tuple[AlertRule, ...] = (
         window="5m", scopes=["overall"], minSamples=1, pendingEvaluations=1,
         resolveEvaluations=2, severity="warning", channels=["slack", "email"],
         description="More than 100 API calls in the last hour were refused for want of a role",
+    ),
+    # Error recovery (analytics/recovery.py, docs/recovery.md).
+    _rule(
+        ruleId="recovery_rate_drop", metric="recoveryRate", comparator="lt", threshold=0.5,
+        window="1h", scopes=["overall", "provider"], minSamples=20, pendingEvaluations=2,
+        resolveEvaluations=2, hysteresis=0.05, severity="warning", channels=["slack", "email"],
+        description="Fewer than half of the last hour's retried or taken-over generations "
+        "completed (over at least 20 of them)",
     ),
     *_burn_pair("success", "generation_success", "Failures"),
     *_burn_pair("latency", "generation_latency", "Slow generations"),

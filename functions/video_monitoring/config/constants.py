@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal
 
 REGION: Final = "us-central1"
 DEFAULT_SOURCE_COLLECTION: Final = "video_generations"
@@ -94,4 +94,13 @@ DEFAULT_TRACKED_ERROR_CODES: Final = (
     "provider_timeout", "provider_5xx", "provider_unavailable", "content_policy",
     "quota_exceeded", "rate_limited", "invalid_input", "timeout", "internal_error",
 )  # fmt: skip
+# Error classes for recovery (analytics/recovery.py): whether trying again can help. A code not
+# listed (and every untracked code) is classed by each document's own `error.retryable` flag;
+# `internal_error` is left to the flag on purpose (a bug may or may not be transient).
+DEFAULT_ERROR_CLASSES: Final[dict[str, Literal["retryable", "permanent"]]] = {
+    "provider_timeout": "retryable", "provider_5xx": "retryable",
+    "provider_unavailable": "retryable", "quota_exceeded": "retryable",
+    "rate_limited": "retryable", "timeout": "retryable", "content_policy": "permanent",
+    "invalid_input": "permanent",
+}  # fmt: skip
 DEFAULT_TRACKED_FEATURES: Final = ("custom_avatar", "voice_clone", "hd_export", "brand_kit")

@@ -26,6 +26,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, fiel
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from video_monitoring.config.constants import (
+    DEFAULT_ERROR_CLASSES,
     DEFAULT_SOURCE_COLLECTION,
     DEFAULT_TRACKED_ERROR_CODES,
     DEFAULT_TRACKED_EVENT_TYPES,
@@ -89,6 +90,11 @@ class RollupSettings(_Group):
     )
     tracked_error_codes: list[str] = Field(
         default_factory=lambda: [*DEFAULT_TRACKED_ERROR_CODES], max_length=MAX_TRACKED
+    )
+    # Error code -> "retryable" | "permanent" (JSON map, read when figures are served, so an
+    # edit reclassifies past failures too); unlisted codes follow each document's flag.
+    error_classes: dict[str, Literal["retryable", "permanent"]] = Field(
+        default_factory=lambda: dict(DEFAULT_ERROR_CLASSES), max_length=MAX_TRACKED
     )
 
 

@@ -1,7 +1,7 @@
 """What the API is served from: the analytics engine, the clock and limits always; alerts,
 exports, export jobs, erasure, health, provider controls, digests, objectives, capacity,
-the generation list and the audit log's reader when configured (a route whose service is None
-is not served)."""
+recovery, the generation list and the audit log's reader when configured (a route whose service
+is None is not served)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from video_monitoring.analytics.digest_service import DigestService
 from video_monitoring.analytics.error_budgets import SloService
 from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.health import Health
+from video_monitoring.analytics.recovery import RecoveryService
 from video_monitoring.analytics.runtime import RuntimeService
 from video_monitoring.config.settings import DashboardSettings, Target
 from video_monitoring.core.audit_log import AuditTrail
@@ -61,6 +62,7 @@ class ApiServices:
     generations: GenerationList | None = None
     runtime: RuntimeService | None = None  # the functions' own series on GET /system
     trail: AuditTrail | None = None  # reads the audit log (GET /audit-log)
+    recovery: RecoveryService | None = None
 
     def window(self, params: Mapping[str, str], kept: str | None = None) -> Window:
         """The request's window; with `kept=RAW`, a 400 naming `from` when it starts before

@@ -18,6 +18,7 @@ from video_monitoring.dashboard import (
     generation_routes,
     privacy_routes,
     read_routes,
+    recovery_routes,
     rule_routes,
     runtime_routes,
     slo_routes,
@@ -25,6 +26,7 @@ from video_monitoring.dashboard import (
 )
 from video_monitoring.dashboard.auth import ADMIN_ROLES
 from video_monitoring.dashboard.params import RangeQuery, WindowQuery
+from video_monitoring.dashboard.recovery_routes import RecoveryQuery
 from video_monitoring.dashboard.routes import Audit, Body, Route, RouteTable, param
 from video_monitoring.dashboard.services import ApiServices
 from video_monitoring.privacy.erasure import check_user_id
@@ -48,6 +50,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/providers", read_routes.providers, query=WindowQuery),
     Route("GET", "/business", read_routes.business, query=WindowQuery),
     Route("GET", "/user-insights", read_routes.user_insights, query=RangeQuery),
+    Route("GET", "/recovery", recovery_routes.recovery, uses="recovery", query=RecoveryQuery),
     Route("GET", "/health", system_routes.health_response, uses="health", roles=None),
     Route("GET", "/targets", system_routes.targets_body),
     Route(

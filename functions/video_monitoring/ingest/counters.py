@@ -106,6 +106,18 @@ PAIR_PRODUCTS = Count("qr/qr", "sum of quality x rating, millionths")
 # Per whole quality point (0..9): rated generations, and their ratings' sum in thousandths.
 BAND_RATED = Family("qb", "rated generations per quality band", suffix="n")
 BAND_RATING = Family("qb", "sum of ratings per quality band, thousandths", suffix="r")
+# Error recovery (analytics/recovery.py). Finished generations that were retried (attempts > 1)
+# or taken over by another provider (fallbackFrom), and of those the ones that completed.
+RECOVERY_TRIED = Count("rcv/n", "finished generations retried or taken over from a provider")
+RECOVERED = Count("rcv/ok", "of those, generations that completed")
+# Failed generations per error code by the document's `error.retryable` flag; both are counted
+# so a flag that flips always removes one key (err/{code} is their sum).
+ERROR_RETRYABLE = Family("errc", "failed generations per error code flagged retryable", "r")
+ERROR_PERMANENT = Family("errc", "failed generations per error code flagged not retryable", "p")
+# The fallback matrix: finished generations taken over from provider {from} (the cell's provider
+# is the one that took over), per outcome.
+FALLBACK_COMPLETED = Family("fbk", "completed generations taken over from a provider", "completed")
+FALLBACK_FAILED = Family("fbk", "failed generations taken over from a provider", "failed")
 
 # --- event cells (`event_rollups`, one cell per event type) ----------------------------------
 EVENTS = Count("n", "app events")
@@ -123,7 +135,8 @@ GENERATION_COUNTERS: tuple[Counter, ...] = (
     GENERATIONS, STATUS, GENERATION_TIME, GENERATION_TIME_BINS, OUTPUT, QUEUE, RENDER, COST,
     QUALITY, RATING, ATTEMPTS, RETRIED, FALLBACK, ERRORS, FEATURES, ANY_FEATURE, RATED_PAIRS,
     PAIR_QUALITY, PAIR_RATING, PAIR_QUALITY_SQUARES, PAIR_RATING_SQUARES, PAIR_PRODUCTS,
-    BAND_RATED, BAND_RATING, FAILED_COST, RETRY_WASTE, OTHER,
+    BAND_RATED, BAND_RATING, FAILED_COST, RETRY_WASTE, OTHER, RECOVERY_TRIED, RECOVERED,
+    ERROR_RETRYABLE, ERROR_PERMANENT, FALLBACK_COMPLETED, FALLBACK_FAILED,
 )  # fmt: skip
 # Counters added after generations were first recorded: a stored contribution without them is
 # kept as it is while its generation does not change (the next change counts them), so a
@@ -131,11 +144,21 @@ GENERATION_COUNTERS: tuple[Counter, ...] = (
 LATER_GENERATION_KEYS: frozenset[str] = frozenset(
     {FAILED_COST.sum_key, FAILED_COST.n_key, RETRY_WASTE.key}
     | {OTHER.key(f) for f in ("provider", "errorCode", "feature")}
+    | {RECOVERY_TRIED.key, RECOVERED.key}
 )
+# Families added later in the same way (their members are free values, so listed as families).
+LATER_GENERATION_FAMILIES: tuple[Counter, ...] = (
+    ERROR_RETRYABLE, ERROR_PERMANENT, FALLBACK_COMPLETED, FALLBACK_FAILED,
+)  # fmt: skip
 EVENT_COUNTERS: tuple[Counter, ...] = (EVENTS, REVENUE, FEATURES, OTHER)
 USER_DAY_COUNTERS: tuple[Counter, ...] = (
     USER_GENERATIONS, USER_STATUS, USER_PREMIUM, USER_EVENTS, USER_REVENUE,
 )  # fmt: skip
+
+
+def later_generation_key(key: str) -> bool:
+    """Whether a generation counter was added after generations were first recorded."""
+    return key in LATER_GENERATION_KEYS or defines(key, LATER_GENERATION_FAMILIES)
 
 
 def defines(key: str, counters: tuple[Counter, ...]) -> bool:

@@ -211,9 +211,11 @@ def grandfathered(old: Contribution | None, new: Contribution) -> Contribution:
     it did, and gains them on its next change."""
     if old is None or not old.same_place(new):
         return new
-    earlier = {key: v for key, v in new.values.items() if key not in counters.LATER_GENERATION_KEYS}
-    missing = counters.LATER_GENERATION_KEYS.isdisjoint(old.values)
-    return old if missing and dict(old.values) == earlier else new
+    # Every stored counter unchanged and only later counters new: the record predates them.
+    # (No real change adds only later counters: each comes with an older one, or swaps a key.)
+    added = set(new.values) - set(old.values)
+    kept = all(new.values.get(key) == value for key, value in old.values.items())
+    return old if kept and added and all(map(counters.later_generation_key, added)) else new
 
 
 def generation_user_day(doc: GenerationDocument) -> UserDay:

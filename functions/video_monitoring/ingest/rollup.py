@@ -206,10 +206,27 @@ def _count_outcome(values: Values, doc: GenerationDocument, bounds: Bounds) -> N
             values[counters.RETRIED.key] = 1
         if doc.fallbackFrom:
             values[counters.FALLBACK.key] = 1
+        _count_recovery(values, doc, bounds)
     if doc.status == "failed" and doc.error is not None:
         code = bounds.error_code(doc.error.code)
         values[counters.ERRORS.key(code)] = 1
         count_other(values, FIELD_ERROR, code)
+        flagged = counters.ERROR_RETRYABLE if doc.error.retryable else counters.ERROR_PERMANENT
+        values[flagged.key(code)] = 1
+
+
+def _count_recovery(values: Values, doc: GenerationDocument, bounds: Bounds) -> None:
+    """A finished generation that was retried or taken over, whether it completed, and the
+    fallback matrix's cell (the provider it was taken over from, mapped like a provider)."""
+    if doc.attempts > 1 or doc.fallbackFrom:
+        values[counters.RECOVERY_TRIED.key] = 1
+        if doc.status == "completed":
+            values[counters.RECOVERED.key] = 1
+    if doc.fallbackFrom:
+        outcome = (
+            counters.FALLBACK_COMPLETED if doc.status == "completed" else counters.FALLBACK_FAILED
+        )
+        values[outcome.key(bounds.provider(doc.fallbackFrom))] = 1
 
 
 def _count_rated_pair(values: Values, doc: GenerationDocument) -> None:

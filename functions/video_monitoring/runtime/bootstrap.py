@@ -56,6 +56,7 @@ from video_monitoring.analytics.health import HealthCheck
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.analytics.planning import Planner, hourly_cells
 from video_monitoring.analytics.queue import QueueService
+from video_monitoring.analytics.recovery import RecoveryService
 from video_monitoring.analytics.runtime import RuntimeSeries, RuntimeService
 from video_monitoring.config.settings import (
     DashboardSettings,
@@ -278,6 +279,7 @@ def build(settings: Settings) -> Services:
         generations=GenerationList(FirestoreGenerations(), settings.bigquery.key),
         runtime=runtime,
         trail=audit_log,
+        recovery=RecoveryService(store, settings.rollups.error_classes, retention, utc_now),
     )
     dashboard = Dashboard(api)
     return Services(

@@ -220,6 +220,7 @@ def cell_sql(table: str) -> str:
         f"SELECT provider, tier, status, COUNT(*) AS n, {sums}, "
         "SUM(attempts) AS att_sum, COUNTIF(attempts > 1) AS retried, "
         "COUNTIF(fallbackFrom IS NOT NULL AND fallbackFrom != '') AS fallback, "
+        "COUNTIF(attempts > 1 OR (fallbackFrom IS NOT NULL AND fallbackFrom != '')) AS rcv, "
         "COUNT(IF(fx_r IS NULL, NULL, fx_q)) AS qr_n, SUM(IF(fx_r IS NULL, NULL, fx_q)) AS qr_q, "
         "SUM(IF(fx_q IS NULL, NULL, fx_r)) AS qr_r, "
         "SUM(IF(fx_r IS NULL, NULL, fx_q * fx_q)) AS qr_qq, "
@@ -258,6 +259,27 @@ def keyed_cell_sql(table: str) -> str:
         f"SELECT 'feat' AS kind, provider, userTier AS tier, TO_JSON_STRING(features) AS key, "
         f"COUNT(*) AS n, 0 AS total FROM `{table}` {_WHERE} AND ARRAY_LENGTH(features) > 0 "
         "GROUP BY provider, tier, key",
+    ]
+    return " UNION ALL ".join(f"({part})" for part in parts)
+
+
+def recovery_cell_sql(table: str) -> str:
+    """Per (provider, tier): the recovery counters keyed by a free value, in keyed_cell_sql's
+    columns: `errc` failed generations per retryable flag and error code, `fbk` finished
+    generations per outcome and provider taken over from. Parameters: @start, @end. (A query
+    of its own: the BigQuery emulator mis-binds keyed_cell_sql's grouping with more parts.)"""
+    parts = [
+        # The flag (r or p) then the code: the error code by its retryable flag.
+        f"SELECT 'errc' AS kind, provider, userTier AS tier, "
+        f"CONCAT(IF(errorRetryable, 'r', 'p'), errorCode) AS key, COUNT(*) AS n, 0 AS total "
+        f"FROM `{table}` {_WHERE} AND status = 'failed' AND errorCode IS NOT NULL "
+        "GROUP BY provider, tier, errorRetryable, errorCode",
+        # The outcome (c or f) then the provider taken over from.
+        f"SELECT 'fbk' AS kind, provider, userTier AS tier, "
+        f"CONCAT(IF(status = 'completed', 'c', 'f'), fallbackFrom) AS key, COUNT(*) AS n, "
+        f"0 AS total FROM `{table}` {_WHERE} AND status IN ('completed', 'failed') "
+        "AND fallbackFrom IS NOT NULL AND fallbackFrom != '' "
+        "GROUP BY provider, tier, status, fallbackFrom",
     ]
     return " UNION ALL ".join(f"({part})" for part in parts)
 
@@ -302,6 +324,9 @@ class _CellSums:
             self.add(row, counter_keys.ATTEMPTS.n_key, row["n"])
             self.add(row, counter_keys.RETRIED.key, row["retried"])
             self.add(row, counter_keys.FALLBACK.key, row["fallback"])
+            self.add(row, counter_keys.RECOVERY_TRIED.key, row.get("rcv"))
+            if row["status"] == "completed":
+                self.add(row, counter_keys.RECOVERED.key, row.get("rcv"))
         for counter, column in PAIR_COLUMNS:
             self.add(row, counter.key, row[column])
         self.add(row, counter_keys.ANY_FEATURE.key, row["feat_any"])
@@ -332,6 +357,18 @@ class _CellSums:
         count_other(errors, FIELD_ERROR, code, int(row["n"]))
         self.add_all(row, errors)
 
+    def add_error_flag(self, row: Mapping[str, Any]) -> None:
+        """Failed generations with one error code and retryable flag (`r` or `p` first)."""
+        key = str(row["key"])
+        flagged = counter_keys.ERROR_RETRYABLE if key[0] == "r" else counter_keys.ERROR_PERMANENT
+        self.add(row, flagged.key(self.bounds.error_code(key[1:])), row["n"])
+
+    def add_fallback(self, row: Mapping[str, Any]) -> None:
+        """Finished generations taken over from one provider (`c` completed or `f` first)."""
+        key = str(row["key"])
+        outcome = counter_keys.FALLBACK_COMPLETED if key[0] == "c" else counter_keys.FALLBACK_FAILED
+        self.add(row, outcome.key(self.bounds.provider(key[1:])), row["n"])
+
     def add_band(self, row: Mapping[str, Any]) -> None:
         """Rated generations in one quality band, and the sum of their ratings."""
         band = int(row["key"])
@@ -349,6 +386,8 @@ class _CellSums:
 _KEYED_ADDERS: dict[str, Callable[[_CellSums, Mapping[str, Any]], None]] = {
     "b": _CellSums.add_bin,
     "err": _CellSums.add_error,
+    "errc": _CellSums.add_error_flag,
+    "fbk": _CellSums.add_fallback,
     "qb": _CellSums.add_band,
     "feat": _CellSums.add_features,
 }

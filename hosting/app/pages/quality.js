@@ -1,9 +1,11 @@
 // @ts-check
-// Quality and satisfaction: overall, by tier, quality against rating, and the provider ranking.
+// Quality and satisfaction: overall, by tier, quality against rating, the provider ranking, and
+// error recovery.
 
 import { get } from "../api.js";
 import { controlBar, windowParams } from "../panels/controls.js";
 import { generationsLink } from "../panels/drill.js";
+import { recoveryPanel } from "../panels/recovery.js";
 import { table } from "../panels/table.js";
 import { tile } from "../panels/tiles.js";
 import { h, num, pct, replace, when } from "../ui.js";
@@ -13,7 +15,7 @@ export async function render(context) {
   const { main, params } = context;
   const bar = await controlBar(context);
   const window = windowParams(params);
-  const body = await get("/quality", window);
+  const [body, recovery] = await Promise.all([get("/quality", window), get("/recovery", window)]);
   const o = body.overall;
   const tiers = Object.entries(body.byTier || {}).map(([tier, t]) => ({ tier, ...t }));
   const bands = body.qualityVsSatisfaction?.byQualityBand || [];
@@ -48,5 +50,6 @@ export async function render(context) {
       { label: "Quality", value: (b) => `${b.qualityFrom}–${b.qualityTo}` },
       { label: "Average rating", value: (b) => num(b.avgRating, 2), num: true },
       { label: "Ratings", value: (b) => num(b.rated), num: true },
-    ], bands.filter((b) => b.rated > 0), { empty: "No rated generation with a score in this window." }));
+    ], bands.filter((b) => b.rated > 0), { empty: "No rated generation with a score in this window." }),
+    ...recoveryPanel(recovery));
 }
