@@ -110,7 +110,7 @@ def test_methods_and_newline_paths_over_http(stack: Stack) -> None:
     assert refused.headers["Allow"] == "GET"
     assert refused.json()["error"]["code"] == "method-not-allowed"
     rule = stack.url("video_analytics_dashboard", "/alert-rules/slow_generation")
-    assert requests.post(rule, headers=auth, timeout=30).headers["Allow"] == "GET, PUT"
+    assert requests.post(rule, headers=auth, timeout=30).headers["Allow"] == "GET, PUT, DELETE"
     for path in ("/alerts/a%0A", "/alert-rules/slow_generation%0A", "/nope%0A"):
         response = requests.get(stack.url("video_analytics_dashboard", path), headers=auth,
                                 timeout=30)  # fmt: skip
