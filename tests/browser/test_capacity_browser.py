@@ -19,7 +19,7 @@ from tests.browser.test_console_browser import (
     ANALYST,
     CHROMIUM,
     Console,
-    _has_users,
+    fresh_console_stack,
     ready,
 )
 from tests.integration.support import Stack, api, wait_until
@@ -34,12 +34,8 @@ LIMITS = {"maxConcurrent": 4, "maxPerMinute": 10, "monthlyBudgetUsd": 50.0}
 
 @pytest.fixture(scope="module")
 def console(stack: Stack, db: firestore.Client, run_dir: Path) -> Iterator[Console]:
-    local = stack.local
-    if local.console_url is None or local.auth is None:
-        pytest.skip("the stack runs without the console's Auth emulator (firebase-tools)")
-    if not _has_users(local.auth):
-        local.auth.seed_demo_users()
-    stack.wipe()
+    local = fresh_console_stack(stack)
+    assert local.console_url is not None and local.auth is not None
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     today = now.replace(hour=0, minute=0, second=0)
     docs: dict[str, dict[str, Any]] = {}

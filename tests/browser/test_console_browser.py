@@ -26,6 +26,7 @@ from google.cloud import firestore
 
 from local_stack.auth_emulator import DEMO_USERS, AuthEmulator, DemoUser
 from local_stack.receivers import Receivers
+from local_stack.stack import LocalStack
 from local_stack.traffic import Tally, simulate
 from tests.integration.support import Stack, summary, wait_until
 
@@ -178,12 +179,8 @@ def figure(page: Page, name: str) -> str:
 def console(
     stack: Stack, db: firestore.Client, receivers: Receivers, run_dir: Path
 ) -> Iterator[Console]:
-    local = stack.local
-    if local.console_url is None or local.auth is None:
-        pytest.skip("the stack runs without the console's Auth emulator (firebase-tools)")
-    if not _has_users(local.auth):
-        local.auth.seed_demo_users()
-    stack.wipe()
+    local = fresh_console_stack(stack)
+    assert local.console_url is not None and local.auth is not None
     # The demo's traffic, smaller (enough in the last hour for the rules' minimum samples): pika
     # is the degraded provider.
     tally = simulate(db, count=900, seed=5, progress=False, prefix="console")
@@ -210,6 +207,18 @@ def console(
             )
         finally:
             browser.close()
+
+
+def fresh_console_stack(stack: Stack) -> LocalStack:
+    """The session stack for a module of browser tests: skipped without the console's Auth
+    emulator, its demo users signed up, its Firestore data wiped."""
+    local = stack.local
+    if local.console_url is None or local.auth is None:
+        pytest.skip("the stack runs without the console's Auth emulator (firebase-tools)")
+    if not _has_users(local.auth):
+        local.auth.seed_demo_users()
+    stack.wipe()
+    return local
 
 
 def _has_users(auth: AuthEmulator) -> bool:

@@ -22,7 +22,13 @@ from google.cloud import firestore
 
 from local_stack.ports import Port, free_ports
 from local_stack.storage_emulator import start_storage_emulator, storage_missing
-from tests.browser.test_console_browser import ANALYST, CHROMIUM, _has_users, ready, sign_in
+from tests.browser.test_console_browser import (
+    ANALYST,
+    CHROMIUM,
+    fresh_console_stack,
+    ready,
+    sign_in,
+)
 from tests.integration.support import Stack
 
 pytestmark = pytest.mark.integration
@@ -54,9 +60,8 @@ def generation(i: int, now: dt.datetime) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def job_console(stack: Stack, db: firestore.Client, run_dir: Path) -> Iterator[JobConsole]:
-    local = stack.local
-    if local.console_url is None or local.auth is None:
-        pytest.skip("the stack runs without the console's Auth emulator (firebase-tools)")
+    local = fresh_console_stack(stack)
+    assert local.console_url is not None and local.auth is not None
     missing = storage_missing()
     if missing is not None:
         if os.environ.get("CI"):
@@ -71,9 +76,6 @@ def job_console(stack: Stack, db: firestore.Client, run_dir: Path) -> Iterator[J
     local.host_env.update({**storage.env(), "EXPORT_SYNC_ROWS_CSV": str(SYNC_CAP)})
     local.start_host()
     try:
-        if not _has_users(local.auth):
-            local.auth.seed_demo_users()
-        stack.wipe()
         now = dt.datetime.now(dt.UTC)
         rows = [generation(i, now) for i in range(COUNT)]
         batch = db.batch()

@@ -16,7 +16,13 @@ import requests
 from google.cloud import firestore
 
 from local_stack.auth_emulator import AuthEmulator
-from tests.browser.test_console_browser import ANALYST, CHROMIUM, ready, sign_in
+from tests.browser.test_console_browser import (
+    ANALYST,
+    CHROMIUM,
+    fresh_console_stack,
+    ready,
+    sign_in,
+)
 from tests.integration.support import Stack, wait_until
 
 pytestmark = pytest.mark.integration
@@ -79,14 +85,8 @@ def generation(i: int, provider: str, now: dt.datetime) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def drill(stack: Stack, db: firestore.Client, run_dir: Path) -> Iterator[Drill]:
-    local = stack.local
-    if local.console_url is None or local.auth is None or CHROMIUM is None:
-        pytest.skip("the stack runs without the console's Auth emulator (firebase-tools)")
-    try:
-        local.auth.sign_in(ANALYST.email, ANALYST.password)
-    except Exception:
-        local.auth.seed_demo_users()
-    stack.wipe()
+    local = fresh_console_stack(stack)
+    assert local.console_url is not None and local.auth is not None
     now = dt.datetime.now(dt.UTC)
     batch = db.batch()
     for i in range(PIKA + RUNWAY):

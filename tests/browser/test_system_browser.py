@@ -20,8 +20,8 @@ from tests.browser.test_console_browser import (
     ANALYST,
     CHROMIUM,
     Console,
-    _has_users,
     figure,
+    fresh_console_stack,
     no_csp_violation,
     ready,
 )
@@ -42,12 +42,8 @@ BROKEN = 2  # deliveries the trigger fails on
 def console(stack: Stack, db: firestore.Client, run_dir: Path) -> Iterator[Console]:
     from playwright.sync_api import sync_playwright
 
-    local = stack.local
-    if local.console_url is None or local.auth is None:
-        pytest.skip("the stack runs without the console's Auth emulator (firebase-tools)")
-    if not _has_users(local.auth):
-        local.auth.seed_demo_users()
-    stack.wipe()
+    local = fresh_console_stack(stack)
+    assert local.console_url is not None and local.auth is not None
     now = dt.datetime.now(dt.UTC)
     for n, (provider, status, created, started) in enumerate(JOBS):
         doc = {
