@@ -63,6 +63,19 @@ function functionsPanel(s) {
     }));
 }
 
+/**
+ * How long the oldest job has waited, in hours and minutes: 54,762 s is read at a glance as
+ * "waiting 15 h 12 min". Nothing under a minute (the seconds say it).
+ * @param {number | null | undefined} seconds
+ * @returns {string | undefined}
+ */
+function waited(seconds) {
+  if (seconds === null || seconds === undefined || seconds < 60) return undefined;
+  const minutes = Math.floor(seconds / 60);
+  const hours = Math.floor(minutes / 60);
+  return hours ? `waiting ${hours} h ${minutes % 60} min` : `waiting ${minutes} min`;
+}
+
 /** @param {import("../pages.js").PageContext} context */
 export async function render(context) {
   const { main, params } = context;
@@ -76,7 +89,7 @@ export async function render(context) {
     h("h2", {}, "Queue"),
     h("div", { class: "tiles" },
       tile("Queued now", "system.queued", num(q.queued), `${num(q.processing)} processing`),
-      tile("Oldest queued job", "system.oldestQueuedSeconds", secs(q.oldestQueuedSeconds)),
+      tile("Oldest queued job", "system.oldestQueuedSeconds", secs(q.oldestQueuedSeconds), waited(q.oldestQueuedSeconds)),
       tile("Wait p50 / p95", "system.waitSeconds", `${secs(q.waitP50Seconds)} / ${secs(q.waitP95Seconds)}`, `${num(q.waitSamples)} jobs started`),
       tile("Net growth per minute", "system.netGrowthPerMinute", num(q.netGrowthPerMinute, 2), `${num(q.arrivals)} arrived, ${num(q.departures)} left`)),
     table(QUEUE_COLUMNS, s.providers, { state: { column: 0, descending: false }, label: "Queue per provider" }),
