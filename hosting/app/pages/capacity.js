@@ -4,12 +4,16 @@
 // that sets the limits (docs/capacity.md).
 
 import { get } from "../api.js";
+import { openAlertsOn } from "../panels/alerts.js";
 import { capacityPanel } from "../panels/capacity.js";
 import { controlBar, windowParams } from "../panels/controls.js";
 import { table } from "../panels/table.js";
 import { h, message, num, pct, replace, when } from "../ui.js";
 
 /** @import { CapacityRow } from "../panels/capacity.js" */
+
+// The rules' metrics about a provider's limits: in flight / maxConcurrent, forecast spend / budget.
+const LIMIT_METRICS = ["providerUtilization", "budgetForecastShare"];
 
 /** @param {import("../pages.js").PageContext} context */
 export async function render(context) {
@@ -18,7 +22,10 @@ export async function render(context) {
   const window = windowParams(params, { provider: false });
   /** @param {string} [notice] what the last action did, shown above the table */
   const draw = async (notice) => {
-    const body = await get("/capacity", window);
+    const [body, alerts] = await Promise.all([
+      get("/capacity", window),
+      openAlertsOn(LIMIT_METRICS, "Open alerts on the providers' limits", "No provider is above a limit's rule."),
+    ]);
     /**
      * @param {CapacityRow} r
      * @param {string} name
@@ -48,6 +55,7 @@ export async function render(context) {
       h("h1", {}, "Capacity"),
       bar,
       notice ? message("notice", notice) : null,
+      alerts,
       h("p", { class: "muted" }, `In flight now (${when(body.asOf)}); starts and quota errors over ${when(body.window.from)} – ${when(body.window.to)}; spend since ${when(body.monthStart)}.`),
       holder,
       h("h2", {}, "Peak-hour demand forecast, 14 days"),

@@ -5,6 +5,7 @@
 // per minute), all from GET /system.
 
 import { get } from "../api.js";
+import { openAlertsOn } from "../panels/alerts.js";
 import { controlBar, windowParams } from "../panels/controls.js";
 import { table } from "../panels/table.js";
 import { tile } from "../panels/tiles.js";
@@ -14,6 +15,10 @@ import { h, message, num, pct, replace, secs, when } from "../ui.js";
 /** @typedef {GetResponses["/system"]} System */
 /** @typedef {System["providers"][number]} ProviderRow */
 /** @typedef {System["functions"][number]} FunctionRow */
+
+// The rules' metrics about the queue, the scheduled tick and the functions (alerting/rules.py).
+const SYSTEM_METRICS = ["queuedJobs", "queueBacklog", "oldestQueuedSeconds", "queueWaitP95Seconds", "stuckJobs",
+  "minutesSinceLastTick", "functionErrors", "functionErrorRate", "functionP95Ms"];
 
 const SOURCES = { cloud_monitoring: "Cloud Monitoring", local: "the local functions host" };
 
@@ -80,12 +85,16 @@ function waited(seconds) {
 export async function render(context) {
   const { main, params } = context;
   const bar = await controlBar(context, { provider: false });
-  const s = await get("/system", windowParams(params, { provider: false }));
+  const [s, alerts] = await Promise.all([
+    get("/system", windowParams(params, { provider: false })),
+    openAlertsOn(SYSTEM_METRICS, "Open alerts on the queue and the functions", "No rule on the queue or the functions is open."),
+  ]);
   const q = s.queue;
   replace(main,
     h("h1", {}, "System"),
     bar,
     h("p", { class: "muted" }, `${when(s.window.from)} – ${when(s.window.to)}; counts by status are now (${when(s.asOf)})`),
+    alerts,
     h("h2", {}, "Queue"),
     h("div", { class: "tiles" },
       tile("Queued now", "system.queued", num(q.queued), `${num(q.processing)} processing`),

@@ -1,6 +1,7 @@
 // @ts-check
 // Alerts as the pages list them: a table of alerts, and an alert's figure against its threshold.
 
+import { get } from "../api.js";
 import { badge, h, num, when } from "../ui.js";
 import { table } from "./table.js";
 
@@ -36,4 +37,17 @@ export function alertRows(alerts, empty) {
     { label: "Value vs threshold", value: (a) => `${formatValue(a.metric, a.value)} ${comparator(a.comparator)} ${formatValue(a.metric, a.threshold)} over ${a.window}` },
     { label: "Opened", value: (a) => when(a.openedAt) },
   ], alerts, { empty });
+}
+
+/**
+ * The alerts open now on some metrics, whatever the page's window: a page about the queue or the
+ * providers' limits says first whether a rule on its figures is firing.
+ * @param {ReadonlyArray<string>} metrics
+ * @param {string} title
+ * @param {string} empty
+ */
+export async function openAlertsOn(metrics, title, empty) {
+  const body = await get("/alerts", { status: "open", limit: "1" });
+  const open = body.active.filter((a) => metrics.includes(a.metric));
+  return h("section", { "data-open-alerts": String(open.length) }, h("h2", {}, title), alertRows(open, empty));
 }
