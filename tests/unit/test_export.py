@@ -17,8 +17,9 @@ from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.analytics.performance import PerformanceMonitor
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.app import ApiServices, Dashboard, FileExports
-from video_monitoring.dashboard.files import Dataset, safe_cell
+from video_monitoring.dashboard.files import DATASETS, Dataset, PseudonymisedSource, safe_cell
 from video_monitoring.dashboard.http import Request, StreamResponse
+from video_monitoring.privacy.pseudonyms import pseudonym
 from video_monitoring.privacy.retention import Retention
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
@@ -337,3 +338,40 @@ def test_rows_older_than_firestore_keeps_come_from_the_archive() -> None:
     alerts = export(board(archive), dataset="alerts", format="ndjson", **window)
     assert b"".join(alerts.chunks) == b""  # the whole file written: no alert in the window
     assert archive.asked == []
+
+
+def test_recent_rows_carry_the_pseudonyms_archived_rows_carry() -> None:
+    """With pseudonymisation on, a window across the horizon names each user by one id: the
+    archive's rows hold the export's pseudonyms, Firestore's rows are pseudonymised with the
+    same key on the way out; an opted-out user's rows from either store are anonymised, and the
+    ids the pipeline already anonymised stay as they are."""
+    key = b"k" * 32
+    horizon = NOW - dt.timedelta(days=10)
+    old = [generation(i, createdAt=horizon - dt.timedelta(hours=i + 1)) for i in range(3)]
+    new = [generation(i, createdAt=horizon + dt.timedelta(hours=i + 1)) for i in range(3)]
+    new.append(generation(7, userId="erased", createdAt=horizon + dt.timedelta(hours=5)))
+    archive = ArchiveList({
+        "video_generation_metrics": [(i, {**d, "userId": pseudonym(d["userId"], key)})
+                                     for i, d in old],
+    })  # fmt: skip
+    firestore = ListSource({"video_generation_metrics": new})
+    firestore.opted_out.add("u2")
+    source = PseudonymisedSource(firestore, lambda: key)
+    store, clock = FakeStore(), FixedClock(NOW)
+    board = Dashboard(ApiServices(
+        AnalyticsEngine(store, PerformanceMonitor(store)), clock, 400, verifier=verifier,
+        exports=FileExports(source, archived=archive), retention=Retention(10, 760),
+    ))  # fmt: skip
+    window = {"from": (NOW - dt.timedelta(days=12)).isoformat(), "to": NOW.isoformat()}
+    body = b"".join(export(board, dataset="generations", format="csv", **window).chunks)
+    users = [r["userId"] for r in csv.DictReader(io.StringIO(body.decode()))]
+    hidden = {"u0": pseudonym("u0", key), "u1": pseudonym("u1", key), "u2": "opted-out"}
+    archived = [hidden[u] for u in ("u2", "u1", "u0")]  # oldest first
+    assert users == [*archived, hidden["u0"], hidden["u1"], "opted-out", "erased"]
+    assert PseudonymisedSource(firestore, lambda: None).opted_out_users() == {"u2"}
+    plain = list(
+        PseudonymisedSource(firestore, lambda: None).rows(
+            DATASETS["generations"], Window(start=horizon, end=NOW)
+        )
+    )
+    assert [d["userId"] for _, d in plain] == ["u0", "u1", "u2", "erased"]

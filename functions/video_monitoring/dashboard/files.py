@@ -24,7 +24,7 @@ from video_monitoring.core.errors import DeadlineExceeded
 from video_monitoring.core.models import Window
 from video_monitoring.core.values import plain
 from video_monitoring.dashboard.report import PdfTable, ReportFigures, pdf_report
-from video_monitoring.privacy.pseudonyms import OPTED_OUT, anonymised
+from video_monitoring.privacy.pseudonyms import ANONYMOUS, OPTED_OUT, anonymised, pseudonym
 from video_monitoring.privacy.retention import TTL_COLLECTIONS
 
 FORMATS = {
@@ -175,6 +175,41 @@ class ArchivedExportSource:
         a user opted out carry their (pseudonymised) id and are anonymised on the way out."""
         users = self._recent.opted_out_users()
         return users | self._archive.aliases(users)
+
+
+@dataclass(frozen=True)
+class PseudonymisedSource:
+    """Firestore's rows with user ids as the BigQuery export writes them: each its keyed
+    pseudonym while `key()` gives a key, so in a window across the retention horizon a user's
+    recent rows and archived rows carry one id. Opted-out users keep their raw id here (and
+    their pseudonyms join `opted_out_users`), so the file anonymises them whichever store a
+    row came from."""
+
+    inner: ExportSource
+    key: Callable[[], bytes | None]
+
+    def count(self, dataset: Dataset, window: Window) -> int:
+        """The inner source's count."""
+        return self.inner.count(dataset, window)
+
+    def rows(self, dataset: Dataset, window: Window) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """The inner source's rows, user ids pseudonymised."""
+        key = self.key()
+        if key is None:
+            yield from self.inner.rows(dataset, window)
+            return
+        kept = ANONYMOUS | self.inner.opted_out_users()
+        for doc_id, data in self.inner.rows(dataset, window):
+            user = data.get("userId")
+            if isinstance(user, str) and user not in kept:
+                data = {**data, "userId": pseudonym(user, key)}
+            yield doc_id, data
+
+    def opted_out_users(self) -> frozenset[str]:
+        """The opted-out users' raw ids and, while pseudonymising, their pseudonyms."""
+        users = self.inner.opted_out_users()
+        key = self.key()
+        return users if key is None else users | {pseudonym(u, key) for u in users}
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,7 @@ from video_monitoring.dashboard.access import MemoryRateLimiter, Quota
 from video_monitoring.dashboard.app import ApiServices, Dashboard, FileExports
 from video_monitoring.dashboard.auth import verify
 from video_monitoring.dashboard.export_jobs import ExportJobs
-from video_monitoring.dashboard.files import ExportSource, export_source
+from video_monitoring.dashboard.files import ExportSource, PseudonymisedSource, export_source
 from video_monitoring.dashboard.generation_list import GenerationList
 from video_monitoring.dashboard.routes import RouteClass
 from video_monitoring.dashboard.standing import AccountCache
@@ -241,8 +241,9 @@ def build(settings: Settings) -> Services:
     def overall_backlog(now: dt.datetime) -> tuple[int, int]:
         return store.backlog(now - stuck_after).get("overall", (0, 0))
 
+    # Recent rows leave with user ids as archived rows do (pseudonymised where set).
     file_exports = FileExports(
-        FirestoreExportSource(),
+        PseudonymisedSource(FirestoreExportSource(), settings.bigquery.key),
         max_rows=board.export_max_rows,
         sync_rows=board.sync_export_caps(),
         deadline=dt.timedelta(seconds=board.request_deadline_seconds),
