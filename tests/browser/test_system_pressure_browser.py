@@ -25,6 +25,7 @@ from tests.browser.test_console_browser import (
     ready,
 )
 from tests.integration.support import PROJECT, Stack, token
+from video_monitoring.alerting.rules import METRIC_GROUPS
 
 pytestmark = pytest.mark.integration
 
@@ -51,13 +52,6 @@ def console(stack: Stack, db: firestore.Client, run_dir: Path) -> Iterator[Conso
             browser.close()
 
 
-# The metrics whose open alerts each page lists (hosting/app/pages/system.js, capacity.js).
-SYSTEM_METRICS = {"queuedJobs", "queueBacklog", "oldestQueuedSeconds", "queueWaitP95Seconds",
-                  "stuckJobs", "minutesSinceLastTick", "functionErrors", "functionErrorRate",
-                  "functionP95Ms"}  # fmt: skip
-LIMIT_METRICS = {"providerUtilization", "budgetForecastShare"}
-
-
 def serious_violations(page: Page) -> list[str]:
     """axe-core's serious and critical findings on the page."""
     from axe_playwright_python.sync_playwright import Axe
@@ -76,10 +70,11 @@ def open_alerts(page: Page) -> list[str]:
     return sorted(section.locator("tbody a").all_inner_texts())
 
 
-def expected(console: Console, metrics: set[str]) -> list[str]:
-    """The API's open alerts on these metrics, as the page names them."""
+def expected(console: Console, about: str) -> list[str]:
+    """Every open alert on the group's metrics, as the page names them."""
     active: list[dict[str, Any]] = console.api(ANALYST, "/alerts", status="open")["active"]
-    return sorted(f"{a['ruleId']} · {a['scope']}" for a in active if a["metric"] in metrics)
+    mine = (a for a in active if a["metric"] in METRIC_GROUPS[about])
+    return sorted(f"{a['ruleId']} · {a['scope']}" for a in mine)
 
 
 def test_the_system_page_shows_the_grown_queue_and_the_open_queue_depth_alert(
@@ -94,7 +89,7 @@ def test_the_system_page_shows_the_grown_queue_and_the_open_queue_depth_alert(
     assert body["queue"]["queued"] > 100  # past queue_depth's threshold
     rows = open_alerts(page)
     assert "queue_depth · overall" in rows
-    assert rows == expected(console, SYSTEM_METRICS)
+    assert rows == expected(console, "system")
     # The alert's link opens its page.
     page.get_by_role("link", name="queue_depth · overall").click()
     ready(page, "alerts")
@@ -120,7 +115,7 @@ def test_the_capacity_page_shows_runway_at_its_limit_and_the_open_saturation_ale
     assert cell.inner_text() == "100.0%"
     rows = open_alerts(page)
     assert rows == [f"provider_saturation · provider:{SATURATED}"]
-    assert rows == expected(console, LIMIT_METRICS)
+    assert rows == expected(console, "limits")
     console.shot(page, "capacity-pressure")
     assert serious_violations(page) == []
     # Keyboard: the alert's link is reachable by Tab from the page's start.

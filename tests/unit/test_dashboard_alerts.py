@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from typing import Any
@@ -13,6 +14,7 @@ from tests.unit.test_backtest import Ticking
 from tests.unit.test_dashboard import json_response, verifier
 from video_monitoring.alerting.manager import AlertManager
 from video_monitoring.alerting.notifications import Delivery, RetryPolicy
+from video_monitoring.alerting.rules import METRIC_GROUPS
 from video_monitoring.analytics.figures import AnalyticsEngine
 from video_monitoring.core.budget import Budget
 from video_monitoring.dashboard.app import ApiServices, Dashboard
@@ -96,6 +98,24 @@ def test_alerts_lists_active_and_history_with_filters(api: Api) -> None:
     assert early["history"] == [] and len(early["active"]) == 3  # open alerts whatever the window
 
 
+def test_about_keeps_the_alerts_on_a_pages_metrics(api: Api) -> None:
+    """`about=system` or `limits` keeps only alerts on that group's metrics: none of the degraded
+    world's (success rate, generation time) until one of its alerts is on the queue."""
+    for about in ("system", "limits"):
+        _, body = api.call("GET", "/alerts", "tok-analytics", about=about)
+        assert body["active"] == [] and body["history"] == []
+    instances = api.world.alerts.instances
+    alert_id = api.instance("slow_generation", "provider:pika")
+    queued = instances[alert_id] = dataclasses.replace(instances[alert_id], metric="queuedJobs")
+    _, system = api.call("GET", "/alerts", "tok-analytics", about="system")
+    assert [a["alertId"] for a in system["active"]] == [queued.instance_id]
+    assert [a["alertId"] for a in system["history"]] == [queued.instance_id]
+    _, limits = api.call("GET", "/alerts", "tok-analytics", about="limits")
+    assert limits["active"] == []
+    assert METRIC_GROUPS["limits"] == {"providerUtilization", "budgetForecastShare"}
+    assert "queuedJobs" in METRIC_GROUPS["system"] and "stuckJobs" in METRIC_GROUPS["system"]
+
+
 @pytest.mark.parametrize(
     ("params", "named"),
     [
@@ -104,6 +124,7 @@ def test_alerts_lists_active_and_history_with_filters(api: Api) -> None:
         ({"limit": "0"}, "limit:"),
         ({"limit": "ten"}, "limit:"),
         ({"rule": "Bad Rule"}, "rule:"),
+        ({"about": "everything"}, "about:"),
         ({"colour": "red"}, "colour:"),
     ],
 )

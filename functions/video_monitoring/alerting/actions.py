@@ -32,8 +32,8 @@ ACTION_NOTIFY_SECONDS = 10.0
 
 @dataclass(frozen=True)
 class AlertQuery:
-    """Filters of GET /alerts: a window for the history, and optional scope, status, severity
-    and rule filters applied to both the open alerts and the history."""
+    """Filters of GET /alerts: a window for the history, and optional scope, status, severity,
+    rule and metric filters applied to both the open alerts and the history."""
 
     start: dt.datetime
     end: dt.datetime
@@ -42,6 +42,7 @@ class AlertQuery:
     severity: str | None = None
     rule_id: str | None = None
     limit: int = 100
+    metrics: frozenset[str] | None = None  # only alerts on these metrics
 
     def keeps(self, inst: Instance) -> bool:
         """Whether an instance passes every filter."""
@@ -52,6 +53,8 @@ class AlertQuery:
         if self.status not in (None, "open") and inst.status != self.status:
             return False
         if self.severity is not None and inst.severity != self.severity:
+            return False
+        if self.metrics is not None and inst.metric not in self.metrics:
             return False
         return self.rule_id is None or inst.rule_id == self.rule_id
 

@@ -95,6 +95,13 @@ LIVE_METRICS = (
 )
 # Metrics of a provider's limits: they exist per provider only.
 PROVIDER_ONLY = frozenset({"providerUtilization", "budgetForecastShare"})
+# The metrics a console page lists open alerts on (`GET /alerts?about=`): the queue, the
+# scheduled tick and the functions for the System page; a provider's limits for Capacity.
+METRIC_GROUPS: dict[str, frozenset[str]] = {
+    "system": (LIVE_METRICS - PROVIDER_ONLY)
+    | {"queueBacklog", "stuckJobs", "minutesSinceLastTick"},
+    "limits": PROVIDER_ONLY,
+}
 # The burn-rate rules' metric: how fast an objective's error budget is spent
 # (alerting/slo_objectives.py).
 BURN_METRIC = "errorBudgetBurn"

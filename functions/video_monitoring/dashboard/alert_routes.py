@@ -11,7 +11,7 @@ from pydantic import Field
 
 from video_monitoring.alerting.actions import AlertQuery
 from video_monitoring.alerting.manager import AlertManager
-from video_monitoring.alerting.rules import RULE_ID
+from video_monitoring.alerting.rules import METRIC_GROUPS, RULE_ID
 from video_monitoring.core.errors import InvalidArgument, NotFound
 from video_monitoring.dashboard.params import Prepared, WindowQuery, int_param
 from video_monitoring.dashboard.routes import BodyModel, Call
@@ -31,6 +31,7 @@ class AlertsQuery(WindowQuery):
     ) = None
     severity: Literal["critical", "warning", "info"] | None = None
     rule: str | None = None
+    about: Literal["system", "limits"] | None = None
     limit: str | None = None
 
 
@@ -64,6 +65,7 @@ def alert_list(manager: AlertManager, call: Call) -> Prepared:
         severity=query.severity,
         rule_id=query.rule,
         limit=int_param(call.request.params, "limit", 100, 1, 1000),
+        metrics=None if query.about is None else METRIC_GROUPS[query.about],
     )
     return lambda: {"window": window.to_json(), **manager.actions.alerts(alerts)}
 

@@ -12,9 +12,6 @@ import { h, message, num, pct, replace, when } from "../ui.js";
 
 /** @import { CapacityRow } from "../panels/capacity.js" */
 
-// The rules' metrics about a provider's limits: in flight / maxConcurrent, forecast spend / budget.
-const LIMIT_METRICS = ["providerUtilization", "budgetForecastShare"];
-
 /** @param {import("../pages.js").PageContext} context */
 export async function render(context) {
   const { main, params, isAdmin } = context;
@@ -24,7 +21,7 @@ export async function render(context) {
   const draw = async (notice) => {
     const [body, alerts] = await Promise.all([
       get("/capacity", window),
-      openAlertsOn(LIMIT_METRICS, "Open alerts on the providers' limits", "No provider is above a limit's rule."),
+      openAlertsOn("limits", "Open alerts on the providers' limits", "No provider is above a limit's rule."),
     ]);
     /**
      * @param {CapacityRow} r

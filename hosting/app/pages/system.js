@@ -16,10 +16,6 @@ import { h, message, num, pct, replace, secs, when } from "../ui.js";
 /** @typedef {System["providers"][number]} ProviderRow */
 /** @typedef {System["functions"][number]} FunctionRow */
 
-// The rules' metrics about the queue, the scheduled tick and the functions (alerting/rules.py).
-const SYSTEM_METRICS = ["queuedJobs", "queueBacklog", "oldestQueuedSeconds", "queueWaitP95Seconds", "stuckJobs",
-  "minutesSinceLastTick", "functionErrors", "functionErrorRate", "functionP95Ms"];
-
 const SOURCES = { cloud_monitoring: "Cloud Monitoring", local: "the local functions host" };
 
 /**
@@ -87,7 +83,7 @@ export async function render(context) {
   const bar = await controlBar(context, { provider: false });
   const [s, alerts] = await Promise.all([
     get("/system", windowParams(params, { provider: false })),
-    openAlertsOn(SYSTEM_METRICS, "Open alerts on the queue and the functions", "No rule on the queue or the functions is open."),
+    openAlertsOn("system", "Open alerts on the queue and the functions", "No rule on the queue or the functions is open."),
   ]);
   const q = s.queue;
   replace(main,

@@ -40,14 +40,14 @@ export function alertRows(alerts, empty) {
 }
 
 /**
- * The alerts open now on some metrics, whatever the page's window: a page about the queue or the
- * providers' limits says first whether a rule on its figures is firing.
- * @param {ReadonlyArray<string>} metrics
+ * The alerts open now on the metrics a page watches, whatever the page's window: a page about
+ * the queue or the providers' limits says first whether a rule on its figures is firing.
+ * @param {"system" | "limits"} about the API's group of metrics
  * @param {string} title
  * @param {string} empty
  */
-export async function openAlertsOn(metrics, title, empty) {
-  const body = await get("/alerts", { status: "open", limit: "1" });
-  const open = body.active.filter((a) => metrics.includes(a.metric));
+export async function openAlertsOn(about, title, empty) {
+  const body = await get("/alerts", { status: "open", about, limit: "1" });
+  const open = body.active;
   return h("section", { "data-open-alerts": String(open.length) }, h("h2", {}, title), alertRows(open, empty));
 }
