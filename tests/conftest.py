@@ -11,6 +11,7 @@ from typing import TypeVar
 
 import pytest
 from google.cloud import firestore
+from hypothesis import settings
 
 from local_stack.auth_emulator import auth_missing
 from local_stack.bigquery_emulator import BigQueryEmulator, start_bigquery_emulator
@@ -28,6 +29,11 @@ from local_stack.stack import (
 from tests.integration.support import ACCOUNTS, PROJECT, Accounts, Stack
 from video_monitoring.adapters.bigquery import BigQueryWarehouse, bigquery_client
 from video_monitoring.config.settings import BigQuerySettings
+
+# Property tests check answers; speed is the benchmarks' job. Hypothesis's default 200 ms per
+# example fails them on a loaded machine, so no example has a deadline.
+settings.register_profile("answers", deadline=None)
+settings.load_profile("answers")
 
 # Each variable pins one port; unset (the default), the session takes a free one.
 PORT_SETTINGS = {
