@@ -27,22 +27,26 @@ TODAY = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=
 # The Monday three weeks back, so every day below is over: week 0 holds its Monday and its
 # Sunday (late evening), week 1 its Monday (just after midnight), week 2 a Wednesday.
 WEEK0 = TODAY - dt.timedelta(days=21 + (TODAY - dt.timedelta(days=21)).weekday())
+# Day -> (first hour, users in turn, completed generations per provider). The last day has
+# enough completed ones for p95 to tell the 95th percentile from the 90th.
 DAYS = {
-    WEEK0: (9, ["bi-1", "bi-2", "bi-3", "bi-4"]),
-    WEEK0 + dt.timedelta(days=6): (21, ["bi-1", "bi-7"]),  # bi-7 first seen on a Sunday
-    WEEK0 + dt.timedelta(days=7): (0, ["bi-1", "bi-3", "bi-5"]),
-    WEEK0 + dt.timedelta(days=16): (13, ["bi-2", "bi-5", "bi-6"]),
+    WEEK0: (9, ["bi-1", "bi-2", "bi-3", "bi-4"], 6),
+    WEEK0 + dt.timedelta(days=6): (21, ["bi-1", "bi-7"], 6),  # bi-7 first seen on a Sunday
+    WEEK0 + dt.timedelta(days=7): (0, ["bi-1", "bi-3", "bi-5"], 6),
+    WEEK0 + dt.timedelta(days=16): (12, ["bi-2", "bi-5", "bi-6"], 24),
 }
 OPTED_OUT_USER = "bi-4"
-STATUSES = ["completed"] * 6 + ["failed"] * 2 + ["processing"]
 
 
-def generations_of(day: dt.datetime, hour: int, users: list[str]) -> dict[str, dict[str, Any]]:
-    """Nine generations per provider within two hours of `hour`: six completed with distinct
-    times, two failed (one with a cost), one still processing."""
+def generations_of(
+    day: dt.datetime, hour: int, users: list[str], completed: int
+) -> dict[str, dict[str, Any]]:
+    """Per provider from `hour` on: `completed` generations with distinct times, two failed
+    (one with a cost), one still processing."""
     docs: dict[str, dict[str, Any]] = {}
+    statuses = ["completed"] * completed + ["failed"] * 2 + ["processing"]
     for p, provider in enumerate(("runway", "pika")):
-        for k, status in enumerate(STATUSES):
+        for k, status in enumerate(statuses):
             created = day + dt.timedelta(hours=hour, minutes=6 * k + p, seconds=k * 7)
             doc: dict[str, Any] = {
                 "userId": users[(k + p) % len(users)],
@@ -57,14 +61,14 @@ def generations_of(day: dt.datetime, hour: int, users: list[str]) -> dict[str, d
                 doc.update(
                     costUsd=0.01 * (k + 1) + 0.005 * p,
                     outputSeconds=5 + k,
-                    qualityScore=5 + 0.5 * k,
+                    qualityScore=5 + 0.25 * (k % 20),
                 )
                 if k % 2 == 0:
                     doc["userRating"] = 1 + (k + p) % 5
             elif status == "failed":
                 doc["completedAt"] = created + dt.timedelta(seconds=40 + k)
                 doc["error"] = {"code": "timeout", "message": "x", "retryable": True}
-                if k == 6:
+                if k == completed:
                     doc["costUsd"] = 0.02
             docs[f"bi-{day:%m%d}-{provider}-{k}"] = doc
     return docs
@@ -98,8 +102,8 @@ def test_the_export_creates_the_bi_views_and_they_answer_what_python_computes(
     stack: Stack, db: firestore.Client, bq: BigQueryWarehouse
 ) -> None:
     batch = db.batch()
-    for day, (hour, users) in DAYS.items():
-        for doc_id, doc in generations_of(day, hour, users).items():
+    for day, (hour, users, completed) in DAYS.items():
+        for doc_id, doc in generations_of(day, hour, users, completed).items():
             batch.set(db.collection("video_generations").document(doc_id), doc)
     batch.commit()
     db.collection("analytics_opt_outs").document(OPTED_OUT_USER).set({"at": WEEK0})
