@@ -28,6 +28,7 @@ from video_monitoring.adapters.bigquery import BigQueryWarehouse, bigquery_clien
 from video_monitoring.alerting.channels.webhook import verify_signature
 from video_monitoring.config.settings import BigQuerySettings
 from video_monitoring.warehouse.rows import TABLES
+from video_monitoring.warehouse.views import VIEWS
 
 COUNTS = ("total", "completed", "failed", "cancelled", "inProgress")
 
@@ -264,6 +265,9 @@ def run_export(
     for table in TABLES:
         (row,) = warehouse.query(f"SELECT COUNT(*) AS n FROM `{warehouse.dataset}.{table}`")
         print(f"  {table:28s} {row['n']:8d} rows")
+    for view in VIEWS:  # created by the export for BI tools
+        (row,) = warehouse.query(f"SELECT COUNT(*) AS n FROM `{warehouse.dataset}.{view}`")
+        print(f"  {view:28s} {row['n']:8d} rows (view, docs/bi.md)")
     (exported,) = warehouse.query(
         f"SELECT COUNT(*) AS n FROM `{warehouse.dataset}.generation_metrics`"
     )

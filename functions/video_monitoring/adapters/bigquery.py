@@ -61,6 +61,7 @@ from video_monitoring.warehouse.nightly import (
     transaction_script,
 )
 from video_monitoring.warehouse.rows import TABLES, bq_schema, json_columns
+from video_monitoring.warehouse.views import view_statements
 
 log = logging.getLogger(__name__)
 STAGING_PREFIX = "_staging_"
@@ -121,8 +122,8 @@ class BigQueryWarehouse:
         self._finished_jobs: list[bigquery.LoadJob] = []
 
     def ensure_tables(self) -> None:
-        """Create the dataset and any missing table (a handful of calls, once per day run, so a
-        dataset deleted by hand comes back on the next run)."""
+        """Create the dataset and any missing table, and (re)create the BI views (a handful of
+        calls, once per day run, so a dataset deleted by hand comes back on the next run)."""
         dataset = bigquery.Dataset(self.dataset)
         dataset.location = self.location
         self.client.create_dataset(dataset, exists_ok=True, retry=RETRY)
@@ -136,6 +137,9 @@ class BigQueryWarehouse:
             created = self.client.create_table(spec, exists_ok=True, retry=RETRY)
             self._add_missing_columns(created)
         self._ensure_ledger()
+        # One script for the views: a single job, and CREATE OR REPLACE makes it idempotent.
+        job = self.client.query(";\n".join(view_statements(self.dataset)), retry=RETRY)
+        job.result(retry=RETRY, timeout=JOB_TIMEOUT)
 
     def _ensure_ledger(self) -> None:
         """Create the erasure ledger unless it exists (NotFound without the dataset)."""

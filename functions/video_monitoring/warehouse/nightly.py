@@ -178,7 +178,7 @@ class Warehouse(Protocol):
     """The BigQuery side: tables, staging loads and the day's replacement."""
 
     def ensure_tables(self) -> None:
-        """Create the dataset and tables that do not exist yet."""
+        """Create the dataset and tables that do not exist yet, and (re)create the BI views."""
         ...
 
     def new_staging(self, table: str, day: dt.date) -> str:
