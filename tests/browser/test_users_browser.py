@@ -6,6 +6,7 @@ screenshots are saved under the session's stack directory (`screenshots/`)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -32,20 +33,28 @@ __all__ = ["no_csp_violation"]  # every page here runs without a CSP violation t
 
 
 @pytest.fixture(scope="module")
-def seeded(stack: Stack, db: firestore.Client, run_dir: Path) -> Iterator[tuple[Console, Traffic]]:
+def traffic(stack: Stack, db: firestore.Client) -> Traffic:
+    """The sessions and generations, on a freshly wiped console stack, and the tick's snapshot."""
+    fresh_console_stack(stack)
+    written = write(stack, db)
+    assert stack.run_schedule("aggregate_and_alert") == 200  # the snapshot with the cohorts
+    return written
+
+
+@pytest.fixture(scope="module")
+def console(
+    stack: Stack, db: firestore.Client, run_dir: Path, traffic: Traffic
+) -> Iterator[Console]:
     from playwright.sync_api import sync_playwright
 
-    local = fresh_console_stack(stack)
+    local = stack.local
     assert local.console_url is not None and local.auth is not None
-    traffic = write(stack, db)
-    assert stack.run_schedule("aggregate_and_alert") == 200  # the snapshot with the cohorts
     shots = run_dir / "screenshots"
     shots.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
-            console = Console(local.console_url, local.auth, browser, Tally(), shots, stack, db, 0)
-            yield console, traffic
+            yield Console(local.console_url, local.auth, browser, Tally(), shots, stack, db, 0)
         finally:
             browser.close()
 
@@ -56,8 +65,14 @@ def window(traffic: Traffic) -> dict[str, str]:
             "to": end.isoformat().replace("+00:00", "Z")}  # fmt: skip
 
 
+def shown(value: float, digits: int) -> str:
+    """As the page's toLocaleString: the shortest decimal of the number, rounded half up."""
+    exact = Decimal(repr(value)).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_UP)
+    return f"{exact:,}"
+
+
 def minutes(seconds: float | None) -> str:
-    return "–" if seconds is None else f"{seconds / 60:,.1f} min"
+    return "–" if seconds is None else f"{shown(seconds / 60, 1)} min"
 
 
 def share(value: float | None) -> str:
@@ -66,9 +81,8 @@ def share(value: float | None) -> str:
 
 @pytest.mark.parametrize("user", [ADMIN, ANALYST], ids=["admin", "analytics"])
 def test_the_users_page_shows_the_apis_sessions_heatmaps_and_cohorts(
-    seeded: tuple[Console, Traffic], user: DemoUser
+    console: Console, traffic: Traffic, user: DemoUser
 ) -> None:
-    console, traffic = seeded
     params = window(traffic)
     page = console.page(user)
     page.goto(f"{console.url}/users?from={params['from']}&to={params['to']}")
@@ -79,20 +93,20 @@ def test_the_users_page_shows_the_apis_sessions_heatmaps_and_cohorts(
     assert figure(page, "sessions.count") == f"{s['count']:,}"
     assert figure(page, "sessions.median") == minutes(s["durationSeconds"]["median"])
     assert figure(page, "sessions.p95") == minutes(s["durationSeconds"]["p95"])
-    assert figure(page, "sessions.perUser") == f"{s['perUser']:,.2f}"
+    assert figure(page, "sessions.perUser") == shown(s["perUser"], 2)
     for name in ("generations", "sessions"):
         grid = body["heatmap"][name]
         assert grid == traffic.grid(
             traffic.generations if name == "generations" else [t for _, t, _ in traffic.sessions]
         )
-        shown = page.locator(f"[data-heat^='{name}.']").evaluate_all(
+        cells = page.locator(f"[data-heat^='{name}.']").evaluate_all(
             "els => els.map(e => [e.dataset.heat, e.textContent])"
         )
         days = body["heatmap"]["weekdays"]
         expected = [
             [f"{name}.{days[d]}.{h}", f"{grid[d][h]:,}"] for d in range(7) for h in range(24)
         ]
-        assert shown == expected
+        assert cells == expected
     rows = body["cohorts"]["rows"]
     assert sum(r["users"] for r in rows) >= 8
     for row in rows:
@@ -107,11 +121,10 @@ def test_the_users_page_shows_the_apis_sessions_heatmaps_and_cohorts(
 
 @pytest.mark.parametrize("width", [1280, 390])
 def test_the_users_page_passes_axe_and_its_tables_scroll_from_the_keyboard(
-    seeded: tuple[Console, Traffic], width: int
+    console: Console, traffic: Traffic, width: int
 ) -> None:
     from axe_playwright_python.sync_playwright import Axe
 
-    console, traffic = seeded
     params = window(traffic)
     page = console.page(ADMIN, width=width, dark=width < 600)
     page.goto(f"{console.url}/users?from={params['from']}&to={params['to']}")
