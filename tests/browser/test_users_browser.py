@@ -114,7 +114,8 @@ def test_the_users_page_shows_the_apis_sessions_heatmaps_and_cohorts(
         assert users == f"{row['users']:,}"
         for cell in row["weeks"]:
             text = page.locator(f"[data-heat='cohort.{row['week']}.{cell['offset']}']").inner_text()
-            assert text == share(cell["share"]) + ("*" if cell["partial"] else "")
+            star = "*" if cell["partial"] and cell["share"] is not None else ""
+            assert text == share(cell["share"]) + star
     console.shot(page, f"users-sessions-{'admin' if user is ADMIN else 'analytics'}")
     page.context.close()
 
@@ -136,6 +137,7 @@ def test_the_users_page_passes_axe_and_its_tables_scroll_from_the_keyboard(
         if v["impact"] in ("serious", "critical")
     ]
     assert bad == []
+    console.shot(page, f"users-sessions-{width}")
     region = page.get_by_role("region", name="Table: sessions by UTC weekday and hour")
     region.focus()
     assert page.evaluate("document.activeElement.getAttribute('aria-label')") == (
@@ -146,8 +148,9 @@ def test_the_users_page_passes_axe_and_its_tables_scroll_from_the_keyboard(
         "Table: weekly cohort retention"
     )
     if width < 600:  # the 24 hours do not fit: the heatmap scrolls sideways from the keyboard
+        assert region.evaluate("el => el.scrollWidth > el.clientWidth")
         region.focus()
-        page.keyboard.press("End")
-        assert region.evaluate("el => el.scrollLeft") > 0
-    console.shot(page, f"users-sessions-{width}")
+        for _ in range(5):
+            page.keyboard.press("ArrowRight")
+        page.wait_for_function("() => document.activeElement.scrollLeft > 0", timeout=5000)
     page.context.close()

@@ -316,7 +316,8 @@ class AnalyticsEngine:
         """Store the daily snapshots of the last UTC day that closed at least `settle` ago, once
         (True when written): `business_metrics/{day}` and `quality_insights/{day}` (the day's
         figures as /business and /quality give them) and `user_behavior_insights/{day}` (from
-        the 31 days of user activity ending that day). The user snapshot is written last, so
+        the user activity since `user_insights.activity_since`: the 31 days ending that day and
+        the cohort weeks with their lookback). The user snapshot is written last, so
         its presence means the day is done."""
         day = floor_time(now - settle, "day") - dt.timedelta(days=1)
         if self._store.daily_snapshots(constants.USER_BEHAVIOR_INSIGHTS, [day]):

@@ -57,7 +57,7 @@ export function cohortTable(cohorts) {
       value: (r) => {
         const cell = r.weeks[offset];
         if (!cell) return "";
-        const text = `${pct(cell.share, 0)}${cell.partial ? "*" : ""}`;
+        const text = `${pct(cell.share, 0)}${cell.partial && cell.share !== null ? "*" : ""}`;
         return shaded(cell.share ?? 0, `cohort.${r.week}.${offset}`, text);
       },
     })),
