@@ -884,6 +884,53 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
 
 /**
  * @typedef {{
+ *   count: number;
+ *   ended: number;
+ *   unended: number;
+ *   endsWithoutStart: number;
+ *   users: number;
+ *   perUser: number | null;
+ *   durationSeconds: {
+ *     median: number | null;
+ *     p95: number | null;
+ *     mean: number | null;
+ *   };
+ *   coveredFrom: string;
+ * }} SessionFigures
+ */
+
+/**
+ * @typedef {Array<Array<number>>} WeekdayHourGrid
+ */
+
+/**
+ * @typedef {{
+ *   timeZone: "UTC";
+ *   weekdays: Array<string>;
+ *   generations: WeekdayHourGrid;
+ *   sessions: WeekdayHourGrid;
+ * }} Heatmap
+ */
+
+/**
+ * @typedef {({
+ *   asOf: string;
+ *   lookbackWeeks: number;
+ *   rows: Array<{
+ *     week: string;
+ *     users: number;
+ *     weeks: Array<{
+ *       offset: number;
+ *       active: number;
+ *       share: number | null;
+ *       partial: boolean;
+ *     }>;
+ *   }>;
+ * } | null)} CohortTable
+ */
+
+/**
+ * @typedef {{
  *   window: TimeWindow;
  *   source: Source;
  *   days: Array<UserDay>;
@@ -902,6 +949,9 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
  *     premium: number;
  *     activeIn30Days: number;
  *   } | null);
+ *   sessionFigures: SessionFigures;
+ *   heatmap: Heatmap;
+ *   cohorts: CohortTable;
  * }} UserInsights
  */
 

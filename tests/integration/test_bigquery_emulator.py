@@ -659,6 +659,16 @@ def mixed_event(rng: random.Random, i: int, day: dt.datetime) -> dict[str, Any]:
     return event
 
 
+def add_session_ends(rng: random.Random, events: dict[str, dict[str, Any]]) -> None:
+    """Ends for every other session start, each sent twice a second apart (the later counts)."""
+    for key, event in list(events.items())[::2]:
+        if event["type"] == "session_start":
+            end = {**event, "type": "session_end"}
+            end["timestamp"] = event["timestamp"] + dt.timedelta(seconds=rng.uniform(2, 300))
+            events[f"{key}-end"] = end
+            events[f"{key}-end2"] = {**end, "timestamp": end["timestamp"] - dt.timedelta(seconds=1)}
+
+
 def test_every_endpoint_answers_windows_beyond_the_rollups_from_bigquery_with_their_figures(
     stack: Stack, db: firestore.Client, bq: BigQueryWarehouse
 ) -> None:
@@ -668,6 +678,7 @@ def test_every_endpoint_answers_windows_beyond_the_rollups_from_bigquery_with_th
     rng = random.Random(29)
     generations = {f"mix-{i:03d}": mixed_generation(rng, i, DAY) for i in range(260)}
     events = {f"ev-{i:03d}": mixed_event(rng, i, DAY) for i in range(160)}
+    add_session_ends(rng, events)
     # Rejected by the pipeline (an upgrade without its amount): counted nowhere, exported nowhere.
     events["ev-bad"] = {
         "type": "premium_upgrade",
@@ -735,6 +746,11 @@ def test_every_endpoint_answers_windows_beyond_the_rollups_from_bigquery_with_th
     assert [d.pop("source") for d in archived_body["days"]] == ["bigquery"]
     assert [d.pop("asOf") is None for d in served["days"] + archived_body["days"]] == [False, True]
     assert (archived_body["days"], archived_body["totals"]) == (served["days"], served["totals"])
+    # Sessions from BigQuery's events and generations per hour from its hourly points.
+    assert archived_body["sessionFigures"] == served["sessionFigures"]
+    assert archived_body["heatmap"] == served["heatmap"]
+    assert served["sessionFigures"]["ended"] > 5 and served["sessionFigures"]["unended"] > 5
+    assert sum(map(sum, served["heatmap"]["generations"])) == len(generations)
     active = {d["userId"] for d in generations.values()} | {
         e["userId"] for k, e in events.items() if k != "ev-bad"
     }

@@ -165,6 +165,7 @@ def test_every_query_is_served_by_an_index(
     queue.capacities()
     store.open_alerts()
     store.user_days(window.start, window.end)
+    store.session_events(window.start, window.end)
     alerts.load_rules()
     alerts.load_states()
     alerts.load_instances(open_only=True)

@@ -115,6 +115,14 @@ class FakeStore:
             if start <= d["day"] < end
         ]
 
+    def session_events(self, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+        """Raw session events timestamped in [start, end)."""
+        return [
+            dict(e)
+            for e in self.events.values()
+            if e.get("type") in constants.SESSION_EVENT_TYPES and start <= e["timestamp"] < end
+        ]
+
     def daily_snapshots(self, collection: str, days: list[dt.datetime]) -> dict[dt.datetime, Any]:
         """Stored snapshots of the days."""
         return {

@@ -67,6 +67,11 @@ class FakeArchive:
     ) -> list[UserActivity]:
         return []
 
+    def session_events(
+        self, start: dt.datetime, end: dt.datetime, excluded: frozenset[str]
+    ) -> list[dict[str, Any]]:
+        return []
+
 
 def engine(archive: FakeArchive | None) -> AnalyticsEngine:
     store, clock = FakeStore(), FixedClock(NOW)
@@ -268,6 +273,12 @@ class CellArchive(FakeArchive):
     ) -> list[UserActivity]:
         days = self.old._store.user_days(start, end)
         return [a for a in days if a.user_id not in excluded]
+
+    def session_events(
+        self, start: dt.datetime, end: dt.datetime, excluded: frozenset[str]
+    ) -> list[dict[str, Any]]:
+        events = self.old._store.session_events(start, end)
+        return [e for e in events if e["userId"] not in excluded]
 
 
 def test_endpoints_split_old_windows_at_the_horizon_and_say_which_source_answered() -> None:

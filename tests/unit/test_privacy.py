@@ -57,6 +57,9 @@ def test_opted_out_users_are_left_out_of_user_behaviour_insights() -> None:
         store.rollup_docs,
         store.event_rollup_docs,
     )
+    consenting.events = {
+        k: v for k, v in store.events.items() if v.get("userId") not in store.opted_out
+    }
     clock = FixedClock(START + dt.timedelta(days=45))
     independent = AnalyticsEngine(consenting, PerformanceMonitor(consenting), Counting(2), clock)
     snapshots(independent)

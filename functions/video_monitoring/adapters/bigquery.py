@@ -25,12 +25,14 @@ from google.cloud import bigquery
 
 from video_monitoring.alerting.backtest import StoredRun, stored_run
 from video_monitoring.alerting.rules import STORED_METRICS
+from video_monitoring.config.constants import EVENT_SOURCE_MONITOR, SESSION_EVENT_TYPES
 from video_monitoring.config.settings import BigQuerySettings
 from video_monitoring.core.models import Window
 from video_monitoring.dashboard.files import Dataset
 from video_monitoring.ingest.bounds import DEFAULT_BOUNDS, Bounds
 from video_monitoring.ingest.monitoring_store import UserActivity
 from video_monitoring.ingest.rollup import Granularity
+from video_monitoring.privacy.pseudonyms import ANONYMOUS
 from video_monitoring.warehouse.archive import (
     Cells,
     cell_sql,
@@ -377,6 +379,22 @@ class BigQueryWarehouse:
         sql = user_day_sql(f"{self.dataset}.generation_metrics", f"{self.dataset}.analytics_events")
         params = {"start": start, "end": end, "excluded": sorted(excluded)}
         return user_days_from_rows(self._rows_of(sql, params), bounds)
+
+    def session_events(
+        self, start: dt.datetime, end: dt.datetime, excluded: frozenset[str]
+    ) -> list[dict[str, Any]]:
+        """TrendArchive: the counted session events of `analytics_events` in [start, end)."""
+        placeholders = ", ".join(repr(a) for a in sorted(ANONYMOUS))
+        types = ", ".join(repr(t) for t in SESSION_EVENT_TYPES)
+        sql = (
+            "SELECT type, userId, sessionId, timestamp "
+            f"FROM `{self.dataset}.analytics_events` "
+            f"WHERE timestamp >= @start AND timestamp < @end AND type IN ({types}) "
+            f"AND userId NOT IN ({placeholders}) AND userId NOT IN UNNEST(@excluded) "
+            f"AND (source IS NULL OR source != '{EVENT_SOURCE_MONITOR}')"
+        )
+        params = {"start": start, "end": end, "excluded": sorted(excluded)}
+        return [dict(row) for row in self._rows_of(sql, params)]
 
     def count_rows(self, dataset: Dataset, window: Window) -> int:
         """ArchivedRows: rows of the dataset's table in the window (none before it exists)."""

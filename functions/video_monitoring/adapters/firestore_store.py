@@ -237,6 +237,16 @@ class FirestoreStore(FirestoreFold):
                 found[by_id[snap.id]] = data
         return found
 
+    def session_events(self, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+        """One query on (`type`, `timestamp`) (composite index): the raw session events."""
+        query = (
+            self.client.collection(constants.EVENTS)
+            .where(filter=FieldFilter("type", "in", list(constants.SESSION_EVENT_TYPES)))
+            .where(filter=FieldFilter("timestamp", ">=", start))
+            .where(filter=FieldFilter("timestamp", "<", end))
+        )
+        return [snapshot_data(s) or {} for s in counted("session_reads", query.stream())]
+
     def opted_out_users(self) -> frozenset[str]:
         """Users who opted out of analytics."""
         return opted_out_users(self.client)

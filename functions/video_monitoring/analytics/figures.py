@@ -23,6 +23,7 @@ from video_monitoring.analytics.performance import (
     generation_time,
     system_metrics_json,
 )
+from video_monitoring.analytics.usage_patterns import UsagePatterns
 from video_monitoring.config import constants
 from video_monitoring.core.clock import Clock, utc_now
 from video_monitoring.core.errors import InvalidArgument
@@ -120,6 +121,7 @@ class AnalyticsEngine:
         self._clock = clock
         self._bounds = counting.bounds
         self._retention = counting.retention
+        self._patterns = UsagePatterns(store, self._retention, self._bounds, clock, archive)
 
     def quality(self, window: Window) -> dict[str, Any]:
         """docs/interfaces.md §6 `/quality` (definitions in docs/figures.md)."""
@@ -314,7 +316,8 @@ class AnalyticsEngine:
         """Store the daily snapshots of the last UTC day that closed at least `settle` ago, once
         (True when written): `business_metrics/{day}` and `quality_insights/{day}` (the day's
         figures as /business and /quality give them) and `user_behavior_insights/{day}` (from
-        the 31 days of user activity ending that day). The user snapshot is written last, so
+        the user activity since `user_insights.activity_since`: the 31 days ending that day and
+        the cohort weeks with their lookback). The user snapshot is written last, so
         its presence means the day is done."""
         day = floor_time(now - settle, "day") - dt.timedelta(days=1)
         if self._store.daily_snapshots(constants.USER_BEHAVIOR_INSIGHTS, [day]):
@@ -328,7 +331,7 @@ class AnalyticsEngine:
             constants.QUALITY_INSIGHTS, day, {**self.quality(whole_day), **stamp}
         )
         activity = self._consenting(
-            self._store.user_days(day - dt.timedelta(days=30), day + dt.timedelta(days=1))
+            self._store.user_days(user_insights.activity_since(day), day + dt.timedelta(days=1))
         )
         body = user_insights.snapshot(activity, day)
         self._store.put_daily_snapshot(constants.USER_BEHAVIOR_INSIGHTS, day, {**body, **stamp})
@@ -395,8 +398,10 @@ class AnalyticsEngine:
         rebuilt: dict[str, Any] | None = None
         if old_days:
             last = old_days[-1]
-            # Without a stored snapshot, the last archived day's retention needs its 30 days.
-            since = old_days[0] if stored else min(old_days[0], last - dt.timedelta(days=30))
+            # Without a stored snapshot, the last archived day's retention needs its 30 days
+            # and its cohorts their weeks.
+            first = user_insights.activity_since(last)
+            since = old_days[0] if stored else min(old_days[0], first)
             archived = self._archive_or_fail().user_days(
                 since, last + dt.timedelta(days=1), self._store.opted_out_users(), self._bounds
             )
@@ -428,6 +433,8 @@ class AnalyticsEngine:
             "retention7": latest["retention7"] if latest else None,
             "retention30": latest["retention30"] if latest else None,
             "churnRisk": latest["churnRisk"] if latest else None,
+            "cohorts": latest.get("cohorts") if latest else None,
+            **self._patterns.figures(window),
         }
 
     def summary(self, window: Window) -> dict[str, Any]:

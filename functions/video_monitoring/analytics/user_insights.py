@@ -15,10 +15,15 @@ from typing import Any, Protocol
 from video_monitoring.config import constants
 from video_monitoring.ingest import counters
 from video_monitoring.ingest.counters import Count
-from video_monitoring.ingest.rollup import ratio
+from video_monitoring.ingest.rollup import floor_time, ratio
 
 POWER_GENERATIONS = 10
 DAY = dt.timedelta(days=1)
+WEEK = dt.timedelta(weeks=1)
+# Cohort weeks a snapshot keeps (the ISO weeks ending with its day's) and week offsets per cohort.
+COHORT_WEEKS = 12
+# A user is new in a week when inactive in this many weeks before it (their first activity seen).
+NEW_USER_LOOKBACK_WEEKS = 8
 
 
 class Activity(Protocol):
@@ -131,13 +136,65 @@ def churn_risk(
     }
 
 
+def week_of(instant: dt.datetime) -> dt.datetime:
+    """Monday 00:00 UTC of the ISO week holding the instant."""
+    start = floor_time(instant, "day")
+    return start - dt.timedelta(days=start.weekday())
+
+
+def cohort_weeks(day: dt.datetime) -> list[dt.datetime]:
+    """The COHORT_WEEKS ISO weeks ending with the week of `day`, oldest first."""
+    last = week_of(day)
+    return [last - n * WEEK for n in range(COHORT_WEEKS - 1, -1, -1)]
+
+
+def activity_since(day: dt.datetime) -> dt.datetime:
+    """The first day of activity a snapshot of `day` reads: its cohorts' lookback, or the 30
+    days before it (retention and churn risk) if earlier."""
+    return min(cohort_weeks(day)[0] - NEW_USER_LOOKBACK_WEEKS * WEEK, day - 30 * DAY)
+
+
+def cohorts(activities: Iterable[Activity], day: dt.datetime) -> dict[str, Any]:
+    """Weekly cohorts as of the end of `day`: per cohort week (the users first active that week,
+    inactive in the NEW_USER_LOOKBACK_WEEKS before it), per week offset that began by `day`,
+    the share of the cohort active that week (`partial` while the week runs past `day`)."""
+    weeks = cohort_weeks(day)
+    since, end = weeks[0] - NEW_USER_LOOKBACK_WEEKS * WEEK, floor_time(day, "day") + DAY
+    active: dict[str, set[dt.datetime]] = {}
+    for a in activities:
+        if is_active(a) and since <= a.day < end:
+            active.setdefault(a.user_id, set()).add(week_of(a.day))
+    members: dict[dt.datetime, set[str]] = {week: set() for week in weeks}
+    for user, user_weeks in active.items():
+        first = min(user_weeks)
+        if first in members:
+            members[first].add(user)
+    rows = []
+    for week in weeks:
+        cohort = members[week]
+        cells = []
+        for offset in range(COHORT_WEEKS):
+            at = week + offset * WEEK
+            if at >= end:
+                break
+            n = sum(1 for u in cohort if at in active[u])
+            share = ratio(n, len(cohort))
+            cells.append(
+                {"offset": offset, "active": n, "share": share, "partial": at + WEEK > end}
+            )
+        rows.append({"week": week, "users": len(cohort), "weeks": cells})
+    return {"asOf": day, "lookbackWeeks": NEW_USER_LOOKBACK_WEEKS, "rows": rows}
+
+
 def snapshot(activities: Sequence[Activity], day: dt.datetime) -> dict[str, Any]:
-    """The stored daily snapshot of `day` from the activity of the 31 days ending on it."""
+    """The stored daily snapshot of `day` from the activity since `activity_since(day)`: the
+    retention and churn risk of the 31 days ending on it, and the cohorts."""
     days = active_sets(activities)
     premium = {
         a.user_id
         for a in activities
-        if a.counters.get(counters.USER_PREMIUM.key, 0) > 0 or a.counters.get(UPGRADES, 0) > 0
+        if a.day >= day - 30 * DAY
+        and (a.counters.get(counters.USER_PREMIUM.key, 0) > 0 or a.counters.get(UPGRADES, 0) > 0)
     }
     figures = day_figures(a for a in activities if a.day == day)
     return {
@@ -146,4 +203,5 @@ def snapshot(activities: Sequence[Activity], day: dt.datetime) -> dict[str, Any]
         "retention7": retention(days, day, 7),
         "retention30": retention(days, day, 30),
         "churnRisk": churn_risk(days, premium, day),
+        "cohorts": cohorts(activities, day),
     }

@@ -85,6 +85,7 @@ CLIENT_EVENT_TYPES: Final = (
     "session_start", "session_end", "video_viewed", "video_shared", "video_downloaded",
     "feature_used",
 )  # fmt: skip
+SESSION_EVENT_TYPES: Final = ("session_start", "session_end")
 DEFAULT_TRACKED_EVENT_TYPES: Final = (
     *CLIENT_EVENT_TYPES, EVENT_PREMIUM_UPGRADE, EVENT_GENERATION_REQUESTED,
     EVENT_GENERATION_STARTED, EVENT_GENERATION_COMPLETED, EVENT_GENERATION_FAILED,

@@ -99,6 +99,10 @@ class MonitoringStore(Protocol):
         """Every user's activity on each UTC day starting in [start, end)."""
         ...
 
+    def session_events(self, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+        """The raw `session_start` and `session_end` events timestamped in [start, end)."""
+        ...
+
     def daily_snapshots(self, collection: str, days: list[dt.datetime]) -> dict[dt.datetime, Any]:
         """Stored daily snapshots (`{YYYYMMDD}` ids) by day; days without one are absent."""
         ...

@@ -78,6 +78,13 @@ class ArchiveOnDemand:
                 start, end, excluded | self.aliases(excluded), bounds
             )
 
+    def session_events(
+        self, start: dt.datetime, end: dt.datetime, excluded: frozenset[str]
+    ) -> list[dict[str, Any]]:
+        """Session events from BigQuery, the excluded users left out as in `user_days`."""
+        with _bigquery_answers():
+            return self._warehouse().session_events(start, end, excluded | self.aliases(excluded))
+
     def rule_runs(
         self, metric: str, window: str, start: dt.datetime, end: dt.datetime, kinds: Sequence[str]
     ) -> list[StoredRun]:

@@ -85,6 +85,12 @@ class TrendArchive(Protocol):
         it, without the excluded users (opted out) and the anonymised rows."""
         ...
 
+    def session_events(
+        self, start: dt.datetime, end: dt.datetime, excluded: frozenset[str]
+    ) -> list[dict[str, Any]]:
+        """The counted session events timestamped in [start, end), without the excluded users."""
+        ...
+
 
 def trend_sql(table: str, granularity: Granularity, by_provider: bool) -> str:
     """Per bucket: counts by status, average and quantiles of completed generations' time,
