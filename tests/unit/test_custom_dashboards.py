@@ -112,6 +112,8 @@ def test_the_body_is_checked_field_by_field_with_its_bounds() -> None:
         ({"title": ""}, "title: expected text of 1 to 80"),
         ({"title": "   "}, "title: expected text of 1 to 80"),
         ({"title": "x" * 81}, "title: expected text of 1 to 80"),
+        ({"title": "x" * 80 + " "}, "title: expected text of 1 to 80"),  # as the schema counts
+        ({"title": "a\x85b"}, "title: control characters"),
         ({"title": "a\nb"}, "title: control characters"),
         ({"title": 5}, "title: expected text"),
         ({"title": "x", "owner": "bea"}, "owner: unknown field"),

@@ -161,7 +161,7 @@ def parse_panel(name: str, data: Any) -> Panel:
 
 def parse_title(value: Any) -> str:
     """The title: 1 to MAX_TITLE characters of text, no control characters."""
-    if not isinstance(value, str) or not 1 <= len(value.strip()) <= MAX_TITLE:
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TITLE:
         raise InvalidArgument(f"title: expected text of 1 to {MAX_TITLE} characters")
     if any(unicodedata.category(c) == "Cc" for c in value):
         raise InvalidArgument("title: control characters (line breaks, tabs) are not allowed")
