@@ -165,7 +165,9 @@ ROUTES: tuple[Route, ...] = (
         query=audit_routes.AuditLogQuery,
     ),
     Route("GET", "/dashboards", dashboard_routes.dashboards, uses="boards"),
-    Route("GET", "/dashboards/{dashboardId}", dashboard_routes.dashboard, uses="boards"),
+    Route(
+        "GET", "/dashboards/{dashboardId}", dashboard_routes.dashboard, uses="boards", query=None
+    ),
     Route(
         "PUT", "/dashboards/{dashboardId}", dashboard_routes.replace_board, uses="boards",
         query=None, body=Body(required=True, parse=dashboard_routes.layout_body),
