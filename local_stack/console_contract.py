@@ -115,6 +115,13 @@ ALLOWED = (
     Allowed(
         "ERROR_CODES", "ErrorCode", schema("Error/properties/error/properties/code"), "error codes"
     ),
+    Allowed(
+        "PANEL_FIGURES",
+        "FigureName",
+        schema("PanelFigure"),
+        "figures a dashboard panel shows",
+    ),
+    Allowed("PANEL_CHARTS", "ChartKind", schema("PanelChart"), "panel charts"),
 )
 
 

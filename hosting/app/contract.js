@@ -143,6 +143,74 @@ export const DELIVERY_STATUSES = Object.freeze(["pending", "sending", "retrying"
 /** @type {ReadonlyArray<ErrorCode>} */
 export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated", "permission-denied", "not-found", "method-not-allowed", "failed-precondition", "resource-exhausted", "unavailable", "internal"]);
 
+// Figures a dashboard panel shows.
+/** @typedef {"generations.total" | "generations.failed" | "successRate" | "generationTimeSeconds.avg" | "generationTimeSeconds.p95" | "quality.avgScore" | "satisfaction.avgRating" | "costUsd" | "business.revenueUsd" | "business.upgrades" | "business.conversionRate" | "premiumAdoption" | "throughputPerHour" | "costPerOutputSecondUsd" | "queue.queued" | "queue.waitP95Seconds"} FigureName */
+/** @type {ReadonlyArray<FigureName>} */
+export const PANEL_FIGURES = Object.freeze(["generations.total", "generations.failed", "successRate", "generationTimeSeconds.avg", "generationTimeSeconds.p95", "quality.avgScore", "satisfaction.avgRating", "costUsd", "business.revenueUsd", "business.upgrades", "business.conversionRate", "premiumAdoption", "throughputPerHour", "costPerOutputSecondUsd", "queue.queued", "queue.waitP95Seconds"]);
+
+// Panel charts.
+/** @typedef {"tile" | "line" | "bar" | "table"} ChartKind */
+/** @type {ReadonlyArray<ChartKind>} */
+export const PANEL_CHARTS = Object.freeze(["tile", "line", "bar", "table"]);
+/** @type {ChartKind} */
+export const PANEL_CHARTS_DEFAULT = "tile";
+
+/**
+ * @typedef {"generations.total" | "generations.failed" | "successRate" | "generationTimeSeconds.avg" | "generationTimeSeconds.p95" | "quality.avgScore" | "satisfaction.avgRating" | "costUsd" | "business.revenueUsd" | "business.upgrades" | "business.conversionRate" | "premiumAdoption" | "throughputPerHour" | "costPerOutputSecondUsd" | "queue.queued" | "queue.waitP95Seconds"} PanelFigure
+ */
+
+/**
+ * @typedef {"tile" | "line" | "bar" | "table"} PanelChart
+ */
+
+/**
+ * @typedef {"1h" | "24h" | "7d" | "30d"} PanelWindow
+ */
+
+/**
+ * @typedef {string} PanelScope
+ */
+
+/**
+ * @typedef {{
+ *   figure: PanelFigure;
+ *   scope?: PanelScope;
+ *   window?: PanelWindow;
+ *   chart?: PanelChart;
+ * }} DashboardPanel
+ */
+
+/**
+ * @typedef {{
+ *   figure: PanelFigure;
+ *   scope: PanelScope;
+ *   window: PanelWindow;
+ *   chart: PanelChart;
+ * }} StoredPanel
+ */
+
+/**
+ * @typedef {{
+ *   dashboardId?: string;
+ *   title: string;
+ *   shared?: boolean;
+ *   panels?: Array<DashboardPanel>;
+ * }} DashboardBody
+ */
+
+/**
+ * @typedef {{
+ *   dashboardId: string;
+ *   title: string;
+ *   owner: string;
+ *   shared: boolean;
+ *   panels: Array<StoredPanel>;
+ *   createdAt: string;
+ *   updatedAt: string;
+ *   editable: boolean;
+ * }} Dashboard
+ */
+
 /**
  * @typedef {{
  *   id: string;
@@ -1196,6 +1264,23 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
  *     entries: Array<AuditEntry>;
  *     next: string | null;
  *   };
+ *   "/dashboards": {
+ *     dashboards: Array<Dashboard>;
+ *     limits: {
+ *       maxPanels: 12;
+ *       maxTitleLength: 80;
+ *       maxPerOwner: 20;
+ *       figures: Array<{
+ *         figure: PanelFigure;
+ *         source: "/summary" | "/business" | "/performance" | "/system";
+ *         overTime: boolean;
+ *       }>;
+ *       charts: Array<PanelChart>;
+ *     };
+ *   };
+ *   "/dashboards/{dashboardId}": {
+ *     dashboard: Dashboard;
+ *   };
  * }} GetResponses
  */
 
@@ -1242,6 +1327,9 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
  *     daily: boolean;
  *     weekly: boolean;
  *     email: string | null;
+ *   };
+ *   "/dashboards/{dashboardId}": {
+ *     dashboard: Dashboard;
  *   };
  * }} PutResponses
  */

@@ -45,6 +45,8 @@ export const PAGES = Object.freeze([
   { path: "/capacity", name: "capacity", nav: "Capacity", title: () => "Capacity", load: () => import("./pages/capacity.js") },
   { path: "/system", name: "system", nav: "System", title: () => "System", load: () => import("./pages/system.js") },
   { path: "/audit", name: "audit", nav: "Audit", adminOnly: true, title: () => "Audit log", load: () => import("./pages/audit.js") },
+  { path: "/dashboards", name: "dashboards", nav: "Dashboards", title: () => "Dashboards", load: () => import("./pages/dashboards.js") },
+  { path: "/dashboards/:dashboardId", name: "dashboards", title: (/** @type {Record<string, string>} */ args) => `Dashboard ${args.dashboardId}`, load: () => import("./pages/dashboard.js") },
 ]);
 
 /** @type {Page} */

@@ -24,7 +24,7 @@ STAFF_READ = (
     "generation_rollup_shards", "event_rollups", "event_rollup_shards", "user_days",
     "bigquery_export_runs", "rollup_quarantine",
 )  # fmt: skip
-NOBODY_READS = ("video_generations", "event_contributions")
+NOBODY_READS = ("video_generations", "event_contributions", "dashboards")
 PRINCIPALS = {
     "anonymous": None,
     "owner": ("alice", None),

@@ -21,6 +21,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.unit.board_fakes import DictBoards
 from tests.unit.generation_fakes import ListGenerations
 from tests.unit.queue_fakes import FakeQueue
 from tests.unit.test_access import ListAudit
@@ -48,6 +49,8 @@ from video_monitoring.dashboard.access import Bucket, Quota, take_token
 from video_monitoring.dashboard.alert_routes import ALERT_ID
 from video_monitoring.dashboard.app import ApiServices, Dashboard, FileExports
 from video_monitoring.dashboard.audit_routes import encode_cursor
+from video_monitoring.dashboard.board_specs import DASHBOARD_ID
+from video_monitoring.dashboard.boards import Boards
 from video_monitoring.dashboard.export_jobs import JOB_ID, ExportJobs, JobRequest, queue_job
 from video_monitoring.dashboard.generation_list import GenerationList
 from video_monitoring.dashboard.http import Request, Response, StreamResponse
@@ -63,6 +66,7 @@ ID_VALID: dict[str, Callable[[str], bool]] = {
     "provider": lambda v: re.fullmatch(PROVIDER_PATTERN, v) is not None,
     "userId": lambda v: USER_ID.fullmatch(v) is not None and v not in ANONYMOUS,
     "jobId": lambda v: JOB_ID.fullmatch(v) is not None,
+    "dashboardId": lambda v: DASHBOARD_ID.fullmatch(v) is not None,
 }
 # A body each write accepts, so a refusal can only come from the path, the query or the role.
 BODIES = {
@@ -74,6 +78,7 @@ BODIES = {
     "/me/digests": {"weekly": True},
     "/provider-controls/{provider}/pause": {"reason": "test", "minutes": 5},
     "/capacity/{provider}": {"maxConcurrent": 3},
+    "/dashboards/{dashboardId}": {"title": "Ops", "panels": [{"figure": "successRate"}]},
 }
 
 
@@ -103,6 +108,7 @@ class Api:
         self.writes = 0
         objectives = FakeObjectiveStore()
         digests = MemoryStore()
+        boards = DictBoards()
         queue = FakeQueue(queue_jobs())
         engine = AnalyticsEngine(world.store, world.monitor)
         jobs = ExportJobs(DictJobs(), DictFiles())
@@ -135,6 +141,7 @@ class Api:
             ),
             generations=GenerationList(ListGenerations([generation(i) for i in range(3)])),
             recovery=RecoveryService(world.store, clock=world.clock),
+            boards=Boards(boards, world.clock),
             quotas={
                 name: Quota(self.limiter, 10**9, dt.timedelta(minutes=1))
                 for name in ("reads", "actions", "exports")
@@ -149,6 +156,7 @@ class Api:
             digests: ("claim", "finish", "subscribe"),
             jobs.store: ("create", "claim", "settle"),
             queue: ("put_capacity",),
+            boards: ("change", "remove"),
         }  # fmt: skip
         for target, names in writers.items():
             for name in names:
@@ -273,7 +281,7 @@ def test_an_id_or_value_with_a_trailing_newline_is_refused_untouched(
     """The near miss that `$` lets through: a valid value followed by a newline."""
     valid = {"alertId": next(iter(api.world.alerts.instances)), "ruleId": "slow_generation",
              "sloId": "generation_success", "provider": "pika", "userId": "u-1",
-             "jobId": api.job_id.job_id}  # fmt: skip
+             "jobId": api.job_id.job_id, "dashboardId": "ops"}  # fmt: skip
     names = re.findall(r"{(\w+)}", path)
     cases: list[tuple[str, dict[str, str]]] = []
     for name in names:

@@ -13,6 +13,7 @@ from jsonschema.exceptions import ValidationError
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
 from tests.unit.alert_fakes import FakeAlertStore
+from tests.unit.board_fakes import DictBoards
 from tests.unit.fakes import FakeStore, FixedClock
 from tests.unit.generation_fakes import ListGenerations
 from tests.unit.queue_fakes import FakeQueue
@@ -42,6 +43,7 @@ from video_monitoring.analytics.queue import QueueService
 from video_monitoring.analytics.recovery import RecoveryService
 from video_monitoring.config.settings import DashboardSettings
 from video_monitoring.dashboard.app import ApiServices, Dashboard, FileExports
+from video_monitoring.dashboard.boards import Boards
 from video_monitoring.dashboard.export_jobs import ExportJobs, run_job
 from video_monitoring.dashboard.files import FORMATS
 from video_monitoring.dashboard.generation_list import GenerationList
@@ -99,6 +101,7 @@ def test_documented_paths_are_the_served_routes() -> None:
         ),
         generations=GenerationList(ListGenerations()),
         recovery=RecoveryService(store, clock=clock),
+        boards=Boards(DictBoards(), clock),
     ))  # fmt: skip
     assert set(spec["paths"]) == dashboard.paths()
     summary = spec["components"]["schemas"]["Summary"]
@@ -152,6 +155,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
             for i in range(3)
         ])),
         recovery=RecoveryService(world.store, clock=world.clock),
+        boards=Boards(DictBoards(), world.clock),
     ))  # fmt: skip
     alert_id = next(iter(world.alerts.instances))
     # Over the csv cap: a 202 naming the job, which the worker then writes.
@@ -217,6 +221,9 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         ("/alert-rules", "post"): ("POST", "/alert-rules", b"RULE"),
         ("/alert-rules/backtest", "post"): ("POST", "/alert-rules/backtest", b"DRAFT"),
         ("/audit-log", "get"): ("GET", "/audit-log", b"NOPARAMS"),
+        ("/dashboards/{dashboardId}", "put"): ("PUT", "/dashboards/ops", b"DASHBOARD"),
+        ("/dashboards", "get"): ("GET", "/dashboards", b"NOPARAMS"),
+        ("/dashboards/{dashboardId}", "get"): ("GET", "/dashboards/ops", b"NOPARAMS"),
     }  # fmt: skip
     documented = {
         (path, method) for path, item in spec["paths"].items() for method in item
@@ -234,6 +241,9 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         params = {} if plain else {"window": "24h"}
         if body == b"NOPARAMS":
             body, params = b"", {}
+        if body == b"DASHBOARD":
+            panels = [{"figure": "successRate"}, {"figure": "costUsd", "chart": "line"}]
+            body, params = json.dumps({"title": "Ops", "panels": panels}).encode(), {}
         if url in ("/me/digests", "/slos/generation_success", "/capacity/runway") and verb == "PUT":
             params = {}
         if body == b"BACKTEST":
@@ -260,7 +270,8 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         response = json_response(
             dashboard.handle(Request(verb, url, params, "Bearer tok-admin", body))
         )
-        status = "201" if (path, method) == ("/alert-rules", "post") else "200"
+        created = (path, method) in {("/alert-rules", "post"), ("/dashboards/{dashboardId}", "put")}
+        status = "201" if created else "200"
         assert str(response.status) == status, (path, response.body)
         documented_headers = spec["paths"][path][method]["responses"][status].get("headers", {})
         assert set(documented_headers) == set(response.headers), path

@@ -62,6 +62,8 @@ SLO_OBJECTIVES: Final = "slo_objectives"
 PROVIDER_CAPACITY: Final = "provider_capacity"
 # Users who opted out of analytics: `{userId}` documents, written by the user or the backend.
 ANALYTICS_OPT_OUTS: Final = "analytics_opt_outs"
+# Custom dashboards (`{dashboardId}`: title, owner, shared, panels), read through the API only.
+DASHBOARDS: Final = "dashboards"
 
 # Event types the monitor writes itself (source: "monitor").
 EVENT_SOURCE_MONITOR: Final = "monitor"

@@ -1,7 +1,7 @@
 """What the API is served from: the analytics engine, the clock and limits always; alerts,
 exports, export jobs, erasure, health, provider controls, digests, objectives, capacity,
-recovery, the generation list and the audit log's reader when configured (a route whose service
-is None is not served)."""
+recovery, the generation list, the audit log's reader and custom dashboards when configured (a
+route whose service is None is not served)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from video_monitoring.core.errors import InvalidArgument
 from video_monitoring.core.models import Window, rfc3339
 from video_monitoring.dashboard.access import AuditLog, DenialCounter, Quota
 from video_monitoring.dashboard.auth import Caller
+from video_monitoring.dashboard.boards import Boards
 from video_monitoring.dashboard.export_jobs import ExportJobs
 from video_monitoring.dashboard.files import FileExports
 from video_monitoring.dashboard.generation_list import GenerationList
@@ -63,6 +64,7 @@ class ApiServices:
     runtime: RuntimeService | None = None  # the functions' own series on GET /system
     trail: AuditTrail | None = None  # reads the audit log (GET /audit-log)
     recovery: RecoveryService | None = None
+    boards: Boards | None = None  # custom dashboards
 
     def window(self, params: Mapping[str, str], kept: str | None = None) -> Window:
         """The request's window; with `kept=RAW`, a 400 naming `from` when it starts before

@@ -12,6 +12,7 @@ from video_monitoring.dashboard import (
     capacity_routes,
     control_routes,
     custom_rule_routes,
+    dashboard_routes,
     digest_routes,
     export_job_routes,
     export_routes,
@@ -25,6 +26,7 @@ from video_monitoring.dashboard import (
     system_routes,
 )
 from video_monitoring.dashboard.auth import ADMIN_ROLES
+from video_monitoring.dashboard.board_specs import check_dashboard_id
 from video_monitoring.dashboard.params import RangeQuery, WindowQuery
 from video_monitoring.dashboard.recovery_routes import RecoveryQuery
 from video_monitoring.dashboard.routes import Audit, Body, Route, RouteTable, param
@@ -40,6 +42,7 @@ PATH_CHECKS = {
     "provider": control_routes.check_provider,
     "userId": check_user_id,
     "jobId": export_job_routes.check_job_id,
+    "dashboardId": check_dashboard_id,
 }
 
 ROUTES: tuple[Route, ...] = (
@@ -160,6 +163,23 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "GET", "/audit-log", audit_routes.audit_log, uses="trail", roles=ADMIN,
         query=audit_routes.AuditLogQuery,
+    ),
+    Route("GET", "/dashboards", dashboard_routes.dashboards, uses="boards"),
+    Route(
+        "GET", "/dashboards/{dashboardId}", dashboard_routes.dashboard, uses="boards", query=None
+    ),
+    Route(
+        "PUT", "/dashboards/{dashboardId}", dashboard_routes.replace_board, uses="boards",
+        query=None, body=Body(required=True, parse=dashboard_routes.layout_body),
+        audit=Audit(
+            "dashboard.update", param("dashboardId"),
+            before=dashboard_routes.board_before, after=dashboard_routes.stored_board,
+        ),
+    ),
+    Route(
+        "DELETE", "/dashboards/{dashboardId}", dashboard_routes.delete_board, uses="boards",
+        query=None,
+        audit=Audit("dashboard.delete", param("dashboardId"), before=dashboard_routes.board_before),
     ),
 )  # fmt: skip
 

@@ -21,6 +21,7 @@ from video_monitoring.adapters.firestore_access import (
     FirestoreRateLimiter,
 )
 from video_monitoring.adapters.firestore_alerts import FirestoreAlertStore
+from video_monitoring.adapters.firestore_dashboards import FirestoreBoardStore
 from video_monitoring.adapters.firestore_digests import FirestoreDigestStore
 from video_monitoring.adapters.firestore_export_jobs import FirestoreJobStore
 from video_monitoring.adapters.firestore_exports import (
@@ -73,6 +74,7 @@ from video_monitoring.core.models import Window
 from video_monitoring.dashboard.access import MemoryRateLimiter, Quota
 from video_monitoring.dashboard.app import ApiServices, Dashboard, FileExports
 from video_monitoring.dashboard.auth import verify
+from video_monitoring.dashboard.boards import Boards
 from video_monitoring.dashboard.export_jobs import ExportJobs
 from video_monitoring.dashboard.files import ExportSource, PseudonymisedSource, export_source
 from video_monitoring.dashboard.generation_list import GenerationList
@@ -281,6 +283,7 @@ def build(settings: Settings) -> Services:
         runtime=runtime,
         trail=audit_log,
         recovery=RecoveryService(store, settings.rollups.error_classes, retention, utc_now),
+        boards=Boards(FirestoreBoardStore(), utc_now),
     )
     dashboard = Dashboard(api)
     return Services(

@@ -14,7 +14,7 @@ import { h } from "../ui.js";
  * and a text for screen readers.
  * @typedef {object} ChartData
  * @property {string[]} x
- * @property {Array<{ label: string, values: Value[], color?: string, dash?: number[] }>} lines
+ * @property {Array<{ label: string, values: Value[], color?: string, dash?: number[], bars?: boolean }>} lines
  * @property {Band | null} [band]
  * @property {number | null} [threshold]
  * @property {Array<{ x: string, value: Value }>} [marks]
@@ -133,8 +133,10 @@ export class TimeChart {
     const value = (_u, v) => this.format(v);
     const palette = [css("--chart-1"), css("--chart-2"), css("--chart-3")];
     data.lines.forEach((line, i) => {
-      series.push({ label: line.label, stroke: line.color || palette[i % 3], width: 2, dash: line.dash,
-        value, spanGaps: false });
+      const stroke = line.color || palette[i % 3];
+      series.push({ label: line.label, stroke, width: 2, dash: line.dash, value, spanGaps: false,
+        // Bars: one per bucket, filled (a dashboard panel drawn as bars).
+        ...(line.bars ? { paths: window.uPlot.paths.bars?.({ size: [0.6, 64] }), fill: stroke, width: 1, points: { show: false } } : {}) });
       columns.push(column(data.x.map((x, j) => [x, line.values[j]])));
     });
     /** @type {uPlot.Band[]} */

@@ -78,7 +78,7 @@ let providerListAt = 0;
  * Provider names seen in the last 30 days (kept for five minutes).
  * @returns {Promise<string[]>}
  */
-async function providers() {
+export async function providers() {
   if (!providerList || Date.now() - providerListAt > 300e3) {
     const body = await get("/providers", { window: "30d" });
     providerList = body.providers.map((p) => p.provider).sort();
