@@ -298,7 +298,7 @@ def test_an_id_or_value_with_a_trailing_newline_is_refused_untouched(
                 "severity": "warning", "granularity": "hour", "metric": "total", "horizon": "2",
                 "from": "2026-11-24T09:00:00Z", "to": "2026-11-24T10:00:00Z", "threshold": "1",
                 "pagesPerWeek": "1", "errorCode": "timeout", "actor": "tok-admin",
-                "action": "rule.update",
+                "action": "rule.update", "about": "system",
                 "cursor": encode_cursor(NOW, "e000001") if path == "/audit-log" else "e30",
                 }[name]  # fmt: skip
         base = {"dataset": "generations"} if path == "/export" else {}
