@@ -186,6 +186,11 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
  *     last24h?: number;
  *   };
  *   deniedLastHour?: number;
+ *   checks?: Array<{
+ *     check: "tick" | "rollups" | "rejections" | "notifications" | "quarantine" | "export";
+ *     ok: boolean;
+ *     reason: string | null;
+ *   }>;
  *   lastExport?: ({
  *     day?: string;
  *     status?: string;
