@@ -4,6 +4,7 @@
 // period before, providers that regressed, the alerts and the recommendations.
 
 import { get } from "../api.js";
+import { DIGEST_PERIODS, DIGEST_PERIODS_DEFAULT } from "../contract.js";
 import { digests } from "../panels/digests.js";
 import { table } from "../panels/table.js";
 import { badge, h, num, pct, replace, secs, usd, when } from "../ui.js";
@@ -66,15 +67,15 @@ function digestView(d) {
 
 /** @param {import("../pages.js").PageContext} context */
 export async function render({ main, params, navigate }) {
-  const period = params.get("period") || "weekly";
+  const period = params.get("period") || DIGEST_PERIODS_DEFAULT;
   // The API names a period it does not know (a 400 the console shows as a bad link).
   const [choice, digest] = await Promise.all([get("/me/digests"), get("/digest", { period })]);
   const picker = h("select", { id: "digest-period", onchange: () => {
     const next = new URLSearchParams(params);
-    if (picker.value === "weekly") next.delete("period");
+    if (picker.value === DIGEST_PERIODS_DEFAULT) next.delete("period");
     else next.set("period", picker.value);
     navigate(location.pathname, next);
-  } }, ["weekly", "daily"].map((p) => h("option", { value: p, selected: p === period }, p === "weekly" ? "Last week" : "Yesterday")));
+  } }, DIGEST_PERIODS.map((p) => h("option", { value: p, selected: p === period }, p === "weekly" ? "Last week" : "Yesterday")));
   replace(main,
     h("h1", {}, "Digests"),
     h("p", { class: "muted" }, "Digests are mailed to the address you signed in with; pick which you receive. Below, the last one of each kind as it was sent."),

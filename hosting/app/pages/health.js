@@ -79,14 +79,14 @@ function draw(body) {
     table([
       { label: "Check", value: (c) => CHECKS[c.check] ?? c.check },
       { label: "State", value: (c) => h("span", { "data-health-check": c.check }, badge(c.ok ? "st-resolved" : "sev-critical", c.ok ? "passing" : "failing")) },
-      { label: "Reason", value: (c) => c.reason ?? "" },
+      { label: "Reason", value: (c) => c.reason ?? "–" },
     ], checks, { label: "Health checks", empty: "The API gave no per-check detail." }),
     h("h2", {}, "Figures"),
     figures(body),
     h("h2", {}, "Last BigQuery export"),
     exportPanel(body.lastExport),
     h("h2", {}, "Counted as other, 24 h"),
-    h("p", { class: "muted" }, "Values of the bounded fields counted under `other` because they are not tracked."),
+    h("p", { class: "muted" }, "Values of the bounded fields (provider, error code, feature, event type) counted as “other” because they are not tracked."),
     others.length
       ? h("dl", { class: "kv" }, others.map(([field, count]) => item(field, `countedAsOther24h.${field}`, num(count))))
       : h("p", { class: "muted" }, "None."),

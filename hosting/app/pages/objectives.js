@@ -5,6 +5,7 @@
 // PUT /slos/{sloId}; the API's validation message appears next to the field it names.
 
 import { get, put } from "../api.js";
+import { RULE_SCOPES } from "../contract.js";
 import { burn, meter } from "../panels/slos.js";
 import { table } from "../panels/table.js";
 import { badge, errorText, h, message, num, pct, replace, when } from "../ui.js";
@@ -15,7 +16,6 @@ import { badge, errorText, h, message, num, pct, replace, when } from "../ui.js"
 
 const STATUS = { ok: "on track", at_risk: "at risk", exhausted: "exhausted", no_data: "no data" };
 const KIND = { ok: "st-resolved", at_risk: "sev-warning", exhausted: "sev-critical", no_data: "sev-info" };
-const SCOPES = /** @type {const} */ (["overall", "provider", "tier"]);
 
 /**
  * A figure the browser tests find by objective, scope and name.
@@ -23,6 +23,12 @@ const SCOPES = /** @type {const} */ (["overall", "provider", "tier"]);
  * @param {import("../ui.js").Child} value
  */
 const fig = (name, value) => h("span", { "data-slo-figure": name }, value);
+
+/** @param {Budget} b */
+function runsOut(b) {
+  if (b.hoursToExhaustion !== null) return `in ${num(b.hoursToExhaustion, 0)} h`;
+  return b.budgetRemaining !== null && b.budgetRemaining <= 0 ? "spent" : "–";
+}
 
 /**
  * The budget table of one objective.
@@ -35,14 +41,14 @@ function budgets(o) {
     { label: "Scope", value: (b) => b.scope },
     { label: "Valid", num: true, value: (b) => fig(key(b, "valid"), num(b.valid)) },
     { label: "Bad", num: true, value: (b) => fig(key(b, "bad"), num(b.bad)) },
-    { label: "Bad allowed", num: true, value: (b) => fig(key(b, "allowedBad"), num(b.allowedBad, 1)) },
+    { label: "Bad allowed", num: true, value: (b) => fig(key(b, "allowedBad"), num(b.allowedBad, 2)) },
     { label: "Good", num: true, value: (b) => fig(key(b, "sli"), pct(b.sli, 2)) },
     { label: "Budget left", value: (b) => h("span", { "data-slo-figure": key(b, "budgetRemaining"), "data-value": String(b.budgetRemaining) }, meter(b.budgetRemaining)) },
     { label: "Burn 5 min", num: true, value: (b) => fig(key(b, "burn5m"), burn(b.burnRates["5m"])) },
     { label: "Burn 30 min", num: true, value: (b) => fig(key(b, "burn30m"), burn(b.burnRates["30m"])) },
     { label: "Burn 1 h", num: true, value: (b) => fig(key(b, "burn1h"), burn(b.burnRates["1h"])) },
     { label: "Burn 6 h", num: true, value: (b) => fig(key(b, "burn6h"), burn(b.burnRates["6h"])) },
-    { label: "Runs out", value: (b) => fig(key(b, "hoursToExhaustion"), b.hoursToExhaustion === null ? "–" : `in ${num(b.hoursToExhaustion, 0)} h`) },
+    { label: "Runs out", value: (b) => fig(key(b, "hoursToExhaustion"), runsOut(b)) },
     { label: "Status", value: (b) => badge(KIND[b.status], STATUS[b.status]) },
   ], o.budgets, { label: `Budgets of ${o.sloId}`, empty: o.enabled ? "No generations in its window." : "Disabled: no budget is kept." });
 }
@@ -72,8 +78,9 @@ function editForm(o, saved) {
     return h("div", { class: "field" }, h("label", { for: id(name) }, label), input, errors[name]);
   };
   const latency = o.sli === "latency";
-  const scopeBoxes = SCOPES.map((s) => h("label", { style: "display:inline-flex;gap:4px;margin-right:12px;color:inherit" },
-    h("input", { type: "checkbox", name: "scopes", value: s, checked: (o.scopes ?? ["overall", "provider"]).includes(s) }), s));
+  // An objective's scopes are the kinds a rule's are (overall, provider, tier).
+  const scopeBoxes = RULE_SCOPES.map((s) => h("label", { style: "display:inline-flex;gap:4px;margin-right:12px;color:inherit" },
+    h("input", { type: "checkbox", name: "scopes", value: s, checked: (o.scopes ?? []).includes(s) }), s));
   errors.scopes = h("div", { class: "error", id: id("scopes-error") });
   const enabled = h("input", { id: id("enabled"), type: "checkbox", checked: o.enabled !== false });
   const status = h("div", { "aria-live": "polite" });
@@ -117,7 +124,7 @@ function editForm(o, saved) {
   field("windowDays", "Window (days, 1 to 90)", h("input", { type: "text", inputmode: "numeric", value: String(o.windowDays ?? 28), autocomplete: "off" })),
   h("fieldset", {}, h("legend", {}, "Scopes"), scopeBoxes, errors.scopes),
   h("label", { for: id("enabled"), style: "display:inline-flex;gap:4px;color:inherit;margin:8px 0" }, enabled, "Enabled"),
-  field("description", "Description", h("textarea", { rows: 2 }, o.description ?? "")),
+  field("description", "Description", h("textarea", { rows: 2, style: "width:100%;max-width:40em" }, o.description ?? "")),
   h("div", { class: "actions" }, h("button", { class: "primary", type: "submit" }, `Save ${o.sloId}`)),
   status);
   return form;
