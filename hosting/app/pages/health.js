@@ -39,7 +39,7 @@ const item = (term, name, value) => [h("dt", {}, term), h("dd", {}, fig(name, va
 function figures(body) {
   const rejected = body.rejectedLastHour ?? null;
   const seen = (body.changesLastHour ?? 0) + (rejected ?? 0);
-  return h("dl", { class: "kv" },
+  return h("dl", { class: "kv figures" },
     item("Last tick", "lastTick", when(body.lastTick)),
     item("Rollup lag", "pipelineLagSeconds", secs(body.pipelineLagSeconds)),
     item("Generation changes, last hour", "changesLastHour", num(body.changesLastHour)),
@@ -88,7 +88,7 @@ function draw(body) {
     h("h2", {}, "Counted as other, 24 h"),
     h("p", { class: "muted" }, "Values of the bounded fields (provider, error code, feature, event type) counted as “other” because they are not tracked."),
     others.length
-      ? h("dl", { class: "kv" }, others.map(([field, count]) => item(field, `countedAsOther24h.${field}`, num(count))))
+      ? h("dl", { class: "kv figures" }, others.map(([field, count]) => item(field, `countedAsOther24h.${field}`, num(count))))
       : h("p", { class: "muted" }, "None."),
     h("p", {}, h("a", { href: "/system", "data-nav": true }, "The queue and the functions' runtime: System")),
   ];
