@@ -57,8 +57,9 @@ function apiUrl(path, params) {
  * @param {string} method
  * @param {URL} url
  * @param {unknown} [body]
+ * @param {number[]} [answers] error statuses whose body is an answer, not a failure
  */
-async function request(method, url, body) {
+async function request(method, url, body, answers = []) {
   /** @type {Record<string, string>} */
   const headers = {};
   if (tokenSource) headers.Authorization = `Bearer ${await tokenSource()}`;
@@ -70,7 +71,7 @@ async function request(method, url, body) {
   } catch (error) {
     throw new ApiError(0, "unavailable", `The API did not answer (${error instanceof Error ? error.message : error}).`);
   }
-  if (!response.ok) throw await failure(response);
+  if (!response.ok && !answers.includes(response.status)) throw await failure(response);
   return response;
 }
 
@@ -97,6 +98,14 @@ async function failure(response) {
  */
 export async function get(path, params = {}) {
   return (await request("GET", apiUrl(path, params))).json();
+}
+
+/**
+ * GET /health: its body whether the monitor is healthy (200) or degraded (503).
+ * @returns {Promise<GetResponses["/health"]>}
+ */
+export async function health() {
+  return (await request("GET", apiUrl("/health", {}), undefined, [503])).json();
 }
 
 /**

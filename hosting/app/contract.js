@@ -254,6 +254,11 @@ export const PANEL_CHARTS_DEFAULT = "tile";
  *     last24h?: number;
  *   };
  *   deniedLastHour?: number;
+ *   checks?: Array<{
+ *     check: "tick" | "rollups" | "rejections" | "notifications" | "quarantine" | "export";
+ *     ok: boolean;
+ *     reason: string | null;
+ *   }>;
  *   lastExport?: ({
  *     day?: string;
  *     status?: string;

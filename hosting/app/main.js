@@ -10,7 +10,7 @@ import {
 } from "/vendor/firebase/firebase-auth.js";
 import { ApiError, setTokenSource } from "./api.js";
 import { h, message, replace } from "./ui.js";
-import { navLinks, pageFor } from "./pages.js";
+import { markCurrent, menuBehaviour, navLinks, pageFor } from "./pages.js";
 
 /** @import { Auth, User } from "/vendor/firebase/firebase-auth.js" */
 
@@ -40,6 +40,7 @@ let timer;
 let config = {};
 
 replace(nav, navLinks());
+menuBehaviour(nav);
 
 /**
  * @param {string} path
@@ -102,10 +103,7 @@ async function route({ focus = false } = {}) {
   if (!session) return;
   const { page, args } = pageFor(location.pathname);
   const name = page.name;
-  for (const link of nav.querySelectorAll("a")) {
-    if (link.dataset.page === name) link.setAttribute("aria-current", "page");
-    else link.removeAttribute("aria-current");
-  }
+  markCurrent(nav, name);
   // The page renders into a view of its own, shown only if the user is still on it.
   const view = h("div", { class: "view" });
   /** @type {import("./pages.js").PageContext} */

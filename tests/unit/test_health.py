@@ -98,6 +98,26 @@ def test_each_problem_degrades_with_a_reason(changes: dict[str, Any], reason: st
     assert health.to_json(with_detail=False) == {"status": "degraded", "reasons": [reason]}
 
 
+CHECKS = ("tick", "rollups", "rejections", "notifications", "quarantine", "export")
+
+
+def test_the_detail_lists_every_check_with_its_state_and_reason() -> None:
+    """A healthy monitor lists six passing checks; each problem fails its own check only, with
+    the reason the verdict gives."""
+    healthy = assess(inputs()).to_json(with_detail=True)["checks"]
+    assert healthy == [{"check": c, "ok": True, "reason": None} for c in CHECKS]
+    broken = inputs(last_tick=None, abandoned_last_day=2)
+    health = assess(broken)
+    checks = {c["check"]: c for c in health.to_json(with_detail=True)["checks"]}
+    assert [c for c in CHECKS if not checks[c]["ok"]] == ["tick", "notifications"]
+    assert checks["tick"]["reason"] == "the scheduled tick aggregate_and_alert has not run yet"
+    assert checks["notifications"]["reason"] == (
+        "2 alert notifications abandoned in the last 24 hours"
+    )
+    assert [checks[c]["reason"] for c in ("tick", "notifications")] == list(health.reasons)
+    assert "checks" not in health.to_json(with_detail=False)
+
+
 def test_entries_held_in_quarantine_longer_than_a_day_are_detail_and_a_rule_figure() -> None:
     """Held entries keep the `fold_quarantine` rule firing until replayed or dismissed, but
     only those quarantined in the last 24 hours make /health degraded."""

@@ -97,42 +97,47 @@ class Health:
         return body
 
 
+# The checks `assess` makes, in the order /health lists them (`checks` in the detail).
+CHECKS = ("tick", "rollups", "rejections", "notifications", "quarantine", "export")
+
+
 def assess(inputs: HealthInputs) -> Health:
     """The monitor's health from what storage reports."""
     now = inputs.now
-    reasons = []
+    found: dict[str, str] = {}  # check -> the reason it fails
     if inputs.last_tick is None:
-        reasons.append("the scheduled tick aggregate_and_alert has not run yet")
+        found["tick"] = "the scheduled tick aggregate_and_alert has not run yet"
     elif now - inputs.last_tick > STALE_AFTER:
         minutes = int((now - inputs.last_tick).total_seconds() // 60)
-        reasons.append(
+        found["tick"] = (
             f"the scheduled tick aggregate_and_alert has not run for {minutes} minutes "
             f"(last at {rfc3339(inputs.last_tick)})"
         )
     if inputs.lag > LAG_LIMIT:
-        reasons.append(
+        found["rollups"] = (
             f"the rollups are {int(inputs.lag.total_seconds() // 60)} minutes behind "
             "(fold_rollups is not keeping up)"
         )
     share = inputs.rejected_share
     if share is not None and share > REJECTED_SHARE_LIMIT:
-        reasons.append(
+        found["rejections"] = (
             f"{inputs.rejected_last_hour} documents rejected in the last hour "
             f"({share:.1%} of changes)"
         )
     if inputs.abandoned_last_day:
-        reasons.append(
+        found["notifications"] = (
             f"{inputs.abandoned_last_day} alert notifications abandoned in the last 24 hours"
         )
     if inputs.quarantined_last_day:
-        reasons.append(
+        found["quarantine"] = (
             f"{inputs.quarantined_last_day} rollup journal entries quarantined in the last 24 "
             "hours (the figures leave them out until they are replayed)"
         )
     export = inputs.last_export
     if export is not None and export.status == "failed":
         # The error text is detail (for signed-in readers): it can name tables and projects.
-        reasons.append(f"the BigQuery export of {export.day} failed")
+        found["export"] = f"the BigQuery export of {export.day} failed"
+    reasons = [found[check] for check in CHECKS if check in found]
     detail: dict[str, Any] = {
         "lastTick": None if inputs.last_tick is None else rfc3339(inputs.last_tick),
         "pipelineLagSeconds": round(inputs.lag.total_seconds(), 1),
@@ -145,6 +150,10 @@ def assess(inputs: HealthInputs) -> Health:
             "last24h": inputs.quarantined_last_day,
         },
         "deniedLastHour": inputs.denied_last_hour,
+        "checks": [
+            {"check": check, "ok": check not in found, "reason": found.get(check)}
+            for check in CHECKS
+        ],
         "lastExport": None
         if export is None
         else {

@@ -1,9 +1,10 @@
 // @ts-check
 // Exports: the current window's data, any dataset, in every format the API writes.
 
-import { download, get, put } from "../api.js";
+import { download, get } from "../api.js";
 import { EXPORT_DATASETS, EXPORT_FORMATS } from "../contract.js";
 import { controlBar, windowParams } from "../panels/controls.js";
+import { digests } from "../panels/digests.js";
 import { errorText, h, message, num, replace } from "../ui.js";
 
 /** @import { ExportDataset, ExportFormat, GetResponses } from "../contract.js" */
@@ -90,44 +91,4 @@ async function follow(jobId, label, status) {
     }
     replace(status, h("p", { class: "muted", "data-export-job": jobId }, `Preparing ${label} in the background: ${job.status} (${num(job.rows)} rows).`));
   }
-}
-
-/**
- * Digests: the caller opts in to the daily and weekly email, and sees what last week's said.
- * @param {GetResponses["/me/digests"]} choice
- * @param {GetResponses["/digest"]} weekly
- */
-function digests(choice, weekly) {
-  const status = h("div", { "aria-live": "polite" });
-  /**
-   * @param {"daily" | "weekly"} name
-   * @param {string} label
-   */
-  const box = (name, label) => h("label", { style: "display:flex;gap:6px;align-items:center;color:inherit" },
-    h("input", { type: "checkbox", name, checked: choice[name] }), label);
-  const daily = box("daily", "Email me the daily digest (after 07:00 UTC)");
-  const weeklyBox = box("weekly", "Email me the weekly digest (Mondays after 07:00 UTC)");
-  /** @param {HTMLElement} label */
-  const checked = (label) => Boolean(label.querySelector("input")?.checked);
-  const form = h("form", { class: "panel", style: "margin-top:16px", "aria-label": "Digests", onsubmit: async (/** @type {SubmitEvent} */ event) => {
-    event.preventDefault();
-    const body = { daily: checked(daily), weekly: checked(weeklyBox) };
-    try {
-      const saved = await put("/me/digests", {}, body);
-      replace(status, message("notice", saved.daily || saved.weekly ? `Digests go to ${saved.email}.` : "No digests."));
-    } catch (error) {
-      replace(status, message("error", "Not saved.", errorText(error)));
-    }
-  } },
-  h("h2", { style: "margin-top:0" }, "Digests"),
-  h("p", { class: "muted" }, "A summary without being paged: figures against targets and the previous period, regressions by provider, alerts with their time to acknowledge and resolve, and recommendations."),
-  daily, weeklyBox,
-  h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Save digests")),
-  status,
-  h("h3", {}, `Last week's recommendations (${weekly.period.key})`),
-  weekly.recommendations.length
-    ? h("ol", { "data-figure": "digest.recommendations" }, weekly.recommendations.map((r) =>
-      h("li", {}, h("strong", {}, r.title), h("div", { class: "muted" }, r.text))))
-    : h("p", { class: "muted", "data-figure": "digest.recommendations" }, "None: nothing to change last week."));
-  return form;
 }

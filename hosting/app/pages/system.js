@@ -88,6 +88,7 @@ export async function render(context) {
   const q = s.queue;
   replace(main,
     h("h1", {}, "System"),
+    h("p", {}, "The monitor's own checks (tick, rollups, rejections, notifications, exports): ", h("a", { href: "/health", "data-nav": true }, "Health")),
     bar,
     h("p", { class: "muted" }, `${when(s.window.from)} – ${when(s.window.to)}; counts by status are now (${when(s.asOf)})`),
     alerts,

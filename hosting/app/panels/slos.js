@@ -18,7 +18,7 @@ const STATUS = { ok: "on track", at_risk: "at risk", exhausted: "exhausted", no_
 const KIND = { ok: "st-resolved", at_risk: "sev-warning", exhausted: "sev-critical", no_data: "sev-info" };
 
 /** @param {Figure} value */
-function burn(value) {
+export function burn(value) {
   return value === null || value === undefined ? "–" : `${num(value, value < 10 ? 1 : 0)}×`;
 }
 
@@ -31,7 +31,7 @@ export function budgetText(left) {
 }
 
 /** @param {Figure} left */
-function meter(left) {
+export function meter(left) {
   if (left === null || left === undefined) return "–";
   const share = Math.max(0, Math.min(1, left));
   const kind = left <= 0 ? "bad" : left < 0.25 ? "warn" : "good";
