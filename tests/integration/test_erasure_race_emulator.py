@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import requests
+from google.api_core.exceptions import NotFound
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
@@ -233,3 +234,13 @@ def test_an_erasure_whose_bigquery_step_failed_is_finished_by_the_next_nightly_r
     assert personal_data(bq, list(TABLES)) == []
     assert users_in(bq, "generation_metrics") == {"erased": 3, "user-y": 2}
     assert users_in(bq, "analytics_events")["erased"] == 3  # the app events, kept anonymised
+
+
+def test_erasing_before_any_export_finds_nothing_in_bigquery(bq: BigQueryWarehouse) -> None:
+    """No export has created the dataset yet: the erasure's BigQuery step says nothing was there
+    and creates nothing (it used to retry the emulator's 500 for two minutes, then fail)."""
+    assert bq.erase_user(["u-never-exported"]) == {
+        "generation_metrics": 0, "analytics_events": 0, "staging": 0,
+    }  # fmt: skip
+    with pytest.raises(NotFound):
+        bq.client.get_dataset(bq.dataset)

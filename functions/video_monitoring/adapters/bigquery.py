@@ -145,6 +145,9 @@ class BigQueryWarehouse:
 
     def _ensure_ledger(self) -> None:
         """Create the erasure ledger unless it exists (NotFound without the dataset)."""
+        # Asked first: creating a table in a missing dataset is a 404 on BigQuery but a 500 on
+        # the emulator, which the client's retry repeats for two minutes.
+        self.client.get_dataset(self.dataset, retry=RETRY)
         spec = bigquery.Table(
             f"{self.dataset}.{LEDGER}",
             schema=[
