@@ -1140,6 +1140,8 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
  *   "/me/digests": {
  *     daily: boolean;
  *     weekly: boolean;
+ *     monthly: boolean;
+ *     quarterly: boolean;
  *     email: string | null;
  *   };
  *   "/audit-log": {
@@ -1191,6 +1193,8 @@ export const ERROR_CODES = Object.freeze(["invalid-argument", "unauthenticated",
  *   "/me/digests": {
  *     daily: boolean;
  *     weekly: boolean;
+ *     monthly: boolean;
+ *     quarterly: boolean;
  *     email: string | null;
  *   };
  * }} PutResponses

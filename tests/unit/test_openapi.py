@@ -32,6 +32,7 @@ from video_monitoring.alerting.notifications import Delivery
 from video_monitoring.alerting.responder import ProviderResponder
 from video_monitoring.alerting.rules import METRICS
 from video_monitoring.analytics.capacity import CapacityService, ProviderCapacity
+from video_monitoring.analytics.digest_content import last_complete
 from video_monitoring.analytics.digest_service import DigestService, DigestSources
 from video_monitoring.analytics.error_budgets import SloService
 from video_monitoring.analytics.figures import AnalyticsEngine
@@ -217,6 +218,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         ("/alert-rules", "post"): ("POST", "/alert-rules", b"RULE"),
         ("/alert-rules/backtest", "post"): ("POST", "/alert-rules/backtest", b"DRAFT"),
         ("/audit-log", "get"): ("GET", "/audit-log", b"NOPARAMS"),
+        ("/reports", "get"): ("GET", "/reports", b""),
     }  # fmt: skip
     documented = {
         (path, method) for path, item in spec["paths"].items() for method in item
@@ -256,6 +258,15 @@ def test_every_documented_response_validates_against_its_schema() -> None:
             rows = json.loads(b"".join(streamed.chunks).decode())
             _validator(spec, content["application/json"]["schema"]).validate(rows)
             assert len(rows) == 3
+            continue
+        if url == "/reports":
+            month = last_complete("monthly", world.clock.now)
+            first = {"period": "monthly", "from": f"{month.start:%Y-%m-%d}"}
+            review = dashboard.handle(Request(verb, url, first, "Bearer tok-admin"))
+            assert isinstance(review, StreamResponse)
+            content = spec["paths"][path][method]["responses"]["200"]["content"]
+            assert set(content) == {review.content_type} == {"application/pdf"}
+            assert b"".join(review.chunks).startswith(b"%PDF-")
             continue
         response = json_response(
             dashboard.handle(Request(verb, url, params, "Bearer tok-admin", body))
