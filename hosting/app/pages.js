@@ -45,6 +45,7 @@ export const PAGES = Object.freeze([
   { path: "/capacity", name: "capacity", nav: "Capacity", title: () => "Capacity", load: () => import("./pages/capacity.js") },
   { path: "/system", name: "system", nav: "System", title: () => "System", load: () => import("./pages/system.js") },
   { path: "/audit", name: "audit", nav: "Audit", adminOnly: true, title: () => "Audit log", load: () => import("./pages/audit.js") },
+  { path: "/reports", name: "reports", nav: "Reports", title: () => "Reports", load: () => import("./pages/reports.js") },
 ]);
 
 /** @type {Page} */

@@ -27,7 +27,6 @@ from video_monitoring.analytics.digest_content import last_complete
 
 pytestmark = pytest.mark.integration
 LEAD = "ops-lead@example.com"
-SHOWN = Path("/tmp/reviews-out")  # the PDFs, to be looked at (pdftoppm) after a run
 
 
 def reports(stack: Stack, params: dict[str, str]) -> requests.Response:
@@ -39,8 +38,15 @@ def reports(stack: Stack, params: dict[str, str]) -> requests.Response:
 
 
 def drawn(text: str) -> list[str]:
-    """The strings a reportlab page draws, in order."""
-    return [s.replace("\\(", "(").replace("\\)", ")") for s in re.findall(r"\((.*?)\) Tj", text)]
+    """The strings a reportlab page draws, in order (escapes undone: `\\(`, octal `\\226`)."""
+
+    def unescape(match: re.Match[str]) -> str:
+        code = match.group(1)
+        return bytes([int(code, 8)]).decode("cp1252") if code[0].isdigit() else code
+
+    return [
+        re.sub(r"\\([0-7]{3}|.)", unescape, s) for s in re.findall(r"\((.*?)(?<!\\)\) Tj", text)
+    ]
 
 
 def after(strings: list[str], label: str, count: int = 1) -> list[str]:
@@ -49,8 +55,14 @@ def after(strings: list[str], label: str, count: int = 1) -> list[str]:
     return strings[at + 1 : at + 1 + count]
 
 
+def shown(run_dir: Path, name: str, data: bytes) -> None:
+    """Keep a PDF under the session's `reviews/`, to be looked at (pdftoppm) after a run."""
+    (run_dir / "reviews").mkdir(exist_ok=True)
+    (run_dir / "reviews" / name).write_bytes(data)
+
+
 def test_a_month_beyond_the_rollups_retention_is_reviewed_from_bigquery(
-    stack: Stack, db: firestore.Client, bq: BigQueryWarehouse
+    stack: Stack, db: firestore.Client, bq: BigQueryWarehouse, run_dir: Path
 ) -> None:
     today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     month = (today - dt.timedelta(days=800)).replace(day=1)  # the rollups keep 760 days
@@ -66,10 +78,10 @@ def test_a_month_beyond_the_rollups_retention_is_reviewed_from_bigquery(
             "generationId": f"rv-{i}", "userId": f"u{i % 5}", "provider": provider,
             "status": status, "userTier": "free",
             "createdAt": day + dt.timedelta(minutes=rng.randrange(1440)),
-            "generationSeconds": round(rng.uniform(20, 200), 3),
-            "costUsd": round(rng.uniform(0, 1), 4), "features": [],
+            "generationSeconds": None, "costUsd": round(rng.uniform(0, 1), 4), "features": [],
         }  # fmt: skip
-        if status == "completed":
+        if status == "completed":  # as the pipeline records them: times of completed ones only
+            doc["generationSeconds"] = round(rng.uniform(20, 200), 3)
             doc["outputSeconds"] = rng.choice((5.0, 10.0))
             doc["qualityScore"] = round(rng.uniform(5, 10), 2)
         docs.append(doc)
@@ -83,8 +95,7 @@ def test_a_month_beyond_the_rollups_retention_is_reviewed_from_bigquery(
     assert response.headers["Content-Type"] == "application/pdf"
     name = f"review-monthly-{month:%Y-%m-%d}.pdf"
     assert response.headers["Content-Disposition"] == f'attachment; filename="{name}"'
-    SHOWN.mkdir(exist_ok=True)
-    (SHOWN / "bigquery-review.pdf").write_bytes(response.content)
+    shown(run_dir, "bigquery-review.pdf", response.content)
     text = pdf_text(response.content)
     strings = drawn(text)
     assert strings[0] == f"Monthly review: {month:%B %Y}"
@@ -122,7 +133,7 @@ def test_a_month_beyond_the_rollups_retention_is_reviewed_from_bigquery(
 
 
 def test_the_monthly_review_is_mailed_once_with_the_pdf_on_the_first_day(
-    stack: Stack, db: firestore.Client, receivers: Receivers
+    stack: Stack, db: firestore.Client, receivers: Receivers, run_dir: Path
 ) -> None:
     month = last_complete("monthly", dt.datetime.now(dt.UTC))
     batch = db.batch()
@@ -156,8 +167,7 @@ def test_the_monthly_review_is_mailed_once_with_the_pdf_on_the_first_day(
     pdfs = [p for p in mail.iter_attachments() if p.get_content_type() == "application/pdf"]
     assert [p.get_filename() for p in pdfs] == [f"review-{month.key}.pdf"]
     data = pdfs[0].get_content()
-    SHOWN.mkdir(exist_ok=True)
-    (SHOWN / "mailed-review.pdf").write_bytes(data)
+    shown(run_dir, "mailed-review.pdf", data)
     strings = drawn(pdf_text(data))
     assert after(strings, "Generations", 1) == ["20"]
     assert after(strings, "Success rate", 1) == ["80.0%"]  # 16 of 20 completed
