@@ -27,7 +27,7 @@ from video_monitoring.config.settings import DashboardSettings
 from video_monitoring.core.errors import InvalidArgument
 from video_monitoring.dashboard.app import ApiServices, Dashboard
 from video_monitoring.dashboard.http import Request, StreamResponse
-from video_monitoring.dashboard.review_report import review_pdf
+from video_monitoring.dashboard.review_report import budget_left, review_pdf
 
 UTC = dt.UTC
 OCTOBER = dt.datetime(2026, 10, 1, tzinfo=UTC)
@@ -250,3 +250,9 @@ def test_subscribing_changes_the_kinds_named_and_needs_an_email_for_any() -> Non
     }  # fmt: skip
     off = service.subscribe("u9", None, {"weekly": False, "quarterly": False}, NOW)
     assert not any(off[kind] for kind in ("daily", "weekly", "monthly", "quarterly"))
+
+
+def test_an_overspent_budget_says_how_many_times_over() -> None:
+    assert (budget_left(None), budget_left(0.25), budget_left(-32.33)) == (
+        "–", "25%", "spent 33.3 times over",
+    )  # fmt: skip

@@ -161,6 +161,8 @@ class DigestService:
         return self._compose(period, review=True)
 
     def _compose(self, period: Period, review: bool) -> dict[str, Any]:
+        """The period's digest from the figures of it and of the period before; with `review`,
+        the review's additions too."""
         window = Window(start=period.start, end=period.end)
         before = period.previous()
         previous = Window(start=before.start, end=before.end)

@@ -12,7 +12,6 @@ from typing import Any, Literal
 from video_monitoring.analytics.digest_content import (
     MONTHS,
     Period,
-    PeriodKind,
     change,
     period_from,
 )
@@ -22,11 +21,6 @@ from video_monitoring.core.models import rfc3339
 ReviewKind = Literal["monthly", "quarterly"]
 REVIEW_KINDS: tuple[ReviewKind, ...] = ("monthly", "quarterly")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def is_review(kind: PeriodKind) -> bool:
-    """Whether digests of this kind are reviews (mailed as a PDF)."""
-    return kind in MONTHS
 
 
 def review_period(kind: ReviewKind, first: str, now: dt.datetime) -> Period:

@@ -51,9 +51,16 @@ def slo_rows(slos: Sequence[Mapping[str, Any]]) -> list[list[str]]:
         rows.append([
             s["sloId"], s["scope"], "–" if s["sli"] is None else f"{s['sli']:.2%}",
             f"{s['target']:.2%}", f"{s['windowDays']} days",
-            "–" if left is None else f"{left:.0%}", s["status"].replace("_", " "),
+            budget_left(left), s["status"].replace("_", " "),
         ])  # fmt: skip
     return rows
+
+
+def budget_left(left: float | None) -> str:
+    """The share of the error budget left, or how many times over it was spent."""
+    if left is None:
+        return "–"
+    return f"{left:.0%}" if left >= 0 else f"spent {1 - left:.1f} times over"
 
 
 def alert_rows(items: Sequence[Mapping[str, Any]]) -> list[list[str]]:
