@@ -72,7 +72,8 @@ function listing(title, periods, status) {
   const id = `reviews-${periods[0]?.kind ?? "none"}`;
   return h("section", { class: "panel", "aria-labelledby": id, style: "margin-top:16px" },
     h("h2", { id }, title),
-    h("table", { "data-reviews": periods[0]?.kind ?? "" },
+    // Scrolls sideways inside the panel on a narrow screen, as the other pages' tables do.
+    h("div", { class: "table-wrap", tabindex: 0, role: "region", "aria-label": `Table: ${title}` }, h("table", { "data-reviews": periods[0]?.kind ?? "" },
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Period"), h("th", { scope: "col" }, "From"),
         h("th", { scope: "col" }, "To (exclusive)"), h("th", { scope: "col" }, "PDF"))),
       h("tbody", {}, periods.map((period) => h("tr", { "data-from": period.from },
@@ -81,7 +82,7 @@ function listing(title, periods, status) {
           type: "button",
           "aria-label": `Download the review of ${period.label}`,
           onclick: (/** @type {Event} */ event) => fetchReview(period, /** @type {HTMLButtonElement} */ (event.currentTarget), status),
-        }, "Download PDF")))))));
+        }, "Download PDF"))))))));
 }
 
 /**
