@@ -71,6 +71,8 @@ def test_months_and_quarters_follow_the_calendar() -> None:
         ("quarterly", "2026-11-01", "starts on the first day of a quarter"),
         ("monthly", "2026-11-01", "once the period has ended, from 2026-12-01T00:00:00Z"),
         ("quarterly", "2026-10-01", "once the period has ended, from 2027-01-01T00:00:00Z"),
+        ("monthly", "0001-01-01", "reviews start from 2000-01-01"),
+        ("monthly", "9999-12-01", "is in the future"),
     ],
 )
 def test_a_bad_from_is_a_400_naming_it(kind: Any, first: str, says: str) -> None:

@@ -21,6 +21,8 @@ from video_monitoring.core.models import rfc3339
 ReviewKind = Literal["monthly", "quarterly"]
 REVIEW_KINDS: tuple[ReviewKind, ...] = ("monthly", "quarterly")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# Before any generation was recorded; keeps the period before the first one within the calendar.
+EARLIEST = dt.date(2000, 1, 1)
 
 
 def review_period(kind: ReviewKind, first: str, now: dt.datetime) -> Period:
@@ -38,6 +40,11 @@ def review_period(kind: ReviewKind, first: str, now: dt.datetime) -> Period:
         which = "month" if kind == "monthly" else "quarter (January, April, July or October)"
         raise InvalidArgument(f"from: a {kind} review starts on the first day of a {which}; "
                               f"got {first!r}")  # fmt: skip
+    if day < EARLIEST:
+        raise InvalidArgument(f"from: reviews start from {EARLIEST}; got {first!r}")
+    if day > now.date():  # also keeps the period's end within the calendar (year 9999)
+        raise InvalidArgument(f"from: {first} is in the future; a review covers a period that "
+                              "has ended")  # fmt: skip
     period = period_from(kind, dt.datetime(day.year, day.month, 1, tzinfo=dt.UTC))
     if period.end > now:
         raise InvalidArgument(f"from: the review of {label(period)} can be read once the period "
