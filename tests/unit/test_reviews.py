@@ -214,11 +214,16 @@ class Outbox:
 def test_the_monthly_review_is_mailed_once_with_the_pdf_attached() -> None:
     world, _ = october_world()
     store = MemoryStore()
-    store.subs = {"u1": store.subs["u1"]}
     outbox = Outbox()
     channel = EmailChannel("monitoring@example.com", [], outbox)
+    draws: list[str] = []
+
+    def draw(review: Mapping[str, Any]) -> bytes:
+        draws.append(review["period"]["key"])
+        return review_pdf(review)
+
     send = sender(channel.send_digest, None, "https://console.example/",
-                  (channel.send_review, review_pdf))  # fmt: skip
+                  (channel.send_review, draw))  # fmt: skip
 
     def subscribers(kind: str) -> list[Any]:
         return list(store.subs.values()) if kind == "monthly" else []
@@ -226,12 +231,13 @@ def test_the_monthly_review_is_mailed_once_with_the_pdf_attached() -> None:
     store.subscribers = subscribers  # type: ignore[method-assign]
     first_day = dt.datetime(2026, 11, 1, 7, 5, tzinfo=UTC)
     assert review_service(world, store, send).send_due(first_day - dt.timedelta(hours=1)) == {}
-    assert review_service(world, store, send).send_due(first_day) == {"monthly": 1}
+    assert review_service(world, store, send).send_due(first_day) == {"monthly": 2}
     for later in (first_day, first_day + dt.timedelta(days=3)):  # reruns: nothing more
         assert review_service(world, store, send).send_due(later) == {}
-    assert len(outbox.messages) == 1
+    assert draws == ["monthly-2026-10-01"]  # drawn once for both recipients
+    assert sorted(m["To"] for m in outbox.messages) == ["a@example.com", "b@example.com"]
     mail = outbox.messages[0]
-    assert mail["To"] == "a@example.com" and mail["Subject"] == "Monthly review: October 2026"
+    assert mail["Subject"] == "Monthly review: October 2026"
     body = mail.get_body(("plain",))
     assert body is not None and "Generations" in body.get_content()
     attached = [p for p in mail.iter_attachments() if p.get_content_type() == "application/pdf"]

@@ -308,6 +308,9 @@ def sender(
     """Sends a digest over email (subject, text, HTML, inline charts) or Slack; a review by
     email as a PDF attachment (`reviews`: how to mail it and how to draw the PDF)."""
 
+    # The PDF of the review being sent: a run passes one review to all its recipients.
+    drawn: list[tuple[Mapping[str, Any], bytes]] = []
+
     def send(recipient: Recipient, digest: Mapping[str, Any]) -> None:
         if recipient.channel == "slack":
             if slack is None:
@@ -322,8 +325,10 @@ def sender(
             period = Period(digest["period"]["kind"], digest["period"]["from"],
                             digest["period"]["to"])  # fmt: skip
             mail_review, draw = reviews
+            if not drawn or drawn[0][0] is not digest:
+                drawn[:] = [(digest, draw(digest))]
             mail_review(recipient.address, render.title(digest), render.text(digest, link),
-                        draw(digest), file_name(period))  # fmt: skip
+                        drawn[0][1], file_name(period))  # fmt: skip
             return
         mail(recipient.address, render.title(digest), render.text(digest, link),
              render.to_html(digest, link), render.charts(digest))  # fmt: skip
