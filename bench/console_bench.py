@@ -17,7 +17,7 @@ import sys
 import time
 
 from google.cloud import firestore
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, sync_playwright
 
 from benchlib import UNLIMITED, percentile
 from local_stack.auth_emulator import DEMO_USERS
@@ -26,6 +26,17 @@ from local_stack.stack import REPO_ROOT, StackPorts, start_stack
 from local_stack.traffic import simulate
 
 BUDGET_BYTES = 300 * 1024  # the overview's transfer budget, compressed
+
+
+def poll(tab: Page, expression: str, seconds: float) -> None:
+    """Wait until `expression` is true in the page, read every 50 ms. (Playwright's
+    wait_for_function compiles its predicate in the page, which the console's
+    Content-Security-Policy refuses: no 'unsafe-eval'.)"""
+    deadline = time.monotonic() + seconds
+    while not tab.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not true after {seconds} s: {expression}")
+        time.sleep(0.05)
 
 
 def main() -> int:
@@ -108,9 +119,7 @@ def run(url: str, chromium: str, loads: int, db: firestore.Client) -> None:
         tab.goto(url + "/")
         tab.wait_for_selector("main[data-ready='overview']")
         before = tab.evaluate("performance.getEntriesByType('resource').length")
-        tab.wait_for_function(
-            "performance.getEntriesByName('console:refreshed').length >= 1", timeout=20_000
-        )
+        poll(tab, "performance.getEntriesByName('console:refreshed').length >= 1", 20)
         calls = tab.evaluate(
             f"""performance.getEntriesByType('resource').slice({before})
                 .filter((e) => e.name.includes('/api/')).map((e) => e.name.split('?')[0])"""
@@ -143,10 +152,11 @@ def run(url: str, chromium: str, loads: int, db: firestore.Client) -> None:
                  "createdAt": dt.datetime.now(dt.UTC), "userTier": "free"}
             )  # fmt: skip
             try:
-                tab.wait_for_function(
+                poll(
+                    tab,
                     "document.querySelector(\"[data-figure='generations.total']\").textContent"
                     f" === '{total + 1:,}'",
-                    timeout=30_000,
+                    30,
                 )
             except Exception:
                 shown = tab.locator("[data-figure='generations.total']").inner_text()

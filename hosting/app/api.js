@@ -147,8 +147,26 @@ export async function del(path, params) {
 export async function download(params) {
   const response = await request("GET", apiUrl("/export", params));
   if (response.status === 202) return { job: await response.json() };
+  const { name, bytes } = await save(response, "export");
+  return { name, bytes };
+}
+
+/**
+ * A review from /reports (a PDF), saved under the name the API gives it.
+ * @param {{ period: "monthly" | "quarterly", from: string }} params
+ */
+export async function downloadReview(params) {
+  return save(await request("GET", apiUrl("/reports", params)), "review.pdf");
+}
+
+/**
+ * A file answer saved by the browser under its Content-Disposition name (or `fallback`).
+ * @param {Response} response
+ * @param {string} fallback
+ */
+async function save(response, fallback) {
   const disposition = response.headers.get("Content-Disposition") || "";
-  const name = /filename="([^"]+)"/.exec(disposition)?.[1] || "export";
+  const name = /filename="([^"]+)"/.exec(disposition)?.[1] || fallback;
   const blob = await response.blob();
   const link = document.createElement("a");
   link.href = URL.createObjectURL(blob);

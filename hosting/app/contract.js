@@ -1263,6 +1263,8 @@ export const PANEL_CHARTS_DEFAULT = "tile";
  *   "/me/digests": {
  *     daily: boolean;
  *     weekly: boolean;
+ *     monthly: boolean;
+ *     quarterly: boolean;
  *     email: string | null;
  *   };
  *   "/audit-log": {
@@ -1331,6 +1333,8 @@ export const PANEL_CHARTS_DEFAULT = "tile";
  *   "/me/digests": {
  *     daily: boolean;
  *     weekly: boolean;
+ *     monthly: boolean;
+ *     quarterly: boolean;
  *     email: string | null;
  *   };
  *   "/dashboards/{dashboardId}": {

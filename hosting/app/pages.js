@@ -51,6 +51,7 @@ export const PAGES = Object.freeze([
   { path: "/health", name: "health", nav: "Health", group: "More", title: () => "Health", load: () => import("./pages/health.js") },
   { path: "/objectives", name: "objectives", nav: "Objectives", group: "More", title: () => "Objectives", load: () => import("./pages/objectives.js") },
   { path: "/digests", name: "digests", nav: "Digests", group: "More", title: () => "Digests", load: () => import("./pages/digests.js") },
+  { path: "/reports", name: "reports", nav: "Reports", group: "More", title: () => "Reports", load: () => import("./pages/reports.js") },
   { path: "/audit", name: "audit", nav: "Audit", group: "Admin", adminOnly: true, title: () => "Audit log", load: () => import("./pages/audit.js") },
   { path: "/erase", name: "erase", nav: "Erase a user", group: "Admin", adminOnly: true, title: () => "Erase a user", load: () => import("./pages/erase.js") },
 ]);

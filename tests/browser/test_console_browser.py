@@ -744,7 +744,8 @@ def test_an_analyst_opts_in_to_the_weekly_digest(console: Console) -> None:
     form.get_by_role("button", name="Save digests").click()
     page.get_by_text(f"Digests go to {ANALYST.email}.").wait_for()
     assert console.api(ANALYST, "/me/digests") == {
-        "daily": False, "weekly": True, "email": ANALYST.email,
+        "daily": False, "weekly": True, "monthly": False, "quarterly": False,
+        "email": ANALYST.email,
     }  # fmt: skip
     weekly = console.api(ANALYST, "/digest", period="weekly")
     shown = figure(page, "digest.recommendations")

@@ -35,7 +35,9 @@ def test_a_weekly_digest_is_mailed_once_with_its_charts(
     stack.settle()
 
     status, body = api(stack, "PUT", "/me/digests", {"weekly": True}, "analytics", email=LEAD)
-    assert status == 200 and body == {"daily": False, "weekly": True, "email": LEAD}
+    assert status == 200 and body == {
+        "daily": False, "weekly": True, "monthly": False, "quarterly": False, "email": LEAD,
+    }  # fmt: skip
     status, body = api(stack, "PUT", "/me/digests", {"weekly": "yes"}, "analytics", email=LEAD)
     assert status == 400 and body["error"]["message"].startswith("weekly:")
     status, body = api(

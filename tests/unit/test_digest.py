@@ -19,6 +19,7 @@ from video_monitoring.analytics import recommend
 from video_monitoring.analytics.digest_content import (
     DigestFigures,
     Period,
+    PeriodKind,
     alert_summary,
     build_digest,
     due,
@@ -289,8 +290,10 @@ class MemoryStore:
     def subscription(self, uid: str) -> dict[str, Any] | None:
         return self.choices.get(uid)
 
-    def subscribe(self, uid: str, email: str, daily: bool, weekly: bool, now: dt.datetime) -> None:
-        self.choices[uid] = {"email": email, "daily": daily, "weekly": weekly}
+    def subscribe(
+        self, uid: str, email: str, choice: Mapping[PeriodKind, bool], now: dt.datetime
+    ) -> None:
+        self.choices[uid] = {"email": email, **{str(k): v for k, v in choice.items()}}
 
 
 class Figures:

@@ -18,7 +18,7 @@ from tests.unit.fakes import FakeStore, FixedClock
 from tests.unit.generation_fakes import ListGenerations
 from tests.unit.queue_fakes import FakeQueue
 from tests.unit.test_access import ListAudit
-from tests.unit.test_alert_manager import degraded_world
+from tests.unit.test_alert_manager import World, degraded_world
 from tests.unit.test_capacity import jobs as queue_jobs
 from tests.unit.test_dashboard import NOW, json_response, verifier
 from tests.unit.test_digest import MemoryStore
@@ -33,6 +33,7 @@ from video_monitoring.alerting.notifications import Delivery
 from video_monitoring.alerting.responder import ProviderResponder
 from video_monitoring.alerting.rules import METRICS
 from video_monitoring.analytics.capacity import CapacityService, ProviderCapacity
+from video_monitoring.analytics.digest_content import last_complete
 from video_monitoring.analytics.digest_service import DigestService, DigestSources
 from video_monitoring.analytics.error_budgets import SloService
 from video_monitoring.analytics.figures import AnalyticsEngine
@@ -113,6 +114,28 @@ def _validator(spec: dict[str, Any], schema: dict[str, Any]) -> OAS30Validator:
     return OAS30Validator(
         {**schema, "components": spec["components"]}, format_checker=oas30_format_checker
     )
+
+
+def prepared(world: World, verb: str, url: str, body: bytes) -> tuple[bytes, dict[str, str]]:
+    """The body and query of one documented call, from its placeholder body."""
+    if body == b"RULE":
+        rule = world.alerts.rules["slow_generation"].to_doc()
+        body = json.dumps({k: v for k, v in rule.items() if k != "ruleId"}).encode()
+    plain = "alert" in url or "provider-controls" in url or url in ("/targets", "/health")
+    params = {} if plain else {"window": "24h"}
+    if body == b"NOPARAMS":
+        body, params = b"", {}
+    if body == b"DASHBOARD":
+        panels = [{"figure": "successRate"}, {"figure": "costUsd", "chart": "line"}]
+        body, params = json.dumps({"title": "Ops", "panels": panels}).encode(), {}
+    if url in ("/me/digests", "/slos/generation_success", "/capacity/runway") and verb == "PUT":
+        params = {}
+    if body == b"BACKTEST":
+        body, params = b"", {"window": "24h", "pagesPerWeek": "1"}
+    if body == b"DRAFT":
+        rule = world.alerts.rules["low_success_rate"].to_doc()
+        body, params = json.dumps(rule).encode(), {"window": "24h", "pagesPerWeek": "1"}
+    return body, params
 
 
 def test_every_documented_response_validates_against_its_schema() -> None:
@@ -224,6 +247,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
         ("/dashboards/{dashboardId}", "put"): ("PUT", "/dashboards/ops", b"DASHBOARD"),
         ("/dashboards", "get"): ("GET", "/dashboards", b"NOPARAMS"),
         ("/dashboards/{dashboardId}", "get"): ("GET", "/dashboards/ops", b"NOPARAMS"),
+        ("/reports", "get"): ("GET", "/reports", b""),
     }  # fmt: skip
     documented = {
         (path, method) for path, item in spec["paths"].items() for method in item
@@ -234,23 +258,7 @@ def test_every_documented_response_validates_against_its_schema() -> None:
     with pytest.raises(ValidationError):  # the validator does reject what breaks a schema
         _validator(spec, {"$ref": "#/components/schemas/Summary"}).validate({"window": 1})
     for (path, method), (verb, url, body) in calls.items():
-        if body == b"RULE":
-            rule = world.alerts.rules["slow_generation"].to_doc()
-            body = json.dumps({k: v for k, v in rule.items() if k != "ruleId"}).encode()
-        plain = "alert" in url or "provider-controls" in url or url in ("/targets", "/health")
-        params = {} if plain else {"window": "24h"}
-        if body == b"NOPARAMS":
-            body, params = b"", {}
-        if body == b"DASHBOARD":
-            panels = [{"figure": "successRate"}, {"figure": "costUsd", "chart": "line"}]
-            body, params = json.dumps({"title": "Ops", "panels": panels}).encode(), {}
-        if url in ("/me/digests", "/slos/generation_success", "/capacity/runway") and verb == "PUT":
-            params = {}
-        if body == b"BACKTEST":
-            body, params = b"", {"window": "24h", "pagesPerWeek": "1"}
-        if body == b"DRAFT":
-            rule = world.alerts.rules["low_success_rate"].to_doc()
-            body, params = json.dumps(rule).encode(), {"window": "24h", "pagesPerWeek": "1"}
+        body, params = prepared(world, verb, url, body)
         if url == "/export":
             streamed = dashboard.handle(
                 Request(
@@ -266,6 +274,15 @@ def test_every_documented_response_validates_against_its_schema() -> None:
             rows = json.loads(b"".join(streamed.chunks).decode())
             _validator(spec, content["application/json"]["schema"]).validate(rows)
             assert len(rows) == 3
+            continue
+        if url == "/reports":
+            month = last_complete("monthly", world.clock.now)
+            first = {"period": "monthly", "from": f"{month.start:%Y-%m-%d}"}
+            review = dashboard.handle(Request(verb, url, first, "Bearer tok-admin"))
+            assert isinstance(review, StreamResponse)
+            content = spec["paths"][path][method]["responses"]["200"]["content"]
+            assert set(content) == {review.content_type} == {"application/pdf"}
+            assert b"".join(review.chunks).startswith(b"%PDF-")
             continue
         response = json_response(
             dashboard.handle(Request(verb, url, params, "Bearer tok-admin", body))

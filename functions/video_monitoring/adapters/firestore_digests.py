@@ -4,6 +4,7 @@ in a transaction with a lease), and the provider control changes the audit log h
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from google.cloud import firestore
@@ -38,10 +39,12 @@ class FirestoreDigestStore(FirestoreAdapter):
         snap = self.client.collection(constants.DIGEST_SUBSCRIPTIONS).document(uid).get()
         return snap.to_dict() if snap.exists else None
 
-    def subscribe(self, uid: str, email: str, daily: bool, weekly: bool, now: dt.datetime) -> None:
+    def subscribe(
+        self, uid: str, email: str, choice: Mapping[PeriodKind, bool], now: dt.datetime
+    ) -> None:
         """Set one user's choice."""
         self.client.collection(constants.DIGEST_SUBSCRIPTIONS).document(uid).set(
-            {"email": email, "daily": daily, "weekly": weekly, "updatedAt": now}
+            {"email": email, **choice, "updatedAt": now}
         )
 
     def claim(self, period: str, recipient: str, now: dt.datetime, lease: dt.timedelta) -> bool:

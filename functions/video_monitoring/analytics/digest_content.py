@@ -20,7 +20,9 @@ from typing import Any, Literal
 
 from video_monitoring.config.settings import Target
 
-PeriodKind = Literal["daily", "weekly"]
+PeriodKind = Literal["daily", "weekly", "monthly", "quarterly"]
+# Reviews: periods of whole calendar months (a quarter starts in January, April, July, October).
+MONTHS: dict[str, int] = {"monthly": 1, "quarterly": 3}
 # Digests go out after this hour (UTC) the day after their period ends.
 SEND_HOUR = 7
 # (name, label, how to read it from a /summary answer, unit, target name, better)
@@ -52,7 +54,7 @@ REGRESSIONS = (
 
 @dataclass(frozen=True)
 class Period:
-    """A whole UTC day or ISO week (Monday to Monday)."""
+    """A whole UTC day, ISO week (Monday to Monday), calendar month or quarter."""
 
     kind: PeriodKind
     start: dt.datetime
@@ -60,11 +62,15 @@ class Period:
 
     @property
     def key(self) -> str:
-        """Stable id: `daily-2026-11-29`, `weekly-2026-11-23` (the Monday)."""
+        """Stable id: `daily-2026-11-29`, `weekly-2026-11-23` (the Monday), `monthly-2026-11-01`,
+        `quarterly-2026-10-01` (the first day)."""
         return f"{self.kind}-{self.start:%Y-%m-%d}"
 
     def previous(self) -> Period:
-        """The period of the same length just before."""
+        """The period just before: of the same length, or the calendar month or quarter."""
+        months = MONTHS.get(self.kind)
+        if months is not None:
+            return Period(self.kind, add_months(self.start, -months), self.start)
         return Period(self.kind, self.start - (self.end - self.start), self.start)
 
     def to_json(self) -> dict[str, Any]:
@@ -72,11 +78,27 @@ class Period:
         return {"kind": self.kind, "key": self.key, "from": self.start, "to": self.end}
 
 
+def add_months(moment: dt.datetime, months: int) -> dt.datetime:
+    """The same day and time `months` calendar months later (earlier when negative); the day
+    must exist in every month (reviews start on the first)."""
+    index = moment.year * 12 + moment.month - 1 + months
+    return moment.replace(year=index // 12, month=index % 12 + 1)
+
+
+def period_from(kind: PeriodKind, start: dt.datetime) -> Period:
+    """The month or quarter that starts at `start` (a UTC midnight on its first day)."""
+    return Period(kind, start, add_months(start, MONTHS[kind]))
+
+
 def last_complete(kind: PeriodKind, now: dt.datetime) -> Period:
     """The latest whole period that ended before `now`."""
     today = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     if kind == "daily":
         return Period(kind, today - dt.timedelta(days=1), today)
+    if kind in MONTHS:
+        first = today.replace(day=1)
+        current = add_months(first, -((first.month - 1) % MONTHS[kind]))
+        return period_from(kind, add_months(current, -MONTHS[kind]))
     monday = today - dt.timedelta(days=today.weekday())
     return Period(kind, monday - dt.timedelta(days=7), monday)
 

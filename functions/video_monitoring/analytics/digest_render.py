@@ -8,6 +8,8 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
+from video_monitoring.analytics.digest_content import MONTHS, Period
+from video_monitoring.analytics.review import label
 from video_monitoring.core import png
 
 CHARTS = {"generations": ("Generations per {bucket}", "total", (37, 99, 235), None),
@@ -22,6 +24,8 @@ def fmt(value: Any, unit: str) -> str:
         return f"{value:.1%}"
     if unit == "usd":
         return f"${value:,.2f}"
+    if unit == "usd/s":
+        return f"${value:,.4f}"
     if unit == "s":
         return f"{value:.1f} s"
     if unit == "count":
@@ -62,6 +66,9 @@ def _when(value: Any) -> str:
 def title(digest: Mapping[str, Any]) -> str:
     """Subject line."""
     period = digest["period"]
+    if period["kind"] in MONTHS:
+        shown = Period(period["kind"], _time(period["from"]), _time(period["to"]))
+        return f"{period['kind'].capitalize()} review: {label(shown)}"
     kind = "Weekly" if period["kind"] == "weekly" else "Daily"
     end = _time(period["to"]) - dt.timedelta(seconds=1)
     return f"{kind} digest: {_time(period['from']):%Y-%m-%d} to {end:%Y-%m-%d} (UTC)"
@@ -146,7 +153,8 @@ def text(digest: Mapping[str, Any], link: str) -> str:
 
 
 def _noun(digest: Mapping[str, Any]) -> str:
-    return "week" if digest["period"]["kind"] == "weekly" else "day"
+    kind = digest["period"]["kind"]
+    return {"weekly": "week", "monthly": "month", "quarterly": "quarter"}.get(kind, "day")
 
 
 def charts(digest: Mapping[str, Any]) -> dict[str, bytes]:
@@ -160,7 +168,7 @@ def charts(digest: Mapping[str, Any]) -> dict[str, bytes]:
 def to_html(digest: Mapping[str, Any], link: str) -> str:
     """The HTML body (inline styles only; charts referenced as cid: images)."""
     e = html.escape
-    bucket = "day" if digest["period"]["kind"] == "weekly" else "hour"
+    bucket = "hour" if digest["period"]["kind"] == "daily" else "day"
     rows = "".join(
         f"<tr><td>{e(r['label'])}</td><td align='right'><b>{e(fmt(r['value'], r['unit']))}</b>"
         f"</td><td align='right'>{e(fmt_change(r))}</td><td>{e(target_text(r))}</td></tr>"

@@ -27,6 +27,7 @@ from typing import Any, Literal, Protocol
 from video_monitoring.analytics import digest_render as render
 from video_monitoring.analytics import recommend
 from video_monitoring.analytics.digest_content import (
+    MONTHS,
     DigestFigures,
     Period,
     PeriodKind,
@@ -34,6 +35,8 @@ from video_monitoring.analytics.digest_content import (
     build_digest,
     due,
 )
+from video_monitoring.analytics.performance import system_metrics_json
+from video_monitoring.analytics.review import build_review, file_name
 from video_monitoring.config import constants
 from video_monitoring.config.settings import Target
 from video_monitoring.core.budget import Budget
@@ -43,7 +46,7 @@ from video_monitoring.core.models import Window
 from video_monitoring.ingest.rollup import merge_cells
 
 log = logging.getLogger(__name__)
-KINDS: tuple[PeriodKind, ...] = ("daily", "weekly")
+KINDS: tuple[PeriodKind, ...] = ("daily", "weekly", "monthly", "quarterly")
 LEASE = dt.timedelta(minutes=3)
 MAX_ATTEMPTS = 12
 SLACK = "slack"
@@ -84,11 +87,13 @@ class DigestStore(Protocol):
         ...
 
     def subscription(self, uid: str) -> dict[str, Any] | None:
-        """One user's choice (email, daily, weekly)."""
+        """One user's choice (email, and each kind of KINDS)."""
         ...
 
-    def subscribe(self, uid: str, email: str, daily: bool, weekly: bool, now: dt.datetime) -> None:
-        """Set one user's choice."""
+    def subscribe(
+        self, uid: str, email: str, choice: Mapping[PeriodKind, bool], now: dt.datetime
+    ) -> None:
+        """Set one user's choice (every kind of KINDS, on or off)."""
         ...
 
 
@@ -148,6 +153,16 @@ class DigestService:
 
     def digest(self, period: Period) -> dict[str, Any]:
         """The digest of a period (the API's preview and what is sent)."""
+        return self._compose(period, review=False)
+
+    def review(self, period: Period) -> dict[str, Any]:
+        """The monthly or quarterly review: the period's digest with cost per output second,
+        every provider and the daily series (GET /reports draws it as a PDF)."""
+        return self._compose(period, review=True)
+
+    def _compose(self, period: Period, review: bool) -> dict[str, Any]:
+        """The period's digest from the figures of it and of the period before; with `review`,
+        the review's additions too."""
         window = Window(start=period.start, end=period.end)
         before = period.previous()
         previous = Window(start=before.start, end=before.end)
@@ -159,7 +174,7 @@ class DigestService:
         premium = {p["provider"]: merge_cells(cells, provider=p["provider"], tier="premium").count()
                    for p in providers}  # fmt: skip
         alerts = self._alerts(period.start, period.end)
-        granularity = "day" if period.kind == "weekly" else "hour"
+        granularity = "hour" if period.kind == "daily" else "day"
         series = self._figures.trends(window, granularity, "total", 0)["series"]
         points = [{"start": s["start"], "total": s["total"], "successRate": s["successRate"]}
                   for s in series]  # fmt: skip
@@ -173,12 +188,21 @@ class DigestService:
             *recommend.cost_rises(providers, providers_before, shown),
             *recommend.failure_costs(providers, shown),
         ]  # fmt: skip
-        return build_digest(period, DigestFigures(
+        digest = build_digest(period, DigestFigures(
             summary, summary_before, providers, providers_before, self._targets,
             alerts, self._store.control_changes(period.start, period.end),
             recommend.rank(found), points, self._slos(period.end) if self._slos else None,
             self._outlook(period),
         ))  # fmt: skip
+        if not review:
+            return digest
+        per_output = (
+            system_metrics_json(merge_cells(cells), window)["costPerOutputSecondUsd"],
+            system_metrics_json(merge_cells(self._figures.cells(previous)), previous)[
+                "costPerOutputSecondUsd"
+            ],
+        )
+        return build_review(digest, per_output, providers, series, summary.get("source"))
 
     def _outlook(self, period: Period) -> Sequence[Mapping[str, Any]] | None:
         """Weekly digests: the providers' capacity as of the period's end."""
@@ -195,18 +219,21 @@ class DigestService:
             return None
 
     def subscription(self, uid: str) -> dict[str, Any]:
-        """A user's digests (both off until they opt in)."""
+        """A user's digests and reviews (all off until they opt in)."""
         found = self._store.subscription(uid) or {}
-        return {"daily": bool(found.get("daily")), "weekly": bool(found.get("weekly")),
-                "email": found.get("email")}  # fmt: skip
+        return {**{kind: bool(found.get(kind)) for kind in KINDS}, "email": found.get("email")}
 
     def subscribe(
-        self, uid: str, email: str | None, daily: bool, weekly: bool, now: dt.datetime
+        self, uid: str, email: str | None, choice: Mapping[PeriodKind, bool], now: dt.datetime
     ) -> dict[str, Any]:
-        """Opt in or out; digests go to the address the user signed in with."""
-        if (daily or weekly) and not email:
-            raise InvalidArgument("daily: your sign-in has no email address to send digests to")
-        self._store.subscribe(uid, email or "", daily, weekly, now)
+        """Opt in or out of the kinds named (the others keep their choice); digests go to the
+        address the user signed in with."""
+        current = self.subscription(uid)
+        chosen = {kind: bool(choice.get(kind, current[kind])) for kind in KINDS}
+        first = next((kind for kind in KINDS if chosen[kind]), None)
+        if first is not None and not email:
+            raise InvalidArgument(f"{first}: your sign-in has no email address to send digests to")
+        self._store.subscribe(uid, email or "", chosen, now)
         return self.subscription(uid)
 
     def recipients(self, kind: PeriodKind) -> list[Recipient]:
@@ -239,7 +266,7 @@ class DigestService:
                         log.info("digest %s to %s skipped: %s", period.key, recipient.key, reason)
                         self._store.skip(period.key, recipient.key, now, reason)
                         continue
-                    digest = digest or self.digest(period)
+                    digest = digest or self._compose(period, review=kind in MONTHS)
                     self._send(to, digest)
                     sent[kind] = sent.get(kind, 0) + 1
                 except Exception as failure:  # recorded; a later run retries
@@ -267,12 +294,22 @@ class DigestService:
         return dataclasses.replace(recipient, address=account.email), None
 
 
+Mail = Callable[[str, str, str, str, Mapping[str, bytes]], None]
+# A review's mail: address, subject, text, then the PDF and its file name.
+MailReview = Callable[[str, str, str, bytes, str], None]
+
+
 def sender(
-    mail: Callable[[str, str, str, str, Mapping[str, bytes]], None] | None,
+    mail: Mail | None,
     slack: Callable[[dict[str, Any]], None] | None,
     link: str,
+    reviews: tuple[MailReview, Callable[[Mapping[str, Any]], bytes]] | None = None,
 ) -> Send:
-    """Sends a digest over email (subject, text, HTML, inline charts) or Slack."""
+    """Sends a digest over email (subject, text, HTML, inline charts) or Slack; a review by
+    email as a PDF attachment (`reviews`: how to mail it and how to draw the PDF)."""
+
+    # The PDF of the review being sent: a run passes one review to all its recipients.
+    drawn: list[tuple[Mapping[str, Any], bytes]] = []
 
     def send(recipient: Recipient, digest: Mapping[str, Any]) -> None:
         if recipient.channel == "slack":
@@ -282,6 +319,17 @@ def sender(
             return
         if mail is None or recipient.address is None:
             raise RuntimeError("email is not configured")
+        if digest["period"]["kind"] in MONTHS:
+            if reviews is None:
+                raise RuntimeError("reviews are not configured")
+            period = Period(digest["period"]["kind"], digest["period"]["from"],
+                            digest["period"]["to"])  # fmt: skip
+            mail_review, draw = reviews
+            if not drawn or drawn[0][0] is not digest:
+                drawn[:] = [(digest, draw(digest))]
+            mail_review(recipient.address, render.title(digest), render.text(digest, link),
+                        drawn[0][1], file_name(period))  # fmt: skip
+            return
         mail(recipient.address, render.title(digest), render.text(digest, link),
              render.to_html(digest, link), render.charts(digest))  # fmt: skip
 

@@ -1,5 +1,6 @@
 """Digests over HTTP: `GET /digest?period=daily|weekly` (the last whole period's digest, as it
-is sent) and `GET|PUT /me/digests` (a user's own opt-in)."""
+is sent) and `GET|PUT /me/digests` (a user's own opt-in to the digests and the monthly and
+quarterly reviews)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from video_monitoring.analytics.digest_content import last_complete
+from video_monitoring.analytics.digest_content import PeriodKind, last_complete
 from video_monitoring.analytics.digest_service import DigestService
 from video_monitoring.dashboard.params import Prepared
 from video_monitoring.dashboard.routes import BodyModel, Call
@@ -24,10 +25,12 @@ class DigestQuery(BaseModel):
 
 
 class DigestChoice(BodyModel):
-    """`PUT /me/digests`: which digests the caller receives."""
+    """`PUT /me/digests`: which digests and reviews the caller receives."""
 
-    daily: bool = Field(False, description="true or false")
-    weekly: bool = Field(False, description="true or false")
+    daily: bool | None = Field(None, description="true or false")
+    weekly: bool | None = Field(None, description="true or false")
+    monthly: bool | None = Field(None, description="true or false")
+    quarterly: bool | None = Field(None, description="true or false")
 
 
 def digest(service: DigestService, call: Call) -> Prepared:
@@ -44,10 +47,15 @@ def my_digests(service: DigestService, call: Call) -> Prepared:
 
 
 def choose_digests(service: DigestService, call: Call) -> Prepared:
-    """PUT /me/digests {"daily": bool, "weekly": bool}: change the caller's choice."""
+    """PUT /me/digests {"daily", "weekly", "monthly", "quarterly": bool}: change the caller's
+    choice of the kinds named."""
     choice: DigestChoice = call.body
     caller = call.caller
     assert caller is not None
-    return lambda: service.subscribe(
-        caller.uid, caller.email, choice.daily, choice.weekly, call.api.clock()
-    )
+    named: dict[PeriodKind, bool | None] = {
+        "daily": choice.daily, "weekly": choice.weekly, "monthly": choice.monthly,
+        "quarterly": choice.quarterly,
+    }  # fmt: skip
+    # A kind left out keeps its choice: a page that offers only some kinds changes only those.
+    chosen = {kind: on for kind, on in named.items() if on is not None}
+    return lambda: service.subscribe(caller.uid, caller.email, chosen, call.api.clock())

@@ -117,7 +117,7 @@ def provider_rows(providers: Sequence[Mapping[str, Any]]) -> list[list[str]]:
     return rows
 
 
-def _chart(
+def line_chart(
     title: str,
     series: Sequence[tuple[str, Sequence[tuple[float, float]]]],
     start: dt.datetime,
@@ -125,7 +125,8 @@ def _chart(
     value_format: Callable[[float], str],
     target: float | None = None,
 ) -> Any:
-    """A line chart of (hours since start, value) series; a dashed red target line if given."""
+    """A line chart of (hours since start, value) series; a dashed red target line if given.
+    Times are labelled by day and hour, or by day and month over more than 8 days."""
     from reportlab.graphics.charts.legends import LineLegend
     from reportlab.graphics.charts.lineplots import LinePlot
     from reportlab.graphics.shapes import Drawing, Line, String
@@ -139,10 +140,13 @@ def _chart(
     data = [list(points) or [(0.0, 0.0)] for _, points in series]
     plot.data = data
     hours = max((end - start).total_seconds() / 3600, 1e-9)
+    time_format = "%d %b" if hours > 8 * 24 else "%d %H:%M"
     # A bucket may start before the window (a whole hour before a window starting at :37).
     earliest = min((x for _, points in series for x, _ in points), default=0.0)
     plot.xValueAxis.valueMin, plot.xValueAxis.valueMax = min(0.0, earliest), hours
-    plot.xValueAxis.labelTextFormat = lambda h: (start + dt.timedelta(hours=h)).strftime("%d %H:%M")
+    plot.xValueAxis.labelTextFormat = lambda h: (start + dt.timedelta(hours=h)).strftime(
+        time_format
+    )
     plot.xValueAxis.labels.fontSize = 6
     plot.yValueAxis.labels.fontSize = 6
     plot.yValueAxis.labelTextFormat = value_format
@@ -194,14 +198,15 @@ def charts(figures: ReportFigures) -> list[Any]:
     target = figures.targets.get("successRate")
     unit = trends["granularity"]
     return [
-        _chart(f"Generations per {unit}", [("generations", points(lambda p: p["total"]))],
-               start, end, lambda v: f"{v:.0f}"),
-        _chart(f"Success rate per {unit}", [("success rate", points(lambda p: p["successRate"]))],
-               start, end, lambda v: f"{v * 100:.0f}%", target.value if target else None),
-        _chart(f"Generation time per {unit}",
-               [(q, points(lambda p, q=q: p["generationTimeSeconds"][q]))  # type: ignore[misc]
-                for q in ("p50", "p95", "p99")],
-               start, end, lambda v: f"{v:.0f} s"),
+        line_chart(f"Generations per {unit}", [("generations", points(lambda p: p["total"]))],
+                   start, end, lambda v: f"{v:.0f}"),
+        line_chart(f"Success rate per {unit}",
+                   [("success rate", points(lambda p: p["successRate"]))], start, end,
+                   lambda v: f"{v * 100:.0f}%", target.value if target else None),
+        line_chart(f"Generation time per {unit}",
+                   [(q, points(lambda p, q=q: p["generationTimeSeconds"][q]))  # type: ignore[misc]
+                    for q in ("p50", "p95", "p99")],
+                   start, end, lambda v: f"{v:.0f} s"),
     ]  # fmt: skip
 
 
@@ -237,7 +242,7 @@ def _tabulate(layout: PdfTable, rows: Iterable[Mapping[str, Any]]) -> _Tabulated
     return tabulated
 
 
-def _grid_style() -> Any:
+def table_style() -> Any:
     """The style of the report's tables: small type, a grey header, thin rules."""
     from reportlab.lib import colors
     from reportlab.platypus import TableStyle
@@ -328,7 +333,7 @@ def pdf_report(
     from reportlab.lib.styles import getSampleStyleSheet
     from reportlab.platypus import SimpleDocTemplate
 
-    grid_style = _grid_style()
+    grid_style = table_style()
 
     def write(spool: IO[bytes]) -> None:
         tabulated = _tabulate(layout, rows)

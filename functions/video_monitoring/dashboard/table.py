@@ -20,6 +20,7 @@ from video_monitoring.dashboard import (
     privacy_routes,
     read_routes,
     recovery_routes,
+    review_routes,
     rule_routes,
     runtime_routes,
     slo_routes,
@@ -154,6 +155,10 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "PUT", "/me/digests", digest_routes.choose_digests, uses="digests", query=None,
         body=Body(required=True, model=digest_routes.DigestChoice),
+    ),
+    Route(
+        "GET", "/reports", review_routes.report, uses="digests", rate_class="exports",
+        query=review_routes.ReviewQuery,
     ),
     Route(
         "POST", "/users/{userId}/erase", privacy_routes.erase, uses="eraser",

@@ -78,6 +78,7 @@ from video_monitoring.dashboard.boards import Boards
 from video_monitoring.dashboard.export_jobs import ExportJobs
 from video_monitoring.dashboard.files import ExportSource, PseudonymisedSource, export_source
 from video_monitoring.dashboard.generation_list import GenerationList
+from video_monitoring.dashboard.review_report import review_pdf
 from video_monitoring.dashboard.routes import RouteClass
 from video_monitoring.dashboard.standing import AccountCache
 from video_monitoring.ingest.bounds import Bounds
@@ -399,6 +400,7 @@ def digest_service(
             email.send_digest if isinstance(email, EmailChannel) else None,
             slack.post if isinstance(slack, SlackChannel) else None,
             (settings.dashboard.dashboard_base_url or "").rstrip("/") + "/",
+            (email.send_review, review_pdf) if isinstance(email, EmailChannel) else None,
         ),
         kinds, accounts=accounts,
     )  # fmt: skip

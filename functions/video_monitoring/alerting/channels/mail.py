@@ -1,7 +1,7 @@
-"""Email: a plain-text message to every recipient, and digests (plain text with an HTML
-alternative whose charts are inline PNG parts), handed to a mail transport. The SMTP transport
-(adapters/smtp.py) speaks TLS whose certificate and host name are verified (STARTTLS or implicit
-TLS), or plain text for the local stack's inbox only."""
+"""Email: a plain-text message to every recipient, digests (plain text with an HTML
+alternative whose charts are inline PNG parts) and reviews (text with the PDF attached), handed
+to a mail transport. The SMTP transport (adapters/smtp.py) speaks TLS whose certificate and host
+name are verified (STARTTLS or implicit TLS), or plain text for the local stack's inbox only."""
 
 from __future__ import annotations
 
@@ -80,4 +80,16 @@ class EmailChannel:
         for name, data in images.items():
             related.add_related(data, maintype="image", subtype="png", cid=f"<{name}>",
                                 filename=f"{name}.png")  # fmt: skip
+        self._mail.submit(message)
+
+    def send_review(self, to: str, subject: str, text: str, pdf: bytes, filename: str) -> None:
+        """The text, with the review attached as a PDF."""
+        message = EmailMessage()
+        message["Subject"] = subject
+        message["From"] = self._sender
+        message["To"] = to
+        message["Date"] = email.utils.formatdate(usegmt=True)
+        message["Message-ID"] = email.utils.make_msgid(domain="video-monitoring")
+        message.set_content(text)
+        message.add_attachment(pdf, maintype="application", subtype="pdf", filename=filename)
         self._mail.submit(message)
