@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import random
 import shutil
@@ -24,8 +25,10 @@ from local_stack.auth_emulator import DEMO_USERS
 from local_stack.ports import free_ports
 from local_stack.stack import REPO_ROOT, StackPorts, start_stack
 from local_stack.traffic import simulate
+from video_monitoring.config.constants import DEFAULT_TRACKED_PROVIDERS
 
 BUDGET_BYTES = 300 * 1024  # the overview's transfer budget, compressed
+LIVE = "benchlive"  # the provider of the live-refresh trials' generations
 
 
 def poll(tab: Page, expression: str, seconds: float) -> None:
@@ -51,7 +54,9 @@ def main() -> int:
     firestore_port, functions_port, hosting_port, auth_port = free_ports(4)
     stack = start_stack(
         "demo-cvplus", StackPorts(firestore_port, functions_port, hosting_port, auth_port),
-        run_schedules=False, log_dir=REPO_ROOT / ".stack" / "bench", env=UNLIMITED,
+        run_schedules=False, log_dir=REPO_ROOT / ".stack" / "bench",
+        # The live trials' provider is tracked, so it has counters of its own to filter on.
+        env={**UNLIMITED, "TRACKED_PROVIDERS": json.dumps([*DEFAULT_TRACKED_PROVIDERS, LIVE])},
     )  # fmt: skip
     try:
         assert stack.auth is not None and stack.console_url is not None
@@ -138,7 +143,7 @@ def run(url: str, chromium: str, loads: int, db: firestore.Client) -> None:
         # pipeline and one refresh). A provider of its own keeps the count exact while older
         # generations leave the sliding 24 h window; writes land at random points of the
         # refresh cycle.
-        tab.goto(url + "/?provider=benchlive")
+        tab.goto(f"{url}/?provider={LIVE}")
         tab.wait_for_selector("main[data-ready='overview']")
         rng = random.Random(1)
         seen = []
@@ -148,7 +153,7 @@ def run(url: str, chromium: str, loads: int, db: firestore.Client) -> None:
             total = int(text.replace(",", ""))
             started = time.monotonic()
             db.collection("video_generations").document(f"bench-live-{trial}").set(
-                {"userId": "bench", "provider": "benchlive", "status": "queued",
+                {"userId": "bench", "provider": LIVE, "status": "queued",
                  "createdAt": dt.datetime.now(dt.UTC), "userTier": "free"}
             )  # fmt: skip
             try:

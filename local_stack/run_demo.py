@@ -18,6 +18,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from local_stack.bigquery_emulator import BigQueryEmulator
 from local_stack.closed_loop import run_closed_loop, run_digest, run_slos
+from local_stack.demo_operator import page_lines, run_operator_job
 from local_stack.demo_system import run_system_pressure
 from local_stack.launch import LaunchError, add_stack_arguments, default_env, launch
 from local_stack.receivers import Receivers
@@ -352,9 +353,12 @@ def main(argv: list[str] | None = None) -> int:
         ok = run_closed_loop(stack, client, args.project, last_tick(client), began) and ok
         ok = run_system_pressure(stack, client, args.project, last_tick(client)) and ok
         ok = run_digest(stack, client, args.project, receivers.inbox, last_tick(client)) and ok
+        ok = run_operator_job(stack, args.project) and ok
         print()
         print(f"query it:  curl -H 'Authorization: Bearer {token}' '{url}?window=24h'")
         for line in launched.console_lines():
+            print(line)
+        for line in page_lines(stack.console_url):
             print(line)
         if args.exit:
             return 0 if ok else 1
