@@ -23,6 +23,7 @@ from video_monitoring.ingest import sketch
 from video_monitoring.ingest.pipeline import Counting
 
 HOUR = dt.timedelta(hours=1)
+SECOND = dt.timedelta(seconds=1)
 
 
 def fold_every_day(engine: AnalyticsEngine, clock: FixedClock, first: dt.datetime) -> None:
@@ -150,3 +151,17 @@ def test_quantiles_of_the_bins_are_within_the_sketch_bound() -> None:
         exact = rank(values, q)
         assert math.isclose(bins_rank(bins, q) or 0, exact, rel_tol=sketch.ALPHA)
     assert bins_rank({}, 0.5) is None
+
+
+def test_a_window_inside_one_hour_of_a_folded_day_counts_no_partial_hour() -> None:
+    world = World(7)
+    fold_every_day(world.engine, world.clock, START)
+    inside = Window(
+        start=START + 2 * DAY + 10 * HOUR + 900 * SECOND,
+        end=START + 2 * DAY + 10 * HOUR + 2700 * SECOND,
+    )
+    figures = world.engine.user_insights(inside)["sessionFigures"]
+    assert figures["coveredFrom"] == inside.end and figures["count"] == 0
+    whole = Window(start=START + 2 * DAY + 10 * HOUR, end=START + 2 * DAY + 11 * HOUR)
+    figures = world.engine.user_insights(whole)["sessionFigures"]
+    assert figures["count"] == sum(1 for _, s, _ in world.truth if whole.start <= s < whole.end)

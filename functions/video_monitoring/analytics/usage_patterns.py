@@ -96,7 +96,9 @@ class UsagePatterns:
             if run.start == window.start:
                 covered = run_from
         if floor_time(window.start, "day") in folded:
-            covered = -(-(window.start - EPOCH) // HOUR) * HOUR + EPOCH  # the next whole hour
+            # Counted in whole hours there: from the first hour starting in the window.
+            next_hour = -(-(window.start - EPOCH) // HOUR) * HOUR + EPOCH
+            covered = min(next_hour, window.end)
         figures, grid = session_fold.combine(hours, found, orphans)
         return {
             "sessionFigures": {**figures, "coveredFrom": covered},
