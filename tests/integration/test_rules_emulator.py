@@ -22,7 +22,7 @@ STAFF_READ = (
     "alert_states",
     "alert_notifications", "rejected_generations", "rejected_events", "generation_rollups",
     "generation_rollup_shards", "event_rollups", "event_rollup_shards", "user_days",
-    "bigquery_export_runs", "rollup_quarantine",
+    "bigquery_export_runs", "rollup_quarantine", "session_days",
 )  # fmt: skip
 NOBODY_READS = ("video_generations", "event_contributions", "dashboards")
 PRINCIPALS = {

@@ -11,6 +11,8 @@ from google.cloud import firestore
 
 from tests.integration.session_traffic import write
 from tests.integration.support import Stack, token
+from video_monitoring.analytics import distinct
+from video_monitoring.ingest import sketch
 
 pytestmark = pytest.mark.integration
 
@@ -20,7 +22,9 @@ def test_sessions_heatmap_and_cohorts_equal_what_was_written(
 ) -> None:
     stack.wipe()
     traffic = write(stack, db)
-    assert stack.run_schedule("aggregate_and_alert") == 200  # the daily snapshot: cohorts
+    # The daily snapshot (cohorts) and the final days' sessions folded.
+    assert stack.run_schedule("aggregate_and_alert") == 200
+    assert db.collection("session_days").limit(1).get(), "no day folded"
     start, end = traffic.window()
     response = requests.get(
         stack.url("video_analytics_dashboard", "/user-insights"),
@@ -34,6 +38,14 @@ def test_sessions_heatmap_and_cohorts_equal_what_was_written(
     expected = traffic.session_figures()
     assert figures["durationSeconds"].pop("mean") is not None
     assert figures.pop("coveredFrom").startswith(start.strftime("%Y-%m-%dT%H:%M"))
+    # The final days come folded: quantiles from the sketch, users from HyperLogLog registers.
+    got, want = figures.pop("durationSeconds"), expected.pop("durationSeconds")
+    for q in ("median", "p95"):
+        assert abs(got[q] - want[q]) <= sketch.ALPHA * want[q] + 1e-9, q
+    users, true_users = figures.pop("users"), expected.pop("users")
+    assert abs(users - true_users) <= 3 * distinct.STANDARD_ERROR * true_users
+    assert figures.pop("perUser") == pytest.approx(figures["count"] / users)
+    expected.pop("perUser")
     assert figures == expected
     assert expected["unended"] > 0 and expected["endsWithoutStart"] == 3
     assert body["heatmap"]["sessions"] == traffic.grid([s for _, s, _ in traffic.sessions])

@@ -40,6 +40,11 @@ class FakeStore:
         self.snapshots: dict[tuple[str, dt.datetime], dict[str, Any]] = {}
         self.opted_out: set[str] = set()
         self.reconciles = 0
+        # Documents the reads returned, by kind (as the Firestore adapter counts them).
+        self.reads: dict[str, int] = {}
+
+    def _read(self, kind: str, found: int) -> None:
+        self.reads[kind] = self.reads.get(kind, 0) + found
 
     def _collections(self, ledger: Ledger | None) -> tuple[dict[str, Any], ...]:
         if ledger is None or ledger.source != constants.EVENTS:
@@ -117,17 +122,21 @@ class FakeStore:
 
     def session_events(self, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
         """Raw session events timestamped in [start, end)."""
-        return [
+        found = [
             dict(e)
             for e in self.events.values()
             if e.get("type") in constants.SESSION_EVENT_TYPES and start <= e["timestamp"] < end
         ]
+        self._read("session_reads", len(found))
+        return found
 
     def daily_snapshots(self, collection: str, days: list[dt.datetime]) -> dict[dt.datetime, Any]:
         """Stored snapshots of the days."""
-        return {
+        found = {
             d: self.snapshots[(collection, d)] for d in days if (collection, d) in self.snapshots
         }
+        self._read(collection, len(found))
+        return found
 
     def put_daily_snapshot(
         self, collection: str, day: dt.datetime, body: Mapping[str, Any]

@@ -121,7 +121,7 @@ class AnalyticsEngine:
         self._clock = clock
         self._bounds = counting.bounds
         self._retention = counting.retention
-        self._patterns = UsagePatterns(store, self._retention, self._bounds, clock, archive)
+        self.patterns = UsagePatterns(store, self._retention, self._bounds, clock, archive)
 
     def quality(self, window: Window) -> dict[str, Any]:
         """docs/interfaces.md §6 `/quality` (definitions in docs/figures.md)."""
@@ -434,7 +434,7 @@ class AnalyticsEngine:
             "retention30": latest["retention30"] if latest else None,
             "churnRisk": latest["churnRisk"] if latest else None,
             "cohorts": latest.get("cohorts") if latest else None,
-            **self._patterns.figures(window),
+            **self.patterns.figures(window),
         }
 
     def summary(self, window: Window) -> dict[str, Any]:

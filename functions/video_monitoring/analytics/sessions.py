@@ -47,6 +47,14 @@ class Session:
 
 def sessions_of(events: Iterable[SessionEvent], window: Window) -> tuple[list[Session], int]:
     """The sessions starting in the window, and its ends without a start (rules above)."""
+    sessions, orphans = split(events, window)
+    return sessions, len(orphans)
+
+
+def split(
+    events: Iterable[SessionEvent], window: Window
+) -> tuple[list[Session], list[dt.datetime]]:
+    """The sessions starting in the window, and the instants of its ends without a start."""
     starts: dict[tuple[str, str], dt.datetime] = {}
     ends: dict[tuple[str, str], list[dt.datetime]] = {}
     loose: list[Session] = []
@@ -67,15 +75,15 @@ def sessions_of(events: Iterable[SessionEvent], window: Window) -> tuple[list[Se
         closing = [e for e in ends.get(key, []) if start <= e <= start + MAX_SESSION]
         seconds = (max(closing) - start).total_seconds() if closing else None
         sessions.append(Session(key[0], start, seconds))
-    orphans = 0
+    orphans: list[dt.datetime] = []
     for key, stamps in ends.items():
         began = starts.get(key)
         for at in set(stamps):
             if window.start <= at < window.end and (
                 began is None or not began <= at <= began + MAX_SESSION
             ):
-                orphans += 1
-    return sorted(sessions, key=lambda s: (s.start, s.user_id)), orphans
+                orphans.append(at)
+    return sorted(sessions, key=lambda s: (s.start, s.user_id)), sorted(orphans)
 
 
 def nearest_rank(values: Sequence[float], q: float) -> float | None:

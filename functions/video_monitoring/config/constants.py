@@ -32,6 +32,7 @@ BUSINESS_METRICS: Final = "business_metrics"
 QUALITY_INSIGHTS: Final = "quality_insights"
 USER_BEHAVIOR_INSIGHTS: Final = "user_behavior_insights"
 USER_BEHAVIOR_OPEN_DAYS: Final = "user_behavior_open_days"
+SESSION_DAYS: Final = "session_days"
 ALERT_RULES: Final = "alert_rules"
 ALERT_INSTANCES: Final = "alert_instances"
 # Who did what on the dashboard (admin actions, exports), and per-user export rate buckets.

@@ -251,9 +251,11 @@ class LiveTick:
         return self.app.alerts.dispatcher.dispatch(now, budget)
 
     def store_daily_snapshots(self, now: dt.datetime) -> bool:
-        """The daily snapshots, and the open days' user figures /user-insights reads."""
+        """The daily snapshots, the open days' user figures and the final days' sessions
+        /user-insights reads."""
         stored = self.app.analytics.snapshot_user_behavior(now)
         self.app.analytics.refresh_open_days(now)
+        self.app.analytics.patterns.fold_days(now)
         return stored
 
     def send_digests(self, now: dt.datetime, budget: Budget) -> dict[str, int]:
