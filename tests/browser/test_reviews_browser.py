@@ -41,6 +41,7 @@ def api_review(console: Console, period: str, first: str) -> bytes:
 
 def test_an_analyst_lists_downloads_and_subscribes_to_reviews(console: Console) -> None:
     page = console.page(ANALYST)
+    page.locator("nav summary", has_text="More").click()  # the menu that lists it
     page.locator("nav a", has_text="Reports").click()
     ready(page, "reports")
     now = dt.datetime.now(dt.UTC)
@@ -84,6 +85,7 @@ def test_an_analyst_lists_downloads_and_subscribes_to_reviews(console: Console) 
 
 def test_an_admin_downloads_a_quarter_and_a_refusal_is_said(console: Console) -> None:
     page = console.page(ADMIN)
+    page.locator("nav summary", has_text="More").click()  # the menu that lists it
     page.locator("nav a", has_text="Reports").click()
     ready(page, "reports")
     quarter = last_complete("quarterly", dt.datetime.now(dt.UTC))

@@ -105,7 +105,7 @@ async function fetchReview(period, button, status) {
 }
 
 /**
- * The caller's choice of reviews by email (the digests are chosen on the Exports page).
+ * The caller's choice of reviews by email (the digests are chosen on the Digests and Exports pages).
  * @param {GetResponses["/me/digests"]} choice
  */
 function subscription(choice) {
