@@ -62,11 +62,8 @@ class EmailChannel:
         message.set_content(notification.text())
         self._mail.submit(message)
 
-    def send_digest(
-        self, to: str, subject: str, text: str, html: str, images: Mapping[str, bytes]
-    ) -> None:
-        """multipart/alternative: the text, then the HTML (multipart/related with its charts,
-        each referenced as cid:<name>)."""
+    def _message(self, to: str, subject: str, text: str) -> EmailMessage:
+        """A message from the sender to `to`, dated now, with its plain-text body."""
         message = EmailMessage()
         message["Subject"] = subject
         message["From"] = self._sender
@@ -74,6 +71,14 @@ class EmailChannel:
         message["Date"] = email.utils.formatdate(usegmt=True)
         message["Message-ID"] = email.utils.make_msgid(domain="video-monitoring")
         message.set_content(text)
+        return message
+
+    def send_digest(
+        self, to: str, subject: str, text: str, html: str, images: Mapping[str, bytes]
+    ) -> None:
+        """multipart/alternative: the text, then the HTML (multipart/related with its charts,
+        each referenced as cid:<name>)."""
+        message = self._message(to, subject, text)
         message.add_alternative(html, subtype="html")
         related = message.get_body(("html",))
         assert related is not None
@@ -84,12 +89,6 @@ class EmailChannel:
 
     def send_review(self, to: str, subject: str, text: str, pdf: bytes, filename: str) -> None:
         """The text, with the review attached as a PDF."""
-        message = EmailMessage()
-        message["Subject"] = subject
-        message["From"] = self._sender
-        message["To"] = to
-        message["Date"] = email.utils.formatdate(usegmt=True)
-        message["Message-ID"] = email.utils.make_msgid(domain="video-monitoring")
-        message.set_content(text)
+        message = self._message(to, subject, text)
         message.add_attachment(pdf, maintype="application", subtype="pdf", filename=filename)
         self._mail.submit(message)
