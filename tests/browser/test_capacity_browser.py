@@ -13,13 +13,12 @@ from typing import Any
 import pytest
 from google.cloud import firestore
 
-from local_stack.traffic import Tally
 from tests.browser.test_console_browser import (
     ADMIN,
     ANALYST,
-    CHROMIUM,
     Console,
     fresh_console_stack,
+    open_console,
     ready,
 )
 from tests.integration.support import Stack, api, wait_until
@@ -27,7 +26,7 @@ from tests.integration.test_planning_emulator import RENDER_SECONDS, seeds
 
 pytestmark = pytest.mark.integration
 
-from playwright.sync_api import Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Page  # noqa: E402
 
 LIMITS = {"maxConcurrent": 4, "maxPerMinute": 10, "monthlyBudgetUsd": 50.0}
 
@@ -59,15 +58,8 @@ def console(stack: Stack, db: firestore.Client, run_dir: Path) -> Iterator[Conso
     wait_until(lambda: len(list(ledger.select([]).stream())) == len(docs), timeout=90)
     stack.settle()
     assert api(stack, "PUT", "/capacity/runway", LIMITS)[0] == 200
-    shots = run_dir / "screenshots"
-    shots.mkdir(exist_ok=True)
-    assert CHROMIUM is not None
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield Console(local.console_url, local.auth, browser, Tally(), shots, stack, db, 0)
-        finally:
-            browser.close()
+    with open_console(stack, db, run_dir) as console:
+        yield console
 
 
 def number(value: float | None, digits: int = 0) -> str:

@@ -7,6 +7,7 @@ A screenshot of every page is saved under the session's stack directory (`screen
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -197,16 +198,42 @@ def console(
     first = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - dt.timedelta(minutes=2)
     for when in (first, first + dt.timedelta(minutes=1)):
         assert stack.run_schedule("aggregate_and_alert", when) == 200
+    with open_console(stack, db, run_dir, tally, slack_before) as console:
+        yield console
+
+
+@contextlib.contextmanager
+def open_console(
+    stack: Stack,
+    db: firestore.Client,
+    run_dir: Path,
+    tally: Tally | None = None,
+    slack_before: int = 0,
+) -> Iterator[Console]:
+    """Chromium on the session stack's console; screenshots go to `run_dir/screenshots`."""
+    local = stack.local
+    assert local.console_url is not None and local.auth is not None and CHROMIUM is not None
     shots = run_dir / "screenshots"
     shots.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
-            yield Console(
-                local.console_url, local.auth, browser, tally, shots, stack, db, slack_before
-            )
+            yield Console(local.console_url, local.auth, browser, tally or Tally(), shots,
+                          stack, db, slack_before)  # fmt: skip
         finally:
             browser.close()
+
+
+def serious_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['nodes'][0]['target']}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
 
 
 def fresh_console_stack(stack: Stack) -> LocalStack:
@@ -611,21 +638,13 @@ def test_keyboard_alone_signs_in_and_moves_between_pages(console: Console) -> No
 
 @pytest.mark.parametrize("width", [1280, 390])
 def test_axe_finds_no_serious_or_critical_violation(console: Console, width: int) -> None:
-    from axe_playwright_python.sync_playwright import Axe
-
-    axe = Axe()
     page = console.page(ADMIN, width=width, dark=width < 600)
     alert = console.api(ADMIN, "/alerts", status="open")["active"][0]
     found: dict[str, list[str]] = {}
     for path in (*PAGES, f"/alerts/{alert['alertId']}"):
         page.goto(f"{console.url}{path}")
         ready(page, "alerts" if path.startswith("/alerts/") else path.strip("/") or "overview")
-        results = axe.run(page)
-        bad = [
-            f"{v['id']} ({v['impact']}): {v['nodes'][0]['target']}"
-            for v in results.response["violations"]
-            if v["impact"] in ("serious", "critical")
-        ]
+        bad = serious_violations(page)
         if bad:
             found[path] = bad
         if width < 600:

@@ -19,12 +19,13 @@ from local_stack.traffic import simulate
 from tests.browser.test_console_browser import (
     ADMIN,
     ANALYST,
-    CHROMIUM,
     Console,
     fresh_console_stack,
     no_csp_violation,
+    open_console,
     percent,
     ready,
+    serious_violations,
 )
 from tests.integration.support import Stack, summary, wait_until
 
@@ -34,7 +35,6 @@ __all__ = ["no_csp_violation"]  # every page here runs without a CSP violation t
 
 @pytest.fixture(scope="module")
 def console(stack: Stack, db: firestore.Client, run_dir: Path) -> Iterator[Console]:
-    from playwright.sync_api import sync_playwright
 
     local = fresh_console_stack(stack)
     assert local.console_url is not None and local.auth is not None
@@ -47,14 +47,8 @@ def console(stack: Stack, db: firestore.Client, run_dir: Path) -> Iterator[Conso
 
     wait_until(caught_up, 120)
     stack.settle()
-    shots = run_dir / "screenshots"
-    shots.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield Console(local.console_url, local.auth, browser, tally, shots, stack, db, 0)
-        finally:
-            browser.close()
+    with open_console(stack, db, run_dir, tally) as console:
+        yield console
 
 
 def call(
@@ -161,24 +155,16 @@ def test_an_analyst_cannot_open_an_admins_private_one_nor_edit_a_shared_one(
 def test_the_pages_pass_axe_and_the_editor_works_from_the_keyboard(
     console: Console, width: int
 ) -> None:
-    from axe_playwright_python.sync_playwright import Axe
-
     body = {"title": "Axe board", "panels": [
         {"figure": "successRate", "chart": "line"}, {"figure": "costUsd", "chart": "bar"},
         {"figure": "queue.queued"}, {"figure": "business.revenueUsd", "chart": "table"},
     ]}  # fmt: skip
     assert call(console, ADMIN, "PUT", "/dashboards/axe-board", body)[0] in (200, 201)
-    axe = Axe()
     page = console.page(ADMIN, width=width, dark=width < 600)
     found: dict[str, list[str]] = {}
 
     def check(name: str) -> None:
-        results = axe.run(page)
-        bad = [
-            f"{v['id']} ({v['impact']}): {v['nodes'][0]['target']}"
-            for v in results.response["violations"]
-            if v["impact"] in ("serious", "critical")
-        ]
+        bad = serious_violations(page)
         if bad:
             found[name] = bad
         console.shot(page, f"dashboards-{width}-{name}")

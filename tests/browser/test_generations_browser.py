@@ -23,6 +23,7 @@ from tests.browser.test_console_browser import (
     CHROMIUM,
     fresh_console_stack,
     ready,
+    serious_violations,
     sign_in,
 )
 from tests.integration.support import Stack, wait_until
@@ -207,8 +208,6 @@ def test_a_chart_bucket_links_to_its_minutes(drill: Drill) -> None:
 
 @pytest.mark.parametrize("width", [1280, 390])
 def test_the_page_passes_axe_and_works_from_the_keyboard(drill: Drill, width: int) -> None:
-    from axe_playwright_python.sync_playwright import Axe
-
     page = drill.page()
     page.set_viewport_size({"width": width, "height": 900})
     page.goto(f"{drill.url}/generations?window=24h&provider=pika&status=lost")
@@ -216,12 +215,7 @@ def test_the_page_passes_axe_and_works_from_the_keyboard(drill: Drill, width: in
     assert "status: expected one of" in page.locator("main").inner_text()
     page.goto(f"{drill.url}/generations?window=24h&provider=pika")
     ready(page, "generations")
-    results = Axe().run(page)
-    bad = [
-        f"{v['id']} ({v['impact']}): {v['nodes'][0]['target']}"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
+    bad = serious_violations(page)
     assert bad == []
     page.screenshot(path=str(drill.shots / f"generations-{width}.png"), full_page=True)
     # The status filter from the keyboard: a new list from its first page.

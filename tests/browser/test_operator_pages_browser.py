@@ -17,15 +17,15 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from playwright.sync_api import Page, Response, expect
 
 from local_stack.auth_emulator import DemoUser
-from local_stack.traffic import Tally
 from tests.browser.test_console_browser import (
     ADMIN,
     ANALYST,
-    CHROMIUM,
     Console,
     fresh_console_stack,
     no_csp_violation,
+    open_console,
     ready,
+    serious_violations,
 )
 from tests.integration.support import Stack, wait_until
 
@@ -50,7 +50,6 @@ USER_COLLECTIONS = (
 
 @pytest.fixture(scope="module")
 def console(stack: Stack, db: firestore.Client, run_dir: Path) -> Iterator[Console]:
-    from playwright.sync_api import sync_playwright
 
     local = fresh_console_stack(stack)
     assert local.console_url is not None and local.auth is not None
@@ -79,14 +78,8 @@ def console(stack: Stack, db: firestore.Client, run_dir: Path) -> Iterator[Conso
     assert stack.run_schedule("aggregate_and_alert", tick) == 200
     # The nightly export: yesterday's rows into the BigQuery tables an erasure anonymises.
     assert stack.run_schedule("export_to_bigquery", now) == 200
-    shots = run_dir / "screenshots"
-    shots.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield Console(local.console_url, local.auth, browser, Tally(), shots, stack, db, 0)
-        finally:
-            browser.close()
+    with open_console(stack, db, run_dir) as console:
+        yield console
 
 
 def call(
@@ -397,9 +390,6 @@ def test_the_digests_page_subscribes_and_shows_the_apis_digest(
 
 @pytest.mark.parametrize("width", [1280, 390])
 def test_axe_finds_nothing_serious_on_the_new_pages(console: Console, width: int) -> None:
-    from axe_playwright_python.sync_playwright import Axe
-
-    axe = Axe()
     page = console.page(ADMIN, width=width, dark=width < 600)
     found: dict[str, list[str]] = {}
     for path in ("/health", "/objectives", "/erase", "/digests"):
@@ -408,12 +398,7 @@ def test_axe_finds_nothing_serious_on_the_new_pages(console: Console, width: int
         if path == "/objectives":
             page.get_by_role("button", name="Edit generation_success").click()
         page.locator("#nav summary", has_text="More").click()  # the open menu is checked too
-        results = axe.run(page)
-        bad = [
-            f"{v['id']} ({v['impact']}): {v['nodes'][0]['target']}"
-            for v in results.response["violations"]
-            if v["impact"] in ("serious", "critical")
-        ]
+        bad = serious_violations(page)
         if bad:
             found[path] = bad
         console.shot(page, f"{'phone' if width < 600 else 'wide'}-{path.strip('/')}")

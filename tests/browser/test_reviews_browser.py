@@ -18,6 +18,7 @@ from tests.browser.test_console_browser import (
     console,
     no_csp_violation,
     ready,
+    serious_violations,
 )
 from tests.integration.test_reviews_emulator import drawn
 from tests.unit.test_export import pdf_text
@@ -108,19 +109,12 @@ def test_an_admin_downloads_a_quarter_and_a_refusal_is_said(console: Console) ->
 
 
 def test_axe_finds_nothing_serious_on_the_reports_page(console: Console) -> None:
-    from axe_playwright_python.sync_playwright import Axe
-
     found: dict[str, list[str]] = {}
     for name, dark, width in (("reports-phone", True, 390), ("reports-wide", False, 1280)):
         page = console.page(ANALYST, width=width, dark=dark)
         page.goto(f"{console.url}/reports")
         ready(page, "reports")
-        results = Axe().run(page)
-        bad = [
-            f"{v['id']} ({v['impact']}): {v['nodes'][0]['target']}"
-            for v in results.response["violations"]
-            if v["impact"] in ("serious", "critical")
-        ]
+        bad = serious_violations(page)
         if bad:
             found[name] = bad
         console.shot(page, name)

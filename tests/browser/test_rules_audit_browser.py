@@ -18,6 +18,7 @@ from tests.browser.test_console_browser import (
     console,
     no_csp_violation,
     ready,
+    serious_violations,
 )
 from video_monitoring.adapters.firestore_access import FirestoreAuditLog
 from video_monitoring.core.audit_log import AuditEntry
@@ -172,19 +173,11 @@ def test_the_audit_page_pages_and_filters_the_apis_entries(console: Console) -> 
 def test_axe_finds_nothing_serious_on_the_audit_page_and_the_new_rule_form(
     console: Console,
 ) -> None:
-    from axe_playwright_python.sync_playwright import Axe
-
-    axe = Axe()
     page = console.page(ADMIN, width=390, dark=True)
     found: dict[str, list[str]] = {}
 
     def check(name: str) -> None:
-        results = axe.run(page)
-        bad = [
-            f"{v['id']} ({v['impact']}): {v['nodes'][0]['target']}"
-            for v in results.response["violations"]
-            if v["impact"] in ("serious", "critical")
-        ]
+        bad = serious_violations(page)
         if bad:
             found[name] = bad
         console.shot(page, f"phone-{name}")

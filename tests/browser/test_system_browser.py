@@ -14,15 +14,14 @@ import requests
 from google.cloud import firestore
 
 from local_stack.auth_emulator import DemoUser
-from local_stack.traffic import Tally
 from tests.browser.test_console_browser import (
     ADMIN,
     ANALYST,
-    CHROMIUM,
     Console,
     figure,
     fresh_console_stack,
     no_csp_violation,
+    open_console,
     ready,
 )
 from tests.integration.support import Stack, wait_until
@@ -40,7 +39,6 @@ BROKEN = 2  # deliveries the trigger fails on
 
 @pytest.fixture(scope="module")
 def console(stack: Stack, db: firestore.Client, run_dir: Path) -> Iterator[Console]:
-    from playwright.sync_api import sync_playwright
 
     local = fresh_console_stack(stack)
     assert local.console_url is not None and local.auth is not None
@@ -64,14 +62,8 @@ def console(stack: Stack, db: firestore.Client, run_dir: Path) -> Iterator[Conso
         url = f"{stack.functions_base}{event['path']}"
         assert requests.post(url, data=b"\x0a\xff", headers=headers, timeout=30).status_code == 500
     stack.settle()
-    shots = run_dir / "screenshots"
-    shots.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield Console(local.console_url, local.auth, browser, Tally(), shots, stack, db, 0)
-        finally:
-            browser.close()
+    with open_console(stack, db, run_dir) as console:
+        yield console
 
 
 def seconds_shown(text: str) -> float:

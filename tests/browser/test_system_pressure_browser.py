@@ -15,21 +15,21 @@ from google.cloud import firestore
 
 from local_stack.demo_system import MAX_CONCURRENT, SATURATED, run_system_pressure
 from local_stack.run_demo import last_tick
-from local_stack.traffic import Tally
 from tests.browser.test_console_browser import (
     ADMIN,
     ANALYST,
-    CHROMIUM,
     Console,
     fresh_console_stack,
+    open_console,
     ready,
+    serious_violations,
 )
 from tests.integration.support import PROJECT, Stack, token
 from video_monitoring.alerting.rules import METRIC_GROUPS
 
 pytestmark = pytest.mark.integration
 
-from playwright.sync_api import Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Page  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -41,27 +41,8 @@ def console(stack: Stack, db: firestore.Client, run_dir: Path) -> Iterator[Conso
     token("analytics", uid="demo-operator")
     assert run_system_pressure(local, db, PROJECT, last_tick(db))
     stack.settle()
-    shots = run_dir / "screenshots"
-    shots.mkdir(exist_ok=True)
-    assert CHROMIUM is not None
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield Console(local.console_url, local.auth, browser, Tally(), shots, stack, db, 0)
-        finally:
-            browser.close()
-
-
-def serious_violations(page: Page) -> list[str]:
-    """axe-core's serious and critical findings on the page."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {v['nodes'][0]['target']}"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
+    with open_console(stack, db, run_dir) as console:
+        yield console
 
 
 def open_alerts(page: Page) -> list[str]:

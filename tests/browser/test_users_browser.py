@@ -14,16 +14,16 @@ import pytest
 from google.cloud import firestore
 
 from local_stack.auth_emulator import DemoUser
-from local_stack.traffic import Tally
 from tests.browser.test_console_browser import (
     ADMIN,
     ANALYST,
-    CHROMIUM,
     Console,
     figure,
     fresh_console_stack,
     no_csp_violation,
+    open_console,
     ready,
+    serious_violations,
 )
 from tests.integration.session_traffic import Traffic, write
 from tests.integration.support import Stack
@@ -45,18 +45,11 @@ def traffic(stack: Stack, db: firestore.Client) -> Traffic:
 def console(
     stack: Stack, db: firestore.Client, run_dir: Path, traffic: Traffic
 ) -> Iterator[Console]:
-    from playwright.sync_api import sync_playwright
 
     local = stack.local
     assert local.console_url is not None and local.auth is not None
-    shots = run_dir / "screenshots"
-    shots.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield Console(local.console_url, local.auth, browser, Tally(), shots, stack, db, 0)
-        finally:
-            browser.close()
+    with open_console(stack, db, run_dir) as console:
+        yield console
 
 
 def window(traffic: Traffic) -> dict[str, str]:
@@ -124,18 +117,11 @@ def test_the_users_page_shows_the_apis_sessions_heatmaps_and_cohorts(
 def test_the_users_page_passes_axe_and_its_tables_scroll_from_the_keyboard(
     console: Console, traffic: Traffic, width: int
 ) -> None:
-    from axe_playwright_python.sync_playwright import Axe
-
     params = window(traffic)
     page = console.page(ADMIN, width=width, dark=width < 600)
     page.goto(f"{console.url}/users?from={params['from']}&to={params['to']}")
     ready(page, "users")
-    results = Axe().run(page)
-    bad = [
-        f"{v['id']} ({v['impact']}): {v['nodes'][0]['target']}"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
+    bad = serious_violations(page)
     assert bad == []
     console.shot(page, f"users-sessions-{width}")
     region = page.get_by_role("region", name="Table: sessions by UTC weekday and hour")
